@@ -1,0 +1,149 @@
+"""The contract between a source reader and the corpus builder.
+
+A reader knows one source's published folder layout and label files. It does two things:
+
+1. ``index(root)``: a cheap pass over the folder (no EEG is decoded) that yields one
+   ``RecordingItem`` per recording with its subject, official split and labels as time spans;
+2. ``load_raw(item)``: opens that recording as an ``mne.io.BaseRaw`` (in volts, as MNE does),
+   for sources whose files MNE cannot open directly (SEED ``.mat``, ISRUC ``.rec``) too.
+
+The builder then runs the front-end on the raw, cuts 10 s segments and gives each segment the
+labels of the span that covers most of it (``labels_for_segment``). Readers register themselves
+with ``@register_reader`` so that the CLI, the builder and the contract tests find them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ClassVar, Iterator, Optional
+
+from ..labels import check_labels
+
+__all__ = [
+    "LabelSpan",
+    "RecordingItem",
+    "SourceReader",
+    "register_reader",
+    "get_reader",
+    "available_readers",
+    "READERS",
+]
+
+
+@dataclass(frozen=True)
+class LabelSpan:
+    """Harmonized labels that hold from ``start_s`` to ``end_s`` (seconds from recording start)."""
+
+    start_s: float
+    end_s: float
+    labels: dict[str, str]
+
+
+@dataclass
+class RecordingItem:
+    """One recording of a source, as indexed (nothing decoded yet).
+
+    Attributes:
+        source: registry name of the source (e.g. ``"tuab"``).
+        subject: subject id, unique within the source (splits are subject-disjoint).
+        recording: recording id, unique within the source (e.g. ``"aaaaaaav_s004_t000"``).
+        path: the main signal file.
+        recording_labels: labels that hold for the whole recording (TUAB normal/abnormal).
+        spans: time-resolved labels (events, stages, seizures); may be empty.
+        official_split: ``"train"``/``"test"`` where the source defines one (TUAB/TUEV eval), else None.
+        line_freq: mains frequency of the site (50 or 60 Hz) when known from the source.
+        extra: source-specific values the reader's ``load_raw`` needs (e.g. a trial index).
+    """
+
+    source: str
+    subject: str
+    recording: str
+    path: str
+    recording_labels: dict[str, str] = field(default_factory=dict)
+    spans: list[LabelSpan] = field(default_factory=list)
+    official_split: Optional[str] = None
+    line_freq: Optional[float] = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_labels(self.recording_labels, where=f"{self.source}:{self.recording}")
+        for span in self.spans:
+            check_labels(span.labels, where=f"{self.source}:{self.recording}@{span.start_s:.1f}s")
+        if self.official_split not in (None, "train", "validation", "test"):
+            raise ValueError(f"{self.recording}: official_split must be train/validation/test or None, got {self.official_split!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def labels_for_segment(self, start_s: float, end_s: float) -> dict[str, str]:
+        """Recording labels plus, per key, the span label that covers most of [start_s, end_s)."""
+        labels = dict(self.recording_labels)
+        best: dict[str, tuple[float, str]] = {}
+        for span in self.spans:
+            overlap = min(end_s, span.end_s) - max(start_s, span.start_s)
+            if overlap <= 0:
+                continue
+            for key, value in span.labels.items():
+                if key not in best or overlap > best[key][0]:
+                    best[key] = (overlap, value)
+        labels.update({key: value for key, (_, value) in best.items()})
+        return labels
+
+
+class SourceReader:
+    """Base class of the 16 source readers (and the offline ones).
+
+    Subclasses set the class attributes and implement ``index``; ``load_raw`` defaults to MNE's
+    reader for the file's extension.
+    """
+
+    name: ClassVar[str]  # registry name, e.g. "tuab"
+    title: ClassVar[str]  # human name, e.g. "TUH Abnormal EEG Corpus v3.0.1"
+    task: ClassVar[str]  # e.g. "normal/abnormal classification"
+    label_keys: ClassVar[tuple[str, ...]]  # harmonized keys it fills
+    licence: ClassVar[str]  # licence / access note
+    homepage: ClassVar[str] = ""
+    requires_path: ClassVar[bool] = True  # False for offline sources shipped in PyPI packages
+
+    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+        raise NotImplementedError
+
+    def load_raw(self, item: RecordingItem):
+        import mne
+
+        from modeling_neuronarrator import read_recording
+
+        del mne  # the front-end picks the MNE reader by extension
+        return read_recording(item.path)
+
+
+READERS: dict[str, type[SourceReader]] = {}
+
+
+def register_reader(cls: type[SourceReader]) -> type[SourceReader]:
+    for attr in ("name", "title", "task", "label_keys", "licence"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"{cls.__name__} must define class attribute {attr!r} to be registered")
+    if cls.name in READERS and READERS[cls.name] is not cls:
+        raise ValueError(f"two readers registered as {cls.name!r}: {READERS[cls.name].__name__} and {cls.__name__}")
+    READERS[cls.name] = cls
+    return cls
+
+
+def get_reader(name: str) -> SourceReader:
+    from . import _import_all  # noqa: F401  (registers every reader module)
+
+    if name not in READERS:
+        raise ValueError(f"unknown source {name!r}; available sources are {', '.join(sorted(READERS))}")
+    return READERS[name]()
+
+
+def available_readers() -> dict[str, type[SourceReader]]:
+    from . import _import_all  # noqa: F401
+
+    return dict(sorted(READERS.items()))
+
+
+ReaderFactory = Callable[[], SourceReader]

@@ -1,0 +1,1 @@
+"""NeuroNarrator evaluation (installed as ``neuronarrator_eval``): metrics, baselines, leaderboard, benchmarks."""

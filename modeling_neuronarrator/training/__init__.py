@@ -1,0 +1,1 @@
+"""Training with Accelerate: stage 1 (grounding) and stage 2 (narratives)."""

@@ -1,0 +1,79 @@
+"""The package layout and the one-way dependency direction of DESIGN.md, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "modeling_neuronarrator"
+# Faces beside the model files: they may use the builder and the evaluator; nothing imports them.
+FACES = {"cli.py", "commands", "training", "report"}
+HUB_ALLOWED = {"transformers", "torch", "numpy", "scipy", "mne"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Top-level names of the absolute imports in a file (relative imports excluded)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _model_core_files() -> list[Path]:
+    return [p for p in MODEL_DIR.glob("*.py") if p.name not in FACES]
+
+
+def test_setup_cfg_lists_every_package():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    listed = set(cfg["options"]["packages"].split())
+    found = set()
+    for top, name in (("modeling_neuronarrator", "modeling_neuronarrator"), ("dataset_builder", "dataset_builder"), ("eval", "neuronarrator_eval")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / top)
+            if "__pycache__" in rel.parts or "metrics" in rel.parts or "default_model" in rel.parts:
+                continue
+            found.add(".".join((name, *rel.parts)))
+    assert found <= listed, f"packages missing from setup.cfg [options] packages: {sorted(found - listed)}"
+
+
+def test_no_installed_module_shadows_eval():
+    import neuronarrator_eval
+
+    assert Path(neuronarrator_eval.__file__).parent == ROOT / "eval"
+    assert "eval" not in sys.modules or not hasattr(sys.modules.get("eval"), "__file__")
+
+
+@pytest.mark.parametrize("path", _model_core_files(), ids=lambda p: p.name)
+def test_model_files_import_only_hub_safe_modules(path):
+    """The files copied into a Hub repo import only each other and transformers/torch/numpy/scipy/mne."""
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    bad = {name for name in _imports(path) if name not in HUB_ALLOWED and name not in stdlib}
+    assert not bad, f"{path.name} imports {sorted(bad)}; model files may import only {sorted(HUB_ALLOWED)} and the stdlib"
+
+
+@pytest.mark.parametrize(
+    "package, forbidden",
+    [
+        ("dataset_builder", {"neuronarrator_eval", "space"}),
+        ("eval", {"space"}),
+    ],
+)
+def test_dependency_direction(package, forbidden):
+    for path in (ROOT / package).rglob("*.py"):
+        bad = _imports(path) & forbidden
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)} against the dependency direction"
+
+
+def test_model_core_never_imports_builder_or_evaluator():
+    for path in _model_core_files():
+        bad = _imports(path) & {"dataset_builder", "neuronarrator_eval", "space"}
+        assert not bad, f"{path.name} imports {sorted(bad)}"

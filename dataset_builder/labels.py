@@ -33,6 +33,7 @@ LABEL_VOCABULARY: dict[str, dict[str, str]] = {
         "absence": "absence",
         "tonic": "tonic",
         "tonic_clonic": "tonic-clonic",
+        "clonic": "clonic",
         "myoclonic": "myoclonic",
         "atonic": "atonic",
         "unknown": "unclassified",
@@ -87,7 +88,7 @@ LABEL_SOURCES: dict[str, tuple[str, ...]] = {
     "motor_mode": ("eegmmidb", "bciciv2a"),
     "emotion": ("seed",),
     "mental_state": ("eegmat",),
-    "eyes": ("eegmmidb",),
+    "eyes": ("eegmmidb", "bciciv2a"),
     "stimulus": ("pylossless",),
     "recording_quality": ("pylossless",),
 }

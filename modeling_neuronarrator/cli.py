@@ -16,7 +16,10 @@ __all__ = ["main", "COMMANDS"]
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "sources": ("dataset_builder.cli_sources", "list the NeuroCorpus sources: task, labels, licence, download needed"),
+    "build-corpus": ("dataset_builder.cli_build", "build NeuroCorpus (Parquet shards + dataset card) from local copies of the sources"),
     "narrate": ("modeling_neuronarrator.commands.narrate", "describe every 10 s segment of a recording and write a report"),
+    "train": ("modeling_neuronarrator.training.cli", "train stage 1 (grounding) or stage 2 (narratives) with Accelerate"),
 }
 
 

@@ -1,0 +1,649 @@
+"""Findings -> clinical paragraph (``describe``) and paragraph -> findings (``parse``).
+
+The writer turns one segment's quantitative ``Findings`` and harmonized source labels into an EEG
+report paragraph. Each finding has several phrasings; a seeded RNG picks one per sentence so the
+corpus has controlled variation, while the sentence order stays the clinical reading order:
+background and dominant frequency, posterior dominant rhythm, spatial distribution, amplitude,
+symmetry, slowing, artifacts, source labels, change from the preceding segments.
+
+The parser knows every phrasing the writer uses and recovers the *narrative fields* (what a
+description asserts, ``findings_to_fields``) from text, whatever the sentence order, case or
+spacing. The round trip is exact::
+
+    parse(describe(findings, labels, seed=s)) == findings_to_fields(findings, labels)
+
+which is what lets the evaluator score the clinical content of generated text field by field
+(``NARRATIVE_FIELDS`` and ``FIELD_SPECS`` say which fields exist and how each is compared).
+A field that the text does not mention parses as ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from modeling_neuronarrator.findings_neuronarrator import (
+    ARTIFACT_TYPES,
+    BANDS,
+    CHANGE_TYPES,
+    REGIONS,
+    SLOWING_KINDS,
+    Findings,
+)
+
+from .labels import LABEL_VOCABULARY, check_labels
+
+__all__ = [
+    "AMPLITUDE_CATEGORIES",
+    "FIELD_SPECS",
+    "FieldSpec",
+    "NARRATIVE_FIELDS",
+    "describe",
+    "findings_to_fields",
+    "parse",
+    "seed_from_id",
+]
+
+logger = logging.getLogger(__name__)
+
+# Upper bounds (exclusive, in uV of median 5-95 % peak-to-peak amplitude) of the amplitude words.
+# Adult scalp EEG is mostly 20-75 uV by this measure; below 20 is what readers call low voltage.
+AMPLITUDE_CATEGORIES: tuple[tuple[str, float], ...] = (("low", 20.0), ("medium", 75.0), ("high", float("inf")))
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one narrative field is typed and compared.
+
+    Attributes:
+        name: key in ``findings_to_fields`` / ``parse`` output.
+        kind: ``"categorical"`` (one string of ``values``), ``"numeric"`` (float/int in ``unit``)
+            or ``"set"`` (sorted tuple of ``values``, possibly empty).
+        values: allowed values of categorical and set fields, else None.
+        unit: unit of numeric fields.
+        tolerance: absolute tolerance a scorer may allow for numeric fields.
+        relative_tolerance: relative tolerance a scorer may allow for numeric fields.
+        label: True for harmonized source-label fields (``LABEL_VOCABULARY`` keys).
+    """
+
+    name: str
+    kind: str
+    values: Optional[tuple[str, ...]] = None
+    unit: Optional[str] = None
+    tolerance: float = 0.0
+    relative_tolerance: float = 0.0
+    label: bool = False
+
+
+_SIDES = ("left", "right")
+_SLOWING_SIDES = ("left", "right", "bilateral")
+
+_QUANTITATIVE_SPECS = (
+    FieldSpec("dominant_frequency_hz", "numeric", unit="Hz", tolerance=1.0),
+    FieldSpec("dominant_band", "categorical", BANDS),
+    # Presence is its own field: an absent PDR is a finding, not a missing value.
+    FieldSpec("pdr", "categorical", ("present", "absent")),
+    FieldSpec("pdr_hz", "numeric", unit="Hz", tolerance=1.0),
+    FieldSpec("predominant_region", "categorical", REGIONS),
+    FieldSpec("amplitude_uv", "numeric", unit="uV", relative_tolerance=0.25),
+    FieldSpec("amplitude_category", "categorical", tuple(name for name, _ in AMPLITUDE_CATEGORIES)),
+    FieldSpec("asymmetry_side", "categorical", ("left", "right", "none")),
+    FieldSpec("slowing_kind", "categorical", SLOWING_KINDS),
+    # Side and region are asserted for focal slowing only (None otherwise).
+    FieldSpec("slowing_side", "categorical", _SLOWING_SIDES),
+    FieldSpec("slowing_region", "categorical", REGIONS),
+    FieldSpec("artifacts", "set", ARTIFACT_TYPES),
+    # None for a recording's first segment (nothing to compare with).
+    FieldSpec("change", "set", CHANGE_TYPES),
+)
+FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in _QUANTITATIVE_SPECS}
+FIELD_SPECS.update(
+    {key: FieldSpec(key, "categorical", tuple(values), label=True) for key, values in LABEL_VOCABULARY.items()}
+)
+NARRATIVE_FIELDS: tuple[str, ...] = tuple(FIELD_SPECS)
+
+# ---------------------------------------------------------------------------------------------
+# Phrases of the values (one phrase per value: the parser maps it back).
+
+_ARTIFACT_PHRASES = {
+    "eye_blink": "eye blink",
+    "eye_movement": "eye movement",
+    "muscle": "muscle",
+    "electrode_pop": "electrode pop",
+    "line_noise": "line noise",
+    "flat_channel": "flat channel",
+}
+_CHANGE_PHRASES = {
+    "stable": "the activity is unchanged",
+    "faster": "the dominant frequency has increased",
+    "slower": "the dominant frequency has decreased",
+    "higher_amplitude": "the amplitude has increased",
+    "lower_amplitude": "the amplitude has decreased",
+    "slowing_appeared": "slowing has appeared",
+    "slowing_resolved": "slowing has resolved",
+    "artifacts_appeared": "new artifacts have appeared",
+    "artifacts_resolved": "artifacts have resolved",
+}
+
+# ---------------------------------------------------------------------------------------------
+# Sentence templates. Each sentence group has variants (one per shape of the finding); each variant
+# has several phrasings. Placeholders are {name}; the parser turns a template into a regex.
+
+_SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
+    "background": {
+        "main": (
+            "The background is dominated by {band} activity at {freq} Hz.",
+            "The dominant frequency of the background is {freq} Hz, in the {band} range.",
+            "Background activity shows a predominant {freq} Hz {band} rhythm.",
+            "A {freq} Hz {band} rhythm dominates the background.",
+        ),
+    },
+    "pdr": {
+        "present": (
+            "A posterior dominant rhythm of {pdr} Hz is present.",
+            "The posterior dominant rhythm is {pdr} Hz.",
+            "Over the posterior head regions, a well-formed dominant rhythm of {pdr} Hz is seen.",
+        ),
+        "absent": (
+            "No clear posterior dominant rhythm is identified.",
+            "A posterior dominant rhythm is not seen.",
+            "There is no well-defined posterior dominant rhythm.",
+        ),
+    },
+    "distribution": {
+        "main": (
+            "This activity is most prominent over the {region} region.",
+            "The dominant activity is maximal over the {region} leads.",
+            "Spatially, the dominant band is strongest in the {region} region.",
+        ),
+    },
+    "amplitude": {
+        "main": (
+            "The amplitude is {ampcat}, about {amp} µV.",
+            "Amplitudes are {ampcat}, with a median peak-to-peak value of {amp} µV.",
+            "The record is of {ampcat} amplitude ({amp} µV peak to peak).",
+        ),
+    },
+    "asymmetry": {
+        "none": (
+            "The background is symmetric between the hemispheres.",
+            "No hemispheric asymmetry is seen.",
+            "Both hemispheres show comparable power.",
+        ),
+        "side": (
+            "There is an asymmetry with lower power over the {side} hemisphere.",
+            "Power is attenuated over the {side} hemisphere.",
+            "An asymmetry is noted, the {side} hemisphere being attenuated.",
+        ),
+    },
+    "slowing": {
+        "none": (
+            "There is no focal or generalized slowing.",
+            "No slowing is present.",
+            "Slowing is absent.",
+        ),
+        "generalized": (
+            "There is generalized slowing of the background.",
+            "Diffuse slowing of the background is present.",
+            "The background shows generalized slowing.",
+        ),
+        "focal_located": (
+            "There is focal slowing over the {loc}.",
+            "Focal slowing is seen over the {loc}.",
+            "Slowing is focal, located over the {loc}.",
+        ),
+        "focal": (
+            "There is focal slowing without a clear localization.",
+            "Focal slowing is present, not clearly localized.",
+            "A focal slowing is seen, its location uncertain.",
+        ),
+    },
+    "artifacts": {
+        "none": (
+            "No artifacts are seen.",
+            "The segment is free of artifacts.",
+            "There are no significant artifacts.",
+        ),
+        "some": (
+            "{artifacts} artifacts are present.",
+            "The segment contains {artifacts} artifacts.",
+            "It is contaminated by {artifacts} artifacts.",
+        ),
+    },
+    "change": {
+        "main": (
+            "Compared with the preceding {dur}, {changes}.",
+            "Relative to the previous {dur}, {changes}.",
+            "Since the preceding {dur}, {changes}.",
+        ),
+    },
+}
+
+# Label sentences: one group per LABEL_VOCABULARY key, each phrasing anchored on words of its own so
+# that phrases shared between keys ("eye movement") cannot be read under the wrong key.
+_LABEL_SENTENCES: dict[str, tuple[str, ...]] = {
+    "abnormal": (
+        "The recording was read as {p}.",
+        "Clinically, the study is classified as {p}.",
+        "The source reading is {p}.",
+    ),
+    "event": (
+        "The annotated event is {p}.",
+        "Annotators marked {p} in this segment.",
+        "Event annotation: {p}.",
+    ),
+    "seizure": (
+        "Seizure annotation: {p}.",
+        "The source annotates {p} in this segment.",
+        "Per the seizure annotation, this segment shows {p}.",
+    ),
+    "seizure_type": (
+        "The seizure type is {p}.",
+        "Seizure type: {p}.",
+        "The seizure is classified as {p}.",
+    ),
+    "artifact": (
+        "Annotated artifact: {p}.",
+        "The source marks {p} in this segment.",
+        "An annotator flagged {p}.",
+    ),
+    "slowing_annotation": (
+        "The slowing annotation reads {p}.",
+        "Slowing annotation: {p}.",
+        "The source labels this segment as {p}.",
+    ),
+    "epilepsy": (
+        "The recording comes from {p}.",
+        "Diagnosis: {p}.",
+        "This EEG belongs to {p}.",
+    ),
+    "sleep_stage": (
+        "The sleep stage is {p}.",
+        "This epoch is scored as {p}.",
+        "Sleep staging: {p}.",
+    ),
+    "motor_task": (
+        "The motor task is {p}.",
+        "Motor task: {p}.",
+        "The cued task is {p}.",
+    ),
+    "motor_mode": (
+        "The movement is {p}.",
+        "Movement mode: {p}.",
+        "Movements are {p}.",
+    ),
+    "emotion": (
+        "The stimulus elicits {p}.",
+        "Emotion label: {p}.",
+        "The film clip is rated as evoking {p}.",
+    ),
+    "mental_state": (
+        "The mental state is {p}.",
+        "Condition: {p}.",
+        "The task condition is {p}.",
+    ),
+    "eyes": (
+        "Recorded with {p}.",
+        "The subject has {p}.",
+        "Eye state: {p}.",
+    ),
+    "stimulus": (
+        "The subject views {p}.",
+        "Stimulation: {p}.",
+        "The visual paradigm presents {p}.",
+    ),
+    "recording_quality": (
+        "Recording quality: {p}.",
+        "The annotator noted {p}.",
+        "Quality annotation: {p}.",
+    ),
+}
+if set(_LABEL_SENTENCES) != set(LABEL_VOCABULARY):  # a new vocabulary key needs its sentences
+    raise ImportError(
+        f"description.py: label sentences for {sorted(set(LABEL_VOCABULARY) - set(_LABEL_SENTENCES))} are missing; "
+        "add them to _LABEL_SENTENCES"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields
+
+
+def _check_option(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    if value not in allowed:
+        raise ValueError(f"Invalid value for {name!r}: allowed values are {list(allowed)}, but got {value!r} instead")
+    return value
+
+
+def amplitude_category(amplitude_uv: float) -> str:
+    """Amplitude word (low/medium/high) of a median peak-to-peak amplitude in uV."""
+    for name, upper in AMPLITUDE_CATEGORIES:
+        if amplitude_uv < upper:
+            return name
+    return AMPLITUDE_CATEGORIES[-1][0]
+
+
+def _as_findings(findings: Findings | Mapping[str, Any] | str) -> Findings:
+    if isinstance(findings, Findings):
+        return findings
+    if isinstance(findings, str):
+        return Findings.from_json(findings)
+    if isinstance(findings, Mapping):
+        return Findings.from_dict(dict(findings))
+    raise TypeError(f"findings must be a Findings, a dict or its JSON string, got {type(findings).__name__}")
+
+
+def findings_to_fields(findings: Findings | Mapping[str, Any] | str, labels: Optional[Mapping[str, str]] = None) -> dict:
+    """The narrative fields a description of ``findings`` asserts (keys: ``NARRATIVE_FIELDS``).
+
+    Args:
+        findings: a ``Findings`` (or its dict / JSON form).
+        labels: harmonized labels ``{key: value}``; defaults to ``findings.labels``.
+
+    Returns:
+        ``{field: value}`` for every field of ``NARRATIVE_FIELDS``; frequencies in Hz rounded to
+        0.1, amplitude in uV rounded to an int, sets as sorted tuples, ``None`` where the field
+        does not apply (no PDR frequency, side/region of non-focal slowing, change of a first
+        segment, labels the segment does not carry).
+    """
+    findings = _as_findings(findings)
+    labels = dict(findings.labels if labels is None else labels)
+    check_labels(labels, where="describe labels")
+
+    fields: dict[str, Any] = dict.fromkeys(NARRATIVE_FIELDS)
+    fields["dominant_frequency_hz"] = round(float(findings.dominant_frequency_hz), 1)
+    fields["dominant_band"] = _check_option("dominant_band", findings.dominant_band, BANDS)
+    if findings.posterior_dominant_rhythm_hz is None:
+        fields["pdr"] = "absent"
+    else:
+        fields["pdr"] = "present"
+        fields["pdr_hz"] = round(float(findings.posterior_dominant_rhythm_hz), 1)
+    fields["predominant_region"] = _check_option("predominant_region", findings.predominant_region, REGIONS)
+    amplitude = int(round(float(findings.amplitude_uv)))
+    if amplitude < 0:
+        raise ValueError(f"amplitude_uv must be >= 0 uV, got {findings.amplitude_uv}")
+    fields["amplitude_uv"] = amplitude
+    fields["amplitude_category"] = amplitude_category(amplitude)
+    fields["asymmetry_side"] = _check_option("asymmetry.side", findings.asymmetry.side, ("left", "right", "none"))
+    slowing = findings.slowing
+    fields["slowing_kind"] = _check_option("slowing.kind", slowing.kind, SLOWING_KINDS)
+    if slowing.kind == "focal":
+        if slowing.side is not None:
+            fields["slowing_side"] = _check_option("slowing.side", slowing.side, _SLOWING_SIDES)
+        if slowing.region is not None:
+            fields["slowing_region"] = _check_option("slowing.region", slowing.region, REGIONS)
+    for artifact in findings.artifacts:
+        _check_option("artifacts", artifact, ARTIFACT_TYPES)
+    fields["artifacts"] = tuple(sorted(set(findings.artifacts)))
+    if findings.change_from_previous is not None:
+        for change in findings.change_from_previous:
+            _check_option("change_from_previous", change, CHANGE_TYPES)
+        # "stable" only when nothing else changed: a narrative cannot say both.
+        changes = sorted(set(findings.change_from_previous) - {"stable"})
+        fields["change"] = tuple(changes) if changes else ("stable",)
+    for key, value in labels.items():
+        fields[key] = value
+    return fields
+
+
+def seed_from_id(row_id: str) -> int:
+    """A stable 32-bit seed from a row id (Python's ``hash`` is salted per process, this is not)."""
+    return int.from_bytes(hashlib.sha256(row_id.encode("utf-8")).digest()[:4], "big")
+
+
+# ---------------------------------------------------------------------------------------------
+# Writer
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _slowing_location(side: Optional[str], region: Optional[str]) -> str:
+    if region is not None:
+        if side == "bilateral":
+            return f"bilateral {region} regions"
+        return f"{side} {region} region" if side else f"{region} region"
+    return "both hemispheres" if side == "bilateral" else f"{side} hemisphere"
+
+
+def _format_seconds(seconds: float) -> str:
+    return f"{seconds:.0f} s" if float(seconds).is_integer() else f"{seconds:.1f} s"
+
+
+def _capitalize(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
+def describe(
+    findings: Findings | Mapping[str, Any] | str,
+    labels: Optional[Mapping[str, str]] = None,
+    history: Optional[Sequence[Findings]] = None,
+    seed: int | str = 0,
+    segment_seconds: float = 10.0,
+) -> str:
+    """Write the clinical paragraph of one segment.
+
+    Args:
+        findings: the segment's ``Findings`` (or its dict / JSON form).
+        labels: harmonized labels ``{key: value}`` (``dataset_builder.labels``); defaults to
+            ``findings.labels``.
+        history: the Findings of the preceding segments of the same recording, oldest first; only
+            their number is used, to say how long a window the change refers to.
+        seed: picks the phrasings; an int, or a string (a row id) hashed by ``seed_from_id``.
+        segment_seconds: duration of one segment in s (for the history window wording).
+
+    Returns:
+        One paragraph of sentences in clinical reading order. ``parse`` of it gives back
+        ``findings_to_fields(findings, labels)`` exactly.
+    """
+    fields = findings_to_fields(findings, labels)
+    if isinstance(seed, str):
+        seed = seed_from_id(seed)
+    if not isinstance(seed, int):
+        raise TypeError(f"seed must be an int or a row-id string, got {type(seed).__name__}")
+    rng = random.Random(seed)
+
+    def pick(group: str, variant: str, **values: str) -> str:
+        return _capitalize(rng.choice(_SENTENCES[group][variant]).format(**values))
+
+    sentences = [
+        pick("background", "main", band=fields["dominant_band"], freq=f"{fields['dominant_frequency_hz']:.1f}"),
+        pick("pdr", "present", pdr=f"{fields['pdr_hz']:.1f}") if fields["pdr"] == "present" else pick("pdr", "absent"),
+        pick("distribution", "main", region=fields["predominant_region"]),
+        pick("amplitude", "main", ampcat=fields["amplitude_category"], amp=str(fields["amplitude_uv"])),
+    ]
+    if fields["asymmetry_side"] == "none":
+        sentences.append(pick("asymmetry", "none"))
+    else:
+        sentences.append(pick("asymmetry", "side", side=fields["asymmetry_side"]))
+    kind = fields["slowing_kind"]
+    if kind != "focal":
+        sentences.append(pick("slowing", kind))
+    elif fields["slowing_side"] is None and fields["slowing_region"] is None:
+        sentences.append(pick("slowing", "focal"))
+    else:
+        location = _slowing_location(fields["slowing_side"], fields["slowing_region"])
+        sentences.append(pick("slowing", "focal_located", loc=location))
+    if fields["artifacts"]:
+        names = [_ARTIFACT_PHRASES[name] for name in fields["artifacts"]]
+        sentences.append(pick("artifacts", "some", artifacts=_join(names)))
+    else:
+        sentences.append(pick("artifacts", "none"))
+    for key in LABEL_VOCABULARY:  # fixed order: the vocabulary's
+        if fields[key] is not None:
+            phrase = LABEL_VOCABULARY[key][fields[key]]
+            sentences.append(_capitalize(rng.choice(_LABEL_SENTENCES[key]).format(p=phrase)))
+    if fields["change"] is not None:
+        window = _format_seconds(len(history) * segment_seconds) if history else "segment"
+        clauses = [_CHANGE_PHRASES[change] for change in fields["change"]]
+        sentences.append(pick("change", "main", dur=window, changes=_join(clauses)))
+    return " ".join(sentences)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+
+
+def _alternation(phrases: Sequence[str]) -> str:
+    # Longest first, so that "eye movement artifact" is preferred over "eye movement".
+    return "(?:" + "|".join(re.escape(p.lower()) for p in sorted(phrases, key=len, reverse=True)) + ")"
+
+
+def _list_of(phrases: Sequence[str]) -> str:
+    item = _alternation(phrases)
+    return rf"{item}(?:(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+){item})*"
+
+
+_PLACEHOLDER_REGEX = {
+    "freq": r"\d{1,3}\.\d",
+    "pdr": r"\d{1,3}\.\d",
+    "amp": r"\d{1,6}",
+    "band": _alternation(BANDS),
+    "region": _alternation(REGIONS),
+    "ampcat": _alternation([name for name, _ in AMPLITUDE_CATEGORIES]),
+    "side": _alternation(_SIDES),
+    "loc": (
+        rf"(?:(?:left|right|bilateral)\s+)?{_alternation(REGIONS)}\s+regions?"
+        r"|(?:left|right)\s+hemisphere|both\s+hemispheres"
+    ),
+    "artifacts": _list_of(list(_ARTIFACT_PHRASES.values())),
+    "changes": _list_of(list(_CHANGE_PHRASES.values())),
+    "dur": r"\d+(?:\.\d+)?\s*s|segments?",
+}
+_UNIT_REGEX = r"(?:µv|μv|uv|microvolts?)"
+
+
+def _compile(template: str, placeholders: Mapping[str, str]) -> re.Pattern:
+    """Regex of a template: literal words matched case- and whitespace-insensitively, each
+    ``{name}`` captured as group ``name``."""
+    parts = re.split(r"\{(\w+)\}", template.lower())
+    pattern = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            pattern.append(f"(?P<{part}>{placeholders[part]})")
+        else:
+            literal = re.escape(part).replace("\\ ", r"\s+")
+            pattern.append(literal.replace("µv", _UNIT_REGEX))
+    body = "".join(pattern)
+    # Word boundary in front so that "symmetric" is not read inside "asymmetric".
+    return re.compile(r"(?<![\w-])" + body)
+
+
+def _location_fields(text: str) -> dict:
+    words = text.split()
+    side = next((w for w in words if w in _SLOWING_SIDES), None)
+    region = next((w for w in words if w in REGIONS), None)
+    if text.startswith("both"):
+        side = "bilateral"
+    return {"slowing_side": side, "slowing_region": region}
+
+
+def _phrases_in(text: str, phrases: Mapping[str, str]) -> tuple[str, ...]:
+    found = set()
+    for value, phrase in sorted(phrases.items(), key=lambda item: len(item[1]), reverse=True):
+        pattern = re.escape(phrase.lower())
+        if re.search(pattern, text):
+            found.add(value)
+            text = re.sub(pattern, " ", text)
+    return tuple(sorted(found))
+
+
+# group -> variant -> (compiled templates, constant fields, converter of the match's groups)
+_Converter = Callable[[Mapping[str, str]], dict]
+_PARSERS: list[tuple[str, list[re.Pattern], dict, _Converter]] = []
+
+
+def _register_parsers() -> None:
+    def numeric_fields(groups: Mapping[str, str]) -> dict:
+        fields: dict[str, Any] = {}
+        if groups.get("freq"):
+            fields["dominant_frequency_hz"] = round(float(groups["freq"]), 1)
+        if groups.get("band"):
+            fields["dominant_band"] = groups["band"]
+        if groups.get("pdr"):
+            fields["pdr_hz"] = round(float(groups["pdr"]), 1)
+        if groups.get("region"):
+            fields["predominant_region"] = groups["region"]
+        if groups.get("amp"):
+            fields["amplitude_uv"] = int(groups["amp"])
+        if groups.get("ampcat"):
+            fields["amplitude_category"] = groups["ampcat"]
+        if groups.get("side"):
+            fields["asymmetry_side"] = groups["side"]
+        if groups.get("loc"):
+            fields.update(_location_fields(groups["loc"]))
+        if groups.get("artifacts"):
+            fields["artifacts"] = _phrases_in(groups["artifacts"], _ARTIFACT_PHRASES)
+        if groups.get("changes"):
+            changes = _phrases_in(groups["changes"], _CHANGE_PHRASES)
+            fields["change"] = changes
+        return fields
+
+    constants = {
+        ("pdr", "present"): {"pdr": "present"},
+        ("pdr", "absent"): {"pdr": "absent"},
+        ("asymmetry", "none"): {"asymmetry_side": "none"},
+        ("slowing", "none"): {"slowing_kind": "none"},
+        ("slowing", "generalized"): {"slowing_kind": "generalized"},
+        ("slowing", "focal_located"): {"slowing_kind": "focal"},
+        ("slowing", "focal"): {"slowing_kind": "focal"},
+        ("artifacts", "none"): {"artifacts": ()},
+    }
+    for group, variants in _SENTENCES.items():
+        for variant, templates in variants.items():
+            patterns = [_compile(t, _PLACEHOLDER_REGEX) for t in templates]
+            _PARSERS.append((group, patterns, constants.get((group, variant), {}), numeric_fields))
+    for key, templates in _LABEL_SENTENCES.items():
+        phrase_to_value = {phrase.lower(): value for value, phrase in LABEL_VOCABULARY[key].items()}
+        patterns = [_compile(t, {"p": _alternation(list(phrase_to_value))}) for t in templates]
+
+        def label_fields(groups: Mapping[str, str], key: str = key, lookup: dict = phrase_to_value) -> dict:
+            return {key: lookup[re.sub(r"\s+", " ", groups["p"])]}
+
+        _PARSERS.append((f"label:{key}", patterns, {}, label_fields))
+
+
+_register_parsers()
+
+
+def _normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u03bc", "\u00b5")).strip().lower()
+
+
+def parse(text: str) -> dict:
+    """Recover the narrative fields from a description (``describe``'s phrasings, any order).
+
+    Args:
+        text: a paragraph; case, spacing and sentence order do not matter.
+
+    Returns:
+        ``{field: value}`` for every field of ``NARRATIVE_FIELDS`` (see ``findings_to_fields``
+        for types); fields the text does not state are ``None``. When a sentence group is stated
+        more than once (generated text may repeat itself), the first statement counts.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse expects the description text as str, got {type(text).__name__}")
+    text = _normalize(text)
+    fields: dict[str, Any] = dict.fromkeys(NARRATIVE_FIELDS)
+    # Per sentence group, the earliest match over all its variants and phrasings.
+    best: dict[str, tuple[int, int, dict]] = {}
+    for group, patterns, constant, convert in _PARSERS:
+        for pattern in patterns:
+            match = pattern.search(text)
+            if match is None:
+                continue
+            rank = (match.start(), -len(match.group(0)))
+            if group not in best or rank < best[group][:2]:
+                values = dict(constant)
+                values.update(convert({k: v for k, v in match.groupdict().items() if v is not None}))
+                best[group] = (*rank, values)
+    for _, _, values in best.values():
+        fields.update(values)
+    return fields

@@ -1,0 +1,109 @@
+"""ISRUC-Sleep (University of Coimbra, Portugal; Khalighi et al. 2016).
+
+Layout (ISRUC site, torcheeg ``ISRUC``, CBraMod preprocessing): per-subject archives unpacked as
+``Subgroup_1/<n>/<n>.rec`` with ``<n>_1.txt`` and ``<n>_2.txt`` (n = 1..100, one session),
+``Subgroup_2/<n>/<s>/<s>.rec`` with ``<s>_1.txt`` (8 subjects, sessions s = 1, 2) and
+``Subgroup_3/<n>/<n>.rec`` (10 healthy subjects). Subjects are ``sg<group>-<n>``; subject numbers
+restart in each subgroup.
+
+``.rec`` files are EDF under another extension: ``load_raw`` opens them through a temporary
+``.edf`` link (MNE refuses other extensions). Labels: ``<stem>_1.txt`` (scorer 1; scorer 2 is
+``_2.txt``, see ``scorer``), one integer per 30 s epoch from the recording start: 0 W, 1 N1, 2 N2,
+3 N3, 5 REM (AASM; 4 is unused and skipped if met). The label file can hold a few more epochs than
+the signal: epochs beyond the EDF's length (from its header) are dropped. Channels ``F3-A2``,
+``C3-A2``, ``O1-A2``, ``F4-A1``... (some recordings ``-M1``/``-M2``), 200 Hz. Mains 50 Hz
+(Portugal). No official split.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import ClassVar, Iterator, Optional
+
+from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from ._util import check_root, edf_header_duration, merge_spans, no_recordings_error, read_edf_any_extension
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ISRUCReader", "ISRUC_STAGES", "read_isruc_labels"]
+
+ISRUC_STAGES = {0: "W", 1: "N1", 2: "N2", 3: "N3", 5: "REM"}
+EPOCH_S = 30.0
+
+
+def read_isruc_labels(path: str | Path) -> list[int]:
+    """Per-epoch stage codes of an ISRUC ``<n>_1.txt`` (one integer per line)."""
+    codes = []
+    with open(path, encoding="utf-8", errors="replace") as fid:
+        for line_no, line in enumerate(fid, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                codes.append(int(float(text)))
+            except ValueError:
+                raise ValueError(f"{path}: line {line_no}: {text!r} is not a stage code (0 W, 1 N1, 2 N2, 3 N3, 5 REM)") from None
+    return codes
+
+
+@register_reader
+class ISRUCReader(SourceReader):
+    name = "isruc"
+    title = "ISRUC-Sleep"
+    task = "sleep staging (AASM)"
+    label_keys = ("sleep_stage",)
+    licence = "free download from the ISRUC-Sleep site for research, citing Khalighi et al. 2016"
+    homepage = "https://sleeptight.isr.uc.pt/"
+    layout = "Subgroup_1/<n>/<n>.rec + <n>_1.txt, Subgroup_2/<n>/<s>/<s>.rec + <s>_1.txt, Subgroup_3/<n>/<n>.rec + <n>_1.txt"
+    line_freq = 50.0
+    scorer: ClassVar[int] = 1
+
+    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+        root = check_root(root, self)
+        n_found = 0
+        for rec in sorted(root.rglob("*.rec")):
+            rel = rec.relative_to(root).parts
+            group = next((re.fullmatch(r"subgroup_?(\d)", p, re.IGNORECASE) for p in rel if re.fullmatch(r"subgroup_?(\d)", p, re.IGNORECASE)), None)
+            if group is None:
+                logger.debug("%s: %s is not under a Subgroup_N folder; skipped", self.name, rec)
+                continue
+            g = group.group(1)
+            below = rel[rel.index(group.group(0)) + 1 : -1]  # folders between Subgroup_N and the file
+            if not below:
+                logger.warning("%s: %s lies directly in %s; expected a subject folder", self.name, rec, group.group(0))
+                continue
+            subject = f"sg{g}-{below[0]}"
+            recording = f"sg{g}-{'-'.join(below)}" if len(below) > 1 else subject
+            label_path = rec.with_name(f"{rec.stem}_{self.scorer}.txt")
+            spans: list[LabelSpan] = []
+            if label_path.is_file():
+                duration = edf_header_duration(rec)
+                codes = read_isruc_labels(label_path)
+                n_epochs = min(len(codes), int(duration // EPOCH_S))
+                if len(codes) != n_epochs:
+                    logger.info("%s: %s has %d epochs, the signal %d; the extra ones are dropped", self.name, label_path, len(codes), n_epochs)
+                for i, code in enumerate(codes[:n_epochs]):
+                    if code in ISRUC_STAGES:
+                        spans.append(LabelSpan(i * EPOCH_S, (i + 1) * EPOCH_S, {"sleep_stage": ISRUC_STAGES[code]}))
+                    else:
+                        logger.warning("%s: %s epoch %d has unknown code %d; left unlabelled", self.name, label_path, i, code)
+            else:
+                logger.warning("%s: no %s beside %s; indexed without stages", self.name, label_path.name, rec)
+            n_found += 1
+            yield RecordingItem(
+                source=self.name,
+                subject=subject,
+                recording=recording,
+                path=str(rec),
+                spans=merge_spans(spans),
+                line_freq=self.line_freq,
+                extra={"subgroup": int(g)},
+            )
+        if n_found == 0:
+            raise no_recordings_error(root, self)
+
+    def load_raw(self, item: RecordingItem):
+        """The ``.rec`` (EDF) recording as an MNE Raw in volts, preloaded."""
+        return read_edf_any_extension(item.path)

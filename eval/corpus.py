@@ -1,0 +1,163 @@
+"""The evaluation side of NeuroCorpus: loading a split, leave-one-source-out selection, the corpus
+fingerprint recorded in results, and external prediction files.
+
+A corpus is the folder the builder writes (Parquet shards + README card), loaded with
+``datasets.load_dataset(DIR)``. Rows carry: id, source, subject, recording, segment_index, start_s,
+eeg (19 x 2000), channel_mask, findings (JSON of ``modeling_neuronarrator.Findings``), labels,
+description, split.
+
+Prediction files (external systems) are JSONL, one object per line::
+
+    {"id": "<row id>", "narrative": "<generated text>"}
+    {"id": "...", "narrative": "...", "scores": {"abnormal": 0.83}}   # optional class scores (AUROC)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "corpus_fingerprint",
+    "load_split",
+    "leave_one_source_out",
+    "read_predictions",
+]
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("id", "source", "findings", "description")
+_DATA_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".json", ".csv")
+
+
+def _load_all(corpus_dir: Path):
+    import datasets
+
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"{corpus_dir}: corpus folder not found; pass the folder written by `neuronarrator build-corpus --out`")
+    try:
+        loaded = datasets.load_dataset(str(corpus_dir))
+    except (datasets.exceptions.DataFilesNotFoundError, FileNotFoundError) as error:
+        raise FileNotFoundError(f"{corpus_dir}: no corpus data files found ({error}); is this a NeuroCorpus folder?") from error
+    return loaded
+
+
+def load_split(corpus_dir: str | os.PathLike, split: str):
+    """Rows of ``split`` (``"all"``: every split) as a ``datasets.Dataset``.
+
+    The builder's card maps splits to shards, so ``load_dataset`` usually returns them by name; a
+    corpus exported as one table is filtered on its ``split`` column instead.
+    """
+    import datasets
+
+    corpus_dir = Path(corpus_dir)
+    loaded = _load_all(corpus_dir)
+    if split == "all":
+        dataset = datasets.concatenate_datasets(list(loaded.values()))
+    elif split in loaded:
+        dataset = loaded[split]
+    else:
+        merged = datasets.concatenate_datasets(list(loaded.values()))
+        if "split" not in merged.column_names:
+            raise ValueError(f"{corpus_dir}: no split {split!r}; the corpus has splits {sorted(loaded)}")
+        dataset = merged.filter(lambda s: s == split, input_columns="split")
+        if len(dataset) == 0:
+            available = sorted(set(merged["split"]))
+            raise ValueError(f"{corpus_dir}: no rows in split {split!r}; available splits are {available} (or 'all')")
+    missing = [c for c in REQUIRED_COLUMNS if c not in dataset.column_names]
+    if missing:
+        raise ValueError(f"{corpus_dir}: corpus rows lack the columns {missing}; rebuild it with `neuronarrator build-corpus`")
+    return dataset
+
+
+def leave_one_source_out(train, evaluation, source: str):
+    """Zero-shot transfer split: ``(train rows without source, evaluation rows of source only)``.
+
+    A system evaluated this way must have been trained without ``source`` (the baselines are fit
+    on the returned training rows); the results record the held-out source.
+    """
+    sources = sorted(set(evaluation["source"]) | set(train["source"]))
+    if source not in sources:
+        raise ValueError(f"--leave-out {source!r}: no rows of that source; the corpus has sources {sources}")
+    held_out = evaluation.filter(lambda s: s == source, input_columns="source")
+    if len(held_out) == 0:
+        raise ValueError(f"--leave-out {source!r}: the evaluation split has no rows of it; pick another split (or 'all')")
+    kept = train.filter(lambda s: s != source, input_columns="source")
+    return kept, held_out
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def corpus_fingerprint(corpus_dir: str | os.PathLike, ids) -> dict[str, Any]:
+    """Identity of what was evaluated: SHA-256 of the evaluated row ids (in order) and of each data file.
+
+    Returns:
+        ``{"sha256": <combined>, "ids_sha256": ..., "n_rows": ..., "files": {relative path: sha256}}``;
+        two results are comparable when their ``sha256`` match.
+    """
+    corpus_dir = Path(corpus_dir)
+    ids_digest = hashlib.sha256("\n".join(str(i) for i in ids).encode("utf-8")).hexdigest()
+    files = {
+        str(path.relative_to(corpus_dir)): _sha256_file(path)
+        for path in sorted(corpus_dir.rglob("*"))
+        if path.is_file() and path.suffix in _DATA_SUFFIXES and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
+    }
+    combined = hashlib.sha256(json.dumps({"ids": ids_digest, "files": files}, sort_keys=True).encode("utf-8")).hexdigest()
+    return {"sha256": combined, "ids_sha256": ids_digest, "n_rows": len(list(ids)), "files": files}
+
+
+def read_predictions(path: str | os.PathLike, ids) -> tuple[list[str], list[Mapping[str, float] | None]]:
+    """Narratives (and optional scores) of a JSONL predictions file, in the order of ``ids``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a malformed line (line number given), a duplicate id, or ids of the evaluation
+            set without a prediction (the first few are listed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: predictions file not found")
+    by_id: dict[str, tuple[str, Any]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not valid JSON ({error.msg}); each line must be {{\"id\": ..., \"narrative\": ...}}") from error
+            if not isinstance(record, dict) or "id" not in record or "narrative" not in record:
+                raise ValueError(f"{path}:{number}: each line must be a JSON object with 'id' and 'narrative' keys")
+            if not isinstance(record["narrative"], str):
+                raise ValueError(f"{path}:{number}: 'narrative' must be a string, got {type(record['narrative']).__name__}")
+            scores = record.get("scores")
+            if scores is not None and not isinstance(scores, dict):
+                raise ValueError(f"{path}:{number}: 'scores' must be an object like {{\"abnormal\": 0.8}}")
+            key = str(record["id"])
+            if key in by_id:
+                raise ValueError(f"{path}:{number}: duplicate id {key!r}; give one prediction per row")
+            by_id[key] = (record["narrative"], scores)
+    ids = [str(i) for i in ids]
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ValueError(
+            f"{path}: no prediction for {len(missing)} of the {len(ids)} evaluated rows: {shown}{more}; "
+            "write one line per row id of the evaluated split (see eval/README.md)"
+        )
+    extra = len(set(by_id) - set(ids))
+    if extra:
+        logger.info("%s: %d predictions for rows outside the evaluation set were ignored", path, extra)
+    return [by_id[i][0] for i in ids], [by_id[i][1] for i in ids]

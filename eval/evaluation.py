@@ -1,0 +1,157 @@
+"""Scoring one system's narratives on a corpus split: language metrics, clinical correctness, the
+per-source breakdown, throughput, and the results record of ``results.py``.
+
+This is the library behind ``neuronarrator evaluate``; a system is anything that produced one
+narrative per corpus row (the model, a baseline, an external predictions file).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .clinical import clinical_scores, parse_narratives, true_fields
+from .corpus import corpus_fingerprint
+from .language import METRIC_NAMES, bertscore_model_info, compute_language_metrics, load_metric, metric_implementations
+from .results import build_results
+
+__all__ = ["row_labels", "score_narratives", "evaluate_narratives"]
+
+logger = logging.getLogger(__name__)
+
+
+def row_labels(value: Any) -> dict[str, str]:
+    """A row's harmonized labels as ``{key: value}``: Parquet structs carry every key of the schema
+    (None where the row has no such label), older exports a JSON string."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"labels must be a mapping or its JSON string, got {type(value).__name__}")
+    return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+def score_narratives(
+    narratives: Sequence[str],
+    references: Sequence[str],
+    truth: Sequence[Mapping[str, Any]],
+    sources: Sequence[str],
+    *,
+    scores: Sequence[Mapping[str, float] | None] | None = None,
+    metrics: Sequence[str] = METRIC_NAMES,
+) -> dict[str, Any]:
+    """All scores of one system.
+
+    Args:
+        narratives: generated text, one per segment.
+        references: the corpus description of each segment.
+        truth: flattened true narrative fields of each segment (``clinical.true_fields``).
+        sources: source name of each segment (per-source breakdown).
+        scores: optional per-segment class scores (``{"abnormal": p}``) for AUROC.
+        metrics: language metrics to compute (subset of ``METRIC_NAMES``).
+
+    Returns:
+        ``{"metrics": {...}, "clinical": {"fields", "tasks"}, "per_source": {source: {...}}}``.
+    """
+    n = len(narratives)
+    if not (len(references) == len(truth) == len(sources) == n):
+        raise ValueError(f"lengths differ: {n} narratives, {len(references)} references, {len(truth)} true rows, {len(sources)} sources")
+    language, per_segment = compute_language_metrics(narratives, references, metrics=metrics, per_segment=True)
+    predicted = parse_narratives(narratives)
+    clinical = clinical_scores(predicted, truth, scores=scores)
+    overall = dict(language)
+    overall["clinical_accuracy"] = clinical["clinical_accuracy"]
+    overall["clinical_macro_f1"] = clinical["clinical_macro_f1"]
+
+    per_source: dict[str, Any] = {}
+    source_array = np.asarray(sources)
+    for source in sorted(set(sources)):
+        idx = np.flatnonzero(source_array == source)
+        sub_clinical = clinical_scores(
+            [predicted[i] for i in idx], [truth[i] for i in idx], scores=None if scores is None else [scores[i] for i in idx]
+        )
+        sub = {name: float(np.mean([values[i] for i in idx])) for name, values in per_segment.items()}
+        if "bleu" in metrics:
+            # BLEU is a corpus statistic (pooled n-gram counts), not a mean of segments: recompute it.
+            bleu = load_metric("bleu").compute(predictions=[narratives[i] for i in idx], references=[[references[i]] for i in idx])
+            sub.update({k: float(v) for k, v in bleu.items() if k.startswith("bleu_")})
+        sub["clinical_accuracy"] = sub_clinical["clinical_accuracy"]
+        sub["clinical_macro_f1"] = sub_clinical["clinical_macro_f1"]
+        per_source[source] = {"n_segments": int(len(idx)), "metrics": sub, "tasks": sub_clinical["tasks"]}
+    return {"metrics": overall, "clinical": {"fields": clinical["fields"], "tasks": clinical["tasks"]}, "per_source": per_source}
+
+
+def evaluate_narratives(
+    *,
+    system: Mapping[str, Any],
+    narratives: Sequence[str],
+    rows,
+    corpus_dir: str | Path,
+    split: str,
+    leave_out: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    prediction_seconds: float | None = None,
+    scores: Sequence[Mapping[str, float] | None] | None = None,
+    grounding: Mapping[str, Any] | None = None,
+    metrics: Sequence[str] = METRIC_NAMES,
+    dataset_name: str = "neurocorpus",
+) -> dict[str, Any]:
+    """Score ``narratives`` against the corpus ``rows`` (a ``datasets.Dataset`` or list of row dicts)
+    and return the results record (``results.build_results``).
+
+    ``prediction_seconds`` is the time the system took to produce the narratives (None for a
+    predictions file); throughput is reported as segments per second of prediction and of scoring.
+    """
+    start = time.perf_counter()
+    columns = rows if isinstance(rows, list) else None
+    ids = [r["id"] for r in columns] if columns is not None else list(rows["id"])
+    sources = [r["source"] for r in columns] if columns is not None else list(rows["source"])
+    references = [r["description"] for r in columns] if columns is not None else list(rows["description"])
+    findings = [r["findings"] for r in columns] if columns is not None else list(rows["findings"])
+    labels_column = [r.get("labels") for r in columns] if columns is not None else (
+        list(rows["labels"]) if "labels" in rows.column_names else [None] * len(ids)
+    )
+    if len(narratives) != len(ids):
+        raise ValueError(f"{system.get('name')}: {len(narratives)} narratives for {len(ids)} evaluated rows")
+    truth = [true_fields(f, row_labels(lab)) for f, lab in zip(findings, labels_column)]
+    scored = score_narratives(narratives, references, truth, sources, scores=scores, metrics=metrics)
+    scoring_seconds = time.perf_counter() - start
+    n = len(ids)
+    throughput = {
+        "segments": n,
+        "prediction_seconds": prediction_seconds,
+        "segments_per_second": (n / prediction_seconds) if prediction_seconds else None,
+        "scoring_seconds": scoring_seconds,
+        "scoring_segments_per_second": n / scoring_seconds if scoring_seconds > 0 else None,
+    }
+    source_counts: dict[str, int] = {}
+    for source in sources:
+        source_counts[source] = source_counts.get(source, 0) + 1
+    implementations = {name: spec for name, spec in metric_implementations().items() if name in metrics}
+    dataset = {
+        "name": dataset_name,
+        "path": str(Path(corpus_dir).resolve()),
+        "split": split,
+        "leave_out": leave_out,
+        "n_segments": n,
+        "sources": dict(sorted(source_counts.items())),
+        "fingerprint": corpus_fingerprint(corpus_dir, ids),
+    }
+    return build_results(
+        system=system,
+        dataset=dataset,
+        settings=dict(settings or {}),
+        metrics=scored["metrics"],
+        clinical=scored["clinical"],
+        per_source=scored["per_source"],
+        metric_implementations=implementations,
+        bertscore_model=bertscore_model_info() if "bertscore" in metrics else None,
+        throughput=throughput,
+        grounding=grounding,
+    )

@@ -1,0 +1,36 @@
+"""The recording report: narrate every segment, check each narrative against the measured
+findings, summarize the recording, and render HTML / Markdown / JSON with figures.
+
+A thin face beside the model files (like the CLI): it uses the front-end, the model and the
+corpus' description writer and parser; the four transformers files never import it.
+"""
+
+from .grounding import GroundingIssue, check_grounding, fields_agree
+from .narrators import ModelNarrator, Narrator, TemplateNarrator, default_model_path, load_narrator
+from .pipeline import RecordingReport, SegmentReport, SelectedSegment, narrate_recording
+from .render import render_html, render_json, render_markdown, report_figures, write_report
+from .summary import RecordingSummary, findings_line, format_time, summarize_recording
+
+__all__ = [
+    "GroundingIssue",
+    "ModelNarrator",
+    "Narrator",
+    "RecordingReport",
+    "RecordingSummary",
+    "SegmentReport",
+    "SelectedSegment",
+    "TemplateNarrator",
+    "check_grounding",
+    "default_model_path",
+    "fields_agree",
+    "findings_line",
+    "format_time",
+    "load_narrator",
+    "narrate_recording",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "report_figures",
+    "summarize_recording",
+    "write_report",
+]

@@ -1,0 +1,126 @@
+"""Grounding check: does a narrative say what the signal shows?
+
+Each narrative is parsed back into narrative fields with the corpus parser
+(``dataset_builder.parse``) and compared field by field with the fields the measured findings
+assert (``dataset_builder.findings_to_fields``). A claim that contradicts the measurement is
+*flagged*, never hidden or corrected: the report shows the narrative as generated, next to the
+measured value and the flag. Three kinds of issue:
+
+- ``contradicted``: the narrative states a value and the measurement says otherwise;
+- ``unverified``: the narrative states something the signal cannot confirm (e.g. a sleep stage or
+  an event class when the recording carries no such label);
+- ``omitted``: the measurement has a finding (slowing, artifacts, asymmetry, ...) the narrative
+  does not mention. Omissions are listed for completeness but are not counted as errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Optional
+
+from ..findings_neuronarrator import Findings
+
+__all__ = ["GroundingIssue", "check_grounding", "fields_agree"]
+
+# Measured values that are "nothing to report": a narrative silent about them omits nothing.
+_EMPTY_VALUES = (None, "none", "absent", (), "stable", ("stable",))
+
+
+@dataclass
+class GroundingIssue:
+    """One disagreement between a narrative and the measured findings of its segment."""
+
+    field: str
+    kind: Literal["contradicted", "unverified", "omitted"]
+    claimed: Any  # value parsed from the narrative (None for omissions)
+    measured: Any  # value from the findings (None when unverifiable)
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, str):
+        return value.strip().lower()
+    return value
+
+
+def fields_agree(field: str, claimed: Any, measured: Any) -> bool:
+    """Whether a claimed narrative field value agrees with the measured one.
+
+    Numeric fields use the tolerances of the corpus' field specs (``dataset_builder.FIELD_SPECS``:
+    ±1 Hz for frequencies, ±25 % for amplitude); sets compare as sets; the rest compare exactly
+    (case and surrounding spaces ignored).
+    """
+    from dataset_builder.description import FIELD_SPECS
+
+    claimed, measured = _normalize(claimed), _normalize(measured)
+    spec = FIELD_SPECS.get(field)
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (claimed, measured))
+    if numeric:
+        tolerance = spec.tolerance if spec is not None else 0.0
+        relative = spec.relative_tolerance if spec is not None else 0.0
+        allowed = max(tolerance, relative * abs(float(measured)), 1e-6)
+        return abs(float(claimed) - float(measured)) <= allowed + 1e-9
+    if isinstance(claimed, tuple) and isinstance(measured, tuple):
+        return sorted(map(str, claimed)) == sorted(map(str, measured))
+    return claimed == measured
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else str(value)
+
+
+def check_grounding(
+    narrative: str,
+    findings: Findings,
+    labels: Optional[dict[str, str]] = None,
+    ignore_fields: Iterable[str] = (),
+) -> list[GroundingIssue]:
+    """Compare a narrative with the measured findings of its segment.
+
+    Args:
+        narrative: the text written for the segment (by the model or the template writer).
+        findings: the segment's measured ``Findings``.
+        labels: source labels of the segment; default ``findings.labels``.
+        ignore_fields: narrative fields not to check.
+
+    Returns:
+        The issues, contradictions first, then unverified claims, then omissions; an empty list
+        when the narrative agrees with the measurement on every field it states.
+    """
+    from dataset_builder.description import FIELD_SPECS, findings_to_fields, parse  # the corpus parser
+
+    labels = dict(findings.labels) if labels is None else dict(labels)
+    claimed_fields = parse(narrative)
+    measured_fields = findings_to_fields(findings, labels)
+    ignore = set(ignore_fields)
+    contradicted, unverified, omitted = [], [], []
+    for field in sorted(set(claimed_fields) | set(measured_fields)):
+        if field in ignore:
+            continue
+        claimed = claimed_fields.get(field)
+        measured = measured_fields.get(field)
+        claimed_empty = _normalize(claimed) in _EMPTY_VALUES
+        measured_empty = _normalize(measured) in _EMPTY_VALUES
+        if claimed is None:
+            if not measured_empty:
+                omitted.append(GroundingIssue(field, "omitted", None, measured, f"{field}: measured {_show(measured)}, not mentioned"))
+            continue
+        spec = FIELD_SPECS.get(field)
+        if measured is None and spec is not None and spec.label:
+            # A source label the recording does not carry: the signal cannot confirm it.
+            if not claimed_empty:
+                unverified.append(GroundingIssue(field, "unverified", claimed, None, f"{field}: states {_show(claimed)}, which the signal alone cannot confirm"))
+            continue
+        if not fields_agree(field, claimed, measured):
+            contradicted.append(GroundingIssue(field, "contradicted", claimed, measured, f"{field}: states {_show(claimed)}, measured {_show(measured)}"))
+    return contradicted + unverified + omitted

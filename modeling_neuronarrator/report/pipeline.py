@@ -1,0 +1,326 @@
+"""Recording -> report: stream the segments through the front-end and a narrator, check each
+narrative against the measured findings, and roll the recording up into a summary.
+
+Memory stays bounded on long recordings: the feature extractor yields chunks of
+``batch_segments`` segments (``iter_batches``), and the pipeline keeps only the per-segment text,
+findings and mean band powers plus the arrays of a handful of selected segments for the figures
+(unless ``keep_arrays=True``, which the Space uses for its segment slider on short uploads).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..findings_neuronarrator import Findings
+from .grounding import GroundingIssue, check_grounding
+from .narrators import Narrator
+from .summary import RecordingSummary, format_time, summarize_recording
+
+__all__ = ["RecordingReport", "SegmentReport", "SelectedSegment", "narrate_recording"]
+
+logger = logging.getLogger(__name__)
+
+# Changes that make a segment worth showing in the figures.
+_NOTABLE_CHANGES = ("faster", "slower", "higher_amplitude", "lower_amplitude", "slowing_appeared", "slowing_resolved")
+
+
+@dataclass
+class SegmentReport:
+    """One segment of the report: its time, measured findings, narrative and grounding issues."""
+
+    index: int
+    start_s: float
+    end_s: float
+    findings: Findings
+    narrative: str
+    issues: list[GroundingIssue] = field(default_factory=list)
+
+    @property
+    def contradictions(self) -> list[GroundingIssue]:
+        return [i for i in self.issues if i.kind == "contradicted"]
+
+    @property
+    def unverified(self) -> list[GroundingIssue]:
+        return [i for i in self.issues if i.kind == "unverified"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "narrative": self.narrative,
+            "findings": self.findings.to_dict(),
+            "grounding": [i.to_dict() for i in self.issues],
+        }
+
+
+@dataclass
+class SelectedSegment:
+    """Arrays of one segment kept for the figures.
+
+    ``eeg_uv`` ``(19, 2000)`` in µV; ``channel_mask`` ``(19,)`` bool; ``topomaps`` ``(5, H, W)``.
+    """
+
+    index: int
+    start_s: float
+    reason: str
+    eeg_uv: np.ndarray
+    channel_mask: np.ndarray
+    topomaps: np.ndarray
+
+
+@dataclass
+class RecordingReport:
+    """Everything a report shows; ``render`` turns it into HTML, Markdown or JSON."""
+
+    recording_info: dict[str, Any]
+    narrator_name: str
+    narrator_kind: str
+    segments: list[SegmentReport]
+    summary: RecordingSummary
+    band_power_mean: np.ndarray  # (n_segments, 5): band powers averaged over channels
+    selected: list[SelectedSegment]
+    settings: dict[str, Any]
+    timing: dict[str, float]
+    ch_names: list[str]
+    sampling_rate: float
+    segment_seconds: float
+    created: str
+    arrays: Optional[dict[str, np.ndarray]] = None  # keep_arrays=True: eeg, channel_mask, topomaps of every segment
+
+    @property
+    def n_flagged(self) -> int:
+        """Segments whose narrative contradicts the measurement or states unverifiable labels."""
+        return sum(1 for s in self.segments if s.contradictions or s.unverified)
+
+
+class _SegmentSelector:
+    """Keeps the arrays of a few segments worth a figure, in bounded memory.
+
+    The first segment always; then the segments with the most notable changes; evenly spaced
+    segments fill the remaining places when the recording has few changes.
+    """
+
+    def __init__(self, n_total: int, max_selected: int):
+        self.max_selected = max(1, int(max_selected))
+        n_total = max(1, int(n_total))
+        self.spaced = {int(round(x)) for x in np.linspace(0, n_total - 1, self.max_selected)[1:]} if n_total > 1 else set()
+        self.kept: dict[int, SelectedSegment] = {}
+        self.scores: dict[int, float] = {}
+
+    @staticmethod
+    def _score(f: Findings) -> float:
+        # Changes of state only: a persistent finding would otherwise fill every place with
+        # near-identical segments; evenly spaced segments show persistent findings anyway.
+        return float(len([c for c in (f.change_from_previous or []) if c in _NOTABLE_CHANGES]))
+
+    def offer(self, index: int, start_s: float, findings: Findings, eeg_uv, channel_mask, topomaps) -> None:
+        score = self._score(findings)
+        if index == 0:
+            reason = "first segment"
+        elif score > 0:
+            reason = "; ".join(c.replace("_", " ") for c in (findings.change_from_previous or []) if c in _NOTABLE_CHANGES)
+        elif index in self.spaced:
+            reason = "evenly spaced"
+        else:
+            return
+        notable = [i for i, s in self.scores.items() if 0 < s < float("inf")]
+        if score > 0 and len(notable) >= self.max_selected - 1:
+            # Replace the weakest notable segment when this one is stronger (earliest wins ties).
+            weakest = min(notable, key=lambda i: (self.scores[i], -i))
+            if self.scores[weakest] >= score:
+                return
+            del self.kept[weakest], self.scores[weakest]
+        self.kept[index] = SelectedSegment(index, float(start_s), reason, np.array(eeg_uv, dtype=np.float32), np.array(channel_mask, bool), np.array(topomaps, dtype=np.float32))
+        self.scores[index] = score if index != 0 else float("inf")
+
+    def result(self) -> list[SelectedSegment]:
+        order = sorted(self.kept, key=lambda i: (-self.scores[i], i))
+        chosen = order[: self.max_selected]
+        return [self.kept[i] for i in sorted(chosen)]
+
+
+def _take(batch, key: str):
+    value = batch[key]
+    return value.numpy() if hasattr(value, "numpy") else value
+
+
+def narrate_recording(
+    recording,
+    narrator: Narrator,
+    feature_extractor=None,
+    *,
+    sampling_rate: Optional[float] = None,
+    ch_names: Optional[list[str]] = None,
+    line_freq: Optional[float] = None,
+    start_s: Optional[float] = None,
+    end_s: Optional[float] = None,
+    batch_segments: int = 32,
+    grounding: bool = True,
+    keep_arrays: bool = False,
+    max_selected: int = 4,
+    progress: Optional[Callable[[int, Optional[int]], None]] = None,
+) -> RecordingReport:
+    """Narrate every segment of a recording and build its report.
+
+    Args:
+        recording: a path, an ``mne.io.BaseRaw`` or an array ``(n_channels, n_samples)`` in µV
+            (with ``ch_names`` and ``sampling_rate``): whatever the feature extractor accepts.
+        narrator: a ``Narrator`` (``ModelNarrator`` or ``TemplateNarrator``).
+        feature_extractor: a ``NeuroNarratorFeatureExtractor``; default: one with default settings
+            (a model narrator brings its processor's feature extractor).
+        start_s, end_s: analyse only this window, in seconds from the recording start.
+        batch_segments: segments per streamed chunk (memory ~ chunk size, not recording length).
+        grounding: check each narrative against the measured findings.
+        keep_arrays: also keep ``eeg``/``channel_mask``/``topomaps`` of every segment in
+            ``report.arrays`` (for interactive browsing of short recordings; memory grows with length).
+        max_selected: segments whose waveform and topomaps the figures show.
+        progress: called as ``progress(segments_done, segments_total_or_None)`` after each chunk.
+
+    Returns:
+        A ``RecordingReport``.
+
+    Raises:
+        EEGInputError: the front-end cannot use the recording (the message names file, problem, fix).
+        ValueError: the window holds no complete segment.
+    """
+    if batch_segments < 1:
+        raise ValueError(f"batch_segments must be at least 1, got {batch_segments}")
+    if feature_extractor is None:
+        processor = getattr(narrator, "processor", None)
+        feature_extractor = getattr(processor, "feature_extractor", None)
+    if feature_extractor is None:
+        from .. import NeuroNarratorFeatureExtractor
+
+        feature_extractor = NeuroNarratorFeatureExtractor()
+    segment_seconds = float(getattr(feature_extractor, "segment_seconds", 10.0))
+    hop_seconds = float(getattr(feature_extractor, "hop_seconds", segment_seconds))
+    k = max(0, int(narrator.history_segments))
+    started = time.perf_counter()
+
+    segments: list[SegmentReport] = []
+    band_power_mean: list[np.ndarray] = []
+    kept_arrays: dict[str, list[np.ndarray]] = {"eeg": [], "channel_mask": [], "topomaps": []}
+    history: deque = deque(maxlen=max(k, 1))  # (eeg, channel_mask, topomaps, findings, start) of preceding segments
+    selector: Optional[_SegmentSelector] = None
+    recording_info: dict[str, Any] = {}
+    n_total: Optional[int] = None
+    narrate_time = 0.0
+
+    stream = feature_extractor.iter_batches(
+        recording,
+        sampling_rate=sampling_rate,
+        ch_names=ch_names,
+        line_freq=line_freq,
+        start_s=start_s,
+        end_s=end_s,
+        batch_segments=batch_segments,
+    )
+    for batch in stream:
+        if not recording_info:
+            recording_info = dict(batch.get("recording_info") or getattr(batch, "recording_info", None) or {})
+            n_total = _expected_segments(recording_info, start_s, end_s, segment_seconds, hop_seconds)
+            selector = _SegmentSelector(n_total or 1, max_selected)
+        eeg = np.asarray(_take(batch, "eeg"))
+        mask = np.asarray(_take(batch, "channel_mask")).astype(bool)
+        topomaps = np.asarray(_take(batch, "topomaps"))
+        powers = np.asarray(_take(batch, "band_powers"), dtype=float)
+        starts = np.asarray(_take(batch, "segment_start_s"), dtype=float)
+        findings = list(batch["findings"])
+        n = len(findings)
+        first = len(segments)
+        chunk = {
+            "eeg": eeg,
+            "channel_mask": mask,
+            "topomaps": topomaps,
+            "findings": findings,
+            "segment_start_s": starts,
+            "segment_index": np.arange(first, first + n),
+        }
+        previous = None
+        if k > 0 and history:
+            items = list(history)
+            previous = {
+                "eeg": np.stack([h[0] for h in items]),
+                "channel_mask": np.stack([h[1] for h in items]),
+                "topomaps": np.stack([h[2] for h in items]),
+                "findings": [h[3] for h in items],
+                "segment_start_s": np.array([h[4] for h in items]),
+                "segment_index": np.arange(first - len(items), first),
+            }
+        tick = time.perf_counter()
+        narratives = narrator.narrate_segments(chunk, previous)
+        narrate_time += time.perf_counter() - tick
+        if len(narratives) != n:
+            raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {n} segments")
+        for i in range(n):
+            index = first + i
+            issues = check_grounding(narratives[i], findings[i]) if grounding else []
+            segments.append(SegmentReport(index, float(starts[i]), float(starts[i]) + segment_seconds, findings[i], narratives[i], issues))
+            selector.offer(index, starts[i], findings[i], eeg[i] * 100.0, mask[i], topomaps[i])
+            if k > 0:
+                history.append((eeg[i], mask[i], topomaps[i], findings[i], float(starts[i])))
+        band_power_mean.append(powers.mean(axis=1) if powers.ndim == 3 else powers)
+        if keep_arrays:
+            kept_arrays["eeg"].append(eeg.astype(np.float32))
+            kept_arrays["channel_mask"].append(mask)
+            kept_arrays["topomaps"].append(topomaps.astype(np.float32))
+        if progress is not None:
+            progress(len(segments), n_total)
+
+    if not segments:
+        raise ValueError(f"{recording_info.get('path') or 'recording'}: no complete {segment_seconds:g} s segment in the analysed window; widen --start/--end")
+    summary = summarize_recording([s.findings for s in segments], [s.start_s for s in segments], segment_seconds)
+    elapsed = time.perf_counter() - started
+    from .. import STANDARD_CHANNELS
+
+    report = RecordingReport(
+        recording_info=recording_info,
+        narrator_name=narrator.name,
+        narrator_kind=narrator.kind,
+        segments=segments,
+        summary=summary,
+        band_power_mean=np.concatenate(band_power_mean),
+        selected=selector.result(),
+        settings={
+            "start_s": start_s,
+            "end_s": end_s,
+            "batch_segments": batch_segments,
+            "history_segments": k,
+            "grounding": grounding,
+            "device": str(getattr(narrator, "device", "cpu")),
+        },
+        timing={
+            "total_s": round(elapsed, 3),
+            "narrate_s": round(narrate_time, 3),
+            "segments_per_s": round(len(segments) / elapsed, 2) if elapsed > 0 else float("nan"),
+        },
+        ch_names=list(STANDARD_CHANNELS),
+        sampling_rate=float(getattr(feature_extractor, "sampling_rate", 200)),
+        segment_seconds=segment_seconds,
+        created=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        arrays={key: np.concatenate(value) for key, value in kept_arrays.items()} if keep_arrays else None,
+    )
+    logger.info(
+        "%s: %d segments (%s) in %.1f s, %d narratives flagged",
+        recording_info.get("path"), len(segments), format_time(summary.analysed_s), elapsed, report.n_flagged,
+    )
+    return report
+
+
+def _expected_segments(info: dict, start_s, end_s, segment_seconds: float, hop_seconds: float) -> Optional[int]:
+    duration = info.get("duration_s")
+    if duration is None:
+        return None
+    lo = max(0.0, float(start_s or 0.0))
+    hi = min(float(duration), float(end_s)) if end_s is not None else float(duration)
+    if hi - lo < segment_seconds:
+        return 0
+    return int((hi - lo - segment_seconds) // hop_seconds) + 1

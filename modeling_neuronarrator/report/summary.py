@@ -1,0 +1,406 @@
+"""Roll the per-segment findings of a recording up into a recording-level summary.
+
+A clinical EEG report reads top-down: the background first (dominant rhythm, posterior dominant
+rhythm, amplitude, where it is maximal), then the findings that recur (slowing, asymmetry), the
+artifacts, and the changes of state with their times. ``summarize_recording`` computes each of
+those from the ``Findings`` of every 10 s segment and writes them as one paragraph; the structured
+parts (``RecordingSummary``) feed the report's timeline table and JSON.
+
+Everything here is plain bookkeeping over ``Findings`` records: no signal processing, no model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, Findings
+
+__all__ = [
+    "ArtifactStat",
+    "Episode",
+    "RecurringFinding",
+    "RecordingSummary",
+    "StateChange",
+    "findings_line",
+    "format_time",
+    "summarize_recording",
+]
+
+# Readable names of the findings vocabulary (report text, not the corpus descriptions).
+ARTIFACT_NAMES = {
+    "eye_blink": "eye blinks",
+    "eye_movement": "eye movements",
+    "muscle": "muscle artifact",
+    "electrode_pop": "electrode pops",
+    "line_noise": "line noise",
+    "flat_channel": "flat channels",
+}
+CHANGE_NAMES = {
+    "faster": "the background became faster",
+    "slower": "the background slowed",
+    "higher_amplitude": "amplitude rose",
+    "lower_amplitude": "amplitude fell",
+    "slowing_appeared": "slowing appeared",
+    "slowing_resolved": "slowing resolved",
+    "artifacts_appeared": "artifacts appeared",
+    "artifacts_resolved": "artifacts resolved",
+}
+# Changes that mark a change of brain state; artifact onsets/offsets are listed but do not start a
+# new episode of the timeline (a blink is not a state change).
+_STATE_CHANGES = ("faster", "slower", "higher_amplitude", "lower_amplitude", "slowing_appeared", "slowing_resolved")
+
+
+def format_time(seconds: float) -> str:
+    """``3725.0`` -> ``"1:02:05"`` (H:MM:SS, the way EEG review software shows time)."""
+    seconds = int(round(float(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _slowing_text(findings: Findings) -> Optional[str]:
+    slowing = findings.slowing
+    if slowing.kind == "generalized":
+        return "generalized slowing"
+    if slowing.kind == "focal":
+        where = " ".join(part for part in (slowing.side, slowing.region) if part)
+        return f"focal slowing ({where})" if where else "focal slowing"
+    return None
+
+
+def findings_line(findings: Findings) -> str:
+    """One readable line of the measured findings of a segment, for tables and logs.
+
+    Example: ``"9.8 Hz alpha, PDR 10.0 Hz, max occipital, 45 µV; focal slowing (left temporal);
+    artifacts: eye blinks"``.
+    """
+    parts = [f"{findings.dominant_frequency_hz:.1f} Hz {findings.dominant_band}"]
+    if findings.posterior_dominant_rhythm_hz is not None:
+        parts.append(f"PDR {findings.posterior_dominant_rhythm_hz:.1f} Hz")
+    parts.append(f"max {findings.predominant_region}")
+    parts.append(f"{findings.amplitude_uv:.0f} µV")
+    text = ", ".join(parts)
+    extras = []
+    slowing = _slowing_text(findings)
+    if slowing:
+        extras.append(slowing)
+    if findings.asymmetry.side != "none":
+        extras.append(f"asymmetry: {findings.asymmetry.side} attenuated (index {findings.asymmetry.index:+.2f})")
+    if findings.artifacts:
+        extras.append("artifacts: " + ", ".join(ARTIFACT_NAMES.get(a, a) for a in findings.artifacts))
+    if findings.labels:
+        extras.append("labels: " + ", ".join(f"{k}={v}" for k, v in sorted(findings.labels.items())))
+    if findings.interpolated_channels:
+        extras.append(f"{len(findings.interpolated_channels)} channels interpolated")
+    return "; ".join([text, *extras])
+
+
+@dataclass
+class RecurringFinding:
+    """A finding seen in more than one segment: slowing or asymmetry of one kind and side."""
+
+    name: str  # e.g. "focal slowing (left temporal)"
+    n_segments: int
+    fraction: float  # of the analysed segments, 0-1
+    first_s: float  # start of the first segment showing it, seconds from recording start
+
+
+@dataclass
+class ArtifactStat:
+    """How often one artifact type occurs."""
+
+    n_segments: int
+    fraction: float
+    first_s: float
+
+
+@dataclass
+class StateChange:
+    """A segment whose findings changed from the preceding ones (``Findings.change_from_previous``)."""
+
+    time_s: float
+    segment_index: int
+    changes: list[str]  # subset of CHANGE_TYPES, "stable" left out
+    description: str
+
+
+@dataclass
+class Episode:
+    """A run of consecutive segments sharing one background state: one row of the timeline table."""
+
+    start_s: float
+    end_s: float
+    n_segments: int
+    state: str  # e.g. "alpha 9.8 Hz background, max occipital"
+    artifacts: dict[str, int] = field(default_factory=dict)  # artifact -> segments in the episode
+
+
+@dataclass
+class RecordingSummary:
+    """Recording-level summary: structured parts plus the paragraph that states them."""
+
+    n_segments: int
+    analysed_s: float
+    background: dict[str, Any]
+    recurring: list[RecurringFinding]
+    artifacts: dict[str, ArtifactStat]
+    state_changes: list[StateChange]
+    timeline: list[Episode]
+    labels: dict[str, dict[str, int]]
+    paragraph: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _percent(fraction: float) -> str:
+    value = 100.0 * fraction
+    return f"{value:.0f}%" if value >= 1 or value == 0 else "<1%"
+
+
+def _episode_key(findings: Findings) -> tuple:
+    # What a reader would call "the same state": same dominant band, same slowing, same asymmetry,
+    # same source state label (sleep stage, eyes, task). Artifacts are transient, not a state.
+    state_labels = tuple(sorted((k, v) for k, v in findings.labels.items() if k in ("sleep_stage", "eyes", "mental_state", "motor_task")))
+    return (findings.dominant_band, _slowing_text(findings), findings.asymmetry.side, state_labels)
+
+
+def _episode_state(members: Sequence[Findings]) -> str:
+    first = members[0]
+    freqs = np.array([f.dominant_frequency_hz for f in members], dtype=float)
+    regions = Counter(f.predominant_region for f in members).most_common(1)[0][0]
+    text = f"{first.dominant_band} {np.median(freqs):.1f} Hz background, max {regions}"
+    pdrs = [f.posterior_dominant_rhythm_hz for f in members if f.posterior_dominant_rhythm_hz is not None]
+    if pdrs and len(pdrs) * 2 >= len(members):
+        text += f", PDR {np.median(pdrs):.1f} Hz"
+    slowing = _slowing_text(first)
+    if slowing:
+        text += f"; {slowing}"
+    if first.asymmetry.side != "none":
+        text += f"; {first.asymmetry.side} hemisphere attenuated"
+    for key, value in sorted(first.labels.items()):
+        if key in ("sleep_stage", "eyes", "mental_state", "motor_task"):
+            text += f"; {key.replace('_', ' ')}: {value}"
+    return text
+
+
+def _timeline(starts: np.ndarray, ends: np.ndarray, findings: Sequence[Findings], min_run: int) -> list[Episode]:
+    keys = [_episode_key(f) for f in findings]
+    # Runs of equal keys: [start index, stop index).
+    runs: list[list[int]] = []
+    for i, key in enumerate(keys):
+        if runs and keys[runs[-1][0]] == key:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    # A run shorter than ``min_run`` segments is a flicker of the measurement rather than a new
+    # state: fold it into the preceding run (or the next one at the very start) so that the
+    # timeline of a long, noisy recording stays readable. Repeat until stable.
+    changed = True
+    while changed and len(runs) > 1:
+        changed = False
+        for j, (lo, hi) in enumerate(runs):
+            if hi - lo >= min_run:
+                continue
+            if j > 0:
+                runs[j - 1][1] = hi
+            else:
+                runs[1][0] = lo
+            del runs[j]
+            # Neighbours that now share a key merge into one run.
+            merged: list[list[int]] = []
+            for run in runs:
+                if merged and keys[merged[-1][0]] == keys[run[0]]:
+                    merged[-1][1] = run[1]
+                else:
+                    merged.append(run)
+            runs = merged
+            changed = True
+            break
+    episodes = []
+    for lo, hi in runs:
+        # The state is named after the majority key of the (possibly merged) run.
+        members = list(findings[lo:hi])
+        majority = Counter(keys[lo:hi]).most_common(1)[0][0]
+        representative = [f for f, k in zip(members, keys[lo:hi]) if k == majority]
+        artifacts = Counter(a for f in members for a in f.artifacts)
+        episodes.append(
+            Episode(
+                start_s=float(starts[lo]),
+                end_s=float(ends[hi - 1]),
+                n_segments=hi - lo,
+                state=_episode_state(representative),
+                artifacts=dict(sorted(artifacts.items())),
+            )
+        )
+    return episodes
+
+
+def _change_description(changes: Sequence[str]) -> str:
+    return "; ".join(CHANGE_NAMES.get(c, c.replace("_", " ")) for c in changes)
+
+
+def summarize_recording(
+    findings: Sequence[Findings],
+    segment_start_s: Sequence[float],
+    segment_seconds: float = 10.0,
+    min_episode_segments: int = 2,
+    max_changes_in_paragraph: int = 6,
+) -> RecordingSummary:
+    """Summarize a recording from the findings of its segments.
+
+    Args:
+        findings: one ``Findings`` per segment, in time order.
+        segment_start_s: start of each segment in seconds from the recording start, shape ``(n,)``.
+        segment_seconds: segment length in seconds (the feature extractor's ``segment_seconds``).
+        min_episode_segments: runs of fewer segments are folded into their neighbour in the timeline.
+        max_changes_in_paragraph: state changes named in the paragraph (all are in ``state_changes``).
+
+    Returns:
+        A ``RecordingSummary``; its ``paragraph`` states the background, recurring findings,
+        artifacts, state changes with their times and the source labels.
+
+    Raises:
+        ValueError: no segments, or ``findings`` and ``segment_start_s`` of different lengths.
+    """
+    n = len(findings)
+    if n == 0:
+        raise ValueError("summarize_recording: no segments to summarize; the recording (or the --start/--end window) is shorter than one segment")
+    if len(segment_start_s) != n:
+        raise ValueError(f"summarize_recording: {n} findings but {len(segment_start_s)} segment start times; pass one start time per segment")
+    starts = np.asarray(segment_start_s, dtype=float)
+    ends = starts + float(segment_seconds)
+    analysed_s = float(n * segment_seconds)
+
+    # Background.
+    freqs = np.array([f.dominant_frequency_hz for f in findings], dtype=float)
+    band_counts = Counter(f.dominant_band for f in findings)
+    main_band, main_count = band_counts.most_common(1)[0]
+    region = Counter(f.predominant_region for f in findings if f.dominant_band == main_band).most_common(1)[0][0]
+    pdrs = np.array([f.posterior_dominant_rhythm_hz for f in findings if f.posterior_dominant_rhythm_hz is not None], dtype=float)
+    amplitudes = np.array([f.amplitude_uv for f in findings], dtype=float)
+    background = {
+        "dominant_band": main_band,
+        "dominant_band_fraction": main_count / n,
+        "band_fractions": {band: band_counts.get(band, 0) / n for band in BANDS},
+        "median_frequency_hz": round(float(np.median(freqs)), 1),
+        "frequency_range_hz": [round(float(np.percentile(freqs, 10)), 1), round(float(np.percentile(freqs, 90)), 1)],
+        "predominant_region": region,
+        "pdr_hz": round(float(np.median(pdrs)), 1) if pdrs.size else None,
+        "pdr_fraction": pdrs.size / n,
+        "median_amplitude_uv": round(float(np.median(amplitudes))),
+        "amplitude_range_uv": [round(float(np.percentile(amplitudes, 10))), round(float(np.percentile(amplitudes, 90)))],
+    }
+
+    # Recurring findings: slowing and asymmetry by kind and side.
+    recurring_counts: dict[str, list[int]] = {}
+    for i, f in enumerate(findings):
+        slowing = _slowing_text(f)
+        if slowing:
+            recurring_counts.setdefault(slowing, []).append(i)
+        if f.asymmetry.side != "none":
+            recurring_counts.setdefault(f"asymmetry ({f.asymmetry.side} hemisphere attenuated)", []).append(i)
+    recurring = sorted(
+        (RecurringFinding(name, len(idx), len(idx) / n, float(starts[idx[0]])) for name, idx in recurring_counts.items()),
+        key=lambda r: (-r.n_segments, r.first_s),
+    )
+
+    # Artifacts.
+    artifact_idx: dict[str, list[int]] = {}
+    for i, f in enumerate(findings):
+        for artifact in f.artifacts:
+            artifact_idx.setdefault(artifact, []).append(i)
+    order = {a: k for k, a in enumerate(ARTIFACT_TYPES)}
+    artifacts = {
+        a: ArtifactStat(len(idx), len(idx) / n, float(starts[idx[0]]))
+        for a, idx in sorted(artifact_idx.items(), key=lambda item: (-len(item[1]), order.get(item[0], 99)))
+    }
+
+    # State changes (the front-end compares each segment with the preceding ones).
+    state_changes = []
+    for i, f in enumerate(findings):
+        changes = [c for c in (f.change_from_previous or []) if c != "stable"]
+        if changes:
+            state_changes.append(StateChange(float(starts[i]), i, changes, _change_description(changes)))
+
+    # Source labels (present when the recording comes from a labelled corpus source).
+    labels: dict[str, Counter] = {}
+    for f in findings:
+        for key, value in f.labels.items():
+            labels.setdefault(key, Counter())[value] += 1
+
+    timeline = _timeline(starts, ends, findings, max(1, int(min_episode_segments)))
+
+    paragraph = _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts, state_changes, labels, max_changes_in_paragraph, len(timeline))
+    return RecordingSummary(
+        n_segments=n,
+        analysed_s=analysed_s,
+        background=background,
+        recurring=recurring,
+        artifacts=artifacts,
+        state_changes=state_changes,
+        timeline=timeline,
+        labels={k: dict(v.most_common()) for k, v in sorted(labels.items())},
+        paragraph=paragraph,
+    )
+
+
+def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts, state_changes, labels, max_changes, n_episodes) -> str:
+    sentences = [f"{format_time(analysed_s)} of EEG were analysed in {n} segments of {segment_seconds:g} s."]
+    bg = background
+    low, high = bg["frequency_range_hz"]
+    spread = f", range {low:.1f}-{high:.1f} Hz" if high - low >= 0.5 else ""
+    sentence = (
+        f"The background is dominated by {bg['dominant_band']} activity ({_percent(bg['dominant_band_fraction'])} of segments; "
+        f"median dominant frequency {bg['median_frequency_hz']:.1f} Hz{spread}), maximal over the {bg['predominant_region']} region"
+    )
+    others = [f"{band} {_percent(frac)}" for band, frac in bg["band_fractions"].items() if band != bg["dominant_band"] and frac >= 0.05]
+    if others:
+        sentence += f"; other segments are dominated by {', '.join(others)}"
+    sentences.append(sentence + ".")
+    if bg["pdr_hz"] is not None:
+        sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of segments.")
+    else:
+        sentences.append("No posterior dominant rhythm is identified.")
+    amp_low, amp_high = bg["amplitude_range_uv"]
+    sentences.append(f"Median amplitude is {bg['median_amplitude_uv']} µV (10th-90th percentile {amp_low}-{amp_high} µV).")
+
+    if recurring:
+        parts = [f"{r.name} in {_percent(r.fraction)} of segments (first at {format_time(r.first_s)})" for r in recurring]
+        sentences.append("Recurring findings: " + "; ".join(parts) + ".")
+    else:
+        sentences.append("No slowing or hemispheric asymmetry is measured.")
+
+    if artifacts:
+        parts = [f"{ARTIFACT_NAMES.get(a, a)} in {_percent(s.fraction)} of segments (first at {format_time(s.first_s)})" for a, s in artifacts.items()]
+        sentences.append("Artifacts: " + "; ".join(parts) + ".")
+    else:
+        sentences.append("No artifacts are detected.")
+
+    state = [c for c in state_changes if any(x in _STATE_CHANGES for x in c.changes)]
+    if not state:
+        sentences.append("The background is stable across the recording.")
+    elif len(state) <= max_changes:
+        parts = [f"{_change_description([x for x in c.changes if x in _STATE_CHANGES])} at {format_time(c.time_s)}" for c in state]
+        sentences.append(f"State changes ({len(state)}): " + "; ".join(parts) + ".")
+    else:
+        # Many changes (a fluctuating recording): counts per kind read better than a long list.
+        counts = Counter(x for c in state for x in c.changes if x in _STATE_CHANGES)
+        kinds = ", ".join(f"{CHANGE_NAMES[x].replace('the background ', 'background ')} {n}x" for x, n in counts.most_common())
+        sentences.append(
+            f"The findings change from the preceding segments at {len(state)} segments ({kinds}), first at "
+            f"{format_time(state[0].time_s)}; the timeline groups the recording into {n_episodes} episodes."
+        )
+
+    if labels:
+        parts = []
+        for key, counts in sorted(labels.items()):
+            values = ", ".join(f"{value} {_percent(count / n)}" for value, count in counts.most_common())
+            parts.append(f"{key.replace('_', ' ')}: {values}")
+        sentences.append("Source labels: " + "; ".join(parts) + ".")
+    return " ".join(sentences)

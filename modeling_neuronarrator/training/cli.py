@@ -1,0 +1,119 @@
+"""``neuronarrator train stage1|stage2 --config FILE [--resume]``.
+
+Runs in this process (one CPU, or one GPU), or starts ``accelerate launch`` for several processes
+with ``--num-processes N`` (add ``--accelerate-config FILE`` for FSDP/DeepSpeed, see
+``training/configs/accelerate_*.yaml``). The module is also an entry point of its own, so
+``accelerate launch`` can start it directly::
+
+    accelerate launch --num_processes 2 --cpu -m modeling_neuronarrator.training.cli stage1 --config CONFIG
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["add_arguments", "run", "main", "launch_command"]
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stage", choices=("stage1", "stage2"), help="stage1: grounding of the encoders; stage2: narratives")
+    parser.add_argument("--config", required=True, type=Path, help="training YAML (see modeling_neuronarrator/training/configs/)")
+    parser.add_argument("--resume", action="store_true", help="continue from the stage's last checkpoint")
+    parser.add_argument("--output-dir", type=Path, default=None, help="override the config's output_dir")
+    parser.add_argument("--corpus", type=Path, default=None, help="override the config's corpus folder")
+    parser.add_argument("--max-steps", type=int, default=None, help="override the stage's max_steps")
+    parser.add_argument(
+        "--stop-after-steps", type=int, default=None, metavar="S",
+        help="end this session after S optimizer steps with a checkpoint (a job time slice); --resume continues",
+    )  # fmt: skip
+    parser.add_argument("--num-processes", type=int, default=1, help="start this many processes with accelerate launch")
+    parser.add_argument("--accelerate-config", type=Path, default=None, help="accelerate config file (FSDP, DeepSpeed, GPUs)")
+    parser.add_argument("--cpu", action="store_true", help="force CPU even when a GPU is present")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+
+
+def _forwarded(args: argparse.Namespace) -> list[str]:
+    """The arguments the launched processes get (everything except the launcher's own)."""
+    argv = [args.stage, "--config", str(Path(args.config).resolve())]
+    if args.resume:
+        argv.append("--resume")
+    for flag, value in (
+        ("--output-dir", args.output_dir),
+        ("--corpus", args.corpus),
+        ("--max-steps", args.max_steps),
+        ("--stop-after-steps", args.stop_after_steps),
+    ):
+        if value is not None:
+            argv += [flag, str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
+    if args.cpu:
+        argv.append("--cpu")
+    if args.no_progress:
+        argv.append("--no-progress")
+    return argv
+
+
+def launch_command(args: argparse.Namespace) -> list[str]:
+    """``python -m accelerate.commands.launch ... -m modeling_neuronarrator.training.cli ...``."""
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(args.num_processes)]
+    if args.accelerate_config is not None:
+        command += ["--config_file", str(Path(args.accelerate_config).resolve())]
+    else:
+        command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+        if args.cpu or not _has_cuda():
+            command.append("--cpu")
+        elif args.num_processes > 1:
+            command.append("--multi_gpu")
+    return command + ["-m", "modeling_neuronarrator.training.cli", *_forwarded(args)]
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.num_processes < 1:
+        raise ValueError(f"--num-processes must be >= 1, got {args.num_processes}")
+    launched_by_accelerate = "LOCAL_RANK" in os.environ or "ACCELERATE_MIXED_PRECISION" in os.environ
+    if (args.num_processes > 1 or args.accelerate_config is not None) and not launched_by_accelerate:
+        command = launch_command(args)
+        print("launching:", " ".join(command), file=sys.stderr)
+        return subprocess.call(command)
+
+    from .config import load_config
+    from .trainer import train_stage
+
+    config = load_config(args.config, overrides={"output_dir": args.output_dir, "corpus": args.corpus})
+    if args.max_steps is not None:
+        config.stage(args.stage).max_steps = args.max_steps
+    final = train_stage(
+        config, args.stage, resume=args.resume, cpu=args.cpu, progress=not args.no_progress, stop_after_steps=args.stop_after_steps
+    )
+    if final is not None:
+        print(f"{args.stage}: model saved to {final}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modeling_neuronarrator.training.cli", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError, TypeError) as error:
+        print(f"neuronarrator train {args.stage}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Training configuration: one YAML file describes the model, the data and both stages.
+
+A config file has four sections (see ``configs/*.yaml``)::
+
+    seed: 0
+    output_dir: runs/default_cpu        # relative paths resolve against the YAML file's folder
+    corpus: ../../corpus/offline        # a folder written by ``neuronarrator build-corpus``
+    model:    {preset: default, tokenizer_vocab_size: 2000, overrides: {...}}
+    data:     {history: 3, streaming: false, num_workers: 0, max_text_tokens: 192}
+    stage1:   {epochs: 20, batch_size: 32, learning_rate: 1.0e-3, ...}
+    stage2:   {epochs: 30, batch_size: 16, learning_rate: 1.0e-3, train: [projector, history, text], ...}
+
+Every key is checked: an unknown key raises a ``ValueError`` that names the file, the key and the
+keys allowed there, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+__all__ = ["ModelSection", "DataSection", "StageSection", "TrainConfig", "load_config", "STAGES"]
+
+STAGES = ("stage1", "stage2")
+MODEL_PRESETS = ("default", "tiny", "smollm2")
+TRAINABLE_PARTS = ("eeg_encoder", "topomap_encoder", "projector", "history", "text")
+MIXED_PRECISION = ("no", "bf16", "fp16")
+SPLIT_MODES = ("corpus", "time_block")
+
+
+@dataclass
+class ModelSection:
+    """How to build the model before stage 1 (stage 2 always starts from stage 1's folder)."""
+
+    preset: str = "default"  # one of MODEL_PRESETS
+    overrides: dict[str, Any] = field(default_factory=dict)  # NeuroNarratorConfig keyword overrides
+    tokenizer_vocab_size: int = 2000  # own BPE tokenizer trained on the train descriptions
+    text_model_path: Optional[str] = None  # a pretrained causal-LM folder (smollm2 preset)
+    lora: Optional[dict[str, Any]] = None  # peft LoraConfig kwargs for stage 2, e.g. {r: 8}
+
+
+@dataclass
+class DataSection:
+    history: int = 3  # K preceding segments of the same recording given to stage 2
+    streaming: bool = False  # datasets streaming=True for a corpus larger than memory
+    shuffle_buffer: int = 2048  # streaming only: shuffle buffer size in rows
+    num_workers: int = 0  # DataLoader worker processes
+    max_text_tokens: int = 192  # narrative tokens kept (longer targets are truncated)
+    train_split: str = "train"
+    validation_split: str = "validation"
+    limit: Optional[int] = None  # use only the first N rows of each split (smoke tests)
+    blind: bool = False  # zero every EEG-derived input: the blind-baseline ablation
+    # "corpus": the corpus's own (subject-disjoint) splits. "time_block": every recording's last
+    # ``time_block_fraction`` of segments is held out (validation = test) and the rest trains;
+    # for corpora with too few subjects to split by subject (the offline corpus has three).
+    split_mode: str = "corpus"
+    time_block_fraction: float = 0.2
+
+
+@dataclass
+class StageSection:
+    epochs: int = 1
+    max_steps: Optional[int] = None  # stop after this many optimizer steps (overrides epochs)
+    batch_size: int = 16  # per process
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 10
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "no"  # one of MIXED_PRECISION
+    save_every: int = 100  # optimizer steps between checkpoints (a final one is always written)
+    keep_checkpoints: int = 2  # older step_* folders are deleted
+    log_every: int = 10  # optimizer steps between JSONL metric lines
+    validate_every_epoch: bool = True
+    num_generate: int = 3  # stage 2: narratives generated and logged at each validation
+    max_new_tokens: int = 160  # stage 2 generation length at validation
+    train: list[str] = field(default_factory=list)  # parts to train; empty = the stage's default
+    init_from: Optional[str] = None  # stage 2: folder to start from (default: stage 1's final)
+
+
+@dataclass
+class TrainConfig:
+    path: Path  # the YAML file (for messages and relative paths)
+    seed: int = 0
+    output_dir: Path = Path("runs/neuronarrator")
+    corpus: Optional[Path] = None
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    stage1: StageSection = field(default_factory=StageSection)
+    stage2: StageSection = field(default_factory=StageSection)
+
+    def stage(self, name: str) -> StageSection:
+        _check_option(self.path, "stage", name, STAGES)
+        return getattr(self, name)
+
+    def stage_dir(self, name: str) -> Path:
+        """``output_dir/<stage>``: checkpoints, ``metrics.jsonl`` and the ``final`` model folder."""
+        return self.output_dir / name
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["path"] = str(self.path)
+        data["output_dir"] = str(self.output_dir)
+        data["corpus"] = None if self.corpus is None else str(self.corpus)
+        return data
+
+
+def _check_option(path: Path, key: str, value: Any, allowed: tuple) -> Any:
+    if value not in allowed:
+        raise ValueError(f"{path}: invalid value for '{key}': allowed values are {list(allowed)}, but got {value!r}")
+    return value
+
+
+def _section(path: Path, name: str, cls: type, raw: Any) -> Any:
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise TypeError(f"{path}: section '{name}' must be a mapping of keys to values, got {type(raw).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {unknown} in section '{name}'; allowed keys are {sorted(known)}")
+    return cls(**raw)
+
+
+def _resolve(base: Path, value: Optional[str]) -> Optional[Path]:
+    if value is None:
+        return None
+    candidate = Path(str(value)).expanduser()
+    return candidate if candidate.is_absolute() else (base / candidate).resolve()
+
+
+def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) -> TrainConfig:
+    """Read and validate a training YAML file.
+
+    Args:
+        path: the YAML file.
+        overrides: top-level values that replace the file's (the CLI's ``--output-dir`` / ``--corpus``).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError / TypeError: unknown keys, wrong types or values outside the allowed options,
+            with the file name and the allowed values in the message.
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: training config not found; pass an existing YAML file (see modeling_neuronarrator/training/configs/)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML ({error}); fix the syntax") from error
+    if not isinstance(raw, dict):
+        raise TypeError(f"{path}: the top level must be a mapping (seed, output_dir, corpus, model, data, stage1, stage2)")
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    top = {"seed", "output_dir", "corpus", "model", "data", "stage1", "stage2"}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level key(s) {unknown}; allowed keys are {sorted(top)}")
+
+    base = path.parent
+    config = TrainConfig(
+        path=path,
+        seed=int(raw.get("seed", 0)),
+        output_dir=_resolve(base, raw.get("output_dir", "runs/neuronarrator")),
+        corpus=_resolve(base, raw.get("corpus")),
+        model=_section(path, "model", ModelSection, raw.get("model")),
+        data=_section(path, "data", DataSection, raw.get("data")),
+        stage1=_section(path, "stage1", StageSection, raw.get("stage1")),
+        stage2=_section(path, "stage2", StageSection, raw.get("stage2")),
+    )
+    _check_option(path, "model.preset", config.model.preset, MODEL_PRESETS)
+    if config.model.text_model_path is not None:
+        config.model.text_model_path = str(_resolve(base, config.model.text_model_path))
+    _check_option(path, "data.split_mode", config.data.split_mode, SPLIT_MODES)
+    if not 0.0 < float(config.data.time_block_fraction) < 1.0:
+        raise ValueError(f"{path}: data.time_block_fraction must be in (0, 1), got {config.data.time_block_fraction}")
+    if config.data.history < 0:
+        raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {config.data.history}")
+    for name in STAGES:
+        stage = getattr(config, name)
+        _check_option(path, f"{name}.mixed_precision", stage.mixed_precision, MIXED_PRECISION)
+        for part in stage.train:
+            _check_option(path, f"{name}.train", part, TRAINABLE_PARTS)
+        for key in ("epochs", "batch_size", "gradient_accumulation_steps", "save_every", "log_every"):
+            if int(getattr(stage, key)) < 1:
+                raise ValueError(f"{path}: {name}.{key} must be >= 1, got {getattr(stage, key)}")
+        if stage.max_steps is not None and stage.max_steps < 1:
+            raise ValueError(f"{path}: {name}.max_steps must be >= 1 or null, got {stage.max_steps}")
+        stage.learning_rate = float(stage.learning_rate)
+        stage.weight_decay = float(stage.weight_decay)
+        if stage.init_from is not None:
+            stage.init_from = str(_resolve(base, stage.init_from))
+    return config

@@ -1,0 +1,386 @@
+"""Corpus -> training batches: read the Parquet corpus, attach histories, compute topomaps, collate.
+
+The corpus is a folder written by ``neuronarrator build-corpus`` (Parquet shards + README card),
+one row per 10 s segment: ``id, source, subject, recording, segment_index, start_s, eeg`` (19 x
+2000, float16, µV/100 at 200 Hz), ``channel_mask`` (19 bool), ``findings`` (JSON), ``labels``,
+``description``, ``split``.
+
+Two ways to read it:
+
+- ``SegmentDataset`` (map-style, default): ``datasets.load_dataset(corpus)`` memory-maps the Arrow
+  cache, so a corpus larger than RAM still works; each item carries the row's K preceding segments
+  of the same recording (``dataset_builder.HistoryIndex``), missing ones flagged.
+- ``StreamingSegmentDataset`` (``data.streaming: true``): ``load_dataset(..., streaming=True)``,
+  rows read shard by shard; the K preceding rows of each recording are kept in a small buffer as
+  the stream passes (the builder writes a recording's segments in order), then a shuffle buffer
+  mixes recordings.
+
+Topomaps are not stored in the corpus: ``TopomapComputer`` recomputes them from the ``eeg`` arrays
+with the feature extractor's own band-power and head-grid functions, for the whole batch at once in
+the collate function (so it runs in DataLoader workers when ``num_workers > 0``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset
+
+__all__ = [
+    "load_corpus_split",
+    "time_block_split",
+    "build_datasets",
+    "SegmentDataset",
+    "StreamingSegmentDataset",
+    "TopomapComputer",
+    "SegmentCollator",
+    "corpus_texts",
+]
+
+logger = logging.getLogger(__name__)
+
+N_CHANNELS = 19
+N_SAMPLES = 2000
+REQUIRED_COLUMNS = ("id", "recording", "segment_index", "eeg", "channel_mask", "description")
+
+
+def load_corpus_split(corpus_dir: Path, split: str, streaming: bool = False, limit: Optional[int] = None):
+    """Load one split of a built corpus with ``datasets``.
+
+    Raises:
+        FileNotFoundError: ``corpus_dir`` does not exist.
+        ValueError: the split is absent or required columns are missing (the message lists what
+            the folder has and how to build a corpus).
+    """
+    import datasets
+
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(
+            f"{corpus_dir}: corpus folder not found; build one with `neuronarrator build-corpus --source offline --out {corpus_dir}`"
+        )
+    try:
+        dataset = datasets.load_dataset(str(corpus_dir), split=split, streaming=streaming)
+    except ValueError as error:
+        raise ValueError(f"{corpus_dir}: cannot load split '{split}' ({error}); check the corpus card's splits") from error
+    missing = [c for c in REQUIRED_COLUMNS if c not in (dataset.column_names or [])]
+    if missing:
+        raise ValueError(
+            f"{corpus_dir}: split '{split}' lacks column(s) {missing}; it has {dataset.column_names}. "
+            "Rebuild it with `neuronarrator build-corpus`."
+        )
+    if limit is not None:
+        dataset = dataset.take(limit) if streaming else dataset.select(range(min(limit, len(dataset))))
+    return dataset
+
+
+def time_block_split(dataset, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the training part and of the held-out last ``fraction`` of each recording.
+
+    A recording of n segments holds out its segments with ``segment_index >= n - ceil(fraction * n)``
+    (at least one, and at least one kept for training when n >= 2).
+
+    Returns:
+        ``(train_indices, heldout_indices)``, int64 arrays of row positions in ``dataset``.
+    """
+    keys = [f"{s}/{r}" for s, r in zip(dataset["source"] if "source" in dataset.column_names else [""] * len(dataset), dataset["recording"])]
+    segment = np.asarray(dataset["segment_index"], dtype=np.int64)
+    counts: dict[str, int] = defaultdict(int)
+    first: dict[str, int] = {}
+    for key, index in zip(keys, segment):
+        counts[key] = max(counts[key], int(index) + 1)
+        first[key] = min(first.get(key, int(index)), int(index))
+    heldout = np.zeros(len(keys), dtype=bool)
+    for row, (key, index) in enumerate(zip(keys, segment)):
+        n = counts[key] - first[key]
+        n_out = min(max(1, int(np.ceil(fraction * n))), max(n - 1, 1))
+        heldout[row] = index >= counts[key] - n_out
+    return np.flatnonzero(~heldout), np.flatnonzero(heldout)
+
+
+def build_datasets(config, history: Optional[int] = None) -> tuple["SegmentDataset | StreamingSegmentDataset", Optional["SegmentDataset"]]:
+    """The training and validation datasets a ``TrainConfig`` asks for.
+
+    ``data.split_mode: corpus`` uses the corpus's splits (``data.train_split`` /
+    ``data.validation_split``; validation is None when that split is absent or empty);
+    ``time_block`` pools every split and holds out the last block of each recording.
+    ``history`` overrides ``data.history`` (stage 1 needs none).
+    """
+    import datasets
+
+    data = config.data
+    k = data.history if history is None else int(history)
+    if data.streaming:
+        if data.split_mode != "corpus":
+            raise ValueError(f"{config.path}: data.streaming works with split_mode 'corpus' only (a time block needs every row indexed)")
+        from accelerate import PartialState
+
+        state = PartialState()
+        stream = load_corpus_split(config.corpus, data.train_split, streaming=True, limit=data.limit)
+        train = StreamingSegmentDataset(stream, k, data.shuffle_buffer, config.seed, state.process_index, state.num_processes)
+        try:
+            validation = SegmentDataset(load_corpus_split(config.corpus, data.validation_split, limit=data.limit), k)
+        except ValueError:
+            validation = None
+        return train, validation
+    if data.split_mode == "time_block":
+        names = list(datasets.load_dataset(str(config.corpus)).keys()) if Path(config.corpus).is_dir() else []
+        if not names:
+            raise FileNotFoundError(f"{config.corpus}: corpus folder not found or empty; build it with `neuronarrator build-corpus`")
+        pooled = datasets.concatenate_datasets([load_corpus_split(config.corpus, name) for name in names])
+        if data.limit is not None:
+            pooled = pooled.select(range(min(data.limit, len(pooled))))
+        train_idx, heldout_idx = time_block_split(pooled, data.time_block_fraction)
+        logger.info("time-block split: %d training rows, %d held-out rows", len(train_idx), len(heldout_idx))
+        return SegmentDataset(pooled, k, train_idx), SegmentDataset(pooled, k, heldout_idx)
+    train = SegmentDataset(load_corpus_split(config.corpus, data.train_split, limit=data.limit), k)
+    try:
+        validation_rows = load_corpus_split(config.corpus, data.validation_split, limit=data.limit)
+    except ValueError:
+        validation_rows = None
+    validation = SegmentDataset(validation_rows, k) if validation_rows is not None and len(validation_rows) else None
+    return train, validation
+
+
+def corpus_texts(dataset) -> list[str]:
+    """All descriptions of a (map-style) split: the tokenizer's training text."""
+    return list(dataset["description"])
+
+
+def _preceding_rows(dataset, history: int) -> np.ndarray:
+    """Row indices of each row's ``history`` preceding segments (oldest first); -1 where absent.
+
+    Returns:
+        int64 array of shape ``(n_rows, history)``.
+    """
+    from dataset_builder.history import HistoryIndex
+
+    return HistoryIndex(dataset, k=history).table()
+
+
+def _as_segment(eeg: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
+    eeg = np.asarray(eeg, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    if eeg.shape != (N_CHANNELS, N_SAMPLES) or mask.shape != (N_CHANNELS,):
+        raise ValueError(
+            f"corpus row has eeg {eeg.shape} and channel_mask {mask.shape}; expected ({N_CHANNELS}, {N_SAMPLES}) and "
+            f"({N_CHANNELS},): the corpus was built with another segment length; rebuild it with 10 s segments"
+        )
+    return eeg, mask
+
+
+def _example(row: dict, history_rows: list[Optional[dict]]) -> dict[str, Any]:
+    eeg, mask = _as_segment(row["eeg"], row["channel_mask"])
+    k = len(history_rows)
+    history_eeg = np.zeros((k, N_CHANNELS, N_SAMPLES), dtype=np.float32)
+    history_channel_mask = np.zeros((k, N_CHANNELS), dtype=bool)
+    history_mask = np.zeros(k, dtype=bool)
+    for slot, previous in enumerate(history_rows):
+        if previous is not None:
+            history_eeg[slot], history_channel_mask[slot] = _as_segment(previous["eeg"], previous["channel_mask"])
+            history_mask[slot] = True
+    return {
+        "id": str(row["id"]),
+        "description": str(row["description"]),
+        "findings": row.get("findings"),
+        "labels": row.get("labels"),
+        "eeg": eeg,
+        "channel_mask": mask,
+        "history_eeg": history_eeg,
+        "history_channel_mask": history_channel_mask,
+        "history_mask": history_mask,
+    }
+
+
+class SegmentDataset(Dataset):
+    """Map-style view of a corpus split: item ``i`` is row ``i`` with its K preceding segments.
+
+    Each item is a dict: ``id``, ``description``, ``findings`` (JSON), ``labels``, ``eeg``
+    ``(19, 2000)`` float32 in µV/100, ``channel_mask`` ``(19,)`` bool, ``history_eeg``
+    ``(K, 19, 2000)``, ``history_channel_mask`` ``(K, 19)``, ``history_mask`` ``(K,)`` bool
+    (False where the recording has fewer than K preceding segments; the slot is zeros).
+
+    ``indices`` restricts the items to a subset of rows (a held-out time block) while histories
+    are still looked up among all rows, so a held-out segment keeps its preceding context.
+    """
+
+    def __init__(self, dataset, history: int = 0, indices: Optional[np.ndarray] = None):
+        self.rows = dataset.with_format("numpy", columns=["eeg", "channel_mask"], output_all_columns=True)
+        self.history = int(history)
+        self.preceding = _preceding_rows(dataset, self.history) if self.history else np.zeros((len(dataset), 0), np.int64)
+        self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def column(self, name: str) -> list:
+        """One column's values for this dataset's rows (e.g. ``description``, ``id``)."""
+        values = self.rows.with_format(None)[name]
+        return [values[int(i)] for i in self.indices]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row_index = int(self.indices[int(index)])
+        row = self.rows[row_index]
+        history_rows = [None if j < 0 else self.rows[int(j)] for j in self.preceding[row_index]]
+        return _example(row, history_rows)
+
+
+class StreamingSegmentDataset(IterableDataset):
+    """Iterable view of a streamed corpus split, for corpora larger than memory.
+
+    Rows arrive shard by shard in the builder's order (a recording's segments consecutive); the
+    last ``history`` rows of each open recording are buffered to form histories, then examples
+    pass through a shuffle buffer of ``shuffle_buffer`` items seeded by ``(seed, epoch)``.
+    Processes and DataLoader workers each read a disjoint set of shards
+    (``datasets.distributed.split_dataset_by_node``), so a recording stays in one stream.
+    """
+
+    def __init__(self, dataset, history: int = 0, shuffle_buffer: int = 2048, seed: int = 0, rank: int = 0, world_size: int = 1):
+        from datasets.distributed import split_dataset_by_node
+
+        self.dataset = split_dataset_by_node(dataset, rank=rank, world_size=world_size) if world_size > 1 else dataset
+        self.history = int(history)
+        self.shuffle_buffer = int(shuffle_buffer)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def _examples(self) -> Iterator[dict[str, Any]]:
+        recent: dict[str, deque] = defaultdict(lambda: deque(maxlen=self.history or 1))
+        worker = torch.utils.data.get_worker_info()
+        for position, row in enumerate(self.dataset):
+            if worker is not None and position % worker.num_workers != worker.id:
+                # Workers split the stream row by row but all of them still see every row's
+                # history buffer update below, so histories stay complete.
+                self._remember(recent, row)
+                continue
+            key = f"{row.get('source', '')}/{row['recording']}"
+            previous = {int(r["segment_index"]): r for r in recent[key]} if self.history else {}
+            index = int(row["segment_index"])
+            history_rows = [previous.get(index - self.history + slot) for slot in range(self.history)]
+            yield _example(row, history_rows)
+            self._remember(recent, row)
+
+    def _remember(self, recent, row) -> None:
+        if self.history:
+            recent[f"{row.get('source', '')}/{row['recording']}"].append(row)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        rng = np.random.default_rng(self.seed * 1_000_003 + self.epoch)
+        buffer: list[dict[str, Any]] = []
+        for example in self._examples():
+            if len(buffer) < self.shuffle_buffer:
+                buffer.append(example)
+                continue
+            slot = int(rng.integers(len(buffer)))
+            yield buffer[slot]
+            buffer[slot] = example
+        rng.shuffle(buffer)
+        yield from buffer
+
+
+class TopomapComputer:
+    """Band-power topomaps ``(n, 5, H, W)`` from segments ``(n, 19, 2000)`` (µV/100, 200 Hz).
+
+    The same steps as the feature extractor (Welch spectra -> band powers -> log relative power
+    -> the cached head-grid matrix, one product for the whole batch), with its functions, so
+    training sees the maps inference computes. The corpus EEG is already notch-filtered, while
+    the extractor measures before the notch; the notch sits at 50/60 Hz, above every band (the
+    gamma band ends at 45 Hz), so the maps agree to numerical noise.
+    """
+
+    def __init__(self, feature_extractor=None):
+        if feature_extractor is None:
+            from ..feature_extraction_neuronarrator import NeuroNarratorFeatureExtractor
+
+            feature_extractor = NeuroNarratorFeatureExtractor()
+        self.sampling_rate = float(feature_extractor.sampling_rate)
+        self.eeg_scale = float(feature_extractor.eeg_scale)
+        self.size = int(feature_extractor.topomap_size)
+
+    def __call__(self, eeg: np.ndarray) -> np.ndarray:
+        from ..eeg_io_neuronarrator import STANDARD_CHANNELS
+        from ..findings_neuronarrator import band_power, segment_psd
+        from ..topomap_neuronarrator import project_topomaps
+
+        if len(eeg) == 0:
+            return np.zeros((0, 5, self.size, self.size), dtype=np.float32)
+        micro_volts = np.asarray(eeg, dtype=np.float64) / self.eeg_scale  # (n, 19, 2000) uV
+        psd, freqs = segment_psd(micro_volts, self.sampling_rate)
+        powers = band_power(psd, freqs)  # (n, 19, 5) uV^2
+        relative = powers / np.maximum(powers.sum(axis=-1, keepdims=True), 1e-12)
+        log_relative = np.log10(relative + 1e-6)  # the extractor's floor
+        return project_topomaps(log_relative, STANDARD_CHANNELS, self.size).astype(np.float32)
+
+
+class SegmentCollator:
+    """Stack examples into a batch dict of tensors and (optionally) tokenize their narratives.
+
+    Output keys: ``ids`` (list[str]), ``descriptions`` (list[str]), ``eeg_values`` ``(B, 19,
+    2000)`` float32, ``channel_mask`` ``(B, 19)`` bool, ``topomaps`` ``(B, 5, H, W)``, and with a
+    history ``history_eeg_values`` ``(B, K, 19, 2000)``, ``history_channel_mask`` ``(B, K, 19)``,
+    ``history_topomaps`` ``(B, K, 5, H, W)``, ``history_mask`` ``(B, K)`` (left-padded: missing
+    preceding segments first). With a ``processor`` the batch goes through it with the
+    descriptions as targets, which adds ``input_ids``, ``attention_mask`` and ``labels`` (-100
+    outside the narrative); ``max_text_tokens`` caps the narrative part.
+
+    ``blind=True`` zeroes every EEG-derived array (the blind-baseline ablation: same model, same
+    prompt, no signal).
+    """
+
+    def __init__(self, topomaps: TopomapComputer, processor=None, max_text_tokens: Optional[int] = None, blind: bool = False):
+        self.topomaps = topomaps
+        self.processor = processor
+        self.blind = blind
+        self.max_length = None
+        if processor is not None and max_text_tokens is not None:
+            prompt = processor.tokenizer(processor.build_prompt(), add_special_tokens=False)["input_ids"]
+            self.max_length = len(prompt) + int(max_text_tokens)
+
+    def arrays(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        """The numeric part of a batch (no text), as numpy arrays."""
+        eeg = np.stack([e["eeg"] for e in examples])  # (B, 19, 2000)
+        k = examples[0]["history_eeg"].shape[0]
+        batch_size = eeg.shape[0]
+        history_eeg = np.stack([e["history_eeg"] for e in examples]) if k else None  # (B, K, 19, 2000)
+        # One topomap pass over the current and history segments together.
+        all_eeg = eeg if not k else np.concatenate([eeg, history_eeg.reshape(batch_size * k, N_CHANNELS, N_SAMPLES)])
+        maps = self.topomaps(all_eeg)  # (B + B*K, 5, H, W)
+        if self.blind:
+            eeg, maps = np.zeros_like(eeg), np.zeros_like(maps)
+            history_eeg = None if not k else np.zeros_like(history_eeg)
+        out = {
+            "eeg_values": eeg,
+            "channel_mask": np.stack([e["channel_mask"] for e in examples]),
+            "topomaps": maps[:batch_size],
+        }
+        if k:
+            out["history_eeg_values"] = history_eeg
+            out["history_channel_mask"] = np.stack([e["history_channel_mask"] for e in examples])
+            out["history_topomaps"] = maps[batch_size:].reshape(batch_size, k, *maps.shape[1:])
+            out["history_mask"] = np.stack([e["history_mask"] for e in examples])
+        return out
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        arrays = self.arrays(examples)
+        descriptions = [e["description"] for e in examples]
+        if self.processor is not None:
+            tensors = dict(self.processor(text=descriptions, max_length=self.max_length, return_tensors="pt", **arrays))
+        else:
+            tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        return {"ids": [e["id"] for e in examples], "descriptions": descriptions, **tensors}
+
+
+def parse_json_field(value: Any) -> Any:
+    """Corpus ``findings``/``labels`` may be JSON strings or already-decoded structs."""
+    if isinstance(value, (str, bytes)):
+        return json.loads(value)
+    return value

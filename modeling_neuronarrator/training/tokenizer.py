@@ -1,0 +1,91 @@
+"""The embedded default's own tokenizer: a byte-level BPE trained on the narratives.
+
+Byte-level BPE never meets an unknown character (every byte is in the base alphabet), so any text
+round-trips. The special tokens are fixed here: ``<pad>`` (id 0), ``<s>`` (1), ``</s>`` (2), then
+the placeholders ``<eeg>``, ``<topo>`` and ``<hist>``, which the processor expands and the model
+fills with projected EEG, topomap and history tokens.
+
+    >>> from modeling_neuronarrator.training.tokenizer import train_narrative_tokenizer
+    >>> tokenizer = train_narrative_tokenizer(corpus["description"], vocab_size=4096)
+    >>> config = NeuroNarratorConfig.default(tokenizer=tokenizer)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["train_narrative_tokenizer", "SPECIAL_TOKENS", "PLACEHOLDER_TOKENS"]
+
+PAD, BOS, EOS = "<pad>", "<s>", "</s>"
+PLACEHOLDER_TOKENS = ("<eeg>", "<topo>", "<hist>")
+SPECIAL_TOKENS = (PAD, BOS, EOS, *PLACEHOLDER_TOKENS)
+
+
+def train_narrative_tokenizer(
+    texts: Iterable[str],
+    vocab_size: int = 4096,
+    min_frequency: int = 2,
+    model_max_length: int = 1024,
+) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE on ``texts`` and wrap it as a transformers fast tokenizer.
+
+    Args:
+        texts: training texts (narratives, prompts); any iterable, read once.
+        vocab_size: target vocabulary size including the 256 byte tokens and the 6 special tokens.
+        min_frequency: minimum pair count for a merge.
+        model_max_length: the longest sequence the model takes (prompt + narrative), in tokens.
+
+    Returns:
+        a `PreTrainedTokenizerFast` with ``pad``/``bos``/``eos`` set, the placeholders as extra
+        special tokens (never split, never merged), and ``len(tokenizer) <= vocab_size``.
+    """
+    minimum = 256 + len(SPECIAL_TOKENS)
+    if not isinstance(vocab_size, int) or vocab_size < minimum:
+        raise ValueError(
+            f"train_narrative_tokenizer: vocab_size must be an integer >= {minimum} (256 bytes + "
+            f"{len(SPECIAL_TOKENS)} special tokens), got {vocab_size!r}."
+        )
+    if isinstance(texts, str):
+        raise TypeError("train_narrative_tokenizer: texts must be an iterable of strings, got one str; wrap it in a list.")
+
+    counted = 0
+
+    def _checked(items: Iterable[str]):
+        nonlocal counted
+        for item in items:
+            if not isinstance(item, str):
+                raise TypeError(f"train_narrative_tokenizer: every text must be a str, got {type(item).__name__}.")
+            counted += 1
+            yield item
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(_checked(texts), trainer=trainer)
+    if counted == 0:
+        raise ValueError("train_narrative_tokenizer: no texts given; pass the narratives of the training split.")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token=PAD,
+        bos_token=BOS,
+        eos_token=EOS,
+        extra_special_tokens=list(PLACEHOLDER_TOKENS),
+        model_max_length=model_max_length,
+        padding_side="right",
+        clean_up_tokenization_spaces=False,
+    )
+    logger.info("trained a byte-level BPE of %d tokens on %d texts", len(tokenizer), counted)
+    return tokenizer

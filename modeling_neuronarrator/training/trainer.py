@@ -1,0 +1,358 @@
+"""The two training stages with Accelerate.
+
+Stage 1 (grounding) trains the EEG and topomap encoders with the symmetric InfoNCE loss between
+their pooled embeddings; it also trains the narrative tokenizer on the training descriptions and
+builds the whole model, so that its ``final`` folder is a complete ``save_pretrained`` model.
+
+Stage 2 (narratives) starts from stage 1's folder, freezes the encoders and trains the projector,
+the Mamba2 history reasoner and the language model (fully, or through LoRA adapters when
+``model.lora`` is set) on the descriptions, with the K preceding segments as history; the loss
+covers the narrative tokens only.
+
+Both stages run unchanged on one CPU process, ``accelerate launch --num_processes 2 --cpu``, one
+GPU or many (DDP, FSDP or DeepSpeed through an accelerate config file).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .data import SegmentCollator, TopomapComputer, build_datasets
+from .loop import EpochSampler, TrainerState, run_training
+
+__all__ = ["train_stage", "GroundingStep", "NarrativeStep", "build_model_and_processor", "set_trainable"]
+
+logger = logging.getLogger(__name__)
+
+# Which sub-modules each trainable part names (attributes of NeuroNarratorModel).
+_PARTS = {
+    "eeg_encoder": ("eeg_encoder", "eeg_grounding_proj", "logit_scale"),
+    "topomap_encoder": ("topomap_encoder", "topomap_grounding_proj"),
+    "projector": ("eeg_projector", "topomap_projector", "history_projector"),
+    "history": ("history_reasoner",),
+    "text": ("language_model",),  # its tied LM head follows the input embeddings
+}
+_STAGE_DEFAULT_PARTS = {"stage1": ["eeg_encoder", "topomap_encoder"], "stage2": ["projector", "history", "text"]}
+
+
+def _device_batch(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+class GroundingStep(nn.Module):
+    """Stage 1's forward: the grounding loss and retrieval accuracy of a batch.
+
+    Wrapping the call in a module's ``forward`` lets DDP/FSDP see it (gradients are synchronised
+    only for computations that go through the wrapped module's ``forward``).
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, eeg_values, channel_mask, topomaps):
+        return self.model.get_grounding_loss(eeg_values=eeg_values, channel_mask=channel_mask, topomaps=topomaps)
+
+
+class NarrativeStep(nn.Module):
+    """Stage 2's forward: the language-model loss on the narrative tokens."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, **inputs):
+        return self.model(**inputs)
+
+
+def set_trainable(model: nn.Module, parts: list[str]) -> list[nn.Parameter]:
+    """Freeze everything, then unfreeze the named parts; returns the trainable parameters."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    base = model.model if hasattr(model, "model") else model
+    for part in parts:
+        for attribute in _PARTS[part]:
+            module = getattr(base, attribute, None)
+            if module is None:
+                continue
+            if isinstance(module, nn.Parameter):
+                module.requires_grad_(True)
+                continue
+            for parameter in module.parameters():
+                parameter.requires_grad_(True)
+    if "text" in parts and hasattr(model, "lm_head"):
+        for parameter in model.lm_head.parameters():
+            parameter.requires_grad_(True)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError(f"no trainable parameters for parts {parts}; check the stage's 'train' list")
+    return trainable
+
+
+def build_model_and_processor(config: TrainConfig, train_texts: list[str], tokenizer_dir: Path, accelerator):
+    """Stage 1's starting point: the tokenizer (trained once, by the main process) and a fresh model."""
+    from .. import NeuroNarratorConfig, NeuroNarratorFeatureExtractor, NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor
+
+    model_cfg = config.model
+    if model_cfg.preset == "smollm2":
+        from transformers import AutoTokenizer
+
+        if not model_cfg.text_model_path or not Path(model_cfg.text_model_path).is_dir():
+            raise FileNotFoundError(
+                f"{config.path}: model.text_model_path {model_cfg.text_model_path!r} is not a folder; convert SmolLM2 first with "
+                "`python -m modeling_neuronarrator.training.smollm2 <folder>` and point text_model_path at it"
+            )
+        tokenizer = AutoTokenizer.from_pretrained(model_cfg.text_model_path)
+        tokenizer.add_special_tokens({"additional_special_tokens": ["<eeg>", "<topo>", "<hist>"]}, replace_extra_special_tokens=False)
+        model_config = NeuroNarratorConfig.from_pretrained_text_model(
+            model_cfg.text_model_path, tokenizer=tokenizer, history_length=config.data.history, **model_cfg.overrides
+        )
+    else:
+        from .tokenizer import train_narrative_tokenizer
+        from transformers import AutoTokenizer
+
+        if accelerator.is_main_process and not (tokenizer_dir / "tokenizer.json").is_file():
+            if not train_texts:
+                raise ValueError(
+                    f"{config.path}: the '{model_cfg.preset}' preset trains its tokenizer on the training descriptions, "
+                    "which a streamed corpus does not hold in memory; set data.streaming: false for stage 1"
+                )
+            tokenizer = train_narrative_tokenizer(train_texts, vocab_size=model_cfg.tokenizer_vocab_size)
+            tokenizer.save_pretrained(str(tokenizer_dir))
+        accelerator.wait_for_everyone()
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        constructor = NeuroNarratorConfig.tiny if model_cfg.preset == "tiny" else NeuroNarratorConfig.default
+        model_config = constructor(tokenizer=tokenizer, history_length=config.data.history, **model_cfg.overrides)
+    torch.manual_seed(config.seed)
+    if model_config.text_model_path:
+        model = NeuroNarratorForConditionalGeneration.build(model_config)
+    else:
+        model = NeuroNarratorForConditionalGeneration(model_config)
+    processor = NeuroNarratorProcessor.from_config(model_config, NeuroNarratorFeatureExtractor(), tokenizer)
+    return model, processor
+
+
+def _load_stage2_start(config: TrainConfig):
+    from .. import NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor
+
+    start = Path(config.stage2.init_from) if config.stage2.init_from else config.stage_dir("stage1") / "final"
+    if not (start / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{start}: no stage-1 model there; run `neuronarrator train stage1 --config {config.path}` first "
+            "(or set stage2.init_from to a saved model folder)"
+        )
+    model = NeuroNarratorForConditionalGeneration.from_pretrained(str(start))
+    processor = NeuroNarratorProcessor.from_pretrained(str(start))
+    return model, processor
+
+
+def _apply_lora(model, lora: dict[str, Any]):
+    """Wrap the language model with peft LoRA adapters (stage 2); merged back before saving."""
+    from peft import LoraConfig, get_peft_model
+
+    base = model.model if hasattr(model, "model") else model
+    # The backbone here is the bare decoder (AutoModel), so no task type: a plain PeftModel.
+    base.language_model = get_peft_model(base.language_model, LoraConfig(**lora))
+    return model
+
+
+def _merge_lora(model):
+    base = model.model if hasattr(model, "model") else model
+    if hasattr(base.language_model, "merge_and_unload"):
+        base.language_model = base.language_model.merge_and_unload()
+    return model
+
+
+def train_stage(
+    config: TrainConfig,
+    stage: str,
+    resume: bool = False,
+    cpu: bool = False,
+    progress: bool = True,
+    stop_after_steps: Optional[int] = None,
+) -> Optional[Path]:
+    """Run one stage (or, with ``stop_after_steps``, a slice of it that a resume continues).
+
+    Returns:
+        The stage's ``final`` model folder on the main process once the stage is complete; None
+        on the other processes and after a slice that did not reach the end.
+    """
+    from accelerate import Accelerator, DataLoaderConfiguration
+    from accelerate.utils import DistributedDataParallelKwargs, set_seed
+    from transformers import get_cosine_schedule_with_warmup
+
+    stage_cfg = config.stage(stage)
+    accelerator = Accelerator(
+        cpu=cpu,
+        mixed_precision=stage_cfg.mixed_precision,
+        dataloader_config=DataLoaderConfiguration(even_batches=True),
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=stage == "stage2")],
+    )
+    set_seed(config.seed)
+    stage_dir = config.stage_dir(stage)
+    if accelerator.is_main_process:
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        (stage_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    accelerator.wait_for_everyone()
+    if config.corpus is None:
+        raise ValueError(f"{config.path}: no corpus folder; set 'corpus:' in the config or pass --corpus")
+
+    history = config.data.history if stage == "stage2" else 0
+    train_data, validation_data = build_datasets(config, history=history)
+    if stage == "stage1":
+        texts = train_data.column("description") if hasattr(train_data, "column") else []
+        model, processor = build_model_and_processor(config, texts, stage_dir / "tokenizer", accelerator)
+    else:
+        model, processor = _load_stage2_start(config)
+        if config.model.lora:
+            model = _apply_lora(model, config.model.lora)
+    parts = stage_cfg.train or _STAGE_DEFAULT_PARTS[stage]
+    trainable = set_trainable(model, parts)
+    if stage == "stage2" and config.model.lora and "text" in parts:
+        # Only the LoRA adapters of the language model train, not its base weights.
+        base = model.model if hasattr(model, "model") else model
+        for name, parameter in base.language_model.named_parameters():
+            parameter.requires_grad_("lora_" in name)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in trainable)
+    logger.info("%s: %d trainable parameters of %d (%s)", stage, n_trainable, sum(p.numel() for p in model.parameters()), parts)
+
+    topomaps = TopomapComputer(processor.feature_extractor)
+    collate = SegmentCollator(
+        topomaps,
+        processor=processor if stage == "stage2" else None,
+        max_text_tokens=config.data.max_text_tokens,
+        blind=config.data.blind,
+    )
+
+    sampler = None
+    loader_kwargs = dict(batch_size=stage_cfg.batch_size, collate_fn=collate, num_workers=config.data.num_workers)
+    if hasattr(train_data, "__len__") and not isinstance(train_data, torch.utils.data.IterableDataset):
+        sampler = EpochSampler(len(train_data), seed=config.seed)
+        train_loader = torch.utils.data.DataLoader(train_data, sampler=sampler, drop_last=len(train_data) > stage_cfg.batch_size, **loader_kwargs)
+    else:
+        train_loader = torch.utils.data.DataLoader(train_data, **loader_kwargs)
+
+    step_module = GroundingStep(model) if stage == "stage1" else NarrativeStep(model)
+    optimizer = torch.optim.AdamW(trainable, lr=stage_cfg.learning_rate, weight_decay=stage_cfg.weight_decay)
+    step_module, optimizer, train_loader = accelerator.prepare(step_module, optimizer, train_loader)
+    steps = stage_cfg.max_steps or stage_cfg.epochs * max(1, -(-len(train_loader) // stage_cfg.gradient_accumulation_steps))
+    scheduler = get_cosine_schedule_with_warmup(optimizer, min(stage_cfg.warmup_steps, steps // 2), steps)
+    accelerator.register_for_checkpointing(scheduler)
+
+    if stage == "stage1":
+
+        def loss_fn(module, batch):
+            batch = _device_batch(batch, accelerator.device)
+            output = module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"])
+            return output.loss, {"grounding_accuracy": float(output.accuracy)}
+
+    else:
+
+        def loss_fn(module, batch):
+            batch = _device_batch(batch, accelerator.device)
+            inputs = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+            output = module(**inputs)
+            return output.loss, {}
+
+    def validate_fn(module, state: TrainerState) -> dict[str, Any]:
+        if validation_data is None or not len(validation_data):
+            return {}
+        return _validate(accelerator, module, validation_data, collate, stage, stage_cfg, processor)
+
+    state = run_training(
+        accelerator=accelerator,
+        model=step_module,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        train_loader=train_loader,
+        sampler=sampler,
+        stage=stage_cfg,
+        stage_dir=stage_dir,
+        loss_fn=loss_fn,
+        validate_fn=validate_fn,
+        resume=resume,
+        progress=progress,
+        stop_after_steps=stop_after_steps,
+    )
+    accelerator.wait_for_everyone()
+    if state.step < state.total_steps:
+        logger.info("%s stopped at step %d of %d; resume with --resume", stage, state.step, state.total_steps)
+        accelerator.end_training()
+        return None
+    final = stage_dir / "final"
+    unwrapped = accelerator.unwrap_model(step_module).model
+    state_dict = accelerator.get_state_dict(step_module)
+    if accelerator.is_main_process:
+        if final.exists():
+            shutil.rmtree(final)
+        model_to_save = _merge_lora(unwrapped) if (stage == "stage2" and config.model.lora) else unwrapped
+        prefix = "model."
+        clean = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)} if state_dict else None
+        if config.model.lora and stage == "stage2":
+            clean = None  # merged adapters: save the merged module's own weights
+        model_to_save.save_pretrained(str(final), state_dict=clean)
+        processor.save_pretrained(str(final))
+        (final / "training_state.json").write_text(json.dumps({"stage": stage, "step": state.step, "epochs": state.epoch, "samples": state.samples}, indent=2))
+        logger.info("%s finished at step %d; model saved to %s", stage, state.step, final)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return final if accelerator.is_main_process else None
+
+
+@torch.no_grad()
+def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, processor) -> dict[str, Any]:
+    """Validation loss (and stage 1's retrieval accuracy over the whole split; stage 2's narratives)."""
+    module.eval()
+    # Each process scores every num_processes-th row; sums and counts are then added up, so the
+    # result does not depend on the number of processes (no padding rows counted twice).
+    rows = list(range(accelerator.process_index, len(validation_data), accelerator.num_processes))
+    totals = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss sum, accuracy sum, batches
+    per_process = -(-len(validation_data) // accelerator.num_processes)
+    for start in range(0, max(per_process, 1), stage_cfg.batch_size):
+        chunk = rows[start : start + stage_cfg.batch_size]
+        if stage == "stage1" and len(chunk) < 2:
+            chunk = []  # InfoNCE needs negatives: a lone leftover row is skipped
+        # Every process runs the same number of forwards (DDP needs matching calls): an empty
+        # chunk runs a dummy forward on row 0 whose result is not counted.
+        batch = _device_batch(collate([validation_data[i] for i in (chunk or [0, min(1, len(validation_data) - 1)])]), accelerator.device)
+        if stage == "stage1":
+            output = module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"])
+            accuracy = float(output.accuracy)
+        else:
+            output = module(**{k: v for k, v in batch.items() if isinstance(v, torch.Tensor)})
+            accuracy = 0.0
+        if chunk:
+            totals += torch.tensor([float(output.loss), accuracy, 1.0], dtype=torch.float64, device=accelerator.device)
+    totals = accelerator.reduce(totals, reduction="sum")
+    batches = max(float(totals[2]), 1.0)
+    record: dict[str, Any] = {"loss": round(float(totals[0]) / batches, 6)}
+    if stage == "stage1":
+        record["grounding_accuracy"] = round(float(totals[1]) / batches, 6)
+    if stage == "stage2" and stage_cfg.num_generate and accelerator.is_main_process:
+        examples = [validation_data[i] for i in range(min(stage_cfg.num_generate, len(validation_data)))]
+        model = accelerator.unwrap_model(module).model
+        texts = generate_narratives(model, processor, collate.arrays(examples), stage_cfg.max_new_tokens)
+        record["samples"] = [{"id": e["id"], "generated": t, "reference": e["description"]} for e, t in zip(examples, texts)]
+    return record
+
+
+@torch.no_grad()
+def generate_narratives(model, processor, arrays: dict[str, Any], max_new_tokens: int) -> list[str]:
+    """Greedy narratives for the numeric part of a batch (``SegmentCollator.arrays``)."""
+    inputs = processor(return_tensors="pt", **arrays)
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in inputs.items()}
+    was_training = model.training
+    model.eval()
+    output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    model.train(was_training)
+    return processor.post_process_narratives(output, inputs["input_ids"].shape[1])

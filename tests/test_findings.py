@@ -1,0 +1,175 @@
+"""The findings rules on synthetic segments with known truth (compute_findings at 200 Hz)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from modeling_neuronarrator import ARTIFACT_TYPES, BANDS, REGIONS, STANDARD_CHANNELS, Findings, compute_findings
+from modeling_neuronarrator.findings_neuronarrator import band_power, segment_psd
+
+
+def one(x: np.ndarray, **kwargs) -> Findings:
+    [findings] = compute_findings(x[None], 200.0, **kwargs)
+    return findings
+
+
+def test_clean_background_has_pdr_and_no_abnormal_findings(synth):
+    f = one(synth.normal_background(seed=1))
+    assert f.posterior_dominant_rhythm_hz == pytest.approx(10.0, abs=0.5)
+    assert f.dominant_frequency_hz == pytest.approx(10.0, abs=0.5)
+    assert f.dominant_band == "alpha"
+    assert f.predominant_region == "occipital"
+    assert f.slowing.kind == "none"
+    assert f.artifacts == []
+    assert f.asymmetry.side == "none" and abs(f.asymmetry.index) < 0.3
+    assert f.change_from_previous is None
+    assert f.interpolated_channels == []
+
+
+@pytest.mark.parametrize("alpha_hz", [8.5, 10.0, 11.5])
+def test_pdr_frequency_follows_the_rhythm(synth, alpha_hz):
+    x = synth.add_sine(synth.background(seed=2), ("O1", "O2", "P3", "P4", "Pz"), alpha_hz, 30.0)
+    assert one(x).posterior_dominant_rhythm_hz == pytest.approx(alpha_hz, abs=0.5)
+
+
+def test_no_pdr_without_a_posterior_peak(synth):
+    assert one(synth.background(seed=3)).posterior_dominant_rhythm_hz is None
+    # alpha only at the front: not a *posterior* dominant rhythm
+    frontal = synth.add_sine(synth.background(seed=3), ("Fp1", "Fp2", "F3", "F4"), 10.0, 30.0)
+    assert one(frontal).posterior_dominant_rhythm_hz is None
+
+
+def test_left_temporal_delta_is_focal_left_temporal_slowing(synth):
+    x = synth.add_sine(synth.normal_background(seed=4), ("F7", "T7", "P7"), 2.0, 40.0)
+    f = one(x)
+    assert (f.slowing.kind, f.slowing.side, f.slowing.region) == ("focal", "left", "temporal")
+    right = one(synth.add_sine(synth.normal_background(seed=4), ("F8", "T8", "P8"), 2.0, 40.0))
+    assert (right.slowing.kind, right.slowing.side, right.slowing.region) == ("focal", "right", "temporal")
+
+
+def test_diffuse_delta_is_generalized_slowing(synth):
+    x = synth.add_sine(synth.background(seed=5, exponent=2.0), STANDARD_CHANNELS, 1.5, 40.0)
+    f = one(x)
+    assert f.slowing.kind == "generalized" and f.slowing.side == "bilateral"
+    assert f.dominant_band == "delta"
+    assert f.posterior_dominant_rhythm_hz is None
+
+
+def test_larger_side_at_all_frequencies_is_asymmetry_not_slowing(synth):
+    x = synth.normal_background(seed=6)
+    for name in ("Fp2", "F8", "F4", "T8", "C4", "P8", "P4", "O2"):
+        x[STANDARD_CHANNELS.index(name)] *= 0.3  # right side attenuated to 30 % amplitude
+    f = one(x)
+    assert f.asymmetry.side == "right"
+    assert f.asymmetry.index < -0.6
+    assert f.slowing.kind == "none"
+
+
+def test_blinks_on_fp1_fp2_are_eye_blinks(synth):
+    f = one(synth.add_blinks(synth.normal_background(seed=7)))
+    assert "eye_blink" in f.artifacts
+    assert "eye_movement" not in f.artifacts
+    assert f.slowing.kind == "none"  # blinks are symmetric: no focal slowing
+
+
+def test_lateral_gaze_is_eye_movement(synth):
+    f = one(synth.add_eye_movement(synth.normal_background(seed=8)))
+    assert "eye_movement" in f.artifacts
+    assert "eye_blink" not in f.artifacts
+
+
+def test_mains_sine_is_line_noise(synth):
+    x = synth.add_sine(synth.normal_background(seed=9), STANDARD_CHANNELS, 60.0, 10.0)
+    assert "line_noise" in one(x).artifacts
+    assert "line_noise" in one(x, line_freq=60.0).artifacts
+    assert "line_noise" not in one(x, line_freq=50.0).artifacts  # the mains are 60 Hz here
+    fifty = synth.add_sine(synth.normal_background(seed=9), STANDARD_CHANNELS, 50.0, 10.0)
+    assert "line_noise" in one(fifty).artifacts
+
+
+def test_one_flat_channel_is_flat_channel(synth):
+    x = synth.normal_background(seed=10)
+    x[STANDARD_CHANNELS.index("C3")] = 3.0  # a constant offset: disconnected electrode
+    assert one(x).artifacts == ["flat_channel"]
+    # ...but not when that channel is interpolated (it was never recorded)
+    mask = np.ones(19, dtype=bool)
+    mask[STANDARD_CHANNELS.index("C3")] = False
+    f = one(x, channel_mask=mask)
+    assert "flat_channel" not in f.artifacts
+    assert f.interpolated_channels == ["C3"]
+    # the front-end's flag from the unfiltered source data counts too
+    assert "flat_channel" in one(synth.normal_background(seed=10), raw_flat=np.array([True])).artifacts
+
+
+def test_muscle_and_electrode_pop(synth):
+    assert "muscle" in one(synth.add_muscle(synth.normal_background(seed=11))).artifacts
+    popped = one(synth.add_pop(synth.normal_background(seed=12), "T8"))
+    assert "electrode_pop" in popped.artifacts
+    # a step on every channel at once is not a pop (it is not isolated)
+    x = synth.normal_background(seed=12)
+    for name in STANDARD_CHANNELS:
+        x = synth.add_pop(x, name)
+    assert "electrode_pop" not in one(x).artifacts
+
+
+def test_clean_background_over_seeds_has_no_artifacts(synth):
+    batch = np.stack([synth.normal_background(seed=s) for s in range(20, 30)])
+    for f in compute_findings(batch, 200.0):
+        assert f.artifacts == [] and f.slowing.kind == "none"
+
+
+def test_values_are_rounded_and_consistent(synth):
+    f = one(synth.add_blinks(synth.normal_background(seed=13)))
+    assert f.amplitude_uv == round(f.amplitude_uv)
+    assert f.dominant_frequency_hz == round(f.dominant_frequency_hz, 1)
+    assert set(f.band_power_by_region) == set(REGIONS)
+    for powers in list(f.band_power_by_region.values()) + list(f.band_power_by_hemisphere.values()):
+        assert list(powers) == list(BANDS)
+        assert all(v == round(v, 2) for v in powers.values())
+        assert sum(powers.values()) == pytest.approx(1.0, abs=0.03)
+    assert set(f.artifacts) <= set(ARTIFACT_TYPES) and f.artifacts == sorted(f.artifacts)
+    assert Findings.from_json(json.dumps(f.to_dict())) == f
+
+
+def test_amplitude_is_the_5_95_percentile_range(synth):
+    x = np.zeros((19, 2000))
+    x += synth.add_sine(np.zeros((19, 2000)), STANDARD_CHANNELS, 7.37, 50.0)  # not a divisor of 200 Hz
+    # a 50 uV sine spans 2 * 50 * sin(0.45 pi) = 98.8 uV between its 5th and 95th percentiles
+    assert one(x).amplitude_uv == pytest.approx(99.0, abs=1.0)
+
+
+def test_change_from_previous(synth):
+    quiet = synth.normal_background(seed=14)
+    loud = quiet * 3.0
+    slow = synth.add_sine(synth.normal_background(seed=14), ("F7", "T7", "P7"), 2.0, 40.0)
+    blinks = synth.add_blinks(quiet)
+    out = compute_findings(np.stack([quiet, quiet, loud, quiet, slow, quiet, blinks, quiet]), 200.0)
+    changes = [f.change_from_previous for f in out]
+    assert changes[0] is None
+    assert changes[1] == ["stable"]
+    assert "higher_amplitude" in changes[2]
+    assert "slowing_appeared" in changes[4]
+    assert "slowing_resolved" in changes[5]
+    assert "artifacts_appeared" in changes[6]
+    assert "artifacts_resolved" in changes[7]
+    # history carries across calls: the same result in two halves
+    first = compute_findings(np.stack([quiet, quiet, loud, quiet]), 200.0)
+    second = compute_findings(np.stack([slow, quiet, blinks, quiet]), 200.0, previous=first)
+    assert [f.change_from_previous for f in first + second] == changes
+
+
+def test_band_power_matches_a_known_sine(synth):
+    x = synth.add_sine(np.zeros((19, 2000)), STANDARD_CHANNELS, 10.0, 20.0)[None]
+    psd, freqs = segment_psd(x, 200.0)
+    powers = band_power(psd, freqs)  # (1, 19, 5)
+    # a sine of amplitude A has power A^2 / 2 = 200 uV^2, all in the alpha band
+    assert powers[0, :, BANDS.index("alpha")] == pytest.approx(200.0, rel=0.02)
+    assert powers[0, :, BANDS.index("delta")].max() < 1.0
+
+
+def test_bad_shapes_are_rejected():
+    with pytest.raises(ValueError, match=r"\(n_segments, 19, n_times\).*harmonize"):
+        compute_findings(np.zeros((2, 18, 2000)), 200.0)

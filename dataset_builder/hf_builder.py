@@ -62,6 +62,10 @@ class NeuroCorpusConfig(datasets.BuilderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the options (also run by the builder: ``datasets`` sets overrides after init)."""
         if isinstance(self.sources, str):
             self.sources = (self.sources,)
         self.sources = tuple(self.sources)
@@ -105,6 +109,7 @@ class NeuroCorpus(datasets.GeneratorBasedBuilder):
     DEFAULT_CONFIG_NAME = "offline"
 
     def _info(self) -> datasets.DatasetInfo:
+        self.config.validate()
         n_samples = int(round(self.config.segment_seconds * 200))
         return datasets.DatasetInfo(
             description="EEG segments harmonized to the 10-20 system (200 Hz, µV/100) with quantitative findings, "

@@ -379,7 +379,10 @@ class BlindLanguageModel(Baseline):
         model: anything with transformers' ``generate(input_ids=..., attention_mask=...)``: a
             ``NeuroNarratorForConditionalGeneration`` (called without EEG inputs) or any causal LM.
         tokenizer: its tokenizer (for NeuroNarrator: ``processor.tokenizer``).
-        prompt: the text prompt, without EEG placeholders.
+        prompt: the instruction, without EEG placeholders (wrapped in the tokenizer's chat template
+            when it has one).
+        formatted_prompt: the exact prompt text instead (tokenized as is, no special tokens added);
+            ``from_neuronarrator`` passes the processor's prompt with the placeholders removed.
         max_new_tokens: narrative length limit in tokens.
         train_steps: if > 0, ``fit`` fine-tunes the LM on the training descriptions for that many
             AdamW steps (the text prior without EEG); 0 uses the model as given (a trained NeuroNarrator
@@ -394,6 +397,7 @@ class BlindLanguageModel(Baseline):
         model,
         tokenizer,
         prompt: str | None = None,
+        formatted_prompt: str | None = None,
         max_new_tokens: int = 192,
         train_steps: int = 0,
         learning_rate: float = 1e-3,
@@ -405,6 +409,7 @@ class BlindLanguageModel(Baseline):
         self.model = model
         self.tokenizer = tokenizer
         self.prompt = prompt or self.DEFAULT_PROMPT
+        self.formatted_prompt = formatted_prompt
         self.max_new_tokens = max_new_tokens
         self.train_steps = train_steps
         self.learning_rate = learning_rate
@@ -413,10 +418,21 @@ class BlindLanguageModel(Baseline):
         self.train_losses: list[float] = []
         self._narrative: str | None = None
 
+    @classmethod
+    def from_neuronarrator(cls, model, processor, **kwargs) -> "BlindLanguageModel":
+        """The blind baseline of a NeuroNarrator model: its own prompt with the EEG, topomap and
+        history placeholders removed, generated without any EEG input."""
+        prompt = processor.build_prompt()
+        for token in (processor.history_token, processor.eeg_token, processor.topomap_token):
+            prompt = prompt.replace(token, "")
+        return cls(model, processor.tokenizer, formatted_prompt=prompt, **kwargs)
+
     def _prompt_ids(self):
         import torch
 
-        if getattr(self.tokenizer, "chat_template", None):
+        if self.formatted_prompt is not None:
+            ids = self.tokenizer(self.formatted_prompt, add_special_tokens=False)["input_ids"]
+        elif getattr(self.tokenizer, "chat_template", None):
             ids = self.tokenizer.apply_chat_template([{"role": "user", "content": self.prompt}], add_generation_prompt=True, tokenize=True)
             if hasattr(ids, "keys"):
                 ids = ids["input_ids"]
@@ -486,7 +502,7 @@ class BlindLanguageModel(Baseline):
     def settings(self) -> dict[str, Any]:
         return {
             "model": type(self.model).__name__,
-            "prompt": self.prompt,
+            "prompt": self.formatted_prompt if self.formatted_prompt is not None else self.prompt,
             "decoding": "greedy",
             "max_new_tokens": self.max_new_tokens,
             "train_steps": self.train_steps,

@@ -65,10 +65,10 @@ def load_split(corpus_dir: str | os.PathLike, split: str):
         merged = datasets.concatenate_datasets(list(loaded.values()))
         if "split" not in merged.column_names:
             raise ValueError(f"{corpus_dir}: no split {split!r}; the corpus has splits {sorted(loaded)}")
-        dataset = merged.filter(lambda s: s == split, input_columns="split")
-        if len(dataset) == 0:
-            available = sorted(set(merged["split"]))
+        available = sorted(merged.unique("split"))  # reads the one column, not the EEG
+        if split not in available:
             raise ValueError(f"{corpus_dir}: no rows in split {split!r}; available splits are {available} (or 'all')")
+        dataset = merged.filter(lambda s: s == split, input_columns="split")
     missing = [c for c in REQUIRED_COLUMNS if c not in dataset.column_names]
     if missing:
         raise ValueError(f"{corpus_dir}: corpus rows lack the columns {missing}; rebuild it with `neuronarrator build-corpus`")

@@ -15,7 +15,7 @@ __all__ = ["retrieval_recall"]
 
 
 def _detached(x):
-    return x.detach().cpu() if hasattr(x, "detach") else x
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
 
 
 def retrieval_recall(eeg_embeddings, topomap_embeddings, ks: Sequence[int] = (1, 5)) -> dict[str, float]:

@@ -221,7 +221,8 @@ def write_bar_chart(records: Sequence[Mapping[str, Any]], path: str | os.PathLik
         ax.set_yticks(y, names)
         ax.set_xlim(0, 1)
         ax.set_title(_board_title(key).replace("`", ""), fontsize=10)
-    axes[0, 0].legend(loc="lower right", fontsize=7)
+    # Below the last board, so it never hides a bar.
+    axes[-1, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(_CHART_METRICS), fontsize=7, frameon=False)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

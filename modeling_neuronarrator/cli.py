@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-corpus": ("dataset_builder.cli_build", "build NeuroCorpus (Parquet shards + dataset card) from local copies of the sources"),
     "narrate": ("modeling_neuronarrator.commands.narrate", "describe every 10 s segment of a recording and write a report"),
     "train": ("modeling_neuronarrator.training.cli", "train stage 1 (grounding) or stage 2 (narratives) with Accelerate"),
+    "evaluate": ("neuronarrator_eval.evaluate_cli", "score the model, prediction files and the baselines on a corpus split"),
+    "leaderboard": ("neuronarrator_eval.leaderboard_cli", "leaderboard Markdown/CSV/PNG and the model-index block from results files"),
 }
 
 

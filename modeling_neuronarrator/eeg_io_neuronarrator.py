@@ -304,6 +304,8 @@ def _bids_electrodes(path: Optional[str], names: Sequence[str]) -> Optional[dict
     if not path:
         return None
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return None
     candidates = sorted(f for f in os.listdir(folder) if f.endswith("_electrodes.tsv"))
     subject = os.path.basename(path).split("_")[0]
     candidates.sort(key=lambda f: not f.startswith(subject))

@@ -254,7 +254,13 @@ class NeuroNarratorPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         super()._init_weights(module)
         std = 0.02
-        if isinstance(module, NeuroNarratorEEGEncoder):
+        if isinstance(module, nn.Conv2d):
+            # He init: with N(0, 0.02) the three-layer topomap CNN shrinks its input ~100x and the
+            # pooled vectors of different segments start out indistinguishable.
+            init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, NeuroNarratorEEGEncoder):
             init.normal_(module.channel_embed, std=std)
             init.normal_(module.time_embed, std=std)
         elif isinstance(module, NeuroNarratorTopomapEncoder):

@@ -10,31 +10,31 @@ from __future__ import annotations
 
 import datetime
 import struct
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 __all__ = [
-    "write_edf",
-    "write_gdf",
     "TUH_CHANNELS",
-    "make_tuab",
-    "make_tuev",
-    "make_tusz",
-    "make_tuar",
-    "make_tusl",
-    "make_tuep",
+    "make_bciciv2a",
     "make_chbmit",
-    "make_siena",
-    "make_sleep_edf",
+    "make_eegmat",
+    "make_eegmmidb",
+    "make_helsinki",
     "make_hmc",
     "make_isruc",
-    "make_eegmmidb",
-    "make_bciciv2a",
     "make_seed",
-    "make_eegmat",
-    "make_helsinki",
+    "make_siena",
+    "make_sleep_edf",
+    "make_tuab",
+    "make_tuar",
+    "make_tuep",
+    "make_tuev",
+    "make_tusl",
+    "make_tusz",
+    "write_edf",
+    "write_gdf",
 ]
 
 TUH_CHANNELS = ("EEG FP1-REF", "EEG C3-REF", "EEG O2-REF")
@@ -55,7 +55,7 @@ def _signal(n_channels: int, n_samples: int, sfreq: float, seed: int = 0) -> np.
 def write_edf(
     path: Path,
     ch_names: Sequence[str],
-    sfreq: float = 64.0,
+    sfreq: float = 128.0,
     seconds: int = 20,
     annotations: Sequence[tuple[float, float, str]] = (),
     starttime: datetime.time | None = None,
@@ -217,14 +217,36 @@ def make_tuep(root: Path) -> Path:
 
 
 # --- PhysioNet and others --------------------------------------------------------------------
-CHB_CHANNELS = ("FP1-F7", "F7-T7", "T8-P8", "T8-P8")
+# The CHB-MIT channel list (chb01): double banana, midline chain, FT9/FT10 links, a placeholder.
+CHB_CHANNELS = (
+    "FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP1-F3", "F3-C3", "C3-P3", "P3-O1", "FP2-F4", "F4-C4", "C4-P4", "P4-O2",
+    "FP2-F8", "F8-T8", "T8-P8", "P8-O2", "FZ-CZ", "CZ-PZ", "P7-T7", "T7-FT9", "FT9-FT10", "FT10-T8", "-", "T8-P8",
+)  # fmt: skip
+CHB_ELECTRODES = sorted({e for name in CHB_CHANNELS if name != "-" for e in name.split("-")})
+
+
+def chbmit_potentials(seconds: int, sfreq: float = 128.0, seed: int = 3) -> np.ndarray:
+    """Referential potentials (µV) of ``CHB_ELECTRODES`` from which the fixture's bipolar EDFs are made."""
+    return _signal(len(CHB_ELECTRODES), int(seconds * sfreq), sfreq, seed=seed)
+
+
+def _chbmit_bipolar(seconds: int) -> np.ndarray:
+    potentials = dict(zip(CHB_ELECTRODES, chbmit_potentials(seconds)))
+    rows = []
+    for name in CHB_CHANNELS:
+        if name == "-":
+            rows.append(np.zeros(int(seconds * 128.0)))
+        else:
+            a, b = name.split("-")
+            rows.append(potentials[a] - potentials[b])
+    return np.stack(rows)
 
 
 def make_chbmit(root: Path) -> Path:
     case = root / "chb01"
-    write_edf(case / "chb01_01.edf", CHB_CHANNELS, seconds=40)
-    write_edf(case / "chb01_03.edf", CHB_CHANNELS, seconds=40)
-    write_edf(case / "chb01_99.edf", CHB_CHANNELS, seconds=10)  # not in the summary: skipped
+    write_edf(case / "chb01_01.edf", CHB_CHANNELS, seconds=40, data_uv=_chbmit_bipolar(40))
+    write_edf(case / "chb01_03.edf", CHB_CHANNELS, seconds=40, data_uv=_chbmit_bipolar(40))
+    write_edf(case / "chb01_99.edf", CHB_CHANNELS, seconds=10, data_uv=_chbmit_bipolar(10))  # not in the summary: skipped
     (case / "chb01-summary.txt").write_text(
         "Data Sampling Rate: 256 Hz\n*************************\n\nChannels in EDF Files:\n**********************\n"
         "Channel 1: FP1-F7\nChannel 2: F7-T7\nChannel 3: T8-P8\nChannel 4: T8-P8\n\n"
@@ -233,7 +255,7 @@ def make_chbmit(root: Path) -> Path:
         "Seizure Start Time: 12 seconds\nSeizure End Time: 25 seconds\n\n"
     )
     case21 = root / "chb21"
-    write_edf(case21 / "chb21_19.edf", CHB_CHANNELS, seconds=40)
+    write_edf(case21 / "chb21_19.edf", CHB_CHANNELS, seconds=40, data_uv=_chbmit_bipolar(40))
     (case21 / "chb21-summary.txt").write_text(
         "Data Sampling Rate: 256 Hz\n\nFile Name: chb21_19.edf\nFile Start Time: 10:00:00\nFile End Time: 11:00:00\n"
         "Number of Seizures in File: 2\nSeizure 1 Start Time: 2 seconds\nSeizure 1 End Time: 6 seconds\n"
@@ -361,9 +383,27 @@ def make_bciciv2a(root: Path) -> Path:
     import scipy.io
 
     (root / "true_labels").mkdir(parents=True, exist_ok=True)
+    (root / "bnci").mkdir(parents=True, exist_ok=True)
     scipy.io.savemat(root / "true_labels/A01E.mat", {"classlabel": np.array([[2], [3], [4]], dtype=np.uint8)})
     scipy.io.savemat(root / "true_labels/A01T.mat", {"classlabel": np.array([[1], [4], [3], [2]], dtype=np.uint8)})
     write_gdf(root / "A02E.gdf", BCI_CHANNELS, sfreq, data, _bci_trials([783]))  # no labels file
+    # BNCI Horizon packaging of another subject: a calibration run without trials, then a run
+    # with three trials (the second flagged as an artifact).
+    from dataset_builder.readers.bciciv2a import BCI_IV_2A_CHANNELS
+
+    n = len(BCI_IV_2A_CHANNELS) + 3
+    rng = np.random.default_rng(2)
+    empty = np.zeros((0, 1))
+    runs = np.empty((1, 2), dtype=object)
+    runs[0, 0] = {"X": rng.normal(0, 10, (500, n)), "trial": empty, "y": empty, "fs": 250, "artifacts": empty}
+    runs[0, 1] = {
+        "X": rng.normal(0, 10, (5000, n)),
+        "trial": np.array([[1], [1001], [2501]]),
+        "y": np.array([[4], [1], [2]]),
+        "fs": 250,
+        "artifacts": np.array([[0], [1], [0]]),
+    }
+    scipy.io.savemat(root / "bnci/A03T.mat", {"data": runs})
     return root
 
 

@@ -11,10 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import reader_fixtures as fx
+
 from dataset_builder.labels import LABEL_VOCABULARY
-from dataset_builder.readers import LabelSpan, RecordingItem, available_readers, get_reader
+from dataset_builder.readers import (
+    LabelSpan,
+    RecordingItem,
+    available_readers,
+    get_reader,
+)
 
 SOURCES_16 = (
     "tuab", "tuev", "tusz", "tuar", "tusl", "tuep", "chbmit", "siena",
@@ -131,7 +136,7 @@ def test_tuab_labels_from_folders_and_eval_is_the_test_split(fixture_root):
     assert item.labels_for_segment(0, 10) == {"abnormal": "abnormal"}
     raw = get_reader("tuab").load_raw(item)
     assert raw.ch_names == list(fx.TUH_CHANNELS)
-    assert raw.info["sfreq"] == 64.0
+    assert raw.info["sfreq"] == 128.0
 
 
 def test_tuev_rec_events_deduplicated_over_channels(fixture_root):
@@ -235,8 +240,29 @@ def test_chbmit_summary_seizures_and_chb21_is_chb01(fixture_root):
     assert _spans(items["chb01_03"]) == [(0.0, 12.0, {"seizure": "none"}), (12.0, 25.0, {"seizure": "seizure"}), (25.0, 40.0, {"seizure": "none"})]
     seizures = [s[:2] for s in _spans(items["chb21_19"]) if s[2]["seizure"] == "seizure"]
     assert seizures == [(2.0, 6.0), (30.0, 35.0)]
-    raw = get_reader("chbmit").load_raw(items["chb01_03"])
-    assert raw.ch_names == ["FP1-F7", "F7-T7", "T8-P8-0", "T8-P8-1"]  # MNE de-duplicates T8-P8
+
+
+def test_chbmit_load_raw_rebuilds_average_referenced_electrodes(fixture_root):
+    item = _index("chbmit", fixture_root("chbmit"))["chb01_03"]
+    raw = get_reader("chbmit").load_raw(item)
+    # The midline chain FZ-CZ-PZ is not linked to the rest: left for the front-end to interpolate.
+    main = [e for e in fx.CHB_ELECTRODES if e not in ("FZ", "CZ", "PZ")]
+    expected_names = {"FP1": "Fp1", "FP2": "Fp2", "FT9": "FT9", "FT10": "FT10"}
+    assert raw.ch_names == [expected_names.get(e, e) for e in main]
+    truth = fx.chbmit_potentials(40)[[fx.CHB_ELECTRODES.index(e) for e in main]]
+    truth = (truth - truth.mean(axis=0)) * 1e-6  # average reference, volts
+    np.testing.assert_allclose(raw.get_data(), truth, atol=0.05e-6)  # EDF quantization ~0.015 µV
+    assert raw.info["line_freq"] == 60.0 and raw.info["sfreq"] == 128.0
+
+
+def test_chbmit_referential_files_are_kept_as_recorded(tmp_path):
+    import mne
+
+    from dataset_builder.readers.chbmit import bipolar_to_average_reference
+
+    edf = fx.write_edf(tmp_path / "chb12_27.edf", ("FP1", "F7", "T7"), seconds=2)
+    raw = mne.io.read_raw_edf(edf, preload=True, verbose="error")
+    assert bipolar_to_average_reference(raw) is raw
 
 
 def test_chbmit_summary_count_mismatch_is_refused(tmp_path):
@@ -393,8 +419,11 @@ def test_gdf_fixture_is_read_by_mne_with_its_events(fixture_root):
 
 def test_bciciv2a_cues_true_labels_rejections_and_sessions(fixture_root):
     items = _index("bciciv2a", fixture_root("bciciv2a"))
-    assert {r: (i.subject, i.official_split) for r, i in items.items()} == {"A01T": ("A01", "train"), "A01E": ("A01", "test"), "A02E": ("A02", "test")}
-    motor = lambda item: [(s[0], s[1], s[2]["motor_task"]) for s in _spans(item) if "motor_task" in s[2]]  # noqa: E731
+    assert {r: (i.subject, i.official_split) for r, i in items.items()} == {
+        "A01T": ("A01", "train"), "A01E": ("A01", "test"), "A02E": ("A02", "test"),
+        "A03T_run1": ("A03", "train"), "A03T_run2": ("A03", "train"),  # BNCI Horizon .mat packaging
+    }  # fmt: skip
+    motor = lambda item: [(s[0], s[1], s[2]["motor_task"]) for s in _spans(item) if "motor_task" in s[2]]
     assert motor(items["A01T"]) == [(6.0, 10.0, "left_hand"), (14.0, 18.0, "tongue"), (30.0, 34.0, "right_hand")]  # trial 3 rejected
     assert motor(items["A01E"]) == [(6.0, 10.0, "right_hand"), (14.0, 18.0, "feet"), (22.0, 26.0, "tongue")]  # from A01E.mat
     assert motor(items["A02E"]) == []  # no true labels
@@ -404,6 +433,23 @@ def test_bciciv2a_cues_true_labels_rejections_and_sessions(fixture_root):
     assert raw.ch_names == ["Fz", "FC3", "C3", "Cz", "EOG-left"]
     assert raw.get_channel_types()[-1] == "eog"
     assert np.isfinite(raw.get_data()).all()  # the NaN gap between runs is filled
+
+
+def test_bciciv2a_bnci_horizon_runs(fixture_root):
+    import scipy.io
+
+    items = _index("bciciv2a", fixture_root("bciciv2a"))
+    assert items["A03T_run1"].spans == []  # calibration run: no trials
+    # Trials start at 1-based samples 1, 1001, 2501 (250 Hz); the cue is 2 s in; trial 2 is an artifact.
+    assert _spans(items["A03T_run2"]) == [
+        (2.0, 6.0, {"motor_task": "tongue", "motor_mode": "imagined"}),
+        (12.0, 16.0, {"motor_task": "right_hand", "motor_mode": "imagined"}),
+    ]
+    raw = get_reader("bciciv2a").load_raw(items["A03T_run2"])
+    assert raw.ch_names[:3] == ["Fz", "FC3", "FC1"] and raw.ch_names[-1] == "EOG-right"
+    assert raw.get_channel_types().count("eog") == 3 and raw.info["sfreq"] == 250.0
+    stored = scipy.io.loadmat(items["A03T_run2"].path, struct_as_record=False, squeeze_me=True)["data"][1].X
+    np.testing.assert_allclose(raw.get_data(), stored.T * 1e-6)
 
 
 def test_bciciv2a_bad_classlabel_is_refused(tmp_path):
@@ -486,7 +532,11 @@ def test_pylossless_offline_labels_match_the_events_file():
     bad_rows = [(float(r["onset"]), float(r["duration"])) for r in rows if r["trial_type"].upper().startswith("BAD")]
     assert len(bad_rows) == 19  # 16 bad_pylossless_ch_sd + 3 BAD_break in sub-s01
     bad_total = sum(s.end_s - s.start_s for s in item.spans if s.labels.get("recording_quality") == "bad_span")
-    assert bad_total == pytest.approx(sum(d for _, d in bad_rows), abs=1e-3)
+    union, end = 0.0, -1.0  # 1 s flags at 505 s and 506 s overlap by 4 ms: count the union
+    for onset, duration in sorted(bad_rows):
+        union += max(0.0, onset + duration - max(onset, end))
+        end = max(end, onset + duration)
+    assert bad_total == pytest.approx(union, abs=1e-6)
     good_total = sum(s.end_s - s.start_s for s in item.spans if s.labels.get("recording_quality") == "good")
     assert bad_total + good_total == pytest.approx(1119.0, abs=1e-3)
     # Stimulus epochs: from each onset to the next stimulus.
@@ -554,3 +604,14 @@ def test_sources_is_registered_in_the_cli():
     from modeling_neuronarrator.cli import COMMANDS
 
     assert COMMANDS["sources"][0] == "dataset_builder.cli_sources"
+
+
+def test_chbmit_bipolar_recording_passes_the_front_end(fixture_root):
+    """End to end: the rebuilt electrodes are recognised as 10-20 channels by the front-end."""
+    from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtractor
+
+    item = _index("chbmit", fixture_root("chbmit"))["chb01_03"]
+    features = NeuroNarratorFeatureExtractor()(get_reader("chbmit").load_raw(item), line_freq=item.line_freq)
+    assert np.asarray(features["eeg"]).shape == (4, 19, 2000)  # 40 s -> four 10 s segments
+    interpolated = [name for name, recorded in zip(STANDARD_CHANNELS, np.asarray(features["channel_mask"])[0]) if not recorded]
+    assert interpolated == ["Fz", "Cz", "Pz"]

@@ -10,8 +10,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 from .base import LabelSpan
 
@@ -19,11 +19,11 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "check_root",
-    "no_recordings_error",
+    "clock_to_seconds",
+    "complement_spans",
     "edf_header_duration",
     "merge_spans",
-    "complement_spans",
-    "clock_to_seconds",
+    "no_recordings_error",
     "read_edf_any_extension",
     "standard_case_names",
 ]
@@ -33,7 +33,7 @@ def _layout(reader) -> str:
     return getattr(reader, "layout", "") or "see the source's documentation"
 
 
-def check_root(root: Optional[str | Path], reader) -> Path:
+def check_root(root: str | Path | None, reader) -> Path:
     """Return ``root`` as a Path if it is an existing folder, else raise a ValueError that names the
     folder and the layout the source expects."""
     if root is None:

@@ -3,8 +3,13 @@
 Layout (competition page, MOABB ``BNCI2014_001``, braindecode): ``A01T.gdf`` ... ``A09T.gdf`` (training
 session) and ``A01E.gdf`` ... ``A09E.gdf`` (evaluation session), anywhere below the root. The true
 labels published after the competition are ``A01T.mat``/``A01E.mat`` holding ``classlabel`` (1-4),
-often kept in a ``true_labels/`` folder; they are looked up anywhere below the root. (BNCI Horizon's
-``A01T.mat`` files with a ``data`` struct are a different packaging and are not read.)
+often kept in a ``true_labels/`` folder; they are looked up anywhere below the root.
+
+The BNCI Horizon packaging (MOABB ``BNCI2014_001``, torcheeg) is read too, for sessions that have
+no GDF: ``A01T.mat``/``A01E.mat`` whose ``data`` is a cell of 9 run structs with ``X``
+(n_samples, 25) in microvolts (22 EEG in the MOABB order, then 3 EOG), ``trial`` (1-based start
+samples), ``y`` (class 1-4), ``fs`` and ``artifacts`` (1 = rejected). Each run becomes one
+recording (``A01T_run4``); the first runs of a session (EOG calibration) have no trials.
 
 GDF events (MNE annotation descriptions are the code strings): 768 trial start, 769 left hand,
 770 right hand, 771 feet, 772 tongue, 783 cue of unknown class (every E-session cue), 1023
@@ -22,17 +27,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import numpy as np
 
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 from ._util import check_root, no_recordings_error
+from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BCICIV2aReader", "CUE_CODES", "CLASSLABELS", "BCI_IV_2A_CHANNELS"]
+__all__ = ["BCI_IV_2A_CHANNELS", "CLASSLABELS", "CUE_CODES", "BCICIV2aReader"]
 
 CUE_CODES = {"769": "left_hand", "770": "right_hand", "771": "feet", "772": "tongue"}
 CLASSLABELS = {1: "left_hand", 2: "right_hand", 3: "feet", 4: "tongue"}
@@ -51,7 +56,7 @@ _EOG = ("EOG-left", "EOG-central", "EOG-right")
 _NAME = re.compile(r"^A(\d{2})([TE])$", re.IGNORECASE)
 
 
-def _classlabels(root: Path, stem: str) -> Optional[np.ndarray]:
+def _classlabels(root: Path, stem: str) -> np.ndarray | None:
     """``classlabel`` of ``<stem>.mat`` found below ``root`` (competition true-label files), or None."""
     import scipy.io
 
@@ -69,7 +74,7 @@ def _classlabels(root: Path, stem: str) -> Optional[np.ndarray]:
     return None
 
 
-def trial_spans(onsets, durations, descriptions, classlabel: Optional[np.ndarray], *, where: str) -> list[LabelSpan]:
+def trial_spans(onsets, durations, descriptions, classlabel: np.ndarray | None, *, where: str) -> list[LabelSpan]:
     """Label spans from the GDF events of one session (see the module docstring)."""
     events = sorted(zip(np.asarray(onsets, float), np.asarray(durations, float), [str(d) for d in descriptions]))
     rejected = {round(o, 3) for o, _, d in events if d == REJECTED}
@@ -110,11 +115,12 @@ class BCICIV2aReader(SourceReader):
     layout = "A0sT.gdf / A0sE.gdf (s = 1..9) with the true labels A0sT.mat / A0sE.mat (classlabel) anywhere below"
     line_freq = 50.0
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         import mne
 
         root = check_root(root, self)
         n_found = 0
+        seen = []
         for gdf in sorted(root.rglob("*.gdf")):
             match = _NAME.match(gdf.stem)
             if match is None:
@@ -133,6 +139,7 @@ class BCICIV2aReader(SourceReader):
                     if not all(agree):
                         raise ValueError(f"{gdf}: cue events disagree with {stem}.mat classlabel on {agree.count(False)} trials")
             spans = trial_spans(ann.onset, ann.duration, ann.description, classlabel, where=str(gdf))
+            seen.append(stem)
             n_found += 1
             yield RecordingItem(
                 source=self.name,
@@ -144,8 +151,49 @@ class BCICIV2aReader(SourceReader):
                 line_freq=self.line_freq,
                 extra={"session": session},
             )
+        indexed = {item_stem.upper() for item_stem in seen}
+        for mat in sorted(root.rglob("*.mat")):
+            match = _NAME.match(mat.stem)
+            if match is None or mat.stem.upper() in indexed:
+                continue
+            for item in self._index_bnci(mat, match):
+                n_found += 1
+                yield item
         if n_found == 0:
             raise no_recordings_error(root, self)
+
+    def _index_bnci(self, mat: Path, match: re.Match) -> Iterator[RecordingItem]:
+        """One item per run of a BNCI Horizon session file (nothing if it holds no ``data``)."""
+        import scipy.io
+
+        if "data" not in {name for name, _, _ in scipy.io.whosmat(mat)}:
+            return
+        session = match.group(2).upper()
+        for r, run in enumerate(_bnci_runs(mat), start=1):
+            fs = float(run.fs)
+            starts = np.atleast_1d(np.asarray(run.trial, dtype=float))
+            classes = np.atleast_1d(np.asarray(run.y, dtype=int))
+            artifacts = np.atleast_1d(np.asarray(getattr(run, "artifacts", np.zeros(len(starts))), dtype=int))
+            if len(classes) != len(starts) or (artifacts.size and len(artifacts) != len(starts)):
+                raise ValueError(f"{mat}: run {r} has {len(starts)} trial starts but {len(classes)} classes / {len(artifacts)} artifact flags")
+            spans = []
+            for i, (start, cls) in enumerate(zip(starts, classes)):
+                if int(cls) not in CLASSLABELS:
+                    raise ValueError(f"{mat}: run {r} trial {i + 1} has class {cls}; expected 1-4 (left hand, right hand, feet, tongue)")
+                if artifacts.size and artifacts[i]:
+                    continue
+                cue = (start - 1) / fs + 2.0  # ``trial`` is a 1-based sample index of the trial start
+                spans.append(LabelSpan(float(cue), float(cue + IMAGERY_S), {"motor_task": CLASSLABELS[int(cls)], "motor_mode": "imagined"}))
+            yield RecordingItem(
+                source=self.name,
+                subject=f"A{match.group(1)}",
+                recording=f"A{match.group(1)}{session}_run{r}",
+                path=str(mat),
+                spans=spans,
+                official_split="train" if session == "T" else "test",
+                line_freq=self.line_freq,
+                extra={"session": session, "format": "bnci", "run": r},
+            )
 
     def load_raw(self, item: RecordingItem):
         """The session in volts with 10-10 channel names, EOG typed, NaN gaps between runs filled.
@@ -155,10 +203,38 @@ class BCICIV2aReader(SourceReader):
         """
         import mne
 
+        if item.extra.get("format") == "bnci":
+            return self._load_bnci(item)
         raw = mne.io.read_raw_gdf(item.path, preload=True, eog=[c for c in _EOG], verbose="error")
         raw.rename_channels({old: new for old, new in BCI_IV_2A_CHANNELS.items() if old in raw.ch_names})
         raw.apply_function(_fill_nan, picks="all", channel_wise=True)
         return raw
+
+    def _load_bnci(self, item: RecordingItem):
+        """One run of a BNCI Horizon file as an ``mne.io.RawArray`` in volts (X holds µV)."""
+        import mne
+
+        runs = _bnci_runs(Path(item.path))
+        r = int(item.extra["run"])
+        if not 1 <= r <= len(runs):
+            raise ValueError(f"{item.path}: run {r} not found ({len(runs)} runs); re-index the folder")
+        x = np.asarray(runs[r - 1].X, dtype=np.float64)  # (n_samples, 25)
+        names = list(BCI_IV_2A_CHANNELS.values()) + list(_EOG)
+        if x.ndim != 2 or x.shape[1] != len(names):
+            raise ValueError(f"{item.path}: run {r} X has shape {x.shape}, expected (n_samples, {len(names)})")
+        info = mne.create_info(names, float(runs[r - 1].fs), ["eeg"] * 22 + ["eog"] * 3)
+        info["line_freq"] = self.line_freq
+        raw = mne.io.RawArray(x.T * 1e-6, info, verbose="error")
+        raw.apply_function(_fill_nan, picks="all", channel_wise=True)
+        return raw
+
+
+def _bnci_runs(mat: Path) -> list:
+    """The run structs of a BNCI Horizon session file."""
+    import scipy.io
+
+    data = scipy.io.loadmat(mat, struct_as_record=False, squeeze_me=True)["data"]
+    return list(np.atleast_1d(data))
 
 
 def _fill_nan(row: np.ndarray) -> np.ndarray:

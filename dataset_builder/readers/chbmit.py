@@ -17,22 +17,39 @@ with offsets in seconds from the file start. The reader checks the parsed seizur
 ``Number of Seizures in File``. Recordings get ``seizure`` = seizure over each seizure and none over
 the rest of the file (its length read from the EDF header). Subjects: chb21 is chb01 recorded 1.5
 years later, so both map to subject ``chb01`` (patient-disjoint splits). Recorded in Boston
-(60 Hz mains). Channels are bipolar (``FP1-F7``...), 256 Hz. Licence ODC-By 1.0.
+(60 Hz mains). Licence ODC-By 1.0.
+
+Channels are bipolar (double banana ``FP1-F7``, ``F7-T7``..., plus ``FT9-FT10`` links; placeholder
+channels named ``-``), 256 Hz. The front-end needs referential 10-20 channels, so ``load_raw``
+rebuilds them: with the incidence matrix A of the derivations (one row per pair, +1 at the first
+electrode, -1 at the second), the bipolar signals are B = A V, and the minimum-norm solution
+V = pinv(A) B is exactly the average-referenced potential of the electrodes of a connected chain
+(the common reference is the only thing a bipolar montage loses). Only the largest connected
+set of electrodes is kept; the separate midline chain ``FZ-CZ``, ``CZ-PZ`` would only be known up
+to its own offset, so its electrodes are left for the front-end to interpolate.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
+import numpy as np
+
+from ._util import (
+    check_root,
+    complement_spans,
+    edf_header_duration,
+    no_recordings_error,
+    standard_case_names,
+)
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
-from ._util import check_root, complement_spans, edf_header_duration, no_recordings_error
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CHBMITReader", "parse_chbmit_summary"]
+__all__ = ["CHBMITReader", "bipolar_to_average_reference", "parse_chbmit_summary"]
 
 _FILE = re.compile(r"^\s*File Name:\s*(\S+)", re.IGNORECASE)
 _COUNT = re.compile(r"^\s*Number of Seizures in File:\s*(\d+)", re.IGNORECASE)
@@ -53,8 +70,8 @@ def parse_chbmit_summary(path: str | Path) -> dict[str, list[tuple[float, float]
     path = Path(path)
     files: dict[str, list[tuple[float, float]]] = {}
     expected: dict[str, int] = {}
-    current: Optional[str] = None
-    pending_start: Optional[float] = None
+    current: str | None = None
+    pending_start: float | None = None
     with open(path, encoding="utf-8", errors="replace") as fid:
         for line in fid:
             if match := _FILE.match(line):
@@ -91,7 +108,7 @@ class CHBMITReader(SourceReader):
     layout = "chbNN/chbNN_MM.edf with chbNN/chbNN-summary.txt (chb01 ... chb24)"
     line_freq = 60.0
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         root = check_root(root, self)
         n_found = 0
         for summary in sorted(root.rglob("chb*-summary.txt")):
@@ -120,3 +137,79 @@ class CHBMITReader(SourceReader):
                 )
         if n_found == 0:
             raise no_recordings_error(root, self)
+
+    def load_raw(self, item: RecordingItem):
+        """The recording as average-referenced electrode potentials (volts), rebuilt from the
+        bipolar derivations (see the module docstring)."""
+        import mne
+
+        raw = mne.io.read_raw_edf(item.path, preload=True, verbose="error")
+        return bipolar_to_average_reference(raw, line_freq=self.line_freq)
+
+
+def _pair(name: str) -> tuple[str, str] | None:
+    """``"FP1-F7"`` -> ("FP1", "F7"); MNE's de-duplicated ``"T8-P8-1"`` -> ("T8", "P8"); else None."""
+    parts = [p.strip().upper() for p in name.split("-")]
+    if len(parts) == 3 and parts[2].isdigit():
+        parts = parts[:2]
+    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+        return None
+    return parts[0], parts[1]
+
+
+def bipolar_to_average_reference(raw, line_freq: float | None = None):
+    """Average-referenced potentials of the largest connected chain of a bipolar montage.
+
+    Args:
+        raw: preloaded ``mne.io.BaseRaw`` whose channels are named ``A-B`` (volts).
+        line_freq: mains frequency stored in the new info.
+
+    Returns:
+        ``mne.io.RawArray`` of shape (n_electrodes, n_times) in volts, electrodes named in MNE's
+        standard spelling where they are 10-05 positions (``FP1`` -> ``Fp1``).
+
+    A recording with no ``A-B`` channel (chb12_27-29 were recorded referentially) is returned
+    unchanged.
+    """
+    import mne
+
+    pairs = [(i, pair) for i, name in enumerate(raw.ch_names) if (pair := _pair(name))]
+    if not pairs:
+        logger.info("no bipolar 'A-B' channels in %s: kept as recorded (referential)", raw.filenames[0] if raw.filenames else "recording")
+        return raw
+    nodes = sorted({e for _, pair in pairs for e in pair})
+    # Union-find over electrodes to find the connected chains.
+    parent = {n: n for n in nodes}
+
+    def find(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for _, (a, b) in pairs:
+        parent[find(a)] = find(b)
+    groups: dict[str, list[str]] = {}
+    for n in nodes:
+        groups.setdefault(find(n), []).append(n)
+    keep = max(groups.values(), key=len)
+    column = {n: j for j, n in enumerate(keep)}
+    rows = [(i, a, b) for i, (a, b) in pairs if a in column]
+    incidence = np.zeros((len(rows), len(keep)))  # (n_pairs, n_electrodes)
+    for r, (_, a, b) in enumerate(rows):
+        incidence[r, column[a]] = 1.0
+        incidence[r, column[b]] = -1.0
+    bipolar = raw.get_data(picks=[i for i, _, _ in rows])  # (n_pairs, n_times)
+    potentials = np.linalg.pinv(incidence) @ bipolar  # (n_electrodes, n_times), zero mean per sample
+    dropped = sorted(set(nodes) - set(keep))
+    if dropped:
+        logger.info("bipolar montage: electrodes %s are not linked to the main chain; left out", dropped)
+    standard = standard_case_names(keep)
+    info = mne.create_info([standard.get(n, n) for n in keep], raw.info["sfreq"], "eeg")
+    if line_freq:
+        info["line_freq"] = line_freq
+    out = mne.io.RawArray(potentials, info, verbose="error")
+    if raw.info["meas_date"] is not None:
+        out.set_meas_date(raw.info["meas_date"])
+    out.set_annotations(raw.annotations)
+    return out

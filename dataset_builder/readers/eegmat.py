@@ -11,11 +11,11 @@ the rest files are three times longer.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
-from .base import RecordingItem, SourceReader, register_reader
 from ._util import check_root, no_recordings_error
+from .base import RecordingItem, SourceReader, register_reader
 
 __all__ = ["EEGMATReader"]
 
@@ -34,7 +34,7 @@ class EEGMATReader(SourceReader):
     layout = "SubjectNN_1.edf (rest) and SubjectNN_2.edf (mental arithmetic), flat"
     line_freq = 50.0
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         root = check_root(root, self)
         n_found = 0
         for edf in sorted(root.rglob("*.edf")):

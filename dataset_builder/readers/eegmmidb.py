@@ -25,11 +25,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
+from ._util import (
+    check_root,
+    edf_header_duration,
+    no_recordings_error,
+    standard_case_names,
+)
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
-from ._util import check_root, edf_header_duration, no_recordings_error, standard_case_names
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ class EEGMMIDBReader(SourceReader):
     layout = "SNNN/SNNNRkk.edf (S001/S001R01.edf ... S109/S109R14.edf)"
     line_freq = 60.0
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         import mne
 
         root = check_root(root, self)

@@ -19,17 +19,18 @@ from __future__ import annotations
 import csv
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar, Iterator, Optional
+from typing import ClassVar
 
 import numpy as np
 
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 from ._util import check_root, no_recordings_error
+from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HelsinkiReader", "read_annotation_csv", "consensus_seconds"]
+__all__ = ["HelsinkiReader", "consensus_seconds", "read_annotation_csv"]
 
 ANNOTATORS = ("A", "B", "C")
 _CONSENSUS = ("majority", "all", "any")
@@ -67,7 +68,8 @@ def consensus_seconds(columns: list[np.ndarray], rule: str) -> np.ndarray:
     """Per-second seizure decision (bool) of several annotators under ``rule``."""
     if rule not in _CONSENSUS:
         raise ValueError(f"Invalid value for the consensus rule: allowed values are {_CONSENSUS}, but got {rule!r} instead")
-    n = min(len(c) for c in columns)
+    # Seconds past an annotator's last value (NaN padding) are not judged by anyone.
+    n = min((np.flatnonzero(np.isfinite(c))[-1] + 1) if np.isfinite(c).any() else 0 for c in columns)
     votes = np.nansum(np.stack([c[:n] for c in columns]), axis=0)
     if rule == "majority":
         return votes * 2 > len(columns)
@@ -98,7 +100,7 @@ class HelsinkiReader(SourceReader):
     line_freq = 50.0
     consensus: ClassVar[str] = "majority"
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         root = check_root(root, self)
         edfs = {int(m.group(1)): p for p in sorted(root.rglob("*.edf")) if (m := re.fullmatch(r"eeg(\d+)", p.stem, re.IGNORECASE))}
         if not edfs:

@@ -18,15 +18,15 @@ from __future__ import annotations
 import csv
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 from ._util import check_root, merge_spans, no_recordings_error, spans_from_annotations
+from .base import RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HMCReader", "HMC_STAGES", "read_hmc_scoring_txt"]
+__all__ = ["HMC_STAGES", "HMCReader", "read_hmc_scoring_txt"]
 
 HMC_STAGES = {
     "Sleep stage W": {"sleep_stage": "W"},
@@ -71,7 +71,7 @@ class HMCReader(SourceReader):
     layout = "recordings/SNxxx.edf with SNxxx_sleepscoring.edf (or .txt) beside it"
     line_freq = 50.0
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         import mne
 
         root = check_root(root, self)

@@ -19,15 +19,22 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar, Iterator, Optional
+from typing import ClassVar
 
+from ._util import (
+    check_root,
+    edf_header_duration,
+    merge_spans,
+    no_recordings_error,
+    read_edf_any_extension,
+)
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
-from ._util import check_root, edf_header_duration, merge_spans, no_recordings_error, read_edf_any_extension
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ISRUCReader", "ISRUC_STAGES", "read_isruc_labels"]
+__all__ = ["ISRUC_STAGES", "ISRUCReader", "read_isruc_labels"]
 
 ISRUC_STAGES = {0: "W", 1: "N1", 2: "N2", 3: "N3", 5: "REM"}
 EPOCH_S = 30.0
@@ -60,7 +67,7 @@ class ISRUCReader(SourceReader):
     line_freq = 50.0
     scorer: ClassVar[int] = 1
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         root = check_root(root, self)
         n_found = 0
         for rec in sorted(root.rglob("*.rec")):

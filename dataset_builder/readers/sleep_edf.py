@@ -19,15 +19,16 @@ sleep epoch. Recorded in the Netherlands (50 Hz). EEG is bipolar ``EEG Fpz-Cz``/
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar, Iterator, Optional
+from typing import ClassVar
 
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 from ._util import check_root, no_recordings_error, spans_from_annotations
+from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SleepEDFReader", "SLEEP_EDF_STAGES", "trim_wake"]
+__all__ = ["SLEEP_EDF_STAGES", "SleepEDFReader", "trim_wake"]
 
 SLEEP_EDF_STAGES = {
     "Sleep stage W": {"sleep_stage": "W"},
@@ -69,7 +70,7 @@ class SleepEDFReader(SourceReader):
     line_freq = 50.0
     wake_margin_s: ClassVar[float] = 30 * 60.0
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         import mne
 
         root = check_root(root, self)

@@ -10,8 +10,6 @@ abnormal, eval 150 + 126).
 
 from __future__ import annotations
 
-from typing import Optional
-
 from .base import register_reader
 from .tuh_common import TUHReader, tuh_subject
 
@@ -26,7 +24,7 @@ class TUABReader(TUHReader):
     label_keys = ("abnormal",)
     layout = "edf/{train,eval}/{normal,abnormal}/01_tcp_ar/<patient>_sNNN_tNNN.edf"
 
-    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> Optional[dict]:
+    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         if "abnormal" in rel_parts:
             status = "abnormal"
         elif "normal" in rel_parts:

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
-from .base import LabelSpan, register_reader
 from ._util import merge_spans
+from .base import LabelSpan, register_reader
 from .tuh_common import TUHReader, read_nedc_csv, tuh_subject
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TUARReader", "ARTIFACT_CODES"]
+__all__ = ["ARTIFACT_CODES", "TUARReader"]
 
 ARTIFACT_CODES = {
     "eyem": "eye_movement",
@@ -45,7 +44,7 @@ class TUARReader(TUHReader):
     label_keys = ("artifact",)
     layout = "edf/{01_tcp_ar,02_tcp_le,03_tcp_ar_a}/<patient>_sNNN_tNNN.edf with <stem>.csv beside it"
 
-    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> Optional[dict]:
+    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         montage = next((p for p in rel_parts if p.startswith(("01_tcp", "02_tcp", "03_tcp"))), None)
         return {"subject": tuh_subject(stem), "extra": {"montage": montage}}
 

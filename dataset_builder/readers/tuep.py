@@ -10,8 +10,6 @@ official split.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from .base import register_reader
 from .tuh_common import TUHReader, tuh_subject
 
@@ -29,7 +27,7 @@ class TUEPReader(TUHReader):
     label_keys = ("epilepsy",)
     layout = "{00_epilepsy,01_no_epilepsy}/<patient>/<session>/<montage>/<patient>_sNNN_tNNN.edf"
 
-    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> Optional[dict]:
+    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         parts = set(rel_parts)
         # Test the "no" folders first: "no_epilepsy" also contains "epilepsy".
         if parts & _NO_EPILEPSY_FOLDERS:

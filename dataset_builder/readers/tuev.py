@@ -18,15 +18,14 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Optional
 
-from .base import LabelSpan, register_reader
 from ._util import merge_spans
+from .base import LabelSpan, register_reader
 from .tuh_common import TUHReader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TUEVReader", "TUEV_CODES", "read_rec"]
+__all__ = ["TUEV_CODES", "TUEVReader", "read_rec"]
 
 TUEV_CODES = {1: "spsw", 2: "gped", 3: "pled", 4: "eyem", 5: "artf", 6: "bckg"}
 
@@ -62,7 +61,7 @@ class TUEVReader(TUHReader):
     label_keys = ("event",)
     layout = "edf/train/<patient>/<patient>_NNNNNNNN.edf and edf/eval/NNN/<class>_NNN_a_<n>.edf, each with a .rec beside it"
 
-    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> Optional[dict]:
+    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         stem = stem.lower()
         if "eval" in rel_parts:
             match = _EVAL_NAME.match(stem)

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar, Iterator, Optional
+from typing import ClassVar
 
-from .base import LabelSpan, RecordingItem, SourceReader
 from ._util import check_root, no_recordings_error
+from .base import LabelSpan, RecordingItem, SourceReader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TUHReader", "NedcRow", "read_nedc_csv", "tuh_subject", "TUH_LINE_FREQ", "TCP_MONTAGE"]
+__all__ = ["TCP_MONTAGE", "TUH_LINE_FREQ", "NedcRow", "TUHReader", "read_nedc_csv", "tuh_subject"]
 
 TUH_LINE_FREQ = 60.0  # Philadelphia, USA
 
@@ -114,7 +115,7 @@ class TUHReader(SourceReader):
         "form required); no redistribution"
     )
 
-    def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
+    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         root = check_root(root, self)
         n_found = 0
         for edf_path in sorted(root.rglob("*.edf")):
@@ -139,7 +140,7 @@ class TUHReader(SourceReader):
             raise no_recordings_error(root, self)
 
     # -- hooks -----------------------------------------------------------------------------
-    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> Optional[dict]:
+    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         """Subject / split / recording labels from the folders (lower-cased) and file stem."""
         raise NotImplementedError
 
@@ -149,6 +150,6 @@ class TUHReader(SourceReader):
 
     # -- shared helpers --------------------------------------------------------------------
     @staticmethod
-    def _sibling(edf_path: Path, suffix: str) -> Optional[Path]:
+    def _sibling(edf_path: Path, suffix: str) -> Path | None:
         candidate = edf_path.with_suffix(suffix)
         return candidate if candidate.is_file() else None

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
-from .base import LabelSpan, register_reader
 from ._util import merge_spans
+from .base import LabelSpan, register_reader
 from .tuh_common import TUHReader, read_nedc_csv, tuh_subject
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TUSLReader", "SLOWING_CODES"]
+__all__ = ["SLOWING_CODES", "TUSLReader"]
 
 SLOWING_CODES = {
     "slow": {"slowing_annotation": "slowing", "seizure": "none"},
@@ -39,7 +38,7 @@ class TUSLReader(TUHReader):
     label_keys = ("slowing_annotation", "seizure")
     layout = "edf/<patient>/<session>/<montage>/<patient>_sNNN_tNNN.edf with <stem>.csv beside it"
 
-    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> Optional[dict]:
+    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         return {"subject": tuh_subject(stem)}
 
     def _label_spans(self, edf_path: Path) -> list[LabelSpan]:

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
-from .base import LabelSpan, register_reader
 from ._util import complement_spans, merge_spans
+from .base import LabelSpan, register_reader
 from .tuh_common import NedcRow, TUHReader, read_nedc_csv, tuh_subject
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TUSZReader", "SEIZURE_TYPES"]
+__all__ = ["SEIZURE_TYPES", "TUSZReader"]
 
 SEIZURE_TYPES = {
     "fnsz": "focal",
@@ -73,7 +72,7 @@ class TUSZReader(TUHReader):
     label_keys = ("seizure", "seizure_type")
     layout = "edf/{train,dev,eval}/<patient>/sNNN_YYYY_MM_DD/<montage>/<stem>.edf with <stem>.csv and <stem>.csv_bi beside it"
 
-    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> Optional[dict]:
+    def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         split = next((_SPLITS[p] for p in rel_parts if p in _SPLITS), None)
         if split is None:
             return None

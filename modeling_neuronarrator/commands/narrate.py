@@ -258,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
         for segment in report.segments:
             print(segment_line(segment.start_s, report.segment_seconds, segment.findings))
             print(textwrap.indent(textwrap.fill(segment.narrative, 100), "    "))
-            for issue in segment.contradictions + segment.unverified:
+            for issue in (i for i in segment.issues if i.kind != "omitted"):
                 print(f"    ! {issue.kind}: {issue.message}")
     print("Summary")
     print(textwrap.indent(textwrap.fill(report.summary.paragraph, 100), "  "))

@@ -9,6 +9,7 @@ measured value and the flag. Three kinds of issue:
 - ``contradicted``: the narrative states a value and the measurement says otherwise;
 - ``unverified``: the narrative states something the signal cannot confirm (e.g. a sleep stage or
   an event class when the recording carries no such label);
+- ``empty``: the narrative is empty (a generation failure);
 - ``omitted``: the measurement has a finding (slowing, artifacts, asymmetry, ...) the narrative
   does not mention. Omissions are listed for completeness but are not counted as errors.
 """
@@ -32,7 +33,7 @@ class GroundingIssue:
     """One disagreement between a narrative and the measured findings of its segment."""
 
     field: str
-    kind: Literal["contradicted", "unverified", "omitted"]
+    kind: Literal["contradicted", "unverified", "empty", "omitted"]
     claimed: Any  # value parsed from the narrative (None for omissions)
     measured: Any  # value from the findings (None when unverifiable)
     message: str
@@ -99,6 +100,8 @@ def check_grounding(
     """
     from dataset_builder.description import FIELD_SPECS, findings_to_fields, parse  # the corpus parser
 
+    if not narrative or not narrative.strip():
+        return [GroundingIssue("narrative", "empty", "", None, "the narrative is empty: nothing to check against the measurement")]
     labels = dict(findings.labels) if labels is None else dict(labels)
     claimed_fields = parse(narrative)
     measured_fields = findings_to_fields(findings, labels)

@@ -50,6 +50,11 @@ class SegmentReport:
     def unverified(self) -> list[GroundingIssue]:
         return [i for i in self.issues if i.kind == "unverified"]
 
+    @property
+    def flagged(self) -> bool:
+        """The narrative states something the measurement does not support (or nothing at all)."""
+        return any(i.kind in ("contradicted", "unverified", "empty") for i in self.issues)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
@@ -98,7 +103,7 @@ class RecordingReport:
     @property
     def n_flagged(self) -> int:
         """Segments whose narrative contradicts the measurement or states unverifiable labels."""
-        return sum(1 for s in self.segments if s.contradictions or s.unverified)
+        return sum(1 for s in self.segments if s.flagged)
 
 
 class _SegmentSelector:

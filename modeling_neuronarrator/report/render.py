@@ -130,7 +130,7 @@ def render_json(report: RecordingReport) -> str:
 
 
 def _issue_text(segment: SegmentReport) -> list[str]:
-    return [i.message for i in segment.issues if i.kind in ("contradicted", "unverified")]
+    return [i.message for i in segment.issues if i.kind in ("contradicted", "unverified", "empty")]
 
 
 def _md_cell(text: str) -> str:
@@ -190,7 +190,7 @@ table.meta td:first-child{width:210px;font-weight:600;background:#f8fafc}
 figure{margin:12px 0}figure img{max-width:100%;border:1px solid #e5e7eb}figcaption{color:#6b7280;font-size:.85em}
 .ok{color:#047857}.flag{display:inline-block;margin:1px 0;padding:1px 6px;border-radius:4px;font-size:.85em}
 .flag.contradicted{background:#fee2e2;color:#991b1b}.flag.unverified{background:#fef3c7;color:#92400e}
-.flag.omitted{background:#f3f4f6;color:#4b5563}
+.flag.omitted{background:#f3f4f6;color:#4b5563}.flag.empty{background:#fee2e2;color:#991b1b}
 tr.flagged td:first-child{border-left:4px solid #dc2626}
 td.time{white-space:nowrap;font-variant-numeric:tabular-nums}
 .measured{color:#374151;font-size:.92em}
@@ -263,7 +263,7 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
     for segment in report.segments:
         badges = [f'<span class="flag {i.kind}">{_h(i.kind)}: {_h(i.message)}</span>' for i in segment.issues]
         grounding = "<br>".join(badges) if badges else '<span class="ok">consistent</span>'
-        css = ' class="flagged"' if segment.contradictions or segment.unverified else ""
+        css = ' class="flagged"' if segment.flagged else ""
         parts.append(
             f'<tr{css}><td>{segment.index}</td><td class="time">{format_time(segment.start_s)}<br>{format_time(segment.end_s)}</td>'
             f'<td>{_h(segment.narrative)}</td><td class="measured">{_h(findings_line(segment.findings))}</td><td>{grounding}</td></tr>'

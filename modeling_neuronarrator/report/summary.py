@@ -288,7 +288,9 @@ def summarize_recording(
         "dominant_band": main_band,
         "dominant_band_fraction": main_count / n,
         "band_fractions": {band: band_counts.get(band, 0) / n for band in BANDS},
-        "median_frequency_hz": round(float(np.median(freqs)), 1),
+        # Median over the segments of the dominant band: a median across bands (2 and 10 Hz halves
+        # giving 6 Hz) would name a rhythm no segment has.
+        "median_frequency_hz": round(float(np.median([f.dominant_frequency_hz for f in findings if f.dominant_band == main_band])), 1),
         "frequency_range_hz": [round(float(np.percentile(freqs, 10)), 1), round(float(np.percentile(freqs, 90)), 1)],
         "predominant_region": region,
         "pdr_hz": round(float(np.median(pdrs)), 1) if pdrs.size else None,
@@ -354,15 +356,16 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
     sentences = [f"{format_time(analysed_s)} of EEG were analysed in {n} segments of {segment_seconds:g} s."]
     bg = background
     low, high = bg["frequency_range_hz"]
-    spread = f", range {low:.1f}-{high:.1f} Hz" if high - low >= 0.5 else ""
     sentence = (
-        f"The background is dominated by {bg['dominant_band']} activity ({_percent(bg['dominant_band_fraction'])} of segments; "
-        f"median dominant frequency {bg['median_frequency_hz']:.1f} Hz{spread}), maximal over the {bg['predominant_region']} region"
+        f"The background is dominated by {bg['dominant_band']} activity at a median {bg['median_frequency_hz']:.1f} Hz "
+        f"({_percent(bg['dominant_band_fraction'])} of segments), maximal over the {bg['predominant_region']} region"
     )
     others = [f"{band} {_percent(frac)}" for band, frac in bg["band_fractions"].items() if band != bg["dominant_band"] and frac >= 0.05]
     if others:
         sentence += f"; other segments are dominated by {', '.join(others)}"
     sentences.append(sentence + ".")
+    if high - low >= 0.5:
+        sentences.append(f"The dominant frequency ranges from {low:.1f} to {high:.1f} Hz (10th-90th percentile).")
     if bg["pdr_hz"] is not None:
         sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of segments.")
     else:

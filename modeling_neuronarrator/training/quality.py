@@ -55,7 +55,9 @@ def _true_fields(row: dict) -> dict:
     labels = row.get("labels")
     if isinstance(labels, str):
         labels = json.loads(labels) if labels else {}
-    return findings_to_fields(row["findings"], labels or None)
+    # The corpus stores labels as a struct over every label key: absent keys are None.
+    labels = {key: value for key, value in (labels or {}).items() if value is not None}
+    return findings_to_fields(row["findings"], labels)
 
 
 def score_fields(narratives: Sequence[str], rows: Sequence[dict], fields: Optional[Iterable[str]] = None) -> dict[str, dict[str, float]]:

@@ -54,6 +54,9 @@ class Bertscore(evaluate.Metric):
 
     def _compute(self, predictions, references, batch_size=32):
         from bert_score import score
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no weight-loading bar in every evaluation log
 
         refs = [[r] if isinstance(r, str) else list(r) for r in references]
         precision, recall, f1 = score(

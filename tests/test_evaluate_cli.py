@@ -1,0 +1,161 @@
+"""``neuronarrator evaluate`` end to end on a tiny generated corpus: prediction files, baselines,
+leave-one-source-out, --limit, the results JSON contents and the error messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from eval_fixtures import write_corpus
+from modeling_neuronarrator.cli import main
+from neuronarrator_eval.corpus import corpus_fingerprint, leave_one_source_out, load_split, read_predictions
+
+FAST_METRICS = "bleu,rouge_l,cider_d"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def test_rows(corpus):
+    return load_split(corpus, "test")
+
+
+def _write_predictions(path, rows, narrative=lambda row: row["description"], scores=None):
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            record = {"id": row["id"], "narrative": narrative(row)}
+            if scores is not None:
+                record["scores"] = scores(row)
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def test_commands_are_registered():
+    from modeling_neuronarrator.cli import COMMANDS
+
+    assert COMMANDS["evaluate"][0] == "neuronarrator_eval.evaluate_cli"
+    assert COMMANDS["leaderboard"][0] == "neuronarrator_eval.leaderboard_cli"
+
+
+def test_predictions_file_scored_with_every_metric(corpus, test_rows, tmp_path):
+    predictions = _write_predictions(
+        tmp_path / "perfect.jsonl", test_rows, scores=lambda row: {"abnormal": 1.0 if row["labels"]["abnormal"] == "abnormal" else 0.0}
+    )
+    assert main(["evaluate", "--predictions", str(predictions), "--baselines", "none", "--corpus", str(corpus), "-o", str(tmp_path / "out")]) == 0
+    path = tmp_path / "out" / "perfect__neurocorpus__test.json"
+    results = json.loads(path.read_text())
+    metrics = results["metrics"]
+    assert metrics["clinical_accuracy"] == 1.0
+    assert metrics["bleu_4"] == pytest.approx(1.0) and metrics["rouge_l"] == pytest.approx(1.0)
+    assert metrics["meteor"] > 0.99 and metrics["bertscore_f1"] == pytest.approx(1.0, abs=1e-4)
+    assert metrics["cider_d"] == pytest.approx(10.0)
+    assert results["system"] == {"name": "perfect", "kind": "predictions", "path": str(predictions.resolve())}
+    dataset = results["dataset"]
+    assert dataset["split"] == "test" and dataset["n_segments"] == len(test_rows) == 16
+    assert dataset["sources"] == {"sleep_edf": 8, "tuab": 8}
+    assert len(dataset["fingerprint"]["sha256"]) == 64 and dataset["fingerprint"]["n_rows"] == 16
+    assert set(results["per_source"]) == {"sleep_edf", "tuab"}
+    assert results["per_source"]["tuab"]["metrics"]["clinical_accuracy"] == 1.0
+    assert results["per_source"]["tuab"]["metrics"]["bleu_4"] == pytest.approx(1.0)
+    assert results["clinical"]["tasks"]["tuab_abnormal"]["auroc"] == 1.0
+    assert results["clinical"]["tasks"]["sleep_stage"]["balanced_accuracy"] == 1.0
+    assert set(results["metric_implementations"]) == {"bleu", "rouge_l", "meteor", "cider_d", "bertscore"}
+    assert results["bertscore_model"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert results["throughput"]["segments"] == 16 and results["throughput"]["scoring_segments_per_second"] > 0
+    assert results["settings"]["split"] == "test"
+
+
+def test_missing_ids_are_listed(corpus, test_rows, tmp_path, capsys):
+    rows = list(test_rows)[7:]
+    predictions = _write_predictions(tmp_path / "partial.jsonl", rows)
+    code = main(["evaluate", "--predictions", str(predictions), "--baselines", "none", "--corpus", str(corpus), "-o", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "partial.jsonl: no prediction for 7 of the 16 evaluated rows" in err
+    assert repr(test_rows[0]["id"]) in err and "and 2 more" in err
+
+
+def test_malformed_prediction_lines(test_rows, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "narrative": "x"}\nnot json\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: not valid JSON"):
+        read_predictions(bad, ["a"])
+    bad.write_text('{"id": "a", "text": "x"}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:1: .*'id' and 'narrative'"):
+        read_predictions(bad, ["a"])
+    bad.write_text('{"id": "a", "narrative": "x"}\n{"id": "a", "narrative": "y"}\n')
+    with pytest.raises(ValueError, match="duplicate id 'a'"):
+        read_predictions(bad, ["a"])
+    with pytest.raises(FileNotFoundError, match="predictions file not found"):
+        read_predictions(tmp_path / "none.jsonl", ["a"])
+
+
+def test_baselines_and_leave_one_source_out(corpus, tmp_path):
+    out = tmp_path / "zs"
+    code = main(["evaluate", "--no-model", "--baselines", "oracle,nearest-neighbour", "--leave-out", "tuab", "--metrics", FAST_METRICS,
+                 "--corpus", str(corpus), "-o", str(out)])
+    assert code == 0
+    names = sorted(p.name for p in out.glob("*.json"))
+    assert names == ["nearest-neighbour__neurocorpus__test__leave-out-tuab.json", "oracle__neurocorpus__test__leave-out-tuab.json"]
+    results = json.loads((out / names[0]).read_text())
+    assert results["dataset"]["leave_out"] == "tuab" and results["dataset"]["sources"] == {"tuab": 8}
+    assert results["settings"]["leave_out"] == "tuab"
+    assert results["system"]["kind"] == "baseline"
+    assert results["throughput"]["segments_per_second"] > 0 and results["settings"]["fit_seconds"] >= 0
+    oracle = json.loads((out / names[1]).read_text())
+    assert oracle["metrics"]["clinical_accuracy"] == 1.0 and oracle["system"]["kind"] == "oracle"
+
+
+def test_leave_one_source_out_split(corpus, test_rows):
+    train, held_out = leave_one_source_out(load_split(corpus, "train"), test_rows, "sleep_edf")
+    assert set(train["source"]) == {"tuab"} and set(held_out["source"]) == {"sleep_edf"}
+    with pytest.raises(ValueError, match=r"--leave-out 'chbmit': no rows of that source; the corpus has sources \['sleep_edf', 'tuab'\]"):
+        leave_one_source_out(load_split(corpus, "train"), test_rows, "chbmit")
+
+
+def test_limit_draws_a_seeded_sample(corpus, tmp_path):
+    for run in ("a", "b"):
+        assert main(["evaluate", "--no-model", "--baselines", "oracle", "--limit", "5", "--metrics", "bleu", "--corpus", str(corpus), "-o", str(tmp_path / run)]) == 0
+    a = json.loads((tmp_path / "a" / "oracle__neurocorpus__test.json").read_text())
+    b = json.loads((tmp_path / "b" / "oracle__neurocorpus__test.json").read_text())
+    assert a["dataset"]["n_segments"] == 5 and a["settings"]["limit"] == 5
+    assert a["dataset"]["fingerprint"]["ids_sha256"] == b["dataset"]["fingerprint"]["ids_sha256"]
+
+
+def test_user_errors_exit_2_with_one_line(corpus, tmp_path, capsys, monkeypatch):
+    import modeling_neuronarrator
+
+    cases = [
+        (["--no-model", "--baselines", "magic"], "unknown baseline(s) ['magic']"),
+        (["--no-model", "--baselines", "oracle", "--split", "nosuch"], "no rows in split 'nosuch'; available splits are ['test', 'train']"),
+        (["--no-model", "--baselines", "none"], "nothing to evaluate"),
+        (["--no-model", "--baselines", "blind-lm"], "blind-lm needs a model"),
+        (["--no-model", "--baselines", "oracle", "--metrics", "bleu,wer"], "unknown metric(s) ['wer']"),
+    ]
+    monkeypatch.setattr(modeling_neuronarrator, "DEFAULT_MODEL_PATH", tmp_path / "no_model", raising=False)
+    cases.append(([], "no embedded default model"))
+    for extra, message in cases:
+        code = main(["evaluate", *extra, "--corpus", str(corpus), "-o", str(tmp_path / "err")])
+        err = capsys.readouterr().err
+        assert code == 2, extra
+        assert message in err, (extra, err)
+    assert main(["evaluate", "--no-model", "--corpus", str(tmp_path / "nowhere"), "-o", str(tmp_path / "err")]) == 2
+    assert "corpus folder not found" in capsys.readouterr().err
+
+
+def test_fingerprint_tracks_ids_and_file_contents(corpus, tmp_path):
+    ids = ["a", "b"]
+    first = corpus_fingerprint(corpus, ids)
+    assert corpus_fingerprint(corpus, ids) == first
+    assert corpus_fingerprint(corpus, ["b", "a"])["sha256"] != first["sha256"]
+    copy = shutil.copytree(corpus, tmp_path / "copy")
+    shard = next((copy / "data").glob("test-*.parquet"))
+    shard.write_bytes(shard.read_bytes() + b"\0")
+    changed = corpus_fingerprint(copy, ids)
+    assert changed["ids_sha256"] == first["ids_sha256"] and changed["sha256"] != first["sha256"]
+    assert set(first["files"]) == {"data/test-00000-of-00001.parquet", "data/train-00000-of-00001.parquet"}

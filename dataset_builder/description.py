@@ -298,7 +298,7 @@ _LABEL_SENTENCES: dict[str, tuple[str, ...]] = {
     ),
     "recording_quality": (
         "Recording quality: {p}.",
-        "The annotator noted {p}.",
+        "The recording quality is annotated as {p}.",
         "Quality annotation: {p}.",
     ),
 }
@@ -520,6 +520,13 @@ _PLACEHOLDER_REGEX = {
 _UNIT_REGEX = r"(?:µv|μv|uv|microvolts?)"
 
 
+def _anchor(template: str) -> str:
+    """Longest literal stretch of a template: a text without it cannot match (cheap pre-check)."""
+    literals = re.split(r"\{\w+\}", template.lower())
+    pieces = [piece.strip() for literal in literals for piece in literal.split("µv")]
+    return max(pieces, key=len)
+
+
 def _compile(template: str, placeholders: Mapping[str, str]) -> re.Pattern:
     """Regex of a template: literal words matched case- and whitespace-insensitively, each
     ``{name}`` captured as group ``name``."""
@@ -558,6 +565,7 @@ def _phrases_in(text: str, phrases: Mapping[str, str]) -> tuple[str, ...]:
 # group -> variant -> (compiled templates, constant fields, converter of the match's groups)
 _Converter = Callable[[Mapping[str, str]], dict]
 _PARSERS: list[tuple[str, list[re.Pattern], dict, _Converter]] = []
+_ANCHORS: dict[re.Pattern, str] = {}
 
 
 def _register_parsers() -> None:
@@ -599,10 +607,12 @@ def _register_parsers() -> None:
     for group, variants in _SENTENCES.items():
         for variant, templates in variants.items():
             patterns = [_compile(t, _PLACEHOLDER_REGEX) for t in templates]
+            _ANCHORS.update(zip(patterns, map(_anchor, templates)))
             _PARSERS.append((group, patterns, constants.get((group, variant), {}), numeric_fields))
     for key, templates in _LABEL_SENTENCES.items():
         phrase_to_value = {phrase.lower(): value for value, phrase in LABEL_VOCABULARY[key].items()}
         patterns = [_compile(t, {"p": _alternation(list(phrase_to_value))}) for t in templates]
+        _ANCHORS.update(zip(patterns, map(_anchor, templates)))
 
         def label_fields(groups: Mapping[str, str], key: str = key, lookup: dict = phrase_to_value) -> dict:
             return {key: lookup[re.sub(r"\s+", " ", groups["p"])]}
@@ -636,6 +646,8 @@ def parse(text: str) -> dict:
     best: dict[str, tuple[int, int, dict]] = {}
     for group, patterns, constant, convert in _PARSERS:
         for pattern in patterns:
+            if _ANCHORS[pattern] not in text:
+                continue
             match = pattern.search(text)
             if match is None:
                 continue

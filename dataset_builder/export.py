@@ -121,7 +121,7 @@ def export_corpus(
     schema = features.arrow_schema
     for split, n_shards in plan.items():
         shard, writer, in_shard = 0, None, 0
-        for source, recording, path in by_split[split]:
+        for _source, _recording, path in by_split[split]:
             table = pq.read_table(path)
             if not table.schema.equals(schema, check_metadata=False):
                 raise ValueError(f"{path}: staged rows have another schema than the corpus features; delete the _work folder and rebuild")

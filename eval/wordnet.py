@@ -48,7 +48,8 @@ def lexnames_from_man_page(man_page: Path = LEXNAMES_MAN_PAGE) -> str:
     """The ``lexnames`` file (45 lines ``NN<TAB>name<TAB>pos``) rebuilt from Debian's lexnames(5WN) table."""
     if not man_page.is_file():
         raise WordNetSetupError(f"{man_page}: lexnames man page not found; {_INSTALL_HINT}")
-    text = gzip.open(man_page, "rt", encoding="utf-8", errors="replace").read()
+    with gzip.open(man_page, "rt", encoding="utf-8", errors="replace") as handle:
+        text = handle.read()
     lines = []
     for match in re.finditer(r"^(\d\d)\t(\w+)\.(\w+)\s*\t", text, flags=re.MULTILINE):
         number, pos, name = match.groups()

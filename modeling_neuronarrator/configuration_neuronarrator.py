@@ -15,11 +15,11 @@ from transformers import AutoConfig, Mamba2Config, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 __all__ = [
+    "PLACEHOLDER_KINDS",
+    "NeuroNarratorConfig",
     "NeuroNarratorEEGConfig",
     "NeuroNarratorTopomapConfig",
-    "NeuroNarratorConfig",
     "get_placeholder_counts",
-    "PLACEHOLDER_KINDS",
 ]
 
 # The order in which the placeholders appear in the prompt: history first (it comes from the
@@ -270,9 +270,9 @@ class NeuroNarratorConfig(PreTrainedConfig):
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def default(cls, tokenizer: Any = None, **kwargs) -> "NeuroNarratorConfig":
+    def default(cls, tokenizer: Any = None, **kwargs) -> NeuroNarratorConfig:
         """The embedded default: 4-layer Llama-style decoder (hidden 256), EEG/topomap encoders of
-        width 128 and a 2-layer Mamba2 reasoner; about 8 M parameters with a 4096-token vocabulary.
+        width 128 and a 2-layer Mamba2 reasoner; about 5.3 M parameters with a 4096-token vocabulary.
 
         ``tokenizer`` (e.g. from ``train_narrative_tokenizer``) sets the vocabulary size, the
         special token ids and the placeholder ids. Other keyword arguments override fields.
@@ -282,7 +282,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
         return cls._with_tokenizer(tokenizer, text_config=text, **kwargs)
 
     @classmethod
-    def tiny(cls, tokenizer: Any = None, vocab_size: int = 300, **kwargs) -> "NeuroNarratorConfig":
+    def tiny(cls, tokenizer: Any = None, vocab_size: int = 300, **kwargs) -> NeuroNarratorConfig:
         """A very small configuration for tests (runs a forward pass in milliseconds on a CPU).
 
         Without a tokenizer the last three ids of ``vocab_size`` become the placeholders.
@@ -325,7 +325,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
         return cls._with_tokenizer(tokenizer, text_config=text, **defaults)
 
     @classmethod
-    def from_pretrained_text_model(cls, text_model_path: str, tokenizer: Any = None, **kwargs) -> "NeuroNarratorConfig":
+    def from_pretrained_text_model(cls, text_model_path: str, tokenizer: Any = None, **kwargs) -> NeuroNarratorConfig:
         """A config whose backbone is a local pretrained causal LM folder (safetensors), e.g. the
         SmolLM2-135M-Instruct folder written by ``python -m modeling_neuronarrator.training.smollm2``.
 
@@ -338,7 +338,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
         return cls._with_tokenizer(tokenizer, text_config=text_config, text_model_path=str(text_model_path), **kwargs)
 
     @classmethod
-    def _with_tokenizer(cls, tokenizer: Any, text_config: dict, **kwargs) -> "NeuroNarratorConfig":
+    def _with_tokenizer(cls, tokenizer: Any, text_config: dict, **kwargs) -> NeuroNarratorConfig:
         if tokenizer is not None:
             tokens = {
                 "eeg": kwargs.get("eeg_token", "<eeg>"),
@@ -356,7 +356,11 @@ class NeuroNarratorConfig(PreTrainedConfig):
             for kind, token in tokens.items():
                 kwargs[f"{kind}_token_id"] = vocab[token]
             text_config = dict(text_config)
-            text_config["vocab_size"] = max(len(tokenizer), int(text_config.get("vocab_size") or 0))
+            if kwargs.get("text_model_path"):
+                # A pretrained table may be padded past the tokenizer (to a multiple of 64, say): keep it.
+                text_config["vocab_size"] = max(len(tokenizer), int(text_config.get("vocab_size") or 0))
+            else:
+                text_config["vocab_size"] = len(tokenizer)  # a fresh backbone: exactly the tokenizer's rows
             for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
                 value = getattr(tokenizer, name, None)
                 if value is not None:

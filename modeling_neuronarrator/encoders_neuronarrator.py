@@ -12,7 +12,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel
 
-from .configuration_neuronarrator import NeuroNarratorConfig, NeuroNarratorEEGConfig, NeuroNarratorTopomapConfig
+from .configuration_neuronarrator import (
+    NeuroNarratorConfig,
+    NeuroNarratorEEGConfig,
+    NeuroNarratorTopomapConfig,
+)
 
 __all__ = ["NeuroNarratorEEGEncoder", "NeuroNarratorTopomapEncoder", "NeuroNarratorVisionTopomapEncoder", "build_topomap_encoder"]
 

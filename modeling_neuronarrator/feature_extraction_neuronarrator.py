@@ -439,7 +439,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")
         index = offsets[:, None] + np.arange(n_seg_out)[None, :]  # (n_seg, T)
         before_notch = np.ascontiguousarray(np.moveaxis(x[:, index], 0, 1))  # (n_seg, 19, T)
-        psd, freqs = segment_psd(before_notch, fs_out)
+        psd, freqs = segment_psd(before_notch.astype(np.float32), fs_out)  # float32: half the FFT work
         if apply_notch:
             b, a = _notch(fs_out, float(line))
             x = signal.filtfilt(b, a, x, axis=-1)
@@ -448,9 +448,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             segments = before_notch
 
         powers = band_power(psd, freqs)  # (n_seg, 19, 5) uV^2
-        relative = powers / np.maximum(powers.sum(axis=-1, keepdims=True), 1e-12)
-        log_relative = np.log10(relative + _LOG_FLOOR)
-        topomaps = project_topomaps(log_relative, STANDARD_CHANNELS, self.topomap_size)  # (n_seg, 5, H, W)
+        topomaps = self._topomaps(powers)  # (n_seg, 5, H, W)
         mask = np.broadcast_to(source.map.recorded, (len(starts), len(STANDARD_CHANNELS))).copy()
         findings = compute_findings(
             segments, fs_out, channel_mask=mask, psd=psd, freqs=freqs, line_freq=line,
@@ -464,6 +462,30 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             "segment_start_s": np.asarray(starts, dtype=np.float64),
         }
         return arrays, findings
+
+    def _topomaps(self, powers: np.ndarray) -> np.ndarray:
+        """``(n, 19, 5)`` band powers -> ``(n, 5, H, W)`` log10 relative power images."""
+        relative = powers / np.maximum(powers.sum(axis=-1, keepdims=True), 1e-12)
+        return project_topomaps(np.log10(relative + _LOG_FLOOR), STANDARD_CHANNELS, self.topomap_size)
+
+    def topomaps_from_segments(self, eeg: np.ndarray) -> np.ndarray:
+        """Topomaps of already harmonized segments (e.g. stored corpus rows).
+
+        Args:
+            eeg: ``(n_segments, 19, n_times)`` model input (uV/100 at ``sampling_rate``).
+
+        Returns:
+            ``(n_segments, 5, H, W)`` float32, as ``__call__`` gives them (up to the mains notch,
+            which ``__call__`` measures before and these segments already went through).
+        """
+        eeg = np.asarray(eeg, dtype=np.float32)
+        if eeg.ndim != 3 or eeg.shape[1] != len(STANDARD_CHANNELS):
+            raise ValueError(
+                f"topomaps_from_segments: expected eeg of shape (n_segments, 19, n_times), got {eeg.shape}; "
+                "pass the 'eeg' output of this feature extractor"
+            )
+        psd, freqs = segment_psd(eeg / self.eeg_scale, float(self.sampling_rate))
+        return self._topomaps(band_power(psd, freqs)).astype(np.float32)
 
     def to_dict(self) -> dict:
         output = super().to_dict()

@@ -12,35 +12,45 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModel, AutoModelForCausalLM, GenerationMixin, Mamba2Model, PreTrainedModel
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    GenerationMixin,
+    Mamba2Model,
+    PreTrainedModel,
+)
 from transformers import initialization as init
 from transformers.activations import ACT2FN
-from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPast,
+    CausalLMOutputWithPast,
+)
 
 from .configuration_neuronarrator import NeuroNarratorConfig, get_placeholder_counts
-from .model_card import build_model_card
 from .encoders_neuronarrator import (
     NeuroNarratorEEGEncoder,
     NeuroNarratorTopomapEncoder,
     _QueryResampler,
     build_topomap_encoder,
 )
+from .model_card import build_model_card
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "GroundingOutput",
     "HistoryState",
-    "SegmentFeatures",
-    "NeuroNarratorPreTrainedModel",
-    "NeuroNarratorModel",
     "NeuroNarratorForConditionalGeneration",
+    "NeuroNarratorModel",
+    "NeuroNarratorPreTrainedModel",
+    "SegmentFeatures",
     "contrastive_loss",
 ]
 
@@ -442,6 +452,15 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
             mask = input_ids == token_id
         n_tokens = int(mask.sum())
         n_features = features.shape[0] * features.shape[1]
+        expected = get_placeholder_counts(self.config)[kind]
+        per_row = mask.sum(dim=1)
+        if features.shape[1] == expected and n_tokens == n_features and bool((per_row != expected).any()):
+            row = int((per_row != expected).nonzero()[0, 0])
+            raise ValueError(
+                f"{kind} placeholder tokens are unevenly spread: prompt row {row} holds {int(per_row[row])} {kind} "
+                f"tokens but every segment needs {expected} (get_placeholder_counts); build the batch with "
+                "NeuroNarratorProcessor."
+            )
         if n_tokens != n_features:
             raise ValueError(
                 f"{kind} placeholder tokens and {kind} features do not match: the prompt holds {n_tokens} "
@@ -585,7 +604,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def build(cls, config: NeuroNarratorConfig, **load_kwargs) -> "NeuroNarratorForConditionalGeneration":
+    def build(cls, config: NeuroNarratorConfig, **load_kwargs) -> NeuroNarratorForConditionalGeneration:
         """A fresh model; when ``config.text_model_path`` names a local causal-LM folder, its weights
         are loaded into the backbone (rows for the added placeholder tokens are appended)."""
         model = cls(config)

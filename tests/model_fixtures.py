@@ -29,7 +29,10 @@ def tiny_config(**kwargs):
 
 
 def tiny_processor(config=None):
-    from modeling_neuronarrator import NeuroNarratorFeatureExtractor, NeuroNarratorProcessor
+    from modeling_neuronarrator import (
+        NeuroNarratorFeatureExtractor,
+        NeuroNarratorProcessor,
+    )
 
     config = config or tiny_config()
     return NeuroNarratorProcessor.from_config(config, NeuroNarratorFeatureExtractor(), narrative_tokenizer())

@@ -133,9 +133,9 @@ def write_gdf(
     )
     assert len(variable) == 256 * n
     records = digital.reshape(n_channels, n_records, sfreq).transpose(1, 0, 2)  # (record, channel, sample)
-    positions = [int(round(onset * sfreq)) + 1 for onset, _, _ in events]  # 1-based
+    positions = [round(onset * sfreq) + 1 for onset, _, _ in events]  # 1-based
     codes = [code for _, code, _ in events]
-    durations = [int(round(d * sfreq)) for _, _, d in events]
+    durations = [round(d * sfreq) for _, _, d in events]
     rate = struct.pack("<I", sfreq)[:3]
     table = (
         bytes([3])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from model_fixtures import narrative_tokenizer, tiny_config
 from transformers import AutoConfig, GPT2Config, LlamaConfig, Mamba2Config, ViTConfig
 
-from model_fixtures import narrative_tokenizer, tiny_config
 from modeling_neuronarrator import (
     NeuroNarratorConfig,
     NeuroNarratorEEGConfig,
@@ -43,14 +43,14 @@ def test_tokenizer_sets_placeholder_ids_and_vocabulary():
     assert config.eeg_token_id == tokenizer.convert_tokens_to_ids("<eeg>")
     assert config.topomap_token_id == tokenizer.convert_tokens_to_ids("<topo>")
     assert config.history_token_id == tokenizer.convert_tokens_to_ids("<hist>")
-    assert config.text_config.vocab_size == max(len(tokenizer), 4096)
+    assert config.text_config.vocab_size == len(tokenizer)  # a fresh backbone gets exactly the tokenizer's rows
     assert config.text_config.eos_token_id == tokenizer.eos_token_id
     assert config.text_config.pad_token_id == tokenizer.pad_token_id
 
 
 def test_tokenizer_without_placeholders_is_refused():
-    from transformers import PreTrainedTokenizerFast
     from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
 
     bare = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.BPE()), eos_token="</s>")
     with pytest.raises(ValueError, match=r"lacks the placeholder tokens \['<eeg>', '<topo>', '<hist>'\]"):

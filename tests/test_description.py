@@ -172,13 +172,10 @@ def test_same_seed_same_text_different_seeds_vary():
     assert len(by_id) >= 10
 
 
-def test_seed_from_id_is_stable_across_processes():
-    import subprocess
-    import sys
-
-    code = "from dataset_builder.description import seed_from_id; print(seed_from_id('pylossless/sub-s01/00003'))"
-    outputs = {subprocess.check_output([sys.executable, "-c", code], text=True).strip() for _ in range(2)}
-    assert outputs == {str(seed_from_id("pylossless/sub-s01/00003"))}
+def test_seed_from_id_is_a_fixed_hash():
+    # A fixed value: Python's salted hash() would change from one process to the next.
+    assert seed_from_id("pylossless/sub-s01/00003") == 2937399181
+    assert 0 <= seed_from_id("") < 2**32
 
 
 def test_reads_like_a_report_in_clinical_order():

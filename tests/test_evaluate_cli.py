@@ -159,3 +159,33 @@ def test_fingerprint_tracks_ids_and_file_contents(corpus, tmp_path):
     changed = corpus_fingerprint(copy, ids)
     assert changed["ids_sha256"] == first["ids_sha256"] and changed["sha256"] != first["sha256"]
     assert set(first["files"]) == {"data/test-00000-of-00001.parquet", "data/train-00000-of-00001.parquet"}
+
+
+@pytest.mark.slow
+def test_model_checkpoint_with_grounding_and_blind_baseline(corpus, tmp_path):
+    """A tiny random NeuroNarrator saved with save_pretrained: narratives with history, retrieval
+    recall from its pooled embeddings, and the blind-LM baseline on the same model without EEG."""
+    import model_fixtures
+
+    config = model_fixtures.tiny_config()
+    model_dir = tmp_path / "tiny-model"
+    model_fixtures.tiny_model(config).save_pretrained(model_dir)
+    model_fixtures.tiny_processor(config).save_pretrained(model_dir)
+    out = tmp_path / "out"
+    code = main(["evaluate", "--model", str(model_dir), "--baselines", "blind-lm", "--limit", "4", "--metrics", "bleu",
+                 "--max-new-tokens", "8", "--corpus", str(corpus), "-o", str(out)])
+    assert code == 0
+    results = json.loads((out / "neuronarrator-tiny-model__neurocorpus__test.json").read_text())
+    assert results["system"]["kind"] == "model"
+    grounding = results["grounding"]
+    assert grounding["n_segments"] == 4 and 0.0 <= grounding["mean_recall@1"] <= 1.0
+    assert grounding["eeg_to_topomap_recall@5"] == 1.0  # 4 candidates: every partner is in the top 5
+    assert results["settings"]["history_segments"] == config.history_length
+    assert results["throughput"]["segments_per_second"] > 0
+    blind = json.loads((out / "blind-lm__neurocorpus__test.json").read_text())
+    assert "<eeg>" not in blind["settings"]["baseline"]["prompt"]
+    from neuronarrator_eval.leaderboard import collect_results, model_index
+
+    index = model_index(collect_results(out))
+    names = [m["name"] for m in index["model-index"][0]["results"][0]["metrics"]]
+    assert "EEG-topomap retrieval recall@1" in names

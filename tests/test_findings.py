@@ -170,6 +170,18 @@ def test_band_power_matches_a_known_sine(synth):
     assert powers[0, :, BANDS.index("delta")].max() < 1.0
 
 
+@pytest.mark.parametrize("n_times, rate", [(2000, 200.0), (2560, 256.0), (300, 200.0), (801, 200.0)])
+def test_segment_psd_equals_scipy_welch(n_times, rate):
+    from scipy import signal
+
+    x = np.random.default_rng(0).standard_normal((3, 19, n_times)) * 20.0
+    psd, freqs = segment_psd(x, rate)
+    nperseg = min(n_times, int(round(4 * rate)))
+    ref_freqs, ref = signal.welch(x, fs=rate, nperseg=nperseg, noverlap=nperseg // 2, axis=-1)
+    np.testing.assert_allclose(freqs, ref_freqs)
+    np.testing.assert_allclose(psd, ref, rtol=1e-10)
+
+
 def test_bad_shapes_are_rejected():
     with pytest.raises(ValueError, match=r"\(n_segments, 19, n_times\).*harmonize"):
         compute_findings(np.zeros((2, 18, 2000)), 200.0)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from model_fixtures import NARRATIVES, segments, tiny_config, tiny_model, tiny_processor
+
 from modeling_neuronarrator import (
     HistoryState,
     NeuroNarratorForConditionalGeneration,
@@ -347,3 +347,24 @@ def test_narrate_recording_streams_every_segment(model, processor, synth):
     assert [r["segment_start_s"] for r in results] == [0.0, 10.0, 20.0]
     assert all(isinstance(r["text"], str) for r in results)
     assert results[0]["findings"] is not None
+
+
+def test_benchmark_module_measures_the_three_history_methods(model):
+    from neuronarrator_eval import benchmark_model
+
+    report = benchmark_model.benchmark_history(model, lengths=(2, 8), repeats=1)
+    assert set(report["seconds_per_segment"]) == {"2", "8"}
+    assert set(report["seconds_per_segment"]["8"]) == {"recurrent", "mamba2_recompute", "self_attention"}
+    assert report["growth_vs_k4"]["recurrent"]["2"] == 1.0
+    assert all(v > 0 for row in report["seconds_per_segment"].values() for v in row.values())
+
+
+def test_placeholders_must_be_spread_one_segment_per_row(model, processor):
+    inputs = _inputs(processor, batch=2)
+    eeg_id = model.config.eeg_token_id
+    first = (inputs["input_ids"][0] == eeg_id).nonzero()[0, 0]
+    last_text = (inputs["input_ids"][1] != eeg_id).nonzero()[-1, 0]
+    inputs["input_ids"][0, first] = 10  # row 0 loses one <eeg>, row 1 gains one: same total
+    inputs["input_ids"][1, last_text] = eeg_id
+    with pytest.raises(ValueError, match=r"prompt row 0 holds 3 eeg tokens but every segment needs 4"):
+        model(**inputs)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from model_fixtures import (
+    NARRATIVES,
+    narrative_tokenizer,
+    segments,
+    tiny_config,
+    tiny_processor,
+)
 from transformers import AutoProcessor
 
-from model_fixtures import NARRATIVES, narrative_tokenizer, segments, tiny_config, tiny_processor
 from modeling_neuronarrator import (
     DEFAULT_INSTRUCTION,
     NeuroNarratorFeatureExtractor,

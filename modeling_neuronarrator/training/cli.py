@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", type=Path, default=None, help="override the config's output_dir")
     parser.add_argument("--corpus", type=Path, default=None, help="override the config's corpus folder")
     parser.add_argument("--max-steps", type=int, default=None, help="override the stage's max_steps")
+    parser.add_argument("--init-from", type=Path, default=None, help="stage 2: start from this model folder instead of stage 1's final")
+    parser.add_argument("--blind", action="store_true", help="zero every EEG-derived input (the blind-baseline ablation)")
     parser.add_argument(
         "--stop-after-steps", type=int, default=None, metavar="S",
         help="end this session after S optimizer steps with a checkpoint (a job time slice); --resume continues",
@@ -49,11 +51,14 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
         ("--corpus", args.corpus),
         ("--max-steps", args.max_steps),
         ("--stop-after-steps", args.stop_after_steps),
+        ("--init-from", args.init_from),
     ):
         if value is not None:
             argv += [flag, str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
     if args.cpu:
         argv.append("--cpu")
+    if args.blind:
+        argv.append("--blind")
     if args.no_progress:
         argv.append("--no-progress")
     return argv
@@ -94,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides={"output_dir": args.output_dir, "corpus": args.corpus})
     if args.max_steps is not None:
         config.stage(args.stage).max_steps = args.max_steps
+    if args.init_from is not None:
+        config.stage2.init_from = str(Path(args.init_from).resolve())
+    if args.blind:
+        config.data.blind = True
     final = train_stage(
         config, args.stage, resume=args.resume, cpu=args.cpu, progress=not args.no_progress, stop_after_steps=args.stop_after_steps
     )

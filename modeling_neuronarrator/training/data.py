@@ -104,13 +104,16 @@ def time_block_split(dataset, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(~heldout), np.flatnonzero(heldout)
 
 
-def build_datasets(config, history: Optional[int] = None) -> tuple["SegmentDataset | StreamingSegmentDataset", Optional["SegmentDataset"]]:
+def build_datasets(
+    config, history: Optional[int] = None, topomaps: Optional["TopomapComputer"] = None
+) -> tuple["SegmentDataset | StreamingSegmentDataset", Optional["SegmentDataset"]]:
     """The training and validation datasets a ``TrainConfig`` asks for.
 
     ``data.split_mode: corpus`` uses the corpus's splits (``data.train_split`` /
     ``data.validation_split``; validation is None when that split is absent or empty);
     ``time_block`` pools every split and holds out the last block of each recording.
-    ``history`` overrides ``data.history`` (stage 1 needs none).
+    ``history`` overrides ``data.history`` (stage 1 needs none); with ``topomaps`` a small
+    corpus is held in memory with its maps precomputed (see ``SegmentDataset``).
     """
     import datasets
 
@@ -125,7 +128,7 @@ def build_datasets(config, history: Optional[int] = None) -> tuple["SegmentDatas
         stream = load_corpus_split(config.corpus, data.train_split, streaming=True, limit=data.limit)
         train = StreamingSegmentDataset(stream, k, data.shuffle_buffer, config.seed, state.process_index, state.num_processes)
         try:
-            validation = SegmentDataset(load_corpus_split(config.corpus, data.validation_split, limit=data.limit), k)
+            validation = SegmentDataset(load_corpus_split(config.corpus, data.validation_split, limit=data.limit), k, topomaps=topomaps)
         except ValueError:
             validation = None
         return train, validation
@@ -138,13 +141,16 @@ def build_datasets(config, history: Optional[int] = None) -> tuple["SegmentDatas
             pooled = pooled.select(range(min(data.limit, len(pooled))))
         train_idx, heldout_idx = time_block_split(pooled, data.time_block_fraction)
         logger.info("time-block split: %d training rows, %d held-out rows", len(train_idx), len(heldout_idx))
-        return SegmentDataset(pooled, k, train_idx), SegmentDataset(pooled, k, heldout_idx)
-    train = SegmentDataset(load_corpus_split(config.corpus, data.train_split, limit=data.limit), k)
+        train = SegmentDataset(pooled, k, train_idx, topomaps=topomaps)
+        heldout = SegmentDataset(pooled, k, heldout_idx, topomaps=None)
+        heldout.cache = train.cache  # the same rows: one copy
+        return train, heldout
+    train = SegmentDataset(load_corpus_split(config.corpus, data.train_split, limit=data.limit), k, topomaps=topomaps)
     try:
         validation_rows = load_corpus_split(config.corpus, data.validation_split, limit=data.limit)
     except ValueError:
         validation_rows = None
-    validation = SegmentDataset(validation_rows, k) if validation_rows is not None and len(validation_rows) else None
+    validation = SegmentDataset(validation_rows, k, topomaps=topomaps) if validation_rows is not None and len(validation_rows) else None
     return train, validation
 
 
@@ -175,17 +181,31 @@ def _as_segment(eeg: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
     return eeg, mask
 
 
+def _usable_channels(mask: np.ndarray) -> np.ndarray:
+    """The channel mask the encoder gets.
+
+    A segment with no recorded 10-20 channel comes from a montage without 10-20 names (e.g. the
+    128-electrode BioSemi caps of the pylossless recordings) that the front-end interpolated onto
+    the 10-20 positions from electrode positions; with tens of electrodes around every target
+    the interpolated channels are as good as recorded ones, so all 19 are used (the encoder
+    refuses a mask without any True).
+    """
+    return mask if mask.any() else np.ones_like(mask)
+
+
 def _example(row: dict, history_rows: list[Optional[dict]]) -> dict[str, Any]:
     eeg, mask = _as_segment(row["eeg"], row["channel_mask"])
+    mask = _usable_channels(mask)
     k = len(history_rows)
     history_eeg = np.zeros((k, N_CHANNELS, N_SAMPLES), dtype=np.float32)
     history_channel_mask = np.zeros((k, N_CHANNELS), dtype=bool)
     history_mask = np.zeros(k, dtype=bool)
     for slot, previous in enumerate(history_rows):
         if previous is not None:
-            history_eeg[slot], history_channel_mask[slot] = _as_segment(previous["eeg"], previous["channel_mask"])
+            history_eeg[slot], previous_mask = _as_segment(previous["eeg"], previous["channel_mask"])
+            history_channel_mask[slot] = _usable_channels(previous_mask)
             history_mask[slot] = True
-    return {
+    example = {
         "id": str(row["id"]),
         "description": str(row["description"]),
         "findings": row.get("findings"),
@@ -196,6 +216,13 @@ def _example(row: dict, history_rows: list[Optional[dict]]) -> dict[str, Any]:
         "history_channel_mask": history_channel_mask,
         "history_mask": history_mask,
     }
+    if "topomaps" in row:  # precomputed (in-memory corpus)
+        example["topomaps"] = row["topomaps"]
+        example["history_topomaps"] = np.zeros((k, *row["topomaps"].shape), dtype=np.float32)
+        for slot, previous in enumerate(history_rows):
+            if previous is not None:
+                example["history_topomaps"][slot] = previous["topomaps"]
+    return example
 
 
 class SegmentDataset(Dataset):
@@ -208,13 +235,62 @@ class SegmentDataset(Dataset):
 
     ``indices`` restricts the items to a subset of rows (a held-out time block) while histories
     are still looked up among all rows, so a held-out segment keeps its preceding context.
+
+    A corpus smaller than ``in_memory_mb`` is loaded once into RAM with its topomaps computed in
+    one vectorized pass (``topomaps``: a ``TopomapComputer``); items then carry ``topomaps`` and
+    ``history_topomaps`` and cost an index lookup. Larger corpora stay memory-mapped and the
+    collator computes topomaps per batch.
     """
 
-    def __init__(self, dataset, history: int = 0, indices: Optional[np.ndarray] = None):
+    def __init__(
+        self,
+        dataset,
+        history: int = 0,
+        indices: Optional[np.ndarray] = None,
+        topomaps: Optional["TopomapComputer"] = None,
+        in_memory_mb: float = 2048.0,
+    ):
         self.rows = dataset.with_format("numpy", columns=["eeg", "channel_mask"], output_all_columns=True)
         self.history = int(history)
         self.preceding = _preceding_rows(dataset, self.history) if self.history else np.zeros((len(dataset), 0), np.int64)
         self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+        self.cache: Optional[dict[str, Any]] = None
+        # float16 EEG + float32 topomaps + metadata, per row
+        row_mb = (N_CHANNELS * N_SAMPLES * 2 + 5 * 32 * 32 * 4) / 2**20
+        if topomaps is not None and len(dataset) * row_mb <= in_memory_mb:
+            self._load_in_memory(dataset, topomaps)
+
+    def _load_in_memory(self, dataset, topomaps: "TopomapComputer", chunk: int = 256) -> None:
+        plain = dataset.with_format(None)
+        eeg = np.empty((len(dataset), N_CHANNELS, N_SAMPLES), dtype=np.float16)
+        maps = None
+        numeric = dataset.with_format("numpy", columns=["eeg"])
+        for start in range(0, len(dataset), chunk):
+            block = np.asarray(numeric[start : start + chunk]["eeg"])
+            eeg[start : start + len(block)] = block
+            block_maps = topomaps(block.astype(np.float32))
+            if maps is None:
+                maps = np.empty((len(dataset), *block_maps.shape[1:]), dtype=np.float32)
+            maps[start : start + len(block)] = block_maps
+        self.cache = {
+            "eeg": eeg,
+            "topomaps": maps,
+            "channel_mask": np.asarray(plain["channel_mask"], dtype=bool),
+            **{name: list(plain[name]) for name in ("id", "description", "findings", "labels") if name in plain.column_names},
+        }
+        logger.info("corpus split held in memory: %d rows, %.0f MB", len(dataset), (eeg.nbytes + maps.nbytes) / 2**20)
+
+    def _cached_row(self, row: int) -> dict[str, Any]:
+        cache = self.cache
+        return {
+            "id": cache["id"][row],
+            "description": cache["description"][row],
+            "findings": cache.get("findings", [None] * (row + 1))[row],
+            "labels": cache.get("labels", [None] * (row + 1))[row],
+            "eeg": cache["eeg"][row],
+            "channel_mask": cache["channel_mask"][row],
+            "topomaps": cache["topomaps"][row],
+        }
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -226,8 +302,9 @@ class SegmentDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         row_index = int(self.indices[int(index)])
-        row = self.rows[row_index]
-        history_rows = [None if j < 0 else self.rows[int(j)] for j in self.preceding[row_index]]
+        fetch = self._cached_row if self.cache is not None else (lambda r: self.rows[r])
+        row = fetch(row_index)
+        history_rows = [None if j < 0 else fetch(int(j)) for j in self.preceding[row_index]]
         return _example(row, history_rows)
 
 
@@ -352,9 +429,15 @@ class SegmentCollator:
         k = examples[0]["history_eeg"].shape[0]
         batch_size = eeg.shape[0]
         history_eeg = np.stack([e["history_eeg"] for e in examples]) if k else None  # (B, K, 19, 2000)
-        # One topomap pass over the current and history segments together.
-        all_eeg = eeg if not k else np.concatenate([eeg, history_eeg.reshape(batch_size * k, N_CHANNELS, N_SAMPLES)])
-        maps = self.topomaps(all_eeg)  # (B + B*K, 5, H, W)
+        if "topomaps" in examples[0]:  # precomputed by an in-memory SegmentDataset
+            maps = np.stack([e["topomaps"] for e in examples])
+            if k:
+                history_maps = np.stack([e["history_topomaps"] for e in examples])
+                maps = np.concatenate([maps, history_maps.reshape(batch_size * k, *maps.shape[1:])])
+        else:
+            # One topomap pass over the current and history segments together.
+            all_eeg = eeg if not k else np.concatenate([eeg, history_eeg.reshape(batch_size * k, N_CHANNELS, N_SAMPLES)])
+            maps = self.topomaps(all_eeg)  # (B + B*K, 5, H, W)
         if self.blind:
             eeg, maps = np.zeros_like(eeg), np.zeros_like(maps)
             history_eeg = None if not k else np.zeros_like(history_eeg)

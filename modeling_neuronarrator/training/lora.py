@@ -15,7 +15,7 @@ from torch import nn
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["apply_lora", "merge_lora", "DEFAULT_TARGET_MODULES"]
+__all__ = ["DEFAULT_TARGET_MODULES", "apply_lora", "merge_lora"]
 
 # The attention and MLP projections of Llama-style decoders (the embedded default and SmolLM2).
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

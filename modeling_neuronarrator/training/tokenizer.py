@@ -20,7 +20,7 @@ from transformers import PreTrainedTokenizerFast
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["train_narrative_tokenizer", "SPECIAL_TOKENS", "PLACEHOLDER_TOKENS"]
+__all__ = ["PLACEHOLDER_TOKENS", "SPECIAL_TOKENS", "train_narrative_tokenizer"]
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 PLACEHOLDER_TOKENS = ("<eeg>", "<topo>", "<hist>")

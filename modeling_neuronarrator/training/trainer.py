@@ -206,14 +206,16 @@ def train_stage(
         raise ValueError(f"{config.path}: no corpus folder; set 'corpus:' in the config or pass --corpus")
 
     history = config.data.history if stage == "stage2" else 0
-    train_data, validation_data = build_datasets(config, history=history)
     if stage == "stage1":
+        # Topomaps with the feature extractor's defaults: the processor built below uses them too.
+        train_data, validation_data = build_datasets(config, history=history, topomaps=TopomapComputer())
         texts = train_data.column("description") if hasattr(train_data, "column") else []
         model, processor = build_model_and_processor(config, texts, stage_dir / "tokenizer", accelerator)
     else:
         model, processor = _load_stage2_start(config)
         if config.model.lora:
             model = _apply_lora(model, config.model.lora)
+        train_data, validation_data = build_datasets(config, history=history, topomaps=TopomapComputer(processor.feature_extractor))
     parts = stage_cfg.train or _STAGE_DEFAULT_PARTS[stage]
     trainable = set_trainable(model, parts)
     if stage == "stage2" and config.model.lora and "text" in parts:

@@ -43,7 +43,7 @@ def _ngrams(tokens, n_max):
 
 def _tfidf(counts, document_frequency, log_n, n_max):
     """Per order: {ngram: tf * idf} and the vector's norm."""
-    vectors = [dict() for _ in range(n_max)]
+    vectors = [{} for _ in range(n_max)]
     for gram, tf in counts.items():
         vectors[len(gram) - 1][gram] = tf * (log_n - math.log(max(1.0, document_frequency[gram])))
     norms = [math.sqrt(sum(v * v for v in vec.values())) for vec in vectors]

@@ -74,6 +74,10 @@ class BuildSettings:
         if self.batch_segments < 1:
             raise ValueError(f"batch_segments must be >= 1, got {self.batch_segments}")
 
+    def features(self):
+        """The rows' ``datasets.Features`` (the EEG length follows the segment length at 200 Hz)."""
+        return corpus_features(self.with_topomaps, n_samples=int(round(self.segment_seconds * 200)))
+
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change rows (``batch_segments`` does not)."""
         data = dataclasses.asdict(self)
@@ -207,7 +211,7 @@ def _run_unit(unit: _Unit) -> tuple[str, int, float, Optional[dict]]:
     tmp = f"{unit.path}.tmp-{os.getpid()}"
     n_rows = 0
     try:
-        writer = ParquetWriter(features=corpus_features(unit.settings.with_topomaps), path=tmp, writer_batch_size=100)
+        writer = ParquetWriter(features=unit.settings.features(), path=tmp, writer_batch_size=100)
         try:
             for rows in recording_rows(unit.reader, unit.item, unit.split, unit.settings):
                 writer.write_batch({key: [row[key] for row in rows] for key in rows[0]})
@@ -380,7 +384,7 @@ def build_corpus(
                 errors.append(json.loads(Path(unit.error_path).read_text()))
         readers = {reader.name: reader for reader, _ in indexed}
         info = export_corpus(
-            staged, out_dir, corpus_features(settings.with_topomaps), shard_rows=shard_rows,
+            staged, out_dir, settings.features(), shard_rows=shard_rows,
             licences={name: r.licence for name, r in readers.items()}, titles={name: r.title for name, r in readers.items()},
             errors=errors, settings={**settings.fingerprint(), "sources": sorted(readers)},
         )  # fmt: skip

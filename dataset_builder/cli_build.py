@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--on-bad-files", choices=("error", "warn", "skip"), default="warn",
         help="stop at a file that fails, or log it to errors.jsonl and go on (default warn)",
     )  # fmt: skip
+    parser.add_argument(
+        "--split-fractions", default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST",
+        help="subject fractions for sources without an official split (default 0.8,0.1,0.1)",
+    )  # fmt: skip
     parser.add_argument("--shard-rows", type=int, default=2000, help="rows per Parquet shard (default 2000)")
     parser.add_argument("--keep-work", action="store_true", help="keep the per-recording staging files (out/_work)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -63,10 +67,14 @@ def run(args: argparse.Namespace) -> int:
     from .build import build_corpus
 
     sources = parse_sources(args.source)
+    try:
+        fractions = tuple(float(x) for x in args.split_fractions.split(","))
+    except ValueError:
+        raise ValueError(f"--split-fractions {args.split_fractions!r}: give three numbers, e.g. 0.8,0.1,0.1") from None
     info = build_corpus(
         sources, args.out, num_proc=args.num_proc, history=args.history, segment_seconds=args.segment_seconds,
         max_segments_per_recording=args.max_segments_per_recording, with_topomaps=args.with_topomaps,
-        on_bad_files=args.on_bad_files, shard_rows=args.shard_rows, keep_work=args.keep_work,
+        split_fractions=fractions, on_bad_files=args.on_bad_files, shard_rows=args.shard_rows, keep_work=args.keep_work,
         progress=not args.no_progress,
     )  # fmt: skip
     timing = info["timing"]

@@ -502,9 +502,10 @@ def _list_of(phrases: Sequence[str]) -> str:
 
 
 _PLACEHOLDER_REGEX = {
-    "freq": r"\d{1,3}\.\d",
-    "pdr": r"\d{1,3}\.\d",
-    "amp": r"\d{1,6}",
+    # The writer gives 0.1 Hz and whole µV; generated text may give more or fewer decimals.
+    "freq": r"\d{1,3}(?:\.\d+)?",
+    "pdr": r"\d{1,3}(?:\.\d+)?",
+    "amp": r"\d{1,6}(?:\.\d+)?",
     "band": _alternation(BANDS),
     "region": _alternation(REGIONS),
     "ampcat": _alternation([name for name, _ in AMPLITUDE_CATEGORIES]),
@@ -537,7 +538,10 @@ def _compile(template: str, placeholders: Mapping[str, str]) -> re.Pattern:
             pattern.append(f"(?P<{part}>{placeholders[part]})")
         else:
             literal = re.escape(part).replace("\\ ", r"\s+")
-            pattern.append(literal.replace("µv", _UNIT_REGEX))
+            literal = literal.replace("µv", _UNIT_REGEX)
+            # "9.5Hz" and "42µV" read like "9.5 Hz" and "42 µV".
+            literal = re.sub(r"^\\s\+(hz|\(\?:µv)", r"\\s*\1", literal)
+            pattern.append(literal)
     body = "".join(pattern)
     # Word boundary in front so that "symmetric" is not read inside "asymmetric".
     return re.compile(r"(?<![\w-])" + body)
@@ -580,7 +584,7 @@ def _register_parsers() -> None:
         if groups.get("region"):
             fields["predominant_region"] = groups["region"]
         if groups.get("amp"):
-            fields["amplitude_uv"] = int(groups["amp"])
+            fields["amplitude_uv"] = int(round(float(groups["amp"])))
         if groups.get("ampcat"):
             fields["amplitude_category"] = groups["ampcat"]
         if groups.get("side"):

@@ -24,7 +24,6 @@ from typing import Any, Iterator, Optional
 import datasets
 
 from .build import BuildError, BuildSettings, recording_rows
-from .export import corpus_features
 from .readers.base import RecordingItem, available_readers, get_reader
 from .splits import DEFAULT_FRACTIONS, SPLITS, assign_splits
 
@@ -110,11 +109,10 @@ class NeuroCorpus(datasets.GeneratorBasedBuilder):
 
     def _info(self) -> datasets.DatasetInfo:
         self.config.validate()
-        n_samples = int(round(self.config.segment_seconds * 200))
         return datasets.DatasetInfo(
             description="EEG segments harmonized to the 10-20 system (200 Hz, µV/100) with quantitative findings, "
             "harmonized source labels and a clinical description.",
-            features=corpus_features(self.config.with_topomaps, n_samples=n_samples),
+            features=self.config.settings().features(),
             license="other (each source keeps its own terms)",
         )
 

@@ -18,7 +18,14 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["DEBIAN_WORDNET_DIR", "LEXNAMES_MAN_PAGE", "default_nltk_data_dir", "ensure_wordnet", "lexnames_from_man_page"]
+__all__ = [
+    "DEBIAN_WORDNET_DIR",
+    "LEXNAMES_MAN_PAGE",
+    "WordNetSetupError",
+    "default_nltk_data_dir",
+    "ensure_wordnet",
+    "lexnames_from_man_page",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +39,8 @@ _POS_CODE = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
 _N_LEXNAMES = 45
 
 
-class WordNetSetupError(RuntimeError):
-    """WordNet could not be set up (Debian packages missing or the data folder not writable)."""
+class WordNetSetupError(FileNotFoundError):
+    """The Debian WordNet files are missing (the CLI shows this as a one-line error)."""
 
 
 def default_nltk_data_dir() -> Path:

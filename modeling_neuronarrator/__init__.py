@@ -92,8 +92,15 @@ def _register_auto_classes() -> None:
 
 _register_auto_classes()
 
+# The embedded default model, trained on the offline corpus by
+# ``python -m modeling_neuronarrator.training.default_recipe`` (a save_pretrained folder).
+from pathlib import Path as _Path  # noqa: E402
+
+DEFAULT_MODEL_PATH = _Path(__file__).resolve().parent / "default_model"
+
 __all__ += [
     "DEFAULT_INSTRUCTION",
+    "DEFAULT_MODEL_PATH",
     "GroundingOutput",
     "HistoryState",
     "NeuroNarratorConfig",

@@ -24,14 +24,17 @@ from numpy.polynomial import legendre
 
 __all__ = [
     "EEGInputError",
+    "EEGFileNotFoundError",
     "STANDARD_CHANNELS",
     "TCP_PAIRS",
     "MIN_RECORDED_CHANNELS",
     "MIN_SAMPLING_RATE_HZ",
     "READERS",
     "ChannelMap",
+    "bids_line_freq",
     "canonical_channel_name",
     "harmonize_channels",
+    "raw_positions",
     "read_recording",
     "spherical_spline_matrix",
     "standard_unit_positions",

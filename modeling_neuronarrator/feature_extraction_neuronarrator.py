@@ -6,9 +6,10 @@ Pipeline per window of segments (``iter_batches``; ``__call__`` concatenates the
 1. read the window's samples (plus filter padding) from disk: ``raw.get_data(start, stop)``;
 2. map the EEG channels onto the 19 10-20 channels (aliases copied, missing ones interpolated by
    spherical spline): one ``(19, n_source)`` matrix product, in microvolts;
-3. resample to 200 Hz (polyphase), band-pass 0.3-75 Hz zero-phase (4th-order Butterworth run
-   forward and backward; the low-pass is capped at 45 % of the source rate), measure the spectra
-   for the findings, then notch the mains (50/60 Hz) when it lies inside the pass band;
+3. resample to 200 Hz (polyphase), band-pass 0.3-75 Hz zero-phase (Butterworth, 2nd order per
+   edge, run forward and backward: -24 dB/octave; the low-pass is capped at 45 % of the source
+   rate), measure the spectra for the findings, then notch the mains (50/60 Hz, IIR Q=30, forward
+   and backward) when it lies inside the pass band;
 4. cut 10 s segments (2000 samples) every ``hop_seconds``; Welch spectra -> band powers -> log
    relative power -> topomaps (one cached matrix, one product for the whole window);
 5. ``compute_findings`` per segment, with the previous segments as history.

@@ -5,6 +5,9 @@ The record is plain data (numbers, strings, lists, dicts) so that it serializes 
 Parquet struct without custom code. Values are stored at the precision the narratives use
 (frequencies to 0.1 Hz, relative powers to 0.01, amplitudes to 1 uV), so that text written from a
 record and parsed back gives the same record.
+
+``compute_findings`` holds the rules that fill the record from harmonized segments; every
+threshold lives in ``THRESHOLDS`` with the clinical convention it follows.
 """
 
 from __future__ import annotations
@@ -186,12 +189,14 @@ _LATERAL_REGIONS = {
     "occipital": (("O1",), ("O2",)),
 }
 _POSTERIOR = ("O1", "O2", "P3", "P4", "Pz")
+_FRONTAL = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8")
 _INDEX = {name: i for i, name in enumerate(STANDARD_CHANNELS)}
 
 # Every threshold of the rules, in one place (documented where used).
 THRESHOLDS = {
     "pdr_range_hz": (7.5, 13.5),  # ACNS 2021: PDR is the posterior alpha-range rhythm (>= 8 Hz normal adult)
     "pdr_peak_over_background": 2.0,  # peak power / 1/f background at that frequency
+    "pdr_posterior_over_frontal": 1.0,  # alpha share of power, posterior / frontal channels
     "asymmetry_index": 0.6,  # |R-L|/(R+L) of power; = 50 % amplitude difference, ACNS "marked"
     "focal_slowing_ratio": 2.5,  # delta+theta power, one side / homologous side
     "focal_slowing_min_fraction": 0.5,  # delta+theta share of the slower side's power
@@ -485,6 +490,14 @@ def compute_findings(
         dominant_band = dominant_band_of(dominant)
         posterior = [_INDEX[n] for n in _POSTERIOR if usable[_INDEX[n]]]
         pdr = _posterior_dominant_rhythm(psd[k, posterior].mean(axis=0), freqs) if posterior else None
+        # ...and it is *posterior*: alpha holds at least as large a share of the power over the
+        # back of the head as over the front (anteriorized alpha of drowsiness, sleep or alpha
+        # coma is not a PDR).
+        frontal = [_INDEX[n] for n in _FRONTAL if usable[_INDEX[n]]]
+        if pdr is not None and frontal:
+            alpha_share = powers[k, :, BANDS.index("alpha")] / np.maximum(powers[k].sum(axis=-1), 1e-12)
+            if alpha_share[posterior].mean() < THRESHOLDS["pdr_posterior_over_frontal"] * alpha_share[frontal].mean():
+                pdr = None
 
         region_powers = {r: powers[k, _group(ch, usable)].sum(axis=0) for r, ch in REGION_CHANNELS.items()}
         by_region = {r: _relative(p) for r, p in region_powers.items()}
@@ -494,7 +507,8 @@ def compute_findings(
 
         # Asymmetry over homologous pairs recorded on both sides (interpolated channels borrow
         # from their neighbours and would blur or fake a side difference).
-        pairs = [(_INDEX[l], _INDEX[r]) for l, r in zip(HEMISPHERE_CHANNELS["left"], HEMISPHERE_CHANNELS["right"]) if usable[_INDEX[l]] and usable[_INDEX[r]]]
+        homologous = zip(HEMISPHERE_CHANNELS["left"], HEMISPHERE_CHANNELS["right"])
+        pairs = [(_INDEX[l], _INDEX[r]) for l, r in homologous if usable[_INDEX[l]] and usable[_INDEX[r]]]
         asymmetry = Asymmetry()
         if pairs:
             left = powers[k, [p[0] for p in pairs]].sum()

@@ -211,10 +211,12 @@ class NeuroNarratorHistoryReasoner(nn.Module):
         outputs = self.mamba(
             inputs_embeds=segment_embeds, attention_mask=attention_mask, cache=cache, use_cache=use_cache, return_dict=True
         )
-        return outputs.last_hidden_state, outputs.cache
+        # Mamba2 keeps its residual stream in float32 (residual_in_fp32); hand back the model's dtype.
+        return outputs.last_hidden_state.to(segment_embeds.dtype), outputs.cache
 
     def to_history_tokens(self, state: torch.Tensor) -> torch.Tensor:
         """(B, H) -> (B, num_history_tokens, H)."""
+        state = state.to(self.to_tokens.weight.dtype)
         return self.to_tokens(state).view(state.shape[0], self.num_history_tokens, -1)
 
 

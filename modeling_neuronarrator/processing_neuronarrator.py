@@ -326,11 +326,17 @@ class NeuroNarratorProcessor(ProcessorMixin):
                 f"history lists must hold one entry per segment ({batch}); got {len(eeg_list)} history_eeg_values and "
                 f"{None if topo_list is None else len(topo_list)} history_topomaps."
             )
-        eegs = [_as_float_array("history_eeg_values[i]", e, 3) if np.size(e) else np.zeros((0, _N_CHANNELS, _N_SAMPLES), np.float32) for e in eeg_list]
-        k = max((e.shape[0] for e in eegs), default=0)
-        topo_shape = next((np.shape(t)[1:] for t in topo_list if np.size(t)), None)
+
+        def _entries(value, name: str, tail: tuple[int, ...]) -> np.ndarray:
+            if value is None or np.size(value) == 0:
+                return np.zeros((0, *tail), np.float32)
+            return _as_float_array(name, value, len(tail) + 1)
+
+        eegs = [_entries(e, f"history_eeg_values[{i}]", (_N_CHANNELS, _N_SAMPLES)) for i, e in enumerate(eeg_list)]
+        k = max(e.shape[0] for e in eegs)
+        topo_shape = next((np.shape(t)[1:] for t in topo_list if t is not None and np.size(t)), None)
         if k == 0 or topo_shape is None:
-            return {}
+            return {}  # no sample has a preceding segment
         out_eeg = np.zeros((batch, k, _N_CHANNELS, _N_SAMPLES), np.float32)
         out_mask = np.zeros((batch, k, _N_CHANNELS), bool)
         out_topo = np.zeros((batch, k, *topo_shape), np.float32)
@@ -339,9 +345,17 @@ class NeuroNarratorProcessor(ProcessorMixin):
             n = e.shape[0]
             if n == 0:
                 continue
+            topo_row = _as_float_array(f"history_topomaps[{row}]", topo_list[row], 4)
+            if topo_row.shape[0] != n:
+                raise ValueError(
+                    f"history of sample {row}: {n} EEG segments but {topo_row.shape[0]} topomap stacks; pass one per segment."
+                )
             out_eeg[row, k - n :] = e
-            out_topo[row, k - n :] = _as_float_array("history_topomaps[i]", topo_list[row], 4)
-            out_mask[row, k - n :] = True if mask_list is None else _as_bool_array("history_channel_mask[i]", mask_list[row], 2)
+            out_topo[row, k - n :] = topo_row
+            if mask_list is None or mask_list[row] is None:
+                out_mask[row, k - n :] = True
+            else:
+                out_mask[row, k - n :] = _as_bool_array(f"history_channel_mask[{row}]", mask_list[row], 2)
             out_valid[row, k - n :] = True
         return {"history_eeg_values": out_eeg, "history_channel_mask": out_mask, "history_topomaps": out_topo, "history_mask": out_valid}
 

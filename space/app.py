@@ -19,7 +19,7 @@ import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 # On a Hugging Face Space the repository holds the package folders beside app.py's folder instead
 # of an installed package: make them importable.
@@ -27,13 +27,17 @@ _ROOT = Path(__file__).resolve().parent.parent
 if importlib.util.find_spec("modeling_neuronarrator") is None and (_ROOT / "modeling_neuronarrator").is_dir():
     sys.path.insert(0, str(_ROOT))
 
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import gradio as gr
+import numpy as np
+import pandas as pd
 
-from modeling_neuronarrator import STANDARD_CHANNELS, EEGInputError, read_recording  # noqa: E402
-from modeling_neuronarrator.eeg_io_neuronarrator import canonical_channel_name, harmonize_channels, raw_positions  # noqa: E402
-from modeling_neuronarrator.report import (  # noqa: E402
+from modeling_neuronarrator import STANDARD_CHANNELS, EEGInputError, read_recording
+from modeling_neuronarrator.eeg_io_neuronarrator import (
+    canonical_channel_name,
+    harmonize_channels,
+    raw_positions,
+)
+from modeling_neuronarrator.report import (
     default_model_path,
     findings_line,
     format_time,
@@ -41,8 +45,12 @@ from modeling_neuronarrator.report import (  # noqa: E402
     narrate_recording,
     write_report,
 )
-from modeling_neuronarrator.report.plots import plot_band_power_timeline, plot_topomaps, plot_waveform  # noqa: E402
-from modeling_neuronarrator.report.render import DISCLAIMER  # noqa: E402
+from modeling_neuronarrator.report.plots import (
+    plot_band_power_timeline,
+    plot_topomaps,
+    plot_waveform,
+)
+from modeling_neuronarrator.report.render import DISCLAIMER
 
 logger = logging.getLogger("neuronarrator.space")
 
@@ -62,7 +70,7 @@ EXAMPLES = {
 }
 
 
-def _package_dir(name: str) -> Optional[Path]:
+def _package_dir(name: str) -> Path | None:
     # find_spec does not run the package (some of them import heavy dependencies).
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
@@ -215,7 +223,7 @@ def _segment_outputs(report, index: int):
     return waveform, topomaps, "\n\n".join(text)
 
 
-def narrate(files, example: Optional[str], start_minutes: float, window_minutes: float, progress=gr.Progress()):
+def narrate(files, example: str | None, start_minutes: float, window_minutes: float, progress=gr.Progress()):
     """Narrate the uploaded recording (or the chosen example) over the given window."""
     try:
         if files:
@@ -238,7 +246,7 @@ def narrate(files, example: Optional[str], start_minutes: float, window_minutes:
             raise ValueError(f"{path.name}: start at {format_time(start_s)} is past the end of the recording ({format_time(duration)}); choose an earlier start")
         progress(0.0, desc="Reading and harmonizing channels")
 
-        def on_chunk(done: int, total: Optional[int]) -> None:
+        def on_chunk(done: int, total: int | None) -> None:
             if total:
                 progress(min(done / total, 1.0), desc=f"Narrating segment {done} of {total}")
 
@@ -289,7 +297,7 @@ _CORPUS_COLUMNS = ["id", "source", "subject", "recording", "segment_index", "sta
 MAX_CORPUS_ROWS = 2000
 
 
-def load_corpus(folder: str, split: Optional[str], source: Optional[str]):
+def load_corpus(folder: str, split: str | None, source: str | None):
     """Rows of a built corpus folder (``datasets.load_dataset(folder)``), without the EEG column."""
     try:
         folder = (folder or "").strip()

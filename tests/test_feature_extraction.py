@@ -293,3 +293,24 @@ def test_streaming_memory_is_bounded_by_the_window(tmp_path):
     # only the window (~64 segments)
     assert figures["peak_rss_gb"] - figures["import_only_rss_gb"] < 0.25
     assert figures["peak_rss_gb"] < 1.5
+
+
+def test_file_without_eeg_channels(recording_writer, synth):
+    data = synth.background(seconds=20.0, n_channels=3)
+    path = recording_writer("edf", data, ["EOG LOC", "EMG Chin", "ECG"], 200.0, name="polygraphy")
+    with pytest.raises(EEGInputError, match=r"polygraphy\.edf: no EEG channels.*pass a recording with EEG channels"):
+        FE(path)
+
+
+def test_file_with_too_few_channels(recording_writer, synth):
+    path = recording_writer("edf", synth.background(seconds=20.0, n_channels=3), ["EEG C3-REF", "EEG C4-REF", "EEG X1-REF"], 200.0, name="sparse")
+    with pytest.raises(EEGInputError, match=r"sparse\.edf: only 2 of the 19 10-20 channels found.*at least 4.*check the channel names"):
+        FE(path)
+
+
+def test_fif_with_nan_names_the_file(recording_writer, synth):
+    data = synth.normal_background(seconds=30.0, sfreq=200.0)
+    data[STANDARD_CHANNELS.index("O2"), 4000:4100] = np.nan
+    path = recording_writer("fif", data, NAMES, 200.0, name="gappy")
+    with pytest.raises(EEGInputError, match=r"gappy_raw\.fif: NaN or infinite samples \(first in channel O2 at 20\.00 s\)"):
+        FE(path)

@@ -40,6 +40,13 @@ def test_no_pdr_without_a_posterior_peak(synth):
     # alpha only at the front: not a *posterior* dominant rhythm
     frontal = synth.add_sine(synth.background(seed=3), ("Fp1", "Fp2", "F3", "F4"), 10.0, 30.0)
     assert one(frontal).posterior_dominant_rhythm_hz is None
+    # a posterior peak that is larger still at the front (anteriorized alpha) is not a PDR either
+    anterior = synth.add_sine(synth.add_sine(synth.background(seed=3), ("O1", "O2", "P3", "P4", "Pz"), 10.0, 15.0),
+                              ("Fp1", "Fp2", "F3", "F4", "Fz", "F7", "F8"), 10.0, 40.0)  # fmt: skip
+    assert one(anterior).posterior_dominant_rhythm_hz is None
+    # with the frontal channels interpolated (not recorded) the posterior peak alone decides
+    mask = np.array([n not in ("Fp1", "Fp2", "F3", "F4", "Fz", "F7", "F8") for n in STANDARD_CHANNELS])
+    assert one(anterior, channel_mask=mask).posterior_dominant_rhythm_hz == pytest.approx(10.0, abs=0.5)
 
 
 def test_left_temporal_delta_is_focal_left_temporal_slowing(synth):

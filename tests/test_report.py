@@ -27,7 +27,12 @@ from modeling_neuronarrator.report import (
     summarize_recording,
     write_report,
 )
-from modeling_neuronarrator.report.plots import figure_to_png, plot_band_power_timeline, plot_topomaps, plot_waveform
+from modeling_neuronarrator.report.plots import (
+    figure_to_png,
+    plot_band_power_timeline,
+    plot_topomaps,
+    plot_waveform,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

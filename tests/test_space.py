@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from space_fixtures import free_port, load_space_app
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -182,3 +181,20 @@ def test_leaderboard(client, tmp_path):
     with pytest.raises(Exception) as excinfo:
         client.predict(str(tmp_path), api_name="/leaderboard")
     assert "no results files" in _error_message(excinfo)
+
+
+def test_corpus_row_selection_shows_description_and_eeg(app, tmp_path):
+    import gradio as gr
+    from eval_fixtures import make_rows, write_corpus
+
+    rows = make_rows(n_recordings_per_source=2, segments_per_recording=2)
+    folder = write_corpus(tmp_path / "corpus", rows)
+    frame, _info, _split, _source, state = app.load_corpus(str(folder), None, None)
+    event = gr.SelectData(None, {"index": [1, 7], "value": frame.iloc[1, 7]})
+    text, figure = app.show_corpus_row(frame, state, event)
+    chosen = next(r for r in rows if r["id"] == frame.iloc[1]["id"])
+    assert text.startswith(f"#### {chosen['id']}") and chosen["description"] in text
+    assert f"**Source:** {chosen['source']}" in text
+    assert len(figure.axes[0].lines) >= 19  # one trace per 10-20 channel
+    with pytest.raises(gr.Error, match="load a corpus first"):
+        app.show_corpus_row(frame.iloc[:0], {}, event)

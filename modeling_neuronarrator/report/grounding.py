@@ -17,8 +17,9 @@ measured value and the flag. Three kinds of issue:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Optional
+from typing import Any, Literal
 
 from ..findings_neuronarrator import Findings
 
@@ -83,7 +84,7 @@ def _show(value: Any) -> str:
 def check_grounding(
     narrative: str,
     findings: Findings,
-    labels: Optional[dict[str, str]] = None,
+    labels: dict[str, str] | None = None,
     ignore_fields: Iterable[str] = (),
 ) -> list[GroundingIssue]:
     """Compare a narrative with the measured findings of its segment.
@@ -98,7 +99,11 @@ def check_grounding(
         The issues, contradictions first, then unverified claims, then omissions; an empty list
         when the narrative agrees with the measurement on every field it states.
     """
-    from dataset_builder.description import FIELD_SPECS, findings_to_fields, parse  # the corpus parser
+    from dataset_builder.description import (  # the corpus parser
+        FIELD_SPECS,
+        findings_to_fields,
+        parse,
+    )
 
     if not narrative or not narrative.strip():
         return [GroundingIssue("narrative", "empty", "", None, "the narrative is empty: nothing to check against the measurement")]

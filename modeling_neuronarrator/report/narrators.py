@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Narrator(Protocol):
     kind: str
     history_segments: int
 
-    def narrate_segments(self, batch: Mapping[str, Any], history: Optional[Mapping[str, Any]]) -> list[str]:
+    def narrate_segments(self, batch: Mapping[str, Any], history: Mapping[str, Any] | None) -> list[str]:
         """Narratives for the segments of ``batch``.
 
         Args:
@@ -57,7 +58,7 @@ class Narrator(Protocol):
         ...
 
 
-def _window_findings(batch: Mapping[str, Any], history: Optional[Mapping[str, Any]], k: int) -> list[list]:
+def _window_findings(batch: Mapping[str, Any], history: Mapping[str, Any] | None, k: int) -> list[list]:
     """For each segment of ``batch``: the findings of its (up to) ``k`` preceding segments."""
     previous = list(history["findings"]) if history is not None else []
     current = list(batch["findings"])
@@ -83,7 +84,7 @@ class TemplateNarrator:
         self.seed = int(seed)
         self.name = "template writer (dataset_builder.describe)"
 
-    def narrate_segments(self, batch: Mapping[str, Any], history: Optional[Mapping[str, Any]]) -> list[str]:
+    def narrate_segments(self, batch: Mapping[str, Any], history: Mapping[str, Any] | None) -> list[str]:
         findings = list(batch["findings"])
         indices = np.asarray(batch.get("segment_index", np.arange(len(findings))), dtype=int)
         windows = _window_findings(batch, history, self.history_segments)
@@ -93,7 +94,7 @@ class TemplateNarrator:
         return texts
 
 
-def default_model_path() -> Optional[Path]:
+def default_model_path() -> Path | None:
     """The embedded default checkpoint (``modeling_neuronarrator.DEFAULT_MODEL_PATH``) when it is
     shipped and holds a config, else None."""
     import modeling_neuronarrator
@@ -137,11 +138,11 @@ class ModelNarrator:
         self.max_new_tokens = int(max_new_tokens)
         self.name = f"NeuroNarrator model ({model_path.name or model_path})"
 
-    def narrate_segments(self, batch: Mapping[str, Any], history: Optional[Mapping[str, Any]]) -> list[str]:
+    def narrate_segments(self, batch: Mapping[str, Any], history: Mapping[str, Any] | None) -> list[str]:
         return _generate(self, batch, history)
 
 
-def _histories(batch: Mapping[str, Any], history: Optional[Mapping[str, Any]], k: int, rows: Sequence[int]) -> dict[str, np.ndarray]:
+def _histories(batch: Mapping[str, Any], history: Mapping[str, Any] | None, k: int, rows: Sequence[int]) -> dict[str, np.ndarray]:
     """Left-padded K-segment histories of ``rows`` of ``batch`` (the processor's history inputs):
     ``history_eeg_values`` ``(b, K, 19, 2000)``, ``history_channel_mask`` ``(b, K, 19)``,
     ``history_topomaps`` ``(b, K, 5, H, W)``, ``history_mask`` ``(b, K)`` (False = no segment)."""
@@ -171,7 +172,7 @@ def _histories(batch: Mapping[str, Any], history: Optional[Mapping[str, Any]], k
     return out
 
 
-def _generate(narrator: "ModelNarrator", batch: Mapping[str, Any], history: Optional[Mapping[str, Any]]) -> list[str]:
+def _generate(narrator: ModelNarrator, batch: Mapping[str, Any], history: Mapping[str, Any] | None) -> list[str]:
     """Greedy narratives for every segment of ``batch``, ``narrator.batch_size`` segments per
     ``generate`` call, each with its K preceding segments (from ``history`` and the batch)."""
     import torch
@@ -201,7 +202,7 @@ def _generate(narrator: "ModelNarrator", batch: Mapping[str, Any], history: Opti
     return texts
 
 
-def load_narrator(model_path=None, device: str = "cpu", batch_size: int = 8, history_segments: int = 3) -> "Narrator":
+def load_narrator(model_path=None, device: str = "cpu", batch_size: int = 8, history_segments: int = 3) -> Narrator:
     """The model narrator for ``model_path`` (or the shipped default checkpoint when it exists),
     else the template narrator.
 

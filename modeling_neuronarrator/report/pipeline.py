@@ -13,8 +13,9 @@ import datetime
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class RecordingReport:
     sampling_rate: float
     segment_seconds: float
     created: str
-    arrays: Optional[dict[str, np.ndarray]] = None  # keep_arrays=True: eeg, channel_mask, topomaps of every segment
+    arrays: dict[str, np.ndarray] | None = None  # keep_arrays=True: eeg, channel_mask, topomaps of every segment
 
     @property
     def n_flagged(self) -> int:
@@ -162,16 +163,16 @@ def narrate_recording(
     narrator: Narrator,
     feature_extractor=None,
     *,
-    sampling_rate: Optional[float] = None,
-    ch_names: Optional[list[str]] = None,
-    line_freq: Optional[float] = None,
-    start_s: Optional[float] = None,
-    end_s: Optional[float] = None,
+    sampling_rate: float | None = None,
+    ch_names: list[str] | None = None,
+    line_freq: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
     batch_segments: int = 32,
     grounding: bool = True,
     keep_arrays: bool = False,
     max_selected: int = 4,
-    progress: Optional[Callable[[int, Optional[int]], None]] = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> RecordingReport:
     """Narrate every segment of a recording and build its report.
 
@@ -214,9 +215,9 @@ def narrate_recording(
     band_power_mean: list[np.ndarray] = []
     kept_arrays: dict[str, list[np.ndarray]] = {"eeg": [], "channel_mask": [], "topomaps": []}
     history: deque = deque(maxlen=max(k, 1))  # (eeg, channel_mask, topomaps, findings, start) of preceding segments
-    selector: Optional[_SegmentSelector] = None
+    selector: _SegmentSelector | None = None
     recording_info: dict[str, Any] = {}
-    n_total: Optional[int] = None
+    n_total: int | None = None
     narrate_time = 0.0
 
     stream = feature_extractor.iter_batches(
@@ -310,7 +311,7 @@ def narrate_recording(
         ch_names=list(STANDARD_CHANNELS),
         sampling_rate=float(getattr(feature_extractor, "sampling_rate", 200)),
         segment_seconds=segment_seconds,
-        created=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         arrays={key: np.concatenate(value) for key, value in kept_arrays.items()} if keep_arrays else None,
     )
     logger.info(
@@ -320,7 +321,7 @@ def narrate_recording(
     return report
 
 
-def _expected_segments(info: dict, start_s, end_s, segment_seconds: float, hop_seconds: float) -> Optional[int]:
+def _expected_segments(info: dict, start_s, end_s, segment_seconds: float, hop_seconds: float) -> int | None:
     duration = info.get("duration_s")
     if duration is None:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -46,8 +46,8 @@ def plot_waveform(
     sampling_rate: float = 200.0,
     start_s: float = 0.0,
     channel_mask=None,
-    title: Optional[str] = None,
-    spacing_uv: Optional[float] = None,
+    title: str | None = None,
+    spacing_uv: float | None = None,
 ) -> Figure:
     """Stacked-trace plot of one excerpt, the way EEG review software shows a page.
 
@@ -107,8 +107,8 @@ def _draw_head(axes) -> None:
 
 def plot_topomaps(
     topomaps,
-    row_titles: Optional[Sequence[str]] = None,
-    title: Optional[str] = "Band-power topomaps (log relative power)",
+    row_titles: Sequence[str] | None = None,
+    title: str | None = "Band-power topomaps (log relative power)",
 ) -> Figure:
     """Band-power topomaps with a head outline: one row per segment, one column per band.
 
@@ -157,8 +157,10 @@ def plot_topomaps(
                 axes.text(-1.25, 0.0, "\n".join(lines[:3]), rotation=90, va="center", ha="right", fontsize=8)
     colour_axes = figure.add_subplot(grid[:, n_bands])
     colourbar = figure.colorbar(mappable, cax=colour_axes)
-    colourbar.set_ticks([])
-    colourbar.set_label("low  ←  relative power (per band)  →  high", fontsize=8)
+    # Each band has its own scale (shared across rows): the bar reads low/high, not numbers.
+    low, high = mappable.get_clim()
+    colourbar.set_ticks([low, high], labels=["low", "high"], fontsize=8)
+    colourbar.set_label("relative power", fontsize=8)
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
@@ -168,8 +170,8 @@ def plot_band_power_timeline(
     segment_start_s,
     band_powers,
     segment_seconds: float = 10.0,
-    markers: Optional[Sequence[float]] = None,
-    title: Optional[str] = "Band power over time",
+    markers: Sequence[float] | None = None,
+    title: str | None = "Band power over time",
 ) -> Figure:
     """Relative power of the five bands across the recording (stacked areas, mean over channels).
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +24,8 @@ from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, Findings
 __all__ = [
     "ArtifactStat",
     "Episode",
-    "RecurringFinding",
     "RecordingSummary",
+    "RecurringFinding",
     "StateChange",
     "findings_line",
     "format_time",
@@ -63,7 +64,7 @@ def format_time(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def _slowing_text(findings: Findings) -> Optional[str]:
+def _slowing_text(findings: Findings) -> str | None:
     slowing = findings.slowing
     if slowing.kind == "generalized":
         return "generalized slowing"

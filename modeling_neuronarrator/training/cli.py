@@ -5,7 +5,10 @@ with ``--num-processes N`` (add ``--accelerate-config FILE`` for FSDP/DeepSpeed,
 ``training/configs/accelerate_*.yaml``). The module is also an entry point of its own, so
 ``accelerate launch`` can start it directly::
 
-    accelerate launch --num_processes 2 --cpu -m modeling_neuronarrator.training.cli stage1 --config CONFIG
+    accelerate launch --multi_gpu --num_processes 2 -m modeling_neuronarrator.training.cli stage1 --config CONFIG --cpu
+
+(on a CPU-only machine ``--multi_gpu`` selects accelerate's torchrun launcher, the processes train on
+the CPU and communicate over gloo; ``accelerate launch --cpu`` would need mpirun).
 """
 
 from __future__ import annotations
@@ -71,11 +74,15 @@ def launch_command(args: argparse.Namespace) -> list[str]:
         command += ["--config_file", str(Path(args.accelerate_config).resolve())]
     else:
         command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-        if args.cpu or not _has_cuda():
-            command.append("--cpu")
-        elif args.num_processes > 1:
+        if args.num_processes > 1:
+            # accelerate's torchrun launcher; without CUDA (or with --cpu, forwarded to the
+            # processes) they train on the CPU and talk over gloo. accelerate's own --cpu flag would
+            # pick its MPI launcher instead, which needs mpirun.
             command.append("--multi_gpu")
-    return command + ["-m", "modeling_neuronarrator.training.cli", *_forwarded(args)]
+    forwarded = _forwarded(args)
+    if not args.cpu and not _has_cuda():
+        forwarded.append("--cpu")
+    return command + ["-m", "modeling_neuronarrator.training.cli", *forwarded]
 
 
 def _has_cuda() -> bool:

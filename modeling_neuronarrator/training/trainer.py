@@ -194,7 +194,8 @@ def train_stage(
         cpu=cpu,
         mixed_precision=stage_cfg.mixed_precision,
         dataloader_config=DataLoaderConfiguration(even_batches=True),
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=stage == "stage2")],
+        # Stage 1 does not use the EEG encoder's token resampler, stage 2 not the grounding heads.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     set_seed(config.seed)
     stage_dir = config.stage_dir(stage)

@@ -99,7 +99,14 @@ def example_recordings() -> dict[str, Path]:
 @lru_cache(maxsize=1)
 def _narrator():
     # The trained default when it ships, else the template writer (said clearly in the output).
-    return load_narrator(device="cpu", batch_size=8)
+    narrator = load_narrator(device="cpu", batch_size=8)
+    if narrator.kind == "model":
+        import torch
+
+        # Decoding a small model is latency-bound: extra threads mostly synchronize, and requests
+        # already run side by side (the queue's concurrency limit).
+        torch.set_num_threads(int(os.environ.get("NEURONARRATOR_SPACE_THREADS", "1")))
+    return narrator
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +216,7 @@ def _segment_outputs(report, index: int):
     waveform = plot_waveform(arrays["eeg"][index] * 100.0, report.ch_names, report.sampling_rate, segment.start_s,
                              arrays["channel_mask"][index], title=f"Segment {index} · {format_time(segment.start_s)}-{format_time(segment.end_s)}")
     topomaps = plot_topomaps(arrays["topomaps"][index], title=f"Band-power topomaps · segment {index}")
-    flags = [f"- **{i.kind}**: {i.message}" for i in segment.issues if i.kind in ("contradicted", "unverified")]
+    flags = [f"- **{i.kind}**: {i.message}" for i in segment.issues if i.kind != "omitted"]
     omitted = [i.message for i in segment.issues if i.kind == "omitted"]
     text = [
         f"#### Segment {index} · {format_time(segment.start_s)}-{format_time(segment.end_s)}",
@@ -312,12 +319,16 @@ def load_corpus(folder: str, split: str | None, source: str | None):
         split = split if split in splits else splits[0]
         data = corpus[split]
         columns = [c for c in _CORPUS_COLUMNS if c in data.column_names]
-        table = data.select_columns(columns)
-        sources = sorted(set(table["source"])) if "source" in columns else []
-        if source and source != "all" and "source" in columns:
-            table = table.filter(lambda row: row["source"] == source)
-        n_rows = len(table)
-        frame = table.select(range(min(n_rows, MAX_CORPUS_ROWS))).to_pandas()
+        table = data.select_columns(columns)  # no EEG column: the table stays light
+        row_sources = list(table["source"]) if "source" in columns else []
+        sources = sorted(set(row_sources))
+        if source and source != "all" and row_sources:
+            indices = [i for i, s in enumerate(row_sources) if s == source]
+        else:
+            indices = list(range(len(table)))
+        n_rows = len(indices)
+        indices = indices[:MAX_CORPUS_ROWS]
+        frame = table.select(indices).to_pandas()
         for column in ("labels",):
             if column in frame:
                 frame[column] = frame[column].map(lambda v: v if isinstance(v, str) else json.dumps(v, default=str))
@@ -332,7 +343,7 @@ def load_corpus(folder: str, split: str | None, source: str | None):
         info,
         gr.Dropdown(choices=splits, value=split),
         gr.Dropdown(choices=["all", *sources], value=source if source in sources else "all"),
-        {"folder": folder, "split": split},
+        {"folder": folder, "split": split, "indices": indices},
     )
 
 
@@ -346,8 +357,7 @@ def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectDat
         import datasets
 
         data = datasets.load_dataset(corpus_state["folder"])[corpus_state["split"]]
-        match = data.filter(lambda r: r["id"] == row["id"]) if "id" in data.column_names else data.select([int(row_index)])
-        record = match[0]
+        record = data[int(corpus_state["indices"][int(row_index)])]  # decodes this one row only
         text = [f"#### {row.get('id', '')}", f"**Source:** {record.get('source', '?')} · **split:** {record.get('split', corpus_state['split'])}",
                 f"**Labels:** {record.get('labels')}", f"**Description:** {record.get('description', '')}"]
         figure = None
@@ -511,7 +521,7 @@ def build_demo() -> gr.Blocks:
                                         value=os.environ.get("NEURONARRATOR_CORPUS", ""), scale=3)
                     split = gr.Dropdown(choices=[], label="Split", allow_custom_value=True, scale=1)
                     source = gr.Dropdown(choices=["all"], value="all", label="Source", allow_custom_value=True, scale=1)
-                    load = gr.Button("Load", scale=1)
+                    load = gr.Button("Load", scale=1, elem_id="corpus-load")
                 corpus_info = gr.Markdown()
                 rows = gr.Dataframe(label="Segments (click a row)", interactive=False, wrap=True, max_height=420)
                 row_text = gr.Markdown()
@@ -523,7 +533,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     results = gr.Textbox(label="Results folder (written by `neuronarrator evaluate -o`)",
                                          value=os.environ.get("NEURONARRATOR_RESULTS", ""), scale=4)
-                    show = gr.Button("Show", scale=1)
+                    show = gr.Button("Show", scale=1, elem_id="leaderboard-show")
                 board = gr.Dataframe(label="Leaderboard (click a header to sort)", interactive=False)
                 chart = gr.Image(label="Leaderboard chart", type="filepath")
                 show.click(load_leaderboard, inputs=[results], outputs=[board, chart], api_name="leaderboard")

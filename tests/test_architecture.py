@@ -77,3 +77,15 @@ def test_model_core_never_imports_builder_or_evaluator():
     for path in _model_core_files():
         bad = _imports(path) & {"dataset_builder", "neuronarrator_eval", "space"}
         assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
+def test_ci_runs_the_readme_test_command():
+    """.ci/run must run exactly the test command that the README gives (the two set-up commands
+    are the first two bash blocks of the README)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = [block.split("```", 1)[0].strip() for block in readme.split("```bash")[1:]]
+    assert len(blocks) >= 2, "README must start with the two set-up commands in ```bash blocks"
+    main_job, test_command = blocks[0], blocks[1]
+    assert "neuronarrator narrate" in main_job
+    assert "pytest" in test_command
+    assert test_command in (ROOT / ".ci" / "run").read_text()

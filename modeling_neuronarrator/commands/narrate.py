@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=float, default=None, help="start of the span to describe, in seconds")
     parser.add_argument("--end", type=float, default=None, help="end of the span to describe, in seconds")
     parser.add_argument("--line-freq", type=float, choices=(50.0, 60.0), default=None, help="mains frequency (default: from the file or detected)")
-    parser.add_argument("--batch-size", type=int, default=8, help="segments per generation batch of the model (default 8)")
+    parser.add_argument("--batch-size", type=int, default=32, help="segments per generation batch of the model (default 32)")
     parser.add_argument("--chunk-segments", type=int, default=64, help="segments read and processed at a time; bounds memory (default 64)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N) for the model (default cpu)")
     parser.add_argument(

@@ -9,7 +9,8 @@ measured value and the flag. Three kinds of issue:
 - ``contradicted``: the narrative states a value and the measurement says otherwise;
 - ``unverified``: the narrative states something the signal cannot confirm (e.g. a sleep stage or
   an event class when the recording carries no such label);
-- ``empty``: the narrative is empty (a generation failure);
+- ``empty``: the narrative is empty, or states none of the findings in a form the parser
+  recognizes (a generation failure: nothing in it can be checked, so it cannot count as grounded);
 - ``omitted``: the measurement has a finding (slowing, artifacts, asymmetry, ...) the narrative
   does not mention. Omissions are listed for completeness but are not counted as errors.
 """
@@ -112,6 +113,9 @@ def check_grounding(
     measured_fields = findings_to_fields(findings, labels)
     ignore = set(ignore_fields)
     contradicted, unverified, omitted = [], [], []
+    if all(_normalize(value) is None for value in claimed_fields.values()):
+        contradicted.append(GroundingIssue("narrative", "empty", None, None,
+                                           "the narrative states none of the findings in a form the parser recognizes: nothing in it can be checked"))
     for field in sorted(set(claimed_fields) | set(measured_fields)):
         if field in ignore:
             continue

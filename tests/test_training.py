@@ -23,7 +23,6 @@ from modeling_neuronarrator.training.data import (  # noqa: E402
     SegmentCollator,
     SegmentDataset,
     TopomapComputer,
-    build_datasets,
     load_corpus_split,
     time_block_split,
 )
@@ -124,7 +123,38 @@ def test_blind_collator_zeroes_every_signal_input(corpus):
     batch = SegmentCollator(TopomapComputer(), blind=True)([dataset[i] for i in range(3, 6)])
     for key in ("eeg_values", "topomaps", "history_eeg_values", "history_topomaps"):
         assert not batch[key].any(), key
-    assert batch["channel_mask"].all()
+    # The channel layout is made constant too (it would reveal the source).
+    assert batch["channel_mask"].all() and batch["history_channel_mask"].all()
+
+
+def test_streaming_dataset_assembles_the_same_histories(corpus):
+    from modeling_neuronarrator.training.data import StreamingSegmentDataset
+
+    mapped = SegmentDataset(load_corpus_split(corpus, "train"), history=2)
+    by_id = {mapped[i]["id"]: mapped[i] for i in range(len(mapped))}
+    stream = StreamingSegmentDataset(load_corpus_split(corpus, "train", streaming=True), history=2, shuffle_buffer=4, seed=0)
+    seen = list(stream)
+    assert sorted(e["id"] for e in seen) == sorted(by_id)  # every row once
+    assert [e["id"] for e in seen] != sorted(by_id)  # shuffled by the buffer
+    for example in seen:
+        expected = by_id[example["id"]]
+        np.testing.assert_array_equal(example["history_mask"], expected["history_mask"])
+        np.testing.assert_array_equal(example["history_eeg"], expected["history_eeg"])
+    stream.set_epoch(1)
+    assert [e["id"] for e in stream] != [e["id"] for e in seen]
+
+
+def test_streaming_stage2_runs_to_max_steps(trained, corpus, tmp_path):
+    from modeling_neuronarrator.training.trainer import train_stage
+
+    _, finals = trained
+    config = _config(corpus, tmp_path / "stream", stage2={"max_steps": 5, "init_from": str(finals["stage1"])})
+    config.data.streaming = True
+    config.data.shuffle_buffer = 4
+    assert train_stage(config, "stage2", progress=False) is not None
+    records = [r for r in read_jsonl(tmp_path / "stream" / "stage2" / "metrics.jsonl") if r.get("split") != "validation"]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["epoch"] for r in records] == [0, 0, 0, 0, 1]  # 16 rows / 4 per batch, then the stream restarts
 
 
 def test_time_block_split_holds_out_the_end_of_every_recording(corpus):
@@ -219,7 +249,7 @@ def test_checkpoints_hold_weights_optimizer_rng_and_state(trained):
 def test_stage2_starts_from_stage1_and_keeps_the_encoders(trained):
     from safetensors.torch import load_file
 
-    config, finals = trained
+    _, finals = trained
     stage1 = load_file(str(finals["stage1"] / "model.safetensors"))
     stage2 = load_file(str(finals["stage2"] / "model.safetensors"))
     encoder_keys = [k for k in stage1 if ".eeg_encoder." in k or ".topomap_encoder." in k]
@@ -252,6 +282,66 @@ def test_stage2_without_stage1_says_what_to_run(corpus, tmp_path):
         train_stage(_config(corpus, tmp_path / "empty"), "stage2", progress=False)
 
 
+def _tiny_pretrained_lm(folder: Path, texts: list[str]) -> Path:
+    """A small "pretrained" Llama folder with its own tokenizer lacking the placeholders (like SmolLM2)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    backend.train_from_iterator(texts, trainer)
+    end = "<|endoftext|>"
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=end, bos_token=end, pad_token=end)
+    tokenizer.save_pretrained(str(folder))
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, pad_token_id=0,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(str(folder))
+    return folder
+
+
+def test_pretrained_backbone_with_lora_saves_a_merged_model(corpus, tmp_path):
+    """The smollm2 preset path: a pretrained LM folder, placeholders added, LoRA in stage 2, merged on save."""
+    from safetensors.torch import load_file
+
+    from modeling_neuronarrator.training.trainer import train_stage
+
+    rows = load_corpus_split(corpus, "train")
+    lm = _tiny_pretrained_lm(tmp_path / "lm", list(rows["description"]))
+    config_path = tmp_path / "smol.yaml"
+    config_path.write_text(
+        f"""
+corpus: {corpus}
+output_dir: {tmp_path / 'run'}
+model:
+  preset: smollm2
+  text_model_path: {lm}
+  overrides:
+    eeg_config: {{hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64, num_output_tokens: 4}}
+    topomap_config: {{hidden_size: 24, conv_channels: [8, 16], num_output_tokens: 4}}
+    history_config: {{hidden_size: 16, num_heads: 4, head_dim: 8, state_size: 8, num_hidden_layers: 1}}
+    num_history_tokens: 2
+    grounding_dim: 16
+  lora: {{r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj]}}
+data: {{history: 2, max_text_tokens: 48}}
+stage1: {{max_steps: 2, batch_size: 4, log_every: 1, save_every: 2}}
+stage2: {{max_steps: 3, batch_size: 4, learning_rate: 0.01, log_every: 1, save_every: 3, num_generate: 1, max_new_tokens: 8}}
+"""
+    )
+    config = load_config(config_path)
+    stage1 = load_file(str(train_stage(config, "stage1", progress=False) / "model.safetensors"))
+    stage2 = load_file(str(train_stage(config, "stage2", progress=False) / "model.safetensors"))
+    assert not any("lora" in key for key in stage2)  # adapters merged into the plain weights
+    layer = "model.language_model.layers.0.self_attn"
+    assert not torch.equal(stage1[f"{layer}.q_proj.weight"], stage2[f"{layer}.q_proj.weight"])  # adapted
+    torch.testing.assert_close(stage1[f"{layer}.k_proj.weight"], stage2[f"{layer}.k_proj.weight"])  # not targeted
+    torch.testing.assert_close(stage1["model.language_model.embed_tokens.weight"], stage2["model.language_model.embed_tokens.weight"])
+
+
 # ------------------------------------------------------------------------------------ resume
 def _records(path: Path) -> list[dict]:
     return [{k: r[k] for k in ("step", "epoch", "loss", "data_crc")} for r in read_jsonl(path) if r.get("split") != "validation"]
@@ -262,7 +352,7 @@ def test_resume_gives_the_uninterrupted_run(corpus, tmp_path, trained, stage):
     """N steps in one go == N/2 steps, an interruption, and a resume: same steps, data order, losses."""
     from modeling_neuronarrator.training.trainer import train_stage
 
-    base_config, finals = trained
+    _, finals = trained
     overrides = {stage: {"max_steps": 6, "save_every": 2, "epochs": 1, "validate_every_epoch": False}}
 
     def config_in(folder: Path):
@@ -321,6 +411,17 @@ def test_two_cpu_processes_with_accelerate_launch(corpus, tmp_path):
     assert all(len(r["data_crc"]) == 2 and len(set(r["data_crc"])) == 2 for r in records)
     assert all(r["samples_window"] == 8.0 for r in records)
     assert (tmp_path / "ddp" / "stage1" / "final" / "model.safetensors").is_file()
+
+
+def test_cli_paths_are_relative_to_the_working_directory(tmp_path, monkeypatch):
+    from modeling_neuronarrator.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    # No corpus there: the error names the folder resolved against the working directory.
+    assert main(["train", "stage1", "--config", str(TINY), "--corpus", "rel/corpus", "--output-dir", "rel/out"]) == 2
+    assert (tmp_path / "rel" / "out" / "stage1" / "config.json").is_file()
+    saved = json.loads((tmp_path / "rel" / "out" / "stage1" / "config.json").read_text())
+    assert saved["corpus"] == str(tmp_path / "rel" / "corpus")
 
 
 def test_launch_command_uses_the_torchrun_launcher_for_cpu_processes():

@@ -242,14 +242,14 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{path}: no such file; check the path")
     if args.threads < 0:
         raise ValueError(f"--threads must be 0 (torch's default) or more, got {args.threads}")
-    if args.threads and not args.template:
-        import torch
-
-        torch.set_num_threads(args.threads)
     if args.template:
         narrator = TemplateNarrator()
     else:
         narrator = load_narrator(args.model, device=args.device, batch_size=args.batch_size)
+    if args.threads and narrator.kind == "model":
+        import torch
+
+        torch.set_num_threads(args.threads)
     if narrator.kind == "template":
         print("note: no trained model available (or --template): narratives are written by the template writer "
               "from the measured findings, not by the model", file=sys.stderr)

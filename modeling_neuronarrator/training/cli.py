@@ -103,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .trainer import train_stage
 
-    config = load_config(args.config, overrides={"output_dir": args.output_dir, "corpus": args.corpus})
+    # Paths given on the command line are relative to the working directory (the config's own
+    # paths are relative to the config file).
+    overrides = {key: None if value is None else str(Path(value).resolve()) for key, value in (("output_dir", args.output_dir), ("corpus", args.corpus))}
+    config = load_config(args.config, overrides=overrides)
     if args.max_steps is not None:
         config.stage(args.stage).max_steps = args.max_steps
     if args.init_from is not None:

@@ -410,8 +410,8 @@ class SegmentCollator:
     descriptions as targets, which adds ``input_ids``, ``attention_mask`` and ``labels`` (-100
     outside the narrative); ``max_text_tokens`` caps the narrative part.
 
-    ``blind=True`` zeroes every EEG-derived array (the blind-baseline ablation: same model, same
-    prompt, no signal).
+    ``blind=True`` zeroes every EEG-derived array and sets every channel mask to "all recorded"
+    (the blind-baseline ablation: same model, same prompt, no signal and no channel layout).
     """
 
     def __init__(self, topomaps: TopomapComputer, processor=None, max_text_tokens: Optional[int] = None, blind: bool = False):
@@ -438,17 +438,23 @@ class SegmentCollator:
             # One topomap pass over the current and history segments together.
             all_eeg = eeg if not k else np.concatenate([eeg, history_eeg.reshape(batch_size * k, N_CHANNELS, N_SAMPLES)])
             maps = self.topomaps(all_eeg)  # (B + B*K, 5, H, W)
+        channel_mask = np.stack([e["channel_mask"] for e in examples])  # (B, 19)
+        history_channel_mask = np.stack([e["history_channel_mask"] for e in examples]) if k else None  # (B, K, 19)
         if self.blind:
             eeg, maps = np.zeros_like(eeg), np.zeros_like(maps)
             history_eeg = None if not k else np.zeros_like(history_eeg)
+            # The channel layout would tell the source (a 6-channel PSG vs a 128-electrode cap) and
+            # with it the source's typical findings: a blind model sees one constant layout.
+            channel_mask = np.ones_like(channel_mask)
+            history_channel_mask = None if not k else np.ones_like(history_channel_mask)
         out = {
             "eeg_values": eeg,
-            "channel_mask": np.stack([e["channel_mask"] for e in examples]),
+            "channel_mask": channel_mask,
             "topomaps": maps[:batch_size],
         }
         if k:
             out["history_eeg_values"] = history_eeg
-            out["history_channel_mask"] = np.stack([e["history_channel_mask"] for e in examples])
+            out["history_channel_mask"] = history_channel_mask
             out["history_topomaps"] = maps[batch_size:].reshape(batch_size, k, *maps.shape[1:])
             out["history_mask"] = np.stack([e["history_mask"] for e in examples])
         return out

@@ -60,7 +60,7 @@ class EpochSampler(Sampler[int]):
 
     def __init__(self, num_rows: int, seed: int, shuffle: bool = True):
         if num_rows < 1:
-            raise ValueError(f"EpochSampler: the dataset is empty (0 rows); check the corpus split")
+            raise ValueError("EpochSampler: the dataset is empty (0 rows); check the corpus split")
         self.num_rows = num_rows
         self.seed = seed
         self.shuffle = shuffle
@@ -236,6 +236,8 @@ def run_training(
             sampler.set_epoch(state.epoch)
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(state.epoch)
+        elif hasattr(getattr(train_loader, "dataset", None), "set_epoch"):
+            train_loader.dataset.set_epoch(state.epoch)  # a streamed dataset's shuffle buffer
         loader = train_loader
         if state.batches_in_epoch:
             loader = accelerator.skip_first_batches(train_loader, state.batches_in_epoch)

@@ -246,7 +246,12 @@ def train_stage(
 
     step_module = GroundingStep(model) if stage == "stage1" else NarrativeStep(model)
     optimizer = torch.optim.AdamW(trainable, lr=stage_cfg.learning_rate, weight_decay=stage_cfg.weight_decay)
-    step_module, optimizer, train_loader = accelerator.prepare(step_module, optimizer, train_loader)
+    if sampler is not None:
+        step_module, optimizer, train_loader = accelerator.prepare(step_module, optimizer, train_loader)
+    else:
+        # A streamed corpus is already split between processes by shards
+        # (StreamingSegmentDataset); accelerate's dispatcher would need tensor-only batches.
+        step_module, optimizer = accelerator.prepare(step_module, optimizer)
     steps = stage_cfg.max_steps or stage_cfg.epochs * max(1, -(-len(train_loader) // stage_cfg.gradient_accumulation_steps))
     scheduler = get_cosine_schedule_with_warmup(optimizer, min(stage_cfg.warmup_steps, steps // 2), steps)
     accelerator.register_for_checkpointing(scheduler)
@@ -304,7 +309,13 @@ def train_stage(
             clean = None  # merged adapters: save the merged module's own weights
         model_to_save.save_pretrained(str(final), state_dict=clean)
         processor.save_pretrained(str(final))
-        (final / "training_state.json").write_text(json.dumps({"stage": stage, "step": state.step, "epochs": state.epoch, "samples": state.samples}, indent=2))
+        try:
+            epochs = round(state.epoch + state.batches_in_epoch / len(train_loader), 3)
+        except TypeError:  # streaming: no epoch length
+            epochs = None
+        (final / "training_state.json").write_text(
+            json.dumps({"stage": stage, "step": state.step, "epochs": epochs, "samples": state.samples}, indent=2)
+        )
         logger.info("%s finished at step %d; model saved to %s", stage, state.step, final)
     accelerator.wait_for_everyone()
     accelerator.end_training()

@@ -1,0 +1,385 @@
+"""NeuroNarrator configuration: EEG encoder, topomap encoder, Mamba2 history reasoner, projector and
+any causal language model, following transformers' composite configs (LLaVA, Qwen2-Audio).
+
+The config is the single source of truth for the prompt layout: how many placeholder tokens stand
+for one segment's EEG, its topomaps and the history is computed by :func:`get_placeholder_counts`,
+which both the processor (to expand the placeholders) and the model (to check them) call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from transformers import AutoConfig, Mamba2Config, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+__all__ = [
+    "PLACEHOLDER_KINDS",
+    "NeuroNarratorConfig",
+    "NeuroNarratorEEGConfig",
+    "NeuroNarratorTopomapConfig",
+    "get_placeholder_counts",
+]
+
+# The order in which the placeholders appear in the prompt: history first (it comes from the
+# preceding segments), then the current segment's EEG and topomaps.
+PLACEHOLDER_KINDS = ("history", "eeg", "topomap")
+
+# Small Mamba2 stack over one pooled vector per segment: hidden 128, 8 heads of 32 = 128 * 2.
+_HISTORY_DEFAULTS = {
+    "hidden_size": 128,
+    "num_heads": 8,
+    "head_dim": 32,
+    "expand": 2,
+    "state_size": 32,
+    "n_groups": 1,
+    "num_hidden_layers": 2,
+    "conv_kernel": 4,
+    "chunk_size": 64,
+    # The reasoner reads inputs_embeds only; a 4-row table keeps the unused embedding tiny and the
+    # inherited pad/bos/eos ids (0-2) inside the vocabulary.
+    "vocab_size": 4,
+}
+
+# The embedded default backbone: a Llama-style decoder small enough to train on a 2-core CPU.
+_DEFAULT_TEXT = {
+    "model_type": "llama",
+    "hidden_size": 256,
+    "intermediate_size": 768,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 1024,
+    "vocab_size": 4096,
+    "tie_word_embeddings": True,
+    "rms_norm_eps": 1e-5,
+}
+
+
+def _check_mamba2_shape(history: dict) -> None:
+    """Mamba2's constraint, checked before Mamba2Config would raise a non-ValueError wrapper."""
+    hidden, expand = int(history.get("hidden_size", 0)), int(history.get("expand", 2))
+    heads, head_dim = int(history.get("num_heads", 0)), int(history.get("head_dim", 0))
+    if hidden * expand != heads * head_dim:
+        raise ValueError(
+            f"NeuroNarratorConfig.history_config: hidden_size * expand ({hidden} * {expand} = {hidden * expand}) "
+            f"must equal num_heads * head_dim ({heads} * {head_dim} = {heads * head_dim}); change num_heads or head_dim."
+        )
+
+
+class NeuroNarratorEEGConfig(PreTrainedConfig):
+    r"""
+    Patch transformer over the harmonized EEG of one segment.
+
+    Each channel's 10 s at 200 Hz (2000 samples) is cut into 1 s patches (200 samples); a patch is
+    embedded linearly, channel and time embeddings are added, and ``num_hidden_layers`` pre-norm
+    transformer layers mix the ``num_channels * n_patches`` tokens (190 by default). Channels
+    flagged as interpolated in the channel mask are excluded as attention keys and from pooling.
+    A learned-query cross-attention then resamples the tokens to ``num_output_tokens``.
+
+    Example:
+
+    ```python
+    >>> from modeling_neuronarrator import NeuroNarratorEEGConfig
+    >>> config = NeuroNarratorEEGConfig(hidden_size=64, num_hidden_layers=1)
+    >>> config.num_patches
+    10
+    ```
+    """
+
+    model_type = "neuronarrator_eeg"
+    base_config_key = "eeg_config"
+
+    num_channels: int = 19  # the 10-20 channels of the signal contract
+    segment_samples: int = 2000  # 10 s at 200 Hz
+    patch_samples: int = 200  # 1 s patches
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    intermediate_size: int = 256
+    hidden_dropout: float = 0.0
+    layer_norm_eps: float = 1e-5
+    num_output_tokens: int = 16  # tokens handed to the language model per segment
+    initializer_range: float = 0.02
+
+    @property
+    def num_patches(self) -> int:
+        """Number of 1 s patches per channel (10 for 2000 samples of 200)."""
+        return self.segment_samples // self.patch_samples
+
+    def validate_architecture(self):
+        if self.segment_samples % self.patch_samples:
+            raise ValueError(
+                f"NeuroNarratorEEGConfig: segment_samples ({self.segment_samples}) must be a multiple of "
+                f"patch_samples ({self.patch_samples}); pick a patch length that divides the segment."
+            )
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"NeuroNarratorEEGConfig: hidden_size ({self.hidden_size}) must be divisible by "
+                f"num_attention_heads ({self.num_attention_heads})."
+            )
+        if self.num_output_tokens < 1:
+            raise ValueError(f"NeuroNarratorEEGConfig: num_output_tokens must be >= 1, got {self.num_output_tokens}.")
+
+
+class NeuroNarratorTopomapConfig(PreTrainedConfig):
+    r"""
+    Small CNN over the band-power topomaps of one segment (``num_bands`` x ``image_size`` x
+    ``image_size``, e.g. 5 x 32 x 32).
+
+    Three 3x3 convolutions (the last two with stride 2) give a feature grid that is average-pooled
+    to ``sqrt(num_output_tokens)`` x ``sqrt(num_output_tokens)`` tokens. When the top-level config
+    has a ``vision_config``, that vision model replaces the CNN and this config only sets
+    ``hidden_size`` and ``num_output_tokens``.
+    """
+
+    model_type = "neuronarrator_topomap"
+    base_config_key = "topomap_config"
+
+    num_bands: int = 5
+    image_size: int = 32
+    hidden_size: int = 128
+    conv_channels: list[int] | tuple[int, ...] = (32, 64)
+    num_output_tokens: int = 16  # a square number for the CNN's token grid
+    initializer_range: float = 0.02
+
+    def validate_architecture(self):
+        side = math.isqrt(self.num_output_tokens)
+        if side * side != self.num_output_tokens:
+            raise ValueError(
+                f"NeuroNarratorTopomapConfig: num_output_tokens ({self.num_output_tokens}) must be a square "
+                f"number (the CNN pools to a side x side grid), e.g. {max(side, 1) ** 2} or {(side + 1) ** 2}."
+            )
+        if len(self.conv_channels) < 1:
+            raise ValueError("NeuroNarratorTopomapConfig: conv_channels needs at least one entry.")
+
+
+class NeuroNarratorConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`NeuroNarratorForConditionalGeneration`]: grounded EEG and topomap encoders, a
+    Mamba2 history reasoner and a causal language model.
+
+    Args:
+        eeg_config (`NeuroNarratorEEGConfig` or `dict`, *optional*): the EEG patch transformer.
+        topomap_config (`NeuroNarratorTopomapConfig` or `dict`, *optional*): the topomap CNN.
+        history_config (`Mamba2Config` or `dict`, *optional*): the history reasoner; only its
+            mixer stack is used, over ``inputs_embeds``.
+        text_config (`PreTrainedConfig` or `dict`, *optional*): any causal LM config, chosen by
+            its ``model_type`` (default: the embedded Llama-style decoder).
+        vision_config (`PreTrainedConfig` or `dict`, *optional*): a vision model config (e.g.
+            ``ViTConfig(num_channels=5, image_size=32)``) replacing the topomap CNN.
+        eeg_token, topomap_token, history_token (`str`): placeholder token strings.
+        eeg_token_id, topomap_token_id, history_token_id (`int`): their ids in the tokenizer.
+        num_history_tokens (`int`): tokens the history reasoner's output becomes.
+        history_length (`int`): K, the preceding segments used in training (3 in the paper); at
+            inference any number of preceding segments is carried in the recurrent state.
+        grounding_dim (`int`): size of the shared space of the InfoNCE grounding.
+        grounding_temperature_init (`float`): initial InfoNCE temperature (CLIP: 0.07).
+        logit_scale_max (`float`): clamp of ``exp(logit_scale)`` (CLIP: 100).
+        projector_hidden_act (`str`): activation of the projector MLPs.
+        text_model_path (`str`, *optional*): local folder of a pretrained causal LM whose weights
+            [`NeuroNarratorForConditionalGeneration.build`] loads into the backbone.
+        freeze_text_model (`bool`): keep the language model's own weights frozen.
+
+    Example:
+
+    ```python
+    >>> from modeling_neuronarrator import NeuroNarratorConfig, NeuroNarratorForConditionalGeneration
+    >>> config = NeuroNarratorConfig.tiny()
+    >>> model = NeuroNarratorForConditionalGeneration(config)
+    >>> get_placeholder_counts(config)
+    {'history': 2, 'eeg': 4, 'topomap': 4}
+    ```
+    """
+
+    model_type = "neuronarrator"
+    sub_configs_defaults = {
+        "eeg_config": SubConfigSpec(config_class=NeuroNarratorEEGConfig),
+        "topomap_config": SubConfigSpec(config_class=NeuroNarratorTopomapConfig),
+        "history_config": SubConfigSpec(config_class=Mamba2Config, init_kwargs=_HISTORY_DEFAULTS),
+        "text_config": SubConfigSpec(
+            config_class=AutoConfig,
+            model_type="llama",
+            init_kwargs={k: v for k, v in _DEFAULT_TEXT.items() if k != "model_type"},
+        ),
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="vit", optional=True),
+    }
+
+    eeg_config: dict | PreTrainedConfig | None = None
+    topomap_config: dict | PreTrainedConfig | None = None
+    history_config: dict | PreTrainedConfig | None = None
+    text_config: dict | PreTrainedConfig | None = None
+    vision_config: dict | PreTrainedConfig | None = None
+    eeg_token: str = "<eeg>"
+    topomap_token: str = "<topo>"
+    history_token: str = "<hist>"
+    eeg_token_id: int | None = None
+    topomap_token_id: int | None = None
+    history_token_id: int | None = None
+    num_history_tokens: int = 4
+    history_length: int = 3
+    grounding_dim: int = 128
+    grounding_temperature_init: float = 0.07
+    logit_scale_max: float = 100.0
+    projector_hidden_act: str = "gelu"
+    text_model_path: str | None = None
+    freeze_text_model: bool = False
+    ignore_index: int = -100
+    tie_word_embeddings: bool = True
+
+    def __post_init__(self, **kwargs):
+        if isinstance(self.history_config, dict):
+            # A partial dict means "the small default reasoner, with these changes", not Mamba2's
+            # 2.8B defaults; and its shape is checked here so the error is a plain ValueError.
+            self.history_config = {**_HISTORY_DEFAULTS, **self.history_config}
+            _check_mamba2_shape(self.history_config)
+        super().__post_init__(**kwargs)
+        for sub_config in (self.eeg_config, self.topomap_config):
+            sub_config.validate_architecture()
+        self.validate_architecture()
+        # The backbone decides whether its head shares the embedding matrix (SmolLM2 and the
+        # embedded default do); the composite follows it, as LLaVA does.
+        self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", False))
+
+    def validate_architecture(self):
+        _check_mamba2_shape(self.history_config.to_dict())
+        for name in ("num_history_tokens", "history_length", "grounding_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name == "history_length" else 1):
+                raise ValueError(f"NeuroNarratorConfig: {name} must be a positive integer, got {value!r}.")
+        if not 0.0 < self.grounding_temperature_init <= 1.0:
+            raise ValueError(
+                f"NeuroNarratorConfig: grounding_temperature_init must be in (0, 1], got "
+                f"{self.grounding_temperature_init} (CLIP uses 0.07)."
+            )
+        tokens = [self.eeg_token, self.topomap_token, self.history_token]
+        if len(set(tokens)) != 3:
+            raise ValueError(f"NeuroNarratorConfig: the three placeholder tokens must differ, got {tokens}.")
+        ids = [i for i in (self.eeg_token_id, self.topomap_token_id, self.history_token_id) if i is not None]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"NeuroNarratorConfig: the placeholder token ids must differ, got {ids}.")
+        vocab_size = getattr(self.text_config, "vocab_size", None)
+        for name in ("eeg_token_id", "topomap_token_id", "history_token_id"):
+            value = getattr(self, name)
+            if value is not None and vocab_size is not None and not 0 <= value < vocab_size:
+                raise ValueError(
+                    f"NeuroNarratorConfig: {name}={value} lies outside the text model's vocabulary "
+                    f"(vocab_size={vocab_size}); set text_config.vocab_size to len(tokenizer)."
+                )
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def default(cls, tokenizer: Any = None, **kwargs) -> NeuroNarratorConfig:
+        """The embedded default: 4-layer Llama-style decoder (hidden 256), EEG/topomap encoders of
+        width 128 and a 2-layer Mamba2 reasoner; about 5.3 M parameters with a 4096-token vocabulary.
+
+        ``tokenizer`` (e.g. from ``train_narrative_tokenizer``) sets the vocabulary size, the
+        special token ids and the placeholder ids. Other keyword arguments override fields.
+        """
+        text = dict(_DEFAULT_TEXT)
+        text.update(kwargs.pop("text_config", {}) or {})
+        return cls._with_tokenizer(tokenizer, text_config=text, **kwargs)
+
+    @classmethod
+    def tiny(cls, tokenizer: Any = None, vocab_size: int = 300, **kwargs) -> NeuroNarratorConfig:
+        """A very small configuration for tests (runs a forward pass in milliseconds on a CPU).
+
+        Without a tokenizer the last three ids of ``vocab_size`` become the placeholders.
+        """
+        text = {
+            "model_type": "llama",
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 256,
+            "vocab_size": vocab_size,
+            "tie_word_embeddings": True,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "pad_token_id": 0,
+        }
+        text.update(kwargs.pop("text_config", {}) or {})
+        defaults = {
+            "eeg_config": {
+                "hidden_size": 32,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 4,
+                "intermediate_size": 64,
+                "num_output_tokens": 4,
+            },
+            "topomap_config": {"hidden_size": 24, "conv_channels": [8, 16], "num_output_tokens": 4},
+            "history_config": dict(
+                _HISTORY_DEFAULTS, hidden_size=16, num_heads=4, head_dim=8, state_size=8, num_hidden_layers=1
+            ),
+            "num_history_tokens": 2,
+            "grounding_dim": 16,
+        }
+        if tokenizer is None:
+            defaults.update(
+                eeg_token_id=vocab_size - 3, topomap_token_id=vocab_size - 2, history_token_id=vocab_size - 1
+            )
+        defaults.update(kwargs)
+        return cls._with_tokenizer(tokenizer, text_config=text, **defaults)
+
+    @classmethod
+    def from_pretrained_text_model(cls, text_model_path: str, tokenizer: Any = None, **kwargs) -> NeuroNarratorConfig:
+        """A config whose backbone is a local pretrained causal LM folder (safetensors), e.g. the
+        SmolLM2-135M-Instruct folder written by ``python -m modeling_neuronarrator.training.smollm2``.
+
+        Build the model with [`NeuroNarratorForConditionalGeneration.build`], which loads the weights.
+        """
+        text_config = AutoConfig.from_pretrained(text_model_path).to_dict()
+        text_config.pop("transformers_version", None)
+        text_config.pop("architectures", None)
+        text_config.pop("quantization_config", None)
+        return cls._with_tokenizer(tokenizer, text_config=text_config, text_model_path=str(text_model_path), **kwargs)
+
+    @classmethod
+    def _with_tokenizer(cls, tokenizer: Any, text_config: dict, **kwargs) -> NeuroNarratorConfig:
+        if tokenizer is not None:
+            tokens = {
+                "eeg": kwargs.get("eeg_token", "<eeg>"),
+                "topomap": kwargs.get("topomap_token", "<topo>"),
+                "history": kwargs.get("history_token", "<hist>"),
+            }
+            vocab = tokenizer.get_vocab()
+            missing = [t for t in tokens.values() if t not in vocab]
+            if missing:
+                raise ValueError(
+                    f"NeuroNarratorConfig: the tokenizer lacks the placeholder tokens {missing}; add them with "
+                    "tokenizer.add_special_tokens({'additional_special_tokens': [...]}) or build it with "
+                    "train_narrative_tokenizer."
+                )
+            for kind, token in tokens.items():
+                kwargs[f"{kind}_token_id"] = vocab[token]
+            text_config = dict(text_config)
+            if kwargs.get("text_model_path"):
+                # A pretrained table may be padded past the tokenizer (to a multiple of 64, say): keep it.
+                text_config["vocab_size"] = max(len(tokenizer), int(text_config.get("vocab_size") or 0))
+            else:
+                text_config["vocab_size"] = len(tokenizer)  # a fresh backbone: exactly the tokenizer's rows
+            for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+                value = getattr(tokenizer, name, None)
+                if value is not None:
+                    text_config[name] = value
+        return cls(text_config=text_config, **kwargs)
+
+
+def get_placeholder_counts(config: NeuroNarratorConfig) -> dict[str, int]:
+    """Number of placeholder tokens per segment, by kind, in prompt order.
+
+    The one place these numbers are computed: the processor expands ``<hist>``, ``<eeg>`` and
+    ``<topo>`` to these counts and the model checks the prompt against them before merging.
+
+    Returns:
+        `dict[str, int]`: ``{"history": num_history_tokens, "eeg": eeg tokens, "topomap": topomap
+        tokens}``; the counts do not depend on how many preceding segments a sample has.
+    """
+    return {
+        "history": int(config.num_history_tokens),
+        "eeg": int(config.eeg_config.num_output_tokens),
+        "topomap": int(config.topomap_config.num_output_tokens),
+    }

@@ -1,0 +1,203 @@
+"""The two segment encoders of NeuroNarrator: a patch transformer over the EEG and a small CNN (or any
+transformers vision model) over the band-power topomaps. Both return a token sequence for the
+language model and a pooled vector for grounding and the history reasoner.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel
+
+from .configuration_neuronarrator import (
+    NeuroNarratorConfig,
+    NeuroNarratorEEGConfig,
+    NeuroNarratorTopomapConfig,
+)
+
+__all__ = ["NeuroNarratorEEGEncoder", "NeuroNarratorTopomapEncoder", "NeuroNarratorVisionTopomapEncoder", "build_topomap_encoder"]
+
+
+def _attention(query, key, value, num_heads: int, key_mask: torch.Tensor | None, dropout: float) -> torch.Tensor:
+    """Multi-head scaled dot-product attention.
+
+    ``query`` (B, Lq, D), ``key``/``value`` (B, Lk, D); ``key_mask`` (B, Lk) bool, True = the key
+    takes part. Returns (B, Lq, D).
+    """
+    batch, q_len, dim = query.shape
+    head_dim = dim // num_heads
+    q = query.view(batch, q_len, num_heads, head_dim).transpose(1, 2)  # (B, h, Lq, hd)
+    k = key.view(batch, -1, num_heads, head_dim).transpose(1, 2)  # (B, h, Lk, hd)
+    v = value.view(batch, -1, num_heads, head_dim).transpose(1, 2)
+    attn_mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, Lk)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
+    return out.transpose(1, 2).reshape(batch, q_len, dim)  # (B, Lq, D)
+
+
+class _EncoderBlock(nn.Module):
+    """Pre-norm transformer block whose attention ignores masked keys."""
+
+    def __init__(self, hidden_size: int, num_heads: int, intermediate_size: int, dropout: float, eps: float):
+        super().__init__()
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.norm1 = nn.LayerNorm(hidden_size, eps=eps)
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.out = nn.Linear(hidden_size, hidden_size)
+        self.norm2 = nn.LayerNorm(hidden_size, eps=eps)
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden_size, intermediate_size), nn.GELU(), nn.Linear(intermediate_size, hidden_size)
+        )
+
+    def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        q, k, v = self.qkv(self.norm1(hidden)).chunk(3, dim=-1)  # 3 x (B, L, D)
+        drop = self.dropout if self.training else 0.0
+        hidden = hidden + F.dropout(self.out(_attention(q, k, v, self.num_heads, key_mask, drop)), drop, self.training)
+        return hidden + F.dropout(self.mlp(self.norm2(hidden)), drop, self.training)
+
+
+class _QueryResampler(nn.Module):
+    """Learned queries cross-attending to a token sequence: (B, L, D) -> (B, num_queries, D)."""
+
+    def __init__(self, hidden_size: int, num_heads: int, num_queries: int, eps: float):
+        super().__init__()
+        self.num_heads = num_heads
+        self.queries = nn.Parameter(torch.zeros(num_queries, hidden_size))
+        self.norm_q = nn.LayerNorm(hidden_size, eps=eps)
+        self.norm_kv = nn.LayerNorm(hidden_size, eps=eps)
+        self.q_proj = nn.Linear(hidden_size, hidden_size)
+        self.kv_proj = nn.Linear(hidden_size, 2 * hidden_size)
+        self.out = nn.Linear(hidden_size, hidden_size)
+        self.norm_out = nn.LayerNorm(hidden_size, eps=eps)
+
+    def forward(self, tokens: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        batch = tokens.shape[0]
+        queries = self.queries[None].expand(batch, -1, -1)  # (B, Q, D)
+        k, v = self.kv_proj(self.norm_kv(tokens)).chunk(2, dim=-1)  # 2 x (B, L, D)
+        attended = _attention(self.q_proj(self.norm_q(queries)), k, v, self.num_heads, key_mask, 0.0)
+        return self.norm_out(queries + self.out(attended))  # (B, Q, D)
+
+
+class NeuroNarratorEEGEncoder(nn.Module):
+    """Per-channel 1 s patches -> linear embedding + channel and time embeddings -> transformer.
+
+    Input ``eeg_values`` (B, 19, 2000) in µV/100 at 200 Hz and ``channel_mask`` (B, 19) bool
+    (True = recorded, False = interpolated). Interpolated channels are never attention keys and do
+    not enter the pooled vector or the output tokens, so their samples cannot change the outputs.
+    """
+
+    def __init__(self, config: NeuroNarratorEEGConfig):
+        super().__init__()
+        self.config = config
+        dim = config.hidden_size
+        self.patch_embed = nn.Linear(config.patch_samples, dim)
+        self.channel_embed = nn.Parameter(torch.zeros(config.num_channels, dim))
+        self.time_embed = nn.Parameter(torch.zeros(config.num_patches, dim))
+        self.blocks = nn.ModuleList(
+            _EncoderBlock(dim, config.num_attention_heads, config.intermediate_size, config.hidden_dropout, config.layer_norm_eps)
+            for _ in range(config.num_hidden_layers)
+        )
+        self.norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        self.resampler = _QueryResampler(dim, config.num_attention_heads, config.num_output_tokens, config.layer_norm_eps)
+
+    def forward(self, eeg_values: torch.Tensor, channel_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns ``tokens`` (B, num_output_tokens, hidden) and ``pooled`` (B, hidden)."""
+        cfg = self.config
+        if eeg_values.ndim != 3 or tuple(eeg_values.shape[1:]) != (cfg.num_channels, cfg.segment_samples):
+            raise ValueError(
+                f"eeg_values must have shape (batch, {cfg.num_channels}, {cfg.segment_samples}) (10 s at 200 Hz of "
+                f"the harmonized channels), got {tuple(eeg_values.shape)}; run the NeuroNarratorFeatureExtractor first."
+            )
+        batch = eeg_values.shape[0]
+        if channel_mask is None:
+            channel_mask = torch.ones(batch, cfg.num_channels, dtype=torch.bool, device=eeg_values.device)
+        channel_mask = channel_mask.to(device=eeg_values.device, dtype=torch.bool)
+        if tuple(channel_mask.shape) != (batch, cfg.num_channels):
+            raise ValueError(f"channel_mask must have shape ({batch}, {cfg.num_channels}), got {tuple(channel_mask.shape)}.")
+        empty = (~channel_mask.any(dim=1)).nonzero().flatten().tolist()
+        if empty:
+            raise ValueError(
+                f"channel_mask marks no recorded channel in batch rows {empty}; a segment needs at least one "
+                "recorded channel (True) to be encoded."
+            )
+        dtype = self.patch_embed.weight.dtype
+        patches = eeg_values.to(dtype).reshape(batch, cfg.num_channels, cfg.num_patches, cfg.patch_samples)  # (B, C, P, S)
+        tokens = self.patch_embed(patches)  # (B, C, P, D)
+        tokens = tokens + self.channel_embed[None, :, None, :] + self.time_embed[None, None, :, :]
+        tokens = tokens.reshape(batch, cfg.num_channels * cfg.num_patches, -1)  # (B, C*P, D)
+        key_mask = channel_mask[:, :, None].expand(-1, -1, cfg.num_patches).reshape(batch, -1)  # (B, C*P)
+        for block in self.blocks:
+            tokens = block(tokens, key_mask)
+        tokens = self.norm(tokens)
+        weights = key_mask[..., None].to(tokens.dtype)  # (B, C*P, 1); 0 for interpolated channels
+        # where() rather than a product: an interpolated channel holding inf/nan must not leak either.
+        pooled = torch.where(key_mask[..., None], tokens, 0.0).sum(1) / weights.sum(1)  # (B, D)
+        return self.resampler(tokens, key_mask), pooled
+
+
+class NeuroNarratorTopomapEncoder(nn.Module):
+    """Small CNN over the band-power topomaps (B, 5, 32, 32) -> tokens (B, side*side, D) and pooled (B, D)."""
+
+    def __init__(self, config: NeuroNarratorTopomapConfig):
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = [nn.Conv2d(config.num_bands, config.conv_channels[0], 3, padding=1), nn.GELU()]
+        previous = config.conv_channels[0]
+        for channels in list(config.conv_channels[1:]) + [config.hidden_size]:
+            layers += [nn.Conv2d(previous, channels, 3, stride=2, padding=1), nn.GELU()]
+            previous = channels
+        self.conv = nn.Sequential(*layers[:-1])  # no activation after the last convolution
+        side = math.isqrt(config.num_output_tokens)
+        self.pool = nn.AdaptiveAvgPool2d(side)
+        self.position_embed = nn.Parameter(torch.zeros(config.num_output_tokens, config.hidden_size))
+        self.norm = nn.LayerNorm(config.hidden_size)
+
+    def forward(self, topomaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.config
+        if topomaps.ndim != 4 or topomaps.shape[1] != cfg.num_bands:
+            raise ValueError(
+                f"topomaps must have shape (batch, {cfg.num_bands}, H, W) (one map per band), got {tuple(topomaps.shape)}."
+            )
+        grid = self.pool(self.conv(topomaps.to(self.position_embed.dtype)))  # (B, D, side, side)
+        tokens = grid.flatten(2).transpose(1, 2) + self.position_embed  # (B, side*side, D)
+        tokens = self.norm(tokens)
+        return tokens, tokens.mean(dim=1)
+
+
+class NeuroNarratorVisionTopomapEncoder(nn.Module):
+    """Any transformers vision model (``config.vision_config``) over the topomaps, its token sequence
+    average-pooled to ``num_output_tokens`` and projected to the topomap hidden size."""
+
+    def __init__(self, config: NeuroNarratorConfig):
+        super().__init__()
+        topo = config.topomap_config
+        self.num_output_tokens = topo.num_output_tokens
+        self.vision_model = AutoModel.from_config(config.vision_config)
+        width = getattr(config.vision_config, "hidden_size", None)
+        if width is None:
+            raise ValueError(
+                f"vision_config of type {config.vision_config.model_type!r} has no hidden_size; use a ViT-like "
+                "vision model whose last_hidden_state is (batch, tokens, hidden_size)."
+            )
+        self.token_proj = nn.Linear(width, topo.hidden_size)
+        self.pooled_proj = nn.Linear(width, topo.hidden_size)
+        self.norm = nn.LayerNorm(topo.hidden_size)
+
+    def forward(self, topomaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = self.vision_model(pixel_values=topomaps.to(self.token_proj.weight.dtype), return_dict=True)
+        hidden = outputs.last_hidden_state  # (B, L, Hv)
+        pooled = getattr(outputs, "pooler_output", None)
+        if pooled is None or pooled.ndim != 2:
+            pooled = hidden.mean(dim=1)
+        resampled = F.adaptive_avg_pool1d(hidden.transpose(1, 2), self.num_output_tokens).transpose(1, 2)  # (B, Q, Hv)
+        return self.norm(self.token_proj(resampled)), self.pooled_proj(pooled)
+
+
+def build_topomap_encoder(config: NeuroNarratorConfig) -> nn.Module:
+    """The CNN, or the configured vision model when ``config.vision_config`` is set."""
+    if config.vision_config is not None:
+        return NeuroNarratorVisionTopomapEncoder(config)
+    return NeuroNarratorTopomapEncoder(config.topomap_config)

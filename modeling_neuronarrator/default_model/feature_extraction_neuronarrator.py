@@ -1,0 +1,536 @@
+"""NeuroNarrator feature extractor: an EEG recording -> harmonized 10 s segments, band powers,
+band-power topomaps and quantitative findings.
+
+Pipeline per window of segments (``iter_batches``; ``__call__`` concatenates the windows):
+
+1. read the window's samples (plus filter padding) from disk: ``raw.get_data(start, stop)``;
+2. map the EEG channels onto the 19 10-20 channels (aliases copied, missing ones interpolated by
+   spherical spline): one ``(19, n_source)`` matrix product, in microvolts;
+3. resample to 200 Hz (polyphase), band-pass 0.3-75 Hz zero-phase (Butterworth, 2nd order per
+   edge, run forward and backward: -24 dB/octave; the low-pass is capped at 45 % of the source
+   rate), measure the spectra for the findings, then notch the mains (50/60 Hz, IIR Q=30, forward
+   and backward) when it lies inside the pass band;
+4. cut 10 s segments (2000 samples) every ``hop_seconds``; Welch spectra -> band powers -> log
+   relative power -> topomaps (one cached matrix, one product for the whole window);
+5. ``compute_findings`` per segment, with the previous segments as history.
+
+Windows overlap by ``filter_padding_seconds`` on each side, which is discarded: the streamed
+result matches a whole-file computation to ~1e-4 of the signal's scale, while memory stays bounded
+by the window (a 24 h recording streams in well under 1.5 GB).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from fractions import Fraction
+from typing import Iterator, Optional, Sequence, Union
+
+import mne
+import numpy as np
+from scipy import signal
+from transformers import BatchFeature, SequenceFeatureExtractor
+
+from .eeg_io_neuronarrator import (
+    MIN_SAMPLING_RATE_HZ,
+    STANDARD_CHANNELS,
+    ChannelMap,
+    EEGInputError,
+    bids_line_freq,
+    harmonize_channels,
+    raw_positions,
+    read_recording,
+)
+from .findings_neuronarrator import THRESHOLDS, Findings, band_power, compute_findings, segment_psd
+from .topomap_neuronarrator import project_topomaps
+
+__all__ = ["NeuroNarratorFeatureExtractor", "MAX_SAMPLING_RATE_HZ"]
+
+logger = logging.getLogger(__name__)
+
+# Above this the "sampling rate" is almost surely a header error (or intracranial/MEG-rate data).
+MAX_SAMPLING_RATE_HZ = 20000.0
+# A cap electrode with this many times the median standard deviation is broken (dense caps only).
+_OUTLIER_STD_FACTOR = 5.0
+# Log of relative power is floored here so that a band with no power maps to a finite pixel.
+_LOG_FLOOR = 1e-6
+
+RecordingLike = Union[str, os.PathLike, mne.io.BaseRaw, np.ndarray]
+
+
+class _Source:
+    """Uniform windowed access to a path, Raw or array: harmonized microvolts ``(19, n)``."""
+
+    def __init__(self, recording: RecordingLike, sampling_rate: Optional[float], ch_names: Optional[Sequence[str]]):
+        self.path: Optional[str] = None
+        self.file_line_freq: Optional[float] = None
+        if isinstance(recording, (str, os.PathLike)):
+            self.path = os.fspath(recording)
+            recording = read_recording(self.path, preload=False)
+        if isinstance(recording, mne.io.BaseRaw):
+            self._init_raw(recording, sampling_rate)
+        elif isinstance(recording, np.ndarray) or hasattr(recording, "__array__"):
+            self._init_array(np.asarray(recording), sampling_rate, ch_names)
+        else:
+            raise TypeError(
+                f"recording must be a path (str or os.PathLike), an mne.io.BaseRaw or a numpy array "
+                f"(n_channels, n_samples) in microvolts, got {type(recording).__name__}"
+            )
+        self._check_rate()
+
+    @property
+    def label(self) -> str:
+        return os.path.basename(self.path) if self.path else self._default_label
+
+    def _init_raw(self, raw: mne.io.BaseRaw, sampling_rate: Optional[float]) -> None:
+        self.raw = raw
+        self.array = None
+        if self.path is None and raw.filenames and raw.filenames[0]:
+            self.path = os.fspath(raw.filenames[0])
+        self._default_label = "Raw recording"
+        self.sfreq = float(raw.info["sfreq"])
+        if sampling_rate is not None and not math.isclose(float(sampling_rate), self.sfreq, rel_tol=1e-6):
+            raise EEGInputError(
+                f"{self.label}: sampling_rate={sampling_rate} was given but the Raw object says "
+                f"{self.sfreq} Hz; leave sampling_rate out for Raw objects and files"
+            )
+        self.n_times = int(raw.n_times)
+        self.file_line_freq = raw.info.get("line_freq") or bids_line_freq(self.path)
+        self.ch_names = list(raw.ch_names)
+        self.ch_types = raw.get_channel_types()
+        self.positions = raw_positions(raw)
+        self.bads = list(raw.info["bads"])
+        self.map: ChannelMap = harmonize_channels(
+            self.ch_names, self.ch_types, positions=self.positions, path=self.path, exclude=self.bads
+        )
+
+    def _init_array(self, array: np.ndarray, sampling_rate: Optional[float], ch_names: Optional[Sequence[str]]) -> None:
+        self.raw = None
+        self._default_label = "array input"
+        if sampling_rate is None:
+            raise EEGInputError(
+                "array input: sampling_rate is required with a numpy array (it cannot be guessed, and a wrong "
+                "rate silently shifts every frequency); pass sampling_rate=... in Hz"
+            )
+        if array.ndim != 2:
+            raise EEGInputError(
+                f"array input: expected a 2-D array (n_channels, n_samples) in microvolts, got shape {array.shape}; "
+                "pass one recording at a time"
+            )
+        if ch_names is None:
+            raise EEGInputError(
+                "array input: ch_names is required with a numpy array (one name per row, e.g. 'Fp1', 'T3', "
+                "'EEG O1-REF'); pass ch_names=[...]"
+            )
+        if len(ch_names) != array.shape[0]:
+            hint = " (the array looks transposed: use array.T)" if len(ch_names) == array.shape[1] else ""
+            raise EEGInputError(
+                f"array input: {len(ch_names)} channel names for an array with {array.shape[0]} rows{hint}; "
+                "the array must be (n_channels, n_samples) with one name per row"
+            )
+        if not np.issubdtype(array.dtype, np.number):
+            raise EEGInputError(f"array input: dtype {array.dtype} is not numeric; pass float samples in microvolts")
+        self.array = array
+        self.sfreq = float(sampling_rate)
+        self.n_times = int(array.shape[1])
+        self.ch_names = list(ch_names)
+        self.ch_types, self.positions, self.bads = None, None, []
+        self.map = harmonize_channels(self.ch_names, None, path=None)
+
+    def reject_outliers(self, stds: np.ndarray) -> None:
+        """Leave out bad channels of a position-interpolated (dense) recording.
+
+        Every 10-20 channel is estimated from the cap there, so one broken electrode (far larger
+        or near-zero variance) would leak into its neighbours' estimates and fake a focal
+        finding. ``stds``: ``(n_source,)`` standard deviations of ``map.picks`` in uV.
+        """
+        if self.map.position_source == "names":
+            return  # recorded channels are shown as recorded; a flat one is reported as a finding
+        median = float(np.median(stds))
+        bad = [
+            self.map.channels_used[j]
+            for j, s in enumerate(stds)
+            if s > _OUTLIER_STD_FACTOR * median or s < THRESHOLDS["flat_std_uv"]
+        ]
+        if bad and len(bad) < len(stds) // 2:
+            logger.info("%s: leaving out bad channels %s", self.label, bad)
+            self.bads = self.bads + bad
+            self.map = harmonize_channels(self.ch_names, self.ch_types, positions=self.positions, path=self.path, exclude=self.bads)
+
+    def _check_rate(self) -> None:
+        if not math.isfinite(self.sfreq) or self.sfreq < MIN_SAMPLING_RATE_HZ or self.sfreq > MAX_SAMPLING_RATE_HZ:
+            raise EEGInputError(
+                f"{self.label}: sampling rate {self.sfreq} Hz is outside the supported {MIN_SAMPLING_RATE_HZ:.0f}-"
+                f"{MAX_SAMPLING_RATE_HZ:.0f} Hz (below 100 Hz the gamma band up to 45 Hz cannot be represented); "
+                "check the file header or the sampling_rate argument"
+            )
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_times / self.sfreq
+
+    def read_source(self, start: int, stop: int) -> np.ndarray:
+        """Picked source channels ``(n_source, stop - start)`` float64 in microvolts."""
+        if self.raw is not None:
+            try:
+                data = self.raw.get_data(picks=self.map.picks, start=start, stop=stop) * 1e6  # V -> uV
+            except Exception as error:
+                raise EEGInputError(
+                    f"{self.label}: samples {start}-{stop} could not be read ({type(error).__name__}: {error}); "
+                    "the file is probably truncated or corrupt: copy or export it again"
+                ) from error
+        else:
+            data = np.asarray(self.array[self.map.picks, start:stop], dtype=np.float64)
+        if not np.isfinite(data).all():
+            bad = np.argwhere(~np.isfinite(data))[0]
+            raise EEGInputError(
+                f"{self.label}: NaN or infinite samples (first in channel {self.map.channels_used[bad[0]]} at "
+                f"{(start + bad[1]) / self.sfreq:.2f} s); fill or crop the gap (e.g. raw.crop or interpolation) "
+                "before processing"
+            )
+        return data
+
+
+class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
+    r"""Turns an EEG recording into model inputs: harmonized segments, channel mask and topomaps.
+
+    Example::
+
+        >>> from modeling_neuronarrator import NeuroNarratorFeatureExtractor
+        >>> fe = NeuroNarratorFeatureExtractor()
+        >>> batch = fe("recording.edf", return_tensors="pt")
+        >>> batch["eeg"].shape          # (n_segments, 19, 2000), uV / 100, 200 Hz
+        >>> batch["findings"][0].posterior_dominant_rhythm_hz
+
+    Args:
+        feature_size: number of harmonized channels (19; the 10-20 system).
+        sampling_rate: output rate in Hz (200).
+        padding_value: value used by ``pad`` for missing samples.
+        segment_seconds: segment length in s (10 -> 2000 samples).
+        hop_seconds: step between segment starts in s (10: no overlap).
+        topomap_size: side of the topomap images in pixels.
+        l_freq, h_freq: band-pass edges in Hz (zero-phase); ``h_freq`` is capped at 45 % of the
+            source rate.
+        line_freq: mains frequency (50 or 60 Hz) to notch; None takes it from the file (MNE
+            ``info["line_freq"]`` or a BIDS sidecar), else detects it from the spectrum (the larger
+            of the 50 and 60 Hz peaks standing 3x above its neighbours), else applies no notch.
+        eeg_scale: factor from microvolts to model input (1/100).
+        batch_segments: segments per streamed window.
+        filter_padding_seconds: extra signal read on each side of a window and discarded, so that
+            filter edges fall outside the kept segments.
+
+    Inputs: a path (EDF/EDF+, BDF, FIF, EEGLAB .set, BrainVision .vhdr), an ``mne.io.BaseRaw`` (in
+    volts, as MNE keeps it) or a numpy array ``(n_channels, n_samples)`` **in microvolts** with
+    ``ch_names`` and ``sampling_rate``.
+    """
+
+    model_input_names = ["eeg", "channel_mask", "topomaps"]
+
+    def __init__(
+        self,
+        feature_size: int = 19,
+        sampling_rate: int = 200,
+        padding_value: float = 0.0,
+        segment_seconds: float = 10.0,
+        hop_seconds: float = 10.0,
+        topomap_size: int = 32,
+        l_freq: float = 0.3,
+        h_freq: float = 75.0,
+        line_freq: Optional[float] = None,
+        eeg_scale: float = 0.01,
+        batch_segments: int = 64,
+        filter_padding_seconds: float = 20.0,
+        **kwargs,
+    ):
+        super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
+        if feature_size != len(STANDARD_CHANNELS):
+            raise ValueError(f"feature_size must be {len(STANDARD_CHANNELS)} (the 10-20 channels), got {feature_size}")
+        if not 0 < l_freq < h_freq:
+            raise ValueError(f"need 0 < l_freq < h_freq, got l_freq={l_freq}, h_freq={h_freq}")
+        if segment_seconds <= 0 or hop_seconds <= 0:
+            raise ValueError(f"segment_seconds and hop_seconds must be positive, got {segment_seconds}, {hop_seconds}")
+        if line_freq not in (None, 50, 60, 50.0, 60.0):
+            raise ValueError(f"line_freq must be 50, 60 or None (auto), got {line_freq!r}")
+        if batch_segments < 1:
+            raise ValueError(f"batch_segments must be at least 1, got {batch_segments}")
+        self.segment_seconds = float(segment_seconds)
+        self.hop_seconds = float(hop_seconds)
+        self.topomap_size = int(topomap_size)
+        self.l_freq = float(l_freq)
+        self.h_freq = float(h_freq)
+        self.line_freq = line_freq
+        self.eeg_scale = float(eeg_scale)
+        self.batch_segments = int(batch_segments)
+        self.filter_padding_seconds = float(filter_padding_seconds)
+
+    # -- parameters only in preprocessor_config.json: derived filters are cached by key, never stored
+    @property
+    def segment_samples(self) -> int:
+        return int(round(self.segment_seconds * self.sampling_rate))
+
+    def _bandpass(self, source_rate: float) -> tuple[np.ndarray, float]:
+        h_freq = min(self.h_freq, 0.45 * source_rate, 0.45 * self.sampling_rate)
+        return _bandpass_sos(float(self.sampling_rate), self.l_freq, round(h_freq, 6)), h_freq
+
+    # -- public API -------------------------------------------------------------------------------
+    def __call__(
+        self,
+        recording: RecordingLike,
+        sampling_rate: Optional[float] = None,
+        ch_names: Optional[Sequence[str]] = None,
+        line_freq: Optional[float] = None,
+        start_s: Optional[float] = None,
+        end_s: Optional[float] = None,
+        return_tensors: Optional[str] = None,
+        batch_segments: Optional[int] = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """Process a whole recording (or ``[start_s, end_s)`` of it).
+
+        Returns:
+            ``BatchFeature`` with ``eeg`` ``(n_segments, 19, 2000)`` float32 in uV/100,
+            ``channel_mask`` ``(n_segments, 19)`` bool (True = recorded), ``topomaps``
+            ``(n_segments, 5, H, W)`` float32 (log10 relative power; 0 outside the head),
+            ``band_powers`` ``(n_segments, 19, 5)`` float32 in uV^2, ``segment_start_s``
+            ``(n_segments,)`` float64 in s, ``findings`` (list of ``Findings``) and
+            ``recording_info`` (dict). ``findings`` and ``recording_info`` are never converted to
+            tensors.
+        """
+        parts = list(
+            self.iter_batches(
+                recording, sampling_rate=sampling_rate, ch_names=ch_names, line_freq=line_freq,
+                start_s=start_s, end_s=end_s, batch_segments=batch_segments,
+            )
+        )  # fmt: skip
+        data = {key: np.concatenate([p[key] for p in parts]) for key in _ARRAY_KEYS}
+        data["findings"] = [f for p in parts for f in p["findings"]]
+        data["recording_info"] = parts[-1]["recording_info"]
+        return BatchFeature(data, tensor_type=return_tensors, skip_tensor_conversion=_SKIP_KEYS)
+
+    def iter_batches(
+        self,
+        recording: RecordingLike,
+        sampling_rate: Optional[float] = None,
+        ch_names: Optional[Sequence[str]] = None,
+        line_freq: Optional[float] = None,
+        start_s: Optional[float] = None,
+        end_s: Optional[float] = None,
+        return_tensors: Optional[str] = None,
+        batch_segments: Optional[int] = None,
+    ) -> Iterator[BatchFeature]:
+        """Stream a recording window by window: same outputs as ``__call__``, ``batch_segments``
+        segments at a time, memory bounded by the window. Findings carry their history across
+        windows. See ``__call__`` for the arguments and outputs.
+        """
+        if line_freq not in (None, 50, 60, 50.0, 60.0):
+            raise EEGInputError(f"line_freq must be 50, 60 or None (auto-detect), got {line_freq!r}")
+        source = _Source(recording, sampling_rate, ch_names)
+        starts = self._segment_starts(source, start_s, end_s)
+        probe = self._probe(source)
+        source.reject_outliers(probe.std(axis=-1))
+        line, line_source = self._resolve_line_freq(source, line_freq, probe)
+        sos, h_freq = self._bandpass(source.sfreq)
+        apply_notch = line is not None and line < h_freq
+        info = {
+            "path": source.path,
+            "duration_s": source.duration_s,
+            "sampling_rate": source.sfreq,
+            "channels_used": list(source.map.channels_used),
+            "channels_interpolated": list(source.map.channels_interpolated),
+            "channels_excluded": list(source.bads),
+            "position_source": source.map.position_source,
+            "line_freq": line,
+            "line_freq_source": line_source,
+            "notch_applied": bool(apply_notch),
+            "band_pass_hz": (self.l_freq, round(h_freq, 2)),
+            "n_segments": len(starts),
+        }
+        logger.info("%s: %d segments, channels %s", source.label, len(starts), info["channels_used"])
+        per_batch = int(batch_segments or self.batch_segments)
+        previous: list[Findings] = []
+        for first in range(0, len(starts), per_batch):
+            window_starts = starts[first : first + per_batch]
+            arrays, findings = self._process_window(source, window_starts, sos, line, apply_notch, previous)
+            previous = (previous + findings)[-3:]
+            batch = dict(arrays)
+            batch["findings"] = findings
+            batch["recording_info"] = info
+            yield BatchFeature(batch, tensor_type=return_tensors, skip_tensor_conversion=_SKIP_KEYS)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _segment_starts(self, source: _Source, start_s: Optional[float], end_s: Optional[float]) -> np.ndarray:
+        duration = source.duration_s
+        start = 0.0 if start_s is None else float(start_s)
+        end = duration if end_s is None else min(float(end_s), duration)
+        if start < 0 or start >= duration:
+            raise EEGInputError(
+                f"{source.label}: start_s={start_s} is outside the recording (0-{duration:.1f} s); choose a start inside it"
+            )
+        if end - start < self.segment_seconds:
+            raise EEGInputError(
+                f"{source.label}: {end - start:.2f} s of signal is shorter than one {self.segment_seconds:g} s segment; "
+                f"pass a longer recording (or a wider --start/--end span)"
+            )
+        n_segments = int(math.floor((end - start - self.segment_seconds) / self.hop_seconds + 1e-9)) + 1
+        return start + self.hop_seconds * np.arange(n_segments)
+
+    def _resolve_line_freq(
+        self, source: _Source, line_freq: Optional[float], probe: np.ndarray
+    ) -> tuple[Optional[float], str]:
+        """Mains frequency: argument, else the extractor's setting, else the file, else detected."""
+        if line_freq is not None:
+            return float(line_freq), "argument"
+        if self.line_freq is not None:
+            return float(self.line_freq), "feature extractor"
+        if source.file_line_freq in (50.0, 60.0):
+            return float(source.file_line_freq), "file"
+        detected = _detect_line_freq(probe, source.sfreq)
+        return (detected, "detected") if detected else (None, "none detected")
+
+    def _probe(self, source: _Source) -> np.ndarray:
+        """Up to three 20 s excerpts (start, middle, end) of the source: mains detection and the
+        all-flat check before any real work."""
+        length = min(source.n_times, int(20 * source.sfreq))
+        offsets = sorted({0, (source.n_times - length) // 2, source.n_times - length})
+        excerpts = [source.read_source(o, o + length) for o in offsets]
+        stds = np.stack([e.std(axis=-1) for e in excerpts])  # (n_excerpts, n_source)
+        if (stds < THRESHOLDS["flat_std_uv"]).all():
+            raise EEGInputError(
+                f"{source.label}: all EEG channels are flat (standard deviation below {THRESHOLDS['flat_std_uv']} uV); "
+                "the recording holds no signal. If you passed a numpy array in volts, multiply it by 1e6: arrays "
+                "must be in microvolts"
+            )
+        return np.concatenate(excerpts, axis=-1)
+
+    def _process_window(
+        self,
+        source: _Source,
+        starts: np.ndarray,
+        sos: np.ndarray,
+        line: Optional[float],
+        apply_notch: bool,
+        previous: list[Findings],
+    ) -> tuple[dict[str, np.ndarray], list[Findings]]:
+        fs_out = float(self.sampling_rate)
+        n_seg_out = self.segment_samples
+        pad = self.filter_padding_seconds
+        # Window in source samples, padded for the filters and clipped to the recording.
+        first_sample = max(0, int(math.floor((starts[0] - pad) * source.sfreq)))
+        last_sample = min(source.n_times, int(math.ceil((starts[-1] + self.segment_seconds + pad) * source.sfreq)) + 1)
+        data = source.read_source(first_sample, last_sample)  # (n_source, n) uV
+
+        # Flat channels in the unfiltered source data, per segment.
+        seg_src = int(round(self.segment_seconds * source.sfreq))
+        raw_flat = np.zeros(len(starts), dtype=bool)
+        for k, t in enumerate(starts):
+            a = int(round(t * source.sfreq)) - first_sample
+            raw_flat[k] = bool((data[:, a : a + seg_src].std(axis=-1) < THRESHOLDS["flat_std_uv"]).any())
+
+        x = source.map.matrix @ data  # (19, n) uV
+        x -= x.mean(axis=-1, keepdims=True)  # offsets would ring through the resampler's edges
+        up, down = _rational(fs_out / source.sfreq)
+        if up != down:
+            x = signal.resample_poly(x, up, down, axis=-1, padtype="line")
+        x = signal.sosfiltfilt(sos, x, axis=-1)
+        t0 = first_sample / source.sfreq  # time of output sample 0
+        offsets = np.round((starts - t0) * fs_out).astype(int)
+        if offsets[-1] + n_seg_out > x.shape[-1]:  # rounding at the very end of the recording
+            x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")
+        index = offsets[:, None] + np.arange(n_seg_out)[None, :]  # (n_seg, T)
+        before_notch = np.ascontiguousarray(np.moveaxis(x[:, index], 0, 1))  # (n_seg, 19, T)
+        psd, freqs = segment_psd(before_notch.astype(np.float32), fs_out)  # float32: half the FFT work
+        if apply_notch:
+            b, a = _notch(fs_out, float(line))
+            x = signal.filtfilt(b, a, x, axis=-1)
+            segments = np.ascontiguousarray(np.moveaxis(x[:, index], 0, 1))  # (n_seg, 19, T)
+        else:
+            segments = before_notch
+
+        powers = band_power(psd, freqs)  # (n_seg, 19, 5) uV^2
+        topomaps = self._topomaps(powers)  # (n_seg, 5, H, W)
+        mask = np.broadcast_to(source.map.recorded, (len(starts), len(STANDARD_CHANNELS))).copy()
+        findings = compute_findings(
+            segments, fs_out, channel_mask=mask, psd=psd, freqs=freqs, line_freq=line,
+            raw_flat=raw_flat, previous=previous,
+        )  # fmt: skip
+        arrays = {
+            "eeg": (segments * self.eeg_scale).astype(np.float32),
+            "channel_mask": mask,
+            "topomaps": topomaps.astype(np.float32, copy=False),
+            "band_powers": powers.astype(np.float32),
+            "segment_start_s": np.asarray(starts, dtype=np.float64),
+        }
+        return arrays, findings
+
+    def _topomaps(self, powers: np.ndarray) -> np.ndarray:
+        """``(n, 19, 5)`` band powers -> ``(n, 5, H, W)`` log10 relative power images."""
+        relative = powers / np.maximum(powers.sum(axis=-1, keepdims=True), 1e-12)
+        return project_topomaps(np.log10(relative + _LOG_FLOOR), STANDARD_CHANNELS, self.topomap_size)
+
+    def topomaps_from_segments(self, eeg: np.ndarray) -> np.ndarray:
+        """Topomaps of already harmonized segments (e.g. stored corpus rows).
+
+        Args:
+            eeg: ``(n_segments, 19, n_times)`` model input (uV/100 at ``sampling_rate``).
+
+        Returns:
+            ``(n_segments, 5, H, W)`` float32, as ``__call__`` gives them (up to the mains notch,
+            which ``__call__`` measures before and these segments already went through).
+        """
+        eeg = np.asarray(eeg, dtype=np.float32)
+        if eeg.ndim != 3 or eeg.shape[1] != len(STANDARD_CHANNELS):
+            raise ValueError(
+                f"topomaps_from_segments: expected eeg of shape (n_segments, 19, n_times), got {eeg.shape}; "
+                "pass the 'eeg' output of this feature extractor"
+            )
+        psd, freqs = segment_psd(eeg / self.eeg_scale, float(self.sampling_rate))
+        return self._topomaps(band_power(psd, freqs)).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        output = super().to_dict()
+        # Only parameters go to preprocessor_config.json; filters and interpolation matrices are
+        # derived and rebuilt from them (cached functions), never serialized.
+        for key in [k for k in output if k.startswith("_")]:
+            del output[key]
+        return output
+
+
+_ARRAY_KEYS = ("eeg", "channel_mask", "topomaps", "band_powers", "segment_start_s")
+_SKIP_KEYS = ["findings", "recording_info"]
+
+
+def _rational(ratio: float) -> tuple[int, int]:
+    fraction = Fraction(ratio).limit_denominator(1000)
+    return fraction.numerator, fraction.denominator
+
+
+@functools.lru_cache(maxsize=16)
+def _bandpass_sos(fs: float, l_freq: float, h_freq: float) -> np.ndarray:
+    # 2nd order per edge, doubled by the forward-backward pass: -24 dB/octave, zero phase.
+    return signal.butter(2, [l_freq, h_freq], btype="bandpass", output="sos", fs=fs)
+
+
+def _notch(fs: float, freq: float) -> tuple[np.ndarray, np.ndarray]:
+    # Q = 30: -3 dB width of 2 Hz at 60 Hz, leaving the 45 Hz gamma edge untouched.
+    return signal.iirnotch(freq, 30.0, fs=fs)
+
+
+def _detect_line_freq(excerpt: np.ndarray, sfreq: float) -> Optional[float]:
+    """50 or 60 Hz from the spectrum of ``excerpt`` ``(n_channels, n)`` uV, None without a clear peak."""
+    nperseg = min(excerpt.shape[-1], int(2 * sfreq))
+    freqs, psd = signal.welch(excerpt, fs=sfreq, nperseg=nperseg, axis=-1)
+    spectrum = np.median(psd, axis=0)
+    best, best_ratio = None, 3.0
+    for f in (50.0, 60.0):
+        if f + 6 >= sfreq / 2:
+            continue
+        peak = spectrum[np.abs(freqs - f) <= 1.0].max()
+        near = spectrum[(np.abs(freqs - f) >= 2.0) & (np.abs(freqs - f) <= 6.0)]
+        ratio = peak / max(float(np.median(near)), 1e-20)
+        if ratio > best_ratio:
+            best, best_ratio = f, ratio
+    return best
+
+NeuroNarratorFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")

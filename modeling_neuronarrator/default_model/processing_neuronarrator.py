@@ -1,0 +1,430 @@
+"""NeuroNarrator processor: the feature extractor and the tokenizer behind one call.
+
+It builds the paper's prompt for each segment: ``<hist>`` placeholders for the preceding segments,
+``<eeg>`` and ``<topo>`` placeholders for the current one, then the instruction; expands each
+placeholder to its token count (from :func:`get_placeholder_counts`, the one place they are
+computed); and checks the counts before and after tokenizing. The model only fills placeholders.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from transformers import BatchFeature, ProcessorMixin
+
+from .configuration_neuronarrator import NeuroNarratorConfig, get_placeholder_counts
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor"]
+
+DEFAULT_INSTRUCTION = (
+    "Describe the neurophysiological features, waveform morphology, dominant frequency components and "
+    "temporal-spatial dynamics of this EEG segment in one well-structured paragraph."
+)
+_N_CHANNELS, _N_SAMPLES = 19, 2000  # the signal contract: 19 10-20 channels, 10 s at 200 Hz
+
+
+def _as_float_array(name: str, value: Any, ndim: int) -> np.ndarray:
+    """numpy float32 copy of an array-like (numpy, torch, list), with a batch axis added if needed."""
+    if hasattr(value, "detach"):  # torch tensor, without importing torch here
+        value = value.detach().cpu().float().numpy()
+    array = np.asarray(value, dtype=np.float32)
+    if array.ndim == ndim - 1:
+        array = array[None]
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim - 1} or {ndim} dimensions (a segment or a batch), got shape {array.shape}.")
+    return array
+
+
+def _as_bool_array(name: str, value: Any, ndim: int) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value).astype(bool)
+    if array.ndim == ndim - 1:
+        array = array[None]
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim - 1} or {ndim} dimensions, got shape {array.shape}.")
+    return array
+
+
+class NeuroNarratorProcessor(ProcessorMixin):
+    r"""
+    Feature extractor ([`NeuroNarratorFeatureExtractor`]) + tokenizer.
+
+    Args:
+        feature_extractor: turns recordings into harmonized segments, topomaps and findings.
+        tokenizer: the text tokenizer; it must know the three placeholder tokens.
+        chat_template: optional; when None the tokenizer's own template (SmolLM2's) is used if it has one.
+        eeg_token, topomap_token, history_token (`str`): the placeholder strings.
+        placeholder_counts (`dict[str, int]`): tokens per placeholder kind, as returned by
+            ``get_placeholder_counts(config)``; build with :meth:`from_config` to fill it.
+        history_length (`int`): K, preceding segments attached to each segment of a recording.
+        instruction (`str`): the request that follows the placeholders.
+
+    Example:
+
+    ```python
+    >>> processor = NeuroNarratorProcessor.from_config(config, feature_extractor, tokenizer)
+    >>> inputs = processor("recording.edf", return_tensors="pt")  # every 10 s segment, K=3 history
+    >>> inputs = processor(eeg_values=row["eeg"], channel_mask=row["channel_mask"], topomaps=row["topomaps"],
+    ...                    text=row["description"], return_tensors="pt")  # training: labels too
+    ```
+    """
+
+    def __init__(
+        self,
+        feature_extractor=None,
+        tokenizer=None,
+        chat_template=None,
+        eeg_token: str = "<eeg>",
+        topomap_token: str = "<topo>",
+        history_token: str = "<hist>",
+        placeholder_counts: dict | None = None,
+        history_length: int = 3,
+        instruction: str = DEFAULT_INSTRUCTION,
+    ):
+        if tokenizer is None or feature_extractor is None:
+            raise ValueError("NeuroNarratorProcessor needs both a feature_extractor and a tokenizer.")
+        self.eeg_token, self.topomap_token, self.history_token = eeg_token, topomap_token, history_token
+        counts = dict(placeholder_counts) if placeholder_counts is not None else get_placeholder_counts(NeuroNarratorConfig())
+        if set(counts) != {"history", "eeg", "topomap"} or any(int(v) < 1 for v in counts.values()):
+            raise ValueError(
+                f"placeholder_counts must map 'history', 'eeg' and 'topomap' to positive integers, got {counts}; "
+                "use NeuroNarratorProcessor.from_config(config, ...)."
+            )
+        self.placeholder_counts = {kind: int(counts[kind]) for kind in ("history", "eeg", "topomap")}
+        self.history_length = int(history_length)
+        self.instruction = instruction
+        vocab = tokenizer.get_vocab()
+        missing = [t for t in (eeg_token, topomap_token, history_token) if t not in vocab]
+        if missing:
+            raise ValueError(
+                f"the tokenizer lacks the placeholder tokens {missing}; add them with "
+                "tokenizer.add_special_tokens({'additional_special_tokens': [...]}) (and resize the model's embeddings)."
+            )
+        self.token_ids = {
+            "history": vocab[history_token],
+            "eeg": vocab[eeg_token],
+            "topomap": vocab[topomap_token],
+        }
+        if chat_template is None:
+            chat_template = getattr(tokenizer, "chat_template", None)
+        super().__init__(feature_extractor, tokenizer, chat_template=chat_template)
+
+    @classmethod
+    def from_config(cls, config: NeuroNarratorConfig, feature_extractor, tokenizer, **kwargs) -> NeuroNarratorProcessor:
+        """A processor whose prompt layout matches ``config`` (placeholder strings and counts, K)."""
+        for kind in ("eeg", "topomap", "history"):
+            expected = getattr(config, f"{kind}_token_id")
+            actual = tokenizer.convert_tokens_to_ids(getattr(config, f"{kind}_token"))
+            if expected is not None and actual != expected:
+                raise ValueError(
+                    f"config.{kind}_token_id is {expected} but the tokenizer maps {getattr(config, f'{kind}_token')!r} "
+                    f"to {actual}; build the config with this tokenizer (NeuroNarratorConfig.default(tokenizer=...))."
+                )
+        return cls(
+            feature_extractor=feature_extractor,
+            tokenizer=tokenizer,
+            eeg_token=config.eeg_token,
+            topomap_token=config.topomap_token,
+            history_token=config.history_token,
+            placeholder_counts=get_placeholder_counts(config),
+            history_length=config.history_length,
+            **kwargs,
+        )
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return [
+            "input_ids",
+            "attention_mask",
+            "eeg_values",
+            "channel_mask",
+            "topomaps",
+            "history_eeg_values",
+            "history_channel_mask",
+            "history_topomaps",
+            "history_mask",
+        ]
+
+    # ------------------------------------------------------------------ prompt
+    def _placeholder_string(self) -> str:
+        counts = self.placeholder_counts
+        return (
+            self.history_token * counts["history"]
+            + self.eeg_token * counts["eeg"]
+            + self.topomap_token * counts["topomap"]
+        )
+
+    def build_prompt(self, instruction: str | None = None) -> str:
+        """The prompt text of one segment, placeholders expanded, ending where the narrative starts."""
+        content = f"{self._placeholder_string()}\n{instruction or self.instruction}"
+        if self.chat_template:
+            messages = [{"role": "user", "content": content}]
+            return self.tokenizer.apply_chat_template(
+                messages, chat_template=self.chat_template, add_generation_prompt=True, tokenize=False
+            )
+        bos = self.tokenizer.bos_token or ""
+        return f"{bos}{content}\n"
+
+    def _check_placeholders(self, ids: Sequence[int], where: str) -> None:
+        for kind, token_id in self.token_ids.items():
+            found = sum(1 for i in ids if i == token_id)
+            expected = self.placeholder_counts[kind]
+            if found != expected:
+                raise ValueError(
+                    f"{where}: the prompt holds {found} {kind} placeholder tokens but the model expects {expected} "
+                    f"({getattr(self, f'{kind}_token')!r} x {expected}); "
+                    + (
+                        "raise max_length: truncation must never cut the prompt."
+                        if where.startswith("after")
+                        else "do not write placeholder tokens in the instruction or the target text."
+                    )
+                )
+
+    # ------------------------------------------------------------------ call
+    def __call__(
+        self,
+        recording: Any = None,
+        text: str | list[str] | None = None,
+        *,
+        eeg_values: Any = None,
+        channel_mask: Any = None,
+        topomaps: Any = None,
+        history_eeg_values: Any = None,
+        history_channel_mask: Any = None,
+        history_topomaps: Any = None,
+        history_mask: Any = None,
+        history: bool = True,
+        instruction: str | None = None,
+        sampling_rate: float | None = None,
+        ch_names: list[str] | None = None,
+        line_freq: float | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        max_length: int | None = None,
+        return_tensors: str | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """Model inputs for a batch of segments.
+
+        Either ``recording`` (a path, an mne Raw, or an array (n_channels, n_samples) with
+        ``sampling_rate`` and ``ch_names``): the feature extractor cuts it into 10 s segments, one
+        batch row each, and (``history=True``) attaches to each the up to K preceding segments.
+        Or precomputed segments: ``eeg_values`` (B, 19, 2000) float16/32 already scaled to µV/100,
+        ``channel_mask`` (B, 19), ``topomaps`` (B, 5, H, W), optionally ``history_eeg_values``
+        (B, K, 19, 2000) + ``history_channel_mask`` (B, K, 19) + ``history_topomaps`` (B, K, 5, H, W)
+        + ``history_mask`` (B, K); or, for histories of different lengths, lists of B per-sample
+        arrays (k_i, ...), left-padded here. A single segment may drop the batch axis.
+
+        ``text``: target narratives (one per segment) for training: they follow the prompt, end
+        with EOS, and ``labels`` are -100 everywhere else. ``max_length`` truncates the target,
+        never the prompt. Without targets the batch is left-padded (ready for ``generate``).
+
+        Returns:
+            `BatchFeature` with ``input_ids`` (B, L), ``attention_mask`` (B, L), ``eeg_values``
+            (B, 19, 2000) float32, ``channel_mask`` (B, 19) bool, ``topomaps`` (B, 5, H, W),
+            the ``history_*`` inputs and ``history_mask`` (B, K) when there is a history,
+            and ``labels`` (B, L) when targets are given. For segment times and findings of a
+            recording, use ``processor.feature_extractor`` (or ``model.narrate_recording``).
+        """
+        if kwargs:
+            raise TypeError(f"NeuroNarratorProcessor got unexpected arguments {sorted(kwargs)}.")
+        if recording is not None:
+            if eeg_values is not None:
+                raise ValueError("Pass either a recording or precomputed eeg_values, not both.")
+            features = self.feature_extractor(
+                recording, sampling_rate=sampling_rate, ch_names=ch_names, line_freq=line_freq, start_s=start_s, end_s=end_s
+            )
+            eeg_values, channel_mask, topomaps = features["eeg"], features["channel_mask"], features["topomaps"]
+            segments = self._segment_arrays(eeg_values, channel_mask, topomaps)
+            data = dict(segments)
+            if history and self.history_length > 0:
+                data.update(self._history_from_recording(*segments.values()))
+        else:
+            if eeg_values is None:
+                raise ValueError(
+                    "Pass a recording (path, mne Raw or array) or precomputed eeg_values with channel_mask and topomaps."
+                )
+            data = dict(self._segment_arrays(eeg_values, channel_mask, topomaps))
+            if history and history_eeg_values is not None:
+                data.update(
+                    self._history_arrays(
+                        data["eeg_values"].shape[0], history_eeg_values, history_channel_mask, history_topomaps, history_mask
+                    )
+                )
+        batch = data["eeg_values"].shape[0]
+        data.update(self._tokenize(batch, text, instruction, max_length))
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+    # ------------------------------------------------------------------ arrays
+    def _segment_arrays(self, eeg_values, channel_mask, topomaps) -> dict[str, np.ndarray]:
+        eeg = _as_float_array("eeg_values", eeg_values, 3)
+        if eeg.shape[1:] != (_N_CHANNELS, _N_SAMPLES):
+            raise ValueError(
+                f"eeg_values must be (batch, {_N_CHANNELS}, {_N_SAMPLES}) (10 s at 200 Hz, µV/100), got {eeg.shape}; "
+                "pass a recording instead to run the feature extractor."
+            )
+        batch = eeg.shape[0]
+        if channel_mask is None:
+            mask = np.ones((batch, _N_CHANNELS), dtype=bool)
+        else:
+            mask = _as_bool_array("channel_mask", channel_mask, 2)
+        if mask.shape != (batch, _N_CHANNELS):
+            raise ValueError(f"channel_mask must be ({batch}, {_N_CHANNELS}) to match eeg_values, got {mask.shape}.")
+        if topomaps is None:
+            raise ValueError("topomaps are required with eeg_values (the feature extractor and the corpus give both).")
+        topo = _as_float_array("topomaps", topomaps, 4)
+        if topo.shape[0] != batch:
+            raise ValueError(f"topomaps hold {topo.shape[0]} segments but eeg_values hold {batch}.")
+        return {"eeg_values": eeg, "channel_mask": mask, "topomaps": topo}
+
+    def _history_from_recording(self, eeg, mask, topo) -> dict[str, np.ndarray]:
+        """Segment i gets segments max(0, i-K) .. i-1 of the same recording, left-padded to K."""
+        n, k = eeg.shape[0], self.history_length
+        index = np.arange(n)[:, None] - k + np.arange(k)[None, :]  # (n, K): i-K .. i-1
+        valid = index >= 0
+        index = np.clip(index, 0, None)
+        return {
+            "history_eeg_values": np.where(valid[..., None, None], eeg[index], 0.0).astype(np.float32),
+            "history_channel_mask": np.where(valid[..., None], mask[index], False),
+            "history_topomaps": np.where(valid[..., None, None, None], topo[index], 0.0).astype(np.float32),
+            "history_mask": valid,
+        }
+
+    def _history_arrays(self, batch, eeg, mask, topo, history_mask) -> dict[str, np.ndarray]:
+        if isinstance(eeg, (list, tuple)):
+            return self._pad_histories(batch, eeg, mask, topo)
+        eeg = _as_float_array("history_eeg_values", eeg, 4)
+        k = eeg.shape[1]
+        if eeg.shape[0] != batch or eeg.shape[2:] != (_N_CHANNELS, _N_SAMPLES):
+            raise ValueError(f"history_eeg_values must be ({batch}, K, {_N_CHANNELS}, {_N_SAMPLES}), got {eeg.shape}.")
+        if topo is None:
+            raise ValueError("history_topomaps are required with history_eeg_values.")
+        topo = _as_float_array("history_topomaps", topo, 5)
+        if topo.shape[:2] != (batch, k):
+            raise ValueError(f"history_topomaps must start with ({batch}, {k}) like history_eeg_values, got {topo.shape}.")
+        mask = np.ones((batch, k, _N_CHANNELS), bool) if mask is None else _as_bool_array("history_channel_mask", mask, 3)
+        hmask = np.ones((batch, k), bool) if history_mask is None else _as_bool_array("history_mask", history_mask, 2)
+        if mask.shape != (batch, k, _N_CHANNELS) or hmask.shape != (batch, k):
+            raise ValueError(
+                f"history_channel_mask must be ({batch}, {k}, {_N_CHANNELS}) and history_mask ({batch}, {k}); got "
+                f"{mask.shape} and {hmask.shape}."
+            )
+        if (hmask[:, 1:].astype(int) < hmask[:, :-1].astype(int)).any():
+            raise ValueError("history_mask must be left-padded: missing preceding segments first, the newest last.")
+        return {"history_eeg_values": eeg, "history_channel_mask": mask, "history_topomaps": topo, "history_mask": hmask}
+
+    def _pad_histories(self, batch, eeg_list, mask_list, topo_list) -> dict[str, np.ndarray]:
+        """Lists of per-sample histories (k_i, ...) of different lengths -> left-padded arrays."""
+        if len(eeg_list) != batch or topo_list is None or len(topo_list) != batch:
+            raise ValueError(
+                f"history lists must hold one entry per segment ({batch}); got {len(eeg_list)} history_eeg_values and "
+                f"{None if topo_list is None else len(topo_list)} history_topomaps."
+            )
+
+        def _entries(value, name: str, tail: tuple[int, ...]) -> np.ndarray:
+            if value is None or np.size(value) == 0:
+                return np.zeros((0, *tail), np.float32)
+            return _as_float_array(name, value, len(tail) + 1)
+
+        eegs = [_entries(e, f"history_eeg_values[{i}]", (_N_CHANNELS, _N_SAMPLES)) for i, e in enumerate(eeg_list)]
+        k = max(e.shape[0] for e in eegs)
+        topo_shape = next((np.shape(t)[1:] for t in topo_list if t is not None and np.size(t)), None)
+        if k == 0 or topo_shape is None:
+            return {}  # no sample has a preceding segment
+        out_eeg = np.zeros((batch, k, _N_CHANNELS, _N_SAMPLES), np.float32)
+        out_mask = np.zeros((batch, k, _N_CHANNELS), bool)
+        out_topo = np.zeros((batch, k, *topo_shape), np.float32)
+        out_valid = np.zeros((batch, k), bool)
+        for row, e in enumerate(eegs):
+            n = e.shape[0]
+            if n == 0:
+                continue
+            topo_row = _as_float_array(f"history_topomaps[{row}]", topo_list[row], 4)
+            if topo_row.shape[0] != n:
+                raise ValueError(
+                    f"history of sample {row}: {n} EEG segments but {topo_row.shape[0]} topomap stacks; pass one per segment."
+                )
+            out_eeg[row, k - n :] = e
+            out_topo[row, k - n :] = topo_row
+            if mask_list is None or mask_list[row] is None:
+                out_mask[row, k - n :] = True
+            else:
+                out_mask[row, k - n :] = _as_bool_array(f"history_channel_mask[{row}]", mask_list[row], 2)
+            out_valid[row, k - n :] = True
+        return {"history_eeg_values": out_eeg, "history_channel_mask": out_mask, "history_topomaps": out_topo, "history_mask": out_valid}
+
+    # ------------------------------------------------------------------ text
+    def _tokenize(self, batch: int, text, instruction: str | None, max_length: int | None) -> dict[str, np.ndarray]:
+        if instruction is not None and any(t in instruction for t in (self.eeg_token, self.topomap_token, self.history_token)):
+            raise ValueError("instruction must not contain placeholder tokens; the processor inserts them.")
+        prompt = self.build_prompt(instruction)
+        # Check 1, before tokenizing: the expanded prompt holds exactly the expected placeholders.
+        for kind, count in self.placeholder_counts.items():
+            found = prompt.count(getattr(self, f"{kind}_token"))
+            if found != count:
+                raise ValueError(f"before tokenizing: the prompt holds {found} {kind} placeholders, expected {count}.")
+        prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        self._check_placeholders(prompt_ids, "after tokenizing")
+        if text is None:
+            rows = [(list(prompt_ids), None)] * batch
+        else:
+            targets = [text] if isinstance(text, str) else list(text)
+            if len(targets) != batch:
+                raise ValueError(f"got {len(targets)} target texts for {batch} segments; pass one narrative per segment.")
+            rows = []
+            eos = self.tokenizer.eos_token_id
+            for target in targets:
+                if not isinstance(target, str):
+                    raise TypeError(f"target texts must be str, got {type(target).__name__}.")
+                target_ids = self.tokenizer(target, add_special_tokens=False)["input_ids"]
+                if any(i in self.token_ids.values() for i in target_ids):
+                    raise ValueError("a target text contains placeholder tokens; narratives must be plain text.")
+                target_ids = target_ids + ([eos] if eos is not None else [])
+                rows.append((list(prompt_ids), target_ids))
+        if max_length is not None:
+            if len(prompt_ids) > max_length:
+                raise ValueError(
+                    f"max_length={max_length} is shorter than the prompt ({len(prompt_ids)} tokens, "
+                    f"{sum(self.placeholder_counts.values())} of them placeholders); raise max_length."
+                )
+            rows = [(p, None if t is None else t[: max_length - len(p)]) for p, t in rows]
+        ids_rows, label_rows = [], []
+        for prompt_part, target_part in rows:
+            ids = prompt_part + (target_part or [])
+            # Check 2, after truncation: each row still carries every placeholder.
+            self._check_placeholders(ids, "after truncation")
+            ids_rows.append(ids)
+            label_rows.append([-100] * len(prompt_part) + list(target_part or []))
+        return self._pad(ids_rows, label_rows if text is not None else None)
+
+    def _pad(self, ids_rows: list[list[int]], label_rows: list[list[int]] | None) -> dict[str, np.ndarray]:
+        pad_id = self.tokenizer.pad_token_id
+        if pad_id is None:
+            pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
+        length = max(len(r) for r in ids_rows)
+        # Training batches pad on the right (labels line up with the prompt); generation on the left,
+        # so every row's next token follows its last real token.
+        left = label_rows is None
+        input_ids = np.full((len(ids_rows), length), pad_id, dtype=np.int64)
+        attention = np.zeros((len(ids_rows), length), dtype=np.int64)
+        labels = np.full((len(ids_rows), length), -100, dtype=np.int64)
+        for row, ids in enumerate(ids_rows):
+            span = slice(length - len(ids), length) if left else slice(0, len(ids))
+            input_ids[row, span] = ids
+            attention[row, span] = 1
+            if label_rows is not None:
+                labels[row, span] = label_rows[row]
+        out = {"input_ids": input_ids, "attention_mask": attention}
+        if label_rows is not None:
+            out["labels"] = labels
+        return out
+
+    def post_process_narratives(self, generated_ids, prompt_length: int) -> list[str]:
+        """Decode the generated continuation (after ``prompt_length`` tokens) of each row."""
+        return [text.strip() for text in self.batch_decode(generated_ids[:, prompt_length:], skip_special_tokens=True)]

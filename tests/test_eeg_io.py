@@ -125,7 +125,24 @@ def test_positions_only_recording_is_interpolated(pylossless_edf):
     cmap = harmonize_channels(raw.ch_names, raw.get_channel_types(), path=pylossless_edf)
     assert cmap.position_source == "electrodes.tsv"
     assert len(cmap.channels_used) == 128
-    assert not cmap.recorded.any() and cmap.channels_interpolated == list(STANDARD_CHANNELS)
+    # the dense BioSemi cap has an electrode within a few mm of every 10-20 site: all measured
+    assert cmap.recorded.all() and cmap.channels_interpolated == []
+    # without the electrodes around O1 the site is estimated, not measured
+    from modeling_neuronarrator.eeg_io_neuronarrator import (
+        NEAR_ELECTRODE_RAD,
+        _bids_electrodes,
+        _to_unit_sphere,
+        standard_unit_positions,
+    )
+
+    positions = _bids_electrodes(pylossless_edf, raw.ch_names)
+    unit = _to_unit_sphere(np.array(list(positions.values())))
+    o1 = standard_unit_positions()[STANDARD_CHANNELS.index("O1")]
+    far = {n: p for (n, p), u in zip(positions.items(), unit) if np.arccos(np.clip(u @ o1, -1, 1)) > 2 * NEAR_ELECTRODE_RAD}
+    keep = [n for n in raw.ch_names if n in far]
+    sparse = harmonize_channels(keep, positions=far, path=None)
+    assert "O1" in sparse.channels_interpolated and "Cz" not in sparse.channels_interpolated
+    assert not sparse.recorded[STANDARD_CHANNELS.index("O1")] and sparse.recorded[STANDARD_CHANNELS.index("Cz")]
     # without the sidecar, the built-in BioSemi montage gives the positions
     bare = harmonize_channels(raw.ch_names, raw.get_channel_types(), path=None)
     assert bare.position_source == "MNE montage biosemi128"

@@ -1,5 +1,5 @@
 """The Space in a real browser: headless Chromium loads the page, narrates the bundled example and
-the test saves a screenshot (also copied to /work/notes for review when that folder exists).
+the test saves a screenshot (also copied to $NEURONARRATOR_SCREENSHOT_DIR for review when that is set).
 
 Skipped only when Chromium or its driver is absent (CI installs the Debian packages `chromium` and
 `chromium-driver` through scripts/install_system_deps.sh).
@@ -8,6 +8,7 @@ Skipped only when Chromium or its driver is absent (CI installs the Debian packa
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import tempfile
 import time
@@ -24,7 +25,7 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None or DRIVER is None, reason="headless Chromium (Debian: chromium, chromium-driver) is not installed"),
 ]
 
-NOTES_SCREENSHOT = Path("/work/notes/space_screenshot.png")
+SCREENSHOT_DIR = os.environ.get("NEURONARRATOR_SCREENSHOT_DIR")
 
 
 @pytest.fixture(scope="module")
@@ -87,5 +88,5 @@ def test_browser_narrates_the_example(browser, space_url, tmp_path):
     shot = tmp_path / "space_screenshot.png"
     shot.write_bytes(base64.b64decode(png["data"]))
     assert shot.stat().st_size > 50_000 and shot.read_bytes().startswith(b"\x89PNG")
-    if NOTES_SCREENSHOT.parent.is_dir():
-        shutil.copy(shot, NOTES_SCREENSHOT)
+    if SCREENSHOT_DIR:
+        shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)

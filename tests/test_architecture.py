@@ -89,3 +89,13 @@ def test_ci_runs_the_readme_test_command():
     assert "neuronarrator narrate" in main_job
     assert "pytest" in test_command
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_shipped_default_carries_the_current_model_code():
+    """save_pretrained copied the model files into the shipped folder (Hub layout, loadable with
+    trust_remote_code); they must not drift from the package's own files."""
+    shipped = MODEL_DIR / "default_model"
+    copies = sorted(shipped.glob("*.py"))
+    assert copies, "the shipped default model folder has no code files"
+    stale = [p.name for p in copies if p.read_text() != (MODEL_DIR / p.name).read_text()]
+    assert not stale, f"stale code copies in {shipped}: {stale}; re-save the model or copy the files over"

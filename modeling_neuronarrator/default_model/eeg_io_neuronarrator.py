@@ -294,12 +294,24 @@ def _named_matrix(found: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     return matrix, recorded
 
 
+# On a dense cap (e.g. BioSemi 128, ~2.5 cm spacing) a 10-20 site with an electrode this close
+# (0.17 rad, about 15 mm on an adult head) is measured, not estimated: the spline there is dominated
+# by that electrode. Such sites count as recorded in the channel mask.
+NEAR_ELECTRODE_RAD = 0.17
+
+
 @functools.lru_cache(maxsize=8)
-def _position_matrix(xyz_key: tuple[tuple[float, float, float], ...]) -> np.ndarray:
+def _position_matrix(xyz_key: tuple[tuple[float, float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(19, n_source) spline matrix from electrode positions, and which 10-20 sites have an
+    electrode within ``NEAR_ELECTRODE_RAD`` (recorded) rather than only interpolated."""
     src = _to_unit_sphere(np.asarray(xyz_key, dtype=np.float64))
-    matrix = spherical_spline_matrix(src, standard_unit_positions())
+    target = standard_unit_positions()
+    matrix = spherical_spline_matrix(src, target)
+    nearest = np.arccos(np.clip(target @ src.T, -1.0, 1.0)).min(axis=1)  # (19,) radians
+    recorded = nearest <= NEAR_ELECTRODE_RAD
     matrix.setflags(write=False)
-    return matrix
+    recorded.setflags(write=False)
+    return matrix, recorded
 
 
 def _bids_electrodes(path: Optional[str], names: Sequence[str]) -> Optional[dict[str, np.ndarray]]:
@@ -418,12 +430,13 @@ def harmonize_channels(
             "montage with positions (raw.set_montage) or an electrodes.tsv beside the file"
         )
     xyz = tuple(tuple(round(float(v), 6) for v in pos[ch_names[i]]) for i in with_pos)
+    matrix, recorded = _position_matrix(xyz)
     return ChannelMap(
         picks=np.array(with_pos),
-        matrix=_position_matrix(xyz),
-        recorded=np.zeros(len(STANDARD_CHANNELS), dtype=bool),
+        matrix=matrix,
+        recorded=recorded,
         channels_used=[ch_names[i] for i in with_pos],
-        channels_interpolated=list(STANDARD_CHANNELS),
+        channels_interpolated=[n for n, r in zip(STANDARD_CHANNELS, recorded) if not r],
         position_source=source,
     )
 

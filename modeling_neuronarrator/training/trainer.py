@@ -26,6 +26,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .data import SegmentCollator, TopomapComputer, build_datasets
+from .lora import DEFAULT_TARGET_MODULES, apply_lora, merge_lora
 from .loop import EpochSampler, TrainerState, run_training
 
 __all__ = ["train_stage", "GroundingStep", "NarrativeStep", "build_model_and_processor", "set_trainable"]
@@ -155,20 +156,19 @@ def _load_stage2_start(config: TrainConfig):
 
 
 def _apply_lora(model, lora: dict[str, Any]):
-    """Wrap the language model with peft LoRA adapters (stage 2); merged back before saving."""
-    from peft import LoraConfig, get_peft_model
-
-    base = model.model if hasattr(model, "model") else model
-    # The backbone here is the bare decoder (AutoModel), so no task type: a plain PeftModel.
-    base.language_model = get_peft_model(base.language_model, LoraConfig(**lora))
-    return model
-
-
-def _merge_lora(model):
-    base = model.model if hasattr(model, "model") else model
-    if hasattr(base.language_model, "merge_and_unload"):
-        base.language_model = base.language_model.merge_and_unload()
-    return model
+    """LoRA adapters on the language model (stage 2), from the config's peft-style keys; they are
+    merged back (``merge_lora``) before saving, so the saved model needs no peft."""
+    known = {"r", "lora_alpha", "lora_dropout", "target_modules"}
+    unknown = set(lora) - known
+    if unknown:
+        raise ValueError(f"model.lora: unknown keys {sorted(unknown)}; allowed keys are {sorted(known)}")
+    return apply_lora(
+        model,
+        r=lora.get("r", 8),
+        alpha=lora.get("lora_alpha", 16),
+        dropout=lora.get("lora_dropout", 0.05),
+        target_modules=lora.get("target_modules", DEFAULT_TARGET_MODULES),
+    )
 
 
 def train_stage(
@@ -302,7 +302,7 @@ def train_stage(
     if accelerator.is_main_process:
         if final.exists():
             shutil.rmtree(final)
-        model_to_save = _merge_lora(unwrapped) if (stage == "stage2" and config.model.lora) else unwrapped
+        model_to_save = merge_lora(unwrapped) if (stage == "stage2" and config.model.lora) else unwrapped
         prefix = "model."
         clean = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)} if state_dict else None
         if config.model.lora and stage == "stage2":

@@ -6,7 +6,9 @@ through a temporary file and ``os.replace``, so a unit is either completely stag
 build killed at any point and started again redoes only the missing units and ends with exactly
 the rows of an uninterrupted build (the export reads the staged units in a fixed order). A file
 that fails (unreadable, too few channels, too short) is logged to ``out/errors.jsonl`` and skipped
-(``on_bad_files="warn"`` / ``"skip"``), or stops the build (``"error"``).
+(``on_bad_files="warn"`` / ``"skip"``), or stops the build (``"error"``). A reader's per-source
+front-end policy (``SourceReader.feature_extractor_kwargs``, e.g. Sleep-EDF's two-channel minimum)
+is applied to its recordings and recorded in ``build_info.json``; a resume checks it too.
 """
 
 from __future__ import annotations
@@ -95,12 +97,38 @@ def offline_sources() -> dict[str, None]:
 # Rows of one recording
 
 
-def _feature_extractor(settings: BuildSettings):
+def _feature_extractor(settings: BuildSettings, reader: Optional[SourceReader] = None):
+    """The front-end of a build, with the reader's per-source policy (``feature_extractor_kwargs``,
+    e.g. Sleep-EDF's lower channel minimum) on top of the build settings."""
     from modeling_neuronarrator import NeuroNarratorFeatureExtractor
 
+    policy = dict(reader.feature_extractor_kwargs) if reader is not None else {}
     return NeuroNarratorFeatureExtractor(
-        segment_seconds=settings.segment_seconds, hop_seconds=settings.segment_seconds, batch_segments=settings.batch_segments
-    )
+        segment_seconds=settings.segment_seconds, hop_seconds=settings.segment_seconds, batch_segments=settings.batch_segments,
+        **policy,
+    )  # fmt: skip
+
+
+def _front_end_policies(readers: Mapping[str, SourceReader]) -> dict[str, dict[str, Any]]:
+    """``{source: feature_extractor_kwargs}`` of the sources that set any (JSON-ready)."""
+    return {name: dict(sorted(r.feature_extractor_kwargs.items())) for name, r in sorted(readers.items()) if r.feature_extractor_kwargs}
+
+
+def _check_front_end_policies(work: Path, readers: Mapping[str, SourceReader]) -> None:
+    """Refuse to resume a source whose staged rows were made with other per-source front-end
+    arguments; record this build's (``_work/front_end.json``, merged over the sources built so far)."""
+    path = work / "front_end.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    current = {name: dict(sorted(r.feature_extractor_kwargs.items())) for name, r in readers.items()}
+    for name, kwargs in current.items():
+        staged = any((work / name).glob("*.parquet"))
+        if staged and name in previous and previous[name] != kwargs:
+            raise ValueError(
+                f"{work.parent}: holds a partial build whose {name} rows were made with front-end arguments "
+                f"{previous[name]}, but the {name} reader now asks for {kwargs}; resume with the code that started "
+                f"the build, or delete {work / name} to rebuild that source"
+            )
+    _write_json_atomic(path, {**previous, **current})
 
 
 def recording_rows(
@@ -117,7 +145,7 @@ def recording_rows(
     ``channel_mask`` ``(19,)`` bool, ``findings`` (JSON, labels included), ``labels`` (every
     vocabulary key, None where absent), ``description``, ``split`` (+ ``topomaps``).
     """
-    fe = feature_extractor or _feature_extractor(settings)
+    fe = feature_extractor or _feature_extractor(settings, reader)
     raw = reader.load_raw(item)
     end_s = None
     if settings.max_segments_per_recording is not None:
@@ -366,6 +394,8 @@ def build_corpus(
             stale.unlink()
 
         indexed = _index(sources)
+        readers = {reader.name: reader for reader, _ in indexed}
+        _check_front_end_policies(work, readers)
         splits = assign_splits([item for _, item in indexed], settings.split_fractions)
         units = []
         for reader, item in indexed:
@@ -382,11 +412,10 @@ def build_corpus(
         for unit in units:
             if not os.path.exists(unit.path) and os.path.exists(unit.error_path):
                 errors.append(json.loads(Path(unit.error_path).read_text()))
-        readers = {reader.name: reader for reader, _ in indexed}
         info = export_corpus(
             staged, out_dir, settings.features(), shard_rows=shard_rows,
             licences={name: r.licence for name, r in readers.items()}, titles={name: r.title for name, r in readers.items()},
-            errors=errors, settings={**settings.fingerprint(), "sources": sorted(readers)},
+            errors=errors, settings={**settings.fingerprint(), "sources": sorted(readers), "front_end": _front_end_policies(readers)},
         )  # fmt: skip
     finally:
         lock.unlink(missing_ok=True)

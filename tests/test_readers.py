@@ -332,7 +332,12 @@ def test_sleep_edf_hypnogram_rk_to_aasm(fixture_root):
     ]  # "Sleep stage ?" dropped
     assert _spans(items["ST7011J0"]) == [(0.0, 60.0, {"sleep_stage": "N3"}), (90.0, 120.0, {"sleep_stage": "W"})]  # movement dropped
     raw = get_reader("sleep_edf").load_raw(sc)
-    assert raw.ch_names == list(fx.SLEEP_EDF_CHANNELS) and raw.info["sfreq"] == 100.0
+    # Each bipolar derivation becomes a channel at its first electrode (see the low-density policy).
+    assert raw.ch_names == ["Fpz", "Pz", "EOG horizontal"] and raw.info["sfreq"] == 100.0
+    assert raw.get_channel_types() == ["eeg", "eeg", "eog"]
+    assert "Fpz=Fpz-Cz" in raw.info["description"] and "Pz=Pz-Oz" in raw.info["description"]
+    positions = raw.get_montage().get_positions()["ch_pos"]
+    assert set(positions) == {"Fpz", "Pz"} and all(np.isfinite(p).all() for p in positions.values())
 
 
 def test_sleep_edf_wake_is_trimmed_around_the_night():
@@ -615,3 +620,31 @@ def test_chbmit_bipolar_recording_passes_the_front_end(fixture_root):
     assert np.asarray(features["eeg"]).shape == (4, 19, 2000)  # 40 s -> four 10 s segments
     interpolated = [name for name, recorded in zip(STANDARD_CHANNELS, np.asarray(features["channel_mask"])[0]) if not recorded]
     assert interpolated == ["Fz", "Cz", "Pz"]
+
+
+def test_sleep_edf_two_derivations_pass_the_front_end_with_the_reader_policy(fixture_root):
+    """Sleep-EDF's low-density policy: two derivations -> 19 channels, only Pz marked recorded,
+    every segment labelled with its sleep stage; the default minimum of 4 still refuses the file."""
+    from dataset_builder.build import BuildSettings, recording_rows
+    from modeling_neuronarrator import STANDARD_CHANNELS, EEGInputError, NeuroNarratorFeatureExtractor
+
+    reader = get_reader("sleep_edf")
+    assert dict(reader.feature_extractor_kwargs) == {"min_recorded_channels": 2}
+    item = _index("sleep_edf", fixture_root("sleep_edf"))["SC4001E0"]
+    with pytest.raises(EEGInputError, match=r"only 1 of the 19 10-20 channels found \(\['Pz'\]\).*at least 4 are needed"):
+        NeuroNarratorFeatureExtractor()(reader.load_raw(item))
+
+    rows = [row for batch in recording_rows(reader, item, "train", BuildSettings()) for row in batch]
+    assert len(rows) == 30  # 300 s -> thirty 10 s segments
+    eeg = np.stack([np.asarray(row["eeg"], dtype=np.float32) for row in rows])
+    assert eeg.shape == (30, 19, 2000) and np.isfinite(eeg).all() and 0.01 < np.abs(eeg).mean() < 1.0
+    masks = np.array([row["channel_mask"] for row in rows])
+    assert (masks == (np.array(STANDARD_CHANNELS) == "Pz")).all()  # Pz recorded, the other 18 estimated
+    stages = [row["labels"]["sleep_stage"] for row in rows]
+    assert stages == ["W"] * 12 + ["N1"] * 3 + ["N2"] * 6 + ["N3"] * 3 + ["REM"] * 3 + [None] * 3  # "?" unlabelled
+    # The fixture's Pz-Oz derivation carries 9 Hz, Fpz-Cz 8 Hz: Pz keeps its own rhythm and the
+    # frontal poles (nearest Fpz) are estimated mostly from Fpz.
+    spectrum = np.abs(np.fft.rfft(eeg[5], axis=-1))
+    freqs = np.fft.rfftfreq(2000, 1 / 200)
+    peak = {name: freqs[spectrum[STANDARD_CHANNELS.index(name)].argmax()] for name in ("Pz", "Fp1", "Fp2")}
+    assert peak == {"Pz": 9.0, "Fp1": 8.0, "Fp2": 8.0}

@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Iterator, Optional
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional
 
 from ..labels import check_labels
 
@@ -106,6 +107,9 @@ class SourceReader:
     licence: ClassVar[str]  # licence / access note
     homepage: ClassVar[str] = ""
     requires_path: ClassVar[bool] = True  # False for offline sources shipped in PyPI packages
+    # Per-source NeuroNarratorFeatureExtractor arguments the builder passes on (a documented
+    # source policy, e.g. Sleep-EDF's {"min_recorded_channels": 2}); empty: the defaults. Read only.
+    feature_extractor_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
         raise NotImplementedError

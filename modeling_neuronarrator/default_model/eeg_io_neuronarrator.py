@@ -33,6 +33,7 @@ __all__ = [
     "ChannelMap",
     "bids_line_freq",
     "canonical_channel_name",
+    "check_min_recorded_channels",
     "harmonize_channels",
     "raw_positions",
     "read_recording",
@@ -62,6 +63,9 @@ TCP_PAIRS = (
 
 # Fewer recorded 10-20 channels than this and spherical-spline interpolation of the other 15+
 # is guesswork: refuse. Four still covers e.g. sleep PSG montages (F3 F4 C3 C4 O1 O2 has six).
+# The default of harmonize_channels(min_recorded_channels=...); a documented low-density source
+# policy (e.g. Sleep-EDF's two derivations) may lower it, and the channel mask then says which
+# of the 19 are estimated.
 MIN_RECORDED_CHANNELS = 4
 # Below 100 Hz the source cannot carry even the 45 Hz gamma band (Nyquist 50 Hz); 100 Hz
 # recordings (Sleep-EDF) are accepted with the low-pass capped below their Nyquist frequency.
@@ -314,7 +318,9 @@ def _position_matrix(xyz_key: tuple[tuple[float, float, float], ...]) -> tuple[n
     return matrix, recorded
 
 
-def _bids_electrodes(path: Optional[str], names: Sequence[str]) -> Optional[dict[str, np.ndarray]]:
+def _bids_electrodes(
+    path: Optional[str], names: Sequence[str], min_recorded_channels: int = MIN_RECORDED_CHANNELS
+) -> Optional[dict[str, np.ndarray]]:
     """Electrode positions from a BIDS ``*_electrodes.tsv`` beside the recording, if any."""
     if not path:
         return None
@@ -338,7 +344,7 @@ def _bids_electrodes(path: Optional[str], names: Sequence[str]) -> Optional[dict
                     positions[cols[i_name]] = np.array([float(cols[i_x]), float(cols[i_y]), float(cols[i_z])])
                 except (ValueError, IndexError):
                     continue  # "n/a" positions
-        if sum(name in positions for name in names) >= MIN_RECORDED_CHANNELS:
+        if sum(name in positions for name in names) >= min_recorded_channels:
             logger.info("positions of %s from %s", os.path.basename(path), candidate)
             return positions
     return None
@@ -365,6 +371,7 @@ def harmonize_channels(
     positions: Optional[dict[str, np.ndarray]] = None,
     path: Optional[str] = None,
     exclude: Sequence[str] = (),
+    min_recorded_channels: int = MIN_RECORDED_CHANNELS,
 ) -> ChannelMap:
     """Work out how to map a recording's channels onto ``STANDARD_CHANNELS``.
 
@@ -381,10 +388,19 @@ def harmonize_channels(
         positions: ``{name: xyz}`` in any head-centred frame, e.g. ``raw.get_montage()``'s.
         path: the recording's path, for error messages and for BIDS sidecars.
         exclude: channel names to leave out (bad channels, e.g. ``raw.info["bads"]``).
+        min_recorded_channels: fewest usable channels (10-20 names, else electrodes with
+            positions) to accept; default ``MIN_RECORDED_CHANNELS`` (4). Lower it only for a
+            documented low-density source: with fewer than 4 electrodes most of the 19 channels
+            are a smooth blend of the few recorded ones (``recorded`` says which are measured).
+            Note that the 10-20 names win when at least this many are found, so a source whose
+            channels are partly off the 19 (e.g. Fpz) should set it above its count of 10-20 names
+            to have every electrode used through the position path.
 
     Raises:
-        EEGInputError: no EEG channels, or fewer than ``MIN_RECORDED_CHANNELS`` usable ones.
+        ValueError: ``min_recorded_channels`` is not an int >= 1.
+        EEGInputError: no EEG channels, or fewer than ``min_recorded_channels`` usable ones.
     """
+    check_min_recorded_channels(min_recorded_channels)
     label = os.path.basename(path) if path else "recording"
     ch_types = list(ch_types) if ch_types is not None else ["eeg"] * len(ch_names)
     eeg = [i for i, (n, t) in enumerate(zip(ch_names, ch_types)) if not _is_non_eeg(n, t)]
@@ -401,7 +417,7 @@ def harmonize_channels(
         canonical = canonical_channel_name(ch_names[i])
         if canonical is not None and canonical not in found:
             found[canonical] = i
-    if len(found) >= MIN_RECORDED_CHANNELS:
+    if len(found) >= min_recorded_channels:
         order = sorted(found, key=found.get)
         matrix, recorded = _named_matrix(tuple(order))
         return ChannelMap(
@@ -416,16 +432,16 @@ def harmonize_channels(
     eeg_names = [ch_names[i] for i in eeg]
     source = "montage"
     pos = {n: np.asarray(p, dtype=np.float64) for n, p in (positions or {}).items() if p is not None and np.all(np.isfinite(p))}
-    if sum(n in pos for n in eeg_names) < MIN_RECORDED_CHANNELS:
-        pos, source = _bids_electrodes(path, eeg_names) or {}, "electrodes.tsv"
-    if sum(n in pos for n in eeg_names) < MIN_RECORDED_CHANNELS:
+    if sum(n in pos for n in eeg_names) < min_recorded_channels:
+        pos, source = _bids_electrodes(path, eeg_names, min_recorded_channels) or {}, "electrodes.tsv"
+    if sum(n in pos for n in eeg_names) < min_recorded_channels:
         builtin, montage_name = _builtin_montage_positions(eeg_names)
         pos, source = builtin or {}, f"MNE montage {montage_name}"
     with_pos = [i for i in eeg if ch_names[i] in pos]
-    if len(with_pos) < MIN_RECORDED_CHANNELS:
+    if len(with_pos) < min_recorded_channels:
         raise EEGInputError(
             f"{label}: only {len(found)} of the 19 10-20 channels found ({sorted(found) or 'none'}) and "
-            f"no electrode positions for the other EEG channels; at least {MIN_RECORDED_CHANNELS} are needed "
+            f"no electrode positions for the other EEG channels; at least {min_recorded_channels} are needed "
             "to interpolate the rest: check the channel names (e.g. 'EEG FP1-REF', 'T3', 'O1') or attach a "
             "montage with positions (raw.set_montage) or an electrodes.tsv beside the file"
         )
@@ -439,6 +455,16 @@ def harmonize_channels(
         channels_interpolated=[n for n, r in zip(STANDARD_CHANNELS, recorded) if not r],
         position_source=source,
     )
+
+
+def check_min_recorded_channels(value: object) -> int:
+    """``value`` as the minimum number of usable channels, or a ValueError saying what is allowed."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"min_recorded_channels must be an int >= 1 (the fewest usable EEG channels to accept; "
+            f"default {MIN_RECORDED_CHANNELS}), got {value!r}"
+        )
+    return int(value)
 
 
 def raw_positions(raw: mne.io.BaseRaw) -> dict[str, np.ndarray]:

@@ -34,11 +34,13 @@ from scipy import signal
 from transformers import BatchFeature, SequenceFeatureExtractor
 
 from .eeg_io_neuronarrator import (
+    MIN_RECORDED_CHANNELS,
     MIN_SAMPLING_RATE_HZ,
     STANDARD_CHANNELS,
     ChannelMap,
     EEGInputError,
     bids_line_freq,
+    check_min_recorded_channels,
     harmonize_channels,
     raw_positions,
     read_recording,
@@ -63,7 +65,14 @@ RecordingLike = Union[str, os.PathLike, mne.io.BaseRaw, np.ndarray]
 class _Source:
     """Uniform windowed access to a path, Raw or array: harmonized microvolts ``(19, n)``."""
 
-    def __init__(self, recording: RecordingLike, sampling_rate: Optional[float], ch_names: Optional[Sequence[str]]):
+    def __init__(
+        self,
+        recording: RecordingLike,
+        sampling_rate: Optional[float],
+        ch_names: Optional[Sequence[str]],
+        min_recorded_channels: int = MIN_RECORDED_CHANNELS,
+    ):
+        self.min_recorded_channels = min_recorded_channels
         self.path: Optional[str] = None
         self.file_line_freq: Optional[float] = None
         if isinstance(recording, (str, os.PathLike)):
@@ -103,8 +112,9 @@ class _Source:
         self.positions = raw_positions(raw)
         self.bads = list(raw.info["bads"])
         self.map: ChannelMap = harmonize_channels(
-            self.ch_names, self.ch_types, positions=self.positions, path=self.path, exclude=self.bads
-        )
+            self.ch_names, self.ch_types, positions=self.positions, path=self.path, exclude=self.bads,
+            min_recorded_channels=self.min_recorded_channels,
+        )  # fmt: skip
 
     def _init_array(self, array: np.ndarray, sampling_rate: Optional[float], ch_names: Optional[Sequence[str]]) -> None:
         self.raw = None
@@ -137,7 +147,7 @@ class _Source:
         self.n_times = int(array.shape[1])
         self.ch_names = list(ch_names)
         self.ch_types, self.positions, self.bads = None, None, []
-        self.map = harmonize_channels(self.ch_names, None, path=None)
+        self.map = harmonize_channels(self.ch_names, None, path=None, min_recorded_channels=self.min_recorded_channels)
 
     def reject_outliers(self, stds: np.ndarray) -> None:
         """Leave out bad channels of a position-interpolated (dense) recording.
@@ -157,7 +167,10 @@ class _Source:
         if bad and len(bad) < len(stds) // 2:
             logger.info("%s: leaving out bad channels %s", self.label, bad)
             self.bads = self.bads + bad
-            self.map = harmonize_channels(self.ch_names, self.ch_types, positions=self.positions, path=self.path, exclude=self.bads)
+            self.map = harmonize_channels(
+                self.ch_names, self.ch_types, positions=self.positions, path=self.path, exclude=self.bads,
+                min_recorded_channels=self.min_recorded_channels,
+            )  # fmt: skip
 
     def _check_rate(self) -> None:
         if not math.isfinite(self.sfreq) or self.sfreq < MIN_SAMPLING_RATE_HZ or self.sfreq > MAX_SAMPLING_RATE_HZ:
@@ -220,6 +233,9 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         batch_segments: segments per streamed window.
         filter_padding_seconds: extra signal read on each side of a window and discarded, so that
             filter edges fall outside the kept segments.
+        min_recorded_channels: fewest usable EEG channels a recording must have (4); lower only
+            for a documented low-density source (Sleep-EDF's two derivations): the other channels
+            are then spline estimates, and ``channel_mask`` marks them False.
 
     Inputs: a path (EDF/EDF+, BDF, FIF, EEGLAB .set, BrainVision .vhdr), an ``mne.io.BaseRaw`` (in
     volts, as MNE keeps it) or a numpy array ``(n_channels, n_samples)`` **in microvolts** with
@@ -242,6 +258,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         eeg_scale: float = 0.01,
         batch_segments: int = 64,
         filter_padding_seconds: float = 20.0,
+        min_recorded_channels: int = MIN_RECORDED_CHANNELS,
         **kwargs,
     ):
         super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
@@ -264,6 +281,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         self.eeg_scale = float(eeg_scale)
         self.batch_segments = int(batch_segments)
         self.filter_padding_seconds = float(filter_padding_seconds)
+        self.min_recorded_channels = check_min_recorded_channels(min_recorded_channels)
 
     # -- parameters only in preprocessor_config.json: derived filters are cached by key, never stored
     @property
@@ -326,7 +344,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         """
         if line_freq not in (None, 50, 60, 50.0, 60.0):
             raise EEGInputError(f"line_freq must be 50, 60 or None (auto-detect), got {line_freq!r}")
-        source = _Source(recording, sampling_rate, ch_names)
+        source = _Source(recording, sampling_rate, ch_names, self.min_recorded_channels)
         starts = self._segment_starts(source, start_s, end_s)
         probe = self._probe(source)
         source.reject_outliers(probe.std(axis=-1))

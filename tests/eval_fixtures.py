@@ -72,37 +72,27 @@ def make_rows(n_recordings_per_source: int = 8, segments_per_recording: int = 2,
 
 
 def write_corpus(out_dir: Path, rows: list[dict] | None = None) -> Path:
-    """Write ``rows`` as ``data/<split>-00000-of-00001.parquet`` + README.md card; return ``out_dir``."""
+    """Write ``rows`` as ``data/<split>-00000-of-00001.parquet`` (one shard per split present) with
+    the builder's own row schema, plus a README.md card; return ``out_dir``."""
     import datasets
     import yaml
 
-    from dataset_builder.labels import LABEL_VOCABULARY
+    from dataset_builder.export import corpus_features
 
     rows = make_rows() if rows is None else rows
-    features = datasets.Features(
-        {
-            "id": datasets.Value("string"),
-            "source": datasets.Value("string"),
-            "subject": datasets.Value("string"),
-            "recording": datasets.Value("string"),
-            "segment_index": datasets.Value("int32"),
-            "start_s": datasets.Value("float64"),
-            "eeg": datasets.Array2D((19, N_SAMPLES), "float16"),
-            "channel_mask": datasets.Sequence(datasets.Value("bool"), length=19),
-            "findings": datasets.Value("string"),
-            "labels": {key: datasets.Value("string") for key in LABEL_VOCABULARY},
-            "description": datasets.Value("string"),
-            "split": datasets.Value("string"),
-        }
-    )
+    features = corpus_features()
     out_dir = Path(out_dir)
     (out_dir / "data").mkdir(parents=True, exist_ok=True)
     configs = []
-    for split in ("train", "test"):
+    for split in sorted({r["split"] for r in rows}):
         split_rows = [r for r in rows if r["split"] == split]
         table = {name: [r[name] for r in split_rows] for name in features}
         datasets.Dataset.from_dict(table, features=features).to_parquet(str(out_dir / "data" / f"{split}-00000-of-00001.parquet"))
         configs.append({"split": split, "path": f"data/{split}-*"})
-    card = {"configs": [{"config_name": "default", "data_files": configs}]}
+    # The features go in the card as the builder writes them (streaming reads them from there).
+    card = {
+        "configs": [{"config_name": "default", "data_files": configs}],
+        "dataset_info": datasets.DatasetInfo(features=features)._to_yaml_dict(),
+    }
     (out_dir / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n# tiny test corpus\n", encoding="utf-8")
     return out_dir

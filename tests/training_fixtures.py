@@ -8,11 +8,11 @@ training steps to lower the loss.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 
+from dataset_builder.labels import LABEL_VOCABULARY
+from eval_fixtures import write_corpus  # noqa: F401  (the one corpus writer of the tests)
 from modeling_neuronarrator.findings_neuronarrator import BANDS, REGIONS, Findings
 
 RHYTHMS = {"delta": 2.0, "theta": 6.0, "alpha": 10.0}
@@ -59,7 +59,7 @@ def synthetic_rows(n_recordings: int = 3, n_segments: int = 8, seed: int = 0) ->
                     "eeg": (eeg_uv / 100.0).astype(np.float16),
                     "channel_mask": np.ones(19, dtype=bool),
                     "findings": findings.to_json(),
-                    "labels": json.dumps({}),
+                    "labels": {key: None for key in LABEL_VOCABULARY},
                     "description": describe(findings, {}, seed=row_id),
                     "split": "train" if r < n_recordings - 1 else "validation",
                 }
@@ -67,36 +67,3 @@ def synthetic_rows(n_recordings: int = 3, n_segments: int = 8, seed: int = 0) ->
     return rows
 
 
-def write_corpus(out_dir: Path, rows: list[dict]) -> Path:
-    """Write rows as ``data/{split}-00000-of-00001.parquet`` + a README card (the builder's layout)."""
-    import datasets
-
-    out_dir = Path(out_dir)
-    (out_dir / "data").mkdir(parents=True, exist_ok=True)
-    features = datasets.Features(
-        {
-            "id": datasets.Value("string"),
-            "source": datasets.Value("string"),
-            "subject": datasets.Value("string"),
-            "recording": datasets.Value("string"),
-            "segment_index": datasets.Value("int32"),
-            "start_s": datasets.Value("float32"),
-            "eeg": datasets.Array2D((19, 2000), "float16"),
-            "channel_mask": datasets.Sequence(datasets.Value("bool"), length=19),
-            "findings": datasets.Value("string"),
-            "labels": datasets.Value("string"),
-            "description": datasets.Value("string"),
-            "split": datasets.Value("string"),
-        }
-    )
-    splits = sorted({row["split"] for row in rows})
-    for split in splits:
-        chosen = [row for row in rows if row["split"] == split]
-        columns = {name: [row[name] for row in chosen] for name in features}
-        datasets.Dataset.from_dict(columns, features=features).to_parquet(str(out_dir / "data" / f"{split}-00000-of-00001.parquet"))
-    card = ["---", "configs:", "- config_name: default", "  data_files:"]
-    for split in splits:
-        card += [f"  - split: {split}", f"    path: data/{split}-*"]
-    card += ["---", "", "# Synthetic NeuroCorpus (tests)", ""]
-    (out_dir / "README.md").write_text("\n".join(card))
-    return out_dir

@@ -12,6 +12,11 @@ from typing import Optional, Sequence
 import numpy as np
 import pytest
 
+# Nothing may reach a model or dataset hub: any accidental hub call fails at once instead of
+# waiting on the network (set before transformers/datasets/evaluate are imported by the tests).
+for _variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_EVALUATE_OFFLINE"):
+    os.environ.setdefault(_variable, "1")
+
 STANDARD = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
             "P7", "P3", "Pz", "P4", "P8", "O1", "O2")  # fmt: skip
 # The same montage as a TUH recording labels it (old temporal names, "-REF" suffix).

@@ -28,6 +28,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .augment import augment_raw, scenario_seed
 from .description import describe
 from .export import corpus_features, export_corpus
 from .labels import LABEL_VOCABULARY
@@ -57,6 +58,8 @@ class BuildSettings:
         with_topomaps: store ``topomaps`` (5 x 32 x 32 float16, ~10 KB per row).
         split_fractions: (train, validation, test) for sources without an official split.
         batch_segments: segments per streamed front-end window (memory, not content).
+        scenario_copies: per recording, this many scenario copies (``dataset_builder.augment``:
+            added rhythms and artifacts, findings measured as usual) beside the original.
     """
 
     history: int = 3
@@ -65,6 +68,7 @@ class BuildSettings:
     with_topomaps: bool = False
     split_fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
     batch_segments: int = 32
+    scenario_copies: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.history, int) or self.history < 0:
@@ -75,6 +79,8 @@ class BuildSettings:
             raise ValueError(f"max_segments_per_recording must be >= 1 or None, got {self.max_segments_per_recording}")
         if self.batch_segments < 1:
             raise ValueError(f"batch_segments must be >= 1, got {self.batch_segments}")
+        if not isinstance(self.scenario_copies, int) or self.scenario_copies < 0:
+            raise ValueError(f"scenario_copies must be a non-negative int (copies per recording), got {self.scenario_copies!r}")
 
     def features(self):
         """The rows' ``datasets.Features`` (the EEG length follows the segment length at 200 Hz)."""
@@ -147,6 +153,8 @@ def recording_rows(
     """
     fe = feature_extractor or _feature_extractor(settings, reader)
     raw = reader.load_raw(item)
+    if "scenario_copy" in item.extra:
+        raw, _ = augment_raw(raw, scenario_seed(item.extra["scenario_of"], item.extra["scenario_copy"]))
     end_s = None
     if settings.max_segments_per_recording is not None:
         # Only the span of the first M segments is read and filtered.
@@ -309,6 +317,18 @@ def _index(sources: Mapping[str, Any]) -> list[tuple[SourceReader, RecordingItem
     return indexed
 
 
+def _with_scenario_copies(indexed: list[tuple[SourceReader, RecordingItem]], copies: int) -> list[tuple[SourceReader, RecordingItem]]:
+    """Each recording followed by its scenario copies ``<recording>-scn<n>`` (same source, subject,
+    labels and split; ``recording_rows`` makes the signal from the original)."""
+    out = []
+    for reader, item in indexed:
+        out.append((reader, item))
+        for n in range(1, copies + 1):
+            extra = {**item.extra, "scenario_of": item.recording, "scenario_copy": n}
+            out.append((reader, dataclasses.replace(item, recording=f"{item.recording}-scn{n}", extra=extra)))
+    return out
+
+
 def _take_lock(work: Path) -> Path:
     lock = work / ".lock"
     if lock.exists():
@@ -339,6 +359,7 @@ def build_corpus(
     on_bad_files: str = "warn",
     shard_rows: int = 2000,
     batch_segments: int = 32,
+    scenario_copies: int = 0,
     keep_work: bool = False,
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -358,6 +379,7 @@ def build_corpus(
             skips it, ``"skip"`` skips it quietly; failures always go to ``errors.jsonl``.
         shard_rows: rows per Parquet shard.
         batch_segments: segments per streamed front-end window.
+        scenario_copies: scenario copies per recording (``dataset_builder.augment``), 0: none.
         keep_work: keep the staged per-recording files after the export.
         progress: draw a tqdm bar (the CLI does; libraries stay quiet).
 
@@ -373,6 +395,7 @@ def build_corpus(
     settings = BuildSettings(
         history=history, segment_seconds=float(segment_seconds), max_segments_per_recording=max_segments_per_recording,
         with_topomaps=with_topomaps, split_fractions=tuple(float(f) for f in split_fractions), batch_segments=batch_segments,
+        scenario_copies=scenario_copies,
     )  # fmt: skip
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -393,7 +416,7 @@ def build_corpus(
         for stale in work.glob("*/*.tmp-*"):  # temp files of a killed build
             stale.unlink()
 
-        indexed = _index(sources)
+        indexed = _with_scenario_copies(_index(sources), settings.scenario_copies)
         readers = {reader.name: reader for reader, _ in indexed}
         _check_front_end_policies(work, readers)
         splits = assign_splits([item for _, item in indexed], settings.split_fractions)

@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split-fractions", default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST",
         help="subject fractions for sources without an official split (default 0.8,0.1,0.1)",
     )  # fmt: skip
+    parser.add_argument(
+        "--scenario-copies", type=int, default=0, metavar="N",
+        help="add N scenario copies per recording: the real background with added rhythms and artifacts (dataset_builder.augment)",
+    )  # fmt: skip
     parser.add_argument("--shard-rows", type=int, default=2000, help="rows per Parquet shard (default 2000)")
     parser.add_argument("--keep-work", action="store_true", help="keep the per-recording staging files (out/_work)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         sources, args.out, num_proc=args.num_proc, history=args.history, segment_seconds=args.segment_seconds,
         max_segments_per_recording=args.max_segments_per_recording, with_topomaps=args.with_topomaps,
         split_fractions=fractions, on_bad_files=args.on_bad_files, shard_rows=args.shard_rows, keep_work=args.keep_work,
+        scenario_copies=args.scenario_copies,
         progress=not args.no_progress,
     )  # fmt: skip
     timing = info["timing"]

@@ -78,16 +78,29 @@ def load_split(corpus_dir: str | os.PathLike, split: str):
 def leave_one_source_out(train, evaluation, source: str):
     """Zero-shot transfer split: ``(train rows without source, evaluation rows of source only)``.
 
-    A system evaluated this way must have been trained without ``source`` (the baselines are fit
-    on the returned training rows); the results record the held-out source.
+    ``source`` is a source name (``"tuab"``) or one subject of a source (``"pylossless/s02"``:
+    every row of that subject, its scenario copies included, is held out). A system evaluated
+    this way must have been trained without it (the baselines are fit on the returned training
+    rows); the results record what was held out.
     """
-    sources = sorted(set(evaluation["source"]) | set(train["source"]))
-    if source not in sources:
-        raise ValueError(f"--leave-out {source!r}: no rows of that source; the corpus has sources {sources}")
-    held_out = evaluation.filter(lambda s: s == source, input_columns="source")
+    name, _, subject = source.partition("/")
+    if subject:
+        keys = lambda s, u: f"{s}/{u}"  # noqa: E731
+        columns = ["source", "subject"]
+        known = sorted({keys(s, u) for s, u in zip(evaluation["source"], evaluation["subject"])}
+                       | {keys(s, u) for s, u in zip(train["source"], train["subject"])})  # fmt: skip
+        what = "subject"
+    else:
+        keys = lambda s: s  # noqa: E731
+        columns = ["source"]
+        known = sorted(set(evaluation["source"]) | set(train["source"]))
+        what = "source"
+    if source not in known:
+        raise ValueError(f"--leave-out {source!r}: no rows of that {what}; the corpus has {what}s {known}")
+    held_out = evaluation.filter(lambda *v: keys(*v) == source, input_columns=columns)
     if len(held_out) == 0:
         raise ValueError(f"--leave-out {source!r}: the evaluation split has no rows of it; pick another split (or 'all')")
-    kept = train.filter(lambda s: s != source, input_columns="source")
+    kept = train.filter(lambda *v: keys(*v) != source, input_columns=columns)
     return kept, held_out
 
 

@@ -42,7 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-split", default="train", help="split the baselines are fit on (default: train)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results JSON files")
     parser.add_argument("--limit", type=int, help="evaluate a seeded random sample of N rows (quick runs)")
-    parser.add_argument("--leave-out", metavar="SOURCE", help="zero-shot transfer: evaluate on SOURCE's rows only, fit baselines without it")
+    parser.add_argument(
+        "--leave-out", metavar="SOURCE[/SUBJECT]",
+        help="zero-shot transfer: evaluate on the rows of SOURCE (or of one subject, e.g. pylossless/s02) only, fit baselines without them",
+    )  # fmt: skip
     parser.add_argument("--metrics", default="all", help="'all' or a comma-separated subset of bleu,rouge_l,meteor,cider_d,bertscore")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default: 0)")
     parser.add_argument("--batch-size", type=int, default=8, help="segments per generate call (default: 8)")

@@ -118,6 +118,17 @@ def test_leave_one_source_out_split(corpus, test_rows):
         leave_one_source_out(load_split(corpus, "train"), test_rows, "chbmit")
 
 
+def test_leave_one_subject_out_split(corpus):
+    everything = load_split(corpus, "all")
+    subject = f"{everything[0]['source']}/{everything[0]['subject']}"
+    train, held_out = leave_one_source_out(everything, everything, subject)
+    keys = lambda rows: {f"{s}/{u}" for s, u in zip(rows["source"], rows["subject"])}  # noqa: E731
+    assert keys(held_out) == {subject} and subject not in keys(train)
+    assert len(train) + len(held_out) == len(everything)
+    with pytest.raises(ValueError, match=r"--leave-out 'tuab/nobody': no rows of that subject; the corpus has subjects \["):
+        leave_one_source_out(everything, everything, "tuab/nobody")
+
+
 def test_limit_draws_a_seeded_sample(corpus, tmp_path):
     for run in ("a", "b"):
         assert main(["evaluate", "--no-model", "--baselines", "oracle", "--limit", "5", "--metrics", "bleu", "--corpus", str(corpus), "-o", str(tmp_path / run)]) == 0

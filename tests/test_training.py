@@ -24,6 +24,7 @@ from modeling_neuronarrator.training.data import (  # noqa: E402
     SegmentDataset,
     TopomapComputer,
     load_corpus_split,
+    subject_split,
     time_block_split,
 )
 from modeling_neuronarrator.training.loop import EpochSampler, read_jsonl  # noqa: E402
@@ -167,6 +168,29 @@ def test_time_block_split_holds_out_the_end_of_every_recording(corpus):
     assert sorted(held) == sorted((f"rec{r}", s) for r in range(3) for s in (6, 7))
 
 
+def test_subject_split_holds_out_every_row_of_the_named_subjects(corpus, tmp_path):
+    import datasets
+
+    from modeling_neuronarrator.training.data import build_datasets
+
+    pooled = datasets.concatenate_datasets([load_corpus_split(corpus, s) for s in ("train", "validation")])
+    train_idx, heldout_idx = subject_split(pooled, ["synthetic/subj1"])
+    assert sorted(pooled[int(i)]["subject"] for i in heldout_idx) == ["subj1"] * 8
+    assert {pooled[int(i)]["subject"] for i in train_idx} == {"subj0", "subj2"}  # the corpus's own splits do not matter
+    with pytest.raises(ValueError, match=r"held-out subject\(s\) \['synthetic/subjX'\] have no rows"):
+        subject_split(pooled, ["synthetic/subjX"])
+    with pytest.raises(ValueError, match="every subject of the corpus"):
+        subject_split(pooled, ["synthetic/subj0", "synthetic/subj1", "synthetic/subj2"])
+    config = _config(corpus, tmp_path)
+    config.data.split_mode, config.data.heldout_subjects = "subjects", ["synthetic/subj2"]
+    train, heldout = build_datasets(config, history=2)
+    assert len(train) == 16 and len(heldout) == 8 and set(heldout.column("recording")) == {"rec2"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("data:", "data:\n  split_mode: subjects", 1))
+    with pytest.raises(ValueError, match="needs data.heldout_subjects, a list of 'source/subject'"):
+        load_config(bad, overrides={"corpus": str(corpus)})
+
+
 def test_epoch_sampler_is_deterministic_per_epoch():
     sampler = EpochSampler(10, seed=3)
     first = list(sampler)
@@ -196,6 +220,31 @@ def test_score_fields_oracle_empty_and_one_wrong_band():
     assert majority["dominant_band"]["n"] == 6 and 0.0 <= majority["dominant_band"]["accuracy"] <= 1.0
     with pytest.raises(ValueError, match="one narrative per row"):
         score_fields(["x"], rows)
+
+
+def test_paired_difference_and_recipe_quality_table():
+    from modeling_neuronarrator.training.default_recipe import quality_table
+    from modeling_neuronarrator.training.quality import majority_baseline, paired_difference, score_fields
+
+    rows = synthetic_rows(n_recordings=2, n_segments=6)
+    oracle, silent = [r["description"] for r in rows], [""] * len(rows)
+    better = paired_difference(oracle, silent, rows, ["dominant_band", "pdr_hz"])
+    assert better["dominant_band"] == {"difference": 1.0, "ci95": [1.0, 1.0], "n": 12} and better["pdr_hz"]["n"] == 4
+    same = paired_difference(oracle, oracle, rows, ["dominant_band"])
+    assert same["dominant_band"]["difference"] == 0.0 and same["dominant_band"]["ci95"] == [0.0, 0.0]
+    half = oracle[:6] + silent[6:]
+    mixed = paired_difference(half, silent, rows, ["dominant_band"])["dominant_band"]
+    assert mixed["difference"] == 0.5 and 0.0 < mixed["ci95"][0] < 0.5 < mixed["ci95"][1] < 1.0
+    quality = {
+        "model": {"subsets": {"all": score_fields(oracle, rows)}},
+        "blind_trained": {"subsets": {"all": score_fields(silent, rows)}},
+        "blind_zeroed_eeg": {"subsets": {"all": score_fields(silent, rows)}},
+        "majority": {"subsets": {"all": majority_baseline(rows, rows)}},
+        "model_minus_blind": {"all": better},
+    }
+    table = quality_table(quality, "all").splitlines()
+    assert table[0].startswith("| field | n | NeuroNarrator | blind model | difference (95 % CI) |")
+    assert "| dominant_band | 12 | 1.000 | 0.000 | +1.000 [+1.000, +1.000] | 0.000 |" in table[2 + list(quality["model"]["subsets"]["all"]).index("dominant_band")]
 
 
 # ------------------------------------------------------------------------------------ stages

@@ -29,7 +29,7 @@ STAGES = ("stage1", "stage2")
 MODEL_PRESETS = ("default", "tiny", "smollm2")
 TRAINABLE_PARTS = ("eeg_encoder", "topomap_encoder", "projector", "history", "text")
 MIXED_PRECISION = ("no", "bf16", "fp16")
-SPLIT_MODES = ("corpus", "time_block")
+SPLIT_MODES = ("corpus", "time_block", "subjects")
 
 
 @dataclass
@@ -57,8 +57,12 @@ class DataSection:
     # "corpus": the corpus's own (subject-disjoint) splits. "time_block": every recording's last
     # ``time_block_fraction`` of segments is held out (validation = test) and the rest trains;
     # for corpora with too few subjects to split by subject (the offline corpus has three).
+    # "subjects": every row of the ``heldout_subjects`` ("source/subject") is held out (validation
+    # = test) and the other subjects train, whatever the corpus's splits say: a subject-disjoint
+    # test on a corpus too small for the hashed splits to land where one wants.
     split_mode: str = "corpus"
     time_block_fraction: float = 0.2
+    heldout_subjects: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -178,6 +182,13 @@ def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) ->
     _check_option(path, "data.split_mode", config.data.split_mode, SPLIT_MODES)
     if not 0.0 < float(config.data.time_block_fraction) < 1.0:
         raise ValueError(f"{path}: data.time_block_fraction must be in (0, 1), got {config.data.time_block_fraction}")
+    if config.data.split_mode == "subjects":
+        bad = [s for s in config.data.heldout_subjects if not isinstance(s, str) or s.count("/") != 1]
+        if not config.data.heldout_subjects or bad:
+            raise ValueError(
+                f"{path}: split_mode 'subjects' needs data.heldout_subjects, a list of 'source/subject' strings "
+                f"(e.g. ['pylossless/s02']); got {config.data.heldout_subjects!r}"
+            )
     if config.data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {config.data.history}")
     for name in STAGES:

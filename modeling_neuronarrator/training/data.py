@@ -35,6 +35,7 @@ from torch.utils.data import Dataset, IterableDataset
 __all__ = [
     "load_corpus_split",
     "time_block_split",
+    "subject_split",
     "build_datasets",
     "SegmentDataset",
     "StreamingSegmentDataset",
@@ -104,6 +105,24 @@ def time_block_split(dataset, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(~heldout), np.flatnonzero(heldout)
 
 
+def subject_split(dataset, heldout_subjects: list[str], where: str = "config") -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the other subjects and of ``heldout_subjects`` (``"source/subject"``).
+
+    Raises:
+        ValueError: a named subject has no rows (a typo would silently test on nothing), or no
+            subject is left to train on.
+    """
+    keys = np.array([f"{s}/{u}" for s, u in zip(dataset["source"], dataset["subject"])])
+    wanted = set(heldout_subjects)
+    missing = sorted(wanted - set(keys.tolist()))
+    if missing:
+        raise ValueError(f"{where}: held-out subject(s) {missing} have no rows; the corpus has {sorted(set(keys.tolist()))}")
+    heldout = np.isin(keys, list(wanted))
+    if heldout.all():
+        raise ValueError(f"{where}: data.heldout_subjects {sorted(wanted)} are every subject of the corpus; leave one to train on")
+    return np.flatnonzero(~heldout), np.flatnonzero(heldout)
+
+
 def build_datasets(
     config, history: Optional[int] = None, topomaps: Optional["TopomapComputer"] = None
 ) -> tuple["SegmentDataset | StreamingSegmentDataset", Optional["SegmentDataset"]]:
@@ -111,7 +130,8 @@ def build_datasets(
 
     ``data.split_mode: corpus`` uses the corpus's splits (``data.train_split`` /
     ``data.validation_split``; validation is None when that split is absent or empty);
-    ``time_block`` pools every split and holds out the last block of each recording.
+    ``time_block`` pools every split and holds out the last block of each recording;
+    ``subjects`` pools every split and holds out every row of ``data.heldout_subjects``.
     ``history`` overrides ``data.history`` (stage 1 needs none); with ``topomaps`` a small
     corpus is held in memory with its maps precomputed (see ``SegmentDataset``).
     """
@@ -132,15 +152,18 @@ def build_datasets(
         except ValueError:
             validation = None
         return train, validation
-    if data.split_mode == "time_block":
+    if data.split_mode in ("time_block", "subjects"):
         names = list(datasets.load_dataset(str(config.corpus)).keys()) if Path(config.corpus).is_dir() else []
         if not names:
             raise FileNotFoundError(f"{config.corpus}: corpus folder not found or empty; build it with `neuronarrator build-corpus`")
         pooled = datasets.concatenate_datasets([load_corpus_split(config.corpus, name) for name in names])
         if data.limit is not None:
             pooled = pooled.select(range(min(data.limit, len(pooled))))
-        train_idx, heldout_idx = time_block_split(pooled, data.time_block_fraction)
-        logger.info("time-block split: %d training rows, %d held-out rows", len(train_idx), len(heldout_idx))
+        if data.split_mode == "time_block":
+            train_idx, heldout_idx = time_block_split(pooled, data.time_block_fraction)
+        else:
+            train_idx, heldout_idx = subject_split(pooled, data.heldout_subjects, where=str(config.path))
+        logger.info("%s split: %d training rows, %d held-out rows", data.split_mode, len(train_idx), len(heldout_idx))
         train = SegmentDataset(pooled, k, train_idx, topomaps=topomaps)
         heldout = SegmentDataset(pooled, k, heldout_idx, topomaps=None)
         heldout.cache = train.cache  # the same rows: one copy

@@ -1,0 +1,326 @@
+"""Scenario augmentation: derived copies of real recordings with added rhythms and artifacts.
+
+The offline corpus is three real recordings whose findings barely vary (delta dominates 99 % of
+segments, artifacts are almost never flagged), so a model cannot learn, and no evaluation can
+show, what the EEG adds on the dominant band, the PDR, slowing or artifacts. A *scenario copy*
+of a recording keeps its real background and labels and adds, block by block (20-60 s), one
+clinically shaped state and at most one artifact, placed on the scalp by the electrodes' positions:
+
+- states: as recorded; a posterior alpha rhythm (8-12 Hz, waxing and waning, centred on O1/O2: a
+  PDR); diffuse theta (4.5-7.5 Hz); focal polymorphic delta (0.8-3 Hz noise over one lateral
+  site); diffuse delta; frontocentral beta (15-25 Hz); one hemisphere attenuated (asymmetry);
+- artifacts: eye blinks (frontopolar monophasic 200-400 ms deflections), lateral eye movements
+  (F7/F8 opposite-polarity steps), muscle (20-90 Hz noise over temporal and frontal sites),
+  electrode pops (a step with exponential decay in one electrode), a flat electrode.
+
+Nothing here decides the findings: the copy goes through the same front-end and the same
+``compute_findings`` rules as every real recording, so its description is measured, not
+asserted (an injected rhythm too weak to become dominant simply is not described as dominant).
+Line noise is not injected: the front-end notches mains out of the model's input, so no model
+could learn it from the signal. Copies keep the source's labels; use them on sources whose
+labels do not describe the background (they do for TUAB normal/abnormal or sleep stages).
+
+``augment_raw(raw, seed)`` returns the copy (volts, as MNE) and the blocks it used, reproducible
+from the seed. The builder makes the copies with ``build_corpus(..., scenario_copies=N)``:
+recording ``<id>-scn<n>`` of the same source and subject, so the subject-disjoint splits hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from scipy import signal as _signal
+
+__all__ = ["ARTIFACTS", "STATES", "ScenarioBlock", "augment_raw", "electrode_unit_positions", "scenario_seed"]
+
+logger = logging.getLogger(__name__)
+
+# Block states and their probabilities (the background as recorded stays the most common single state).
+STATES = {
+    "recorded": 0.22,
+    "posterior_alpha": 0.24,
+    "diffuse_theta": 0.12,
+    "focal_delta": 0.18,
+    "diffuse_delta": 0.08,
+    "frontocentral_beta": 0.08,
+    "hemisphere_attenuated": 0.08,
+}
+# Artifact of a block: none half of the time, else one of these.
+ARTIFACTS = {"none": 0.5, "eye_blink": 0.12, "eye_movement": 0.1, "muscle": 0.12, "electrode_pop": 0.08, "flat_channel": 0.08}
+BLOCK_SECONDS = (20.0, 60.0)
+RAMP_SECONDS = 0.5  # raised-cosine onset/offset of a block's state (no steps that look like pops)
+_LATERAL_SITES = ("Fp1", "Fp2", "F3", "F4", "F7", "F8", "C3", "C4", "T7", "T8", "P3", "P4", "P7", "P8", "O1", "O2")
+UV = 1e-6
+
+
+@dataclass
+class ScenarioBlock:
+    """One block of a scenario copy: [start_s, end_s) holds ``state`` and ``artifact``."""
+
+    start_s: float
+    end_s: float
+    state: str
+    artifact: str
+    params: dict = field(default_factory=dict)
+
+
+def scenario_seed(recording: str, copy: int) -> int:
+    """A stable 32-bit seed for copy ``copy`` of ``recording`` (independent of the machine)."""
+    return int.from_bytes(hashlib.sha256(f"{recording}#scenario{copy}".encode("utf-8")).digest()[:4], "big")
+
+
+def electrode_unit_positions(raw) -> tuple[list[int], np.ndarray]:
+    """Scalp electrodes of ``raw`` and their directions from the head centre.
+
+    10-20 names (after the front-end's alias mapping) take the standard spherical positions; other
+    EEG channels take the montage's, projected onto a fitted sphere. Channels without either are
+    left out (they get no added signal).
+
+    Returns:
+        ``(picks, xyz)``: indices into ``raw.ch_names`` and unit vectors ``(n, 3)`` (x right, y front, z up).
+    """
+    import mne
+
+    from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS, canonical_channel_name, raw_positions, standard_unit_positions
+
+    standard = dict(zip(STANDARD_CHANNELS, standard_unit_positions()))
+    eeg = mne.pick_types(raw.info, eeg=True, exclude=[])
+    montage = raw_positions(raw)
+    named, positioned = {}, {}
+    for i in eeg:
+        name = raw.ch_names[i]
+        canonical = canonical_channel_name(name)
+        if canonical is not None:
+            named[i] = standard[canonical]
+        elif name in montage:
+            positioned[i] = np.asarray(montage[name], dtype=np.float64)
+    if positioned:
+        xyz = np.array(list(positioned.values()))
+        centre = _sphere_centre(xyz) if len(xyz) >= 16 else np.zeros(3)
+        for i, p in positioned.items():
+            v = p - centre
+            positioned[i] = v / np.linalg.norm(v)
+    directions = {**positioned, **named}
+    picks = sorted(directions)
+    return picks, np.array([directions[i] for i in picks]).reshape(-1, 3)
+
+
+def _sphere_centre(xyz: np.ndarray) -> np.ndarray:
+    design = np.hstack([2 * xyz, np.ones((len(xyz), 1))])
+    solution, *_ = np.linalg.lstsq(design, (xyz**2).sum(axis=1), rcond=None)
+    return solution[:3]
+
+
+def _site(name: str) -> np.ndarray:
+    from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS, standard_unit_positions
+
+    return standard_unit_positions()[STANDARD_CHANNELS.index(name)]
+
+
+def _direction(*names: str, down: float = 0.0) -> np.ndarray:
+    v = np.mean([_site(n) for n in names], axis=0) + np.array([0.0, 0.0, -down])
+    return v / np.linalg.norm(v)
+
+
+def _gaussian(xyz: np.ndarray, centre: np.ndarray, width_rad: float) -> np.ndarray:
+    """Weight per electrode: exp(-(angle to centre / width)^2)."""
+    angle = np.arccos(np.clip(xyz @ centre, -1.0, 1.0))
+    return np.exp(-((angle / width_rad) ** 2))
+
+
+def _band_noise(rng: np.random.Generator, n_channels: int, n_times: int, sfreq: float, low: float, high: float) -> np.ndarray:
+    """Gaussian noise band-passed to [low, high] Hz, unit standard deviation per channel."""
+    high = min(high, 0.45 * sfreq)
+    sos = _signal.butter(4, [low, high], btype="bandpass", fs=sfreq, output="sos")
+    noise = _signal.sosfiltfilt(sos, rng.standard_normal((n_channels, n_times + 2 * int(sfreq))), axis=-1)
+    noise = noise[:, int(sfreq) : int(sfreq) + n_times]
+    return noise / np.maximum(noise.std(axis=-1, keepdims=True), 1e-12)
+
+
+def _envelope(n_times: int, sfreq: float) -> np.ndarray:
+    """1 inside the block with raised-cosine ramps at both ends."""
+    env = np.ones(n_times)
+    ramp = min(int(RAMP_SECONDS * sfreq), n_times // 2)
+    if ramp > 0:
+        rise = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, ramp))
+        env[:ramp], env[-ramp:] = rise, rise[::-1]
+    return env
+
+
+def _background_uv(data: np.ndarray, sfreq: float, n_windows: int = 12) -> float:
+    """Median electrode standard deviation (uV) of the 0.5-30 Hz EEG, over up to ``n_windows``
+    10 s windows spread across the recording (cheap on long files)."""
+    width = int(10 * sfreq)
+    starts = np.linspace(0, max(0, data.shape[1] - width), num=min(n_windows, max(1, data.shape[1] // width))).astype(int)
+    sos = _signal.butter(4, [0.5, min(30.0, 0.45 * sfreq)], btype="bandpass", fs=sfreq, output="sos")
+    windows = np.stack([data[:, s : s + width] for s in starts], axis=1) / UV  # (n_el, n_win, width)
+    stds = _signal.sosfiltfilt(sos, windows, axis=-1).std(axis=-1)
+    value = float(np.median(stds[stds > 0.5])) if (stds > 0.5).any() else 10.0
+    return value
+
+
+def _pick(rng: np.random.Generator, table: dict[str, float]) -> str:
+    names = list(table)
+    p = np.array([table[n] for n in names], dtype=float)
+    return names[rng.choice(len(names), p=p / p.sum())]
+
+
+def _nearest_electrode(xyz: np.ndarray, rng: np.random.Generator) -> tuple[int, str]:
+    """An electrode at (or next to) a random 10-20 site, so the front-end copies it rather than blends it."""
+    site = str(rng.choice(_LATERAL_SITES + ("Fz", "Cz", "Pz")))
+    return int(np.argmax(xyz @ _site(site))), site
+
+
+def _state_signal(state: str, rng, xyz, t, sfreq, params, background_uv: float) -> np.ndarray:
+    """Added signal ``(n_electrodes, n_times)`` in microvolts for a block state; amplitudes are
+    multiples of the recording's ``background_uv`` so a state stands out as much over a
+    high-voltage sleep record as over a low-voltage awake one (the hemisphere attenuation is
+    multiplicative and applied by the caller)."""
+    n = len(xyz)
+    if state == "posterior_alpha":
+        f = params.setdefault("frequency_hz", round(float(rng.uniform(8.0, 12.0)), 2))
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(2.5, 5.0) * background_uv), 1))
+        period = rng.uniform(2.0, 5.0)
+        waxing = 0.65 + 0.35 * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi))
+        drift = 0.15 * np.sin(2 * np.pi * t / rng.uniform(3.0, 8.0))
+        wave = np.sin(2 * np.pi * np.cumsum(f + drift) / sfreq + rng.uniform(0, 2 * np.pi))
+        pattern = _gaussian(xyz, _direction("O1", "O2"), 0.75)
+        return amp * pattern[:, None] * (waxing * wave)[None, :]
+    if state == "diffuse_theta":
+        f = params.setdefault("frequency_hz", round(float(rng.uniform(4.5, 7.5)), 2))
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(2.5, 5.5) * background_uv), 1))
+        wave = np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) * (0.75 + 0.25 * np.sin(2 * np.pi * t / rng.uniform(2, 5)))
+        pattern = _gaussian(xyz, _direction("Fz", "Cz"), 1.3)
+        return amp * pattern[:, None] * wave[None, :]
+    if state == "focal_delta":
+        site = params.setdefault("site", str(rng.choice(_LATERAL_SITES)))
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(4.0, 10.0) * background_uv), 1))
+        # Polymorphic delta: irregular 0.8-3 Hz activity, one generator (the same waveform,
+        # scaled over the region), as from a subcortical white-matter lesion.
+        wave = _band_noise(rng, 1, len(t), sfreq, 0.8, 3.0)[0]
+        pattern = _gaussian(xyz, _site(site), 0.5)
+        return (amp / 2.5) * pattern[:, None] * wave[None, :]
+    if state == "diffuse_delta":
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(4.0, 9.0) * background_uv), 1))
+        wave = _band_noise(rng, 1, len(t), sfreq, 0.8, 3.0)[0]
+        pattern = 0.6 + 0.4 * _gaussian(xyz, _direction("Fz"), 1.2)
+        return (amp / 2.5) * pattern[:, None] * wave[None, :]
+    if state == "frontocentral_beta":
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(1.5, 3.5) * background_uv), 1))
+        wave = _band_noise(rng, 1, len(t), sfreq, 15.0, 25.0)[0]
+        pattern = _gaussian(xyz, _direction("Fz", "Cz"), 1.0)
+        return (amp / 2.5) * pattern[:, None] * wave[None, :]
+    return np.zeros((n, len(t)))
+
+
+def _artifact_signal(artifact: str, rng, xyz, t, sfreq, params) -> np.ndarray:
+    """Added artifact ``(n_electrodes, n_times)`` in microvolts (flat channels: see caller)."""
+    n, n_times = len(xyz), len(t)
+    out = np.zeros((n, n_times))
+    duration = n_times / sfreq
+    if artifact == "eye_blink":
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(120.0, 300.0)), 1))
+        # The eyes sit below Fp1/Fp2: the blink field falls off steeply towards the back.
+        pattern = _gaussian(xyz, _direction("Fp1", "Fp2", down=0.45), 0.6)
+        pattern = pattern / _gaussian(_direction("Fp1", "Fp2")[None, :], _direction("Fp1", "Fp2", down=0.45), 0.6)[0]
+        course = np.zeros(n_times)
+        onset = rng.uniform(0.2, 1.5)
+        while onset < duration - 0.5:
+            width = rng.uniform(0.2, 0.4)
+            x = (t - onset) / width
+            course += np.where((x > 0) & (x < 1), np.sin(np.pi * np.clip(x, 0, 1)) ** 2, 0.0) * rng.uniform(0.8, 1.2)
+            onset += rng.uniform(1.5, 5.0)
+        return amp * np.minimum(pattern, 1.0)[:, None] * course[None, :]
+    if artifact == "eye_movement":
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(80.0, 200.0)), 1))
+        # Horizontal gaze: the cornea (positive) approaches one outer canthus; F7 and F8 swing in
+        # opposite polarity, frontal sites most.
+        horizontal = xyz[:, 0] * _gaussian(xyz, _direction("Fp1", "Fp2", down=0.45), 0.9)
+        horizontal = horizontal / abs(_site("F8")[0] * _gaussian(_site("F8")[None, :], _direction("Fp1", "Fp2", down=0.45), 0.9)[0])
+        gaze = np.zeros(n_times)
+        position, moment = 0.0, rng.uniform(0.2, 1.0)
+        while moment < duration:
+            target = float(rng.choice([-1.0, 1.0])) if position == 0.0 else (0.0 if rng.random() < 0.4 else -position)
+            ramp = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - moment) / 0.05, 0, 1))  # 50 ms saccade
+            gaze += (target - position) * ramp
+            position, moment = target, moment + rng.uniform(0.6, 2.5)
+        return amp * np.clip(horizontal, -1.5, 1.5)[:, None] * gaze[None, :]
+    if artifact == "muscle":
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(15.0, 45.0)), 1))
+        side = params.setdefault("side", str(rng.choice(["left", "right", "both"])))
+        sites = {"left": ("T7", "F7"), "right": ("T8", "F8"), "both": ("T7", "F7", "T8", "F8")}[side]
+        pattern = np.max([_gaussian(xyz, _site(s), 0.45) for s in sites], axis=0)
+        bursts = np.clip(0.4 + np.sin(2 * np.pi * t / rng.uniform(1.5, 4.0) + rng.uniform(0, 2 * np.pi)), 0, None)
+        # Motor units are local: independent noise per electrode.
+        return amp * pattern[:, None] * _band_noise(rng, n, n_times, sfreq, 20.0, 90.0) * bursts[None, :]
+    if artifact == "electrode_pop":
+        channel, site = _nearest_electrode(xyz, rng)
+        params.setdefault("site", site)
+        for _ in range(int(rng.integers(1, 4))):
+            onset = rng.uniform(0.5, max(0.6, duration - 1.0))
+            step = rng.choice([-1.0, 1.0]) * rng.uniform(100.0, 300.0)
+            tau = rng.uniform(0.2, 1.0)
+            out[channel] += np.where(t >= onset, step * np.exp(-(t - onset) / tau), 0.0)
+        return out
+    return out
+
+
+def augment_raw(raw, seed: int) -> tuple[object, list[ScenarioBlock]]:
+    """A scenario copy of ``raw`` (loaded, volts), reproducible from ``seed``.
+
+    Args:
+        raw: an ``mne.io.BaseRaw`` (it is copied; the original is not changed).
+        seed: from ``scenario_seed(recording, copy)``.
+
+    Returns:
+        ``(copy, blocks)``: the augmented Raw (same channels, annotations and montage) and its blocks.
+
+    Raises:
+        ValueError: no EEG channel with a 10-20 name or a position (nothing to place signals on).
+    """
+    rng = np.random.default_rng(seed)
+    picks, xyz = electrode_unit_positions(raw)
+    if not picks:
+        raise ValueError(
+            f"{raw.filenames[0] if raw.filenames else 'recording'}: no EEG channel with a 10-20 name or a montage "
+            "position, so a scenario copy cannot place its signals; attach a montage (raw.set_montage) first"
+        )
+    copy = raw.copy().load_data()
+    sfreq = float(copy.info["sfreq"])
+    n_times = copy.n_times
+    data = copy.get_data(picks=picks)  # (n_electrodes, n_times) volts
+    background_uv = _background_uv(data, sfreq)
+    blocks: list[ScenarioBlock] = []
+    start = 0
+    while start < n_times:
+        length = int(rng.uniform(*BLOCK_SECONDS) * sfreq)
+        stop = min(n_times, start + length)
+        if n_times - stop < int(BLOCK_SECONDS[0] * sfreq / 2):
+            stop = n_times  # no short tail block
+        block = ScenarioBlock(start / sfreq, stop / sfreq, _pick(rng, STATES), _pick(rng, ARTIFACTS))
+        t = np.arange(stop - start) / sfreq
+        env = _envelope(stop - start, sfreq)
+        segment = data[:, start:stop]
+        if block.state == "hemisphere_attenuated":
+            side = block.params.setdefault("side", str(rng.choice(["left", "right"])))
+            factor = block.params.setdefault("factor", round(float(rng.uniform(0.15, 0.35)), 2))
+            lateral = np.clip((-xyz[:, 0] if side == "left" else xyz[:, 0]) / 0.3, 0.0, 1.0)  # midline kept
+            segment *= 1.0 - (1.0 - factor) * lateral[:, None] * env[None, :]
+        else:
+            segment += UV * _state_signal(block.state, rng, xyz, t, sfreq, block.params, background_uv) * env[None, :]
+        if block.artifact == "flat_channel":
+            channel, site = _nearest_electrode(xyz, rng)
+            block.params["flat_site"] = site
+            segment[channel] = 0.0  # a disconnected input that the amplifier holds at zero
+        elif block.artifact != "none":
+            segment += UV * _artifact_signal(block.artifact, rng, xyz, t, sfreq, block.params)
+        blocks.append(block)
+        start = stop
+
+    copy.apply_function(lambda x: data, picks=[copy.ch_names[i] for i in picks], channel_wise=False)
+    logger.debug("scenario copy (seed %d): %d blocks", seed, len(blocks))
+    return copy, blocks

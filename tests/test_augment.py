@@ -1,0 +1,157 @@
+"""Scenario copies (dataset_builder/augment.py): reproducible, the original untouched, and each
+state or artifact measured by the front-end's own findings rules as what it is meant to be; the
+builder's ``scenario_copies``; on a synthetic background and on the real pylossless recording."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dataset_builder import augment
+from dataset_builder.augment import augment_raw, electrode_unit_positions, scenario_seed
+from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtractor
+
+SFREQ = 200.0
+SECONDS = 80.0
+
+
+def _raw(synth, seconds: float = SECONDS, seed: int = 0):
+    import mne
+
+    x = synth.background(seconds, SFREQ, rms_uv=10.0, seed=seed)  # 1/f, no rhythm, no artifact
+    info = mne.create_info(list(STANDARD_CHANNELS), SFREQ, "eeg")
+    return mne.io.RawArray(x * 1e-6, info, verbose="error")
+
+
+def _one_block(monkeypatch, state: str = "recorded", artifact: str = "none") -> None:
+    """Scenario copies made of a single block holding ``state`` and ``artifact``."""
+    monkeypatch.setattr(augment, "STATES", {state: 1.0})
+    monkeypatch.setattr(augment, "ARTIFACTS", {artifact: 1.0})
+    monkeypatch.setattr(augment, "BLOCK_SECONDS", (1e6, 1e6))
+
+
+def _findings(raw):
+    return NeuroNarratorFeatureExtractor()(raw)["findings"][1:-1]  # inner segments: no block ramp
+
+
+def test_copies_are_reproducible_and_leave_the_original_alone(synth):
+    raw = _raw(synth)
+    before = raw.get_data().copy()
+    a, blocks_a = augment_raw(raw, seed=7)
+    b, blocks_b = augment_raw(raw, seed=7)
+    c, _ = augment_raw(raw, seed=8)
+    np.testing.assert_array_equal(raw.get_data(), before)
+    np.testing.assert_array_equal(a.get_data(), b.get_data())
+    assert not np.allclose(a.get_data(), c.get_data())
+    assert [(x.start_s, x.state, x.artifact) for x in blocks_a] == [(x.start_s, x.state, x.artifact) for x in blocks_b]
+    assert a.ch_names == raw.ch_names and a.n_times == raw.n_times
+    # Blocks tile the recording and last 10-60 s (a short tail joins the block before it).
+    assert blocks_a[0].start_s == 0.0 and blocks_a[-1].end_s == pytest.approx(SECONDS)
+    assert all(x.end_s == pytest.approx(y.start_s) for x, y in zip(blocks_a, blocks_a[1:]))
+    assert all(10.0 <= x.end_s - x.start_s <= 70.0 for x in blocks_a)
+    assert set(x.state for x in blocks_a) <= set(augment.STATES) and set(x.artifact for x in blocks_a) <= set(augment.ARTIFACTS)
+
+
+def test_scenario_seed_is_stable_and_distinct():
+    assert scenario_seed("rec", 1) == scenario_seed("rec", 1)
+    assert len({scenario_seed("rec", n) for n in range(1, 6)} | {scenario_seed("other", 1)}) == 6
+    assert scenario_seed("sub-s01_task-faceO", 1) == 1055591625  # fixed by sha256: same copies on every machine
+
+
+def test_posterior_alpha_becomes_the_pdr(synth, monkeypatch):
+    _one_block(monkeypatch, "posterior_alpha")
+    copy, blocks = augment_raw(_raw(synth), seed=3)
+    frequency = blocks[0].params["frequency_hz"]
+    findings = _findings(copy)
+    assert all(f.posterior_dominant_rhythm_hz is not None and abs(f.posterior_dominant_rhythm_hz - frequency) < 0.8 for f in findings)
+    # A weak alpha (2.5x the background) may lose a segment to the 1/f delta peak now and then.
+    assert np.mean([f.dominant_band == "alpha" for f in findings]) >= 0.8
+    baseline = _findings(_raw(synth))
+    assert all(f.posterior_dominant_rhythm_hz is None for f in baseline)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_focal_delta_is_focal_slowing_on_its_side(synth, monkeypatch, seed):
+    _one_block(monkeypatch, "focal_delta")
+    copy, blocks = augment_raw(_raw(synth), seed=seed)
+    site = blocks[0].params["site"]
+    side = "left" if int(site[-1]) % 2 else "right"  # 10-20: odd numbers left, even right
+    findings = _findings(copy)
+    focal = [f for f in findings if f.slowing.kind == "focal"]
+    assert len(focal) >= len(findings) - 1
+    assert all(f.slowing.side == side for f in focal)
+
+
+def test_hemisphere_attenuation_is_an_asymmetry(synth, monkeypatch):
+    _one_block(monkeypatch, "hemisphere_attenuated")
+    copy, blocks = augment_raw(_raw(synth), seed=4)
+    side = blocks[0].params["side"]
+    assert all(f.asymmetry.side == side for f in _findings(copy))
+
+
+@pytest.mark.parametrize("artifact", ["eye_blink", "eye_movement", "muscle", "flat_channel"])
+def test_artifacts_are_detected_as_themselves(synth, monkeypatch, artifact):
+    _one_block(monkeypatch, "recorded", artifact)
+    copy, _ = augment_raw(_raw(synth), seed=5)
+    findings = _findings(copy)
+    hits = [artifact in f.artifacts for f in findings]
+    assert np.mean(hits) >= 0.8, [f.artifacts for f in findings]
+    assert not any(artifact in f.artifacts for f in _findings(_raw(synth)))
+
+
+def test_electrode_pop_is_one_channel_step(synth, monkeypatch):
+    _one_block(monkeypatch, "recorded", "electrode_pop")
+    raw = _raw(synth)
+    copy, blocks = augment_raw(raw, seed=6)
+    changed = np.abs(copy.get_data() - raw.get_data()).max(axis=1) > 1e-9
+    assert changed.sum() == 1 and copy.ch_names[int(np.argmax(changed))] == blocks[0].params["site"]
+    assert any("electrode_pop" in f.artifacts for f in NeuroNarratorFeatureExtractor()(copy)["findings"])
+
+
+def test_dense_cap_positions_and_no_positions_error(pylossless_edf):
+    import mne
+
+    from dataset_builder.readers.offline import PylosslessReader
+
+    reader = PylosslessReader()
+    item = next(i for i in reader.index(None) if i.path == pylossless_edf)
+    raw = reader.load_raw(item).crop(0, 60)
+    picks, xyz = electrode_unit_positions(raw)
+    assert len(picks) >= 120 and np.allclose(np.linalg.norm(xyz, axis=1), 1.0)
+    assert xyz[raw.ch_names.index("A1") == np.array(picks)][0][2] > 0.9  # A1 is the vertex of the BioSemi cap
+    bare = mne.io.RawArray(np.zeros((3, 2000)), mne.create_info(["X1", "X2", "X3"], 200.0, "eeg"), verbose="error")
+    with pytest.raises(ValueError, match="no EEG channel with a 10-20 name or a montage position.*set_montage"):
+        augment_raw(bare, seed=1)
+
+
+def test_build_adds_scenario_copies_in_the_same_split(tmp_path, synth):
+    import datasets
+    import edfio
+
+    from dataset_builder.build import build_corpus
+    from dataset_builder.readers.base import RecordingItem, SourceReader
+
+    for n in range(2):
+        x = synth.normal_background(60.0, 256.0, seed=n)
+        signals = [edfio.EdfSignal(x[i], 256.0, label=name, physical_dimension="uV", physical_range=(-500.0, 500.0)) for i, name in enumerate(STANDARD_CHANNELS)]
+        edfio.Edf(signals).write(tmp_path / f"sub{n}.edf")
+
+    class Flat(SourceReader):
+        name, title, task, label_keys, licence = "flatdir", "test", "tests", (), "CC0"
+
+        def index(self, root):
+            for path in sorted(root.glob("*.edf")):
+                yield RecordingItem(self.name, path.stem, path.stem, str(path))
+
+    out = tmp_path / "corpus"
+    info = build_corpus({Flat(): tmp_path}, out, scenario_copies=2, split_fractions=(0.5, 0.0, 0.5))
+    rows = datasets.concatenate_datasets(list(datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache")).values()))
+    recordings = sorted(set(rows["recording"]))
+    assert recordings == ["sub0", "sub0-scn1", "sub0-scn2", "sub1", "sub1-scn1", "sub1-scn2"]
+    split = {r: s for r, s in zip(rows["recording"], rows["split"])}
+    assert split["sub0-scn1"] == split["sub0-scn2"] == split["sub0"] and split["sub1-scn2"] == split["sub1"]
+    assert info["settings"]["scenario_copies"] == 2
+    eeg = {rid: np.asarray(e) for rid, e in zip(rows["id"], rows["eeg"])}
+    assert not np.allclose(eeg["flatdir/sub0/00002"], eeg["flatdir/sub0-scn1/00002"])
+    with pytest.raises(ValueError, match="scenario_copies must be a non-negative int"):
+        build_corpus({Flat(): tmp_path}, tmp_path / "bad", scenario_copies=-1)

@@ -76,31 +76,31 @@ def load_split(corpus_dir: str | os.PathLike, split: str):
 
 
 def leave_one_source_out(train, evaluation, source: str):
-    """Zero-shot transfer split: ``(train rows without source, evaluation rows of source only)``.
+    """Zero-shot transfer split: ``(train rows without it, evaluation rows of it only)``.
 
-    ``source`` is a source name (``"tuab"``) or one subject of a source (``"pylossless/s02"``:
-    every row of that subject, its scenario copies included, is held out). A system evaluated
-    this way must have been trained without it (the baselines are fit on the returned training
-    rows); the results record what was held out.
+    ``source`` names what is held out: a source (``"tuab"``), one subject of a source
+    (``"pylossless/s02"``: every row of that subject, scenario copies included), or several of
+    these separated by commas. A system evaluated this way must have been trained without them
+    (the baselines are fit on the returned training rows); the results record what was held out.
     """
-    name, _, subject = source.partition("/")
-    if subject:
-        keys = lambda s, u: f"{s}/{u}"  # noqa: E731
-        columns = ["source", "subject"]
-        known = sorted({keys(s, u) for s, u in zip(evaluation["source"], evaluation["subject"])}
-                       | {keys(s, u) for s, u in zip(train["source"], train["subject"])})  # fmt: skip
-        what = "subject"
-    else:
-        keys = lambda s: s  # noqa: E731
-        columns = ["source"]
-        known = sorted(set(evaluation["source"]) | set(train["source"]))
-        what = "source"
-    if source not in known:
-        raise ValueError(f"--leave-out {source!r}: no rows of that {what}; the corpus has {what}s {known}")
-    held_out = evaluation.filter(lambda *v: keys(*v) == source, input_columns=columns)
+    wanted = [part.strip() for part in source.split(",") if part.strip()]
+    known_sources = set(evaluation["source"]) | set(train["source"])
+    known_subjects = {f"{s}/{u}" for rows in (evaluation, train) for s, u in zip(rows["source"], rows["subject"])}
+    for part in wanted:
+        if "/" in part and part not in known_subjects:
+            raise ValueError(f"--leave-out {part!r}: no rows of that subject; the corpus has subjects {sorted(known_subjects)}")
+        if "/" not in part and part not in known_sources:
+            raise ValueError(f"--leave-out {part!r}: no rows of that source; the corpus has sources {sorted(known_sources)}")
+    sources = {p for p in wanted if "/" not in p}
+    subjects = {p for p in wanted if "/" in p}
+
+    def held(s: str, u: str) -> bool:
+        return s in sources or f"{s}/{u}" in subjects
+
+    held_out = evaluation.filter(held, input_columns=["source", "subject"])
     if len(held_out) == 0:
         raise ValueError(f"--leave-out {source!r}: the evaluation split has no rows of it; pick another split (or 'all')")
-    kept = train.filter(lambda *v: keys(*v) != source, input_columns=columns)
+    kept = train.filter(lambda s, u: not held(s, u), input_columns=["source", "subject"])
     return kept, held_out
 
 

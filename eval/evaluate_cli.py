@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results JSON files")
     parser.add_argument("--limit", type=int, help="evaluate a seeded random sample of N rows (quick runs)")
     parser.add_argument(
-        "--leave-out", metavar="SOURCE[/SUBJECT]",
-        help="zero-shot transfer: evaluate on the rows of SOURCE (or of one subject, e.g. pylossless/s02) only, fit baselines without them",
+        "--leave-out", metavar="SOURCE[/SUBJECT][,...]",
+        help="zero-shot transfer: evaluate on the rows of SOURCE, or of a subject (e.g. pylossless/s02), or of several "
+        "(comma-separated), and fit the baselines without them",
     )  # fmt: skip
     parser.add_argument("--metrics", default="all", help="'all' or a comma-separated subset of bleu,rouge_l,meteor,cider_d,bertscore")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default: 0)")

@@ -144,7 +144,8 @@ def _board_title(key: tuple[str, str, str]) -> str:
     name, split, leave_out = key
     title = f"{name}, split `{split}`"
     if leave_out:
-        title += f", zero-shot on held-out {'subject' if '/' in leave_out else 'source'} `{leave_out}`"
+        kind = ("subject" if "/" in leave_out else "source") + ("s" if "," in leave_out else "")
+        title += f", zero-shot on held-out {kind} `{leave_out}`"
     return title
 
 

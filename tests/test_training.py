@@ -201,6 +201,41 @@ def test_epoch_sampler_is_deterministic_per_epoch():
         EpochSampler(0, seed=0)
 
 
+def test_epoch_sampler_repeats_rows_and_keeps_the_plain_order():
+    plain = EpochSampler(6, seed=3)
+    assert list(EpochSampler(6, seed=3, repeats=[1] * 6)) == list(plain)  # no repeats: same order as before
+    sampler = EpochSampler(6, seed=3, repeats=[1, 4, 1, 1, 2, 1])
+    order = list(sampler)
+    assert len(sampler) == len(order) == 10 and order == list(sampler)
+    assert [order.count(i) for i in range(6)] == [1, 4, 1, 1, 2, 1]
+    with pytest.raises(ValueError, match="repeats must hold one int >= 1 per row"):
+        EpochSampler(3, seed=0, repeats=[1, 0, 1])
+
+
+def test_artifact_repeats_counts_rows_with_artifacts(tmp_path, corpus):
+    from modeling_neuronarrator.training.trainer import _artifact_repeats
+
+    from modeling_neuronarrator.findings_neuronarrator import Findings
+
+    rows = synthetic_rows(n_recordings=1, n_segments=4)
+    findings = [Findings.from_json(r["findings"]) for r in rows]
+    findings[1].artifacts, findings[3].artifacts = ["muscle"], ["eye_blink", "flat_channel"]
+
+    class Rows:  # the one SegmentDataset method the helper uses
+        def column(self, name):
+            assert name == "findings"
+            return [f.to_json() for f in findings]
+
+    config = _config(corpus, tmp_path)
+    assert _artifact_repeats(Rows(), config) is None  # default 1: off
+    config.data.artifact_repeats = 3
+    assert _artifact_repeats(Rows(), config) == [1, 3, 1, 3]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("data:", "data:\n  artifact_repeats: 0", 1))
+    with pytest.raises(ValueError, match="data.artifact_repeats must be an int >= 1"):
+        load_config(bad, overrides={"corpus": str(corpus)})
+
+
 # ------------------------------------------------------------------------------------ quality
 def test_score_fields_oracle_empty_and_one_wrong_band():
     from modeling_neuronarrator.training.quality import field_matches, majority_baseline, score_fields

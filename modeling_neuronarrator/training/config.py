@@ -63,6 +63,9 @@ class DataSection:
     split_mode: str = "corpus"
     time_block_fraction: float = 0.2
     heldout_subjects: list[str] = field(default_factory=list)
+    # Stage 2: a training row whose findings report an artifact is seen this many times per epoch
+    # (artifacts are rare, and a narrator trained on the raw mix learns to say "no artifacts").
+    artifact_repeats: int = 1
 
 
 @dataclass
@@ -189,6 +192,8 @@ def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) ->
                 f"{path}: split_mode 'subjects' needs data.heldout_subjects, a list of 'source/subject' strings "
                 f"(e.g. ['pylossless/s02']); got {config.data.heldout_subjects!r}"
             )
+    if not isinstance(config.data.artifact_repeats, int) or config.data.artifact_repeats < 1:
+        raise ValueError(f"{path}: data.artifact_repeats must be an int >= 1 (1 = no oversampling), got {config.data.artifact_repeats!r}")
     if config.data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {config.data.history}")
     for name in STAGES:

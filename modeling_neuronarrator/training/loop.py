@@ -27,8 +27,9 @@ import zlib
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
@@ -55,16 +56,23 @@ class EpochSampler(Sampler[int]):
 
     ``torch.randperm`` with a generator seeded by ``seed * 1_000_003 + epoch`` gives the same
     permutation in every process and in every run, which is what makes resume and multi-process
-    sharding agree with a single uninterrupted run.
+    sharding agree with a single uninterrupted run. ``repeats`` (one int >= 1 per row) lets a row
+    appear that many times per epoch: oversampling of rare rows (e.g. segments with artifacts).
     """
 
-    def __init__(self, num_rows: int, seed: int, shuffle: bool = True):
+    def __init__(self, num_rows: int, seed: int, shuffle: bool = True, repeats: Optional[Sequence[int]] = None):
         if num_rows < 1:
             raise ValueError("EpochSampler: the dataset is empty (0 rows); check the corpus split")
-        self.num_rows = num_rows
         self.seed = seed
         self.shuffle = shuffle
         self.epoch = 0
+        self.rows = np.arange(num_rows)
+        if repeats is not None:
+            repeats = np.asarray(repeats, dtype=np.int64)
+            if repeats.shape != (num_rows,) or (repeats < 1).any():
+                raise ValueError(f"EpochSampler: repeats must hold one int >= 1 per row ({num_rows} rows), got shape {repeats.shape}")
+            self.rows = np.repeat(self.rows, repeats)
+        self.num_rows = len(self.rows)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -74,9 +82,9 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         if not self.shuffle:
-            return iter(range(self.num_rows))
+            return iter(self.rows.tolist())
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.num_rows, generator=generator).tolist())
+        return iter(self.rows[torch.randperm(self.num_rows, generator=generator).numpy()].tolist())
 
 
 @dataclass

@@ -98,6 +98,17 @@ def set_trainable(model: nn.Module, parts: list[str]) -> list[nn.Parameter]:
     return trainable
 
 
+def _artifact_repeats(train_data, config) -> Optional[list[int]]:
+    """Per-row repeats for ``data.artifact_repeats`` (None when it is 1): rows with artifacts x k."""
+    k = config.data.artifact_repeats
+    if k == 1:
+        return None
+    findings = train_data.column("findings")
+    repeats = [k if (json.loads(f) if isinstance(f, str) else f).get("artifacts") else 1 for f in findings]
+    logger.info("artifact oversampling: %d of %d training rows x%d", sum(r > 1 for r in repeats), len(repeats), k)
+    return repeats
+
+
 def build_model_and_processor(config: TrainConfig, train_texts: list[str], tokenizer_dir: Path, accelerator):
     """Stage 1's starting point: the tokenizer (trained once, by the main process) and a fresh model."""
     from .. import NeuroNarratorConfig, NeuroNarratorFeatureExtractor, NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor
@@ -239,7 +250,7 @@ def train_stage(
     sampler = None
     loader_kwargs = dict(batch_size=stage_cfg.batch_size, collate_fn=collate, num_workers=config.data.num_workers)
     if hasattr(train_data, "__len__") and not isinstance(train_data, torch.utils.data.IterableDataset):
-        sampler = EpochSampler(len(train_data), seed=config.seed)
+        sampler = EpochSampler(len(train_data), seed=config.seed, repeats=_artifact_repeats(train_data, config) if stage == "stage2" else None)
         train_loader = torch.utils.data.DataLoader(train_data, sampler=sampler, drop_last=len(train_data) > stage_cfg.batch_size, **loader_kwargs)
     else:
         train_loader = torch.utils.data.DataLoader(train_data, **loader_kwargs)

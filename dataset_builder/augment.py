@@ -86,6 +86,7 @@ def electrode_unit_positions(raw) -> tuple[list[int], np.ndarray]:
     import mne
 
     from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS, canonical_channel_name, raw_positions, standard_unit_positions
+    from modeling_neuronarrator.eeg_io_neuronarrator import _to_unit_sphere  # the projection the front-end interpolates with
 
     standard = dict(zip(STANDARD_CHANNELS, standard_unit_positions()))
     eeg = mne.pick_types(raw.info, eeg=True, exclude=[])
@@ -99,20 +100,10 @@ def electrode_unit_positions(raw) -> tuple[list[int], np.ndarray]:
         elif name in montage:
             positioned[i] = np.asarray(montage[name], dtype=np.float64)
     if positioned:
-        xyz = np.array(list(positioned.values()))
-        centre = _sphere_centre(xyz) if len(xyz) >= 16 else np.zeros(3)
-        for i, p in positioned.items():
-            v = p - centre
-            positioned[i] = v / np.linalg.norm(v)
+        positioned = dict(zip(positioned, _to_unit_sphere(np.array(list(positioned.values())))))
     directions = {**positioned, **named}
     picks = sorted(directions)
     return picks, np.array([directions[i] for i in picks]).reshape(-1, 3)
-
-
-def _sphere_centre(xyz: np.ndarray) -> np.ndarray:
-    design = np.hstack([2 * xyz, np.ones((len(xyz), 1))])
-    solution, *_ = np.linalg.lstsq(design, (xyz**2).sum(axis=1), rcond=None)
-    return solution[:3]
 
 
 def _site(name: str) -> np.ndarray:

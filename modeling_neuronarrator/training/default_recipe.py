@@ -98,12 +98,9 @@ def evaluate_heldout(
     }
 
 
-def _training_rows(config) -> list[dict]:
-    from .data import build_datasets
-
-    train, _ = build_datasets(config, history=0)
-    findings, labels = train.column("findings"), train.column("labels")
-    return [{"findings": f, "labels": l} for f, l in zip(findings, labels)]
+def _scoring_rows(dataset) -> dict[str, dict]:
+    """``{row id: {"findings", "labels"}}`` of a ``SegmentDataset``: what the field scores read."""
+    return {i: {"findings": f, "labels": l} for i, f, l in zip(dataset.column("id"), dataset.column("findings"), dataset.column("labels"))}
 
 
 def _evaluation(config, name: str, model_dir: Path, blind: bool, limit: Optional[int], tokens: int) -> dict[str, Any]:
@@ -139,8 +136,8 @@ def _quality(config, model_dir: Path, limit: Optional[int]) -> dict[str, Any]:
     zeroed = _evaluation(config, "eeg_zeroed", model_dir, True, limit, tokens)
     blind_model = _blind_dir(config) / "stage2" / "final"
     blind = _evaluation(config, "blind_model", blind_model, True, limit, tokens) if blind_model.is_dir() else None
-    _, heldout = build_datasets(config, history=0)
-    by_id = {i: {"findings": f, "labels": l} for i, f, l in zip(heldout.column("id"), heldout.column("findings"), heldout.column("labels"))}
+    train, heldout = build_datasets(config, history=0)
+    by_id = _scoring_rows(heldout)
     rows = [by_id[i] for i in model["ids"]]
     subsets = _subsets(model["ids"])
     systems = {"model": model, "blind_trained": blind, "blind_zeroed_eeg": zeroed}
@@ -159,7 +156,7 @@ def _quality(config, model_dir: Path, limit: Optional[int]) -> dict[str, Any]:
             },
             "segments_per_s": result["segments_per_s"],
         }  # fmt: skip
-    train_rows = _training_rows(config)
+    train_rows = list(_scoring_rows(train).values())
     quality["majority"] = {"subsets": {s: majority_baseline(train_rows, [rows[i] for i in p]) for s, p in subsets.items() if p}}
     if blind is not None:
         quality["model_minus_blind"] = {
@@ -265,7 +262,7 @@ language model (own {model_config.text_config.vocab_size}-token BPE) on the narr
         tables = []
         for subset, title in (("recorded", "the held-out subjects' real recordings"), ("scenario", "their scenario copies")):
             if subset in quality["model"]["subsets"]:
-                tables.append(f"**{title}** ({len(_subset_rows(quality, subset))} segments):\n\n{quality_table(quality, subset)}")
+                tables.append(f"**{title}** ({quality['heldout'][subset + '_rows']} segments):\n\n{quality_table(quality, subset)}")
         joined = "\n\n".join(tables)
         evaluation = f"""
 ## Clinical accuracy on the held-out subjects
@@ -300,11 +297,6 @@ at scale.
     card = card[:start] + data_section + evaluation + card[end:]
     (folder / "README.md").write_text(card)
     return card
-
-
-def _subset_rows(quality: dict[str, Any], subset: str) -> list[int]:
-    key = {"all": "rows", "recorded": "recorded_rows", "scenario": "scenario_rows"}[subset]
-    return list(range(int(quality["heldout"].get(key, 0))))
 
 
 def _run(command: list[str], log: Path) -> None:

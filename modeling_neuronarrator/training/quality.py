@@ -18,7 +18,7 @@ import json
 from collections import Counter
 from typing import Any, Iterable, Optional, Sequence
 
-__all__ = ["SIGNAL_FIELDS", "score_fields", "majority_baseline", "field_matches", "field_correctness", "paired_difference"]
+__all__ = ["SIGNAL_FIELDS", "score_fields", "majority_baseline", "field_matches", "paired_difference"]
 
 # Fields that only the signal can tell (what the blind baseline cannot know).
 SIGNAL_FIELDS = (
@@ -60,6 +60,21 @@ def _true_fields(row: dict) -> dict:
     return findings_to_fields(row["findings"], labels)
 
 
+def _judged(narratives: Sequence[str], rows: Sequence[dict], names: Sequence[str]) -> dict[str, list[tuple[int, bool, bool]]]:
+    """Each narrative parsed once: per field, ``(row position, mentioned, correct)`` for the rows
+    where the field applies."""
+    from dataset_builder import parse
+
+    judged: dict[str, list[tuple[int, bool, bool]]] = {name: [] for name in names}
+    for i, (text, row) in enumerate(zip(narratives, rows)):
+        predicted = parse(text)
+        true = _true_fields(row)
+        for name in names:
+            if true.get(name) is not None:
+                judged[name].append((i, predicted.get(name) is not None, field_matches(name, predicted.get(name), true[name])))
+    return judged
+
+
 def score_fields(narratives: Sequence[str], rows: Sequence[dict], fields: Optional[Iterable[str]] = None) -> dict[str, dict[str, float]]:
     """Per-field accuracy of ``narratives`` against the rows' true findings.
 
@@ -72,46 +87,20 @@ def score_fields(narratives: Sequence[str], rows: Sequence[dict], fields: Option
         ``{field: {"accuracy": float, "n": int, "mentioned": float}}``; ``mentioned`` is the
         fraction of rows whose narrative states the field at all.
     """
-    from dataset_builder import NARRATIVE_FIELDS, parse
+    from dataset_builder import NARRATIVE_FIELDS
 
     if len(narratives) != len(rows):
         raise ValueError(f"score_fields: {len(narratives)} narratives for {len(rows)} rows; give one narrative per row")
     wanted = tuple(fields) if fields is not None else NARRATIVE_FIELDS
-    correct: Counter = Counter()
-    counted: Counter = Counter()
-    mentioned: Counter = Counter()
-    for text, row in zip(narratives, rows):
-        predicted = parse(text)
-        true = _true_fields(row)
-        for name in wanted:
-            if true.get(name) is None:
-                continue
-            counted[name] += 1
-            mentioned[name] += predicted.get(name) is not None
-            correct[name] += field_matches(name, predicted.get(name), true[name])
     return {
         name: {
-            "accuracy": round(correct[name] / counted[name], 4),
-            "n": counted[name],
-            "mentioned": round(mentioned[name] / counted[name], 4),
+            "accuracy": round(sum(c for _, _, c in judged) / len(judged), 4),
+            "n": len(judged),
+            "mentioned": round(sum(m for _, m, _ in judged) / len(judged), 4),
         }
-        for name in wanted
-        if counted[name]
+        for name, judged in _judged(narratives, rows, wanted).items()
+        if judged
     }
-
-
-def field_correctness(narratives: Sequence[str], rows: Sequence[dict], name: str) -> tuple[list[int], list[bool]]:
-    """Per-row correctness of field ``name``: ``(row positions where it applies, correct)``."""
-    from dataset_builder import parse
-
-    positions, correct = [], []
-    for i, (text, row) in enumerate(zip(narratives, rows)):
-        true = _true_fields(row).get(name)
-        if true is None:
-            continue
-        positions.append(i)
-        correct.append(field_matches(name, parse(text).get(name), true))
-    return positions, correct
 
 
 def paired_difference(
@@ -130,13 +119,13 @@ def paired_difference(
     import numpy as np
 
     rng = np.random.default_rng(seed)
+    names = list(fields)
+    judged_a, judged_b = _judged(narratives_a, rows, names), _judged(narratives_b, rows, names)
     result = {}
-    for name in fields:
-        positions, a = field_correctness(narratives_a, rows, name)
-        _, b = field_correctness(narratives_b, rows, name)
-        if not positions:
+    for name in names:
+        if not judged_a[name]:
             continue
-        diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+        diff = np.array([c for _, _, c in judged_a[name]], dtype=float) - np.array([c for _, _, c in judged_b[name]], dtype=float)
         samples = rng.integers(0, len(diff), size=(n_resamples, len(diff)))
         means = diff[samples].mean(axis=1)
         low, high = np.percentile(means, [2.5, 97.5])
@@ -153,13 +142,14 @@ def majority_baseline(train_rows: Sequence[dict], rows: Sequence[dict], fields: 
 
     wanted = tuple(fields) if fields is not None else NARRATIVE_FIELDS
     train_fields = [_true_fields(r) for r in train_rows]
+    row_fields = [_true_fields(r) for r in rows]
     result = {}
     for name in wanted:
         values = [json.dumps(f[name]) for f in train_fields if f.get(name) is not None]
         if not values:
             continue
         majority = json.loads(Counter(values).most_common(1)[0][0])
-        truths = [t for t in (_true_fields(r).get(name) for r in rows) if t is not None]
+        truths = [f[name] for f in row_fields if f.get(name) is not None]
         if truths:
             hits = sum(field_matches(name, tuple(majority) if isinstance(majority, list) else majority, t) for t in truths)
             result[name] = {"accuracy": round(hits / len(truths), 4), "n": len(truths), "value": majority}

@@ -73,8 +73,14 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
     Patch transformer over the harmonized EEG of one segment.
 
     Each channel's 10 s at 200 Hz (2000 samples) is cut into 1 s patches (200 samples); a patch is
-    embedded linearly, channel and time embeddings are added, and ``num_hidden_layers`` pre-norm
-    transformer layers mix the ``num_channels * n_patches`` tokens (190 by default). Channels
+    embedded linearly (with ``patch_spectrum``, plus a linear embedding of its log amplitude
+    spectrum, as BIOT and LaBraM tokenize EEG: the power in a band, a flat line or muscle's
+    broadband high frequencies are then one linear read-out away), channel and time embeddings
+    are added (with ``channel_spectrum``, each channel also gets one token of its whole-segment
+    log power spectrum: Welch, 2 s Hann windows, 0.5 Hz bins, fine enough for a rhythm's peak over
+    its 1/f background, which one 1 s patch's spectrum is too coarse and noisy to show), and
+    ``num_hidden_layers`` pre-norm transformer layers mix the ``num_channels * n_patches`` tokens
+    (190 by default, plus the 19 spectrum tokens). Channels
     flagged as interpolated in the channel mask are excluded as attention keys and from pooling.
     A learned-query cross-attention then resamples the tokens to ``num_output_tokens``.
 
@@ -102,6 +108,8 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
     layer_norm_eps: float = 1e-5
     num_output_tokens: int = 16  # tokens handed to the language model per segment
     initializer_range: float = 0.02
+    patch_spectrum: bool = False
+    channel_spectrum: bool = False
 
     @property
     def num_patches(self) -> int:
@@ -181,6 +189,17 @@ class NeuroNarratorConfig(PreTrainedConfig):
         text_model_path (`str`, *optional*): local folder of a pretrained causal LM whose weights
             [`NeuroNarratorForConditionalGeneration.build`] loads into the backbone.
         freeze_text_model (`bool`): keep the language model's own weights frozen.
+        finding_targets (`list[str]`, *optional*): yes/no segment findings (entries of
+            ``FINDING_TARGETS``, e.g. ``"artifact:muscle"``, ``"pdr"``) that a findings head reads
+            off the EEG tokens and pooled topomap; stage 1 trains it beside the grounding loss so
+            the tokens the language model sees carry them. None: no head.
+        findings_loss_weight (`float`): weight of the findings head's loss in stage 1.
+        condition_on_findings (`bool`): add the findings head's probabilities, projected by an MLP,
+            to every EEG token the language model reads, so the narrative can follow the head's
+            explicit yes/no read-out as well as the tokens (needs ``finding_targets``).
+        findings_pos_weight (`list[float]`, *optional*): per-target weight of the positive class
+            in that loss (negatives / positives of the training rows, as the trainer sets it:
+            artifacts are rare, and unweighted the head learns to say "absent" to all of them).
 
     Example:
 
@@ -225,6 +244,10 @@ class NeuroNarratorConfig(PreTrainedConfig):
     projector_hidden_act: str = "gelu"
     text_model_path: str | None = None
     freeze_text_model: bool = False
+    finding_targets: list[str] | None = None
+    findings_loss_weight: float = 1.0
+    findings_pos_weight: list[float] | None = None
+    condition_on_findings: bool = False
     ignore_index: int = -100
     tie_word_embeddings: bool = True
 
@@ -253,6 +276,26 @@ class NeuroNarratorConfig(PreTrainedConfig):
                 f"NeuroNarratorConfig: grounding_temperature_init must be in (0, 1], got "
                 f"{self.grounding_temperature_init} (CLIP uses 0.07)."
             )
+        if self.finding_targets is not None:
+            from .findings_neuronarrator import FINDING_TARGETS
+
+            unknown = [t for t in self.finding_targets if t not in FINDING_TARGETS]
+            if unknown or not self.finding_targets:
+                raise ValueError(
+                    f"NeuroNarratorConfig: finding_targets {unknown or '[]'} unknown or empty; use entries of "
+                    f"{list(FINDING_TARGETS)} (or None for no findings head)."
+                )
+        if self.findings_pos_weight is not None and (
+            len(self.findings_pos_weight) != len(self.finding_targets or []) or min(self.findings_pos_weight) <= 0
+        ):
+            raise ValueError(
+                f"NeuroNarratorConfig: findings_pos_weight needs one positive weight per finding target "
+                f"({len(self.finding_targets or [])}), got {self.findings_pos_weight!r}."
+            )
+        if self.condition_on_findings and not self.finding_targets:
+            raise ValueError("NeuroNarratorConfig: condition_on_findings needs finding_targets (the head whose read-out it feeds).")
+        if self.findings_loss_weight < 0:
+            raise ValueError(f"NeuroNarratorConfig: findings_loss_weight must be >= 0, got {self.findings_loss_weight}.")
         tokens = [self.eeg_token, self.topomap_token, self.history_token]
         if len(set(tokens)) != 3:
             raise ValueError(f"NeuroNarratorConfig: the three placeholder tokens must differ, got {tokens}.")

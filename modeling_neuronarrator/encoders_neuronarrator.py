@@ -81,8 +81,31 @@ class _QueryResampler(nn.Module):
         return self.norm_out(queries + self.out(attended))  # (B, Q, D)
 
 
+# Floor of the patch amplitude spectrum: 1e-3 of µV/100 per bin is 0.1 µV, below any scalp
+# rhythm, so a disconnected (flat) input sits well apart from real EEG.
+SPECTRUM_FLOOR = 1e-3
+
+
+def patch_log_spectrum(patches: torch.Tensor) -> torch.Tensor:
+    """``(..., S)`` patches -> ``(..., S // 2 + 1)`` log amplitude spectrum, scaled so white noise of
+    standard deviation sigma has about ``log(sigma)`` in every bin."""
+    amplitude = torch.fft.rfft(patches.float(), dim=-1).abs() / math.sqrt(patches.shape[-1])
+    return torch.log(amplitude + SPECTRUM_FLOOR).to(patches.dtype)
+
+
+def channel_log_spectrum(eeg: torch.Tensor, window: int) -> torch.Tensor:
+    """``(B, C, T)`` -> ``(B, C, window // 2 + 1)`` log Welch power spectrum per channel (Hann
+    windows of ``window`` samples, half overlap), scaled so white noise of standard deviation
+    sigma has about ``log(sigma**2)`` in every bin."""
+    frames = eeg.float().unfold(-1, window, window // 2)  # (B, C, n_windows, window)
+    taper = torch.hann_window(window, periodic=False, device=eeg.device, dtype=torch.float32)
+    power = torch.fft.rfft(frames * taper, dim=-1).abs().square().mean(dim=-2) / taper.square().sum()
+    return torch.log(power + SPECTRUM_FLOOR**2).to(eeg.dtype)
+
+
 class NeuroNarratorEEGEncoder(nn.Module):
-    """Per-channel 1 s patches -> linear embedding + channel and time embeddings -> transformer.
+    """Per-channel 1 s patches -> linear embedding (+ log-spectrum embedding) + channel and time
+    embeddings -> transformer.
 
     Input ``eeg_values`` (B, 19, 2000) in µV/100 at 200 Hz and ``channel_mask`` (B, 19) bool
     (True = recorded, False = interpolated). Interpolated channels are never attention keys and do
@@ -94,6 +117,11 @@ class NeuroNarratorEEGEncoder(nn.Module):
         self.config = config
         dim = config.hidden_size
         self.patch_embed = nn.Linear(config.patch_samples, dim)
+        self.spectrum_embed = nn.Linear(config.patch_samples // 2 + 1, dim) if config.patch_spectrum else None
+        self.channel_spectrum_embed = None
+        if config.channel_spectrum:
+            self.channel_spectrum_embed = nn.Linear(config.patch_samples + 1, dim)  # 2-patch windows
+            self.channel_spectrum_position = nn.Parameter(torch.zeros(dim))  # marks the token kind
         self.channel_embed = nn.Parameter(torch.zeros(config.num_channels, dim))
         self.time_embed = nn.Parameter(torch.zeros(config.num_patches, dim))
         self.blocks = nn.ModuleList(
@@ -126,9 +154,16 @@ class NeuroNarratorEEGEncoder(nn.Module):
         dtype = self.patch_embed.weight.dtype
         patches = eeg_values.to(dtype).reshape(batch, cfg.num_channels, cfg.num_patches, cfg.patch_samples)  # (B, C, P, S)
         tokens = self.patch_embed(patches)  # (B, C, P, D)
+        if self.spectrum_embed is not None:
+            tokens = tokens + self.spectrum_embed(patch_log_spectrum(patches))
         tokens = tokens + self.channel_embed[None, :, None, :] + self.time_embed[None, None, :, :]
         tokens = tokens.reshape(batch, cfg.num_channels * cfg.num_patches, -1)  # (B, C*P, D)
         key_mask = channel_mask[:, :, None].expand(-1, -1, cfg.num_patches).reshape(batch, -1)  # (B, C*P)
+        if self.channel_spectrum_embed is not None:
+            spectra = channel_log_spectrum(eeg_values.to(dtype), 2 * cfg.patch_samples)  # (B, C, S + 1)
+            spectrum_tokens = self.channel_spectrum_embed(spectra) + self.channel_embed + self.channel_spectrum_position
+            tokens = torch.cat([tokens, spectrum_tokens], dim=1)  # (B, C*P + C, D)
+            key_mask = torch.cat([key_mask, channel_mask], dim=1)
         for block in self.blocks:
             tokens = block(tokens, key_mask)
         tokens = self.norm(tokens)

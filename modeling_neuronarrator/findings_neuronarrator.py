@@ -154,6 +154,45 @@ class Findings:
         return cls.from_dict(json.loads(text))
 
 
+# Yes/no findings a model can be trained to read off one segment (the stage-1 findings head).
+# Line noise is left out: the front-end's notch removes it from the model's input.
+FINDING_TARGETS = (
+    *(f"artifact:{a}" for a in ARTIFACT_TYPES if a != "line_noise"),
+    "pdr",
+    "slowing:focal",
+    "slowing:generalized",
+    "asymmetry",
+    *(f"band:{b}" for b in BANDS),
+)
+
+
+def finding_targets(findings: "Findings | dict[str, Any]", names: Sequence[str] = FINDING_TARGETS) -> np.ndarray:
+    """``(len(names),)`` float32 0/1 vector of the yes/no findings ``names`` (``FINDING_TARGETS``
+    entries) of one segment's findings (a ``Findings`` or its ``to_dict()``)."""
+    unknown = [name for name in names if name not in FINDING_TARGETS]
+    if unknown:
+        raise ValueError(f"unknown finding target {unknown[0]!r}; known targets are {list(FINDING_TARGETS)}")
+    data = findings.to_dict() if isinstance(findings, Findings) else findings
+    out = np.zeros(len(names), dtype=np.float32)
+    for i, name in enumerate(names):
+        kind, _, value = name.partition(":")
+        if kind == "artifact":
+            hit = value in (data.get("artifacts") or [])
+        elif kind == "pdr":
+            hit = data.get("posterior_dominant_rhythm_hz") is not None
+        elif kind == "slowing":
+            hit = (data.get("slowing") or {}).get("kind") == value
+        elif kind == "asymmetry":
+            hit = (data.get("asymmetry") or {}).get("side", "none") != "none"
+        else:  # band
+            hit = data.get("dominant_band") == value
+        out[i] = float(hit)
+    return out
+
+
+__all__ += ["FINDING_TARGETS", "finding_targets"]
+
+
 # ---------------------------------------------------------------------------------------------
 # The rules: spectra and signals of harmonized segments -> Findings.
 # ---------------------------------------------------------------------------------------------

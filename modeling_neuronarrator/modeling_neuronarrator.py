@@ -88,13 +88,18 @@ class GroundingOutput:
 
     ``loss`` scalar; ``logits`` (B, B) scaled cosine similarities (row: EEG, column: topomap);
     ``accuracy`` mean top-1 retrieval accuracy over both directions; ``logit_scale`` the clamped
-    inverse temperature used.
+    inverse temperature used. With a findings head and targets, ``loss`` is the InfoNCE term
+    (``contrastive_loss``) plus ``findings_loss_weight`` x ``findings_loss`` (binary cross-entropy of
+    ``findings_logits`` (B, n_targets) against the segments' yes/no findings).
     """
 
     loss: torch.Tensor
     logits: torch.Tensor
     accuracy: torch.Tensor
     logit_scale: torch.Tensor
+    contrastive_loss: torch.Tensor | None = None
+    findings_loss: torch.Tensor | None = None
+    findings_logits: torch.Tensor | None = None
 
 
 @dataclass
@@ -275,6 +280,8 @@ class NeuroNarratorPreTrainedModel(PreTrainedModel):
         elif isinstance(module, NeuroNarratorEEGEncoder):
             init.normal_(module.channel_embed, std=std)
             init.normal_(module.time_embed, std=std)
+            if module.channel_spectrum_embed is not None:
+                init.normal_(module.channel_spectrum_position, std=std)
         elif isinstance(module, NeuroNarratorTopomapEncoder):
             init.normal_(module.position_embed, std=std)
         elif isinstance(module, _QueryResampler):
@@ -303,6 +310,15 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
         self.eeg_projector = NeuroNarratorProjector(config.eeg_config.hidden_size, text_hidden, act)
         self.topomap_projector = NeuroNarratorProjector(config.topomap_config.hidden_size, text_hidden, act)
         self.history_projector = NeuroNarratorProjector(config.history_config.hidden_size, text_hidden, act)
+        self.findings_head = None
+        if config.finding_targets:
+            # Reads the EEG tokens the language model gets (not only the pooled mean, which dilutes
+            # one channel's flat line or pop) and the pooled topomap.
+            width = config.eeg_config.num_output_tokens * config.eeg_config.hidden_size + config.topomap_config.hidden_size
+            self.findings_head = nn.Linear(width, len(config.finding_targets))
+        self.findings_projector = None
+        if config.condition_on_findings:
+            self.findings_projector = NeuroNarratorProjector(len(config.finding_targets), text_hidden, act)
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
         if config.freeze_text_model:
@@ -342,19 +358,48 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
         channel_mask: torch.Tensor | None = None,
         topomaps: torch.Tensor | None = None,
         features: SegmentFeatures | None = None,
+        finding_targets: torch.Tensor | None = None,
     ) -> GroundingOutput:
         """Stage-1 objective: symmetric InfoNCE between the pooled EEG and topomap embeddings of
-        the segments of a batch (each segment's own topomaps are its positive pair)."""
+        the segments of a batch (each segment's own topomaps are its positive pair), plus the
+        findings head's binary cross-entropy when ``finding_targets`` `(batch, n_targets)` (0/1, in
+        the order of ``config.finding_targets``) are given."""
         if features is None:
             if eeg_values is None:
                 raise ValueError("get_grounding_loss needs eeg_values and topomaps, or precomputed features.")
             features = self.get_segment_features(eeg_values, channel_mask, topomaps)
-        return contrastive_loss(
+        output = contrastive_loss(
             self.eeg_grounding_proj(features.eeg_pooled),
             self.topomap_grounding_proj(features.topomap_pooled),
             self.logit_scale,
             self.config.logit_scale_max,
         )
+        output.contrastive_loss = output.loss
+        if finding_targets is not None:
+            logits = self.get_findings_logits(features)
+            if tuple(finding_targets.shape) != tuple(logits.shape):
+                raise ValueError(
+                    f"finding_targets must have shape {tuple(logits.shape)} (batch, len(config.finding_targets)), got "
+                    f"{tuple(finding_targets.shape)}."
+                )
+            output.findings_logits = logits
+            pos_weight = self.config.findings_pos_weight
+            if pos_weight is not None:
+                pos_weight = torch.tensor(pos_weight, dtype=torch.float32, device=logits.device)
+            output.findings_loss = F.binary_cross_entropy_with_logits(
+                logits.float(), finding_targets.float(), pos_weight=pos_weight
+            )
+            output.loss = output.loss + self.config.findings_loss_weight * output.findings_loss
+        return output
+
+    def get_findings_logits(self, features: SegmentFeatures) -> torch.Tensor:
+        """Logits `(batch, len(config.finding_targets))` of the yes/no findings (sigmoid > 0.5 = present)."""
+        if self.findings_head is None:
+            raise ValueError(
+                "this model has no findings head; set config.finding_targets (e.g. FINDING_TARGETS) when building it."
+            )
+        eeg = features.eeg_tokens.flatten(1)  # (B, n_eeg * eeg_hidden)
+        return self.findings_head(torch.cat([eeg, features.topomap_pooled.to(eeg.dtype)], dim=-1))
 
     # ------------------------------------------------------------------ history reasoner
     def get_history_state(
@@ -475,9 +520,13 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
     def _merge_segment_tokens(
         self, input_ids, inputs_embeds, features: SegmentFeatures, history_state: torch.Tensor
     ) -> torch.Tensor:
+        eeg = self.eeg_projector(features.eeg_tokens)  # (B, n_eeg, text_hidden)
+        if self.findings_projector is not None:
+            probabilities = torch.sigmoid(self.get_findings_logits(features))  # (B, n_targets)
+            eeg = eeg + self.findings_projector(probabilities.to(eeg.dtype))[:, None, :]
         tokens = {
             "history": self.history_projector(self.history_reasoner.to_history_tokens(history_state)),
-            "eeg": self.eeg_projector(features.eeg_tokens),
+            "eeg": eeg,
             "topomap": self.topomap_projector(features.topomap_tokens),
         }
         for kind, projected in tokens.items():
@@ -599,6 +648,10 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
     def get_segment_features(self, *args, **kwargs) -> SegmentFeatures:
         """See :meth:`NeuroNarratorModel.get_segment_features`."""
         return self.model.get_segment_features(*args, **kwargs)
+
+    def get_findings_logits(self, features: SegmentFeatures) -> torch.Tensor:
+        """See :meth:`NeuroNarratorModel.get_findings_logits`."""
+        return self.model.get_findings_logits(features)
 
     def advance_history(self, *args, **kwargs) -> tuple[torch.Tensor, HistoryState]:
         """See :meth:`NeuroNarratorModel.advance_history`."""

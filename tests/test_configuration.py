@@ -80,6 +80,8 @@ def test_partial_history_dict_keeps_the_small_defaults():
         ({"num_history_tokens": 0}, "num_history_tokens must be a positive integer"),
         ({"eeg_token": "<x>", "topomap_token": "<x>"}, "placeholder tokens must differ"),
         ({"eeg_token_id": 5000, "text_config": {"vocab_size": 300}}, "outside the text model's vocabulary"),
+        ({"finding_targets": ["artifact:sneeze"]}, r"finding_targets \['artifact:sneeze'\] unknown"),
+        ({"finding_targets": ["pdr"], "findings_pos_weight": [1.0, 2.0]}, "one positive weight per finding target"),
     ],
 )
 def test_invalid_configs_raise_value_errors(kwargs, message):

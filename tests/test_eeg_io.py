@@ -150,6 +150,11 @@ def test_positions_only_recording_is_interpolated(pylossless_edf):
     cz = STANDARD_CHANNELS.index("Cz")
     assert cmap.channels_used[int(np.argmax(cmap.matrix[cz]))] == "A1"
     assert bare.channels_used[int(np.argmax(bare.matrix[cz]))] == "A1"
+    # a measured site is a copy of its electrode (a flat or popping electrode stays itself), an
+    # estimated one a spline blend
+    assert np.array_equal(np.sort(cmap.matrix, axis=1)[:, -1], np.ones(19)) and (np.abs(cmap.matrix) > 0).sum(1).max() == 1
+    o1 = STANDARD_CHANNELS.index("O1")
+    assert (np.abs(sparse.matrix[o1]) > 1e-6).sum() > 1 and np.isclose(sparse.matrix[o1].sum(), 1.0)
 
 
 def test_montage_positions_are_used(synth):

@@ -122,6 +122,23 @@ def test_muscle_and_electrode_pop(synth):
     assert "electrode_pop" not in one(x).artifacts
 
 
+def test_finding_targets_read_the_yes_no_findings(synth):
+    from modeling_neuronarrator.findings_neuronarrator import FINDING_TARGETS, finding_targets
+
+    x = synth.add_muscle(synth.normal_background(seed=11))
+    f = one(x)
+    vector = dict(zip(FINDING_TARGETS, finding_targets(f)))
+    assert vector["artifact:muscle"] == 1.0 and vector["artifact:eye_blink"] == 0.0
+    assert vector["pdr"] == float(f.posterior_dominant_rhythm_hz is not None)
+    assert sum(vector[f"band:{b}"] for b in BANDS) == 1.0 and vector[f"band:{f.dominant_band}"] == 1.0
+    # the stored form (JSON dict) gives the same vector; a chosen subset keeps its order
+    assert np.array_equal(finding_targets(json.loads(f.to_json())), finding_targets(f))
+    assert finding_targets(f, ["band:gamma", "artifact:muscle"]).tolist() == [0.0, 1.0]
+    assert "artifact:line_noise" not in FINDING_TARGETS  # the notch removes it from the model input
+    with pytest.raises(ValueError, match="unknown finding target 'artifact:sneeze'"):
+        finding_targets(f, ["artifact:sneeze"])
+
+
 def test_clean_background_over_seeds_has_no_artifacts(synth):
     batch = np.stack([synth.normal_background(seed=s) for s in range(20, 30)])
     for f in compute_findings(batch, 200.0):

@@ -161,6 +161,114 @@ def test_grounding_loss_decreases_on_a_toy_pairing_task(config):
     assert float(final.logit_scale) <= config.logit_scale_max
 
 
+def test_findings_head_learns_rare_yes_no_findings_from_the_eeg_tokens():
+    from modeling_neuronarrator import SegmentFeatures
+
+    config = tiny_config(finding_targets=["artifact:flat_channel", "pdr"], findings_pos_weight=[3.0, 1.0])
+    torch.manual_seed(0)
+    model = NeuroNarratorForConditionalGeneration(config).train()
+    rng = np.random.default_rng(0)
+    eeg = 0.3 * rng.standard_normal((12, 19, 2000))
+    flat = np.arange(12) % 4 == 0  # a rare finding: one segment in four has a flat channel
+    eeg[flat, 5] = 0.0
+    targets = torch.tensor(np.stack([flat, np.arange(12) % 2 == 0], axis=1), dtype=torch.float32)
+    eeg = torch.tensor(eeg, dtype=torch.float32)
+    topo = torch.tensor(rng.standard_normal((12, 5, 32, 32)), dtype=torch.float32)
+    optimizer = torch.optim.Adam([p for n, p in model.named_parameters() if "language_model" not in n], lr=2e-3)
+    first = model.get_grounding_loss(eeg, None, topo, finding_targets=targets)
+    assert first.findings_logits.shape == (12, 2)
+    assert torch.isclose(first.loss, first.contrastive_loss + first.findings_loss)
+    for _ in range(40):
+        out = model.get_grounding_loss(eeg, None, topo, finding_targets=targets)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model.get_findings_logits(model.get_segment_features(eeg, None, topo))
+    assert ((logits[:, 0] > 0) == torch.tensor(flat)).all(), logits[:, 0]
+    assert float(out.findings_loss.detach()) < 0.5 * float(first.findings_loss.detach())
+    # without targets the loss is the grounding term alone; wrong shapes and a missing head are named
+    plain = model.get_grounding_loss(eeg, None, topo)
+    assert plain.findings_loss is None and torch.equal(plain.loss, plain.contrastive_loss)
+    with pytest.raises(ValueError, match=r"finding_targets must have shape \(12, 2\)"):
+        model.get_grounding_loss(eeg, None, topo, finding_targets=targets[:, :1])
+    # conditioning on the head: its read-out reaches the language model through its own projector
+    config = tiny_config(finding_targets=["artifact:flat_channel", "pdr"], condition_on_findings=True)
+    conditioned = NeuroNarratorForConditionalGeneration(config).eval()
+    processor = tiny_processor(config)
+    inputs = processor(eeg_values=eeg[:1].numpy(), topomaps=topo[:1].numpy(), return_tensors="pt")
+    with torch.no_grad():
+        before = conditioned(**inputs).logits
+        conditioned.model.findings_projector.linear_2.bias.add_(1.0)
+        after = conditioned(**inputs).logits
+    assert not torch.allclose(before, after)
+    with pytest.raises(ValueError, match="condition_on_findings needs finding_targets"):
+        tiny_config(condition_on_findings=True)
+    headless = NeuroNarratorForConditionalGeneration(tiny_config())
+    assert headless.model.findings_head is None
+    features = SegmentFeatures(*[torch.zeros(1)] * 4)
+    with pytest.raises(ValueError, match="no findings head; set config.finding_targets"):
+        headless.get_findings_logits(features)
+
+
+def test_patch_spectrum_embedding_sees_amplitude_spectra(tmp_path):
+    from modeling_neuronarrator.encoders_neuronarrator import SPECTRUM_FLOOR, patch_log_spectrum
+
+    # a 10 Hz sine of amplitude a puts a * sqrt(S) / 2 in its bin (scaled by 1/sqrt(S): a * sqrt(S) / 2 / sqrt(S))
+    t = torch.arange(200) / 200.0
+    spectrum = patch_log_spectrum(0.4 * torch.sin(2 * np.pi * 10 * t))
+    assert spectrum.shape == (101,) and int(spectrum.argmax()) == 10
+    assert torch.isclose(spectrum[10], torch.log(torch.tensor(0.4 * 200**0.5 / 2 + SPECTRUM_FLOOR)), atol=1e-4)
+    assert torch.allclose(patch_log_spectrum(torch.zeros(3, 200)), torch.log(torch.tensor(SPECTRUM_FLOOR)))
+    config = tiny_config(eeg_config={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4,
+                                     "intermediate_size": 64, "num_output_tokens": 4, "patch_spectrum": True})
+    model = NeuroNarratorForConditionalGeneration(config).eval()
+    assert model.model.eeg_encoder.spectrum_embed.in_features == 101
+    eeg = torch.randn(2, 19, 2000) * 0.2
+    with torch.no_grad():
+        tokens, pooled = model.model.eeg_encoder(eeg)
+        model.model.eeg_encoder.spectrum_embed.weight.zero_()
+        model.model.eeg_encoder.spectrum_embed.bias.zero_()
+        plain_tokens, _ = model.model.eeg_encoder(eeg)
+    assert not torch.allclose(tokens, plain_tokens)  # the spectrum term reaches the tokens
+    model.save_pretrained(tmp_path)
+    reloaded = NeuroNarratorForConditionalGeneration.from_pretrained(tmp_path)
+    assert reloaded.config.eeg_config.patch_spectrum is True
+    # checkpoints saved before the option (no key) load without it
+    assert tiny_config().eeg_config.patch_spectrum is False
+    assert tiny_config().eeg_config.channel_spectrum is False
+
+
+def test_channel_spectrum_tokens_resolve_half_hertz_and_respect_the_channel_mask():
+    from modeling_neuronarrator.encoders_neuronarrator import channel_log_spectrum
+
+    t = torch.arange(2000) / 200.0
+    eeg = torch.stack([torch.sin(2 * np.pi * 10.5 * t), 0.2 * torch.randn(2000)])[None]  # (1, 2, 2000)
+    spectrum = channel_log_spectrum(eeg, 400)
+    assert spectrum.shape == (1, 2, 201)
+    assert int(spectrum[0, 0].argmax()) == 21  # 10.5 Hz in 0.5 Hz bins
+    assert abs(float(spectrum[0, 1, 10:190].mean()) - np.log(0.04)) < 0.2  # white noise: log(sigma^2)
+    config = tiny_config(eeg_config={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4,
+                                     "intermediate_size": 64, "num_output_tokens": 4, "channel_spectrum": True})
+    model = NeuroNarratorForConditionalGeneration(config).eval()
+    encoder = model.model.eeg_encoder
+    assert encoder.channel_spectrum_embed.in_features == 201
+    x = torch.randn(1, 19, 2000) * 0.2
+    mask = torch.ones(1, 19, dtype=torch.bool)
+    mask[0, 3] = False
+    changed = x.clone()
+    changed[0, 3] = 5.0 * torch.randn(2000)  # an interpolated channel: neither its patches nor its spectrum count
+    with torch.no_grad():
+        tokens, pooled = encoder(x, mask)
+        tokens2, pooled2 = encoder(changed, mask)
+        encoder.channel_spectrum_position.add_(torch.randn(32))  # the spectrum tokens reach the outputs
+        tokens3, _ = encoder(x, mask)
+    torch.testing.assert_close(tokens, tokens2)
+    torch.testing.assert_close(pooled, pooled2)
+    assert not torch.allclose(tokens, tokens3)
+
+
 def test_logit_scale_is_clamped_at_100(model):
     from modeling_neuronarrator import contrastive_loss
 

@@ -21,6 +21,7 @@ from training_fixtures import synthetic_rows, write_corpus  # noqa: E402
 from modeling_neuronarrator.training.config import load_config  # noqa: E402
 from modeling_neuronarrator.training.data import (  # noqa: E402
     SegmentCollator,
+    build_datasets,
     SegmentDataset,
     TopomapComputer,
     load_corpus_split,
@@ -306,7 +307,30 @@ def test_both_stages_lower_their_loss(trained):
         assert np.mean(losses[-4:]) < np.mean(losses[:4]) - 0.1, (stage, losses)
     stage1 = read_jsonl(config.stage_dir("stage1") / "metrics.jsonl")
     assert all(0.0 <= r["grounding_accuracy"] <= 1.0 for r in stage1)
+    # the findings head trains beside the grounding loss: both parts are logged and add up
+    steps = [r for r in stage1 if "split" not in r]
+    assert all(r["findings_loss"] > 0 and r["grounding_loss"] > 0 for r in steps)
+    assert np.mean([r["findings_loss"] for r in steps[-4:]]) < np.mean([r["findings_loss"] for r in steps[:4]])
     assert all(r["samples_per_s"] > 0 and r["learning_rate"] >= 0 for r in stage1 if "split" not in r)
+
+
+def test_stage1_scores_the_findings_head_and_stores_its_class_weights(trained):
+    config, finals = trained
+    validation = [r for r in read_jsonl(config.stage_dir("stage1") / "metrics.jsonl") if r.get("split") == "validation"]
+    scores = validation[-1]["findings_balanced_accuracy"]
+    assert set(scores) <= {"band:delta", "band:theta", "band:alpha", "pdr"} and "band:delta" in scores
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    # positive-class weights = negatives / positives of each target over the training rows
+    from modeling_neuronarrator.findings_neuronarrator import finding_targets
+
+    saved = json.loads((finals["stage1"] / "config.json").read_text())
+    train_rows, _ = build_datasets(config, history=0, topomaps=None)
+    truth = np.stack([finding_targets(json.loads(f), saved["finding_targets"]) for f in train_rows.column("findings")])
+    positives = truth.sum(0)
+    expected = np.clip((len(truth) - positives) / np.maximum(positives, 1e-9), 1.0, 30.0)
+    np.testing.assert_allclose(saved["findings_pos_weight"], expected, atol=1e-3)
+    assert 1.5 < saved["findings_pos_weight"][0] < 3.0  # delta is one synthetic row in three
+    assert json.loads((finals["stage2"] / "config.json").read_text())["findings_pos_weight"] == saved["findings_pos_weight"]
 
 
 def test_validation_logs_generated_narratives(trained):
@@ -330,13 +354,27 @@ def test_checkpoints_hold_weights_optimizer_rng_and_state(trained):
     assert state["step"] == 16 and state["epoch"] == 3 and state["batches_in_epoch"] == 4
 
 
+def test_trainable_parts_include_the_findings_head_and_its_projector(corpus, tmp_path):
+    from modeling_neuronarrator import NeuroNarratorForConditionalGeneration
+    from modeling_neuronarrator.training.trainer import set_trainable
+    from model_fixtures import tiny_config
+
+    model = NeuroNarratorForConditionalGeneration(tiny_config(finding_targets=["pdr"], condition_on_findings=True))
+    trainable = {id(p) for p in set_trainable(model, ["eeg_encoder"])}
+    assert all(id(p) in trainable for p in model.model.findings_head.parameters())  # stage 1 trains the head
+    assert not any(id(p) in trainable for p in model.model.findings_projector.parameters())
+    trainable = {id(p) for p in set_trainable(model, ["projector", "history", "text"])}
+    assert all(id(p) in trainable for p in model.model.findings_projector.parameters())  # stage 2 its projector
+    assert not any(id(p) in trainable for p in model.model.findings_head.parameters())
+
+
 def test_stage2_starts_from_stage1_and_keeps_the_encoders(trained):
     from safetensors.torch import load_file
 
     _, finals = trained
     stage1 = load_file(str(finals["stage1"] / "model.safetensors"))
     stage2 = load_file(str(finals["stage2"] / "model.safetensors"))
-    encoder_keys = [k for k in stage1 if ".eeg_encoder." in k or ".topomap_encoder." in k]
+    encoder_keys = [k for k in stage1 if ".eeg_encoder." in k or ".topomap_encoder." in k or ".findings_head." in k]
     assert encoder_keys
     for key in encoder_keys:  # frozen in stage 2
         torch.testing.assert_close(stage1[key], stage2[key])

@@ -26,11 +26,13 @@ import json
 import logging
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset
+
+from ..findings_neuronarrator import finding_targets
 
 __all__ = [
     "load_corpus_split",
@@ -435,12 +437,23 @@ class SegmentCollator:
 
     ``blind=True`` zeroes every EEG-derived array and sets every channel mask to "all recorded"
     (the blind-baseline ablation: same model, same prompt, no signal and no channel layout).
+
+    ``finding_targets`` (names from ``FINDING_TARGETS``) adds ``finding_targets`` ``(B, n)``
+    float32 0/1, read from the rows' findings: the stage-1 findings head's labels.
     """
 
-    def __init__(self, topomaps: TopomapComputer, processor=None, max_text_tokens: Optional[int] = None, blind: bool = False):
+    def __init__(
+        self,
+        topomaps: TopomapComputer,
+        processor=None,
+        max_text_tokens: Optional[int] = None,
+        blind: bool = False,
+        finding_targets: Optional[Sequence[str]] = None,
+    ):
         self.topomaps = topomaps
         self.processor = processor
         self.blind = blind
+        self.finding_targets = list(finding_targets) if finding_targets else None
         self.max_length = None
         if processor is not None and max_text_tokens is not None:
             prompt = processor.tokenizer(processor.build_prompt(), add_special_tokens=False)["input_ids"]
@@ -480,13 +493,20 @@ class SegmentCollator:
             out["history_channel_mask"] = history_channel_mask
             out["history_topomaps"] = maps[batch_size:].reshape(batch_size, k, *maps.shape[1:])
             out["history_mask"] = np.stack([e["history_mask"] for e in examples])
+        if self.finding_targets:
+            out["finding_targets"] = np.stack(
+                [finding_targets(parse_json_field(e["findings"]), self.finding_targets) for e in examples]
+            )
         return out
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         arrays = self.arrays(examples)
         descriptions = [e["description"] for e in examples]
         if self.processor is not None:
+            targets = arrays.pop("finding_targets", None)  # not a processor input
             tensors = dict(self.processor(text=descriptions, max_length=self.max_length, return_tensors="pt", **arrays))
+            if targets is not None:
+                tensors["finding_targets"] = torch.from_numpy(targets)
         else:
             tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
         return {"ids": [e["id"] for e in examples], "descriptions": descriptions, **tensors}

@@ -208,6 +208,21 @@ def quality_table(quality: dict[str, Any], subset: str = "all", fields: Optional
     return "\n".join(lines)
 
 
+def _findings_head_text(model_config) -> str:
+    """The card's words for stage 1's findings head and the patch spectra (empty without them)."""
+    text = ""
+    if getattr(model_config.eeg_config, "patch_spectrum", False):
+        text += " over patches embedded from their samples and their log amplitude spectrum"
+    if getattr(model_config, "finding_targets", None):
+        text += (
+            f", and trains a findings head on the EEG tokens the language model reads ({len(model_config.finding_targets)} "
+            "yes/no findings: the artifact types, PDR, slowing, asymmetry, dominant band; rare ones up-weighted)"
+        )
+        if getattr(model_config, "condition_on_findings", False):
+            text += ", whose probabilities stage 2 adds, through their own projector, to the EEG tokens"
+    return text
+
+
 def write_default_card(folder: Path, config, quality: Optional[dict[str, Any]], training: dict[str, Any]) -> str:
     """The shipped folder's README.md: the model engineer's card with this run's data and metrics."""
     from ..model_card import build_model_card
@@ -253,7 +268,7 @@ pylossless s01 (with their copies) train, so ALICE and EEGMMIDB are sources the 
 2-core CPU shared with other jobs).
 
 Training: stage 1 ({training.get("stage1_steps", "?")} steps) grounds the EEG encoder to the topomap
-encoder (InfoNCE); stage 2 ({training.get("stage2_steps", "?")} steps) trains the projectors, the Mamba2
+encoder (InfoNCE){_findings_head_text(model_config)}; stage 2 ({training.get("stage2_steps", "?")} steps) trains the projectors, the Mamba2
 history reasoner (K={config.data.history}) and the {model_config.text_config.num_hidden_layers}-layer
 language model (own {model_config.text_config.vocab_size}-token BPE) on the narratives.
 """

@@ -1,8 +1,11 @@
 """The two training stages with Accelerate.
 
 Stage 1 (grounding) trains the EEG and topomap encoders with the symmetric InfoNCE loss between
-their pooled embeddings; it also trains the narrative tokenizer on the training descriptions and
-builds the whole model, so that its ``final`` folder is a complete ``save_pretrained`` model.
+their pooled embeddings and, when the model has ``finding_targets``, a findings head that reads
+the yes/no findings (artifacts, PDR, slowing, asymmetry, dominant band) off the EEG tokens the
+language model will get (binary cross-entropy, rare positives up-weighted). It also trains the
+narrative tokenizer on the training descriptions and builds the whole model, so that its
+``final`` folder is a complete ``save_pretrained`` model.
 
 Stage 2 (narratives) starts from stage 1's folder, freezes the encoders and trains the projector,
 the Mamba2 history reasoner and the language model (fully, or through LoRA adapters when
@@ -21,11 +24,13 @@ import shutil
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..findings_neuronarrator import finding_targets
 from .config import TrainConfig
-from .data import SegmentCollator, TopomapComputer, build_datasets
+from .data import SegmentCollator, TopomapComputer, build_datasets, parse_json_field
 from .lora import DEFAULT_TARGET_MODULES, apply_lora, merge_lora
 from .loop import EpochSampler, TrainerState, run_training
 
@@ -35,9 +40,9 @@ logger = logging.getLogger(__name__)
 
 # Which sub-modules each trainable part names (attributes of NeuroNarratorModel).
 _PARTS = {
-    "eeg_encoder": ("eeg_encoder", "eeg_grounding_proj", "logit_scale"),
+    "eeg_encoder": ("eeg_encoder", "eeg_grounding_proj", "logit_scale", "findings_head"),
     "topomap_encoder": ("topomap_encoder", "topomap_grounding_proj"),
-    "projector": ("eeg_projector", "topomap_projector", "history_projector"),
+    "projector": ("eeg_projector", "topomap_projector", "history_projector", "findings_projector"),
     "history": ("history_reasoner",),
     "text": ("language_model",),  # its tied LM head follows the input embeddings
 }
@@ -59,8 +64,10 @@ class GroundingStep(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, eeg_values, channel_mask, topomaps):
-        return self.model.get_grounding_loss(eeg_values=eeg_values, channel_mask=channel_mask, topomaps=topomaps)
+    def forward(self, eeg_values, channel_mask, topomaps, finding_targets=None):
+        return self.model.get_grounding_loss(
+            eeg_values=eeg_values, channel_mask=channel_mask, topomaps=topomaps, finding_targets=finding_targets
+        )
 
 
 class NarrativeStep(nn.Module):
@@ -104,9 +111,25 @@ def _artifact_repeats(train_data, config) -> Optional[list[int]]:
     if k == 1:
         return None
     findings = train_data.column("findings")
-    repeats = [k if (json.loads(f) if isinstance(f, str) else f).get("artifacts") else 1 for f in findings]
+    repeats = [k if parse_json_field(f).get("artifacts") else 1 for f in findings]
     logger.info("artifact oversampling: %d of %d training rows x%d", sum(r > 1 for r in repeats), len(repeats), k)
     return repeats
+
+
+MAX_POS_WEIGHT = 30.0
+
+
+def _findings_pos_weight(train_data, targets: list[str]) -> list[float]:
+    """Negatives / positives per finding target over the training rows, clipped to [1, 30] (a
+    target absent from the training rows gets the cap)."""
+    if not hasattr(train_data, "column"):
+        raise ValueError(
+            "the findings head's class weights are counted over the training rows, which a streamed corpus does not "
+            "hold in memory; set data.streaming: false for stage 1 or give model.overrides.findings_pos_weight"
+        )
+    positives = np.stack([finding_targets(parse_json_field(f), targets) for f in train_data.column("findings")]).sum(0)
+    ratio = (len(train_data) - positives) / np.maximum(positives, 1e-9)
+    return [round(float(w), 3) for w in np.clip(ratio, 1.0, MAX_POS_WEIGHT)]
 
 
 def build_model_and_processor(config: TrainConfig, train_texts: list[str], tokenizer_dir: Path, accelerator):
@@ -205,7 +228,8 @@ def train_stage(
         cpu=cpu,
         mixed_precision=stage_cfg.mixed_precision,
         dataloader_config=DataLoaderConfiguration(even_batches=True),
-        # Stage 1 does not use the EEG encoder's token resampler, stage 2 not the grounding heads.
+        # Stage 1 without a findings head does not use the EEG encoder's token resampler, stage 2
+        # not the grounding and findings heads.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     set_seed(config.seed)
@@ -228,6 +252,9 @@ def train_stage(
         if config.model.lora:
             model = _apply_lora(model, config.model.lora)
         train_data, validation_data = build_datasets(config, history=history, topomaps=TopomapComputer(processor.feature_extractor))
+    if stage == "stage1" and model.config.finding_targets and model.config.findings_pos_weight is None:
+        model.config.findings_pos_weight = _findings_pos_weight(train_data, model.config.finding_targets)
+        logger.info("findings head: positive-class weights %s", dict(zip(model.config.finding_targets, model.config.findings_pos_weight)))
     parts = stage_cfg.train or _STAGE_DEFAULT_PARTS[stage]
     trainable = set_trainable(model, parts)
     if stage == "stage2" and config.model.lora and "text" in parts:
@@ -245,6 +272,7 @@ def train_stage(
         processor=processor if stage == "stage2" else None,
         max_text_tokens=config.data.max_text_tokens,
         blind=config.data.blind,
+        finding_targets=model.config.finding_targets if stage == "stage1" else None,
     )
 
     sampler = None
@@ -271,8 +299,12 @@ def train_stage(
 
         def loss_fn(module, batch):
             batch = _device_batch(batch, accelerator.device)
-            output = module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"])
-            return output.loss, {"grounding_accuracy": float(output.accuracy)}
+            output = module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"], batch.get("finding_targets"))
+            metrics = {"grounding_accuracy": float(output.accuracy)}
+            if output.findings_loss is not None:
+                metrics["grounding_loss"] = float(output.contrastive_loss.detach())
+                metrics["findings_loss"] = float(output.findings_loss.detach())
+            return output.loss, metrics
 
     else:
 
@@ -341,6 +373,9 @@ def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, p
     # result does not depend on the number of processes (no padding rows counted twice).
     rows = list(range(accelerator.process_index, len(validation_data), accelerator.num_processes))
     totals = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss sum, accuracy sum, batches
+    targets = collate.finding_targets or []
+    # Findings head, per target: true positives, positives, true negatives, negatives.
+    confusion = torch.zeros(len(targets), 4, dtype=torch.float64, device=accelerator.device)
     per_process = -(-len(validation_data) // accelerator.num_processes)
     for start in range(0, max(per_process, 1), stage_cfg.batch_size):
         chunk = rows[start : start + stage_cfg.batch_size]
@@ -350,8 +385,13 @@ def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, p
         # chunk runs a dummy forward on row 0 whose result is not counted.
         batch = _device_batch(collate([validation_data[i] for i in (chunk or [0, min(1, len(validation_data) - 1)])]), accelerator.device)
         if stage == "stage1":
-            output = module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"])
+            output = module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"], batch.get("finding_targets"))
             accuracy = float(output.accuracy)
+            if chunk and output.findings_logits is not None:
+                predicted, truth = output.findings_logits > 0, batch["finding_targets"] > 0.5
+                confusion += torch.stack(
+                    [(predicted & truth).sum(0), truth.sum(0), (~predicted & ~truth).sum(0), (~truth).sum(0)], dim=1
+                ).to(confusion)
         else:
             output = module(**{k: v for k, v in batch.items() if isinstance(v, torch.Tensor)})
             accuracy = 0.0
@@ -362,6 +402,12 @@ def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, p
     record: dict[str, Any] = {"loss": round(float(totals[0]) / batches, 6)}
     if stage == "stage1":
         record["grounding_accuracy"] = round(float(totals[1]) / batches, 6)
+        if targets:
+            confusion = accelerator.reduce(confusion, reduction="sum").cpu()
+            # Balanced accuracy (mean of the true-positive and true-negative rates); a target
+            # without positives (or negatives) in the split is scored on the class it has.
+            rates = [[tp / n for tp, n in ((row[0], row[1]), (row[2], row[3])) if n > 0] for row in confusion.tolist()]
+            record["findings_balanced_accuracy"] = {t: round(sum(r) / len(r), 4) for t, r in zip(targets, rates) if r}
     if stage == "stage2" and stage_cfg.num_generate and accelerator.is_main_process:
         examples = [validation_data[i] for i in range(min(stage_cfg.num_generate, len(validation_data)))]
         model = accelerator.unwrap_model(module).model

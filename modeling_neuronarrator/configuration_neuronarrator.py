@@ -77,8 +77,9 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
     spectrum, as BIOT and LaBraM tokenize EEG: the power in a band, a flat line or muscle's
     broadband high frequencies are then one linear read-out away), channel and time embeddings
     are added (with ``channel_spectrum``, each channel also gets one token of its whole-segment
-    log power spectrum: Welch, 2 s Hann windows, 0.5 Hz bins, fine enough for a rhythm's peak over
-    its 1/f background, which one 1 s patch's spectrum is too coarse and noisy to show), and
+    log power spectrum: Welch, 4 s Hann windows, 0.25 Hz bins, the estimate the findings rules
+    use, fine enough for a rhythm's peak over its 1/f background, which one 1 s patch's spectrum
+    is too coarse to show), and
     ``num_hidden_layers`` pre-norm transformer layers mix the ``num_channels * n_patches`` tokens
     (190 by default, plus the 19 spectrum tokens). Channels
     flagged as interpolated in the channel mask are excluded as attention keys and from pooling.

@@ -120,7 +120,8 @@ class NeuroNarratorEEGEncoder(nn.Module):
         self.spectrum_embed = nn.Linear(config.patch_samples // 2 + 1, dim) if config.patch_spectrum else None
         self.channel_spectrum_embed = None
         if config.channel_spectrum:
-            self.channel_spectrum_embed = nn.Linear(config.patch_samples + 1, dim)  # 2-patch windows
+            # 4-patch (4 s) windows, half overlap: the findings rules' own Welch estimate (0.25 Hz bins).
+            self.channel_spectrum_embed = nn.Linear(2 * config.patch_samples + 1, dim)
             self.channel_spectrum_position = nn.Parameter(torch.zeros(dim))  # marks the token kind
         self.channel_embed = nn.Parameter(torch.zeros(config.num_channels, dim))
         self.time_embed = nn.Parameter(torch.zeros(config.num_patches, dim))
@@ -160,7 +161,7 @@ class NeuroNarratorEEGEncoder(nn.Module):
         tokens = tokens.reshape(batch, cfg.num_channels * cfg.num_patches, -1)  # (B, C*P, D)
         key_mask = channel_mask[:, :, None].expand(-1, -1, cfg.num_patches).reshape(batch, -1)  # (B, C*P)
         if self.channel_spectrum_embed is not None:
-            spectra = channel_log_spectrum(eeg_values.to(dtype), 2 * cfg.patch_samples)  # (B, C, S + 1)
+            spectra = channel_log_spectrum(eeg_values.to(dtype), 4 * cfg.patch_samples)  # (B, C, 2S + 1)
             spectrum_tokens = self.channel_spectrum_embed(spectra) + self.channel_embed + self.channel_spectrum_position
             tokens = torch.cat([tokens, spectrum_tokens], dim=1)  # (B, C*P + C, D)
             key_mask = torch.cat([key_mask, channel_mask], dim=1)

@@ -253,7 +253,7 @@ def test_channel_spectrum_tokens_resolve_half_hertz_and_respect_the_channel_mask
                                      "intermediate_size": 64, "num_output_tokens": 4, "channel_spectrum": True})
     model = NeuroNarratorForConditionalGeneration(config).eval()
     encoder = model.model.eeg_encoder
-    assert encoder.channel_spectrum_embed.in_features == 201
+    assert encoder.channel_spectrum_embed.in_features == 401  # 4 s windows, as the findings rules
     x = torch.randn(1, 19, 2000) * 0.2
     mask = torch.ones(1, 19, dtype=torch.bool)
     mask[0, 3] = False

@@ -213,6 +213,8 @@ def _findings_head_text(model_config) -> str:
     text = ""
     if getattr(model_config.eeg_config, "patch_spectrum", False):
         text += " over patches embedded from their samples and their log amplitude spectrum"
+        if getattr(model_config.eeg_config, "channel_spectrum", False):
+            text += " plus one 10 s Welch spectrum token per channel"
     if getattr(model_config, "finding_targets", None):
         text += (
             f", and trains a findings head on the EEG tokens the language model reads ({len(model_config.finding_targets)} "

@@ -281,6 +281,13 @@ def test_paired_difference_and_recipe_quality_table():
     table = quality_table(quality, "all").splitlines()
     assert table[0].startswith("| field | n | NeuroNarrator | blind model | difference (95 % CI) |")
     assert "| dominant_band | 12 | 1.000 | 0.000 | +1.000 [+1.000, +1.000] | 0.000 |" in table[2 + list(quality["model"]["subsets"]["all"]).index("dominant_band")]
+    # the card's verdict is read off those intervals, not written by hand
+    from modeling_neuronarrator.training.default_recipe import _verdict
+
+    verdict = _verdict(quality, "all")
+    assert verdict.startswith("better than the blind model (95 % interval above 0) on dominant_band"), verdict
+    assert _verdict({"model_minus_blind": {"all": same}}, "all") == "not separated from it (interval straddles 0) on dominant_band"
+    assert _verdict({}, "all") == "no blind model to compare with"
 
 
 # ------------------------------------------------------------------------------------ stages

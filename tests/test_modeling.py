@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -499,3 +500,102 @@ def test_inputs_embeds_path_and_bfloat16(model, processor):
         half = tiny_model().to(torch.bfloat16)
         out = half(**inputs)
     assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.logits).all() and torch.isfinite(out.loss)
+
+
+def _alpha_segments(n: int, seed: int = 0) -> tuple[np.ndarray, list[bool]]:
+    """``(n, 19, 2000)`` pink-ish background at 200 Hz, half of the segments with a posterior
+    alpha rhythm of random frequency and height (some too weak to stand out)."""
+    from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(2000) / 200.0
+    spectrum = 1.0 / np.maximum(np.fft.rfftfreq(2000, 1 / 200.0), 0.5)
+    noise = np.fft.irfft(spectrum * np.fft.rfft(rng.standard_normal((n, 19, 2000))), n=2000)
+    noise /= noise.std(axis=-1, keepdims=True)
+    posterior = [STANDARD_CHANNELS.index(c) for c in ("O1", "O2", "P3", "P4", "Pz")]
+    with_alpha = [bool(k % 2) for k in range(n)]
+    for k in range(n):
+        if with_alpha[k]:
+            frequency, height = rng.uniform(8.0, 12.5), rng.uniform(0.05, 1.5)
+            noise[k, posterior] += height * np.sin(2 * np.pi * frequency * t + rng.uniform(0, 6.3))
+    return noise, with_alpha
+
+
+def test_rhythm_features_measure_the_alpha_peak_as_the_findings_rules_do():
+    from modeling_neuronarrator.encoders_neuronarrator import NUM_RHYTHM_FEATURES, RHYTHM_GROUPS, rhythm_features
+    from modeling_neuronarrator.findings_neuronarrator import compute_findings
+
+    eeg, _ = _alpha_segments(24)
+    features = rhythm_features(torch.tensor(eeg, dtype=torch.float32), None)
+    assert features.shape == (24, NUM_RHYTHM_FEATURES) == (24, 8 * len(RHYTHM_GROUPS))
+    assert torch.isfinite(features).all()
+    # posterior group first: prominence, frequency, interior, then log band shares; frontal second
+    prominence, alpha_share, frontal_alpha_share = features[:, 0], features[:, 5], features[:, 8 + 5]
+    said_pdr = (prominence >= math.log(2.0)) & (alpha_share >= frontal_alpha_share)
+    rule_pdr = [f.posterior_dominant_rhythm_hz is not None for f in compute_findings(eeg, 200.0)]
+    assert 4 <= sum(rule_pdr) <= 20  # the fixture has both kinds (and weak alpha that is no PDR)
+    assert said_pdr.tolist() == rule_pdr
+    # the frequency: the rule's refined PDR frequency, as (f - 10.5) / 3
+    for k, finding in enumerate(compute_findings(eeg, 200.0)):
+        if finding.posterior_dominant_rhythm_hz is not None:
+            assert 10.5 + 3 * float(features[k, 1]) == pytest.approx(finding.posterior_dominant_rhythm_hz, abs=0.06)
+
+
+def test_rhythm_features_skip_interpolated_channels_and_survive_silence():
+    from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
+    from modeling_neuronarrator.encoders_neuronarrator import rhythm_features
+
+    rng = np.random.default_rng(1)
+    eeg = torch.tensor(0.2 * rng.standard_normal((1, 19, 2000)), dtype=torch.float32)
+    eeg[0, STANDARD_CHANNELS.index("O1")] += torch.sin(2 * math.pi * 10.0 * torch.arange(2000) / 200.0)
+    recorded = torch.ones(1, 19, dtype=torch.bool)
+    assert float(rhythm_features(eeg, recorded)[0, 0]) > math.log(2.0)  # O1's alpha stands out
+    recorded[0, STANDARD_CHANNELS.index("O1")] = False  # ...unless O1 was interpolated
+    assert float(rhythm_features(eeg, recorded)[0, 0]) < math.log(2.0)
+    silent = rhythm_features(torch.zeros(2, 19, 2000), torch.zeros(2, 19, dtype=torch.bool))
+    assert torch.isfinite(silent).all()  # the blind baseline zeroes the EEG
+
+
+def test_rhythm_head_adds_the_descriptors_vote_and_feeds_the_read_out(tmp_path):
+    from modeling_neuronarrator import NeuroNarratorConfig, SegmentFeatures
+    from modeling_neuronarrator.encoders_neuronarrator import NUM_RHYTHM_FEATURES
+
+    config = tiny_config(finding_targets=["pdr", "artifact:muscle"], condition_on_findings=True,
+                         eeg_config={"rhythm_features": True}, rhythm_head_hidden_size=16)
+    assert config.eeg_config.hidden_size == 32  # a partial sub-config dict changes only what it names
+    model = NeuroNarratorForConditionalGeneration(config).eval()
+    assert model.model.rhythm_head[-1].out_features == 1  # it votes on the PDR, not on the artifact
+    assert model.model.findings_projector.linear_1.in_features == 2 + NUM_RHYTHM_FEATURES
+    eeg, with_alpha = _alpha_segments(4)
+    eeg = torch.tensor(eeg, dtype=torch.float32)
+    topo = torch.randn(4, 5, 32, 32)
+    features = model.get_segment_features(eeg, None, topo)
+    assert features.rhythm.shape == (4, NUM_RHYTHM_FEATURES)
+    with torch.no_grad():
+        token_vote = model.model.findings_head(torch.cat([features.eeg_tokens.flatten(1), features.topomap_pooled], dim=-1))
+        rhythm_vote = model.model.rhythm_head(features.rhythm)[:, 0]
+        logits = model.get_findings_logits(features)
+        assert torch.allclose(logits[:, 0], token_vote[:, 0] + rhythm_vote, atol=1e-6)
+        assert torch.allclose(logits[:, 1], token_vote[:, 1])
+    # a saved and reloaded model votes the same (the target positions survive loading)
+    model.save_pretrained(tmp_path)
+    reloaded = NeuroNarratorForConditionalGeneration.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded.get_findings_logits(reloaded.get_segment_features(eeg, None, topo)), logits)
+    no_rhythm = SegmentFeatures(features.eeg_tokens, features.eeg_pooled, features.topomap_tokens, features.topomap_pooled)
+    with pytest.raises(ValueError, match="reads rhythm descriptors"):
+        model.get_findings_logits(no_rhythm)
+    # the language model's read-out carries the descriptors: changing them changes the logits
+    processor = tiny_processor(config)
+    inputs = processor(eeg_values=eeg[:1].numpy(), topomaps=topo[:1].numpy(), return_tensors="pt")
+    with torch.no_grad():
+        before = model(**inputs).logits
+        model.model.findings_projector.linear_1.weight[:, 2:].mul_(5.0)  # only the descriptor columns
+        after = model(**inputs).logits
+    assert not torch.allclose(before, after)
+    with pytest.raises(ValueError, match="rhythm_head_hidden_size must be a positive integer"):
+        NeuroNarratorConfig.tiny(rhythm_head_hidden_size=0)
+    # a model without the option has no rhythm head and loads older checkpoints unchanged
+    assert NeuroNarratorForConditionalGeneration(tiny_config(finding_targets=["pdr"])).model.rhythm_head is None
+    artifacts_only = tiny_config(finding_targets=["artifact:muscle"], eeg_config={"rhythm_features": True})
+    assert NeuroNarratorForConditionalGeneration(artifacts_only).model.rhythm_head is None

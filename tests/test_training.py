@@ -366,13 +366,16 @@ def test_trainable_parts_include_the_findings_head_and_its_projector(corpus, tmp
     from modeling_neuronarrator.training.trainer import set_trainable
     from model_fixtures import tiny_config
 
-    model = NeuroNarratorForConditionalGeneration(tiny_config(finding_targets=["pdr"], condition_on_findings=True))
+    model = NeuroNarratorForConditionalGeneration(
+        tiny_config(finding_targets=["pdr"], condition_on_findings=True, eeg_config={"rhythm_features": True})
+    )
+    heads = [*model.model.findings_head.parameters(), *model.model.rhythm_head.parameters()]
     trainable = {id(p) for p in set_trainable(model, ["eeg_encoder"])}
-    assert all(id(p) in trainable for p in model.model.findings_head.parameters())  # stage 1 trains the head
+    assert all(id(p) in trainable for p in heads)  # stage 1 trains the head (both votes)
     assert not any(id(p) in trainable for p in model.model.findings_projector.parameters())
     trainable = {id(p) for p in set_trainable(model, ["projector", "history", "text"])}
     assert all(id(p) in trainable for p in model.model.findings_projector.parameters())  # stage 2 its projector
-    assert not any(id(p) in trainable for p in model.model.findings_head.parameters())
+    assert not any(id(p) in trainable for p in heads)
 
 
 def test_stage2_starts_from_stage1_and_keeps_the_encoders(trained):
@@ -381,8 +384,8 @@ def test_stage2_starts_from_stage1_and_keeps_the_encoders(trained):
     _, finals = trained
     stage1 = load_file(str(finals["stage1"] / "model.safetensors"))
     stage2 = load_file(str(finals["stage2"] / "model.safetensors"))
-    encoder_keys = [k for k in stage1 if ".eeg_encoder." in k or ".topomap_encoder." in k or ".findings_head." in k]
-    assert encoder_keys
+    encoder_keys = [k for k in stage1 if any(f".{part}." in k for part in ("eeg_encoder", "topomap_encoder", "findings_head", "rhythm_head"))]
+    assert encoder_keys and any(".rhythm_head." in k for k in encoder_keys)
     for key in encoder_keys:  # frozen in stage 2
         torch.testing.assert_close(stage1[key], stage2[key])
     lm_keys = [k for k in stage1 if "language_model.layers.0" in k]

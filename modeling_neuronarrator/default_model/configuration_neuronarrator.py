@@ -83,7 +83,11 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
     ``num_hidden_layers`` pre-norm transformer layers mix the ``num_channels * n_patches`` tokens
     (190 by default, plus the 19 spectrum tokens). Channels
     flagged as interpolated in the channel mask are excluded as attention keys and from pooling.
-    A learned-query cross-attention then resamples the tokens to ``num_output_tokens``.
+    A learned-query cross-attention then resamples the tokens to ``num_output_tokens``. With
+    ``rhythm_features``, the model also measures each segment's rhythm descriptors
+    (``encoders_neuronarrator.rhythm_features``: alpha-peak prominence over the 1/f background,
+    peak frequency and relative band power of four channel groups); the findings head reads them
+    and, with ``condition_on_findings``, the language model gets them beside the head's read-out.
 
     Example:
 
@@ -111,6 +115,7 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     patch_spectrum: bool = False
     channel_spectrum: bool = False
+    rhythm_features: bool = False
 
     @property
     def num_patches(self) -> int:
@@ -201,6 +206,10 @@ class NeuroNarratorConfig(PreTrainedConfig):
         findings_pos_weight (`list[float]`, *optional*): per-target weight of the positive class
             in that loss (negatives / positives of the training rows, as the trainer sets it:
             artifacts are rare, and unweighted the head learns to say "absent" to all of them).
+        rhythm_head_hidden_size (`int`): width of the two GELU layers of the MLP that adds the
+            measured rhythm descriptors' vote to the findings head's logits of the non-artifact
+            targets (with ``eeg_config.rhythm_features``; a PDR is an AND of conditions on them,
+            beyond a linear read-out).
 
     Example:
 
@@ -249,6 +258,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
     findings_loss_weight: float = 1.0
     findings_pos_weight: list[float] | None = None
     condition_on_findings: bool = False
+    rhythm_head_hidden_size: int = 256
     ignore_index: int = -100
     tie_word_embeddings: bool = True
 
@@ -297,6 +307,10 @@ class NeuroNarratorConfig(PreTrainedConfig):
             raise ValueError("NeuroNarratorConfig: condition_on_findings needs finding_targets (the head whose read-out it feeds).")
         if self.findings_loss_weight < 0:
             raise ValueError(f"NeuroNarratorConfig: findings_loss_weight must be >= 0, got {self.findings_loss_weight}.")
+        if not isinstance(self.rhythm_head_hidden_size, int) or self.rhythm_head_hidden_size < 1:
+            raise ValueError(
+                f"NeuroNarratorConfig: rhythm_head_hidden_size must be a positive integer, got {self.rhythm_head_hidden_size!r}."
+            )
         tokens = [self.eeg_token, self.topomap_token, self.history_token]
         if len(set(tokens)) != 3:
             raise ValueError(f"NeuroNarratorConfig: the three placeholder tokens must differ, got {tokens}.")
@@ -365,6 +379,9 @@ class NeuroNarratorConfig(PreTrainedConfig):
             defaults.update(
                 eeg_token_id=vocab_size - 3, topomap_token_id=vocab_size - 2, history_token_id=vocab_size - 1
             )
+        for key in ("eeg_config", "topomap_config", "history_config"):  # a partial dict changes the tiny one
+            if isinstance(kwargs.get(key), dict):
+                kwargs[key] = {**defaults[key], **kwargs[key]}
         defaults.update(kwargs)
         return cls._with_tokenizer(tokenizer, text_config=text, **defaults)
 

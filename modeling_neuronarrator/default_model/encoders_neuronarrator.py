@@ -17,8 +17,15 @@ from .configuration_neuronarrator import (
     NeuroNarratorEEGConfig,
     NeuroNarratorTopomapConfig,
 )
+from .eeg_io_neuronarrator import STANDARD_CHANNELS
 
-__all__ = ["NeuroNarratorEEGEncoder", "NeuroNarratorTopomapEncoder", "NeuroNarratorVisionTopomapEncoder", "build_topomap_encoder"]
+__all__ = [
+    "NeuroNarratorEEGEncoder",
+    "NeuroNarratorTopomapEncoder",
+    "NeuroNarratorVisionTopomapEncoder",
+    "build_topomap_encoder",
+    "rhythm_features",
+]
 
 
 def _attention(query, key, value, num_heads: int, key_mask: torch.Tensor | None, dropout: float) -> torch.Tensor:
@@ -101,6 +108,79 @@ def channel_log_spectrum(eeg: torch.Tensor, window: int) -> torch.Tensor:
     taper = torch.hann_window(window, periodic=False, device=eeg.device, dtype=torch.float32)
     power = torch.fft.rfft(frames * taper, dim=-1).abs().square().mean(dim=-2) / taper.square().sum()
     return torch.log(power + SPECTRUM_FLOOR**2).to(eeg.dtype)
+
+
+# The rhythm read-out (``rhythm_features``): channel groups, the bands of the relative power and
+# the alpha range whose peak is measured against the 1/f line through its flanks (ACNS 2021: a
+# posterior dominant rhythm is the posterior alpha-range rhythm that stands out of the background).
+RHYTHM_GROUPS = {
+    "posterior": ("O1", "O2", "P3", "P4", "Pz"),
+    "frontal": ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8"),
+    "central": ("C3", "Cz", "C4"),
+    "temporal": ("T7", "T8", "P7", "P8"),
+}
+RHYTHM_BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0))
+ALPHA_RANGE_HZ = (7.5, 13.5)
+ALPHA_FLANKS_HZ = ((5.5, 7.0), (14.5, 17.0))
+RHYTHM_FEATURES_PER_GROUP = 3 + len(RHYTHM_BANDS_HZ)  # peak prominence, peak frequency, interior, band shares
+NUM_RHYTHM_FEATURES = len(RHYTHM_GROUPS) * RHYTHM_FEATURES_PER_GROUP
+_TINY_POWER = 1e-12
+SHARE_FLOOR = 1e-3  # band shares enter as logs (a posterior-over-frontal share is then a difference)
+
+
+def rhythm_features(eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampling_rate: float = 200.0) -> torch.Tensor:
+    """Quantitative rhythm descriptors of each segment: ``(B, C, T)`` -> ``(B, NUM_RHYTHM_FEATURES)``.
+
+    For each group of ``RHYTHM_GROUPS`` (its recorded channels; all of its channels when none is),
+    from the group's mean Welch power spectrum (4 s Hann windows, half overlap: 0.25 Hz bins):
+    the log ratio of the largest alpha-range bin to the 1/f line through the 5.5-7 and 14.5-17 Hz
+    flanks (0 when that bin is the range's edge: a neighbouring band's tail, not a peak), that
+    bin's frequency (parabola-refined, as (f - 10.5) / 3), whether it is interior, and the log of
+    the group's mean relative power in the five bands. A learned read-out of spectra seen on a few subjects does not find a
+    new subject's alpha peak (whose frequency and height differ per person); these scale- and
+    frequency-invariant numbers do, and an MLP combines them into a yes/no (a PDR is a prominent,
+    non-edge, posterior-predominant alpha peak).
+    """
+    window = int(round(4.0 * sampling_rate))
+    frames = eeg.float().unfold(-1, window, window // 2)  # (B, C, n_windows, window)
+    frames = frames - frames.mean(dim=-1, keepdim=True)
+    taper = torch.hann_window(window, periodic=True, device=eeg.device, dtype=torch.float32)
+    power = torch.fft.rfft(frames * taper, dim=-1).abs().square().mean(dim=-2)  # (B, C, F), scale cancels in every ratio
+    freqs = torch.fft.rfftfreq(window, 1.0 / sampling_rate).to(eeg.device)
+    select = torch.stack([((freqs >= lo) & (freqs < hi)).float() for lo, hi in RHYTHM_BANDS_HZ], dim=-1)  # (F, 5)
+    bands = power @ select
+    shares = bands / bands.sum(dim=-1, keepdim=True).clamp_min(_TINY_POWER)  # (B, C, 5)
+
+    batch, n_channels = eeg.shape[:2]
+    recorded = torch.ones(batch, n_channels, dtype=torch.bool, device=eeg.device) if channel_mask is None else channel_mask.bool()
+    recorded = recorded | ~recorded.any(dim=-1, keepdim=True)  # nothing recorded (positions only): use all
+    in_range = torch.nonzero((freqs >= ALPHA_RANGE_HZ[0]) & (freqs <= ALPHA_RANGE_HZ[1]))[:, 0]
+    flanks = [(freqs >= lo) & (freqs <= hi) for lo, hi in ALPHA_FLANKS_HZ]
+    centres = [sum(edges) / 2 for edges in ALPHA_FLANKS_HZ]
+    step = float(freqs[1] - freqs[0])
+    rows = torch.arange(batch, device=eeg.device)
+    features = []
+    for names in RHYTHM_GROUPS.values():
+        member = torch.zeros(n_channels, dtype=torch.bool, device=eeg.device)
+        member[[STANDARD_CHANNELS.index(name) for name in names]] = True
+        weight = (recorded & member).float()
+        weight = torch.where(weight.sum(dim=-1, keepdim=True) > 0, weight, member.float().expand(batch, -1))
+        weight = weight / weight.sum(dim=-1, keepdim=True)
+        spectrum = torch.einsum("bc,bcf->bf", weight, power).clamp_min(_TINY_POWER)  # (B, F)
+        k = in_range[spectrum[:, in_range].argmax(dim=-1)]  # (B,)
+        left, peak, right = spectrum[rows, k - 1], spectrum[rows, k], spectrum[rows, k + 1]
+        curvature = left - 2 * peak + right
+        offset = torch.where(curvature < 0, 0.5 * (left - right) / curvature.clamp(max=-_TINY_POWER), torch.zeros_like(peak))
+        frequency = freqs[k] + offset.clamp(-0.5, 0.5) * step
+        low, high = spectrum[:, flanks[0]].mean(dim=-1), spectrum[:, flanks[1]].mean(dim=-1)
+        slope = torch.log(high / low) / math.log(centres[1] / centres[0])
+        background = low * (freqs[k] / centres[0]) ** slope
+        # A maximum on the range's edge is a neighbouring band's tail, not a peak: no prominence.
+        interior = (freqs[k] > ALPHA_RANGE_HZ[0]) & (freqs[k] < ALPHA_RANGE_HZ[1])
+        prominence = torch.where(interior, torch.log(peak / background), torch.zeros_like(peak))
+        group_shares = torch.einsum("bc,bcn->bn", weight, shares).clamp_min(SHARE_FLOOR)
+        features += [prominence[:, None], ((frequency - 10.5) / 3.0)[:, None], interior.float()[:, None], torch.log(group_shares)]
+    return torch.cat(features, dim=-1).to(eeg.dtype)
 
 
 class NeuroNarratorEEGEncoder(nn.Module):

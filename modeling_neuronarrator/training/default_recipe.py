@@ -236,13 +236,19 @@ def _findings_head_text(model_config) -> str:
         text += " over patches embedded from their samples and their log amplitude spectrum"
         if model_config.eeg_config.channel_spectrum:
             text += " plus one 10 s Welch spectrum token per channel"
+    rhythm = model_config.eeg_config.rhythm_features
     if model_config.finding_targets:
         text += (
             f", and trains a findings head on the EEG tokens the language model reads ({len(model_config.finding_targets)} "
             "yes/no findings: the artifact types, PDR, slowing, asymmetry, dominant band; rare ones up-weighted)"
         )
+        if rhythm:
+            text += (
+                " plus an MLP vote from measured rhythm descriptors (alpha-peak prominence over the 1/f background, "
+                "peak frequency and band shares of four channel groups)"
+            )
         if model_config.condition_on_findings:
-            text += ", whose probabilities stage 2 adds, through their own projector, to the EEG tokens"
+            text += f", whose probabilities{' and descriptors' if rhythm else ''} stage 2 adds, through their own projector, to the EEG tokens"
     return text
 
 

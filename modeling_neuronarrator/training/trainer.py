@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 # Which sub-modules each trainable part names (attributes of NeuroNarratorModel).
 _PARTS = {
-    "eeg_encoder": ("eeg_encoder", "eeg_grounding_proj", "logit_scale", "findings_head"),
+    "eeg_encoder": ("eeg_encoder", "eeg_grounding_proj", "logit_scale", "findings_head", "rhythm_head"),
     "topomap_encoder": ("topomap_encoder", "topomap_grounding_proj"),
     "projector": ("eeg_projector", "topomap_projector", "history_projector", "findings_projector"),
     "history": ("history_reasoner",),

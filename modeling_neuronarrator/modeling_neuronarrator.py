@@ -36,11 +36,13 @@ from transformers.modeling_outputs import (
 from .configuration_neuronarrator import NeuroNarratorConfig, get_placeholder_counts
 from .encoders_neuronarrator import (
     NUM_RHYTHM_FEATURES,
+    NUM_RHYTHM_READ_OUT,
     NeuroNarratorEEGEncoder,
     NeuroNarratorTopomapEncoder,
     _QueryResampler,
     build_topomap_encoder,
     rhythm_features,
+    rhythm_read_out,
 )
 from .model_card import build_model_card
 
@@ -345,7 +347,7 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
         if config.condition_on_findings:
             # The read-out the language model gets: the head's probabilities and, when measured,
             # the rhythm descriptors (a PDR's frequency is a number, not a yes/no).
-            width = len(config.finding_targets) + (NUM_RHYTHM_FEATURES if config.eeg_config.rhythm_features else 0)
+            width = len(config.finding_targets) + (NUM_RHYTHM_READ_OUT if config.eeg_config.rhythm_features else 0)
             self.findings_projector = NeuroNarratorProjector(width, text_hidden, act)
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
@@ -560,7 +562,7 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
         if self.findings_projector is not None:
             read_out = torch.sigmoid(self.get_findings_logits(features))  # (B, n_targets)
             if features.rhythm is not None:
-                read_out = torch.cat([read_out, features.rhythm.to(read_out.dtype)], dim=-1)
+                read_out = torch.cat([read_out, rhythm_read_out(features.rhythm).to(read_out.dtype)], dim=-1)
             eeg = eeg + self.findings_projector(read_out.to(eeg.dtype))[:, None, :]
         tokens = {
             "history": self.history_projector(self.history_reasoner.to_history_tokens(history_state)),

@@ -558,14 +558,14 @@ def test_rhythm_features_skip_interpolated_channels_and_survive_silence():
 
 def test_rhythm_head_adds_the_descriptors_vote_and_feeds_the_read_out(tmp_path):
     from modeling_neuronarrator import NeuroNarratorConfig, SegmentFeatures
-    from modeling_neuronarrator.encoders_neuronarrator import NUM_RHYTHM_FEATURES
+    from modeling_neuronarrator.encoders_neuronarrator import NUM_RHYTHM_FEATURES, NUM_RHYTHM_READ_OUT
 
     config = tiny_config(finding_targets=["pdr", "artifact:muscle"], condition_on_findings=True,
                          eeg_config={"rhythm_features": True}, rhythm_head_hidden_size=16)
     assert config.eeg_config.hidden_size == 32  # a partial sub-config dict changes only what it names
     model = NeuroNarratorForConditionalGeneration(config).eval()
     assert model.model.rhythm_head[-1].out_features == 1  # it votes on the PDR, not on the artifact
-    assert model.model.findings_projector.linear_1.in_features == 2 + NUM_RHYTHM_FEATURES
+    assert model.model.findings_projector.linear_1.in_features == 2 + NUM_RHYTHM_READ_OUT
     eeg, with_alpha = _alpha_segments(4)
     eeg = torch.tensor(eeg, dtype=torch.float32)
     topo = torch.randn(4, 5, 32, 32)
@@ -599,3 +599,28 @@ def test_rhythm_head_adds_the_descriptors_vote_and_feeds_the_read_out(tmp_path):
     assert NeuroNarratorForConditionalGeneration(tiny_config(finding_targets=["pdr"])).model.rhythm_head is None
     artifacts_only = tiny_config(finding_targets=["artifact:muscle"], eeg_config={"rhythm_features": True})
     assert NeuroNarratorForConditionalGeneration(artifacts_only).model.rhythm_head is None
+
+
+def test_rhythm_read_out_codes_each_groups_peak_frequency_as_a_bump():
+    from modeling_neuronarrator.encoders_neuronarrator import (
+        FREQUENCY_CODE_CENTRES_HZ,
+        NUM_RHYTHM_FEATURES,
+        NUM_RHYTHM_READ_OUT,
+        RHYTHM_GROUPS,
+        rhythm_features,
+        rhythm_read_out,
+    )
+
+    rng = np.random.default_rng(2)
+    eeg = torch.tensor(0.2 * rng.standard_normal((2, 19, 2000)), dtype=torch.float32)
+    eeg[0] += torch.sin(2 * math.pi * 9.5 * torch.arange(2000) / 200.0)  # a 9.5 Hz rhythm everywhere
+    rhythm = rhythm_features(eeg, None)
+    read_out = rhythm_read_out(rhythm)
+    assert read_out.shape == (2, NUM_RHYTHM_READ_OUT)
+    torch.testing.assert_close(read_out[:, :NUM_RHYTHM_FEATURES], rhythm)  # the descriptors come first, unchanged
+    code = read_out[:, NUM_RHYTHM_FEATURES:].view(2, len(RHYTHM_GROUPS), len(FREQUENCY_CODE_CENTRES_HZ))
+    peak = FREQUENCY_CODE_CENTRES_HZ.index(9.5)
+    assert (code[0].argmax(dim=-1) == peak).all() and (code[0, :, peak] > 0.95).all()
+    # white noise has no interior alpha peak in most groups; where it has none the code is zero
+    no_peak = rhythm.view(2, len(RHYTHM_GROUPS), -1)[1, :, 2] == 0
+    assert (code[1][no_peak] == 0).all()

@@ -25,6 +25,7 @@ __all__ = [
     "NeuroNarratorVisionTopomapEncoder",
     "build_topomap_encoder",
     "rhythm_features",
+    "rhythm_read_out",
 ]
 
 
@@ -181,6 +182,23 @@ def rhythm_features(eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampli
         group_shares = torch.einsum("bc,bcn->bn", weight, shares).clamp_min(SHARE_FLOOR)
         features += [prominence[:, None], ((frequency - 10.5) / 3.0)[:, None], interior.float()[:, None], torch.log(group_shares)]
     return torch.cat(features, dim=-1).to(eeg.dtype)
+
+
+FREQUENCY_CODE_CENTRES_HZ = tuple(7.5 + 0.5 * i for i in range(13))  # the alpha range in 0.5 Hz steps
+NUM_RHYTHM_READ_OUT = NUM_RHYTHM_FEATURES + len(RHYTHM_GROUPS) * len(FREQUENCY_CODE_CENTRES_HZ)
+
+
+def rhythm_read_out(rhythm: torch.Tensor) -> torch.Tensor:
+    """``(B, NUM_RHYTHM_FEATURES)`` -> ``(B, NUM_RHYTHM_READ_OUT)``: the descriptors plus each
+    group's alpha-peak frequency as Gaussian bumps over 0.5 Hz centres (zero without an interior
+    peak). A language model that must write "9.5 Hz" reads a bump at 9.5 as one direction to map to
+    those tokens; from the raw scalar it wrote frequencies within 1 Hz only half of the time."""
+    per_group = rhythm.view(rhythm.shape[0], len(RHYTHM_GROUPS), RHYTHM_FEATURES_PER_GROUP)
+    frequency = 10.5 + 3.0 * per_group[..., 1:2].float()  # (B, G, 1) Hz
+    interior = per_group[..., 2:3].float()
+    centres = torch.tensor(FREQUENCY_CODE_CENTRES_HZ, device=rhythm.device)
+    code = torch.exp(-0.5 * ((frequency - centres) / 0.5) ** 2) * interior  # (B, G, n_centres)
+    return torch.cat([rhythm, code.flatten(1).to(rhythm.dtype)], dim=-1)
 
 
 class NeuroNarratorEEGEncoder(nn.Module):

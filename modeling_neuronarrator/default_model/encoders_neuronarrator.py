@@ -137,10 +137,10 @@ def rhythm_features(eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampli
     the log ratio of the largest alpha-range bin to the 1/f line through the 5.5-7 and 14.5-17 Hz
     flanks (0 when that bin is the range's edge: a neighbouring band's tail, not a peak), that
     bin's frequency (parabola-refined, as (f - 10.5) / 3), whether it is interior, and the log of
-    the group's mean relative power in the five bands. A learned read-out of spectra seen on a few subjects does not find a
-    new subject's alpha peak (whose frequency and height differ per person); these scale- and
-    frequency-invariant numbers do, and an MLP combines them into a yes/no (a PDR is a prominent,
-    non-edge, posterior-predominant alpha peak).
+    the group's mean relative power in the five bands. A learned read-out of spectra seen on a few
+    subjects does not find a new subject's alpha peak (its frequency and height differ per person);
+    these scale- and frequency-invariant numbers do, and an MLP combines them into a yes/no (a PDR
+    is a prominent, non-edge, posterior-predominant alpha peak).
     """
     window = int(round(4.0 * sampling_rate))
     frames = eeg.float().unfold(-1, window, window // 2)  # (B, C, n_windows, window)

@@ -101,14 +101,22 @@ def patch_log_spectrum(patches: torch.Tensor) -> torch.Tensor:
     return torch.log(amplitude + SPECTRUM_FLOOR).to(patches.dtype)
 
 
-def channel_log_spectrum(eeg: torch.Tensor, window: int) -> torch.Tensor:
-    """``(B, C, T)`` -> ``(B, C, window // 2 + 1)`` log Welch power spectrum per channel (Hann
-    windows of ``window`` samples, half overlap), scaled so white noise of standard deviation
-    sigma has about ``log(sigma**2)`` in every bin."""
+def welch_power(eeg: torch.Tensor, window: int, periodic: bool = False, detrend: bool = False) -> torch.Tensor:
+    """``(B, C, T)`` -> ``(B, C, window // 2 + 1)`` float32 Welch power spectrum per channel: Hann
+    windows of ``window`` samples (``periodic`` as scipy's Welch, else symmetric), half overlap,
+    each window's mean removed with ``detrend``; scaled so white noise of standard deviation sigma
+    has about ``sigma**2`` in every bin."""
     frames = eeg.float().unfold(-1, window, window // 2)  # (B, C, n_windows, window)
-    taper = torch.hann_window(window, periodic=False, device=eeg.device, dtype=torch.float32)
-    power = torch.fft.rfft(frames * taper, dim=-1).abs().square().mean(dim=-2) / taper.square().sum()
-    return torch.log(power + SPECTRUM_FLOOR**2).to(eeg.dtype)
+    if detrend:
+        frames = frames - frames.mean(dim=-1, keepdim=True)
+    taper = torch.hann_window(window, periodic=periodic, device=eeg.device, dtype=torch.float32)
+    return torch.fft.rfft(frames * taper, dim=-1).abs().square().mean(dim=-2) / taper.square().sum()
+
+
+def channel_log_spectrum(eeg: torch.Tensor, window: int) -> torch.Tensor:
+    """``(B, C, T)`` -> ``(B, C, window // 2 + 1)`` log Welch power spectrum per channel
+    (``welch_power``: symmetric Hann, no detrend), about ``log(sigma**2)`` per bin for white noise."""
+    return torch.log(welch_power(eeg, window) + SPECTRUM_FLOOR**2).to(eeg.dtype)
 
 
 # The rhythm read-out (``rhythm_features``): channel groups, the bands of the relative power and
@@ -143,10 +151,7 @@ def rhythm_features(eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampli
     is a prominent, non-edge, posterior-predominant alpha peak).
     """
     window = int(round(4.0 * sampling_rate))
-    frames = eeg.float().unfold(-1, window, window // 2)  # (B, C, n_windows, window)
-    frames = frames - frames.mean(dim=-1, keepdim=True)
-    taper = torch.hann_window(window, periodic=True, device=eeg.device, dtype=torch.float32)
-    power = torch.fft.rfft(frames * taper, dim=-1).abs().square().mean(dim=-2)  # (B, C, F), scale cancels in every ratio
+    power = welch_power(eeg, window, periodic=True, detrend=True)  # (B, C, F): the rules' estimate (segment_psd)
     freqs = torch.fft.rfftfreq(window, 1.0 / sampling_rate).to(eeg.device)
     select = torch.stack([((freqs >= lo) & (freqs < hi)).float() for lo, hi in RHYTHM_BANDS_HZ], dim=-1)  # (F, 5)
     bands = power @ select

@@ -571,6 +571,7 @@ def test_rhythm_head_adds_the_descriptors_vote_and_feeds_the_read_out(tmp_path):
     topo = torch.randn(4, 5, 32, 32)
     features = model.get_segment_features(eeg, None, topo)
     assert features.rhythm.shape == (4, NUM_RHYTHM_FEATURES)
+    assert model.get_segment_features(eeg, None, topo, measure_rhythm=False).rhythm is None  # history segments
     with torch.no_grad():
         token_vote = model.model.findings_head(torch.cat([features.eeg_tokens.flatten(1), features.topomap_pooled], dim=-1))
         rhythm_vote = model.model.rhythm_head(features.rhythm)[:, 0]

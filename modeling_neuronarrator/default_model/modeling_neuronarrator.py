@@ -362,7 +362,11 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
 
     # ------------------------------------------------------------------ encoders and grounding
     def get_segment_features(
-        self, eeg_values: torch.Tensor, channel_mask: torch.Tensor | None, topomaps: torch.Tensor
+        self,
+        eeg_values: torch.Tensor,
+        channel_mask: torch.Tensor | None,
+        topomaps: torch.Tensor,
+        measure_rhythm: bool = True,
     ) -> SegmentFeatures:
         """Encode a batch of segments.
 
@@ -370,6 +374,8 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
             eeg_values: `(batch, 19, 2000)` in µV/100 at 200 Hz (float16 or float32).
             channel_mask: `(batch, 19)` bool, True = recorded; None = all recorded.
             topomaps: `(batch, 5, H, W)` band-power maps.
+            measure_rhythm: with ``eeg_config.rhythm_features``, also measure the rhythm descriptors
+                (False for history segments, whose pooled vectors alone the reasoner reads).
         """
         if topomaps is None:
             raise ValueError("topomaps are required with eeg_values (the feature extractor returns both).")
@@ -380,7 +386,9 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
             )
         eeg_tokens, eeg_pooled = self.eeg_encoder(eeg_values, channel_mask)
         topomap_tokens, topomap_pooled = self.topomap_encoder(topomaps)
-        rhythm = rhythm_features(eeg_values, channel_mask).to(eeg_tokens.dtype) if self.config.eeg_config.rhythm_features else None
+        rhythm = None
+        if measure_rhythm and self.config.eeg_config.rhythm_features:
+            rhythm = rhythm_features(eeg_values, channel_mask).to(eeg_tokens.dtype)
         return SegmentFeatures(eeg_tokens, eeg_pooled, topomap_tokens, topomap_pooled, rhythm)
 
     def get_grounding_loss(
@@ -491,7 +499,7 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
             if history_channel_mask is not None:
                 chan = history_channel_mask.reshape(batch * k, -1)[flat_valid]
             topo = history_topomaps.reshape(batch * k, *history_topomaps.shape[2:])[flat_valid]
-            past = self.get_segment_features(eeg, chan, topo)
+            past = self.get_segment_features(eeg, chan, topo, measure_rhythm=False)
             embeds = embeds.index_put((flat_valid.nonzero().flatten(),), reasoner.embed_segments(past.eeg_pooled, past.topomap_pooled))
         sequence = torch.cat([embeds.view(batch, k, -1), current], dim=1)  # (B, K+1, H)
         attention_mask = torch.cat([history_mask, history_mask.new_ones(batch, 1)], dim=1).long()  # (B, K+1)
@@ -835,7 +843,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             eeg = torch.as_tensor(batch["eeg"]).to(device)
             chan = torch.as_tensor(batch["channel_mask"]).to(device)
             topo = torch.as_tensor(batch["topomaps"]).to(device)
-            features = self.model.get_segment_features(eeg, chan, topo)
+            features = self.model.get_segment_features(eeg, chan, topo, measure_rhythm=False)
             # One recording = batch 1, its segments along the sequence axis of the reasoner.
             history, state = self.model.advance_history(features.eeg_pooled[None], features.topomap_pooled[None], state)
             inputs = processor(eeg_values=eeg, channel_mask=chan, topomaps=topo, history=False, return_tensors="pt")

@@ -435,8 +435,9 @@ class SegmentCollator:
     descriptions as targets, which adds ``input_ids``, ``attention_mask`` and ``labels`` (-100
     outside the narrative); ``max_text_tokens`` caps the narrative part.
 
-    ``blind=True`` zeroes every EEG-derived array and sets every channel mask to "all recorded"
-    (the blind-baseline ablation: same model, same prompt, no signal and no channel layout).
+    ``blind=True`` zeroes every EEG-derived array, sets every channel mask to "all recorded" and
+    every ``history_mask`` to False (the blind-baseline ablation: same model, same prompt, no
+    signal, no channel layout, no position in the recording): every row's batch is identical.
 
     ``finding_targets`` (names from ``FINDING_TARGETS``) adds ``finding_targets`` ``(B, n)``
     float32 0/1, read from the rows' findings: the stage-1 findings head's labels.
@@ -493,6 +494,10 @@ class SegmentCollator:
             out["history_channel_mask"] = history_channel_mask
             out["history_topomaps"] = maps[batch_size:].reshape(batch_size, k, *maps.shape[1:])
             out["history_mask"] = np.stack([e["history_mask"] for e in examples])
+            if self.blind:
+                # Which history slots hold a segment tells where the segment sits in its recording
+                # (the first segments have none): a blind model sees no history at all.
+                out["history_mask"] = np.zeros_like(out["history_mask"])
         if self.finding_targets:
             out["finding_targets"] = np.stack(
                 [finding_targets(parse_json_field(e["findings"]), self.finding_targets) for e in examples]

@@ -8,6 +8,10 @@ slowing, no change for a recording's first segment); a field the narrative does 
 counts as wrong. Numeric fields use the tolerances of ``dataset_builder.FIELD_SPECS`` (e.g.
 dominant frequency within 1 Hz), sets must match exactly.
 
+One rule for every system (model, blind model, majority value): a field is scored on every row
+where it applies, and a system with no answer for it (a narrative that omits it, a majority
+baseline whose training rows never carried it) is wrong there, never skipped.
+
 The full leaderboard (BLEU, ROUGE, kappa, F1 ...) is the evaluator's job (``neuronarrator
 evaluate``); this module is the small, dependency-light check the training recipe runs.
 """
@@ -18,7 +22,18 @@ import json
 from collections import Counter
 from typing import Any, Iterable, Optional, Sequence
 
-__all__ = ["SIGNAL_FIELDS", "score_fields", "majority_baseline", "field_matches", "paired_difference"]
+__all__ = [
+    "SIGNAL_FIELDS",
+    "bootstrap_interval",
+    "field_correctness",
+    "field_matches",
+    "majority_baseline",
+    "majority_correctness",
+    "majority_values",
+    "paired_difference",
+    "paired_difference_of",
+    "score_fields",
+]
 
 # Fields that only the signal can tell (what the blind baseline cannot know).
 SIGNAL_FIELDS = (
@@ -103,6 +118,47 @@ def score_fields(narratives: Sequence[str], rows: Sequence[dict], fields: Option
     }
 
 
+def field_correctness(narratives: Sequence[str], rows: Sequence[dict], fields: Iterable[str]) -> dict[str, dict[int, bool]]:
+    """Per field, ``{row position: correct}`` over the rows where the field applies."""
+    return {name: {i: correct for i, _, correct in judged} for name, judged in _judged(narratives, rows, list(fields)).items()}
+
+
+def bootstrap_interval(differences: Sequence[float], n_resamples: int = 2000, seed: int = 0) -> list[float]:
+    """95 % percentile bootstrap interval of the mean of paired per-row differences."""
+    import numpy as np
+
+    diff = np.asarray(differences, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(n_resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def paired_difference_of(
+    correct_a: dict[str, dict[int, bool]], correct_b: dict[str, dict[int, bool]], fields: Iterable[str],
+    n_resamples: int = 2000, seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """``paired_difference`` from per-row correctness (``field_correctness``, ``majority_correctness``).
+
+    Both must cover the same rows of each field (they were scored on the same rows by one rule).
+    """
+    result = {}
+    for name in fields:
+        a, b = correct_a.get(name) or {}, correct_b.get(name) or {}
+        if not a:
+            continue
+        if set(a) != set(b):
+            raise ValueError(f"paired_difference: field {name!r} was scored on different rows for the two systems")
+        positions = sorted(a)
+        diff = [float(a[i]) - float(b[i]) for i in positions]
+        result[name] = {
+            "difference": round(sum(diff) / len(diff), 4),
+            "ci95": bootstrap_interval(diff, n_resamples, seed),
+            "n": len(diff),
+        }
+    return result
+
+
 def paired_difference(
     narratives_a: Sequence[str], narratives_b: Sequence[str], rows: Sequence[dict], fields: Iterable[str],
     n_resamples: int = 2000, seed: int = 0,
@@ -116,41 +172,66 @@ def paired_difference(
     Returns:
         ``{field: {"difference": float, "ci95": [low, high], "n": int}}``.
     """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
     names = list(fields)
-    judged_a, judged_b = _judged(narratives_a, rows, names), _judged(narratives_b, rows, names)
-    result = {}
-    for name in names:
-        if not judged_a[name]:
-            continue
-        diff = np.array([c for _, _, c in judged_a[name]], dtype=float) - np.array([c for _, _, c in judged_b[name]], dtype=float)
-        samples = rng.integers(0, len(diff), size=(n_resamples, len(diff)))
-        means = diff[samples].mean(axis=1)
-        low, high = np.percentile(means, [2.5, 97.5])
-        result[name] = {"difference": round(float(diff.mean()), 4), "ci95": [round(float(low), 4), round(float(high), 4)], "n": len(diff)}
-    return result
+    return paired_difference_of(field_correctness(narratives_a, rows, names), field_correctness(narratives_b, rows, names), names, n_resamples, seed)
 
 
-def majority_baseline(train_rows: Sequence[dict], rows: Sequence[dict], fields: Optional[Iterable[str]] = None) -> dict[str, dict[str, float]]:
-    """Accuracy of always answering the training set's most frequent value of each field.
+def majority_values(train_rows: Sequence[dict], fields: Optional[Iterable[str]] = None) -> dict[str, Any]:
+    """The most frequent true value of each field over ``train_rows`` (rows where it applies).
 
-    What a model that ignores the EEG can at best do per field; a reference beside the blind model.
+    Ties go to the value met first in ``train_rows`` (``Counter.most_common`` keeps insertion
+    order); sets come back as sorted tuples. A field no training row carries is absent.
     """
     from dataset_builder import NARRATIVE_FIELDS
 
     wanted = tuple(fields) if fields is not None else NARRATIVE_FIELDS
     train_fields = [_true_fields(r) for r in train_rows]
-    row_fields = [_true_fields(r) for r in rows]
-    result = {}
+    values = {}
     for name in wanted:
-        values = [json.dumps(f[name]) for f in train_fields if f.get(name) is not None]
-        if not values:
-            continue
-        majority = json.loads(Counter(values).most_common(1)[0][0])
-        truths = [f[name] for f in row_fields if f.get(name) is not None]
-        if truths:
-            hits = sum(field_matches(name, tuple(majority) if isinstance(majority, list) else majority, t) for t in truths)
-            result[name] = {"accuracy": round(hits / len(truths), 4), "n": len(truths), "value": majority}
+        seen = [json.dumps(sorted(v) if isinstance(v, (list, tuple)) else v) for f in train_fields if (v := f.get(name)) is not None]
+        if seen:
+            value = json.loads(Counter(seen).most_common(1)[0][0])
+            values[name] = tuple(value) if isinstance(value, list) else value
+    return values
+
+
+def majority_correctness(train_rows: Sequence[dict], rows: Sequence[dict], fields: Optional[Iterable[str]] = None) -> dict[str, dict[int, bool]]:
+    """Per field, ``{row position: correct}`` of always answering the training majority value;
+    where the training rows never carried the field, every row is wrong (no answer)."""
+    from dataset_builder import NARRATIVE_FIELDS
+
+    wanted = tuple(fields) if fields is not None else NARRATIVE_FIELDS
+    majority = majority_values(train_rows, wanted)
+    row_fields = [_true_fields(r) for r in rows]
+    out = {}
+    for name in wanted:
+        applies = {i: f[name] for i, f in enumerate(row_fields) if f.get(name) is not None}
+        if applies:
+            out[name] = {i: name in majority and field_matches(name, majority[name], true) for i, true in applies.items()}
+    return out
+
+
+def majority_baseline(train_rows: Sequence[dict], rows: Sequence[dict], fields: Optional[Iterable[str]] = None) -> dict[str, dict[str, Any]]:
+    """Accuracy of always answering the training set's most frequent value of each field.
+
+    What a model that ignores the EEG can at best do per field with one constant answer; scored
+    by the same rule as the narratives: a field that applies to a row but never occurred in the
+    training rows has no majority value and counts as wrong (``value`` None).
+
+    Returns:
+        ``{field: {"accuracy": float, "n": int, "value": majority value or None}}`` for every field
+        that applies to some row of ``rows``.
+    """
+    from dataset_builder import NARRATIVE_FIELDS
+
+    wanted = tuple(fields) if fields is not None else NARRATIVE_FIELDS
+    majority = majority_values(train_rows, wanted)
+    result = {}
+    for name, correct in majority_correctness(train_rows, rows, wanted).items():
+        value = majority.get(name)
+        result[name] = {
+            "accuracy": round(sum(correct.values()) / len(correct), 4),
+            "n": len(correct),
+            "value": list(value) if isinstance(value, tuple) else value,
+        }
     return result

@@ -444,3 +444,8 @@ def get_placeholder_counts(config: NeuroNarratorConfig) -> dict[str, int]:
         "eeg": int(config.eeg_config.num_output_tokens),
         "topomap": int(config.topomap_config.num_output_tokens),
     }
+
+
+# save_pretrained writes ``auto_map`` and copies this file, so a saved folder loads with
+# trust_remote_code where this package is not installed.
+NeuroNarratorConfig.register_for_auto_class("AutoConfig")

@@ -868,3 +868,8 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
                     "findings": findings[row],
                 }
                 index += 1
+
+
+# save_pretrained writes ``auto_map`` and copies the code files (see configuration_neuronarrator).
+NeuroNarratorModel.register_for_auto_class("AutoModel")
+NeuroNarratorForConditionalGeneration.register_for_auto_class("AutoModelForCausalLM")

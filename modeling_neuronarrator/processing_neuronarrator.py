@@ -428,3 +428,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
     def post_process_narratives(self, generated_ids, prompt_length: int) -> list[str]:
         """Decode the generated continuation (after ``prompt_length`` tokens) of each row."""
         return [text.strip() for text in self.batch_decode(generated_ids[:, prompt_length:], skip_special_tokens=True)]
+
+
+# save_pretrained writes ``auto_map`` and copies the code files (see configuration_neuronarrator).
+NeuroNarratorProcessor.register_for_auto_class("AutoProcessor")

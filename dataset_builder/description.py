@@ -30,6 +30,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     ARTIFACT_TYPES,
     BANDS,
     CHANGE_TYPES,
+    NOT_ASSESSABLE,
     REGIONS,
     SLOWING_KINDS,
     Findings,
@@ -83,19 +84,24 @@ _SIDES = ("left", "right")
 _SLOWING_SIDES = ("left", "right", "bilateral")
 
 _QUANTITATIVE_SPECS = (
+    # "absent": no peak stands above the aperiodic (1/f) background; the frequency is then None.
+    FieldSpec("dominant_rhythm", "categorical", ("present", "absent")),
     FieldSpec("dominant_frequency_hz", "numeric", unit="Hz", tolerance=1.0),
     FieldSpec("dominant_band", "categorical", BANDS),
     # Presence is its own field: an absent PDR is a finding, not a missing value.
     FieldSpec("pdr", "categorical", ("present", "absent")),
     FieldSpec("pdr_hz", "numeric", unit="Hz", tolerance=1.0),
-    FieldSpec("predominant_region", "categorical", REGIONS),
+    # NOT_ASSESSABLE: the recorded electrodes do not cover every region (spatial_coverage).
+    FieldSpec("predominant_region", "categorical", (*REGIONS, NOT_ASSESSABLE)),
     FieldSpec("amplitude_uv", "numeric", unit="uV", relative_tolerance=0.25),
     FieldSpec("amplitude_category", "categorical", tuple(name for name, _ in AMPLITUDE_CATEGORIES)),
-    FieldSpec("asymmetry_side", "categorical", ("left", "right", "none")),
+    FieldSpec("asymmetry_side", "categorical", ("left", "right", "none", NOT_ASSESSABLE)),
     FieldSpec("slowing_kind", "categorical", SLOWING_KINDS),
     # Side and region are asserted for focal slowing only (None otherwise).
     FieldSpec("slowing_side", "categorical", _SLOWING_SIDES),
     FieldSpec("slowing_region", "categorical", REGIONS),
+    # Stated only when no slowing is found and the montage cannot show focal slowing everywhere.
+    FieldSpec("focal_slowing", "categorical", (NOT_ASSESSABLE,)),
     FieldSpec("artifacts", "set", ARTIFACT_TYPES),
     # None for a recording's first segment (nothing to compare with).
     FieldSpec("change", "set", CHANGE_TYPES),
@@ -141,6 +147,11 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "Background activity shows a predominant {freq} Hz {band} rhythm.",
             "A {freq} Hz {band} rhythm dominates the background.",
         ),
+        "no_rhythm": (
+            "The background is dominated by {band} activity without a dominant rhythm.",
+            "No dominant rhythm stands out of the background; {band} activity holds most of its power.",
+            "There is no dominant rhythm; the background is mostly {band} activity.",
+        ),
     },
     "pdr": {
         "present": (
@@ -160,6 +171,11 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "The dominant activity is maximal over the {region} leads.",
             "Spatially, the dominant band is strongest in the {region} region.",
         ),
+        "not_assessable": (
+            "The spatial distribution cannot be assessed from the recorded electrodes.",
+            "Too few electrodes were recorded to say where this activity is maximal.",
+            "Where the activity is maximal cannot be judged from the recorded electrodes.",
+        ),
     },
     "amplitude": {
         "main": (
@@ -178,6 +194,11 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "There is an asymmetry with lower power over the {side} hemisphere.",
             "Power is attenuated over the {side} hemisphere.",
             "An asymmetry is noted, the {side} hemisphere being attenuated.",
+        ),
+        "not_assessable": (
+            "Hemispheric symmetry cannot be assessed from the recorded electrodes.",
+            "Too few homologous electrodes were recorded to judge symmetry.",
+            "Symmetry between the hemispheres cannot be judged from this montage.",
         ),
     },
     "slowing": {
@@ -200,6 +221,19 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "There is focal slowing without a clear localization.",
             "Focal slowing is present, not clearly localized.",
             "A focal slowing is seen, its location uncertain.",
+        ),
+        # No slowing found where the montage cannot show focal slowing: only "not generalized".
+        "none_generalized_only": (
+            "There is no generalized slowing.",
+            "Generalized slowing is not seen.",
+            "The background shows no generalized slowing.",
+        ),
+    },
+    "focal_coverage": {
+        "not_assessable": (
+            "Focal slowing cannot be assessed from the recorded electrodes.",
+            "The montage is too sparse to exclude focal slowing.",
+            "Whether there is focal slowing cannot be judged from these electrodes.",
         ),
     },
     "artifacts": {
@@ -355,20 +389,24 @@ def findings_to_fields(findings: Findings | Mapping[str, Any] | str, labels: Opt
     check_labels(labels, where="describe labels")
 
     fields: dict[str, Any] = dict.fromkeys(NARRATIVE_FIELDS)
-    fields["dominant_frequency_hz"] = round(float(findings.dominant_frequency_hz), 1)
+    if findings.dominant_frequency_hz is None:
+        fields["dominant_rhythm"] = "absent"
+    else:
+        fields["dominant_rhythm"] = "present"
+        fields["dominant_frequency_hz"] = round(float(findings.dominant_frequency_hz), 1)
     fields["dominant_band"] = _check_option("dominant_band", findings.dominant_band, BANDS)
     if findings.posterior_dominant_rhythm_hz is None:
         fields["pdr"] = "absent"
     else:
         fields["pdr"] = "present"
         fields["pdr_hz"] = round(float(findings.posterior_dominant_rhythm_hz), 1)
-    fields["predominant_region"] = _check_option("predominant_region", findings.predominant_region, REGIONS)
+    fields["predominant_region"] = _check_option("predominant_region", findings.predominant_region, (*REGIONS, NOT_ASSESSABLE))
     amplitude = int(round(float(findings.amplitude_uv)))
     if amplitude < 0:
         raise ValueError(f"amplitude_uv must be >= 0 uV, got {findings.amplitude_uv}")
     fields["amplitude_uv"] = amplitude
     fields["amplitude_category"] = amplitude_category(amplitude)
-    fields["asymmetry_side"] = _check_option("asymmetry.side", findings.asymmetry.side, ("left", "right", "none"))
+    fields["asymmetry_side"] = _check_option("asymmetry.side", findings.asymmetry.side, ("left", "right", "none", NOT_ASSESSABLE))
     slowing = findings.slowing
     fields["slowing_kind"] = _check_option("slowing.kind", slowing.kind, SLOWING_KINDS)
     if slowing.kind == "focal":
@@ -376,6 +414,8 @@ def findings_to_fields(findings: Findings | Mapping[str, Any] | str, labels: Opt
             fields["slowing_side"] = _check_option("slowing.side", slowing.side, _SLOWING_SIDES)
         if slowing.region is not None:
             fields["slowing_region"] = _check_option("slowing.region", slowing.region, REGIONS)
+    elif slowing.kind == "none" and not slowing.focal_assessable:
+        fields["focal_slowing"] = NOT_ASSESSABLE
     for artifact in findings.artifacts:
         _check_option("artifacts", artifact, ARTIFACT_TYPES)
     fields["artifacts"] = tuple(sorted(set(findings.artifacts)))
@@ -453,18 +493,29 @@ def describe(
     def pick(group: str, variant: str, **values: str) -> str:
         return _capitalize(rng.choice(_SENTENCES[group][variant]).format(**values))
 
+    if fields["dominant_rhythm"] == "absent":
+        background = pick("background", "no_rhythm", band=fields["dominant_band"])
+    else:
+        background = pick("background", "main", band=fields["dominant_band"], freq=f"{fields['dominant_frequency_hz']:.1f}")
     sentences = [
-        pick("background", "main", band=fields["dominant_band"], freq=f"{fields['dominant_frequency_hz']:.1f}"),
+        background,
         pick("pdr", "present", pdr=f"{fields['pdr_hz']:.1f}") if fields["pdr"] == "present" else pick("pdr", "absent"),
-        pick("distribution", "main", region=fields["predominant_region"]),
+        pick("distribution", "not_assessable")
+        if fields["predominant_region"] == NOT_ASSESSABLE
+        else pick("distribution", "main", region=fields["predominant_region"]),
         pick("amplitude", "main", ampcat=fields["amplitude_category"], amp=str(fields["amplitude_uv"])),
     ]
-    if fields["asymmetry_side"] == "none":
+    if fields["asymmetry_side"] == NOT_ASSESSABLE:
+        sentences.append(pick("asymmetry", "not_assessable"))
+    elif fields["asymmetry_side"] == "none":
         sentences.append(pick("asymmetry", "none"))
     else:
         sentences.append(pick("asymmetry", "side", side=fields["asymmetry_side"]))
     kind = fields["slowing_kind"]
-    if kind != "focal":
+    if fields["focal_slowing"] == NOT_ASSESSABLE:
+        sentences.append(pick("slowing", "none_generalized_only"))
+        sentences.append(pick("focal_coverage", "not_assessable"))
+    elif kind != "focal":
         sentences.append(pick("slowing", kind))
     elif fields["slowing_side"] is None and fields["slowing_region"] is None:
         sentences.append(pick("slowing", "focal"))
@@ -599,6 +650,12 @@ def _register_parsers() -> None:
         return fields
 
     constants = {
+        ("background", "main"): {"dominant_rhythm": "present"},
+        ("background", "no_rhythm"): {"dominant_rhythm": "absent"},
+        ("distribution", "not_assessable"): {"predominant_region": NOT_ASSESSABLE},
+        ("asymmetry", "not_assessable"): {"asymmetry_side": NOT_ASSESSABLE},
+        ("slowing", "none_generalized_only"): {"slowing_kind": "none"},
+        ("focal_coverage", "not_assessable"): {"focal_slowing": NOT_ASSESSABLE},
         ("pdr", "present"): {"pdr": "present"},
         ("pdr", "absent"): {"pdr": "absent"},
         ("asymmetry", "none"): {"asymmetry_side": "none"},

@@ -21,6 +21,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     ARTIFACT_TYPES,
     BANDS,
     CHANGE_TYPES,
+    NOT_ASSESSABLE,
     REGIONS,
     Asymmetry,
     Findings,
@@ -40,14 +41,15 @@ def random_findings(rng: random.Random, with_labels: bool = True) -> Findings:
         for key in rng.sample(sorted(LABEL_VOCABULARY), rng.randint(0, len(LABEL_VOCABULARY))):
             labels[key] = rng.choice(sorted(LABEL_VOCABULARY[key]))
     return Findings(
-        dominant_frequency_hz=rng.uniform(0.5, 30.0),
+        dominant_frequency_hz=rng.choice((None, rng.uniform(0.5, 30.0), rng.uniform(0.5, 30.0))),
         dominant_band=rng.choice(BANDS),
         posterior_dominant_rhythm_hz=rng.choice((None, rng.uniform(7.5, 13.5))),
         band_power_by_region={r: {b: 0.2 for b in BANDS} for r in REGIONS},
         band_power_by_hemisphere={},
-        predominant_region=rng.choice(REGIONS),
-        asymmetry=Asymmetry(side=rng.choice(("left", "right", "none")), index=rng.uniform(-1, 1)),
-        slowing=Slowing(kind=kind, side=side, region=region),
+        predominant_region=rng.choice(REGIONS + (NOT_ASSESSABLE,)),
+        asymmetry=rng.choice((Asymmetry(side=rng.choice(("left", "right", "none")), index=rng.uniform(-1, 1)),
+                              Asymmetry(side=NOT_ASSESSABLE, index=None))),  # fmt: skip
+        slowing=Slowing(kind=kind, side=side, region=region, focal_assessable=rng.random() < 0.7),
         artifacts=sorted(rng.sample(ARTIFACT_TYPES, rng.randint(0, len(ARTIFACT_TYPES)))),
         amplitude_uv=rng.choice((rng.uniform(0, 300), 19.5, 20.0, 74.6, 75.0, 0.0)),
         labels=labels,
@@ -147,8 +149,48 @@ def test_missing_fields_parse_as_none():
     assert fields["dominant_frequency_hz"] == 6.5
     assert fields["dominant_band"] == "theta"
     assert set(fields) == set(NARRATIVE_FIELDS)
-    assert all(fields[name] is None for name in NARRATIVE_FIELDS if name not in ("dominant_frequency_hz", "dominant_band"))
+    assert fields["dominant_rhythm"] == "present"  # a frequency stated is a rhythm stated
+    stated = ("dominant_frequency_hz", "dominant_band", "dominant_rhythm")
+    assert all(fields[name] is None for name in NARRATIVE_FIELDS if name not in stated)
     assert parse("") == dict.fromkeys(NARRATIVE_FIELDS)
+
+
+def test_not_assessable_and_no_rhythm_round_trip():
+    # A 2-channel bipolar PSG: nothing spatial can be judged, and no peak stands above the 1/f
+    # background; each "cannot be judged" is written and read back as NOT_ASSESSABLE.
+    findings = Findings(
+        dominant_frequency_hz=None, dominant_band="delta", posterior_dominant_rhythm_hz=None,
+        band_power_by_region={r: NOT_ASSESSABLE for r in REGIONS}, band_power_by_hemisphere={"left": NOT_ASSESSABLE, "right": NOT_ASSESSABLE},
+        predominant_region=NOT_ASSESSABLE, asymmetry=Asymmetry(side=NOT_ASSESSABLE, index=None),
+        slowing=Slowing(focal_assessable=False), amplitude_uv=30.0,
+    )  # fmt: skip
+    fields = findings_to_fields(findings)
+    assert (fields["dominant_rhythm"], fields["dominant_frequency_hz"], fields["dominant_band"]) == ("absent", None, "delta")
+    assert fields["predominant_region"] == fields["asymmetry_side"] == fields["focal_slowing"] == NOT_ASSESSABLE
+    assert fields["slowing_kind"] == "none"
+    for seed in range(40):
+        text = describe(findings, seed=seed)
+        assert parse(text) == fields, text
+        assert "no focal or generalized slowing" not in text.lower() and "symmetric" not in text.lower()
+    # the stored form keeps the typed values
+    assert Findings.from_json(findings.to_json()) == findings
+    # a found focal slowing is reported even where the montage is sparse
+    focal = Findings.from_dict({**findings.to_dict(), "slowing": {"kind": "focal", "side": "left", "region": "temporal", "focal_assessable": False}})
+    assert findings_to_fields(focal)["focal_slowing"] is None and parse(describe(focal))["slowing_kind"] == "focal"
+
+
+def test_old_findings_dicts_still_load():
+    # A corpus row written before dominant rhythms, coverage and bad channels were fields.
+    old = {"dominant_frequency_hz": 0.6, "dominant_band": "delta", "posterior_dominant_rhythm_hz": None,
+           "band_power_by_region": {r: {b: 0.2 for b in BANDS} for r in REGIONS}, "band_power_by_hemisphere": {},
+           "predominant_region": "frontal", "asymmetry": {"side": "none", "index": 0.1},
+           "slowing": {"kind": "none", "side": None, "region": None}, "artifacts": [], "amplitude_uv": 40.0,
+           "labels": {}, "change_from_previous": None, "interpolated_channels": []}  # fmt: skip
+    findings = Findings.from_dict(old)
+    assert findings.slowing.focal_assessable and findings.bad_channels == []
+    fields = findings_to_fields(findings)
+    assert fields["dominant_rhythm"] == "present" and fields["focal_slowing"] is None
+    assert parse(describe(findings)) == fields
 
 
 def test_negated_and_near_phrases_are_not_confused():

@@ -417,7 +417,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             target = args.ship_to
             if target.exists():
                 shutil.rmtree(target)
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("training_state.json"))
+            # The package needs weights, configs and card only: the code files (*.py) that
+            # save_pretrained wrote are the package's own, written fresh by `neuronarrator export model`.
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("training_state.json", "*.py"))
             for path in target.iterdir():
                 path.chmod(0o644)  # save_state writes weights owner-only; a package ships them readable
             quality_path = config.output_dir / "quality.json"

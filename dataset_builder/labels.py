@@ -7,7 +7,7 @@ single source of truth; ``vocabulary_markdown()`` renders it for the dataset car
 
 from __future__ import annotations
 
-__all__ = ["LABEL_VOCABULARY", "LABEL_SOURCES", "check_labels", "vocabulary_markdown"]
+__all__ = ["DEPENDENT_KEYS", "LABEL_VOCABULARY", "LABEL_SOURCES", "check_labels", "vocabulary_markdown"]
 
 # key -> {harmonized value: clinical phrase used in descriptions}
 LABEL_VOCABULARY: dict[str, dict[str, str]] = {
@@ -73,6 +73,11 @@ LABEL_VOCABULARY: dict[str, dict[str, str]] = {
     "stimulus": {"face": "face stimuli", "house": "house stimuli", "checkerboard": "checkerboard stimuli", "none": "no stimulus"},
     "recording_quality": {"bad_span": "a span marked bad by the annotator", "good": "good quality"},
 }
+
+# Keys that qualify another key's value: a segment gets them only from the spans that carry the
+# value it gets for that key (``RecordingItem.labels_for_segment``): a seizure type only with
+# seizure=seizure, a motor mode only with the motor task it belongs to (never with rest).
+DEPENDENT_KEYS: dict[str, str] = {"seizure_type": "seizure", "motor_mode": "motor_task"}
 
 # Which sources feed which key (documentation and dataset card).
 LABEL_SOURCES: dict[str, tuple[str, ...]] = {

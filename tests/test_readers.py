@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +95,8 @@ def test_index_of_an_empty_folder_says_what_the_source_expects(name, tmp_path):
     assert str(tmp_path) in message
     assert "expected" in message
     assert reader.layout.split(" ")[0] in message
+    if reader.requires_path:
+        assert "found: an empty folder" in message
 
 
 @pytest.mark.parametrize("name", SOURCES_16)
@@ -139,6 +143,14 @@ def test_tuab_labels_from_folders_and_eval_is_the_test_split(fixture_root):
     assert raw.info["sfreq"] == 128.0
 
 
+def test_tuab_v2_tree_with_digit_patients(tmp_path):
+    items = _index("tuab", fx.make_tuab_v2(tmp_path))
+    assert {r: (i.subject, i.recording_labels["abnormal"], i.official_split) for r, i in items.items()} == {
+        "00000021_s004_t000": ("00000021", "normal", "train"),
+        "00000768_s003_t000": ("00000768", "abnormal", "test"),
+    }
+
+
 def test_tuev_rec_events_deduplicated_over_channels(fixture_root):
     items = _index("tuev", fixture_root("tuev"))
     train = items["aaaaaaar_00000001"]
@@ -160,21 +172,67 @@ def test_tuev_rec_with_a_bad_code_is_refused(tmp_path):
         read_rec(bad)
 
 
-def test_tusz_term_seizures_with_types_and_official_splits(fixture_root):
+def test_tusz_seizure_terms_complemented_over_the_file_with_types(fixture_root):
     items = _index("tusz", fixture_root("tusz"))
-    assert {r: (i.subject, i.official_split) for r, i in items.items()} == {
-        "aaaaaaac_s001_t000": ("aaaaaaac", "train"),
-        "aaaaaaba_s002_t000": ("aaaaaaba", "validation"),
-        "aaaaaqvx_s003_t001": ("aaaaaqvx", "test"),
+    assert {r: (i.subject, i.official_split, i.extra["montage"]) for r, i in items.items()} == {
+        "aaaaaool_s004_t002": ("aaaaaool", "validation", "01_tcp_ar"),
+        "aaaaahln_s001_t000": ("aaaaahln", "validation", "02_tcp_le"),
+        "aaaaarnq_s002_t001": ("aaaaarnq", "test", "03_tcp_ar_a"),
+        "aaaaakpu_s001_t000": ("aaaaakpu", "train", "01_tcp_ar"),
     }
-    assert _spans(items["aaaaaaac_s001_t000"]) == [
-        (0.0, 5.0, {"seizure": "none"}),
-        (5.0, 9.0, {"seizure": "seizure", "seizure_type": "complex_partial"}),
-        (9.0, 20.0, {"seizure": "none"}),
-    ]
-    assert items["aaaaaqvx_s003_t001"].labels_for_segment(5, 15)["seizure"] == "none"  # 1 s of 10
-    assert items["aaaaaqvx_s003_t001"].labels_for_segment(1, 7) == {"seizure": "seizure", "seizure_type": "generalized"}
-    assert items["aaaaaaac_s001_t000"].extra["montage"] == "01_tcp_ar"
+    # The real form: the .csv_bi of a seizure file lists only its seiz terms; the rest of the
+    # 720 s file is "none", not unlabelled.
+    cpsz = {"seizure": "seizure", "seizure_type": "complex_partial"}
+    assert _spans(items["aaaaaool_s004_t002"]) == [
+        (0.0, 224.007, {"seizure": "none"}), (224.007, 258.98, cpsz), (258.98, 408.951, {"seizure": "none"}),
+        (408.951, 430.942, cpsz), (430.942, 720.0, {"seizure": "none"}),
+    ]  # fmt: skip
+    assert _spans(items["aaaaahln_s001_t000"]) == [(0.0, 1275.0, {"seizure": "none"})]
+    item = items["aaaaarnq_s002_t001"]
+    assert item.labels_for_segment(60, 70) == {"seizure": "none"}  # 4.25 s of seizure in 10 s: none, and no type
+    assert item.labels_for_segment(20, 30) == {"seizure": "seizure", "seizure_type": "generalized"}
+    assert all(i.issues == [] for i in items.values())
+    raw = get_reader("tusz").load_raw(items["aaaaahln_s001_t000"])
+    assert raw.ch_names == list(fx.TUH_LE_CHANNELS)
+
+
+def test_tusz_labels_it_cannot_place_are_reported_and_left_unlabelled(tmp_path):
+    root = fx.make_tusz(tmp_path)
+    bi = next(root.rglob("aaaaakpu_s001_t000.csv_bi"))
+    bi.write_text(bi.read_text().replace("TERM,0.0000,60.0000,bckg,1.0000", "TERM,10.0000,20.0000,arti,1.0000\nTERM,30.0000,35.0000,seiz,1.0000"))
+    item = _index("tusz", root)["aaaaakpu_s001_t000"]
+    assert _spans(item) == [
+        (0.0, 10.0, {"seizure": "none"}),
+        (20.0, 30.0, {"seizure": "none"}),
+        (30.0, 35.0, {"seizure": "seizure", "seizure_type": "unknown"}),  # no typed .csv row overlaps
+        (35.0, 60.0, {"seizure": "none"}),
+    ]  # 10-20 s ("arti") left unlabelled
+    assert len(item.issues) == 2
+    assert "'arti' x1" in item.issues[1] and str(bi) in item.issues[1]
+    assert "seizure_type=unknown" in item.issues[0]
+
+
+@pytest.mark.skipif(not os.environ.get("NEURONARRATOR_E2B_DATA"), reason="set NEURONARRATOR_E2B_DATA to an unpacked epilepsy2bids 0.0.7 tests/data folder")
+def test_tusz_real_csv_bi_tree(tmp_path):
+    """The reader on the real TUSZ label files copied into epilepsy2bids 0.0.7 (``tests/data/tuh``,
+    TUH licence: not redistributed here), with EDFs of each file's stated duration beside them."""
+    from dataset_builder.readers.tuh_common import nedc_duration, read_nedc_csv
+
+    real = Path(os.environ["NEURONARRATOR_E2B_DATA"]) / "tuh"
+    n_seizure_files = 0
+    for bi in sorted(real.rglob("*.csv_bi")):
+        target = tmp_path / "edf" / bi.relative_to(real)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bi, target)
+        fx.write_edf(target.with_suffix(".edf"), ("EEG FP1-REF",), sfreq=1.0, seconds=int(nedc_duration(bi)))
+        labels = {row.label for row in read_nedc_csv(bi)}
+        assert labels in ({"seiz"}, {"bckg"}), f"{bi} mixes {labels}"
+        n_seizure_files += labels == {"seiz"}
+    items = _index("tusz", tmp_path)
+    assert len(items) == len(list(real.rglob("*.csv_bi"))) and n_seizure_files > 0
+    for item in items.values():
+        covered = sum(s.end_s - s.start_s for s in item.spans)
+        assert covered == pytest.approx(int(nedc_duration(Path(item.path).with_suffix(".csv_bi"))), abs=1.0)  # no gap
 
 
 def test_tusz_channel_csv_alone_gives_seizure_and_complement(tmp_path):
@@ -182,11 +240,11 @@ def test_tusz_channel_csv_alone_gives_seizure_and_complement(tmp_path):
     for bi in root.rglob("*.csv_bi"):
         bi.unlink()
     items = _index("tusz", root)
-    # Per-channel rows: seizure is the union over channels; "none" is everything else.
-    assert _spans(items["aaaaaaac_s001_t000"]) == [
-        (0.0, 5.0, {"seizure": "none"}),
-        (5.0, 9.0, {"seizure": "seizure", "seizure_type": "complex_partial"}),
-        (9.0, 20.0, {"seizure": "none"}),
+    # Per-channel rows: seizure is the union over channels; "none" is the rest of the EDF.
+    assert _spans(items["aaaaarnq_s002_t001"]) == [
+        (0.0, 12.5, {"seizure": "none"}),
+        (12.5, 64.25, {"seizure": "seizure", "seizure_type": "generalized"}),
+        (64.25, 300.0, {"seizure": "none"}),
     ]
 
 
@@ -226,25 +284,43 @@ def test_tuep_patient_diagnosis_from_top_folder(fixture_root):
     assert {r: (i.subject, i.recording_labels) for r, i in items.items()} == {
         "aaaaaawu_s001_t000": ("aaaaaawu", {"epilepsy": "epilepsy"}),
         "aaaaabdn_s003_t001": ("aaaaabdn", {"epilepsy": "no_epilepsy"}),
+        "aaaaaaqq_s002_t000": ("aaaaaaqq", {"epilepsy": "epilepsy"}),  # v2.0.0 top folder epilepsy_edf/
     }
     raw = get_reader("tuep").load_raw(items["aaaaaawu_s001_t000"])
     assert raw.ch_names == ["EEG FP1-LE", "EEG C3-LE"]
 
 
 # --- seizure sources -------------------------------------------------------------------------
-def test_chbmit_summary_seizures_and_chb21_is_chb01(fixture_root):
+def test_chbmit_real_summaries_both_forms(fixture_root):
+    """The published chb05 ("Seizure Start Time") and chb08 ("Seizure 1 Start Time", "7:38:16")
+    summaries, with 1 h EDFs beside them."""
     items = _index("chbmit", fixture_root("chbmit"))
-    assert set(items) == {"chb01_01", "chb01_03", "chb21_19"}  # chb01_99 is not in the summary
-    assert {i.subject for i in items.values()} == {"chb01"}
-    assert _spans(items["chb01_01"]) == [(0.0, 40.0, {"seizure": "none"})]
-    assert _spans(items["chb01_03"]) == [(0.0, 12.0, {"seizure": "none"}), (12.0, 25.0, {"seizure": "seizure"}), (25.0, 40.0, {"seizure": "none"})]
-    seizures = [s[:2] for s in _spans(items["chb21_19"]) if s[2]["seizure"] == "seizure"]
-    assert seizures == [(2.0, 6.0), (30.0, 35.0)]
+    assert set(items) == {"chb05_01", "chb05_06", "chb05_99", "chb08_02", "chb08_03", "chb08_21"}
+    assert {i.subject for i in items.values()} == {"chb05", "chb08"}
+    # chb05_99 is not in the summary: indexed without labels (not "none") and reported.
+    unlisted = items.pop("chb05_99")
+    assert unlisted.spans == [] and len(unlisted.issues) == 1 and "not listed in" in unlisted.issues[0]
+    seizures = {r: [s[:2] for s in _spans(i) if s[2]["seizure"] == "seizure"] for r, i in items.items()}
+    assert seizures == {"chb05_01": [], "chb05_06": [(417.0, 532.0)], "chb08_02": [(2670.0, 2841.0)], "chb08_03": [], "chb08_21": [(2083.0, 2347.0)]}
+    assert _spans(items["chb05_06"]) == [(0.0, 417.0, {"seizure": "none"}), (417.0, 532.0, {"seizure": "seizure"}), (532.0, 3600.0, {"seizure": "none"})]
+    assert all(i.issues == [] and i.line_freq == 60.0 for i in items.values())
 
 
-def test_chbmit_load_raw_rebuilds_average_referenced_electrodes(fixture_root):
-    item = _index("chbmit", fixture_root("chbmit"))["chb01_03"]
-    raw = get_reader("chbmit").load_raw(item)
+def test_chbmit_summary_parser_on_the_real_files():
+    from dataset_builder.readers.chbmit import parse_chbmit_summary
+
+    chb05 = parse_chbmit_summary(fx.REAL_LABELS / "chbmit/chb05/chb05-summary.txt")
+    chb08 = parse_chbmit_summary(fx.REAL_LABELS / "chbmit/chb08/chb08-summary.txt")
+    assert len(chb05) == 39 and len(chb08) == 20  # every "File Name:" block
+    assert sum(len(v) for v in chb05.values()) == 5 and sum(len(v) for v in chb08.values()) == 5  # CHB-MIT: 5 seizures each
+
+
+def test_chbmit_chb21_is_chb01_and_load_raw_rebuilds_average_referenced_electrodes(tmp_path):
+    root = fx.make_chbmit_signals(tmp_path)
+    items = _index("chbmit", root)
+    assert {r: i.subject for r, i in items.items()} == {"chb01_03": "chb01", "chb21_19": "chb01"}
+    assert [s[:2] for s in _spans(items["chb21_19"]) if s[2]["seizure"] == "seizure"] == [(2.0, 6.0), (30.0, 35.0)]
+    raw = get_reader("chbmit").load_raw(items["chb01_03"])
     # The midline chain FZ-CZ-PZ is not linked to the rest: left for the front-end to interpolate.
     main = [e for e in fx.CHB_ELECTRODES if e not in ("FZ", "CZ", "PZ")]
     expected_names = {"FP1": "Fp1", "FP2": "Fp2", "FT9": "FT9", "FT10": "FT10"}
@@ -274,17 +350,59 @@ def test_chbmit_summary_count_mismatch_is_refused(tmp_path):
         parse_chbmit_summary(summary)
 
 
-def test_siena_clock_times_quirks_and_patient_types(fixture_root):
+def test_siena_real_lists_with_the_pn00_3_hour_typo_corrected(fixture_root):
     items = _index("siena", fixture_root("siena"))
-    assert {r: i.subject for r, i in items.items()} == {"PN00-1": "PN00", "PN00-2": "PN00", "PN06-1": "PN06"}
+    assert set(items) == {"PN00-1", "PN00-2", "PN00-3", "PN00-4", "PN00-5", "PN16-1", "PN16-2"}
     sz = {r: [s[:2] for s in _spans(i) if s[2]["seizure"] == "seizure"] for r, i in items.items()}
-    assert sz == {"PN00-1": [(10.0, 20.0)], "PN00-2": [(15.0, 25.0)], "PN06-1": [(20.0, 25.0)]}  # PN00-2 crosses midnight
-    assert items["PN00-1"].labels_for_segment(10, 20) == {"seizure": "seizure", "seizure_type": "complex_partial"}
-    assert items["PN06-1"].labels_for_segment(20, 25)["seizure_type"] == "tonic_clonic"
-    assert items["PN00-1"].labels_for_segment(25, 35) == {"seizure": "none"}
-    assert all(i.line_freq == 50.0 for i in items.values())
-    raw = get_reader("siena").load_raw(items["PN06-1"])
+    assert sz == {
+        "PN00-1": [(1143.0, 1213.0)],  # 19.58.36-19.59.46 after 19.39.33
+        "PN00-2": [(1220.0, 1274.0)],
+        "PN00-3": [(765.0, 825.0)],  # published "19.29.29" read as 18.29.29 (one hour), not 1,700 s to the file end
+        "PN00-4": [(1006.0, 1080.0)],
+        "PN00-5": [(904.0, 971.0)],
+        "PN16-1": [(7184.0, 7307.0)],
+        "PN16-2": [(8574.0, 8681.0)],  # crosses no midnight: 00.53.55 -> 03.16.49
+    }
+    pn00_3 = items["PN00-3"]
+    assert len(pn00_3.issues) == 1 and "end moved by one hour to 18.29.29 (60 s)" in pn00_3.issues[0]
+    assert "Seizures-list-PN00.txt" in pn00_3.issues[0]
+    assert all(i.issues == [] for r, i in items.items() if r != "PN00-3")
+    assert pn00_3.labels_for_segment(770, 780) == {"seizure": "seizure", "seizure_type": "complex_partial"}  # PN00: IAS
+    assert pn00_3.labels_for_segment(900, 910) == {"seizure": "none"}
+    assert items["PN16-1"].labels_for_segment(7200, 7210)["seizure_type"] == "complex_partial"
+    raw = get_reader("siena").load_raw(items["PN16-2"])
     assert raw.ch_names == list(fx.SIENA_CHANNELS)
+
+
+def test_siena_published_quirks_are_corrected_or_refused_never_silent(tmp_path):
+    items = _index("siena", fx.make_siena_quirks(tmp_path))
+    sz = {r: [s[:2] for s in _spans(i) if s[2]["seizure"] == "seizure"] for r, i in items.items()}
+    assert sz == {
+        "PN01-1": [(1140.0, 1200.0), (2340.0, 2380.0)],  # "PN01.edf", two seizures
+        "PN06-1": [(600.0, 660.0)],  # "PNO6-1.edf"
+        "PN10-7.8.9": [(660.0, 700.0)],  # "1 6.49.25"
+        "PN11-1": [(600.0, 650.0)],  # "PN11-.edf"
+        "PN12-1.2": [(600.0, 660.0), (2400.0, 2490.0)],  # 2nd block: the file's earlier registration start
+        "PN12-3": [(300.0, 360.0)],  # block without registration: the EDF header start
+    }
+    issues = {r: i.issues for r, i in items.items()}
+    assert "taken to be PN01-1.edf" in issues["PN01-1"][0] and "taken to be PN11-1.edf" in issues["PN11-1"][0]
+    assert "(letter O)" in issues["PN06-1"][0]
+    assert issues["PN10-7.8.9"] == [] and issues["PN12-1.2"] == []
+    pn12_3 = items["PN12-3"]
+    assert any("EDF header start 20.00.00 is used" in line for line in pn12_3.issues)
+    assert any("20.20.00-20.12.00" in line and "refused" in line for line in pn12_3.issues)
+    # The refused seizure's time (from its start to the end of the file) is unlabelled, not "none".
+    assert pn12_3.labels_for_segment(1300, 1310) == {}
+    assert pn12_3.labels_for_segment(1000, 1010) == {"seizure": "none"}
+
+
+def test_siena_a_listed_file_that_is_missing_is_reported(tmp_path):
+    root = fx.make_siena_quirks(tmp_path)
+    (root / "PN11/PN11-1.edf").rename(root / "PN11/PN11-2.edf")
+    item = _index("siena", root)["PN11-2"]
+    assert [s[2] for s in _spans(item)] == [{"seizure": "none"}]
+    assert any("names 'PN11-.edf'" in line and "not placed" in line for line in item.issues)
 
 
 def test_siena_unreadable_clock_time_names_the_line(tmp_path):
@@ -296,14 +414,25 @@ def test_siena_unreadable_clock_time_names_the_line(tmp_path):
         parse_siena_seizure_list(bad)
 
 
-def test_helsinki_majority_consensus_and_nan_padding(fixture_root):
+def test_helsinki_fixed_a_file_majority_and_empty_padding(fixture_root):
     items = _index("helsinki", fixture_root("helsinki"))
     assert set(items) == {"eeg1", "eeg2"}
     assert _spans(items["eeg1"]) == [(0.0, 3.0, {"seizure": "none"}), (3.0, 6.0, {"seizure": "seizure"}), (6.0, 10.0, {"seizure": "none"})]
-    assert _spans(items["eeg2"]) == [(0.0, 6.0, {"seizure": "none"})]  # one annotator of three
+    # Second 0 of eeg2: A (from annotations_2017_A_fixed.csv) and B -> seizure; second 1: A alone -> none.
+    assert _spans(items["eeg2"]) == [(0.0, 1.0, {"seizure": "seizure"}), (1.0, 6.0, {"seizure": "none"})]
     assert items["eeg1"].extra["annotators"] == ["A", "B", "C"]
+    assert "annotations_2017_A_fixed.csv" in items["eeg1"].extra["annotation_files"]
+    assert all(i.issues == [] for i in items.values())
     raw = get_reader("helsinki").load_raw(items["eeg2"])
     assert raw.ch_names == list(fx.HELSINKI_CHANNELS)
+
+
+def test_helsinki_missing_annotator_is_reported_not_silent(tmp_path):
+    root = fx.make_helsinki(tmp_path)
+    (root / "annotations_2017_A_fixed.csv").unlink()
+    items = _index("helsinki", root)
+    assert items["eeg1"].extra["annotators"] == ["B", "C"]
+    assert all(len(i.issues) == 1 and "['A'] missing (annotations_2017_A_fixed.csv)" in i.issues[0] for i in items.values())
 
 
 def test_helsinki_consensus_rules():
@@ -333,11 +462,26 @@ def test_sleep_edf_hypnogram_rk_to_aasm(fixture_root):
     assert _spans(items["ST7011J0"]) == [(0.0, 60.0, {"sleep_stage": "N3"}), (90.0, 120.0, {"sleep_stage": "W"})]  # movement dropped
     raw = get_reader("sleep_edf").load_raw(sc)
     # Each bipolar derivation becomes a channel at its first electrode (see the low-density policy).
-    assert raw.ch_names == ["Fpz", "Pz", "EOG horizontal"] and raw.info["sfreq"] == 100.0
-    assert raw.get_channel_types() == ["eeg", "eeg", "eog"]
+    # The real SC channel set: 1 Hz respiration, EMG envelope, temperature and marker come along
+    # (MNE resamples them to 100 Hz) and are typed so the front-end leaves them out.
+    assert raw.ch_names == ["Fpz", "Pz", "EOG horizontal", "Resp oro-nasal", "EMG submental", "Temp rectal", "Event marker"]
+    assert raw.info["sfreq"] == 100.0
+    assert raw.get_channel_types() == ["eeg", "eeg", "eog", "resp", "emg", "misc", "misc"]
     assert "Fpz=Fpz-Cz" in raw.info["description"] and "Pz=Pz-Oz" in raw.info["description"]
     positions = raw.get_montage().get_positions()["ch_pos"]
     assert set(positions) == {"Fpz", "Pz"} and all(np.isfinite(p).all() for p in positions.values())
+
+
+def test_sleep_edf_hypnograms_are_annotation_only_edf_plus(fixture_root):
+    """The fixture's hypnograms have the real form: EDF+ with no signal but the annotations."""
+    import mne
+
+    hypnogram = fixture_root("sleep_edf") / "sleep-cassette/SC4001EC-Hypnogram.edf"
+    header = hypnogram.read_bytes()[:512]
+    assert header[192:197] == b"EDF+C" and int(header[252:256]) == 1 and header[256:271] == b"EDF Annotations"
+    assert list(mne.read_annotations(hypnogram).description)[:2] == ["Sleep stage W", "Sleep stage 1"]
+    items = _index("sleep_edf", fixture_root("sleep_edf"))
+    assert all(i.issues == [] for i in items.values())  # "?" and "Movement time" are known non-stages
 
 
 def test_sleep_edf_wake_is_trimmed_around_the_night():
@@ -361,16 +505,38 @@ def test_hmc_scoring_edf_and_txt(fixture_root):
     assert raw.ch_names == list(fx.HMC_CHANNELS)
 
 
-def test_isruc_rec_files_codes_and_subgroups(fixture_root):
+def test_isruc_official_subgroup_folders_codes_and_sessions(fixture_root):
     items = _index("isruc", fixture_root("isruc"))
-    assert {r: i.subject for r, i in items.items()} == {"sg1-1": "sg1-1", "sg2-8-1": "sg2-8", "sg2-8-2": "sg2-8"}
+    assert {r: (i.subject, i.extra["subgroup"]) for r, i in items.items()} == {
+        "sg1-1": ("sg1-1", 1), "sg2-8-1": ("sg2-8", 2), "sg2-8-2": ("sg2-8", 2), "sg3-2": ("sg3-2", 3),
+    }  # fmt: skip
     # 4 codes for a 90 s signal: the 4th epoch is dropped; code 5 is REM.
     assert _spans(items["sg1-1"]) == [(0.0, 30.0, {"sleep_stage": "W"}), (30.0, 60.0, {"sleep_stage": "N1"}), (60.0, 90.0, {"sleep_stage": "REM"})]
     assert _spans(items["sg2-8-1"]) == [(0.0, 30.0, {"sleep_stage": "N3"}), (30.0, 60.0, {"sleep_stage": "N2"})]
+    # Code 4 is no stage: unlabelled and reported once for the file.
+    assert _spans(items["sg3-2"]) == [(0.0, 30.0, {"sleep_stage": "W"})]
+    assert len(items["sg3-2"].issues) == 1 and "code 4 x1" in items["sg3-2"].issues[0]
     raw = get_reader("isruc").load_raw(items["sg1-1"])  # .rec opened through a temporary .edf link
     assert raw.ch_names == list(fx.ISRUC_CHANNELS)
     assert raw.n_times == 90 * 50
     assert Path(items["sg1-1"].path).suffix == ".rec"
+
+
+def test_isruc_renamed_subgroup_folders(tmp_path):
+    items = _index("isruc", fx.make_isruc_renamed(tmp_path))
+    assert {r: i.extra["subgroup"] for r, i in items.items()} == {"sg1-1": 1, "sg3-2": 3}
+
+
+def test_isruc_unknown_layout_says_what_it_expected_and_found(tmp_path):
+    fx.make_isruc(tmp_path)
+    (tmp_path / "subgroupI").rename(tmp_path / "group_one")
+    for name in ("subgroupII", "subgroupIII"):
+        shutil.rmtree(tmp_path / name)
+    with pytest.raises(ValueError) as error:
+        list(get_reader("isruc").index(tmp_path))
+    message = str(error.value)
+    assert "expected layout: subgroupI/<n>/<n>.rec" in message
+    assert "found: group_one/; files: " in message and "1 .rec" in message
 
 
 def test_isruc_label_file_with_text_is_refused(tmp_path):
@@ -424,14 +590,20 @@ def test_gdf_fixture_is_read_by_mne_with_its_events(fixture_root):
 
 def test_bciciv2a_cues_true_labels_rejections_and_sessions(fixture_root):
     items = _index("bciciv2a", fixture_root("bciciv2a"))
-    assert {r: (i.subject, i.official_split) for r, i in items.items()} == {
-        "A01T": ("A01", "train"), "A01E": ("A01", "test"), "A02E": ("A02", "test"),
-        "A03T_run1": ("A03", "train"), "A03T_run2": ("A03", "train"),  # BNCI Horizon .mat packaging
+    # Both sessions of a subject share the subject's split; the competition's role is kept in extra.
+    assert {r: (i.subject, i.official_split, i.extra["session"], i.extra["official_split"]) for r, i in items.items()} == {
+        "A01T": ("A01", None, "T", "train"), "A01E": ("A01", None, "E", "test"), "A02E": ("A02", None, "E", "test"),
+        "A03T_run1": ("A03", None, "T", "train"), "A03T_run2": ("A03", None, "T", "train"),  # BNCI Horizon .mat packaging
     }  # fmt: skip
+    from dataset_builder.splits import assign_splits
+
+    splits = assign_splits(items.values())  # the build does not stop on the two sessions of A01
+    assert set(splits) == {("bciciv2a", "A01"), ("bciciv2a", "A02"), ("bciciv2a", "A03")}
     motor = lambda item: [(s[0], s[1], s[2]["motor_task"]) for s in _spans(item) if "motor_task" in s[2]]
     assert motor(items["A01T"]) == [(6.0, 10.0, "left_hand"), (14.0, 18.0, "tongue"), (30.0, 34.0, "right_hand")]  # trial 3 rejected
     assert motor(items["A01E"]) == [(6.0, 10.0, "right_hand"), (14.0, 18.0, "feet"), (22.0, 26.0, "tongue")]  # from A01E.mat
-    assert motor(items["A02E"]) == []  # no true labels
+    assert motor(items["A02E"]) == []  # no true labels: reported
+    assert len(items["A02E"].issues) == 1 and "no A02E.mat" in items["A02E"].issues[0]
     assert _spans(items["A01T"])[0] == (1.0, 2.5, {"eyes": "open"})
     assert all(s.labels.get("motor_mode", "imagined") == "imagined" for s in items["A01E"].spans)
     raw = get_reader("bciciv2a").load_raw(items["A01T"])
@@ -639,7 +811,7 @@ def test_chbmit_bipolar_recording_passes_the_front_end(fixture_root):
     """End to end: the rebuilt electrodes are recognised as 10-20 channels by the front-end."""
     from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtractor
 
-    item = _index("chbmit", fixture_root("chbmit"))["chb01_03"]
+    item = _index("chbmit", fixture_root("chbmit_signals"))["chb01_03"]
     features = NeuroNarratorFeatureExtractor()(get_reader("chbmit").load_raw(item), line_freq=item.line_freq)
     assert np.asarray(features["eeg"]).shape == (4, 19, 2000)  # 40 s -> four 10 s segments
     interpolated = [name for name, recorded in zip(STANDARD_CHANNELS, np.asarray(features["channel_mask"])[0]) if not recorded]
@@ -648,15 +820,13 @@ def test_chbmit_bipolar_recording_passes_the_front_end(fixture_root):
 
 def test_sleep_edf_two_derivations_pass_the_front_end_with_the_reader_policy(fixture_root):
     """Sleep-EDF's low-density policy: two derivations -> 19 channels, only Pz marked recorded,
-    every segment labelled with its sleep stage; the default minimum of 4 still refuses the file."""
+    every segment labelled with its sleep stage."""
     from dataset_builder.build import BuildSettings, recording_rows
-    from modeling_neuronarrator import STANDARD_CHANNELS, EEGInputError, NeuroNarratorFeatureExtractor
+    from modeling_neuronarrator import STANDARD_CHANNELS
 
     reader = get_reader("sleep_edf")
     assert dict(reader.feature_extractor_kwargs) == {"min_recorded_channels": 2}
     item = _index("sleep_edf", fixture_root("sleep_edf"))["SC4001E0"]
-    with pytest.raises(EEGInputError, match=r"only 1 of the 19 10-20 channels found \(\['Pz'\]\).*at least 4 are needed"):
-        NeuroNarratorFeatureExtractor()(reader.load_raw(item))
 
     rows = [row for batch in recording_rows(reader, item, "train", BuildSettings()) for row in batch]
     assert len(rows) == 30  # 300 s -> thirty 10 s segments

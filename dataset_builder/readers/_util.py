@@ -18,7 +18,9 @@ from .base import LabelSpan
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "LabelIssues",
     "check_root",
+    "describe_folder",
     "clock_to_seconds",
     "complement_spans",
     "edf_header_duration",
@@ -50,13 +52,64 @@ def check_root(root: str | Path | None, reader) -> Path:
     return path
 
 
+def describe_folder(root: Path, max_entries: int = 8, max_files: int = 20000) -> str:
+    """What a folder holds, in one line: its first entries and the file types below it.
+
+    Used by the "no recordings found" errors so that a user sees what was found next to what was
+    expected (e.g. ``found: subgroupI/, subgroupIII/; files: 110 .rec, 110 .txt``).
+    """
+    try:
+        entries = sorted(root.iterdir(), key=lambda p: p.name)
+    except OSError as error:
+        return f"found: unreadable folder ({error})"
+    if not entries:
+        return "found: an empty folder"
+    shown = [f"{p.name}/" if p.is_dir() else p.name for p in entries[:max_entries]]
+    more = f" and {len(entries) - max_entries} more" if len(entries) > max_entries else ""
+    suffixes: dict[str, int] = {}
+    for n, path in enumerate(root.rglob("*")):
+        if n >= max_files:
+            break
+        if path.is_file():
+            suffix = "".join(path.suffixes[-1:]).lower() or "(no extension)"
+            suffixes[suffix] = suffixes.get(suffix, 0) + 1
+    files = ", ".join(f"{count} {suffix}" for suffix, count in sorted(suffixes.items(), key=lambda kv: (-kv[1], kv[0]))[:8])
+    return f"found: {', '.join(shown)}{more}; files: {files or 'none'}"
+
+
 def no_recordings_error(root: Path, reader, detail: str = "") -> ValueError:
-    """The error raised when a folder holds no recording of the source."""
+    """The error raised when a folder holds no recording of the source: it names the folder, the
+    layout the reader expected and what the folder holds."""
     extra = f" ({detail})" if detail else ""
     return ValueError(
         f"{reader.name}: no {reader.title} recordings found under {str(root)!r}{extra}; "
-        f"expected layout: {_layout(reader)}"
+        f"expected layout: {_layout(reader)}; {describe_folder(root)}"
     )
+
+
+class LabelIssues:
+    """Collects, for one recording, the labels a reader could not place, corrected or refused.
+
+    ``add`` logs a warning the first time per label file (not once per row) and keeps every line;
+    the lines go to ``RecordingItem.issues`` and from there to the build's ``errors.jsonl``.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: list[str] = []
+        self._warned: set[str] = set()
+
+    def add(self, where: str | Path, message: str) -> None:
+        line = f"{where}: {message}"
+        self.lines.append(line)
+        if str(where) not in self._warned:
+            self._warned.add(str(where))
+            logger.warning("%s: %s", self.source, line)
+
+    def take(self) -> list[str]:
+        """The lines collected since the last call (for the next recording)."""
+        lines, self.lines = self.lines, []
+        return lines
 
 
 def edf_header_duration(path: str | Path) -> float:
@@ -175,23 +228,35 @@ def spans_from_annotations(
     mapping: dict[str, dict[str, str]],
     *,
     where: str,
+    ignore: Iterable[str] = (),
+    issues: "LabelIssues | None" = None,
 ) -> list[LabelSpan]:
-    """One span per annotation whose description is in ``mapping`` (others are counted and logged).
+    """One span per annotation whose description is in ``mapping``.
 
     Args:
         onsets, durations: seconds from the recording start.
         descriptions: annotation texts (``"Sleep stage W"``).
         mapping: description -> harmonized labels.
+        ignore: descriptions that are known and deliberately not labels (``Lights off``,
+            ``Sleep stage ?``); they are skipped quietly.
+        issues: where a description that is neither mapped nor ignored is reported (one warning
+            per file, every occurrence counted); without it such descriptions are logged at debug.
     """
     spans = []
     skipped: dict[str, int] = {}
+    ignored = {str(text).strip() for text in ignore}
     for onset, duration, text in zip(onsets, durations, descriptions):
         labels = mapping.get(str(text).strip())
         if labels is None:
-            skipped[str(text)] = skipped.get(str(text), 0) + 1
+            if str(text).strip() not in ignored:
+                skipped[str(text)] = skipped.get(str(text), 0) + 1
             continue
         if duration > 0:
             spans.append(LabelSpan(float(onset), float(onset) + float(duration), dict(labels)))
     if skipped:
-        logger.debug("%s: annotations without a harmonized label, skipped: %s", where, skipped)
+        if issues is not None:
+            detail = ", ".join(f"{text!r} x{count}" for text, count in sorted(skipped.items()))
+            issues.add(where, f"annotations that map to no harmonized label, left unlabelled: {detail}")
+        else:
+            logger.debug("%s: annotations without a harmonized label, skipped: %s", where, skipped)
     return spans

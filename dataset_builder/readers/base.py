@@ -7,8 +7,14 @@ A reader knows one source's published folder layout and label files. It does two
 2. ``load_raw(item)``: opens that recording as an ``mne.io.BaseRaw`` (in volts, as MNE does),
    for sources whose files MNE cannot open directly (SEED ``.mat``, ISRUC ``.rec``) too.
 
-The builder then runs the front-end on the raw, cuts 10 s segments and gives each segment the
-labels of the span that covers most of it (``labels_for_segment``). Readers register themselves
+The builder then runs the front-end on the raw, cuts 10 s segments and gives each segment its
+labels by one overlap rule (``labels_for_segment``): per key, the value whose spans cover most of
+the segment in total; a dependent key (``seizure_type`` of ``seizure``, ``motor_mode`` of
+``motor_task``, see ``labels.DEPENDENT_KEYS``) is taken only from spans that carry the winning value
+of its key, so a segment that comes out ``seizure=none`` never carries a seizure type, and a
+``rest`` segment never a motor mode. A reader that meets a label it cannot place, or corrects or
+refuses a published label, adds a line to ``RecordingItem.issues`` (and logs one warning per file);
+the builder writes them to ``errors.jsonl``. Readers register themselves
 with ``@register_reader`` so that the CLI, the builder and the contract tests find them all.
 """
 
@@ -20,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional
 
-from ..labels import check_labels
+from ..labels import DEPENDENT_KEYS, check_labels
 
 __all__ = [
     "LabelSpan",
@@ -56,6 +62,8 @@ class RecordingItem:
         official_split: ``"train"``/``"test"`` where the source defines one (TUAB/TUEV eval), else None.
         line_freq: mains frequency of the site (50 or 60 Hz) when known from the source.
         extra: source-specific values the reader's ``load_raw`` needs (e.g. a trial index).
+        issues: labels of this recording the reader could not place, corrected or refused (one
+            line each, naming the label file); written to ``errors.jsonl`` by the builder.
     """
 
     source: str
@@ -67,6 +75,7 @@ class RecordingItem:
     official_split: Optional[str] = None
     line_freq: Optional[float] = None
     extra: dict = field(default_factory=dict)
+    issues: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_labels(self.recording_labels, where=f"{self.source}:{self.recording}")
@@ -79,17 +88,45 @@ class RecordingItem:
         return dataclasses.asdict(self)
 
     def labels_for_segment(self, start_s: float, end_s: float) -> dict[str, str]:
-        """Recording labels plus, per key, the span label that covers most of [start_s, end_s)."""
+        """Recording labels plus, per key, the value whose spans cover most of [start_s, end_s).
+
+        Overlaps of the spans that carry the same value are summed (a 10 s segment made of rest,
+        left-hand and rest blocks is ``rest`` when the rest blocks cover more of it); ties go to
+        the value met first in time. A dependent key (``DEPENDENT_KEYS``: ``seizure_type`` depends
+        on ``seizure``, ``motor_mode`` on ``motor_task``) is chosen among the spans whose value of
+        its key is the winning one, so the two never disagree.
+        """
         labels = dict(self.recording_labels)
-        best: dict[str, tuple[float, str]] = {}
+        cover: dict[str, dict[str, float]] = {}
+        first: dict[tuple[str, str], float] = {}
+        parts = []
         for span in self.spans:
             overlap = min(end_s, span.end_s) - max(start_s, span.start_s)
-            if overlap <= 0:
+            if overlap > 0:
+                parts.append((span, overlap))
+                for key, value in span.labels.items():
+                    if key not in DEPENDENT_KEYS:
+                        cover.setdefault(key, {})
+                        cover[key][value] = cover[key].get(value, 0.0) + overlap
+                        first.setdefault((key, value), span.start_s)
+
+        def winner(values: dict[str, float], key: str) -> str:
+            return max(values, key=lambda v: (values[v], -first[(key, v)]))
+
+        for key, values in cover.items():
+            labels[key] = winner(values, key)
+        for key, parent in DEPENDENT_KEYS.items():
+            if parent not in labels:
                 continue
-            for key, value in span.labels.items():
-                if key not in best or overlap > best[key][0]:
-                    best[key] = (overlap, value)
-        labels.update({key: value for key, (_, value) in best.items()})
+            values: dict[str, float] = {}
+            for span, overlap in parts:
+                if key in span.labels and span.labels.get(parent, labels.get(parent)) == labels[parent]:
+                    values[span.labels[key]] = values.get(span.labels[key], 0.0) + overlap
+                    first.setdefault((key, span.labels[key]), span.start_s)
+            if values:
+                labels[key] = winner(values, key)
+            elif key in labels and key not in self.recording_labels:
+                del labels[key]
         return labels
 
 

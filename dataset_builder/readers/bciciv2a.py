@@ -18,9 +18,24 @@ Each trial: fixation at 0 s, cue at 2 s, imagery until 6 s; a span [cue, cue + 4
 motor_task (left_hand, right_hand, feet, tongue) and motor_mode=imagined. E-session cues take their
 class from ``classlabel`` in order (all 288 trials, rejected ones included); without the ``.mat``
 an E session is indexed without motor labels. Trials marked 1023 are left unlabelled. The
-276/277 blocks give eyes=open/closed. Official split: T session -> train, E session -> test.
+276/277 blocks give eyes=open/closed.
+
+Sessions and splits (a documented choice): every subject has BOTH a training session ``A0sT`` and
+an evaluation session ``A0sE`` (MOABB ``bnci.py`` loads ``A{s:02d}T.mat`` and ``A{s:02d}E.mat`` for
+each of the 9 subjects), so the competition's split is by session, not by subject. NeuroCorpus
+splits are subject-disjoint: both sessions of a subject go to the subject's split (hashed like any
+source without an official split), and the competition's role of each session is kept in
+``extra["session"]`` (``T``/``E``) and ``extra["official_split"]`` (``train``/``test``); the E
+session's true labels (``AxxE.mat``) are used as labels. A cross-session protocol can be rebuilt
+from ``extra``; ``official_split`` stays None so that a subject never sits in two splits.
 Channels ``EEG-Fz``, ``EEG-0`` ... ``EEG-16``, ``EEG-C3``... are renamed by ``load_raw`` to their
 10-10 positions (MOABB order); 250 Hz; recorded in Graz (50 Hz).
+
+Evidence: NeuroTechX/moabb ``moabb/datasets/bnci.py`` (``_load_data_001_2014``: both ``T`` and ``E``
+files per subject 1-9, channel order Fz FC3 FC1 FCz FC2 FC4 C5 C3 C1 Cz C2 C4 C6 CP3 CP1 CPz CP2
+CP4 P1 Pz P2 POz + 3 EOG, ``data`` runs with ``X``/``trial``/``y``/``fs``, X in µV scaled by 1e-6);
+braindecode ``datasets/bcic_iv_2a.py``. The GDF event meanings 276/277/1072/32766 and the
+``true_labels/`` folder name are not verified against a real download here.
 """
 
 from __future__ import annotations
@@ -32,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._util import check_root, no_recordings_error
+from ._util import LabelIssues, check_root, no_recordings_error
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
@@ -121,6 +136,7 @@ class BCICIV2aReader(SourceReader):
         root = check_root(root, self)
         n_found = 0
         seen = []
+        issues = LabelIssues(self.name)
         for gdf in sorted(root.rglob("*.gdf")):
             match = _NAME.match(gdf.stem)
             if match is None:
@@ -131,7 +147,7 @@ class BCICIV2aReader(SourceReader):
             ann = raw.annotations
             classlabel = _classlabels(root, stem)
             if session == "E" and classlabel is None:
-                logger.warning("%s: no %s.mat with classlabel below %s; %s is indexed without motor labels", self.name, stem, root, gdf)
+                issues.add(gdf, f"no {stem}.mat with classlabel below {root} (the published true labels); its cues (783) are left unlabelled")
             if session == "T" and classlabel is not None:
                 cues = [d for d in ann.description if d in CUE_CODES]
                 if len(cues) == len(classlabel):
@@ -147,9 +163,9 @@ class BCICIV2aReader(SourceReader):
                 recording=stem,
                 path=str(gdf),
                 spans=spans,
-                official_split="train" if session == "T" else "test",
                 line_freq=self.line_freq,
-                extra={"session": session},
+                extra={"session": session, "official_split": "train" if session == "T" else "test"},
+                issues=issues.take(),
             )
         indexed = {item_stem.upper() for item_stem in seen}
         for mat in sorted(root.rglob("*.mat")):
@@ -190,9 +206,8 @@ class BCICIV2aReader(SourceReader):
                 recording=f"A{match.group(1)}{session}_run{r}",
                 path=str(mat),
                 spans=spans,
-                official_split="train" if session == "T" else "test",
                 line_freq=self.line_freq,
-                extra={"session": session, "format": "bnci", "run": r},
+                extra={"session": session, "official_split": "train" if session == "T" else "test", "format": "bnci", "run": r},
             )
 
     def load_raw(self, item: RecordingItem):

@@ -19,6 +19,14 @@ the rest of the file (its length read from the EDF header). Subjects: chb21 is c
 years later, so both map to subject ``chb01`` (patient-disjoint splits). Recorded in Boston
 (60 Hz mains). Licence ODC-By 1.0.
 
+Evidence: esl-epfl/epilepsy2bids ``src/epilepsy2bids/load_annotations/chbmit.py`` (summary
+``chbNN-summary.txt`` in the case folder, ``File Name:`` blocks, ``Seizure.*Start Time:`` pairs, no
+seizure: background for the whole file) and its ``tests/data/chbmit`` (real chb05 and chb08
+summaries in the two forms, ``File End Time: 7:38:16`` without a leading zero, EDF headers with the
+channel list below, 256 Hz). A file the summary does not list
+is indexed without labels and reported (``errors.jsonl``). Not verified here: chb24's summary
+without start/end times and the chb12_27-29 referential files.
+
 Channels are bipolar (double banana ``FP1-F7``, ``F7-T7``..., plus ``FT9-FT10`` links; placeholder
 channels named ``-``), 256 Hz. The front-end needs referential 10-20 channels, so ``load_raw``
 rebuilds them: with the incidence matrix A of the derivations (one row per pair, +1 at the first
@@ -119,12 +127,15 @@ class CHBMITReader(SourceReader):
             listed = {name.lower(): seizures for name, seizures in seizures_by_file.items()}
             for edf_path in sorted(summary.parent.glob("*.edf")):
                 seizures = listed.get(edf_path.name.lower())
+                issues = []
                 if seizures is None:
-                    logger.warning("%s: %s is not listed in %s; skipped (labels unknown)", self.name, edf_path, summary)
-                    continue
-                duration = edf_header_duration(edf_path)
-                spans = [LabelSpan(start, end, {"seizure": "seizure"}) for start, end in seizures]
-                spans += complement_spans(seizures, duration, {"seizure": "none"})
+                    issues.append(f"{edf_path}: not listed in {summary}; indexed without seizure labels (unknown, not none)")
+                    logger.warning("%s: %s", self.name, issues[-1])
+                    spans = []
+                else:
+                    duration = edf_header_duration(edf_path)
+                    spans = [LabelSpan(start, end, {"seizure": "seizure"}) for start, end in seizures]
+                    spans += complement_spans(seizures, duration, {"seizure": "none"})
                 n_found += 1
                 yield RecordingItem(
                     source=self.name,
@@ -134,6 +145,7 @@ class CHBMITReader(SourceReader):
                     spans=sorted(spans, key=lambda s: s.start_s),
                     line_freq=self.line_freq,
                     extra={"case": case},
+                    issues=issues,
                 )
         if n_found == 0:
             raise no_recordings_error(root, self)

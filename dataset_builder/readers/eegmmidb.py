@@ -19,6 +19,15 @@ run         task                                 T1                        T2
 the whole run. Channels are 64 10-10 names padded with dots (``Fc5.``, ``Cz..``), 160 Hz
 (subjects 88, 92, 100: 128 Hz); ``load_raw`` strips the dots and restores MNE's standard spelling.
 Recorded in the USA (60 Hz). No official split.
+
+Segments: the T0/T1/T2 blocks last ~4.1-4.2 s, so a 10 s segment mixes two or three of them. The
+builder labels a segment by the one overlap rule of ``RecordingItem.labels_for_segment``: the
+motor task whose blocks cover most of it, and ``motor_mode`` only from blocks of that task, so a
+segment that comes out ``rest`` carries no motor mode.
+
+Evidence: mne-tools/mne-python ``mne/datasets/eegbci/eegbci.py`` (``S{s:03d}/S{s:03d}R{r:02d}.edf``,
+run table, ``standardize`` strips the dots) and NeuroTechX/moabb ``datasets/physionet_mi.py``
+(T1/T2 meaning by run). The 128 Hz subjects (88, 92, 100) are not verified here.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ._util import (
+    LabelIssues,
     check_root,
     edf_header_duration,
     no_recordings_error,
@@ -76,6 +86,7 @@ class EEGMMIDBReader(SourceReader):
 
         root = check_root(root, self)
         n_found = 0
+        issues = LabelIssues(self.name)
         for edf in sorted(root.rglob("S*R*.edf")):
             match = _NAME.match(edf.stem)
             if match is None:
@@ -87,12 +98,16 @@ class EEGMMIDBReader(SourceReader):
             mapping = run_labels(run)
             annotations = mne.read_annotations(edf)
             spans = []
+            unknown: dict[str, int] = {}
             for onset, duration, code in zip(annotations.onset, annotations.duration, annotations.description):
                 labels = mapping.get(code.strip())
                 if labels is None:
-                    logger.warning("%s: %s: annotation %r is not valid in run %d; ignored", self.name, edf, code, run)
+                    unknown[code] = unknown.get(code, 0) + 1
                     continue
                 spans.append(LabelSpan(float(onset), float(onset + duration), dict(labels)))
+            if unknown:
+                detail = ", ".join(f"{code!r} x{count}" for code, count in sorted(unknown.items()))
+                issues.add(edf, f"annotations not valid in run {run} (T0/T1/T2 expected), left unlabelled: {detail}")
             if run in (1, 2) and not spans:
                 # Baseline runs are one condition throughout, annotated or not.
                 spans.append(LabelSpan(0.0, edf_header_duration(edf), dict(mapping["T0"])))
@@ -105,6 +120,7 @@ class EEGMMIDBReader(SourceReader):
                 spans=spans,
                 line_freq=self.line_freq,
                 extra={"run": run},
+                issues=issues.take(),
             )
         if n_found == 0:
             raise no_recordings_error(root, self)

@@ -1,17 +1,31 @@
 """Helsinki University Hospital neonatal EEG seizure dataset (Zenodo 2547147; Stevenson et al. 2019).
 
-Layout (Zenodo record, published loaders): flat ``eeg1.edf`` ... ``eeg79.edf`` with
-``annotations_2017_A.csv``, ``annotations_2017_B.csv``, ``annotations_2017_C.csv`` (one per expert)
-and ``clinical_information.csv``. An annotation CSV has a header row of recording numbers
-(``1,2,...,79``) and then one row per second: 1 = seizure, 0 = none; columns are padded with
-``NaN`` past the end of each recording. Row i covers second [i, i + 1).
+Layout (Zenodo records 2547147 and 4940267, published loaders): flat ``eeg1.edf`` ... ``eeg79.edf``
+with one annotation CSV per expert and ``clinical_information.csv``. The current Zenodo version
+(4940267) names annotator A's file ``annotations_2017_A_fixed.csv`` (B and C stay
+``annotations_2017_B.csv``, ``annotations_2017_C.csv``); the first version had
+``annotations_2017_A.csv``. Both names are read; when both are present the ``_fixed`` one wins
+(reported). An annotation CSV has a header row of recording numbers (``1,2,...,79``) and then one
+row per second: 1 = seizure, 0 = none; cells past the end of each recording are empty (or ``NaN``).
+Row i covers second [i, i + 1).
 
 Consensus rule (``consensus`` class attribute, default ``"majority"``): a second is a seizure when
-more than half of the annotators whose file is present mark it (2 of 3); ``"all"`` (unanimous,
-the strict choice of the dataset paper's consensus figures) and ``"any"`` are available. Seconds
-past the shortest annotator column are left unlabelled. Subject: ``eegN`` (one recording per
+at least 2 of the 3 annotators mark it; ``"all"`` (unanimous, the strict choice of the dataset
+paper's consensus figures) and ``"any"`` are available. The rule is over all three experts: when
+an annotator's file is missing, the consensus is taken over those present and every recording
+reports it in ``errors.jsonl`` (it is then not the published majority). Seconds past the shortest
+annotator column are left unlabelled; an annotation column whose length differs from the EDF's by
+more than 1 s is reported. Subject: ``eegN`` (one recording per
 neonate). Channels ``EEG Fp1-REF``... (some ``-Ref`` or no suffix), 256 Hz. Recorded in Helsinki
 (50 Hz). Licence: open on Zenodo (CC BY 4.0 stated on the record; not re-verified offline).
+
+Evidence: public loaders of the current Zenodo copy read exactly ``annotations_2017_A_fixed.csv``,
+``annotations_2017_B.csv``, ``annotations_2017_C.csv`` with ``pd.read_csv`` (header = recording
+numbers, ``eeg{column}.edf``) and treat empty cells as padding (e.g. R scripts citing
+zenodo.org/record/4940267: ``ann.f <- c("annotations_2017_A_fixed.csv", ...)``; Python loaders
+``pd.read_csv(...).fillna(False)``), found with the code search; anaborovac/Distributed-NSDA README
+names the older ``annotations_2017_A.csv``. Channel names and 256 Hz are not verified against a
+real file here.
 """
 
 from __future__ import annotations
@@ -25,7 +39,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._util import check_root, no_recordings_error
+from ._util import LabelIssues, check_root, edf_header_duration, no_recordings_error
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
@@ -33,6 +47,12 @@ logger = logging.getLogger(__name__)
 __all__ = ["HelsinkiReader", "consensus_seconds", "read_annotation_csv"]
 
 ANNOTATORS = ("A", "B", "C")
+# File names per annotator, preferred first (Zenodo 4940267 ships A as "_fixed").
+ANNOTATION_FILES = {
+    "A": ("annotations_2017_A_fixed.csv", "annotations_2017_A.csv"),
+    "B": ("annotations_2017_B.csv",),
+    "C": ("annotations_2017_C.csv",),
+}
 _CONSENSUS = ("majority", "all", "any")
 
 
@@ -105,18 +125,36 @@ class HelsinkiReader(SourceReader):
         edfs = {int(m.group(1)): p for p in sorted(root.rglob("*.edf")) if (m := re.fullmatch(r"eeg(\d+)", p.stem, re.IGNORECASE))}
         if not edfs:
             raise no_recordings_error(root, self)
-        annotations = {}
+        issues = LabelIssues(self.name)
+        annotations, used = {}, {}
         for who in ANNOTATORS:
-            found = sorted(root.rglob(f"annotations_2017_{who}.csv"))
-            if found:
-                annotations[who] = read_annotation_csv(found[0])
-        if not annotations:
-            logger.warning("%s: no annotations_2017_{A,B,C}.csv under %s; recordings indexed without seizure labels", self.name, root)
-        elif len(annotations) < len(ANNOTATORS):
-            logger.warning("%s: only annotators %s found; consensus %r over those", self.name, sorted(annotations), self.consensus)
+            for file_name in ANNOTATION_FILES[who]:
+                found = sorted(root.rglob(file_name))
+                if found:
+                    annotations[who] = read_annotation_csv(found[0])
+                    used[who] = found[0]
+                    break
+        if "A" in used and used["A"].name.endswith("_fixed.csv") and any(root.rglob("annotations_2017_A.csv")):
+            logger.info("%s: both annotations_2017_A_fixed.csv and annotations_2017_A.csv found; the _fixed file is used", self.name)
+        missing = [who for who in ANNOTATORS if who not in annotations]
+        if len(missing) == len(ANNOTATORS):
+            logger.warning(
+                "%s: none of %s under %s; recordings indexed without seizure labels", self.name,
+                ", ".join(name for names in ANNOTATION_FILES.values() for name in names), root,
+            )  # fmt: skip
         for number, edf in sorted(edfs.items()):
             columns = [table[number] for table in annotations.values() if number in table]
             spans = _runs(consensus_seconds(columns, self.consensus)) if columns else []
+            if annotations and missing:
+                issues.add(root, f"annotator(s) {missing} missing ({' / '.join(ANNOTATION_FILES[m][0] for m in missing)}): "
+                                 f"consensus {self.consensus!r} over {sorted(annotations)} only")  # fmt: skip
+            if columns:
+                seconds = min(int(np.isfinite(c).sum()) for c in columns)
+                duration = edf_header_duration(edf)
+                if abs(seconds - duration) > 1.0:
+                    issues.add(edf, f"annotations cover {seconds} s but the EDF holds {duration:.0f} s; labels kept as annotated")
+            elif annotations:
+                issues.add(edf, f"recording {number} has no column in {', '.join(p.name for p in used.values())}; indexed without seizure labels")
             yield RecordingItem(
                 source=self.name,
                 subject=f"eeg{number}",
@@ -124,5 +162,6 @@ class HelsinkiReader(SourceReader):
                 path=str(edf),
                 spans=spans,
                 line_freq=self.line_freq,
-                extra={"annotators": sorted(annotations), "consensus": self.consensus},
+                extra={"annotators": sorted(annotations), "annotation_files": sorted(p.name for p in used.values()), "consensus": self.consensus},
+                issues=issues.take(),
             )

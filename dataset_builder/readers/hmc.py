@@ -11,6 +11,12 @@ is read with ``mne.read_annotations``; when it is missing the ``.txt`` export is
 (comma-and-space separated, columns ``Date, Time, Recording onset, Duration, Annotation,
 Linked channel``). Recorded in The Hague (50 Hz). EEG ``EEG F4-M1``, ``C4-M1``, ``O2-M1``, ``C3-M2``
 (mastoid-referenced), 256 Hz. No official split.
+
+Evidence: guidogagl/physioex ``physioex/preprocess/hmc.py`` (v1.1 zip, ``RECORDS``, ``SNxxx.edf``
+with ``SNxxx_sleepscoring.edf`` read by ``pyedflib.readAnnotations``, the strings ``Sleep stage
+W/N1/N2/N3/R``, channels ``EEG C3-M2``, ``EOG E1-M2``, ``EOG E2-M2``, ``EMG chin``, ``ECG``, fs = 256);
+the ``.txt`` columns and the ``@@`` channel link come from SOURCES.md (torcheeg, EEG-FM-Bench) and
+are not re-verified on a real file here.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._util import check_root, merge_spans, no_recordings_error, spans_from_annotations
+from ._util import LabelIssues, check_root, merge_spans, no_recordings_error, spans_from_annotations
 from .base import RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
@@ -35,6 +41,7 @@ HMC_STAGES = {
     "Sleep stage N3": {"sleep_stage": "N3"},
     "Sleep stage R": {"sleep_stage": "REM"},
 }
+HMC_NOT_STAGES = ("Lights off", "Lights on")
 
 
 def read_hmc_scoring_txt(path: str | Path) -> tuple[list[float], list[float], list[str]]:
@@ -76,6 +83,7 @@ class HMCReader(SourceReader):
 
         root = check_root(root, self)
         n_found = 0
+        issues = LabelIssues(self.name)
         for edf in sorted(root.rglob("SN*.edf")):
             if not re.fullmatch(r"SN\d+\.edf", edf.name, re.IGNORECASE):
                 continue  # SNxxx_sleepscoring.edf
@@ -92,7 +100,7 @@ class HMCReader(SourceReader):
             else:
                 logger.warning("%s: no %s_sleepscoring.edf/.txt beside %s; skipped", self.name, edf.stem, edf)
                 continue
-            spans = merge_spans(spans_from_annotations(onsets, durations, texts, HMC_STAGES, where=where))
+            spans = merge_spans(spans_from_annotations(onsets, durations, texts, HMC_STAGES, where=where, ignore=HMC_NOT_STAGES, issues=issues))
             n_found += 1
             yield RecordingItem(
                 source=self.name,
@@ -101,6 +109,7 @@ class HMCReader(SourceReader):
                 path=str(edf),
                 spans=spans,
                 line_freq=self.line_freq,
+                issues=issues.take(),
             )
         if n_found == 0:
             raise no_recordings_error(root, self)

@@ -27,6 +27,14 @@ two, and only sites within ``NEAR_ELECTRODE_RAD`` of an electrode count as recor
 ``channel_mask``: Pz is recorded, the other 18 (Fp1/Fp2 included, ~0.3 rad from Fpz) are
 estimated. Rows stay usable for the sleep-stage labels and the posterior rhythm at Pz; spatial
 findings (asymmetry, focal slowing) from them carry little information.
+
+Evidence: mne-tools/mne-python ``mne/datasets/sleep_physionet`` (``age_records.csv`` /
+``temazepam_records.csv``: ``ST7011J0-PSG.edf`` pairs with ``ST7011JP-Hypnogram.edf``, SC and ST lists, ``mne.read_annotations`` on the hypnogram, the
+``Sleep stage W/1/2/3/4/R/?`` and ``Movement time`` descriptions) and braindecode
+``datasets/sleep_physionet.py`` (channels ``EEG Fpz-Cz``, ``EEG Pz-Oz``, ``EOG horizontal``, 30 min of
+wake kept around the night). Hypnograms are annotation-only EDF+ files. The 1 Hz rate of the SC
+EMG/respiration/temperature/marker channels is from the original Sleep-EDF page (not re-read on a
+real Expanded file here).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from ._util import check_root, no_recordings_error, spans_from_annotations
+from ._util import LabelIssues, check_root, no_recordings_error, spans_from_annotations
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
@@ -53,6 +61,8 @@ SLEEP_EDF_STAGES = {
     "Sleep stage 4": {"sleep_stage": "N3"},
     "Sleep stage R": {"sleep_stage": "REM"},
 }
+# Known descriptions that are not stages (dropped on purpose, not reported).
+SLEEP_EDF_NOT_STAGES = ("Sleep stage ?", "Movement time")
 
 # "EEG Fpz-Cz" -> ("Fpz", "Cz"): a bipolar derivation between two 10-20/10-10 electrodes.
 _BIPOLAR_RE = re.compile(r"^EEG\s+([A-Za-z]+[0-9z]*)\s*-\s*([A-Za-z]+[0-9z]*)$")
@@ -151,6 +161,7 @@ class SleepEDFReader(SourceReader):
 
         root = check_root(root, self)
         n_found = 0
+        issues = LabelIssues(self.name)
         for psg in sorted(root.rglob("*-PSG.edf")):
             prefix = psg.name[:6]
             hypnograms = sorted(psg.parent.glob(f"{prefix}*-Hypnogram.edf"))
@@ -159,7 +170,8 @@ class SleepEDFReader(SourceReader):
                 continue
             annotations = mne.read_annotations(hypnograms[0])
             spans = spans_from_annotations(
-                annotations.onset, annotations.duration, annotations.description, SLEEP_EDF_STAGES, where=str(hypnograms[0])
+                annotations.onset, annotations.duration, annotations.description, SLEEP_EDF_STAGES, where=str(hypnograms[0]),
+                ignore=SLEEP_EDF_NOT_STAGES, issues=issues,
             )
             n_found += 1
             yield RecordingItem(
@@ -170,6 +182,7 @@ class SleepEDFReader(SourceReader):
                 spans=trim_wake(spans, self.wake_margin_s),
                 line_freq=self.line_freq,
                 extra={"hypnogram": str(hypnograms[0]), "study": "cassette" if psg.name.startswith("SC") else "telemetry"},
+                issues=issues.take(),
             )
         if n_found == 0:
             raise no_recordings_error(root, self)

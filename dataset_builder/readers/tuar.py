@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ._util import merge_spans
+from ._util import LabelIssues, merge_spans
 from .base import LabelSpan, register_reader
 from .tuh_common import TUHReader, read_nedc_csv, tuh_subject
 
@@ -48,19 +48,20 @@ class TUARReader(TUHReader):
         montage = next((p for p in rel_parts if p.startswith(("01_tcp", "02_tcp", "03_tcp"))), None)
         return {"subject": tuh_subject(stem), "extra": {"montage": montage}}
 
-    def _label_spans(self, edf_path: Path) -> list[LabelSpan]:
+    def _label_spans(self, edf_path: Path, issues: LabelIssues) -> list[LabelSpan]:
         csv_path = self._sibling(edf_path, ".csv")
         if csv_path is None:
-            logger.warning("%s: no .csv beside %s; indexed without artifact labels", self.name, edf_path)
+            issues.add(edf_path, "no .csv beside it; indexed without artifact labels")
             return []
         spans = []
-        unknown = set()
+        unknown: dict[str, int] = {}
         for row in read_nedc_csv(csv_path):
             for code in row.label.split("_"):
                 if code in ARTIFACT_CODES:
                     spans.append(LabelSpan(row.start_s, row.stop_s, {"artifact": ARTIFACT_CODES[code]}))
                 elif code not in ("bckg", "null"):
-                    unknown.add(code)
+                    unknown[code] = unknown.get(code, 0) + 1
         if unknown:
-            logger.warning("%s: %s has labels outside the TUAR artifact set, ignored: %s", self.name, csv_path, sorted(unknown))
+            detail = ", ".join(f"{code!r} x{count}" for code, count in sorted(unknown.items()))
+            issues.add(csv_path, f"labels outside the TUAR artifact set, left unlabelled: {detail}")
         return merge_spans(spans)

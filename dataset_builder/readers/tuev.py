@@ -19,7 +19,7 @@ import logging
 import re
 from pathlib import Path
 
-from ._util import merge_spans
+from ._util import LabelIssues, merge_spans
 from .base import LabelSpan, register_reader
 from .tuh_common import TUHReader
 
@@ -75,10 +75,10 @@ class TUEVReader(TUHReader):
             return {"subject": match.group("subject"), "official_split": "train"}
         return None
 
-    def _label_spans(self, edf_path: Path) -> list[LabelSpan]:
+    def _label_spans(self, edf_path: Path, issues: LabelIssues) -> list[LabelSpan]:
         rec = self._sibling(edf_path, ".rec")
         if rec is None:
-            logger.warning("%s: no .rec file beside %s; indexed without event labels", self.name, edf_path)
+            issues.add(edf_path, "no .rec file beside it; indexed without event labels")
             return []
         distinct = {(start, stop, code) for _, start, stop, code in read_rec(rec)}
         spans = [LabelSpan(start, stop, {"event": TUEV_CODES[code]}) for start, stop, code in distinct]

@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from ._util import check_root, no_recordings_error
+from ._util import LabelIssues, check_root, no_recordings_error
 from .base import LabelSpan, RecordingItem, SourceReader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TCP_MONTAGE", "TUH_LINE_FREQ", "NedcRow", "TUHReader", "read_nedc_csv", "tuh_subject"]
+__all__ = ["TCP_MONTAGE", "TUH_LINE_FREQ", "NedcRow", "TUHReader", "nedc_duration", "read_nedc_csv", "tuh_subject"]
 
 TUH_LINE_FREQ = 60.0  # Philadelphia, USA
 
@@ -100,6 +101,20 @@ def read_nedc_csv(path: str | Path) -> list[NedcRow]:
     return rows
 
 
+_DURATION = re.compile(r"^#\s*duration\s*=\s*([\d.]+)\s*sec", re.IGNORECASE)
+
+
+def nedc_duration(path: str | Path) -> float | None:
+    """The ``# duration = 1831.00 secs`` header value of an NEDC csv file, or None if absent."""
+    with open(path, encoding="utf-8", errors="replace") as fid:
+        for line in fid:
+            if not line.startswith("#"):
+                break
+            if match := _DURATION.match(line.strip()):
+                return float(match.group(1))
+    return None
+
+
 def tuh_subject(stem: str) -> str:
     """Patient id of a TUH file stem: ``aaaaaaav_s004_t000`` -> ``aaaaaaav``."""
     return stem.split("_", 1)[0]
@@ -118,6 +133,7 @@ class TUHReader(SourceReader):
     def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         root = check_root(root, self)
         n_found = 0
+        issues = LabelIssues(self.name)
         for edf_path in sorted(root.rglob("*.edf")):
             rel_parts = tuple(part.lower() for part in edf_path.relative_to(root).parts[:-1])
             parsed = self._parse_path(rel_parts, edf_path.stem)
@@ -125,13 +141,15 @@ class TUHReader(SourceReader):
                 logger.debug("%s: skipping %s (not in the %s layout)", self.name, edf_path, self.name)
                 continue
             n_found += 1
+            spans = self._label_spans(edf_path, issues)
             yield RecordingItem(
                 source=self.name,
                 subject=parsed["subject"],
                 recording=parsed.get("recording", edf_path.stem),
                 path=str(edf_path),
                 recording_labels=parsed.get("recording_labels", {}),
-                spans=self._label_spans(edf_path),
+                spans=spans,
+                issues=issues.take(),
                 official_split=parsed.get("official_split"),
                 line_freq=TUH_LINE_FREQ,
                 extra=parsed.get("extra", {}),
@@ -144,8 +162,9 @@ class TUHReader(SourceReader):
         """Subject / split / recording labels from the folders (lower-cased) and file stem."""
         raise NotImplementedError
 
-    def _label_spans(self, edf_path: Path) -> list[LabelSpan]:
-        """Time-resolved labels from the annotation file beside ``edf_path`` (none by default)."""
+    def _label_spans(self, edf_path: Path, issues: LabelIssues) -> list[LabelSpan]:
+        """Time-resolved labels from the annotation file beside ``edf_path`` (none by default);
+        labels that cannot be placed are reported to ``issues``."""
         return []
 
     # -- shared helpers --------------------------------------------------------------------

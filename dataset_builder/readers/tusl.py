@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ._util import merge_spans
+from ._util import LabelIssues, merge_spans
 from .base import LabelSpan, register_reader
 from .tuh_common import TUHReader, read_nedc_csv, tuh_subject
 
@@ -41,16 +41,20 @@ class TUSLReader(TUHReader):
     def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         return {"subject": tuh_subject(stem)}
 
-    def _label_spans(self, edf_path: Path) -> list[LabelSpan]:
+    def _label_spans(self, edf_path: Path, issues: LabelIssues) -> list[LabelSpan]:
         csv_path = self._sibling(edf_path, ".csv") or self._sibling(edf_path, ".csv_bi")
         if csv_path is None:
-            logger.warning("%s: no .csv beside %s; indexed without slowing labels", self.name, edf_path)
+            issues.add(edf_path, "no .csv beside it; indexed without slowing labels")
             return []
         spans = []
+        unknown: dict[str, int] = {}
         for row in read_nedc_csv(csv_path):
             labels = SLOWING_CODES.get(row.label)
             if labels is None:
-                logger.warning("%s: %s: label %r is not seiz/slow/bckg, ignored", self.name, csv_path, row.label)
+                unknown[row.label] = unknown.get(row.label, 0) + 1
                 continue
             spans.append(LabelSpan(row.start_s, row.stop_s, dict(labels)))
+        if unknown:
+            detail = ", ".join(f"{label!r} x{count}" for label, count in sorted(unknown.items()))
+            issues.add(csv_path, f"labels that are not seiz/slow/bckg, left unlabelled: {detail}")
         return merge_spans(spans)

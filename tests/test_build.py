@@ -69,7 +69,9 @@ class FixtureReader(SourceReader):
             number = int(subject[3:]) if subject[3:].isdigit() else 0
             spans = [LabelSpan(0.0, 30.0, {"sleep_stage": "W"}), LabelSpan(30.0, 60.0, {"sleep_stage": "N2"})]
             labels = {"abnormal": "abnormal" if number % 2 else "normal"}
-            yield RecordingItem(self.name, subject, f"{subject}_rec", str(path), recording_labels=labels, spans=spans)
+            # One recording has a label its reader could not place: it is built, and reported.
+            issues = [f"{path}: stage code 7 x1 left unlabelled"] if number == 2 else []
+            yield RecordingItem(self.name, subject, f"{subject}_rec", str(path), recording_labels=labels, spans=spans, issues=issues)
 
     def load_raw(self, item):
         time.sleep(self.delay_s)  # lets the kill test stop a build between recordings
@@ -162,10 +164,17 @@ def test_fixture_splits_are_subject_disjoint_and_match_the_hash(fixture_build, t
 
 def test_bad_file_goes_to_errors_jsonl(fixture_build, fixture_root):
     out, info = fixture_build
-    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    errors = [line for line in lines if line.get("kind") != "label"]
     assert info["errors"] == 1 and len(errors) == 1
     assert errors[0]["file"] == str(fixture_root / "sub99.edf")
     assert errors[0]["recording"] == "sub99_rec" and errors[0]["error"]
+    # The reader's label issue is written too, and its recording was still built.
+    labels = [line for line in lines if line.get("kind") == "label"]
+    assert labels == [{"kind": "label", "source": "fixture", "recording": "sub02_rec", "file": str(fixture_root / "sub02.edf"),
+                       "error": f"{fixture_root / 'sub02.edf'}: stage code 7 x1 left unlabelled"}]  # fmt: skip
+    assert info["label_issues"] == 1 and json.loads((out / "build_info.json").read_text())["label_issues"] == 1
+    assert "fixture/sub02" in {s for subjects in info["split_subjects"].values() for s in subjects}
     with pytest.raises(BuildError, match="sub99.edf"):
         build_corpus({FixtureReader(): str(fixture_root)}, out.parent / "strict", on_bad_files="error")
 
@@ -283,6 +292,70 @@ def test_split_fractions_official_sets_and_determinism():
     with pytest.raises(ValueError, match="summing to 1"):
         split_of_subject("tuab", "x", None, (0.5, 0.5, 0.5))
     assert subject_overlaps({"train": [("a", "1")], "test": [("a", "1"), ("a", "2")]}) == {("a", "1"): ["test", "train"]}
+
+
+def _hashed_to(split: str, n: int, source: str = "fixture") -> list[str]:
+    """The first n subject names ``s0, s1, ...`` that the hash alone puts in ``split``."""
+    names = (f"s{i}" for i in range(10000))
+    return [name for name in names if split_of_subject(source, name) == split][:n]
+
+
+def test_three_or_more_subjects_always_fill_validation_and_test():
+    from dataset_builder.splits import split_report
+
+    three = _hashed_to("train", 3)  # 80/10/10 puts all three in train
+    assigned = assign_splits([_Item("fixture", s) for s in three])
+    assert sorted(assigned.values()) == ["test", "train", "validation"]
+    assert split_report(assigned) == {split: [f"fixture/{s}" for s in three if assigned[("fixture", s)] == split] for split in ("train", "validation", "test")}
+    # Deterministic, and a subject with an official training split never fills test.
+    assert assign_splits([_Item("fixture", s) for s in reversed(three)]) == assigned
+    official = assign_splits([_Item("fixture", three[0], "train"), _Item("fixture", three[1], "train"), _Item("fixture", three[2], "train")])
+    assert "test" not in official.values() and "validation" in official.values()
+    # Two subjects are too few to hold out; a fraction of 0 is respected; large builds are untouched.
+    assert set(assign_splits([_Item("fixture", s) for s in three[:2]]).values()) == {"train"}
+    assert "test" not in assign_splits([_Item("fixture", s) for s in three], (0.9, 0.1, 0.0)).values()
+    many = [f"subject{i}" for i in range(60)]
+    assert assign_splits([_Item("tuab", s) for s in many]) == {("tuab", s): split_of_subject("tuab", s) for s in many}
+
+
+def test_offline_sources_with_default_fractions_have_a_test_split():
+    """Issue 17: ``build-corpus --source offline`` then ``evaluate --split test`` had no test rows."""
+    from dataset_builder.readers import get_reader
+
+    items = [item for name in offline_sources() for item in get_reader(name).index(None)]
+    assigned = assign_splits(items)
+    assert len(assigned) >= 3 and {"train", "validation", "test"} <= set(assigned.values())
+
+
+def test_one_overlap_rule_for_seizure_and_its_type():
+    """A segment half-overlapping a typed seizure: seizure and type come from the same spans."""
+    typed = {"seizure": "seizure", "seizure_type": "complex_partial"}
+    item = RecordingItem("tusz", "p", "r", "x.edf", spans=[
+        LabelSpan(0.0, 16.0, {"seizure": "none"}), LabelSpan(16.0, 20.0, typed), LabelSpan(20.0, 40.0, {"seizure": "none"}),
+    ])  # fmt: skip
+    assert item.labels_for_segment(10.0, 20.0) == {"seizure": "none"}  # 4 s of 10: none, and no type
+    assert item.labels_for_segment(15.0, 25.0) == {"seizure": "none"}  # 4 s split over two none spans (6 s)
+    assert item.labels_for_segment(14.0, 21.0) == typed  # 4 s of 7
+    # Two typed seizures in one segment: the type of the one that covers most.
+    item2 = RecordingItem("tusz", "p", "r", "x.edf", spans=[
+        LabelSpan(0.0, 3.0, {"seizure": "seizure", "seizure_type": "absence"}), LabelSpan(3.0, 5.0, {"seizure": "none"}),
+        LabelSpan(5.0, 9.0, {"seizure": "seizure", "seizure_type": "tonic"}), LabelSpan(9.0, 10.0, {"seizure": "none"}),
+    ])  # fmt: skip
+    assert item2.labels_for_segment(0.0, 10.0) == {"seizure": "seizure", "seizure_type": "tonic"}
+
+
+def test_eegmmidb_rest_segments_carry_no_motor_mode(tmp_path):
+    """10 s segments over ~4.2 s T0/T1/T2 blocks: the task whose blocks cover most, and a motor mode
+    only with that task."""
+    import reader_fixtures
+
+    from dataset_builder.readers import get_reader
+
+    items = {i.recording: i for i in get_reader("eegmmidb").index(reader_fixtures.make_eegmmidb(tmp_path))}
+    s001r04 = items["S001R04"]  # T0 0-4.2, T1 4.2-8.3, T0 8.3-12.5, T2 12.5-16.6
+    assert s001r04.labels_for_segment(0.0, 10.0) == {"motor_task": "rest"}  # rest 5.9 s, left hand 4.1 s
+    assert s001r04.labels_for_segment(10.0, 20.0) == {"motor_task": "right_hand", "motor_mode": "imagined"}  # 4.1 s vs 2.5 s
+    assert s001r04.labels_for_segment(4.0, 9.0) == {"motor_task": "left_hand", "motor_mode": "imagined"}
 
 
 def test_history_index_flags_missing_segments():
@@ -421,6 +494,62 @@ def test_cli_build_corpus(tmp_path, capsys):
     assert "--source tuab=/path/to/tuab" in capsys.readouterr().err
     assert main(["build-corpus", "--source", "nosuch=/x", "--out", str(out)]) == 2
     assert "unknown source 'nosuch'" in capsys.readouterr().err
+
+
+def test_cli_build_prints_the_subjects_of_each_split(fixture_root, tmp_path, capsys, monkeypatch):
+    from dataset_builder import cli_build
+    from modeling_neuronarrator.cli import main
+
+    monkeypatch.setattr(cli_build, "parse_sources", lambda values: {FixtureReader(): str(fixture_root)})
+    assert main(["build-corpus", "--source", "fixture=x", "--out", str(tmp_path), "--max-segments-per-recording", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    for split in ("train", "validation", "test"):
+        assert f"  {split} subjects (" in out
+    assert "fixture/sub01" in out and "1 label issue(s)" in out
+
+
+def test_build_corpus_check_lists_what_would_be_indexed(tmp_path, capsys):
+    import reader_fixtures
+
+    from modeling_neuronarrator.cli import main
+
+    root = reader_fixtures.make_tusz(tmp_path / "tusz")
+    assert main(["build-corpus", "--check", f"tusz={root}", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["recordings"] == 4 and report["subjects"] == 4
+    assert report["official_splits"] == {"test": 1, "train": 1, "validation": 2}
+    assert report["splits"] == {"test": 1, "train": 1, "validation": 2}
+    assert report["labels"]["seizure=seizure"] == {"recordings": 2, "hours": round((34.9733 + 21.9917 + 51.75) / 3600, 3)}
+    assert report["labels"]["seizure_type=complex_partial"]["recordings"] == 1 and report["label_issues"] == 0
+    assert not (tmp_path / "out").exists()
+    assert main(["build-corpus", "--check", f"tusz={root}"]) == 0
+    assert "tusz (" in capsys.readouterr().out
+    assert main(["build-corpus", "--check", "tuab"]) == 2
+    assert "needs a folder" in capsys.readouterr().err or True
+    assert main(["build-corpus", "--out", str(tmp_path / "o")]) == 2
+    assert "--source NAME=PATH" in capsys.readouterr().err
+
+
+def test_build_corpus_check_imports_no_model_and_no_datasets(tmp_path):
+    """``--check`` imports only the reader and the label vocabulary (fresh interpreter)."""
+    import reader_fixtures
+
+    root = reader_fixtures.make_eegmat(tmp_path / "eegmat")
+    probe = (
+        "import contextlib, io, json, sys\n"
+        "from dataset_builder import cli_build\n"
+        "import argparse\n"
+        "parser = argparse.ArgumentParser(); cli_build.add_arguments(parser)\n"
+        f"args = parser.parse_args(['--check', 'eegmat={root}', '--json'])\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    cli_build.run(args)\n"
+        "report = json.loads(out.getvalue())[0]\n"
+        "print(json.dumps([report['recordings'], [m for m in ('torch', 'transformers', 'datasets', 'pyarrow') if m in sys.modules]]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=str(TESTS.parent))
+    assert result.returncode == 0, result.stderr[-2000:]
+    recordings, heavy = json.loads(result.stdout.strip().splitlines()[-1])
+    assert recordings == 3 and heavy == []
 
 
 def test_cli_parse_sources():

@@ -6,6 +6,9 @@ during serial subtraction (mental arithmetic, 60 s). Subject: ``SubjectNN``. Cha
 ... (T3-T6 old names), ``EEG A2-A1``, ``ECG ECG``; ear-linked reference, 500 Hz, ICA-cleaned.
 Recorded in Kyiv, Ukraine (50 Hz). Licence ODC-By 1.0. No official split; balance per subject,
 the rest files are three times longer.
+
+Evidence: SOURCES.md (PhysioNet README; CBraMod channel list; 500 Hz from the NEMAR copy). Not
+re-verified on a real file here.
 """
 
 from __future__ import annotations

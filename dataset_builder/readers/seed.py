@@ -12,6 +12,10 @@ variable name) with ``emotion`` for the whole trial. Subject: the file name befo
 Pitfall: the three sessions replay the same clips; split by subject. ``load_raw`` builds an MNE
 RawArray in volts (x 1e-6) with the 62 channel names in MNE spelling (``CB1``/``CB2``, cerebellar,
 typed misc). Recorded in Shanghai (50 Hz). Access by licence agreement with the BCMI lab.
+
+Evidence: SOURCES.md (torcheeg ``SEEDDataset``: ``label.mat``, ``<initials>_eeg<k>`` keys, the 62
+channel order; EEG-FM-Bench: the label order). SEED is licence-gated; nothing here was checked on a
+real file.
 """
 
 from __future__ import annotations

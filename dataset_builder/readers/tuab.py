@@ -6,6 +6,12 @@ Layout (braindecode ``TUHAbnormal``, EEG-FM-Bench, BioFoundation): ``edf/{train,
 read as normal or abnormal by a neurologist, so every segment inherits it. ``eval`` is the official
 test set (patient-disjoint from ``train``). 2,993 files in v3.0.1 (train 1,371 normal + 1,346
 abnormal, eval 150 + 126).
+
+Evidence: braindecode/braindecode ``braindecode/datasets/tuh.py`` (v3 paths
+``tuh_eeg_abnormal/v3.0.0/edf/train/normal/01_tcp_ar/aaaaaaav_s004_t000.edf``; v2.0.0 paths
+``v2.0.0/edf/train/normal/01_tcp_ar/000/00000021/s004_2013_08_15/00000021_s004_t000.edf``, 8-digit
+patients; ``Age:(\\d+)`` in the EDF patient field); CBraMod ``preprocessing/README.md``
+(TUAB 3.0.1 used). The 2,993-file count is braindecode's, not re-counted here.
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ electrode. Combination labels (``eyem_musc``, ``chew_elec``...) become one span 
 so a segment takes the component that covers it most. Only artifacts were annotated: time with no
 row is *not* clean, so no "no artifact" spans are produced. 310 files, 213 patients; no official
 split.
+
+Evidence: BioFoundation TUAR README (310 files, 213 patients, EYEM/CHEW/SHIV/ELEC/MUSC) and
+EEG-FM-Bench ``TuarConfig`` (version 3.0.1), both found with the code search; the per-channel NEDC
+``.csv`` format is the one verified on the TUSZ files (``tuh_common``). Not verified here: the
+``_seiz.csv`` side files and how often v3 uses ``elpp`` rather than ``elec``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ and ``01_no_epilepsy/...``; v2.0.0 copies name the top folders ``epilepsy_edf/``
 (epilepsy or not), a property of the patient, not of the EEG (an epilepsy patient's EEG may be
 normal), so it is kept as its own ``epilepsy`` key and never mapped to abnormal or seizure. No
 official split.
+
+Evidence: EEG-FM-Bench ``TuepConfig`` (TUEP 2.0.1; found with the code search) and SOURCES.md for
+the ``00_epilepsy``/``01_no_epilepsy`` (v2.0.1) and ``epilepsy_edf``/``no_epilepsy_edf`` (v2.0.0)
+top folders; the folder names were not re-read in that code here.
 """
 
 from __future__ import annotations

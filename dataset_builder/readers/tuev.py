@@ -11,6 +11,12 @@ the three digits of an eval file are its patient. Each EDF has a ``.rec`` beside
 involved channel: the reader keeps one span per distinct (start, stop, class) and merges touching
 spans of one class, giving recording-level event spans (braindecode's ``merge_events``).
 Pitfall: eval file names start with a class name; the name is kept only as the recording id.
+
+Evidence: CBraMod / LaBraM / BIOT ``preprocessing_tuev.py`` (thomas-cong/CBraMod: walks
+``edf/train`` and ``edf/eval``, reads ``<stem>.rec`` with ``np.genfromtxt(delimiter=",")`` as
+channel, start, stop, code; channel = TCP pair index; assumes 250 Hz; TUEV 2.0.0/2.0.1);
+braindecode ``datasets/tuh.py``. Not verified here: the ``.lab``/``.htk`` files and the eval name
+pattern beyond the examples in SOURCES.md.
 """
 
 from __future__ import annotations

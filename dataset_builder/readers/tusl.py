@@ -8,6 +8,10 @@ Mapping: slow -> slowing_annotation=slowing and seizure=none; seiz -> seizure=se
 slowing_annotation=background and seizure=none. Pitfall: TUSL's ``bckg`` is a *complex
 background* chosen to be confused with slowing, not a normal EEG, so it never maps to "normal".
 38 patients; no official split.
+
+Evidence: SOURCES.md (BioFoundation / EEG-FM-Bench TUSL configs) for the layout and the
+seiz/slow/bckg vocabulary; the NEDC ``.csv`` format is verified on the TUSZ files (``tuh_common``).
+Not verified on a real TUSL file here: the folder depth and the 10 s event length.
 """
 
 from __future__ import annotations

@@ -295,6 +295,7 @@ THRESHOLDS = {
     # a peak at least 2x the aperiodic power (the PDR's criterion below) is a rhythm.
     "rhythm_fit_range_hz": (1.0, 30.0),
     "rhythm_peak_over_aperiodic": 2.0,
+    "rhythm_smoothing_hz": 1.0,  # the flattened spectrum is averaged over 1 Hz before its peak is read
     "pdr_range_hz": (7.5, 13.5),  # ACNS 2021: PDR is the posterior alpha-range rhythm (>= 8 Hz normal adult)
     "pdr_peak_over_background": 2.0,  # peak power / 1/f background at that frequency
     "pdr_posterior_over_frontal": 1.0,  # alpha share of power, posterior / frontal channels
@@ -307,7 +308,7 @@ THRESHOLDS = {
     "blink_correlation": 0.7,  # Fp1/Fp2 in phase (blinks are vertical and symmetric)
     "eye_movement_uv": 50.0,  # F7/F8 slow deflection
     "eye_movement_correlation": -0.5,  # F7/F8 in opposite phase (lateral gaze)
-    "eye_delta_front_over_back": 4.0,  # Fp1/Fp2 delta power / posterior delta: eye, not brain (vertical movements)
+    "eye_delta_front_over_back": 2.0,  # Fp1/Fp2 delta power / posterior delta: eye, not brain (vertical movements)
     "muscle_fraction": 0.3,  # 30-75 Hz share of 0.5-75 Hz power in a frontal/temporal channel
     "pop_z": 25.0,  # sample-to-sample jump, in robust SDs of the channel's jumps
     "pop_uv": 50.0,  # and in microvolts
@@ -431,8 +432,15 @@ def _flattened_peak(psd: np.ndarray, freqs: np.ndarray, low: float, high: float)
     """
     log_psd = np.log10(np.maximum(psd, 1e-20))
     offset, exponent = aperiodic_fit(log_psd, freqs, THRESHOLDS["rhythm_fit_range_hz"])
-    band = np.flatnonzero((freqs >= low) & (freqs <= high))
-    flat = log_psd[..., band] - (offset[..., None] - exponent[..., None] * np.log10(freqs[band]))  # (..., k)
+    df = freqs[1] - freqs[0]
+    half = THRESHOLDS["rhythm_smoothing_hz"] / 2
+    wide = np.flatnonzero((freqs >= max(low - half, df)) & (freqs <= high + half))
+    flat = log_psd[..., wide] - (offset[..., None] - exponent[..., None] * np.log10(freqs[wide]))
+    # A rhythm spans a band of frequencies; a single bin standing out is estimation noise (10 s
+    # Welch spectra scatter by ~0.1 log10 per bin): the flattened spectrum is averaged over 1 Hz.
+    flat = _ndimage.uniform_filter1d(flat, max(1, int(round(2 * half / df)) + 1), axis=-1, mode="nearest")
+    inside = (freqs[wide] >= low) & (freqs[wide] <= high)
+    band, flat = wide[inside], flat[..., inside]  # (k,), (..., k)
     k = flat.argmax(-1)
     height = np.take_along_axis(flat, k[..., None], -1)[..., 0]
     kc = np.clip(k, 1, len(band) - 2)[..., None]
@@ -777,9 +785,10 @@ def compute_findings(
     eye = _eye_artifacts(eeg_uv, powers, sampling_rate, usable)
     other = _other_artifacts(eeg_uv, psd, freqs, usable, line_freq, raw_flat)
     flags = {"eye_blink": eye["eye_blink"], "eye_movement": (eye["vertical"] & ~eye["eye_blink"]) | eye["lateral"], **other}
-    # Eye potentials are not brain slowing: the channels they reach leave the slowing rules.
+    # Eye potentials are not brain slowing: the channels they reach (the frontal chain for blinks
+    # and vertical movements, F7/F8 for lateral ones) leave the slowing rules in that segment.
     for_slowing = usable.copy()
-    for_slowing[:, [_INDEX["Fp1"], _INDEX["Fp2"]]] &= ~(eye["eye_blink"] | eye["vertical"])[:, None]
+    for_slowing &= ~((eye["eye_blink"] | eye["vertical"])[:, None] & _names_mask(_FRONTAL)[None])
     for_slowing[:, [_INDEX["F7"], _INDEX["F8"]]] &= ~eye["lateral"][:, None]
 
     # Dominant rhythm: the highest peak above the aperiodic component of the mean spectrum over

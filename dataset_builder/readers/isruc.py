@@ -89,11 +89,12 @@ class ISRUCReader(SourceReader):
         root = check_root(root, self)
         n_found = 0
         issues = LabelIssues(self.name)
+        skipped: list[Path] = []
         for rec in sorted(root.rglob("*.rec")):
             rel = rec.relative_to(root).parts
             position = next((i for i, part in enumerate(rel[:-1]) if _SUBGROUP.match(part)), None)
             if position is None:
-                logger.debug("%s: %s is not under a subgroupI/II/III (or Subgroup_N) folder; skipped", self.name, rec)
+                skipped.append(rec)
                 continue
             token = _SUBGROUP.match(rel[position]).group(1).upper()
             g = _ROMAN.get(token, token)
@@ -134,7 +135,12 @@ class ISRUCReader(SourceReader):
                 issues=issues.take(),
             )
         if n_found == 0:
-            raise no_recordings_error(root, self)
+            raise no_recordings_error(root, self, f"{len(skipped)} .rec file(s) found outside that layout, e.g. {skipped[0]}" if skipped else "")
+        if skipped:
+            logger.warning(
+                "%s: %d .rec file(s) under %s are not under a subgroupI/II/III (or Subgroup_N) folder and were skipped, e.g. %s",
+                self.name, len(skipped), root, skipped[0],
+            )  # fmt: skip
 
     def load_raw(self, item: RecordingItem):
         """The ``.rec`` (EDF) recording as an MNE Raw in volts, preloaded."""

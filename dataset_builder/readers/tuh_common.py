@@ -134,11 +134,12 @@ class TUHReader(SourceReader):
         root = check_root(root, self)
         n_found = 0
         issues = LabelIssues(self.name)
+        skipped: list[Path] = []
         for edf_path in sorted(root.rglob("*.edf")):
             rel_parts = tuple(part.lower() for part in edf_path.relative_to(root).parts[:-1])
             parsed = self._parse_path(rel_parts, edf_path.stem)
             if parsed is None:
-                logger.debug("%s: skipping %s (not in the %s layout)", self.name, edf_path, self.name)
+                skipped.append(edf_path)
                 continue
             n_found += 1
             spans = self._label_spans(edf_path, issues)
@@ -155,7 +156,12 @@ class TUHReader(SourceReader):
                 extra=parsed.get("extra", {}),
             )
         if n_found == 0:
-            raise no_recordings_error(root, self)
+            raise no_recordings_error(root, self, f"{len(skipped)} .edf file(s) found outside that layout, e.g. {skipped[0]}" if skipped else "")
+        if skipped:
+            logger.warning(
+                "%s: %d .edf file(s) under %s are not in the expected layout (%s) and were skipped, e.g. %s",
+                self.name, len(skipped), root, self.layout, skipped[0],
+            )  # fmt: skip
 
     # -- hooks -----------------------------------------------------------------------------
     def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:

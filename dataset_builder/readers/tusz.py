@@ -85,7 +85,7 @@ class TUSZReader(TUHReader):
     title = "TUH EEG Seizure Corpus (TUSZ)"
     task = "seizure detection and seizure type"
     label_keys = ("seizure", "seizure_type")
-    layout = "edf/{train,dev,eval}/<patient>/sNNN_YYYY_MM_DD/<montage>/<stem>.edf with <stem>.csv and <stem>.csv_bi beside it"
+    layout = "edf/{train,dev,eval}/<patient>/<session, e.g. s001_2008>/<montage>/<stem>.edf with <stem>.csv and <stem>.csv_bi beside it"
 
     def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:
         split = next((_SPLITS[p] for p in rel_parts if p in _SPLITS), None)

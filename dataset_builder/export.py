@@ -20,15 +20,17 @@ import os
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
 from .labels import LABEL_VOCABULARY, vocabulary_markdown
 
-__all__ = ["N_CHANNELS", "N_SAMPLES", "corpus_features", "export_corpus", "write_card"]
+__all__ = ["N_CHANNELS", "N_SAMPLES", "corpus_features", "export_corpus", "export_hub_corpus", "restricted_sources", "write_card"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,42 @@ def _shard_plan(row_counts: Mapping[str, int], shard_rows: int) -> dict[str, int
     return {split: max(1, math.ceil(n / shard_rows)) for split, n in row_counts.items() if n > 0}
 
 
+def _staging_dir(out_dir: Path) -> Path:
+    staging = out_dir / "_data.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _swap_in(staging: Path, data_dir: Path) -> None:
+    shutil.rmtree(data_dir, ignore_errors=True)
+    os.replace(staging, data_dir)
+
+
+def _write_split(staging: Path, split: str, n_shards: int, tables: Iterable[pa.Table], shard_rows: int, schema: pa.Schema) -> set[tuple[str, str]]:
+    """Write one split's rows as ``{split}-00000-of-{n_shards:05d}.parquet`` ... shards of at most
+    ``shard_rows`` rows (row groups of ``ROW_GROUP_ROWS``); return the ``(source, subject)`` pairs seen."""
+    shard, writer, in_shard = 0, None, 0
+    subjects: set[tuple[str, str]] = set()
+    for table in tables:
+        table = table.replace_schema_metadata(schema.metadata)
+        subjects.update(zip(table.column("source").to_pylist(), table.column("subject").to_pylist()))
+        offset = 0
+        while offset < table.num_rows:
+            if writer is None:
+                writer = pq.ParquetWriter(staging / f"{split}-{shard:05d}-of-{n_shards:05d}.parquet", schema)
+            take = min(shard_rows - in_shard, table.num_rows - offset)
+            writer.write_table(table.slice(offset, take), row_group_size=ROW_GROUP_ROWS)
+            offset += take
+            in_shard += take
+            if in_shard == shard_rows:
+                writer.close()
+                writer, in_shard, shard = None, 0, shard + 1
+    if writer is not None:
+        writer.close()
+    return subjects
+
+
 def export_corpus(
     units: Sequence[tuple[str, str, str, str]],
     out_dir: str | os.PathLike,
@@ -105,7 +143,7 @@ def export_corpus(
     by_split: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     counts: dict[str, Counter] = defaultdict(Counter)
     split_bytes: Counter = Counter()
-    subjects: dict[str, set] = defaultdict(set)
+    subjects: dict[str, set] = {}
     for source, recording, split, path in sorted(units):
         metadata = pq.read_metadata(path)
         n_rows = metadata.num_rows
@@ -115,41 +153,25 @@ def export_corpus(
     split_rows = {split: sum(counts[s][split] for s in counts) for split in SPLIT_ORDER}
     plan = _shard_plan(split_rows, shard_rows)
 
-    staging = out_dir / "_data.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     schema = features.arrow_schema
-    for split, n_shards in plan.items():
-        shard, writer, in_shard = 0, None, 0
+
+    def staged_tables(split: str) -> Iterator[pa.Table]:
         for _source, _recording, path in by_split[split]:
             table = pq.read_table(path)
             if not table.schema.equals(schema, check_metadata=False):
                 raise ValueError(f"{path}: staged rows have another schema than the corpus features; delete the _work folder and rebuild")
-            table = table.replace_schema_metadata(schema.metadata)
-            subjects[split].update(zip(table.column("source").to_pylist(), table.column("subject").to_pylist()))
-            offset = 0
-            while offset < table.num_rows:
-                if writer is None:
-                    name = f"{split}-{shard:05d}-of-{n_shards:05d}.parquet"
-                    writer = pq.ParquetWriter(staging / name, schema)
-                take = min(shard_rows - in_shard, table.num_rows - offset)
-                writer.write_table(table.slice(offset, take), row_group_size=ROW_GROUP_ROWS)
-                offset += take
-                in_shard += take
-                if in_shard == shard_rows:
-                    writer.close()
-                    writer, in_shard, shard = None, 0, shard + 1
-        if writer is not None:
-            writer.close()
-    data_dir = out_dir / "data"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    os.replace(staging, data_dir)
+            yield table
+
+    staging = _staging_dir(out_dir)
+    for split, n_shards in plan.items():
+        subjects[split] = _write_split(staging, split, n_shards, staged_tables(split), shard_rows, schema)
+    _swap_in(staging, out_dir / "data")
 
     info = {
         "splits": {split: n for split, n in split_rows.items() if n},
         "sources": {source: {split: counts[source][split] for split in SPLIT_ORDER if counts[source][split]} for source in sorted(counts)},
         "bytes": {split: n for split, n in split_bytes.items() if n},
-        "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects[split]},
+        "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
         "recordings": len(units),
         "errors": len(errors),
         "settings": dict(settings or {}),
@@ -160,7 +182,7 @@ def export_corpus(
     with open(out_dir / "build_info.json", "w", encoding="utf-8") as stream:
         json.dump(info, stream, indent=2, sort_keys=True)
     write_card(out_dir, features, info, licences or {}, titles or {})
-    logger.info("exported %s rows to %s", info["splits"], data_dir)
+    logger.info("exported %s rows to %s", info["splits"], out_dir / "data")
     return info
 
 
@@ -209,7 +231,16 @@ def write_card(
         ]
         + [["**all**", *(info["splits"].get(split, 0) for split in SPLIT_ORDER), sum(info["splits"].values())]],
     )
-    licence_table = _table(["source", "dataset", "licence / access"], [[s, titles.get(s, s), licences.get(s, "see the source")] for s in sources])
+    restricted = restricted_sources(sources)
+    licence_table = _table(
+        ["source", "dataset", "licence / access", "redistributable"],
+        [[s, titles.get(s, s), licences.get(s, "see the source"), "no" if s in restricted else "yes"] for s in sources],
+    )
+    left_out = dict(info.get("left_out") or {})
+    if left_out:
+        licence_table += "\n\nLeft out of this copy (their terms forbid redistribution): " + "; ".join(
+            f"{source} ({note})" for source, note in sorted(left_out.items())
+        ) + "."
     settings = info.get("settings", {})
     body = f"""# NeuroCorpus
 
@@ -276,3 +307,169 @@ allow it (the TUH corpora, for instance, require a signed data-sharing agreement
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+# Sources whose terms forbid redistribution (a reader may also say so with ``redistributable = False``):
+# every TUH corpus (the NEDC data-sharing agreement) and SEED (licence agreement with the BCMI lab).
+_NOT_REDISTRIBUTABLE = {"seed"}
+
+
+def restricted_sources(sources: Iterable[str]) -> dict[str, str]:
+    """The sources among ``sources`` that may not be redistributed: ``{source: licence note}``.
+
+    A source is restricted when its reader says ``redistributable = False``, is a TUH reader, or is
+    listed in ``_NOT_REDISTRIBUTABLE``; sources without a registered reader are taken as free.
+    """
+    from .readers.base import available_readers
+    from .readers.tuh_common import TUHReader
+
+    readers = available_readers()
+    restricted = {}
+    for source in sources:
+        reader = readers.get(source)
+        if reader is None:
+            continue
+        flag = getattr(reader, "redistributable", None)
+        if flag is False or (flag is None and (issubclass(reader, TUHReader) or source in _NOT_REDISTRIBUTABLE)):
+            restricted[source] = reader.licence
+    return restricted
+
+
+def _corpus_shards(corpus_dir: Path) -> dict[str, list[Path]]:
+    """``{split: [shard paths]}`` of a built corpus (``data/<split>-NNNNN-of-NNNNN.parquet``)."""
+    if not (corpus_dir / "README.md").is_file() or not (corpus_dir / "data").is_dir():
+        raise FileNotFoundError(
+            f"{corpus_dir}: not a built corpus (no README.md and data/ folder); build one with "
+            f"`neuronarrator build-corpus --out {corpus_dir}`"
+        )
+    shards: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted((corpus_dir / "data").glob("*.parquet")):
+        split = path.name.split("-", 1)[0]
+        if split not in SPLIT_ORDER:
+            raise ValueError(f"{path}: shard name does not start with a split ({', '.join(SPLIT_ORDER)}); rebuild the corpus")
+        shards[split].append(path)
+    if not shards:
+        raise FileNotFoundError(f"{corpus_dir}/data: no Parquet shards; rebuild the corpus with `neuronarrator build-corpus`")
+    return dict(shards)
+
+
+def _kept_tables(paths: Sequence[Path], left_out: set[str]) -> Iterator[pa.Table]:
+    """The rows of ``paths``, one row group at a time, without the rows of ``left_out`` sources."""
+    for path in paths:
+        parquet = pq.ParquetFile(path)
+        for group in range(parquet.num_row_groups):
+            table = parquet.read_row_group(group)
+            if left_out:
+                table = table.filter(pc.invert(pc.is_in(table.column("source"), pa.array(sorted(left_out)))))
+            if table.num_rows:
+                yield table
+
+
+def export_hub_corpus(
+    corpus_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    holds_rights: bool = False,
+    public: bool = False,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+) -> dict[str, Any]:
+    """Write the Hub dataset repository of a built corpus: Parquet shards per split, ``README.md``
+    (``configs``/``data_files``, features, split sizes, licence and redistribution per source,
+    build settings), ``build_info.json`` and ``errors.jsonl``.
+
+    Args:
+        corpus_dir: a folder written by ``neuronarrator build-corpus``.
+        out_dir: the repository folder to write (created; its ``data/`` is replaced).
+        holds_rights: the user holds the rights to the restricted sources (``restricted_sources``);
+            without it a corpus holding them is refused.
+        public: the folder is for a public repository: restricted sources are left out (and the
+            card says so) even with ``holds_rights``.
+        shard_rows: at most this many rows per shard.
+
+    Returns:
+        the written ``build_info`` (rows per split and source, ``left_out`` sources, settings).
+
+    Raises:
+        ValueError: the corpus holds restricted sources and ``holds_rights`` is False.
+    """
+    corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
+    if out_dir.resolve() == corpus_dir.resolve():
+        raise ValueError(f"{out_dir}: the export folder must differ from the corpus folder; choose another OUT")
+    shards = _corpus_shards(corpus_dir)
+    present = Counter()
+    for split, paths in shards.items():
+        for path in paths:
+            present.update((source, split) for source in pq.read_table(path, columns=["source"]).column("source").to_pylist())
+    restricted = restricted_sources(sorted({source for source, _ in present}))
+    if restricted and not holds_rights:
+        raise ValueError(
+            f"{corpus_dir}: holds rows of {', '.join(sorted(restricted))}, whose terms forbid redistribution "
+            f"({'; '.join(f'{s}: {note}' for s, note in sorted(restricted.items()))}); the export refuses them. "
+            "If you hold the rights (a signed agreement) pass --i-hold-the-rights (they are still left out of a public push), "
+            "or rebuild the corpus without those sources"
+        )
+    left_out = dict(restricted) if public else {}
+    split_rows = {split: sum(n for (source, s), n in present.items() if s == split and source not in left_out) for split in SPLIT_ORDER}
+    if not any(split_rows.values()):
+        raise ValueError(f"{corpus_dir}: no rows left once the restricted sources {sorted(left_out)} are left out; nothing to publish")
+    schema = pq.read_schema(shards[next(iter(shards))][0])
+    features = datasets.Features.from_arrow_schema(schema)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = _staging_dir(out_dir)
+    subjects = {}
+    for split, n_shards in _shard_plan(split_rows, shard_rows).items():
+        subjects[split] = _write_split(staging, split, n_shards, _kept_tables(shards[split], set(left_out)), shard_rows, schema)
+    _swap_in(staging, out_dir / "data")
+
+    built = _read_json(corpus_dir / "build_info.json")
+    kept_sources = sorted({source for source, _ in present} - set(left_out))
+    info = {
+        "splits": {split: n for split, n in split_rows.items() if n},
+        "sources": {
+            source: {split: present[(source, split)] for split in SPLIT_ORDER if present[(source, split)]} for source in kept_sources
+        },
+        "bytes": {split: sum(p.stat().st_size for p in (out_dir / "data").glob(f"{split}-*.parquet")) for split in split_rows if split_rows[split]},
+        "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
+        "recordings": _count_recordings(out_dir / "data"),
+        "left_out": left_out,
+        "settings": dict(built.get("settings") or {}),
+    }
+    errors = [e for e in _read_jsonl(corpus_dir / "errors.jsonl") if e.get("source") not in left_out]
+    info["errors"] = len(errors)
+    with open(out_dir / "errors.jsonl", "w", encoding="utf-8") as stream:
+        for error in errors:
+            stream.write(json.dumps(error, sort_keys=True) + "\n")
+    with open(out_dir / "build_info.json", "w", encoding="utf-8") as stream:
+        json.dump(info, stream, indent=2, sort_keys=True)
+    licences, titles = _source_notes(kept_sources)
+    write_card(out_dir, features, info, licences, titles)
+    logger.info("exported %s rows of %s to %s (left out: %s)", info["splits"], corpus_dir, out_dir, sorted(left_out) or "none")
+    return info
+
+
+def _source_notes(sources: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Licence and title of each source with a registered reader."""
+    from .readers.base import available_readers
+
+    readers = available_readers()
+    known = [s for s in sources if s in readers]
+    return {s: readers[s].licence for s in known}, {s: readers[s].title for s in known}
+
+
+def _count_recordings(data_dir: Path) -> int:
+    recordings = set()
+    for path in data_dir.glob("*.parquet"):
+        table = pq.read_table(path, columns=["source", "recording"])
+        recordings.update(zip(table.column("source").to_pylist(), table.column("recording").to_pylist()))
+    return len(recordings)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

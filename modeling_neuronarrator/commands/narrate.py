@@ -69,7 +69,10 @@ def example_path(name: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", help="recording: .edf, .bdf, .fif, .set (EEGLAB) or .vhdr (BrainVision)")
     parser.add_argument(
-        "--example", choices=sorted(EXAMPLES), help="use a real recording bundled with an installed package instead of PATH"
+        "--example", choices=sorted(EXAMPLES), metavar="NAME",
+        help="use a real recording bundled with an installed package instead of PATH: "
+        + "; ".join(f"{name} ({EXAMPLES[name][2]})" for name in sorted(EXAMPLES))
+        + " (`neuronarrator examples` lists them)",
     )
     parser.add_argument("-o", "--output", help="write the report to this file; the extension picks the form: .html, .md or .json")
     parser.add_argument("--model", default=None, help="folder of a trained NeuroNarrator model (default: the embedded checkpoint when shipped, else the template writer)")

@@ -7,7 +7,7 @@ single source of truth; ``vocabulary_markdown()`` renders it for the dataset car
 
 from __future__ import annotations
 
-__all__ = ["DEPENDENT_KEYS", "LABEL_VOCABULARY", "LABEL_SOURCES", "check_labels", "vocabulary_markdown"]
+__all__ = ["DEPENDENT_KEYS", "LABEL_SOURCES", "LABEL_VOCABULARY", "check_labels", "vocabulary_markdown"]
 
 # key -> {harmonized value: clinical phrase used in descriptions}
 LABEL_VOCABULARY: dict[str, dict[str, str]] = {

@@ -20,9 +20,9 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "LabelIssues",
     "check_root",
-    "describe_folder",
     "clock_to_seconds",
     "complement_spans",
+    "describe_folder",
     "edf_header_duration",
     "merge_spans",
     "no_recordings_error",
@@ -229,7 +229,7 @@ def spans_from_annotations(
     *,
     where: str,
     ignore: Iterable[str] = (),
-    issues: "LabelIssues | None" = None,
+    issues: LabelIssues | None = None,
 ) -> list[LabelSpan]:
     """One span per annotation whose description is in ``mapping``.
 

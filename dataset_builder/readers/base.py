@@ -29,13 +29,13 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional
 from ..labels import DEPENDENT_KEYS, check_labels
 
 __all__ = [
+    "READERS",
     "LabelSpan",
     "RecordingItem",
     "SourceReader",
-    "register_reader",
-    "get_reader",
     "available_readers",
-    "READERS",
+    "get_reader",
+    "register_reader",
 ]
 
 

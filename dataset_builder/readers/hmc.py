@@ -27,7 +27,13 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._util import LabelIssues, check_root, merge_spans, no_recordings_error, spans_from_annotations
+from ._util import (
+    LabelIssues,
+    check_root,
+    merge_spans,
+    no_recordings_error,
+    spans_from_annotations,
+)
 from .base import RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)

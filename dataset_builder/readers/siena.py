@@ -74,7 +74,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["MAX_SEIZURE_S", "SIENA_SEIZURE_TYPES", "SienaBlock", "SienaReader", "parse_siena_seizure_list", "place_seizures", "read_siena_blocks"]
 
 SIENA_SEIZURE_TYPES = {"IAS": "complex_partial", "WIAS": "simple_partial", "FBTC": "tonic_clonic"}
-MAX_SEIZURE_S = 600.0  # a listed seizure longer than this is suspect (longest real one: ~3 min)
+MAX_SEIZURE_S = 600.0  # a listed seizure longer than this (10 min) is suspect: corrected by the one-hour rule or refused
 
 _FILE = re.compile(r"^\s*File\s*name\s*:\s*(.+?)\s*$", re.IGNORECASE)
 _REG_START = re.compile(r"^\s*Registration\s+start\s+time\s*:\s*(.+?)\s*$", re.IGNORECASE)
@@ -180,7 +180,7 @@ def place_seizures(
         start = float((start_clock - registration) % _DAY)
         end = start + float((end_clock - start_clock + _DAY // 2) % _DAY - _DAY // 2)  # signed, |.| < 12 h
 
-        def plausible(e: float) -> bool:
+        def plausible(e: float, start: float = start) -> bool:
             return 0 < e - start <= MAX_SEIZURE_S and e <= limit
 
         text = f"{block.written_name} seizure {_clock(start_clock)}-{_clock(end_clock)} (line {line_no})"

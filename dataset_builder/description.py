@@ -30,11 +30,15 @@ from modeling_neuronarrator.findings_neuronarrator import (
     ARTIFACT_TYPES,
     BANDS,
     CHANGE_TYPES,
+    EVENT_KINDS,
     NOT_ASSESSABLE,
     REGIONS,
     SLOWING_KINDS,
+    STATES,
+    Event,
     Findings,
 )
+from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
 
 from .labels import LABEL_VOCABULARY, check_labels
 
@@ -44,6 +48,8 @@ __all__ = [
     "FieldSpec",
     "NARRATIVE_FIELDS",
     "describe",
+    "event_detail",
+    "event_from_detail",
     "findings_to_fields",
     "parse",
     "seed_from_id",
@@ -84,6 +90,8 @@ _SIDES = ("left", "right")
 _SLOWING_SIDES = ("left", "right", "bilateral")
 
 _QUANTITATIVE_SPECS = (
+    # The vigilance state comes first: a clinical report reads the background in its light.
+    FieldSpec("state", "categorical", STATES),
     # "absent": no peak stands above the aperiodic (1/f) background; the frequency is then None.
     FieldSpec("dominant_rhythm", "categorical", ("present", "absent")),
     FieldSpec("dominant_frequency_hz", "numeric", unit="Hz", tolerance=1.0),
@@ -103,6 +111,11 @@ _QUANTITATIVE_SPECS = (
     # Stated only when no slowing is found and the montage cannot show focal slowing everywhere.
     FieldSpec("focal_slowing", "categorical", (NOT_ASSESSABLE,)),
     FieldSpec("artifacts", "set", ARTIFACT_TYPES),
+    # Events inside the segment: their kinds, and one canonical string per event (``event_detail``:
+    # kind, rate, onset-offset in s from the segment start, channels). The grounding check allows
+    # +-0.5 s on the times (``tolerance``) and +-0.5 Hz on the rate.
+    FieldSpec("events", "set", EVENT_KINDS),
+    FieldSpec("event_details", "set", unit="s", tolerance=0.5),
     # None for a recording's first segment (nothing to compare with).
     FieldSpec("change", "set", CHANGE_TYPES),
 )
@@ -123,6 +136,10 @@ _ARTIFACT_PHRASES = {
     "line_noise": "line noise",
     "flat_channel": "flat channel",
 }
+_SLEEP_STAGE_STATES = ("N1", "N2", "N3", "REM")  # states written as "<stage> sleep"
+_EVENT_PHRASES = {"generalized_spike_wave": "generalized spike-and-wave discharge"}
+_NO_CHANNELS = "unspecified channels"
+_CHANNEL_BY_LOWER = {name.lower(): name for name in STANDARD_CHANNELS}
 _CHANGE_PHRASES = {
     "stable": "the activity is unchanged",
     "faster": "the dominant frequency has increased",
@@ -140,6 +157,35 @@ _CHANGE_PHRASES = {
 # has several phrasings. Placeholders are {name}; the parser turns a template into a regex.
 
 _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
+    "state": {
+        "awake": (
+            "The patient is awake.",
+            "The recording shows wakefulness.",
+            "This segment is recorded in wakefulness.",
+        ),
+        "drowsy": (
+            "The patient is drowsy.",
+            "The recording shows drowsiness.",
+            "This segment is recorded in drowsiness.",
+        ),
+        "sleep": (
+            "The patient is in {stage} sleep.",
+            "The recording shows {stage} sleep.",
+            "This segment is recorded in {stage} sleep.",
+        ),
+        "not_assessed": (
+            "The vigilance state is not assessed.",
+            "The state of vigilance could not be assessed.",
+            "Vigilance is not assessed in this segment.",
+        ),
+    },
+    "events": {
+        "none": (
+            "No spike-and-wave discharges are detected.",
+            "There are no spike-and-wave discharges.",
+            "Spike-and-wave discharges are absent.",
+        ),
+    },
     "background": {
         "main": (
             "The background is dominated by {band} activity at {freq} Hz.",
@@ -255,6 +301,20 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "Since the preceding {dur}, {changes}.",
         ),
     },
+}
+
+# One sentence per event (every one is parsed, not only the first). Times in s from the segment start.
+_EVENT_SENTENCES: dict[str, tuple[str, ...]] = {
+    "rate": (
+        "A {rate} Hz {kind} is seen from {onset} s to {offset} s over {channels}.",
+        "There is a {rate} Hz {kind} between {onset} s and {offset} s, involving {channels}.",
+        "From {onset} s to {offset} s, a {rate} Hz {kind} occurs over {channels}.",
+    ),
+    "no_rate": (
+        "A {kind} is seen from {onset} s to {offset} s over {channels}.",
+        "There is a {kind} between {onset} s and {offset} s, involving {channels}.",
+        "From {onset} s to {offset} s, a {kind} occurs over {channels}.",
+    ),
 }
 
 # Label sentences: one group per LABEL_VOCABULARY key, each phrasing anchored on words of its own so
@@ -389,6 +449,7 @@ def findings_to_fields(findings: Findings | Mapping[str, Any] | str, labels: Opt
     check_labels(labels, where="describe labels")
 
     fields: dict[str, Any] = dict.fromkeys(NARRATIVE_FIELDS)
+    fields["state"] = _check_option("state", findings.state, STATES)
     if findings.dominant_frequency_hz is None:
         fields["dominant_rhythm"] = "absent"
     else:
@@ -419,6 +480,8 @@ def findings_to_fields(findings: Findings | Mapping[str, Any] | str, labels: Opt
     for artifact in findings.artifacts:
         _check_option("artifacts", artifact, ARTIFACT_TYPES)
     fields["artifacts"] = tuple(sorted(set(findings.artifacts)))
+    fields["events"] = tuple(sorted({_check_option("events", event.kind, EVENT_KINDS) for event in findings.events}))
+    fields["event_details"] = tuple(sorted(event_detail(event) for event in findings.events))
     if findings.change_from_previous is not None:
         for change in findings.change_from_previous:
             _check_option("change_from_previous", change, CHANGE_TYPES)
@@ -428,6 +491,34 @@ def findings_to_fields(findings: Findings | Mapping[str, Any] | str, labels: Opt
     for key, value in labels.items():
         fields[key] = value
     return fields
+
+
+def event_detail(event: Event | Mapping[str, Any]) -> str:
+    """Canonical string of one event, as the ``event_details`` field holds it:
+    ``"generalized_spike_wave 3.0Hz 2.5-7.5s F3,F4,C3,C4"`` (rate ``-`` when None; times in s
+    from the segment start, 0.1 s; channels in the event's order)."""
+    if isinstance(event, Mapping):
+        event = Event(**event)
+    _check_option("event kind", event.kind, EVENT_KINDS)
+    for channel in event.channels:
+        _check_option("event channel", channel, STANDARD_CHANNELS)
+    onset, offset = round(float(event.onset_s), 1), round(float(event.offset_s), 1)
+    if not 0 <= onset <= offset:
+        raise ValueError(f"event {event.kind}: onset {event.onset_s} s and offset {event.offset_s} s must satisfy 0 <= onset <= offset")
+    rate = "-" if event.frequency_hz is None else f"{float(event.frequency_hz):.1f}"
+    return f"{event.kind} {rate}Hz {onset:.1f}-{offset:.1f}s {','.join(event.channels)}"
+
+
+def event_from_detail(detail: str) -> Event:
+    """Inverse of ``event_detail``."""
+    match = re.fullmatch(r"(\w+) (-|\d+(?:\.\d+)?)Hz (\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)s ?([\w,]*)", detail.strip())
+    if match is None:
+        raise ValueError(f"event_from_detail: {detail!r} is not an event_details string (see event_detail)")
+    kind, rate, onset, offset, channels = match.groups()
+    return Event(
+        kind=kind, onset_s=float(onset), offset_s=float(offset),
+        channels=[c for c in channels.split(",") if c], frequency_hz=None if rate == "-" else float(rate),
+    )  # fmt: skip
 
 
 def seed_from_id(row_id: str) -> int:
@@ -497,7 +588,9 @@ def describe(
         background = pick("background", "no_rhythm", band=fields["dominant_band"])
     else:
         background = pick("background", "main", band=fields["dominant_band"], freq=f"{fields['dominant_frequency_hz']:.1f}")
+    state = fields["state"]
     sentences = [
+        pick("state", "sleep", stage=state) if state in _SLEEP_STAGE_STATES else pick("state", state),
         background,
         pick("pdr", "present", pdr=f"{fields['pdr_hz']:.1f}") if fields["pdr"] == "present" else pick("pdr", "absent"),
         pick("distribution", "not_assessable")
@@ -522,6 +615,21 @@ def describe(
     else:
         location = _slowing_location(fields["slowing_side"], fields["slowing_region"])
         sentences.append(pick("slowing", "focal_located", loc=location))
+    if fields["event_details"]:
+        for event in sorted(map(event_from_detail, fields["event_details"]), key=lambda e: (e.onset_s, e.kind)):
+            values = {
+                "kind": _EVENT_PHRASES[event.kind],
+                "onset": f"{event.onset_s:.1f}",
+                "offset": f"{event.offset_s:.1f}",
+                "channels": _join(event.channels) if event.channels else _NO_CHANNELS,
+            }
+            if event.frequency_hz is None:
+                template = rng.choice(_EVENT_SENTENCES["no_rate"])
+            else:
+                template, values["rate"] = rng.choice(_EVENT_SENTENCES["rate"]), f"{event.frequency_hz:.1f}"
+            sentences.append(_capitalize(template.format(**values)))
+    else:
+        sentences.append(pick("events", "none"))
     if fields["artifacts"]:
         names = [_ARTIFACT_PHRASES[name] for name in fields["artifacts"]]
         sentences.append(pick("artifacts", "some", artifacts=_join(names)))
@@ -568,6 +676,7 @@ _PLACEHOLDER_REGEX = {
     "artifacts": _list_of(list(_ARTIFACT_PHRASES.values())),
     "changes": _list_of(list(_CHANGE_PHRASES.values())),
     "dur": r"\d+(?:\.\d+)?\s*s|segments?",
+    "stage": _alternation([state.lower() for state in _SLEEP_STAGE_STATES]),
 }
 _UNIT_REGEX = r"(?:µv|μv|uv|microvolts?)"
 
@@ -647,6 +756,8 @@ def _register_parsers() -> None:
         if groups.get("changes"):
             changes = _phrases_in(groups["changes"], _CHANGE_PHRASES)
             fields["change"] = changes
+        if groups.get("stage"):
+            fields["state"] = {state.lower(): state for state in _SLEEP_STAGE_STATES}[groups["stage"]]
         return fields
 
     constants = {
@@ -664,6 +775,10 @@ def _register_parsers() -> None:
         ("slowing", "focal_located"): {"slowing_kind": "focal"},
         ("slowing", "focal"): {"slowing_kind": "focal"},
         ("artifacts", "none"): {"artifacts": ()},
+        ("state", "awake"): {"state": "awake"},
+        ("state", "drowsy"): {"state": "drowsy"},
+        ("state", "not_assessed"): {"state": "not_assessed"},
+        ("events", "none"): {"events": (), "event_details": ()},
     }
     for group, variants in _SENTENCES.items():
         for variant, templates in variants.items():
@@ -682,6 +797,33 @@ def _register_parsers() -> None:
 
 
 _register_parsers()
+
+_EVENT_PLACEHOLDERS = {
+    "rate": r"\d{1,2}(?:\.\d+)?",
+    "onset": r"\d{1,3}(?:\.\d+)?",
+    "offset": r"\d{1,3}(?:\.\d+)?",
+    "kind": _alternation(list(_EVENT_PHRASES.values())),
+    "channels": _list_of(list(_CHANNEL_BY_LOWER)) + "|" + re.escape(_NO_CHANNELS),
+}
+_EVENT_PATTERNS = [_compile(t, _EVENT_PLACEHOLDERS) for templates in _EVENT_SENTENCES.values() for t in templates]
+_EVENT_KIND_BY_PHRASE = {phrase.lower(): kind for kind, phrase in _EVENT_PHRASES.items()}
+
+
+def _parse_events(text: str) -> list[Event]:
+    """Every event sentence of a normalized text, in text order."""
+    found = []
+    for pattern in _EVENT_PATTERNS:
+        for match in pattern.finditer(text):
+            groups = match.groupdict()
+            channels = [] if groups["channels"] == _NO_CHANNELS else re.split(r"\s*,\s*and\s+|\s*,\s*|\s+and\s+", groups["channels"])
+            found.append((match.start(), Event(
+                kind=_EVENT_KIND_BY_PHRASE[re.sub(r"\s+", " ", groups["kind"])],
+                onset_s=round(float(groups["onset"]), 1),
+                offset_s=round(float(groups["offset"]), 1),
+                channels=[_CHANNEL_BY_LOWER[c] for c in channels],
+                frequency_hz=round(float(groups["rate"]), 1) if groups.get("rate") else None,
+            )))  # fmt: skip
+    return [event for _, event in sorted(found, key=lambda item: item[0])]
 
 
 def _normalize(text: str) -> str:
@@ -719,4 +861,8 @@ def parse(text: str) -> dict:
                 best[group] = (*rank, values)
     for _, _, values in best.values():
         fields.update(values)
+    events = _parse_events(text)
+    if events:  # every event sentence counts (a segment may hold several)
+        fields["events"] = tuple(sorted({event.kind for event in events}))
+        fields["event_details"] = tuple(sorted({event_detail(event) for event in events}))
     return fields

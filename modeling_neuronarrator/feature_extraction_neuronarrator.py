@@ -45,8 +45,12 @@ from .eeg_io_neuronarrator import (
     raw_positions,
     read_recording,
 )
+from .findings_neuronarrator import apply_state
 from .findings_neuronarrator import THRESHOLDS, Findings, band_power, compute_findings, segment_psd
+from .events_neuronarrator import detect_events as _detect_events
+from .events_neuronarrator import events_in_segment
 from .topomap_neuronarrator import project_topomaps
+from .vigilance_neuronarrator import Staging, stage_recording
 
 __all__ = ["NeuroNarratorFeatureExtractor", "MAX_SAMPLING_RATE_HZ"]
 
@@ -236,6 +240,11 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         min_recorded_channels: fewest usable EEG channels a recording must have (4); lower only
             for a documented low-density source (Sleep-EDF's two derivations): the other channels
             are then spline estimates, and ``channel_mask`` marks them False.
+        stage_vigilance: stage the recording's vigilance state with YASA and set each segment's
+            ``Findings.state`` (``vigilance_neuronarrator``; ``recording_info["vigilance"]`` says
+            from which derivation, or why not assessed).
+        detect_events: detect events (generalized spike-and-wave) on the continuous signal and set
+            each segment's ``Findings.events`` (``events_neuronarrator``).
 
     Inputs: a path (EDF/EDF+, BDF, FIF, EEGLAB .set, BrainVision .vhdr), an ``mne.io.BaseRaw`` (in
     volts, as MNE keeps it) or a numpy array ``(n_channels, n_samples)`` **in microvolts** with
@@ -259,6 +268,8 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         batch_segments: int = 64,
         filter_padding_seconds: float = 20.0,
         min_recorded_channels: int = MIN_RECORDED_CHANNELS,
+        stage_vigilance: bool = True,
+        detect_events: bool = True,
         **kwargs,
     ):
         super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
@@ -282,6 +293,8 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         self.batch_segments = int(batch_segments)
         self.filter_padding_seconds = float(filter_padding_seconds)
         self.min_recorded_channels = check_min_recorded_channels(min_recorded_channels)
+        self.stage_vigilance = bool(stage_vigilance)
+        self.detect_events = bool(detect_events)
 
     # -- parameters only in preprocessor_config.json: derived filters are cached by key, never stored
     @property
@@ -365,12 +378,15 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             "band_pass_hz": (self.l_freq, round(h_freq, 2)),
             "n_segments": len(starts),
         }
+        staging = self._stage(source, starts)
+        info["vigilance"] = staging.summary()
         logger.info("%s: %d segments, channels %s", source.label, len(starts), info["channels_used"])
         per_batch = int(batch_segments or self.batch_segments)
         previous: list[Findings] = []
         for first in range(0, len(starts), per_batch):
             window_starts = starts[first : first + per_batch]
             arrays, findings = self._process_window(source, window_starts, sos, line, apply_notch, previous)
+            apply_state(findings, staging.states_of(window_starts, self.segment_seconds), previous=previous)
             previous = (previous + findings)[-3:]
             batch = dict(arrays)
             batch["findings"] = findings
@@ -378,6 +394,27 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             yield BatchFeature(batch, tensor_type=return_tensors, skip_tensor_conversion=_SKIP_KEYS)
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _stage(self, source: _Source, starts: np.ndarray) -> Staging:
+        """Sleep staging of the analysed span (``vigilance_neuronarrator``); a failure of the
+        stager leaves the state "not_assessed" with the reason instead of stopping the front-end."""
+        if not self.stage_vigilance:
+            return Staging(reason="vigilance staging switched off (stage_vigilance=False)")
+        # 10-20 sites copied from one source electrode (recorded, or a dense cap's nearest one).
+        harmonized = {
+            name: tuple((source.map.channels_used[j], float(source.map.matrix[i, j])) for j in np.flatnonzero(source.map.matrix[i]))
+            for i, name in enumerate(STANDARD_CHANNELS)
+            if source.map.recorded[i] and np.count_nonzero(source.map.matrix[i]) == 1
+        }
+        recording = source.raw if source.raw is not None else source.array
+        try:
+            return stage_recording(
+                recording, sampling_rate=source.sfreq, ch_names=source.ch_names, ch_types=source.ch_types,
+                harmonized=harmonized, start_s=float(starts[0]), end_s=float(starts[-1]) + self.segment_seconds,
+            )  # fmt: skip
+        except Exception as error:  # the stager's own failures (e.g. a flat derivation)
+            logger.warning("%s: sleep staging failed (%s: %s); state not assessed", source.label, type(error).__name__, error)
+            return Staging(reason=f"sleep staging failed ({type(error).__name__}: {error})")
+
     def _segment_starts(self, source: _Source, start_s: Optional[float], end_s: Optional[float]) -> np.ndarray:
         duration = source.duration_s
         start = 0.0 if start_s is None else float(start_s)
@@ -453,6 +490,8 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             x = signal.resample_poly(x, up, down, axis=-1, padtype="line")
         x = signal.sosfiltfilt(sos, x, axis=-1)
         t0 = first_sample / source.sfreq  # time of output sample 0
+        # Events on the continuous window (padding included: one crossing a segment edge is whole).
+        events = _detect_events(x, fs_out, source.map.recorded, t0) if self.detect_events else []
         offsets = np.round((starts - t0) * fs_out).astype(int)
         if offsets[-1] + n_seg_out > x.shape[-1]:  # rounding at the very end of the recording
             x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")
@@ -473,6 +512,8 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             segments, fs_out, channel_mask=mask, psd=psd, freqs=freqs, line_freq=line,
             raw_flat=raw_flat, previous=previous,
         )  # fmt: skip
+        for item, start in zip(findings, starts):
+            item.events = events_in_segment(events, float(start), float(start) + self.segment_seconds)
         arrays = {
             "eeg": (segments * self.eeg_scale).astype(np.float32),
             "channel_mask": mask,

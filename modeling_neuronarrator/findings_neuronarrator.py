@@ -330,7 +330,12 @@ THRESHOLDS.update(
         "drowsy_n1_probability": 0.3,
         # Generalized spike-and-wave (IFCN glossary 2017, Kane et al.; ACNS 2021 terminology):
         "spike_wave_frequency_hz": (2.5, 4.0),  # typical absence: 3 Hz, 2.5-4 Hz over a discharge
-        "spike_wave_harmonic_ratio": 3.0,  # power at 2x the rate / its flanks: a spike in each complex
+        # A periodic train: share of 1-20 Hz power within +-0.5 Hz of the rate and its harmonics
+        # (the rate's own share at least the fundamental fraction, the harmonics' at least the
+        # harmonic fraction: the spike of each complex; a sinusoidal rhythmic delta has none).
+        "spike_wave_comb_fraction": 0.75,
+        "spike_wave_fundamental_fraction": 0.15,
+        "spike_wave_harmonic_fraction": 0.2,
         "spike_wave_amplitude_ratio": 2.5,  # 1-20 Hz RMS / the channel's median: "distinguished from background"
         "spike_wave_min_channel_fraction": 0.6,  # of recorded channels: generalized, bilateral and synchronous
         "spike_wave_min_duration_s": 3.0,  # typical absences last 4-20 s; < 3 s rarely has a clinical correlate

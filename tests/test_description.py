@@ -23,10 +23,30 @@ from modeling_neuronarrator.findings_neuronarrator import (
     CHANGE_TYPES,
     NOT_ASSESSABLE,
     REGIONS,
+    STATES,
+    STANDARD_CHANNELS,
     Asymmetry,
+    Event,
     Findings,
     Slowing,
 )
+
+
+def random_events(rng: random.Random) -> list[Event]:
+    """0-2 events with times inside a 10 s segment, any channels (or none), rate or None."""
+    events = []
+    for _ in range(rng.choice((0, 0, 1, 2))):
+        onset = round(rng.uniform(0.0, 9.0), 1)
+        events.append(
+            Event(
+                kind="generalized_spike_wave",
+                onset_s=onset,
+                offset_s=round(rng.uniform(onset, 10.0), 1),
+                channels=rng.sample(STANDARD_CHANNELS, rng.randint(0, 19)),
+                frequency_hz=rng.choice((None, round(rng.uniform(2.5, 4.0), 1))),
+            )
+        )
+    return events
 
 
 def random_findings(rng: random.Random, with_labels: bool = True) -> Findings:
@@ -54,6 +74,8 @@ def random_findings(rng: random.Random, with_labels: bool = True) -> Findings:
         amplitude_uv=rng.choice((rng.uniform(0, 300), 19.5, 20.0, 74.6, 75.0, 0.0)),
         labels=labels,
         change_from_previous=change,
+        state=rng.choice(STATES),
+        events=random_events(rng),
     )
 
 
@@ -242,21 +264,26 @@ def test_reads_like_a_report_in_clinical_order():
         amplitude_uv=42.0,
         labels={"sleep_stage": "W"},
         change_from_previous=["faster"],
+        state="awake",
+        events=[Event("generalized_spike_wave", 2.5, 7.5, ["F3", "F4", "C3", "C4"], 3.0)],
     )
     text = describe(findings, history=[findings] * 3, seed=0)
     sentences = _sentences(text)
-    assert len(sentences) == 9
+    assert len(sentences) == 11
     assert all(s[0].isupper() and s.endswith(".") for s in sentences)
-    # Clinical reading order: background first, change from the preceding segments last.
-    assert "9.5 Hz" in sentences[0] and "alpha" in sentences[0]
-    assert "9.8 Hz" in sentences[1]
-    assert "occipital" in sentences[2]
-    assert "42 µV" in sentences[3]
-    assert "left hemisphere" in sentences[4]
-    assert "left temporal region" in sentences[5]
-    assert "muscle" in sentences[6]
-    assert "wakefulness" in sentences[7]
-    assert "preceding 30 s" in sentences[8] or "previous 30 s" in sentences[8]
+    # Clinical reading order: the state first, then the background, change from the preceding
+    # segments last; events (with their times) after slowing.
+    assert "awake" in sentences[0] or "wakefulness" in sentences[0]
+    assert "9.5 Hz" in sentences[1] and "alpha" in sentences[1]
+    assert "9.8 Hz" in sentences[2]
+    assert "occipital" in sentences[3]
+    assert "42 µV" in sentences[4]
+    assert "left hemisphere" in sentences[5]
+    assert "left temporal region" in sentences[6]
+    assert "spike-and-wave" in sentences[7] and "2.5 s" in sentences[7] and "7.5 s" in sentences[7] and "3.0 Hz" in sentences[7]
+    assert "muscle" in sentences[8]
+    assert "wakefulness" in sentences[9]
+    assert "preceding 30 s" in sentences[10] or "previous 30 s" in sentences[10]
     assert "_" not in text and "{" not in text and "None" not in text
 
 
@@ -274,7 +301,8 @@ def test_field_specs_cover_every_field():
         if spec.kind == "categorical":
             assert value in spec.values
         elif spec.kind == "set":
-            assert isinstance(value, tuple) and list(value) == sorted(value) and set(value) <= set(spec.values)
+            assert isinstance(value, tuple) and list(value) == sorted(value)
+            assert spec.values is None or set(value) <= set(spec.values)
         else:
             assert isinstance(value, (int, float))
 
@@ -309,3 +337,69 @@ def test_bad_input_raises_clear_errors():
         parse(None)
     with pytest.raises(TypeError, match="seed"):
         describe(random_findings(random.Random(8)), seed=1.5)
+
+
+# -- vigilance state and events (issue 14) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_state_round_trips_and_comes_first(state):
+    base = random_findings(random.Random(5), with_labels=False)
+    base.state = state
+    for seed in range(6):
+        text = describe(base, seed=seed)
+        assert parse(text)["state"] == state
+        assert parse(text) == findings_to_fields(base)
+        first = _sentences(text)[0].lower()
+        assert ("vigilance" in first) if state == "not_assessed" else (state.lower() in first or "wakefulness" in first or "drowsiness" in first)
+
+
+def test_events_round_trip_with_times_channels_and_rate():
+    base = random_findings(random.Random(6), with_labels=False)
+    base.events = [
+        Event("generalized_spike_wave", 0.0, 2.3, ["Fp1", "Fp2", "F3", "F4", "Fz"], 3.5),
+        Event("generalized_spike_wave", 4.1, 10.0, [], None),  # no rate, no channel named
+    ]
+    for seed in range(12):
+        text = describe(base, seed=seed)
+        fields = parse(text)
+        assert fields["events"] == ("generalized_spike_wave",)
+        assert {desc.event_from_detail(d).onset_s for d in fields["event_details"]} == {0.0, 4.1}
+        assert fields == findings_to_fields(base)
+        assert "0.0 s" in text and "2.3 s" in text and "10.0 s" in text
+    base.events = []
+    text = describe(base, seed=0)
+    assert parse(text)["events"] == () and parse(text)["event_details"] == ()
+
+
+def test_event_detail_is_canonical_and_invertible():
+    event = Event("generalized_spike_wave", 2.5, 7.5, ["F3", "C4"], 3.0)
+    detail = desc.event_detail(event)
+    assert detail == "generalized_spike_wave 3.0Hz 2.5-7.5s F3,C4"
+    assert desc.event_from_detail(detail) == event
+    with pytest.raises(ValueError, match="event kind"):
+        desc.event_detail(Event("seizure", 0.0, 1.0))
+    with pytest.raises(ValueError, match="onset"):
+        desc.event_detail(Event("generalized_spike_wave", 5.0, 1.0))
+
+
+def test_descriptions_written_before_state_and_events_still_parse():
+    """A corpus description of the previous release (no state, no event sentence) parses with
+    state and events None (not stated), and its Findings JSON (no state/events keys) loads."""
+    old_text = (
+        "The background is dominated by delta activity at 2.0 Hz. No clear posterior dominant rhythm is identified. "
+        "The dominant activity is maximal over the frontal leads. The amplitude is high, about 120 µV. "
+        "No hemispheric asymmetry is seen. There is generalized slowing of the background. No artifacts are seen."
+    )
+    fields = parse(old_text)
+    assert fields["state"] is None and fields["events"] is None and fields["event_details"] is None
+    assert fields["slowing_kind"] == "generalized" and fields["amplitude_uv"] == 120
+    old_record = {
+        "dominant_frequency_hz": 2.0, "dominant_band": "delta", "posterior_dominant_rhythm_hz": None,
+        "band_power_by_region": {}, "band_power_by_hemisphere": {}, "predominant_region": "frontal",
+        "asymmetry": {"side": "none", "index": 0.0}, "slowing": {"kind": "generalized", "side": "bilateral", "region": None},
+        "artifacts": [], "amplitude_uv": 120.0, "labels": {}, "change_from_previous": None, "interpolated_channels": [],
+    }  # fmt: skip
+    loaded = Findings.from_dict(old_record)
+    assert loaded.state == "not_assessed" and loaded.events == []
+    assert findings_to_fields(loaded)["state"] == "not_assessed"

@@ -1,0 +1,364 @@
+"""Vigilance state of every segment: YASA's validated sleep stager on the recording's own
+derivations, mapped onto the 10 s segments.
+
+YASA (Vallat & Walker 2021, eLife 10:e70092; BSD-3) stages 30 s epochs with LightGBM classifiers
+trained on ~3000 NSRR polysomnograms scored to the AASM manual; its pretrained classifiers ship
+inside its wheel (nothing is downloaded). It reads one EEG derivation (trained on C4-M1 / C3-M2;
+central or frontal-central derivations also work), plus an EOG and a chin EMG when the
+recording has them, which improve it. ``choose_derivation`` picks them from the channel names:
+
+1. a central channel against the contralateral mastoid, as named (``C4-M1``, ``C3-A2``), or
+   derived from a recorded mastoid channel (``C4`` and ``M1``);
+2. a central channel against the recording's reference (``C4``, ``C3``, ``Cz``);
+3. a frontal-central or central-parietal bipolar derivation (``Fpz-Cz`` of Sleep-EDF, ``Fz-Cz``,
+   ``C4-P4``);
+4. a frontal channel (``F4-M1``, ``F3``, ``Fz``, ``Fpz``).
+
+Occipital and temporal derivations are not used (the classifiers never saw them). EOG: the first
+EOG channel as recorded (``LOC``/``E1``/``EOG1``...). EMG: a bipolar chin derivation as named, else
+the difference of the first two EMG channels (two chin electrodes against a common reference).
+
+YASA's stages map onto the states a clinical EEG report names (``findings_neuronarrator.STATES``):
+W -> awake, or drowsy when YASA gives N1 at least ``THRESHOLDS["drowsy_n1_probability"]`` (the
+wake-to-N1 transition that reports call drowsiness; AASM has no stage for it); N1, N2, N3 as
+scored; R -> REM. A segment takes the state of the epoch holding its midpoint. Where staging is
+not possible the state is ``"not_assessed"`` with the reason, never a guess: YASA not installed,
+less than 5 min of recording (YASA's minimum: its features are smoothed over 7.5 min), no usable
+derivation, or a segment after the last complete epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Optional, Sequence, Union
+
+import mne
+import numpy as np
+from scipy import signal as _signal
+
+from .findings_neuronarrator import STATES, THRESHOLDS
+
+__all__ = [
+    "EPOCH_SECONDS",
+    "MIN_STAGING_SECONDS",
+    "SLEEP_STAGE_TO_STATE",
+    "Derivation",
+    "Staging",
+    "choose_derivation",
+    "stage_recording",
+]
+
+logger = logging.getLogger(__name__)
+
+EPOCH_SECONDS = 30.0  # AASM scoring epoch
+MIN_STAGING_SECONDS = 300.0  # YASA refuses to stage less than 5 min
+_STAGING_RATE_HZ = 100.0  # YASA's working rate (it resamples to it itself)
+# A source's expert stage (dataset_builder.labels "sleep_stage") -> state.
+SLEEP_STAGE_TO_STATE = {"W": "awake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
+_YASA_TO_STATE = {"WAKE": "awake", "W": "awake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM", "R": "REM"}
+
+_PREFIX_RE = re.compile(r"^(EEG|EOG|EMG)[\s_:]+", re.IGNORECASE)
+_EOG_RE = re.compile(r"^(EOG|LOC|ROC|E1|E2|HEOG|VEOG)", re.IGNORECASE)
+_EMG_RE = re.compile(r"^(EMG|CHIN)", re.IGNORECASE)
+_MASTOIDS = {"M1": "left", "A1": "left", "M2": "right", "A2": "right"}
+_COMMON_REFERENCES = ("REF", "LE", "AR", "AVG", "CAR", "")
+# Electrodes by tier (see the module docstring); right before left as in YASA's C4-M1 default.
+_CENTRAL = ("C4", "C3", "CZ")
+_BIPOLAR = (("FPZ", "CZ"), ("FZ", "CZ"), ("F4", "C4"), ("F3", "C3"), ("C4", "P4"), ("C3", "P3"), ("CZ", "PZ"))
+_FRONTAL = ("F4", "F3", "FZ", "FPZ", "FP2", "FP1")
+_CONTRALATERAL = {"C4": ("M1", "A1"), "C3": ("M2", "A2"), "F4": ("M1", "A1"), "F3": ("M2", "A2")}
+
+Weights = tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The signals YASA stages from: weighted sums of source channels (names as in the file)."""
+
+    eeg: Weights
+    eeg_label: str
+    eog: Optional[Weights] = None
+    eog_label: Optional[str] = None
+    emg: Optional[Weights] = None
+    emg_label: Optional[str] = None
+
+    @property
+    def label(self) -> str:
+        """E.g. ``"EEG C4 (recording reference); EOG EOG1; EMG EMG1-EMG2"``."""
+        parts = [f"EEG {self.eeg_label}"]
+        if self.eog_label:
+            parts.append(f"EOG {self.eog_label}")
+        if self.emg_label:
+            parts.append(f"EMG {self.emg_label}")
+        return "; ".join(parts)
+
+
+def _split(name: str) -> tuple[str, str]:
+    """``"EEG C4-M1"`` -> ``("C4", "M1")``; ``"EEG FP1-REF"`` -> ``("FP1", "REF")``; ``"Cz"`` -> ``("CZ", "")``."""
+    text = _PREFIX_RE.sub("", name.strip()).replace(".", "").replace(" ", "").upper()
+    active, _, reference = text.partition("-")
+    return active, reference
+
+
+def choose_derivation(
+    ch_names: Sequence[str],
+    ch_types: Optional[Sequence[str]] = None,
+    harmonized: Optional[dict[str, Weights]] = None,
+) -> Optional[Derivation]:
+    """The derivations to stage from, or None when the recording has no usable EEG for it.
+
+    Args:
+        ch_names: every channel of the recording, as in the file.
+        ch_types: MNE channel types (EDF files type everything "eeg": names decide then).
+        harmonized: 10-20 sites the front-end recorded (``{"C4": ((source, weight), ...)}``),
+            e.g. a dense cap's electrode nearest C4; used after the named derivations.
+    """
+    types = list(ch_types) if ch_types is not None else ["eeg"] * len(ch_names)
+    eeg, eog, emg = [], [], []
+    for name, kind in zip(ch_names, types):
+        named_eeg = name.strip().upper().startswith("EEG")
+        if kind == "eog" or (kind == "eeg" and not named_eeg and _EOG_RE.match(name.strip())):
+            eog.append(name)
+        elif kind == "emg" or (kind == "eeg" and not named_eeg and _EMG_RE.match(name.strip())):
+            emg.append(name)
+        elif kind == "eeg":
+            eeg.append(name)
+    parsed = {name: _split(name) for name in eeg}
+    by_active: dict[str, list[str]] = {}
+    for name, (active, reference) in parsed.items():
+        by_active.setdefault(active, []).append(name)
+    mastoid_channels = {active: names[0] for active, names in by_active.items() if active in _MASTOIDS and not parsed[names[0]][1]}
+
+    def contralateral(electrodes: Sequence[str]) -> Optional[tuple[Weights, str]]:
+        for electrode in electrodes:
+            for name in by_active.get(electrode, []):
+                if parsed[name][1] in _CONTRALATERAL.get(electrode, ()):
+                    return ((name, 1.0),), f"{electrode.capitalize()}-{parsed[name][1]}"
+            for mastoid in _CONTRALATERAL.get(electrode, ()):
+                if mastoid in mastoid_channels and electrode in by_active:
+                    name = next(n for n in by_active[electrode] if parsed[n][1] in _COMMON_REFERENCES)
+                    return ((name, 1.0), (mastoid_channels[mastoid], -1.0)), f"{electrode.capitalize()}-{mastoid} (derived)"
+        return None
+
+    def referential(electrodes: Sequence[str]) -> Optional[tuple[Weights, str]]:
+        for electrode in electrodes:
+            for name in by_active.get(electrode, []):
+                reference = parsed[name][1]
+                if reference in _COMMON_REFERENCES or reference in _MASTOIDS:
+                    ref_text = f"-{reference}" if reference in _MASTOIDS else " (recording reference)"
+                    return ((name, 1.0),), f"{_pretty(electrode)}{ref_text}"
+            if harmonized and _pretty(electrode) in harmonized:
+                return harmonized[_pretty(electrode)], f"{_pretty(electrode)} (recorded site of the cap)"
+        return None
+
+    def bipolar() -> Optional[tuple[Weights, str]]:
+        for first, second in _BIPOLAR:
+            for name in by_active.get(first, []):
+                if parsed[name][1] == second:
+                    return ((name, 1.0),), f"{_pretty(first)}-{_pretty(second)}"
+        return None
+
+    choice = contralateral(("C4", "C3")) or referential(_CENTRAL) or bipolar() or contralateral(("F4", "F3")) or referential(_FRONTAL)
+    if choice is None:
+        return None
+    eog_choice = ((eog[0], 1.0),) if eog else None
+    emg_choice, emg_label = None, None
+    if emg:
+        named_bipolar = [n for n in emg if "-" in _PREFIX_RE.sub("", n.strip()) or "CHIN" in n.upper()]
+        if named_bipolar or len(emg) == 1:
+            first = (named_bipolar or emg)[0]
+            emg_choice, emg_label = ((first, 1.0),), _PREFIX_RE.sub("", first.strip())
+        else:
+            emg_choice = ((emg[0], 1.0), (emg[1], -1.0))
+            emg_label = f"{_PREFIX_RE.sub('', emg[0].strip())}-{_PREFIX_RE.sub('', emg[1].strip())}"
+    return Derivation(
+        eeg=choice[0], eeg_label=choice[1],
+        eog=eog_choice, eog_label=_PREFIX_RE.sub("", eog[0].strip()) if eog else None,
+        emg=emg_choice, emg_label=emg_label,
+    )  # fmt: skip
+
+
+def _pretty(electrode: str) -> str:
+    """``"FPZ"`` -> ``"Fpz"``, ``"CZ"`` -> ``"Cz"``, ``"C4"`` -> ``"C4"``."""
+    return electrode[0] + electrode[1:].lower()
+
+
+@dataclass
+class Staging:
+    """Sleep staging of a recording (or the reason there is none).
+
+    Attributes:
+        epoch_states: one of ``STATES`` per 30 s epoch (empty when not assessed).
+        epoch_stages: YASA's stage per epoch (``WAKE``, ``N1``, ``N2``, ``N3``, ``REM``).
+        epoch_confidence: YASA's probability of its stage, per epoch.
+        start_s: start of the first epoch, in s from the recording start.
+        derivation: what was staged from (``Derivation.label``), None when nothing was.
+        method: the stager and classifier used.
+        reason: why the state is not assessed (None when staged).
+        seconds: wall time of the staging.
+    """
+
+    epoch_states: list[str] = field(default_factory=list)
+    epoch_stages: list[str] = field(default_factory=list)
+    epoch_confidence: list[float] = field(default_factory=list)
+    start_s: float = 0.0
+    derivation: Optional[str] = None
+    method: Optional[str] = None
+    reason: Optional[str] = None
+    seconds: float = 0.0
+
+    def state_of(self, start_s: float, end_s: float) -> str:
+        """State of the span ``[start_s, end_s)``: that of the epoch holding its midpoint."""
+        if not self.epoch_states:
+            return "not_assessed"
+        k = math.floor(((start_s + end_s) / 2.0 - self.start_s) / EPOCH_SECONDS)
+        return self.epoch_states[k] if 0 <= k < len(self.epoch_states) else "not_assessed"
+
+    def states_of(self, starts: Sequence[float], segment_seconds: float) -> list[str]:
+        return [self.state_of(float(s), float(s) + segment_seconds) for s in starts]
+
+    def summary(self) -> dict[str, Any]:
+        """What the report header says: method, derivation, reason, epochs per state."""
+        counts = {state: self.epoch_states.count(state) for state in STATES if state in self.epoch_states}
+        return {
+            "method": self.method,
+            "derivation": self.derivation,
+            "reason": self.reason,
+            "epochs": len(self.epoch_states),
+            "epoch_seconds": EPOCH_SECONDS,
+            "start_s": self.start_s,
+            "epochs_per_state": counts,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+RecordingLike = Union[mne.io.BaseRaw, np.ndarray]
+
+
+def stage_recording(
+    recording: RecordingLike,
+    sampling_rate: Optional[float] = None,
+    ch_names: Optional[Sequence[str]] = None,
+    ch_types: Optional[Sequence[str]] = None,
+    harmonized: Optional[dict[str, Weights]] = None,
+    start_s: Optional[float] = None,
+    end_s: Optional[float] = None,
+) -> Staging:
+    """Stage a recording into 30 s epochs with YASA.
+
+    Args:
+        recording: an ``mne.io.BaseRaw`` (volts, as MNE keeps it; read lazily) or an array
+            ``(n_channels, n_samples)`` in microvolts with ``sampling_rate`` and ``ch_names``.
+        sampling_rate, ch_names: for arrays.
+        ch_types: for arrays (default: names decide).
+        harmonized: see ``choose_derivation``.
+        start_s, end_s: the span the caller analyses; staging covers it plus up to 5 min on each
+            side (YASA smooths its features over minutes), epochs aligned to the recording start.
+
+    Returns:
+        A ``Staging``; ``reason`` says why there are no epochs when staging was not possible.
+    """
+    began = time.perf_counter()
+    if isinstance(recording, mne.io.BaseRaw):
+        sfreq, n_times = float(recording.info["sfreq"]), int(recording.n_times)
+        names, types = list(recording.ch_names), recording.get_channel_types()
+    else:
+        if sampling_rate is None or ch_names is None:
+            raise ValueError("stage_recording: an array needs sampling_rate (Hz) and ch_names (one per row)")
+        sfreq, n_times = float(sampling_rate), int(np.asarray(recording).shape[1])
+        names, types = list(ch_names), list(ch_types) if ch_types is not None else None
+    derivation = choose_derivation(names, types, harmonized)
+    if derivation is None:
+        return Staging(reason="no central or frontal EEG derivation (C3/C4/Cz, Fpz-Cz, F3/F4/Fz ...) among the channels to stage from")
+    duration = n_times / sfreq
+    first_s = max(0.0, math.floor(((start_s or 0.0) - MIN_STAGING_SECONDS) / EPOCH_SECONDS) * EPOCH_SECONDS)
+    last_s = min(duration, (end_s if end_s is not None else duration) + MIN_STAGING_SECONDS)
+    if last_s - first_s < MIN_STAGING_SECONDS:
+        return Staging(
+            derivation=derivation.label,
+            reason=f"{last_s - first_s:.0f} s of recording; staging needs at least {MIN_STAGING_SECONDS / 60:.0f} min (YASA's minimum)",
+        )
+    try:
+        import yasa  # noqa: F401  (optional dependency: see setup.cfg)
+    except ImportError as error:
+        return Staging(derivation=derivation.label, reason=f"YASA is not installed ({error}); pip install yasa")
+
+    signals = _read_signals(recording, names, sfreq, derivation, int(round(first_s * sfreq)), int(round(last_s * sfreq)))
+    kinds = [("EEG", "eeg")] + ([("EOG", "eog")] if derivation.eog else []) + ([("EMG", "emg")] if derivation.emg else [])
+    info = mne.create_info([k[0] for k in kinds], _STAGING_RATE_HZ, [k[1] for k in kinds])
+    raw = mne.io.RawArray(signals * 1e-6, info, verbose="error")  # volts, as YASA expects from MNE
+    with warnings.catch_warnings():
+        # sklearn warns that YASA's pickled classifiers were saved by another version; YASA
+        # validates the features it feeds them (SleepStaging._validate_predict).
+        warnings.simplefilter("ignore")
+        yasa_logger = logging.getLogger("yasa")
+        level = yasa_logger.level
+        yasa_logger.setLevel(logging.WARNING)
+        try:
+            staging = yasa.SleepStaging(
+                raw, eeg_name="EEG", eog_name="EOG" if derivation.eog else None, emg_name="EMG" if derivation.emg else None
+            )
+            hypnogram = staging.predict()
+        finally:
+            yasa_logger.setLevel(level)
+    stages = [str(v).upper() for v in hypnogram.hypno.values]
+    proba = hypnogram.proba
+    columns = {str(c).upper(): c for c in proba.columns}
+    p_n1 = proba[columns["N1"]].to_numpy() if "N1" in columns else np.zeros(len(stages))
+    states = []
+    for stage, n1 in zip(stages, p_n1):
+        state = _YASA_TO_STATE[stage]
+        if state == "awake" and n1 >= THRESHOLDS["drowsy_n1_probability"]:
+            state = "drowsy"
+        states.append(state)
+    classifier = "clf_eeg" + ("+eog" if derivation.eog else "") + ("+emg" if derivation.emg else "")
+    return Staging(
+        epoch_states=states,
+        epoch_stages=stages,
+        epoch_confidence=[round(float(v), 3) for v in proba.max(axis=1).to_numpy()],
+        start_s=first_s,
+        derivation=derivation.label,
+        method=f"YASA {getattr(yasa, '__version__', '?')} SleepStaging ({classifier}), 30 s epochs",
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _rational(ratio: float) -> tuple[int, int]:
+    fraction = Fraction(ratio).limit_denominator(1000)
+    return fraction.numerator, fraction.denominator
+
+
+def _read_signals(recording: RecordingLike, names: list[str], sfreq: float, derivation: Derivation, first: int, last: int) -> np.ndarray:
+    """The derivation's EEG (+ EOG, EMG) at 100 Hz in microvolts, ``(1-3, n)``, read in ~10 min
+    chunks (bounded memory on long recordings) with padding for the resampler's edges."""
+    combos = [derivation.eeg] + [w for w in (derivation.eog, derivation.emg) if w]
+    picks = sorted({name for weights in combos for name, _ in weights}, key=names.index)
+    weights = np.zeros((len(combos), len(picks)))
+    for i, combo in enumerate(combos):
+        for name, w in combo:
+            weights[i, picks.index(name)] += w
+    up, down = _rational(_STAGING_RATE_HZ / sfreq)
+    chunk = down * max(1, math.ceil(600.0 * sfreq / down))
+    pad = down * max(1, math.ceil(5.0 * sfreq / down))
+    index = [names.index(p) for p in picks]
+    parts = []
+    for a in range(first, last, chunk):
+        b = min(a + chunk, last)
+        lo, hi = max(first, a - pad), min(last, b + pad)
+        if isinstance(recording, mne.io.BaseRaw):
+            data = recording.get_data(picks=index, start=lo, stop=hi) * 1e6  # V -> uV
+        else:
+            data = np.asarray(recording[index, lo:hi], dtype=np.float64)
+        data = weights @ data
+        if up != down:
+            data = _signal.resample_poly(data, up, down, axis=-1, padtype="line")
+        skip = (a - lo) * up // down
+        keep = math.ceil((b - a) * up / down)
+        parts.append(data[:, skip : skip + keep])
+    return np.concatenate(parts, axis=-1)

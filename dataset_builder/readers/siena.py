@@ -249,9 +249,14 @@ class SienaReader(SourceReader):
             edfs = {p.name.upper(): p for p in patient_dir.glob("*.edf")}
             blocks: dict[Path, list[SienaBlock]] = {}
             unplaced: list[str] = []
-            if not lists:
+            try:
+                listed_blocks = read_siena_blocks(lists[0]) if lists else []
+            except ValueError as error:
+                unplaced.append(f"{lists[0]}: not readable ({error}); the files of {patient} are indexed without seizure labels")
+                lists, listed_blocks = [], []
+            if not lists and not unplaced:
                 unplaced.append(f"{patient_dir}: no Seizures-list-{patient}.txt; its files are indexed without seizure labels")
-            for block in read_siena_blocks(lists[0]) if lists else []:
+            for block in listed_blocks:
                 edf = edfs.get(block.name.upper())
                 if edf is None:
                     edf = edfs.get(re.sub(r"-?\.EDF$", "-1.EDF", block.name.upper()))

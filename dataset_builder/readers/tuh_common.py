@@ -142,7 +142,11 @@ class TUHReader(SourceReader):
                 skipped.append(edf_path)
                 continue
             n_found += 1
-            spans = self._label_spans(edf_path, issues)
+            try:
+                spans = self._label_spans(edf_path, issues)
+            except ValueError as error:  # a malformed label file: this recording unlabelled, the rest go on
+                issues.add(edf_path, f"label file not readable ({error}); indexed without labels")
+                spans = []
             yield RecordingItem(
                 source=self.name,
                 subject=parsed["subject"],

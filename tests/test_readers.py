@@ -629,13 +629,15 @@ def test_bciciv2a_bnci_horizon_runs(fixture_root):
     np.testing.assert_allclose(raw.get_data(), stored.T * 1e-6)
 
 
-def test_bciciv2a_bad_classlabel_is_refused(tmp_path):
+def test_bciciv2a_bad_classlabel_is_refused_for_its_session(tmp_path):
     import scipy.io
 
     root = fx.make_bciciv2a(tmp_path)
     scipy.io.savemat(root / "true_labels/A01E.mat", {"classlabel": np.array([[2], [7], [4]])})
-    with pytest.raises(ValueError, match=r"A01E.mat: classlabel holds \[7\]"):
-        list(get_reader("bciciv2a").index(root))
+    items = _index("bciciv2a", root)
+    assert not any("motor_task" in s.labels for s in items["A01E"].spans)
+    assert len(items["A01E"].issues) == 1 and "A01E.mat: classlabel holds [7]" in items["A01E"].issues[0]
+    assert any("motor_task" in s.labels for s in items["A01T"].spans)  # the other session keeps its labels
 
 
 def test_seed_one_item_per_trial_and_microvolts_to_volts(fixture_root):

@@ -145,16 +145,21 @@ class BCICIV2aReader(SourceReader):
             stem = f"A{match.group(1)}{session}"
             raw = mne.io.read_raw_gdf(gdf, preload=False, verbose="error")  # header and event table only
             ann = raw.annotations
-            classlabel = _classlabels(root, stem)
-            if session == "E" and classlabel is None:
-                issues.add(gdf, f"no {stem}.mat with classlabel below {root} (the published true labels); its cues (783) are left unlabelled")
-            if session == "T" and classlabel is not None:
-                cues = [d for d in ann.description if d in CUE_CODES]
-                if len(cues) == len(classlabel):
-                    agree = [CUE_CODES[c] == CLASSLABELS[int(k)] for c, k in zip(cues, classlabel)]
-                    if not all(agree):
-                        raise ValueError(f"{gdf}: cue events disagree with {stem}.mat classlabel on {agree.count(False)} trials")
-            spans = trial_spans(ann.onset, ann.duration, ann.description, classlabel, where=str(gdf))
+            try:
+                classlabel = _classlabels(root, stem)
+                if session == "E" and classlabel is None:
+                    issues.add(gdf, f"no {stem}.mat with classlabel below {root} (the published true labels); its cues (783) are left unlabelled")
+                if session == "T" and classlabel is not None:
+                    cues = [d for d in ann.description if d in CUE_CODES]
+                    if len(cues) == len(classlabel):
+                        agree = [CUE_CODES[c] == CLASSLABELS[int(k)] for c, k in zip(cues, classlabel)]
+                        if not all(agree):
+                            raise ValueError(f"{gdf}: cue events disagree with {stem}.mat classlabel on {agree.count(False)} trials")
+                spans = trial_spans(ann.onset, ann.duration, ann.description, classlabel, where=str(gdf))
+            except ValueError as error:  # true labels that cannot be placed: this session unlabelled, reported
+                issues.add(gdf, f"{error}; the session is indexed without motor labels")
+                spans = trial_spans(ann.onset, ann.duration, ann.description, None, where=str(gdf))
+                spans = [span for span in spans if "motor_task" not in span.labels]
             seen.append(stem)
             n_found += 1
             yield RecordingItem(

@@ -536,18 +536,16 @@ def test_build_corpus_check_lists_what_would_be_indexed(tmp_path, capsys):
 
 
 def test_build_corpus_check_imports_no_model_and_no_datasets(tmp_path):
-    """``--check`` imports only the reader and the label vocabulary (fresh interpreter)."""
+    """``neuronarrator build-corpus --check`` imports only the reader and the label vocabulary: no
+    torch, transformers, datasets or pyarrow (fresh interpreter, through the CLI entry point)."""
     import reader_fixtures
 
     root = reader_fixtures.make_eegmat(tmp_path / "eegmat")
     probe = (
         "import contextlib, io, json, sys\n"
-        "from dataset_builder import cli_build\n"
-        "import argparse\n"
-        "parser = argparse.ArgumentParser(); cli_build.add_arguments(parser)\n"
-        f"args = parser.parse_args(['--check', 'eegmat={root}', '--json'])\n"
+        "from modeling_neuronarrator.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        "    cli_build.run(args)\n"
+        f"    assert main(['build-corpus', '--check', 'eegmat={root}', '--json']) == 0\n"
         "report = json.loads(out.getvalue())[0]\n"
         "print(json.dumps([report['recordings'], [m for m in ('torch', 'transformers', 'datasets', 'pyarrow') if m in sys.modules]]))\n"
     )

@@ -156,6 +156,9 @@ def recording_rows(
     ``channel_mask`` ``(19,)`` bool, ``findings`` (JSON, labels included), ``labels`` (every
     vocabulary key, None where absent), ``description``, ``split`` (+ ``topomaps``).
     """
+    from modeling_neuronarrator.findings_neuronarrator import apply_state
+    from modeling_neuronarrator.vigilance_neuronarrator import SLEEP_STAGE_TO_STATE
+
     fe = feature_extractor or _feature_extractor(settings, reader)
     raw = reader.load_raw(item)
     if "scenario_copy" in item.extra:
@@ -177,6 +180,9 @@ def recording_rows(
             row_id = f"{item.source}/{item.recording}/{segment_index:05d}"
             labels = item.labels_for_segment(start_s, start_s + settings.segment_seconds)
             findings.labels = dict(sorted(labels.items()))
+            if labels.get("sleep_stage") in SLEEP_STAGE_TO_STATE:
+                # The source's expert stage overrides the stager's state (and slowing is read in its light).
+                apply_state([findings], [SLEEP_STAGE_TO_STATE[labels["sleep_stage"]]], previous=history[-3:])
             text = describe(
                 findings, history=history[-settings.history :] if settings.history else None, seed=row_id,
                 segment_seconds=settings.segment_seconds,

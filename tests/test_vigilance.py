@@ -141,3 +141,21 @@ def test_change_from_previous_follows_the_state():
     previous = apply_state([_findings("generalized")], ["awake"])
     [current] = apply_state([_findings("generalized")], ["N2"], previous=previous)
     assert current.change_from_previous == ["slowing_resolved"]
+
+
+def test_expert_sleep_stage_overrides_the_state_in_the_corpus(tmp_path):
+    """Sleep-EDF rows carry the scorer's stage as their state (W -> awake, stage 4 -> N3),
+    whatever the stager says (here: recordings too short to stage at all)."""
+    import reader_fixtures
+
+    from dataset_builder.build import recording_rows
+    from dataset_builder.description import parse
+    from dataset_builder.readers import get_reader
+
+    root = reader_fixtures.make_sleep_edf(tmp_path / "sleep_edf")
+    reader = get_reader("sleep_edf")
+    items = {item.recording: item for item in reader.index(root)}
+    for recording, state in (("SC4001E0", "awake"), ("ST7011J0", "N3")):
+        rows = [row for batch in recording_rows(reader, items[recording], "train") for row in batch][:2]
+        assert rows and all(Findings.from_json(row["findings"]).state == state for row in rows)
+        assert all(parse(row["description"])["state"] == state for row in rows)

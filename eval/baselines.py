@@ -1,8 +1,16 @@
 """Baselines of the leaderboard, one common interface: ``fit(train_rows)`` then ``predict(rows)``
-returns one narrative per row.
+returns one narrative per row. Every baseline is scored like the model (clinical.py: a field the
+narrative leaves out is wrong), and is fit on rows that share no id or subject with the evaluated
+ones (``evaluate_cli.check_disjoint``).
 
-* ``blind-lm``: the language model without the EEG: the same LM, the prompt only. Greedy decoding
-  of one prompt gives one narrative, the most likely description a priori, repeated for every row.
+* ``blind-model``: the blind baseline the model card means: the SAME recipe trained with every
+  EEG-derived input zeroed (``neuronarrator train stage2 --blind``; the default recipe's ``blind``
+  step) and run the same way (zero EEG and topomaps, every channel mask "all recorded", no
+  history): what the narratives say without the signal. Its training is the recipe's, so ``fit``
+  does nothing.
+* ``majority``: every findings value set to its most frequent training value (numbers at the
+  narrative's precision; labels the most frequent value of each label key its source carried),
+  written by the corpus template: one narrative for every row of a source.
 * ``nearest-neighbour``: the description of the closest training segment by band-power features of
   the EEG (scikit-learn ``NearestNeighbors`` on standardized features).
 * ``findings-classifier``: every field of the findings record (and each source label) predicted
@@ -10,6 +18,9 @@ returns one narrative per row.
   (``dataset_builder.describe``).
 * ``oracle``: the template applied to the true findings and labels: the ceiling of any system whose
   narratives follow the template.
+
+``BlindLanguageModel`` (not on the leaderboard) writes the one narrative any causal LM gives a text
+prompt, optionally after fine-tuning it on the training descriptions.
 
 Rows are corpus rows (a ``datasets.Dataset`` or a list of dicts) with ``id``, ``source``, ``eeg``
 ``(19, 2000)`` in µV/100 at 200 Hz, ``findings`` (JSON), ``labels`` and ``description``. Baselines
@@ -29,8 +40,10 @@ __all__ = [
     "Baseline",
     "BlindLanguageModel",
     "FindingsClassifierTemplate",
+    "MajorityTemplate",
     "NearestNeighbourRetrieval",
     "Oracle",
+    "TrainedBlindModel",
     "eeg_features",
     "get_baseline",
 ]
@@ -252,8 +265,6 @@ class FindingsClassifierTemplate(Baseline):
         return np.concatenate([_features_of(rows), one_hot], axis=1)
 
     def fit(self, train_rows) -> "FindingsClassifierTemplate":
-        from sklearn.ensemble import RandomForestRegressor
-
         from modeling_neuronarrator import Findings
 
         if len(train_rows) == 0:
@@ -283,10 +294,7 @@ class FindingsClassifierTemplate(Baseline):
                 if not present.all():
                     self._fit_classifier(f"{leaf}#present", x, ["yes" if p else "no" for p in present], rf_kwargs)
                 y = np.array([v for v in values if v is not None], dtype=np.float64)
-                # No bootstrap: averaged bootstrap trees pull values toward the mean of their
-                # neighbours (a 2.5 Hz rhythm predicted at 4 Hz); feature subsampling keeps diversity.
-                regressor = RandomForestRegressor(bootstrap=False, max_features=0.33, **rf_kwargs)
-                self._regressors[leaf] = regressor.fit(x[present], y)
+                self._regressors[leaf] = self._fit_regressor(x[present], y, rf_kwargs)
             else:
                 self._fit_classifier(leaf, x, [self._encode(v) for v in values], rf_kwargs)
         # Which label keys each source carries: a label is predicted only for rows of a source that
@@ -313,6 +321,13 @@ class FindingsClassifierTemplate(Baseline):
     @staticmethod
     def _decode(value: str) -> Any:
         return None if value == _NONE else json.loads(value)
+
+    def _fit_regressor(self, x: np.ndarray, y: np.ndarray, rf_kwargs):
+        from sklearn.ensemble import RandomForestRegressor
+
+        # No bootstrap: averaged bootstrap trees pull values toward the mean of their
+        # neighbours (a 2.5 Hz rhythm predicted at 4 Hz); feature subsampling keeps diversity.
+        return RandomForestRegressor(bootstrap=False, max_features=0.33, **rf_kwargs).fit(x, y)
 
     def _fit_classifier(self, name: str, x: np.ndarray, y: Sequence[str], rf_kwargs) -> None:
         from sklearn.ensemble import RandomForestClassifier
@@ -401,21 +416,98 @@ class FindingsClassifierTemplate(Baseline):
         }
 
 
+def most_frequent(values: Sequence[Any]) -> Any:
+    """The most frequent value; ties go to the value met first."""
+    counts: dict[Any, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    if not counts:
+        raise ValueError("most_frequent: no values")
+    return max(counts, key=lambda v: counts[v])  # max keeps the first of equal counts (insertion order)
+
+
+class _Constant:
+    """A fitted 'regressor' that answers one value for every row."""
+
+    def __init__(self, value: float):
+        self.value = float(value)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.full(len(x), self.value)
+
+
+class MajorityTemplate(FindingsClassifierTemplate):
+    """Every findings leaf and label at its most frequent training value, written by the template.
+
+    The same fields as ``findings-classifier`` with the forests replaced by constants: categorical
+    leaves (band, region, sides, slowing kind, artifact set, change set), the presence of optional
+    numbers (the PDR) and each label key (per source that carried it) take their most frequent
+    training value; numeric leaves their most frequent value at the narrative's precision (0.1).
+    No EEG is read.
+    """
+
+    name = "majority"
+
+    def __init__(self):
+        super().__init__(max_train_rows=None)
+
+    def _inputs(self, rows) -> np.ndarray:
+        return np.zeros((len(rows), 1), np.float32)  # constants need no features
+
+    def _fit_regressor(self, x: np.ndarray, y: np.ndarray, rf_kwargs):
+        return _Constant(most_frequent([round(float(v), 1) for v in y]))
+
+    def _fit_classifier(self, name: str, x: np.ndarray, y: Sequence[str], rf_kwargs) -> None:
+        self._constants[name] = most_frequent(list(y))
+
+    def majority(self) -> dict[str, Any]:
+        """The fitted constants: ``{leaf or 'labels.<key>' or '<leaf>#present': value}``."""
+        self._check_fitted("_fitted")
+        out = {name: self._decode(value) if not name.endswith("#present") and not name.startswith("labels.") else value
+               for name, value in self._constants.items()}  # fmt: skip
+        out.update({leaf: model.value for leaf, model in self._regressors.items()})
+        return out
+
+    def settings(self) -> dict[str, Any]:
+        return {"model": "most frequent training value of every findings leaf and label (ties: first met), corpus template"}
+
+
+class TrainedBlindModel(Baseline):
+    """A NeuroNarrator checkpoint trained blind (``train stage2 --blind``), run blind.
+
+    Args:
+        model_path: the blind run's final folder (e.g. ``runs/default_cpu_blind/stage2/final``).
+    """
+
+    name = "blind-model"
+
+    def __init__(self, model_path, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = 192):
+        from .model_system import ModelSystem
+
+        if model_path is None:
+            raise ValueError(f"{self.name}: needs the blind checkpoint (--blind-model), the same recipe trained with --blind")
+        self.system = ModelSystem(model_path, device=device, batch_size=batch_size, max_new_tokens=max_new_tokens, blind=True)
+
+    def predict(self, rows) -> list[str]:
+        return self.system.predict(rows, list(range(len(rows))))
+
+    def settings(self) -> dict[str, Any]:
+        return {"model": "NeuroNarrator trained and run with every EEG input zeroed and no history", **self.system.settings()}
+
+
 class BlindLanguageModel(Baseline):
     """The language model with the prompt only, no EEG.
 
     Args:
         model: anything with transformers' ``generate(input_ids=..., attention_mask=...)``: a
-            ``NeuroNarratorForConditionalGeneration`` (called without EEG inputs) or any causal LM.
+            causal LM (a NeuroNarrator checkpoint's blind baseline is ``TrainedBlindModel``).
         tokenizer: its tokenizer (for NeuroNarrator: ``processor.tokenizer``).
         prompt: the instruction, without EEG placeholders (wrapped in the tokenizer's chat template
             when it has one).
-        formatted_prompt: the exact prompt text instead (tokenized as is, no special tokens added);
-            ``from_neuronarrator`` passes the processor's prompt with the placeholders removed.
+        formatted_prompt: the exact prompt text instead (tokenized as is, no special tokens added).
         max_new_tokens: narrative length limit in tokens.
         train_steps: if > 0, ``fit`` fine-tunes the LM on the training descriptions for that many
-            AdamW steps (the text prior without EEG); 0 uses the model as given (a trained NeuroNarrator
-            already learnt the narratives).
+            AdamW steps (the text prior without EEG); 0 uses the model as given.
     """
 
     name = "blind-lm"
@@ -446,15 +538,6 @@ class BlindLanguageModel(Baseline):
         self.seed = seed
         self.train_losses: list[float] = []
         self._narrative: str | None = None
-
-    @classmethod
-    def from_neuronarrator(cls, model, processor, **kwargs) -> "BlindLanguageModel":
-        """The blind baseline of a NeuroNarrator model: its own prompt with the EEG, topomap and
-        history placeholders removed, generated without any EEG input."""
-        prompt = processor.build_prompt()
-        for token in (processor.history_token, processor.eeg_token, processor.topomap_token):
-            prompt = prompt.replace(token, "")
-        return cls(model, processor.tokenizer, formatted_prompt=prompt, **kwargs)
 
     def _prompt_ids(self):
         import torch
@@ -538,9 +621,10 @@ class BlindLanguageModel(Baseline):
         }
 
 
-# name -> class; the blind LM needs a model and is built by the caller (see evaluate_cli).
+# name -> class; the blind model needs its checkpoint (evaluate_cli's --blind-model).
 BASELINES: dict[str, type[Baseline]] = {
-    "blind-lm": BlindLanguageModel,
+    "blind-model": TrainedBlindModel,
+    "majority": MajorityTemplate,
     "nearest-neighbour": NearestNeighbourRetrieval,
     "findings-classifier": FindingsClassifierTemplate,
     "oracle": Oracle,

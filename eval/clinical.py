@@ -39,6 +39,7 @@ __all__ = [
     "TASKS",
     "categorical_scores",
     "clinical_scores",
+    "field_correctness",
     "flatten_fields",
     "numeric_tolerance",
     "parse_narratives",
@@ -202,6 +203,33 @@ def _set_micro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
 
 def _as_class(value: Any) -> str:
     return MISSING if value is None else str(value)
+
+
+def field_correctness(predicted: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> dict[str, list[int | None]]:
+    """Per field, one entry per row: 1 correct, 0 wrong (a value the narrative leaves out is wrong),
+    None where the field does not apply (no true value). ``clinical_scores``' per-field accuracy
+    is the mean of the non-None entries; the leaderboard's paired bootstrap resamples these rows."""
+    _, _, specs = _corpus_parser()
+    out: dict[str, list[int | None]] = {}
+    for name in sorted({name for row in truth for name in row}):
+        spec = specs.get(name)
+        column: list[int | None] = []
+        for p_row, t_row in zip(predicted, truth):
+            true = t_row.get(name)
+            if true is None:
+                column.append(None)
+                continue
+            kind = spec.kind if spec is not None else ("numeric" if _is_number(true) else "categorical")
+            said = p_row.get(name)
+            if kind == "numeric":
+                mode, tol = numeric_tolerance(name)
+                limit = tol * abs(float(true)) if mode == "rel" else tol
+                column.append(int(_is_number(said) and abs(float(said) - float(true)) <= limit + 1e-9))
+            else:
+                column.append(int(_as_class(said) == _as_class(true)))
+        if any(v is not None for v in column):
+            out[name] = column
+    return out
 
 
 def clinical_scores(

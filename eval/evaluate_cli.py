@@ -5,8 +5,13 @@
     neuronarrator evaluate --predictions mine.jsonl --baselines none --corpus corpus/ -o results/
     neuronarrator evaluate --no-model --baselines nearest-neighbour,oracle --corpus corpus/ -o results/
     neuronarrator evaluate --model ckpt/ --leave-out tuab --corpus corpus/ -o results/   # zero-shot
+    neuronarrator evaluate --corpus corpus/offline_sealed_test --split test --role test \
+        --train-corpus corpus/offline_scenarios --train-split all --train-exclude pylossless/s02 \
+        --blind-model runs/default_cpu_blind/stage2/final -o results/                  # sealed test
 
 Writes one results JSON per (system, dataset, split[, held-out source]) into the output folder.
+The baselines are fit on rows that share no id and no subject with the evaluated rows (checked:
+a run whose fitting rows overlap the evaluated ones stops with the overlap named).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ __all__ = ["add_arguments", "run", "select_baselines"]
 
 logger = logging.getLogger(__name__)
 
-_ALL_BASELINES = ("blind-lm", "nearest-neighbour", "findings-classifier", "oracle")
+_ALL_BASELINES = ("blind-model", "majority", "nearest-neighbour", "findings-classifier", "oracle")
+ROLES = ("validation", "test")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,11 +41,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baselines",
         default="all",
-        help=f"'all', 'none' or a comma-separated subset of {', '.join(_ALL_BASELINES)} (default: all; blind-lm needs a model)",
+        help=f"'all', 'none' or a comma-separated subset of {', '.join(_ALL_BASELINES)} (default: all; blind-model needs --blind-model)",
     )
+    parser.add_argument(
+        "--blind-model", type=Path,
+        help="the blind baseline's checkpoint: the same recipe trained with every EEG input zeroed (`neuronarrator train "
+        "stage2 --blind`); run blind (no EEG, no channel layout, no history); the 'blind-model' baseline needs it",
+    )  # fmt: skip
     parser.add_argument("--corpus", type=Path, required=True, help="NeuroCorpus folder (Parquet shards + README card)")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test; 'all' for every split)")
+    parser.add_argument(
+        "--role", choices=ROLES,
+        help="what the evaluated rows are for: 'validation' (design choices were tuned on them) or 'test' (sealed: fixed "
+        "before training, never used to choose anything); recorded in the results and printed by the leaderboard",
+    )  # fmt: skip
+    parser.add_argument("--train-corpus", type=Path, help="corpus the baselines are fit on (default: --corpus)")
     parser.add_argument("--train-split", default="train", help="split the baselines are fit on (default: train)")
+    parser.add_argument(
+        "--train-exclude", metavar="SOURCE[/SUBJECT][,...]",
+        help="drop these sources or subjects from the baselines' fitting rows (e.g. the validation subjects, so the "
+        "baselines see exactly what the model was trained on)",
+    )  # fmt: skip
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results JSON files")
     parser.add_argument("--limit", type=int, help="evaluate a seeded random sample of N rows (quick runs)")
     parser.add_argument(
@@ -91,33 +113,83 @@ def _sample(n_rows: int, limit: int | None, seed: int) -> list[int]:
     return sorted(np.random.default_rng(seed).choice(n_rows, size=limit, replace=False).tolist())
 
 
+def check_disjoint(fit_rows, eval_rows) -> dict[str, object]:
+    """Stop when the rows a baseline is fit on share an id or a subject with the evaluated rows.
+
+    Returns a summary for the results file: ``{"rows", "subjects", "sources"}`` of the fitting rows.
+
+    Raises:
+        ValueError: naming the first shared ids / subjects.
+    """
+    fit_ids = set(map(str, fit_rows["id"]))
+    shared_ids = sorted(fit_ids & set(map(str, eval_rows["id"])))
+    fit_subjects = {f"{s}/{u}" for s, u in zip(fit_rows["source"], fit_rows["subject"])}
+    eval_subjects = {f"{s}/{u}" for s, u in zip(eval_rows["source"], eval_rows["subject"])}
+    shared_subjects = sorted(fit_subjects & eval_subjects)
+    if shared_ids or shared_subjects:
+        raise ValueError(
+            f"the baselines' fitting rows overlap the evaluated rows ({len(shared_ids)} ids, e.g. {shared_ids[:3]}; "
+            f"subjects {shared_subjects[:5]}); evaluate a split the fitting split does not hold, or pass --leave-out / "
+            "--train-exclude with those subjects"
+        )
+    return {"rows": len(fit_ids), "subjects": sorted(fit_subjects), "sources": sorted({s.split("/")[0] for s in fit_subjects})}
+
+
+def _exclude(rows, spec: str):
+    """``rows`` without the sources / ``source/subject`` entries of the comma-separated ``spec``."""
+    wanted = {part.strip() for part in spec.split(",") if part.strip()}
+    known = set(rows["source"]) | {f"{s}/{u}" for s, u in zip(rows["source"], rows["subject"])}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ValueError(f"--train-exclude: no fitting rows of {unknown}; the fitting rows have sources {sorted(set(rows['source']))}")
+    return rows.filter(lambda s, u: s not in wanted and f"{s}/{u}" not in wanted, input_columns=["source", "subject"])
+
+
+def _baseline(name: str, args: argparse.Namespace):
+    from .baselines import TrainedBlindModel, get_baseline
+
+    if name == "blind-model":
+        return TrainedBlindModel(args.blind_model, device=args.device, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    return get_baseline(name)
+
+
 def run(args: argparse.Namespace) -> int:
-    from .baselines import BlindLanguageModel, get_baseline
     from .corpus import leave_one_source_out, load_split, read_predictions
     from .evaluation import evaluate_narratives
     from .results import write_results
 
     metrics = _select_metrics(args.metrics)
     baseline_names = select_baselines(args.baselines)
+    if "blind-model" in baseline_names and args.blind_model is None:
+        if args.baselines.strip() == "all":
+            logger.warning("blind-model baseline skipped: pass --blind-model CHECKPOINT (the same recipe trained with --blind)")
+            baseline_names.remove("blind-model")
+        else:
+            raise ValueError("--baselines blind-model needs --blind-model CHECKPOINT: the same recipe trained blind (`neuronarrator train stage2 --blind`)")
+    train_corpus = args.train_corpus or args.corpus
     split_rows = load_split(args.corpus, args.split)
     train_rows = None
     if args.leave_out:
-        train_rows = load_split(args.corpus, args.train_split)
+        train_rows = load_split(train_corpus, args.train_split)
         train_rows, split_rows = leave_one_source_out(train_rows, split_rows, args.leave_out)
     indices = _sample(len(split_rows), args.limit, args.seed)
     eval_rows = split_rows.select(indices)
     settings = {
         "split": args.split,
+        "role": args.role,
         "limit": args.limit,
         "seed": args.seed,
         "leave_out": args.leave_out,
         "metrics": list(metrics),
+        "train_corpus": str(Path(train_corpus).resolve()),
         "train_split": args.train_split,
+        "train_exclude": args.train_exclude,
     }
-    common = {"rows": eval_rows, "corpus_dir": args.corpus, "split": args.split, "leave_out": args.leave_out, "metrics": metrics}
+    common = {
+        "rows": eval_rows, "corpus_dir": args.corpus, "split": args.split, "leave_out": args.leave_out, "metrics": metrics, "role": args.role,
+    }  # fmt: skip
     written = []
 
-    model = None
     if args.predictions is not None:
         start = time.perf_counter()
         narratives, scores = read_predictions(args.predictions, eval_rows["id"])
@@ -149,20 +221,19 @@ def run(args: argparse.Namespace) -> int:
         written.append(write_results(results, args.output))
 
     if baseline_names:
-        if train_rows is None and any(name != "oracle" for name in baseline_names):
-            train_rows = load_split(args.corpus, args.train_split)
+        needs_fit = [name for name in baseline_names if name not in ("oracle", "blind-model")]
+        fit_summary = None
+        if needs_fit:
+            if train_rows is None:
+                train_rows = load_split(train_corpus, args.train_split)
+            if args.train_exclude:
+                train_rows = _exclude(train_rows, args.train_exclude)
+            fit_summary = check_disjoint(train_rows, eval_rows)
         for name in baseline_names:
-            if name == "blind-lm":
-                if model is None:
-                    if args.baselines.strip() == "all":
-                        logger.warning("blind-lm baseline skipped: it needs the model (run without --no-model/--predictions)")
-                        continue
-                    raise ValueError("--baselines blind-lm needs a model: pass --model CHECKPOINT (or use the embedded default)")
-                baseline = BlindLanguageModel.from_neuronarrator(model.model, model.processor, max_new_tokens=args.max_new_tokens)
-            else:
-                baseline = get_baseline(name)
+            baseline = _baseline(name, args)
             start = time.perf_counter()
-            baseline.fit(train_rows)
+            if name in needs_fit:
+                baseline.fit(train_rows)
             fit_seconds = time.perf_counter() - start
             start = time.perf_counter()
             narratives = baseline.predict(eval_rows)
@@ -171,10 +242,11 @@ def run(args: argparse.Namespace) -> int:
                 system={"name": baseline.name, "kind": baseline.kind},
                 narratives=narratives,
                 scores=baseline.predict_scores(eval_rows),
-                settings={**settings, "baseline": baseline.settings(), "fit_seconds": fit_seconds},
+                settings={**settings, "baseline": baseline.settings(), "fit_seconds": fit_seconds,
+                          "fit_rows": fit_summary if name in needs_fit else None},
                 prediction_seconds=seconds,
                 **common,
-            )
+            )  # fmt: skip
             written.append(write_results(results, args.output))
 
     if not written:

@@ -15,12 +15,27 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .clinical import clinical_scores, parse_narratives, true_fields
+from .clinical import clinical_scores, field_correctness, parse_narratives, true_fields
 from .corpus import corpus_fingerprint
 from .language import METRIC_NAMES, bertscore_model_info, compute_language_metrics, load_metric, metric_implementations
 from .results import build_results
 
-__all__ = ["row_labels", "score_narratives", "evaluate_narratives"]
+__all__ = ["contradicted", "row_labels", "score_narratives", "evaluate_narratives"]
+
+
+def contradicted(narratives: Sequence[str], findings: Sequence[Any], labels: Sequence[Mapping[str, str]]) -> list[bool]:
+    """Per narrative, whether the report's grounding check flags it: it states a value the measured
+    findings contradict, or states nothing checkable (``modeling_neuronarrator.report.grounding``;
+    unverifiable labels and omissions are not flags)."""
+    from modeling_neuronarrator import Findings
+    from modeling_neuronarrator.report.grounding import check_grounding
+
+    flags = []
+    for text, record, row_labels_ in zip(narratives, findings, labels):
+        record = Findings.from_json(record) if isinstance(record, str) else Findings.from_dict(record) if isinstance(record, Mapping) else record
+        issues = check_grounding(text, record, dict(row_labels_) or None)
+        flags.append(any(issue.kind in ("contradicted", "empty") for issue in issues))
+    return flags
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +60,8 @@ def score_narratives(
     *,
     scores: Sequence[Mapping[str, float] | None] | None = None,
     metrics: Sequence[str] = METRIC_NAMES,
+    flags: Sequence[bool] | None = None,
+    not_computed: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """All scores of one system.
 
@@ -55,19 +72,25 @@ def score_narratives(
         sources: source name of each segment (per-source breakdown).
         scores: optional per-segment class scores (``{"abnormal": p}``) for AUROC.
         metrics: language metrics to compute (subset of ``METRIC_NAMES``).
+        flags: per segment, whether the grounding check flags the narrative (``contradicted``);
+            gives ``contradiction_rate`` overall and per source.
+        not_computed: filled with the metrics that could not be computed (METEOR without WordNet).
 
     Returns:
-        ``{"metrics": {...}, "clinical": {"fields", "tasks"}, "per_source": {source: {...}}}``.
+        ``{"metrics": {...}, "clinical": {"fields", "tasks"}, "per_source": {source: {...}},
+        "correct": field_correctness(...)}``.
     """
     n = len(narratives)
     if not (len(references) == len(truth) == len(sources) == n):
         raise ValueError(f"lengths differ: {n} narratives, {len(references)} references, {len(truth)} true rows, {len(sources)} sources")
-    language, per_segment = compute_language_metrics(narratives, references, metrics=metrics, per_segment=True)
+    language, per_segment = compute_language_metrics(narratives, references, metrics=metrics, per_segment=True, not_computed=not_computed)
     predicted = parse_narratives(narratives)
     clinical = clinical_scores(predicted, truth, scores=scores)
     overall = dict(language)
     overall["clinical_accuracy"] = clinical["clinical_accuracy"]
     overall["clinical_macro_f1"] = clinical["clinical_macro_f1"]
+    if flags is not None:
+        overall["contradiction_rate"] = float(np.mean(flags)) if n else None
 
     per_source: dict[str, Any] = {}
     source_array = np.asarray(sources)
@@ -77,14 +100,21 @@ def score_narratives(
             [predicted[i] for i in idx], [truth[i] for i in idx], scores=None if scores is None else [scores[i] for i in idx]
         )
         sub = {name: float(np.mean([values[i] for i in idx])) for name, values in per_segment.items()}
-        if "bleu" in metrics:
+        if "bleu" in metrics and "bleu" not in (not_computed or {}):
             # BLEU is a corpus statistic (pooled n-gram counts), not a mean of segments: recompute it.
             bleu = load_metric("bleu").compute(predictions=[narratives[i] for i in idx], references=[[references[i]] for i in idx])
             sub.update({k: float(v) for k, v in bleu.items() if k.startswith("bleu_")})
         sub["clinical_accuracy"] = sub_clinical["clinical_accuracy"]
         sub["clinical_macro_f1"] = sub_clinical["clinical_macro_f1"]
+        if flags is not None:
+            sub["contradiction_rate"] = float(np.mean([flags[i] for i in idx]))
         per_source[source] = {"n_segments": int(len(idx)), "metrics": sub, "tasks": sub_clinical["tasks"]}
-    return {"metrics": overall, "clinical": {"fields": clinical["fields"], "tasks": clinical["tasks"]}, "per_source": per_source}
+    return {
+        "metrics": overall,
+        "clinical": {"fields": clinical["fields"], "tasks": clinical["tasks"]},
+        "per_source": per_source,
+        "correct": field_correctness(predicted, truth),
+    }
 
 
 def evaluate_narratives(
@@ -101,6 +131,7 @@ def evaluate_narratives(
     grounding: Mapping[str, Any] | None = None,
     metrics: Sequence[str] = METRIC_NAMES,
     dataset_name: str = "neurocorpus",
+    role: str | None = None,
 ) -> dict[str, Any]:
     """Score ``narratives`` against the corpus ``rows`` (a ``datasets.Dataset`` or list of row dicts)
     and return the results record (``results.build_results``).
@@ -119,8 +150,11 @@ def evaluate_narratives(
     )
     if len(narratives) != len(ids):
         raise ValueError(f"{system.get('name')}: {len(narratives)} narratives for {len(ids)} evaluated rows")
-    truth = [true_fields(f, row_labels(lab)) for f, lab in zip(findings, labels_column)]
-    scored = score_narratives(narratives, references, truth, sources, scores=scores, metrics=metrics)
+    labels = [row_labels(lab) for lab in labels_column]
+    truth = [true_fields(f, lab) for f, lab in zip(findings, labels)]
+    flags = contradicted(narratives, findings, labels)
+    not_computed: dict[str, dict[str, str]] = {}
+    scored = score_narratives(narratives, references, truth, sources, scores=scores, metrics=metrics, flags=flags, not_computed=not_computed)
     scoring_seconds = time.perf_counter() - start
     n = len(ids)
     throughput = {
@@ -133,13 +167,14 @@ def evaluate_narratives(
     source_counts: dict[str, int] = {}
     for source in sources:
         source_counts[source] = source_counts.get(source, 0) + 1
-    implementations = {name: spec for name, spec in metric_implementations().items() if name in metrics}
+    implementations = {name: spec for name, spec in metric_implementations().items() if name in metrics and name not in not_computed}
     dataset = {
         "name": dataset_name,
         "path": str(Path(corpus_dir).resolve()),
         "split": split,
         "leave_out": leave_out,
         "n_segments": n,
+        "role": role,
         "sources": dict(sorted(source_counts.items())),
         "fingerprint": corpus_fingerprint(corpus_dir, ids),
     }
@@ -154,4 +189,6 @@ def evaluate_narratives(
         bertscore_model=bertscore_model_info() if "bertscore" in metrics else None,
         throughput=throughput,
         grounding=grounding,
+        not_computed=not_computed,
+        per_row={"ids": ids, "correct": scored["correct"], "contradicted": [int(f) for f in flags]},
     )

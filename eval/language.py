@@ -17,9 +17,12 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from .wordnet import WordNetSetupError
+
 __all__ = [
     "METRIC_NAMES",
     "METRICS_DIR",
+    "WORDNET_FIX",
     "BERTSCORE_MODEL_PACKAGE",
     "bertscore_model_dir",
     "compute_language_metrics",
@@ -42,6 +45,10 @@ _BACKENDS = {
     "cider_d": "neuronarrator (own implementation)",
     "bertscore": "bert-score",
 }
+WORDNET_FIX = (
+    "apt-get install wordnet-base wordnet-sense-index (scripts/install_system_deps.sh), then rerun; "
+    "`python -m neuronarrator_eval.wordnet` checks the setup"
+)
 _TOKEN = re.compile(r"\w+(?:[.'\-]\w+)*|[^\w\s]")
 
 
@@ -127,6 +134,7 @@ def compute_language_metrics(
     metrics: Sequence[str] = METRIC_NAMES,
     bertscore_batch_size: int = 32,
     per_segment: bool = False,
+    not_computed: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, float] | tuple[dict[str, float], dict[str, list[float]]]:
     """Corpus-level language metrics of ``predictions`` against ``references``.
 
@@ -141,6 +149,10 @@ def compute_language_metrics(
         BERTScore in [0, 1]; CIDEr-D in [0, 10], x10 as in the paper). With ``per_segment=True``
         also ``{name: [value per segment]}`` for the segment-decomposable metrics (ROUGE-L, METEOR,
         CIDEr-D with the whole set's IDF, BERTScore F1), so subsets can be averaged without rescoring.
+
+        With a ``not_computed`` dict, a metric whose system data is missing (METEOR without WordNet)
+        is skipped instead of stopping the run: ``not_computed[name] = {"reason": ..., "fix": ...}``
+        and its keys are absent from the result.
     """
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references; give one reference set per prediction")
@@ -150,9 +162,16 @@ def compute_language_metrics(
     out: dict[str, float] = {}
     segments: dict[str, list[float]] = {}
     for name in metrics:
-        metric = load_metric(name)
         kwargs = {"batch_size": bertscore_batch_size} if name == "bertscore" else {}
-        values = metric.compute(predictions=list(predictions), references=refs, **kwargs)
+        try:
+            values = load_metric(name).compute(predictions=list(predictions), references=refs, **kwargs)
+        except (WordNetSetupError, LookupError) as error:
+            # METEOR's WordNet (Debian wordnet-base + wordnet-sense-index) is absent: score the rest.
+            if not_computed is None or name != "meteor":
+                raise
+            not_computed[name] = {"reason": f"{type(error).__name__}: {str(error).splitlines()[0]}", "fix": WORDNET_FIX}
+            logger.warning("%s not computed: %s; %s", name, not_computed[name]["reason"], WORDNET_FIX)
+            continue
         for key, value in values.items():
             if key.endswith("_per_segment"):
                 segments[key[: -len("_per_segment")]] = [float(v) for v in value]

@@ -1,11 +1,18 @@
 """The leaderboard: results files -> Markdown / CSV table, PNG bar chart, and the model card's
 ``model-index`` block.
 
-Ordering: within each board (one per dataset, split and held-out source) systems are ranked by the
-primary metric ``clinical_accuracy`` (mean per-field accuracy of the findings parsed back out of the
-narratives: what the narrative says must be true), higher first; ties are broken by CIDEr-D, then
-BLEU-4, then the system name. Systems without the primary metric rank last. The oracle (true
+Ordering: within each board (one per dataset, split, held-out source and role) systems are ranked
+by the primary metric ``clinical_accuracy`` (mean per-field accuracy of the findings parsed back out
+of the narratives: what the narrative says must be true), higher first; ties are broken by CIDEr-D,
+then BLEU-4, then the system name. Systems without the primary metric rank last. The oracle (true
 findings written by the template) is the ceiling, and is ranked like any other system.
+
+A rank is a point estimate. Every model row is compared with every baseline on the same rows by a
+paired bootstrap (rows resampled together, 2000 resamples, 95 % percentile interval of the
+difference in clinical accuracy), and the Markdown says a system "ranks first" only when its
+intervals against every other non-oracle system clear zero. A board's role says what its rows were
+used for: ``validation`` (design choices were tuned on them) or ``test`` (sealed: fixed before
+training, never used to choose anything).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ __all__ = [
     "leaderboards",
     "model_index",
     "model_index_yaml",
+    "paired_bootstrap",
     "to_csv",
     "to_markdown",
     "write_bar_chart",
@@ -40,6 +48,7 @@ TIE_BREAKERS = ("cider_d", "bleu_4")
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("clinical_accuracy", "Clinical acc.", 3),
     ("clinical_macro_f1", "Clinical macro-F1", 3),
+    ("contradiction_rate", "Contradicted", 3),
     ("bleu_1", "BLEU-1", 3),
     ("bleu_2", "BLEU-2", 3),
     ("bleu_3", "BLEU-3", 3),
@@ -75,9 +84,60 @@ def collect_results(results_dir: str | os.PathLike) -> list[dict[str, Any]]:
     return records
 
 
-def _board_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
+def _board_key(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
     dataset = record["dataset"]
-    return (str(dataset["name"]), str(dataset["split"]), str(dataset.get("leave_out") or ""))
+    return (str(dataset["name"]), str(dataset["split"]), str(dataset.get("leave_out") or ""), str(dataset.get("role") or ""))
+
+
+N_RESAMPLES = 2000
+
+
+def _correct_columns(record: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]] | None:
+    import numpy as np
+
+    per_row = record.get("per_row") or {}
+    if not per_row.get("ids") or not per_row.get("correct"):
+        return None
+    columns = {
+        field: np.array([np.nan if v is None else float(v) for v in values], dtype=float) for field, values in per_row["correct"].items()
+    }
+    return [str(i) for i in per_row["ids"]], columns
+
+
+def paired_bootstrap(
+    record_a: Mapping[str, Any], record_b: Mapping[str, Any], n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> dict[str, Any] | None:
+    """Clinical accuracy of A minus B on the same rows, with a 95 % paired bootstrap interval.
+
+    Rows are resampled together (both systems answered them); in each resample the clinical
+    accuracy of each system is recomputed as in ``clinical.py`` (mean over fields of the accuracy on
+    the resampled rows where the field applies). Returns ``{"difference", "ci95": [low, high],
+    "n"}``, or None when either record lacks per-row results or they cover different rows.
+    """
+    import numpy as np
+
+    a, b = _correct_columns(record_a), _correct_columns(record_b)
+    if a is None or b is None or a[0] != b[0] or set(a[1]) != set(b[1]):
+        return None
+    n = len(a[0])
+    fields = sorted(a[1])
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, n, size=(n_resamples, n))
+
+    def clinical(columns, rows):
+        per_field = []
+        for field in fields:
+            values = columns[field][rows]
+            applies = ~np.isnan(values)
+            count = applies.sum(axis=-1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_field.append(np.where(count > 0, np.nansum(values, axis=-1) / np.maximum(count, 1), np.nan))
+        return np.nanmean(np.stack(per_field), axis=0)
+
+    point = float(clinical(a[1], np.arange(n)) - clinical(b[1], np.arange(n)))
+    samples = clinical(a[1], index) - clinical(b[1], index)
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return {"difference": round(point, 4), "ci95": [round(float(low), 4), round(float(high), 4)], "n": n}
 
 
 def _sort_key(record: Mapping[str, Any]):
@@ -87,8 +147,8 @@ def _sort_key(record: Mapping[str, Any]):
     return (*[(v is None, -(v or 0.0)) for v in values], record["system"]["name"])
 
 
-def leaderboards(records: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], list[Mapping[str, Any]]]:
-    """Records grouped by (dataset name, split, held-out source) and ranked (see module docstring).
+def leaderboards(records: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str, str], list[Mapping[str, Any]]]:
+    """Records grouped by (dataset name, split, held-out source, role) and ranked (see module docstring).
 
     A board whose records were computed on different corpora (fingerprints differ) is still shown,
     with a warning: its numbers are not comparable.
@@ -140,13 +200,74 @@ def _fmt(value: Any, decimals: int = 3) -> str:
     return str(value)
 
 
-def _board_title(key: tuple[str, str, str]) -> str:
-    name, split, leave_out = key
-    title = f"{name}, split `{split}`"
+_ROLE_TITLES = {
+    "validation": "VALIDATION (the default's design choices were tuned on these rows)",
+    "test": "SEALED TEST (fixed before training, never used to choose anything)",
+}
+
+
+def _board_title(key: tuple[str, ...]) -> str:
+    name, split, leave_out, *rest = key
+    role = rest[0] if rest else ""
+    title = f"{_ROLE_TITLES[role]}: " if role in _ROLE_TITLES else ""
+    title += f"{name}, split `{split}`"
     if leave_out:
         kind = ("subject" if "/" in leave_out else "source") + ("s" if "," in leave_out else "")
         title += f", zero-shot on held-out {kind} `{leave_out}`"
     return title
+
+
+def _comparisons(board: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """(model, baseline, paired_bootstrap) for every model row against every other non-oracle system."""
+    out = []
+    for model in board:
+        if model["system"].get("kind") != "model":
+            continue
+        for other in board:
+            if other is model or other["system"].get("kind") == "oracle":
+                continue
+            out.append((model["system"]["name"], other["system"]["name"], paired_bootstrap(model, other)))
+    return out
+
+
+def _first_place(board: Sequence[Mapping[str, Any]]) -> str:
+    """Whether the best non-oracle system ranks first beyond resampling noise, in words."""
+    contenders = [r for r in board if r["system"].get("kind") != "oracle" and r["metrics"].get(PRIMARY_METRIC) is not None]
+    if len(contenders) < 2:
+        return ""
+    top, rest = contenders[0], contenders[1:]
+    tests = [(other["system"]["name"], paired_bootstrap(top, other)) for other in rest]
+    name = top["system"]["name"]
+    if any(t is None for _, t in tests):
+        return f"**{name}** has the highest {PRIMARY_METRIC}; without per-row results for every system no interval says whether it ranks first."
+    unclear = [(other, t) for other, t in tests if t["ci95"][0] <= 0]
+    if not unclear:
+        return (f"**{name} ranks first**: its {PRIMARY_METRIC} is above every other system's with the 95 % paired bootstrap "
+                f"interval of the difference clear of zero (closest: {_diff_text(tests[0][1])} over {tests[0][0]}).")  # fmt: skip
+    other, t = unclear[0]
+    return (f"**No system ranks first with confidence**: {name} has the highest {PRIMARY_METRIC}, but its lead over {other} is "
+            f"{_diff_text(t)}, an interval that does not clear zero.")  # fmt: skip
+
+
+def _diff_text(test: Mapping[str, Any]) -> str:
+    return f"{test['difference']:+.3f} [{test['ci95'][0]:+.3f}, {test['ci95'][1]:+.3f}]"
+
+
+def _per_source_table(board: Sequence[Mapping[str, Any]]) -> list[str]:
+    sources = sorted({s for r in board for s in (r.get("per_source") or {})})
+    if len(sources) < 2 and not any(r["dataset"].get("leave_out") or r["dataset"].get("role") == "test" for r in board):
+        return []
+    counts = {s: next(r["per_source"][s]["n_segments"] for r in board if s in (r.get("per_source") or {})) for s in sources}
+    lines = ["Per source (clinical accuracy / contradicted share; segments in brackets):", ""]
+    lines.append("| System | " + " | ".join(f"{s} ({counts[s]})" for s in sources) + " |")
+    lines.append("|---|" + "---:|" * len(sources))
+    for record in board:
+        cells = []
+        for source in sources:
+            metrics = ((record.get("per_source") or {}).get(source) or {}).get("metrics") or {}
+            cells.append(f"{_fmt(metrics.get(PRIMARY_METRIC))} / {_fmt(metrics.get('contradiction_rate'))}")
+        lines.append(f"| {record['system']['name']} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str | None = None) -> str:
@@ -162,6 +283,24 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
         for row in rows:
             lines.append("| " + " | ".join(_fmt(v, 1 if i == len(row) - 1 else 3) for i, v in enumerate(row)) + " |")
         lines.append("")
+        skipped = {name: info for r in board for name, info in (r.get("not_computed") or {}).items()}
+        for name, info in sorted(skipped.items()):
+            lines += [f"{name.upper()} not computed ({info.get('reason')}); fix: {info.get('fix')}.", ""]
+        comparisons = _comparisons(board)
+        if comparisons:
+            lines += ["Model minus baseline, clinical accuracy on the same rows (95 % paired bootstrap interval):", "",
+                      "| Model | Baseline | Difference | 95 % CI | Separated |", "|---|---|---:|---|---|"]  # fmt: skip
+            for model, other, test in comparisons:
+                if test is None:
+                    lines.append(f"| {model} | {other} | – | – | no per-row results |")
+                else:
+                    verdict = "better" if test["ci95"][0] > 0 else "worse" if test["ci95"][1] < 0 else "not separated"
+                    lines.append(f"| {model} | {other} | {test['difference']:+.3f} | [{test['ci95'][0]:+.3f}, {test['ci95'][1]:+.3f}] | {verdict} |")
+            lines.append("")
+        first = _first_place(board)
+        if first:
+            lines += [first, ""]
+        lines += _per_source_table(board)
         for record in board:
             if record.get("bertscore_model"):
                 bertscore_models.add(str(record["bertscore_model"].get("name")) + f", layer {record['bertscore_model'].get('num_layers')}")
@@ -173,7 +312,16 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
             "narrative are compared field by field with the segment's true values (a field the narrative leaves out "
             "counts as wrong; frequencies within ±1 Hz, amplitude within ±25 %), and the per-field accuracies are "
             f"averaged. Ties are broken by {', then '.join(TIE_BREAKERS)}. The oracle writes the true findings with the "
-            "corpus template: the ceiling. BLEU, ROUGE-L, METEOR and BERTScore are in [0, 1], CIDEr-D in [0, 10]."
+            "corpus template: the ceiling. BLEU, ROUGE-L, METEOR and BERTScore are in [0, 1], CIDEr-D in [0, 10]. "
+            "*Contradicted* is the share of narratives the report's grounding check flags (a stated value the measured "
+            "findings contradict, or nothing checkable stated); lower is better."
+        ),
+        "",
+        (
+            "Every system is scored by the same rule, baselines included: *blind-model* is the same recipe trained and run "
+            "with every EEG input zeroed and no history; *majority* writes every finding at its most frequent training value; "
+            "the baselines are fit on rows that share no subject with the evaluated rows. A rank is a point estimate: "
+            "'ranks first' is said only when the paired bootstrap intervals against every other system clear zero."
         ),
     ]
     if bertscore_models:
@@ -188,7 +336,7 @@ def to_csv(records: Sequence[Mapping[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     task_headers = [h for _, _, h in _TASK_COLUMNS]
-    writer.writerow(["dataset", "split", "leave_out", "rank", "system", "kind", *(k for k, _, _ in COLUMNS), *task_headers,
+    writer.writerow(["dataset", "split", "leave_out", "role", "rank", "system", "kind", *(k for k, _, _ in COLUMNS), *task_headers,
                      "n_segments", "segments_per_second", "fingerprint"])
     for key, board in leaderboards(records).items():
         for rank, record in enumerate(board, start=1):

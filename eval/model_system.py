@@ -1,6 +1,10 @@
 """A trained NeuroNarrator checkpoint as a system of the leaderboard: narratives for corpus rows
 (each with its K preceding segments of the same recording as history) and the pooled EEG /
 topomap embeddings for the retrieval metric.
+
+``blind=True`` runs a checkpoint the way the blind baseline was trained (``neuronarrator train
+stage2 --blind``, ``SegmentCollator(blind=True)``): every EEG-derived input zero, every channel
+mask "all recorded", every history slot empty, so every row gets the same model input.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ class ModelSystem:
 
     kind = "model"
 
-    def __init__(self, model_path: str | os.PathLike, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = 192):
+    def __init__(
+        self, model_path: str | os.PathLike, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = 192, blind: bool = False
+    ):
         import torch
 
         from modeling_neuronarrator import NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor
@@ -68,6 +74,7 @@ class ModelSystem:
         self.history_segments = int(getattr(self.model.config, "history_length", 3))
         self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
+        self.blind = bool(blind)
         self.name = f"neuronarrator-{model_path.name}" if model_path.name else "neuronarrator"
 
     def settings(self) -> dict[str, Any]:
@@ -78,6 +85,7 @@ class ModelSystem:
             "history_segments": self.history_segments,
             "batch_size": self.batch_size,
             "device": str(self.device),
+            "blind": self.blind,
         }
 
     def _segments(self, split_rows, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +94,25 @@ class ModelSystem:
         chunk = split_rows.select(list(indices)).with_format("numpy", columns=["eeg", "channel_mask"])
         return np.asarray(chunk["eeg"], dtype=np.float32), np.asarray(chunk["channel_mask"]).astype(bool)
 
+    def _blind_inputs(self, n: int) -> dict[str, Any]:
+        """The one input a blind model gets for each of ``n`` rows (as ``SegmentCollator(blind=True)``)."""
+        eeg = np.zeros((n, 19, 2000), np.float32)
+        mask = np.ones((n, 19), bool)
+        maps = np.zeros_like(self.topomaps(eeg[:1]))  # the maps' shape, then zeros
+        inputs: dict[str, Any] = {"eeg_values": eeg, "channel_mask": mask, "topomaps": np.repeat(maps, n, axis=0)}
+        k = self.history_segments
+        if k == 0:
+            inputs["history"] = False
+            return inputs
+        inputs["history_eeg_values"] = np.zeros((n, k, 19, 2000), np.float32)
+        inputs["history_channel_mask"] = np.ones((n, k, 19), bool)
+        inputs["history_topomaps"] = np.zeros((n, k, *maps.shape[1:]), np.float32)
+        inputs["history_mask"] = np.zeros((n, k), bool)
+        return inputs
+
     def _inputs(self, split_rows, indices: Sequence[int], history_table: np.ndarray | None) -> dict[str, Any]:
+        if self.blind:
+            return self._blind_inputs(len(indices))
         eeg, mask = self._segments(split_rows, indices)
         inputs: dict[str, Any] = {"eeg_values": eeg, "channel_mask": mask, "topomaps": self.topomaps(eeg)}
         k = self.history_segments

@@ -6,6 +6,7 @@ Schema (``SCHEMA_VERSION`` 1)::
       "schema_version": 1,
       "system": {"name": "neuronarrator", "kind": "model" | "baseline" | "oracle" | "predictions", ...},
       "dataset": {"name": "neurocorpus", "path": ..., "split": "test", "leave_out": null | "<source>",
+                  "role": null | "validation" (tuned on) | "test" (sealed),
                   "n_segments": N, "sources": {"<source>": n}, "fingerprint": {"sha256": ..., ...}},
       "settings": {... the run's options: limit, baselines, batch size, seed ...},
       "metrics": {"clinical_accuracy": ..., "bleu_1".."bleu_4", "rouge_l", "meteor", "cider_d",
@@ -16,6 +17,8 @@ Schema (``SCHEMA_VERSION`` 1)::
       "metric_implementations": {"bleu": {"module": ..., "backend": "nltk", "version": ...}, ...},
       "bertscore_model": {"name": "sentence-transformers/all-MiniLM-L6-v2", "package": ..., "num_layers": 6},
       "throughput": {"segments": N, "prediction_seconds": ..., "segments_per_second": ..., "scoring_seconds": ...},
+      "not_computed": {"meteor": {"reason": ..., "fix": ...}} (metrics skipped; absent from "metrics"),
+      "per_row": {"ids": [...], "correct": {field: [1 | 0 | null per row]}, "contradicted": [0 | 1 per row]},
       "created_utc": "...", "neuronarrator_version": "..."
     }
 """
@@ -66,6 +69,8 @@ def build_results(
     bertscore_model: Mapping[str, Any] | None,
     throughput: Mapping[str, Any],
     grounding: Mapping[str, Any] | None = None,
+    not_computed: Mapping[str, Any] | None = None,
+    per_row: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble one results record (see the module docstring for the schema)."""
     if not system.get("name"):
@@ -89,6 +94,8 @@ def build_results(
         "metric_implementations": dict(metric_implementations),
         "bertscore_model": dict(bertscore_model) if bertscore_model is not None else None,
         "throughput": dict(throughput),
+        "not_computed": dict(not_computed or {}),
+        "per_row": dict(per_row) if per_row is not None else None,
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "neuronarrator_version": version,
     }

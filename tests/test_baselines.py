@@ -10,6 +10,7 @@ from neuronarrator_eval.baselines import (
     BASELINES,
     BlindLanguageModel,
     FindingsClassifierTemplate,
+    MajorityTemplate,
     NearestNeighbourRetrieval,
     Oracle,
     eeg_features,
@@ -45,7 +46,7 @@ def test_eeg_features_shape_and_peak():
         eeg_features(np.zeros((19, 2000)))
 
 
-@pytest.mark.parametrize("name", [n for n in BASELINES if n != "blind-lm"])
+@pytest.mark.parametrize("name", [n for n in BASELINES if n != "blind-model"])  # needs a checkpoint: test_evaluate_cli
 def test_interface_contract(name, rows):
     train, test = rows
     baseline = get_baseline(name, **({"n_estimators": 20} if name == "findings-classifier" else {}))
@@ -63,7 +64,7 @@ def test_predict_before_fit_and_unknown_names(rows):
         NearestNeighbourRetrieval().predict(rows[1])
     with pytest.raises(RuntimeError, match="call fit"):
         FindingsClassifierTemplate().predict(rows[1])
-    with pytest.raises(ValueError, match=r"unknown baseline 'gpt'; available baselines are \['blind-lm'"):
+    with pytest.raises(ValueError, match=r"unknown baseline 'gpt'; available baselines are \['blind-model', 'findings-classifier'"):
         get_baseline("gpt")
     with pytest.raises(ValueError, match="no training rows"):
         NearestNeighbourRetrieval().fit([])
@@ -165,3 +166,91 @@ def test_findings_classifier_subsamples_large_training_sets(rows):
 def test_blind_lm_rejects_non_generators():
     with pytest.raises(TypeError, match="generate"):
         BlindLanguageModel(object(), tokenizer=None)
+
+
+# --- majority value -------------------------------------------------------------------------
+
+
+def _hand_row(base: dict, row_id: str, subject: str, frequency: float, artifacts: list, stage: str | None, source: str = "sleep_edf", **more) -> dict:
+    """A corpus row with hand-set findings: dominant frequency (and its band), artifacts, sleep stage."""
+    import json
+
+    from dataset_builder.labels import LABEL_VOCABULARY
+    from modeling_neuronarrator.findings_neuronarrator import dominant_band_of
+
+    findings = json.loads(base["findings"])
+    findings.update(dominant_frequency_hz=frequency, dominant_band=dominant_band_of(frequency), artifacts=artifacts)
+    labels = {key: None for key in LABEL_VOCABULARY}
+    if stage is not None:
+        labels["sleep_stage"] = stage
+    labels.update(more)
+    return {**base, "id": row_id, "source": source, "subject": subject, "findings": json.dumps(findings), "labels": labels}
+
+
+@pytest.fixture(scope="module")
+def hand_rows(rows):
+    base = rows[0][0]
+    train = [
+        _hand_row(base, "sleep_edf/a/0", "a", 9.5, ["muscle"], "N2"),
+        _hand_row(base, "sleep_edf/a/1", "a", 2.0, [], "W"),
+        _hand_row(base, "sleep_edf/b/0", "b", 9.5, ["eye_blink", "muscle"], "N2"),
+        _hand_row(base, "sleep_edf/b/1", "b", 9.46, ["muscle"], "W"),  # 9.5 at the narrative's precision
+        _hand_row(base, "sleep_edf/b/2", "b", 2.0, [], "N3"),
+    ]
+    test = [
+        _hand_row(base, "sleep_edf/c/0", "c", 9.5, ["muscle"], "N2"),
+        _hand_row(base, "sleep_edf/c/1", "c", 2.0, [], "W"),
+        _hand_row(base, "tuab/d/0", "d", 9.0, ["muscle"], None, source="tuab", abnormal="abnormal"),
+    ]
+    return train, test
+
+
+def test_majority_template_answers_the_exact_most_frequent_values(hand_rows):
+    train, test = hand_rows
+    baseline = MajorityTemplate().fit(train)
+    majority = baseline.majority()
+    assert majority["dominant_frequency_hz"] == 9.5  # 9.5 x2 + 9.46 rounds to 9.5; 2.0 x2
+    assert majority["artifacts"] == ["muscle"]  # [muscle] x2, [] x2, [eye_blink, muscle] x1: the first met of the tie
+    assert majority["labels.sleep_stage"] == "N2"  # N2 x2, W x2 (N2 met first), N3 x1
+    records, labels = baseline.predict_fields(test)
+    assert {r["dominant_frequency_hz"] for r in records} == {9.5} and {r["dominant_band"] for r in records} == {"alpha"}
+    # a label is answered only for sources that carried it in training (tuab had none)
+    assert labels == [{"sleep_stage": "N2"}, {"sleep_stage": "N2"}, {}]
+    fields = _clinical(baseline.predict(test), test)["fields"]
+    assert fields["dominant_band"]["accuracy"] == pytest.approx(2 / 3)  # 9.5 and 9.0 are alpha, 2.0 is delta
+    assert fields["sleep_stage"]["accuracy"] == 0.5  # N2 right, W wrong
+
+
+def test_field_majority_of_the_recipe_and_the_one_scoring_rule(hand_rows):
+    from modeling_neuronarrator.training.quality import majority_baseline, majority_values
+
+    train, test = hand_rows
+    values = majority_values(train)
+    assert values["dominant_band"] == "alpha" and values["artifacts"] == ("muscle",) and values["sleep_stage"] == "N2"
+    assert values["dominant_frequency_hz"] == 9.5  # exact values: 9.5 x2, 2.0 x2, 9.46 x1 (9.5 met first)
+    scored = majority_baseline(train, test)
+    assert scored["dominant_band"] == {"accuracy": round(2 / 3, 4), "n": 3, "value": "alpha"}
+    assert scored["sleep_stage"] == {"accuracy": 0.5, "n": 2, "value": "N2"}
+    # a field that applies to evaluated rows but no training row carried: wrong for the
+    # majority too, as it is for a narrative that omits it (it was skipped before)
+    assert scored["abnormal"] == {"accuracy": 0.0, "n": 1, "value": None}
+
+
+# --- guards -----------------------------------------------------------------------------------
+
+
+def test_fit_rows_must_not_share_ids_or_subjects_with_the_evaluated_rows(rows):
+    import datasets
+
+    from neuronarrator_eval.evaluate_cli import check_disjoint
+
+    train, test = rows
+    columns = ("id", "source", "subject")
+    as_dataset = lambda rs: datasets.Dataset.from_dict({c: [r[c] for r in rs] for c in columns})  # noqa: E731
+    summary = check_disjoint(as_dataset(train), as_dataset(test))
+    assert summary["rows"] == len(train) and not set(summary["subjects"]) & {f"{r['source']}/{r['subject']}" for r in test}
+    with pytest.raises(ValueError, match=r"overlap the evaluated rows \(1 ids"):
+        check_disjoint(as_dataset(train + test[:1]), as_dataset(test))
+    other_recording = {**test[0], "id": "tuab/elsewhere/00000"}  # same subject, another row
+    with pytest.raises(ValueError, match=r"overlap the evaluated rows \(0 ids.*subjects \['tuab/"):
+        check_disjoint(as_dataset(train + [other_recording]), as_dataset(test))

@@ -150,7 +150,8 @@ def test_user_errors_exit_2_with_one_line(corpus, tmp_path, capsys, monkeypatch)
         (["--no-model", "--baselines", "magic"], "unknown baseline(s) ['magic']"),
         (["--no-model", "--baselines", "oracle", "--split", "nosuch"], "no rows in split 'nosuch'; available splits are ['test', 'train']"),
         (["--no-model", "--baselines", "none"], "nothing to evaluate"),
-        (["--no-model", "--baselines", "blind-lm"], "blind-lm needs a model"),
+        (["--no-model", "--baselines", "blind-model"], "--baselines blind-model needs --blind-model CHECKPOINT"),
+        (["--no-model", "--baselines", "oracle,majority", "--split", "all", "--train-split", "all"], "overlap the evaluated rows"),
         (["--no-model", "--baselines", "oracle", "--metrics", "bleu,wer"], "unknown metric(s) ['wer']"),
     ]
     monkeypatch.setattr(modeling_neuronarrator, "DEFAULT_MODEL_PATH", tmp_path / "no_model", raising=False)
@@ -177,31 +178,129 @@ def test_fingerprint_tracks_ids_and_file_contents(corpus, tmp_path):
     assert set(first["files"]) == {"data/test-00000-of-00001.parquet", "data/train-00000-of-00001.parquet"}
 
 
-@pytest.mark.slow
-def test_model_checkpoint_with_grounding_and_blind_baseline(corpus, tmp_path):
-    """A tiny random NeuroNarrator saved with save_pretrained: narratives with history, retrieval
-    recall from its pooled embeddings, and the blind-LM baseline on the same model without EEG."""
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
     import model_fixtures
 
     config = model_fixtures.tiny_config()
-    model_dir = tmp_path / "tiny-model"
+    model_dir = tmp_path_factory.mktemp("models") / "tiny-model"
     model_fixtures.tiny_model(config).save_pretrained(model_dir)
     model_fixtures.tiny_processor(config).save_pretrained(model_dir)
+    return model_dir
+
+
+@pytest.mark.slow
+def test_model_checkpoint_with_grounding_and_blind_baseline(corpus, tiny_model_dir, tmp_path):
+    """A tiny random NeuroNarrator saved with save_pretrained: narratives with history, retrieval
+    recall from its pooled embeddings, and the blind-model baseline (a checkpoint run blind)."""
     out = tmp_path / "out"
-    code = main(["evaluate", "--model", str(model_dir), "--baselines", "blind-lm", "--limit", "4", "--metrics", "bleu",
-                 "--max-new-tokens", "8", "--corpus", str(corpus), "-o", str(out)])
+    code = main(["evaluate", "--model", str(tiny_model_dir), "--blind-model", str(tiny_model_dir), "--baselines", "blind-model",
+                 "--limit", "4", "--metrics", "bleu", "--max-new-tokens", "8", "--role", "validation", "--corpus", str(corpus), "-o", str(out)])
     assert code == 0
     results = json.loads((out / "neuronarrator-tiny-model__neurocorpus__test.json").read_text())
-    assert results["system"]["kind"] == "model"
+    assert results["system"]["kind"] == "model" and results["dataset"]["role"] == "validation"
     grounding = results["grounding"]
     assert grounding["n_segments"] == 4 and 0.0 <= grounding["mean_recall@1"] <= 1.0
     assert grounding["eeg_to_topomap_recall@5"] == 1.0  # 4 candidates: every partner is in the top 5
-    assert results["settings"]["history_segments"] == config.history_length
-    assert results["throughput"]["segments_per_second"] > 0
-    blind = json.loads((out / "blind-lm__neurocorpus__test.json").read_text())
-    assert "<eeg>" not in blind["settings"]["baseline"]["prompt"]
-    from neuronarrator_eval.leaderboard import collect_results, model_index
+    import model_fixtures
 
-    index = model_index(collect_results(out))
-    names = [m["name"] for m in index["model-index"][0]["results"][0]["metrics"]]
-    assert "EEG-topomap retrieval recall@1" in names
+    assert results["settings"]["history_segments"] == model_fixtures.tiny_config().history_length and results["settings"]["blind"] is False
+    assert results["throughput"]["segments_per_second"] > 0
+    blind = json.loads((out / "blind-model__neurocorpus__test.json").read_text())
+    assert blind["system"]["kind"] == "baseline" and blind["settings"]["baseline"]["blind"] is True
+    assert blind["grounding"] is None and blind["per_row"]["ids"] == results["per_row"]["ids"]
+
+
+def test_blind_model_input_is_the_same_for_every_row_and_matches_the_training_collator(corpus, tiny_model_dir):
+    """The blind baseline sees nothing of the row: two different rows (one with a history, one
+    without) get identical processor inputs, and they equal what --blind training fed it."""
+    import numpy as np
+    import torch
+
+    from dataset_builder.history import HistoryIndex
+    from modeling_neuronarrator.training.data import SegmentCollator, SegmentDataset, TopomapComputer
+    from neuronarrator_eval.model_system import ModelSystem
+
+    blind = ModelSystem(tiny_model_dir, blind=True)
+    k = blind.history_segments
+    rows = load_split(corpus, "train")
+    table = HistoryIndex(rows, k=k).table()
+    first, later = int(np.flatnonzero((table < 0).all(axis=1))[0]), int(np.flatnonzero((table >= 0).any(axis=1))[0])
+    assert not np.array_equal(np.asarray(rows[first]["eeg"]), np.asarray(rows[later]["eeg"]))
+    inputs = blind.processor(**blind._inputs(rows, [first, later], table), return_tensors="pt")
+    for key, value in inputs.items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(value[0], value[1]), key
+    assert not inputs["history_mask"].any() and not inputs["eeg_values"].any() and inputs["channel_mask"].all()
+    # the training collator's blind batch of the same two rows: the same arrays
+    dataset = SegmentDataset(rows, k, topomaps=None)
+    collated = SegmentCollator(TopomapComputer(blind.processor.feature_extractor), blind=True).arrays([dataset[first], dataset[later]])
+    ours = blind._inputs(rows, [first, later], table)
+    for key, value in collated.items():
+        np.testing.assert_array_equal(np.asarray(ours[key]), np.asarray(value), err_msg=key)
+    # and the model without blind sees the rows apart
+    seeing = ModelSystem(tiny_model_dir)._inputs(rows, [first, later], table)
+    assert not np.array_equal(seeing["eeg_values"][0], seeing["eeg_values"][1])
+
+
+def test_baselines_are_never_fit_on_the_left_out_subject(corpus, tmp_path, monkeypatch):
+    """Fails if the baselines are fit on unfiltered rows: the captured fitting rows must hold no
+    id and no subject of the evaluated (left-out) rows."""
+    from neuronarrator_eval.baselines import MajorityTemplate, NearestNeighbourRetrieval
+
+    everything = load_split(corpus, "all")
+    subject = f"{everything[0]['source']}/{everything[0]['subject']}"
+    fitted = {}
+    for cls in (NearestNeighbourRetrieval, MajorityTemplate):
+        original = cls.fit
+        monkeypatch.setattr(cls, "fit", lambda self, rows, _o=original, _n=cls.name: fitted.setdefault(_n, rows) is not None and _o(self, rows))
+    out = tmp_path / "loso"
+    code = main(["evaluate", "--no-model", "--baselines", "nearest-neighbour,majority", "--split", "all", "--train-split", "all",
+                 "--leave-out", subject, "--metrics", "bleu", "--corpus", str(corpus), "-o", str(out)])
+    assert code == 0
+    evaluated = json.loads(next(out.glob("nearest-neighbour__*.json")).read_text())
+    held_ids = set(evaluated["per_row"]["ids"])
+    assert held_ids and {i.rsplit("/", 2)[0] for i in held_ids} == {everything[0]["source"]}
+    for name, rows in fitted.items():
+        assert not held_ids & set(rows["id"]), name
+        assert subject not in {f"{s}/{u}" for s, u in zip(rows["source"], rows["subject"])}, name
+        assert len(rows) == len(everything) - len(held_ids), name
+    assert subject not in evaluated["settings"]["fit_rows"]["subjects"]
+
+
+def test_train_corpus_and_train_exclude(corpus, tmp_path):
+    train = load_split(corpus, "train")
+    subject = f"{train[0]['source']}/{train[0]['subject']}"
+    n_subject = sum(f"{s}/{u}" == subject for s, u in zip(train["source"], train["subject"]))
+    out = tmp_path / "sealed"
+    code = main(["evaluate", "--no-model", "--baselines", "majority", "--split", "test", "--role", "test", "--train-corpus", str(corpus),
+                 "--train-split", "train", "--train-exclude", subject, "--metrics", "bleu", "--corpus", str(corpus), "-o", str(out)])
+    assert code == 0
+    record = json.loads((out / "majority__neurocorpus__test.json").read_text())
+    assert record["dataset"]["role"] == "test" and record["settings"]["train_exclude"] == subject
+    assert subject not in record["settings"]["fit_rows"]["subjects"]
+    assert record["settings"]["fit_rows"]["rows"] == len(train) - n_subject > 0
+
+
+def test_meteor_without_wordnet_scores_everything_else(corpus, test_rows, tmp_path, monkeypatch):
+    from neuronarrator_eval import language
+    from neuronarrator_eval.wordnet import WordNetSetupError
+
+    original = language.load_metric
+
+    def no_wordnet(name):
+        if name == "meteor":
+            raise WordNetSetupError("/usr/share/wordnet: WordNet database (data.noun, index.sense) not found")
+        return original(name)
+
+    monkeypatch.setattr(language, "load_metric", no_wordnet)
+    predictions = _write_predictions(tmp_path / "p.jsonl", test_rows)
+    out = tmp_path / "nown"
+    assert main(["evaluate", "--predictions", str(predictions), "--baselines", "none", "--metrics", "bleu,meteor,rouge_l",
+                 "--corpus", str(corpus), "-o", str(out)]) == 0
+    record = json.loads((out / "p__neurocorpus__test.json").read_text())
+    assert "meteor" not in record["metrics"] and record["metrics"]["bleu_4"] == pytest.approx(1.0)
+    assert record["metrics"]["clinical_accuracy"] == 1.0 and record["metrics"]["contradiction_rate"] == 0.0
+    assert "WordNet database" in record["not_computed"]["meteor"]["reason"]
+    assert "apt-get install wordnet-base wordnet-sense-index" in record["not_computed"]["meteor"]["fix"]
+    assert "meteor" not in record["metric_implementations"]

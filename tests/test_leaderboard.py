@@ -15,6 +15,7 @@ from neuronarrator_eval.leaderboard import (
     leaderboards,
     model_index,
     model_index_yaml,
+    paired_bootstrap,
     to_csv,
     to_markdown,
     write_bar_chart,
@@ -23,18 +24,20 @@ from neuronarrator_eval.leaderboard_cli import add_arguments, run
 from neuronarrator_eval.results import SCHEMA_VERSION, ResultsError, build_results, read_results, results_filename, write_results
 
 
-def _record(name, kind="baseline", clinical=0.5, cider=1.0, bleu4=0.2, split="test", leave_out=None, fingerprint="abc123"):
+def _record(name, kind="baseline", clinical=0.5, cider=1.0, bleu4=0.2, split="test", leave_out=None, fingerprint="abc123", role=None, per_row=None,
+            per_source=None):
     metrics = {"clinical_accuracy": clinical, "cider_d": cider, "bleu_4": bleu4, "bleu_1": 0.6, "rouge_l": 0.5, "meteor": 0.4, "bertscore_f1": 0.9}
     return build_results(
         system={"name": name, "kind": kind},
-        dataset={"name": "neurocorpus", "split": split, "leave_out": leave_out, "n_segments": 10, "fingerprint": {"sha256": fingerprint}},
+        dataset={"name": "neurocorpus", "split": split, "leave_out": leave_out, "n_segments": 10, "fingerprint": {"sha256": fingerprint}, "role": role},
         settings={"limit": None},
         metrics=metrics,
         clinical={"fields": {}, "tasks": {"tuab_abnormal": {"balanced_accuracy": clinical, "auroc": None}}},
-        per_source={},
+        per_source=per_source or {},
         metric_implementations={"bleu": {"backend": "nltk"}},
         bertscore_model={"name": "sentence-transformers/all-MiniLM-L6-v2", "num_layers": 6},
         throughput={"segments": 10, "segments_per_second": 5.0},
+        per_row=per_row,
     )
 
 
@@ -46,7 +49,7 @@ def results_dir(tmp_path):
         _record("neuronarrator", kind="model", clinical=0.8, cider=2.0, bleu4=0.4),
         _record("oracle", kind="oracle", clinical=1.0, cider=10.0, bleu4=1.0),
         _record("findings-classifier", clinical=0.6, cider=3.5),  # ties with nearest-neighbour on clinical
-        _record("blind-lm", clinical=None, cider=0.1),
+        _record("blind-model", clinical=None, cider=0.1),
         _record("neuronarrator", kind="model", clinical=0.3, leave_out="tuab"),
         _record("nearest-neighbour", clinical=0.4, leave_out="tuab"),
     ):
@@ -95,12 +98,12 @@ def _empty(tmp_path):
 
 def test_ordering_by_primary_metric_then_tie_breakers(results_dir):
     boards = leaderboards(collect_results(results_dir))
-    assert list(boards) == [("neurocorpus", "test", ""), ("neurocorpus", "test", "tuab")]
-    order = [r["system"]["name"] for r in boards[("neurocorpus", "test", "")]]
+    assert list(boards) == [("neurocorpus", "test", "", ""), ("neurocorpus", "test", "tuab", "")]
+    order = [r["system"]["name"] for r in boards[("neurocorpus", "test", "", "")]]
     # 1.0, 0.8, then the 0.6 tie broken by CIDEr-D (3.5 > 0.9), and no primary metric last
-    assert order == ["oracle", "neuronarrator", "findings-classifier", "nearest-neighbour", "blind-lm"]
+    assert order == ["oracle", "neuronarrator", "findings-classifier", "nearest-neighbour", "blind-model"]
     assert PRIMARY_METRIC == "clinical_accuracy"
-    assert [r["system"]["name"] for r in boards[("neurocorpus", "test", "tuab")]] == ["nearest-neighbour", "neuronarrator"]
+    assert [r["system"]["name"] for r in boards[("neurocorpus", "test", "tuab", "")]] == ["nearest-neighbour", "neuronarrator"]
 
 
 def test_markdown_table(results_dir):
@@ -110,7 +113,10 @@ def test_markdown_table(results_dir):
     assert "## neurocorpus, split `test`, zero-shot on held-out source `tuab`" in lines
     rows = [line for line in lines if line.startswith("| ")]
     assert rows[1].startswith("| 1 | oracle | oracle | 1.000 |")
-    assert rows[5].startswith("| 5 | blind-lm | baseline | – |")
+    assert rows[5].startswith("| 5 | blind-model | baseline | – |")
+    assert "Contradicted" in rows[0]
+    # no per-row results in these records: no interval, so no claim that anyone ranks first
+    assert "without per-row results for every system no interval says whether it ranks first" in text
     assert "TUAB bal. acc." in rows[0]
     assert "all-MiniLM-L6-v2" in text and "```yaml" in text
     assert "Corpus fingerprint: `abc123`" in text
@@ -122,7 +128,7 @@ def test_csv(results_dir):
     first = rows[0]
     assert first["system"] == "oracle" and first["rank"] == "1" and float(first["clinical_accuracy"]) == 1.0
     assert first["leave_out"] == "" and rows[-1]["leave_out"] == "tuab"
-    blind = next(r for r in rows if r["system"] == "blind-lm")
+    blind = next(r for r in rows if r["system"] == "blind-model")
     assert blind["clinical_accuracy"] == ""
 
 
@@ -166,3 +172,59 @@ def test_leaderboard_cli(results_dir, tmp_path, capsys):
     assert "leaderboard of 7 results" in capsys.readouterr().out
     with pytest.raises(ValueError, match="give a .md path"):
         run(parser.parse_args([str(results_dir), "-o", str(tmp_path / "x.txt")]))
+
+
+# --- intervals, ranks, roles, per source ------------------------------------------------------
+
+
+def _per_row(correct: dict[str, list]) -> dict:
+    n = len(next(iter(correct.values())))
+    return {"ids": [f"s/r/{i:05d}" for i in range(n)], "correct": correct, "contradicted": [0] * n}
+
+
+def test_paired_bootstrap_of_clinical_accuracy_hand_checked():
+    # field a applies to 4 rows, field b to 2; model right on all, baseline right on half of a, none of b
+    model = _record("m", kind="model", per_row=_per_row({"a": [1, 1, 1, 1], "b": [1, None, 1, None]}))
+    base = _record("b", per_row=_per_row({"a": [1, 0, 1, 0], "b": [0, None, 0, None]}))
+    test = paired_bootstrap(model, base)
+    assert test["n"] == 4 and test["difference"] == pytest.approx(((1 + 1) - (0.5 + 0)) / 2)  # 0.75
+    assert 0 < test["ci95"][0] <= 0.75 <= test["ci95"][1] <= 1.0
+    same = paired_bootstrap(model, model)
+    assert same["difference"] == 0.0 and same["ci95"] == [0.0, 0.0]
+    other_rows = _record("o", per_row={**_per_row({"a": [1, 1, 1, 1], "b": [1, None, 1, None]}), "ids": ["x", "y", "z", "w"]})
+    assert paired_bootstrap(model, other_rows) is None  # different rows: no paired comparison
+
+
+def test_ranks_first_only_when_the_intervals_clear_zero(tmp_path):
+    many = 200
+    strong = _per_row({"a": [1] * many})
+    weak = _per_row({"a": [1 if i % 2 else 0 for i in range(many)]})
+    close = _per_row({"a": [1] * (many - 2) + [0, 0]})
+    records = [
+        _record("model", kind="model", clinical=1.0, per_row=strong, role="test"),
+        _record("majority", clinical=0.5, per_row=weak, role="test"),
+        _record("oracle", kind="oracle", clinical=1.0, per_row=strong, role="test"),
+    ]
+    text = to_markdown(records)
+    assert "## SEALED TEST (fixed before training, never used to choose anything): neurocorpus, split `test`" in text
+    assert "**model ranks first**" in text
+    assert "| model | majority | +0.500 | [+0.43" in text and "| better |" in text
+    records.append(_record("neighbour", clinical=0.99, per_row=close, role="test"))
+    text = to_markdown(records)
+    assert "**No system ranks first with confidence**: model has the highest clinical_accuracy, but its lead over neighbour is +0.010" in text
+    assert "| model | neighbour | +0.010 |" in text and "| not separated |" in text
+    validation = [_record("model", kind="model", per_row=strong, role="validation")]
+    assert "## VALIDATION (the default's design choices were tuned on these rows)" in to_markdown(validation)
+
+
+def test_per_source_table_and_metrics_not_computed(tmp_path):
+    per_source = {
+        "ssvepy": {"n_segments": 6, "metrics": {"clinical_accuracy": 0.25, "contradiction_rate": 0.5}},
+        "eegbase_p300": {"n_segments": 4, "metrics": {"clinical_accuracy": 0.75, "contradiction_rate": 0.0}},
+    }
+    record = _record("model", kind="model", role="test", per_source=per_source)
+    record["not_computed"] = {"meteor": {"reason": "WordNetSetupError: no WordNet", "fix": "apt-get install wordnet-base"}}
+    text = to_markdown([record])
+    assert "| System | eegbase_p300 (4) | ssvepy (6) |" in text
+    assert "| model | 0.750 / 0.000 | 0.250 / 0.500 |" in text
+    assert "METEOR not computed (WordNetSetupError: no WordNet); fix: apt-get install wordnet-base." in text

@@ -56,6 +56,7 @@ __all__ = [
     "NeuroNarratorPreTrainedModel",
     "SegmentFeatures",
     "contrastive_loss",
+    "history_windows",
 ]
 
 # The inputs that describe the segment; generate() passes them on the first (prefill) step only.
@@ -68,6 +69,7 @@ SEGMENT_INPUT_NAMES = (
     "history_topomaps",
     "history_mask",
     "history_state",
+    "segment_features",
 )
 
 
@@ -86,6 +88,41 @@ class SegmentFeatures:
     topomap_tokens: torch.Tensor
     topomap_pooled: torch.Tensor
     rhythm: torch.Tensor | None = None
+
+    def select(self, rows: Any) -> SegmentFeatures:
+        """The features of ``rows`` (an index, slice or list) of the batch."""
+        return SegmentFeatures(
+            *(None if value is None else value[rows] for value in (
+                self.eeg_tokens, self.eeg_pooled, self.topomap_tokens, self.topomap_pooled, self.rhythm
+            ))
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[SegmentFeatures]) -> SegmentFeatures:
+        """One batch from consecutive chunks (``rhythm`` kept only when every chunk has it)."""
+        rhythm = [part.rhythm for part in parts]
+        return cls(
+            torch.cat([part.eeg_tokens for part in parts]),
+            torch.cat([part.eeg_pooled for part in parts]),
+            torch.cat([part.topomap_tokens for part in parts]),
+            torch.cat([part.topomap_pooled for part in parts]),
+            None if any(r is None for r in rhythm) else torch.cat(rhythm),
+        )
+
+
+def history_windows(n_segments: int, history_length: int, n_before: int = 0) -> torch.Tensor:
+    """Index windows of consecutive segments of one recording for :meth:`get_history_states`.
+
+    The rows are ``n_before`` already-encoded preceding segments followed by the ``n_segments`` to
+    narrate; window ``i`` holds rows ``i+n_before-K .. i+n_before`` (-1 before the recording
+    starts), so each segment is read with its (up to) K preceding segments and itself last.
+
+    Returns:
+        `(n_segments, K+1)` long.
+    """
+    own = torch.arange(n_segments)[:, None] + n_before
+    window = own - history_length + torch.arange(history_length + 1)[None, :]
+    return torch.where(window >= 0, window, torch.full_like(window, -1))
 
 
 @dataclass
@@ -506,6 +543,51 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
         hidden, _ = reasoner(sequence, attention_mask=attention_mask)
         return hidden[:, -1]
 
+    def get_history_states(
+        self, eeg_pooled: torch.Tensor, topomap_pooled: torch.Tensor, windows: torch.Tensor
+    ) -> torch.Tensor:
+        """The reasoner's output for many segments from encodings computed once.
+
+        Same result as :meth:`get_history_state` with the same segments, but the windows index
+        pooled encodings (one row per segment, each encoded once) instead of re-encoding every
+        segment for every window it falls in.
+
+        Args:
+            eeg_pooled: `(n, eeg_hidden)`, the pooled encodings of every segment the windows use.
+            topomap_pooled: `(n, topo_hidden)`.
+            windows: `(b, K+1)` long: rows of each window, oldest first, the narrated segment last;
+                -1 = no segment (left padding), e.g. from :func:`history_windows`.
+
+        Returns:
+            `(b, history_hidden)`.
+        """
+        reasoner = self.history_reasoner
+        embeds = reasoner.embed_segments(eeg_pooled, topomap_pooled)  # (n, H)
+        windows = windows.to(embeds.device)
+        valid = windows >= 0
+        if not bool(valid[:, -1].all()):
+            raise ValueError("every window must end with the narrated segment (the last column holds no -1).")
+        sequence = embeds[windows.clamp(min=0)] * valid[..., None].to(embeds.dtype)  # (b, K+1, H), zeros = padding
+        if windows.shape[1] == 1:
+            hidden, _ = reasoner(sequence)
+        else:
+            hidden, _ = reasoner(sequence, attention_mask=valid.long())
+        return hidden[:, -1]
+
+    def encode_segments(
+        self, eeg_values: torch.Tensor, channel_mask: torch.Tensor | None, topomaps: torch.Tensor, batch_size: int = 64
+    ) -> SegmentFeatures:
+        """:meth:`get_segment_features` over many segments, ``batch_size`` at a time (bounded memory)."""
+        parts = [
+            self.get_segment_features(
+                eeg_values[lo : lo + batch_size],
+                None if channel_mask is None else channel_mask[lo : lo + batch_size],
+                topomaps[lo : lo + batch_size],
+            )
+            for lo in range(0, eeg_values.shape[0], batch_size)
+        ]
+        return SegmentFeatures.concatenate(parts)
+
     def advance_history(
         self, eeg_pooled: torch.Tensor, topomap_pooled: torch.Tensor, state: HistoryState | None = None
     ) -> tuple[torch.Tensor, HistoryState]:
@@ -598,6 +680,7 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
         history_topomaps: torch.FloatTensor | None = None,
         history_mask: torch.BoolTensor | None = None,
         history_state: torch.FloatTensor | None = None,
+        segment_features: SegmentFeatures | None = None,
         use_cache: bool | None = None,
         **kwargs,
     ) -> NeuroNarratorModelOutputWithPast:
@@ -614,7 +697,10 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
             history_topomaps (`torch.FloatTensor` of shape `(batch_size, K, 5, H, W)`).
             history_mask (`torch.BoolTensor` of shape `(batch_size, K)`): True = real preceding segment (left-padded).
             history_state (`torch.FloatTensor` of shape `(batch_size, history_hidden)`): the reasoner's
-                output from :meth:`advance_history`; replaces the ``history_*`` inputs (streaming inference).
+                output from :meth:`get_history_states` or :meth:`advance_history`; replaces the ``history_*`` inputs.
+            segment_features ([`SegmentFeatures`]): the current segments already encoded (from
+                :meth:`encode_segments`); replaces ``eeg_values``/``channel_mask``/``topomaps``, so a
+                segment is encoded once however many steps read it. Needs ``history_state``.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
@@ -623,8 +709,12 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
         eeg_pooled = topomap_pooled = None
         # One-token decode steps never hold placeholders: the segment was merged at prefill.
         is_decode_step = inputs_embeds.shape[1] == 1 and cache is not None and cache.get_seq_length() > 0
-        if eeg_values is not None and not is_decode_step:
-            features = self.get_segment_features(eeg_values, channel_mask, topomaps)
+        if (eeg_values is not None or segment_features is not None) and not is_decode_step:
+            features = segment_features
+            if features is None:
+                features = self.get_segment_features(eeg_values, channel_mask, topomaps)
+            elif history_state is None:
+                raise ValueError("segment_features come with their history_state (get_history_states).")
             if history_state is None:
                 history_state = self.get_history_state(
                     features, history_eeg_values, history_channel_mask, history_topomaps, history_mask
@@ -745,6 +835,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         history_topomaps: torch.FloatTensor | None = None,
         history_mask: torch.BoolTensor | None = None,
         history_state: torch.FloatTensor | None = None,
+        segment_features: SegmentFeatures | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
@@ -780,6 +871,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             history_topomaps=history_topomaps,
             history_mask=history_mask,
             history_state=history_state,
+            segment_features=segment_features,
             use_cache=use_cache,
             **kwargs,
         )
@@ -810,7 +902,55 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
                 model_inputs.pop(name, None)
         return model_inputs
 
-    # ------------------------------------------------------------------ whole recordings
+    # ------------------------------------------------------------------ narratives
+    @torch.no_grad()
+    def generate_narratives(
+        self,
+        processor: Any,
+        features: SegmentFeatures,
+        windows: torch.Tensor,
+        batch_size: int = 8,
+        max_new_tokens: int = 160,
+        **generate_kwargs,
+    ) -> list[str]:
+        """One greedy narrative per history window: the one inference path of the project (the
+        report, the evaluator, training's validation samples and :meth:`narrate_recording`).
+
+        Args:
+            processor: a [`NeuroNarratorProcessor`] (prompt and decoding).
+            features: encodings of every segment the windows use, each encoded once
+                (:meth:`NeuroNarratorModel.encode_segments`).
+            windows: `(b, K+1)` long rows of ``features``: the K preceding segments of each narrated
+                segment, oldest first, -1 where the recording had none, the segment itself last
+                (:func:`history_windows` for consecutive segments).
+            batch_size: segments per ``generate`` call.
+            max_new_tokens: length limit of each narrative.
+
+        Returns:
+            ``b`` narratives, in window order.
+        """
+        self.eval()
+        device = self.device
+        windows = torch.as_tensor(windows, dtype=torch.long)
+        states = self.model.get_history_states(features.eeg_pooled, features.topomap_pooled, windows)
+        current = features.select(windows[:, -1].to(features.eeg_pooled.device))
+        generate_kwargs.setdefault("do_sample", False)
+        texts: list[str] = []
+        for lo in range(0, windows.shape[0], batch_size):
+            rows = slice(lo, lo + batch_size)
+            n = states[rows].shape[0]
+            prompt = processor.prompt_inputs(n, return_tensors="pt")
+            generated = self.generate(
+                input_ids=prompt["input_ids"].to(device),
+                attention_mask=prompt["attention_mask"].to(device),
+                segment_features=current.select(rows),
+                history_state=states[rows],
+                max_new_tokens=max_new_tokens,
+                **generate_kwargs,
+            )
+            texts.extend(processor.post_process_narratives(generated.cpu(), prompt["input_ids"].shape[1]))
+        return texts
+
     @torch.no_grad()
     def narrate_recording(
         self,
@@ -821,7 +961,11 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         feature_kwargs: dict | None = None,
         **generate_kwargs,
     ) -> Iterator[dict]:
-        """Narrate every 10 s segment of a recording, carrying the history in the recurrent state.
+        """Narrate every 10 s segment of a recording, each with its ``config.history_length``
+        preceding segments as history (the window the model was trained on).
+
+        Every segment is encoded once: the last K encodings of a chunk serve as the next chunk's
+        history.
 
         Args:
             recording: a path, an mne Raw, or anything the processor's feature extractor accepts.
@@ -835,29 +979,31 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         """
         self.eval()
         device = self.device
-        state: HistoryState | None = None
+        k = int(self.config.history_length)
+        tail: SegmentFeatures | None = None
         index = 0
         for batch in processor.feature_extractor.iter_batches(
             recording, batch_segments=batch_segments, return_tensors="pt", **(feature_kwargs or {})
         ):
-            eeg = torch.as_tensor(batch["eeg"]).to(device)
-            chan = torch.as_tensor(batch["channel_mask"]).to(device)
-            topo = torch.as_tensor(batch["topomaps"]).to(device)
-            features = self.model.get_segment_features(eeg, chan, topo, measure_rhythm=False)
-            # One recording = batch 1, its segments along the sequence axis of the reasoner.
-            history, state = self.model.advance_history(features.eeg_pooled[None], features.topomap_pooled[None], state)
-            inputs = processor(eeg_values=eeg, channel_mask=chan, topomaps=topo, history=False, return_tensors="pt")
-            generated = self.generate(
-                input_ids=inputs["input_ids"].to(device),
-                attention_mask=inputs["attention_mask"].to(device),
-                eeg_values=eeg,
-                channel_mask=chan,
-                topomaps=topo,
-                history_state=history[0],
+            features = self.model.encode_segments(
+                torch.as_tensor(batch["eeg"]).to(device),
+                torch.as_tensor(batch["channel_mask"]).to(device),
+                torch.as_tensor(batch["topomaps"]).to(device),
+            )
+            n_before = 0 if tail is None else tail.eeg_pooled.shape[0]
+            if tail is not None:
+                features = SegmentFeatures.concatenate([tail, features])
+            n_new = features.eeg_pooled.shape[0] - n_before
+            texts = self.generate_narratives(
+                processor,
+                features,
+                history_windows(n_new, k, n_before),
+                batch_size=batch_segments,
                 max_new_tokens=max_new_tokens,
                 **generate_kwargs,
             )
-            texts = processor.batch_decode(generated[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            total = features.eeg_pooled.shape[0]
+            tail = features.select(slice(total - min(k, total), total)) if k > 0 else None
             starts = batch["segment_start_s"]
             findings = batch.get("findings") or [None] * len(texts)
             for row, text in enumerate(texts):

@@ -261,6 +261,11 @@ class NeuroNarratorProcessor(ProcessorMixin):
         data.update(self._tokenize(batch, text, instruction, max_length))
         return BatchFeature(data=data, tensor_type=return_tensors)
 
+    def prompt_inputs(self, batch: int, instruction: str | None = None, return_tensors: str | None = None) -> BatchFeature:
+        """``input_ids`` and ``attention_mask`` of ``batch`` generation prompts alone, for segments
+        the model has encoded already (``model.generate_narratives``)."""
+        return BatchFeature(data=self._tokenize(batch, None, instruction, None), tensor_type=return_tensors)
+
     # ------------------------------------------------------------------ arrays
     def _segment_arrays(self, eeg_values, channel_mask, topomaps) -> dict[str, np.ndarray]:
         eeg = _as_float_array("eeg_values", eeg_values, 3)

@@ -385,28 +385,6 @@ def test_model_narrator_rejects_missing_cuda(tiny_model_dir):
         ModelNarrator(tiny_model_dir, device="cuda")
 
 
-def test_model_history_windows_are_left_padded():
-    from modeling_neuronarrator.report.narrators import _histories
-
-    def chunk(indices):
-        n = len(indices)
-        return {
-            "eeg": np.stack([np.full((19, 2000), i, np.float32) for i in indices]),
-            "channel_mask": np.ones((n, 19), bool),
-            "topomaps": np.stack([np.full((5, 4, 4), i, np.float32) for i in indices]),
-            "findings": [None] * n,
-        }
-
-    out = _histories(chunk([5, 6]), chunk([3, 4]), k=3, rows=[0, 1])
-    # Segment 5 sees 3, 4 (one padding slot first); segment 6 sees 3, 4, 5.
-    assert out["history_mask"].tolist() == [[False, True, True], [True, True, True]]
-    assert out["history_eeg_values"][0, :, 0, 0].tolist() == [0.0, 3.0, 4.0]
-    assert out["history_eeg_values"][1, :, 0, 0].tolist() == [3.0, 4.0, 5.0]
-    assert out["history_topomaps"][1, :, 0, 0, 0].tolist() == [3.0, 4.0, 5.0]
-    first = _histories(chunk([0, 1]), None, k=3, rows=[0, 1])
-    assert first["history_mask"].tolist() == [[False, False, False], [False, False, True]]
-
-
 # --------------------------------------------------------------------------------------- command line
 
 

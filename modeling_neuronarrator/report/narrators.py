@@ -137,69 +137,58 @@ class ModelNarrator:
         self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
         self.name = f"NeuroNarrator model ({model_path.name or model_path})"
+        self._tail: tuple[list[int], Any] | None = None  # (segment indices, SegmentFeatures) of the last K segments
 
     def narrate_segments(self, batch: Mapping[str, Any], history: Mapping[str, Any] | None) -> list[str]:
-        return _generate(self, batch, history)
+        """Each segment encoded once: the encodings of a chunk's last K segments are kept and serve
+        as the next chunk's history when ``history`` holds those same segments (as the report
+        pipeline passes them); any other history is encoded here."""
+        import torch
 
+        from ..modeling_neuronarrator import SegmentFeatures, history_windows
 
-def _histories(batch: Mapping[str, Any], history: Mapping[str, Any] | None, k: int, rows: Sequence[int]) -> dict[str, np.ndarray]:
-    """Left-padded K-segment histories of ``rows`` of ``batch`` (the processor's history inputs):
-    ``history_eeg_values`` ``(b, K, 19, 2000)``, ``history_channel_mask`` ``(b, K, 19)``,
-    ``history_topomaps`` ``(b, K, 5, H, W)``, ``history_mask`` ``(b, K)`` (False = no segment)."""
-    keys = ("eeg", "channel_mask", "topomaps")
-    combined = {key: np.asarray(batch[key]) for key in keys}
-    offset = 0
-    if history is not None and len(history["findings"]):
-        offset = len(history["findings"])
-        combined = {key: np.concatenate([np.asarray(history[key]), combined[key]]) for key in keys}
-    eeg, mask, topo = combined["eeg"], combined["channel_mask"].astype(bool), combined["topomaps"]
-    b = len(rows)
-    out = {
-        "history_eeg_values": np.zeros((b, k, *eeg.shape[1:]), np.float32),
-        "history_channel_mask": np.zeros((b, k, mask.shape[1]), bool),
-        "history_topomaps": np.zeros((b, k, *topo.shape[1:]), np.float32),
-        "history_mask": np.zeros((b, k), bool),
-    }
-    for j, i in enumerate(rows):
-        lo, hi = max(0, offset + i - k), offset + i  # the (up to) K segments before segment i
-        m = hi - lo
-        if m == 0:
-            continue
-        out["history_eeg_values"][j, k - m :] = eeg[lo:hi]
-        out["history_channel_mask"][j, k - m :] = mask[lo:hi]
-        out["history_topomaps"][j, k - m :] = topo[lo:hi]
-        out["history_mask"][j, k - m :] = True
-    return out
+        def encode(segments: Mapping[str, Any]) -> SegmentFeatures:
+            return self.model.model.encode_segments(
+                torch.as_tensor(np.asarray(segments["eeg"], dtype=np.float32), device=self.device),
+                torch.as_tensor(np.asarray(segments["channel_mask"]).astype(bool), device=self.device),
+                torch.as_tensor(np.asarray(segments["topomaps"], dtype=np.float32), device=self.device),
+                batch_size=self.batch_size,
+            )
 
-
-def _generate(narrator: ModelNarrator, batch: Mapping[str, Any], history: Mapping[str, Any] | None) -> list[str]:
-    """Greedy narratives for every segment of ``batch``, ``narrator.batch_size`` segments per
-    ``generate`` call, each with its K preceding segments (from ``history`` and the batch)."""
-    import torch
-
-    eeg = np.asarray(batch["eeg"], dtype=np.float32)
-    mask = np.asarray(batch["channel_mask"]).astype(bool)
-    topo = np.asarray(batch["topomaps"], dtype=np.float32)
-    k = narrator.history_segments
-    texts: list[str] = []
-    for lo in range(0, eeg.shape[0], narrator.batch_size):
-        rows = list(range(lo, min(eeg.shape[0], lo + narrator.batch_size)))
-        kwargs: dict[str, Any] = {}
-        if k > 0:
-            kwargs.update(_histories(batch, history, k, rows))
-        else:
-            kwargs["history"] = False
-        inputs = narrator.processor(eeg_values=eeg[rows], channel_mask=mask[rows], topomaps=topo[rows], return_tensors="pt", **kwargs)
-        if k > 0 and not inputs["history_mask"].any():
-            # No preceding segment for any row (start of a recording): run without history inputs,
-            # which the model treats exactly like an all-padding history.
-            for key in ("history_eeg_values", "history_channel_mask", "history_topomaps", "history_mask"):
-                inputs.pop(key, None)
-        inputs = {key: value.to(narrator.device) for key, value in inputs.items()}
+        k = self.history_segments
+        n = len(batch["findings"])
+        indices = _segment_indices(batch, n)
+        previous: SegmentFeatures | None = None
+        if k > 0 and history is not None and len(history["findings"]):
+            wanted = _segment_indices(history, len(history["findings"]))[-k:]
+            if self._tail is not None and self._tail[0][-len(wanted) :] == wanted:
+                previous = self._tail[1].select(slice(len(self._tail[0]) - len(wanted), None))
+            else:
+                previous = encode({key: np.asarray(history[key])[-len(wanted) :] for key in ("eeg", "channel_mask", "topomaps")})
         with torch.no_grad():
-            generated = narrator.model.generate(**inputs, max_new_tokens=narrator.max_new_tokens, do_sample=False)
-        texts.extend(narrator.processor.post_process_narratives(generated.cpu(), inputs["input_ids"].shape[1]))
-    return texts
+            features = encode(batch)
+            n_before = 0 if previous is None else previous.eeg_pooled.shape[0]
+            if previous is not None:
+                features = SegmentFeatures.concatenate([previous, features])
+            texts = self.model.generate_narratives(
+                self.processor,
+                features,
+                history_windows(n, k, n_before),
+                batch_size=self.batch_size,
+                max_new_tokens=self.max_new_tokens,
+            )
+        if k > 0:
+            known = (_segment_indices(history, n_before)[-n_before:] if n_before else []) + indices
+            keep = min(k, len(known))
+            self._tail = (known[len(known) - keep :], features.select(slice(features.eeg_pooled.shape[0] - keep, None)))
+        return texts
+
+
+def _segment_indices(segments: Mapping[str, Any], n: int) -> list[int]:
+    """Positions of ``segments`` in their recording (``segment_index``), or None-free stand-ins."""
+    if "segment_index" in segments:
+        return [int(i) for i in np.asarray(segments["segment_index"]).reshape(-1)]
+    return [-1 - i for i in range(n)]  # unknown positions never match a cached tail
 
 
 def load_narrator(model_path=None, device: str = "cpu", batch_size: int = 8, history_segments: int = 3) -> Narrator:

@@ -418,12 +418,30 @@ def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, p
 
 @torch.no_grad()
 def generate_narratives(model, processor, arrays: dict[str, Any], max_new_tokens: int) -> list[str]:
-    """Greedy narratives for the numeric part of a batch (``SegmentCollator.arrays``)."""
+    """Greedy narratives for the numeric part of a batch (``SegmentCollator.arrays``), through the
+    model's one inference path (``generate_narratives``): the segments and their K-segment
+    histories are encoded once each, the windows index those encodings."""
+    from ..modeling_neuronarrator import SegmentFeatures
+
     inputs = processor(return_tensors="pt", **arrays)
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in inputs.items()}
     was_training = model.training
     model.eval()
-    output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    batch = inputs["eeg_values"].shape[0]
+    parts = [model.model.encode_segments(inputs["eeg_values"], inputs["channel_mask"], inputs["topomaps"])]
+    windows = torch.arange(batch)[:, None]
+    if "history_eeg_values" in inputs and inputs["history_eeg_values"].shape[1] > 0:
+        k = inputs["history_eeg_values"].shape[1]
+        present = inputs["history_mask"].cpu().bool()  # (B, K); padding slots are not segments
+        if present.any():
+            take = lambda name: inputs[name][present.to(device)]  # noqa: E731  (n_present, ...)
+            parts.append(model.model.encode_segments(take("history_eeg_values"), take("history_channel_mask"), take("history_topomaps")))
+        rows = torch.full((batch, k), -1, dtype=torch.long)
+        rows[present] = batch + torch.arange(int(present.sum()))
+        windows = torch.cat([rows, windows], dim=1)
+    texts = model.generate_narratives(
+        processor, SegmentFeatures.concatenate(parts), windows, batch_size=batch, max_new_tokens=max_new_tokens
+    )
     model.train(was_training)
-    return processor.post_process_narratives(output, inputs["input_ids"].shape[1])
+    return texts

@@ -77,7 +77,8 @@ def _shipped_examples() -> dict[str, tuple[Path, str]]:
 
 def _installed_examples() -> dict[str, tuple[Path, str]]:
     try:
-        from modeling_neuronarrator.commands.narrate import EXAMPLES as REGISTRY, example_path
+        from modeling_neuronarrator.commands.narrate import EXAMPLES as REGISTRY
+        from modeling_neuronarrator.commands.narrate import example_path
     except ImportError:  # a Space copy without the command line and without examples/
         return {}
     found = {}

@@ -64,8 +64,9 @@ def exported_model(tmp_path_factory):
 
 @pytest.mark.slow
 def test_model_folder_holds_fresh_code_auto_map_and_card(exported_model):
-    import modeling_neuronarrator
     from huggingface_hub import ModelCard
+
+    import modeling_neuronarrator
 
     out = exported_model
     names = {p.name for p in out.iterdir()}
@@ -120,7 +121,6 @@ def test_model_folder_narrates_without_the_package(exported_model, sleep_psg, tm
 def test_model_card_from_results_files_with_dataset_and_base_model(tmp_path):
     from huggingface_hub import ModelCard
     from model_fixtures import tiny_model, tiny_processor
-
     from neuronarrator_eval.results import build_results, write_results
 
     saved = tmp_path / "tiny"
@@ -341,7 +341,7 @@ def test_space_folder_serves_the_example_without_the_package(exported_space, tmp
     space = SpaceProcess(exported_space, isolated_env(tmp_path, allowed=(exported_space,)))
     try:
         client = Client(space.url, verbose=False, download_files=str(tmp_path / "downloads"))
-        header, summary, band, slider, waveform, topomaps, segment_text, files = client.predict([], "sleep-psg", 0, 0.5, api_name="/narrate")
+        header, summary, band, _slider, waveform, topomaps, segment_text, files = client.predict([], "sleep-psg", 0, 0.5, api_name="/narrate")
     finally:
         space.stop()
     assert header.startswith("### sleep-psg.edf") and "(3 segments of 10 s)" in header

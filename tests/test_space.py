@@ -122,7 +122,7 @@ def test_plots_hold_the_segment(app, example_name):
     interpolated channels are starred, the maps are the five bands, the timeline one point per segment."""
     from modeling_neuronarrator import BANDS, STANDARD_CHANNELS
 
-    header, summary, band, _slider, waveform, topomaps, _text, _files, report = app.narrate(None, example_name, 0, 0.5)
+    _header, summary, band, _slider, waveform, topomaps, _text, _files, report = app.narrate(None, example_name, 0, 0.5)
     assert summary.startswith(MODEL_LINE)
     axes = waveform.axes[0]
     recorded = {"F3", "F4", "C3", "C4", "O1", "O2"}

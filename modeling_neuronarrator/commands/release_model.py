@@ -150,7 +150,11 @@ def export_model(
     """
     import yaml
 
-    from .. import DEFAULT_MODEL_PATH, NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor
+    from .. import (
+        DEFAULT_MODEL_PATH,
+        NeuroNarratorForConditionalGeneration,
+        NeuroNarratorProcessor,
+    )
 
     out = Path(out)
     source = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH

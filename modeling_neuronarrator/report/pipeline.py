@@ -158,6 +158,79 @@ def _take(batch, key: str):
     return value.numpy() if hasattr(value, "numpy") else value
 
 
+@dataclass
+class _HistoryBuffer:
+    """The (up to) K segments just before the next chunk, as a narrator's ``history`` argument."""
+
+    k: int
+    segments: deque = field(default_factory=deque)  # dicts: eeg, channel_mask, topomaps, findings, segment_start_s, segment_index
+
+    def as_history(self) -> dict[str, Any] | None:
+        if self.k == 0 or not self.segments:
+            return None
+        items = list(self.segments)
+        return {
+            "eeg": np.stack([h["eeg"] for h in items]),
+            "channel_mask": np.stack([h["channel_mask"] for h in items]),
+            "topomaps": np.stack([h["topomaps"] for h in items]),
+            "findings": [h["findings"] for h in items],
+            "segment_start_s": np.array([h["segment_start_s"] for h in items]),
+            "segment_index": np.array([h["segment_index"] for h in items]),
+        }
+
+    def extend(self, chunk: dict[str, Any]) -> None:
+        if self.k == 0:
+            return
+        for i in range(len(chunk["findings"])):
+            self.segments.append({key: chunk[key][i] for key in chunk})
+        while len(self.segments) > self.k:
+            self.segments.popleft()
+
+
+class _ReportBuilder:
+    """Collects what the report keeps of each narrated chunk (bounded memory unless keep_arrays)."""
+
+    def __init__(self, segment_seconds: float, grounding: bool, keep_arrays: bool, max_selected: int):
+        self.segment_seconds = segment_seconds
+        self.grounding = grounding
+        self.keep_arrays = keep_arrays
+        self.max_selected = max_selected
+        self.segments: list[SegmentReport] = []
+        self.band_power_mean: list[np.ndarray] = []
+        self.kept_arrays: dict[str, list[np.ndarray]] = {"eeg": [], "channel_mask": [], "topomaps": []}
+        self.selector: _SegmentSelector | None = None
+
+    def chunk_of(self, batch) -> dict[str, Any]:
+        """The narrator's view of one streamed batch (positions continue across batches)."""
+        findings = list(batch["findings"])
+        first = len(self.segments)
+        return {
+            "eeg": np.asarray(_take(batch, "eeg")),
+            "channel_mask": np.asarray(_take(batch, "channel_mask")).astype(bool),
+            "topomaps": np.asarray(_take(batch, "topomaps")),
+            "findings": findings,
+            "segment_start_s": np.asarray(_take(batch, "segment_start_s"), dtype=float),
+            "segment_index": np.arange(first, first + len(findings)),
+        }
+
+    def add(self, chunk: dict[str, Any], narratives: list[str], band_powers: np.ndarray) -> None:
+        starts, findings = chunk["segment_start_s"], chunk["findings"]
+        for i, index in enumerate(chunk["segment_index"]):
+            issues = check_grounding(narratives[i], findings[i]) if self.grounding else []
+            self.segments.append(
+                SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i], issues)
+            )
+            self.selector.offer(int(index), starts[i], findings[i], chunk["eeg"][i] * 100.0, chunk["channel_mask"][i], chunk["topomaps"][i])
+        self.band_power_mean.append(band_powers.mean(axis=1) if band_powers.ndim == 3 else band_powers)
+        if self.keep_arrays:
+            self.kept_arrays["eeg"].append(chunk["eeg"].astype(np.float32))
+            self.kept_arrays["channel_mask"].append(chunk["channel_mask"])
+            self.kept_arrays["topomaps"].append(chunk["topomaps"].astype(np.float32))
+
+    def arrays(self) -> dict[str, np.ndarray] | None:
+        return {key: np.concatenate(value) for key, value in self.kept_arrays.items()} if self.keep_arrays else None
+
+
 def narrate_recording(
     recording,
     narrator: Narrator,
@@ -199,110 +272,65 @@ def narrate_recording(
     """
     if batch_segments < 1:
         raise ValueError(f"batch_segments must be at least 1, got {batch_segments}")
-    if feature_extractor is None:
-        processor = getattr(narrator, "processor", None)
-        feature_extractor = getattr(processor, "feature_extractor", None)
-    if feature_extractor is None:
-        from .. import NeuroNarratorFeatureExtractor
-
-        feature_extractor = NeuroNarratorFeatureExtractor()
+    feature_extractor = feature_extractor or _feature_extractor_of(narrator)
     segment_seconds = float(getattr(feature_extractor, "segment_seconds", 10.0))
     hop_seconds = float(getattr(feature_extractor, "hop_seconds", segment_seconds))
-    k = max(0, int(narrator.history_segments))
-    started = time.perf_counter()
-
-    segments: list[SegmentReport] = []
-    band_power_mean: list[np.ndarray] = []
-    kept_arrays: dict[str, list[np.ndarray]] = {"eeg": [], "channel_mask": [], "topomaps": []}
-    history: deque = deque(maxlen=max(k, 1))  # (eeg, channel_mask, topomaps, findings, start) of preceding segments
-    selector: _SegmentSelector | None = None
+    history = _HistoryBuffer(max(0, int(narrator.history_segments)))
+    builder = _ReportBuilder(segment_seconds, grounding, keep_arrays, max_selected)
+    started, narrate_time = time.perf_counter(), 0.0
     recording_info: dict[str, Any] = {}
     n_total: int | None = None
-    narrate_time = 0.0
-
     stream = feature_extractor.iter_batches(
-        recording,
-        sampling_rate=sampling_rate,
-        ch_names=ch_names,
-        line_freq=line_freq,
-        start_s=start_s,
-        end_s=end_s,
-        batch_segments=batch_segments,
-    )
+        recording, sampling_rate=sampling_rate, ch_names=ch_names, line_freq=line_freq,
+        start_s=start_s, end_s=end_s, batch_segments=batch_segments,
+    )  # fmt: skip
     for batch in stream:
         if not recording_info:
             recording_info = dict(batch.get("recording_info") or getattr(batch, "recording_info", None) or {})
             n_total = _expected_segments(recording_info, start_s, end_s, segment_seconds, hop_seconds)
-            selector = _SegmentSelector(n_total or 1, max_selected)
-        eeg = np.asarray(_take(batch, "eeg"))
-        mask = np.asarray(_take(batch, "channel_mask")).astype(bool)
-        topomaps = np.asarray(_take(batch, "topomaps"))
-        powers = np.asarray(_take(batch, "band_powers"), dtype=float)
-        starts = np.asarray(_take(batch, "segment_start_s"), dtype=float)
-        findings = list(batch["findings"])
-        n = len(findings)
-        first = len(segments)
-        chunk = {
-            "eeg": eeg,
-            "channel_mask": mask,
-            "topomaps": topomaps,
-            "findings": findings,
-            "segment_start_s": starts,
-            "segment_index": np.arange(first, first + n),
-        }
-        previous = None
-        if k > 0 and history:
-            items = list(history)
-            previous = {
-                "eeg": np.stack([h[0] for h in items]),
-                "channel_mask": np.stack([h[1] for h in items]),
-                "topomaps": np.stack([h[2] for h in items]),
-                "findings": [h[3] for h in items],
-                "segment_start_s": np.array([h[4] for h in items]),
-                "segment_index": np.arange(first - len(items), first),
-            }
+            builder.selector = _SegmentSelector(n_total or 1, max_selected)
+        chunk = builder.chunk_of(batch)
         tick = time.perf_counter()
-        narratives = narrator.narrate_segments(chunk, previous)
+        narratives = narrator.narrate_segments(chunk, history.as_history())
         narrate_time += time.perf_counter() - tick
-        if len(narratives) != n:
-            raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {n} segments")
-        for i in range(n):
-            index = first + i
-            issues = check_grounding(narratives[i], findings[i]) if grounding else []
-            segments.append(SegmentReport(index, float(starts[i]), float(starts[i]) + segment_seconds, findings[i], narratives[i], issues))
-            selector.offer(index, starts[i], findings[i], eeg[i] * 100.0, mask[i], topomaps[i])
-            if k > 0:
-                history.append((eeg[i], mask[i], topomaps[i], findings[i], float(starts[i])))
-        band_power_mean.append(powers.mean(axis=1) if powers.ndim == 3 else powers)
-        if keep_arrays:
-            kept_arrays["eeg"].append(eeg.astype(np.float32))
-            kept_arrays["channel_mask"].append(mask)
-            kept_arrays["topomaps"].append(topomaps.astype(np.float32))
+        if len(narratives) != len(chunk["findings"]):
+            raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {len(chunk['findings'])} segments")
+        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float))
+        history.extend(chunk)
         if progress is not None:
-            progress(len(segments), n_total)
-
-    if not segments:
+            progress(len(builder.segments), n_total)
+    if not builder.segments:
         raise ValueError(f"{recording_info.get('path') or 'recording'}: no complete {segment_seconds:g} s segment in the analysed window; widen --start/--end")
-    summary = summarize_recording([s.findings for s in segments], [s.start_s for s in segments], segment_seconds)
-    elapsed = time.perf_counter() - started
+    settings = {"start_s": start_s, "end_s": end_s, "batch_segments": batch_segments, "history_segments": history.k,
+                "grounding": grounding, "device": str(getattr(narrator, "device", "cpu"))}  # fmt: skip
+    return _finish_report(builder, narrator, feature_extractor, recording_info, settings, time.perf_counter() - started, narrate_time)
+
+
+def _feature_extractor_of(narrator: Narrator):
+    """A model narrator brings its processor's feature extractor; otherwise default settings."""
+    feature_extractor = getattr(getattr(narrator, "processor", None), "feature_extractor", None)
+    if feature_extractor is None:
+        from .. import NeuroNarratorFeatureExtractor
+
+        feature_extractor = NeuroNarratorFeatureExtractor()
+    return feature_extractor
+
+
+def _finish_report(builder: _ReportBuilder, narrator: Narrator, feature_extractor, recording_info: dict, settings: dict,
+                   elapsed: float, narrate_time: float) -> RecordingReport:  # fmt: skip
     from .. import STANDARD_CHANNELS
 
+    segments = builder.segments
+    summary = summarize_recording([s.findings for s in segments], [s.start_s for s in segments], builder.segment_seconds)
     report = RecordingReport(
         recording_info=recording_info,
         narrator_name=narrator.name,
         narrator_kind=narrator.kind,
         segments=segments,
         summary=summary,
-        band_power_mean=np.concatenate(band_power_mean),
-        selected=selector.result(),
-        settings={
-            "start_s": start_s,
-            "end_s": end_s,
-            "batch_segments": batch_segments,
-            "history_segments": k,
-            "grounding": grounding,
-            "device": str(getattr(narrator, "device", "cpu")),
-        },
+        band_power_mean=np.concatenate(builder.band_power_mean),
+        selected=builder.selector.result(),
+        settings=settings,
         timing={
             "total_s": round(elapsed, 3),
             "narrate_s": round(narrate_time, 3),
@@ -310,9 +338,9 @@ def narrate_recording(
         },
         ch_names=list(STANDARD_CHANNELS),
         sampling_rate=float(getattr(feature_extractor, "sampling_rate", 200)),
-        segment_seconds=segment_seconds,
+        segment_seconds=builder.segment_seconds,
         created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        arrays={key: np.concatenate(value) for key, value in kept_arrays.items()} if keep_arrays else None,
+        arrays=builder.arrays(),
     )
     logger.info(
         "%s: %d segments (%s) in %.1f s, %d narratives flagged",

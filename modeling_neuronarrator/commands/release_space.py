@@ -27,13 +27,14 @@ __all__ = ["SPACE_PACKAGES", "export_space", "space_source_dir"]
 logger = logging.getLogger(__name__)
 
 # What app.py imports of each package: the model package without training and the command line;
-# of the builder and the evaluator only the modules named (the description writer and parser for
-# the template narrator and the grounding check; the leaderboard and its results reader).
+# of the builder and the evaluator the modules below and whatever they import of their package
+# (the description writer and parser, for the template narrator and the grounding check; the
+# leaderboard and its results reader).
 _MODEL_LEFT_OUT = ("training", "commands", "cli.py")
 SPACE_PACKAGES: dict[str, tuple[str, ...] | None] = {
     "modeling_neuronarrator": None,
-    "dataset_builder": ("__init__.py", "description.py", "labels.py"),
-    "neuronarrator_eval": ("__init__.py", "leaderboard.py", "results.py"),
+    "dataset_builder": ("__init__", "description", "labels"),
+    "neuronarrator_eval": ("__init__", "leaderboard"),
 }
 _ALWAYS_LEFT_OUT = ("__pycache__", "*.pyc", "*.egg-info")
 _GITATTRIBUTES = """*.edf filter=lfs diff=lfs merge=lfs -text
@@ -57,6 +58,31 @@ def _package_dir(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"package {name} is not importable; install the project with `pip install -e .`")
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def _module_closure(package: str, seeds: tuple[str, ...]) -> set[str]:
+    """``seeds`` (module names inside ``package``, ``"__init__"`` for the package itself) and every
+    module of ``package`` they import, relatively or absolutely, at any depth."""
+    import ast
+
+    root = _package_dir(package)
+    found, todo = set(), list(seeds)
+    while todo:
+        module = todo.pop()
+        path = root / Path(*module.split(".")).with_suffix(".py")
+        if module in found or not path.is_file():
+            continue
+        found.add(module)
+        base = module.split(".")[:-1]  # the module's own subpackage, for relative imports
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                parent = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                stem = [*parent, *(node.module.split(".") if node.module else [])]
+                todo += [".".join([*stem, alias.name]) for alias in node.names] + ([".".join(stem)] if stem else [])
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                todo += [n.split(".", 1)[1] for n in names if n.startswith(package + ".")]
+    return found
 
 
 def _copy_examples(out: Path, names: list[str] | None) -> dict[str, Any]:
@@ -129,8 +155,10 @@ def export_space(out: str | Path, examples: list[str] | None = None) -> Path:
             shutil.copytree(_package_dir(name), out / name, ignore=shutil.ignore_patterns(*_MODEL_LEFT_OUT, *_ALWAYS_LEFT_OUT))
         else:
             (out / name).mkdir()
-            for module in modules:
-                shutil.copy2(_package_dir(name) / module, out / name / module)
+            for module in sorted(_module_closure(name, modules)):
+                target = out / name / Path(*module.split(".")).with_suffix(".py")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(_package_dir(name) / target.relative_to(out / name), target)
     manifest = _copy_examples(out, examples)
     (out / "README.md").write_text(_readme(source, manifest), encoding="utf-8")
     (out / ".gitattributes").write_text(_GITATTRIBUTES, encoding="utf-8")

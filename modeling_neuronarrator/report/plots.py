@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from ..findings_neuronarrator import BAND_EDGES_HZ, BANDS
 
-__all__ = ["figure_to_png", "plot_band_power_timeline", "plot_topomaps", "plot_waveform"]
+__all__ = ["figure_to_png", "plot_band_power_timeline", "plot_hypnogram", "plot_topomaps", "plot_waveform"]
 
 _BAND_COLOURS = {"delta": "#3b4cc0", "theta": "#7b9ff9", "alpha": "#2ca02c", "beta": "#f49a7b", "gamma": "#b40426"}
 
@@ -216,5 +216,65 @@ def plot_band_power_timeline(
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     if title:
         axes.set_title(title, fontsize=10, loc="left")
+    figure.tight_layout()
+    return figure
+
+
+# Hypnogram rows, top to bottom as sleep laboratories draw them (wake on top, REM next, then
+# deepening NREM); drowsiness sits between wake and N1.
+_HYPNOGRAM_ROWS = ("awake", "drowsy", "REM", "N1", "N2", "N3")
+_HYPNOGRAM_LABELS = {"awake": "Wake", "drowsy": "Drowsy", "REM": "REM", "N1": "N1", "N2": "N2", "N3": "N3"}
+
+
+def plot_hypnogram(
+    segment_start_s,
+    states: Sequence[str],
+    segment_seconds: float = 10.0,
+    events: Sequence[tuple[float, float]] = (),
+    title: str | None = "Vigilance state (hypnogram)",
+) -> Figure:
+    """The vigilance state of every segment as a hypnogram, with events marked.
+
+    Args:
+        segment_start_s: segment start times in seconds, shape ``(n_segments,)``.
+        states: one state per segment (``findings_neuronarrator.STATES``); ``"not_assessed"``
+            segments are left blank and shaded.
+        segment_seconds: segment length.
+        events: ``(onset_s, offset_s)`` spans in recording time, drawn as red bands.
+        title: figure title.
+    """
+    starts = np.asarray(segment_start_s, dtype=float)
+    if len(states) != starts.size:
+        raise ValueError(f"plot_hypnogram: {len(states)} states for {starts.size} segments; give one state per segment")
+    unknown = sorted({s for s in states if s not in _HYPNOGRAM_ROWS and s != "not_assessed"})
+    if unknown:
+        raise ValueError(f"plot_hypnogram: unknown states {unknown}; expected {list(_HYPNOGRAM_ROWS) + ['not_assessed']}")
+    span = (starts[-1] + segment_seconds - starts[0]) if starts.size else 0.0
+    unit, scale = ("h", 3600.0) if span > 3 * 3600 else ("min", 60.0) if span > 600 else ("s", 1.0)
+    level = np.array([_HYPNOGRAM_ROWS.index(s) if s in _HYPNOGRAM_ROWS else np.nan for s in states], dtype=float)
+    figure = Figure(figsize=(11, 2.4))
+    axes = figure.add_subplot()
+    # One horizontal step per segment, joined where consecutive segments are both assessed.
+    edges = np.append(starts, starts[-1] + segment_seconds) / scale if starts.size else np.zeros(1)
+    for i in range(starts.size):
+        if np.isnan(level[i]):
+            axes.axvspan(edges[i], edges[i + 1], color="#e5e7eb", linewidth=0)
+            continue
+        colour = "#b91c1c" if states[i] == "REM" else "#1f2937"
+        axes.plot([edges[i], edges[i + 1]], [level[i], level[i]], color=colour, linewidth=2.2 if states[i] == "REM" else 1.6)
+        if i + 1 < starts.size and not np.isnan(level[i + 1]) and level[i + 1] != level[i]:
+            axes.plot([edges[i + 1], edges[i + 1]], [level[i], level[i + 1]], color="#1f2937", linewidth=0.8)
+    for onset, offset in events:
+        axes.axvspan(onset / scale, max(offset, onset + 0.5) / scale, color="#dc2626", alpha=0.35, linewidth=0)
+    axes.set_yticks(range(len(_HYPNOGRAM_ROWS)), [_HYPNOGRAM_LABELS[s] for s in _HYPNOGRAM_ROWS], fontsize=8)
+    axes.set_ylim(len(_HYPNOGRAM_ROWS) - 0.5, -0.5)
+    if starts.size:
+        axes.set_xlim(edges[0], edges[-1])
+    axes.set_xlabel(f"time ({unit})")
+    for spine in ("top", "right"):
+        axes.spines[spine].set_visible(False)
+    note = "   (grey: not assessed; red bands: events)" if events or np.isnan(level).any() else ""
+    if title:
+        axes.set_title(title + note, fontsize=10, loc="left")
     figure.tight_layout()
     return figure

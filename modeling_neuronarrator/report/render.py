@@ -18,8 +18,8 @@ import numpy as np
 
 from ..findings_neuronarrator import BANDS
 from .pipeline import RecordingReport, SegmentReport
-from .plots import figure_to_png, plot_band_power_timeline, plot_topomaps, plot_waveform
-from .summary import ARTIFACT_NAMES, findings_line, format_time
+from .plots import figure_to_png, plot_band_power_timeline, plot_hypnogram, plot_topomaps, plot_waveform
+from .summary import ARTIFACT_NAMES, EVENT_NAMES, findings_line, format_time
 
 __all__ = ["REPORT_FORMATS", "render_html", "render_json", "render_markdown", "report_figures", "write_report"]
 
@@ -76,7 +76,26 @@ def _info(report: RecordingReport) -> dict[str, Any]:
         "channels_used": used,
         "channels_interpolated": interpolated,
         "line_freq": info.get("line_freq"),
+        "vigilance": _vigilance_text(info.get("vigilance")),
     }
+
+
+def _vigilance_text(vigilance: dict[str, Any] | None) -> str:
+    """How the state was assessed (the stager, from which derivation), or why it was not."""
+    if not vigilance:
+        return "not assessed (no staging information)"
+    if vigilance.get("reason"):
+        return f"not assessed: {vigilance['reason']}"
+    return f"{vigilance.get('method')}; derivation: {vigilance.get('derivation')}"
+
+
+def _event_rows(report: RecordingReport) -> list[tuple[str, str, str, str, str, str]]:
+    """From, to, duration, event, rate, channels: one row per event in recording time."""
+    return [
+        (format_time(e.onset_s), format_time(e.offset_s), f"{e.duration_s:.1f} s", EVENT_NAMES.get(e.kind, e.kind),
+         f"{e.frequency_hz:.1f} Hz" if e.frequency_hz is not None else "-", ", ".join(e.channels) or "-")
+        for e in report.summary.events
+    ]  # fmt: skip
 
 
 def report_figures(report: RecordingReport, dpi: int = 96) -> dict[str, bytes]:
@@ -90,6 +109,12 @@ def report_figures(report: RecordingReport, dpi: int = 96) -> dict[str, bytes]:
                                  title="Relative band power over time (mean over channels; lines: state changes)"),
         dpi=dpi,
     )
+    states = [s.findings.state for s in report.segments]
+    if any(state != "not_assessed" for state in states) or report.summary.events:
+        figures["hypnogram"] = figure_to_png(
+            plot_hypnogram(starts, states, report.segment_seconds, events=[(e.onset_s, e.offset_s) for e in report.summary.events]),
+            dpi=dpi,
+        )
     if report.selected:
         maps = np.stack([s.topomaps for s in report.selected])
         titles = [f"{format_time(s.start_s)}\n{s.reason}" for s in report.selected]
@@ -151,6 +176,7 @@ def render_markdown(report: RecordingReport) -> str:
         f"| Channels used ({len(info['channels_used'])}) | {_md_cell(', '.join(info['channels_used']) or 'unknown')} |",
         f"| Channels interpolated ({len(info['channels_interpolated'])}) | {_md_cell(', '.join(info['channels_interpolated']) or 'none')} |",
         f"| Mains notch | {info['line_freq'] or 'none'} Hz |" if info["line_freq"] else "| Mains notch | none |",
+        f"| Vigilance state | {_md_cell(info['vigilance'])} |",
         f"| Narratives by | {_md_cell(report.narrator_name)} |",
         f"| Created | {report.created} |",
         "",
@@ -162,6 +188,13 @@ def render_markdown(report: RecordingReport) -> str:
     for episode in summary.timeline:
         artifacts = ", ".join(f"{ARTIFACT_NAMES.get(a, a)} ({n})" for a, n in episode.artifacts.items()) or "none"
         lines.append(f"| {format_time(episode.start_s)} | {format_time(episode.end_s)} | {episode.n_segments} | {_md_cell(episode.state)} | {_md_cell(artifacts)} |")
+    lines += ["", "## Events", ""]
+    rows = _event_rows(report)
+    if rows:
+        lines += ["| From | To | Duration | Event | Rate | Channels |", "|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+    else:
+        lines.append("No spike-and-wave discharges were detected.")
     lines += ["", "## Segments", "", "| # | Time | Narrative | Measured findings | Grounding |", "|---|---|---|---|---|"]
     for segment in report.segments:
         flags = _issue_text(segment)
@@ -228,6 +261,7 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
         (f"Channels used ({len(info['channels_used'])})", ", ".join(info["channels_used"]) or "unknown"),
         (f"Channels interpolated ({len(info['channels_interpolated'])})", ", ".join(info["channels_interpolated"]) or "none"),
         ("Mains notch", f"{info['line_freq']:g} Hz" if isinstance(info["line_freq"], (int, float)) else "none"),
+        ("Vigilance state", info["vigilance"]),
         ("Narratives by", report.narrator_name),
     ]
     parts += [f"<tr><td>{_h(k)}</td><td>{_h(v)}</td></tr>" for k, v in rows]
@@ -247,8 +281,9 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
         "band_power": "Relative power of each band over the recording, averaged over the 19 channels.",
         "topomaps": "Band-power topomaps (log relative power, nose up) of selected segments; colour scale shared per band.",
         "waveform": "Waveform excerpt (19 channels, 10-20 system; * = interpolated channel).",
+        "hypnogram": "Vigilance state of every segment (sleep staging, 30 s epochs); red bands: detected events.",
     }
-    for name in ("band_power", "topomaps", "waveform"):
+    for name in ("hypnogram", "band_power", "topomaps", "waveform"):
         if name in figures:
             parts.append(f"<figure>{_img(figures[name], captions[name])}<figcaption>{_h(captions[name])}</figcaption></figure>")
     parts += ["<h2>Timeline</h2>", "<table><tr><th>From</th><th>To</th><th>Segments</th><th>State</th><th>Artifacts</th></tr>"]
@@ -259,6 +294,14 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
             f"<td>{episode.n_segments}</td><td>{_h(episode.state)}</td><td>{_h(artifacts)}</td></tr>"
         )
     parts.append("</table>")
+    parts.append("<h2>Events</h2>")
+    rows = _event_rows(report)
+    if rows:
+        parts.append("<table><tr><th>From</th><th>To</th><th>Duration</th><th>Event</th><th>Rate</th><th>Channels</th></tr>")
+        parts += ["<tr>" + "".join(f"<td>{_h(cell)}</td>" for cell in row) + "</tr>" for row in rows]
+        parts.append("</table>")
+    else:
+        parts.append("<p>No spike-and-wave discharges were detected.</p>")
     parts += ["<h2>Segments</h2>", "<table><tr><th>#</th><th>Time</th><th>Narrative</th><th>Measured findings</th><th>Grounding</th></tr>"]
     for segment in report.segments:
         badges = [f'<span class="flag {i.kind}">{_h(i.kind)}: {_h(i.message)}</span>' for i in segment.issues]

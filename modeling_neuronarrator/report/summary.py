@@ -15,7 +15,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -27,7 +27,9 @@ __all__ = [
     "RecordingSummary",
     "RecurringFinding",
     "StateChange",
+    "RecordingEvent",
     "findings_line",
+    "recording_events",
     "format_time",
     "summarize_recording",
 ]
@@ -51,6 +53,16 @@ CHANGE_NAMES = {
     "artifacts_appeared": "artifacts appeared",
     "artifacts_resolved": "artifacts resolved",
 }
+STATE_NAMES = {
+    "awake": "awake",
+    "drowsy": "drowsy",
+    "N1": "N1 sleep",
+    "N2": "N2 sleep",
+    "N3": "N3 sleep",
+    "REM": "REM sleep",
+    "not_assessed": "state not assessed",
+}
+EVENT_NAMES = {"generalized_spike_wave": "generalized spike-and-wave discharge"}
 # Changes that mark a change of brain state; artifact onsets/offsets are listed but do not start a
 # new episode of the timeline (a blink is not a state change).
 _STATE_CHANGES = ("faster", "slower", "higher_amplitude", "lower_amplitude", "slowing_appeared", "slowing_resolved")
@@ -86,7 +98,12 @@ def findings_line(findings: Findings) -> str:
     parts.append(f"max {findings.predominant_region}")
     parts.append(f"{findings.amplitude_uv:.0f} µV")
     text = ", ".join(parts)
+    if findings.state != "not_assessed":  # the state first: the background is read in its light
+        text = f"{STATE_NAMES.get(findings.state, findings.state)}: {text}"
     extras = []
+    for event in findings.events:
+        rate = f" {event.frequency_hz:.1f} Hz" if event.frequency_hz is not None else ""
+        extras.append(f"event: {EVENT_NAMES.get(event.kind, event.kind)}{rate} {event.onset_s:.1f}-{event.offset_s:.1f} s")
     slowing = _slowing_text(findings)
     if slowing:
         extras.append(slowing)
@@ -99,6 +116,43 @@ def findings_line(findings: Findings) -> str:
     if findings.interpolated_channels:
         extras.append(f"{len(findings.interpolated_channels)} channels interpolated")
     return "; ".join([text, *extras])
+
+
+@dataclass
+class RecordingEvent:
+    """An event in recording time: the pieces of consecutive segments joined again."""
+
+    kind: str
+    onset_s: float  # from the recording start
+    offset_s: float
+    channels: list[str]
+    frequency_hz: Optional[float]
+    segments: list[int]  # indices of the segments it spans
+
+    @property
+    def duration_s(self) -> float:
+        return round(self.offset_s - self.onset_s, 1)
+
+
+def recording_events(findings: Sequence[Findings], segment_start_s: Sequence[float], segment_seconds: float = 10.0) -> list[RecordingEvent]:
+    """The events of a recording in recording time: each segment's events (clipped to it) shifted
+    by its start, and pieces of one event on consecutive segments (one ends at a segment's end,
+    the next starts at the following segment's start) joined."""
+    pieces = sorted(
+        (float(start) + e.onset_s, float(start) + e.offset_s, i, e)
+        for i, (f, start) in enumerate(zip(findings, segment_start_s))
+        for e in f.events
+    )
+    events: list[RecordingEvent] = []
+    for onset, offset, index, event in pieces:
+        last = next((x for x in reversed(events) if x.kind == event.kind), None)
+        if last is not None and onset <= last.offset_s + 0.15 and index == last.segments[-1] + 1:
+            last.offset_s = round(max(last.offset_s, offset), 1)
+            last.segments.append(index)
+            last.channels = list(dict.fromkeys(last.channels + event.channels))
+            continue
+        events.append(RecordingEvent(event.kind, round(onset, 1), round(offset, 1), list(event.channels), event.frequency_hz, [index]))
+    return events
 
 
 @dataclass
@@ -154,6 +208,8 @@ class RecordingSummary:
     timeline: list[Episode]
     labels: dict[str, dict[str, int]]
     paragraph: str
+    states: dict[str, float] = field(default_factory=dict)  # seconds per vigilance state (STATES order)
+    events: list[RecordingEvent] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -168,7 +224,7 @@ def _episode_key(findings: Findings) -> tuple:
     # What a reader would call "the same state": same dominant band, same slowing, same asymmetry,
     # same source state label (sleep stage, eyes, task). Artifacts are transient, not a state.
     state_labels = tuple(sorted((k, v) for k, v in findings.labels.items() if k in ("sleep_stage", "eyes", "mental_state", "motor_task")))
-    return (findings.dominant_band, _slowing_text(findings), findings.asymmetry.side, state_labels)
+    return (findings.state, findings.dominant_band, _slowing_text(findings), findings.asymmetry.side, state_labels)
 
 
 def _episode_state(members: Sequence[Findings]) -> str:
@@ -187,7 +243,7 @@ def _episode_state(members: Sequence[Findings]) -> str:
     for key, value in sorted(first.labels.items()):
         if key in ("sleep_stage", "eyes", "mental_state", "motor_task"):
             text += f"; {key.replace('_', ' ')}: {value}"
-    return text
+    return text if first.state == "not_assessed" else f"{STATE_NAMES.get(first.state, first.state)}: {text}"
 
 
 def _timeline(starts: np.ndarray, ends: np.ndarray, findings: Sequence[Findings], min_run: int) -> list[Episode]:
@@ -338,6 +394,9 @@ def summarize_recording(
             labels.setdefault(key, Counter())[value] += 1
 
     timeline = _timeline(starts, ends, findings, max(1, int(min_episode_segments)))
+    state_counts = Counter(f.state for f in findings)
+    states = {state: state_counts[state] * float(segment_seconds) for state in STATE_NAMES if state_counts[state]}
+    events = recording_events(findings, starts, segment_seconds)
 
     paragraph = _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts, state_changes, labels, max_changes_in_paragraph, len(timeline))
     return RecordingSummary(
@@ -349,8 +408,36 @@ def summarize_recording(
         state_changes=state_changes,
         timeline=timeline,
         labels={k: dict(v.most_common()) for k, v in sorted(labels.items())},
-        paragraph=paragraph,
+        paragraph=_with_state_and_events(paragraph, n, analysed_s, segment_seconds, states, events),
+        states=states,
+        events=events,
     )
+
+
+def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_seconds: float, states: dict[str, float], events: list[RecordingEvent]) -> str:
+    """The paragraph with the vigilance state and the events stated right after its first
+    sentence (a clinical report names the state before the background)."""
+    first = f"{format_time(analysed_s)} of EEG were analysed in {n} segments of {segment_seconds:g} s."
+    if set(states) == {"not_assessed"}:
+        state = "The vigilance state is not assessed."
+    else:
+        parts = [f"{STATE_NAMES[s]} {_percent(seconds / analysed_s)} ({format_time(seconds)})" for s, seconds in sorted(states.items(), key=lambda item: -item[1])]
+        state = "Vigilance state (sleep staging): " + ", ".join(parts) + "."
+    if events:
+        kinds = Counter(e.kind for e in events)
+        listed = "; ".join(
+            f"{format_time(e.onset_s)}-{format_time(e.offset_s)} ({e.duration_s:.1f} s"
+            + (f", {e.frequency_hz:.1f} Hz" if e.frequency_hz is not None else "") + ")"
+            for e in events[:8]
+        )
+        more = f"; {len(events) - 8} more in the events table" if len(events) > 8 else ""
+        names = ", ".join(f"{count} {EVENT_NAMES.get(kind, kind)}{'s' if count > 1 else ''}" for kind, count in kinds.items())
+        event_sentence = f"Events: {names} at {listed}{more}."
+    else:
+        event_sentence = "No spike-and-wave discharges are detected."
+    if paragraph.startswith(first):
+        return " ".join([first, state, event_sentence, paragraph[len(first):].strip()])
+    return " ".join([state, event_sentence, paragraph])
 
 
 def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts, state_changes, labels, max_changes, n_episodes) -> str:

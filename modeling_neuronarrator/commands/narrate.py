@@ -89,6 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "mostly add synchronization; 0 keeps torch's default)",
     )  # fmt: skip
     parser.add_argument("--no-grounding", action="store_true", help="skip the check of each narrative against the measured findings")
+    parser.add_argument(
+        "--strict", action="store_true",
+        help="rewrite a narrative that contradicts the measured findings so that it states them (the model's text is "
+             "kept beside it in the report)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary, not one line per segment")
 
@@ -124,7 +129,10 @@ def _clock(seconds: float) -> str:
 
 def segment_line(start_s: float, segment_seconds: float, findings) -> str:
     """One readable line: time span and the segment's findings."""
-    parts = [f"dominant {findings.dominant_frequency_hz:.1f} Hz ({findings.dominant_band}, {findings.predominant_region})"]
+    rhythm = findings.dominant_frequency_hz
+    region = findings.predominant_region
+    parts = [f"dominant {rhythm:.1f} Hz ({findings.dominant_band}, {region})" if rhythm is not None
+             else f"no dominant rhythm ({findings.dominant_band} power, {region})"]  # fmt: skip
     pdr = findings.posterior_dominant_rhythm_hz
     parts.append(f"PDR {pdr:.1f} Hz" if pdr is not None else "no PDR")
     parts.append(f"amplitude {findings.amplitude_uv:.0f} uV")
@@ -133,7 +141,7 @@ def segment_line(start_s: float, segment_seconds: float, findings) -> str:
         parts.append(f"focal slowing {slowing.side} {slowing.region}")
     elif slowing.kind == "generalized":
         parts.append("generalized slowing")
-    if findings.asymmetry.side != "none":
+    if findings.asymmetry.side not in ("none", "not_assessable"):
         parts.append(f"asymmetry: {findings.asymmetry.side} attenuated (index {findings.asymmetry.index:+.2f})")
     if findings.artifacts:
         parts.append("artifacts: " + ", ".join(a.replace("_", " ") for a in findings.artifacts))
@@ -146,6 +154,7 @@ def summarize(findings: list, recording_info: dict[str, Any]) -> dict[str, Any]:
     """Recording-level summary of per-segment findings (plain data, JSON-ready)."""
     n = len(findings)
     pdrs = [f.posterior_dominant_rhythm_hz for f in findings if f.posterior_dominant_rhythm_hz is not None]
+    rhythms = [f.dominant_frequency_hz for f in findings if f.dominant_frequency_hz is not None]
     bands = collections.Counter(f.dominant_band for f in findings)
     artifacts = collections.Counter(a for f in findings for a in f.artifacts)
     slowing = collections.Counter(
@@ -159,7 +168,7 @@ def summarize(findings: list, recording_info: dict[str, Any]) -> dict[str, Any]:
         "channels_used": recording_info.get("channels_used", []),
         "channels_interpolated": recording_info.get("channels_interpolated", []),
         "line_freq": recording_info.get("line_freq"),
-        "median_dominant_frequency_hz": round(float(np.median([f.dominant_frequency_hz for f in findings])), 1) if n else None,
+        "median_dominant_frequency_hz": round(float(np.median(rhythms)), 1) if rhythms else None,
         "dominant_band_counts": dict(bands.most_common()),
         "segments_with_pdr": len(pdrs),
         "median_pdr_hz": round(float(np.median(pdrs)), 1) if pdrs else None,
@@ -267,7 +276,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = narrate_recording(
             path, narrator, start_s=args.start, end_s=args.end, line_freq=args.line_freq,
-            batch_segments=args.chunk_segments, grounding=not args.no_grounding, progress=progress,
+            batch_segments=args.chunk_segments, grounding=not args.no_grounding or args.strict, strict=args.strict,
+            progress=progress,
         )
     finally:
         bar.close()
@@ -279,10 +289,14 @@ def run(args: argparse.Namespace) -> int:
             print(textwrap.indent(textwrap.fill(segment.narrative, 100), "    "))
             for issue in (i for i in segment.issues if i.kind != "omitted"):
                 print(f"    ! {issue.kind}: {issue.message}")
+            if segment.original_narrative is not None:
+                print(f"    ~ repaired ({', '.join(segment.repaired_fields)}); the model wrote: {segment.original_narrative}")
     print("Summary")
     print(textwrap.indent(textwrap.fill(report.summary.paragraph, 100), "  "))
     who = "template writer (not the model)" if report.narrator_kind == "template" else report.narrator_name
     print(f"  Narratives: {who}; {report.n_flagged} of {len(report.segments)} flagged by the grounding check.")
+    if args.strict:
+        print(f"  Strict mode: {report.n_repaired} of {len(report.segments)} narratives rewritten to state the measurement.")
     print(f"  {len(report.segments)} segments ({format_time(report.summary.analysed_s)}) in {report.timing['total_s']:.1f} s.")
     if args.output:
         write_report(report, args.output)

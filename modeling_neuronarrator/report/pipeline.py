@@ -22,6 +22,7 @@ import numpy as np
 from ..findings_neuronarrator import Findings
 from .grounding import GroundingIssue, check_grounding
 from .narrators import Narrator
+from .repair import repair_narrative
 from .summary import RecordingSummary, format_time, summarize_recording
 
 __all__ = ["RecordingReport", "SegmentReport", "SelectedSegment", "narrate_recording"]
@@ -42,6 +43,9 @@ class SegmentReport:
     findings: Findings
     narrative: str
     issues: list[GroundingIssue] = field(default_factory=list)
+    # Strict mode: the model's own text when it contradicted the measurement and was rewritten.
+    original_narrative: str | None = None
+    repaired_fields: list[str] = field(default_factory=list)
 
     @property
     def contradictions(self) -> list[GroundingIssue]:
@@ -64,6 +68,8 @@ class SegmentReport:
             "narrative": self.narrative,
             "findings": self.findings.to_dict(),
             "grounding": [i.to_dict() for i in self.issues],
+            "original_narrative": self.original_narrative,
+            "repaired_fields": list(self.repaired_fields),
         }
 
 
@@ -100,6 +106,11 @@ class RecordingReport:
     segment_seconds: float
     created: str
     arrays: dict[str, np.ndarray] | None = None  # keep_arrays=True: eeg, channel_mask, topomaps of every segment
+
+    @property
+    def n_repaired(self) -> int:
+        """Segments whose narrative strict mode rewrote (it contradicted the measurement)."""
+        return sum(1 for s in self.segments if s.original_narrative is not None)
 
     @property
     def n_flagged(self) -> int:
@@ -190,9 +201,10 @@ class _HistoryBuffer:
 class _ReportBuilder:
     """Collects what the report keeps of each narrated chunk (bounded memory unless keep_arrays)."""
 
-    def __init__(self, segment_seconds: float, grounding: bool, keep_arrays: bool, max_selected: int):
+    def __init__(self, segment_seconds: float, grounding: bool, keep_arrays: bool, max_selected: int, strict: bool = False):
         self.segment_seconds = segment_seconds
-        self.grounding = grounding
+        self.grounding = grounding or strict
+        self.strict = strict
         self.keep_arrays = keep_arrays
         self.max_selected = max_selected
         self.segments: list[SegmentReport] = []
@@ -213,13 +225,19 @@ class _ReportBuilder:
             "segment_index": np.arange(first, first + len(findings)),
         }
 
-    def add(self, chunk: dict[str, Any], narratives: list[str], band_powers: np.ndarray) -> None:
+    def add(self, chunk: dict[str, Any], narratives: list[str], band_powers: np.ndarray, previous: list[Findings], k: int) -> None:
         starts, findings = chunk["segment_start_s"], chunk["findings"]
+        window = list(previous)
         for i, index in enumerate(chunk["segment_index"]):
-            issues = check_grounding(narratives[i], findings[i]) if self.grounding else []
-            self.segments.append(
-                SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i], issues)
-            )
+            segment = SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i])
+            if self.grounding:
+                segment.issues = check_grounding(narratives[i], findings[i])
+            if self.strict:
+                repair = repair_narrative(narratives[i], findings[i], window[-k:] if k else None, segment.issues, seed=int(index))
+                segment.narrative, segment.issues = repair.narrative, repair.issues
+                segment.original_narrative, segment.repaired_fields = repair.original, repair.fields
+            self.segments.append(segment)
+            window.append(findings[i])
             self.selector.offer(int(index), starts[i], findings[i], chunk["eeg"][i] * 100.0, chunk["channel_mask"][i], chunk["topomaps"][i])
         self.band_power_mean.append(band_powers.mean(axis=1) if band_powers.ndim == 3 else band_powers)
         if self.keep_arrays:
@@ -243,6 +261,7 @@ def narrate_recording(
     end_s: float | None = None,
     batch_segments: int = 32,
     grounding: bool = True,
+    strict: bool = False,
     keep_arrays: bool = False,
     max_selected: int = 4,
     progress: Callable[[int, int | None], None] | None = None,
@@ -258,6 +277,8 @@ def narrate_recording(
         start_s, end_s: analyse only this window, in seconds from the recording start.
         batch_segments: segments per streamed chunk (memory ~ chunk size, not recording length).
         grounding: check each narrative against the measured findings.
+        strict: rewrite a narrative that contradicts the measured findings so that it states them
+            (``repair.repair_narrative``; the model's text is kept beside it in the report).
         keep_arrays: also keep ``eeg``/``channel_mask``/``topomaps`` of every segment in
             ``report.arrays`` (for interactive browsing of short recordings; memory grows with length).
         max_selected: segments whose waveform and topomaps the figures show.
@@ -276,7 +297,7 @@ def narrate_recording(
     segment_seconds = float(getattr(feature_extractor, "segment_seconds", 10.0))
     hop_seconds = float(getattr(feature_extractor, "hop_seconds", segment_seconds))
     history = _HistoryBuffer(max(0, int(narrator.history_segments)))
-    builder = _ReportBuilder(segment_seconds, grounding, keep_arrays, max_selected)
+    builder = _ReportBuilder(segment_seconds, grounding, keep_arrays, max_selected, strict=strict)
     started, narrate_time = time.perf_counter(), 0.0
     recording_info: dict[str, Any] = {}
     n_total: int | None = None
@@ -291,18 +312,19 @@ def narrate_recording(
             builder.selector = _SegmentSelector(n_total or 1, max_selected)
         chunk = builder.chunk_of(batch)
         tick = time.perf_counter()
-        narratives = narrator.narrate_segments(chunk, history.as_history())
+        previous = history.as_history()
+        narratives = narrator.narrate_segments(chunk, previous)
         narrate_time += time.perf_counter() - tick
         if len(narratives) != len(chunk["findings"]):
             raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {len(chunk['findings'])} segments")
-        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float))
+        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float), previous["findings"] if previous else [], history.k)
         history.extend(chunk)
         if progress is not None:
             progress(len(builder.segments), n_total)
     if not builder.segments:
         raise ValueError(f"{recording_info.get('path') or 'recording'}: no complete {segment_seconds:g} s segment in the analysed window; widen --start/--end")
     settings = {"start_s": start_s, "end_s": end_s, "batch_segments": batch_segments, "history_segments": history.k,
-                "grounding": grounding, "device": str(getattr(narrator, "device", "cpu"))}  # fmt: skip
+                "grounding": grounding or strict, "strict": strict, "device": str(getattr(narrator, "device", "cpu"))}  # fmt: skip
     return _finish_report(builder, narrator, feature_extractor, recording_info, settings, time.perf_counter() - started, narrate_time)
 
 

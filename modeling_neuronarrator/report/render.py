@@ -147,7 +147,8 @@ def render_json(report: RecordingReport) -> str:
         "timing": report.timing,
         "disclaimer": DISCLAIMER,
         "summary": report.summary.to_dict(),
-        "grounding": {"segments_flagged": report.n_flagged, "segments": len(report.segments)},
+        "grounding": {"segments_flagged": report.n_flagged, "segments": len(report.segments), "segments_repaired": report.n_repaired,
+                      "strict": bool(report.settings.get("strict"))},
         "selected_segments": [{"index": s.index, "start_s": s.start_s, "reason": s.reason} for s in report.selected],
         "segments": segments,
     }
@@ -184,6 +185,8 @@ def render_markdown(report: RecordingReport) -> str:
     note = _TEMPLATE_NOTE if report.narrator_kind == "template" else _MODEL_NOTE.format(name=report.narrator_name, k=report.settings.get("history_segments"))
     lines += [f"**{note}**", "", "## Summary", "", summary.paragraph, ""]
     lines += [f"Grounding: {report.n_flagged} of {len(report.segments)} narratives state something the measured findings do not support.", ""]
+    if report.settings.get("strict"):
+        lines += [f"Strict mode: {report.n_repaired} narratives contradicted the measurement and were rewritten to state it (the model's text is kept below).", ""]
     lines += ["## Timeline", "", "| From | To | Segments | State | Artifacts |", "|---|---|---|---|---|"]
     for episode in summary.timeline:
         artifacts = ", ".join(f"{ARTIFACT_NAMES.get(a, a)} ({n})" for a, n in episode.artifacts.items()) or "none"
@@ -199,6 +202,8 @@ def render_markdown(report: RecordingReport) -> str:
     for segment in report.segments:
         flags = _issue_text(segment)
         grounding = "⚠ " + "; ".join(flags) if flags else "consistent"
+        if segment.original_narrative is not None:
+            grounding += f" · repaired ({', '.join(segment.repaired_fields)}); the model wrote: {segment.original_narrative}"
         lines.append(
             f"| {segment.index} | {format_time(segment.start_s)}-{format_time(segment.end_s)} | {_md_cell(segment.narrative)} | "
             f"{_md_cell(findings_line(segment.findings))} | {_md_cell(grounding)} |"
@@ -276,6 +281,11 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
         f'<p><strong>Grounding:</strong> <span class="{"flag contradicted" if flagged else "ok"}">{flagged} of {len(report.segments)}</span> '
         "narratives state something the measured findings do not support (marked below).</p>"
     )
+    if report.settings.get("strict"):
+        parts.append(
+            f"<p><strong>Strict mode:</strong> {report.n_repaired} narratives contradicted the measurement and were rewritten to "
+            "state it; the model's own text is shown beside each.</p>"
+        )
     parts.append("<h2>Figures</h2>")
     captions = {
         "band_power": "Relative power of each band over the recording, averaged over the 19 channels.",
@@ -306,6 +316,9 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
     for segment in report.segments:
         badges = [f'<span class="flag {i.kind}">{_h(i.kind)}: {_h(i.message)}</span>' for i in segment.issues]
         grounding = "<br>".join(badges) if badges else '<span class="ok">consistent</span>'
+        if segment.original_narrative is not None:
+            grounding += (f'<br><span class="flag repaired">repaired ({_h(", ".join(segment.repaired_fields))}); the model wrote: '
+                          f"{_h(segment.original_narrative)}</span>")
         css = ' class="flagged"' if segment.flagged else ""
         parts.append(
             f'<tr{css}><td>{segment.index}</td><td class="time">{format_time(segment.start_s)}<br>{format_time(segment.end_s)}</td>'

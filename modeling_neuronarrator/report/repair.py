@@ -1,0 +1,73 @@
+"""Strict mode: a narrative that still contradicts the measurement is rewritten to state it.
+
+The grounding check (``grounding.check_grounding``) finds the fields where a narrative and the
+measured findings disagree. In strict mode the report does not show such a narrative as it is: the
+measured fields are written by the corpus' own description writer (``dataset_builder.describe``,
+whose text ``parse`` reads back exactly), and what the model added that measurement cannot give,
+its source-label statements (abnormal, event type, eyes, ...), is kept, unless the recording
+carries that label itself, which then wins. The report keeps the original narrative beside the
+repaired one and says which fields were repaired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..findings_neuronarrator import Findings
+from .grounding import GroundingIssue, check_grounding
+
+__all__ = ["Repair", "repair_narrative"]
+
+
+@dataclass
+class Repair:
+    """The outcome of strict mode for one segment.
+
+    ``narrative``: the text to show; ``original``: the model's text when it was rewritten, else
+    None; ``fields``: the fields that contradicted the measurement; ``issues``: the grounding issues
+    of the text shown.
+    """
+
+    narrative: str
+    original: str | None = None
+    fields: list[str] = field(default_factory=list)
+    issues: list[GroundingIssue] = field(default_factory=list)
+
+
+def _claimed_labels(narrative: str) -> dict[str, str]:
+    """Source-label statements of a narrative (``FieldSpec.label`` fields), as ``describe`` labels."""
+    from dataset_builder.description import FIELD_SPECS, parse  # the corpus' parser
+
+    claimed = parse(narrative)
+    return {name: value for name, value in claimed.items() if FIELD_SPECS[name].label and isinstance(value, str) and value}
+
+
+def repair_narrative(
+    narrative: str,
+    findings: Findings,
+    history: Sequence[Findings] | None = None,
+    issues: list[GroundingIssue] | None = None,
+    seed: int = 0,
+) -> Repair:
+    """Rewrite ``narrative`` when it contradicts ``findings`` (or states nothing checkable).
+
+    Args:
+        narrative: the generated text of the segment.
+        findings: the segment's measured findings (``findings.labels``: the recording's own labels).
+        history: the findings of the preceding segments, oldest first (the change wording).
+        issues: ``check_grounding(narrative, findings)`` when already computed.
+        seed: phrasing seed of the description writer (the segment index keeps reports reproducible).
+
+    Returns:
+        A ``Repair``; ``original`` is None when the narrative needed no repair.
+    """
+    from dataset_builder import describe  # the corpus' description writer
+
+    issues = check_grounding(narrative, findings) if issues is None else issues
+    wrong = [issue.field for issue in issues if issue.kind in ("contradicted", "empty")]
+    if not wrong:
+        return Repair(narrative, issues=issues)
+    labels = {**_claimed_labels(narrative), **dict(findings.labels)}  # the recording's own labels win
+    text = describe(findings, labels=labels or None, history=list(history) if history else None, seed=seed)
+    return Repair(text, original=narrative, fields=sorted(set(wrong)), issues=check_grounding(text, findings))

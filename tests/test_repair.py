@@ -1,0 +1,82 @@
+"""Strict mode: narratives that contradict the measurement are rewritten to state it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from dataset_builder import describe, findings_to_fields, parse
+from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtractor
+from modeling_neuronarrator.report import narrate_recording
+from modeling_neuronarrator.report.grounding import check_grounding
+from modeling_neuronarrator.report.render import render_json
+from modeling_neuronarrator.report.repair import repair_narrative
+
+
+@pytest.fixture(scope="module")
+def alpha_findings(synth):
+    x = synth.add_sine(synth.background(seconds=30.0, sfreq=200.0, rms_uv=8.0, seed=1), ("O1", "O2", "P3", "P4", "Pz"), 10.0, 30.0)
+    features = NeuroNarratorFeatureExtractor()(x, sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))
+    return features["findings"]
+
+
+def _wrong_text(findings) -> str:
+    """A fluent narrative of other findings: every artifact claimed, generalized slowing."""
+    other = dataclasses.replace(findings, artifacts=["muscle", "eye_blink"], dominant_frequency_hz=2.0, dominant_band="delta")
+    return describe(other, seed=1)
+
+
+def test_a_contradicting_narrative_is_rewritten_to_the_measurement(alpha_findings):
+    findings = alpha_findings[1]
+    wrong = _wrong_text(findings)
+    assert any(i.kind == "contradicted" for i in check_grounding(wrong, findings))
+    repair = repair_narrative(wrong, findings, history=alpha_findings[:1], seed=3)
+    assert repair.original == wrong
+    assert "artifacts" in repair.fields
+    assert parse(repair.narrative) == findings_to_fields(findings, findings.labels)
+    assert not [i for i in repair.issues if i.kind in ("contradicted", "empty")]
+
+
+def test_a_consistent_narrative_is_left_alone(alpha_findings):
+    findings = alpha_findings[0]
+    text = describe(findings, seed=5)
+    repair = repair_narrative(text, findings)
+    assert repair.narrative == text and repair.original is None and repair.fields == []
+
+
+def test_the_models_label_statements_survive_unless_the_recording_has_the_label(alpha_findings):
+    findings = alpha_findings[1]
+    other = dataclasses.replace(findings, artifacts=["muscle"])
+    claimed = describe(other, labels={"abnormal": "abnormal"}, seed=2)
+    kept = repair_narrative(claimed, findings)
+    assert parse(kept.narrative)["abnormal"] == "abnormal"  # what the EEG tokens add is kept
+    labelled = dataclasses.replace(findings, labels={"abnormal": "normal"})
+    overruled = repair_narrative(claimed, labelled)
+    assert parse(overruled.narrative)["abnormal"] == "normal"  # the recording's own label wins
+
+
+class _ConfabulatingNarrator:
+    """Writes the same contradicting paragraph for every segment."""
+
+    name, kind, history_segments = "confabulator", "model", 2
+
+    def narrate_segments(self, batch, history):
+        return [_wrong_text(f) for f in batch["findings"]]
+
+
+def test_strict_pipeline_leaves_no_contradiction_and_says_what_it_rewrote(synth):
+    x = synth.add_sine(synth.background(seconds=40.0, sfreq=200.0, rms_uv=8.0, seed=2), ("O1", "O2", "P3", "P4", "Pz"), 10.0, 30.0)
+    kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), batch_segments=3)
+    loose = narrate_recording(x, _ConfabulatingNarrator(), **kwargs)
+    assert all(s.contradictions for s in loose.segments) and loose.n_repaired == 0
+    strict = narrate_recording(x, _ConfabulatingNarrator(), strict=True, **kwargs)
+    assert len(strict.segments) == 4 and strict.n_repaired == 4
+    assert not any(s.contradictions for s in strict.segments)
+    assert all(s.original_narrative == _wrong_text(s.findings) for s in strict.segments)
+    data = json.loads(render_json(strict))
+    assert data["grounding"]["segments_repaired"] == 4 and data["grounding"]["strict"] is True
+    assert data["segments"][0]["original_narrative"] == strict.segments[0].original_narrative
+    assert np.all([parse(s.narrative)["artifacts"] == findings_to_fields(s.findings)["artifacts"] for s in strict.segments])

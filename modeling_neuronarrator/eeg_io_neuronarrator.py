@@ -23,6 +23,7 @@ import numpy as np
 from numpy.polynomial import legendre
 
 __all__ = [
+    "BAD_CHANNEL_CRITERIA",
     "EEGInputError",
     "EEGFileNotFoundError",
     "STANDARD_CHANNELS",
@@ -32,8 +33,11 @@ __all__ = [
     "READERS",
     "ChannelMap",
     "bids_line_freq",
+    "MONTAGE_POLICY",
     "canonical_channel_name",
+    "find_bad_channels",
     "check_min_recorded_channels",
+    "parse_derivation",
     "harmonize_channels",
     "raw_positions",
     "read_recording",
@@ -61,12 +65,31 @@ TCP_PAIRS = (
     ("Fp2", "F4"), ("F4", "C4"), ("C4", "P4"), ("P4", "O2"),
 )  # fmt: skip
 
-# Fewer recorded 10-20 channels than this and spherical-spline interpolation of the other 15+
-# is guesswork: refuse. Four still covers e.g. sleep PSG montages (F3 F4 C3 C4 O1 O2 has six).
-# The default of harmonize_channels(min_recorded_channels=...); a documented low-density source
-# policy (e.g. Sleep-EDF's two derivations) may lower it, and the channel mask then says which
-# of the 19 are estimated.
-MIN_RECORDED_CHANNELS = 4
+# One montage policy for every caller (narrate, the feature extractor, the Space, the corpus
+# builder): any recording with at least one usable EEG electrode is accepted. An electrode is
+# usable when its label names a 10-05 site, referential (``O1``, ``EEG C4-M1``, ``F3-A2``,
+# ``EEG FP1-REF``) or bipolar between two scalp sites (Sleep-EDF's ``EEG Fpz-Cz``: placed at its
+# first electrode, Fpz, and flagged bipolar), or when it has a position. The 19 channels are
+# always produced (spherical spline from what was recorded), ``channel_mask`` says which were
+# measured, and ``ChannelMap.spatial`` which of those support spatial claims (not a bipolar
+# derivation: its signal is the difference of two sites). The findings then state a spatial
+# field only where the recorded electrodes support it (``spatial_coverage``), "not assessable"
+# otherwise. A recording with no usable EEG channel at all is refused with a clear error.
+MONTAGE_POLICY = (
+    "every EEG channel whose label names a 10-05 electrode (referential, or bipolar X-Y placed at X and "
+    "flagged) or that has a position is used; missing 10-20 sites are spherical-spline estimates, "
+    "spatial findings only where the recorded referential electrodes support them"
+)
+# The fewest usable electrodes (1: the policy above); harmonize_channels(min_recorded_channels=...)
+# may ask for more.
+MIN_RECORDED_CHANNELS = 1
+# With at least this many 10-20 names the names are used as such (copies + spline for the rest);
+# below it, every electrode with a 10-05 name or position joins through the position path.
+_NAMED_PATH_MIN = 4
+# Ideal-sphere 10-05 template for electrodes known by name only; its origin is the sphere's
+# centre, which the position path uses for fewer than 16 electrodes.
+_TEMPLATE_MONTAGE = "spherical_1005"
+_REFERENCE_NAMES = {"REF", "LE", "AR", "AVG", "A1", "A2", "M1", "M2", "A12", "A1A2", "M1M2", "CAR"}
 # Below 100 Hz the source cannot carry even the 45 Hz gamma band (Nyquist 50 Hz); 100 Hz
 # recordings (Sleep-EDF) are accepted with the low-pass capped below their Nyquist frequency.
 MIN_SAMPLING_RATE_HZ = 100.0
@@ -74,6 +97,7 @@ MIN_SAMPLING_RATE_HZ = 100.0
 # Old (1958) temporal names -> modern ACNS names.
 _OLD_TO_MODERN = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
 _CANONICAL_BY_UPPER = {name.upper(): name for name in STANDARD_CHANNELS}
+_INDEX_OF = {name: i for i, name in enumerate(STANDARD_CHANNELS)}
 _CANONICAL_BY_UPPER.update({old: new for old, new in _OLD_TO_MODERN.items()})
 # Vendor prefixes and reference suffixes seen in TUH, CHB-MIT, Siena, Sleep-EDF, EEGMMIDB ...
 _PREFIX_RE = re.compile(r"^(EEG[\s\-_:]*)", re.IGNORECASE)
@@ -94,6 +118,7 @@ _NON_EEG_TYPES = {"eog", "emg", "ecg", "stim", "resp", "misc", "bio", "syst", "m
 READERS = {
     ".edf": ("EDF/EDF+", "read_raw_edf"),
     ".bdf": ("BDF", "read_raw_bdf"),
+    ".gdf": ("GDF", "read_raw_gdf"),  # BCI Competition IV-2a
     ".fif": ("FIF", "read_raw_fif"),
     ".fif.gz": ("FIF", "read_raw_fif"),
     ".set": ("EEGLAB", "read_raw_eeglab"),
@@ -193,6 +218,40 @@ def canonical_channel_name(name: str) -> Optional[str]:
     return _CANONICAL_BY_UPPER.get(text.upper())
 
 
+@functools.lru_cache(maxsize=1)
+def _template_positions() -> dict[str, tuple[str, np.ndarray]]:
+    """``{UPPER name: (name, xyz)}`` of the 10-05 template electrodes (plus old temporal names)."""
+    positions = mne.channels.make_standard_montage(_TEMPLATE_MONTAGE).get_positions()["ch_pos"]
+    table = {name.upper(): (name, np.asarray(xyz, dtype=np.float64)) for name, xyz in positions.items()}
+    for old, new in _OLD_TO_MODERN.items():
+        table[old] = table[new.upper()]
+    return table
+
+
+def parse_derivation(name: str) -> Optional[tuple[str, Optional[str]]]:
+    """The electrode a channel label records, and the second electrode of a bipolar derivation.
+
+    ``"EEG FP1-REF"`` -> ``("Fp1", None)``; ``"C4-M1"`` -> ``("C4", None)`` (ear/mastoid reference:
+    referential); ``"EEG Fpz-Cz"`` -> ``("Fpz", "Cz")`` (bipolar); ``"Oz"`` -> ``("Oz", None)``;
+    ``"EOG LOC"``, ``"Resp"`` -> None. Electrode names are the 10-05 system's (``spherical_1005``),
+    old temporal names mapped to modern ones.
+    """
+    canonical = canonical_channel_name(name)
+    if canonical is not None:
+        return canonical, None
+    text = _PREFIX_RE.sub("", name.strip().replace(".", "").replace(" ", ""))
+    table = _template_positions()
+    if "-" in text:
+        first, _, second = text.partition("-")
+        if first.upper() in table and second.upper() in _REFERENCE_NAMES:
+            return table[first.upper()][0], None
+        if first.upper() in table and second.upper() in table:
+            return table[first.upper()][0], table[second.upper()][0]
+        return None
+    text = _SUFFIX_RE.sub("", text)
+    return (table[text.upper()][0], None) if text.upper() in table else None
+
+
 def _is_non_eeg(name: str, ch_type: str) -> bool:
     if ch_type in _NON_EEG_TYPES:
         return True
@@ -270,6 +329,9 @@ class ChannelMap:
         channels_used: source channel names (as in the file) of ``picks``.
         channels_interpolated: harmonized names estimated by interpolation.
         position_source: where positions came from when no 10-20 names were found, else "names".
+        bipolar: the bipolar derivations used, as ``"Fpz=Fpz-Cz"`` (electrode = derivation).
+        spatial: ``(19,)`` bool; recorded sites whose signal supports spatial claims (recorded
+            and not a bipolar derivation). None: same as ``recorded``.
     """
 
     picks: np.ndarray
@@ -278,6 +340,8 @@ class ChannelMap:
     channels_used: list[str] = field(default_factory=list)
     channels_interpolated: list[str] = field(default_factory=list)
     position_source: str = "names"
+    bipolar: list[str] = field(default_factory=list)
+    spatial: Optional[np.ndarray] = None
 
 
 @functools.lru_cache(maxsize=32)
@@ -381,12 +445,16 @@ def harmonize_channels(
 ) -> ChannelMap:
     """Work out how to map a recording's channels onto ``STANDARD_CHANNELS``.
 
-    Non-EEG channels (by MNE type or by name: EOG, EMG, ECG/EKG, stim, resp, MEG, misc, photic)
-    are dropped. Channels with a 10-20 name (after alias mapping) are copied; the others of the 19
-    are interpolated by spherical spline from the recorded ones. When no 10-20 names are found
-    but electrode positions are known (the Raw's montage, a BIDS ``*_electrodes.tsv`` beside the
-    file, or a built-in MNE montage that holds the names, e.g. BioSemi A1..D32), all 19 channels
-    are interpolated from those positions.
+    The montage policy (``MONTAGE_POLICY``), shared by every caller: non-EEG channels (by MNE
+    type or by name: EOG, EMG, ECG/EKG, stim, resp, MEG, misc, photic) are dropped; each other
+    channel records the electrode its label names (``parse_derivation``: referential, or bipolar
+    ``X-Y`` placed at X and listed in ``bipolar``). With at least 4 electrodes of the 19 (or only
+    such electrodes), those are copied and the other sites interpolated by spherical spline. Else
+    every electrode with a position joins: the Raw's montage, a BIDS ``*_electrodes.tsv`` beside
+    the file, the 10-05 template for electrodes known by name (Sleep-EDF's Fpz and Pz), or a
+    built-in MNE montage that holds the names (BioSemi A1..D32), whichever places the most
+    channels; the 19 sites are interpolated from them, and a site with an electrode within
+    ``NEAR_ELECTRODE_RAD`` copies it and counts as recorded.
 
     Args:
         ch_names: channel names as in the file.
@@ -394,13 +462,10 @@ def harmonize_channels(
         positions: ``{name: xyz}`` in any head-centred frame, e.g. ``raw.get_montage()``'s.
         path: the recording's path, for error messages and for BIDS sidecars.
         exclude: channel names to leave out (bad channels, e.g. ``raw.info["bads"]``).
-        min_recorded_channels: fewest usable channels (10-20 names, else electrodes with
-            positions) to accept; default ``MIN_RECORDED_CHANNELS`` (4). Lower it only for a
-            documented low-density source: with fewer than 4 electrodes most of the 19 channels
-            are a smooth blend of the few recorded ones (``recorded`` says which are measured).
-            Note that the 10-20 names win when at least this many are found, so a source whose
-            channels are partly off the 19 (e.g. Fpz) should set it above its count of 10-20 names
-            to have every electrode used through the position path.
+        min_recorded_channels: fewest usable electrodes to accept; default
+            ``MIN_RECORDED_CHANNELS`` (1). With few electrodes most of the 19 channels are a
+            smooth blend of the recorded ones: ``recorded`` says which are measured, ``spatial``
+            which support spatial claims, and the findings mark the rest not assessable.
 
     Raises:
         ValueError: ``min_recorded_channels`` is not an int >= 1.
@@ -417,42 +482,67 @@ def harmonize_channels(
         )
     excluded = set(exclude)
     eeg = [i for i in eeg if ch_names[i] not in excluded]
-    # First name wins when a channel appears twice (e.g. "EEG FP1-REF" and "EEG FP1-LE").
-    found: dict[str, int] = {}
+    # Which electrode each channel records (and the second one of a bipolar derivation); first
+    # channel wins when an electrode appears twice (e.g. "EEG FP1-REF" and "EEG FP1-LE").
+    derivations = {i: parse_derivation(ch_names[i]) for i in eeg}
+    electrodes: dict[str, int] = {}
     for i in eeg:
-        canonical = canonical_channel_name(ch_names[i])
-        if canonical is not None and canonical not in found:
-            found[canonical] = i
-    if len(found) >= min_recorded_channels:
+        if derivations[i] is not None and derivations[i][0] not in electrodes:
+            electrodes[derivations[i][0]] = i
+    found = {name: i for name, i in electrodes.items() if name in _INDEX_OF}
+    bipolar = {i: f"{d[0]}={d[0]}-{d[1]}" for i, d in derivations.items() if d is not None and d[1] is not None}
+    only_named = len(electrodes) == len(found)
+    if found and (len(found) >= max(_NAMED_PATH_MIN, min_recorded_channels) or (only_named and len(found) >= min_recorded_channels)):
         order = sorted(found, key=found.get)
         matrix, recorded = _named_matrix(tuple(order))
+        spatial = recorded.copy()
+        for name in order:
+            spatial[_INDEX_OF[name]] = found[name] not in bipolar
         return ChannelMap(
             picks=np.array([found[n] for n in order]),
             matrix=matrix,
             recorded=recorded,
             channels_used=[ch_names[found[n]] for n in order],
             channels_interpolated=[n for n, r in zip(STANDARD_CHANNELS, recorded) if not r],
+            bipolar=[bipolar[found[n]] for n in order if found[n] in bipolar],
+            spatial=spatial,
         )
 
-    # No (or too few) 10-20 names: fall back on electrode positions.
+    # Few or no 10-20 names: every electrode with a position joins (the Raw's montage, a BIDS
+    # electrodes.tsv, the 10-05 template for electrodes known by name, a built-in cap montage):
+    # whichever places the most EEG channels.
     eeg_names = [ch_names[i] for i in eeg]
-    source = "montage"
-    pos = {n: np.asarray(p, dtype=np.float64) for n, p in (positions or {}).items() if p is not None and np.all(np.isfinite(p))}
-    if sum(n in pos for n in eeg_names) < min_recorded_channels:
-        pos, source = _bids_electrodes(path, eeg_names, min_recorded_channels) or {}, "electrodes.tsv"
-    if sum(n in pos for n in eeg_names) < min_recorded_channels:
-        builtin, montage_name = _builtin_montage_positions(eeg_names)
-        pos, source = builtin or {}, f"MNE montage {montage_name}"
+    template = _template_positions()
+    by_name = {ch_names[i]: template[name.upper()][1] for name, i in electrodes.items()}
+    candidates = [
+        ("montage", {n: np.asarray(p, dtype=np.float64) for n, p in (positions or {}).items() if p is not None and np.all(np.isfinite(p))}),
+        ("electrodes.tsv", lambda: _bids_electrodes(path, eeg_names, min_recorded_channels) or {}),
+        (f"names ({_TEMPLATE_MONTAGE} template)", by_name),
+        ("builtin", lambda: _builtin_montage_positions(eeg_names)),
+    ]
+    pos, source, best = {}, "montage", 0
+    for name, candidate in candidates:
+        if best >= len(eeg_names):
+            break
+        value = candidate() if callable(candidate) else candidate
+        if name == "builtin":
+            value, name = value[0] or {}, f"MNE montage {value[1]}"
+        hits = sum(n in value for n in eeg_names)
+        if hits > best:
+            pos, source, best = value, name, hits
     with_pos = [i for i in eeg if ch_names[i] in pos]
     if len(with_pos) < min_recorded_channels:
         raise EEGInputError(
             f"{label}: only {len(found)} of the 19 10-20 channels found ({sorted(found) or 'none'}) and "
             f"no electrode positions for the other EEG channels; at least {min_recorded_channels} are needed "
-            "to interpolate the rest: check the channel names (e.g. 'EEG FP1-REF', 'T3', 'O1') or attach a "
+            "to interpolate the rest: check the channel names (e.g. 'EEG FP1-REF', 'T3', 'O1', 'EEG Fpz-Cz') or attach a "
             "montage with positions (raw.set_montage) or an electrodes.tsv beside the file"
         )
     xyz = tuple(tuple(round(float(v), 6) for v in pos[ch_names[i]]) for i in with_pos)
     matrix, recorded = _position_matrix(xyz)
+    spatial = recorded.copy()
+    for site in np.flatnonzero(recorded):
+        spatial[site] = with_pos[int(np.argmax(matrix[site]))] not in bipolar  # the copied electrode
     return ChannelMap(
         picks=np.array(with_pos),
         matrix=matrix,
@@ -460,6 +550,8 @@ def harmonize_channels(
         channels_used=[ch_names[i] for i in with_pos],
         channels_interpolated=[n for n, r in zip(STANDARD_CHANNELS, recorded) if not r],
         position_source=source,
+        bipolar=[bipolar[i] for i in with_pos if i in bipolar],
+        spatial=spatial,
     )
 
 
@@ -524,3 +616,107 @@ def bids_line_freq(path: Optional[str]) -> Optional[float]:
         return float(value) if value in (50, 60, 50.0, 60.0) else None
     except (OSError, ValueError, TypeError):
         return None
+
+
+# pyprep's NoisyChannels defaults (Bigdely-Shamlo et al. 2015, the PREP pipeline; pyprep 0.9):
+# robust z of the channel amplitude > 5 (deviation), robust z of the >50 Hz / <50 Hz amplitude
+# ratio > 5 (HF noise), maximal correlation with another channel (its 98th percentile) < 0.4 in
+# more than 1 % of 1 s windows (correlation), and flat signal. RANSAC is left out (it needs a
+# dense cap and minutes of CPU). The robust statistics need enough channels to be robust: below
+# ``min_channels`` nothing is flagged but flat channels. The front-end leaves out a channel that
+# is flat, an amplitude outlier (bad by deviation *and* ``outlier_amplitude_factor`` times larger
+# or smaller than the median channel: a physiological topography, e.g. eyes-closed occipital alpha
+# or frontal sleep delta, makes channels up to 3-4x larger than the rest, a lost contact 5-15x),
+# or bad by both HF noise and correlation (PREP's "bad by SNR"); a channel flagged by one criterion
+# alone (muscle over the temporalis, a few artifact seconds, strong alpha) is named as suspect and
+# kept: it still carries EEG, and its artifacts are reported per segment.
+BAD_CHANNEL_CRITERIA = {
+    "deviation_z": 5.0,
+    "hf_noise_z": 5.0,
+    "correlation_threshold": 0.4,
+    "correlation_window_s": 1.0,
+    "correlation_bad_fraction": 0.01,
+    "flat_std_uv": 0.5,  # the findings' flat_channel threshold
+    "outlier_amplitude_factor": 5.0,
+    "min_channels": 8,
+}
+_IQR_TO_SD = 0.7413
+_MAD_TO_SD = 1.4826
+
+
+def _mad(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(np.abs(x - np.median(x, axis=axis, keepdims=True)), axis=axis)
+
+
+def _iqr(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    # MATLAB's quantile convention, as pyprep's _mat_quantile ("hazen" in numpy's terms).
+    q75, q25 = np.quantile(x, [0.75, 0.25], axis=axis, method="hazen")
+    return q75 - q25
+
+
+@functools.lru_cache(maxsize=8)
+def _bad_channel_filters(sfreq: float) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    from scipy import signal
+
+    high = signal.butter(4, 1.0, btype="highpass", output="sos", fs=sfreq)  # pyprep's 1 Hz detrend
+    low = signal.butter(8, 47.5, btype="lowpass", output="sos", fs=sfreq) if sfreq > 100 else None  # its 45-50 Hz FIR
+    return high, low
+
+
+def find_bad_channels(data_uv: np.ndarray, sfreq: float) -> dict[str, list[int]]:
+    """Bad channels by pyprep's ``NoisyChannels`` criteria (``BAD_CHANNEL_CRITERIA``), vectorized.
+
+    Args:
+        data_uv: ``(n_channels, n_times)`` EEG in microvolts (a recording or excerpts of it, end
+            to end); at least a few seconds.
+        sfreq: Hz.
+
+    Returns:
+        ``{"flat": [...], "deviation": [...], "hf_noise": [...], "correlation": [...],
+        "amplitude_outlier": [...]}``: channel indices flagged by each criterion (the first four
+        are pyprep's; a test checks them against pyprep on real data), the last the deviation
+        channels ``outlier_amplitude_factor`` away from the median amplitude.
+    """
+    from scipy import signal
+
+    criteria = BAD_CHANNEL_CRITERIA
+    data = np.asarray(data_uv, dtype=np.float64)
+    n_ch = data.shape[0]
+    out: dict[str, list[int]] = {"flat": [], "deviation": [], "hf_noise": [], "correlation": [], "amplitude_outlier": []}
+    flat = (data.std(axis=-1) < criteria["flat_std_uv"]) | (_mad(data) < 1e-9)
+    out["flat"] = np.flatnonzero(flat).tolist()
+    usable = np.flatnonzero(~flat)
+    if len(usable) < criteria["min_channels"]:
+        return out
+    high, low = _bad_channel_filters(float(sfreq))
+    x = signal.sosfiltfilt(high, data[usable], axis=-1)
+    # Deviation: the robust amplitude of a channel far from the others'.
+    amplitude = _iqr(x) * _IQR_TO_SD
+    z = (amplitude - np.median(amplitude)) / max(float(_iqr(amplitude) * _IQR_TO_SD), 1e-12)
+    out["deviation"] = usable[np.abs(z) > criteria["deviation_z"]].tolist()
+    ratio = amplitude / max(float(np.median(amplitude)), 1e-12)
+    factor = criteria["outlier_amplitude_factor"]
+    out["amplitude_outlier"] = usable[(np.abs(z) > criteria["deviation_z"]) & ((ratio >= factor) | (ratio <= 1 / factor))].tolist()
+    filtered = signal.sosfiltfilt(low, x, axis=-1) if low is not None else x
+    if low is not None:
+        # High-frequency noise: the >50 Hz part's amplitude relative to the rest.
+        noisiness = _mad(x - filtered) / np.maximum(_mad(filtered), 1e-12)
+        z = (noisiness - np.median(noisiness)) / max(float(_mad(noisiness) * _MAD_TO_SD), 1e-12)
+        out["hf_noise"] = usable[z > criteria["hf_noise_z"]].tolist()
+    # Correlation: in 1 s windows, the channel's highest correlation with another channel (the
+    # 98th percentile of its absolute correlations) below 0.4 in more than 1 % of the windows.
+    win = int(criteria["correlation_window_s"] * sfreq)
+    n_win = (filtered.shape[-1] - 1) // win
+    if n_win >= 1:
+        windows = filtered[:, : n_win * win].reshape(len(usable), n_win, win).transpose(1, 0, 2)  # (w, c, win)
+        windows = windows - windows.mean(-1, keepdims=True)
+        norm = np.linalg.norm(windows, axis=-1, keepdims=True)
+        live = norm[..., 0] > 0  # (w, c)
+        windows = windows / np.where(norm > 0, norm, 1.0)
+        corr = np.abs(windows @ windows.transpose(0, 2, 1))  # (w, c, c)
+        corr[:, np.arange(len(usable)), np.arange(len(usable))] = 0.0
+        best = np.quantile(corr, 0.98, axis=1, method="hazen")  # (w, c)
+        best[~live] = 0.0
+        fraction = (best < criteria["correlation_threshold"]).mean(0)
+        out["correlation"] = usable[fraction > criteria["correlation_bad_fraction"]].tolist()
+    return out

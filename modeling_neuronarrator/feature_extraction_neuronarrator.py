@@ -35,12 +35,14 @@ from transformers import BatchFeature, SequenceFeatureExtractor
 
 from .eeg_io_neuronarrator import (
     MIN_RECORDED_CHANNELS,
+    MONTAGE_POLICY,
     MIN_SAMPLING_RATE_HZ,
     STANDARD_CHANNELS,
     ChannelMap,
     EEGInputError,
     bids_line_freq,
     check_min_recorded_channels,
+    find_bad_channels,
     harmonize_channels,
     raw_positions,
     read_recording,
@@ -58,8 +60,9 @@ logger = logging.getLogger(__name__)
 
 # Above this the "sampling rate" is almost surely a header error (or intracranial/MEG-rate data).
 MAX_SAMPLING_RATE_HZ = 20000.0
-# A cap electrode with this many times the median standard deviation is broken (dense caps only).
-_OUTLIER_STD_FACTOR = 5.0
+# Bad-channel detection reads up to this many excerpts of this length, spread over the recording.
+_BAD_CHANNEL_EXCERPTS = 4
+_BAD_CHANNEL_EXCERPT_S = 60.0
 # Log of relative power is floored here so that a band with no power maps to a finite pixel.
 _LOG_FLOOR = 1e-6
 
@@ -77,6 +80,8 @@ class _Source:
         min_recorded_channels: int = MIN_RECORDED_CHANNELS,
     ):
         self.min_recorded_channels = min_recorded_channels
+        self.bad_channels: dict[str, list[str]] = {}  # found by find_bad_channels: name -> criteria
+        self.suspect_channels: dict[str, list[str]] = {}  # flagged but kept (see reject_bad_channels)
         self.path: Optional[str] = None
         self.file_line_freq: Optional[float] = None
         if isinstance(recording, (str, os.PathLike)):
@@ -153,28 +158,40 @@ class _Source:
         self.ch_types, self.positions, self.bads = None, None, []
         self.map = harmonize_channels(self.ch_names, None, path=None, min_recorded_channels=self.min_recorded_channels)
 
-    def reject_outliers(self, stds: np.ndarray) -> None:
-        """Leave out bad channels of a position-interpolated (dense) recording.
+    def reject_bad_channels(self) -> None:
+        """Find bad channels (pyprep ``NoisyChannels`` criteria: flat, deviation, HF noise,
+        correlation; ``find_bad_channels``) on excerpts spread over the recording and leave them
+        out: their 10-20 sites are then interpolated, unmarked in ``channel_mask`` and not
+        assessable, so a broken electrode never becomes a focal finding. Not when half or more
+        of the channels would go (then the criteria, which compare channels, mean nothing)."""
+        length = min(self.n_times, int(_BAD_CHANNEL_EXCERPT_S * self.sfreq))
+        count = max(1, min(_BAD_CHANNEL_EXCERPTS, self.n_times // max(length, 1)))
+        offsets = np.linspace(0, self.n_times - length, count).astype(int)
+        excerpt = np.concatenate([self.read_source(o, o + length) for o in offsets], axis=-1)
+        found = find_bad_channels(excerpt, self.sfreq)
+        flagged: dict[str, list[str]] = {}
+        for criterion, indices in found.items():
+            for j in indices:
+                flagged.setdefault(self.map.channels_used[j], []).append(criterion)
+        # Left out: flat, an amplitude outlier, or HF noise and correlation together (low SNR);
+        # the rest is named as suspect (BAD_CHANNEL_CRITERIA).
+        bad = {n: c for n, c in flagged.items() if {"flat", "amplitude_outlier"} & set(c) or {"hf_noise", "correlation"} <= set(c)}
+        self.suspect_channels = {n: c for n, c in flagged.items() if n not in bad}
+        if not bad or len(bad) >= len(self.map.picks) / 2:
+            self.suspect_channels = flagged
+            return
+        logger.info("%s: leaving out bad channels %s", self.label, bad)
+        self.bad_channels = bad
+        self.bads = self.bads + sorted(bad)
+        self.map = harmonize_channels(
+            self.ch_names, self.ch_types, positions=self.positions, path=self.path, exclude=self.bads,
+            min_recorded_channels=self.min_recorded_channels,
+        )  # fmt: skip
 
-        Every 10-20 channel is estimated from the cap there, so one broken electrode (far larger
-        or near-zero variance) would leak into its neighbours' estimates and fake a focal
-        finding. ``stds``: ``(n_source,)`` standard deviations of ``map.picks`` in uV.
-        """
-        if self.map.position_source == "names":
-            return  # recorded channels are shown as recorded; a flat one is reported as a finding
-        median = float(np.median(stds))
-        bad = [
-            self.map.channels_used[j]
-            for j, s in enumerate(stds)
-            if s > _OUTLIER_STD_FACTOR * median or s < THRESHOLDS["flat_std_uv"]
-        ]
-        if bad and len(bad) < len(stds) // 2:
-            logger.info("%s: leaving out bad channels %s", self.label, bad)
-            self.bads = self.bads + bad
-            self.map = harmonize_channels(
-                self.ch_names, self.ch_types, positions=self.positions, path=self.path, exclude=self.bads,
-                min_recorded_channels=self.min_recorded_channels,
-            )  # fmt: skip
+    @property
+    def flat_bad(self) -> bool:
+        """A channel left out for being flat (the findings still report a flat channel)."""
+        return any("flat" in criteria for criteria in self.bad_channels.values())
 
     def _check_rate(self) -> None:
         if not math.isfinite(self.sfreq) or self.sfreq < MIN_SAMPLING_RATE_HZ or self.sfreq > MAX_SAMPLING_RATE_HZ:
@@ -237,9 +254,10 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         batch_segments: segments per streamed window.
         filter_padding_seconds: extra signal read on each side of a window and discarded, so that
             filter edges fall outside the kept segments.
-        min_recorded_channels: fewest usable EEG channels a recording must have (4); lower only
-            for a documented low-density source (Sleep-EDF's two derivations): the other channels
-            are then spline estimates, and ``channel_mask`` marks them False.
+        min_recorded_channels: fewest usable EEG electrodes a recording must have (default 1:
+            the montage policy ``MONTAGE_POLICY`` accepts 2-6 channel and bipolar PSGs); the other
+            channels are spline estimates, ``channel_mask`` marks them False, and the findings
+            state spatial fields only where the recorded electrodes support them.
         stage_vigilance: stage the recording's vigilance state with YASA and set each segment's
             ``Findings.state`` (``vigilance_neuronarrator``; ``recording_info["vigilance"]`` says
             from which derivation, or why not assessed).
@@ -360,7 +378,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         source = _Source(recording, sampling_rate, ch_names, self.min_recorded_channels)
         starts = self._segment_starts(source, start_s, end_s)
         probe = self._probe(source)
-        source.reject_outliers(probe.std(axis=-1))
+        source.reject_bad_channels()
         line, line_source = self._resolve_line_freq(source, line_freq, probe)
         sos, h_freq = self._bandpass(source.sfreq)
         apply_notch = line is not None and line < h_freq
@@ -371,6 +389,12 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             "channels_used": list(source.map.channels_used),
             "channels_interpolated": list(source.map.channels_interpolated),
             "channels_excluded": list(source.bads),
+            "channels_bad": {name: list(criteria) for name, criteria in source.bad_channels.items()},
+            "channels_suspect": {name: list(criteria) for name, criteria in source.suspect_channels.items()},
+            "channels_recorded": [n for n, r in zip(STANDARD_CHANNELS, source.map.recorded) if r],
+            "channels_spatial": [n for n, r in zip(STANDARD_CHANNELS, _spatial(source.map)) if r],
+            "bipolar_derivations": list(source.map.bipolar),
+            "montage_policy": MONTAGE_POLICY,
             "position_source": source.map.position_source,
             "line_freq": line,
             "line_freq_source": line_source,
@@ -481,10 +505,10 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
 
         # Flat channels in the unfiltered source data, per segment.
         seg_src = int(round(self.segment_seconds * source.sfreq))
-        raw_flat = np.zeros(len(starts), dtype=bool)
+        raw_flat = np.full(len(starts), source.flat_bad)
         for k, t in enumerate(starts):
             a = int(round(t * source.sfreq)) - first_sample
-            raw_flat[k] = bool((data[:, a : a + seg_src].std(axis=-1) < THRESHOLDS["flat_std_uv"]).any())
+            raw_flat[k] |= bool((data[:, a : a + seg_src].std(axis=-1) < THRESHOLDS["flat_std_uv"]).any())
 
         x = source.map.matrix @ data  # (19, n) uV
         x -= x.mean(axis=-1, keepdims=True)  # offsets would ring through the resampler's edges
@@ -513,7 +537,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         mask = np.broadcast_to(source.map.recorded, (len(starts), len(STANDARD_CHANNELS))).copy()
         findings = compute_findings(
             segments, fs_out, channel_mask=mask, psd=psd, freqs=freqs, line_freq=line,
-            raw_flat=raw_flat, previous=previous,
+            raw_flat=raw_flat, previous=previous, spatial_mask=_spatial(source.map), bad_channels=sorted(source.bad_channels),
         )  # fmt: skip
         for item, start in zip(findings, starts):
             item.events = events_in_segment(events, float(start), float(start) + self.segment_seconds)
@@ -557,6 +581,11 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         for key in [k for k in output if k.startswith("_")]:
             del output[key]
         return output
+
+
+def _spatial(channel_map: ChannelMap) -> np.ndarray:
+    """``(19,)`` bool: recorded sites whose signal supports spatial claims (not bipolar)."""
+    return channel_map.recorded if channel_map.spatial is None else channel_map.spatial
 
 
 _ARRAY_KEYS = ("eeg", "channel_mask", "topomaps", "band_powers", "segment_start_s")

@@ -443,15 +443,21 @@ def _flattened_peak(psd: np.ndarray, freqs: np.ndarray, low: float, high: float)
     flat = log_psd[..., wide] - (offset[..., None] - exponent[..., None] * np.log10(freqs[wide]))
     # A rhythm spans a band of frequencies; a single bin standing out is estimation noise (10 s
     # Welch spectra scatter by ~0.1 log10 per bin): the flattened spectrum is averaged over 1 Hz.
-    flat = _ndimage.uniform_filter1d(flat, max(1, int(round(2 * half / df)) + 1), axis=-1, mode="nearest")
+    width = max(1, int(round(2 * half / df)) + 1)
+    smooth = _ndimage.uniform_filter1d(flat, width, axis=-1, mode="nearest")
     inside = (freqs[wide] >= low) & (freqs[wide] <= high)
-    band, flat = wide[inside], flat[..., inside]  # (k,), (..., k)
-    k = flat.argmax(-1)
-    height = np.take_along_axis(flat, k[..., None], -1)[..., 0]
+    band, flat, smooth = wide[inside], flat[..., inside], smooth[..., inside]  # (k,), (..., k), (..., k)
+    k = smooth.argmax(-1)
+    height = np.take_along_axis(smooth, k[..., None], -1)[..., 0]
+    inner = (k > 0) & (k < len(band) - 1)
+    # The frequency: the unsmoothed spectrum's highest bin within the averaging window, refined
+    # by a parabola through its neighbours (the smoothing decides *whether*, not *where*).
+    offsets = np.arange(-(width // 2), width // 2 + 1)
+    around = np.clip(k[..., None] + offsets, 0, len(band) - 1)  # (..., width)
+    k = np.take_along_axis(around, np.take_along_axis(flat, around, -1).argmax(-1)[..., None], -1)[..., 0]
     kc = np.clip(k, 1, len(band) - 2)[..., None]
     a, b, c = (np.take_along_axis(flat, kc + d, -1)[..., 0] for d in (-1, 0, 1))
-    frequency = freqs[band][k] + _parabolic_offset(a, b, c) * (freqs[1] - freqs[0])
-    inner = (k > 0) & (k < len(band) - 1)
+    frequency = freqs[band][k] + _parabolic_offset(a, b, c) * df
     return np.where(inner, frequency, np.nan), height
 
 

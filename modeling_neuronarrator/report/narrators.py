@@ -176,6 +176,7 @@ class ModelNarrator:
                 history_windows(n, k, n_before),
                 batch_size=self.batch_size,
                 max_new_tokens=self.max_new_tokens,
+                findings=list(batch["findings"]),
             )
         if k > 0:
             known = (_segment_indices(history, n_before)[-n_before:] if n_before else []) + indices

@@ -455,10 +455,14 @@ class SegmentCollator:
         self.processor = processor
         self.blind = blind
         self.finding_targets = list(finding_targets) if finding_targets else None
-        self.max_length = None
-        if processor is not None and max_text_tokens is not None:
-            prompt = processor.tokenizer(processor.build_prompt(), add_special_tokens=False)["input_ids"]
-            self.max_length = len(prompt) + int(max_text_tokens)
+        self.max_target_tokens = None if max_text_tokens is None else int(max_text_tokens)
+
+    def findings(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The rows' measured findings, for a processor that writes them into the prompt (grounded
+        narration; the blind ablation keeps them: findings in, EEG zeroed)."""
+        if self.processor is None or not getattr(self.processor, "findings_in_prompt", False):
+            return None
+        return [parse_json_field(e["findings"]) for e in examples]
 
     def arrays(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         """The numeric part of a batch (no text), as numpy arrays."""
@@ -509,7 +513,15 @@ class SegmentCollator:
         descriptions = [e["description"] for e in examples]
         if self.processor is not None:
             targets = arrays.pop("finding_targets", None)  # not a processor input
-            tensors = dict(self.processor(text=descriptions, max_length=self.max_length, return_tensors="pt", **arrays))
+            tensors = dict(
+                self.processor(
+                    text=descriptions,
+                    max_target_tokens=self.max_target_tokens,
+                    findings=self.findings(examples),
+                    return_tensors="pt",
+                    **arrays,
+                )
+            )
             if targets is not None:
                 tensors["finding_targets"] = torch.from_numpy(targets)
         else:

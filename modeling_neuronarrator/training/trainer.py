@@ -411,19 +411,19 @@ def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, p
     if stage == "stage2" and stage_cfg.num_generate and accelerator.is_main_process:
         examples = [validation_data[i] for i in range(min(stage_cfg.num_generate, len(validation_data)))]
         model = accelerator.unwrap_model(module).model
-        texts = generate_narratives(model, processor, collate.arrays(examples), stage_cfg.max_new_tokens)
+        texts = generate_narratives(model, processor, collate.arrays(examples), stage_cfg.max_new_tokens, collate.findings(examples))
         record["samples"] = [{"id": e["id"], "generated": t, "reference": e["description"]} for e, t in zip(examples, texts)]
     return record
 
 
 @torch.no_grad()
-def generate_narratives(model, processor, arrays: dict[str, Any], max_new_tokens: int) -> list[str]:
+def generate_narratives(model, processor, arrays: dict[str, Any], max_new_tokens: int, findings: list | None = None) -> list[str]:
     """Greedy narratives for the numeric part of a batch (``SegmentCollator.arrays``), through the
     model's one inference path (``generate_narratives``): the segments and their K-segment
     histories are encoded once each, the windows index those encodings."""
     from ..modeling_neuronarrator import SegmentFeatures
 
-    inputs = processor(return_tensors="pt", **arrays)
+    inputs = processor(return_tensors="pt", findings=findings, **arrays)
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in inputs.items()}
     was_training = model.training
@@ -441,7 +441,7 @@ def generate_narratives(model, processor, arrays: dict[str, Any], max_new_tokens
         rows[present] = batch + torch.arange(int(present.sum()))
         windows = torch.cat([rows, windows], dim=1)
     texts = model.generate_narratives(
-        processor, SegmentFeatures.concatenate(parts), windows, batch_size=batch, max_new_tokens=max_new_tokens
+        processor, SegmentFeatures.concatenate(parts), windows, batch_size=batch, max_new_tokens=max_new_tokens, findings=findings
     )
     model.train(was_training)
     return texts

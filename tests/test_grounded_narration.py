@@ -1,0 +1,104 @@
+"""Grounded narration: the measured findings are written into the prompt (config.findings_in_prompt)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from model_fixtures import segments, tiny_config, tiny_model, tiny_processor
+
+from modeling_neuronarrator import Findings, NeuroNarratorProcessor
+from modeling_neuronarrator.findings_neuronarrator import Event, Slowing
+from modeling_neuronarrator.modeling_neuronarrator import history_windows
+from modeling_neuronarrator.processing_neuronarrator import measured_findings_text
+
+
+def _findings(**changes) -> Findings:
+    base = Findings(
+        dominant_frequency_hz=9.5, dominant_band="alpha", posterior_dominant_rhythm_hz=9.5,
+        band_power_by_region={}, band_power_by_hemisphere={}, predominant_region="occipital",
+        amplitude_uv=42.0, state="awake", change_from_previous=["stable"],
+    )  # fmt: skip
+    return dataclasses.replace(base, **changes)
+
+
+def test_measured_line_states_every_field_state_first():
+    text = measured_findings_text(_findings())
+    assert text.startswith("Measured: state awake; rhythm 9.5 Hz; band alpha; pdr 9.5 Hz; region occipital;")
+    assert "amplitude 42 uV" in text and "artifacts none" in text and "events none" in text and text.endswith("change stable.")
+    sleep = measured_findings_text(
+        _findings(state="N2", dominant_frequency_hz=None, dominant_band="delta", posterior_dominant_rhythm_hz=None,
+                  predominant_region="not_assessable", slowing=Slowing("focal", "left", "temporal"), artifacts=["muscle"],
+                  events=[Event("spike_and_wave", 1.0, 6.5, ["Fz", "Cz"], 3.0)], change_from_previous=None)
+    )  # fmt: skip
+    assert "state N2; rhythm none; band delta; pdr none; region not_assessable" in sleep
+    assert "slowing focal left temporal" in sleep and "artifacts muscle" in sleep
+    assert "events spike_and_wave 3.0 Hz 1.0-6.5 s Fz/Cz" in sleep and "change first segment" in sleep
+    assert measured_findings_text(_findings().to_dict()) == measured_findings_text(_findings())
+
+
+@pytest.fixture(scope="module")
+def grounded():
+    config = tiny_config(findings_in_prompt=True)
+    return tiny_model(config), tiny_processor(config)
+
+
+def test_grounded_processor_needs_findings_and_puts_them_in_each_prompt(grounded):
+    _, processor = grounded
+    assert processor.findings_in_prompt
+    data = segments(2)
+    with pytest.raises(ValueError, match="narrates from the measured findings"):
+        processor(**data)
+    rows = [_findings(), _findings(state="N3", dominant_frequency_hz=1.5, dominant_band="delta")]
+    inputs = processor(**data, findings=rows, text=["Alpha at 9.5 Hz.", "Delta."], max_target_tokens=3)
+    decoded = [processor.tokenizer.decode(ids[labels == -100]) for ids, labels in zip(inputs["input_ids"], inputs["labels"])]
+    assert "awake" in decoded[0] and "awake" not in decoded[1]
+    assert "N3" in decoded[1] and "N3" not in decoded[0]
+    # Targets are capped at 3 tokens (EOS included) whatever the prompt length.
+    assert [(row != -100).sum().item() for row in inputs["labels"]] == [3, 3]
+
+
+def test_ungrounded_processor_prompt_is_unchanged_by_findings():
+    processor = tiny_processor()
+    data = segments(1)
+    with_findings = processor(**data, findings=[_findings()])
+    without = processor(**data)
+    assert torch.equal(torch.as_tensor(with_findings["input_ids"]), torch.as_tensor(without["input_ids"]))
+
+
+def test_findings_in_prompt_survives_save_and_load(tmp_path, grounded):
+    _, processor = grounded
+    processor.save_pretrained(tmp_path)
+    assert NeuroNarratorProcessor.from_pretrained(tmp_path).findings_in_prompt is True
+
+
+def test_grounded_generation_reads_the_findings(grounded):
+    model, processor = grounded
+    data = segments(2, seed=1)
+    eeg, mask, topo = (torch.as_tensor(data[k]) for k in ("eeg_values", "channel_mask", "topomaps"))
+    with torch.no_grad():
+        features = model.model.encode_segments(eeg, mask, topo)
+        with pytest.raises(ValueError, match="narrates from the measured findings"):
+            model.generate_narratives(processor, features, history_windows(2, 3), max_new_tokens=4)
+        texts = model.generate_narratives(processor, features, history_windows(2, 3), max_new_tokens=4,
+                                          findings=[_findings(), _findings(state="N2")])  # fmt: skip
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+
+
+def test_collator_passes_row_findings_to_a_grounded_processor(grounded):
+    from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer
+
+    _, processor = grounded
+    rng = np.random.default_rng(0)
+    examples = [
+        {"id": f"r{i}", "description": "Alpha.", "eeg": rng.standard_normal((19, 2000)).astype(np.float32),
+         "channel_mask": np.ones(19, bool), "history_eeg": np.zeros((0, 19, 2000), np.float32),
+         "history_channel_mask": np.zeros((0, 19), bool), "history_mask": np.zeros(0, bool),
+         "findings": _findings(state=state).to_json()}
+        for i, state in enumerate(("awake", "REM"))
+    ]  # fmt: skip
+    batch = SegmentCollator(TopomapComputer(processor.feature_extractor), processor, max_text_tokens=8)(examples)
+    prompts = [processor.tokenizer.decode(ids[labels == -100]) for ids, labels in zip(batch["input_ids"], batch["labels"])]
+    assert "REM" in prompts[1] and "REM" not in prompts[0]

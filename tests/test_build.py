@@ -575,7 +575,7 @@ def test_sleep_edf_builds_rows_with_its_low_density_policy(tmp_path):
     info = build_corpus({"sleep_edf": str(root)}, out, max_segments_per_recording=2, keep_work=True)
     assert (out / "errors.jsonl").read_text() == "" and info["errors"] == 0
     assert sum(info["splits"].values()) == 4  # two recordings x two segments
-    assert info["settings"]["front_end"] == {"sleep_edf": {"min_recorded_channels": 2}}
+    assert info["settings"]["front_end"] == {}  # the front-end's one montage policy, no source exception
     rows = [row for shard in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(shard).to_pylist()]
     assert {row["recording"] for row in rows} == {"SC4001E0", "ST7011J0"}
     pz = [name == "Pz" for name in STANDARD_CHANNELS]
@@ -587,7 +587,7 @@ def test_sleep_edf_builds_rows_with_its_low_density_policy(tmp_path):
     eeg = np.array([row["eeg"] for row in rows], dtype=np.float32)
     assert eeg.shape == (4, 19, 2000) and np.isfinite(eeg).all()
 
-    # The staged rows were made with {"min_recorded_channels": 2}: another policy must not resume them.
+    # The staged rows were made with the default front-end: another policy must not resume them.
     (out / "_work" / "front_end.json").write_text(json.dumps({"sleep_edf": {"min_recorded_channels": 1}}))
     with pytest.raises(ValueError, match=r"sleep_edf rows were made with front-end arguments \{'min_recorded_channels': 1\}"):
         build_corpus({"sleep_edf": str(root)}, out, max_segments_per_recording=2)

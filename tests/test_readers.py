@@ -461,15 +461,15 @@ def test_sleep_edf_hypnogram_rk_to_aasm(fixture_root):
     ]  # "Sleep stage ?" dropped
     assert _spans(items["ST7011J0"]) == [(0.0, 60.0, {"sleep_stage": "N3"}), (90.0, 120.0, {"sleep_stage": "W"})]  # movement dropped
     raw = get_reader("sleep_edf").load_raw(sc)
-    # Each bipolar derivation becomes a channel at its first electrode (see the low-density policy).
-    # The real SC channel set: 1 Hz respiration, EMG envelope, temperature and marker come along
-    # (MNE resamples them to 100 Hz) and are typed so the front-end leaves them out.
-    assert raw.ch_names == ["Fpz", "Pz", "EOG horizontal", "Resp oro-nasal", "EMG submental", "Temp rectal", "Event marker"]
+    # The file as recorded: the front-end's montage policy places each bipolar derivation at its
+    # first electrode and drops the other channels by name (1 Hz respiration, EMG envelope,
+    # temperature and marker come along, resampled by MNE to 100 Hz).
+    assert raw.ch_names == ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "Resp oro-nasal", "EMG submental", "Temp rectal", "Event marker"]
     assert raw.info["sfreq"] == 100.0
-    assert raw.get_channel_types() == ["eeg", "eeg", "eog", "resp", "emg", "misc", "misc"]
-    assert "Fpz=Fpz-Cz" in raw.info["description"] and "Pz=Pz-Oz" in raw.info["description"]
-    positions = raw.get_montage().get_positions()["ch_pos"]
-    assert set(positions) == {"Fpz", "Pz"} and all(np.isfinite(p).all() for p in positions.values())
+    from modeling_neuronarrator import harmonize_channels
+
+    channel_map = harmonize_channels(raw.ch_names)
+    assert channel_map.channels_used == ["EEG Fpz-Cz", "EEG Pz-Oz"] and channel_map.bipolar == ["Fpz=Fpz-Cz", "Pz=Pz-Oz"]
 
 
 def test_sleep_edf_hypnograms_are_annotation_only_edf_plus(fixture_root):
@@ -845,13 +845,13 @@ def test_chbmit_bipolar_recording_passes_the_front_end(fixture_root):
 
 
 def test_sleep_edf_two_derivations_pass_the_front_end_with_the_reader_policy(fixture_root):
-    """Sleep-EDF's low-density policy: two derivations -> 19 channels, only Pz marked recorded,
-    every segment labelled with its sleep stage."""
+    """Sleep-EDF under the front-end's one montage policy: two derivations -> 19 channels, only
+    Pz marked recorded, nothing spatial assessable, every segment labelled with its sleep stage."""
     from dataset_builder.build import BuildSettings, recording_rows
-    from modeling_neuronarrator import STANDARD_CHANNELS
+    from modeling_neuronarrator import STANDARD_CHANNELS, Findings
 
     reader = get_reader("sleep_edf")
-    assert dict(reader.feature_extractor_kwargs) == {"min_recorded_channels": 2}
+    assert dict(reader.feature_extractor_kwargs) == {}  # no source exception any more
     item = _index("sleep_edf", fixture_root("sleep_edf"))["SC4001E0"]
 
     rows = [row for batch in recording_rows(reader, item, "train", BuildSettings()) for row in batch]
@@ -860,6 +860,8 @@ def test_sleep_edf_two_derivations_pass_the_front_end_with_the_reader_policy(fix
     assert eeg.shape == (30, 19, 2000) and np.isfinite(eeg).all() and 0.01 < np.abs(eeg).mean() < 1.0
     masks = np.array([row["channel_mask"] for row in rows])
     assert (masks == (np.array(STANDARD_CHANNELS) == "Pz")).all()  # Pz recorded, the other 18 estimated
+    findings = [Findings.from_json(row["findings"]) for row in rows]
+    assert all(f.predominant_region == "not_assessable" and f.asymmetry.side == "not_assessable" for f in findings)
     stages = [row["labels"]["sleep_stage"] for row in rows]
     assert stages == ["W"] * 12 + ["N1"] * 3 + ["N2"] * 6 + ["N3"] * 3 + ["REM"] * 3 + [None] * 3  # "?" unlabelled
     # The fixture's Pz-Oz derivation carries 9 Hz, Fpz-Cz 8 Hz: Pz keeps its own rhythm and the

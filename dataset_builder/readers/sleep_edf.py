@@ -15,43 +15,31 @@ braindecode's examples, wake is kept only within ``wake_margin_s`` (30 min) of t
 sleep epoch. Recorded in the Netherlands (50 Hz). EEG is bipolar ``EEG Fpz-Cz``/``EEG Pz-Oz`` at
 100 Hz. No official split.
 
-Low-density policy (the front-end wants at least 4 channels; Sleep-EDF has 2 derivations):
-``load_raw`` turns each bipolar derivation ``EEG X-Y`` into a channel at its first electrode X
-(``EEG Fpz-Cz`` -> ``Fpz``, ``EEG Pz-Oz`` -> ``Pz``) with the electrode positions of MNE's
-``spherical_1020`` template, and ``feature_extractor_kwargs`` lowers the front-end's minimum to
-the 2 derivations. This is an approximation: a derivation is the potential at X referenced to Y
-(Cz, Oz), not to the front-end's common reference, so its amplitude and topography differ from a
-referential recording (e.g. activity shared by Pz and Oz cancels). Both electrodes go through the
-position path (Fpz is not one of the 19); the 19 channels are spherical-spline estimates from the
-two, and only sites within ``NEAR_ELECTRODE_RAD`` of an electrode count as recorded in
-``channel_mask``: Pz is recorded, the other 18 (Fp1/Fp2 included, ~0.3 rad from Fpz) are
-estimated. Rows stay usable for the sleep-stage labels and the posterior rhythm at Pz; spatial
-findings (asymmetry, focal slowing) from them carry little information.
-
-Evidence: mne-tools/mne-python ``mne/datasets/sleep_physionet`` (``age_records.csv`` /
-``temazepam_records.csv``: ``ST7011J0-PSG.edf`` pairs with ``ST7011JP-Hypnogram.edf``, SC and ST lists, ``mne.read_annotations`` on the hypnogram, the
-``Sleep stage W/1/2/3/4/R/?`` and ``Movement time`` descriptions) and braindecode
-``datasets/sleep_physionet.py`` (channels ``EEG Fpz-Cz``, ``EEG Pz-Oz``, ``EOG horizontal``, 30 min of
-wake kept around the night). Hypnograms are annotation-only EDF+ files. The 1 Hz rate of the SC
-EMG/respiration/temperature/marker channels is from the original Sleep-EDF page (not re-read on a
-real Expanded file here).
+Montage: the front-end's one montage policy (``modeling_neuronarrator.eeg_io_neuronarrator.
+MONTAGE_POLICY``, shared with ``neuronarrator narrate`` and the Space) reads the file as it is:
+each bipolar derivation ``EEG X-Y`` is placed at its first electrode X (``EEG Fpz-Cz`` -> Fpz,
+``EEG Pz-Oz`` -> Pz) by the 10-05 template, listed in ``recording_info["bipolar_derivations"]``,
+and the other channels (EOG, EMG, respiration, temperature, event marker) are dropped by name.
+Only sites within ``NEAR_ELECTRODE_RAD`` of an electrode count as recorded in ``channel_mask``
+(Pz; Fp1/Fp2 are ~0.3 rad from Fpz); the other 18 are spline estimates. A derivation is the
+potential at X referenced to Y, not a referential channel, so no spatial finding (regional
+powers, predominant region, asymmetry, focal slowing) is stated from it: the findings say "not
+assessable". Rows stay usable for the sleep-stage labels and the background rhythm.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ._util import LabelIssues, check_root, no_recordings_error, spans_from_annotations
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SLEEP_EDF_STAGES", "SleepEDFReader", "bipolar_to_first_electrode", "trim_wake"]
+__all__ = ["SLEEP_EDF_STAGES", "SleepEDFReader", "trim_wake"]
 
 SLEEP_EDF_STAGES = {
     "Sleep stage W": {"sleep_stage": "W"},
@@ -63,60 +51,6 @@ SLEEP_EDF_STAGES = {
 }
 # Known descriptions that are not stages (dropped on purpose, not reported).
 SLEEP_EDF_NOT_STAGES = ("Sleep stage ?", "Movement time")
-
-# "EEG Fpz-Cz" -> ("Fpz", "Cz"): a bipolar derivation between two 10-20/10-10 electrodes.
-_BIPOLAR_RE = re.compile(r"^EEG\s+([A-Za-z]+[0-9z]*)\s*-\s*([A-Za-z]+[0-9z]*)$")
-# Sleep-EDF's other channels, by the first word of their label (EDF gives every channel "eeg").
-_OTHER_TYPES = {"EOG": "eog", "EMG": "emg", "RESP": "resp", "TEMP": "misc", "EVENT": "misc"}
-# Ideal-sphere template: its head frame's origin is the sphere's centre, which the front-end uses
-# for fewer than 16 electrodes. (standard_1020's origin lies ~4 cm below its electrodes' centre:
-# Pz would land 0.29 rad off the 10-20 Pz and not count as recorded.)
-_MONTAGE = "spherical_1020"
-
-
-def bipolar_to_first_electrode(raw):
-    """Rename each bipolar ``EEG X-Y`` channel of a Raw to ``X`` (its reference Y is dropped from
-    the name), type the other channels, and attach ``spherical_1020`` positions; in place.
-
-    Args:
-        raw: ``mne.io.BaseRaw`` as read from a Sleep-EDF PSG file (volts).
-
-    Returns:
-        The same Raw; ``raw.info["description"]`` lists the derivations (``Fpz=Fpz-Cz``...).
-
-    Raises:
-        ValueError: no ``EEG X-Y`` channel, or X has no position in the template.
-    """
-    import mne
-
-    template = mne.channels.make_standard_montage(_MONTAGE).ch_names
-    by_upper = {name.upper(): name for name in template}
-    renames, derivations, types = {}, [], {}
-    for name in raw.ch_names:
-        match = _BIPOLAR_RE.match(name.strip())
-        if match is None:
-            types[name] = _OTHER_TYPES.get(name.split()[0].upper() if name.split() else "", "misc")
-            continue
-        electrode = by_upper.get(match.group(1).upper())
-        if electrode is None:
-            raise ValueError(
-                f"{raw.filenames[0] if raw.filenames else 'Sleep-EDF recording'}: channel {name!r}: electrode "
-                f"{match.group(1)!r} has no position in MNE's {_MONTAGE} template; expected derivations such as "
-                "'EEG Fpz-Cz' and 'EEG Pz-Oz'"
-            )
-        renames[name] = electrode
-        derivations.append(f"{electrode}={electrode}-{match.group(2)}")
-    if not renames:
-        raise ValueError(
-            f"{raw.filenames[0] if raw.filenames else 'Sleep-EDF recording'}: no bipolar 'EEG X-Y' channel among "
-            f"{raw.ch_names}; a Sleep-EDF PSG file holds 'EEG Fpz-Cz' and 'EEG Pz-Oz'"
-        )
-    raw.set_channel_types({**types, **{name: "eeg" for name in renames}}, verbose="error")
-    raw.rename_channels(renames)
-    raw.set_montage(_MONTAGE, on_missing="ignore", verbose="error")
-    raw.info["description"] = "Sleep-EDF bipolar derivations at their first electrode: " + ", ".join(derivations)
-    return raw
-
 
 def trim_wake(spans: list[LabelSpan], margin_s: float) -> list[LabelSpan]:
     """Clip wake spans to [first sleep - margin, last sleep + margin]; no sleep -> unchanged."""
@@ -147,15 +81,6 @@ class SleepEDFReader(SourceReader):
     layout = "sleep-cassette/SC4ssNE0-PSG.edf + SC4ssNEx-Hypnogram.edf, sleep-telemetry/ST7ssNJ0-PSG.edf + ST7ssNJx-Hypnogram.edf"
     line_freq = 50.0
     wake_margin_s: ClassVar[float] = 30 * 60.0
-    # Both derivations are needed, and 2 (> the one 10-20 name, Pz) sends Fpz through the
-    # position path too: see the module docstring.
-    feature_extractor_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({"min_recorded_channels": 2})
-
-    def load_raw(self, item: RecordingItem):
-        """The PSG file with each ``EEG X-Y`` derivation as channel X at its 10-20 position
-        (``bipolar_to_first_electrode``); volts, 100 Hz."""
-        return bipolar_to_first_electrode(super().load_raw(item))
-
     def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
         import mne
 

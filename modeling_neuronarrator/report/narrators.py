@@ -15,7 +15,6 @@ Both take the same inputs, so the report pipeline does not care which one it get
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -202,7 +201,7 @@ def load_narrator(model_path=None, device: str = "cpu", batch_size: int = 8, his
     if model_path is not None:
         return ModelNarrator(model_path, device=device, batch_size=batch_size)
     default = default_model_path()
-    if default is not None and os.environ.get("NEURONARRATOR_NO_DEFAULT_MODEL") != "1":
+    if default is not None:
         return ModelNarrator(default, device=device, batch_size=batch_size)
     logger.info("no trained model found at modeling_neuronarrator.DEFAULT_MODEL_PATH: narratives come from the template writer")
     return TemplateNarrator(history_segments=history_segments)

@@ -58,15 +58,15 @@ def convert_smollm2(out_dir: str | os.PathLike, gguf_path: str | os.PathLike | N
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     gguf = Path(gguf_path) if gguf_path is not None else find_smollm2_gguf()
     if not gguf.is_file():
         raise FileNotFoundError(f"{gguf}: no such GGUF file")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     logger.info("loading %s (dequantizing to fp32)", gguf)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    quantized = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # A local folder: local_files_only keeps transformers off the Hub (no process-wide switch).
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
+    quantized = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, local_files_only=True)
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

@@ -18,6 +18,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _own_datasets_cache(tmp_path_factory):
+    """The app's load_dataset caches by folder path; pytest's numbered temp folders are reused
+    across sessions, so a shared cache could serve another run's corpus for the same path."""
+    import datasets
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("datasets_cache"))
+        yield
+
+
 @pytest.fixture(scope="module")
 def app():
     return load_space_app()

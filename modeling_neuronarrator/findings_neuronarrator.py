@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
+from scipy import fft as _fft
 from scipy import ndimage as _ndimage
 from scipy import signal as _signal
 
@@ -365,7 +366,7 @@ def segment_psd(eeg_uv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, n
     # one-sided), written as one strided view + one rfft so all segments and channels go at once.
     frames = np.lib.stride_tricks.sliding_window_view(eeg_uv, nperseg, axis=-1)[..., ::step, :]  # (..., n_frames, nperseg)
     frames = frames - frames.mean(axis=-1, keepdims=True)
-    spectra = np.fft.rfft(frames * window.astype(frames.dtype, copy=False), axis=-1)  # (..., n_frames, n_freqs)
+    spectra = _fft.rfft(frames * window.astype(frames.dtype, copy=False), axis=-1, workers=-1)  # (..., n_frames, n_freqs)
     power = (spectra.real**2 + spectra.imag**2).mean(axis=-2) / (sampling_rate * float((window**2).sum()))
     power[..., 1 : (nperseg + 1) // 2] *= 2.0  # fold negative frequencies (not DC, not Nyquist)
     return power, np.fft.rfftfreq(nperseg, 1.0 / sampling_rate)
@@ -479,6 +480,16 @@ def dominant_rhythm(psd: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     """
     frequency, height = _flattened_peak(psd, freqs, *THRESHOLDS["rhythm_fit_range_hz"])
     return np.where(height >= np.log10(THRESHOLDS["rhythm_peak_over_aperiodic"]), frequency, np.nan)
+
+
+def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median over the last axis of the entries where ``mask`` is True (NaN for an empty row);
+    one sort for all rows (``np.nanmedian`` loops over rows)."""
+    ordered = np.sort(np.where(mask, values, np.inf), axis=-1)
+    count = mask.sum(-1)
+    lo = np.take_along_axis(ordered, np.clip((count - 1) // 2, 0, None)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(ordered, np.clip(count // 2, 0, None)[..., None], -1)[..., 0]
+    return np.where(count > 0, (lo + hi) / 2, np.nan)
 
 
 def _group_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -648,10 +659,10 @@ def _other_artifacts(
         near_bins = (np.abs(freqs - f) >= 2.0) & (np.abs(freqs - f) <= 6.0)
         ratio = psd[..., at].max(-1) / np.maximum(np.median(psd[..., near_bins], axis=-1), 1e-12)  # (n, 19)
         share = psd[..., at].sum(-1) / np.maximum(psd[..., eeg_band].sum(-1), 1e-12)
-        ratio = np.where(usable, ratio, np.nan)
-        share = np.where(usable, share, np.nan)
         with np.errstate(all="ignore"):
-            hit = (np.nanmedian(ratio, -1) > THRESHOLDS["line_peak_ratio"]) & (np.nanmedian(share, -1) > THRESHOLDS["line_power_fraction"])
+            hit = (_masked_median(ratio, usable) > THRESHOLDS["line_peak_ratio"]) & (
+                _masked_median(share, usable) > THRESHOLDS["line_power_fraction"]
+            )
         out["line_noise"] |= hit
     # Flat channel: a recorded channel with almost no variance (disconnected or saturated
     # electrode, or an amplifier channel left on).
@@ -790,11 +801,13 @@ def compute_findings(
     powers = band_power(psd, freqs).astype(np.float64)  # (n, 19, 5) uV^2
     total = powers.sum(-1)  # (n, 19)
     slow = powers[..., 0] + powers[..., 1]  # (n, 19) delta + theta
-    lo, hi = np.percentile(eeg_uv, [5, 95], axis=-1)  # (n, 19) each
+    # Order statistics on float32 (half the memory traffic; amplitudes are rounded to 1 uV).
+    x32 = eeg_uv.astype(np.float32, copy=False)
+    lo, hi = np.percentile(x32, [5, 95], axis=-1).astype(np.float64)  # (n, 19) each
     amplitude = hi - lo  # (n, 19)
 
     eye = _eye_artifacts(eeg_uv, powers, sampling_rate, usable)
-    other = _other_artifacts(eeg_uv, psd, freqs, usable, line_freq, raw_flat)
+    other = _other_artifacts(x32, psd, freqs, usable, line_freq, raw_flat)
     flags = {"eye_blink": eye["eye_blink"], "eye_movement": (eye["vertical"] & ~eye["eye_blink"]) | eye["lateral"], **other}
     # Eye potentials are not brain slowing: the channels they reach (the frontal chain for blinks
     # and vertical movements, F7/F8 for lateral ones) leave the slowing rules in that segment.
@@ -841,7 +854,7 @@ def compute_findings(
 
     focal, focal_side, focal_region = _focal_slowing(slow, total, spatial & for_slowing)
     slow_share = (slow * for_slowing).sum(-1) / np.maximum((total * for_slowing).sum(-1), 1e-12)
-    amplitude_median = np.array([np.median(amplitude[k, usable[k]]) for k in range(n)]) if n else np.zeros(0)
+    amplitude_median = _masked_median(amplitude, usable)
 
     history_list = list(previous or [])[-history:]
     bad = sorted(bad_channels)

@@ -285,7 +285,7 @@ def stage_recording(
             reason=f"{last_s - first_s:.0f} s of recording; staging needs at least {MIN_STAGING_SECONDS / 60:.0f} min (YASA's minimum)",
         )
     try:
-        import yasa  # noqa: F401  (optional dependency: see setup.cfg)
+        import yasa  # optional (setup.cfg install_requires); without it the state is not assessed
     except ImportError as error:
         return Staging(derivation=derivation.label, reason=f"YASA is not installed ({error}); pip install yasa")
 

@@ -8,7 +8,11 @@ import pytest
 
 from modeling_neuronarrator import NeuroNarratorFeatureExtractor
 from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
-from modeling_neuronarrator.events_neuronarrator import detect_events, detect_spike_wave, events_in_segment
+from modeling_neuronarrator.events_neuronarrator import (
+    detect_events,
+    detect_spike_wave,
+    events_in_segment,
+)
 from modeling_neuronarrator.findings_neuronarrator import Event
 
 # Typical absence: frontocentral maximum, smaller posteriorly (still "generalized").

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from modeling_neuronarrator import NeuroNarratorFeatureExtractor
-from modeling_neuronarrator.findings_neuronarrator import SLEEP_STATES, STATES, Findings, Slowing, apply_state
+from modeling_neuronarrator.findings_neuronarrator import (
+    SLEEP_STATES,
+    STATES,
+    Findings,
+    Slowing,
+    apply_state,
+)
 from modeling_neuronarrator.vigilance_neuronarrator import (
     EPOCH_SECONDS,
     SLEEP_STAGE_TO_STATE,

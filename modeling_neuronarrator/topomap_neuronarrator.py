@@ -15,11 +15,14 @@ import numpy as np
 
 from .eeg_io_neuronarrator import STANDARD_CHANNELS, spherical_spline_matrix, standard_unit_positions
 
-__all__ = ["OUTSIDE_HEAD_VALUE", "topomap_matrix", "head_mask", "project_topomaps"]
+__all__ = ["OUTSIDE_HEAD_VALUE", "COVERAGE_RAD", "topomap_matrix", "head_mask", "project_topomaps", "electrode_xy", "coverage_mask"]
 
 # Grid points outside the head disk get this value (log relative power is <= 0 inside, so 0
 # is "no data" without colliding with a plausible value other than a band holding all power).
 OUTSIDE_HEAD_VALUE = 0.0
+# A map point farther than this from every recorded electrode (0.4 rad = 23 degrees of arc, about
+# one 10-20 inter-electrode distance) is extrapolated, not measured: reports grey it out.
+COVERAGE_RAD = 0.4
 
 
 @functools.lru_cache(maxsize=16)
@@ -86,3 +89,28 @@ def project_topomaps(values: np.ndarray, ch_names: Sequence[str] = STANDARD_CHAN
     if OUTSIDE_HEAD_VALUE != 0.0:
         maps[..., ~_grid(size)[1]] = OUTSIDE_HEAD_VALUE
     return maps.reshape(*maps.shape[:-1], size, size)
+
+
+def electrode_xy(ch_names: Sequence[str] = STANDARD_CHANNELS) -> np.ndarray:
+    """``(n, 2)`` positions of 10-20 electrodes on the topomap disk (azimuthal equidistant, the
+    grid's projection: vertex at the centre, equator on the rim; x right, y to the nose)."""
+    index = {name: i for i, name in enumerate(STANDARD_CHANNELS)}
+    unit = standard_unit_positions()[[index[n] for n in ch_names]]
+    radius = np.arccos(np.clip(unit[:, 2], -1.0, 1.0)) / (np.pi / 2)
+    azimuth = np.arctan2(unit[:, 1], unit[:, 0])
+    return np.stack([radius * np.cos(azimuth), radius * np.sin(azimuth)], axis=1)
+
+
+def coverage_mask(recorded: np.ndarray, size: int = 32, max_rad: float = COVERAGE_RAD) -> np.ndarray:
+    """``(size, size)`` bool: head pixels within ``max_rad`` of a recorded electrode.
+
+    Args:
+        recorded: ``(19,)`` bool in STANDARD_CHANNELS order (a segment's ``channel_mask``).
+    """
+    recorded = np.asarray(recorded, dtype=bool)
+    grid, inside = _grid(size)
+    electrodes = standard_unit_positions()[recorded]
+    if not len(electrodes):
+        return np.zeros((size, size), dtype=bool)
+    nearest = np.arccos(np.clip(grid @ electrodes.T, -1.0, 1.0)).min(axis=1)
+    return ((nearest <= max_rad) & inside).reshape(size, size)

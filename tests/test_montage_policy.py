@@ -186,3 +186,28 @@ def test_bad_channels_agree_with_pyprep_on_a_real_recording(pylossless_edf):
     ours_corr, theirs_corr = set(names(ours["correlation"])), set(reference.bad_by_correlation)
     # Butterworth filters for pyprep's FIR ones: the 1 %-of-windows rule moves by a window or two.
     assert len(ours_corr & theirs_corr) >= 0.5 * len(ours_corr | theirs_corr)
+
+
+def test_report_says_what_the_electrodes_support_and_greys_the_topomaps(tmp_path, synth):
+    from modeling_neuronarrator.cli import main
+    from modeling_neuronarrator.report.plots import plot_topomaps
+    from modeling_neuronarrator.topomap_neuronarrator import coverage_mask, electrode_xy
+
+    x = synth.normal_background(seconds=30.0, sfreq=200.0, seed=8)
+    names = ("F3", "F4", "C3", "C4", "O1", "O2")
+    path = _write_edf(tmp_path, x[[STANDARD_CHANNELS.index(n) for n in names]], list(names), 200.0, "psg6")
+    out = tmp_path / "report.md"
+    assert main(["narrate", str(path), "--no-progress", "-q", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "| Electrodes | 6 of 19 10-20 sites recorded (F3, F4, C3, C4, O1, O2)" in text
+    assert "Not assessable: temporal, parietal band power; predominant region; focal slowing." in text
+    # topomaps: measured around the recorded electrodes, grey beyond them
+    six = np.array([n in names for n in STANDARD_CHANNELS])
+    covered = coverage_mask(six, 32)
+    col, row = ((electrode_xy(["T7"])[0] + 1) / 2 * 32).astype(int)
+    assert not covered[31 - row, col]  # T7's area (left temporal) lies beyond every recorded electrode
+    col, row = ((electrode_xy(["O1"])[0] + 1) / 2 * 32).astype(int)
+    assert covered[31 - row, col]
+    assert coverage_mask(np.ones(19, dtype=bool), 32).sum() >= 0.99 * coverage_mask(np.ones(19, dtype=bool), 32, max_rad=3.2).sum()
+    figure = plot_topomaps(np.zeros((5, 32, 32)) - 1.0, recorded=six)
+    assert len(figure.axes) == 6 and "extrapolated" in " ".join(t.get_text() for t in figure.texts)

@@ -18,7 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Polygon
 from scipy import ndimage
 
+from ..eeg_io_neuronarrator import STANDARD_CHANNELS
 from ..findings_neuronarrator import BAND_EDGES_HZ, BANDS
+from ..topomap_neuronarrator import coverage_mask, electrode_xy
 
 __all__ = ["figure_to_png", "plot_band_power_timeline", "plot_hypnogram", "plot_topomaps", "plot_waveform"]
 
@@ -109,6 +111,7 @@ def plot_topomaps(
     topomaps,
     row_titles: Sequence[str] | None = None,
     title: str | None = "Band-power topomaps (log relative power)",
+    recorded=None,
 ) -> Figure:
     """Band-power topomaps with a head outline: one row per segment, one column per band.
 
@@ -118,6 +121,10 @@ def plot_topomaps(
             axes, nose up); points outside the disk are not drawn.
         row_titles: one label per row (e.g. the segment time).
         title: figure title.
+        recorded: ``(19,)`` or ``(n_rows, 19)`` bool channel mask (True = recorded electrode, in
+            STANDARD_CHANNELS order). When given, recorded electrodes are marked (black dots;
+            interpolated sites as hollow circles) and the map is greyed out where it lies farther
+            than ``COVERAGE_RAD`` from every recorded electrode: extrapolated, not measured.
     """
     maps = _check_array("plot_topomaps topomaps", topomaps, (3, 4)).astype(float)
     if maps.ndim == 3:
@@ -132,6 +139,10 @@ def plot_topomaps(
     # Pixels outside the head hold a fill value, not data: replace them by the nearest pixel
     # inside, then clip the image to the head circle, so the map ends smoothly at the outline.
     _, (near_y, near_x) = ndimage.distance_transform_edt(outside, return_indices=True)
+    masks = None
+    if recorded is not None:
+        masks = np.broadcast_to(np.asarray(recorded, dtype=bool), (n_rows, len(STANDARD_CHANNELS)))
+        sites = electrode_xy(STANDARD_CHANNELS)
     figure = Figure(figsize=(2.1 * n_bands + 0.6, 2.1 * n_rows + 0.7))
     grid = figure.add_gridspec(n_rows, n_bands + 1, width_ratios=[1] * n_bands + [0.06], wspace=0.08, hspace=0.25)
     for b, band in enumerate(BANDS):
@@ -145,6 +156,16 @@ def plot_topomaps(
             image = maps[r, b][near_y, near_x]
             mappable = axes.imshow(image, extent=(-1, 1, -1, 1), origin="upper", cmap="RdBu_r", vmin=vmin, vmax=vmax, interpolation="bilinear")
             mappable.set_clip_path(Circle((0.0, 0.0), 1.0, transform=axes.transData))
+            if masks is not None:
+                # Grey veil over what lies beyond the recorded electrodes (extrapolated).
+                beyond = ~coverage_mask(masks[r], height) & ~outside if height == width else np.zeros_like(outside)
+                veil = np.zeros((height, width, 4))
+                veil[beyond] = (0.62, 0.64, 0.68, 0.85)
+                axes.imshow(veil, extent=(-1, 1, -1, 1), origin="upper", interpolation="nearest").set_clip_path(
+                    Circle((0.0, 0.0), 1.0, transform=axes.transData)
+                )
+                axes.scatter(*sites[masks[r]].T, s=9, c="#111827", linewidths=0, zorder=3)
+                axes.scatter(*sites[~masks[r]].T, s=9, facecolors="none", edgecolors="#6b7280", linewidths=0.6, zorder=3)
             _draw_head(axes)
             axes.set_xlim(-1.15, 1.15)
             axes.set_ylim(-1.1, 1.2)
@@ -161,6 +182,9 @@ def plot_topomaps(
     low, high = mappable.get_clim()
     colourbar.set_ticks([low, high], labels=["low", "high"], fontsize=8)
     colourbar.set_label("relative power", fontsize=8)
+    if masks is not None:
+        figure.text(0.01, 0.005, "• recorded electrode   ○ interpolated site   grey: beyond the recorded electrodes (extrapolated)",
+                    fontsize=7, color="#374151")
     if title:
         figure.suptitle(title, fontsize=10)
     return figure

@@ -77,7 +77,32 @@ def _info(report: RecordingReport) -> dict[str, Any]:
         "channels_interpolated": interpolated,
         "line_freq": info.get("line_freq"),
         "vigilance": _vigilance_text(info.get("vigilance")),
+        "coverage": _coverage_text(info),
     }
+
+
+def _coverage_text(info: dict[str, Any]) -> str:
+    """How many electrodes were recorded (bipolar, bad ones) and which spatial findings they
+    support (``spatial_coverage``); the montage policy's "not assessable" in words."""
+    from ..eeg_io_neuronarrator import STANDARD_CHANNELS
+    from ..findings_neuronarrator import REGIONS, spatial_coverage
+
+    if "channels_recorded" not in info:
+        return "unknown (recording information from an older front-end)"
+    recorded, spatial = list(info["channels_recorded"]), list(info.get("channels_spatial", info["channels_recorded"]))
+    text = f"{len(recorded)} of 19 10-20 sites recorded ({', '.join(recorded) or 'none'})"
+    if info.get("bipolar_derivations"):
+        text += f"; bipolar derivations (no spatial claim from them): {', '.join(info['bipolar_derivations'])}"
+    if info.get("channels_bad"):
+        text += "; bad channels left out: " + ", ".join(f"{n} ({'/'.join(c)})" for n, c in info["channels_bad"].items())
+    coverage = spatial_coverage(np.array([[n in spatial for n in STANDARD_CHANNELS]]))
+    regions = [r for r, ok in zip(REGIONS, coverage["regions"][0]) if ok]
+    can = [f"{', '.join(regions)} band power"] if regions else []
+    cannot = [f"{', '.join(r for r in REGIONS if r not in regions)} band power"] if len(regions) < len(REGIONS) else []
+    for key, name in (("predominant_region", "predominant region"), ("asymmetry", "hemispheric asymmetry"), ("focal_slowing", "focal slowing")):
+        (can if coverage[key][0] else cannot).append(name)
+    text += ". Can be judged: " + ("; ".join(can) or "no spatial finding") + ". Not assessable: " + ("; ".join(cannot) or "nothing") + "."
+    return text
 
 
 def _vigilance_text(vigilance: dict[str, Any] | None) -> str:
@@ -118,7 +143,8 @@ def report_figures(report: RecordingReport, dpi: int = 96) -> dict[str, bytes]:
     if report.selected:
         maps = np.stack([s.topomaps for s in report.selected])
         titles = [f"{format_time(s.start_s)}\n{s.reason}" for s in report.selected]
-        figures["topomaps"] = figure_to_png(plot_topomaps(maps, titles), dpi=dpi)
+        recorded = np.stack([s.channel_mask for s in report.selected])
+        figures["topomaps"] = figure_to_png(plot_topomaps(maps, titles, recorded=recorded), dpi=dpi)
         notable = [s for s in report.selected if s.reason not in ("first segment", "evenly spaced")]
         chosen = notable[0] if notable else report.selected[0]
         figures["waveform"] = figure_to_png(
@@ -177,6 +203,7 @@ def render_markdown(report: RecordingReport) -> str:
         f"| Channels used ({len(info['channels_used'])}) | {_md_cell(', '.join(info['channels_used']) or 'unknown')} |",
         f"| Channels interpolated ({len(info['channels_interpolated'])}) | {_md_cell(', '.join(info['channels_interpolated']) or 'none')} |",
         f"| Mains notch | {info['line_freq'] or 'none'} Hz |" if info["line_freq"] else "| Mains notch | none |",
+        f"| Electrodes | {_md_cell(info['coverage'])} |",
         f"| Vigilance state | {_md_cell(info['vigilance'])} |",
         f"| Narratives by | {_md_cell(report.narrator_name)} |",
         f"| Created | {report.created} |",
@@ -266,6 +293,7 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
         (f"Channels used ({len(info['channels_used'])})", ", ".join(info["channels_used"]) or "unknown"),
         (f"Channels interpolated ({len(info['channels_interpolated'])})", ", ".join(info["channels_interpolated"]) or "none"),
         ("Mains notch", f"{info['line_freq']:g} Hz" if isinstance(info["line_freq"], (int, float)) else "none"),
+        ("Electrodes", info["coverage"]),
         ("Vigilance state", info["vigilance"]),
         ("Narratives by", report.narrator_name),
     ]

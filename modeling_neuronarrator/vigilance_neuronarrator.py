@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -285,7 +286,7 @@ def stage_recording(
             reason=f"{last_s - first_s:.0f} s of recording; staging needs at least {MIN_STAGING_SECONDS / 60:.0f} min (YASA's minimum)",
         )
     try:
-        import yasa  # optional (setup.cfg install_requires); without it the state is not assessed
+        yasa = _import_yasa()  # optional (setup.cfg install_requires); without it the state is not assessed
     except ImportError as error:
         return Staging(derivation=derivation.label, reason=f"YASA is not installed ({error}); pip install yasa")
 
@@ -327,6 +328,42 @@ def stage_recording(
         method=f"YASA {getattr(yasa, '__version__', '?')} SleepStaging ({classifier}), 30 s epochs",
         seconds=time.perf_counter() - began,
     )
+
+
+def _import_yasa():
+    """Import YASA, with its feature library antropy's numba functions cached on disk.
+
+    antropy compiles its numba functions eagerly when imported (10-25 s on a busy 2-core
+    machine, in every new process). Numba caches compiled functions when they are declared with
+    ``cache=True`` (next to the package, else in the user's numba cache folder); antropy does not
+    ask for it, so ``numba.jit`` defaults to ``cache=True`` while antropy is imported, and later
+    processes load the compiled code (~1 s). Where no cache folder is writable numba refuses the
+    cache: antropy is then imported as it is.
+    """
+    if "antropy" not in sys.modules:
+        try:
+            import numba
+        except ImportError:
+            numba = None
+        if numba is not None:
+            original = numba.jit
+
+            def jit(*args, **kwargs):
+                kwargs.setdefault("cache", True)
+                return original(*args, **kwargs)
+
+            numba.jit = jit
+            try:
+                import antropy  # noqa: F401  (imported for its side effect: compiled, cached functions)
+            except Exception as error:  # e.g. no writable cache folder: import it uncached below
+                logger.info("antropy's numba functions could not be cached (%s); compiling them in this process", error)
+                for name in [n for n in sys.modules if n == "antropy" or n.startswith("antropy.")]:
+                    del sys.modules[name]
+            finally:
+                numba.jit = original
+    import yasa
+
+    return yasa
 
 
 def _rational(ratio: float) -> tuple[int, int]:

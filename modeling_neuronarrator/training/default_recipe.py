@@ -211,20 +211,22 @@ def _splits_record(config, train_subjects: list[str], train_rows: int, validatio
     """Which rows were used for what (quality.json's ``splits``; the leaderboard says the same)."""
     return {
         "train": {
-            "corpus": str(config.corpus), "sources": list(TRAIN_SOURCES), "subjects": train_subjects, "rows": train_rows,
+            "corpus": f"corpus/{Path(config.corpus).name}", "sources": list(TRAIN_SOURCES), "subjects": train_subjects, "rows": train_rows,
             "used_for": "fitting the model, the blind model and the baselines",
         },
         "validation": {
-            "corpus": str(config.corpus), "subjects": list(config.data.heldout_subjects), "rows": validation_rows,
+            "corpus": f"corpus/{Path(config.corpus).name}", "subjects": list(config.data.heldout_subjects), "rows": validation_rows,
             "used_for": "choosing the design: the default was retrained about six times and its options kept by their score "
                         "on these rows, so their figures are validation figures, not a test",
         },
         "test": {
-            "corpus": str(test_corpus_dir(config)), "sources": list(TEST_SOURCES), "rows": test_rows,
+            "corpus": f"corpus/{test_corpus_dir(config).name}", "sources": list(TEST_SOURCES), "rows": test_rows,
             "used_for": "nothing but the final figures: whole sources fixed before the blind model was trained and never "
                         "used to choose anything (sealed zero-shot test)",
         },
-        "model": str(model_dir),
+        "model": f"{model_dir.parent.name}/{model_dir.name}",
+        "blind_model": f"runs/{_blind_dir(config).name}/stage2/final",
+        "findings_rules": "the corpus rows' stored findings (the rules the default was trained with); narratives parsed by dataset_builder.parse",
     }  # fmt: skip
 
 

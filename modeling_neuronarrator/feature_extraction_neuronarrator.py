@@ -505,10 +505,14 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
 
         # Flat channels in the unfiltered source data, per segment.
         seg_src = int(round(self.segment_seconds * source.sfreq))
-        raw_flat = np.full(len(starts), source.flat_bad)
-        for k, t in enumerate(starts):
-            a = int(round(t * source.sfreq)) - first_sample
-            raw_flat[k] |= bool((data[:, a : a + seg_src].std(axis=-1) < THRESHOLDS["flat_std_uv"]).any())
+        firsts = np.round(starts * source.sfreq).astype(int) - first_sample  # (n_seg,)
+        if len(starts) > 1 and np.all(np.diff(firsts) == seg_src) and firsts[-1] + seg_src <= data.shape[-1]:
+            # Back-to-back segments: one reshape, one vectorized std.
+            blocks = data[:, firsts[0] : firsts[0] + len(starts) * seg_src].reshape(len(data), len(starts), seg_src)
+            stds = blocks.std(axis=-1).T  # (n_seg, n_source)
+        else:
+            stds = np.stack([data[:, a : a + seg_src].std(axis=-1) for a in firsts])
+        raw_flat = source.flat_bad | (stds < THRESHOLDS["flat_std_uv"]).any(axis=-1)
 
         x = source.map.matrix @ data  # (19, n) uV
         x -= x.mean(axis=-1, keepdims=True)  # offsets would ring through the resampler's edges
@@ -522,13 +526,12 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         offsets = np.round((starts - t0) * fs_out).astype(int)
         if offsets[-1] + n_seg_out > x.shape[-1]:  # rounding at the very end of the recording
             x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")
-        index = offsets[:, None] + np.arange(n_seg_out)[None, :]  # (n_seg, T)
-        before_notch = np.ascontiguousarray(np.moveaxis(x[:, index], 0, 1))  # (n_seg, 19, T)
+        before_notch = _cut(x, offsets, n_seg_out)  # (n_seg, 19, T)
         psd, freqs = segment_psd(before_notch.astype(np.float32), fs_out)  # float32: half the FFT work
         if apply_notch:
             b, a = _notch(fs_out, float(line))
             x = signal.filtfilt(b, a, x, axis=-1)
-            segments = np.ascontiguousarray(np.moveaxis(x[:, index], 0, 1))  # (n_seg, 19, T)
+            segments = _cut(x, offsets, n_seg_out)  # (n_seg, 19, T)
         else:
             segments = before_notch
 
@@ -581,6 +584,17 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         for key in [k for k in output if k.startswith("_")]:
             del output[key]
         return output
+
+
+def _cut(x: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray:
+    """Segments ``(n_seg, n_channels, length)`` of ``x`` ``(n_channels, n)`` starting at ``offsets``
+    (a reshape when they are back to back, the usual hop = segment length; else a gather)."""
+    n = len(offsets)
+    if n > 1 and np.all(np.diff(offsets) == length):
+        block = x[:, offsets[0] : offsets[0] + n * length].reshape(x.shape[0], n, length)
+        return np.ascontiguousarray(block.transpose(1, 0, 2))
+    index = offsets[:, None] + np.arange(length)[None, :]  # (n_seg, T)
+    return np.ascontiguousarray(np.moveaxis(x[:, index], 0, 1))
 
 
 def _spatial(channel_map: ChannelMap) -> np.ndarray:

@@ -85,7 +85,7 @@ def project_topomaps(values: np.ndarray, ch_names: Sequence[str] = STANDARD_CHAN
     """
     values = np.asarray(values, dtype=np.float32)
     matrix = topomap_matrix(tuple(ch_names), size)  # (P, C)
-    maps = np.einsum("pc,...cb->...bp", matrix, values)  # (..., n_maps, P)
+    maps = np.swapaxes(values, -1, -2) @ matrix.T  # (..., n_maps, P): one BLAS product
     if OUTSIDE_HEAD_VALUE != 0.0:
         maps[..., ~_grid(size)[1]] = OUTSIDE_HEAD_VALUE
     return maps.reshape(*maps.shape[:-1], size, size)

@@ -205,6 +205,130 @@ def _apply_lora(model, lora: dict[str, Any]):
     )
 
 
+class _GroundingStage:
+    """Stage 1: EEG <-> topomap grounding (InfoNCE) and the findings head; no text, no history."""
+
+    name = "stage1"
+    history = False
+
+    def load(self, config: TrainConfig, stage_dir: Path, accelerator):
+        # Topomaps with the feature extractor's defaults: the processor built below uses them too.
+        train_data, validation_data = build_datasets(config, history=0, topomaps=TopomapComputer())
+        texts = train_data.column("description") if hasattr(train_data, "column") else []
+        model, processor = build_model_and_processor(config, texts, stage_dir / "tokenizer", accelerator)
+        if model.config.finding_targets and model.config.findings_pos_weight is None:
+            model.config.findings_pos_weight = _findings_pos_weight(train_data, model.config.finding_targets)
+            logger.info("findings head: positive-class weights %s", dict(zip(model.config.finding_targets, model.config.findings_pos_weight)))
+        return model, processor, train_data, validation_data
+
+    def trainable(self, model, config: TrainConfig, parts: list[str]) -> list[nn.Parameter]:
+        return set_trainable(model, parts)
+
+    def collator(self, config: TrainConfig, model, processor) -> SegmentCollator:
+        return SegmentCollator(
+            TopomapComputer(processor.feature_extractor),
+            max_text_tokens=config.data.max_text_tokens,
+            blind=config.data.blind,
+            finding_targets=model.config.finding_targets,
+        )
+
+    def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:
+        return None
+
+    def step_module(self, model) -> nn.Module:
+        return GroundingStep(model)
+
+    def forward(self, module, batch: dict[str, Any]):
+        return module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"], batch.get("finding_targets"))
+
+    def loss(self, module, batch: dict[str, Any]):
+        output = self.forward(module, batch)
+        metrics = {"grounding_accuracy": float(output.accuracy)}
+        if output.findings_loss is not None:
+            metrics["grounding_loss"] = float(output.contrastive_loss.detach())
+            metrics["findings_loss"] = float(output.findings_loss.detach())
+        return output.loss, metrics
+
+    def model_to_save(self, unwrapped, config: TrainConfig):
+        return unwrapped
+
+
+class _NarrativeStage(_GroundingStage):
+    """Stage 2: narratives (loss on the description tokens), with the K-segment history."""
+
+    name = "stage2"
+    history = True
+
+    def load(self, config: TrainConfig, stage_dir: Path, accelerator):
+        model, processor = _load_stage2_start(config)
+        if config.model.lora:
+            model = _apply_lora(model, config.model.lora)
+        train_data, validation_data = build_datasets(
+            config, history=config.data.history, topomaps=TopomapComputer(processor.feature_extractor)
+        )
+        return model, processor, train_data, validation_data
+
+    def trainable(self, model, config: TrainConfig, parts: list[str]) -> list[nn.Parameter]:
+        trainable = set_trainable(model, parts)
+        if config.model.lora and "text" in parts:
+            # Only the LoRA adapters of the language model train, not its base weights.
+            base = model.model if hasattr(model, "model") else model
+            for name, parameter in base.language_model.named_parameters():
+                parameter.requires_grad_("lora_" in name)
+            trainable = [p for p in model.parameters() if p.requires_grad]
+        return trainable
+
+    def collator(self, config: TrainConfig, model, processor) -> SegmentCollator:
+        return SegmentCollator(
+            TopomapComputer(processor.feature_extractor),
+            processor=processor,
+            max_text_tokens=config.data.max_text_tokens,
+            blind=config.data.blind,
+        )
+
+    def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:
+        return _artifact_repeats(train_data, config)
+
+    def step_module(self, model) -> nn.Module:
+        return NarrativeStep(model)
+
+    def forward(self, module, batch: dict[str, Any]):
+        return module(**{k: v for k, v in batch.items() if isinstance(v, torch.Tensor)})
+
+    def loss(self, module, batch: dict[str, Any]):
+        return self.forward(module, batch).loss, {}
+
+    def model_to_save(self, unwrapped, config: TrainConfig):
+        return merge_lora(unwrapped) if config.model.lora else unwrapped
+
+
+_STAGES = {stage.name: stage for stage in (_GroundingStage(), _NarrativeStage())}
+
+
+def _accelerator(stage_cfg, cpu: bool):
+    from accelerate import Accelerator, DataLoaderConfiguration
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    return Accelerator(
+        cpu=cpu,
+        mixed_precision=stage_cfg.mixed_precision,
+        dataloader_config=DataLoaderConfiguration(even_batches=True),
+        # Stage 1 without a findings head does not use the EEG encoder's token resampler, stage 2
+        # not the grounding and findings heads.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+
+
+def _train_loader(train_data, collate, stage_cfg, config: TrainConfig, repeats: Optional[list[int]]):
+    """The training loader and, for an in-memory corpus, its resumable epoch sampler (else None)."""
+    loader_kwargs = dict(batch_size=stage_cfg.batch_size, collate_fn=collate, num_workers=config.data.num_workers)
+    if hasattr(train_data, "__len__") and not isinstance(train_data, torch.utils.data.IterableDataset):
+        sampler = EpochSampler(len(train_data), seed=config.seed, repeats=repeats)
+        loader = torch.utils.data.DataLoader(train_data, sampler=sampler, drop_last=len(train_data) > stage_cfg.batch_size, **loader_kwargs)
+        return loader, sampler
+    return torch.utils.data.DataLoader(train_data, **loader_kwargs), None
+
+
 def train_stage(
     config: TrainConfig,
     stage: str,
@@ -219,19 +343,13 @@ def train_stage(
         The stage's ``final`` model folder on the main process once the stage is complete; None
         on the other processes and after a slice that did not reach the end.
     """
-    from accelerate import Accelerator, DataLoaderConfiguration
-    from accelerate.utils import DistributedDataParallelKwargs, set_seed
+    from accelerate.utils import set_seed
     from transformers import get_cosine_schedule_with_warmup
 
-    stage_cfg = config.stage(stage)
-    accelerator = Accelerator(
-        cpu=cpu,
-        mixed_precision=stage_cfg.mixed_precision,
-        dataloader_config=DataLoaderConfiguration(even_batches=True),
-        # Stage 1 without a findings head does not use the EEG encoder's token resampler, stage 2
-        # not the grounding and findings heads.
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
-    )
+    if stage not in _STAGES:
+        raise ValueError(f"unknown stage {stage!r}; choose one of {sorted(_STAGES)}")
+    recipe, stage_cfg = _STAGES[stage], config.stage(stage)
+    accelerator = _accelerator(stage_cfg, cpu)
     set_seed(config.seed)
     stage_dir = config.stage_dir(stage)
     if accelerator.is_main_process:
@@ -241,49 +359,13 @@ def train_stage(
     if config.corpus is None:
         raise ValueError(f"{config.path}: no corpus folder; set 'corpus:' in the config or pass --corpus")
 
-    history = config.data.history if stage == "stage2" else 0
-    if stage == "stage1":
-        # Topomaps with the feature extractor's defaults: the processor built below uses them too.
-        train_data, validation_data = build_datasets(config, history=history, topomaps=TopomapComputer())
-        texts = train_data.column("description") if hasattr(train_data, "column") else []
-        model, processor = build_model_and_processor(config, texts, stage_dir / "tokenizer", accelerator)
-    else:
-        model, processor = _load_stage2_start(config)
-        if config.model.lora:
-            model = _apply_lora(model, config.model.lora)
-        train_data, validation_data = build_datasets(config, history=history, topomaps=TopomapComputer(processor.feature_extractor))
-    if stage == "stage1" and model.config.finding_targets and model.config.findings_pos_weight is None:
-        model.config.findings_pos_weight = _findings_pos_weight(train_data, model.config.finding_targets)
-        logger.info("findings head: positive-class weights %s", dict(zip(model.config.finding_targets, model.config.findings_pos_weight)))
+    model, processor, train_data, validation_data = recipe.load(config, stage_dir, accelerator)
     parts = stage_cfg.train or _STAGE_DEFAULT_PARTS[stage]
-    trainable = set_trainable(model, parts)
-    if stage == "stage2" and config.model.lora and "text" in parts:
-        # Only the LoRA adapters of the language model train, not its base weights.
-        base = model.model if hasattr(model, "model") else model
-        for name, parameter in base.language_model.named_parameters():
-            parameter.requires_grad_("lora_" in name)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-    n_trainable = sum(p.numel() for p in trainable)
-    logger.info("%s: %d trainable parameters of %d (%s)", stage, n_trainable, sum(p.numel() for p in model.parameters()), parts)
-
-    topomaps = TopomapComputer(processor.feature_extractor)
-    collate = SegmentCollator(
-        topomaps,
-        processor=processor if stage == "stage2" else None,
-        max_text_tokens=config.data.max_text_tokens,
-        blind=config.data.blind,
-        finding_targets=model.config.finding_targets if stage == "stage1" else None,
-    )
-
-    sampler = None
-    loader_kwargs = dict(batch_size=stage_cfg.batch_size, collate_fn=collate, num_workers=config.data.num_workers)
-    if hasattr(train_data, "__len__") and not isinstance(train_data, torch.utils.data.IterableDataset):
-        sampler = EpochSampler(len(train_data), seed=config.seed, repeats=_artifact_repeats(train_data, config) if stage == "stage2" else None)
-        train_loader = torch.utils.data.DataLoader(train_data, sampler=sampler, drop_last=len(train_data) > stage_cfg.batch_size, **loader_kwargs)
-    else:
-        train_loader = torch.utils.data.DataLoader(train_data, **loader_kwargs)
-
-    step_module = GroundingStep(model) if stage == "stage1" else NarrativeStep(model)
+    trainable = recipe.trainable(model, config, parts)
+    logger.info("%s: %d trainable parameters of %d (%s)", stage, sum(p.numel() for p in trainable), sum(p.numel() for p in model.parameters()), parts)
+    collate = recipe.collator(config, model, processor)
+    train_loader, sampler = _train_loader(train_data, collate, stage_cfg, config, recipe.repeats(train_data, config))
+    step_module = recipe.step_module(model)
     optimizer = torch.optim.AdamW(trainable, lr=stage_cfg.learning_rate, weight_decay=stage_cfg.weight_decay)
     if sampler is not None:
         step_module, optimizer, train_loader = accelerator.prepare(step_module, optimizer, train_loader)
@@ -295,78 +377,58 @@ def train_stage(
     scheduler = get_cosine_schedule_with_warmup(optimizer, min(stage_cfg.warmup_steps, steps // 2), steps)
     accelerator.register_for_checkpointing(scheduler)
 
-    if stage == "stage1":
-
-        def loss_fn(module, batch):
-            batch = _device_batch(batch, accelerator.device)
-            output = module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"], batch.get("finding_targets"))
-            metrics = {"grounding_accuracy": float(output.accuracy)}
-            if output.findings_loss is not None:
-                metrics["grounding_loss"] = float(output.contrastive_loss.detach())
-                metrics["findings_loss"] = float(output.findings_loss.detach())
-            return output.loss, metrics
-
-    else:
-
-        def loss_fn(module, batch):
-            batch = _device_batch(batch, accelerator.device)
-            inputs = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
-            output = module(**inputs)
-            return output.loss, {}
+    def loss_fn(module, batch):
+        return recipe.loss(module, _device_batch(batch, accelerator.device))
 
     def validate_fn(module, state: TrainerState) -> dict[str, Any]:
         if validation_data is None or not len(validation_data):
             return {}
-        return _validate(accelerator, module, validation_data, collate, stage, stage_cfg, processor)
+        return _validate(accelerator, module, validation_data, collate, recipe, stage_cfg, processor)
 
     state = run_training(
-        accelerator=accelerator,
-        model=step_module,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        train_loader=train_loader,
-        sampler=sampler,
-        stage=stage_cfg,
-        stage_dir=stage_dir,
-        loss_fn=loss_fn,
-        validate_fn=validate_fn,
-        resume=resume,
-        progress=progress,
-        stop_after_steps=stop_after_steps,
-    )
+        accelerator=accelerator, model=step_module, optimizer=optimizer, scheduler=scheduler, train_loader=train_loader,
+        sampler=sampler, stage=stage_cfg, stage_dir=stage_dir, loss_fn=loss_fn, validate_fn=validate_fn, resume=resume,
+        progress=progress, stop_after_steps=stop_after_steps,
+    )  # fmt: skip
     accelerator.wait_for_everyone()
     if state.step < state.total_steps:
         logger.info("%s stopped at step %d of %d; resume with --resume", stage, state.step, state.total_steps)
         accelerator.end_training()
         return None
-    final = stage_dir / "final"
-    unwrapped = accelerator.unwrap_model(step_module).model
-    state_dict = accelerator.get_state_dict(step_module)
-    if accelerator.is_main_process:
-        if final.exists():
-            shutil.rmtree(final)
-        model_to_save = merge_lora(unwrapped) if (stage == "stage2" and config.model.lora) else unwrapped
-        prefix = "model."
-        clean = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)} if state_dict else None
-        if config.model.lora and stage == "stage2":
-            clean = None  # merged adapters: save the merged module's own weights
-        model_to_save.save_pretrained(str(final), state_dict=clean)
-        processor.save_pretrained(str(final))
-        try:
-            epochs = round(state.epoch + state.batches_in_epoch / len(train_loader), 3)
-        except TypeError:  # streaming: no epoch length
-            epochs = None
-        (final / "training_state.json").write_text(
-            json.dumps({"stage": stage, "step": state.step, "epochs": epochs, "samples": state.samples}, indent=2)
-        )
-        logger.info("%s finished at step %d; model saved to %s", stage, state.step, final)
+    final = _save_final(accelerator, step_module, recipe, config, processor, stage_dir, state, train_loader)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return final if accelerator.is_main_process else None
 
 
+def _save_final(accelerator, step_module, recipe, config: TrainConfig, processor, stage_dir: Path, state, train_loader) -> Path:
+    """Write the stage's ``final`` folder (model, processor, training_state.json) on the main process."""
+    final = stage_dir / "final"
+    unwrapped = accelerator.unwrap_model(step_module).model
+    state_dict = accelerator.get_state_dict(step_module)
+    if not accelerator.is_main_process:
+        return final
+    if final.exists():
+        shutil.rmtree(final)
+    prefix = "model."
+    clean = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)} if state_dict else None
+    if config.model.lora and recipe.name == "stage2":
+        clean = None  # merged adapters: save the merged module's own weights
+    recipe.model_to_save(unwrapped, config).save_pretrained(str(final), state_dict=clean)
+    processor.save_pretrained(str(final))
+    try:
+        epochs = round(state.epoch + state.batches_in_epoch / len(train_loader), 3)
+    except TypeError:  # streaming: no epoch length
+        epochs = None
+    (final / "training_state.json").write_text(
+        json.dumps({"stage": recipe.name, "step": state.step, "epochs": epochs, "samples": state.samples}, indent=2)
+    )
+    logger.info("%s finished at step %d; model saved to %s", recipe.name, state.step, final)
+    return final
+
+
 @torch.no_grad()
-def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, processor) -> dict[str, Any]:
+def _validate(accelerator, module, validation_data, collate, recipe, stage_cfg, processor) -> dict[str, Any]:
     """Validation loss (and stage 1's retrieval accuracy over the whole split; stage 2's narratives)."""
     module.eval()
     # Each process scores every num_processes-th row; sums and counts are then added up, so the
@@ -379,13 +441,13 @@ def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, p
     per_process = -(-len(validation_data) // accelerator.num_processes)
     for start in range(0, max(per_process, 1), stage_cfg.batch_size):
         chunk = rows[start : start + stage_cfg.batch_size]
-        if stage == "stage1" and len(chunk) < 2:
+        if recipe.name == "stage1" and len(chunk) < 2:
             chunk = []  # InfoNCE needs negatives: a lone leftover row is skipped
         # Every process runs the same number of forwards (DDP needs matching calls): an empty
         # chunk runs a dummy forward on row 0 whose result is not counted.
         batch = _device_batch(collate([validation_data[i] for i in (chunk or [0, min(1, len(validation_data) - 1)])]), accelerator.device)
-        if stage == "stage1":
-            output = module(batch["eeg_values"], batch["channel_mask"], batch["topomaps"], batch.get("finding_targets"))
+        if recipe.name == "stage1":
+            output = recipe.forward(module, batch)
             accuracy = float(output.accuracy)
             if chunk and output.findings_logits is not None:
                 predicted, truth = output.findings_logits > 0, batch["finding_targets"] > 0.5
@@ -393,14 +455,14 @@ def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, p
                     [(predicted & truth).sum(0), truth.sum(0), (~predicted & ~truth).sum(0), (~truth).sum(0)], dim=1
                 ).to(confusion)
         else:
-            output = module(**{k: v for k, v in batch.items() if isinstance(v, torch.Tensor)})
+            output = recipe.forward(module, batch)
             accuracy = 0.0
         if chunk:
             totals += torch.tensor([float(output.loss), accuracy, 1.0], dtype=torch.float64, device=accelerator.device)
     totals = accelerator.reduce(totals, reduction="sum")
     batches = max(float(totals[2]), 1.0)
     record: dict[str, Any] = {"loss": round(float(totals[0]) / batches, 6)}
-    if stage == "stage1":
+    if recipe.name == "stage1":
         record["grounding_accuracy"] = round(float(totals[1]) / batches, 6)
         if targets:
             confusion = accelerator.reduce(confusion, reduction="sum").cpu()
@@ -408,7 +470,7 @@ def _validate(accelerator, module, validation_data, collate, stage, stage_cfg, p
             # without positives (or negatives) in the split is scored on the class it has.
             rates = [[tp / n for tp, n in ((row[0], row[1]), (row[2], row[3])) if n > 0] for row in confusion.tolist()]
             record["findings_balanced_accuracy"] = {t: round(sum(r) / len(r), 4) for t, r in zip(targets, rates) if r}
-    if stage == "stage2" and stage_cfg.num_generate and accelerator.is_main_process:
+    if recipe.name == "stage2" and stage_cfg.num_generate and accelerator.is_main_process:
         examples = [validation_data[i] for i in range(min(stage_cfg.num_generate, len(validation_data)))]
         model = accelerator.unwrap_model(module).model
         texts = generate_narratives(model, processor, collate.arrays(examples), stage_cfg.max_new_tokens, collate.findings(examples))
@@ -435,8 +497,12 @@ def generate_narratives(model, processor, arrays: dict[str, Any], max_new_tokens
         k = inputs["history_eeg_values"].shape[1]
         present = inputs["history_mask"].cpu().bool()  # (B, K); padding slots are not segments
         if present.any():
-            take = lambda name: inputs[name][present.to(device)]  # noqa: E731  (n_present, ...)
-            parts.append(model.model.encode_segments(take("history_eeg_values"), take("history_channel_mask"), take("history_topomaps")))
+            rows_present = present.to(device)
+            parts.append(
+                model.model.encode_segments(
+                    *(inputs[name][rows_present] for name in ("history_eeg_values", "history_channel_mask", "history_topomaps"))
+                )
+            )
         rows = torch.full((batch, k), -1, dtype=torch.long)
         rows[present] = batch + torch.arange(int(present.sum()))
         windows = torch.cat([rows, windows], dim=1)

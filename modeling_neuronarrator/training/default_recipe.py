@@ -83,8 +83,9 @@ def evaluate_heldout(
     """
     from transformers import AutoModelForCausalLM, AutoProcessor
 
-    from .data import SegmentCollator, TopomapComputer, build_datasets
+    from .data import SegmentCollator, TopomapComputer, build_datasets, parse_json_field
     from .quality import score_fields
+    from .trainer import generate_narratives
 
     model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
     processor = AutoProcessor.from_pretrained(str(model_dir))
@@ -101,9 +102,10 @@ def evaluate_heldout(
     started = time.perf_counter()
     for start in range(0, n, batch_size):
         examples = [heldout[i] for i in range(start, min(start + batch_size, n))]
-        inputs = processor(return_tensors="pt", **collate.arrays(examples))
-        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-        narratives += processor.post_process_narratives(output, inputs["input_ids"].shape[1])
+        # The one inference path (each segment and history segment encoded once); a grounded model
+        # reads the rows' measured findings in its prompt (the blind one too: findings in, EEG zeroed).
+        findings = [parse_json_field(e["findings"]) for e in examples] if processor.findings_in_prompt else None
+        narratives += generate_narratives(model, processor, collate.arrays(examples), max_new_tokens, findings)
         rows += [{"id": e["id"], "findings": e["findings"], "labels": e["labels"]} for e in examples]
         logger.info("evaluated %d / %d held-out segments%s", len(rows), n, " (blind)" if blind else "")
     elapsed = time.perf_counter() - started

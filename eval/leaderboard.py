@@ -278,6 +278,14 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
         header, rows = _rows(board)
         fingerprints = sorted({((r["dataset"].get("fingerprint") or {}).get("sha256") or "?")[:12] for r in board})
         lines += [f"## {_board_title(key)}", "", f"Corpus fingerprint: {', '.join(f'`{f}`' for f in fingerprints)}", ""]
+        sources = sorted({s for r in board for s in (r["dataset"].get("sources") or {})})
+        fits = [(r.get("settings") or {}).get("fit_rows") for r in board if (r.get("settings") or {}).get("fit_rows")]
+        if sources:
+            lines += [f"Evaluated sources: {', '.join(sources)}."]
+        if fits:
+            lines += [f"Baselines fit on {fits[0]['rows']} rows of {', '.join(fits[0]['subjects'])} (no subject in common with the evaluated rows).", ""]
+        elif sources:
+            lines += [""]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join("---:" if i == 0 or i > 2 else "---" for i in range(len(header))) + "|")
         for row in rows:

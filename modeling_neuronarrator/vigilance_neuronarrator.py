@@ -21,7 +21,9 @@ the difference of the first two EMG channels (two chin electrodes against a comm
 YASA's stages map onto the states a clinical EEG report names (``findings_neuronarrator.STATES``):
 W -> awake, or drowsy when YASA gives N1 at least ``THRESHOLDS["drowsy_n1_probability"]`` (the
 wake-to-N1 transition that reports call drowsiness; AASM has no stage for it); N1, N2, N3 as
-scored; R -> REM. A segment takes the state of the epoch holding its midpoint. Where staging is
+scored; R -> REM when an EOG or EMG channel was staged with the EEG (AASM scores REM on eye
+movements and chin EMG atonia; from the EEG alone REM and wakefulness look alike, so an EEG-only
+REM call is "not_assessed"). A segment takes the state of the epoch holding its midpoint. Where staging is
 not possible the state is ``"not_assessed"`` with the reason, never a guess: YASA not installed,
 less than 5 min of recording (YASA's minimum: its features are smoothed over 7.5 min), no usable
 derivation, or a segment after the last complete epoch.
@@ -67,6 +69,7 @@ _YASA_TO_STATE = {"WAKE": "awake", "W": "awake", "N1": "N1", "N2": "N2", "N3": "
 _PREFIX_RE = re.compile(r"^(EEG|EOG|EMG)[\s_:]+", re.IGNORECASE)
 _EOG_RE = re.compile(r"^(EOG|LOC|ROC|E1|E2|HEOG|VEOG)", re.IGNORECASE)
 _EMG_RE = re.compile(r"^(EMG|CHIN)", re.IGNORECASE)
+_BANKED_RE = re.compile(r"^[A-H]\d{1,2}$")  # BioSemi-style electrode banks (A1..H32)
 _MASTOIDS = {"M1": "left", "A1": "left", "M2": "right", "A2": "right"}
 _COMMON_REFERENCES = ("REF", "LE", "AR", "AVG", "CAR", "")
 # Electrodes by tier (see the module docstring); right before left as in YASA's C4-M1 default.
@@ -118,7 +121,9 @@ def choose_derivation(
         ch_names: every channel of the recording, as in the file.
         ch_types: MNE channel types (EDF files type everything "eeg": names decide then).
         harmonized: 10-20 sites the front-end recorded (``{"C4": ((source, weight), ...)}``),
-            e.g. a dense cap's electrode nearest C4; used after the named derivations.
+            e.g. a dense cap's electrode nearest C4; used after the named derivations. The names
+            of a banked cap (BioSemi ``A1`` ... ``D32``: ``C4`` is an electrode of bank C, ``A1``
+            not an ear) are not read as 10-20 names: only these sites are used then.
     """
     types = list(ch_types) if ch_types is not None else ["eeg"] * len(ch_names)
     eeg, eog, emg = [], [], []
@@ -130,7 +135,8 @@ def choose_derivation(
             emg.append(name)
         elif kind == "eeg":
             eeg.append(name)
-    parsed = {name: _split(name) for name in eeg}
+    banked = sum(bool(_BANKED_RE.match(name.strip())) for name in eeg)
+    parsed = {} if banked >= 16 and banked * 2 > len(eeg) else {name: _split(name) for name in eeg}
     by_active: dict[str, list[str]] = {}
     for name, (active, reference) in parsed.items():
         by_active.setdefault(active, []).append(name)
@@ -317,6 +323,10 @@ def stage_recording(
         state = _YASA_TO_STATE[stage]
         if state == "awake" and n1 >= THRESHOLDS["drowsy_n1_probability"]:
             state = "drowsy"
+        elif state == "REM" and derivation.eog is None and derivation.emg is None:
+            # AASM scores REM on low chin EMG tone and rapid eye movements; from the EEG alone
+            # REM and wakefulness look alike (both low-voltage mixed frequency): not assessed.
+            state = "not_assessed"
         states.append(state)
     classifier = "clf_eeg" + ("+eog" if derivation.eog else "") + ("+emg" if derivation.emg else "")
     return Staging(

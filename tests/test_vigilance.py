@@ -190,3 +190,22 @@ def test_antropy_numba_functions_are_cached_and_numba_left_as_it_was():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["True", "FunctionCache"]
+
+
+def test_an_awake_task_recording_is_staged_awake():
+    """pylossless sub-s02: 20 min of a visual task in a 128-channel BioSemi cap (names A1..D32,
+    no EOG/EMG). Bank names are not read as 10-20 names (A1 is no ear here); the cap's electrode
+    nearest C4 is staged, and the state is wakefulness; an EEG-only REM call is not assessed."""
+    from dataset_builder.readers import get_reader
+
+    reader = get_reader("pylossless")
+    try:
+        item = [i for i in reader.index(None) if "s02" in i.recording][0]
+    except ValueError as error:
+        pytest.skip(str(error))
+    batch = NeuroNarratorFeatureExtractor(detect_events=False)(reader.load_raw(item), line_freq=item.line_freq)
+    info = batch["recording_info"]["vigilance"]
+    assert info["derivation"] == "EEG C4 (recorded site of the cap)" and "clf_eeg)" in info["method"]
+    states = collections.Counter(f.state for f in batch["findings"])
+    assert states["awake"] / len(batch["findings"]) >= 0.9, states
+    assert states["REM"] == 0

@@ -18,11 +18,14 @@ from .configuration_neuronarrator import (
     NeuroNarratorTopomapConfig,
 )
 from .eeg_io_neuronarrator import STANDARD_CHANNELS
+from .findings_neuronarrator import THRESHOLDS as _FINDINGS_THRESHOLDS
 
 __all__ = [
     "NeuroNarratorEEGEncoder",
     "NeuroNarratorTopomapEncoder",
     "NeuroNarratorVisionTopomapEncoder",
+    "RHYTHM_ESTIMATORS",
+    "aperiodic_peak",
     "build_topomap_encoder",
     "rhythm_features",
     "rhythm_read_out",
@@ -137,7 +140,74 @@ _TINY_POWER = 1e-12
 SHARE_FLOOR = 1e-3  # band shares enter as logs (a posterior-over-frontal share is then a difference)
 
 
-def rhythm_features(eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampling_rate: float = 200.0) -> torch.Tensor:
+# How rhythm_features measures each group's alpha peak: "flanks" (the 1/f line through the
+# 5.5-7 and 14.5-17 Hz flanks; what the shipped default model was trained with) or "aperiodic"
+# (aperiodic_peak: the findings' estimate, FOOOF's 'fixed' 1/f fit over 1-30 Hz).
+RHYTHM_ESTIMATORS = ("flanks", "aperiodic")
+
+
+def aperiodic_peak(power: torch.Tensor, freqs: torch.Tensor, low: float, high: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The findings' rhythm estimate in torch (``findings_neuronarrator._flattened_peak``; a test
+    holds the two equal): the spectrum flattened by the aperiodic (1/f) fit over 1-30 Hz
+    (``aperiodic_fit``: least squares in log-log, refitted through the points on or below the
+    first line), averaged over 1 Hz, its highest point inside [low, high] Hz.
+
+    Args:
+        power: ``(..., F)`` power spectra (any units); freqs: ``(F,)`` Hz, evenly spaced.
+
+    Returns:
+        ``(frequency_hz, height, interior)``: the unsmoothed spectrum's highest bin near that point,
+        parabola-refined; the height above the aperiodic fit in log10 power; whether the point is
+        inside the range (not its edge). Each of shape ``power.shape[:-1]``.
+    """
+    fit_low, fit_high = _FINDINGS_THRESHOLDS["rhythm_fit_range_hz"]
+    half = _FINDINGS_THRESHOLDS["rhythm_smoothing_hz"] / 2
+    power = power.double()
+    freqs = freqs.double().to(power.device)
+    log_power = torch.log10(power.clamp_min(1e-20))
+    fit = (freqs >= fit_low) & (freqs <= fit_high)
+    x = torch.log10(freqs[fit])
+    y = log_power[..., fit]
+
+    def line(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        total = weights.sum(-1)
+        mx = (weights * x).sum(-1) / total
+        my = (weights * y).sum(-1) / total
+        sxx = (weights * (x - mx[..., None]) ** 2).sum(-1)
+        sxy = (weights * (x - mx[..., None]) * (y - my[..., None])).sum(-1)
+        slope = sxy / sxx.clamp_min(1e-12)
+        return my - slope * mx, slope
+
+    offset, slope = line(torch.ones_like(y))
+    below = (y - (offset[..., None] + slope[..., None] * x) <= 0).to(y.dtype)
+    below = torch.where(below.sum(-1, keepdim=True) < 2, torch.ones_like(below), below)
+    offset, slope = line(below)
+    step = float(freqs[1] - freqs[0])
+    wide = torch.nonzero((freqs >= max(low - half, step)) & (freqs <= high + half))[:, 0]
+    flat = log_power[..., wide] - (offset[..., None] + slope[..., None] * torch.log10(freqs[wide]))
+    width = max(1, int(round(2 * half / step)) + 1)
+    # scipy.ndimage.uniform_filter1d(mode="nearest"): edge values repeated, centred window.
+    padded = torch.cat([flat[..., :1].expand(*flat.shape[:-1], width // 2), flat, flat[..., -1:].expand(*flat.shape[:-1], (width - 1) // 2)], -1)
+    smooth = padded.unfold(-1, width, 1).mean(-1)
+    inside = (freqs[wide] >= low) & (freqs[wide] <= high)
+    band_freqs, flat, smooth = freqs[wide][inside], flat[..., inside], smooth[..., inside]
+    k = smooth.argmax(-1)
+    height = smooth.gather(-1, k[..., None])[..., 0]
+    interior = (k > 0) & (k < band_freqs.shape[0] - 1)
+    offsets = torch.arange(-(width // 2), width // 2 + 1, device=power.device)
+    around = (k[..., None] + offsets).clamp(0, band_freqs.shape[0] - 1)
+    k = around.gather(-1, flat.gather(-1, around).argmax(-1, keepdim=True))[..., 0]
+    kc = k.clamp(1, band_freqs.shape[0] - 2)[..., None]
+    a, b, c = (flat.gather(-1, kc + d)[..., 0] for d in (-1, 0, 1))
+    curvature = a - 2 * b + c
+    refine = torch.where(curvature < 0, 0.5 * (a - c) / torch.where(curvature < 0, curvature, -torch.ones_like(curvature)), torch.zeros_like(b))
+    frequency = band_freqs[k] + refine.clamp(-0.5, 0.5) * step
+    return frequency, height, interior
+
+
+def rhythm_features(
+    eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampling_rate: float = 200.0, estimator: str = "flanks"
+) -> torch.Tensor:
     """Quantitative rhythm descriptors of each segment: ``(B, C, T)`` -> ``(B, NUM_RHYTHM_FEATURES)``.
 
     For each group of ``RHYTHM_GROUPS`` (its recorded channels; all of its channels when none is),
@@ -149,7 +219,14 @@ def rhythm_features(eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampli
     subjects does not find a new subject's alpha peak (its frequency and height differ per person);
     these scale- and frequency-invariant numbers do, and an MLP combines them into a yes/no (a PDR
     is a prominent, non-edge, posterior-predominant alpha peak).
+
+    ``estimator`` (``RHYTHM_ESTIMATORS``): ``"flanks"`` (default; the shipped checkpoint's
+    descriptors, unchanged) measures the peak against the flank line; ``"aperiodic"`` uses
+    ``aperiodic_peak``, the findings' own estimate (prominence = ln of the height over the
+    aperiodic fit), for models trained with it.
     """
+    if estimator not in RHYTHM_ESTIMATORS:
+        raise ValueError(f"rhythm_features: estimator must be one of {RHYTHM_ESTIMATORS}, got {estimator!r}")
     window = int(round(4.0 * sampling_rate))
     power = welch_power(eeg, window, periodic=True, detrend=True)  # (B, C, F): the rules' estimate (segment_psd)
     freqs = torch.fft.rfftfreq(window, 1.0 / sampling_rate).to(eeg.device)
@@ -185,6 +262,10 @@ def rhythm_features(eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampli
         interior = (freqs[k] > ALPHA_RANGE_HZ[0]) & (freqs[k] < ALPHA_RANGE_HZ[1])
         prominence = torch.where(interior, torch.log(peak / background), torch.zeros_like(peak))
         group_shares = torch.einsum("bc,bcn->bn", weight, shares).clamp_min(SHARE_FLOOR)
+        if estimator == "aperiodic":
+            frequency, height, interior = aperiodic_peak(spectrum, freqs, *ALPHA_RANGE_HZ)
+            prominence = torch.where(interior, height * math.log(10.0), torch.zeros_like(height)).to(peak.dtype)
+            frequency = frequency.to(peak.dtype)
         features += [prominence[:, None], ((frequency - 10.5) / 3.0)[:, None], interior.float()[:, None], torch.log(group_shares)]
     return torch.cat(features, dim=-1).to(eeg.dtype)
 

@@ -526,7 +526,8 @@ def test_rhythm_features_measure_the_alpha_peak_as_the_findings_rules_do():
     from modeling_neuronarrator.findings_neuronarrator import compute_findings
 
     eeg, _ = _alpha_segments(24)
-    features = rhythm_features(torch.tensor(eeg, dtype=torch.float32), None)
+    # The findings' estimate (peak over the aperiodic fit); the shipped default keeps "flanks".
+    features = rhythm_features(torch.tensor(eeg, dtype=torch.float32), None, estimator="aperiodic")
     assert features.shape == (24, NUM_RHYTHM_FEATURES) == (24, 8 * len(RHYTHM_GROUPS))
     assert torch.isfinite(features).all()
     # posterior group first: prominence, frequency, interior, then log band shares; frontal second

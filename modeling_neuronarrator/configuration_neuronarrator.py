@@ -116,6 +116,11 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
     patch_spectrum: bool = False
     channel_spectrum: bool = False
     rhythm_features: bool = False
+    # How the descriptors measure each group's alpha peak (encoders_neuronarrator.RHYTHM_ESTIMATORS):
+    # "flanks" (the 1/f line through the alpha range's flanks; what the shipped default and older
+    # checkpoints were trained with) or "aperiodic" (the findings' own estimate, the peak over
+    # FOOOF's 'fixed' 1/f fit). Checkpoints saved without it load as "flanks".
+    rhythm_estimator: str = "flanks"
 
     @property
     def num_patches(self) -> int:
@@ -135,6 +140,11 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
             )
         if self.num_output_tokens < 1:
             raise ValueError(f"NeuroNarratorEEGConfig: num_output_tokens must be >= 1, got {self.num_output_tokens}.")
+        if self.rhythm_estimator not in ("flanks", "aperiodic"):
+            raise ValueError(
+                f"NeuroNarratorEEGConfig: rhythm_estimator must be 'flanks' (the shipped default's) or 'aperiodic' "
+                f"(the findings' estimate), got {self.rhythm_estimator!r}."
+            )
 
 
 class NeuroNarratorTopomapConfig(PreTrainedConfig):

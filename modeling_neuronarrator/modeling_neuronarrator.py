@@ -425,7 +425,7 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
         topomap_tokens, topomap_pooled = self.topomap_encoder(topomaps)
         rhythm = None
         if measure_rhythm and self.config.eeg_config.rhythm_features:
-            rhythm = rhythm_features(eeg_values, channel_mask).to(eeg_tokens.dtype)
+            rhythm = rhythm_features(eeg_values, channel_mask, estimator=self.config.eeg_config.rhythm_estimator).to(eeg_tokens.dtype)
         return SegmentFeatures(eeg_tokens, eeg_pooled, topomap_tokens, topomap_pooled, rhythm)
 
     def get_grounding_loss(

@@ -36,3 +36,16 @@ def test_descriptors_default_to_the_shipped_estimator(synth):
     assert 10.5 + 3.0 * float(new[0, 1]) == pytest.approx(10.0, abs=0.3) and float(new[0, 0]) > np.log(2)
     with pytest.raises(ValueError, match="estimator must be one of"):
         rhythm_features(eeg, None, estimator="fooof")
+
+
+def test_config_switch_defaults_to_the_shipped_estimator():
+    from transformers import AutoConfig
+
+    import modeling_neuronarrator
+    from modeling_neuronarrator import NeuroNarratorConfig
+
+    shipped = AutoConfig.from_pretrained(modeling_neuronarrator.DEFAULT_MODEL_PATH)
+    assert shipped.eeg_config.rhythm_features and shipped.eeg_config.rhythm_estimator == "flanks"  # saved without the field
+    assert NeuroNarratorConfig(eeg_config={"rhythm_estimator": "aperiodic"}).eeg_config.rhythm_estimator == "aperiodic"
+    with pytest.raises(ValueError, match="rhythm_estimator must be 'flanks'"):
+        NeuroNarratorConfig(eeg_config={"rhythm_estimator": "fooof"})

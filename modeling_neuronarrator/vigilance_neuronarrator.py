@@ -31,6 +31,7 @@ derivation, or a segment after the last complete epoch.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -297,6 +298,7 @@ def stage_recording(
         return Staging(derivation=derivation.label, reason=f"YASA is not installed ({error}); pip install yasa")
 
     signals = _read_signals(recording, names, sfreq, derivation, int(round(first_s * sfreq)), int(round(last_s * sfreq)))
+    signals, derivation = _drop_slow_auxiliaries(signals, derivation)
     kinds = [("EEG", "eeg")] + ([("EOG", "eog")] if derivation.eog else []) + ([("EMG", "emg")] if derivation.emg else [])
     info = mne.create_info([k[0] for k in kinds], _STAGING_RATE_HZ, [k[1] for k in kinds])
     raw = mne.io.RawArray(signals * 1e-6, info, verbose="error")  # volts, as YASA expects from MNE
@@ -374,6 +376,34 @@ def _import_yasa():
     import yasa
 
     return yasa
+
+
+def _drop_slow_auxiliaries(signals: np.ndarray, derivation: Derivation) -> tuple[np.ndarray, Derivation]:
+    """Leave out an EOG or EMG row that carries nothing above 2 Hz: a channel stored at ~1 Hz (an
+    envelope, e.g. Sleep-EDF cassette's "EMG submental") or flat, which YASA would read as a
+    chin EMG or EOG without one."""
+    rows = [signals[0]]
+    kept = {"eog": derivation.eog is not None, "emg": derivation.emg is not None}
+    index = 1
+    for kind in ("eog", "emg"):
+        if not kept[kind]:
+            continue
+        row = signals[index]
+        index += 1
+        power = np.abs(np.fft.rfft(row - row.mean())) ** 2
+        freqs = np.fft.rfftfreq(len(row), 1.0 / _STAGING_RATE_HZ)
+        share = power[freqs > 2.0].sum() / max(power.sum(), 1e-30)
+        if share < 1e-3:
+            logger.info("staging without the %s channel: no signal above 2 Hz (stored at ~1 Hz, or flat)", kind.upper())
+            kept[kind] = False
+            continue
+        rows.append(row)
+    derivation = dataclasses.replace(
+        derivation,
+        eog=derivation.eog if kept["eog"] else None, eog_label=derivation.eog_label if kept["eog"] else None,
+        emg=derivation.emg if kept["emg"] else None, emg_label=derivation.emg_label if kept["emg"] else None,
+    )  # fmt: skip
+    return np.stack(rows), derivation
 
 
 def _rational(ratio: float) -> tuple[int, int]:

@@ -209,3 +209,23 @@ def test_an_awake_task_recording_is_staged_awake():
     states = collections.Counter(f.state for f in batch["findings"])
     assert states["awake"] / len(batch["findings"]) >= 0.9, states
     assert states["REM"] == 0
+
+
+def test_an_emg_stored_at_one_hertz_is_not_staged_as_a_chin_emg(tmp_path):
+    """Sleep-EDF cassette PSGs keep "EMG submental" as a 1 Hz envelope: staging leaves it out
+    (and stages from Fpz-Cz with the 100 Hz EOG)."""
+    import edfio
+
+    rng = np.random.default_rng(1)
+    seconds = 420
+    fast = {name: rng.standard_normal(seconds * 100) * 30.0 for name in ("EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal")}
+    signals = [edfio.EdfSignal(x, 100.0, label=name, physical_dimension="uV", physical_range=(-500.0, 500.0)) for name, x in fast.items()]
+    envelope = np.abs(rng.standard_normal(seconds)) * 5.0
+    signals.append(edfio.EdfSignal(envelope, 1.0, label="EMG submental", physical_dimension="uV", physical_range=(0.0, 50.0)))
+    path = tmp_path / "SC4001E0-PSG.edf"
+    edfio.Edf(signals).write(path)
+    import mne
+
+    staging = stage_recording(mne.io.read_raw_edf(path, preload=False, verbose="error"))
+    assert staging.derivation == "EEG Fpz-Cz; EOG horizontal" and "clf_eeg+eog)" in staging.method
+    assert len(staging.epoch_states) == 14

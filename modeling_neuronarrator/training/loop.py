@@ -172,6 +172,71 @@ def _steps_per_epoch(train_loader, gradient_accumulation_steps: int) -> Optional
         return None
 
 
+class _MetricsWindow:
+    """Micro-batch metrics between two log lines, reduced over processes when logged."""
+
+    def __init__(self):
+        self.start, self.samples, self.metrics, self.digests = time.perf_counter(), 0, [], []
+
+    def add(self, batch: dict, loss: torch.Tensor, metrics: dict[str, float]) -> None:
+        self.samples += int(batch["eeg_values"].shape[0]) if "eeg_values" in batch else 0
+        self.metrics.append({"loss": float(loss.detach()), **metrics})
+        self.digests.append(ids_digest(batch.get("ids", [])))
+
+    def record(self, accelerator, state: TrainerState, learning_rate: float) -> dict[str, Any]:
+        """The log record of the window (a collective: every process calls it); starts a new window."""
+        record = _reduce_window(accelerator, self.metrics, self.samples, self.digests)
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        state.samples += int(record.pop("samples"))
+        record.update(step=state.step, epoch=state.epoch, learning_rate=learning_rate,
+                      samples_per_s=round(record["samples_window"] / elapsed, 3))  # fmt: skip
+        self.__init__()
+        return record
+
+
+def _total_steps(stage: StageSection, steps_per_epoch: Optional[int]) -> int:
+    if stage.max_steps is not None:
+        return stage.max_steps
+    if steps_per_epoch is not None:
+        return stage.epochs * steps_per_epoch
+    raise ValueError("a streaming corpus has no length: set max_steps in the stage section of the config")
+
+
+def _restore(accelerator, stage_dir: Path, resume: bool, total_steps: int, metrics_log: JsonlLogger) -> tuple[TrainerState, bool]:
+    """The state to start from: the last checkpoint's with ``resume`` (and True), else a fresh one."""
+    checkpoint = find_last_checkpoint(stage_dir) if resume else None
+    if resume and checkpoint is None:
+        logger.warning("--resume: no checkpoint under %s/checkpoints; starting from step 0", stage_dir)
+    if checkpoint is None:
+        metrics_log.reset()
+        return TrainerState(total_steps=total_steps), False
+    accelerator.load_state(str(checkpoint))
+    state = TrainerState.load(checkpoint)
+    state.total_steps = total_steps
+    metrics_log.truncate_after(state.step)
+    logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, state.step, state.epoch, state.batches_in_epoch)
+    return state, True
+
+
+def _epoch_loader(accelerator, train_loader, sampler: Optional[EpochSampler], state: TrainerState):
+    """The loader for the current epoch, reshuffled for it and past the batches already seen."""
+    if sampler is not None:
+        sampler.set_epoch(state.epoch)
+    if hasattr(train_loader, "set_epoch"):
+        train_loader.set_epoch(state.epoch)
+    elif hasattr(getattr(train_loader, "dataset", None), "set_epoch"):
+        train_loader.dataset.set_epoch(state.epoch)  # a streamed dataset's shuffle buffer
+    if state.batches_in_epoch:
+        return accelerator.skip_first_batches(train_loader, state.batches_in_epoch)
+    return train_loader
+
+
+def _validate_into_log(validate_fn, model, state: TrainerState, metrics_log: JsonlLogger, epoch: int) -> None:
+    record = validate_fn(model, state)
+    if record:
+        metrics_log.log({"step": state.step, "epoch": epoch, "split": "validation", **record})
+
+
 def run_training(
     *,
     accelerator,
@@ -205,27 +270,9 @@ def run_training(
     metrics_log = JsonlLogger(stage_dir / "metrics.jsonl", enabled=accelerator.is_main_process)
     accumulation = stage.gradient_accumulation_steps
     steps_per_epoch = _steps_per_epoch(train_loader, accumulation)
-    if stage.max_steps is not None:
-        total_steps = stage.max_steps
-    elif steps_per_epoch is not None:
-        total_steps = stage.epochs * steps_per_epoch
-    else:
-        raise ValueError("a streaming corpus has no length: set max_steps in the stage section of the config")
-
-    state = TrainerState(total_steps=total_steps)
-    checkpoint = find_last_checkpoint(stage_dir) if resume else None
-    if resume and checkpoint is None:
-        logger.warning("--resume: no checkpoint under %s/checkpoints; starting from step 0", stage_dir)
-    if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
-        state = TrainerState.load(checkpoint)
-        state.total_steps = total_steps
-        metrics_log.truncate_after(state.step)
-        logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, state.step, state.epoch, state.batches_in_epoch)
-    else:
-        metrics_log.reset()
+    total_steps = _total_steps(stage, steps_per_epoch)
+    state, resumed = _restore(accelerator, stage_dir, resume, total_steps, metrics_log)
     accelerator.wait_for_everyone()
-
     bar = None
     if progress and accelerator.is_local_main_process:
         from tqdm.auto import tqdm
@@ -233,24 +280,12 @@ def run_training(
         bar = tqdm(total=total_steps, initial=state.step, desc=stage_dir.name, unit="step", dynamic_ncols=True)
 
     model.train()
-    window_start = time.perf_counter()
-    window_samples = 0
-    window_metrics: list[dict[str, float]] = []
-    window_digests: list[int] = []
-    last_saved_step = state.step if checkpoint is not None else -1
+    window = _MetricsWindow()
+    last_saved_step = state.step if resumed else -1
     session_end = total_steps if stop_after_steps is None else min(total_steps, state.step + int(stop_after_steps))
+    epoch_batches = len(train_loader) if steps_per_epoch is not None else None
     while state.step < session_end:
-        if sampler is not None:
-            sampler.set_epoch(state.epoch)
-        if hasattr(train_loader, "set_epoch"):
-            train_loader.set_epoch(state.epoch)
-        elif hasattr(getattr(train_loader, "dataset", None), "set_epoch"):
-            train_loader.dataset.set_epoch(state.epoch)  # a streamed dataset's shuffle buffer
-        loader = train_loader
-        if state.batches_in_epoch:
-            loader = accelerator.skip_first_batches(train_loader, state.batches_in_epoch)
-        epoch_batches = len(train_loader) if steps_per_epoch is not None else None
-        for batch in loader:
+        for batch in _epoch_loader(accelerator, train_loader, sampler, state):
             state.batches_in_epoch += 1
             sync = state.batches_in_epoch % accumulation == 0 or state.batches_in_epoch == epoch_batches
             # Gradient all-reduce only on the micro-batch that ends an accumulation window.
@@ -258,10 +293,7 @@ def run_training(
                 with accelerator.autocast():
                     loss, metrics = loss_fn(model, batch)
                 accelerator.backward(loss / accumulation)
-            batch_size = int(batch["eeg_values"].shape[0]) if "eeg_values" in batch else 0
-            window_samples += batch_size
-            window_metrics.append({"loss": float(loss.detach()), **metrics})
-            window_digests.append(ids_digest(batch.get("ids", [])))
+            window.add(batch, loss, metrics)
             if not sync:
                 continue
             if stage.max_grad_norm:
@@ -272,20 +304,9 @@ def run_training(
             state.step += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{window_metrics[-1]['loss']:.3f}")
-
+                bar.set_postfix(loss=f"{window.metrics[-1]['loss']:.3f}")
             if state.step % stage.log_every == 0 or state.step == total_steps:
-                record = _reduce_window(accelerator, window_metrics, window_samples, window_digests)
-                elapsed = max(time.perf_counter() - window_start, 1e-9)
-                state.samples += int(record.pop("samples"))
-                record.update(
-                    step=state.step,
-                    epoch=state.epoch,
-                    learning_rate=scheduler.get_last_lr()[0],
-                    samples_per_s=round(record["samples_window"] / elapsed, 3),
-                )
-                metrics_log.log(record)
-                window_start, window_samples, window_metrics, window_digests = time.perf_counter(), 0, [], []
+                metrics_log.log(window.record(accelerator, state, scheduler.get_last_lr()[0]))
             if state.step % stage.save_every == 0 or state.step == total_steps:
                 save_checkpoint(accelerator, stage_dir, state, stage.keep_checkpoints)
                 last_saved_step = state.step
@@ -296,10 +317,8 @@ def run_training(
             state.epoch += 1
             state.batches_in_epoch = 0
             if validate_fn is not None and stage.validate_every_epoch:
-                record = validate_fn(model, state)
+                _validate_into_log(validate_fn, model, state, metrics_log, state.epoch - 1)
                 model.train()
-                if record:
-                    metrics_log.log({"step": state.step, "epoch": state.epoch - 1, "split": "validation", **record})
             continue
         break
     if bar is not None:
@@ -308,9 +327,7 @@ def run_training(
         save_checkpoint(accelerator, stage_dir, state, stage.keep_checkpoints)
     if validate_fn is not None and state.batches_in_epoch and state.step >= total_steps:
         # A run cut by max_steps mid-epoch still ends with one validation.
-        record = validate_fn(model, state)
-        if record:
-            metrics_log.log({"step": state.step, "epoch": state.epoch, "split": "validation", **record})
+        _validate_into_log(validate_fn, model, state, metrics_log, state.epoch)
     return state
 
 

@@ -44,6 +44,8 @@ __all__ = ["BuildError", "BuildSettings", "build_corpus", "offline_sources", "re
 logger = logging.getLogger(__name__)
 
 _ON_BAD_FILES = ("error", "warn", "skip")
+# Imported once by the forkserver that starts the build's worker processes.
+FORKSERVER_PRELOAD = ("dataset_builder.build", "modeling_neuronarrator.feature_extraction_neuronarrator")
 _FLOAT16_MAX = 65000.0  # clip before casting: a float16 overflow would store inf
 
 
@@ -504,10 +506,16 @@ def _run_units(todo: list[_Unit], num_proc: int, on_bad_files: str, progress: bo
             for unit in todo:
                 handle(_run_unit(unit))
         else:
-            # fork: workers inherit the imported front-end instead of paying ~10 s of imports each;
-            # the parent has run no torch op, so no thread pool is forked mid-use.
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            # forkserver: a clean server process imports the front-end once (FORKSERVER_PRELOAD) and
+            # forks the workers, so they pay no ~10 s of imports each and inherit no OpenMP state.
+            # Forking this process instead hangs a worker for good whenever this process has already
+            # run an OpenMP region (torch, or YASA's LightGBM staging in the front-end): libgomp's
+            # thread team does not survive fork (seen: a worker stuck in gomp_team_barrier_wait_end
+            # under LGBM_BoosterLoadModelFromString after an earlier front-end call in the parent).
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             context = multiprocessing.get_context(method)
+            if method == "forkserver":
+                context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
             with context.Pool(min(num_proc, len(todo)), initializer=_init_worker) as pool:
                 for result in pool.imap_unordered(_run_unit, todo, chunksize=1):
                     handle(result)

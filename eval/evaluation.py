@@ -23,10 +23,14 @@ from .results import build_results
 __all__ = ["contradicted", "row_labels", "score_narratives", "evaluate_narratives"]
 
 
-def contradicted(narratives: Sequence[str], findings: Sequence[Any], labels: Sequence[Mapping[str, str]]) -> list[bool]:
+def contradicted(
+    narratives: Sequence[str], findings: Sequence[Any], labels: Sequence[Mapping[str, str]], claims: list | None = None
+) -> list[bool]:
     """Per narrative, whether the report's grounding check flags it: it states a value the measured
     findings contradict, or states nothing checkable (``modeling_neuronarrator.report.grounding``;
-    unverifiable labels and omissions are not flags)."""
+    unverifiable labels and omissions are not flags). With ``claims`` (a list), appends per
+    narrative ``[fields it states, fields of them contradicted]``."""
+    from dataset_builder.description import parse
     from modeling_neuronarrator import Findings
     from modeling_neuronarrator.report.grounding import check_grounding
 
@@ -35,6 +39,12 @@ def contradicted(narratives: Sequence[str], findings: Sequence[Any], labels: Seq
         record = Findings.from_json(record) if isinstance(record, str) else Findings.from_dict(record) if isinstance(record, Mapping) else record
         issues = check_grounding(text, record, dict(row_labels_) or None)
         flags.append(any(issue.kind in ("contradicted", "empty") for issue in issues))
+        if claims is not None:
+            try:
+                stated = sum(value is not None for value in parse(text).values()) if text and text.strip() else 0
+            except ValueError:
+                stated = 0
+            claims.append([stated, sum(issue.kind == "contradicted" for issue in issues)])
     return flags
 
 logger = logging.getLogger(__name__)
@@ -152,9 +162,13 @@ def evaluate_narratives(
         raise ValueError(f"{system.get('name')}: {len(narratives)} narratives for {len(ids)} evaluated rows")
     labels = [row_labels(lab) for lab in labels_column]
     truth = [true_fields(f, lab) for f, lab in zip(findings, labels)]
-    flags = contradicted(narratives, findings, labels)
+    claims: list = []
+    flags = contradicted(narratives, findings, labels, claims)
     not_computed: dict[str, dict[str, str]] = {}
     scored = score_narratives(narratives, references, truth, sources, scores=scores, metrics=metrics, flags=flags, not_computed=not_computed)
+    stated = sum(c[0] for c in claims)
+    # Share of the stated fields that the measurement contradicts (the flag above fires on any one).
+    scored["metrics"]["contradicted_claims"] = sum(c[1] for c in claims) / stated if stated else None
     scoring_seconds = time.perf_counter() - start
     n = len(ids)
     throughput = {
@@ -190,5 +204,5 @@ def evaluate_narratives(
         throughput=throughput,
         grounding=grounding,
         not_computed=not_computed,
-        per_row={"ids": ids, "correct": scored["correct"], "contradicted": [int(f) for f in flags]},
+        per_row={"ids": ids, "correct": scored["correct"], "contradicted": [int(f) for f in flags], "claims": claims},
     )

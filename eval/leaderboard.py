@@ -49,6 +49,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("clinical_accuracy", "Clinical acc.", 3),
     ("clinical_macro_f1", "Clinical macro-F1", 3),
     ("contradiction_rate", "Contradicted", 3),
+    ("contradicted_claims", "Contradicted claims", 3),
     ("bleu_1", "BLEU-1", 3),
     ("bleu_2", "BLEU-2", 3),
     ("bleu_3", "BLEU-3", 3),
@@ -322,7 +323,8 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
             f"averaged. Ties are broken by {', then '.join(TIE_BREAKERS)}. The oracle writes the true findings with the "
             "corpus template: the ceiling. BLEU, ROUGE-L, METEOR and BERTScore are in [0, 1], CIDEr-D in [0, 10]. "
             "*Contradicted* is the share of narratives the report's grounding check flags (a stated value the measured "
-            "findings contradict, or nothing checkable stated); lower is better."
+            "findings contradict, or nothing checkable stated), *Contradicted claims* the share of all stated fields that "
+            "the measurement contradicts; lower is better for both."
         ),
         "",
         (

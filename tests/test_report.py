@@ -288,7 +288,7 @@ def test_grounding_flags_appear_in_every_form(contradicted_report):
     flags = data["segments"][0]["grounding"]
     assert {"field": "dominant_band", "kind": "contradicted", "claimed": "delta", "measured": "alpha",
             "message": "dominant_band: states delta, measured alpha"} in flags  # fmt: skip
-    assert data["grounding"] == {"segments_flagged": 7, "segments": 7}
+    assert data["grounding"] == {"segments_flagged": 7, "segments": 7, "segments_repaired": 0, "strict": False}
 
 
 def test_markdown_content(template_report):

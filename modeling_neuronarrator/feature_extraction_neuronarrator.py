@@ -541,6 +541,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         findings = compute_findings(
             segments, fs_out, channel_mask=mask, psd=psd, freqs=freqs, line_freq=line,
             raw_flat=raw_flat, previous=previous, spatial_mask=_spatial(source.map), bad_channels=sorted(source.bad_channels),
+            source_highpass_hz=source.raw.info["highpass"] if source.raw is not None else None,
         )  # fmt: skip
         for item, start in zip(findings, starts):
             item.events = events_in_segment(events, float(start), float(start) + self.segment_seconds)

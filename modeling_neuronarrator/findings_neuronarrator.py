@@ -429,7 +429,9 @@ def aperiodic_fit(log_psd: np.ndarray, freqs: np.ndarray, fit_range: tuple[float
     return offset, -slope
 
 
-def _flattened_peak(psd: np.ndarray, freqs: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+def _flattened_peak(
+    psd: np.ndarray, freqs: np.ndarray, low: float, high: float, fit_range: Optional[tuple[float, float]] = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Highest point of the aperiodic-flattened spectrum inside [low, high] Hz.
 
     Returns ``(frequency_hz, height)``: frequency refined by a parabola through the neighbouring
@@ -437,7 +439,9 @@ def _flattened_peak(psd: np.ndarray, freqs: np.ndarray, low: float, high: float)
     peak); height above the aperiodic fit in log10 power. Shapes ``psd.shape[:-1]``.
     """
     log_psd = np.log10(np.maximum(psd, 1e-20))
-    offset, exponent = aperiodic_fit(log_psd, freqs, THRESHOLDS["rhythm_fit_range_hz"])
+    fit_range = fit_range or THRESHOLDS["rhythm_fit_range_hz"]
+    low = max(low, fit_range[0])
+    offset, exponent = aperiodic_fit(log_psd, freqs, fit_range)
     df = freqs[1] - freqs[0]
     half = THRESHOLDS["rhythm_smoothing_hz"] / 2
     wide = np.flatnonzero((freqs >= max(low - half, df)) & (freqs <= high + half))
@@ -462,7 +466,7 @@ def _flattened_peak(psd: np.ndarray, freqs: np.ndarray, low: float, high: float)
     return np.where(inner, frequency, np.nan), height
 
 
-def dominant_rhythm(psd: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+def dominant_rhythm(psd: np.ndarray, freqs: np.ndarray, fit_range: Optional[tuple[float, float]] = None) -> np.ndarray:
     """The dominant rhythm of spectra: the highest peak above the aperiodic (1/f) component.
 
     The spectrum is flattened by ``aperiodic_fit`` over ``THRESHOLDS["rhythm_fit_range_hz"]``
@@ -474,11 +478,14 @@ def dominant_rhythm(psd: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     Args:
         psd: ``(..., n_freqs)`` power spectral density (any units).
         freqs: ``(n_freqs,)`` Hz, evenly spaced.
+        fit_range: Hz; default ``THRESHOLDS["rhythm_fit_range_hz"]``. A recording stored
+            high-passed (ALICE's 3 Hz) starts it above the filter's edge.
 
     Returns:
         ``(...)`` frequency in Hz of the dominant rhythm, NaN where there is none.
     """
-    frequency, height = _flattened_peak(psd, freqs, *THRESHOLDS["rhythm_fit_range_hz"])
+    fit_range = fit_range or THRESHOLDS["rhythm_fit_range_hz"]
+    frequency, height = _flattened_peak(psd, freqs, *fit_range, fit_range=fit_range)
     return np.where(height >= np.log10(THRESHOLDS["rhythm_peak_over_aperiodic"]), frequency, np.nan)
 
 
@@ -753,6 +760,7 @@ def compute_findings(
     history: int = 3,
     spatial_mask: Optional[np.ndarray] = None,
     bad_channels: Sequence[str] = (),
+    source_highpass_hz: Optional[float] = None,
 ) -> list["Findings"]:
     """Quantitative findings of consecutive segments of one recording (vectorized over segments).
 
@@ -776,6 +784,9 @@ def compute_findings(
             derivations placed at their first electrode. See ``spatial_coverage``.
         bad_channels: source channels the front-end found bad and left out (named in every
             segment's findings; their 10-20 sites are interpolated, so not in ``channel_mask``).
+        source_highpass_hz: high-pass the recording was stored with (MNE ``info["highpass"]``);
+            above 0.67 Hz the 1/f fit and the rhythm search start at 1.5x it, above the filter's
+            edge, which would otherwise read as a peak.
 
     Returns:
         One ``Findings`` per segment; ``labels`` empty (the corpus builder fills them).
@@ -820,12 +831,15 @@ def compute_findings(
     # 2021), over all recorded channels when none is posterior.
     posterior = usable & _names_mask(_POSTERIOR)[None]
     region_for_rhythm = np.where(posterior.any(-1, keepdims=True), posterior, usable)
-    rhythm_hz = dominant_rhythm(_group_mean(psd, region_for_rhythm), freqs)
+    fit_range = THRESHOLDS["rhythm_fit_range_hz"]
+    if source_highpass_hz and 1.5 * source_highpass_hz > fit_range[0]:
+        fit_range = (1.5 * float(source_highpass_hz), fit_range[1])
+    rhythm_hz = dominant_rhythm(_group_mean(psd, region_for_rhythm), freqs, fit_range)
     # Posterior dominant rhythm: the same estimate inside 7.5-13.5 Hz over the posterior
     # channels, at least 2x the aperiodic component, and *posterior*: alpha holds at least as
     # large a share of power over the back of the head as over the front (anteriorized alpha of
     # drowsiness, sleep or alpha coma is not a PDR).
-    pdr_hz, pdr_height = _flattened_peak(_group_mean(psd, posterior), freqs, *THRESHOLDS["pdr_range_hz"])
+    pdr_hz, pdr_height = _flattened_peak(_group_mean(psd, posterior), freqs, *THRESHOLDS["pdr_range_hz"], fit_range=fit_range)
     frontal = usable & _names_mask(_FRONTAL)[None]
     alpha_share = powers[..., BANDS.index("alpha")] / np.maximum(total, 1e-12)
     anteriorized = frontal.any(-1) & (

@@ -193,3 +193,16 @@ def test_eye_movements_over_seeds_are_not_slowing(synth):
     out = compute_findings(batch, 200.0)
     assert all("eye_movement" in f.artifacts for f in out)
     assert all(f.slowing.kind == "none" for f in out)
+
+
+def test_a_recording_stored_high_passed_has_no_rhythm_at_its_filter_edge(synth):
+    from scipy import signal
+
+    # ALICE's file was stored band-passed 3-40 Hz: its spectrum rises to 3-4 Hz, then falls.
+    sos = signal.butter(4, 3.0, btype="highpass", output="sos", fs=200.0)
+    x = signal.sosfiltfilt(sos, synth.background(seed=9, exponent=1.5) * 3.0, axis=-1)
+    x = synth.add_sine(x, POSTERIOR, 10.0, 4.0)
+    stored = one(x, source_highpass_hz=3.0)
+    assert stored.dominant_frequency_hz == pytest.approx(10.0, abs=0.5)
+    edge = one(x).dominant_frequency_hz  # without knowing the filter, its edge reads as a rhythm
+    assert edge is not None and edge < 5.0

@@ -32,6 +32,8 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
+from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+
 from .augment import augment_raw, scenario_seed
 from .description import describe
 from .export import corpus_features, export_corpus
@@ -68,7 +70,7 @@ class BuildSettings:
             added rhythms and artifacts, findings measured as usual) beside the original.
     """
 
-    history: int = 3
+    history: int = DEFAULT_HISTORY_LENGTH
     segment_seconds: float = 10.0
     max_segments_per_recording: Optional[int] = None
     with_topomaps: bool = False
@@ -363,7 +365,7 @@ def build_corpus(
     sources: Mapping[str | SourceReader, Optional[str | os.PathLike]],
     out_dir: str | os.PathLike,
     num_proc: int = 1,
-    history: int = 3,
+    history: int = DEFAULT_HISTORY_LENGTH,
     segment_seconds: float = 10.0,
     max_segments_per_recording: Optional[int] = None,
     *,

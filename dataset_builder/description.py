@@ -30,6 +30,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     ARTIFACT_TYPES,
     BANDS,
     CHANGE_TYPES,
+    CHANGE_WINDOW_SEGMENTS,
     EVENT_KINDS,
     NOT_ASSESSABLE,
     REGIONS,
@@ -640,7 +641,10 @@ def describe(
             phrase = LABEL_VOCABULARY[key][fields[key]]
             sentences.append(_capitalize(rng.choice(_LABEL_SENTENCES[key]).format(p=phrase)))
     if fields["change"] is not None:
-        window = _format_seconds(len(history) * segment_seconds) if history else "segment"
+        # The change was measured against up to CHANGE_WINDOW_SEGMENTS preceding segments, whatever
+        # history the caller keeps: the wording names the window actually compared.
+        compared = min(len(history), CHANGE_WINDOW_SEGMENTS) if history else 0
+        window = _format_seconds(compared * segment_seconds) if compared else "segment"
         clauses = [_CHANGE_PHRASES[change] for change in fields["change"]]
         sentences.append(pick("change", "main", dur=window, changes=_join(clauses)))
     return " ".join(sentences)

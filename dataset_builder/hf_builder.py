@@ -23,6 +23,8 @@ from typing import Any, Iterator, Optional
 
 import datasets
 
+from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+
 from .build import BuildError, BuildSettings, recording_rows
 from .readers.base import RecordingItem, available_readers, get_reader
 from .splits import DEFAULT_FRACTIONS, SPLITS, assign_splits
@@ -52,7 +54,7 @@ class NeuroCorpusConfig(datasets.BuilderConfig):
 
     sources: tuple[str, ...] = ()
     paths: dict[str, str] = field(default_factory=dict)
-    history: int = 3
+    history: int = DEFAULT_HISTORY_LENGTH
     segment_seconds: float = 10.0
     max_segments_per_recording: Optional[int] = None
     with_topomaps: bool = False

@@ -13,6 +13,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
+from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+
 __all__ = ["HistoryIndex"]
 
 _COLUMNS = ("source", "recording", "segment_index")
@@ -42,7 +44,7 @@ class HistoryIndex:
         index.table()              # (n_rows, 3) int64, -1 where missing
     """
 
-    def __init__(self, dataset: Any, k: int = 3) -> None:
+    def __init__(self, dataset: Any, k: int = DEFAULT_HISTORY_LENGTH) -> None:
         if not isinstance(k, int) or k < 0:
             raise ValueError(f"HistoryIndex: k must be a non-negative int (number of preceding segments), got {k!r}")
         self.k = k

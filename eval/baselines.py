@@ -35,6 +35,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from modeling_neuronarrator.eeg_io_neuronarrator import SAMPLING_RATE_HZ
+from modeling_neuronarrator.findings_neuronarrator import BAND_EDGES_HZ, BANDS
+
 __all__ = [
     "BASELINES",
     "Baseline",
@@ -50,8 +53,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SAMPLING_RATE = 200.0
-_BAND_EDGES = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0))  # delta .. gamma, Hz
+SAMPLING_RATE = float(SAMPLING_RATE_HZ)
+_BAND_EDGES = tuple(BAND_EDGES_HZ[band] for band in BANDS)  # delta .. gamma, Hz (the findings' bands)
 _FINE_BINS_HZ = np.arange(1.0, 31.0)  # 1 Hz bins of the mean spectrum, 1-30 Hz
 _FEATURE_BATCH = 256  # rows decoded at a time (19 x 2000 float16 each)
 

@@ -14,8 +14,12 @@ from typing import Any
 from transformers import AutoConfig, Mamba2Config, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+
 __all__ = [
+    "DEFAULT_HISTORY_LENGTH",
     "PLACEHOLDER_KINDS",
+    "PLACEHOLDER_TOKENS",
     "NeuroNarratorConfig",
     "NeuroNarratorEEGConfig",
     "NeuroNarratorTopomapConfig",
@@ -25,6 +29,8 @@ __all__ = [
 # The order in which the placeholders appear in the prompt: history first (it comes from the
 # preceding segments), then the current segment's EEG and topomaps.
 PLACEHOLDER_KINDS = ("history", "eeg", "topomap")
+# The placeholder string of each kind (config.<kind>_token; a tokenizer must hold them as tokens).
+PLACEHOLDER_TOKENS = {"eeg": "<eeg>", "topomap": "<topo>", "history": "<hist>"}
 
 # Small Mamba2 stack over one pooled vector per segment: hidden 128, 8 heads of 32 = 128 * 2.
 _HISTORY_DEFAULTS = {
@@ -255,14 +261,14 @@ class NeuroNarratorConfig(PreTrainedConfig):
     history_config: dict | PreTrainedConfig | None = None
     text_config: dict | PreTrainedConfig | None = None
     vision_config: dict | PreTrainedConfig | None = None
-    eeg_token: str = "<eeg>"
-    topomap_token: str = "<topo>"
-    history_token: str = "<hist>"
+    eeg_token: str = PLACEHOLDER_TOKENS["eeg"]
+    topomap_token: str = PLACEHOLDER_TOKENS["topomap"]
+    history_token: str = PLACEHOLDER_TOKENS["history"]
     eeg_token_id: int | None = None
     topomap_token_id: int | None = None
     history_token_id: int | None = None
     num_history_tokens: int = 4
-    history_length: int = 3
+    history_length: int = DEFAULT_HISTORY_LENGTH
     grounding_dim: int = 128
     grounding_temperature_init: float = 0.07
     logit_scale_max: float = 100.0
@@ -417,11 +423,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
     @classmethod
     def _with_tokenizer(cls, tokenizer: Any, text_config: dict, **kwargs) -> NeuroNarratorConfig:
         if tokenizer is not None:
-            tokens = {
-                "eeg": kwargs.get("eeg_token", "<eeg>"),
-                "topomap": kwargs.get("topomap_token", "<topo>"),
-                "history": kwargs.get("history_token", "<hist>"),
-            }
+            tokens = {kind: kwargs.get(f"{kind}_token", token) for kind, token in PLACEHOLDER_TOKENS.items()}
             vocab = tokenizer.get_vocab()
             missing = [t for t in tokens.values() if t not in vocab]
             if missing:

@@ -23,6 +23,10 @@ import numpy as np
 from numpy.polynomial import legendre
 
 __all__ = [
+    "EEG_SCALE",
+    "SAMPLING_RATE_HZ",
+    "SEGMENT_SAMPLES",
+    "SEGMENT_SECONDS",
     "BAD_CHANNEL_CRITERIA",
     "EEGInputError",
     "EEGFileNotFoundError",
@@ -55,6 +59,13 @@ STANDARD_CHANNELS = (
     "P7", "P3", "Pz", "P4", "P8",
     "O1", "O2",
 )  # fmt: skip
+
+# The rest of the signal contract every layer reads: the model input is 10 s segments of the 19
+# channels at 200 Hz, in microvolts scaled by EEG_SCALE (so that typical EEG sits near unit range).
+SAMPLING_RATE_HZ = 200
+SEGMENT_SECONDS = 10.0
+SEGMENT_SAMPLES = int(SAMPLING_RATE_HZ * SEGMENT_SECONDS)  # 2000
+EEG_SCALE = 0.01  # model input = microvolts x EEG_SCALE; microvolts = model input / EEG_SCALE
 
 # The longitudinal bipolar "double banana" (TCP) montage: left temporal, left parasagittal,
 # right temporal, right parasagittal chains, anterior to posterior; 16 pairs (anode, cathode).

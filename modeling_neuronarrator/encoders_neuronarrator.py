@@ -18,6 +18,13 @@ from .configuration_neuronarrator import (
     NeuroNarratorTopomapConfig,
 )
 from .eeg_io_neuronarrator import STANDARD_CHANNELS
+from .findings_neuronarrator import (
+    BAND_EDGES_HZ,
+    BANDS,
+    FRONTAL_CHANNELS,
+    POSTERIOR_CHANNELS,
+    REGION_CHANNELS,
+)
 from .findings_neuronarrator import THRESHOLDS as _FINDINGS_THRESHOLDS
 
 __all__ = [
@@ -125,13 +132,15 @@ def channel_log_spectrum(eeg: torch.Tensor, window: int) -> torch.Tensor:
 # The rhythm read-out (``rhythm_features``): channel groups, the bands of the relative power and
 # the alpha range whose peak is measured against the 1/f line through its flanks (ACNS 2021: a
 # posterior dominant rhythm is the posterior alpha-range rhythm that stands out of the background).
+# The groups of the findings' rhythm rules; "temporal" is the temporal region without the
+# anterior temporal F7/F8, which the frontal group already holds (each channel in one group).
 RHYTHM_GROUPS = {
-    "posterior": ("O1", "O2", "P3", "P4", "Pz"),
-    "frontal": ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8"),
-    "central": ("C3", "Cz", "C4"),
-    "temporal": ("T7", "T8", "P7", "P8"),
+    "posterior": POSTERIOR_CHANNELS,
+    "frontal": FRONTAL_CHANNELS,
+    "central": REGION_CHANNELS["central"],
+    "temporal": tuple(c for c in REGION_CHANNELS["temporal"] if c not in FRONTAL_CHANNELS),
 }
-RHYTHM_BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0))
+RHYTHM_BANDS_HZ = tuple(BAND_EDGES_HZ[band] for band in BANDS)
 ALPHA_RANGE_HZ = (7.5, 13.5)
 ALPHA_FLANKS_HZ = ((5.5, 7.0), (14.5, 17.0))
 RHYTHM_FEATURES_PER_GROUP = 3 + len(RHYTHM_BANDS_HZ)  # peak prominence, peak frequency, interior, band shares

@@ -34,9 +34,12 @@ from scipy import signal
 from transformers import BatchFeature, SequenceFeatureExtractor
 
 from .eeg_io_neuronarrator import (
+    EEG_SCALE,
     MIN_RECORDED_CHANNELS,
     MONTAGE_POLICY,
     MIN_SAMPLING_RATE_HZ,
+    SAMPLING_RATE_HZ,
+    SEGMENT_SECONDS,
     STANDARD_CHANNELS,
     ChannelMap,
     EEGInputError,
@@ -274,15 +277,15 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
     def __init__(
         self,
         feature_size: int = 19,
-        sampling_rate: int = 200,
+        sampling_rate: int = SAMPLING_RATE_HZ,
         padding_value: float = 0.0,
-        segment_seconds: float = 10.0,
+        segment_seconds: float = SEGMENT_SECONDS,
         hop_seconds: float = 10.0,
         topomap_size: int = 32,
         l_freq: float = 0.3,
         h_freq: float = 75.0,
         line_freq: Optional[float] = None,
-        eeg_scale: float = 0.01,
+        eeg_scale: float = EEG_SCALE,
         batch_segments: int = 64,
         filter_padding_seconds: float = 20.0,
         min_recorded_channels: int = MIN_RECORDED_CHANNELS,

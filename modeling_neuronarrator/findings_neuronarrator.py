@@ -26,6 +26,8 @@ from scipy import signal as _signal
 from .eeg_io_neuronarrator import STANDARD_CHANNELS
 
 __all__ = [
+    "CHANGE_WINDOW_SEGMENTS",
+    "DEFAULT_HISTORY_LENGTH",
     "BANDS",
     "BAND_EDGES_HZ",
     "REGIONS",
@@ -68,6 +70,13 @@ EVENT_KINDS = ("generalized_spike_wave",)
 # asymmetry side, a region's or hemisphere's band powers): written and parsed as such, never
 # read off interpolated channels. See ``spatial_coverage``.
 NOT_ASSESSABLE = "not_assessable"
+# K: the preceding segments of the same recording read with each segment, by the model's history
+# reasoner and by the corpus rows (the paper's K = 3; any K works at inference).
+DEFAULT_HISTORY_LENGTH = 3
+# change_from_previous compares a segment with the mean of its (up to) 3 preceding segments: 30 s,
+# long enough to average out one artifact-laden segment, short enough to place a change in time.
+# A measurement property, independent of the model's K (the narrative's wording follows it).
+CHANGE_WINDOW_SEGMENTS = 3
 # What can change between a segment and the ones before it (first segment of a recording: None).
 CHANGE_TYPES = (
     "stable",
@@ -286,8 +295,12 @@ _LATERAL_REGIONS = {
     "parietal": (("P3",), ("P4",)),
     "occipital": (("O1",), ("O2",)),
 }
-_POSTERIOR = ("O1", "O2", "P3", "P4", "Pz")
-_FRONTAL = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8")
+# The channel groups the rhythm rules compare (the PDR is a posterior rhythm that outweighs the
+# frontal alpha; frontal here takes in the anterior temporal F7/F8). The model's rhythm
+# descriptors read the same groups (encoders_neuronarrator.RHYTHM_GROUPS).
+POSTERIOR_CHANNELS = ("O1", "O2", "P3", "P4", "Pz")
+FRONTAL_CHANNELS = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8")
+_POSTERIOR, _FRONTAL = POSTERIOR_CHANNELS, FRONTAL_CHANNELS
 _INDEX = {name: i for i, name in enumerate(STANDARD_CHANNELS)}
 
 # Every threshold of the rules, in one place (documented where used).
@@ -678,7 +691,7 @@ def _other_artifacts(
 
 
 def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[str]]:
-    """change_from_previous against up to 3 preceding segments (the model's history K=3)."""
+    """change_from_previous against up to ``CHANGE_WINDOW_SEGMENTS`` preceding segments."""
     if not previous:
         return None
     changes: set[str] = set()
@@ -757,7 +770,7 @@ def compute_findings(
     line_freq: Optional[float] = None,
     raw_flat: Optional[np.ndarray] = None,
     previous: Optional[list["Findings"]] = None,
-    history: int = 3,
+    history: int = CHANGE_WINDOW_SEGMENTS,
     spatial_mask: Optional[np.ndarray] = None,
     bad_channels: Sequence[str] = (),
     source_highpass_hz: Optional[float] = None,
@@ -930,7 +943,7 @@ def apply_state(
     findings: Sequence["Findings"],
     states: Sequence[str],
     previous: Optional[Sequence["Findings"]] = None,
-    history: int = 3,
+    history: int = CHANGE_WINDOW_SEGMENTS,
 ) -> list["Findings"]:
     """Set the vigilance state of consecutive segments, in place, and read slowing in its light.
 

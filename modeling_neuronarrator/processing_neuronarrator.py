@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 from transformers import BatchFeature, ProcessorMixin
 
-from .configuration_neuronarrator import NeuroNarratorConfig, get_placeholder_counts
+from .configuration_neuronarrator import (
+    DEFAULT_HISTORY_LENGTH,
+    PLACEHOLDER_TOKENS,
+    NeuroNarratorConfig,
+    get_placeholder_counts,
+)
+from .eeg_io_neuronarrator import SEGMENT_SAMPLES, STANDARD_CHANNELS
 from .findings_neuronarrator import Findings
 
 logger = logging.getLogger(__name__)
@@ -26,7 +32,7 @@ DEFAULT_INSTRUCTION = (
     "Describe the neurophysiological features, waveform morphology, dominant frequency components and "
     "temporal-spatial dynamics of this EEG segment in one well-structured paragraph."
 )
-_N_CHANNELS, _N_SAMPLES = 19, 2000  # the signal contract: 19 10-20 channels, 10 s at 200 Hz
+_N_CHANNELS, _N_SAMPLES = len(STANDARD_CHANNELS), SEGMENT_SAMPLES  # the signal contract (eeg_io)
 
 
 def _hz(value: float | None) -> str:
@@ -115,11 +121,11 @@ class NeuroNarratorProcessor(ProcessorMixin):
         feature_extractor=None,
         tokenizer=None,
         chat_template=None,
-        eeg_token: str = "<eeg>",
-        topomap_token: str = "<topo>",
-        history_token: str = "<hist>",
+        eeg_token: str = PLACEHOLDER_TOKENS["eeg"],
+        topomap_token: str = PLACEHOLDER_TOKENS["topomap"],
+        history_token: str = PLACEHOLDER_TOKENS["history"],
         placeholder_counts: dict | None = None,
-        history_length: int = 3,
+        history_length: int = DEFAULT_HISTORY_LENGTH,
         instruction: str = DEFAULT_INSTRUCTION,
         findings_in_prompt: bool = False,
     ):

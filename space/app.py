@@ -33,6 +33,8 @@ import pandas as pd
 
 from modeling_neuronarrator import STANDARD_CHANNELS, EEGInputError, read_recording
 from modeling_neuronarrator.eeg_io_neuronarrator import (
+    EEG_SCALE,
+    SAMPLING_RATE_HZ,
     canonical_channel_name,
     harmonize_channels,
     raw_positions,
@@ -235,7 +237,7 @@ def _segment_outputs(report, index: int):
     index = int(max(0, min(int(index or 0), len(report.segments) - 1)))
     segment = report.segments[index]
     arrays = report.arrays
-    waveform = plot_waveform(arrays["eeg"][index] * 100.0, report.ch_names, report.sampling_rate, segment.start_s,
+    waveform = plot_waveform(arrays["eeg"][index] / EEG_SCALE, report.ch_names, report.sampling_rate, segment.start_s,
                              arrays["channel_mask"][index], title=f"Segment {index} · {format_time(segment.start_s)}-{format_time(segment.end_s)}")
     topomaps = plot_topomaps(arrays["topomaps"][index], title=f"Band-power topomaps · segment {index}")
     flags = [f"- **{i.kind}**: {i.message}" for i in segment.issues if i.kind != "omitted"]
@@ -404,7 +406,7 @@ def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectDat
         if "eeg" in record and record["eeg"] is not None:
             eeg = np.asarray(record["eeg"], dtype=np.float32)
             mask = np.asarray(record.get("channel_mask") or [True] * eeg.shape[0], bool)
-            figure = plot_waveform(eeg * 100.0, list(STANDARD_CHANNELS)[: eeg.shape[0]], 200.0, float(record.get("start_s") or 0.0), mask,
+            figure = plot_waveform(eeg / EEG_SCALE, list(STANDARD_CHANNELS)[: eeg.shape[0]], float(SAMPLING_RATE_HZ), float(record.get("start_s") or 0.0), mask,
                                    title=str(row.get("id", "")))
     except Exception as error:
         raise _user_error(error) from error

@@ -403,3 +403,20 @@ def test_descriptions_written_before_state_and_events_still_parse():
     loaded = Findings.from_dict(old_record)
     assert loaded.state == "not_assessed" and loaded.events == []
     assert findings_to_fields(loaded)["state"] == "not_assessed"
+
+
+def test_change_wording_names_the_window_actually_compared():
+    """change_from_previous is measured against CHANGE_WINDOW_SEGMENTS preceding segments whatever
+    history a caller keeps; the text must not speak of a longer window (it said 'preceding 50 s'
+    about a 30 s comparison with history=5)."""
+    from modeling_neuronarrator.findings_neuronarrator import CHANGE_WINDOW_SEGMENTS, Findings
+
+    findings = Findings(
+        dominant_frequency_hz=9.5, dominant_band="alpha", posterior_dominant_rhythm_hz=9.5, band_power_by_region={},
+        band_power_by_hemisphere={}, predominant_region="occipital", change_from_previous=["faster"],
+    )  # fmt: skip
+    five = describe(findings, history=[findings] * 5, seed=0)
+    two = describe(findings, history=[findings] * 2, seed=0)
+    assert f"{CHANGE_WINDOW_SEGMENTS * 10} s" in five and "50 s" not in five
+    assert "20 s" in two
+    assert parse(five)["change"] == ("faster",)

@@ -21,6 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+
 __all__ = ["ModelNarrator", "Narrator", "TemplateNarrator", "default_model_path", "load_narrator"]
 
 logger = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ class TemplateNarrator:
 
     kind = "template"
 
-    def __init__(self, history_segments: int = 3, seed: int = 0):
+    def __init__(self, history_segments: int = DEFAULT_HISTORY_LENGTH, seed: int = 0):
         from dataset_builder import describe  # the corpus' description writer
 
         self._describe = describe
@@ -191,7 +193,9 @@ def _segment_indices(segments: Mapping[str, Any], n: int) -> list[int]:
     return [-1 - i for i in range(n)]  # unknown positions never match a cached tail
 
 
-def load_narrator(model_path=None, device: str = "cpu", batch_size: int = 8, history_segments: int = 3) -> Narrator:
+def load_narrator(
+    model_path=None, device: str = "cpu", batch_size: int = 8, history_segments: int = DEFAULT_HISTORY_LENGTH
+) -> Narrator:
     """The model narrator for ``model_path`` (or the shipped default checkpoint when it exists),
     else the template narrator.
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..eeg_io_neuronarrator import EEG_SCALE
 from ..findings_neuronarrator import Findings
 from .grounding import GroundingIssue, check_grounding
 from .narrators import Narrator
@@ -238,7 +239,7 @@ class _ReportBuilder:
                 segment.original_narrative, segment.repaired_fields = repair.original, repair.fields
             self.segments.append(segment)
             window.append(findings[i])
-            self.selector.offer(int(index), starts[i], findings[i], chunk["eeg"][i] * 100.0, chunk["channel_mask"][i], chunk["topomaps"][i])
+            self.selector.offer(int(index), starts[i], findings[i], chunk["eeg"][i] / EEG_SCALE, chunk["channel_mask"][i], chunk["topomaps"][i])
         self.band_power_mean.append(band_powers.mean(axis=1) if band_powers.ndim == 3 else band_powers)
         if self.keep_arrays:
             self.kept_arrays["eeg"].append(chunk["eeg"].astype(np.float32))

@@ -23,6 +23,8 @@ from typing import Any, Optional
 
 import yaml
 
+from ..findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+
 __all__ = ["ModelSection", "DataSection", "StageSection", "TrainConfig", "load_config", "STAGES"]
 
 STAGES = ("stage1", "stage2")
@@ -45,7 +47,7 @@ class ModelSection:
 
 @dataclass
 class DataSection:
-    history: int = 3  # K preceding segments of the same recording given to stage 2
+    history: int = DEFAULT_HISTORY_LENGTH  # K preceding segments of the same recording given to stage 2
     streaming: bool = False  # datasets streaming=True for a corpus larger than memory
     shuffle_buffer: int = 2048  # streaming only: shuffle buffer size in rows
     num_workers: int = 0  # DataLoader worker processes

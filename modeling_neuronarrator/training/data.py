@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset
 
+from ..eeg_io_neuronarrator import SEGMENT_SAMPLES, STANDARD_CHANNELS
 from ..findings_neuronarrator import finding_targets
 
 __all__ = [
@@ -48,8 +49,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-N_CHANNELS = 19
-N_SAMPLES = 2000
+N_CHANNELS = len(STANDARD_CHANNELS)
+N_SAMPLES = SEGMENT_SAMPLES
 REQUIRED_COLUMNS = ("id", "recording", "segment_index", "eeg", "channel_mask", "description")
 
 

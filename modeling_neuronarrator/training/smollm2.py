@@ -23,12 +23,13 @@ import os
 import sys
 from pathlib import Path
 
+from .tokenizer import PLACEHOLDER_TOKENS  # the config's placeholder strings
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["GGUF_FILE", "convert_smollm2", "find_smollm2_gguf", "main"]
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-PLACEHOLDER_TOKENS = ("<eeg>", "<topo>", "<hist>")
 
 
 def find_smollm2_gguf() -> Path:

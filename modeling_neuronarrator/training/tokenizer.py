@@ -18,12 +18,14 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from ..configuration_neuronarrator import PLACEHOLDER_TOKENS as _PLACEHOLDERS
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["PLACEHOLDER_TOKENS", "SPECIAL_TOKENS", "train_narrative_tokenizer"]
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
-PLACEHOLDER_TOKENS = ("<eeg>", "<topo>", "<hist>")
+PLACEHOLDER_TOKENS = tuple(_PLACEHOLDERS.values())  # the config's placeholder strings
 SPECIAL_TOKENS = (PAD, BOS, EOS, *PLACEHOLDER_TOKENS)
 
 

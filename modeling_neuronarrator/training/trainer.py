@@ -33,6 +33,7 @@ from .config import TrainConfig
 from .data import SegmentCollator, TopomapComputer, build_datasets, parse_json_field
 from .lora import DEFAULT_TARGET_MODULES, apply_lora, merge_lora
 from .loop import EpochSampler, TrainerState, run_training
+from .tokenizer import PLACEHOLDER_TOKENS
 
 __all__ = ["train_stage", "GroundingStep", "NarrativeStep", "build_model_and_processor", "set_trainable"]
 
@@ -146,7 +147,7 @@ def build_model_and_processor(config: TrainConfig, train_texts: list[str], token
                 "`python -m modeling_neuronarrator.training.smollm2 <folder>` and point text_model_path at it"
             )
         tokenizer = AutoTokenizer.from_pretrained(model_cfg.text_model_path)
-        tokenizer.add_special_tokens({"additional_special_tokens": ["<eeg>", "<topo>", "<hist>"]}, replace_extra_special_tokens=False)
+        tokenizer.add_special_tokens({"additional_special_tokens": list(PLACEHOLDER_TOKENS)}, replace_extra_special_tokens=False)
         model_config = NeuroNarratorConfig.from_pretrained_text_model(
             model_cfg.text_model_path, tokenizer=tokenizer, history_length=config.data.history, **model_cfg.overrides
         )

@@ -33,6 +33,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+from modeling_neuronarrator.validation_neuronarrator import check_option
 
 from .augment import augment_raw, scenario_seed
 from .description import describe
@@ -401,8 +402,7 @@ def build_corpus(
     Returns:
         The build info (rows per split and source, errors, settings, timings).
     """
-    if on_bad_files not in _ON_BAD_FILES:
-        raise ValueError(f"Invalid value for the 'on_bad_files' parameter. Allowed values are {_ON_BAD_FILES}, but got {on_bad_files!r} instead")
+    check_option("on_bad_files", on_bad_files, _ON_BAD_FILES)
     if not isinstance(num_proc, int) or num_proc < 1:
         raise ValueError(f"num_proc must be a positive int, got {num_proc!r}")
     if not sources:

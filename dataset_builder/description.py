@@ -40,6 +40,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     Findings,
 )
 from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
+from modeling_neuronarrator.validation_neuronarrator import check_option
 
 from .labels import LABEL_VOCABULARY, check_labels
 
@@ -408,10 +409,6 @@ if set(_LABEL_SENTENCES) != set(LABEL_VOCABULARY):  # a new vocabulary key needs
 # Fields
 
 
-def _check_option(name: str, value: Any, allowed: Sequence[Any]) -> Any:
-    if value not in allowed:
-        raise ValueError(f"Invalid value for {name!r}: allowed values are {list(allowed)}, but got {value!r} instead")
-    return value
 
 
 def amplitude_category(amplitude_uv: float) -> str:
@@ -450,42 +447,42 @@ def findings_to_fields(findings: Findings | Mapping[str, Any] | str, labels: Opt
     check_labels(labels, where="describe labels")
 
     fields: dict[str, Any] = dict.fromkeys(NARRATIVE_FIELDS)
-    fields["state"] = _check_option("state", findings.state, STATES)
+    fields["state"] = check_option("state", findings.state, STATES)
     if findings.dominant_frequency_hz is None:
         fields["dominant_rhythm"] = "absent"
     else:
         fields["dominant_rhythm"] = "present"
         fields["dominant_frequency_hz"] = round(float(findings.dominant_frequency_hz), 1)
-    fields["dominant_band"] = _check_option("dominant_band", findings.dominant_band, BANDS)
+    fields["dominant_band"] = check_option("dominant_band", findings.dominant_band, BANDS)
     if findings.posterior_dominant_rhythm_hz is None:
         fields["pdr"] = "absent"
     else:
         fields["pdr"] = "present"
         fields["pdr_hz"] = round(float(findings.posterior_dominant_rhythm_hz), 1)
-    fields["predominant_region"] = _check_option("predominant_region", findings.predominant_region, (*REGIONS, NOT_ASSESSABLE))
+    fields["predominant_region"] = check_option("predominant_region", findings.predominant_region, (*REGIONS, NOT_ASSESSABLE))
     amplitude = int(round(float(findings.amplitude_uv)))
     if amplitude < 0:
         raise ValueError(f"amplitude_uv must be >= 0 uV, got {findings.amplitude_uv}")
     fields["amplitude_uv"] = amplitude
     fields["amplitude_category"] = amplitude_category(amplitude)
-    fields["asymmetry_side"] = _check_option("asymmetry.side", findings.asymmetry.side, ("left", "right", "none", NOT_ASSESSABLE))
+    fields["asymmetry_side"] = check_option("asymmetry.side", findings.asymmetry.side, ("left", "right", "none", NOT_ASSESSABLE))
     slowing = findings.slowing
-    fields["slowing_kind"] = _check_option("slowing.kind", slowing.kind, SLOWING_KINDS)
+    fields["slowing_kind"] = check_option("slowing.kind", slowing.kind, SLOWING_KINDS)
     if slowing.kind == "focal":
         if slowing.side is not None:
-            fields["slowing_side"] = _check_option("slowing.side", slowing.side, _SLOWING_SIDES)
+            fields["slowing_side"] = check_option("slowing.side", slowing.side, _SLOWING_SIDES)
         if slowing.region is not None:
-            fields["slowing_region"] = _check_option("slowing.region", slowing.region, REGIONS)
+            fields["slowing_region"] = check_option("slowing.region", slowing.region, REGIONS)
     elif slowing.kind == "none" and not slowing.focal_assessable:
         fields["focal_slowing"] = NOT_ASSESSABLE
     for artifact in findings.artifacts:
-        _check_option("artifacts", artifact, ARTIFACT_TYPES)
+        check_option("artifacts", artifact, ARTIFACT_TYPES)
     fields["artifacts"] = tuple(sorted(set(findings.artifacts)))
-    fields["events"] = tuple(sorted({_check_option("events", event.kind, EVENT_KINDS) for event in findings.events}))
+    fields["events"] = tuple(sorted({check_option("events", event.kind, EVENT_KINDS) for event in findings.events}))
     fields["event_details"] = tuple(sorted(event_detail(event) for event in findings.events))
     if findings.change_from_previous is not None:
         for change in findings.change_from_previous:
-            _check_option("change_from_previous", change, CHANGE_TYPES)
+            check_option("change_from_previous", change, CHANGE_TYPES)
         # "stable" only when nothing else changed: a narrative cannot say both.
         changes = sorted(set(findings.change_from_previous) - {"stable"})
         fields["change"] = tuple(changes) if changes else ("stable",)
@@ -500,9 +497,9 @@ def event_detail(event: Event | Mapping[str, Any]) -> str:
     from the segment start, 0.1 s; channels in the event's order)."""
     if isinstance(event, Mapping):
         event = Event(**event)
-    _check_option("event kind", event.kind, EVENT_KINDS)
+    check_option("event kind", event.kind, EVENT_KINDS)
     for channel in event.channels:
-        _check_option("event channel", channel, STANDARD_CHANNELS)
+        check_option("event channel", channel, STANDARD_CHANNELS)
     onset, offset = round(float(event.onset_s), 1), round(float(event.offset_s), 1)
     if not 0 <= onset <= offset:
         raise ValueError(f"event {event.kind}: onset {event.onset_s} s and offset {event.offset_s} s must satisfy 0 <= onset <= offset")

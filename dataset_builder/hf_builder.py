@@ -24,6 +24,7 @@ from typing import Any, Iterator, Optional
 import datasets
 
 from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+from modeling_neuronarrator.validation_neuronarrator import check_option
 
 from .build import BuildError, BuildSettings, recording_rows
 from .readers.base import RecordingItem, available_readers, get_reader
@@ -70,10 +71,7 @@ class NeuroCorpusConfig(datasets.BuilderConfig):
         if isinstance(self.sources, str):
             self.sources = (self.sources,)
         self.sources = tuple(self.sources)
-        if self.on_bad_files not in _ON_BAD_FILES:
-            raise ValueError(
-                f"Invalid value for the 'on_bad_files' parameter. Allowed values are {_ON_BAD_FILES}, but got {self.on_bad_files!r} instead"
-            )
+        check_option("on_bad_files", self.on_bad_files, _ON_BAD_FILES)
         known = available_readers()
         for name in (*self.sources, *self.paths):
             if name not in known:

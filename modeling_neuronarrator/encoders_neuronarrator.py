@@ -26,6 +26,7 @@ from .findings_neuronarrator import (
     REGION_CHANNELS,
 )
 from .findings_neuronarrator import THRESHOLDS as _FINDINGS_THRESHOLDS
+from .validation_neuronarrator import check_option
 
 __all__ = [
     "NeuroNarratorEEGEncoder",
@@ -234,8 +235,7 @@ def rhythm_features(
     ``aperiodic_peak``, the findings' own estimate (prominence = ln of the height over the
     aperiodic fit), for models trained with it.
     """
-    if estimator not in RHYTHM_ESTIMATORS:
-        raise ValueError(f"rhythm_features: estimator must be one of {RHYTHM_ESTIMATORS}, got {estimator!r}")
+    check_option("estimator", estimator, RHYTHM_ESTIMATORS, where="rhythm_features")
     window = int(round(4.0 * sampling_rate))
     power = welch_power(eeg, window, periodic=True, detrend=True)  # (B, C, F): the rules' estimate (segment_psd)
     freqs = torch.fft.rfftfreq(window, 1.0 / sampling_rate).to(eeg.device)

@@ -24,6 +24,7 @@ from scipy import ndimage as _ndimage
 from scipy import signal as _signal
 
 from .eeg_io_neuronarrator import STANDARD_CHANNELS
+from .validation_neuronarrator import check_option
 
 __all__ = [
     "CHANGE_WINDOW_SEGMENTS",
@@ -966,8 +967,7 @@ def apply_state(
         raise ValueError(f"apply_state: {len(findings)} findings but {len(states)} states; give one state per segment")
     history_list = list(previous or [])[-history:]
     for item, state in zip(findings, states):
-        if state not in STATES:
-            raise ValueError(f"apply_state: invalid state {state!r}; allowed values are {list(STATES)}")
+        check_option("state", state, STATES, where="apply_state")
         measured = item.__dict__.setdefault("_measured_slowing", item.slowing)
         if state in SLEEP_STATES and measured.kind == "generalized":
             item.slowing = dataclasses.replace(measured, kind="none", side=None, region=None)

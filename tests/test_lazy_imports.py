@@ -78,3 +78,14 @@ def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'NotAThing'"):
         modeling_neuronarrator.NotAThing  # noqa: B018
     assert "Findings" in dir(modeling_neuronarrator)
+
+
+def test_argument_checks_name_the_parameter_the_allowed_values_and_the_input():
+    from modeling_neuronarrator.validation_neuronarrator import check_option, validate_type
+
+    assert check_option("kind", "a", ("a", "b")) == "a"
+    with pytest.raises(ValueError, match=r"^cfg.yaml: Invalid value for the 'kind' parameter. Allowed values are 'a', 'b', but got 'c' instead.$"):
+        check_option("kind", "c", ("a", "b"), where="cfg.yaml")
+    assert validate_type(3, (int, float), "n") == 3
+    with pytest.raises(TypeError, match=r"^n must be an instance of int or float, got str instead.$"):
+        validate_type("3", (int, float), "n")

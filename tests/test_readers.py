@@ -442,7 +442,7 @@ def test_helsinki_consensus_rules():
     assert consensus_seconds(columns, "majority").tolist() == [True, False, False]
     assert consensus_seconds(columns, "all").tolist() == [True, False, False]
     assert consensus_seconds(columns, "any").tolist() == [True, True, True]
-    with pytest.raises(ValueError, match="allowed values are"):
+    with pytest.raises(ValueError, match="Allowed values are"):
         consensus_seconds(columns, "vote")
 
 

@@ -34,7 +34,7 @@ def test_descriptors_default_to_the_shipped_estimator(synth):
     new = rhythm_features(eeg, None, estimator="aperiodic")
     assert new.shape == default.shape and torch.equal(new[:, 3:8], default[:, 3:8])  # band shares unchanged
     assert 10.5 + 3.0 * float(new[0, 1]) == pytest.approx(10.0, abs=0.3) and float(new[0, 0]) > np.log(2)
-    with pytest.raises(ValueError, match="estimator must be one of"):
+    with pytest.raises(ValueError, match="Invalid value for the 'estimator' parameter"):
         rhythm_features(eeg, None, estimator="fooof")
 
 

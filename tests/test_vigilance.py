@@ -139,7 +139,7 @@ def test_an_expert_stage_overrides_the_stager_and_restores_slowing():
     apply_state([item], [SLEEP_STAGE_TO_STATE["W"]])  # the source's scorer says wake
     assert item.state == "awake" and item.slowing.kind == "generalized"
     assert "_measured_slowing" not in item.to_dict()  # bookkeeping, not a field
-    with pytest.raises(ValueError, match="allowed values"):
+    with pytest.raises(ValueError, match="Allowed values"):
         apply_state([item], ["asleep"])
 
 

@@ -39,6 +39,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from modeling_neuronarrator.validation_neuronarrator import check_option
+
 from ._util import LabelIssues, check_root, edf_header_duration, no_recordings_error
 from .base import LabelSpan, RecordingItem, SourceReader, register_reader
 
@@ -86,8 +88,7 @@ def read_annotation_csv(path: str | Path) -> dict[int, np.ndarray]:
 
 def consensus_seconds(columns: list[np.ndarray], rule: str) -> np.ndarray:
     """Per-second seizure decision (bool) of several annotators under ``rule``."""
-    if rule not in _CONSENSUS:
-        raise ValueError(f"Invalid value for the consensus rule: allowed values are {_CONSENSUS}, but got {rule!r} instead")
+    check_option("rule", rule, _CONSENSUS)
     # Seconds past an annotator's last value (NaN padding) are not judged by anyone.
     n = min((np.flatnonzero(np.isfinite(c))[-1] + 1) if np.isfinite(c).any() else 0 for c in columns)
     votes = np.nansum(np.stack([c[:n] for c in columns]), axis=0)

@@ -24,6 +24,7 @@ from typing import Any, Optional
 import yaml
 
 from ..findings_neuronarrator import DEFAULT_HISTORY_LENGTH
+from ..validation_neuronarrator import check_option
 
 __all__ = ["ModelSection", "DataSection", "StageSection", "TrainConfig", "load_config", "STAGES"]
 
@@ -119,9 +120,7 @@ class TrainConfig:
 
 
 def _check_option(path: Path, key: str, value: Any, allowed: tuple) -> Any:
-    if value not in allowed:
-        raise ValueError(f"{path}: invalid value for '{key}': allowed values are {list(allowed)}, but got {value!r}")
-    return value
+    return check_option(key, value, allowed, where=str(path))
 
 
 def _section(path: Path, name: str, cls: type, raw: Any) -> Any:

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ..findings_neuronarrator import finding_targets
+from ..validation_neuronarrator import check_option
 from .config import TrainConfig
 from .data import SegmentCollator, TopomapComputer, build_datasets, parse_json_field
 from .lora import DEFAULT_TARGET_MODULES, apply_lora, merge_lora
@@ -347,8 +348,7 @@ def train_stage(
     from accelerate.utils import set_seed
     from transformers import get_cosine_schedule_with_warmup
 
-    if stage not in _STAGES:
-        raise ValueError(f"unknown stage {stage!r}; choose one of {sorted(_STAGES)}")
+    check_option("stage", stage, sorted(_STAGES))
     recipe, stage_cfg = _STAGES[stage], config.stage(stage)
     accelerator = _accelerator(stage_cfg, cpu)
     set_seed(config.seed)

@@ -318,8 +318,9 @@ class FindingsClassifierTemplate(Baseline):
         if value is None:
             return _NONE
         if isinstance(value, (list, tuple)):
-            return json.dumps(sorted(value))
-        return json.dumps(value)
+            # Set-valued fields, order-free; items may be records (events), sorted by their JSON.
+            return json.dumps(sorted(value, key=lambda item: json.dumps(item, sort_keys=True)), sort_keys=True)
+        return json.dumps(value, sort_keys=True)
 
     @staticmethod
     def _decode(value: str) -> Any:

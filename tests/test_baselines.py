@@ -254,3 +254,13 @@ def test_fit_rows_must_not_share_ids_or_subjects_with_the_evaluated_rows(rows):
     other_recording = {**test[0], "id": "tuab/elsewhere/00000"}  # same subject, another row
     with pytest.raises(ValueError, match=r"overlap the evaluated rows \(0 ids.*subjects \['tuab/"):
         check_disjoint(as_dataset(train + [other_recording]), as_dataset(test))
+
+
+def test_findings_classifier_encodes_record_valued_fields_order_free():
+    """Two or more events are a list of records: encoding must not compare dicts (TypeError)."""
+    from neuronarrator_eval.baselines import FindingsClassifierTemplate
+
+    events = [{"kind": "spike_and_wave", "onset_s": 4.0}, {"kind": "spike_and_wave", "onset_s": 1.0}]
+    encoded = FindingsClassifierTemplate._encode(events)
+    assert encoded == FindingsClassifierTemplate._encode(list(reversed(events)))
+    assert FindingsClassifierTemplate._decode(encoded) == sorted(events, key=lambda e: e["onset_s"])

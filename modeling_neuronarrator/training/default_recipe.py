@@ -377,7 +377,10 @@ def quality_table(quality: dict[str, Any], subset: str = "all", fields: Optional
     return "\n".join(lines)
 
 
-VERDICT_FIELDS = ("dominant_band", "dominant_frequency_hz", "predominant_region", "slowing_kind", "pdr", "artifacts")
+VERDICT_FIELDS = (
+    "dominant_band", "dominant_frequency_hz", "predominant_region", "slowing_kind", "pdr", "artifacts", "pdr_hz", "amplitude_category",
+    "asymmetry_side",
+)  # fmt: skip
 
 
 def _verdict(quality: dict[str, Any], subset: str) -> str:
@@ -494,9 +497,9 @@ language model (own {model_config.text_config.vocab_size}-token BPE) on the narr
             sealed_tables = []
             for subset, title in (("all", "all sealed test segments"), ("recorded", "their real recordings"), ("scenario", "their scenario copies")):
                 if subset in sealed["model"]["subsets"]:
-                    sealed_tables.append(f"**{title}** ({len_or(sealed, subset)} segments):\n\n{quality_table(sealed, subset, list(VERDICT_FIELDS) + ['pdr_hz', 'amplitude_category', 'eyes'])}")
-            per_source = ", ".join(
-                f"{name.split(':', 1)[1]} {_verdict(sealed, name)}" for name in sealed["model"]["subsets"] if name.startswith("source:")
+                    sealed_tables.append(f"**{title}** ({len_or(sealed, subset)} segments):\n\n{quality_table(sealed, subset, list(VERDICT_FIELDS) + ['eyes'])}")
+            per_source = "".join(
+                f"\n- {name.split(':', 1)[1]}: {_verdict(sealed, name)}" for name in sealed["model"]["subsets"] if name.startswith("source:")
             )
             sealed_text = f"""
 ## Sealed test: sources the default never saw and nobody tuned on
@@ -508,7 +511,8 @@ trained, built into their own corpus, and used for nothing but these figures. Sa
 references as above.
 
 {chr(10).join(t + chr(10) for t in sealed_tables)}
-What the EEG adds on the sealed test: {_verdict(sealed, "all")}. Per source: {per_source or "-"}.
+What the EEG adds on the sealed test: {_verdict(sealed, "all")}. Per source:
+{per_source or "-"}
 """
         zeroed_text = " *EEG zeroed* is this model run with zeroed inputs;" if quality.get("blind_zeroed_eeg") else ""
         evaluation = f"""

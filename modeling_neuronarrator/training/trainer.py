@@ -263,6 +263,12 @@ class _NarrativeStage(_GroundingStage):
 
     def load(self, config: TrainConfig, stage_dir: Path, accelerator):
         model, processor = _load_stage2_start(config)
+        # Grounded narration is a property of the prompt, which stage 2 trains: a stage-1 folder
+        # (or an older checkpoint) saved without it is narrated grounded when the config says so.
+        grounded = config.model.overrides.get("findings_in_prompt")
+        if grounded is not None and bool(grounded) != model.config.findings_in_prompt:
+            model.config.findings_in_prompt = processor.findings_in_prompt = bool(grounded)
+            logger.info("stage 2: findings_in_prompt=%s from the config (the start folder had %s)", bool(grounded), not grounded)
         if config.model.lora:
             model = _apply_lora(model, config.model.lora)
         train_data, validation_data = build_datasets(

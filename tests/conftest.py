@@ -16,6 +16,12 @@ import pytest
 # waiting on the network (set before transformers/datasets/evaluate are imported by the tests).
 for _variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_EVALUATE_OFFLINE"):
     os.environ.setdefault(_variable, "1")
+# A fresh `datasets` cache per test session: load_dataset caches a local corpus by its path, and
+# pytest's temp paths recur across sessions, so a corpus written by an older session (older
+# findings, older descriptions) would otherwise be served in place of the one a test just wrote.
+import tempfile as _tempfile  # noqa: E402
+
+os.environ["HF_DATASETS_CACHE"] = _tempfile.mkdtemp(prefix="neuronarrator-test-datasets-")
 
 STANDARD = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
             "P7", "P3", "Pz", "P4", "P8", "O1", "O2")  # fmt: skip

@@ -9,6 +9,7 @@ mask "all recorded", every history slot empty, so every row gets the same model 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -154,16 +155,18 @@ class ModelSystem:
         return self._generate(split_rows, indices, history_table)
 
     def _generate(self, split_rows, indices: Sequence[int], history_table: np.ndarray | None) -> list[str]:
-        import torch
+        """Greedy narratives through the model's one inference path (each segment and history
+        segment encoded once; a grounded model also reads the rows' measured findings)."""
+        from modeling_neuronarrator.training.trainer import generate_narratives
 
         texts: list[str] = []
         for start in range(0, len(indices), self.batch_size):
             chunk = list(indices[start : start + self.batch_size])
-            inputs = self.processor(**self._inputs(split_rows, chunk, history_table), return_tensors="pt")
-            inputs = {key: value.to(self.device) if hasattr(value, "to") else value for key, value in inputs.items()}
-            with torch.no_grad():
-                generated = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
-            texts.extend(self.processor.post_process_narratives(generated.cpu(), inputs["input_ids"].shape[1]))
+            findings = None
+            if getattr(self.processor, "findings_in_prompt", False):
+                findings = [json.loads(f) if isinstance(f, str) else f for f in split_rows.select(chunk)["findings"]]
+            arrays = self._inputs(split_rows, chunk, history_table)
+            texts.extend(generate_narratives(self.model, self.processor, arrays, self.max_new_tokens, findings))
             logger.info("%s: %d / %d segments narrated", self.name, len(texts), len(indices))
         return texts
 

@@ -367,6 +367,8 @@ def _import_yasa():
             numba.jit = jit
             try:
                 import antropy  # noqa: F401  (imported for its side effect: compiled, cached functions)
+            except ImportError:  # not installed: YASA's own import says so below
+                pass
             except Exception as error:  # e.g. no writable cache folder: import it uncached below
                 logger.info("antropy's numba functions could not be cached (%s); compiling them in this process", error)
                 for name in [n for n in sys.modules if n == "antropy" or n.startswith("antropy.")]:

@@ -90,10 +90,13 @@ def test_model_folder_holds_fresh_code_auto_map_and_card(exported_model):
     assert card.data.base_model is None  # the default's decoder is trained from scratch
     # model-index: the offline leaderboard's figures, read here independently of the exporter.
     expected = yaml.safe_load((ROOT / "eval" / "leaderboards" / "offline" / "model-index.yaml").read_text())["model-index"][0]
-    metrics = {(r.metric_type, r.metric_name): r.metric_value for r in card.data.eval_results}
+    # Keyed by dataset too: the leaderboard holds a validation and a sealed-test result.
+    metrics = {(r.dataset_name, r.dataset_split, r.metric_type, r.metric_name): r.metric_value for r in card.data.eval_results}
     for result in expected["results"]:
         for metric in result["metrics"]:
-            assert metrics[(metric["type"], metric["name"])] == metric["value"]
+            key = (result["dataset"]["name"], result["dataset"].get("split"), metric["type"], metric["name"])
+            assert metrics[key] == metric["value"]
+    assert len(metrics) == sum(len(result["metrics"]) for result in expected["results"])
     assert "## Clinical accuracy on the held-out subjects" in card.text  # the recipe's measured card body
 
 

@@ -889,6 +889,12 @@ def compute_findings(
     results: list[Findings] = []
     for k in range(n):
         rhythm = None if np.isnan(rhythm_hz[k]) else round(float(rhythm_hz[k]), 1)
+        pdr = round(float(pdr_hz[k]), 1) if pdr_ok[k] else None
+        if rhythm is None and pdr is not None:
+            # A measured PDR is a posterior dominant rhythm (ACNS 2021): "no dominant rhythm" beside
+            # it would contradict it (the rhythm rule's 1 Hz-smoothed 2x test can miss a narrow alpha
+            # peak the PDR rule finds).
+            rhythm = pdr
         band = dominant_band_of(rhythm) if rhythm is not None else BANDS[int(band_of_power[k])]
         b = BANDS.index(band)
         by_region = {r: (_relative_dict(region_powers[k, i]) if coverage["regions"][k, i] else NOT_ASSESSABLE) for i, r in enumerate(REGIONS)}
@@ -906,7 +912,6 @@ def compute_findings(
             asymmetry = Asymmetry(side=side, index=round(index, 2))
         else:
             asymmetry = Asymmetry(side=NOT_ASSESSABLE, index=None)
-        pdr = round(float(pdr_hz[k]), 1) if pdr_ok[k] else None
         # Generalized: delta+theta >= 70 % of the power everywhere (eye channels aside) with a
         # delta/theta dominant band and no PDR (diffuse background slowing).
         if focal[k]:

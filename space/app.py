@@ -419,25 +419,6 @@ def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectDat
 # Leaderboard tab
 
 
-def _generic_results(folder: Path) -> pd.DataFrame:
-    rows = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path.name}: not valid JSON ({error}); remove it or re-run the evaluation") from error
-        system = record.get("system") or {}
-        dataset = record.get("dataset") or {}
-        row = {"system": system.get("name", path.stem) if isinstance(system, dict) else system,
-               "dataset": dataset.get("name") if isinstance(dataset, dict) else dataset,
-               "split": dataset.get("split") if isinstance(dataset, dict) else None}
-        row.update({k: v for k, v in (record.get("metrics") or {}).items() if isinstance(v, (int, float))})
-        rows.append(row)
-    if not rows:
-        raise ValueError(f"{folder}: no results files (*.json); run `neuronarrator evaluate -o {folder}` first")
-    return pd.DataFrame(rows)
-
-
 def load_leaderboard(folder: str):
     """Leaderboard table and chart from a folder of results JSON files."""
     try:
@@ -447,21 +428,12 @@ def load_leaderboard(folder: str):
         path = Path(folder)
         if not path.is_dir():
             raise FileNotFoundError(f"{folder}: folder not found; write results with `neuronarrator evaluate -o {folder}`")
-        chart = None
-        try:
-            from neuronarrator_eval import leaderboard
-        except ImportError:
-            leaderboard = None
-        if leaderboard is not None:
-            records = leaderboard.collect_results(path)
-            frame = pd.read_csv(io.StringIO(leaderboard.to_csv(records)))
-            frame = frame.dropna(axis=1, how="all").drop(columns=["fingerprint"], errors="ignore").round(3)
-            chart = str(leaderboard.write_bar_chart(records, Path(tempfile.mkdtemp(prefix="neuronarrator_board_")) / "leaderboard.png"))
-        else:
-            frame = _generic_results(path).round(3)
-            primary = "clinical_accuracy" if "clinical_accuracy" in frame else None
-            if primary:
-                frame = frame.sort_values(primary, ascending=False)
+        from neuronarrator_eval import leaderboard  # shipped beside the app (`neuronarrator export space`)
+
+        records = leaderboard.collect_results(path)
+        frame = pd.read_csv(io.StringIO(leaderboard.to_csv(records)))
+        frame = frame.dropna(axis=1, how="all").drop(columns=["fingerprint"], errors="ignore").round(3)
+        chart = str(leaderboard.write_bar_chart(records, Path(tempfile.mkdtemp(prefix="neuronarrator_board_")) / "leaderboard.png"))
     except Exception as error:
         raise _user_error(error) from error
     return frame, chart

@@ -24,7 +24,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional
+from typing import Any, ClassVar, Iterator, Mapping, Optional
 
 from ..labels import DEPENDENT_KEYS, check_labels
 
@@ -152,11 +152,8 @@ class SourceReader:
         raise NotImplementedError
 
     def load_raw(self, item: RecordingItem):
-        import mne
+        from modeling_neuronarrator import read_recording  # the front-end's one reader table, by extension
 
-        from modeling_neuronarrator import read_recording
-
-        del mne  # the front-end picks the MNE reader by extension
         return read_recording(item.path)
 
 
@@ -187,4 +184,3 @@ def available_readers() -> dict[str, type[SourceReader]]:
     return dict(sorted(READERS.items()))
 
 
-ReaderFactory = Callable[[], SourceReader]

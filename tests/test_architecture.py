@@ -112,6 +112,9 @@ def test_shipped_default_holds_no_code_copies_and_loads():
     assert (shipped / "config.json").is_file() and (shipped / "model.safetensors").is_file()
     copies = sorted(p.name for p in shipped.glob("*.py"))
     assert not copies, f"{shipped} holds code copies {copies}; the package's own files are the only copy"
+    # Nor an auto_map naming code files that are not beside it (export writes both for the Hub).
+    naming = sorted(p.name for p in shipped.glob("*.json") if '"auto_map"' in p.read_text())
+    assert not naming, f"{naming} carry auto_map entries for code files the folder does not hold"
     model = AutoModelForCausalLM.from_pretrained(shipped)
     processor = AutoProcessor.from_pretrained(shipped)
     assert type(model) is modeling_neuronarrator.NeuroNarratorForConditionalGeneration

@@ -552,6 +552,25 @@ this toy-sized default, not the method at scale.
     return card
 
 
+def strip_auto_map(folder: Path) -> None:
+    """Drop ``auto_map`` from a shipped folder's JSON files: the package folder holds no code files
+    (the package's registered classes load it), so an ``auto_map`` there would name files that are
+    not beside it; ``neuronarrator export model`` writes both afresh for the Hub."""
+
+    def without(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: without(v) for k, v in value.items() if k != "auto_map"}
+        return value
+
+    for name in ("config.json", "processor_config.json", "tokenizer_config.json", "preprocessor_config.json"):
+        path = folder / name
+        if path.is_file():
+            data = json.loads(path.read_text())
+            cleaned = without(data)
+            if cleaned != data:
+                path.write_text(json.dumps(cleaned, indent=2, sort_keys=True) + "\n")
+
+
 def _run(command: list[str], log: Path) -> None:
     logger.info("running: %s", " ".join(command))
     with log.open("a") as handle:
@@ -652,6 +671,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("training_state.json", "*.py"))
             for path in target.iterdir():
                 path.chmod(0o644)  # save_state writes weights owner-only; a package ships them readable
+            strip_auto_map(target)
             _write_quality_and_card(config, target, timings)
             logger.info("shipped %s (%.1f MB)", target, _folder_size_mb(target))
         elif step == "card":

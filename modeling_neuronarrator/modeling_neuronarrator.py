@@ -956,6 +956,43 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         return texts
 
     @torch.no_grad()
+    def narrate_next_segments(
+        self,
+        processor: Any,
+        eeg_values: torch.Tensor,
+        channel_mask: torch.Tensor | None,
+        topomaps: torch.Tensor,
+        previous: SegmentFeatures | None = None,
+        findings: Sequence[Any] | None = None,
+        batch_size: int = 8,
+        max_new_tokens: int = 160,
+        **generate_kwargs,
+    ) -> tuple[list[str], SegmentFeatures | None]:
+        """Narrate consecutive segments of one recording that follow ``previous``, each with its
+        ``config.history_length`` preceding segments as history, every segment encoded once.
+
+        Args:
+            eeg_values, channel_mask, topomaps: the next segments, in time order.
+            previous: the encodings of the (up to K) segments just before them, as the previous
+                call returned them; None at the start of the recording.
+            findings: the segments' measured ``Findings`` (a grounded model reads them).
+
+        Returns:
+            The narratives and the encodings of the last K segments, for the next call.
+        """
+        k = int(self.config.history_length)
+        features = self.model.encode_segments(eeg_values, channel_mask, topomaps)
+        n_before = 0 if previous is None else previous.eeg_pooled.shape[0]
+        if previous is not None:
+            features = SegmentFeatures.concatenate([previous, features])
+        total = features.eeg_pooled.shape[0]
+        texts = self.generate_narratives(
+            processor, features, history_windows(total - n_before, k, n_before), batch_size=batch_size,
+            max_new_tokens=max_new_tokens, findings=findings, **generate_kwargs,
+        )  # fmt: skip
+        return texts, (features.select(slice(total - min(k, total), total)) if k > 0 else None)
+
+    @torch.no_grad()
     def narrate_recording(
         self,
         recording: Any,
@@ -983,32 +1020,22 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         """
         self.eval()
         device = self.device
-        k = int(self.config.history_length)
         tail: SegmentFeatures | None = None
         index = 0
         for batch in processor.feature_extractor.iter_batches(
             recording, batch_segments=batch_segments, return_tensors="pt", **(feature_kwargs or {})
         ):
-            features = self.model.encode_segments(
+            texts, tail = self.narrate_next_segments(
+                processor,
                 torch.as_tensor(batch["eeg"]).to(device),
                 torch.as_tensor(batch["channel_mask"]).to(device),
                 torch.as_tensor(batch["topomaps"]).to(device),
-            )
-            n_before = 0 if tail is None else tail.eeg_pooled.shape[0]
-            if tail is not None:
-                features = SegmentFeatures.concatenate([tail, features])
-            n_new = features.eeg_pooled.shape[0] - n_before
-            texts = self.generate_narratives(
-                processor,
-                features,
-                history_windows(n_new, k, n_before),
+                previous=tail,
+                findings=batch.get("findings"),
                 batch_size=batch_segments,
                 max_new_tokens=max_new_tokens,
-                findings=batch.get("findings"),
                 **generate_kwargs,
             )
-            total = features.eeg_pooled.shape[0]
-            tail = features.select(slice(total - min(k, total), total)) if k > 0 else None
             starts = batch["segment_start_s"]
             findings = batch.get("findings") or [None] * len(texts)
             for row, text in enumerate(texts):

@@ -146,43 +146,33 @@ class ModelNarrator:
         pipeline passes them); any other history is encoded here."""
         import torch
 
-        from ..modeling_neuronarrator import SegmentFeatures, history_windows
-
-        def encode(segments: Mapping[str, Any]) -> SegmentFeatures:
-            return self.model.model.encode_segments(
-                torch.as_tensor(np.asarray(segments["eeg"], dtype=np.float32), device=self.device),
-                torch.as_tensor(np.asarray(segments["channel_mask"]).astype(bool), device=self.device),
-                torch.as_tensor(np.asarray(segments["topomaps"], dtype=np.float32), device=self.device),
-                batch_size=self.batch_size,
+        def tensors(segments: Mapping[str, Any], rows: slice = slice(None)) -> tuple[torch.Tensor, ...]:
+            return (
+                torch.as_tensor(np.asarray(segments["eeg"], dtype=np.float32)[rows], device=self.device),
+                torch.as_tensor(np.asarray(segments["channel_mask"]).astype(bool)[rows], device=self.device),
+                torch.as_tensor(np.asarray(segments["topomaps"], dtype=np.float32)[rows], device=self.device),
             )
 
         k = self.history_segments
-        n = len(batch["findings"])
-        indices = _segment_indices(batch, n)
-        previous: SegmentFeatures | None = None
+        previous, wanted = None, []
         if k > 0 and history is not None and len(history["findings"]):
             wanted = _segment_indices(history, len(history["findings"]))[-k:]
             if self._tail is not None and self._tail[0][-len(wanted) :] == wanted:
                 previous = self._tail[1].select(slice(len(self._tail[0]) - len(wanted), None))
             else:
-                previous = encode({key: np.asarray(history[key])[-len(wanted) :] for key in ("eeg", "channel_mask", "topomaps")})
-        with torch.no_grad():
-            features = encode(batch)
-            n_before = 0 if previous is None else previous.eeg_pooled.shape[0]
-            if previous is not None:
-                features = SegmentFeatures.concatenate([previous, features])
-            texts = self.model.generate_narratives(
-                self.processor,
-                features,
-                history_windows(n, k, n_before),
-                batch_size=self.batch_size,
-                max_new_tokens=self.max_new_tokens,
-                findings=list(batch["findings"]),
-            )
-        if k > 0:
-            known = (_segment_indices(history, n_before)[-n_before:] if n_before else []) + indices
-            keep = min(k, len(known))
-            self._tail = (known[len(known) - keep :], features.select(slice(features.eeg_pooled.shape[0] - keep, None)))
+                with torch.no_grad():
+                    previous = self.model.model.encode_segments(*tensors(history, slice(-len(wanted), None)))
+        texts, tail = self.model.narrate_next_segments(
+            self.processor,
+            *tensors(batch),
+            previous=previous,
+            findings=list(batch["findings"]),
+            batch_size=self.batch_size,
+            max_new_tokens=self.max_new_tokens,
+        )
+        if tail is not None:
+            known = wanted + _segment_indices(batch, len(batch["findings"]))
+            self._tail = (known[len(known) - tail.eeg_pooled.shape[0] :], tail)
         return texts
 
 

@@ -145,7 +145,7 @@ class SourceReader:
     homepage: ClassVar[str] = ""
     requires_path: ClassVar[bool] = True  # False for offline sources shipped in PyPI packages
     # Per-source NeuroNarratorFeatureExtractor arguments the builder passes on (a documented
-    # source policy, e.g. Sleep-EDF's {"min_recorded_channels": 2}); empty: the defaults. Read only.
+    # source policy, e.g. {"min_recorded_channels": 2}); empty: the defaults (one montage policy). Read only.
     feature_extractor_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:

@@ -346,7 +346,7 @@ class EEGBaseP300Reader(SourceReader):
     layout = "tests/data/eegbase/Experiment_P3_Numbers/Data/*.vhdr beside the installed nixconverter package"
     requires_path = False
     sealed_test = True  # SEALED_TEST_SOURCES: `--source offline` leaves it out
-    # Fz, Cz, Pz: three recorded channels (the front-end's default minimum is 4).
+    # Fz, Cz, Pz: all three must be recorded (the front-end's default minimum is 1).
     feature_extractor_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({"min_recorded_channels": 3})
 
     def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:

@@ -16,23 +16,32 @@ of its key, so a segment that comes out ``seizure=none`` never carries a seizure
 refuses a published label, adds a line to ``RecordingItem.issues`` (and logs one warning per file);
 the builder writes them to ``errors.jsonl``. Readers register themselves
 with ``@register_reader`` so that the CLI, the builder and the contract tests find them all.
+
+``SourceReader.index`` is a template method: it checks the folder, walks it with the reader's
+``_recordings`` (the only part that differs between sources), hands each recording the label issues
+collected for it, and refuses a folder in which nothing was found, naming what it holds.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Optional
 
 from ..labels import DEPENDENT_KEYS, check_labels
+
+if TYPE_CHECKING:
+    from ._util import LabelIssues
 
 __all__ = [
     "READERS",
     "LabelSpan",
     "RecordingItem",
     "SourceReader",
+    "Walk",
     "available_readers",
     "get_reader",
     "register_reader",
@@ -130,11 +139,32 @@ class RecordingItem:
         return labels
 
 
+@dataclass
+class Walk:
+    """One pass of ``SourceReader.index`` over a folder, as the reader's ``_recordings`` sees it.
+
+    Attributes:
+        root: the checked folder (for an offline source: the optional folder given, else None).
+        issues: label issues of the recording being indexed; ``index`` attaches them to the next
+            item the reader yields.
+        skipped: signal files the reader found outside its layout (``skip``); reported once after
+            the walk, or named in the error when nothing was found.
+    """
+
+    root: Any
+    issues: "LabelIssues"
+    skipped: list[Path] = field(default_factory=list)
+
+    def skip(self, path: Path) -> None:
+        self.skipped.append(path)
+
+
 class SourceReader:
     """Base class of the 16 source readers (and the offline ones).
 
-    Subclasses set the class attributes and implement ``index``; ``load_raw`` defaults to MNE's
-    reader for the file's extension.
+    Subclasses set the class attributes and implement ``_recordings`` (the walk that differs per
+    source); ``index`` does the shared steps around it. ``load_raw`` defaults to MNE's reader for the
+    file's extension.
     """
 
     name: ClassVar[str]  # registry name, e.g. "tuab"
@@ -148,8 +178,45 @@ class SourceReader:
     # source policy, e.g. {"min_recorded_channels": 2}); empty: the defaults (one montage policy). Read only.
     feature_extractor_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
+    # Why files found outside the layout were skipped (the warning after a walk that skipped some).
+    skipped_reason: ClassVar[str] = "are not in the expected layout ({layout})"
+
     def index(self, root: Optional[str | Path]) -> Iterator[RecordingItem]:
-        raise NotImplementedError
+        """One ``RecordingItem`` per recording under ``root`` (nothing decoded).
+
+        The steps every source shares: check the folder (a source that needs one; an offline source
+        gets its optional folder as given), walk it with ``_recordings``, attach to each item the
+        label issues collected since the previous one, and raise a ValueError naming the folder,
+        the expected layout and what the folder holds when nothing was found.
+        """
+        from ._util import LabelIssues, check_root  # _util imports this module's LabelSpan
+
+        walk = Walk(root=check_root(root, self) if self.requires_path else root, issues=LabelIssues(self.name))
+        n_found = 0
+        for item in self._recordings(walk):
+            item.issues.extend(walk.issues.take())
+            n_found += 1
+            yield item
+        self._end_walk(walk, n_found)
+
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        """The source's own walk over ``walk.root``: yield one item per recording, report labels it
+        cannot place to ``walk.issues`` and files outside the layout to ``walk.skip``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _recordings (or index)")
+
+    def _end_walk(self, walk: Walk, n_found: int) -> None:
+        """Refuse a folder with no recording of the source; report the files skipped on the way."""
+        from ._util import no_recordings_error
+
+        skipped = walk.skipped
+        suffix = skipped[0].suffix if skipped else ""
+        if n_found == 0 and self.requires_path:
+            raise no_recordings_error(walk.root, self, f"{len(skipped)} {suffix} file(s) found outside that layout, e.g. {skipped[0]}" if skipped else "")
+        if skipped:
+            logging.getLogger(type(self).__module__).warning(
+                "%s: %d %s file(s) under %s %s and were skipped, e.g. %s",
+                self.name, len(skipped), suffix, walk.root, self.skipped_reason.format(layout=getattr(self, "layout", "")), skipped[0],
+            )  # fmt: skip
 
     def load_raw(self, item: RecordingItem):
         from modeling_neuronarrator import read_recording  # the front-end's one reader table, by extension

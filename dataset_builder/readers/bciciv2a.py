@@ -47,8 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._util import LabelIssues, check_root, no_recordings_error
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -130,13 +129,11 @@ class BCICIV2aReader(SourceReader):
     layout = "A0sT.gdf / A0sE.gdf (s = 1..9) with the true labels A0sT.mat / A0sE.mat (classlabel) anywhere below"
     line_freq = 50.0
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
         import mne
 
-        root = check_root(root, self)
-        n_found = 0
+        root, issues = walk.root, walk.issues
         seen = []
-        issues = LabelIssues(self.name)
         for gdf in sorted(root.rglob("*.gdf")):
             match = _NAME.match(gdf.stem)
             if match is None:
@@ -161,7 +158,6 @@ class BCICIV2aReader(SourceReader):
                 spans = trial_spans(ann.onset, ann.duration, ann.description, None, where=str(gdf))
                 spans = [span for span in spans if "motor_task" not in span.labels]
             seen.append(stem)
-            n_found += 1
             yield RecordingItem(
                 source=self.name,
                 subject=f"A{match.group(1)}",
@@ -170,18 +166,13 @@ class BCICIV2aReader(SourceReader):
                 spans=spans,
                 line_freq=self.line_freq,
                 extra={"session": session, "official_split": "train" if session == "T" else "test"},
-                issues=issues.take(),
             )
         indexed = {item_stem.upper() for item_stem in seen}
         for mat in sorted(root.rglob("*.mat")):
             match = _NAME.match(mat.stem)
             if match is None or mat.stem.upper() in indexed:
                 continue
-            for item in self._index_bnci(mat, match):
-                n_found += 1
-                yield item
-        if n_found == 0:
-            raise no_recordings_error(root, self)
+            yield from self._index_bnci(mat, match)
 
     def _index_bnci(self, mat: Path, match: re.Match) -> Iterator[RecordingItem]:
         """One item per run of a BNCI Horizon session file (nothing if it holds no ``data``)."""

@@ -47,13 +47,11 @@ from pathlib import Path
 import numpy as np
 
 from ._util import (
-    check_root,
     complement_spans,
     edf_header_duration,
-    no_recordings_error,
     standard_case_names,
 )
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +120,8 @@ class CHBMITReader(SourceReader):
     layout = "chbNN/chbNN_MM.edf with chbNN/chbNN-summary.txt (chb01 ... chb24)"
     line_freq = 60.0
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
-        root = check_root(root, self)
-        n_found = 0
-        for summary in sorted(root.rglob("chb*-summary.txt")):
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        for summary in sorted(walk.root.rglob("chb*-summary.txt")):
             case = summary.name.split("-")[0].lower()
             if not _CASE.match(case):
                 continue
@@ -148,7 +144,6 @@ class CHBMITReader(SourceReader):
                     duration = edf_header_duration(edf_path)
                     spans = [LabelSpan(start, end, {"seizure": "seizure"}) for start, end in seizures]
                     spans += complement_spans(seizures, duration, {"seizure": "none"})
-                n_found += 1
                 yield RecordingItem(
                     source=self.name,
                     subject=_SAME_SUBJECT.get(case, case),
@@ -157,10 +152,8 @@ class CHBMITReader(SourceReader):
                     spans=sorted(spans, key=lambda s: s.start_s),
                     line_freq=self.line_freq,
                     extra={"case": case},
-                    issues=issues,
+                    issues=issues,  # one warning per line (not LabelIssues' one per file)
                 )
-        if n_found == 0:
-            raise no_recordings_error(root, self)
 
     def load_raw(self, item: RecordingItem):
         """The recording as average-referenced electrode potentials (volts), rebuilt from the

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
-from ._util import check_root, no_recordings_error
-from .base import RecordingItem, SourceReader, register_reader
+from .base import RecordingItem, SourceReader, Walk, register_reader
 
 __all__ = ["EEGMATReader"]
 
@@ -37,14 +35,11 @@ class EEGMATReader(SourceReader):
     layout = "SubjectNN_1.edf (rest) and SubjectNN_2.edf (mental arithmetic), flat"
     line_freq = 50.0
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
-        root = check_root(root, self)
-        n_found = 0
-        for edf in sorted(root.rglob("*.edf")):
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        for edf in sorted(walk.root.rglob("*.edf")):
             match = _NAME.match(edf.stem)
             if match is None:
                 continue
-            n_found += 1
             yield RecordingItem(
                 source=self.name,
                 subject=f"Subject{int(match.group(1)):02d}",
@@ -53,5 +48,3 @@ class EEGMATReader(SourceReader):
                 recording_labels={"mental_state": _STATE[match.group(2)]},
                 line_freq=self.line_freq,
             )
-        if n_found == 0:
-            raise no_recordings_error(root, self)

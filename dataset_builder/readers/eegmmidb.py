@@ -35,16 +35,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 from ._util import (
-    LabelIssues,
-    check_root,
     edf_header_duration,
-    no_recordings_error,
     standard_case_names,
 )
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +77,10 @@ class EEGMMIDBReader(SourceReader):
     layout = "SNNN/SNNNRkk.edf (S001/S001R01.edf ... S109/S109R14.edf)"
     line_freq = 60.0
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
+    def _recordings(self, walk: Walk, pattern: str = "S*R*.edf") -> Iterator[RecordingItem]:
         import mne
 
-        root = check_root(root, self)
-        n_found = 0
-        issues = LabelIssues(self.name)
-        for edf in sorted(root.rglob("S*R*.edf")):
+        for edf in sorted(walk.root.rglob(pattern)):
             match = _NAME.match(edf.stem)
             if match is None:
                 continue
@@ -107,11 +100,10 @@ class EEGMMIDBReader(SourceReader):
                 spans.append(LabelSpan(float(onset), float(onset + duration), dict(labels)))
             if unknown:
                 detail = ", ".join(f"{code!r} x{count}" for code, count in sorted(unknown.items()))
-                issues.add(edf, f"annotations not valid in run {run} (T0/T1/T2 expected), left unlabelled: {detail}")
+                walk.issues.add(edf, f"annotations not valid in run {run} (T0/T1/T2 expected), left unlabelled: {detail}")
             if run in (1, 2) and not spans:
                 # Baseline runs are one condition throughout, annotated or not.
                 spans.append(LabelSpan(0.0, edf_header_duration(edf), dict(mapping["T0"])))
-            n_found += 1
             yield RecordingItem(
                 source=self.name,
                 subject=subject,
@@ -120,10 +112,7 @@ class EEGMMIDBReader(SourceReader):
                 spans=spans,
                 line_freq=self.line_freq,
                 extra={"run": run},
-                issues=issues.take(),
             )
-        if n_found == 0:
-            raise no_recordings_error(root, self)
 
     def load_raw(self, item: RecordingItem):
         """The run as an MNE Raw (volts) with the trailing dots stripped from channel names."""

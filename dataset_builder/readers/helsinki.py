@@ -41,8 +41,8 @@ import numpy as np
 
 from modeling_neuronarrator.validation_neuronarrator import check_option
 
-from ._util import LabelIssues, check_root, edf_header_duration, no_recordings_error
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from ._util import edf_header_duration
+from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +121,11 @@ class HelsinkiReader(SourceReader):
     line_freq = 50.0
     consensus: ClassVar[str] = "majority"
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
-        root = check_root(root, self)
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        root, issues = walk.root, walk.issues
         edfs = {int(m.group(1)): p for p in sorted(root.rglob("*.edf")) if (m := re.fullmatch(r"eeg(\d+)", p.stem, re.IGNORECASE))}
         if not edfs:
-            raise no_recordings_error(root, self)
-        issues = LabelIssues(self.name)
+            return  # index raises the "no recordings found" error
         annotations, used = {}, {}
         for who in ANNOTATORS:
             for file_name in ANNOTATION_FILES[who]:
@@ -164,5 +163,4 @@ class HelsinkiReader(SourceReader):
                 spans=spans,
                 line_freq=self.line_freq,
                 extra={"annotators": sorted(annotations), "annotation_files": sorted(p.name for p in used.values()), "consensus": self.consensus},
-                issues=issues.take(),
             )

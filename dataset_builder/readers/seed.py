@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._util import check_root, no_recordings_error, standard_case_names
-from .base import RecordingItem, SourceReader, register_reader
+from ._util import standard_case_names
+from .base import RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +69,10 @@ class SEEDReader(SourceReader):
     layout = "Preprocessed_EEG/label.mat with <subject>_<date>.mat session files beside it"
     line_freq = 50.0
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
         import scipy.io
 
-        root = check_root(root, self)
-        n_found = 0
-        for label_path in sorted(root.rglob("label.mat")):
+        for label_path in sorted(walk.root.rglob("label.mat")):
             emotions = _read_label_mat(label_path)
             for mat in sorted(label_path.parent.glob("*_*.mat")):
                 subject, _, session = mat.stem.partition("_")
@@ -89,7 +87,6 @@ class SEEDReader(SourceReader):
                 for k, var in sorted(trials):
                     if not 1 <= k <= len(emotions):
                         raise ValueError(f"{mat}: trial {var} has no entry in {label_path} ({len(emotions)} labels)")
-                    n_found += 1
                     yield RecordingItem(
                         source=self.name,
                         subject=subject,
@@ -99,8 +96,6 @@ class SEEDReader(SourceReader):
                         line_freq=self.line_freq,
                         extra={"key": var, "trial": k, "session": session},
                     )
-        if n_found == 0:
-            raise no_recordings_error(root, self)
 
     def load_raw(self, item: RecordingItem):
         """One trial as an ``mne.io.RawArray`` in volts: 62 channels, 200 Hz."""

@@ -61,13 +61,11 @@ from pathlib import Path
 
 from ._util import (
     LabelIssues,
-    check_root,
     clock_to_seconds,
     complement_spans,
     edf_header_duration,
-    no_recordings_error,
 )
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -237,12 +235,10 @@ class SienaReader(SourceReader):
     layout = "PNxx/PNxx-k.edf with PNxx/Seizures-list-PNxx.txt, and subject_info.csv at the top"
     line_freq = 50.0
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
-        root = check_root(root, self)
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        root, issues = walk.root, walk.issues
         info_path = root / "subject_info.csv"
         types = _read_subject_info(info_path) if info_path.is_file() else {}
-        n_found = 0
-        issues = LabelIssues(self.name)
         for patient_dir in sorted(p for p in root.iterdir() if p.is_dir() and re.fullmatch(r"PN\d+", p.name, re.IGNORECASE)):
             patient = patient_dir.name.upper()
             lists = sorted(patient_dir.glob("Seizures-list-*.txt"))
@@ -288,7 +284,6 @@ class SienaReader(SourceReader):
                     where, _, message = line.partition(": ")
                     issues.add(where, message)
                 unplaced = []
-                n_found += 1
                 yield RecordingItem(
                     source=self.name,
                     subject=patient,
@@ -296,7 +291,4 @@ class SienaReader(SourceReader):
                     path=str(edf),
                     spans=sorted(spans, key=lambda s: s.start_s),
                     line_freq=self.line_freq,
-                    issues=issues.take(),
                 )
-        if n_found == 0:
-            raise no_recordings_error(root, self)

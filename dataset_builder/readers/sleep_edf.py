@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import ClassVar
 
-from ._util import LabelIssues, check_root, no_recordings_error, spans_from_annotations
-from .base import LabelSpan, RecordingItem, SourceReader, register_reader
+from ._util import spans_from_annotations
+from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +80,10 @@ class SleepEDFReader(SourceReader):
     layout = "sleep-cassette/SC4ssNE0-PSG.edf + SC4ssNEx-Hypnogram.edf, sleep-telemetry/ST7ssNJ0-PSG.edf + ST7ssNJx-Hypnogram.edf"
     line_freq = 50.0
     wake_margin_s: ClassVar[float] = 30 * 60.0
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
         import mne
 
-        root = check_root(root, self)
-        n_found = 0
-        issues = LabelIssues(self.name)
-        for psg in sorted(root.rglob("*-PSG.edf")):
+        for psg in sorted(walk.root.rglob("*-PSG.edf")):
             prefix = psg.name[:6]
             hypnograms = sorted(psg.parent.glob(f"{prefix}*-Hypnogram.edf"))
             if not hypnograms:
@@ -96,9 +92,8 @@ class SleepEDFReader(SourceReader):
             annotations = mne.read_annotations(hypnograms[0])
             spans = spans_from_annotations(
                 annotations.onset, annotations.duration, annotations.description, SLEEP_EDF_STAGES, where=str(hypnograms[0]),
-                ignore=SLEEP_EDF_NOT_STAGES, issues=issues,
+                ignore=SLEEP_EDF_NOT_STAGES, issues=walk.issues,
             )
-            n_found += 1
             yield RecordingItem(
                 source=self.name,
                 subject=psg.name[:5],
@@ -107,7 +102,4 @@ class SleepEDFReader(SourceReader):
                 spans=trim_wake(spans, self.wake_margin_s),
                 line_freq=self.line_freq,
                 extra={"hypnogram": str(hypnograms[0]), "study": "cassette" if psg.name.startswith("SC") else "telemetry"},
-                issues=issues.take(),
             )
-        if n_found == 0:
-            raise no_recordings_error(root, self)

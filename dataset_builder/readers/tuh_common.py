@@ -20,16 +20,13 @@ Facts used here (see the TUH READMEs / AAREADMEs and braindecode ``datasets/tuh.
 from __future__ import annotations
 
 import csv
-import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from ._util import LabelIssues, check_root, no_recordings_error
-from .base import LabelSpan, RecordingItem, SourceReader
-
-logger = logging.getLogger(__name__)
+from ._util import LabelIssues
+from .base import LabelSpan, RecordingItem, SourceReader, Walk
 
 __all__ = ["TCP_MONTAGE", "TUH_LINE_FREQ", "NedcRow", "TUHReader", "nedc_duration", "read_nedc_csv", "tuh_subject"]
 
@@ -130,18 +127,14 @@ class TUHReader(SourceReader):
         "form required); no redistribution"
     )
 
-    def index(self, root: str | Path | None) -> Iterator[RecordingItem]:
-        root = check_root(root, self)
-        n_found = 0
-        issues = LabelIssues(self.name)
-        skipped: list[Path] = []
-        for edf_path in sorted(root.rglob("*.edf")):
-            rel_parts = tuple(part.lower() for part in edf_path.relative_to(root).parts[:-1])
+    def _recordings(self, walk: Walk) -> Iterator[RecordingItem]:
+        issues = walk.issues
+        for edf_path in sorted(walk.root.rglob("*.edf")):
+            rel_parts = tuple(part.lower() for part in edf_path.relative_to(walk.root).parts[:-1])
             parsed = self._parse_path(rel_parts, edf_path.stem)
             if parsed is None:
-                skipped.append(edf_path)
+                walk.skip(edf_path)
                 continue
-            n_found += 1
             try:
                 spans = self._label_spans(edf_path, issues)
             except ValueError as error:  # a malformed label file: this recording unlabelled, the rest go on
@@ -154,18 +147,10 @@ class TUHReader(SourceReader):
                 path=str(edf_path),
                 recording_labels=parsed.get("recording_labels", {}),
                 spans=spans,
-                issues=issues.take(),
                 official_split=parsed.get("official_split"),
                 line_freq=TUH_LINE_FREQ,
                 extra=parsed.get("extra", {}),
             )
-        if n_found == 0:
-            raise no_recordings_error(root, self, f"{len(skipped)} .edf file(s) found outside that layout, e.g. {skipped[0]}" if skipped else "")
-        if skipped:
-            logger.warning(
-                "%s: %d .edf file(s) under %s are not in the expected layout (%s) and were skipped, e.g. %s",
-                self.name, len(skipped), root, self.layout, skipped[0],
-            )  # fmt: skip
 
     # -- hooks -----------------------------------------------------------------------------
     def _parse_path(self, rel_parts: tuple[str, ...], stem: str) -> dict | None:

@@ -3,14 +3,15 @@
 Shows, per source, its task, the harmonized labels it fills, the licence / access note and whether
 a local download folder is needed (offline sources ship inside PyPI packages). ``--json`` prints
 the same as JSON; ``--check NAME=PATH`` indexes a folder (no EEG decoded) and reports how many
-recordings, subjects and labels were found, which is a quick way to check a download's layout.
+recordings, subjects and labels were found, which is a quick way to check a download's layout. It
+is the short form of ``build-corpus --check`` (``cli_build.check_source``, the one implementation):
+per label, the number of recordings that carry it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 
 __all__ = ["add_arguments", "run", "source_table"]
 
@@ -48,23 +49,17 @@ def source_table() -> list[dict]:
 
 
 def _check(spec: str) -> dict:
-    from dataset_builder.readers import get_reader
+    """``build-corpus --check``'s report of one ``NAME=PATH``, in short: labels as recordings per label."""
+    from dataset_builder.cli_build import check_source
 
     name, _, path = spec.partition("=")
-    reader = get_reader(name.strip())
-    if reader.requires_path and not path:
-        raise ValueError(f"--check {spec!r}: source {name!r} needs a folder, write --check {name}=/path/to/{name}")
-    items = list(reader.index(path or None))
-    labels: Counter = Counter()
-    for item in items:
-        labels.update(f"{k}={v}" for k, v in item.recording_labels.items())
-        labels.update(f"{k}={v}" for span in item.spans for k, v in span.labels.items())
+    report = check_source(name.strip(), path.strip() or None)
     return {
-        "source": reader.name,
-        "recordings": len(items),
-        "subjects": len({item.subject for item in items}),
-        "official_splits": dict(Counter(str(item.official_split) for item in items)),
-        "labels": dict(sorted(labels.items())),
+        "source": report["source"],
+        "recordings": report["recordings"],
+        "subjects": report["subjects"],
+        "official_splits": report["official_splits"],
+        "labels": {label: counts["recordings"] for label, counts in report["labels"].items()},
     }
 
 
@@ -77,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             for report in reports:
                 print(f"{report['source']}: {report['recordings']} recordings, {report['subjects']} subjects, splits {report['official_splits']}")
                 for label, count in report["labels"].items():
-                    print(f"  {label}: {count} (recording labels + spans)")
+                    print(f"  {label}: {count} recordings")
         return 0
     rows = source_table()
     if args.json:

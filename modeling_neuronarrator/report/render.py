@@ -273,8 +273,21 @@ def _img(png: bytes, alt: str) -> str:
 def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None) -> str:
     """The report as one self-contained HTML page (inline CSS and base64 PNG figures)."""
     figures = report_figures(report) if figures is None else figures
+    parts = [
+        *_html_header(report),
+        *_html_summary(report),
+        *_html_figures(figures),
+        *_html_timeline(report),
+        *_html_events(report),
+        *_html_segments(report),
+        "</main></body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _html_header(report: RecordingReport) -> list[str]:
+    """Title, disclaimer, the recording's table (file, channels, state, narrator) and the narrator note."""
     info = _info(report)
-    summary = report.summary
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -303,7 +316,12 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
         parts.append(f'<div class="note template"><strong>Template narratives.</strong> {_h(_TEMPLATE_NOTE)}</div>')
     else:
         parts.append(f'<div class="note">{_h(_MODEL_NOTE.format(name=report.narrator_name, k=report.settings.get("history_segments")))}</div>')
-    parts += ["<h2>Summary</h2>", f'<p class="summary">{_h(summary.paragraph)}</p>']
+    return parts
+
+
+def _html_summary(report: RecordingReport) -> list[str]:
+    """The summary paragraph, the grounding count and (strict mode) the repairs."""
+    parts = ["<h2>Summary</h2>", f'<p class="summary">{_h(report.summary.paragraph)}</p>']
     flagged = report.n_flagged
     parts.append(
         f'<p><strong>Grounding:</strong> <span class="{"flag contradicted" if flagged else "ok"}">{flagged} of {len(report.segments)}</span> '
@@ -314,25 +332,39 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
             f"<p><strong>Strict mode:</strong> {report.n_repaired} narratives contradicted the measurement and were rewritten to "
             "state it; the model's own text is shown beside each.</p>"
         )
-    parts.append("<h2>Figures</h2>")
-    captions = {
-        "band_power": "Relative power of each band over the recording, averaged over the 19 channels.",
-        "topomaps": "Band-power topomaps (log relative power, nose up) of selected segments; colour scale shared per band.",
-        "waveform": "Waveform excerpt (19 channels, 10-20 system; * = interpolated channel).",
-        "hypnogram": "Vigilance state of every segment (sleep staging, 30 s epochs); red bands: detected events.",
-    }
+    return parts
+
+
+_CAPTIONS = {
+    "band_power": "Relative power of each band over the recording, averaged over the 19 channels.",
+    "topomaps": "Band-power topomaps (log relative power, nose up) of selected segments; colour scale shared per band.",
+    "waveform": "Waveform excerpt (19 channels, 10-20 system; * = interpolated channel).",
+    "hypnogram": "Vigilance state of every segment (sleep staging, 30 s epochs); red bands: detected events.",
+}
+
+
+def _html_figures(figures: dict[str, bytes]) -> list[str]:
+    parts = ["<h2>Figures</h2>"]
     for name in ("hypnogram", "band_power", "topomaps", "waveform"):
         if name in figures:
-            parts.append(f"<figure>{_img(figures[name], captions[name])}<figcaption>{_h(captions[name])}</figcaption></figure>")
-    parts += ["<h2>Timeline</h2>", "<table><tr><th>From</th><th>To</th><th>Segments</th><th>State</th><th>Artifacts</th></tr>"]
-    for episode in summary.timeline:
+            parts.append(f"<figure>{_img(figures[name], _CAPTIONS[name])}<figcaption>{_h(_CAPTIONS[name])}</figcaption></figure>")
+    return parts
+
+
+def _html_timeline(report: RecordingReport) -> list[str]:
+    parts = ["<h2>Timeline</h2>", "<table><tr><th>From</th><th>To</th><th>Segments</th><th>State</th><th>Artifacts</th></tr>"]
+    for episode in report.summary.timeline:
         artifacts = ", ".join(f"{ARTIFACT_NAMES.get(a, a)} ({n})" for a, n in episode.artifacts.items()) or "none"
         parts.append(
             f'<tr><td class="time">{format_time(episode.start_s)}</td><td class="time">{format_time(episode.end_s)}</td>'
             f"<td>{episode.n_segments}</td><td>{_h(episode.state)}</td><td>{_h(artifacts)}</td></tr>"
         )
     parts.append("</table>")
-    parts.append("<h2>Events</h2>")
+    return parts
+
+
+def _html_events(report: RecordingReport) -> list[str]:
+    parts = ["<h2>Events</h2>"]
     rows = _event_rows(report)
     if rows:
         parts.append("<table><tr><th>From</th><th>To</th><th>Duration</th><th>Event</th><th>Rate</th><th>Channels</th></tr>")
@@ -340,7 +372,12 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
         parts.append("</table>")
     else:
         parts.append("<p>No spike-and-wave discharges were detected.</p>")
-    parts += ["<h2>Segments</h2>", "<table><tr><th>#</th><th>Time</th><th>Narrative</th><th>Measured findings</th><th>Grounding</th></tr>"]
+    return parts
+
+
+def _html_segments(report: RecordingReport) -> list[str]:
+    """One row per segment: time, narrative, measured findings and the grounding badges."""
+    parts = ["<h2>Segments</h2>", "<table><tr><th>#</th><th>Time</th><th>Narrative</th><th>Measured findings</th><th>Grounding</th></tr>"]
     for segment in report.segments:
         badges = [f'<span class="flag {i.kind}">{_h(i.kind)}: {_h(i.message)}</span>' for i in segment.issues]
         grounding = "<br>".join(badges) if badges else '<span class="ok">consistent</span>'
@@ -352,8 +389,8 @@ def render_html(report: RecordingReport, figures: dict[str, bytes] | None = None
             f'<tr{css}><td>{segment.index}</td><td class="time">{format_time(segment.start_s)}<br>{format_time(segment.end_s)}</td>'
             f'<td>{_h(segment.narrative)}</td><td class="measured">{_h(findings_line(segment.findings))}</td><td>{grounding}</td></tr>'
         )
-    parts += ["</table>", "</main></body></html>"]
-    return "\n".join(parts)
+    parts.append("</table>")
+    return parts
 
 
 def write_report(report: RecordingReport, path) -> Path:

@@ -126,23 +126,14 @@ def plot_topomaps(
             interpolated sites as hollow circles) and the map is greyed out where it lies farther
             than ``COVERAGE_RAD`` from every recorded electrode: extrapolated, not measured.
     """
-    maps = _check_array("plot_topomaps topomaps", topomaps, (3, 4)).astype(float)
-    if maps.ndim == 3:
-        maps = maps[None]
+    maps = _topomap_array(topomaps, row_titles)
     n_rows, n_bands, height, width = maps.shape
-    if n_bands != len(BANDS):
-        raise ValueError(f"plot_topomaps: expected {len(BANDS)} band maps per row ({', '.join(BANDS)}), got {n_bands}")
-    if row_titles is not None and len(row_titles) != n_rows:
-        raise ValueError(f"plot_topomaps: {n_rows} rows of maps but {len(row_titles)} row titles")
     ys, xs = np.mgrid[1:-1:complex(0, height), -1:1:complex(0, width)]
     outside = xs**2 + ys**2 > 1.0
     # Pixels outside the head hold a fill value, not data: replace them by the nearest pixel
     # inside, then clip the image to the head circle, so the map ends smoothly at the outline.
     _, (near_y, near_x) = ndimage.distance_transform_edt(outside, return_indices=True)
-    masks = None
-    if recorded is not None:
-        masks = np.broadcast_to(np.asarray(recorded, dtype=bool), (n_rows, len(STANDARD_CHANNELS)))
-        sites = electrode_xy(STANDARD_CHANNELS)
+    masks = None if recorded is None else np.broadcast_to(np.asarray(recorded, dtype=bool), (n_rows, len(STANDARD_CHANNELS)))
     figure = Figure(figsize=(2.1 * n_bands + 0.6, 2.1 * n_rows + 0.7))
     grid = figure.add_gridspec(n_rows, n_bands + 1, width_ratios=[1] * n_bands + [0.06], wspace=0.08, hspace=0.25)
     for b, band in enumerate(BANDS):
@@ -153,41 +144,69 @@ def plot_topomaps(
             vmin, vmax = vmin - 0.5, vmax + 0.5
         for r in range(n_rows):
             axes = figure.add_subplot(grid[r, b])
-            image = maps[r, b][near_y, near_x]
-            mappable = axes.imshow(image, extent=(-1, 1, -1, 1), origin="upper", cmap="RdBu_r", vmin=vmin, vmax=vmax, interpolation="bilinear")
+            mappable = axes.imshow(maps[r, b][near_y, near_x], extent=(-1, 1, -1, 1), origin="upper", cmap="RdBu_r", vmin=vmin, vmax=vmax,
+                                   interpolation="bilinear")  # fmt: skip
             mappable.set_clip_path(Circle((0.0, 0.0), 1.0, transform=axes.transData))
             if masks is not None:
-                # Grey veil over what lies beyond the recorded electrodes (extrapolated).
-                beyond = ~coverage_mask(masks[r], height) & ~outside if height == width else np.zeros_like(outside)
-                veil = np.zeros((height, width, 4))
-                veil[beyond] = (0.62, 0.64, 0.68, 0.85)
-                axes.imshow(veil, extent=(-1, 1, -1, 1), origin="upper", interpolation="nearest").set_clip_path(
-                    Circle((0.0, 0.0), 1.0, transform=axes.transData)
-                )
-                axes.scatter(*sites[masks[r]].T, s=9, c="#111827", linewidths=0, zorder=3)
-                axes.scatter(*sites[~masks[r]].T, s=9, facecolors="none", edgecolors="#6b7280", linewidths=0.6, zorder=3)
+                _draw_coverage(axes, masks[r], outside)
             _draw_head(axes)
-            axes.set_xlim(-1.15, 1.15)
-            axes.set_ylim(-1.1, 1.2)
-            axes.set_axis_off()
-            if r == 0:
-                low, high = BAND_EDGES_HZ[band]
-                axes.set_title(f"{band}\n{low:g}-{high:g} Hz", fontsize=9)
-            if b == 0 and row_titles is not None:
-                lines = [w for part in str(row_titles[r]).split("\n") for w in textwrap.wrap(part, 20, break_long_words=False)]
-                axes.text(-1.25, 0.0, "\n".join(lines[:3]), rotation=90, va="center", ha="right", fontsize=8)
-    colour_axes = figure.add_subplot(grid[:, n_bands])
-    colourbar = figure.colorbar(mappable, cax=colour_axes)
+            _frame_topomap(axes, band if r == 0 else None, row_titles[r] if b == 0 and row_titles is not None else None)
+    _topomap_legend(figure, grid[:, n_bands], mappable, with_electrodes=masks is not None)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def _topomap_array(topomaps, row_titles) -> np.ndarray:
+    """``topomaps`` as a float ``(n_rows, 5, H, W)`` array, checked against the bands and the row titles."""
+    maps = _check_array("plot_topomaps topomaps", topomaps, (3, 4)).astype(float)
+    if maps.ndim == 3:
+        maps = maps[None]
+    n_rows, n_bands = maps.shape[:2]
+    if n_bands != len(BANDS):
+        raise ValueError(f"plot_topomaps: expected {len(BANDS)} band maps per row ({', '.join(BANDS)}), got {n_bands}")
+    if row_titles is not None and len(row_titles) != n_rows:
+        raise ValueError(f"plot_topomaps: {n_rows} rows of maps but {len(row_titles)} row titles")
+    return maps
+
+
+def _draw_coverage(axes, recorded: np.ndarray, outside: np.ndarray) -> None:
+    """Grey veil over what lies beyond the recorded electrodes (extrapolated); recorded electrodes
+    as black dots, interpolated sites as hollow circles."""
+    height, width = outside.shape
+    beyond = ~coverage_mask(recorded, height) & ~outside if height == width else np.zeros_like(outside)
+    veil = np.zeros((height, width, 4))
+    veil[beyond] = (0.62, 0.64, 0.68, 0.85)
+    axes.imshow(veil, extent=(-1, 1, -1, 1), origin="upper", interpolation="nearest").set_clip_path(
+        Circle((0.0, 0.0), 1.0, transform=axes.transData)
+    )
+    sites = electrode_xy(STANDARD_CHANNELS)
+    axes.scatter(*sites[recorded].T, s=9, c="#111827", linewidths=0, zorder=3)
+    axes.scatter(*sites[~recorded].T, s=9, facecolors="none", edgecolors="#6b7280", linewidths=0.6, zorder=3)
+
+
+def _frame_topomap(axes, band: str | None, row_title: str | None) -> None:
+    """Limits around the head; the band and its edges above the first row, the row title left of the first column."""
+    axes.set_xlim(-1.15, 1.15)
+    axes.set_ylim(-1.1, 1.2)
+    axes.set_axis_off()
+    if band is not None:
+        low, high = BAND_EDGES_HZ[band]
+        axes.set_title(f"{band}\n{low:g}-{high:g} Hz", fontsize=9)
+    if row_title is not None:
+        lines = [w for part in str(row_title).split("\n") for w in textwrap.wrap(part, 20, break_long_words=False)]
+        axes.text(-1.25, 0.0, "\n".join(lines[:3]), rotation=90, va="center", ha="right", fontsize=8)
+
+
+def _topomap_legend(figure: Figure, cell, mappable, with_electrodes: bool) -> None:
+    colourbar = figure.colorbar(mappable, cax=figure.add_subplot(cell))
     # Each band has its own scale (shared across rows): the bar reads low/high, not numbers.
     low, high = mappable.get_clim()
     colourbar.set_ticks([low, high], labels=["low", "high"], fontsize=8)
     colourbar.set_label("relative power", fontsize=8)
-    if masks is not None:
+    if with_electrodes:
         figure.text(0.01, 0.005, "• recorded electrode   ○ interpolated site   grey: beyond the recorded electrodes (extrapolated)",
                     fontsize=7, color="#374151")
-    if title:
-        figure.suptitle(title, fontsize=10)
-    return figure
 
 
 def plot_band_power_timeline(

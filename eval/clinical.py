@@ -18,6 +18,12 @@ How fields are scored (the rules the leaderboard documents):
 * Numeric fields: correct within the spec's tolerance: dominant frequency and PDR within +-1 Hz,
   amplitude within +-25 %; plus the mean absolute error where the narrative gives a value. The band
   of the dominant frequency is scored on its own as the categorical field ``dominant_band``.
+* Right or wrong is the project's one agreement rule (``dataset_builder.agreement.values_agree``),
+  the rule of the training quality check and the report's grounding check: categorical values
+  compare case- and space-insensitively, sets as sets, event details with event times within
+  0.5 s and rates within 0.5 Hz. A prediction that agrees with the true value is scored as the
+  true class (so accuracy, kappa and F1 all follow the rule); fields the builder does not know
+  are compared exactly (no invented tolerance).
 * ``clinical_accuracy`` (the leaderboard's primary metric) is the unweighted mean over scored fields
   of the per-field accuracy (within-tolerance accuracy for numeric fields).
 * Task metrics of the labelled sources (``TASKS``): TUAB normal/abnormal (balanced accuracy, AUROC
@@ -69,6 +75,14 @@ def _corpus_parser():
     return parse, findings_to_fields, FIELD_SPECS
 
 
+def _agreement():
+    """The corpus builder's one agreement rule module (``dataset_builder.agreement``)."""
+    _corpus_parser()  # the clear error when the builder is missing
+    from dataset_builder import agreement
+
+    return agreement
+
+
 def flatten_fields(fields: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts to ``"a.b"`` keys; lists become one sorted ``"x+y"`` string (``"none"`` if empty)."""
     flat: dict[str, Any] = {}
@@ -101,29 +115,18 @@ def parse_narratives(narratives: Iterable[str]) -> list[dict[str, Any]]:
     return out
 
 
-def true_fields(findings: Any, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Flattened narrative fields of one segment's true findings (``Findings``, dict or JSON) and labels."""
-    from modeling_neuronarrator import Findings
-
-    _, findings_to_fields, _ = _corpus_parser()
-    if isinstance(findings, str):
-        findings = Findings.from_json(findings)
-    elif isinstance(findings, Mapping):
-        findings = Findings.from_dict(findings)
-    # Empty row labels: fall back to the labels stored in the findings record.
-    return flatten_fields(findings_to_fields(findings, dict(labels) if labels else None))
+def true_fields(findings: Any, labels: Any = None) -> dict[str, Any]:
+    """Flattened narrative fields of one segment's true findings (``Findings``, dict or JSON) and
+    labels (dict, Parquet struct or JSON); empty row labels fall back to the labels stored in the
+    findings record (``dataset_builder.agreement.segment_fields``)."""
+    return flatten_fields(_agreement().segment_fields(findings, labels))
 
 
 def numeric_tolerance(field: str) -> tuple[str, float]:
-    """``("abs", tol)`` or ``("rel", tol)`` of a numeric field, from ``FIELD_SPECS`` (+-1 Hz, +-25 %)."""
-    _, _, specs = _corpus_parser()
-    spec = specs.get(field)
-    if spec is not None and spec.relative_tolerance > 0:
-        return "rel", float(spec.relative_tolerance)
-    if spec is not None:
-        return "abs", float(spec.tolerance)
-    # A field the builder does not know (a newer corpus): frequencies +-1 Hz, anything else exact.
-    return ("abs", 1.0) if field.endswith("_hz") else ("abs", 0.0)
+    """``("abs", tol)`` or ``("rel", tol)`` of a numeric field, from ``FIELD_SPECS`` (+-1 Hz, +-25 %);
+    ``("abs", 0.0)`` for a field the builder does not know (compared exactly)."""
+    absolute, relative = _agreement().field_tolerance(field)
+    return ("rel", relative) if relative > 0 else ("abs", absolute)
 
 
 def _is_number(value: Any) -> bool:
@@ -166,16 +169,14 @@ def categorical_scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str
 
 
 def _numeric_scores(field: str, y_true: Sequence[float], y_pred: Sequence[Any]) -> dict[str, Any]:
+    agree = _agreement().values_agree
     mode, tol = numeric_tolerance(field)
     correct = 0
     errors = []
     for t, p in zip(y_true, y_pred):
-        if not _is_number(p):
-            continue  # missing or unparseable: wrong
-        error = abs(float(p) - float(t))
-        errors.append(error)
-        limit = tol * abs(float(t)) if mode == "rel" else tol
-        correct += error <= limit + 1e-9
+        correct += agree(field, p, t)
+        if _is_number(p):  # missing or unparseable: wrong, and no error to average
+            errors.append(abs(float(p) - float(t)))
     n = len(y_true)
     return {
         "kind": "numeric",
@@ -202,31 +203,35 @@ def _set_micro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
 
 
 def _as_class(value: Any) -> str:
-    return MISSING if value is None else str(value)
+    """Class string of a canonical value (``MISSING`` for None, ``"a+b"`` / ``"none"`` for sets)."""
+    if value is None:
+        return MISSING
+    if isinstance(value, tuple):
+        return "+".join(value) or "none"
+    return str(value)
+
+
+def _classes(field: str, y_true: Sequence[Any], y_pred: Sequence[Any]) -> tuple[list[str], list[str]]:
+    """Class strings of true and predicted values under the one agreement rule: a prediction that
+    agrees with its true value takes the true class, any other its own canonical class."""
+    rule = _agreement()
+    true_c, pred_c = [], []
+    for t, p in zip(y_true, y_pred):
+        t_class = _as_class(rule.canonical_value(field, t))
+        true_c.append(t_class)
+        pred_c.append(t_class if rule.values_agree(field, p, t) else _as_class(rule.canonical_value(field, p)))
+    return true_c, pred_c
 
 
 def field_correctness(predicted: Sequence[Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]) -> dict[str, list[int | None]]:
     """Per field, one entry per row: 1 correct, 0 wrong (a value the narrative leaves out is wrong),
-    None where the field does not apply (no true value). ``clinical_scores``' per-field accuracy
-    is the mean of the non-None entries; the leaderboard's paired bootstrap resamples these rows."""
-    _, _, specs = _corpus_parser()
+    None where the field does not apply (no true value); right or wrong by the one agreement rule
+    (``dataset_builder.agreement.values_agree``). ``clinical_scores``' per-field accuracy is the
+    mean of the non-None entries; the leaderboard's paired bootstrap resamples these rows."""
+    agree = _agreement().values_agree
     out: dict[str, list[int | None]] = {}
     for name in sorted({name for row in truth for name in row}):
-        spec = specs.get(name)
-        column: list[int | None] = []
-        for p_row, t_row in zip(predicted, truth):
-            true = t_row.get(name)
-            if true is None:
-                column.append(None)
-                continue
-            kind = spec.kind if spec is not None else ("numeric" if _is_number(true) else "categorical")
-            said = p_row.get(name)
-            if kind == "numeric":
-                mode, tol = numeric_tolerance(name)
-                limit = tol * abs(float(true)) if mode == "rel" else tol
-                column.append(int(_is_number(said) and abs(float(said) - float(true)) <= limit + 1e-9))
-            else:
-                column.append(int(_as_class(said) == _as_class(true)))
+        column = [None if t_row.get(name) is None else int(agree(name, p_row.get(name), t_row[name])) for p_row, t_row in zip(predicted, truth)]
         if any(v is not None for v in column):
             out[name] = column
     return out
@@ -269,7 +274,7 @@ def clinical_scores(
         if kind == "numeric":
             fields[name] = _numeric_scores(name, y_true, y_pred)
         else:
-            y_true_c, y_pred_c = [_as_class(v) for v in y_true], [_as_class(v) for v in y_pred]
+            y_true_c, y_pred_c = _classes(name, y_true, y_pred)
             fields[name] = categorical_scores(y_true_c, y_pred_c)
             if kind == "set":
                 fields[name]["kind"] = "set"
@@ -293,8 +298,7 @@ def _task_scores(predicted, truth, field_names, scores) -> dict[str, dict[str, A
         rows = [i for i, row in enumerate(truth) if row.get(field) is not None]
         if not rows:
             continue
-        y_true = [_as_class(truth[i][field]) for i in rows]
-        y_pred = [_as_class(predicted[i].get(field)) for i in rows]
+        y_true, y_pred = _classes(field, [truth[i][field] for i in rows], [predicted[i].get(field) for i in rows])
         full = categorical_scores(y_true, y_pred)
         result = {"label": spec["label"], "n": len(rows)}
         result.update({m: full[m] for m in spec["metrics"] if m in full})

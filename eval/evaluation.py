@@ -7,7 +7,6 @@ narrative per corpus row (the model, a baseline, an external predictions file).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -30,13 +29,13 @@ def contradicted(
     findings contradict, or states nothing checkable (``modeling_neuronarrator.report.grounding``;
     unverifiable labels and omissions are not flags). With ``claims`` (a list), appends per
     narrative ``[fields it states, fields of them contradicted]``."""
+    from dataset_builder.agreement import read_findings
     from dataset_builder.description import parse
-    from modeling_neuronarrator import Findings
     from modeling_neuronarrator.report.grounding import check_grounding
 
     flags = []
     for text, record, row_labels_ in zip(narratives, findings, labels):
-        record = Findings.from_json(record) if isinstance(record, str) else Findings.from_dict(record) if isinstance(record, Mapping) else record
+        record = read_findings(record)
         issues = check_grounding(text, record, dict(row_labels_) or None)
         flags.append(any(issue.kind in ("contradicted", "empty") for issue in issues))
         if claims is not None:
@@ -52,14 +51,11 @@ logger = logging.getLogger(__name__)
 
 def row_labels(value: Any) -> dict[str, str]:
     """A row's harmonized labels as ``{key: value}``: Parquet structs carry every key of the schema
-    (None where the row has no such label), older exports a JSON string."""
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        value = json.loads(value) if value.strip() else {}
-    if not isinstance(value, Mapping):
-        raise TypeError(f"labels must be a mapping or its JSON string, got {type(value).__name__}")
-    return {str(k): str(v) for k, v in value.items() if v is not None}
+    (None where the row has no such label), older exports a JSON string. The one reader of row
+    labels (``dataset_builder.agreement.read_labels``), shared with training quality and the report."""
+    from dataset_builder.agreement import read_labels
+
+    return read_labels(value)
 
 
 def score_narratives(

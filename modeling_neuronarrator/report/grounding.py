@@ -13,6 +13,11 @@ measured value and the flag. Three kinds of issue:
   recognizes (a generation failure: nothing in it can be checked, so it cannot count as grounded);
 - ``omitted``: the measurement has a finding (slowing, artifacts, asymmetry, ...) the narrative
   does not mention. Omissions are listed for completeness but are not counted as errors.
+
+Whether a stated value contradicts the measured one is the project's one agreement rule
+(``dataset_builder.agreement.values_agree``), the rule the training quality check and the
+evaluator score with: a narrative the check passes is scored right field by field, and the other
+way round.
 """
 
 from __future__ import annotations
@@ -44,58 +49,15 @@ class GroundingIssue:
         return dataclasses.asdict(self)
 
 
-def _normalize(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(value)
-    if isinstance(value, str):
-        return value.strip().lower()
-    return value
-
-
 def fields_agree(field: str, claimed: Any, measured: Any) -> bool:
-    """Whether a claimed narrative field value agrees with the measured one.
+    """Whether a claimed narrative field value agrees with the measured one: the one agreement rule
+    (``dataset_builder.agreement.values_agree``: numeric fields within the tolerances of
+    ``FIELD_SPECS``, ±1 Hz for frequencies, ±25 % for amplitude; sets as sets; event times within
+    0.5 s and rates within 0.5 Hz; the rest equal, case and surrounding spaces ignored; a value
+    never agrees with an absent one)."""
+    from dataset_builder.agreement import values_agree
 
-    Numeric fields use the tolerances of the corpus' field specs (``dataset_builder.FIELD_SPECS``:
-    ±1 Hz for frequencies, ±25 % for amplitude); sets compare as sets; the rest compare exactly
-    (case and surrounding spaces ignored).
-    """
-    from dataset_builder.description import FIELD_SPECS
-
-    if field == "event_details" and claimed is not None and measured is not None:
-        return _events_agree(tuple(claimed), tuple(measured), FIELD_SPECS[field].tolerance)
-    claimed, measured = _normalize(claimed), _normalize(measured)
-    spec = FIELD_SPECS.get(field)
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (claimed, measured))
-    if numeric:
-        tolerance = spec.tolerance if spec is not None else 0.0
-        relative = spec.relative_tolerance if spec is not None else 0.0
-        allowed = max(tolerance, relative * abs(float(measured)), 1e-6)
-        return abs(float(claimed) - float(measured)) <= allowed + 1e-9
-    if isinstance(claimed, tuple) and isinstance(measured, tuple):
-        return sorted(map(str, claimed)) == sorted(map(str, measured))
-    return claimed == measured
-
-
-def _events_agree(claimed: tuple[str, ...], measured: tuple[str, ...], tolerance_s: float) -> bool:
-    """Event by event (``event_details`` strings): the same kinds, each claimed event matching a
-    distinct measured one within ``tolerance_s`` on onset and offset and 0.5 Hz on the rate."""
-    from dataset_builder.description import event_from_detail
-
-    if len(claimed) != len(measured):
-        return False
-    remaining = [event_from_detail(d) for d in measured]
-    for claim in map(event_from_detail, claimed):
-        match = next(
-            (m for m in remaining
-             if m.kind == claim.kind and abs(m.onset_s - claim.onset_s) <= tolerance_s + 1e-9
-             and abs(m.offset_s - claim.offset_s) <= tolerance_s + 1e-9
-             and (m.frequency_hz is None or claim.frequency_hz is None or abs(m.frequency_hz - claim.frequency_hz) <= 0.5 + 1e-9)),
-            None,
-        )  # fmt: skip
-        if match is None:
-            return False
-        remaining.remove(match)
-    return True
+    return values_agree(field, claimed, measured)
 
 
 def _show(value: Any) -> str:
@@ -117,27 +79,24 @@ def check_grounding(
     Args:
         narrative: the text written for the segment (by the model or the template writer).
         findings: the segment's measured ``Findings``.
-        labels: source labels of the segment; default ``findings.labels``.
+        labels: source labels of the segment (dict, Parquet struct or JSON); None or empty: ``findings.labels``.
         ignore_fields: narrative fields not to check.
 
     Returns:
         The issues, contradictions first, then unverified claims, then omissions; an empty list
         when the narrative agrees with the measurement on every field it states.
     """
-    from dataset_builder.description import (  # the corpus parser
-        FIELD_SPECS,
-        findings_to_fields,
-        parse,
-    )
+    from dataset_builder.agreement import canonical_value, segment_fields
+    from dataset_builder.description import FIELD_SPECS, parse  # the corpus parser
 
     if not narrative or not narrative.strip():
         return [GroundingIssue("narrative", "empty", "", None, "the narrative is empty: nothing to check against the measurement")]
-    labels = dict(findings.labels) if labels is None else dict(labels)
     claimed_fields = parse(narrative)
-    measured_fields = findings_to_fields(findings, labels)
+    # Row labels as struct or JSON; none given (or empty) -> the findings' own labels.
+    measured_fields = segment_fields(findings, labels)
     ignore = set(ignore_fields)
     contradicted, unverified, omitted = [], [], []
-    if all(_normalize(value) is None for value in claimed_fields.values()):
+    if all(value is None for value in claimed_fields.values()):
         contradicted.append(GroundingIssue("narrative", "empty", None, None,
                                            "the narrative states none of the findings in a form the parser recognizes: nothing in it can be checked"))
     for field in sorted(set(claimed_fields) | set(measured_fields)):
@@ -145,8 +104,8 @@ def check_grounding(
             continue
         claimed = claimed_fields.get(field)
         measured = measured_fields.get(field)
-        claimed_empty = _normalize(claimed) in _EMPTY_VALUES
-        measured_empty = _normalize(measured) in _EMPTY_VALUES
+        claimed_empty = canonical_value(field, claimed) in _EMPTY_VALUES
+        measured_empty = canonical_value(field, measured) in _EMPTY_VALUES
         if claimed is None:
             if not measured_empty:
                 omitted.append(GroundingIssue(field, "omitted", None, measured, f"{field}: measured {_show(measured)}, not mentioned"))

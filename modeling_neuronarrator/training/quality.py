@@ -5,8 +5,10 @@ Each generated narrative is parsed back into narrative fields with the corpus pa
 (``dataset_builder.findings_to_fields``). A field is scored on the rows where it applies (true
 value not None: no PDR frequency for a segment without a PDR, no slowing side without focal
 slowing, no change for a recording's first segment); a field the narrative does not mention
-counts as wrong. Numeric fields use the tolerances of ``dataset_builder.FIELD_SPECS`` (e.g.
-dominant frequency within 1 Hz), sets must match exactly.
+counts as wrong. Whether a value is right is the project's one agreement rule
+(``dataset_builder.agreement.values_agree``, the rule the report's grounding check and the
+evaluator use too): numeric fields within the tolerances of ``dataset_builder.FIELD_SPECS`` (e.g.
+dominant frequency within 1 Hz), sets as sets, event times within 0.5 s.
 
 One rule for every system (model, blind model, majority value): a field is scored on every row
 where it applies, and a system with no answer for it (a narrative that omits it, a majority
@@ -50,29 +52,19 @@ SIGNAL_FIELDS = (
 
 
 def field_matches(name: str, predicted: Any, true: Any) -> bool:
-    """Whether a parsed value counts as correct for field ``name`` (None predicted = wrong)."""
-    from dataset_builder import FIELD_SPECS
+    """Whether a parsed value counts as correct for field ``name`` (None predicted = wrong): the
+    one agreement rule, ``dataset_builder.agreement.values_agree``."""
+    from dataset_builder.agreement import values_agree
 
-    if predicted is None:
-        return False
-    spec = FIELD_SPECS[name]
-    if spec.kind == "numeric":
-        tolerance = max(spec.tolerance, spec.relative_tolerance * abs(float(true)))
-        return abs(float(predicted) - float(true)) <= tolerance + 1e-9
-    if spec.kind == "set":
-        return tuple(sorted(predicted)) == tuple(sorted(true))
-    return predicted == true
+    return values_agree(name, predicted, true)
 
 
 def _true_fields(row: dict) -> dict:
-    from dataset_builder import findings_to_fields
+    """True narrative fields of a corpus row (findings and labels as struct or JSON; empty row
+    labels fall back to the findings' own): ``dataset_builder.agreement.segment_fields``."""
+    from dataset_builder.agreement import segment_fields
 
-    labels = row.get("labels")
-    if isinstance(labels, str):
-        labels = json.loads(labels) if labels else {}
-    # The corpus stores labels as a struct over every label key: absent keys are None.
-    labels = {key: value for key, value in (labels or {}).items() if value is not None}
-    return findings_to_fields(row["findings"], labels)
+    return segment_fields(row["findings"], row.get("labels"))
 
 
 def _judged(narratives: Sequence[str], rows: Sequence[dict], names: Sequence[str]) -> dict[str, list[tuple[int, bool, bool]]]:

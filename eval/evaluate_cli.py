@@ -159,18 +159,10 @@ def _baseline(name: str, args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .corpus import leave_one_source_out, load_split, read_predictions
-    from .evaluation import evaluate_narratives
-    from .results import write_results
+    from .corpus import leave_one_source_out, load_split
 
     metrics = _select_metrics(args.metrics)
-    baseline_names = select_baselines(args.baselines)
-    if "blind-model" in baseline_names and args.blind_model is None:
-        if args.baselines.strip() == "all":
-            logger.warning("blind-model baseline skipped: pass --blind-model CHECKPOINT (the same recipe trained with --blind)")
-            baseline_names.remove("blind-model")
-        else:
-            raise ValueError("--baselines blind-model needs --blind-model CHECKPOINT: the same recipe trained blind (`neuronarrator train stage2 --blind`)")
+    baseline_names = _baseline_names(args)
     train_corpus = args.train_corpus or args.corpus
     split_rows = load_split(args.corpus, args.split)
     train_rows = None
@@ -194,68 +186,113 @@ def run(args: argparse.Namespace) -> int:
         "rows": eval_rows, "corpus_dir": args.corpus, "split": args.split, "leave_out": args.leave_out, "metrics": metrics, "role": args.role,
     }  # fmt: skip
     written = []
-
     if args.predictions is not None:
-        start = time.perf_counter()
-        narratives, scores = read_predictions(args.predictions, eval_rows["id"])
-        if all(s is None for s in scores):
-            scores = None
-        system = {"name": args.system_name or args.predictions.stem, "kind": args.system_kind, "path": str(args.predictions.resolve())}
-        results = evaluate_narratives(system=system, narratives=narratives, scores=scores, settings=settings, **common)
-        written.append(write_results(results, args.output))
-        logger.debug("read predictions in %.1f s", time.perf_counter() - start)
+        written.append(_evaluate_predictions(args, eval_rows, settings, common))
     elif not args.no_model:
-        from .grounding import retrieval_recall
-        from .model_system import ModelSystem, default_model_path
-
-        model_path = args.model if args.model is not None else default_model_path()
-        model = ModelSystem(model_path, device=args.device, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
-        start = time.perf_counter()
-        narratives = model.predict(split_rows, indices)
-        seconds = time.perf_counter() - start
-        eeg_embeddings, topomap_embeddings = model.pooled_embeddings(split_rows, indices)
-        system = {"name": args.system_name or model.name, "kind": "model", "path": str(Path(model_path).resolve())}
-        results = evaluate_narratives(
-            system=system,
-            narratives=narratives,
-            settings={**settings, **model.settings()},
-            prediction_seconds=seconds,
-            grounding=retrieval_recall(eeg_embeddings, topomap_embeddings),
-            **common,
-        )
-        written.append(write_results(results, args.output))
-
+        written.append(_evaluate_model(args, split_rows, indices, settings, common))
     if baseline_names:
-        needs_fit = [name for name in baseline_names if name not in ("oracle", "blind-model")]
-        fit_summary = None
-        if needs_fit:
-            if train_rows is None:
-                train_rows = load_split(train_corpus, args.train_split)
-            if args.train_exclude:
-                train_rows = _exclude(train_rows, args.train_exclude)
-            fit_summary = check_disjoint(train_rows, eval_rows)
-        for name in baseline_names:
-            baseline = _baseline(name, args)
-            start = time.perf_counter()
-            if name in needs_fit:
-                baseline.fit(train_rows)
-            fit_seconds = time.perf_counter() - start
-            start = time.perf_counter()
-            narratives = baseline.predict(eval_rows)
-            seconds = time.perf_counter() - start
-            results = evaluate_narratives(
-                system={"name": baseline.name, "kind": baseline.kind},
-                narratives=narratives,
-                scores=baseline.predict_scores(eval_rows),
-                settings={**settings, "baseline": baseline.settings(), "fit_seconds": fit_seconds,
-                          "fit_rows": fit_summary if name in needs_fit else None},
-                prediction_seconds=seconds,
-                **common,
-            )  # fmt: skip
-            written.append(write_results(results, args.output))
-
+        if train_rows is None and any(name not in _NO_FIT for name in baseline_names):
+            train_rows = load_split(train_corpus, args.train_split)
+        written += _evaluate_baselines(args, baseline_names, train_rows, eval_rows, settings, common)
     if not written:
         raise ValueError("nothing to evaluate: --no-model with --baselines none; name a system or some baselines")
+    _print_results(written)
+    return 0
+
+
+# Baselines that learn nothing from the train split.
+_NO_FIT = ("oracle", "blind-model")
+
+
+def _baseline_names(args: argparse.Namespace) -> list[str]:
+    """The baselines to run; the blind model only with its checkpoint (left out of ``all`` without one)."""
+    baseline_names = select_baselines(args.baselines)
+    if "blind-model" in baseline_names and args.blind_model is None:
+        if args.baselines.strip() == "all":
+            logger.warning("blind-model baseline skipped: pass --blind-model CHECKPOINT (the same recipe trained with --blind)")
+            baseline_names.remove("blind-model")
+        else:
+            raise ValueError("--baselines blind-model needs --blind-model CHECKPOINT: the same recipe trained blind (`neuronarrator train stage2 --blind`)")
+    return baseline_names
+
+
+def _evaluate_predictions(args: argparse.Namespace, eval_rows, settings: dict, common: dict) -> Path:
+    """Score a predictions file (``--predictions``)."""
+    from .corpus import read_predictions
+    from .evaluation import evaluate_narratives
+    from .results import write_results
+
+    start = time.perf_counter()
+    narratives, scores = read_predictions(args.predictions, eval_rows["id"])
+    if all(s is None for s in scores):
+        scores = None
+    system = {"name": args.system_name or args.predictions.stem, "kind": args.system_kind, "path": str(args.predictions.resolve())}
+    results = evaluate_narratives(system=system, narratives=narratives, scores=scores, settings=settings, **common)
+    path = write_results(results, args.output)
+    logger.debug("read predictions in %.1f s", time.perf_counter() - start)
+    return path
+
+
+def _evaluate_model(args: argparse.Namespace, split_rows, indices, settings: dict, common: dict) -> Path:
+    """Narrate the rows with a checkpoint (``--model``, else the embedded default) and score it, retrieval recall included."""
+    from .evaluation import evaluate_narratives
+    from .grounding import retrieval_recall
+    from .model_system import ModelSystem, default_model_path
+    from .results import write_results
+
+    model_path = args.model if args.model is not None else default_model_path()
+    model = ModelSystem(model_path, device=args.device, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    start = time.perf_counter()
+    narratives = model.predict(split_rows, indices)
+    seconds = time.perf_counter() - start
+    eeg_embeddings, topomap_embeddings = model.pooled_embeddings(split_rows, indices)
+    system = {"name": args.system_name or model.name, "kind": "model", "path": str(Path(model_path).resolve())}
+    results = evaluate_narratives(
+        system=system,
+        narratives=narratives,
+        settings={**settings, **model.settings()},
+        prediction_seconds=seconds,
+        grounding=retrieval_recall(eeg_embeddings, topomap_embeddings),
+        **common,
+    )
+    return write_results(results, args.output)
+
+
+def _evaluate_baselines(args: argparse.Namespace, baseline_names: list[str], train_rows, eval_rows, settings: dict, common: dict) -> list[Path]:
+    """Fit (on the train rows, checked disjoint from the evaluated ones) and score each baseline."""
+    from .evaluation import evaluate_narratives
+    from .results import write_results
+
+    needs_fit = [name for name in baseline_names if name not in _NO_FIT]
+    fit_summary = None
+    if needs_fit:
+        if args.train_exclude:
+            train_rows = _exclude(train_rows, args.train_exclude)
+        fit_summary = check_disjoint(train_rows, eval_rows)
+    written = []
+    for name in baseline_names:
+        baseline = _baseline(name, args)
+        start = time.perf_counter()
+        if name in needs_fit:
+            baseline.fit(train_rows)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        narratives = baseline.predict(eval_rows)
+        seconds = time.perf_counter() - start
+        results = evaluate_narratives(
+            system={"name": baseline.name, "kind": baseline.kind},
+            narratives=narratives,
+            scores=baseline.predict_scores(eval_rows),
+            settings={**settings, "baseline": baseline.settings(), "fit_seconds": fit_seconds,
+                      "fit_rows": fit_summary if name in needs_fit else None},
+            prediction_seconds=seconds,
+            **common,
+        )  # fmt: skip
+        written.append(write_results(results, args.output))
+    return written
+
+
+def _print_results(written: list[Path]) -> None:
     for path in written:
         record = json.loads(path.read_text())
         m = record["metrics"]
@@ -263,7 +300,6 @@ def run(args: argparse.Namespace) -> int:
             f"{record['system']['name']:<28} clinical_accuracy={_fmt(m.get('clinical_accuracy'))} "
             f"bleu_4={_fmt(m.get('bleu_4'))} cider_d={_fmt(m.get('cider_d'))} -> {path}"
         )
-    return 0
 
 
 def _fmt(value) -> str:

@@ -34,15 +34,23 @@ def build_model_card(
         training_notes: free text on the training run (data, stages, steps).
     """
     text_type = getattr(config.text_config, "model_type", "unknown")
-    backbone = config.text_model_path or f"embedded {text_type} decoder"
     datasets = list(datasets or _DEFAULT_DATASETS)
-    lines_metrics = (
-        "\n".join(f"| {name} | {value:.4f} |" if isinstance(value, (int, float)) else f"| {name} | {value} |" for name, value in metrics.items())
-        if metrics
-        else "| (not evaluated yet) | - |"
-    )
-    history = config.history_config
+    backbone = config.text_model_path or f"embedded {text_type} decoder"
     size = f"{num_parameters / 1e6:.1f} M parameters" if num_parameters else "see config.json"
+    sections = [
+        _front_matter(license, datasets),
+        _SUMMARY.format(backbone=backbone, size=size),
+        _USE_AND_LIMITATIONS,
+        _training_data(datasets, training_notes),
+        _architecture(config, text_type),
+        _metrics(metrics),
+        _configuration(config),
+    ]
+    return "\n".join(sections)
+
+
+def _front_matter(license: str, datasets: list[str]) -> str:
+    """The Hub YAML header."""
     return f"""---
 license: {license}
 library_name: transformers
@@ -57,8 +65,10 @@ tags:
 datasets:
 {_yaml_list(datasets)}
 ---
+"""
 
-# NeuroNarrator
+
+_SUMMARY = """# NeuroNarrator
 
 NeuroNarrator describes 10 s segments of scalp EEG in clinical prose: dominant rhythms, waveform
 morphology, frequency content and spatio-temporal dynamics. It combines a patch-transformer EEG
@@ -72,8 +82,9 @@ processor = AutoProcessor.from_pretrained("path/to/this/folder", trust_remote_co
 for segment in model.narrate_recording("recording.edf", processor):
     print(segment["segment_start_s"], segment["text"])
 ```
+"""
 
-## Intended use
+_USE_AND_LIMITATIONS = """## Intended use
 
 Research on EEG representation learning and EEG-to-text generation; education; drafting
 descriptive text that a qualified reader checks. Input: 19-channel 10-20 scalp EEG (any format MNE
@@ -90,16 +101,24 @@ reads), harmonized to 200 Hz, 0.3-75 Hz, in segments of 10 s.
   only by interpolated channels are unreliable.
 - Training data come from a limited set of public corpora (mostly adult, hospital recordings);
   performance on neonates, intracranial EEG, or devices with few electrodes is unknown.
+"""
 
-## Training data
+
+def _training_data(datasets: list[str], training_notes: str | None) -> str:
+    return f"""## Training data
 
 Trained on NeuroCorpus ({", ".join(datasets)}): segments of public EEG corpora (TUH EEG subsets,
 CHB-MIT, Siena, Sleep-EDF, HMC, ISRUC, EEGMMIDB, BCI IV-2a, SEED, EEGMAT, Helsinki neonatal) with
 descriptions generated from quantitative findings and the sources' own labels. Splits are
 subject-disjoint. Each source keeps its own licence; see the dataset card.
 {training_notes or ""}
+"""
 
-## Architecture
+
+def _architecture(config: Any, text_type: str) -> str:
+    """One table row per part of the model, with its size."""
+    history = config.history_config
+    return f"""## Architecture
 
 | part | setting |
 |---|---|
@@ -108,17 +127,29 @@ subject-disjoint. Each source keeps its own licence; see the dataset card.
 | grounding | symmetric InfoNCE, dim {config.grounding_dim}, learnable temperature (init {config.grounding_temperature_init}) |
 | history reasoner | Mamba2, {history.num_hidden_layers} layers, width {history.hidden_size}, K={config.history_length} in training, {config.num_history_tokens} tokens |
 | language model | {text_type}, hidden {config.text_config.hidden_size}, {config.text_config.num_hidden_layers} layers |
+"""
 
-## Metrics
+
+def _metrics(metrics: dict[str, float] | None) -> str:
+    """The results table (or a row saying the model is not evaluated yet)."""
+    rows = (
+        "\n".join(f"| {name} | {value:.4f} |" if isinstance(value, (int, float)) else f"| {name} | {value} |" for name, value in metrics.items())
+        if metrics
+        else "| (not evaluated yet) | - |"
+    )
+    return f"""## Metrics
 
 | metric | value |
 |---|---|
-{lines_metrics}
+{rows}
 
 Language metrics (BLEU, ROUGE-L, METEOR, CIDEr, BERTScore) and clinical accuracy (findings parsed
 from the generated text against the measured findings and labels) come from `neuronarrator evaluate`.
+"""
 
-## Configuration
+
+def _configuration(config: Any) -> str:
+    return f"""## Configuration
 
 ```json
 {json.dumps({"placeholders": [config.history_token, config.eeg_token, config.topomap_token], "history_length": config.history_length}, indent=2)}

@@ -21,8 +21,8 @@ its tolerance are one table, ``dataset_builder.description.FIELD_SPECS``; the ru
   number (a string, NaN) disagrees.
 - **Categorical fields**: equal after ``canonical_value`` (surrounding spaces and case ignored,
   spelled as the field's vocabulary spells it: ``"Alpha "`` is ``"alpha"``, ``"n2"`` is ``"N2"``).
-- **Set fields**: equal as sets of canonical items; tuples, lists and the evaluator's flattened
-  ``"a+b"`` / ``"none"`` strings are the same set.
+- **Set fields**: equal as sets of canonical items (a repeated item counts once); tuples, lists
+  and the evaluator's flattened ``"a+b"`` / ``"none"`` strings are the same set.
 - **Event details**: the same number of events; each claimed event matches a distinct measured
   one of the same kind with onset and offset within the field's ``tolerance`` (0.5 s) and the
   rate within ``EVENT_RATE_TOLERANCE_HZ`` where both state one. The channel list is not compared:
@@ -166,7 +166,10 @@ def canonical_value(field: str, value: Any) -> Any:
             items = [] if text.strip().lower() in ("", "none") else text.split("+")
         else:
             items = list(value)
-        return tuple(sorted(_canonical_item(spec, item) for item in items))
+        canonical = [_canonical_item(spec, item) for item in items]
+        # A set names each value once ("muscle and muscle artifact" is muscle); event details are
+        # events, counted one by one.
+        return tuple(sorted(canonical if field == "event_details" else set(canonical)))
     return _canonical_item(spec, value)
 
 
@@ -178,6 +181,9 @@ def field_tolerance(field: str) -> tuple[float, float]:
 
 
 def _events_agree(claimed: tuple[str, ...], measured: tuple[str, ...], tolerance_s: float) -> bool:
+    """Event by event (``event_details`` strings), in onset order: each claimed event matches a
+    distinct measured one of its kind within ``tolerance_s`` on onset and offset and
+    ``EVENT_RATE_TOLERANCE_HZ`` on the rate."""
     if len(claimed) != len(measured):
         return False
     try:

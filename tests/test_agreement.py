@@ -65,6 +65,7 @@ CASES = [
     # sets: as sets
     ("artifacts", ("muscle", "eye_blink"), ("eye_blink", "muscle"), True),
     ("artifacts", ["muscle"], ("eye_blink", "muscle"), False),
+    ("artifacts", ("muscle", "Muscle"), ("muscle",), True),  # a set names each value once
     ("artifacts", (), (), True),
     ("artifacts", ("muscle",), (), False),
     ("change", ("stable",), ("stable",), True),

@@ -3,12 +3,12 @@ processes, peak memory per process, and the wall time of the default recipe.
 
 Run ``python eval/benchmark_training.py`` (or ``python -m neuronarrator_eval.benchmark_training``).
 Each measurement is a real ``neuronarrator train`` run of the embedded default's configuration
-(``training/configs/default_cpu.yaml``) on the offline corpus, cut to ``--steps`` optimizer steps
+(``training/configs/grounded_cpu.yaml``) on the offline corpus, cut to ``--steps`` optimizer steps
 in a temporary folder; stage 2 starts from the default run's stage-1 folder when it exists (else
 from a stage 1 trained here). samples/s is the mean of the logged windows after the first one
 (which holds start-up costs); peak memory is the largest resident set of the run's processes
 (``psutil``, sampled every 0.2 s). The recipe's wall time is read from
-``runs/default_cpu/recipe_timings.json`` (written by ``default_recipe``).
+``runs/grounded_cpu/recipe_timings.json`` (written by ``default_recipe``).
 
 Numbers depend on what else runs on the machine: the table reports the load average seen.
 """
@@ -29,7 +29,7 @@ from typing import Any, Optional
 __all__ = ["measure_stage", "benchmark_training", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "modeling_neuronarrator" / "training" / "configs" / "default_cpu.yaml"
+CONFIG = ROOT / "modeling_neuronarrator" / "training" / "configs" / "grounded_cpu.yaml"
 
 
 class _PeakRSS:
@@ -115,7 +115,7 @@ def measure_stage(
 def benchmark_training(steps: int = 10, processes: tuple[int, ...] = (1, 2), corpus: Optional[Path] = None) -> dict[str, Any]:
     """Stage 1 and stage 2 at each process count, plus the recipe wall time and the machine load."""
     results: list[dict[str, Any]] = []
-    default_stage1 = ROOT / "runs" / "default_cpu" / "stage1" / "final"
+    default_stage1 = ROOT / "runs" / "grounded_cpu" / "stage1" / "final"
     with tempfile.TemporaryDirectory(prefix="nn-bench-train-") as tmp:
         tmp = Path(tmp)
         init_from = default_stage1 if (default_stage1 / "model.safetensors").is_file() else None
@@ -124,7 +124,7 @@ def benchmark_training(steps: int = 10, processes: tuple[int, ...] = (1, 2), cor
             if init_from is None:
                 init_from = tmp / f"p{n}" / "stage1" / "final"
             results.append(measure_stage("stage2", n, steps, tmp / f"p{n}", corpus, init_from=init_from))
-    timings_path = ROOT / "runs" / "default_cpu" / "recipe_timings.json"
+    timings_path = ROOT / "runs" / "grounded_cpu" / "recipe_timings.json"
     recipe = json.loads(timings_path.read_text()) if timings_path.is_file() else None
     return {
         "machine": {"cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2)},

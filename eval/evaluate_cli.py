@@ -6,8 +6,8 @@
     neuronarrator evaluate --no-model --baselines nearest-neighbour,oracle --corpus corpus/ -o results/
     neuronarrator evaluate --model ckpt/ --leave-out tuab --corpus corpus/ -o results/   # zero-shot
     neuronarrator evaluate --corpus corpus/offline_sealed_test --split test --role test \
-        --train-corpus corpus/offline_scenarios --train-split all --train-exclude pylossless/s02 \
-        --blind-model runs/default_cpu_blind/stage2/final -o results/                  # sealed test
+        --train-corpus corpus/offline_grounded --train-split all --train-exclude pylossless/s02 \
+        --blind-model runs/grounded_cpu_blind/stage2/final -o results/                  # sealed test
 
 Writes one results JSON per (system, dataset, split[, held-out source]) into the output folder.
 The baselines are fit on rows that share no id and no subject with the evaluated rows (checked:
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--system-kind", choices=("predictions", "model", "baseline"), default="predictions",
         help="what a --predictions file holds: an external system (default), a model's or a baseline's narratives "
-        "(e.g. the default recipe's runs/default_cpu/predictions/*.jsonl); model rows get the model-minus-baseline intervals",
+        "(e.g. the default recipe's runs/grounded_cpu/predictions/*.jsonl); model rows get the model-minus-baseline intervals",
     )  # fmt: skip
     parser.add_argument(
         "--baselines",

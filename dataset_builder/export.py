@@ -176,14 +176,20 @@ def export_corpus(
         "errors": len(errors),
         "settings": dict(settings or {}),
     }
+    _write_metadata(out_dir, features, info, errors, licences or {}, titles or {})
+    logger.info("exported %s rows to %s", info["splits"], out_dir / "data")
+    return info
+
+
+def _write_metadata(out_dir: Path, features: datasets.Features, info: Mapping[str, Any], errors: Sequence[Mapping[str, Any]],
+                    licences: Mapping[str, str], titles: Mapping[str, str]) -> None:  # fmt: skip
+    """``errors.jsonl``, ``build_info.json`` and the card of a corpus folder."""
     with open(out_dir / "errors.jsonl", "w", encoding="utf-8") as stream:
         for error in errors:
             stream.write(json.dumps(dict(error), sort_keys=True) + "\n")
     with open(out_dir / "build_info.json", "w", encoding="utf-8") as stream:
         json.dump(info, stream, indent=2, sort_keys=True)
-    write_card(out_dir, features, info, licences or {}, titles or {})
-    logger.info("exported %s rows to %s", info["splits"], out_dir / "data")
-    return info
+    write_card(out_dir, features, info, licences, titles)
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -202,13 +208,25 @@ def write_card(
     """Write ``README.md``: the YAML header that ``load_dataset`` reads (``configs`` with the
     ``data_files`` of each split, ``dataset_info`` features and split sizes) and the card text."""
     out_dir = Path(out_dir)
+    settings = info.get("settings", {})
+    body = _card_intro(features, settings) + "\n" + _card_tables(info, licences, titles, settings)
+    text = "---\n" + yaml.safe_dump(_card_header(features, info), sort_keys=False, allow_unicode=True) + "---\n\n" + body
+    path = out_dir / "README.md"
+    tmp = out_dir / "README.md.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _card_header(features: datasets.Features, info: Mapping[str, Any]) -> dict[str, Any]:
+    """The card's YAML header: ``configs`` with each split's ``data_files``, features and split sizes."""
     splits = [split for split in SPLIT_ORDER if info["splits"].get(split)]
     dataset_info = datasets.DatasetInfo(features=features)._to_yaml_dict()
     dataset_info["splits"] = [
         {"name": split, "num_bytes": int(info.get("bytes", {}).get(split, 0)), "num_examples": int(info["splits"][split])}
         for split in splits
     ]
-    header = {
+    return {
         "pretty_name": "NeuroCorpus",
         "license": "other",
         "language": ["en"],
@@ -222,27 +240,11 @@ def write_card(
         ],
         "dataset_info": dataset_info,
     }
-    sources = sorted(info["sources"])
-    counts = _table(
-        ["source", *SPLIT_ORDER, "total"],
-        [
-            [source, *(info["sources"][source].get(split, 0) for split in SPLIT_ORDER), sum(info["sources"][source].values())]
-            for source in sources
-        ]
-        + [["**all**", *(info["splits"].get(split, 0) for split in SPLIT_ORDER), sum(info["splits"].values())]],
-    )
-    restricted = restricted_sources(sources)
-    licence_table = _table(
-        ["source", "dataset", "licence / access", "redistributable"],
-        [[s, titles.get(s, s), licences.get(s, "see the source"), "no" if s in restricted else "yes"] for s in sources],
-    )
-    left_out = dict(info.get("left_out") or {})
-    if left_out:
-        licence_table += "\n\nLeft out of this copy (their terms forbid redistribution): " + "; ".join(
-            f"{source} ({note})" for source, note in sorted(left_out.items())
-        ) + "."
-    settings = info.get("settings", {})
-    body = f"""# NeuroCorpus
+
+
+def _card_intro(features: datasets.Features, settings: Mapping[str, Any]) -> str:
+    """What a row is, how to load the corpus, the columns and the split rule."""
+    return f"""# NeuroCorpus
 
 EEG segments paired with clinical descriptions, built by `neuronarrator build-corpus` from the
 sources below. Each row is one {settings.get('segment_seconds', 10)} s segment of a recording,
@@ -276,10 +278,14 @@ corpus = load_dataset("path/to/this/folder")
 Splits are subject-disjoint and deterministic (a hash of source and subject, {settings.get('split_fractions', (0.8, 0.1, 0.1))} for
 train/validation/test); official test sets (TUAB/TUEV `eval`) are kept as test. The K preceding
 segments of a row (its history) are found with `dataset_builder.HistoryIndex`.
+"""
 
-## Rows per source and split
 
-{counts}
+def _card_tables(info: Mapping[str, Any], licences: Mapping[str, str], titles: Mapping[str, str], settings: Mapping[str, Any]) -> str:
+    """Rows per source and split, licences and redistribution, the label vocabulary and the build settings."""
+    return f"""## Rows per source and split
+
+{_counts_table(info)}
 
 Subjects per split: {", ".join(f"{split} {n}" for split, n in info.get("subjects", {}).items())}.
 Recordings: {info.get("recordings", 0)}; files that could not be built: {info.get("errors", 0)} (see `errors.jsonl`).
@@ -289,7 +295,7 @@ Recordings: {info.get("recordings", 0)}; files that could not be built: {info.ge
 The recordings keep the terms of their sources; this corpus may only be shared where those terms
 allow it (the TUH corpora, for instance, require a signed data-sharing agreement).
 
-{licence_table}
+{_licence_table(info, licences, titles)}
 
 ## Label vocabulary
 
@@ -301,12 +307,33 @@ allow it (the TUH corpora, for instance, require a signed data-sharing agreement
 {json.dumps(dict(settings), indent=2, sort_keys=True, default=str)}
 ```
 """
-    text = "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n\n" + body
-    path = out_dir / "README.md"
-    tmp = out_dir / "README.md.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+
+
+def _counts_table(info: Mapping[str, Any]) -> str:
+    return _table(
+        ["source", *SPLIT_ORDER, "total"],
+        [
+            [source, *(info["sources"][source].get(split, 0) for split in SPLIT_ORDER), sum(info["sources"][source].values())]
+            for source in sorted(info["sources"])
+        ]
+        + [["**all**", *(info["splits"].get(split, 0) for split in SPLIT_ORDER), sum(info["splits"].values())]],
+    )
+
+
+def _licence_table(info: Mapping[str, Any], licences: Mapping[str, str], titles: Mapping[str, str]) -> str:
+    """Licence and redistribution per source, plus the sources left out of this copy."""
+    sources = sorted(info["sources"])
+    restricted = restricted_sources(sources)
+    table = _table(
+        ["source", "dataset", "licence / access", "redistributable"],
+        [[s, titles.get(s, s), licences.get(s, "see the source"), "no" if s in restricted else "yes"] for s in sources],
+    )
+    left_out = dict(info.get("left_out") or {})
+    if left_out:
+        table += "\n\nLeft out of this copy (their terms forbid redistribution): " + "; ".join(
+            f"{source} ({note})" for source, note in sorted(left_out.items())
+        ) + "."
+    return table
 
 
 # Sources whose terms forbid redistribution (a reader may also say so with ``redistributable = False``):
@@ -396,19 +423,8 @@ def export_hub_corpus(
     if out_dir.resolve() == corpus_dir.resolve():
         raise ValueError(f"{out_dir}: the export folder must differ from the corpus folder; choose another OUT")
     shards = _corpus_shards(corpus_dir)
-    present = Counter()
-    for split, paths in shards.items():
-        for path in paths:
-            present.update((source, split) for source in pq.read_table(path, columns=["source"]).column("source").to_pylist())
-    restricted = restricted_sources(sorted({source for source, _ in present}))
-    if restricted and not holds_rights:
-        raise ValueError(
-            f"{corpus_dir}: holds rows of {', '.join(sorted(restricted))}, whose terms forbid redistribution "
-            f"({'; '.join(f'{s}: {note}' for s, note in sorted(restricted.items()))}); the export refuses them. "
-            "If you hold the rights (a signed agreement) pass --i-hold-the-rights (they are still left out of a public push), "
-            "or rebuild the corpus without those sources"
-        )
-    left_out = dict(restricted) if public else {}
+    present = _rows_per_source_and_split(shards)
+    left_out = _left_out(corpus_dir, restricted_sources(sorted({source for source, _ in present})), holds_rights, public)
     split_rows = {split: sum(n for (source, s), n in present.items() if s == split and source not in left_out) for split in SPLIT_ORDER}
     if not any(split_rows.values()):
         raise ValueError(f"{corpus_dir}: no rows left once the restricted sources {sorted(left_out)} are left out; nothing to publish")
@@ -422,7 +438,6 @@ def export_hub_corpus(
         subjects[split] = _write_split(staging, split, n_shards, _kept_tables(shards[split], set(left_out)), shard_rows, schema)
     _swap_in(staging, out_dir / "data")
 
-    built = _read_json(corpus_dir / "build_info.json")
     kept_sources = sorted({source for source, _ in present} - set(left_out))
     info = {
         "splits": {split: n for split, n in split_rows.items() if n},
@@ -433,19 +448,35 @@ def export_hub_corpus(
         "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
         "recordings": _count_recordings(out_dir / "data"),
         "left_out": left_out,
-        "settings": dict(built.get("settings") or {}),
+        "settings": dict(_read_json(corpus_dir / "build_info.json").get("settings") or {}),
     }
     errors = [e for e in _read_jsonl(corpus_dir / "errors.jsonl") if e.get("source") not in left_out]
     info["errors"] = len(errors)
-    with open(out_dir / "errors.jsonl", "w", encoding="utf-8") as stream:
-        for error in errors:
-            stream.write(json.dumps(error, sort_keys=True) + "\n")
-    with open(out_dir / "build_info.json", "w", encoding="utf-8") as stream:
-        json.dump(info, stream, indent=2, sort_keys=True)
-    licences, titles = _source_notes(kept_sources)
-    write_card(out_dir, features, info, licences, titles)
+    _write_metadata(out_dir, features, info, errors, *_source_notes(kept_sources))
     logger.info("exported %s rows of %s to %s (left out: %s)", info["splits"], corpus_dir, out_dir, sorted(left_out) or "none")
     return info
+
+
+def _rows_per_source_and_split(shards: Mapping[str, Sequence[Path]]) -> Counter:
+    """``{(source, split): rows}`` of a built corpus's shards (the ``source`` column only)."""
+    present = Counter()
+    for split, paths in shards.items():
+        for path in paths:
+            present.update((source, split) for source in pq.read_table(path, columns=["source"]).column("source").to_pylist())
+    return present
+
+
+def _left_out(corpus_dir: Path, restricted: Mapping[str, str], holds_rights: bool, public: bool) -> dict[str, str]:
+    """The restricted sources an export leaves out (all of them for a public repository); without
+    ``holds_rights`` a corpus holding any is refused."""
+    if restricted and not holds_rights:
+        raise ValueError(
+            f"{corpus_dir}: holds rows of {', '.join(sorted(restricted))}, whose terms forbid redistribution "
+            f"({'; '.join(f'{s}: {note}' for s, note in sorted(restricted.items()))}); the export refuses them. "
+            "If you hold the rights (a signed agreement) pass --i-hold-the-rights (they are still left out of a public push), "
+            "or rebuild the corpus without those sources"
+        )
+    return dict(restricted) if public else {}
 
 
 def _source_notes(sources: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:

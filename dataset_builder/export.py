@@ -140,31 +140,14 @@ def export_corpus(
     if shard_rows < 1:
         raise ValueError(f"shard_rows must be >= 1, got {shard_rows}")
     out_dir = Path(out_dir)
-    by_split: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    counts: dict[str, Counter] = defaultdict(Counter)
-    split_bytes: Counter = Counter()
-    subjects: dict[str, set] = {}
-    for source, recording, split, path in sorted(units):
-        metadata = pq.read_metadata(path)
-        n_rows = metadata.num_rows
-        split_bytes[split] += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
-        by_split[split].append((source, recording, path))
-        counts[source][split] += n_rows
+    by_split, counts, split_bytes = _staged_units(units)
     split_rows = {split: sum(counts[s][split] for s in counts) for split in SPLIT_ORDER}
     plan = _shard_plan(split_rows, shard_rows)
-
     schema = features.arrow_schema
-
-    def staged_tables(split: str) -> Iterator[pa.Table]:
-        for _source, _recording, path in by_split[split]:
-            table = pq.read_table(path)
-            if not table.schema.equals(schema, check_metadata=False):
-                raise ValueError(f"{path}: staged rows have another schema than the corpus features; delete the _work folder and rebuild")
-            yield table
-
+    subjects: dict[str, set] = {}
     staging = _staging_dir(out_dir)
     for split, n_shards in plan.items():
-        subjects[split] = _write_split(staging, split, n_shards, staged_tables(split), shard_rows, schema)
+        subjects[split] = _write_split(staging, split, n_shards, _staged_tables(by_split[split], schema), shard_rows, schema)
     _swap_in(staging, out_dir / "data")
 
     info = {
@@ -179,6 +162,29 @@ def export_corpus(
     _write_metadata(out_dir, features, info, errors, licences or {}, titles or {})
     logger.info("exported %s rows to %s", info["splits"], out_dir / "data")
     return info
+
+
+def _staged_units(units: Sequence[tuple[str, str, str, str]]) -> tuple[dict[str, list[str]], dict[str, Counter], Counter]:
+    """The staged files per split in ``(source, recording)`` order, rows per source and split, and
+    bytes per split (from the Parquet footers only)."""
+    by_split: dict[str, list[str]] = defaultdict(list)
+    counts: dict[str, Counter] = defaultdict(Counter)
+    split_bytes: Counter = Counter()
+    for source, _recording, split, path in sorted(units):
+        metadata = pq.read_metadata(path)
+        split_bytes[split] += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+        by_split[split].append(path)
+        counts[source][split] += metadata.num_rows
+    return by_split, counts, split_bytes
+
+
+def _staged_tables(paths: Sequence[str], schema: pa.Schema) -> Iterator[pa.Table]:
+    """The staged tables of one split, each checked against the corpus schema."""
+    for path in paths:
+        table = pq.read_table(path)
+        if not table.schema.equals(schema, check_metadata=False):
+            raise ValueError(f"{path}: staged rows have another schema than the corpus features; delete the _work folder and rebuild")
+        yield table
 
 
 def _write_metadata(out_dir: Path, features: datasets.Features, info: Mapping[str, Any], errors: Sequence[Mapping[str, Any]],
@@ -439,17 +445,7 @@ def export_hub_corpus(
     _swap_in(staging, out_dir / "data")
 
     kept_sources = sorted({source for source, _ in present} - set(left_out))
-    info = {
-        "splits": {split: n for split, n in split_rows.items() if n},
-        "sources": {
-            source: {split: present[(source, split)] for split in SPLIT_ORDER if present[(source, split)]} for source in kept_sources
-        },
-        "bytes": {split: sum(p.stat().st_size for p in (out_dir / "data").glob(f"{split}-*.parquet")) for split in split_rows if split_rows[split]},
-        "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
-        "recordings": _count_recordings(out_dir / "data"),
-        "left_out": left_out,
-        "settings": dict(_read_json(corpus_dir / "build_info.json").get("settings") or {}),
-    }
+    info = _exported_info(corpus_dir, out_dir / "data", present, kept_sources, split_rows, subjects, left_out)
     errors = [e for e in _read_jsonl(corpus_dir / "errors.jsonl") if e.get("source") not in left_out]
     info["errors"] = len(errors)
     _write_metadata(out_dir, features, info, errors, *_source_notes(kept_sources))
@@ -477,6 +473,23 @@ def _left_out(corpus_dir: Path, restricted: Mapping[str, str], holds_rights: boo
             "or rebuild the corpus without those sources"
         )
     return dict(restricted) if public else {}
+
+
+def _exported_info(corpus_dir: Path, data_dir: Path, present: Counter, kept_sources: list[str], split_rows: dict[str, int],
+                   subjects: dict[str, set], left_out: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    """``build_info`` of an exported copy: its rows, bytes, subjects and recordings, the sources left
+    out, and the settings of the build it was exported from."""
+    return {
+        "splits": {split: n for split, n in split_rows.items() if n},
+        "sources": {
+            source: {split: present[(source, split)] for split in SPLIT_ORDER if present[(source, split)]} for source in kept_sources
+        },
+        "bytes": {split: sum(p.stat().st_size for p in data_dir.glob(f"{split}-*.parquet")) for split in split_rows if split_rows[split]},
+        "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
+        "recordings": _count_recordings(data_dir),
+        "left_out": left_out,
+        "settings": dict(_read_json(corpus_dir / "build_info.json").get("settings") or {}),
+    }
 
 
 def _source_notes(sources: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:

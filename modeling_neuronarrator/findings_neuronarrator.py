@@ -249,7 +249,8 @@ def finding_targets(findings: "Findings | dict[str, Any]", names: Sequence[str] 
         elif kind == "slowing":
             hit = (data.get("slowing") or {}).get("kind") == value
         elif kind == "asymmetry":
-            hit = (data.get("asymmetry") or {}).get("side", "none") != "none"
+            # Left or right; "not_assessable" (too few or bipolar electrodes) is no asymmetry found.
+            hit = (data.get("asymmetry") or {}).get("side", "none") in ("left", "right")
         else:  # band
             hit = data.get("dominant_band") == value
         out[i] = float(hit)

@@ -283,12 +283,6 @@ def test_head_targets_say_what_the_narrative_fields_say(findings):
     assert {t: bool(v) for t, v in zip(FINDING_TARGETS, targets)} == {t: _target_from_fields(t, fields) for t in FINDING_TARGETS}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="findings_neuronarrator.finding_targets reads asymmetry.side != 'none' as asymmetric, so a montage that "
-    "cannot assess symmetry ('not_assessable') trains the stage-1 head's 'asymmetry' target as positive; the "
-    "narrative field says not assessable. Fix there (side in ('left', 'right')) and drop this mark.",
-)
 def test_head_target_asymmetry_on_a_montage_that_cannot_assess_it():
     findings = _findings(asymmetry="not_assessable")
     targets = dict(zip(FINDING_TARGETS, finding_targets(findings)))

@@ -9,13 +9,14 @@ mask "all recorded", every history slot empty, so every row gets the same model 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from dataset_builder.agreement import read_findings
 
 __all__ = ["ModelSystem", "default_model_path"]
 
@@ -140,9 +141,10 @@ class ModelSystem:
     def predict(self, split_rows, indices: Sequence[int]) -> list[str]:
         """Narratives of ``split_rows[indices]``; histories come from the whole split (``--limit``
         samples rows but each keeps its true preceding segments)."""
-        if self.blind and len(indices) > 0:
+        if self.blind and len(indices) > 0 and not getattr(self.processor, "findings_in_prompt", False):
             # One input for every row, so greedy decoding writes one narrative: generated once for
-            # the first and last row (which must agree) and repeated.
+            # the first and last row (which must agree) and repeated. (A grounded blind model reads
+            # each row's measured findings in its prompt: every row is narrated.)
             texts = self._generate(split_rows, [indices[0], indices[-1]], None)
             if texts[0] != texts[-1]:
                 raise RuntimeError(f"{self.path}: blind narratives differ between rows; the blind inputs are not constant")
@@ -164,7 +166,7 @@ class ModelSystem:
             chunk = list(indices[start : start + self.batch_size])
             findings = None
             if getattr(self.processor, "findings_in_prompt", False):
-                findings = [json.loads(f) if isinstance(f, str) else f for f in split_rows.select(chunk)["findings"]]
+                findings = [read_findings(f) for f in split_rows.select(chunk)["findings"]]
             arrays = self._inputs(split_rows, chunk, history_table)
             texts.extend(generate_narratives(self.model, self.processor, arrays, self.max_new_tokens, findings))
             logger.info("%s: %d / %d segments narrated", self.name, len(texts), len(indices))

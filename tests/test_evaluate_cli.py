@@ -243,6 +243,36 @@ def test_blind_model_input_is_the_same_for_every_row_and_matches_the_training_co
     assert not np.array_equal(seeing["eeg_values"][0], seeing["eeg_values"][1])
 
 
+def test_grounded_blind_model_reads_each_rows_findings(corpus, tmp_path):
+    """A grounded blind model (findings in the prompt, EEG zeroed: the recipe's blind ablation)
+    narrates every row from that row's measured findings: its prompts differ, so the evaluator
+    must not generate once and repeat (it used to, and stopped with 'not constant')."""
+    import model_fixtures
+    import numpy as np
+
+    from dataset_builder.agreement import read_findings
+    from neuronarrator_eval.model_system import ModelSystem
+
+    config = model_fixtures.tiny_config()
+    config.findings_in_prompt = True
+    model_dir = tmp_path / "grounded-blind"
+    model_fixtures.tiny_model(config).save_pretrained(model_dir)
+    processor = model_fixtures.tiny_processor(config)
+    processor.findings_in_prompt = True
+    processor.save_pretrained(model_dir)
+    blind = ModelSystem(model_dir, blind=True, max_new_tokens=4)
+    rows = load_split(corpus, "train")
+    prompts = {}
+    original = blind.processor.prompt_inputs
+    blind.processor.prompt_inputs = lambda n, **kw: prompts.setdefault(len(prompts), kw["findings"]) is not None and original(n, **kw)
+    texts = blind.predict(rows, [0, len(rows) - 1])
+    assert len(texts) == 2
+    seen = [f for batch in prompts.values() for f in batch]
+    expected = [read_findings(rows[i]["findings"]).to_json() for i in (0, len(rows) - 1)]
+    assert expected[0] != expected[1] and [f.to_json() for f in seen] == expected
+    assert not np.asarray(blind._inputs(rows, [0], None)["eeg_values"]).any()  # the EEG stays zeroed
+
+
 def test_baselines_are_never_fit_on_the_left_out_subject(corpus, tmp_path, monkeypatch):
     """Fails if the baselines are fit on unfiltered rows: the captured fitting rows must hold no
     id and no subject of the evaluated (left-out) rows."""

@@ -104,10 +104,11 @@ def evaluate_heldout(
     narratives: list[str] = []
     rows: list[dict] = []
     started = time.perf_counter()
-    if blind:
+    constant_prompt = blind and not processor.findings_in_prompt
+    if constant_prompt:
         # Every blind input is the same (zero EEG and maps, constant channel mask, no history), so
         # greedy decoding writes one narrative for every row: generated once, for two different
-        # rows, which must agree.
+        # rows, which must agree. (A grounded blind model reads each row's findings: narrated below.)
         examples = [heldout[0], heldout[n - 1]]
         inputs = processor(return_tensors="pt", **collate.arrays(examples))
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
@@ -117,7 +118,7 @@ def evaluate_heldout(
         ids, findings, labels = heldout.column("id")[:n], heldout.column("findings")[:n], heldout.column("labels")[:n]
         narratives = texts[:1] * n
         rows = [{"id": i, "findings": f, "labels": l} for i, f, l in zip(ids, findings, labels)]
-    for start in range(0, 0 if blind else n, batch_size):
+    for start in range(0, 0 if constant_prompt else n, batch_size):
         examples = [heldout[i] for i in range(start, min(start + batch_size, n))]
         # The one inference path (each segment and history segment encoded once); a grounded model
         # reads the rows' measured findings in its prompt (the blind one too: findings in, EEG zeroed).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -731,3 +732,85 @@ def find_bad_channels(data_uv: np.ndarray, sfreq: float) -> dict[str, list[int]]
         fraction = (best < criteria["correlation_threshold"]).mean(0)
         out["correlation"] = usable[fraction > criteria["correlation_bad_fraction"]].tolist()
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Polyphase resampling (scipy.signal.resample_poly's filter, as matrix products).
+# ---------------------------------------------------------------------------------------------
+
+__all__ += ["resample_poly"]
+
+
+@functools.lru_cache(maxsize=16)
+def _polyphase_plan(up: int, down: int) -> tuple[int, int, int, int, int, np.ndarray]:
+    """``(m0, i_lo, outputs_per_block, inputs_per_block, n_blocks, weights)`` of the polyphase
+    form of ``scipy.signal.resample_poly(x, up, down)`` (its Kaiser-windowed sinc, 10 zero
+    crossings per side, zero-padded in front as scipy pads it): output ``m0 + q P + p`` is
+    ``sum_s x[q D + i_lo + s D : ...] @ weights[s]`` with ``P = G up`` outputs per block of
+    ``D = G down`` inputs (``G`` blocks of the period taken together so that a block's inputs
+    cover the filter)."""
+    from scipy import signal
+
+    max_rate = max(up, down)
+    half_len = 10 * max_rate
+    h = signal.firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * up
+    n_pre_pad = down - half_len % down
+    h = np.concatenate([np.zeros(n_pre_pad), h])
+    m0 = (half_len + n_pre_pad) // down  # scipy's n_pre_remove: the first output kept
+    group = max(1, -(-len(h) // (up * down)))
+    outputs, inputs = group * up, group * down
+    i_lo = -((len(h) - 1 - m0 * down) // up)  # ceil((m0 down - len(h) + 1) / up)
+    i_hi = ((m0 + outputs - 1) * down) // up
+    n_blocks = -(-(i_hi - i_lo + 1) // inputs)
+    weights = np.zeros((n_blocks * inputs, outputs))
+    i = np.arange(i_lo, i_lo + n_blocks * inputs)[:, None]
+    k = (m0 + np.arange(outputs))[None, :] * down - i * up  # filter tap of input i for output p
+    valid = (k >= 0) & (k < len(h))
+    weights[valid] = h[k[valid]]
+    return m0, i_lo, outputs, inputs, n_blocks, weights.reshape(n_blocks, inputs, outputs)
+
+
+def resample_poly(x: np.ndarray, up: int, down: int, padtype: str = "constant") -> np.ndarray:
+    """``scipy.signal.resample_poly(x, up, down, axis=-1, padtype=padtype)`` for ``padtype``
+    ``"constant"`` (zeros) or ``"line"``, computed as a few matrix products (BLAS) instead of
+    scipy's per-sample loop: the same filter and the same edges, equal to it up to the order of
+    the floating-point sums (~1e-15 of the signal's scale); several times faster on multichannel
+    EEG. Other dtypes, pad types or very short signals go to scipy itself.
+
+    Args:
+        x: ``(..., n)`` float64.
+        up, down: the rate ratio ``up / down``.
+        padtype: how the signal is extended beyond its ends, as in scipy.
+    """
+    from scipy import signal
+
+    x = np.asarray(x)
+    g = math.gcd(int(up), int(down))
+    up, down = int(up) // g, int(down) // g
+    if up == down == 1:
+        return x.copy()
+    m0, i_lo, outputs, inputs, n_blocks, weights = _polyphase_plan(up, down)
+    n_in = x.shape[-1]
+    if x.dtype != np.float64 or padtype not in ("constant", "line") or n_in < 2 * n_blocks * inputs:
+        return signal.resample_poly(x, up, down, axis=-1, padtype=padtype)
+    n_out = -(-n_in * up // down)
+    n_rows = -(-n_out // outputs)
+    # Inputs i_lo ... i_lo + (n_rows + n_blocks - 1) * inputs - 1, the signal extended at both ends.
+    left = max(0, -i_lo)
+    right = max(0, i_lo + (n_rows + n_blocks - 1) * inputs - n_in)
+    flat = x.reshape(-1, n_in)
+    extended = np.empty((flat.shape[0], left + n_in + right))
+    extended[:, left : left + n_in] = flat
+    if padtype == "line":  # upfirdn's "line": the straight line through the first and last samples
+        slope = (flat[:, -1:] - flat[:, :1]) / (n_in - 1)
+        extended[:, :left] = flat[:, :1] + np.arange(-left, 0) * slope
+        extended[:, left + n_in :] = flat[:, -1:] + np.arange(1, right + 1) * slope
+    else:
+        extended[:, :left] = 0.0
+        extended[:, left + n_in :] = 0.0
+    first = left + i_lo
+    rows = extended[:, first : first + (n_rows + n_blocks - 1) * inputs].reshape(len(flat), n_rows + n_blocks - 1, inputs)
+    y = rows[:, :n_rows] @ weights[0]
+    for s in range(1, n_blocks):
+        y += rows[:, s : s + n_rows] @ weights[s]
+    return y.reshape(len(flat), n_rows * outputs)[:, :n_out].reshape(*x.shape[:-1], n_out)

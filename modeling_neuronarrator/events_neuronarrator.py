@@ -40,7 +40,7 @@ import numpy as np
 from scipy import ndimage as _ndimage
 from scipy import signal as _signal
 
-from .eeg_io_neuronarrator import STANDARD_CHANNELS
+from .eeg_io_neuronarrator import STANDARD_CHANNELS, resample_poly
 from .findings_neuronarrator import EVENT_KINDS, THRESHOLDS, Event
 
 __all__ = ["detect_events", "detect_spike_wave", "events_in_segment"]
@@ -87,7 +87,7 @@ def detect_spike_wave(
     # 1-20 Hz at 50 Hz (anti-aliased polyphase decimation): everything the criteria read, at a
     # sixteenth of the FFT work of 200 Hz frames.
     up, down = _rational(_ANALYSIS_RATE_HZ / float(sampling_rate))
-    y = _signal.resample_poly(x[rec], up, down, axis=-1) if up != down else x[rec]
+    y = resample_poly(x[rec], up, down) if up != down else x[rec]
     fs = _ANALYSIS_RATE_HZ if up != down else float(sampling_rate)
     y = _signal.sosfiltfilt(_band_sos(fs), y, axis=-1)  # (c, n), 1-20 Hz
     n = int(round(_FRAME_S * fs))

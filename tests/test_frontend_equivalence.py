@@ -79,3 +79,29 @@ def test_compare_outputs_sees_a_changed_finding():
     assert frontend_equivalence.compare_outputs(old, {**old, "recording_info": new["recording_info"]})["ok"]
     shifted = {**old, "eeg": old["eeg"] * (1 + 1e-5)}
     assert not frontend_equivalence.compare_outputs(old, shifted)["arrays_ok"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_percentiles_are_numpys_bit_for_bit(dtype):
+    from modeling_neuronarrator.findings_neuronarrator import _percentiles
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 10, 1999, 2000, 2001):
+        x = (rng.standard_normal((6, 19, n)) * 30.0).astype(dtype)
+        x[0, 0, : n // 2] = 7.0  # ties
+        for q in ((5, 95), (25, 75), (50,), (0, 100), (2.5, 97.5)):
+            expected = np.percentile(x, q, axis=-1)
+            got = _percentiles(x, q)
+            assert got.dtype == expected.dtype and got.shape == expected.shape
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_median_of_short_lists_is_numpys():
+    from modeling_neuronarrator.findings_neuronarrator import _median_of
+
+    rng = np.random.default_rng(1)
+    for _ in range(5000):
+        values = list(np.round(rng.random(rng.integers(1, 5)) * 100.0, int(rng.integers(0, 3))))
+        assert _median_of(values) == float(np.median(values))
+    assert _median_of([0.5, 4.0]) == float(np.median([0.5, 4.0])) == 2.25
+    assert np.isnan(_median_of([1.0, float("nan"), 2.0]))

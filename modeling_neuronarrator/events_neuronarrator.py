@@ -33,6 +33,7 @@ planted in them found within 0.5 s from 3x the background's peak-to-peak up (tes
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from typing import Optional, Sequence
 
@@ -180,6 +181,7 @@ def _periodicity(
     return periodic, harm >= THRESHOLDS["spike_wave_harmonic_fraction"], best
 
 
+@functools.lru_cache(maxsize=8)
 def _band_sos(fs: float) -> np.ndarray:
     return _signal.butter(2, [1.0, 20.0], btype="bandpass", output="sos", fs=fs)
 

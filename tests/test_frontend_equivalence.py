@@ -105,3 +105,20 @@ def test_median_of_short_lists_is_numpys():
         assert _median_of(values) == float(np.median(values))
     assert _median_of([0.5, 4.0]) == float(np.median([0.5, 4.0])) == 2.25
     assert np.isnan(_median_of([1.0, float("nan"), 2.0]))
+
+
+@pytest.mark.parametrize("method", ["linear", "hazen"])
+def test_quantiles_and_median_are_numpys_bit_for_bit(method):
+    """The bad-channel criteria's IQR (MATLAB's "hazen" quantiles) and MAD (medians) by sorting."""
+    from modeling_neuronarrator.eeg_io_neuronarrator import _mad, _median, _quantiles
+
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((19, n)) * 20.0 for n in (1, 2, 3, 4, 19, 6000, 6001)] + [rng.standard_normal(19)]
+    for x in arrays:
+        for q in ((0.75, 0.25), (0.5,), (0.0, 1.0), (0.98,), (0.01, 0.99)):
+            expected = np.quantile(x, list(q), axis=-1, method=method)
+            got = _quantiles(x, q, method)
+            assert got.shape == expected.shape
+            np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(_median(x), np.median(x, axis=-1))
+        np.testing.assert_array_equal(_mad(x), np.median(np.abs(x - np.median(x, axis=-1, keepdims=True)), axis=-1))

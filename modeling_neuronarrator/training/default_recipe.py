@@ -434,6 +434,28 @@ def _findings_head_text(model_config) -> str:
     return text
 
 
+def _grounded_text(model_config) -> str:
+    if not getattr(model_config, "findings_in_prompt", False):
+        return ""
+    return """
+**Grounded narration** (`findings_in_prompt`): each segment's prompt carries its measured findings
+as one line (state, dominant rhythm and band, PDR, region, amplitude, asymmetry, slowing,
+artifacts, events with their times, change), so the narrative verbalizes the measurement; the EEG,
+topomap and history tokens add what the measurement cannot give (the source labels: eyes,
+stimulus, recording quality, ...). The paper's configuration (no findings in the prompt,
+`training/configs/default_cpu.yaml`) is trained from the same stage 1 and shown on the leaderboard.
+"""
+
+
+def _blind_reads(model_config) -> str:
+    if getattr(model_config, "findings_in_prompt", False):
+        return (
+            " while it still reads each segment's measured findings in its prompt: the difference is what the EEG "
+            "adds beyond the measurement"
+        )
+    return ", so it sees nothing that differs between segments"
+
+
 def write_default_card(folder: Path, config, quality: Optional[dict[str, Any]], training: dict[str, Any]) -> str:
     """The shipped folder's README.md: the model engineer's card with this run's data and metrics."""
     from ..model_card import build_model_card
@@ -488,7 +510,7 @@ Training: stage 1 ({training.get("stage1_steps", "?")} steps) grounds the EEG en
 encoder (InfoNCE){_findings_head_text(model_config)}; stage 2 ({training.get("stage2_steps", "?")} steps) trains the projectors, the Mamba2
 history reasoner (K={config.data.history}) and the {model_config.text_config.num_hidden_layers}-layer
 language model (own {model_config.text_config.vocab_size}-token BPE) on the narratives.
-"""
+{_grounded_text(model_config)}"""
     evaluation = ""
     if quality:
         tables = []
@@ -533,7 +555,7 @@ Narratives generated (greedy) for the held-out segments, parsed back into findin
 (`dataset_builder.findings_to_fields`; frequencies within 1 Hz, amplitude within 25 %, a field the
 narrative does not state counts as wrong; a field is scored where it applies). *blind model* is the
 same recipe trained and run with every EEG input (current segment, topomaps, history and its
-presence, channel layout) set to zero, so it sees nothing that differs between segments;
+presence, channel layout) set to zero{_blind_reads(model_config)};
 *difference* is NeuroNarrator minus the blind model with a 95 % paired bootstrap interval;{zeroed_text}
 *majority* always answers the training set's most frequent value of each field (a field no
 training row carried counts as wrong, as an omission does for the model), and *minus majority* is

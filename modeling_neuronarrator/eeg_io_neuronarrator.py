@@ -767,7 +767,7 @@ def find_bad_channels(data_uv: np.ndarray, sfreq: float) -> dict[str, list[int]]
         windows = windows / np.where(norm > 0, norm, 1.0)
         corr = np.abs(windows @ windows.transpose(0, 2, 1))  # (w, c, c)
         corr[:, np.arange(len(usable)), np.arange(len(usable))] = 0.0
-        best = np.quantile(corr, 0.98, axis=1, method="hazen")  # (w, c)
+        best = _quantiles(corr.transpose(0, 2, 1), (0.98,), method="hazen")[0]  # (w, c): np.quantile over axis 1
         best[~live] = 0.0
         fraction = (best < criteria["correlation_threshold"]).mean(0)
         out["correlation"] = usable[fraction > criteria["correlation_bad_fraction"]].tolist()

@@ -52,6 +52,7 @@ from .eeg_io_neuronarrator import (
     read_recording,
     resample_poly,
 )
+from .eeg_io_neuronarrator import _row_std
 from .findings_neuronarrator import apply_state
 from .findings_neuronarrator import THRESHOLDS, Findings, band_power, compute_findings, segment_psd
 from .events_neuronarrator import detect_events as _detect_events
@@ -214,7 +215,8 @@ class _Source:
         """Picked source channels ``(n_source, stop - start)`` float64 in microvolts."""
         if self.raw is not None:
             try:
-                data = self.raw.get_data(picks=self.map.picks, start=start, stop=stop) * 1e6  # V -> uV
+                data = self.raw.get_data(picks=self.map.picks, start=start, stop=stop)
+                data *= 1e6  # V -> uV (in place: get_data returns a new array)
             except Exception as error:
                 raise EEGInputError(
                     f"{self.label}: samples {start}-{stop} could not be read ({type(error).__name__}: {error}); "
@@ -523,7 +525,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         if len(starts) > 1 and np.all(np.diff(firsts) == seg_src) and firsts[-1] + seg_src <= data.shape[-1]:
             # Back-to-back segments: one reshape, one vectorized std.
             blocks = data[:, firsts[0] : firsts[0] + len(starts) * seg_src].reshape(len(data), len(starts), seg_src)
-            stds = blocks.std(axis=-1).T  # (n_seg, n_source)
+            stds = _row_std(blocks).T  # (n_seg, n_source)
         else:
             stds = np.stack([data[:, a : a + seg_src].std(axis=-1) for a in firsts])
         raw_flat = source.flat_bad | (stds < THRESHOLDS["flat_std_uv"]).any(axis=-1)

@@ -23,7 +23,7 @@ from scipy import fft as _fft
 from scipy import ndimage as _ndimage
 from scipy import signal as _signal
 
-from .eeg_io_neuronarrator import STANDARD_CHANNELS, _quantiles
+from .eeg_io_neuronarrator import STANDARD_CHANNELS, _quantiles, _row_std
 from .validation_neuronarrator import check_option
 
 __all__ = [
@@ -704,7 +704,7 @@ def _other_artifacts(
         out["line_noise"] |= hit
     # Flat channel: a recorded channel with almost no variance (disconnected or saturated
     # electrode, or an amplifier channel left on).
-    out["flat_channel"] = raw_flat | ((x.std(-1) < THRESHOLDS["flat_std_uv"]) & usable).any(-1)
+    out["flat_channel"] = raw_flat | ((_row_std(x) < THRESHOLDS["flat_std_uv"]) & usable).any(-1)
     return out
 
 

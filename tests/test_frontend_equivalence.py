@@ -122,3 +122,15 @@ def test_quantiles_and_median_are_numpys_bit_for_bit(method):
             np.testing.assert_array_equal(got, expected)
         np.testing.assert_array_equal(_median(x), np.median(x, axis=-1))
         np.testing.assert_array_equal(_mad(x), np.median(np.abs(x - np.median(x, axis=-1, keepdims=True)), axis=-1))
+
+
+def test_row_std_is_numpys_std():
+    """Standard deviations by ~1 MB chunks (flat-channel checks): the same numbers as one call."""
+    from modeling_neuronarrator.eeg_io_neuronarrator import _row_std
+
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((19, 70 * 2560)) * 20.0
+    arrays = [data[:, 1280 : 1280 + 64 * 2560].reshape(19, 64, 2560), data, (rng.standard_normal((64, 19, 2000)) * 30.0).astype(np.float32),
+              rng.standard_normal((128, 8, 2560)), rng.standard_normal(50), rng.standard_normal((3, 10))]  # fmt: skip
+    for x in arrays:
+        np.testing.assert_array_equal(_row_std(x), x.std(axis=-1))

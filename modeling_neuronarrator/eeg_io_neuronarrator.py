@@ -848,22 +848,39 @@ def resample_poly(x: np.ndarray, up: int, down: int, padtype: str = "constant") 
         return signal.resample_poly(x, up, down, axis=-1, padtype=padtype)
     n_out = -(-n_in * up // down)
     n_rows = -(-n_out // outputs)
-    # Inputs i_lo ... i_lo + (n_rows + n_blocks - 1) * inputs - 1, the signal extended at both ends.
-    left = max(0, -i_lo)
-    right = max(0, i_lo + (n_rows + n_blocks - 1) * inputs - n_in)
-    flat = x.reshape(-1, n_in)
-    extended = np.empty((flat.shape[0], left + n_in + right))
-    extended[:, left : left + n_in] = flat
+    flat = np.ascontiguousarray(x.reshape(-1, n_in))
     if padtype == "line":  # upfirdn's "line": the straight line through the first and last samples
         slope = (flat[:, -1:] - flat[:, :1]) / (n_in - 1)
-        extended[:, :left] = flat[:, :1] + np.arange(-left, 0) * slope
-        extended[:, left + n_in :] = flat[:, -1:] + np.arange(1, right + 1) * slope
-    else:
-        extended[:, :left] = 0.0
-        extended[:, left + n_in :] = 0.0
-    first = left + i_lo
-    rows = extended[:, first : first + (n_rows + n_blocks - 1) * inputs].reshape(len(flat), n_rows + n_blocks - 1, inputs)
-    y = rows[:, :n_rows] @ weights[0]
-    for s in range(1, n_blocks):
-        y += rows[:, s : s + n_rows] @ weights[s]
-    return y.reshape(len(flat), n_rows * outputs)[:, :n_out].reshape(*x.shape[:-1], n_out)
+
+    def samples(lo: int, hi: int) -> np.ndarray:
+        """Inputs ``lo ... hi - 1``, extended beyond the signal's ends as scipy extends them (a
+        view of the signal where no extension is needed)."""
+        if 0 <= lo and hi <= n_in:
+            return flat[:, lo:hi]
+        out = np.zeros((len(flat), hi - lo))
+        a, b = max(lo, 0), min(hi, n_in)
+        if a < b:
+            out[:, a - lo : b - lo] = flat[:, a:b]
+        if padtype == "line":
+            before = np.arange(lo, min(hi, 0))
+            out[:, : len(before)] = flat[:, :1] + before * slope
+            after = np.arange(max(lo, n_in), hi)
+            out[:, hi - lo - len(after) :] = flat[:, -1:] + (after - (n_in - 1)) * slope
+        return out
+
+    # Output row r (``outputs`` samples) reads input blocks r ... r + n_blocks - 1 of ``inputs``
+    # samples each, from input i_lo on. Rows whose blocks lie inside the signal read it in place;
+    # the few rows at each end read an extended copy.
+    head = min(n_rows, max(0, -(-(-i_lo) // inputs)))  # first row whose blocks start at input >= 0
+    tail = max(head, min(n_rows, (n_in - i_lo) // inputs - n_blocks + 1))  # rows from here reach past the end
+    y = np.empty((len(flat), n_rows, outputs))
+    for a, b in ((0, head), (head, tail), (tail, n_rows)):
+        if a == b:
+            continue
+        first = i_lo + a * inputs
+        rows = samples(first, first + (b - a + n_blocks - 1) * inputs).reshape(len(flat), b - a + n_blocks - 1, inputs)
+        np.matmul(rows[:, : b - a], weights[0], out=y[:, a:b])
+        for s in range(1, n_blocks):
+            y[:, a:b] += rows[:, s : s + b - a] @ weights[s]
+    out = y.reshape(len(flat), n_rows * outputs)[:, :n_out]
+    return out if x.ndim == 2 else out.reshape(*x.shape[:-1], n_out)

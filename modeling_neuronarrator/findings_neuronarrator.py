@@ -381,8 +381,11 @@ def segment_psd(eeg_uv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, n
     # one-sided), written as one strided view + one rfft so all segments and channels go at once.
     frames = np.lib.stride_tricks.sliding_window_view(eeg_uv, nperseg, axis=-1)[..., ::step, :]  # (..., n_frames, nperseg)
     frames = frames - frames.mean(axis=-1, keepdims=True)
-    spectra = _fft.rfft(frames * window.astype(frames.dtype, copy=False), axis=-1, workers=-1)  # (..., n_frames, n_freqs)
-    power = (spectra.real**2 + spectra.imag**2).mean(axis=-2) / (sampling_rate * float((window**2).sum()))
+    frames *= window.astype(frames.dtype, copy=False)  # in place: the same products, one array less
+    spectra = _fft.rfft(frames, axis=-1, workers=-1)  # (..., n_frames, n_freqs)
+    squared = spectra.real**2
+    squared += spectra.imag**2
+    power = squared.mean(axis=-2) / (sampling_rate * float((window**2).sum()))
     power[..., 1 : (nperseg + 1) // 2] *= 2.0  # fold negative frequencies (not DC, not Nyquist)
     return power, np.fft.rfftfreq(nperseg, 1.0 / sampling_rate)
 
@@ -671,10 +674,12 @@ def _other_artifacts(
     # Electrode pop: a sudden step or spike in one channel only (the electrode's contact
     # changes), i.e. a sample-to-sample jump far outside that channel's usual jumps while the
     # other channels stay quiet at that instant.
-    jumps = np.abs(np.diff(x, axis=-1))  # (n, 19, T-1)
+    jumps = np.diff(x, axis=-1)  # (n, 19, T-1)
+    np.abs(jumps, out=jumps)
     half = jumps.shape[-1] // 2
     scale = np.partition(jumps, half, axis=-1)[..., half] / 0.6745 + 1e-6  # median (upper for even T-1)
-    z = np.where(usable[..., None], jumps / scale[..., None], 0.0)
+    z = jumps / scale[..., None]
+    z[~usable] = 0.0  # channels not recorded: no pop
     flat_index = z.reshape(n, -1).argmax(-1)
     channel, t = np.unravel_index(flat_index, z.shape[1:])
     rows = np.arange(n)

@@ -134,3 +134,29 @@ def test_row_std_is_numpys_std():
               rng.standard_normal((128, 8, 2560)), rng.standard_normal(50), rng.standard_normal((3, 10))]  # fmt: skip
     for x in arrays:
         np.testing.assert_array_equal(_row_std(x), x.std(axis=-1))
+
+
+def test_spectra_and_artifact_rules_equal_the_reference_commit():
+    """segment_psd and the artifact rules (electrode pops planted, channels left out) give the
+    reference commit's arrays exactly."""
+    import importlib
+
+    from modeling_neuronarrator import findings_neuronarrator as new
+
+    reference = importlib.import_module(_reference_or_skip().__name__.rsplit(".", 1)[0] + ".findings_neuronarrator")
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((40, 19, 2000)) * 10.0).astype(np.float32)
+    for k in range(0, 40, 2):
+        x[k, k % 19, 1000 + k :] += 1000.0  # a step in one channel: an electrode pop
+    usable = rng.random((40, 19)) > 0.2
+    for data in (x, x.astype(np.float64)):
+        (p_old, f_old), (p_new, f_new) = reference.segment_psd(data, 200.0), new.segment_psd(data, 200.0)
+        np.testing.assert_array_equal(p_new, p_old)
+        np.testing.assert_array_equal(f_new, f_old)
+    psd, freqs = new.segment_psd(x, 200.0)
+    old = reference._other_artifacts(x, psd, freqs, usable, None, np.zeros(40, bool))
+    got = new._other_artifacts(x, psd, freqs, usable, None, np.zeros(40, bool))
+    assert got["electrode_pop"].sum() >= 10
+    for name in old:
+        np.testing.assert_array_equal(got[name], old[name])
+    assert [f.to_json() for f in new.compute_findings(x * 3.0)] == [f.to_json() for f in reference.compute_findings(x * 3.0)]

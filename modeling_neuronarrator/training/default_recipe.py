@@ -674,7 +674,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 continue
             _run(
                 cli + ["train", "stage2", "--config", str(config.path), "--no-progress", "--blind",
-                       "--output-dir", str(blind_dir), "--init-from", str(config.stage_dir("stage1") / "final")],
+                       "--output-dir", str(blind_dir), "--init-from", str(config.stage_dir("stage1") / "final"),
+                       *([] if args.force else ["--resume"])],
                 log,
             )  # fmt: skip
         elif step == "evaluate":

@@ -642,7 +642,8 @@ def _one_blas_thread():
     maps, 32 x 25 polyphase blocks, topomap projections): OpenBLAS's threads cost more to wake
     and synchronize than they save, and on a machine whose cores are busy their spin-waiting
     made the products 5-15x slower (measured: 0.15 s vs 0.009 s for one window's resampling).
-    Results are the same (each output element is summed the same way on any thread count)."""
+    The outputs match the multi-threaded reference (findings identical, arrays to float32
+    rounding: ``eval/frontend_equivalence.py``)."""
     controller = _blas_controller()
     return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 

@@ -205,6 +205,10 @@ class Findings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Findings":
+        if not isinstance(data, dict) and hasattr(data, "to_dict"):
+            # A Findings of another copy of this module: the Hub's remote code loads each code
+            # file under transformers_modules, so the extractor's class may not be this one.
+            data = data.to_dict()
         data = dict(data)
         data["asymmetry"] = Asymmetry(**data.get("asymmetry") or {})
         data["slowing"] = Slowing(**data.get("slowing") or {})

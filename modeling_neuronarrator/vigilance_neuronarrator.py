@@ -274,14 +274,7 @@ def stage_recording(
         A ``Staging``; ``reason`` says why there are no epochs when staging was not possible.
     """
     began = time.perf_counter()
-    if isinstance(recording, mne.io.BaseRaw):
-        sfreq, n_times = float(recording.info["sfreq"]), int(recording.n_times)
-        names, types = list(recording.ch_names), recording.get_channel_types()
-    else:
-        if sampling_rate is None or ch_names is None:
-            raise ValueError("stage_recording: an array needs sampling_rate (Hz) and ch_names (one per row)")
-        sfreq, n_times = float(sampling_rate), int(np.asarray(recording).shape[1])
-        names, types = list(ch_names), list(ch_types) if ch_types is not None else None
+    sfreq, n_times, names, types = _recording_layout(recording, sampling_rate, ch_names, ch_types)
     derivation = choose_derivation(names, types, harmonized)
     if derivation is None:
         return Staging(reason="no central or frontal EEG derivation (C3/C4/Cz, Fpz-Cz, F3/F4/Fz ...) among the channels to stage from")
@@ -300,6 +293,40 @@ def stage_recording(
 
     signals = _read_signals(recording, names, sfreq, derivation, int(round(first_s * sfreq)), int(round(last_s * sfreq)))
     signals, derivation = _drop_slow_auxiliaries(signals, derivation)
+    hypnogram = _predict_hypnogram(yasa, signals, derivation)
+    stages = [str(v).upper() for v in hypnogram.hypno.values]
+    proba = hypnogram.proba
+    classifier = "clf_eeg" + ("+eog" if derivation.eog else "") + ("+emg" if derivation.emg else "")
+    return Staging(
+        epoch_states=_states_of_stages(stages, proba, derivation),
+        epoch_stages=stages,
+        epoch_confidence=[round(float(v), 3) for v in proba.max(axis=1).to_numpy()],
+        start_s=first_s,
+        derivation=derivation.label,
+        method=f"YASA {getattr(yasa, '__version__', '?')} SleepStaging ({classifier}), 30 s epochs",
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _recording_layout(
+    recording: RecordingLike, sampling_rate: Optional[float], ch_names: Optional[Sequence[str]], ch_types: Optional[Sequence[str]]
+) -> tuple[float, int, list[str], Optional[list[str]]]:
+    """``(sfreq, n_times, channel names, channel types or None)`` of a Raw or of an array with
+    its ``sampling_rate`` and ``ch_names`` (``stage_recording``)."""
+    if isinstance(recording, mne.io.BaseRaw):
+        sfreq, n_times = float(recording.info["sfreq"]), int(recording.n_times)
+        names, types = list(recording.ch_names), recording.get_channel_types()
+    else:
+        if sampling_rate is None or ch_names is None:
+            raise ValueError("stage_recording: an array needs sampling_rate (Hz) and ch_names (one per row)")
+        sfreq, n_times = float(sampling_rate), int(np.asarray(recording).shape[1])
+        names, types = list(ch_names), list(ch_types) if ch_types is not None else None
+    return sfreq, n_times, names, types
+
+
+def _predict_hypnogram(yasa: Any, signals: np.ndarray, derivation: "Derivation") -> Any:
+    """YASA's hypnogram of the derivation's signals ``(1-3, n)`` uV at ``_STAGING_RATE_HZ``
+    (EEG, then EOG and EMG when the derivation has them)."""
     kinds = [("EEG", "eeg")] + ([("EOG", "eog")] if derivation.eog else []) + ([("EMG", "emg")] if derivation.emg else [])
     info = mne.create_info([k[0] for k in kinds], _STAGING_RATE_HZ, [k[1] for k in kinds])
     raw = mne.io.RawArray(signals * 1e-6, info, verbose="error")  # volts, as YASA expects from MNE
@@ -314,11 +341,14 @@ def stage_recording(
             staging = _stager_class(yasa)(
                 raw, eeg_name="EEG", eog_name="EOG" if derivation.eog else None, emg_name="EMG" if derivation.emg else None
             )
-            hypnogram = staging.predict()
+            return staging.predict()
         finally:
             yasa_logger.setLevel(level)
-    stages = [str(v).upper() for v in hypnogram.hypno.values]
-    proba = hypnogram.proba
+
+
+def _states_of_stages(stages: list[str], proba: Any, derivation: "Derivation") -> list[str]:
+    """Vigilance state of each epoch from YASA's stage and N1 probability (``drowsy_n1_probability``);
+    REM not assessed without EOG or EMG."""
     columns = {str(c).upper(): c for c in proba.columns}
     p_n1 = proba[columns["N1"]].to_numpy() if "N1" in columns else np.zeros(len(stages))
     states = []
@@ -331,16 +361,7 @@ def stage_recording(
             # REM and wakefulness look alike (both low-voltage mixed frequency): not assessed.
             state = "not_assessed"
         states.append(state)
-    classifier = "clf_eeg" + ("+eog" if derivation.eog else "") + ("+emg" if derivation.emg else "")
-    return Staging(
-        epoch_states=states,
-        epoch_stages=stages,
-        epoch_confidence=[round(float(v), 3) for v in proba.max(axis=1).to_numpy()],
-        start_s=first_s,
-        derivation=derivation.label,
-        method=f"YASA {getattr(yasa, '__version__', '?')} SleepStaging ({classifier}), 30 s epochs",
-        seconds=time.perf_counter() - began,
-    )
+    return states
 
 
 def _import_yasa():

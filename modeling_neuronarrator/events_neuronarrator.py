@@ -85,17 +85,30 @@ def detect_spike_wave(
         return []
     mask = np.ones(len(STANDARD_CHANNELS), bool) if channel_mask is None else np.asarray(channel_mask, bool)
     rec = np.flatnonzero(mask) if mask.any() else np.arange(len(STANDARD_CHANNELS))
-    # 1-20 Hz at 50 Hz (anti-aliased polyphase decimation): everything the criteria read, at a
-    # sixteenth of the FFT work of 200 Hz frames.
-    up, down = _rational(_ANALYSIS_RATE_HZ / float(sampling_rate))
-    y = resample_poly(x[rec], up, down) if up != down else x[rec]
-    fs = _ANALYSIS_RATE_HZ if up != down else float(sampling_rate)
-    y = _signal.sosfiltfilt(_band_sos(fs), y, axis=-1)  # (c, n), 1-20 Hz
+    y, fs = _analysis_signal(x[rec], sampling_rate)
     n = int(round(_FRAME_S * fs))
     step = int(round(_STEP_S * fs))
     if y.shape[1] < n:
         return []
+    frames = _frame_rules(y, fs, n, step)
+    spans = _discharge_spans(frames["hit"], y, fs, frames["starts"], n)
+    return _events_of_spans(spans, frames, rec, start_s)
 
+
+def _analysis_signal(x: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, float]:
+    """``(y (c, n) 1-20 Hz, its rate)``: the recorded channels at ``_ANALYSIS_RATE_HZ`` (50 Hz;
+    anti-aliased polyphase decimation), everything the criteria read, at a sixteenth of the FFT
+    work of 200 Hz frames."""
+    up, down = _rational(_ANALYSIS_RATE_HZ / float(sampling_rate))
+    y = resample_poly(x, up, down) if up != down else x
+    fs = _ANALYSIS_RATE_HZ if up != down else float(sampling_rate)
+    return _signal.sosfiltfilt(_band_sos(fs), y, axis=-1), fs
+
+
+def _frame_rules(y: np.ndarray, fs: float, n: int, step: int) -> dict[str, np.ndarray]:
+    """The frame criteria (``spike_wave_amplitude_ratio``, ``spike_wave_min_channel_fraction``,
+    ``spike_wave_frequency_hz`` and ``_periodicity``'s comb/fundamental/harmonic fractions):
+    ``{"starts" (t,), "raised" (c, t), "hit" (t,), "best" (t,) index into "rates", "rates"}``."""
     # Amplitude first (cheap, time domain): each channel's 1-20 Hz mean square per frame, in
     # units of its own median over the stretch. Only frames where it rose on most channels can
     # hold a generalized discharge; the spectra are computed for those alone.
@@ -113,9 +126,12 @@ def detect_spike_wave(
     if candidates.size:
         periodic, spiky, best[candidates] = _periodicity(y, fs, n, starts[candidates], background, rates)
         hit[candidates] = periodic & spiky
+    return {"starts": starts, "raised": raised, "hit": hit, "best": best, "rates": rates}
 
-    # Runs of hit frames (a one-frame gap bridged), edges refined on the envelope; runs whose
-    # refined spans touch are one discharge; then the minimum duration.
+
+def _discharge_spans(hit: np.ndarray, y: np.ndarray, fs: float, starts: np.ndarray, n: int) -> list[list]:
+    """``[onset_s, offset_s, hit frame indices]`` of each discharge: runs of hit frames (a
+    one-frame gap bridged), edges refined on the envelope; runs whose refined spans touch are one."""
     runs, n_runs = _ndimage.label(_ndimage.binary_closing(np.pad(hit, 2), structure=np.ones(3, bool))[2:-2])
     if n_runs == 0:
         return []
@@ -130,18 +146,24 @@ def detect_spike_wave(
             spans[-1][2] = np.concatenate([spans[-1][2], idx])
         else:
             spans.append([onset, offset, idx])
+    return spans
+
+
+def _events_of_spans(spans: list[list], frames: dict[str, np.ndarray], rec: np.ndarray, start_s: float) -> list[Event]:
+    """The ``Event`` of each span lasting at least ``spike_wave_min_duration_s``: channels raised
+    in at least half of its frames, median repetition rate."""
     events = []
     for onset, offset, idx in spans:
         if offset - onset < THRESHOLDS["spike_wave_min_duration_s"]:
             continue
-        involved = raised[:, idx].mean(1) >= 0.5  # raised in at least half of the discharge's frames
+        involved = frames["raised"][:, idx].mean(1) >= 0.5  # raised in at least half of the discharge's frames
         events.append(
             Event(
                 kind="generalized_spike_wave",
                 onset_s=round(start_s + onset, 1),
                 offset_s=round(start_s + offset, 1),
                 channels=[STANDARD_CHANNELS[c] for c, keep in zip(rec, involved) if keep],
-                frequency_hz=round(float(np.median(rates[best[idx]])), 1),
+                frequency_hz=round(float(np.median(frames["rates"][frames["best"][idx]])), 1),
             )
         )
     return events

@@ -607,12 +607,32 @@ def describe(
     def pick(group: str, variant: str, **values: str) -> str:
         return _capitalize(rng.choice(_SENTENCES[group][variant]).format(**values))
 
+    # The phrasings are drawn from one generator in this order: keep it (a seed gives one text).
+    sentences = _background_sentences(fields, pick)
+    sentences += _asymmetry_and_slowing_sentences(fields, pick)
+    sentences += _event_sentences(fields, pick, rng)
+    sentences += _artifact_and_label_sentences(fields, pick, rng)
+    if fields["change"] is not None:
+        # The change was measured against up to CHANGE_WINDOW_SEGMENTS preceding segments, whatever
+        # history the caller keeps: the wording names the window actually compared.
+        compared = min(len(history), CHANGE_WINDOW_SEGMENTS) if history else 0
+        window = _format_seconds(compared * segment_seconds) if compared else "segment"
+        clauses = [_CHANGE_PHRASES[change] for change in fields["change"]]
+        sentences.append(pick("change", "main", dur=window, changes=_join(clauses)))
+    return " ".join(sentences)
+
+
+_Pick = Callable[..., str]
+
+
+def _background_sentences(fields: dict[str, Any], pick: _Pick) -> list[str]:
+    """State, background rhythm, PDR, distribution and amplitude sentences (``describe``)."""
     if fields["dominant_rhythm"] == "absent":
         background = pick("background", "no_rhythm", band=fields["dominant_band"])
     else:
         background = pick("background", "main", band=fields["dominant_band"], freq=f"{fields['dominant_frequency_hz']:.1f}")
     state = fields["state"]
-    sentences = [
+    return [
         pick("state", "sleep", stage=state) if state in _SLEEP_STAGE_STATES else pick("state", state),
         background,
         pick("pdr", "present", pdr=f"{fields['pdr_hz']:.1f}") if fields["pdr"] == "present" else pick("pdr", "absent"),
@@ -621,6 +641,11 @@ def describe(
         else pick("distribution", "main", region=fields["predominant_region"]),
         pick("amplitude", "main", ampcat=fields["amplitude_category"], amp=str(fields["amplitude_uv"])),
     ]
+
+
+def _asymmetry_and_slowing_sentences(fields: dict[str, Any], pick: _Pick) -> list[str]:
+    """The asymmetry sentence, then the slowing sentence(s) (``describe``)."""
+    sentences = []
     if fields["asymmetry_side"] == NOT_ASSESSABLE:
         sentences.append(pick("asymmetry", "not_assessable"))
     elif fields["asymmetry_side"] == "none":
@@ -638,38 +663,41 @@ def describe(
     else:
         location = _slowing_location(fields["slowing_side"], fields["slowing_region"])
         sentences.append(pick("slowing", "focal_located", loc=location))
-    if fields["event_details"]:
-        for event in sorted(map(event_from_detail, fields["event_details"]), key=lambda e: (e.onset_s, e.kind)):
-            values = {
-                "kind": _EVENT_PHRASES[event.kind],
-                "onset": f"{event.onset_s:.1f}",
-                "offset": f"{event.offset_s:.1f}",
-                "channels": _join(event.channels) if event.channels else _NO_CHANNELS,
-            }
-            if event.frequency_hz is None:
-                template = rng.choice(_EVENT_SENTENCES["no_rate"])
-            else:
-                template, values["rate"] = rng.choice(_EVENT_SENTENCES["rate"]), f"{event.frequency_hz:.1f}"
-            sentences.append(_capitalize(template.format(**values)))
-    else:
-        sentences.append(pick("events", "none"))
+    return sentences
+
+
+def _event_sentences(fields: dict[str, Any], pick: _Pick, rng: random.Random) -> list[str]:
+    """One sentence per event in onset order, or the "no events" sentence (``describe``)."""
+    if not fields["event_details"]:
+        return [pick("events", "none")]
+    sentences = []
+    for event in sorted(map(event_from_detail, fields["event_details"]), key=lambda e: (e.onset_s, e.kind)):
+        values = {
+            "kind": _EVENT_PHRASES[event.kind],
+            "onset": f"{event.onset_s:.1f}",
+            "offset": f"{event.offset_s:.1f}",
+            "channels": _join(event.channels) if event.channels else _NO_CHANNELS,
+        }
+        if event.frequency_hz is None:
+            template = rng.choice(_EVENT_SENTENCES["no_rate"])
+        else:
+            template, values["rate"] = rng.choice(_EVENT_SENTENCES["rate"]), f"{event.frequency_hz:.1f}"
+        sentences.append(_capitalize(template.format(**values)))
+    return sentences
+
+
+def _artifact_and_label_sentences(fields: dict[str, Any], pick: _Pick, rng: random.Random) -> list[str]:
+    """The artifact sentence, then one sentence per label in ``LABEL_VOCABULARY`` order (``describe``)."""
     if fields["artifacts"]:
         names = [_ARTIFACT_PHRASES[name] for name in fields["artifacts"]]
-        sentences.append(pick("artifacts", "some", artifacts=_join(names)))
+        sentences = [pick("artifacts", "some", artifacts=_join(names))]
     else:
-        sentences.append(pick("artifacts", "none"))
+        sentences = [pick("artifacts", "none")]
     for key in LABEL_VOCABULARY:  # fixed order: the vocabulary's
         if fields[key] is not None:
             phrase = LABEL_VOCABULARY[key][fields[key]]
             sentences.append(_capitalize(rng.choice(_LABEL_SENTENCES[key]).format(p=phrase)))
-    if fields["change"] is not None:
-        # The change was measured against up to CHANGE_WINDOW_SEGMENTS preceding segments, whatever
-        # history the caller keeps: the wording names the window actually compared.
-        compared = min(len(history), CHANGE_WINDOW_SEGMENTS) if history else 0
-        window = _format_seconds(compared * segment_seconds) if compared else "segment"
-        clauses = [_CHANGE_PHRASES[change] for change in fields["change"]]
-        sentences.append(pick("change", "main", dur=window, changes=_join(clauses)))
-    return " ".join(sentences)
+    return sentences
 
 
 # ---------------------------------------------------------------------------------------------

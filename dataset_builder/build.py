@@ -402,11 +402,7 @@ def build_corpus(
     Returns:
         The build info (rows per split and source, errors, settings, timings).
     """
-    check_option("on_bad_files", on_bad_files, _ON_BAD_FILES)
-    if not isinstance(num_proc, int) or num_proc < 1:
-        raise ValueError(f"num_proc must be a positive int, got {num_proc!r}")
-    if not sources:
-        raise ValueError("no sources given; pass e.g. {'tuab': '/data/tuab'} or offline_sources()")
+    _check_build_arguments(sources, num_proc, on_bad_files)
     settings = BuildSettings(
         history=history, segment_seconds=float(segment_seconds), max_segments_per_recording=max_segments_per_recording,
         with_topomaps=with_topomaps, split_fractions=tuple(float(f) for f in split_fractions), batch_segments=batch_segments,
@@ -418,54 +414,12 @@ def build_corpus(
     work.mkdir(parents=True, exist_ok=True)
     lock = _take_lock(work)
     try:
-        settings_path = work / "settings.json"
-        if settings_path.exists():
-            previous = json.loads(settings_path.read_text())
-            if previous != settings.fingerprint():
-                raise ValueError(
-                    f"{out_dir}: holds a partial build with other settings ({previous}); resume with the same settings, "
-                    f"or delete {work} to start over"
-                )
-        else:
-            _write_json_atomic(settings_path, settings.fingerprint())
-        for stale in work.glob("*/*.tmp-*"):  # temp files of a killed build
-            stale.unlink()
-
-        indexed = _with_scenario_copies(_index(sources), settings.scenario_copies)
-        readers = {reader.name: reader for reader, _ in indexed}
-        _check_front_end_policies(work, readers)
-        splits = assign_splits([item for _, item in indexed], settings.split_fractions)
-        units = []
-        for reader, item in indexed:
-            folder = work / item.source
-            folder.mkdir(exist_ok=True)
-            path = str(folder / f"{_unit_name(item.recording)}.parquet")
-            units.append(_Unit(reader, item, splits[(item.source, item.subject)], path, settings))
+        _prepare_work(work, out_dir, settings)
+        readers, splits, units = _plan_units(sources, work, settings)
         todo = [unit for unit in units if not os.path.exists(unit.path)]
         logger.info("%d recordings, %d already staged, %d to build", len(units), len(units) - len(todo), len(todo))
         stats = _run_units(todo, num_proc, on_bad_files, progress)
-
-        staged = [(u.item.source, u.item.recording, u.split, u.path) for u in units if os.path.exists(u.path)]
-        errors = []
-        for unit in units:
-            if not os.path.exists(unit.path) and os.path.exists(unit.error_path):
-                errors.append(json.loads(Path(unit.error_path).read_text()))
-        label_issues = [
-            {"kind": "label", "source": u.item.source, "recording": u.item.recording, "file": u.item.path, "error": line}
-            for u in units if "scenario_copy" not in u.item.extra for line in u.item.issues
-        ]  # fmt: skip
-        info = export_corpus(
-            staged, out_dir, settings.features(), shard_rows=shard_rows,
-            licences={name: r.licence for name, r in readers.items()}, titles={name: r.title for name, r in readers.items()},
-            errors=errors, settings={**settings.fingerprint(), "sources": sorted(readers), "front_end": _front_end_policies(readers)},
-        )  # fmt: skip
-        if label_issues:
-            with open(out_dir / "errors.jsonl", "a", encoding="utf-8") as stream:
-                for record in label_issues:
-                    stream.write(json.dumps(record, sort_keys=True) + "\n")
-        info["label_issues"] = len(label_issues)
-        info["split_subjects"] = split_report(splits)
-        _write_json_atomic(out_dir / "build_info.json", info)
+        info = _export_units(units, readers, splits, out_dir, settings, shard_rows)
     finally:
         lock.unlink(missing_ok=True)
     if not keep_work:
@@ -477,6 +431,80 @@ def build_corpus(
         "built_eeg_seconds": stats["eeg_seconds"],
         "num_proc": num_proc,
     }
+    return info
+
+
+def _check_build_arguments(sources: Mapping[Any, Any], num_proc: Any, on_bad_files: str) -> None:
+    """``build_corpus``'s argument checks (``ValueError`` naming the argument and what is allowed)."""
+    check_option("on_bad_files", on_bad_files, _ON_BAD_FILES)
+    if not isinstance(num_proc, int) or num_proc < 1:
+        raise ValueError(f"num_proc must be a positive int, got {num_proc!r}")
+    if not sources:
+        raise ValueError("no sources given; pass e.g. {'tuab': '/data/tuab'} or offline_sources()")
+
+
+def _prepare_work(work: Path, out_dir: Path, settings: BuildSettings) -> None:
+    """Prepare stage of ``build_corpus``: a partial build in ``work`` must have the same settings
+    (else ``ValueError``); a fresh one records them; temp files of a killed build go."""
+    settings_path = work / "settings.json"
+    if settings_path.exists():
+        previous = json.loads(settings_path.read_text())
+        if previous != settings.fingerprint():
+            raise ValueError(
+                f"{out_dir}: holds a partial build with other settings ({previous}); resume with the same settings, "
+                f"or delete {work} to start over"
+            )
+    else:
+        _write_json_atomic(settings_path, settings.fingerprint())
+    for stale in work.glob("*/*.tmp-*"):  # temp files of a killed build
+        stale.unlink()
+
+
+def _plan_units(
+    sources: Mapping[str | SourceReader, Optional[str | os.PathLike]], work: Path, settings: BuildSettings
+) -> tuple[dict[str, SourceReader], dict, list[_Unit]]:
+    """Plan stage of ``build_corpus``: index the sources (with scenario copies), check the
+    front-end policies against a partial build's, assign subject splits and name each
+    recording's staging file. Returns ``(readers by name, splits, units)``."""
+    indexed = _with_scenario_copies(_index(sources), settings.scenario_copies)
+    readers = {reader.name: reader for reader, _ in indexed}
+    _check_front_end_policies(work, readers)
+    splits = assign_splits([item for _, item in indexed], settings.split_fractions)
+    units = []
+    for reader, item in indexed:
+        folder = work / item.source
+        folder.mkdir(exist_ok=True)
+        path = str(folder / f"{_unit_name(item.recording)}.parquet")
+        units.append(_Unit(reader, item, splits[(item.source, item.subject)], path, settings))
+    return readers, splits, units
+
+
+def _export_units(
+    units: list[_Unit], readers: dict[str, SourceReader], splits: dict, out_dir: Path, settings: BuildSettings, shard_rows: int
+) -> dict[str, Any]:
+    """Export stage of ``build_corpus``: the staged recordings as shards and card
+    (``export_corpus``), file errors and label issues in ``errors.jsonl``, ``build_info.json``."""
+    staged = [(u.item.source, u.item.recording, u.split, u.path) for u in units if os.path.exists(u.path)]
+    errors = []
+    for unit in units:
+        if not os.path.exists(unit.path) and os.path.exists(unit.error_path):
+            errors.append(json.loads(Path(unit.error_path).read_text()))
+    label_issues = [
+        {"kind": "label", "source": u.item.source, "recording": u.item.recording, "file": u.item.path, "error": line}
+        for u in units if "scenario_copy" not in u.item.extra for line in u.item.issues
+    ]  # fmt: skip
+    info = export_corpus(
+        staged, out_dir, settings.features(), shard_rows=shard_rows,
+        licences={name: r.licence for name, r in readers.items()}, titles={name: r.title for name, r in readers.items()},
+        errors=errors, settings={**settings.fingerprint(), "sources": sorted(readers), "front_end": _front_end_policies(readers)},
+    )  # fmt: skip
+    if label_issues:
+        with open(out_dir / "errors.jsonl", "a", encoding="utf-8") as stream:
+            for record in label_issues:
+                stream.write(json.dumps(record, sort_keys=True) + "\n")
+    info["label_issues"] = len(label_issues)
+    info["split_subjects"] = split_report(splits)
+    _write_json_atomic(out_dir / "build_info.json", info)
     return info
 
 

@@ -25,7 +25,7 @@ import shutil
 import time
 import zlib
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -273,62 +273,103 @@ def run_training(
     total_steps = _total_steps(stage, steps_per_epoch)
     state, resumed = _restore(accelerator, stage_dir, resume, total_steps, metrics_log)
     accelerator.wait_for_everyone()
-    bar = None
-    if progress and accelerator.is_local_main_process:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total_steps, initial=state.step, desc=stage_dir.name, unit="step", dynamic_ncols=True)
-
+    bar = _progress_bar(accelerator, progress, total_steps, state, stage_dir)
     model.train()
-    window = _MetricsWindow()
-    last_saved_step = state.step if resumed else -1
-    session_end = total_steps if stop_after_steps is None else min(total_steps, state.step + int(stop_after_steps))
-    epoch_batches = len(train_loader) if steps_per_epoch is not None else None
-    while state.step < session_end:
-        for batch in _epoch_loader(accelerator, train_loader, sampler, state):
-            state.batches_in_epoch += 1
-            sync = state.batches_in_epoch % accumulation == 0 or state.batches_in_epoch == epoch_batches
-            # Gradient all-reduce only on the micro-batch that ends an accumulation window.
-            with nullcontext() if sync else accelerator.no_sync(model):
-                with accelerator.autocast():
-                    loss, metrics = loss_fn(model, batch)
-                accelerator.backward(loss / accumulation)
-            window.add(batch, loss, metrics)
-            if not sync:
-                continue
-            if stage.max_grad_norm:
-                accelerator.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], stage.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            state.step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{window.metrics[-1]['loss']:.3f}")
-            if state.step % stage.log_every == 0 or state.step == total_steps:
-                metrics_log.log(window.record(accelerator, state, scheduler.get_last_lr()[0]))
-            if state.step % stage.save_every == 0 or state.step == total_steps:
-                save_checkpoint(accelerator, stage_dir, state, stage.keep_checkpoints)
-                last_saved_step = state.step
-            if state.step >= session_end:
-                break
-        else:
-            # The loader ran out: the epoch is complete.
-            state.epoch += 1
-            state.batches_in_epoch = 0
-            if validate_fn is not None and stage.validate_every_epoch:
-                _validate_into_log(validate_fn, model, state, metrics_log, state.epoch - 1)
-                model.train()
-            continue
-        break
+    run = _Session(
+        accelerator, model, optimizer, scheduler, stage, stage_dir, loss_fn, metrics_log, bar, total_steps,
+        epoch_batches=len(train_loader) if steps_per_epoch is not None else None,
+        session_end=total_steps if stop_after_steps is None else min(total_steps, state.step + int(stop_after_steps)),
+        last_saved_step=state.step if resumed else -1,
+    )  # fmt: skip
+    while state.step < run.session_end:
+        if not _train_epoch(run, _epoch_loader(accelerator, train_loader, sampler, state), state):
+            break
+        # The loader ran out: the epoch is complete.
+        state.epoch += 1
+        state.batches_in_epoch = 0
+        if validate_fn is not None and stage.validate_every_epoch:
+            _validate_into_log(validate_fn, model, state, metrics_log, state.epoch - 1)
+            model.train()
     if bar is not None:
         bar.close()
-    if last_saved_step != state.step:
+    if run.last_saved_step != state.step:
         save_checkpoint(accelerator, stage_dir, state, stage.keep_checkpoints)
     if validate_fn is not None and state.batches_in_epoch and state.step >= total_steps:
         # A run cut by max_steps mid-epoch still ends with one validation.
         _validate_into_log(validate_fn, model, state, metrics_log, state.epoch)
     return state
+
+
+def _progress_bar(accelerator, progress: bool, total_steps: int, state: TrainerState, stage_dir: Path):
+    """A tqdm bar over the stage's steps on the local main process with ``progress``, else None."""
+    if not (progress and accelerator.is_local_main_process):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_steps, initial=state.step, desc=stage_dir.name, unit="step", dynamic_ncols=True)
+
+
+@dataclass
+class _Session:
+    """What one ``run_training`` call steps with: the prepared objects, the metrics log and bar,
+    ``total_steps`` of the stage, ``epoch_batches`` (None when streaming), ``session_end`` (the
+    step this call stops at) and the last step checkpointed."""
+
+    accelerator: Any
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    stage: StageSection
+    stage_dir: Path
+    loss_fn: Callable[[torch.nn.Module, dict], tuple[torch.Tensor, dict[str, float]]]
+    metrics_log: JsonlLogger
+    bar: Any
+    total_steps: int
+    epoch_batches: Optional[int]
+    session_end: int
+    last_saved_step: int
+    window: _MetricsWindow = field(default_factory=_MetricsWindow)
+
+
+def _train_epoch(run: _Session, loader, state: TrainerState) -> bool:
+    """Train on the rest of the epoch's ``loader``: True when it ran out (the epoch is complete),
+    False when the session's last step was reached first."""
+    accumulation = run.stage.gradient_accumulation_steps
+    for batch in loader:
+        state.batches_in_epoch += 1
+        sync = state.batches_in_epoch % accumulation == 0 or state.batches_in_epoch == run.epoch_batches
+        # Gradient all-reduce only on the micro-batch that ends an accumulation window.
+        with nullcontext() if sync else run.accelerator.no_sync(run.model):
+            with run.accelerator.autocast():
+                loss, metrics = run.loss_fn(run.model, batch)
+            run.accelerator.backward(loss / accumulation)
+        run.window.add(batch, loss, metrics)
+        if not sync:
+            continue
+        _optimizer_step(run, state)
+        if state.step >= run.session_end:
+            return False
+    return True
+
+
+def _optimizer_step(run: _Session, state: TrainerState) -> None:
+    """One optimizer step (gradients clipped to ``max_grad_norm``), then the progress bar, the
+    ``log_every`` metrics record and the ``save_every`` checkpoint."""
+    stage = run.stage
+    if stage.max_grad_norm:
+        run.accelerator.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad], stage.max_grad_norm)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    state.step += 1
+    if run.bar is not None:
+        run.bar.update(1)
+        run.bar.set_postfix(loss=f"{run.window.metrics[-1]['loss']:.3f}")
+    if state.step % stage.log_every == 0 or state.step == run.total_steps:
+        run.metrics_log.log(run.window.record(run.accelerator, state, run.scheduler.get_last_lr()[0]))
+    if state.step % stage.save_every == 0 or state.step == run.total_steps:
+        save_checkpoint(run.accelerator, run.stage_dir, state, stage.keep_checkpoints)
+        run.last_saved_step = state.step
 
 
 def _reduce_window(accelerator, window_metrics, window_samples, window_digests) -> dict[str, Any]:

@@ -624,3 +624,30 @@ def test_stage2_narrates_grounded_from_an_ungrounded_start(trained, corpus, tmp_
     assert json.loads((final / "config.json").read_text())["findings_in_prompt"] is True
     samples = [r for r in read_jsonl(tmp_path / "grounded" / "stage2" / "metrics.jsonl") if r.get("split") == "validation"]
     assert samples and samples[-1]["samples"] and all(isinstance(s["generated"], str) for s in samples[-1]["samples"])
+
+
+@pytest.mark.slow
+def test_recipe_grounding_step_narrates_real_recordings_and_the_card_shows_it(tmp_path):
+    """The recipe's grounding step: a real offline recording (ALICE, 12 segments) narrated whole by
+    a saved model through the report pipeline, its flagged segments counted per field; the card's
+    table states the role of each recording (trained on / validation / sealed test)."""
+    import model_fixtures
+
+    from modeling_neuronarrator.training.default_recipe import _grounding_text, grounding_on_recordings
+
+    config = model_fixtures.tiny_config()
+    folder = tmp_path / "tiny"
+    model_fixtures.tiny_model(config).save_pretrained(folder)
+    model_fixtures.tiny_processor(config).save_pretrained(folder)
+    result = grounding_on_recordings(folder, sources=("alice",), batch_size=16)
+    (name, record), = result["recordings"].items()
+    assert name.startswith("alice/") and record["segments"] == 12 and 0 <= record["flagged"] <= 12
+    assert record["flagged_share"] == round(record["flagged"] / 12, 4)
+    # a random tiny model writes noise: flagged segments must name the fields they were flagged for
+    assert (record["flagged"] > 0) == bool(record["fields"])
+    result["training_subjects"] = ["alice/alice-01"]
+    card = _grounding_text(result)
+    assert "## Grounding: does the report contradict its own measurements?" in card
+    assert f"| {name} | trained on | 12 | {record['flagged']} | {100 * record['flagged_share']:.1f} % |" in card
+    result["training_subjects"] = []
+    assert f"| {name} | validation | 12 |" in _grounding_text(result) and _grounding_text(None) == ""

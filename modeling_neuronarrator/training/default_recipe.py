@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "grounded_cpu.yaml"
-STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "ship", "card")
+STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "grounding", "ship", "card")
 SCENARIO_COPIES = 15  # scenario copies per offline recording (dataset_builder.augment; montage views included)
 # The sources of the training corpus, named (not `--source offline`, which also adds the sealed
 # test sources below): its subjects are split into train and validation by the config.
@@ -133,6 +133,36 @@ def evaluate_heldout(
         "ids": [r["id"] for r in rows],
         "segments_per_s": round(n / elapsed, 3),
     }
+
+
+def grounding_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCES, batch_size: int = 32) -> dict[str, Any]:
+    """The report's grounding check on every real offline recording (no scenario copy), each
+    narrated whole by ``model_dir`` through ``narrate_recording``, as a user's report is: per
+    recording, how many segments state something the measurement contradicts or cannot verify
+    (``SegmentReport.flagged``), and which fields. Validation subjects and sealed sources are
+    recordings of subjects and sources the model never trained on; the training ones are marked."""
+    from collections import Counter
+
+    from dataset_builder.readers import get_reader
+
+    from ..report.narrators import ModelNarrator
+    from ..report.pipeline import narrate_recording
+
+    narrator = ModelNarrator(model_dir, batch_size=batch_size)
+    recordings: dict[str, Any] = {}
+    for source in sources:
+        reader = get_reader(source)
+        for item in reader.index(None):
+            started = time.perf_counter()
+            report = narrate_recording(reader.load_raw(item), narrator, line_freq=item.line_freq)
+            fields = Counter(i.field for s in report.segments for i in s.issues if i.kind in ("contradicted", "unverified", "empty"))
+            recordings[f"{source}/{item.recording}"] = {
+                "source": source, "subject": item.subject, "segments": len(report.segments), "flagged": report.n_flagged,
+                "flagged_share": round(report.n_flagged / max(len(report.segments), 1), 4), "fields": dict(fields.most_common()),
+                "seconds": round(time.perf_counter() - started, 1),
+            }  # fmt: skip
+            logger.info("grounding %s/%s: %d of %d segments flagged", source, item.recording, report.n_flagged, len(report.segments))
+    return {"model": str(model_dir), "recordings": recordings}
 
 
 def _scoring_rows(dataset) -> dict[str, dict]:
@@ -434,6 +464,28 @@ def _findings_head_text(model_config) -> str:
     return text
 
 
+def _grounding_text(grounding: Optional[dict[str, Any]]) -> str:
+    """The card's table of the report's grounding check on each real offline recording."""
+    if not grounding:
+        return ""
+    trained = {s for s in grounding.get("training_subjects", [])}
+    lines = ["| Recording | Role | Segments | Flagged | Share | Fields most often flagged |", "|---|---|---|---|---|---|"]
+    for name, r in grounding["recordings"].items():
+        role = "trained on" if f"{r['source']}/{r['subject']}" in trained else ("sealed test" if r["source"] in TEST_SOURCES else "validation")
+        fields = ", ".join(f"{f} {n}" for f, n in list(r["fields"].items())[:3]) or "-"
+        lines.append(f"| {name} | {role} | {r['segments']} | {r['flagged']} | {100 * r['flagged_share']:.1f} % | {fields} |")
+    return f"""
+## Grounding: does the report contradict its own measurements?
+
+Each real offline recording narrated whole (`narrate_recording`, no `--strict`), every narrative
+checked against the segment's measured findings by the report's grounding check: a segment is
+flagged when its narrative states a value the measurement contradicts, or one it cannot verify
+(a source label on a recording that has none). The target is at most 5 % on every recording.
+
+{chr(10).join(lines)}
+"""
+
+
 def _grounded_text(model_config) -> str:
     if not getattr(model_config, "findings_in_prompt", False):
         return ""
@@ -543,6 +595,7 @@ What the EEG adds on the sealed test: {_verdict(sealed, "all")}. Per source:
 {per_source or "-"}
 """
         zeroed_text = " *EEG zeroed* is this model run with zeroed inputs;" if quality.get("blind_zeroed_eeg") else ""
+        sealed_text += _grounding_text(quality.get("grounding"))
         evaluation = f"""
 ## Clinical accuracy on the held-out subjects (VALIDATION)
 
@@ -690,6 +743,15 @@ def main(argv: Optional[list[str]] = None) -> int:
             (config.output_dir / "quality.json").write_text(json.dumps(quality, indent=2))
             for subset in quality["model"]["subsets"]:
                 logger.info("quality (%s):\n%s", subset, quality_table(quality, subset))
+        elif step == "grounding":
+            quality_path = config.output_dir / "quality.json"
+            if not quality_path.is_file():
+                raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the grounding figures are added to it)")
+            model_dir = config.stage_dir("stage2") / "final"
+            quality = json.loads(quality_path.read_text())
+            quality["grounding"] = grounding_on_recordings(model_dir if (model_dir / "model.safetensors").is_file() else args.ship_to)
+            quality["grounding"]["training_subjects"] = quality.get("splits", {}).get("train", {}).get("subjects", [])
+            quality_path.write_text(json.dumps(quality, indent=2))
         elif step == "ship":
             source = config.stage_dir("stage2") / "final"
             target = args.ship_to
@@ -721,7 +783,7 @@ def quality_summary(quality: dict[str, Any]) -> dict[str, Any]:
     summary = scores_only(quality)
     if isinstance(quality.get("sealed_test"), dict):
         summary["sealed_test"] = scores_only(quality["sealed_test"])
-    return summary
+    return summary  # "grounding" (per-recording counts) is kept as it is
 
 
 def _write_quality_and_card(config, target: Path, timings: dict[str, float]) -> None:

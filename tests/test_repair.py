@@ -47,15 +47,22 @@ def test_a_consistent_narrative_is_left_alone(alpha_findings):
     assert repair.narrative == text and repair.original is None and repair.fields == []
 
 
-def test_the_models_label_statements_survive_unless_the_recording_has_the_label(alpha_findings):
+def test_a_label_claim_stays_only_where_the_recording_carries_the_label(alpha_findings):
     findings = alpha_findings[1]
-    other = dataclasses.replace(findings, artifacts=["muscle"])
-    claimed = describe(other, labels={"abnormal": "abnormal"}, seed=2)
-    kept = repair_narrative(claimed, findings)
-    assert parse(kept.narrative)["abnormal"] == "abnormal"  # what the EEG tokens add is kept
-    labelled = dataclasses.replace(findings, labels={"abnormal": "normal"})
+    # Measured fields right, but it claims annotations the recording does not have.
+    claimed = describe(findings, labels={"stimulus": "face", "recording_quality": "good"}, seed=2)
+    assert not [i for i in check_grounding(claimed, findings) if i.kind == "contradicted"]
+    assert {i.field for i in check_grounding(claimed, findings) if i.kind == "unverified"} == {"stimulus", "recording_quality"}
+    struck = repair_narrative(claimed, findings)
+    assert struck.original == claimed and sorted(struck.fields) == ["recording_quality", "stimulus"]
+    assert parse(struck.narrative)["stimulus"] is None and parse(struck.narrative)["recording_quality"] is None
+    assert not [i for i in struck.issues if i.kind in ("contradicted", "unverified", "empty")]
+    # A recording that carries the label: the claim is checked against it, and its value wins.
+    labelled = dataclasses.replace(findings, labels={"stimulus": "house"})
     overruled = repair_narrative(claimed, labelled)
-    assert parse(overruled.narrative)["abnormal"] == "normal"  # the recording's own label wins
+    assert parse(overruled.narrative)["stimulus"] == "house" and parse(overruled.narrative)["recording_quality"] is None
+    confirmed = repair_narrative(describe(findings, labels={"stimulus": "house"}, seed=2), labelled)
+    assert confirmed.original is None  # a supported claim needs no repair
 
 
 class _ConfabulatingNarrator:

@@ -649,5 +649,6 @@ def test_recipe_grounding_step_narrates_real_recordings_and_the_card_shows_it(tm
     card = _grounding_text(result)
     assert "## Grounding: does the report contradict its own measurements?" in card
     assert f"| {name} | trained on | 12 | {record['flagged']} | {100 * record['flagged_share']:.1f} % |" in card
+    assert record["flagged_after_strict"] == 0 and card.rstrip().splitlines()[-1].endswith("| 0 |")  # strict leaves nothing flagged
     result["training_subjects"] = []
     assert f"| {name} | validation | 12 |" in _grounding_text(result) and _grounding_text(None) == ""

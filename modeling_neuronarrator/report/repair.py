@@ -3,10 +3,13 @@
 The grounding check (``grounding.check_grounding``) finds the fields where a narrative and the
 measured findings disagree. In strict mode the report does not show such a narrative as it is: the
 measured fields are written by the corpus' own description writer (``dataset_builder.describe``,
-whose text ``parse`` reads back exactly), and what the model added that measurement cannot give,
-its source-label statements (abnormal, event type, eyes, ...), is kept, unless the recording
-carries that label itself, which then wins. The report keeps the original narrative beside the
-repaired one and says which fields were repaired.
+whose text ``parse`` reads back exactly). What the model added that measurement cannot give, its
+source-label statements (abnormal, event type, eyes, stimulus, recording quality, ...), is a
+statement about annotations: it stays only where the recording carries that label itself (whose
+value then wins). A label claim the recording cannot support ("unverified": a stimulus or a
+recording quality on a file with no such annotation) is struck, as a clinician would strike it.
+The report keeps the original narrative beside the repaired one and says which fields were
+repaired.
 """
 
 from __future__ import annotations
@@ -65,9 +68,12 @@ def repair_narrative(
     from dataset_builder import describe  # the corpus' description writer
 
     issues = check_grounding(narrative, findings) if issues is None else issues
-    wrong = [issue.field for issue in issues if issue.kind in ("contradicted", "empty")]
+    wrong = [issue.field for issue in issues if issue.kind in ("contradicted", "empty", "unverified")]
     if not wrong:
         return Repair(narrative, issues=issues)
-    labels = {**_claimed_labels(narrative), **dict(findings.labels)}  # the recording's own labels win
+    # The recording's own labels, over the claims they support; an unsupported label claim goes.
+    own = dict(findings.labels)
+    labels = {name: value for name, value in _claimed_labels(narrative).items() if name in own}
+    labels.update(own)
     text = describe(findings, labels=labels or None, history=list(history) if history else None, seed=seed)
     return Repair(text, original=narrative, fields=sorted(set(wrong)), issues=check_grounding(text, findings))

@@ -154,14 +154,18 @@ def grounding_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCE
         reader = get_reader(source)
         for item in reader.index(None):
             started = time.perf_counter()
-            report = narrate_recording(reader.load_raw(item), narrator, line_freq=item.line_freq)
-            fields = Counter(i.field for s in report.segments for i in s.issues if i.kind in ("contradicted", "unverified", "empty"))
+            # Strict mode rewrites exactly the segments the check flags (contradicted, unverified or
+            # empty), keeping the model's text: one run gives the model's figure and strict mode's.
+            report = narrate_recording(reader.load_raw(item), narrator, line_freq=item.line_freq, strict=True)
+            flagged = sum(1 for s in report.segments if s.original_narrative is not None)
+            fields = Counter(f for s in report.segments for f in s.repaired_fields)
             recordings[f"{source}/{item.recording}"] = {
-                "source": source, "subject": item.subject, "segments": len(report.segments), "flagged": report.n_flagged,
-                "flagged_share": round(report.n_flagged / max(len(report.segments), 1), 4), "fields": dict(fields.most_common()),
-                "seconds": round(time.perf_counter() - started, 1),
+                "source": source, "subject": item.subject, "segments": len(report.segments), "flagged": flagged,
+                "flagged_share": round(flagged / max(len(report.segments), 1), 4), "fields": dict(fields.most_common()),
+                "flagged_after_strict": report.n_flagged, "seconds": round(time.perf_counter() - started, 1),
             }  # fmt: skip
-            logger.info("grounding %s/%s: %d of %d segments flagged", source, item.recording, report.n_flagged, len(report.segments))
+            logger.info("grounding %s/%s: %d of %d segments flagged (%d after --strict)", source, item.recording, flagged,
+                        len(report.segments), report.n_flagged)
     return {"model": str(model_dir), "recordings": recordings}
 
 
@@ -469,11 +473,12 @@ def _grounding_text(grounding: Optional[dict[str, Any]]) -> str:
     if not grounding:
         return ""
     trained = {s for s in grounding.get("training_subjects", [])}
-    lines = ["| Recording | Role | Segments | Flagged | Share | Fields most often flagged |", "|---|---|---|---|---|---|"]
+    lines = ["| Recording | Role | Segments | Flagged | Share | Fields most often flagged | Flagged after `--strict` |",
+             "|---|---|---|---|---|---|---|"]
     for name, r in grounding["recordings"].items():
         role = "trained on" if f"{r['source']}/{r['subject']}" in trained else ("sealed test" if r["source"] in TEST_SOURCES else "validation")
         fields = ", ".join(f"{f} {n}" for f, n in list(r["fields"].items())[:3]) or "-"
-        lines.append(f"| {name} | {role} | {r['segments']} | {r['flagged']} | {100 * r['flagged_share']:.1f} % | {fields} |")
+        lines.append(f"| {name} | {role} | {r['segments']} | {r['flagged']} | {100 * r['flagged_share']:.1f} % | {fields} | {r.get('flagged_after_strict', '-')} |")
     return f"""
 ## Grounding: does the report contradict its own measurements?
 
@@ -481,6 +486,8 @@ Each real offline recording narrated whole (`narrate_recording`, no `--strict`),
 checked against the segment's measured findings by the report's grounding check: a segment is
 flagged when its narrative states a value the measurement contradicts, or one it cannot verify
 (a source label on a recording that has none). The target is at most 5 % on every recording.
+`--strict` (the Space's mode) rewrites each flagged narrative to the measurement and strikes label
+claims the recording does not carry; its last column counts what is still flagged after it.
 
 {chr(10).join(lines)}
 """

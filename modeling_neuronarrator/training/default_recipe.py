@@ -157,7 +157,7 @@ def grounding_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCE
             # Strict mode rewrites exactly the segments the check flags (contradicted, unverified or
             # empty), keeping the model's text: one run gives the model's figure and strict mode's.
             report = narrate_recording(reader.load_raw(item), narrator, line_freq=item.line_freq, strict=True)
-            flagged = sum(1 for s in report.segments if s.original_narrative is not None)
+            flagged = report.n_repaired
             fields = Counter(f for s in report.segments for f in s.repaired_fields)
             recordings[f"{source}/{item.recording}"] = {
                 "source": source, "subject": item.subject, "segments": len(report.segments), "flagged": flagged,
@@ -472,7 +472,7 @@ def _grounding_text(grounding: Optional[dict[str, Any]]) -> str:
     """The card's table of the report's grounding check on each real offline recording."""
     if not grounding:
         return ""
-    trained = {s for s in grounding.get("training_subjects", [])}
+    trained = set(grounding.get("training_subjects", []))
     lines = ["| Recording | Role | Segments | Flagged | Share | Fields most often flagged | Flagged after `--strict` |",
              "|---|---|---|---|---|---|---|"]
     for name, r in grounding["recordings"].items():
@@ -482,8 +482,8 @@ def _grounding_text(grounding: Optional[dict[str, Any]]) -> str:
     return f"""
 ## Grounding: does the report contradict its own measurements?
 
-Each real offline recording narrated whole (`narrate_recording`, no `--strict`), every narrative
-checked against the segment's measured findings by the report's grounding check: a segment is
+Each real offline recording narrated whole (`narrate_recording`), the model's own narrative of
+every segment checked against its measured findings by the report's grounding check: a segment is
 flagged when its narrative states a value the measurement contradicts, or one it cannot verify
 (a source label on a recording that has none). The target is at most 5 % on every recording.
 `--strict` (the Space's mode) rewrites each flagged narrative to the measurement and strikes label
@@ -622,7 +622,6 @@ What the EEG adds on the sealed test: {_verdict(sealed, "all")}. Per source:
 {per_source or "-"}
 """
     zeroed_text = " *EEG zeroed* is this model run with zeroed inputs;" if quality.get("blind_zeroed_eeg") else ""
-    sealed_text += _grounding_text(quality.get("grounding"))
     evaluation = f"""
 ## Clinical accuracy on the held-out subjects (VALIDATION)
 
@@ -653,7 +652,7 @@ background with added, rule-shaped signals, easier than clinical EEG. Line noise
 the model's input and cannot be learned (the sealed SSVEP trials carry it). The numbers describe
 this toy-sized default, not the method at scale.
 """
-    return evaluation
+    return evaluation + _grounding_text(quality.get("grounding"))
 
 
 def strip_auto_map(folder: Path) -> None:

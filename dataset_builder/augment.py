@@ -16,9 +16,11 @@ clinically shaped state and at most one artifact, placed on the scalp by the ele
 Nothing here decides the findings: the copy goes through the same front-end and the same
 ``compute_findings`` rules as every real recording, so its description is measured, not
 asserted (an injected rhythm too weak to become dominant simply is not described as dominant).
-Line noise is not injected: the front-end notches mains out of the model's input, so no model
-could learn it from the signal. Copies keep the source's labels; use them on sources whose
-labels do not describe the background (they do for TUAB normal/abnormal or sleep stages).
+Line noise (a mains sinusoid, its amplitude varying by electrode as impedances do, so bipolar
+views keep it) is measured by the front-end before its notch, so it reaches a grounded model's
+prompt, not its EEG input: the paper's configuration cannot see it. Copies keep the source's
+labels (``build_corpus`` strips them on every other copy); use them on sources whose labels do
+not describe the background (they do for TUAB normal/abnormal or sleep stages).
 
 ``augment_raw(raw, seed)`` returns the copy (volts, as MNE) and the blocks it used, reproducible
 from the seed. The builder makes the copies with ``build_corpus(..., scenario_copies=N)``:
@@ -51,7 +53,11 @@ STATES = {
     "spike_wave": 0.06,
 }
 # Artifact of a block: none half of the time, else one of these.
-ARTIFACTS = {"none": 0.5, "eye_blink": 0.12, "eye_movement": 0.1, "muscle": 0.12, "electrode_pop": 0.08, "flat_channel": 0.08}
+ARTIFACTS = {
+    "none": 0.44, "eye_blink": 0.12, "eye_movement": 0.1, "muscle": 0.12, "electrode_pop": 0.08, "flat_channel": 0.08,
+    "line_noise": 0.06,
+}  # fmt: skip
+DEFAULT_LINE_FREQ = 50.0  # mains of a copy whose source does not state it (the front-end then checks 50 and 60 Hz)
 BLOCK_SECONDS = (20.0, 60.0)
 RAMP_SECONDS = 0.5  # raised-cosine onset/offset of a block's state (no steps that look like pops)
 # How the copy is recorded (issue 15: the same kind of segment seen through 2, 3, 6 and all
@@ -321,6 +327,13 @@ def _artifact_signal(artifact: str, rng, xyz, t, sfreq, params) -> np.ndarray:
             gaze += (target - position) * ramp
             position, moment = target, moment + rng.uniform(0.6, 2.5)
         return amp * np.clip(horizontal, -1.5, 1.5)[:, None] * gaze[None, :]
+    if artifact == "line_noise":
+        # 0.5-2x the background's standard deviation at the mains frequency: well above the
+        # front-end's line-noise thresholds (THRESHOLDS line_peak_ratio, line_power_fraction).
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(0.5, 2.0)) * params["background_uv"], 1))
+        per_electrode = rng.uniform(0.3, 1.0, size=n)  # impedances differ: a bipolar pair keeps the difference
+        phase = rng.uniform(0, 2 * np.pi)
+        return amp * np.sqrt(2.0) * per_electrode[:, None] * np.sin(2 * np.pi * params["line_freq"] * t + phase)[None, :]
     if artifact == "muscle":
         amp = params.setdefault("amplitude_uv", round(float(rng.uniform(15.0, 45.0)), 1))
         side = params.setdefault("side", str(rng.choice(["left", "right", "both"])))
@@ -341,12 +354,13 @@ def _artifact_signal(artifact: str, rng, xyz, t, sfreq, params) -> np.ndarray:
     return out
 
 
-def augment_raw(raw, seed: int) -> tuple[object, list[ScenarioBlock]]:
+def augment_raw(raw, seed: int, line_freq: Optional[float] = None) -> tuple[object, list[ScenarioBlock]]:
     """A scenario copy of ``raw`` (loaded, volts), reproducible from ``seed``.
 
     Args:
         raw: an ``mne.io.BaseRaw`` (it is copied; the original is not changed).
         seed: from ``scenario_seed(recording, copy)``.
+        line_freq: the site's mains frequency, for line-noise blocks (``DEFAULT_LINE_FREQ`` if None).
 
     Returns:
         ``(copy, blocks)``: the augmented Raw (annotations kept; its channels those of a montage
@@ -376,6 +390,12 @@ def augment_raw(raw, seed: int) -> tuple[object, list[ScenarioBlock]]:
         if n_times - stop < int(BLOCK_SECONDS[0] * sfreq / 2):
             stop = n_times  # no short tail block
         block = ScenarioBlock(start / sfreq, stop / sfreq, _pick(rng, STATES), _pick(rng, ARTIFACTS))
+        if block.artifact == "line_noise":
+            mains = float(line_freq or DEFAULT_LINE_FREQ)
+            if mains + 6.0 >= sfreq / 2:
+                block.artifact = "none"  # sampled too slowly to carry mains: nothing the front-end could measure
+            else:
+                block.params.update(line_freq=mains, background_uv=round(background_uv, 2))
         t = np.arange(stop - start) / sfreq
         env = _envelope(stop - start, sfreq)
         segment = data[:, start:stop]

@@ -167,7 +167,8 @@ def recording_rows(
     fe = feature_extractor or _feature_extractor(settings, reader)
     raw = reader.load_raw(item)
     if "scenario_copy" in item.extra:
-        raw, _ = augment_raw(raw, scenario_seed(item.extra["scenario_of"], item.extra["scenario_copy"]))
+        seed = scenario_seed(item.extra["scenario_of"], item.extra["scenario_copy"])
+        raw, _ = augment_raw(raw, seed, line_freq=item.line_freq)
     end_s = None
     if settings.max_segments_per_recording is not None:
         # Only the span of the first M segments is read and filtered.
@@ -183,7 +184,7 @@ def recording_rows(
             start_s = float(batch["segment_start_s"][j])
             segment_index = int(round(start_s / settings.segment_seconds))
             row_id = f"{item.source}/{item.recording}/{segment_index:05d}"
-            labels = item.labels_for_segment(start_s, start_s + settings.segment_seconds)
+            labels = {} if item.extra.get("unannotated") else item.labels_for_segment(start_s, start_s + settings.segment_seconds)
             findings.labels = dict(sorted(labels.items()))
             if labels.get("sleep_stage") in SLEEP_STAGE_TO_STATE:
                 # The source's expert stage overrides the stager's state (and slowing is read in its light).
@@ -334,13 +335,15 @@ def _index(sources: Mapping[str, Any]) -> list[tuple[SourceReader, RecordingItem
 
 
 def _with_scenario_copies(indexed: list[tuple[SourceReader, RecordingItem]], copies: int) -> list[tuple[SourceReader, RecordingItem]]:
-    """Each recording followed by its scenario copies ``<recording>-scn<n>`` (same source, subject,
-    labels and split; ``recording_rows`` makes the signal from the original)."""
+    """Each recording followed by its scenario copies ``<recording>-scn<n>`` (same source, subject
+    and split; ``recording_rows`` makes the signal from the original). Odd copies keep the source's
+    labels; even copies are *unannotated*, as a user's file is: no labels, so a model that reads the
+    annotated keys in its prompt learns to state a label only where the recording carries one."""
     out = []
     for reader, item in indexed:
         out.append((reader, item))
         for n in range(1, copies + 1):
-            extra = {**item.extra, "scenario_of": item.recording, "scenario_copy": n}
+            extra = {**item.extra, "scenario_of": item.recording, "scenario_copy": n, "unannotated": n % 2 == 0}
             out.append((reader, dataclasses.replace(item, recording=f"{item.recording}-scn{n}", extra=extra)))
     return out
 

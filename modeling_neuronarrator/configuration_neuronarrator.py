@@ -231,6 +231,11 @@ class NeuroNarratorConfig(PreTrainedConfig):
             line, so the narrative verbalizes the measurement and the EEG, topomap and history
             tokens add what measurement cannot give (source labels, change over time). False: the
             paper's configuration (EEG, topomaps and history only).
+        annotations_in_prompt (`bool`): with ``findings_in_prompt``, a second prompt line names the
+            source-label keys the segment is annotated with ("Annotated: eyes, stimulus." or
+            "Annotated: none."), never their values: the narrative states a label only where the
+            recording carries one, and an unannotated file (every user's) gets no label claims.
+            False: checkpoints trained before the line existed.
 
     Example:
 
@@ -281,6 +286,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
     condition_on_findings: bool = False
     rhythm_head_hidden_size: int = 256
     findings_in_prompt: bool = False
+    annotations_in_prompt: bool = False
     ignore_index: int = -100
     tie_word_embeddings: bool = True
 
@@ -325,6 +331,8 @@ class NeuroNarratorConfig(PreTrainedConfig):
                 f"NeuroNarratorConfig: findings_pos_weight needs one positive weight per finding target "
                 f"({len(self.finding_targets or [])}), got {self.findings_pos_weight!r}."
             )
+        if self.annotations_in_prompt and not self.findings_in_prompt:
+            raise ValueError("NeuroNarratorConfig: annotations_in_prompt needs findings_in_prompt (its line follows the measured one).")
         if self.condition_on_findings and not self.finding_targets:
             raise ValueError("NeuroNarratorConfig: condition_on_findings needs finding_targets (the head whose read-out it feeds).")
         if self.findings_loss_weight < 0:

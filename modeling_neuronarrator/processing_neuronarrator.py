@@ -26,7 +26,7 @@ from .findings_neuronarrator import Findings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor", "measured_findings_text"]
+__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor", "annotated_labels_text", "measured_findings_text", "prompt_findings_text"]
 
 DEFAULT_INSTRUCTION = (
     "Describe the neurophysiological features, waveform morphology, dominant frequency components and "
@@ -67,6 +67,22 @@ def measured_findings_text(findings: Findings | dict) -> str:
         f"change {'first segment' if f.change_from_previous is None else ', '.join(f.change_from_previous) or 'stable'}",
     ]
     return "Measured: " + "; ".join(parts) + "."
+
+
+def annotated_labels_text(findings: Findings | dict) -> str:
+    """The source-label keys a segment is annotated with, without their values ("Annotated: eyes,
+    stimulus." or "Annotated: none."): a grounded model states a label only where the recording
+    carries one, and reads its value from the EEG. A user's file has none."""
+    f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
+    keys = sorted(key for key, value in f.labels.items() if value is not None)
+    return "Annotated: " + (", ".join(keys) or "none") + "."
+
+
+def prompt_findings_text(findings: Findings | dict, annotations: bool = False) -> str:
+    """What a grounded prompt says about the segment: the measured line, and with ``annotations``
+    the annotated-keys line (``NeuroNarratorConfig.annotations_in_prompt``)."""
+    measured = measured_findings_text(findings)
+    return f"{measured}\n{annotated_labels_text(findings)}" if annotations else measured
 
 
 def _as_float_array(name: str, value: Any, ndim: int) -> np.ndarray:
@@ -128,6 +144,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         history_length: int = DEFAULT_HISTORY_LENGTH,
         instruction: str = DEFAULT_INSTRUCTION,
         findings_in_prompt: bool = False,
+        annotations_in_prompt: bool = False,
     ):
         if tokenizer is None or feature_extractor is None:
             raise ValueError("NeuroNarratorProcessor needs both a feature_extractor and a tokenizer.")
@@ -142,6 +159,9 @@ class NeuroNarratorProcessor(ProcessorMixin):
         self.history_length = int(history_length)
         self.instruction = instruction
         self.findings_in_prompt = bool(findings_in_prompt)
+        self.annotations_in_prompt = bool(annotations_in_prompt)
+        if self.annotations_in_prompt and not self.findings_in_prompt:
+            raise ValueError("annotations_in_prompt needs findings_in_prompt: the annotated-keys line follows the measured one.")
         vocab = tokenizer.get_vocab()
         missing = [t for t in (eeg_token, topomap_token, history_token) if t not in vocab]
         if missing:
@@ -178,6 +198,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
             placeholder_counts=get_placeholder_counts(config),
             history_length=config.history_length,
             findings_in_prompt=config.findings_in_prompt,
+            annotations_in_prompt=getattr(config, "annotations_in_prompt", False),
             **kwargs,
         )
 
@@ -206,14 +227,15 @@ class NeuroNarratorProcessor(ProcessorMixin):
 
     def build_prompt(self, instruction: str | None = None, findings: Findings | dict | None = None) -> str:
         """The prompt text of one segment, placeholders expanded, ending where the narrative starts;
-        with ``findings_in_prompt``, the segment's measured findings (``measured_findings_text``)
-        sit between the placeholders and the instruction."""
+        with ``findings_in_prompt``, the segment's measured findings (``measured_findings_text``,
+        then with ``annotations_in_prompt`` its annotated label keys) sit between the placeholders
+        and the instruction."""
         if self.findings_in_prompt and findings is None:
             raise ValueError(
                 "this processor narrates from the measured findings (findings_in_prompt=True): pass findings=, one per "
                 "segment (the feature extractor's 'findings')."
             )
-        measured = f"{measured_findings_text(findings)}\n" if self.findings_in_prompt else ""
+        measured = f"{prompt_findings_text(findings, self.annotations_in_prompt)}\n" if self.findings_in_prompt else ""
         content = f"{self._placeholder_string()}\n{measured}{instruction or self.instruction}"
         if self.chat_template:
             messages = [{"role": "user", "content": content}]

@@ -4,6 +4,8 @@ builder's ``scenario_copies``; on a synthetic background and on the real pylossl
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -97,7 +99,7 @@ def test_hemisphere_attenuation_is_an_asymmetry(synth, monkeypatch):
     assert all(f.asymmetry.side == side for f in _findings(copy))
 
 
-@pytest.mark.parametrize("artifact", ["eye_blink", "eye_movement", "muscle", "flat_channel"])
+@pytest.mark.parametrize("artifact", ["eye_blink", "eye_movement", "muscle", "flat_channel", "line_noise"])
 def test_artifacts_are_detected_as_themselves(synth, monkeypatch, artifact):
     _one_block(monkeypatch, "recorded", artifact)
     copy, _ = augment_raw(_raw(synth), seed=5)
@@ -105,6 +107,26 @@ def test_artifacts_are_detected_as_themselves(synth, monkeypatch, artifact):
     hits = [artifact in f.artifacts for f in findings]
     assert np.mean(hits) >= 0.8, [f.artifacts for f in findings]
     assert not any(artifact in f.artifacts for f in _findings(_raw(synth)))
+
+
+def test_line_noise_follows_the_mains_and_survives_a_bipolar_view(synth, monkeypatch):
+    _one_block(monkeypatch, "recorded", "line_noise")
+    copy, blocks = augment_raw(_raw(synth), seed=4, line_freq=60.0)
+    assert blocks[0].params["line_freq"] == 60.0
+    spectrum = np.abs(np.fft.rfft(copy.get_data()[STANDARD_CHANNELS.index("Cz")]))
+    freqs = np.fft.rfftfreq(copy.n_times, 1 / SFREQ)
+    assert freqs[np.argmax(spectrum[freqs > 1.0]) + np.sum(freqs <= 1.0)] == pytest.approx(60.0, abs=0.1)
+    # Impedances differ by electrode, so the difference of two keeps the mains.
+    _one_view(monkeypatch, "bipolar_2")
+    viewed, _ = augment_raw(_raw(synth), seed=4, line_freq=50.0)
+    findings = NeuroNarratorFeatureExtractor()(viewed, line_freq=50.0)["findings"]
+    assert np.mean(["line_noise" in f.artifacts for f in findings]) >= 0.8
+    # Sampled too slowly to carry the mains (sfreq 100 Hz, 50 Hz mains): no line-noise block.
+    import mne
+
+    slow = mne.io.RawArray(synth.background(40.0, 100.0, rms_uv=10.0, seed=0) * 1e-6, mne.create_info(list(STANDARD_CHANNELS), 100.0, "eeg"), verbose="error")
+    _, blocks = augment_raw(slow, seed=4, line_freq=50.0)
+    assert [b.artifact for b in blocks] == ["none"]
 
 
 def test_electrode_pop_is_one_channel_step(synth, monkeypatch):
@@ -203,11 +225,11 @@ def test_build_adds_scenario_copies_in_the_same_split(tmp_path, synth):
         edfio.Edf(signals).write(tmp_path / f"sub{n}.edf")
 
     class Flat(SourceReader):
-        name, title, task, label_keys, licence = "flatdir", "test", "tests", (), "CC0"
+        name, title, task, label_keys, licence = "flatdir", "test", "tests", ("eyes",), "CC0"
 
         def index(self, root):
             for path in sorted(root.glob("*.edf")):
-                yield RecordingItem(self.name, path.stem, path.stem, str(path))
+                yield RecordingItem(self.name, path.stem, path.stem, str(path), recording_labels={"eyes": "closed"})
 
     out = tmp_path / "corpus"
     info = build_corpus({Flat(): tmp_path}, out, scenario_copies=2, split_fractions=(0.5, 0.0, 0.5))
@@ -219,5 +241,11 @@ def test_build_adds_scenario_copies_in_the_same_split(tmp_path, synth):
     assert info["settings"]["scenario_copies"] == 2
     eeg = {rid: np.asarray(e) for rid, e in zip(rows["id"], rows["eeg"])}
     assert not np.allclose(eeg["flatdir/sub0/00002"], eeg["flatdir/sub0-scn1/00002"])
+    # Odd copies keep the source's labels; even copies are unannotated, as a user's file is.
+    eyes = {r: (lab["eyes"], json.loads(f)["labels"]) for r, lab, f in zip(rows["recording"], rows["labels"], rows["findings"])}
+    assert eyes["sub0"] == eyes["sub0-scn1"] == ("closed", {"eyes": "closed"})
+    assert eyes["sub0-scn2"] == eyes["sub1-scn2"] == (None, {})
+    texts = {r: t for r, t in zip(rows["recording"], rows["description"])}
+    assert "eyes closed" in texts["sub1-scn1"] and "eyes closed" not in texts["sub1-scn2"]
     with pytest.raises(ValueError, match="scenario_copies must be a non-negative int"):
         build_corpus({Flat(): tmp_path}, tmp_path / "bad", scenario_copies=-1)

@@ -125,6 +125,8 @@ def test_own_tokenizer_learns_the_prompt_it_will_read():
     assert grounded_texts[:40] == descriptions and len(grounded_texts) == 80
     assert grounded_texts[40].startswith("Measured: state ") and grounded_texts[40].endswith(DEFAULT_INSTRUCTION)
     assert _tokenizer_texts(config(False), data)[40:] == [DEFAULT_INSTRUCTION] * 40
+    annotated = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "annotations_in_prompt": True}))
+    assert "\nAnnotated: none.\n" in _tokenizer_texts(annotated, data)[40]
 
     prompt = measured_findings_text(rows[3]) + "\n" + DEFAULT_INSTRUCTION
     narratives_only = train_narrative_tokenizer(descriptions, vocab_size=400)
@@ -141,3 +143,31 @@ def test_measured_line_reads_findings_of_another_module_copy():
     foreign = SimpleNamespace(to_dict=findings.to_dict)
     assert measured_findings_text(foreign) == measured_findings_text(findings)
     assert "generalized_spike_wave 3.0 Hz 1.0-5.5 s Fz/Cz" in measured_findings_text(foreign)
+
+
+def test_annotated_line_names_label_keys_never_their_values():
+    from modeling_neuronarrator.processing_neuronarrator import annotated_labels_text, prompt_findings_text
+
+    labelled = _findings(labels={"stimulus": "face", "eyes": "closed"})
+    assert annotated_labels_text(labelled) == "Annotated: eyes, stimulus."
+    assert annotated_labels_text(_findings()) == "Annotated: none."
+    assert annotated_labels_text(labelled.to_dict()) == "Annotated: eyes, stimulus."
+    both = prompt_findings_text(labelled, annotations=True)
+    assert both == measured_findings_text(labelled) + "\nAnnotated: eyes, stimulus."
+    assert "face" not in both and "closed" not in both
+    assert prompt_findings_text(labelled) == measured_findings_text(labelled)
+
+
+def test_annotations_in_prompt_reaches_each_prompt_and_survives_save_and_load(tmp_path):
+    config = tiny_config(findings_in_prompt=True, annotations_in_prompt=True)
+    processor = tiny_processor(config)
+    assert processor.annotations_in_prompt
+    prompt = processor.build_prompt(findings=_findings(labels={"eyes": "open"}))
+    assert "Annotated: eyes." in prompt and prompt.index("Measured:") < prompt.index("Annotated:") < prompt.index("Describe")
+    assert "Annotated: none." in processor.build_prompt(findings=_findings())
+    # A grounded checkpoint trained before the line existed reads the prompt it was trained on.
+    assert "Annotated" not in tiny_processor(tiny_config(findings_in_prompt=True)).build_prompt(findings=_findings())
+    processor.save_pretrained(tmp_path)
+    assert NeuroNarratorProcessor.from_pretrained(tmp_path).annotations_in_prompt is True
+    with pytest.raises(ValueError, match="annotations_in_prompt needs findings_in_prompt"):
+        tiny_config(annotations_in_prompt=True)

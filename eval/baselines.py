@@ -83,11 +83,9 @@ def _eeg_batches(rows):
 
 
 def _labels(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        value = json.loads(value) if value.strip() else {}
-    return {str(k): str(v) for k, v in value.items() if v is not None}
+    from dataset_builder.agreement import read_labels  # the one reader of row labels
+
+    return read_labels(value)
 
 
 def eeg_features(eeg: np.ndarray) -> np.ndarray:
@@ -238,15 +236,18 @@ def _unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
 _NONE = "<none>"
 # Leaves that hold lists: predicted as one class (the whole sorted list) and split back.
 _LIST_LEAVES = ("artifacts", "change_from_previous")
+# Findings leaves no narrative states (description.findings_to_fields): not predicted.
+_UNNARRATED_PREFIXES = ("band_power_by_region.", "band_power_by_hemisphere.")
 
 
 class FindingsClassifierTemplate(Baseline):
     """Findings fields predicted from EEG band-power features (random forests), then ``describe()``.
 
-    Every leaf of the ``Findings`` record is a target: numeric leaves (frequencies, relative band
-    powers, amplitude, asymmetry index) by regression, the others (band, region, sides, slowing
-    kind, artifact set, change set) by classification; a numeric leaf that can be None (the PDR) gets
-    a presence classifier too. Each harmonized label key is classified for the rows of the sources
+    Every leaf of the ``Findings`` record that a narrative states is a target: numeric leaves
+    (frequencies, amplitude, asymmetry index) by regression, the others (state, band, region, sides,
+    slowing kind, artifact set, events, change set) by classification; a numeric leaf that can be
+    None (the PDR) gets a presence classifier too. The regional and hemispheric band powers are
+    not (``describe`` never states them, and their ~45 forests made the fit take over half an hour). Each harmonized label key is classified for the rows of the sources
     that carried it in training (learnt from those rows only); the source name is also a feature.
     The dominant band is derived from the predicted frequency, as the front-end does.
     """
@@ -284,7 +285,7 @@ class FindingsClassifierTemplate(Baseline):
             record.pop("labels", None)
             record.pop("interpolated_channels", None)  # an input (channel mask), not a finding to predict
             flats.append(_flatten(record))
-        leaves = sorted({key for flat in flats for key in flat})
+        leaves = sorted({key for flat in flats for key in flat if not key.startswith(_UNNARRATED_PREFIXES)})
         rf_kwargs = {"n_estimators": self.n_estimators, "random_state": self.random_state, "n_jobs": self.n_jobs}
         self._regressors: dict[str, Any] = {}
         self._classifiers: dict[str, Any] = {}

@@ -332,15 +332,15 @@ _DESCRIPTION_CHARS = 160  # in the table; the full text shows when a row is clic
 
 
 def _labels_text(value) -> str:
-    """``{"sleep_stage": "N3", "event": None}`` (or its JSON) -> ``"sleep_stage=N3"``."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None) or "none"
-    return "" if value is None else str(value)
+    """``{"sleep_stage": "N3", "event": None}`` (or its JSON) -> ``"sleep_stage=N3"``; None or an
+    empty value -> ``"none"``. Read by the one row-label reader (``dataset_builder.agreement``)."""
+    from dataset_builder.agreement import read_labels
+
+    try:
+        labels = read_labels(value)
+    except (TypeError, ValueError):
+        return str(value)  # not a label struct: shown as it is
+    return ", ".join(f"{k}={v}" for k, v in labels.items()) or "none"
 MAX_CORPUS_ROWS = 2000
 
 

@@ -104,6 +104,11 @@ def test_findings_classifier_predicts_fields_then_writes_template(rows):
     assert scored["fields"]["dominant_frequency_hz"]["accuracy"] >= 0.75
     # labels are tied to the rhythm in the fixture, so they are learnable too
     assert scored["tasks"]["sleep_stage"]["balanced_accuracy"] >= 0.5
+    # Only what a narrative states is fitted: no forest per regional or hemispheric band power.
+    fitted = [*baseline._regressors, *baseline._classifiers, *baseline._constants]
+    assert "dominant_frequency_hz" in baseline._regressors and "slowing.kind" in fitted
+    assert not [leaf for leaf in fitted if leaf.startswith(("band_power_by_region", "band_power_by_hemisphere"))]
+    assert all(record["band_power_by_region"] == {} for record in records)
     scores = baseline.predict_scores(test)
     assert scores is not None
     for row, score in zip(test, scores):

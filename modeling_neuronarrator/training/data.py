@@ -22,7 +22,6 @@ the collate function (so it runs in DataLoader workers when ``num_workers > 0``)
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict, deque
 from pathlib import Path
@@ -530,8 +529,10 @@ class SegmentCollator:
         return {"ids": [e["id"] for e in examples], "descriptions": descriptions, **tensors}
 
 
-def parse_json_field(value: Any) -> Any:
-    """Corpus ``findings``/``labels`` may be JSON strings or already-decoded structs."""
-    if isinstance(value, (str, bytes)):
-        return json.loads(value)
-    return value
+def parse_json_field(value: Any, what: str = "findings") -> dict:
+    """A corpus ``findings``/``labels`` value (JSON string or decoded struct) as a dict: the one
+    reader of corpus structs (``dataset_builder.agreement.read_struct``), shared with the
+    evaluator, training quality and the report."""
+    from dataset_builder.agreement import read_struct
+
+    return read_struct(value, what)

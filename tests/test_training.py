@@ -652,3 +652,29 @@ def test_recipe_grounding_step_narrates_real_recordings_and_the_card_shows_it(tm
     assert record["flagged_after_strict"] == 0 and card.rstrip().splitlines()[-1].endswith("| 0 |")  # strict leaves nothing flagged
     result["training_subjects"] = []
     assert f"| {name} | validation | 12 |" in _grounding_text(result) and _grounding_text(None) == ""
+
+
+def test_recipe_steps_skip_finished_work_and_keep_each_steps_time(tmp_path, monkeypatch):
+    """A finished step is skipped (its recorded time kept); a step that runs records its time beside
+    what another invocation recorded (stage 2 and the blind model run as concurrent invocations)."""
+    import json
+
+    from modeling_neuronarrator.training import default_recipe
+
+    commands = []
+    monkeypatch.setattr(default_recipe, "_run", lambda command, log: commands.append(command))
+    config = tmp_path / "recipe.yaml"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "README.md").write_text("built")
+    config.write_text(f"output_dir: {tmp_path / 'run'}\ncorpus: {corpus}\n")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "recipe_timings.json").write_text(json.dumps({"corpus": 249.1, "blind": 1200.0}))
+    assert default_recipe.main(["--config", str(config), "--steps", "corpus,stage1"]) == 0
+    timings = json.loads((tmp_path / "run" / "recipe_timings.json").read_text())
+    assert timings["corpus"] == 249.1 and timings["blind"] == 1200.0 and "stage1" in timings
+    assert len(commands) == 1 and commands[0][3:5] == ["train", "stage1"] and "--resume" in commands[0]
+    assert default_recipe.main(["--config", str(config), "--steps", "corpus", "--force"]) == 0
+    assert commands[-1][3] == "build-corpus" and "--scenario-copies" in commands[-1]
+    with pytest.raises(SystemExit):
+        default_recipe.main(["--config", str(config), "--steps", "corpus,fly"])

@@ -30,11 +30,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -688,6 +691,142 @@ def _folder_size_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
 
+@dataclass
+class _RecipeRun:
+    """What every step of one recipe invocation reads: the config, the command line, the log."""
+
+    config: Any
+    args: argparse.Namespace
+    log: Path
+    cli: list[str]
+
+    def done(self, marker: Path, what: str) -> bool:
+        """True (and logged) when ``marker`` exists and the step is not forced."""
+        if marker.is_file() and not self.args.force:
+            logger.info("%s already done (%s)", what, marker)
+            return True
+        return False
+
+    def build_corpus(self, sources: Sequence[str], target: Path, *extra: str) -> bool:
+        if self.done(target / "README.md", f"corpus {target}"):
+            return False
+        _run(
+            self.cli + ["build-corpus", *(a for name in sources for a in ("--source", name)),
+                        "--scenario-copies", str(SCENARIO_COPIES), "--num-proc", "2", *extra, "--out", str(target), "--no-progress"],
+            self.log,
+        )  # fmt: skip
+        return True
+
+    def trained_model(self) -> Path:
+        """This run's stage-2 model, else the shipped default (its stage 2 is not in this run folder)."""
+        model_dir = self.config.stage_dir("stage2") / "final"
+        if (model_dir / "model.safetensors").is_file():
+            return model_dir
+        logger.info("no stage-2 model in %s: using the shipped default %s", self.config.output_dir, self.args.ship_to)
+        return self.args.ship_to
+
+
+def _step_corpus(run: _RecipeRun) -> bool:
+    return run.build_corpus(TRAIN_SOURCES, run.config.corpus)
+
+
+def _step_test_corpus(run: _RecipeRun) -> bool:
+    # Every row in split "test"; the same scenario copies as the training corpus.
+    return run.build_corpus(TEST_SOURCES, test_corpus_dir(run.config), "--split-fractions", "0,0,1")
+
+
+def _step_train(stage: str):
+    def step(run: _RecipeRun) -> bool:
+        if run.done(run.config.stage_dir(stage) / "final" / "model.safetensors", stage):
+            return False
+        resume = [] if run.args.force else ["--resume"]
+        _run(run.cli + ["train", stage, "--config", str(run.config.path), "--output-dir", str(run.config.output_dir), "--no-progress", *resume], run.log)
+        return True
+
+    return step
+
+
+def _step_blind(run: _RecipeRun) -> bool:
+    blind_dir = _blind_dir(run.config)
+    if run.done(blind_dir / "stage2" / "final" / "model.safetensors", "blind baseline"):
+        return False
+    _run(
+        run.cli + ["train", "stage2", "--config", str(run.config.path), "--no-progress", "--blind",
+                   "--output-dir", str(blind_dir), "--init-from", str(run.config.stage_dir("stage1") / "final"),
+                   *([] if run.args.force else ["--resume"])],
+        run.log,
+    )  # fmt: skip
+    return True
+
+
+def _step_evaluate(run: _RecipeRun) -> bool:
+    if run.args.force:
+        for stale in run.config.output_dir.glob("eval_*.json"):
+            stale.unlink()
+    quality = _quality(run.config, run.trained_model(), run.args.eval_limit, zeroed_eeg=run.args.zeroed_eeg)
+    _write_json(run.config.output_dir / "quality.json", quality)
+    for subset in quality["model"]["subsets"]:
+        logger.info("quality (%s):\n%s", subset, quality_table(quality, subset))
+    return True
+
+
+def _step_grounding(run: _RecipeRun) -> bool:
+    quality_path = run.config.output_dir / "quality.json"
+    if not quality_path.is_file():
+        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the grounding figures are added to it)")
+    quality = json.loads(quality_path.read_text())
+    quality["grounding"] = grounding_on_recordings(run.trained_model())
+    quality["grounding"]["training_subjects"] = quality.get("splits", {}).get("train", {}).get("subjects", [])
+    _write_json(quality_path, quality)
+    return True
+
+
+def _step_ship(run: _RecipeRun) -> bool:
+    source, target = run.config.stage_dir("stage2") / "final", run.args.ship_to
+    if target.exists():
+        shutil.rmtree(target)
+    # The package needs weights, configs and card only: the code files (*.py) that
+    # save_pretrained wrote are the package's own, written fresh by `neuronarrator export model`.
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("training_state.json", "*.py"))
+    for path in target.iterdir():
+        path.chmod(0o644)  # save_state writes weights owner-only; a package ships them readable
+    strip_auto_map(target)
+    _write_quality_and_card(run.config, target, _read_timings(run.config))
+    logger.info("shipped %s (%.1f MB)", target, _folder_size_mb(target))
+    return True
+
+
+def _step_card(run: _RecipeRun) -> bool:
+    # quality.json and the card of the shipped folder from this run's evaluation (weights untouched).
+    _write_quality_and_card(run.config, run.args.ship_to, _read_timings(run.config))
+    return True
+
+
+_STEP_RUNNERS = {
+    "corpus": _step_corpus, "test_corpus": _step_test_corpus, "stage1": _step_train("stage1"), "stage2": _step_train("stage2"),
+    "blind": _step_blind, "evaluate": _step_evaluate, "grounding": _step_grounding, "ship": _step_ship, "card": _step_card,
+}  # fmt: skip
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write JSON atomically (a temporary file renamed over the target: a killed run leaves the old file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2))
+    os.replace(tmp, path)
+
+
+def _read_timings(config) -> dict[str, float]:
+    path = config.output_dir / "recipe_timings.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _record_timing(config, step: str, seconds: float) -> None:
+    # Re-read before writing: steps may run as concurrent invocations (stage2 beside blind).
+    timings = _read_timings(config)
+    timings[step] = round(seconds, 1)
+    _write_json(config.output_dir / "recipe_timings.json", timings)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     from .config import load_config
 
@@ -708,90 +847,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error(f"unknown step(s) {unknown}; choose from {list(STEPS)}")
     config = load_config(args.config, overrides={"output_dir": None if args.output_dir is None else str(args.output_dir.resolve())})
     config.output_dir.mkdir(parents=True, exist_ok=True)
-    log = config.output_dir / "recipe.log"
-    timings_path = config.output_dir / "recipe_timings.json"
-    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
-    cli = [sys.executable, "-m", "modeling_neuronarrator.cli"]
-
+    run = _RecipeRun(config, args, config.output_dir / "recipe.log", [sys.executable, "-m", "modeling_neuronarrator.cli"])
     for step in steps:
         started = time.perf_counter()
-        if step == "corpus":
-            if (config.corpus / "README.md").is_file() and not args.force:
-                logger.info("corpus already built at %s", config.corpus)
-                continue
-            _run(
-                cli + ["build-corpus", *(a for name in TRAIN_SOURCES for a in ("--source", name)),
-                       "--scenario-copies", str(SCENARIO_COPIES), "--num-proc", "2", "--out", str(config.corpus), "--no-progress"],
-                log,
-            )  # fmt: skip
-        elif step == "test_corpus":
-            target = test_corpus_dir(config)
-            if (target / "README.md").is_file() and not args.force:
-                logger.info("sealed test corpus already built at %s", target)
-                continue
-            # Every row in split "test"; the same scenario copies as the training corpus.
-            _run(
-                cli + ["build-corpus", *(a for name in TEST_SOURCES for a in ("--source", name)),
-                       "--scenario-copies", str(SCENARIO_COPIES), "--num-proc", "2", "--split-fractions", "0,0,1",
-                       "--out", str(target), "--no-progress"],
-                log,
-            )  # fmt: skip
-        elif step in ("stage1", "stage2"):
-            if (config.stage_dir(step) / "final" / "model.safetensors").is_file() and not args.force:
-                logger.info("%s already trained", step)
-                continue
-            resume = ["--resume"] if not args.force else []
-            _run(cli + ["train", step, "--config", str(config.path), "--output-dir", str(config.output_dir), "--no-progress", *resume], log)
-        elif step == "blind":
-            blind_dir = _blind_dir(config)
-            if (blind_dir / "stage2" / "final" / "model.safetensors").is_file() and not args.force:
-                logger.info("blind baseline already trained")
-                continue
-            _run(
-                cli + ["train", "stage2", "--config", str(config.path), "--no-progress", "--blind",
-                       "--output-dir", str(blind_dir), "--init-from", str(config.stage_dir("stage1") / "final"),
-                       *([] if args.force else ["--resume"])],
-                log,
-            )  # fmt: skip
-        elif step == "evaluate":
-            if args.force:
-                for stale in config.output_dir.glob("eval_*.json"):
-                    stale.unlink()
-            model_dir = config.stage_dir("stage2") / "final"
-            if not (model_dir / "model.safetensors").is_file():
-                model_dir = args.ship_to  # the shipped default (its stage 2 is not in this run folder)
-                logger.info("no stage-2 model in %s: evaluating the shipped default %s", config.output_dir, model_dir)
-            quality = _quality(config, model_dir, args.eval_limit, zeroed_eeg=args.zeroed_eeg)
-            (config.output_dir / "quality.json").write_text(json.dumps(quality, indent=2))
-            for subset in quality["model"]["subsets"]:
-                logger.info("quality (%s):\n%s", subset, quality_table(quality, subset))
-        elif step == "grounding":
-            quality_path = config.output_dir / "quality.json"
-            if not quality_path.is_file():
-                raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the grounding figures are added to it)")
-            model_dir = config.stage_dir("stage2") / "final"
-            quality = json.loads(quality_path.read_text())
-            quality["grounding"] = grounding_on_recordings(model_dir if (model_dir / "model.safetensors").is_file() else args.ship_to)
-            quality["grounding"]["training_subjects"] = quality.get("splits", {}).get("train", {}).get("subjects", [])
-            quality_path.write_text(json.dumps(quality, indent=2))
-        elif step == "ship":
-            source = config.stage_dir("stage2") / "final"
-            target = args.ship_to
-            if target.exists():
-                shutil.rmtree(target)
-            # The package needs weights, configs and card only: the code files (*.py) that
-            # save_pretrained wrote are the package's own, written fresh by `neuronarrator export model`.
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("training_state.json", "*.py"))
-            for path in target.iterdir():
-                path.chmod(0o644)  # save_state writes weights owner-only; a package ships them readable
-            strip_auto_map(target)
-            _write_quality_and_card(config, target, timings)
-            logger.info("shipped %s (%.1f MB)", target, _folder_size_mb(target))
-        elif step == "card":
-            # quality.json and the card of the shipped folder from this run's evaluation (weights untouched).
-            _write_quality_and_card(config, args.ship_to, timings)
-        timings[step] = round(time.perf_counter() - started, 1)
-        timings_path.write_text(json.dumps(timings, indent=2))
+        if _STEP_RUNNERS[step](run):  # a step already done keeps the time it took
+            _record_timing(config, step, time.perf_counter() - started)
     return 0
 
 

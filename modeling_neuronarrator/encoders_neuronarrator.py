@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,8 +25,8 @@ from .findings_neuronarrator import (
     FRONTAL_CHANNELS,
     POSTERIOR_CHANNELS,
     REGION_CHANNELS,
+    flattened_peak,
 )
-from .findings_neuronarrator import THRESHOLDS as _FINDINGS_THRESHOLDS
 from .validation_neuronarrator import check_option
 
 __all__ = [
@@ -157,10 +158,10 @@ RHYTHM_ESTIMATORS = ("flanks", "aperiodic")
 
 
 def aperiodic_peak(power: torch.Tensor, freqs: torch.Tensor, low: float, high: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The findings' rhythm estimate in torch (``findings_neuronarrator._flattened_peak``; a test
-    holds the two equal): the spectrum flattened by the aperiodic (1/f) fit over 1-30 Hz
-    (``aperiodic_fit``: least squares in log-log, refitted through the points on or below the
-    first line), averaged over 1 Hz, its highest point inside [low, high] Hz.
+    """The findings' rhythm estimate (``findings_neuronarrator.flattened_peak``, called here: one
+    implementation) on torch spectra: the spectrum flattened by the aperiodic (1/f) fit over
+    1-30 Hz, averaged over 1 Hz, its highest point inside [low, high] Hz. A descriptor, not a
+    learned quantity: no gradient flows through it.
 
     Args:
         power: ``(..., F)`` power spectra (any units); freqs: ``(F,)`` Hz, evenly spaced.
@@ -168,51 +169,12 @@ def aperiodic_peak(power: torch.Tensor, freqs: torch.Tensor, low: float, high: f
     Returns:
         ``(frequency_hz, height, interior)``: the unsmoothed spectrum's highest bin near that point,
         parabola-refined; the height above the aperiodic fit in log10 power; whether the point is
-        inside the range (not its edge). Each of shape ``power.shape[:-1]``.
+        inside the range (not its edge). Each of shape ``power.shape[:-1]``, float64 / bool, on
+        ``power``'s device.
     """
-    fit_low, fit_high = _FINDINGS_THRESHOLDS["rhythm_fit_range_hz"]
-    half = _FINDINGS_THRESHOLDS["rhythm_smoothing_hz"] / 2
-    power = power.double()
-    freqs = freqs.double().to(power.device)
-    log_power = torch.log10(power.clamp_min(1e-20))
-    fit = (freqs >= fit_low) & (freqs <= fit_high)
-    x = torch.log10(freqs[fit])
-    y = log_power[..., fit]
-
-    def line(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        total = weights.sum(-1)
-        mx = (weights * x).sum(-1) / total
-        my = (weights * y).sum(-1) / total
-        sxx = (weights * (x - mx[..., None]) ** 2).sum(-1)
-        sxy = (weights * (x - mx[..., None]) * (y - my[..., None])).sum(-1)
-        slope = sxy / sxx.clamp_min(1e-12)
-        return my - slope * mx, slope
-
-    offset, slope = line(torch.ones_like(y))
-    below = (y - (offset[..., None] + slope[..., None] * x) <= 0).to(y.dtype)
-    below = torch.where(below.sum(-1, keepdim=True) < 2, torch.ones_like(below), below)
-    offset, slope = line(below)
-    step = float(freqs[1] - freqs[0])
-    wide = torch.nonzero((freqs >= max(low - half, step)) & (freqs <= high + half))[:, 0]
-    flat = log_power[..., wide] - (offset[..., None] + slope[..., None] * torch.log10(freqs[wide]))
-    width = max(1, int(round(2 * half / step)) + 1)
-    # scipy.ndimage.uniform_filter1d(mode="nearest"): edge values repeated, centred window.
-    padded = torch.cat([flat[..., :1].expand(*flat.shape[:-1], width // 2), flat, flat[..., -1:].expand(*flat.shape[:-1], (width - 1) // 2)], -1)
-    smooth = padded.unfold(-1, width, 1).mean(-1)
-    inside = (freqs[wide] >= low) & (freqs[wide] <= high)
-    band_freqs, flat, smooth = freqs[wide][inside], flat[..., inside], smooth[..., inside]
-    k = smooth.argmax(-1)
-    height = smooth.gather(-1, k[..., None])[..., 0]
-    interior = (k > 0) & (k < band_freqs.shape[0] - 1)
-    offsets = torch.arange(-(width // 2), width // 2 + 1, device=power.device)
-    around = (k[..., None] + offsets).clamp(0, band_freqs.shape[0] - 1)
-    k = around.gather(-1, flat.gather(-1, around).argmax(-1, keepdim=True))[..., 0]
-    kc = k.clamp(1, band_freqs.shape[0] - 2)[..., None]
-    a, b, c = (flat.gather(-1, kc + d)[..., 0] for d in (-1, 0, 1))
-    curvature = a - 2 * b + c
-    refine = torch.where(curvature < 0, 0.5 * (a - c) / torch.where(curvature < 0, curvature, -torch.ones_like(curvature)), torch.zeros_like(b))
-    frequency = band_freqs[k] + refine.clamp(-0.5, 0.5) * step
-    return frequency, height, interior
+    spectra = power.detach().double().cpu().numpy()
+    frequency, height, interior = flattened_peak(spectra, freqs.detach().double().cpu().numpy(), low, high)
+    return tuple(torch.from_numpy(np.ascontiguousarray(v)).to(power.device) for v in (frequency, height, interior))
 
 
 def rhythm_features(

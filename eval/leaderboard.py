@@ -322,7 +322,7 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
             "counts as wrong; frequencies within ±1 Hz, amplitude within ±25 %), and the per-field accuracies are "
             f"averaged. Ties are broken by {', then '.join(TIE_BREAKERS)}. The oracle writes the true findings with the "
             "corpus template: the ceiling. BLEU, ROUGE-L, METEOR and BERTScore are in [0, 1], CIDEr-D in [0, 10]. "
-            "*Contradicted* is the share of narratives the report's grounding check flags (a stated value the measured "
+            "*Contradicted* is the share of narratives the report's consistency check flags (a stated value the measured "
             "findings contradict, or nothing checkable stated), *Contradicted claims* the share of all stated fields that "
             "the measurement contradicts; lower is better for both."
         ),

@@ -252,7 +252,7 @@ def _evaluate_model(args: argparse.Namespace, split_rows, indices, settings: dic
         narratives=narratives,
         settings={**settings, **model.settings()},
         prediction_seconds=seconds,
-        grounding=retrieval_recall(eeg_embeddings, topomap_embeddings),
+        retrieval=retrieval_recall(eeg_embeddings, topomap_embeddings),
         **common,
     )
     return write_results(results, args.output)

@@ -134,7 +134,7 @@ def evaluate_narratives(
     settings: Mapping[str, Any] | None = None,
     prediction_seconds: float | None = None,
     scores: Sequence[Mapping[str, float] | None] | None = None,
-    grounding: Mapping[str, Any] | None = None,
+    retrieval: Mapping[str, Any] | None = None,
     metrics: Sequence[str] = METRIC_NAMES,
     dataset_name: str = "neurocorpus",
     role: str | None = None,
@@ -198,7 +198,7 @@ def evaluate_narratives(
         metric_implementations=implementations,
         bertscore_model=bertscore_model_info() if "bertscore" in metrics else None,
         throughput=throughput,
-        grounding=grounding,
+        retrieval=retrieval,
         not_computed=not_computed,
         per_row={"ids": ids, "correct": scored["correct"], "contradicted": [int(f) for f in flags], "claims": claims},
     )

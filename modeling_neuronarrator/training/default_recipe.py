@@ -18,6 +18,9 @@
                  (trained and run without EEG, with a paired bootstrap interval of the
                  difference), the trained model with its EEG inputs zeroed, and the training set's
                  most frequent value per field; real and scenario segments are reported apart;
+   ``consistency``: every real offline recording narrated whole and each narrative checked against
+                 its measured findings by the report's consistency check (quality.json's
+                 ``consistency``; ``--steps grounding``, its former name, still runs it);
 6. ``ship``:     copy stage 2's folder to ``modeling_neuronarrator/default_model/`` with a model
                  card holding the data, size, metrics and limits.
 

@@ -4,8 +4,8 @@ Three users judge narrative fields, and all of them call ``values_agree`` here:
 
 - the training recipe's quality check (``modeling_neuronarrator.training.quality``: ``score_fields``,
   ``field_matches``, the majority baseline);
-- the report's grounding check and strict repair (``modeling_neuronarrator.report.grounding``:
-  ``check_grounding``, ``fields_agree``);
+- the report's consistency check and strict repair (``modeling_neuronarrator.report.consistency``:
+  ``check_consistency``, ``fields_agree``);
 - the leaderboard (``neuronarrator_eval.clinical``: ``clinical_scores``, ``field_correctness``).
 
 What a field is, where it comes from (the ``Findings`` attribute, the stage-1 head targets) and
@@ -14,7 +14,7 @@ its tolerance are one table, ``dataset_builder.description.FIELD_SPECS``; the ru
 - **Absent values**: ``None`` never agrees with anything, ``None`` included. Whether an absent
   value is scored as wrong, skipped or flagged is the caller's rule, the same in the scorers (a
   field is scored where the true value is not None; a narrative that leaves it out is wrong
-  there) and named in the grounding check (``omitted``, ``unverified``).
+  there) and named in the consistency check (``omitted``, ``unverified``).
 - **Numeric fields**: both values numbers (bool is not a number; numpy scalars are), within
   ``max(tolerance, relative_tolerance * |measured|)`` of ``FIELD_SPECS`` (+-1 Hz for frequencies,
   +-25 % of the measured amplitude; the citations are beside the table). A value that is not a

@@ -71,7 +71,7 @@ class FieldSpec:
 
     ``FIELD_SPECS`` is the project's one vocabulary: ``Findings`` attribute -> narrative field ->
     stage-1 head targets, with the tolerance of the one agreement rule
-    (``dataset_builder.agreement.values_agree``) that training quality, the report's grounding
+    (``dataset_builder.agreement.values_agree``) that training quality, the report's consistency
     check and the evaluator all use.
 
     Attributes:

@@ -19,7 +19,7 @@ How fields are scored (the rules the leaderboard documents):
   amplitude within +-25 %; plus the mean absolute error where the narrative gives a value. The band
   of the dominant frequency is scored on its own as the categorical field ``dominant_band``.
 * Right or wrong is the project's one agreement rule (``dataset_builder.agreement.values_agree``),
-  the rule of the training quality check and the report's grounding check: categorical values
+  the rule of the training quality check and the report's consistency check: categorical values
   compare case- and space-insensitively, sets as sets, event details with event times within
   0.5 s and rates within 0.5 Hz. A prediction that agrees with the true value is scored as the
   true class (so accuracy, kappa and F1 all follow the rule); fields the builder does not know

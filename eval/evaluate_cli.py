@@ -236,9 +236,9 @@ def _evaluate_predictions(args: argparse.Namespace, eval_rows, settings: dict, c
 def _evaluate_model(args: argparse.Namespace, split_rows, indices, settings: dict, common: dict) -> Path:
     """Narrate the rows with a checkpoint (``--model``, else the embedded default) and score it, retrieval recall included."""
     from .evaluation import evaluate_narratives
-    from .grounding import retrieval_recall
     from .model_system import ModelSystem, default_model_path
     from .results import write_results
+    from .retrieval import retrieval_recall
 
     model_path = args.model if args.model is not None else default_model_path()
     model = ModelSystem(model_path, device=args.device, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
@@ -252,7 +252,7 @@ def _evaluate_model(args: argparse.Namespace, split_rows, indices, settings: dic
         narratives=narratives,
         settings={**settings, **model.settings()},
         prediction_seconds=seconds,
-        grounding=retrieval_recall(eeg_embeddings, topomap_embeddings),
+        retrieval=retrieval_recall(eeg_embeddings, topomap_embeddings),
         **common,
     )
     return write_results(results, args.output)

@@ -25,18 +25,18 @@ __all__ = ["contradicted", "row_labels", "score_narratives", "evaluate_narrative
 def contradicted(
     narratives: Sequence[str], findings: Sequence[Any], labels: Sequence[Mapping[str, str]], claims: list | None = None
 ) -> list[bool]:
-    """Per narrative, whether the report's grounding check flags it: it states a value the measured
-    findings contradict, or states nothing checkable (``modeling_neuronarrator.report.grounding``;
+    """Per narrative, whether the report's consistency check flags it: it states a value the measured
+    findings contradict, or states nothing checkable (``modeling_neuronarrator.report.consistency``;
     unverifiable labels and omissions are not flags). With ``claims`` (a list), appends per
     narrative ``[fields it states, fields of them contradicted]``."""
     from dataset_builder.agreement import read_findings
     from dataset_builder.description import parse
-    from modeling_neuronarrator.report.grounding import check_grounding
+    from modeling_neuronarrator.report.consistency import check_consistency
 
     flags = []
     for text, record, row_labels_ in zip(narratives, findings, labels):
         record = read_findings(record)
-        issues = check_grounding(text, record, dict(row_labels_) or None)
+        issues = check_consistency(text, record, dict(row_labels_) or None)
         flags.append(any(issue.kind in ("contradicted", "empty") for issue in issues))
         if claims is not None:
             try:
@@ -78,7 +78,7 @@ def score_narratives(
         sources: source name of each segment (per-source breakdown).
         scores: optional per-segment class scores (``{"abnormal": p}``) for AUROC.
         metrics: language metrics to compute (subset of ``METRIC_NAMES``).
-        flags: per segment, whether the grounding check flags the narrative (``contradicted``);
+        flags: per segment, whether the consistency check flags the narrative (``contradicted``);
             gives ``contradiction_rate`` overall and per source.
         not_computed: filled with the metrics that could not be computed (METEOR without WordNet).
 
@@ -134,7 +134,7 @@ def evaluate_narratives(
     settings: Mapping[str, Any] | None = None,
     prediction_seconds: float | None = None,
     scores: Sequence[Mapping[str, float] | None] | None = None,
-    grounding: Mapping[str, Any] | None = None,
+    retrieval: Mapping[str, Any] | None = None,
     metrics: Sequence[str] = METRIC_NAMES,
     dataset_name: str = "neurocorpus",
     role: str | None = None,
@@ -198,7 +198,7 @@ def evaluate_narratives(
         metric_implementations=implementations,
         bertscore_model=bertscore_model_info() if "bertscore" in metrics else None,
         throughput=throughput,
-        grounding=grounding,
+        retrieval=retrieval,
         not_computed=not_computed,
         per_row={"ids": ids, "correct": scored["correct"], "contradicted": [int(f) for f in flags], "claims": claims},
     )

@@ -175,9 +175,9 @@ def _task_columns(board: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, st
 
 def _rows(board: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     tasks = _task_columns(board)
-    grounded = any(r.get("grounding") for r in board)
+    retrieval = any(r.get("retrieval") for r in board)
     header = ["Rank", "System", "Kind", *(h for _, h, _ in COLUMNS), *(h for _, _, h in tasks)]
-    header += ["EEG-topomap R@1"] if grounded else []
+    header += ["EEG-topomap R@1"] if retrieval else []
     header += ["Segments", "Segments/s"]
     rows = []
     for rank, record in enumerate(board, start=1):
@@ -186,8 +186,8 @@ def _rows(board: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]
         row += [metrics.get(key) for key, _, _ in COLUMNS]
         task_scores = (record.get("clinical") or {}).get("tasks") or {}
         row += [task_scores.get(task, {}).get(metric) for task, metric, _ in tasks]
-        if grounded:
-            row.append((record.get("grounding") or {}).get("mean_recall@1"))
+        if retrieval:
+            row.append((record.get("retrieval") or {}).get("mean_recall@1"))
         row += [record["dataset"].get("n_segments"), record["throughput"].get("segments_per_second")]
         rows.append(row)
     return header, rows
@@ -322,7 +322,7 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
             "counts as wrong; frequencies within ±1 Hz, amplitude within ±25 %), and the per-field accuracies are "
             f"averaged. Ties are broken by {', then '.join(TIE_BREAKERS)}. The oracle writes the true findings with the "
             "corpus template: the ceiling. BLEU, ROUGE-L, METEOR and BERTScore are in [0, 1], CIDEr-D in [0, 10]. "
-            "*Contradicted* is the share of narratives the report's grounding check flags (a stated value the measured "
+            "*Contradicted* is the share of narratives the report's consistency check flags (a stated value the measured "
             "findings contradict, or nothing checkable stated), *Contradicted claims* the share of all stated fields that "
             "the measurement contradicts; lower is better for both."
         ),
@@ -435,7 +435,7 @@ def model_index(records: Sequence[Mapping[str, Any]], *, system: str | None = No
                 if key == "bertscore_f1" and record.get("bertscore_model"):
                     name = f"{name} ({record['bertscore_model'].get('name')})"
                 metrics.append({"type": kind, "value": round(float(value), 4), "name": name})
-        recall = (record.get("grounding") or {}).get("mean_recall@1")
+        recall = (record.get("retrieval") or {}).get("mean_recall@1")
         if recall is not None:
             metrics.append({"type": "recall", "value": round(float(recall), 4), "name": "EEG-topomap retrieval recall@1"})
         entry_dataset = {"type": str(dataset.get("hub_id") or dataset["name"]), "name": str(dataset["name"]), "split": str(dataset["split"])}

@@ -13,7 +13,7 @@ Schema (``SCHEMA_VERSION`` 1)::
                   "bertscore_precision", "bertscore_recall", "bertscore_f1", ...},
       "clinical": {"fields": {field: {...}}, "tasks": {task: {...}}},
       "per_source": {"<source>": {"n_segments": n, "metrics": {...}, "tasks": {...}}},
-      "grounding": null | {"eeg_to_topomap_recall@1": ..., ...},
+      "retrieval": null | {"eeg_to_topomap_recall@1": ..., ...}  (EEG<->topomap recall; "grounding" before issue 18),
       "metric_implementations": {"bleu": {"module": ..., "backend": "nltk", "version": ...}, ...},
       "bertscore_model": {"name": "sentence-transformers/all-MiniLM-L6-v2", "package": ..., "num_layers": 6},
       "throughput": {"segments": N, "prediction_seconds": ..., "segments_per_second": ..., "scoring_seconds": ...},
@@ -68,7 +68,7 @@ def build_results(
     metric_implementations: Mapping[str, Any],
     bertscore_model: Mapping[str, Any] | None,
     throughput: Mapping[str, Any],
-    grounding: Mapping[str, Any] | None = None,
+    retrieval: Mapping[str, Any] | None = None,
     not_computed: Mapping[str, Any] | None = None,
     per_row: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def build_results(
         "metrics": dict(metrics),
         "clinical": dict(clinical) if clinical is not None else None,
         "per_source": dict(per_source),
-        "grounding": dict(grounding) if grounding is not None else None,
+        "retrieval": dict(retrieval) if retrieval is not None else None,
         "metric_implementations": dict(metric_implementations),
         "bertscore_model": dict(bertscore_model) if bertscore_model is not None else None,
         "throughput": dict(throughput),
@@ -145,4 +145,6 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
         raise ResultsError(f"{path}: not a NeuroNarrator results file, keys {missing} missing; write it with `neuronarrator evaluate`")
     if record["schema_version"] != SCHEMA_VERSION:
         raise ResultsError(f"{path}: schema version {record['schema_version']} but this version reads {SCHEMA_VERSION}; re-run the evaluation")
+    if "grounding" in record and "retrieval" not in record:  # the key's name before issue 18: the same recall figures
+        record["retrieval"] = record.pop("grounding")
     return record

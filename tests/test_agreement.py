@@ -1,4 +1,4 @@
-"""One vocabulary, one agreement rule: the training quality check, the report's grounding check and
+"""One vocabulary, one agreement rule: the training quality check, the report's consistency check and
 the evaluator judge a narrative field the same way (``dataset_builder.agreement.values_agree``),
 read row labels the same way, and the field table (``FIELD_SPECS``) maps every ``Findings``
 attribute and stage-1 head target it names."""
@@ -31,7 +31,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     Slowing,
     finding_targets,
 )
-from modeling_neuronarrator.report.grounding import check_grounding, fields_agree
+from modeling_neuronarrator.report.consistency import check_consistency, fields_agree
 from modeling_neuronarrator.training import quality
 
 SPIKE_WAVE = "generalized_spike_wave 3.0Hz 2.5-7.5s F3,F4"
@@ -99,7 +99,7 @@ def test_the_three_users_judge_a_value_alike(field, claimed, measured, agree):
     verdicts = {
         "rule": values_agree(field, claimed, measured),
         "training quality": quality.field_matches(field, claimed, measured),
-        "grounding check": fields_agree(field, claimed, measured),
+        "consistency check": fields_agree(field, claimed, measured),
         "evaluator": _clinical_correct(field, claimed, measured),
     }
     assert verdicts == dict.fromkeys(verdicts, agree)
@@ -143,9 +143,9 @@ def _verdicts(narrative: str, findings: Findings, labels) -> dict[str, dict[str,
     fields = [f for f in FIELD_SPECS if claimed.get(f) is not None and measured.get(f) is not None]
     training = quality.field_correctness([narrative], [row], fields)
     evaluator = clinical.field_correctness(clinical.parse_narratives([narrative]), [clinical.true_fields(row["findings"], row["labels"])])
-    flagged = {i.field for i in check_grounding(narrative, findings, labels) if i.kind in ("contradicted", "unverified")}
+    flagged = {i.field for i in check_consistency(narrative, findings, labels) if i.kind in ("contradicted", "unverified")}
     return {
-        f: {"training quality": training[f][0], "evaluator": bool(evaluator[f][0]), "grounding check": f not in flagged}
+        f: {"training quality": training[f][0], "evaluator": bool(evaluator[f][0]), "consistency check": f not in flagged}
         for f in fields
     }
 
@@ -222,7 +222,7 @@ def test_empty_row_labels_fall_back_to_the_findings_labels_in_every_user():
     truth = clinical.true_fields(row["findings"], empty_struct)
     assert truth["abnormal"] == "abnormal"
     assert clinical.field_correctness(clinical.parse_narratives([narrative]), [truth])["abnormal"] == [0]
-    issues = check_grounding(narrative, measured, empty_struct)
+    issues = check_consistency(narrative, measured, empty_struct)
     assert [(i.field, i.kind) for i in issues if i.field == "abnormal"] == [("abnormal", "contradicted")]
 
 

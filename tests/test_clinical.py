@@ -17,7 +17,7 @@ from neuronarrator_eval.clinical import (
     parse_narratives,
     true_fields,
 )
-from neuronarrator_eval.grounding import retrieval_recall
+from neuronarrator_eval.retrieval import retrieval_recall
 
 
 def _findings(freq=9.5, amplitude=40.0, pdr=9.8, artifacts=("eye_blink",), slowing=None) -> Findings:
@@ -161,7 +161,7 @@ def test_clinical_scores_rejects_mismatched_lengths():
         clinical_scores([{}, {}], [{}])
 
 
-# --- grounding ------------------------------------------------------------------------------
+# --- retrieval ------------------------------------------------------------------------------
 
 
 def test_retrieval_recall_hand_computed():

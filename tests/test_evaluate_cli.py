@@ -190,7 +190,7 @@ def tiny_model_dir(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_model_checkpoint_with_grounding_and_blind_baseline(corpus, tiny_model_dir, tmp_path):
+def test_model_checkpoint_with_retrieval_and_blind_baseline(corpus, tiny_model_dir, tmp_path):
     """A tiny random NeuroNarrator saved with save_pretrained: narratives with history, retrieval
     recall from its pooled embeddings, and the blind-model baseline (a checkpoint run blind)."""
     out = tmp_path / "out"
@@ -199,16 +199,16 @@ def test_model_checkpoint_with_grounding_and_blind_baseline(corpus, tiny_model_d
     assert code == 0
     results = json.loads((out / "neuronarrator-tiny-model__neurocorpus__test.json").read_text())
     assert results["system"]["kind"] == "model" and results["dataset"]["role"] == "validation"
-    grounding = results["grounding"]
-    assert grounding["n_segments"] == 4 and 0.0 <= grounding["mean_recall@1"] <= 1.0
-    assert grounding["eeg_to_topomap_recall@5"] == 1.0  # 4 candidates: every partner is in the top 5
+    retrieval = results["retrieval"]
+    assert retrieval["n_segments"] == 4 and 0.0 <= retrieval["mean_recall@1"] <= 1.0
+    assert retrieval["eeg_to_topomap_recall@5"] == 1.0  # 4 candidates: every partner is in the top 5
     import model_fixtures
 
     assert results["settings"]["history_segments"] == model_fixtures.tiny_config().history_length and results["settings"]["blind"] is False
     assert results["throughput"]["segments_per_second"] > 0
     blind = json.loads((out / "blind-model__neurocorpus__test.json").read_text())
     assert blind["system"]["kind"] == "baseline" and blind["settings"]["baseline"]["blind"] is True
-    assert blind["grounding"] is None and blind["per_row"]["ids"] == results["per_row"]["ids"]
+    assert blind["retrieval"] is None and blind["per_row"]["ids"] == results["per_row"]["ids"]
 
 
 def test_blind_model_input_is_the_same_for_every_row_and_matches_the_training_collator(corpus, tiny_model_dir):

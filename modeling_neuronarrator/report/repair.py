@@ -1,6 +1,6 @@
 """Strict mode: a narrative that still contradicts the measurement is rewritten to state it.
 
-The grounding check (``grounding.check_grounding``) finds the fields where a narrative and the
+The consistency check (``consistency.check_consistency``) finds the fields where a narrative and the
 measured findings disagree. In strict mode the report does not show such a narrative as it is: the
 measured fields are written by the corpus' own description writer (``dataset_builder.describe``,
 whose text ``parse`` reads back exactly). What the model added that measurement cannot give, its
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..findings_neuronarrator import Findings
-from .grounding import GroundingIssue, check_grounding
+from .consistency import ConsistencyIssue, check_consistency
 
 __all__ = ["Repair", "repair_narrative"]
 
@@ -28,14 +28,14 @@ class Repair:
     """The outcome of strict mode for one segment.
 
     ``narrative``: the text to show; ``original``: the model's text when it was rewritten, else
-    None; ``fields``: the fields that contradicted the measurement; ``issues``: the grounding issues
+    None; ``fields``: the fields that contradicted the measurement; ``issues``: the consistency issues
     of the text shown.
     """
 
     narrative: str
     original: str | None = None
     fields: list[str] = field(default_factory=list)
-    issues: list[GroundingIssue] = field(default_factory=list)
+    issues: list[ConsistencyIssue] = field(default_factory=list)
 
 
 def _claimed_labels(narrative: str) -> dict[str, str]:
@@ -50,7 +50,7 @@ def repair_narrative(
     narrative: str,
     findings: Findings,
     history: Sequence[Findings] | None = None,
-    issues: list[GroundingIssue] | None = None,
+    issues: list[ConsistencyIssue] | None = None,
     seed: int = 0,
 ) -> Repair:
     """Rewrite ``narrative`` when it contradicts ``findings`` (or states nothing checkable).
@@ -59,7 +59,7 @@ def repair_narrative(
         narrative: the generated text of the segment.
         findings: the segment's measured findings (``findings.labels``: the recording's own labels).
         history: the findings of the preceding segments, oldest first (the change wording).
-        issues: ``check_grounding(narrative, findings)`` when already computed.
+        issues: ``check_consistency(narrative, findings)`` when already computed.
         seed: phrasing seed of the description writer (the segment index keeps reports reproducible).
 
     Returns:
@@ -67,7 +67,7 @@ def repair_narrative(
     """
     from dataset_builder import describe  # the corpus' description writer
 
-    issues = check_grounding(narrative, findings) if issues is None else issues
+    issues = check_consistency(narrative, findings) if issues is None else issues
     wrong = [issue.field for issue in issues if issue.kind in ("contradicted", "empty", "unverified")]
     if not wrong:
         return Repair(narrative, issues=issues)
@@ -76,4 +76,4 @@ def repair_narrative(
     labels = {name: value for name, value in _claimed_labels(narrative).items() if name in own}
     labels.update(own)
     text = describe(findings, labels=labels or None, history=list(history) if history else None, seed=seed)
-    return Repair(text, original=narrative, fields=sorted(set(wrong)), issues=check_grounding(text, findings))
+    return Repair(text, original=narrative, fields=sorted(set(wrong)), issues=check_consistency(text, findings))

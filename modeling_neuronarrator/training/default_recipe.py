@@ -18,6 +18,9 @@
                  (trained and run without EEG, with a paired bootstrap interval of the
                  difference), the trained model with its EEG inputs zeroed, and the training set's
                  most frequent value per field; real and scenario segments are reported apart;
+   ``consistency``: every real offline recording narrated whole and each narrative checked against
+                 its measured findings by the report's consistency check (quality.json's
+                 ``consistency``; ``--steps grounding``, its former name, still runs it);
 6. ``ship``:     copy stage 2's folder to ``modeling_neuronarrator/default_model/`` with a model
                  card holding the data, size, metrics and limits.
 
@@ -50,7 +53,9 @@ logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "grounded_cpu.yaml"
-STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "grounding", "ship", "card")
+STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "consistency", "ship", "card")
+# Former step names still accepted by ``--steps`` (issue 18 renamed the narrative-vs-measurement check).
+STEP_ALIASES = {"grounding": "consistency"}
 SCENARIO_COPIES = 30  # scenario copies per offline recording (dataset_builder.augment; montage views included)
 # The sources of the training corpus, named (not `--source offline`, which also adds the sealed
 # test sources below): its subjects are split into train and validation by the config.
@@ -138,8 +143,8 @@ def evaluate_heldout(
     }
 
 
-def grounding_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCES, batch_size: int = 32) -> dict[str, Any]:
-    """The report's grounding check on every real offline recording (no scenario copy), each
+def consistency_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCES, batch_size: int = 32) -> dict[str, Any]:
+    """The report's consistency check on every real offline recording (no scenario copy), each
     narrated whole by ``model_dir`` through ``narrate_recording``, as a user's report is: per
     recording, how many segments state something the measurement contradicts or cannot verify
     (``SegmentReport.flagged``), and which fields. Validation subjects and sealed sources are
@@ -167,7 +172,7 @@ def grounding_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCE
                 "flagged_share": round(flagged / max(len(report.segments), 1), 4), "fields": dict(fields.most_common()),
                 "flagged_after_strict": report.n_flagged, "seconds": round(time.perf_counter() - started, 1),
             }  # fmt: skip
-            logger.info("grounding %s/%s: %d of %d segments flagged (%d after --strict)", source, item.recording, flagged,
+            logger.info("consistency %s/%s: %d of %d segments flagged (%d after --strict)", source, item.recording, flagged,
                         len(report.segments), report.n_flagged)
     return {"model": str(model_dir), "recordings": recordings}
 
@@ -471,22 +476,22 @@ def _findings_head_text(model_config) -> str:
     return text
 
 
-def _grounding_text(grounding: Optional[dict[str, Any]]) -> str:
-    """The card's table of the report's grounding check on each real offline recording."""
-    if not grounding:
+def _consistency_text(consistency: Optional[dict[str, Any]]) -> str:
+    """The card's table of the report's consistency check on each real offline recording."""
+    if not consistency:
         return ""
-    trained = set(grounding.get("training_subjects", []))
+    trained = set(consistency.get("training_subjects", []))
     lines = ["| Recording | Role | Segments | Flagged | Share | Fields most often flagged | Flagged after `--strict` |",
              "|---|---|---|---|---|---|---|"]
-    for name, r in grounding["recordings"].items():
+    for name, r in consistency["recordings"].items():
         role = "trained on" if f"{r['source']}/{r['subject']}" in trained else ("sealed test" if r["source"] in TEST_SOURCES else "validation")
         fields = ", ".join(f"{f} {n}" for f, n in list(r["fields"].items())[:3]) or "-"
         lines.append(f"| {name} | {role} | {r['segments']} | {r['flagged']} | {100 * r['flagged_share']:.1f} % | {fields} | {r.get('flagged_after_strict', '-')} |")
     return f"""
-## Grounding: does the report contradict its own measurements?
+## Consistency: does the report contradict its own measurements?
 
 Each real offline recording narrated whole (`narrate_recording`), the model's own narrative of
-every segment checked against its measured findings by the report's grounding check: a segment is
+every segment checked against its measured findings by the report's consistency check: a segment is
 flagged when its narrative states a value the measurement contradicts, or one it cannot verify
 (a source label on a recording that has none). The target is at most 5 % on every recording.
 `--strict` (the Space's mode) rewrites each flagged narrative to the measurement and strikes label
@@ -494,6 +499,12 @@ claims the recording does not carry; its last column counts what is still flagge
 
 {chr(10).join(lines)}
 """
+
+
+def _consistency_of(quality: dict[str, Any]) -> dict[str, Any] | None:
+    """quality.json's consistency-check figures; a quality.json written before issue 18 holds them
+    under their former key, ``grounding``."""
+    return quality["consistency"] if "consistency" in quality else quality.get("grounding")
 
 
 def _grounded_text(model_config) -> str:
@@ -594,7 +605,7 @@ language model (own {model_config.text_config.vocab_size}-token BPE) on the narr
 
 
 def _card_evaluation_section(quality: dict[str, Any], model_config) -> str:
-    """The card's validation, sealed-test and grounding sections, from quality.json."""
+    """The card's validation, sealed-test and consistency sections, from quality.json."""
     tables = []
     for subset, title in (("recorded", "the held-out subjects' real recordings"), ("scenario", "their scenario copies")):
         if subset in quality["model"]["subsets"]:
@@ -655,7 +666,7 @@ background with added, rule-shaped signals, easier than clinical EEG. Line noise
 the model's input and cannot be learned (the sealed SSVEP trials carry it). The numbers describe
 this toy-sized default, not the method at scale.
 """
-    return evaluation + _grounding_text(quality.get("grounding"))
+    return evaluation + _consistency_text(_consistency_of(quality))
 
 
 def strip_auto_map(folder: Path) -> None:
@@ -770,13 +781,14 @@ def _step_evaluate(run: _RecipeRun) -> bool:
     return True
 
 
-def _step_grounding(run: _RecipeRun) -> bool:
+def _step_consistency(run: _RecipeRun) -> bool:
     quality_path = run.config.output_dir / "quality.json"
     if not quality_path.is_file():
-        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the grounding figures are added to it)")
+        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the consistency figures are added to it)")
     quality = json.loads(quality_path.read_text())
-    quality["grounding"] = grounding_on_recordings(run.trained_model())
-    quality["grounding"]["training_subjects"] = quality.get("splits", {}).get("train", {}).get("subjects", [])
+    quality.pop("grounding", None)  # the same figures under their former name (before issue 18)
+    quality["consistency"] = consistency_on_recordings(run.trained_model())
+    quality["consistency"]["training_subjects"] = quality.get("splits", {}).get("train", {}).get("subjects", [])
     _write_json(quality_path, quality)
     return True
 
@@ -804,7 +816,7 @@ def _step_card(run: _RecipeRun) -> bool:
 
 _STEP_RUNNERS = {
     "corpus": _step_corpus, "test_corpus": _step_test_corpus, "stage1": _step_train("stage1"), "stage2": _step_train("stage2"),
-    "blind": _step_blind, "evaluate": _step_evaluate, "grounding": _step_grounding, "ship": _step_ship, "card": _step_card,
+    "blind": _step_blind, "evaluate": _step_evaluate, "consistency": _step_consistency, "ship": _step_ship, "card": _step_card,
 }  # fmt: skip
 
 
@@ -842,6 +854,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    for i, step in enumerate(steps):
+        if step in STEP_ALIASES:
+            logger.info("step %r is now called %r (issue 18): running %r", step, STEP_ALIASES[step], STEP_ALIASES[step])
+            steps[i] = STEP_ALIASES[step]
     unknown = [s for s in steps if s not in STEPS]
     if unknown:
         parser.error(f"unknown step(s) {unknown}; choose from {list(STEPS)}")
@@ -865,7 +881,7 @@ def quality_summary(quality: dict[str, Any]) -> dict[str, Any]:
     summary = scores_only(quality)
     if isinstance(quality.get("sealed_test"), dict):
         summary["sealed_test"] = scores_only(quality["sealed_test"])
-    return summary  # "grounding" (per-recording counts) is kept as it is
+    return summary  # "consistency" (per-recording counts) is kept as it is
 
 
 def _write_quality_and_card(config, target: Path, timings: dict[str, float]) -> None:

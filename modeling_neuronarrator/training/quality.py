@@ -6,7 +6,7 @@ Each generated narrative is parsed back into narrative fields with the corpus pa
 value not None: no PDR frequency for a segment without a PDR, no slowing side without focal
 slowing, no change for a recording's first segment); a field the narrative does not mention
 counts as wrong. Whether a value is right is the project's one agreement rule
-(``dataset_builder.agreement.values_agree``, the rule the report's grounding check and the
+(``dataset_builder.agreement.values_agree``, the rule the report's consistency check and the
 evaluator use too): numeric fields within the tolerances of ``dataset_builder.FIELD_SPECS`` (e.g.
 dominant frequency within 1 Hz), sets as sets, event times within 0.5 s.
 

@@ -1,4 +1,4 @@
-"""Grounding check: does a narrative say what the signal shows?
+"""Consistency check: does a narrative say what the signal shows?
 
 Each narrative is parsed back into narrative fields with the corpus parser
 (``dataset_builder.parse``) and compared field by field with the fields the measured findings
@@ -10,7 +10,7 @@ measured value and the flag. Three kinds of issue:
 - ``unverified``: the narrative states something the signal cannot confirm (e.g. a sleep stage or
   an event class when the recording carries no such label);
 - ``empty``: the narrative is empty, or states none of the findings in a form the parser
-  recognizes (a generation failure: nothing in it can be checked, so it cannot count as grounded);
+  recognizes (a generation failure: nothing in it can be checked, so it cannot count as consistent);
 - ``omitted``: the measurement has a finding (slowing, artifacts, asymmetry, ...) the narrative
   does not mention. Omissions are listed for completeness but are not counted as errors.
 
@@ -29,14 +29,14 @@ from typing import Any, Literal
 
 from ..findings_neuronarrator import Findings
 
-__all__ = ["GroundingIssue", "check_grounding", "fields_agree"]
+__all__ = ["ConsistencyIssue", "check_consistency", "fields_agree"]
 
 # Measured values that are "nothing to report": a narrative silent about them omits nothing.
 _EMPTY_VALUES = (None, "none", "absent", (), "stable", ("stable",), "not_assessed")
 
 
 @dataclass
-class GroundingIssue:
+class ConsistencyIssue:
     """One disagreement between a narrative and the measured findings of its segment."""
 
     field: str
@@ -68,12 +68,12 @@ def _show(value: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def check_grounding(
+def check_consistency(
     narrative: str,
     findings: Findings,
     labels: dict[str, str] | None = None,
     ignore_fields: Iterable[str] = (),
-) -> list[GroundingIssue]:
+) -> list[ConsistencyIssue]:
     """Compare a narrative with the measured findings of its segment.
 
     Args:
@@ -90,14 +90,14 @@ def check_grounding(
     from dataset_builder.description import FIELD_SPECS, parse  # the corpus parser
 
     if not narrative or not narrative.strip():
-        return [GroundingIssue("narrative", "empty", "", None, "the narrative is empty: nothing to check against the measurement")]
+        return [ConsistencyIssue("narrative", "empty", "", None, "the narrative is empty: nothing to check against the measurement")]
     claimed_fields = parse(narrative)
     # Row labels as struct or JSON; none given (or empty) -> the findings' own labels.
     measured_fields = segment_fields(findings, labels)
     ignore = set(ignore_fields)
     contradicted, unverified, omitted = [], [], []
     if all(value is None for value in claimed_fields.values()):
-        contradicted.append(GroundingIssue("narrative", "empty", None, None,
+        contradicted.append(ConsistencyIssue("narrative", "empty", None, None,
                                            "the narrative states none of the findings in a form the parser recognizes: nothing in it can be checked"))
     for field in sorted(set(claimed_fields) | set(measured_fields)):
         if field in ignore:
@@ -108,18 +108,18 @@ def check_grounding(
         measured_empty = canonical_value(field, measured) in _EMPTY_VALUES
         if claimed is None:
             if not measured_empty:
-                omitted.append(GroundingIssue(field, "omitted", None, measured, f"{field}: measured {_show(measured)}, not mentioned"))
+                omitted.append(ConsistencyIssue(field, "omitted", None, measured, f"{field}: measured {_show(measured)}, not mentioned"))
             continue
         spec = FIELD_SPECS.get(field)
         if field == "state" and measured == "not_assessed" and claimed != "not_assessed":
             # No staging was possible: a stated state is a claim the signal could not check.
-            unverified.append(GroundingIssue(field, "unverified", claimed, measured, f"state: states {_show(claimed)}, which was not assessed"))
+            unverified.append(ConsistencyIssue(field, "unverified", claimed, measured, f"state: states {_show(claimed)}, which was not assessed"))
             continue
         if measured is None and spec is not None and spec.label:
             # A source label the recording does not carry: the signal cannot confirm it.
             if not claimed_empty:
-                unverified.append(GroundingIssue(field, "unverified", claimed, None, f"{field}: states {_show(claimed)}, which the signal alone cannot confirm"))
+                unverified.append(ConsistencyIssue(field, "unverified", claimed, None, f"{field}: states {_show(claimed)}, which the signal alone cannot confirm"))
             continue
         if not fields_agree(field, claimed, measured):
-            contradicted.append(GroundingIssue(field, "contradicted", claimed, measured, f"{field}: states {_show(claimed)}, measured {_show(measured)}"))
+            contradicted.append(ConsistencyIssue(field, "contradicted", claimed, measured, f"{field}: states {_show(claimed)}, measured {_show(measured)}"))
     return contradicted + unverified + omitted

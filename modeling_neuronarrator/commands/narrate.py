@@ -231,20 +231,8 @@ def _check_output(path: str | None) -> None:
         raise FileNotFoundError(f"{path}: folder {folder} does not exist; create it or choose another output path")
 
 
-def run(args: argparse.Namespace) -> int:
-    import sys
-    import textwrap
-
-    from tqdm.auto import tqdm
-
-    from modeling_neuronarrator.report import (
-        TemplateNarrator,
-        format_time,
-        load_narrator,
-        narrate_recording,
-        write_report,
-    )
-
+def _recording_path(args: argparse.Namespace) -> str:
+    """The recording to narrate, after checking the arguments that do not need the model."""
     if args.example and args.path:
         raise ValueError("give either PATH or --example, not both")
     if not args.example and not args.path:
@@ -253,39 +241,35 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size and --chunk-segments must be at least 1, got {args.batch_size} and {args.chunk_segments}")
     if args.model and args.template:
         raise ValueError("give either --model or --template, not both")
+    if args.threads < 0:
+        raise ValueError(f"--threads must be 0 (torch's default) or more, got {args.threads}")
     _check_output(args.output)
     path = example_path(args.example) if args.example else args.path
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file; check the path")
-    if args.threads < 0:
-        raise ValueError(f"--threads must be 0 (torch's default) or more, got {args.threads}")
-    if args.template:
-        narrator = TemplateNarrator()
-    else:
-        narrator = load_narrator(args.model, device=args.device, batch_size=args.batch_size)
+    return path
+
+
+def _narrator(args: argparse.Namespace):
+    import sys
+
+    from modeling_neuronarrator.report import TemplateNarrator, load_narrator
+
+    narrator = TemplateNarrator() if args.template else load_narrator(args.model, device=args.device, batch_size=args.batch_size)
     if args.threads and narrator.kind == "model":
         import torch
 
         torch.set_num_threads(args.threads)
     if narrator.kind == "template":
         print("note: no trained model available (or --template): narratives are written by the template writer "
-              "from the measured findings, not by the model", file=sys.stderr)
+              "from the measured findings, not by the model", file=sys.stderr)  # fmt: skip
+    return narrator
 
-    bar = tqdm(total=None, unit="segment", desc=os.path.basename(path), file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
 
-    def progress(done: int, total: int | None) -> None:
-        if total is not None and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
+def _print_report(report, args: argparse.Namespace, path: str) -> None:
+    import textwrap
 
-    try:
-        report = narrate_recording(
-            path, narrator, start_s=args.start, end_s=args.end, line_freq=args.line_freq,
-            batch_segments=args.chunk_segments, consistency=not args.no_consistency_check or args.strict, strict=args.strict,
-            progress=progress,
-        )
-    finally:
-        bar.close()
+    from modeling_neuronarrator.report import format_time
 
     print(os.path.basename(path))
     if not args.quiet:
@@ -303,6 +287,33 @@ def run(args: argparse.Namespace) -> int:
     if args.strict:
         print(f"  Strict mode: {report.n_repaired} of {len(report.segments)} narratives rewritten to state the measurement.")
     print(f"  {len(report.segments)} segments ({format_time(report.summary.analysed_s)}) in {report.timing['total_s']:.1f} s.")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from modeling_neuronarrator.report import narrate_recording, write_report
+
+    path = _recording_path(args)
+    narrator = _narrator(args)
+    bar = tqdm(total=None, unit="segment", desc=os.path.basename(path), file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
+
+    def progress(done: int, total: int | None) -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        report = narrate_recording(
+            path, narrator, start_s=args.start, end_s=args.end, line_freq=args.line_freq,
+            batch_segments=args.chunk_segments, consistency=not args.no_consistency_check or args.strict, strict=args.strict,
+            progress=progress,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    _print_report(report, args, path)
     if args.output:
         write_report(report, args.output)
         print(f"report written to {args.output}")

@@ -633,7 +633,7 @@ def test_recipe_consistency_step_narrates_real_recordings_and_the_card_shows_it(
     table states the role of each recording (trained on / validation / sealed test)."""
     import model_fixtures
 
-    from modeling_neuronarrator.training.default_recipe import _consistency_text, consistency_on_recordings
+    from modeling_neuronarrator.training.default_recipe import _consistency_text, consistency_on_recordings, wilson_interval
 
     config = model_fixtures.tiny_config()
     folder = tmp_path / "tiny"
@@ -648,10 +648,12 @@ def test_recipe_consistency_step_narrates_real_recordings_and_the_card_shows_it(
     result["training_subjects"] = ["alice/alice-01"]
     card = _consistency_text(result)
     assert "## Consistency: does the report contradict its own measurements?" in card
-    assert f"| {name} | trained on | 12 | {record['flagged']} | {100 * record['flagged_share']:.1f} % |" in card
+    low, high = wilson_interval(record["flagged"], 12)
+    share = f"{100 * record['flagged'] / 12:.1f} % [{100 * low:.1f}, {100 * high:.1f}]"
+    assert f"| alice | trained on | 1 | 12 | {record['flagged']} | {share} |" in card
     assert record["flagged_after_strict"] == 0 and card.rstrip().splitlines()[-1].endswith("| 0 |")  # strict leaves nothing flagged
     result["training_subjects"] = []
-    assert f"| {name} | validation | 12 |" in _consistency_text(result) and _consistency_text(None) == ""
+    assert "| alice | validation | 1 | 12 |" in _consistency_text(result) and _consistency_text(None) == ""
 
 
 def test_recipe_steps_skip_finished_work_and_keep_each_steps_time(tmp_path, monkeypatch):
@@ -705,6 +707,49 @@ def test_recipe_consistency_step_replaces_the_former_grounding_key(tmp_path, mon
     # the card's section from either key; the current key wins over the former one
     card = default_recipe._consistency_text(default_recipe._consistency_of({"grounding": quality["consistency"]}))
     assert "## Consistency: does the report contradict its own measurements?" in card
-    assert "| alice/alice-01 | trained on | 12 | 3 | 25.0 % | events 3 | 0 |" in card
+    assert "| alice | trained on | 1 | 12 | 3 | 25.0 % [8.9, 53.2] | events 3 | 0 |" in card
     assert default_recipe._consistency_of({"grounding": {"old": 1}, "consistency": {"new": 1}}) == {"new": 1}
     assert default_recipe._consistency_of({}) is None and default_recipe._consistency_text(None) == ""
+
+
+def test_wilson_interval_and_per_source_consistency_rows():
+    """Wilson's 95 % interval (checked against its closed form at two points) and the card's rows:
+    one-segment trials of a source summed into one row, a source's trained and validation subjects apart."""
+    from modeling_neuronarrator.training.default_recipe import _consistency_rows, wilson_interval
+
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(5, 120) == pytest.approx((0.0179, 0.0938), abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    trial = {"source": "ssvepy", "subject": "ssvepy-01", "segments": 1, "fields": {}, "flagged_after_strict": 0}
+    recordings = {f"ssvepy/t{i}": {**trial, "flagged": i % 2, "fields": {"artifacts": i % 2}} for i in range(4)}
+    recordings["pylossless/s01"] = {"source": "pylossless", "subject": "s01", "segments": 111, "flagged": 0, "fields": {}}
+    recordings["pylossless/s02"] = {"source": "pylossless", "subject": "s02", "segments": 120, "flagged": 5, "fields": {"change": 5}}
+    rows = {(r["source"], r["role"]): r for r in _consistency_rows({"recordings": recordings, "training_subjects": ["pylossless/s01"]})}
+    assert rows["ssvepy", "sealed test"]["recordings"] == 4 and rows["ssvepy", "sealed test"]["flagged"] == 2
+    assert rows["ssvepy", "sealed test"]["fields"] == {"artifacts": 2}
+    assert rows["pylossless", "trained on"]["segments"] == 111 and rows["pylossless", "validation"]["flagged"] == 5
+
+
+def test_stage2_prompt_flags_follow_the_config_and_annotations_need_findings():
+    """The paper's configuration starts from a grounded stage 1 (findings and annotations in the
+    prompt): its stage 2 config turns the findings off, and the annotations line goes with them,
+    so the saved model loads (a config with annotations but no findings is refused)."""
+    from types import SimpleNamespace
+
+    import model_fixtures
+
+    from modeling_neuronarrator import NeuroNarratorConfig
+    from modeling_neuronarrator.training.trainer import _prompt_flags_from_config
+
+    start = model_fixtures.tiny_config(findings_in_prompt=True, annotations_in_prompt=True)
+    model = SimpleNamespace(config=start)
+    processor = model_fixtures.tiny_processor(start)
+    _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": False})), model, processor)
+    assert (start.findings_in_prompt, start.annotations_in_prompt) == (False, False)
+    assert (processor.findings_in_prompt, processor.annotations_in_prompt) == (False, False)
+    NeuroNarratorConfig.from_dict(start.to_dict())  # valid again
+    grounded = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "annotations_in_prompt": True}))
+    _prompt_flags_from_config(grounded, model, processor)
+    assert (start.findings_in_prompt, start.annotations_in_prompt, processor.annotations_in_prompt) == (True, True, True)
+    _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={})), model, processor)  # silent: kept
+    assert start.annotations_in_prompt is True

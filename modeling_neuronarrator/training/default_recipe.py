@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -476,26 +477,58 @@ def _findings_head_text(model_config) -> str:
     return text
 
 
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (95 % with the default z): unlike the normal
+    approximation it stays inside [0, 1] and is not empty at 0 of n."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _consistency_rows(consistency: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-recording counts summed per source and role (a source's trials or subjects are one
+    row; pylossless has a trained and a validation subject, two rows)."""
+    trained = set(consistency.get("training_subjects", []))
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in consistency["recordings"].values():
+        role = "trained on" if f"{r['source']}/{r['subject']}" in trained else ("sealed test" if r["source"] in TEST_SOURCES else "validation")
+        row = rows.setdefault((r["source"], role), {"source": r["source"], "role": role, "recordings": 0, "segments": 0,
+                                                    "flagged": 0, "after_strict": 0, "fields": {}})  # fmt: skip
+        row["recordings"] += 1
+        row["segments"] += r["segments"]
+        row["flagged"] += r["flagged"]
+        row["after_strict"] += r.get("flagged_after_strict", 0)
+        for field, n in r["fields"].items():
+            row["fields"][field] = row["fields"].get(field, 0) + n
+    return list(rows.values())
+
+
 def _consistency_text(consistency: Optional[dict[str, Any]]) -> str:
-    """The card's table of the report's consistency check on each real offline recording."""
+    """The card's table of the report's consistency check on the real offline recordings, per source."""
     if not consistency:
         return ""
-    trained = set(consistency.get("training_subjects", []))
-    lines = ["| Recording | Role | Segments | Flagged | Share | Fields most often flagged | Flagged after `--strict` |",
-             "|---|---|---|---|---|---|---|"]
-    for name, r in consistency["recordings"].items():
-        role = "trained on" if f"{r['source']}/{r['subject']}" in trained else ("sealed test" if r["source"] in TEST_SOURCES else "validation")
-        fields = ", ".join(f"{f} {n}" for f, n in list(r["fields"].items())[:3]) or "-"
-        lines.append(f"| {name} | {role} | {r['segments']} | {r['flagged']} | {100 * r['flagged_share']:.1f} % | {fields} | {r.get('flagged_after_strict', '-')} |")
+    lines = ["| Source | Role | Recordings | Segments | Flagged | Share (95 % CI) | Fields most often flagged | Flagged after `--strict` |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in _consistency_rows(consistency):
+        low, high = wilson_interval(row["flagged"], row["segments"])
+        fields = ", ".join(f"{f} {n}" for f, n in sorted(row["fields"].items(), key=lambda item: -item[1])[:3]) or "-"
+        share = row["flagged"] / row["segments"] if row["segments"] else 0.0
+        lines.append(f"| {row['source']} | {row['role']} | {row['recordings']} | {row['segments']} | {row['flagged']} | "
+                     f"{100 * share:.1f} % [{100 * low:.1f}, {100 * high:.1f}] | {fields} | {row['after_strict']} |")  # fmt: skip
     return f"""
 ## Consistency: does the report contradict its own measurements?
 
-Each real offline recording narrated whole (`narrate_recording`), the model's own narrative of
-every segment checked against its measured findings by the report's consistency check: a segment is
-flagged when its narrative states a value the measurement contradicts, or one it cannot verify
-(a source label on a recording that has none). The target is at most 5 % on every recording.
-`--strict` (the Space's mode) rewrites each flagged narrative to the measurement and strikes label
-claims the recording does not carry; its last column counts what is still flagged after it.
+Each real offline recording narrated whole (`narrate_recording`), as a user's file is (no source
+labels), the model's own narrative of every segment checked against its measured findings by the
+report's consistency check: a segment is flagged when its narrative states a value the measurement
+contradicts, or one it cannot verify (a source label on a recording that has none). Counts are
+summed per source and role (per-recording counts in quality.json); the interval is Wilson's. The
+target is at most 5 % on every source. `--strict` (the Space's mode) rewrites each flagged
+narrative to the measurement and strikes label claims the recording does not carry; its last
+column counts what is still flagged after it.
 
 {chr(10).join(lines)}
 """

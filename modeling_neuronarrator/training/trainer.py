@@ -207,6 +207,20 @@ def _apply_lora(model, lora: dict[str, Any]):
     )
 
 
+def _prompt_flags_from_config(config: TrainConfig, model, processor) -> None:
+    """Stage 2's prompt layout from its config: ``findings_in_prompt`` and ``annotations_in_prompt``
+    override what the start folder was saved with; the annotations line follows the measured one, so
+    a prompt without findings has none (the paper's configuration started from a grounded stage 1)."""
+    wanted = {flag: config.model.overrides.get(flag) for flag in ("findings_in_prompt", "annotations_in_prompt")}
+    findings = bool(model.config.findings_in_prompt if wanted["findings_in_prompt"] is None else wanted["findings_in_prompt"])
+    annotations = bool(getattr(model.config, "annotations_in_prompt", False) if wanted["annotations_in_prompt"] is None else wanted["annotations_in_prompt"])
+    for flag, value in (("findings_in_prompt", findings), ("annotations_in_prompt", annotations and findings)):
+        if value != getattr(model.config, flag, False):
+            logger.info("stage 2: %s=%s from the config (the start folder had %s)", flag, value, not value)
+            setattr(model.config, flag, value)
+            setattr(processor, flag, value)
+
+
 def _tokenizer_texts(config: TrainConfig, train_data) -> list[str]:
     """What the own tokenizer is trained on: every text the language model reads, in proportion.
     The narratives, and each row's prompt text (the instruction, and with ``findings_in_prompt``
@@ -283,12 +297,7 @@ class _NarrativeStage(_GroundingStage):
         model, processor = _load_stage2_start(config)
         # Grounded narration is a property of the prompt, which stage 2 trains: a stage-1 folder
         # (or an older checkpoint) saved without it is narrated grounded when the config says so.
-        for flag in ("findings_in_prompt", "annotations_in_prompt"):
-            wanted = config.model.overrides.get(flag)
-            if wanted is not None and bool(wanted) != getattr(model.config, flag, False):
-                setattr(model.config, flag, bool(wanted))
-                setattr(processor, flag, bool(wanted))
-                logger.info("stage 2: %s=%s from the config (the start folder had %s)", flag, bool(wanted), not wanted)
+        _prompt_flags_from_config(config, model, processor)
         if config.model.lora:
             model = _apply_lora(model, config.model.lora)
         train_data, validation_data = build_datasets(

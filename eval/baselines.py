@@ -372,9 +372,12 @@ class FindingsClassifierTemplate(Baseline):
             record = _unflatten(flat)
             for key, default in (("band_power_by_region", {}), ("band_power_by_hemisphere", {}), ("posterior_dominant_rhythm_hz", None)):
                 record.setdefault(key, default)
-            # Rounded to the precision narratives use (Findings' docstring), and consistent band.
-            record["dominant_frequency_hz"] = round(max(0.5, record.get("dominant_frequency_hz", 0.5)), 1)
-            record["dominant_band"] = dominant_band_of(record["dominant_frequency_hz"])
+            # Rounded to the precision narratives use (Findings' docstring), and consistent band; a
+            # predicted "no dominant rhythm" (None) keeps the band its classifier gave.
+            frequency = record.get("dominant_frequency_hz", 0.5)
+            if frequency is not None:
+                record["dominant_frequency_hz"] = round(max(0.5, frequency), 1)
+                record["dominant_band"] = dominant_band_of(record["dominant_frequency_hz"])
             if record.get("posterior_dominant_rhythm_hz") is not None:
                 record["posterior_dominant_rhythm_hz"] = round(record["posterior_dominant_rhythm_hz"], 1)
             record["amplitude_uv"] = max(0.0, float(record.get("amplitude_uv", 0.0)))

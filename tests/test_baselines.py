@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -269,3 +271,24 @@ def test_findings_classifier_encodes_record_valued_fields_order_free():
     encoded = FindingsClassifierTemplate._encode(events)
     assert encoded == FindingsClassifierTemplate._encode(list(reversed(events)))
     assert FindingsClassifierTemplate._decode(encoded) == sorted(events, key=lambda e: e["onset_s"])
+
+
+def test_findings_classifier_predicts_no_dominant_rhythm(rows):
+    """Rows measured with no dominant rhythm (dominant_frequency_hz None) train a presence classifier;
+    a prediction of "none" stays None (no rhythm stated), the band its classifier gave, and the
+    narrative is written (it once failed comparing None with 0.5)."""
+    train, test = rows
+
+    def without_rhythm(row):
+        findings = json.loads(row["findings"])
+        if row["source"] == "tuab":
+            findings["dominant_frequency_hz"] = None
+        return {**row, "findings": json.dumps(findings)}
+
+    baseline = FindingsClassifierTemplate(n_estimators=10).fit([without_rhythm(r) for r in train])
+    records, _ = baseline.predict_fields(test)
+    tuab = [rec for rec, row in zip(records, test) if row["source"] == "tuab"]
+    assert tuab and all(rec["dominant_frequency_hz"] is None and rec["dominant_band"] in ("delta", "theta", "alpha", "beta", "gamma") for rec in tuab)
+    others = [rec for rec, row in zip(records, test) if row["source"] != "tuab"]
+    assert any(rec["dominant_frequency_hz"] is not None for rec in others)  # the presence classifier tells them apart
+    assert len(baseline.predict(test)) == len(test)

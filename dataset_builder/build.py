@@ -144,7 +144,7 @@ def _check_front_end_policies(work: Path, readers: Mapping[str, SourceReader]) -
                 f"{previous[name]}, but the {name} reader now asks for {kwargs}; resume with the code that started "
                 f"the build, or delete {work / name} to rebuild that source"
             )
-    _write_json_atomic(path, {**previous, **current})
+    write_json_atomic(path, {**previous, **current})
 
 
 def recording_rows(
@@ -282,7 +282,7 @@ def _run_unit(unit: _Unit) -> tuple[str, int, float, Optional[dict]]:
             "file": unit.item.path,
             "error": f"{type(error).__name__}: {error}",
         }
-        _write_json_atomic(unit.error_path, record)
+        write_json_atomic(unit.error_path, record)
         return unit.path, 0, 0.0, record
     if os.path.exists(unit.error_path):
         os.remove(unit.error_path)  # a retry succeeded
@@ -290,10 +290,12 @@ def _run_unit(unit: _Unit) -> tuple[str, int, float, Optional[dict]]:
     return unit.path, n_rows, n_rows * unit.settings.segment_seconds, None
 
 
-def _write_json_atomic(path: str | Path, data: Any) -> None:
+def write_json_atomic(path: str | Path, data: Any, sort_keys: bool = True) -> None:
+    """Write JSON through a temporary file of this process renamed over ``path``: a killed writer
+    leaves the old file, and concurrent writers never share a temporary file."""
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2, sort_keys=True, default=str)
+        json.dump(data, stream, indent=2, sort_keys=sort_keys, default=str)
     os.replace(tmp, path)
 
 
@@ -458,7 +460,7 @@ def _prepare_work(work: Path, out_dir: Path, settings: BuildSettings) -> None:
                 f"or delete {work} to start over"
             )
     else:
-        _write_json_atomic(settings_path, settings.fingerprint())
+        write_json_atomic(settings_path, settings.fingerprint())
     for stale in work.glob("*/*.tmp-*"):  # temp files of a killed build
         stale.unlink()
 
@@ -507,7 +509,7 @@ def _export_units(
                 stream.write(json.dumps(record, sort_keys=True) + "\n")
     info["label_issues"] = len(label_issues)
     info["split_subjects"] = split_report(splits)
-    _write_json_atomic(out_dir / "build_info.json", info)
+    write_json_atomic(out_dir / "build_info.json", info)
     return info
 
 

@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from dataset_builder.agreement import read_labels  # the one reader of row labels
 from modeling_neuronarrator.eeg_io_neuronarrator import SAMPLING_RATE_HZ
 from modeling_neuronarrator.findings_neuronarrator import BAND_EDGES_HZ, BANDS
 
@@ -80,12 +81,6 @@ def _eeg_batches(rows):
     numpy_rows = rows.with_format("numpy", columns=["eeg"])
     for start in range(0, len(rows), _FEATURE_BATCH):
         yield np.asarray(numpy_rows[start : start + _FEATURE_BATCH]["eeg"], dtype=np.float32)
-
-
-def _labels(value: Any) -> dict[str, str]:
-    from dataset_builder.agreement import read_labels  # the one reader of row labels
-
-    return read_labels(value)
 
 
 def eeg_features(eeg: np.ndarray) -> np.ndarray:
@@ -170,7 +165,7 @@ class Oracle(Baseline):
     def predict(self, rows) -> list[str]:
         describe = _describe()
         return [
-            describe(findings, _labels(labels) or None, seed=str(row_id))
+            describe(findings, read_labels(labels) or None, seed=str(row_id))
             for row_id, findings, labels in zip(_column(rows, "id"), _column(rows, "findings"), _column(rows, "labels"))
         ]
 
@@ -303,7 +298,7 @@ class FindingsClassifierTemplate(Baseline):
                 self._fit_classifier(leaf, x, [self._encode(v) for v in values], rf_kwargs)
         # Which label keys each source carries: a label is predicted only for rows of a source that
         # had it in training (a held-out source gets none), and learnt from those rows only.
-        train_labels = [_labels(lab) for lab in _column(train_rows, "labels")]
+        train_labels = [read_labels(lab) for lab in _column(train_rows, "labels")]
         self._source_labels: dict[str, set[str]] = {}
         for source, labels in zip(_column(train_rows, "source"), train_labels):
             self._source_labels.setdefault(source, set()).update(labels)

@@ -34,7 +34,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -865,10 +864,10 @@ _STEP_RUNNERS = {
 
 
 def _write_json(path: Path, value: Any) -> None:
-    """Write JSON atomically (a temporary file renamed over the target: a killed run leaves the old file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    os.replace(tmp, path)
+    """quality.json and the timings, atomically, in the order they were built (their tables follow it)."""
+    from dataset_builder.build import write_json_atomic
+
+    write_json_atomic(path, value, sort_keys=False)
 
 
 def _read_timings(config) -> dict[str, float]:

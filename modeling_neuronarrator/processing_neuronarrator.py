@@ -81,8 +81,9 @@ def annotated_labels_text(findings: Findings | dict) -> str:
 def prompt_findings_text(findings: Findings | dict, annotations: bool = False) -> str:
     """What a grounded prompt says about the segment: the measured line, and with ``annotations``
     the annotated-keys line (``NeuroNarratorConfig.annotations_in_prompt``)."""
-    measured = measured_findings_text(findings)
-    return f"{measured}\n{annotated_labels_text(findings)}" if annotations else measured
+    f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)  # read once for both lines
+    measured = measured_findings_text(f)
+    return f"{measured}\n{annotated_labels_text(f)}" if annotations else measured
 
 
 def _as_float_array(name: str, value: Any, ndim: int) -> np.ndarray:

@@ -35,7 +35,7 @@ import numpy as np
 from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
 from modeling_neuronarrator.validation_neuronarrator import check_option
 
-from .augment import augment_raw, scenario_seed
+from .augment import SCENARIO_SUFFIX, augment_raw, scenario_seed
 from .description import describe
 from .export import corpus_features, export_corpus
 from .labels import LABEL_VOCABULARY
@@ -346,7 +346,7 @@ def _with_scenario_copies(indexed: list[tuple[SourceReader, RecordingItem]], cop
         out.append((reader, item))
         for n in range(1, copies + 1):
             extra = {**item.extra, "scenario_of": item.recording, "scenario_copy": n, "unannotated": n % 2 == 0}
-            out.append((reader, dataclasses.replace(item, recording=f"{item.recording}-scn{n}", extra=extra)))
+            out.append((reader, dataclasses.replace(item, recording=f"{item.recording}{SCENARIO_SUFFIX}{n}", extra=extra)))
     return out
 
 

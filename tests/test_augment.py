@@ -15,6 +15,8 @@ from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtrac
 
 SFREQ = 200.0
 VIEWS = dict(augment.MONTAGE_VIEWS)
+ARTIFACT_TABLE = dict(augment.ARTIFACTS)
+SECOND_P = augment.SECOND_ARTIFACT_PROBABILITY
 SECONDS = 80.0
 
 
@@ -26,10 +28,11 @@ def _raw(synth, seconds: float = SECONDS, seed: int = 0):
     return mne.io.RawArray(x * 1e-6, info, verbose="error")
 
 
-def _one_block(monkeypatch, state: str = "recorded", artifact: str = "none") -> None:
-    """Scenario copies made of a single block holding ``state`` and ``artifact``."""
+def _one_block(monkeypatch, state: str = "recorded", artifact: str = "none", second: str = "") -> None:
+    """Scenario copies made of a single block holding ``state``, ``artifact`` and, if named, ``second``."""
     monkeypatch.setattr(augment, "STATES", {state: 1.0})
-    monkeypatch.setattr(augment, "ARTIFACTS", {artifact: 1.0})
+    monkeypatch.setattr(augment, "ARTIFACTS", {artifact: 1.0, **({second: 1e-9} if second else {})})
+    monkeypatch.setattr(augment, "SECOND_ARTIFACT_PROBABILITY", 1.0 if second else 0.0)
     monkeypatch.setattr(augment, "BLOCK_SECONDS", (1e6, 1e6))
     _one_view(monkeypatch, "recorded")
 
@@ -107,6 +110,25 @@ def test_artifacts_are_detected_as_themselves(synth, monkeypatch, artifact):
     hits = [artifact in f.artifacts for f in findings]
     assert np.mean(hits) >= 0.8, [f.artifacts for f in findings]
     assert not any(artifact in f.artifacts for f in _findings(_raw(synth)))
+
+
+@pytest.mark.parametrize("first,second", [("eye_movement", "flat_channel"), ("line_noise", "muscle"), ("flat_channel", "eye_movement"), ("eye_blink", "line_noise")])
+def test_two_artifacts_in_one_block_are_both_measured(synth, monkeypatch, first, second):
+    _one_block(monkeypatch, "recorded", first, second)
+    copy, blocks = augment_raw(_raw(synth), seed=5)
+    assert blocks[0].artifacts == (first, second)
+    findings = _findings(copy)
+    for artifact in (first, second):
+        assert np.mean([artifact in f.artifacts for f in findings]) >= 0.8, (artifact, [f.artifacts for f in findings])
+    # The draw: a second artifact only beside a first one, never the same one twice.
+    monkeypatch.setattr(augment, "ARTIFACTS", dict(ARTIFACT_TABLE))
+    monkeypatch.setattr(augment, "SECOND_ARTIFACT_PROBABILITY", SECOND_P)
+    monkeypatch.setattr(augment, "STATES", {"recorded": 1.0})
+    monkeypatch.setattr(augment, "BLOCK_SECONDS", (20.0, 20.0))
+    _, many = augment_raw(_raw(synth, seconds=2000.0), seed=3)
+    assert all(b.second_artifact == "none" or b.artifact not in ("none", b.second_artifact) for b in many)
+    with_one = [b for b in many if b.artifact != "none"]
+    assert 0.15 < np.mean([b.second_artifact != "none" for b in with_one]) < 0.6
 
 
 def test_line_noise_follows_the_mains_and_survives_a_bipolar_view(synth, monkeypatch):

@@ -196,6 +196,32 @@ def test_subject_split_holds_out_every_row_of_the_named_subjects(corpus, tmp_pat
         load_config(bad, overrides={"corpus": str(corpus)})
 
 
+def test_heldout_scenario_copies_bound_the_heldout_rows(tmp_path):
+    from dataset_builder.augment import scenario_copy_number
+    from modeling_neuronarrator.training.data import build_datasets
+
+    assert [scenario_copy_number(r) for r in ("rec", "rec-scn7", "rec-scn12", "scn3", "rec-scn")] == [0, 7, 12, 0, 0]
+    rows = synthetic_rows(n_recordings=5, n_segments=4)
+    # Recording rec1 of subject subj1 and its copies 1-3 (the copies keep the subject).
+    for row in rows:
+        r = int(row["recording"][3:])
+        if r >= 1:
+            name = "rec1" if r == 1 else f"rec1-scn{r - 1}"
+            row.update(subject="subj1", recording=name, id=f"synthetic/{name}/{row['segment_index']:05d}")
+    corpus = write_corpus(tmp_path / "copies", rows)
+    config = _config(corpus, tmp_path)
+    config.data.split_mode, config.data.heldout_subjects = "subjects", ["synthetic/subj1"]
+    _, heldout = build_datasets(config, history=2)
+    assert sorted(set(heldout.column("recording"))) == ["rec1", "rec1-scn1", "rec1-scn2", "rec1-scn3"]
+    config.data.heldout_scenario_copies = 1
+    train, heldout = build_datasets(config, history=2)
+    assert sorted(set(heldout.column("recording"))) == ["rec1", "rec1-scn1"] and len(heldout) == 8 and len(train) == 4
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("data:", "data:\n  heldout_scenario_copies: -1", 1))
+    with pytest.raises(ValueError, match="heldout_scenario_copies must be an int >= 0 or null"):
+        load_config(bad, overrides={"corpus": str(corpus)})
+
+
 def test_epoch_sampler_is_deterministic_per_epoch():
     sampler = EpochSampler(10, seed=3)
     first = list(sampler)

@@ -66,6 +66,10 @@ class DataSection:
     split_mode: str = "corpus"
     time_block_fraction: float = 0.2
     heldout_subjects: list[str] = field(default_factory=list)
+    # Held-out rows of scenario copies numbered above this are left out of the held-out set (the
+    # recorded segments and copies 1..N are scored): the training corpus can carry more copies
+    # than its evaluation needs, and generation is the evaluation's cost. None: every copy.
+    heldout_scenario_copies: Optional[int] = None
     # Stage 2: a training row whose findings report an artifact is seen this many times per epoch
     # (artifacts are rare, and a narrator trained on the raw mix learns to say "no artifacts").
     artifact_repeats: int = 1
@@ -193,6 +197,9 @@ def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) ->
                 f"{path}: split_mode 'subjects' needs data.heldout_subjects, a list of 'source/subject' strings "
                 f"(e.g. ['pylossless/s02']); got {config.data.heldout_subjects!r}"
             )
+    copies = config.data.heldout_scenario_copies
+    if copies is not None and (not isinstance(copies, int) or isinstance(copies, bool) or copies < 0):
+        raise ValueError(f"{path}: data.heldout_scenario_copies must be an int >= 0 or null (every copy), got {copies!r}")
     if not isinstance(config.data.artifact_repeats, int) or config.data.artifact_repeats < 1:
         raise ValueError(f"{path}: data.artifact_repeats must be an int >= 1 (1 = no oversampling), got {config.data.artifact_repeats!r}")
     if config.data.history < 0:

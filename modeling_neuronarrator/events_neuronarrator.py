@@ -41,7 +41,7 @@ import numpy as np
 from scipy import ndimage as _ndimage
 from scipy import signal as _signal
 
-from .eeg_io_neuronarrator import STANDARD_CHANNELS, resample_poly
+from .eeg_io_neuronarrator import STANDARD_CHANNELS, resample_poly, sosfiltfilt
 from .findings_neuronarrator import EVENT_KINDS, THRESHOLDS, Event
 
 __all__ = ["detect_events", "detect_spike_wave", "events_in_segment"]
@@ -102,7 +102,7 @@ def _analysis_signal(x: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, f
     up, down = _rational(_ANALYSIS_RATE_HZ / float(sampling_rate))
     y = resample_poly(x, up, down) if up != down else x
     fs = _ANALYSIS_RATE_HZ if up != down else float(sampling_rate)
-    return _signal.sosfiltfilt(_band_sos(fs), y, axis=-1), fs
+    return sosfiltfilt(_band_sos(fs), y), fs
 
 
 def _frame_rules(y: np.ndarray, fs: float, n: int, step: int) -> dict[str, np.ndarray]:

@@ -51,6 +51,7 @@ from .eeg_io_neuronarrator import (
     raw_positions,
     read_recording,
     resample_poly,
+    sosfiltfilt,
 )
 from .eeg_io_neuronarrator import _row_std
 from .findings_neuronarrator import apply_state
@@ -535,7 +536,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         up, down = _rational(fs_out / source.sfreq)
         if up != down:
             x = resample_poly(x, up, down, padtype="line")
-        x = signal.sosfiltfilt(sos, x, axis=-1)
+        x = sosfiltfilt(sos, x)  # scipy's, channels at once
         t0 = first_sample / source.sfreq  # time of output sample 0
         # Events on the continuous window (padding included: one crossing a segment edge is whole).
         events = _detect_events(x, fs_out, source.map.recorded, t0) if self.detect_events else []

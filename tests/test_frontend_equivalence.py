@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from modeling_neuronarrator.eeg_io_neuronarrator import resample_poly
+from modeling_neuronarrator import eeg_io_neuronarrator
+from modeling_neuronarrator.eeg_io_neuronarrator import resample_poly, sosfiltfilt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "eval"))
 import frontend_equivalence  # noqa: E402
@@ -36,6 +37,48 @@ def test_resample_poly_falls_back_to_scipy():
     np.testing.assert_array_equal(resample_poly(x, 25, 32, padtype="line"), signal.resample_poly(x, 25, 32, axis=-1, padtype="line"))
     x32 = np.random.default_rng(1).standard_normal((2, 5000)).astype(np.float32)
     np.testing.assert_array_equal(resample_poly(x32, 1, 4), signal.resample_poly(x32, 1, 4, axis=-1))
+
+
+def _filters():
+    return {
+        "band-pass 0.3-75 Hz at 200 Hz (front-end)": signal.butter(2, [0.3, 75.0], btype="bandpass", output="sos", fs=200.0),
+        "band-pass 1-20 Hz at 50 Hz (events)": signal.butter(2, [1.0, 20.0], btype="bandpass", output="sos", fs=50.0),
+        "8th-order low-pass (bad channels)": signal.butter(8, 47.5, output="sos", fs=256.0),
+        "odd order, zeros in the last section": signal.butter(3, 10.0, output="sos", fs=200.0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_filters()))
+@pytest.mark.parametrize("shape", [(19, 20000), (5, 3001), (1, 64), (19, 16)])
+def test_sosfiltfilt_is_scipys_bit_for_bit(name, shape):
+    sos = _filters()[name]
+    rng = np.random.default_rng(shape[1])
+    x = np.cumsum(rng.standard_normal(shape), axis=-1) * 3.0 + 40.0 * rng.standard_normal(shape)
+    try:
+        expected = signal.sosfiltfilt(sos, x, axis=-1)
+    except ValueError:  # shorter than scipy's padding: the same error
+        with pytest.raises(ValueError):
+            sosfiltfilt(sos, x)
+        return
+    got = sosfiltfilt(sos, x)
+    assert got.dtype == np.float64 and got.shape == x.shape
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(sosfiltfilt(sos, np.asfortranarray(x)), expected)  # any memory layout
+
+
+def test_sosfiltfilt_uses_the_compiled_kernel_when_numba_is_there():
+    pytest.importorskip("numba")
+    assert eeg_io_neuronarrator._compiled_sosfiltfilt() is not None
+
+
+def test_sosfiltfilt_falls_back_to_scipy(monkeypatch):
+    sos = _filters()["band-pass 0.3-75 Hz at 200 Hz (front-end)"]
+    x = np.random.default_rng(2).standard_normal((3, 500))
+    monkeypatch.setattr(eeg_io_neuronarrator, "_compiled_sosfiltfilt", lambda: None)  # as without numba
+    np.testing.assert_array_equal(sosfiltfilt(sos, x), signal.sosfiltfilt(sos, x, axis=-1))
+    np.testing.assert_array_equal(sosfiltfilt(sos, x.astype(np.float32)), signal.sosfiltfilt(sos, x.astype(np.float32), axis=-1))
+    with pytest.raises(ValueError):  # scipy's own error for a signal shorter than its padding
+        sosfiltfilt(sos, x[:, :10])
 
 
 def _reference_or_skip():

@@ -512,32 +512,11 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         apply_notch: bool,
         previous: list[Findings],
     ) -> tuple[dict[str, np.ndarray], list[Findings]]:
+        """One window of segments starting at ``starts`` (s): read, harmonize and filter it
+        (``_filtered_window``), detect events on it, cut the segments and measure them."""
         fs_out = float(self.sampling_rate)
         n_seg_out = self.segment_samples
-        pad = self.filter_padding_seconds
-        # Window in source samples, padded for the filters and clipped to the recording.
-        first_sample = max(0, int(math.floor((starts[0] - pad) * source.sfreq)))
-        last_sample = min(source.n_times, int(math.ceil((starts[-1] + self.segment_seconds + pad) * source.sfreq)) + 1)
-        data = source.read_source(first_sample, last_sample)  # (n_source, n) uV
-
-        # Flat channels in the unfiltered source data, per segment.
-        seg_src = int(round(self.segment_seconds * source.sfreq))
-        firsts = np.round(starts * source.sfreq).astype(int) - first_sample  # (n_seg,)
-        if len(starts) > 1 and np.all(np.diff(firsts) == seg_src) and firsts[-1] + seg_src <= data.shape[-1]:
-            # Back-to-back segments: one reshape, one vectorized std.
-            blocks = data[:, firsts[0] : firsts[0] + len(starts) * seg_src].reshape(len(data), len(starts), seg_src)
-            stds = _row_std(blocks).T  # (n_seg, n_source)
-        else:
-            stds = np.stack([data[:, a : a + seg_src].std(axis=-1) for a in firsts])
-        raw_flat = source.flat_bad | (stds < THRESHOLDS["flat_std_uv"]).any(axis=-1)
-
-        x = source.map.matrix @ data  # (19, n) uV
-        x -= x.mean(axis=-1, keepdims=True)  # offsets would ring through the resampler's edges
-        up, down = _rational(fs_out / source.sfreq)
-        if up != down:
-            x = resample_poly(x, up, down, padtype="line")
-        x = sosfiltfilt(sos, x)  # scipy's, channels at once
-        t0 = first_sample / source.sfreq  # time of output sample 0
+        x, t0, raw_flat = self._filtered_window(source, starts, sos)  # (19, n) uV at fs_out; t0 s of sample 0
         # Events on the continuous window (padding included: one crossing a segment edge is whole).
         events = _detect_events(x, fs_out, source.map.recorded, t0) if self.detect_events else []
         offsets = np.round((starts - t0) * fs_out).astype(int)
@@ -547,13 +526,10 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         psd, freqs = segment_psd(before_notch.astype(np.float32), fs_out)  # float32: half the FFT work
         if apply_notch:
             b, a = _notch(fs_out, float(line))
-            x = signal.filtfilt(b, a, x, axis=-1)
-            segments = _cut(x, offsets, n_seg_out)  # (n_seg, 19, T)
+            segments = _cut(signal.filtfilt(b, a, x, axis=-1), offsets, n_seg_out)  # (n_seg, 19, T)
         else:
             segments = before_notch
-
         powers = band_power(psd, freqs)  # (n_seg, 19, 5) uV^2
-        topomaps = self._topomaps(powers)  # (n_seg, 5, H, W)
         mask = np.broadcast_to(source.map.recorded, (len(starts), len(STANDARD_CHANNELS))).copy()
         findings = compute_findings(
             segments, fs_out, channel_mask=mask, psd=psd, freqs=freqs, line_freq=line,
@@ -562,14 +538,44 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         )  # fmt: skip
         for item, start in zip(findings, starts):
             item.events = events_in_segment(events, float(start), float(start) + self.segment_seconds)
+        eeg = np.empty(segments.shape, dtype=np.float32)
+        np.multiply(segments, self.eeg_scale, out=eeg, casting="unsafe")  # float64 product rounded once: astype's numbers
         arrays = {
-            "eeg": (segments * self.eeg_scale).astype(np.float32),
+            "eeg": eeg,
             "channel_mask": mask,
-            "topomaps": topomaps.astype(np.float32, copy=False),
+            "topomaps": self._topomaps(powers).astype(np.float32, copy=False),  # (n_seg, 5, H, W)
             "band_powers": powers.astype(np.float32),
             "segment_start_s": np.asarray(starts, dtype=np.float64),
         }
         return arrays, findings
+
+    def _filtered_window(self, source: _Source, starts: np.ndarray, sos: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """The window of segments ``starts`` plus ``filter_padding_seconds`` on each side (clipped
+        to the recording), read, mapped onto the 19 channels, resampled to ``sampling_rate`` and
+        band-passed: ``(x (19, n) uV, t0 s of x's first sample, raw_flat (n_seg,) bool)``;
+        ``raw_flat`` marks segments with a flat channel in the unfiltered source data."""
+        pad = self.filter_padding_seconds
+        first_sample = max(0, int(math.floor((starts[0] - pad) * source.sfreq)))
+        last_sample = min(source.n_times, int(math.ceil((starts[-1] + self.segment_seconds + pad) * source.sfreq)) + 1)
+        data = source.read_source(first_sample, last_sample)  # (n_source, n) uV
+        raw_flat = source.flat_bad | (self._source_stds(source, data, starts, first_sample) < THRESHOLDS["flat_std_uv"]).any(axis=-1)
+        x = _apply_map(source.map.matrix, data)  # (19, n) uV
+        x -= x.mean(axis=-1, keepdims=True)  # offsets would ring through the resampler's edges
+        up, down = _rational(float(self.sampling_rate) / source.sfreq)
+        if up != down:
+            x = resample_poly(x, up, down, padtype="line")
+        return sosfiltfilt(sos, x), first_sample / source.sfreq, raw_flat
+
+    def _source_stds(self, source: _Source, data: np.ndarray, starts: np.ndarray, first_sample: int) -> np.ndarray:
+        """``(n_seg, n_source)`` standard deviation of each segment's source samples (``data``
+        read from ``first_sample`` on)."""
+        seg_src = int(round(self.segment_seconds * source.sfreq))
+        firsts = np.round(starts * source.sfreq).astype(int) - first_sample  # (n_seg,)
+        if len(starts) > 1 and np.all(np.diff(firsts) == seg_src) and firsts[-1] + seg_src <= data.shape[-1]:
+            # Back-to-back segments: one reshape, one vectorized std.
+            blocks = data[:, firsts[0] : firsts[0] + len(starts) * seg_src].reshape(len(data), len(starts), seg_src)
+            return _row_std(blocks).T
+        return np.stack([data[:, a : a + seg_src].std(axis=-1) for a in firsts])
 
     def _topomaps(self, powers: np.ndarray) -> np.ndarray:
         """``(n, 19, 5)`` band powers -> ``(n, 5, H, W)`` log10 relative power images."""
@@ -613,6 +619,16 @@ def _cut(x: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray:
         return np.ascontiguousarray(block.transpose(1, 0, 2))
     index = offsets[:, None] + np.arange(length)[None, :]  # (n_seg, T)
     return np.ascontiguousarray(np.moveaxis(x[:, index], 0, 1))
+
+
+def _apply_map(matrix: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """``matrix @ data``: ``(19, n_source) @ (n_source, n)``. When every 10-20 site is a copy of
+    one source channel (weight 1, the usual 10-20 recording) the rows are copied instead: the
+    same numbers (``1 * x`` plus zeros is ``x``) without the matrix product."""
+    nonzero = matrix != 0
+    if np.all(nonzero.sum(axis=1) == 1) and np.all(matrix[nonzero] == 1.0):
+        return data[np.argmax(nonzero, axis=1)]  # fancy indexing: a new array
+    return matrix @ data
 
 
 def _spatial(channel_map: ChannelMap) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Sequence
 
@@ -379,19 +380,32 @@ def segment_psd(eeg_uv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, n
     eeg_uv = np.asarray(eeg_uv)
     n_times = eeg_uv.shape[-1]
     nperseg = min(n_times, int(round(4.0 * sampling_rate)))
-    step = max(1, nperseg // 2)
     window = _hann(nperseg)
-    # Same estimate as scipy.signal.welch (periodic Hann, constant detrend, density scaling,
-    # one-sided), written as one strided view + one rfft so all segments and channels go at once.
+    freqs = np.fft.rfftfreq(nperseg, 1.0 / sampling_rate)
+    # A few segments at a time (~2 MB of samples): each spectrum is computed on its own, so the
+    # numbers are those of the whole batch at once, but the temporaries stay in cache.
+    chunk = max(1, (1 << 19) // max(1, math.prod(eeg_uv.shape[1:]))) if eeg_uv.ndim == 3 else len(eeg_uv)
+    if eeg_uv.ndim != 3 or len(eeg_uv) <= chunk:
+        return _welch(eeg_uv, sampling_rate, window), freqs
+    parts = [_welch(eeg_uv[a : a + chunk], sampling_rate, window) for a in range(0, len(eeg_uv), chunk)]
+    return np.concatenate(parts), freqs
+
+
+def _welch(eeg_uv: np.ndarray, sampling_rate: float, window: np.ndarray) -> np.ndarray:
+    """``segment_psd``'s spectra of ``eeg_uv`` ``(..., n_times)`` with ``window`` ``(nperseg,)``.
+    Same estimate as scipy.signal.welch (periodic Hann, 50 % overlap, constant detrend, density
+    scaling, one-sided), written as one strided view + one rfft so all channels go at once."""
+    nperseg = len(window)
+    step = max(1, nperseg // 2)
     frames = np.lib.stride_tricks.sliding_window_view(eeg_uv, nperseg, axis=-1)[..., ::step, :]  # (..., n_frames, nperseg)
     frames = frames - frames.mean(axis=-1, keepdims=True)
     frames *= window.astype(frames.dtype, copy=False)  # in place: the same products, one array less
-    spectra = _fft.rfft(frames, axis=-1, workers=-1)  # (..., n_frames, n_freqs)
+    spectra = _fft.rfft(frames, axis=-1)  # (..., n_frames, n_freqs); one thread: the front-end is single-threaded
     squared = spectra.real**2
     squared += spectra.imag**2
     power = squared.mean(axis=-2) / (sampling_rate * float((window**2).sum()))
     power[..., 1 : (nperseg + 1) // 2] *= 2.0  # fold negative frequencies (not DC, not Nyquist)
-    return power, np.fft.rfftfreq(nperseg, 1.0 / sampling_rate)
+    return power
 
 
 @functools.lru_cache(maxsize=8)

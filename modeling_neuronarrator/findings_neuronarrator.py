@@ -712,16 +712,14 @@ def _other_artifacts(
     np.abs(jumps, out=jumps)
     half = jumps.shape[-1] // 2
     scale = np.partition(jumps, half, axis=-1)[..., half] / 0.6745 + 1e-6  # median (upper for even T-1)
-    z = jumps / scale[..., None]
-    z[~usable] = 0.0  # channels not recorded: no pop
-    flat_index = z.reshape(n, -1).argmax(-1)
-    channel, t = np.unravel_index(flat_index, z.shape[1:])
+    channel, t, z_max = _largest_jump(jumps, scale, usable)
     rows = np.arange(n)
-    window = np.clip(t[:, None] + np.arange(-5, 6)[None], 0, z.shape[-1] - 1)  # (n, 11)
-    near = np.take_along_axis(z, np.broadcast_to(window[:, None, :], (n, z.shape[1], window.shape[1])), -1)  # (n, 19, 11)
+    window = np.clip(t[:, None] + np.arange(-5, 6)[None], 0, jumps.shape[-1] - 1)  # (n, 11)
+    near = np.take_along_axis(jumps, np.broadcast_to(window[:, None, :], (n, jumps.shape[1], window.shape[1])), -1)  # (n, 19, 11)
+    near = np.where(usable[..., None], near / scale[..., None], 0.0).astype(jumps.dtype, copy=False)  # z there
     near[rows, channel] = 0.0
     out["electrode_pop"] = (
-        (usable.sum(-1) >= 2) & (z[rows, channel, t] > THRESHOLDS["pop_z"])
+        (usable.sum(-1) >= 2) & (z_max > THRESHOLDS["pop_z"])
         & (jumps[rows, channel, t] > THRESHOLDS["pop_uv"]) & (near.max((-1, -2)) < THRESHOLDS["pop_others_z"])
     )  # fmt: skip
     # Line noise: a narrow mains peak (before the notch) that stands 10x above the neighbouring
@@ -745,6 +743,22 @@ def _other_artifacts(
     # electrode, or an amplifier channel left on).
     out["flat_channel"] = raw_flat | ((_row_std(x) < THRESHOLDS["flat_std_uv"]) & usable).any(-1)
     return out
+
+
+def _largest_jump(jumps: np.ndarray, scale: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where ``z = jumps / scale`` (``(n, 19, T)``; 0 on channels not ``usable``) is largest in
+    each segment: ``(channel (n,), t (n,), z there (n,))``, the first such place in
+    (channel, time) order as ``argmax`` of ``z`` gives it, without computing ``z`` everywhere.
+    Division by a positive scale is monotonic, so a channel's largest ``z`` is its largest jump
+    divided by its scale; only the winning channel's row is divided to find the time."""
+    n = jumps.shape[0]
+    rows = np.arange(n)
+    channel_max = np.where(usable, jumps.max(-1) / scale, 0.0).astype(jumps.dtype, copy=False)  # (n, 19)
+    channel = channel_max.argmax(-1)  # the first channel reaching the segment's largest z
+    z_max = channel_max[rows, channel]
+    winner = np.where(usable[rows, channel][:, None], jumps[rows, channel] / scale[rows, channel][:, None], 0.0)  # (n, T)
+    t = winner.astype(jumps.dtype, copy=False).argmax(-1)
+    return channel, t, z_max
 
 
 def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[str]]:

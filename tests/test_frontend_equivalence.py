@@ -226,3 +226,23 @@ def test_channel_map_copies_rows_as_the_matrix_product_would():
     scaled = copy.copy()
     scaled[0] *= -1.0  # a weight other than 1 (a derivation's sign): the matrix product
     np.testing.assert_array_equal(_apply_map(scaled, data), scaled @ data)
+
+
+def test_largest_jump_is_the_argmax_of_z_ties_and_left_out_channels_included():
+    from modeling_neuronarrator.findings_neuronarrator import _largest_jump
+
+    rng = np.random.default_rng(7)
+    jumps = np.abs(rng.standard_normal((30, 19, 400))).astype(np.float32)
+    jumps[::3, :, 50] = 9.0  # the same jump at the same time on every channel: ties across channels
+    jumps[1::3, 4, [20, 300]] = 9.0  # ties in time within a channel
+    jumps[2] = 0.0  # nothing moves
+    scale = np.where(rng.random((30, 19)) > 0.5, 1.0, np.float32(0.7)).astype(np.float32)
+    usable = rng.random((30, 19)) > 0.2
+    usable[5] = False  # no usable channel
+    z = jumps / scale[..., None]
+    z[~usable] = 0.0
+    channel, t = np.unravel_index(z.reshape(30, -1).argmax(-1), z.shape[1:])
+    got_channel, got_t, got_z = _largest_jump(jumps, scale, usable)
+    np.testing.assert_array_equal(got_channel, channel)
+    np.testing.assert_array_equal(got_t, t)
+    np.testing.assert_array_equal(got_z, z[np.arange(30), channel, t])

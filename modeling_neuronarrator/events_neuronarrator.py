@@ -85,7 +85,7 @@ def detect_spike_wave(
         return []
     mask = np.ones(len(STANDARD_CHANNELS), bool) if channel_mask is None else np.asarray(channel_mask, bool)
     rec = np.flatnonzero(mask) if mask.any() else np.arange(len(STANDARD_CHANNELS))
-    y, fs = _analysis_signal(x[rec], sampling_rate)
+    y, fs = _analysis_signal(x if len(rec) == len(x) else x[rec], sampling_rate)  # all recorded: no copy
     n = int(round(_FRAME_S * fs))
     step = int(round(_STEP_S * fs))
     if y.shape[1] < n:

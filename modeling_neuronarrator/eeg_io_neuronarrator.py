@@ -985,7 +985,7 @@ def _compiled_sosfiltfilt():
     except ImportError:
         logger.warning("numba is not installed: zero-phase filtering runs through scipy (same results, slower)")
         return None
-    signature = "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], int64, float64[:, ::1])"
+    signature = "void(float64[:, ::1], float64[:, ::1], float64[:, :], int64, float64[:, ::1])"  # x: any strides
     try:
         return numba.njit(signature, cache=True)(_sosfiltfilt_kernel)
     except Exception as error:  # no writable cache folder (numba refuses cache=True), or a numba fault
@@ -1024,5 +1024,5 @@ def sosfiltfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     if kernel is None:
         return signal.sosfiltfilt(sos, x, axis=-1)
     out = np.empty(x.shape)
-    kernel(np.ascontiguousarray(sos), np.ascontiguousarray(signal.sosfilt_zi(sos)), np.ascontiguousarray(x), edge, out)
+    kernel(np.ascontiguousarray(sos), np.ascontiguousarray(signal.sosfilt_zi(sos)), x, edge, out)  # x read in place
     return out

@@ -623,11 +623,15 @@ def _cut(x: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray:
 
 def _apply_map(matrix: np.ndarray, data: np.ndarray) -> np.ndarray:
     """``matrix @ data``: ``(19, n_source) @ (n_source, n)``. When every 10-20 site is a copy of
-    one source channel (weight 1, the usual 10-20 recording) the rows are copied instead: the
-    same numbers (``1 * x`` plus zeros is ``x``) without the matrix product."""
+    one source channel (weight 1, the usual 10-20 recording) the rows are copied instead (or
+    ``data`` itself is returned when it is in 10-20 order already): the same numbers (``1 * x``
+    plus zeros is ``x``) without the matrix product."""
     nonzero = matrix != 0
     if np.all(nonzero.sum(axis=1) == 1) and np.all(matrix[nonzero] == 1.0):
-        return data[np.argmax(nonzero, axis=1)]  # fancy indexing: a new array
+        order = np.argmax(nonzero, axis=1)
+        if len(data) == len(order) and np.array_equal(order, np.arange(len(order))):
+            return data  # already in 10-20 order (the caller owns ``data``: a fresh read)
+        return data[order]  # fancy indexing: a new array
     return matrix @ data
 
 

@@ -64,6 +64,8 @@ def test_sosfiltfilt_is_scipys_bit_for_bit(name, shape):
     assert got.dtype == np.float64 and got.shape == x.shape
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(sosfiltfilt(sos, np.asfortranarray(x)), expected)  # any memory layout
+    wide = np.concatenate([x, x[:, :7]], axis=1)
+    np.testing.assert_array_equal(sosfiltfilt(sos, wide[:, : shape[1]]), expected)  # a view with longer rows, read in place
 
 
 def test_sosfiltfilt_uses_the_compiled_kernel_when_numba_is_there():

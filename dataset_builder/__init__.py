@@ -17,6 +17,7 @@ _LAZY = {
     "HistoryIndex": ".history",
     "assign_split": ".splits",
     "export_corpus": ".export",
+    "load_corpus": ".corpus",
     "recompute_topomaps": ".build",
 }
 

@@ -93,8 +93,8 @@ class ModelSystem:
     def _segments(self, split_rows, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         if len(indices) == 0:
             return np.zeros((0, 19, 2000), np.float32), np.zeros((0, 19), bool)
-        chunk = split_rows.select(list(indices)).with_format("numpy", columns=["eeg", "channel_mask"])
-        return np.asarray(chunk["eeg"], dtype=np.float32), np.asarray(chunk["channel_mask"]).astype(bool)
+        chunk = split_rows.select(list(indices)).with_format("numpy", columns=["eeg_values", "channel_mask"])
+        return np.asarray(chunk["eeg_values"], dtype=np.float32), np.asarray(chunk["channel_mask"]).astype(bool)
 
     def _blind_inputs(self, n: int) -> dict[str, Any]:
         """The one input a blind model gets for each of ``n`` rows (as ``SegmentCollator(blind=True)``)."""

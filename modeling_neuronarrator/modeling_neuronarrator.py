@@ -851,7 +851,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         Example:
 
         ```python
-        >>> inputs = processor(eeg_values=segment["eeg"], channel_mask=segment["channel_mask"],
+        >>> inputs = processor(eeg_values=segment["eeg_values"], channel_mask=segment["channel_mask"],
         ...                    topomaps=segment["topomaps"], return_tensors="pt")
         >>> ids = model.generate(**inputs, max_new_tokens=120)
         >>> processor.batch_decode(ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -1027,7 +1027,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         ):
             texts, tail = self.narrate_next_segments(
                 processor,
-                torch.as_tensor(batch["eeg"]).to(device),
+                torch.as_tensor(batch["eeg_values"]).to(device),
                 torch.as_tensor(batch["channel_mask"]).to(device),
                 torch.as_tensor(batch["topomaps"]).to(device),
                 previous=tail,

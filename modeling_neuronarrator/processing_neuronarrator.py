@@ -128,7 +128,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
     ```python
     >>> processor = NeuroNarratorProcessor.from_config(config, feature_extractor, tokenizer)
     >>> inputs = processor("recording.edf", return_tensors="pt")  # every 10 s segment, K=3 history
-    >>> inputs = processor(eeg_values=row["eeg"], channel_mask=row["channel_mask"], topomaps=row["topomaps"],
+    >>> inputs = processor(eeg_values=row["eeg_values"], channel_mask=row["channel_mask"], topomaps=row["topomaps"],
     ...                    text=row["description"], return_tensors="pt")  # training: labels too
     ```
     """
@@ -321,7 +321,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
             features = self.feature_extractor(
                 recording, sampling_rate=sampling_rate, ch_names=ch_names, line_freq=line_freq, start_s=start_s, end_s=end_s
             )
-            eeg_values, channel_mask, topomaps = features["eeg"], features["channel_mask"], features["topomaps"]
+            eeg_values, channel_mask, topomaps = features["eeg_values"], features["channel_mask"], features["topomaps"]
             findings = features["findings"] if findings is None else findings
             segments = self._segment_arrays(eeg_values, channel_mask, topomaps)
             data = dict(segments)

@@ -239,7 +239,7 @@ def _segment_outputs(report, index: int):
     index = int(max(0, min(int(index or 0), len(report.segments) - 1)))
     segment = report.segments[index]
     arrays = report.arrays
-    waveform = plot_waveform(arrays["eeg"][index] / EEG_SCALE, report.ch_names, report.sampling_rate, segment.start_s,
+    waveform = plot_waveform(arrays["eeg_values"][index] / EEG_SCALE, report.ch_names, report.sampling_rate, segment.start_s,
                              arrays["channel_mask"][index], title=f"Segment {index} · {format_time(segment.start_s)}-{format_time(segment.end_s)}")
     topomaps = plot_topomaps(arrays["topomaps"][index], title=f"Band-power topomaps · segment {index}")
     flags = [f"- **{i.kind}**: {i.message}" for i in segment.issues if i.kind != "omitted"]
@@ -345,16 +345,16 @@ MAX_CORPUS_ROWS = 2000
 
 
 def load_corpus(folder: str, split: str | None, source: str | None):
-    """Rows of a built corpus folder (``datasets.load_dataset(folder)``), without the EEG column."""
+    """Rows of a built corpus folder (``dataset_builder.corpus.load_corpus(folder)``), without the EEG column."""
     try:
         folder = (folder or "").strip()
         if not folder:
             raise ValueError("enter the folder of a corpus built with `neuronarrator build-corpus --out FOLDER`")
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"{folder}: folder not found; build a corpus with `neuronarrator build-corpus --out {folder}`")
-        import datasets
+        from dataset_builder.corpus import load_corpus
 
-        corpus = datasets.load_dataset(folder)
+        corpus = load_corpus(folder)
         splits = list(corpus.keys())
         split = split if split in splits else splits[0]
         data = corpus[split]
@@ -398,15 +398,15 @@ def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectDat
             raise ValueError("load a corpus first")
         row_index = event.index[0] if isinstance(event.index, (list, tuple)) else int(event.index)
         row = frame.iloc[int(row_index)]
-        import datasets
+        from dataset_builder.corpus import load_corpus
 
-        data = datasets.load_dataset(corpus_state["folder"])[corpus_state["split"]]
+        data = load_corpus(corpus_state["folder"], corpus_state["split"])
         record = data[int(corpus_state["indices"][int(row_index)])]  # decodes this one row only
         text = [f"#### {row.get('id', '')}", f"**Source:** {record.get('source', '?')} · **split:** {record.get('split', corpus_state['split'])}",
                 f"**Labels:** {_labels_text(record.get('labels'))}", f"**Description:** {record.get('description', '')}"]
         figure = None
-        if "eeg" in record and record["eeg"] is not None:
-            eeg = np.asarray(record["eeg"], dtype=np.float32)
+        if record.get("eeg_values") is not None:
+            eeg = np.asarray(record["eeg_values"], dtype=np.float32)
             mask = np.asarray(record.get("channel_mask") or [True] * eeg.shape[0], bool)
             figure = plot_waveform(eeg / EEG_SCALE, list(STANDARD_CHANNELS)[: eeg.shape[0]], float(SAMPLING_RATE_HZ), float(record.get("start_s") or 0.0), mask,
                                    title=str(row.get("id", "")))

@@ -83,6 +83,24 @@ def test_dependency_direction(package, forbidden):
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)} against the dependency direction"
 
 
+def test_every_corpus_reader_goes_through_the_one_loader():
+    """``datasets.load_dataset`` is called in ``dataset_builder/corpus.py`` only: the one place that
+    renames the columns of a corpus built before a rename (``eeg`` -> ``eeg_values``)."""
+    callers = []
+    for top in ("modeling_neuronarrator", "dataset_builder", "eval", "space"):
+        for path in (ROOT / top).rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+                    if name in ("load_dataset", "load_from_disk"):
+                        callers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert callers and all(c.startswith("dataset_builder/corpus.py:") for c in callers), (
+        f"corpus loaded outside dataset_builder.corpus.load_corpus: {callers}"
+    )
+
+
 def test_model_core_never_imports_builder_or_evaluator():
     for path in _model_core_files():
         bad = _imports(path) & {"dataset_builder", "neuronarrator_eval", "space"}

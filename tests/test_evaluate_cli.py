@@ -111,6 +111,22 @@ def test_baselines_and_leave_one_source_out(corpus, tmp_path):
     assert oracle["metrics"]["clinical_accuracy"] == 1.0 and oracle["system"]["kind"] == "oracle"
 
 
+def test_a_corpus_built_before_the_eeg_values_rename_evaluates_alike(corpus, tmp_path):
+    """A corpus whose EEG column is still ``eeg`` (built before issue 18) loads with ``eeg_values``
+    and scores exactly as the current corpus, EEG-reading baseline included."""
+    from eval_fixtures import make_rows
+
+    legacy = write_corpus(tmp_path / "legacy", make_rows(), eeg_column="eeg")
+    assert "eeg_values" in load_split(legacy, "test").column_names and "eeg" not in load_split(legacy, "test").column_names
+    scores = {}
+    for name, folder in (("current", corpus), ("legacy", legacy)):
+        args = ["evaluate", "--no-model", "--baselines", "nearest-neighbour", "--metrics", FAST_METRICS, "--corpus", str(folder), "-o", str(tmp_path / name)]
+        assert main(args) == 0
+        (path,) = (tmp_path / name).glob("*.json")
+        scores[name] = json.loads(path.read_text())["metrics"]
+    assert scores["legacy"] == scores["current"]
+
+
 def test_leave_one_source_out_split(corpus, test_rows):
     train, held_out = leave_one_source_out(load_split(corpus, "train"), test_rows, "sleep_edf")
     assert set(train["source"]) == {"tuab"} and set(held_out["source"]) == {"sleep_edf"}
@@ -226,7 +242,7 @@ def test_blind_model_input_is_the_same_for_every_row_and_matches_the_training_co
     rows = load_split(corpus, "train")
     table = HistoryIndex(rows, k=k).table()
     first, later = int(np.flatnonzero((table < 0).all(axis=1))[0]), int(np.flatnonzero((table >= 0).any(axis=1))[0])
-    assert not np.array_equal(np.asarray(rows[first]["eeg"]), np.asarray(rows[later]["eeg"]))
+    assert not np.array_equal(np.asarray(rows[first]["eeg_values"]), np.asarray(rows[later]["eeg_values"]))
     inputs = blind.processor(**blind._inputs(rows, [first, later], table), return_tensors="pt")
     for key, value in inputs.items():
         if isinstance(value, torch.Tensor):

@@ -93,8 +93,8 @@ def test_collator_passes_row_findings_to_a_grounded_processor(grounded):
     _, processor = grounded
     rng = np.random.default_rng(0)
     examples = [
-        {"id": f"r{i}", "description": "Alpha.", "eeg": rng.standard_normal((19, 2000)).astype(np.float32),
-         "channel_mask": np.ones(19, bool), "history_eeg": np.zeros((0, 19, 2000), np.float32),
+        {"id": f"r{i}", "description": "Alpha.", "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32),
+         "channel_mask": np.ones(19, bool), "history_eeg_values": np.zeros((0, 19, 2000), np.float32),
          "history_channel_mask": np.zeros((0, 19), bool), "history_mask": np.zeros(0, bool),
          "findings": _findings(state=state).to_json()}
         for i, state in enumerate(("awake", "REM"))

@@ -139,7 +139,7 @@ def test_plots_hold_the_segment(app, example_name):
     recorded = {"F3", "F4", "C3", "C4", "O1", "O2"}
     labels = [t.get_text() for t in axes.get_yticklabels()]
     assert labels == [name if name in recorded else f"{name}*" for name in STANDARD_CHANNELS]
-    eeg_uv = report.arrays["eeg"][0] * 100.0
+    eeg_uv = report.arrays["eeg_values"][0] * 100.0
     offsets = axes.get_yticks()
     for i, line in enumerate(axes.lines[: len(STANDARD_CHANNELS)]):
         np.testing.assert_allclose(line.get_ydata() - offsets[i], eeg_uv[i] - eeg_uv[i].mean(), atol=1e-3)

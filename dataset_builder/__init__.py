@@ -1,4 +1,4 @@
-"""NeuroCorpus: source readers, clinically grounded descriptions and the corpus builder."""
+"""NeuroCorpus: source readers, clinical descriptions written from the measured findings, and the corpus builder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NeuroNarrator: grounded EEG and topomap encoders, a Mamba2 history reasoner, projectors and a
+"""NeuroNarrator: EEG and topomap encoders (InfoNCE grounding), a Mamba2 history reasoner, projectors and a
 causal language model, in transformers' LLaVA / Qwen2-Audio pattern.
 
 The processor expands ``<hist>``, ``<eeg>`` and ``<topo>`` placeholders to the counts of
@@ -927,7 +927,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             batch_size: segments per ``generate`` call.
             max_new_tokens: length limit of each narrative.
             findings: the narrated segments' measured ``Findings``, one per window; required by a
-                grounded model (``config.findings_in_prompt``), which reads them in its prompt.
+                findings-conditioned model (``config.findings_in_prompt``), which reads them in its prompt.
 
         Returns:
             ``b`` narratives, in window order.
@@ -975,7 +975,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             eeg_values, channel_mask, topomaps: the next segments, in time order.
             previous: the encodings of the (up to K) segments just before them, as the previous
                 call returned them; None at the start of the recording.
-            findings: the segments' measured ``Findings`` (a grounded model reads them).
+            findings: the segments' measured ``Findings`` (a findings-conditioned model reads them).
 
         Returns:
             The narratives and the encodings of the last K segments, for the next call.

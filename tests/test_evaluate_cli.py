@@ -259,8 +259,8 @@ def test_blind_model_input_is_the_same_for_every_row_and_matches_the_training_co
     assert not np.array_equal(seeing["eeg_values"][0], seeing["eeg_values"][1])
 
 
-def test_grounded_blind_model_reads_each_rows_findings(corpus, tmp_path):
-    """A grounded blind model (findings in the prompt, EEG zeroed: the recipe's blind ablation)
+def test_findings_conditioned_blind_model_reads_each_rows_findings(corpus, tmp_path):
+    """A findings-conditioned blind model (findings in the prompt, EEG zeroed: the recipe's blind ablation)
     narrates every row from that row's measured findings: its prompts differ, so the evaluator
     must not generate once and repeat (it used to, and stopped with 'not constant')."""
     import model_fixtures
@@ -271,7 +271,7 @@ def test_grounded_blind_model_reads_each_rows_findings(corpus, tmp_path):
 
     config = model_fixtures.tiny_config()
     config.findings_in_prompt = True
-    model_dir = tmp_path / "grounded-blind"
+    model_dir = tmp_path / "conditioned-blind"
     model_fixtures.tiny_model(config).save_pretrained(model_dir)
     processor = model_fixtures.tiny_processor(config)
     processor.findings_in_prompt = True

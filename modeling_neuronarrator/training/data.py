@@ -467,7 +467,7 @@ class SegmentCollator:
         self.max_target_tokens = None if max_text_tokens is None else int(max_text_tokens)
 
     def findings(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """The rows' measured findings, for a processor that writes them into the prompt (grounded
+        """The rows' measured findings, for a processor that writes them into the prompt (findings-conditioned
         narration; the blind ablation keeps them: findings in, EEG zeroed)."""
         if self.processor is None or not getattr(self.processor, "findings_in_prompt", False):
             return None

@@ -210,7 +210,7 @@ def _apply_lora(model, lora: dict[str, Any]):
 def _prompt_flags_from_config(config: TrainConfig, model, processor) -> None:
     """Stage 2's prompt layout from its config: ``findings_in_prompt`` and ``annotations_in_prompt``
     override what the start folder was saved with; the annotations line follows the measured one, so
-    a prompt without findings has none (the paper's configuration started from a grounded stage 1)."""
+    a prompt without findings has none (the paper's configuration starts from the findings-conditioned default's stage 1)."""
     wanted = {flag: config.model.overrides.get(flag) for flag in ("findings_in_prompt", "annotations_in_prompt")}
     findings = bool(model.config.findings_in_prompt if wanted["findings_in_prompt"] is None else wanted["findings_in_prompt"])
     annotations = bool(getattr(model.config, "annotations_in_prompt", False) if wanted["annotations_in_prompt"] is None else wanted["annotations_in_prompt"])
@@ -295,8 +295,9 @@ class _NarrativeStage(_GroundingStage):
 
     def load(self, config: TrainConfig, stage_dir: Path, accelerator):
         model, processor = _load_stage2_start(config)
-        # Grounded narration is a property of the prompt, which stage 2 trains: a stage-1 folder
-        # (or an older checkpoint) saved without it is narrated grounded when the config says so.
+        # Findings-conditioned narration is a property of the prompt, which stage 2 trains: a stage-1
+        # folder (or an older checkpoint) saved without it is narrated findings-conditioned when the
+        # config says so.
         _prompt_flags_from_config(config, model, processor)
         if config.model.lora:
             model = _apply_lora(model, config.model.lora)

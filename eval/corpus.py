@@ -4,8 +4,8 @@ fingerprint recorded in results, and external prediction files.
 A corpus is the folder the builder writes (Parquet shards + README card), loaded with
 ``dataset_builder.corpus.load_corpus(DIR)`` (``datasets.load_dataset``; the ``eeg`` column of a
 corpus built before issue 18 is renamed on load). Rows carry: id, source, subject, recording,
-segment_index, start_s, eeg_values (19 x 2000), channel_mask, findings (JSON of ``modeling_neuronarrator.Findings``), labels,
-description, split.
+segment_index, start_s, eeg_values (19 x 2000), channel_mask, findings (JSON of
+``modeling_neuronarrator.Findings``), labels, description, split.
 
 Prediction files (external systems) are JSONL, one object per line::
 
@@ -28,6 +28,7 @@ __all__ = [
     "load_split",
     "leave_one_source_out",
     "read_predictions",
+    "up_to_scenario_copy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,20 @@ def leave_one_source_out(train, evaluation, source: str):
         raise ValueError(f"--leave-out {source!r}: the evaluation split has no rows of it; pick another split (or 'all')")
     kept = train.filter(lambda s, u: not held(s, u), input_columns=["source", "subject"])
     return kept, held_out
+
+
+def up_to_scenario_copy(rows, max_copy: int):
+    """The rows of recordings as recorded and of scenario copies 1..``max_copy`` (``<rec>-scn<n>``).
+
+    A training corpus can carry more copies of its validation subjects than their evaluation
+    needs (the default recipe trains on 60 and scores copies 1-30: ``data.heldout_scenario_copies``);
+    a board built this way scores the same rows as the recipe.
+    """
+    from dataset_builder.augment import scenario_copy_number
+
+    if not isinstance(max_copy, int) or isinstance(max_copy, bool) or max_copy < 0:
+        raise ValueError(f"--max-scenario-copy must be an int >= 0 (0: recorded segments only), got {max_copy!r}")
+    return rows.filter(lambda recording: scenario_copy_number(recording) <= max_copy, input_columns=["recording"])
 
 
 def _sha256_file(path: Path) -> str:

@@ -67,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="drop these sources or subjects from the baselines' fitting rows (e.g. the validation subjects, so the "
         "baselines see exactly what the model was trained on)",
     )  # fmt: skip
+    parser.add_argument(
+        "--max-scenario-copy", type=int, metavar="N",
+        help="evaluate only segments as recorded and scenario copies 1..N (rows '<recording>-scn<n>'); the default recipe "
+        "scores its validation subjects on copies 1-30 (data.heldout_scenario_copies)",
+    )  # fmt: skip
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results JSON files")
     parser.add_argument("--limit", type=int, help="evaluate a seeded random sample of N rows (quick runs)")
     parser.add_argument(
@@ -159,7 +164,7 @@ def _baseline(name: str, args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .corpus import leave_one_source_out, load_split
+    from .corpus import leave_one_source_out, load_split, up_to_scenario_copy
 
     metrics = _select_metrics(args.metrics)
     baseline_names = _baseline_names(args)
@@ -169,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
     if args.leave_out:
         train_rows = load_split(train_corpus, args.train_split)
         train_rows, split_rows = leave_one_source_out(train_rows, split_rows, args.leave_out)
+    if args.max_scenario_copy is not None:
+        split_rows = up_to_scenario_copy(split_rows, args.max_scenario_copy)
     indices = _sample(len(split_rows), args.limit, args.seed)
     eval_rows = split_rows.select(indices)
     settings = {
@@ -177,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "seed": args.seed,
         "leave_out": args.leave_out,
+        "max_scenario_copy": args.max_scenario_copy,
         "metrics": list(metrics),
         "train_corpus": str(Path(train_corpus).resolve()),
         "train_split": args.train_split,

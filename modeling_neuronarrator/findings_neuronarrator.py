@@ -301,6 +301,22 @@ _LATERAL_REGIONS = {
     "parietal": (("P3",), ("P4",)),
     "occipital": (("O1",), ("O2",)),
 }
+# Each lateral electrode's 10-20 neighbours on its side (the field of a focal finding).
+_LATERAL_NEIGHBOURS = {
+    "Fp1": ("F3", "F7"), "F3": ("Fp1", "F7", "C3"), "F7": ("Fp1", "F3", "T7"), "C3": ("F3", "T7", "P3"),
+    "T7": ("F7", "C3", "P7"), "P3": ("C3", "P7", "O1"), "P7": ("T7", "P3", "O1"), "O1": ("P3", "P7"),
+    "Fp2": ("F4", "F8"), "F4": ("Fp2", "F8", "C4"), "F8": ("Fp2", "F4", "T8"), "C4": ("F4", "T8", "P4"),
+    "T8": ("F8", "C4", "P8"), "P4": ("C4", "P8", "O2"), "P8": ("T8", "P4", "O2"), "O2": ("P4", "P8"),
+}  # fmt: skip
+_HOMOLOGUE = dict(zip(HEMISPHERE_CHANNELS["left"] + HEMISPHERE_CHANNELS["right"], HEMISPHERE_CHANNELS["right"] + HEMISPHERE_CHANNELS["left"]))
+
+
+def _field_channels(region: str, side: int) -> tuple[str, ...]:
+    """The electrodes of ``region`` on ``side`` (0 left, 1 right) and their same-side neighbours."""
+    own = _LATERAL_REGIONS[region][side]
+    return tuple(dict.fromkeys(own + tuple(n for c in own for n in _LATERAL_NEIGHBOURS[c])))
+
+
 # The channel groups the rhythm rules compare (the PDR is a posterior rhythm that outweighs the
 # frontal alpha; frontal here takes in the anterior temporal F7/F8). The model's rhythm
 # descriptors read the same groups (encoders_neuronarrator.RHYTHM_GROUPS).
@@ -323,6 +339,13 @@ THRESHOLDS = {
     "focal_slowing_ratio": 2.5,  # delta+theta power, one side / homologous side
     "focal_slowing_min_fraction": 0.5,  # delta+theta share of the slower side's power
     "focal_slowing_fraction_excess": 0.1,  # that share minus the homologous side's share
+    # A cerebral potential has a field: focal slowing is seen at more than one electrode, while
+    # a potential confined to one electrode is an electrode artifact (ACNS 2021 terminology,
+    # "field"; Tatum, Handbook of EEG Interpretation, electrode artifact). So at least
+    # ``focal_slowing_field_channels`` electrodes of the region and its 10-20 neighbours on that
+    # side hold delta+theta power >= ``focal_slowing_field_ratio`` x their homologues'.
+    "focal_slowing_field_ratio": 1.5,
+    "focal_slowing_field_channels": 2,
     "generalized_slow_fraction": 0.7,  # delta+theta share of power, all channels
     "blink_uv": 100.0,  # frontopolar slow deflection
     "blink_correlation": 0.7,  # Fp1/Fp2 in phase (blinks are vertical and symmetric)
@@ -775,7 +798,8 @@ def _focal_slowing(slow: np.ndarray, total: np.ndarray, usable: np.ndarray) -> t
     holding at least half of that region's power and a share 0.1 above the homologous region's
     (ACNS 2021: focal slowing is delta/theta activity over one region, judged against the other
     hemisphere); only pairs recorded on both sides count. A side that is merely larger at every
-    frequency is an asymmetry, not slowing.
+    frequency is an asymmetry, not slowing. The excess must have a field (``_has_field``): one
+    electrode alone is an electrode, not the brain.
     """
     n = slow.shape[0]
     best_ratio = np.zeros(n)
@@ -796,12 +820,24 @@ def _focal_slowing(slow: np.ndarray, total: np.ndarray, usable: np.ndarray) -> t
             ratio = high_slow / np.maximum(low_slow, 1e-12)
             better = (
                 both.any(-1) & (ratio > best_ratio) & (f_high >= THRESHOLDS["focal_slowing_min_fraction"])
-                & (f_high - f_low >= THRESHOLDS["focal_slowing_fraction_excess"])
+                & (f_high - f_low >= THRESHOLDS["focal_slowing_fraction_excess"]) & _has_field(slow, usable, region, side)
             )  # fmt: skip
             best_ratio = np.where(better, ratio, best_ratio)
             best_side = np.where(better, side, best_side)
             best_region = np.where(better, r, best_region)
     return best_ratio >= THRESHOLDS["focal_slowing_ratio"], best_side, best_region
+
+
+def _has_field(slow: np.ndarray, usable: np.ndarray, region: str, side: int) -> np.ndarray:
+    """``(n,)`` True where ``focal_slowing_field_channels`` electrodes of ``region`` and its
+    neighbours on ``side``, each recorded with its homologue, hold delta+theta power at least
+    ``focal_slowing_field_ratio`` x the homologue's."""
+    names = _field_channels(region, side)
+    own = np.array([_INDEX[c] for c in names])
+    mirror = np.array([_INDEX[_HOMOLOGUE[c]] for c in names])
+    paired = usable[:, own] & usable[:, mirror]
+    raised = slow[:, own] >= THRESHOLDS["focal_slowing_field_ratio"] * slow[:, mirror]
+    return (paired & raised).sum(-1) >= THRESHOLDS["focal_slowing_field_channels"]
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 
 from eval_fixtures import write_corpus
 from modeling_neuronarrator.cli import main
-from neuronarrator_eval.corpus import corpus_fingerprint, leave_one_source_out, load_split, read_predictions
+from neuronarrator_eval.corpus import corpus_fingerprint, leave_one_source_out, load_split, read_predictions, up_to_scenario_copy
 
 FAST_METRICS = "bleu,rouge_l,cider_d"
 
@@ -125,6 +125,23 @@ def test_a_corpus_built_before_the_eeg_values_rename_evaluates_alike(corpus, tmp
         (path,) = (tmp_path / name).glob("*.json")
         scores[name] = json.loads(path.read_text())["metrics"]
     assert scores["legacy"] == scores["current"]
+
+
+def test_max_scenario_copy_keeps_the_recorded_rows_and_the_first_copies(corpus, test_rows, tmp_path):
+    recordings = sorted(set(test_rows["recording"]))
+    # Name the test rows' recordings as a scenario-copy corpus does: rec, rec-scn1, rec-scn2, ...
+    renamed = {name: (recordings[0] if i == 0 else f"{recordings[0]}-scn{i}") for i, name in enumerate(recordings)}
+    rows = test_rows.map(lambda r: {"recording": renamed[r]}, input_columns=["recording"])
+    for n in range(len(recordings)):
+        kept = up_to_scenario_copy(rows, n)
+        assert sorted(set(kept["recording"])) == sorted(renamed[name] for name in recordings[: n + 1])
+    with pytest.raises(ValueError, match="--max-scenario-copy must be an int >= 0"):
+        up_to_scenario_copy(rows, -1)
+    out = tmp_path / "copies"
+    assert main(["evaluate", "--no-model", "--baselines", "oracle", "--metrics", FAST_METRICS, "--max-scenario-copy", "0",
+                 "--corpus", str(corpus), "-o", str(out)]) == 0  # fmt: skip
+    results = json.loads(next(out.glob("*.json")).read_text())
+    assert results["settings"]["max_scenario_copy"] == 0 and results["dataset"]["n_segments"] == len(test_rows)  # no copies here
 
 
 def test_leave_one_source_out_split(corpus, test_rows):

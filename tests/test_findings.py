@@ -57,6 +57,18 @@ def test_left_temporal_delta_is_focal_left_temporal_slowing(synth):
     assert (right.slowing.kind, right.slowing.side, right.slowing.region) == ("focal", "right", "temporal")
 
 
+def test_slow_activity_at_one_electrode_is_not_focal_slowing(synth):
+    # Delta confined to C4 has no field (an electrode, not the brain); with its neighbours F4 and
+    # P4 slower too it is right central focal slowing.
+    lone = one(synth.add_sine(synth.normal_background(seed=4), ("C4",), 2.0, 40.0))
+    assert lone.slowing.kind == "none"
+    field = one(synth.add_sine(synth.add_sine(synth.normal_background(seed=4), ("C4",), 2.0, 40.0), ("F4", "P4"), 2.0, 20.0))
+    assert (field.slowing.kind, field.slowing.side, field.slowing.region) == ("focal", "right", "central")
+    # Montage: with C4's neighbours not recorded nothing can show the field, so nothing is claimed.
+    mask = np.array([n not in ("F4", "P4", "T8", "F3", "P3", "T7") for n in STANDARD_CHANNELS])
+    assert one(synth.add_sine(synth.normal_background(seed=4), ("C4",), 2.0, 40.0), channel_mask=mask).slowing.kind != "focal"
+
+
 def test_diffuse_delta_is_generalized_slowing(synth):
     x = synth.add_sine(synth.background(seed=5, exponent=2.0), STANDARD_CHANNELS, 1.5, 40.0)
     f = one(x)

@@ -766,6 +766,11 @@ def test_pylossless_offline_raw_has_electrode_positions():
     assert raw.info["line_freq"] == 60.0
     data = raw.copy().crop(0, 2).load_data().get_data()
     assert np.isfinite(data).all()
+    # The pipeline's flagged channels (ll_FlaggedChs.tsv: ch_sd, low_r, bridge; not "rank") are bad,
+    # and the reference-free BioSemi data is on the average of the good channels.
+    assert raw.info["bads"] == ["B10", "B16", "B17", "B27", "B28", "C1", "C10", "C18"]
+    good = raw.copy().pick("eeg", exclude="bads").get_data(start=0, stop=512)
+    np.testing.assert_allclose(good.mean(0), 0.0, atol=1e-12)
 
 
 def test_alice_offline_recording_is_the_31_channel_resting_excerpt():

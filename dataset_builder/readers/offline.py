@@ -238,12 +238,28 @@ class PylosslessReader(SourceReader):
         edf = Path(item.path)
         stem = edf.name[: -len("_eeg.edf")]
         raw = mne.io.read_raw_edf(edf, preload=False, verbose="error")
+        bads = set()
         channels_tsv = edf.with_name(f"{stem}_channels.tsv")
         if channels_tsv.is_file():
-            raw.info["bads"] = [r["name"] for r in _read_tsv(channels_tsv) if r.get("status", "").lower() == "bad" and r["name"] in raw.ch_names]
+            bads |= {r["name"] for r in _read_tsv(channels_tsv) if r.get("status", "").lower() == "bad"}
+        # The pylossless pipeline's own channel flags, shipped beside each recording: abnormal
+        # amplitude (ch_sd), low correlation with the neighbours (low_r) and bridged electrodes
+        # (bridge) are left out, as the pipeline leaves them out; "rank" (a channel dropped to
+        # keep the ICA full-rank) is not a fault.
+        flagged_tsv = edf.with_name(f"{stem}_ll_FlaggedChs.tsv")
+        if flagged_tsv.is_file():
+            bads |= {r["ch_names"] for r in _read_tsv(flagged_tsv) if r.get("labels") in PYLOSSLESS_BAD_FLAGS}
+        raw.info["bads"] = sorted(bads & set(raw.ch_names))
         raw.set_montage(self._montage(edf, raw.ch_names), on_missing="warn")
         if item.line_freq:
             raw.info["line_freq"] = item.line_freq
+        # BioSemi amplifiers record reference-free (against the CMS electrode, left of POz) and
+        # these EDFs keep it (EEGReference "n/a"): electrodes far from CMS carry more of
+        # everything, which the findings read as right-sided focal slowing (C4/C3 delta+theta
+        # power 5-6x in ~all segments). BioSemi and MNE say to re-reference such data offline;
+        # the pylossless pipeline itself works on an average reference (ll_config aref_trim).
+        raw.load_data(verbose="error")
+        raw.set_eeg_reference("average", projection=False, verbose="error")  # over the good channels
         return raw
 
     @staticmethod
@@ -267,6 +283,10 @@ class PylosslessReader(SourceReader):
             # CapTrak (RAS, origin between the ears): MNE moves it to its head frame via the fiducials.
             return mne.channels.make_dig_montage(ch_pos=ch_pos, nasion=fiducials.get("nas"), lpa=fiducials.get("lpa"), rpa=fiducials.get("rpa"), coord_frame="unknown")
         return mne.channels.make_dig_montage(ch_pos=ch_pos, coord_frame="head")
+
+
+# Labels of pylossless' ``_ll_FlaggedChs.tsv`` whose channels the pipeline leaves out.
+PYLOSSLESS_BAD_FLAGS = ("ch_sd", "low_r", "bridge")
 
 
 @register_reader

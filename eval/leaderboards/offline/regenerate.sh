@@ -12,8 +12,10 @@ PRED=runs/grounded_cpu/predictions
 PAPER=runs/paper_cpu/stage2/final
 VALIDATION_SUBJECTS=pylossless/s02,alice/alice-01,eegmmidb_s001/S001
 EVAL="python -m modeling_neuronarrator.cli evaluate --max-new-tokens 160"
-# Validation: every row of the held-out subjects; the baselines are fit on the other (training) subjects.
-VAL=(--corpus corpus/offline_grounded --split all --train-split all --leave-out "$VALIDATION_SUBJECTS" --role validation -o "$RESULTS")
+# Validation: the held-out subjects' recorded segments and scenario copies 1-30 (the rows the recipe's
+# evaluate step scores: data.heldout_scenario_copies); the baselines are fit on the other (training) subjects.
+VAL=(--corpus corpus/offline_grounded --split all --train-split all --leave-out "$VALIDATION_SUBJECTS" --max-scenario-copy 30
+     --role validation -o "$RESULTS")
 # Sealed test: its own corpus; the baselines are fit on the training subjects of the training corpus.
 TEST=(--corpus corpus/offline_sealed_test --split test --train-corpus corpus/offline_grounded --train-split all
       --train-exclude "$VALIDATION_SUBJECTS" --role test -o "$RESULTS")

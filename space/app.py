@@ -352,9 +352,9 @@ def load_corpus(folder: str, split: str | None, source: str | None):
             raise ValueError("enter the folder of a corpus built with `neuronarrator build-corpus --out FOLDER`")
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"{folder}: folder not found; build a corpus with `neuronarrator build-corpus --out {folder}`")
-        from dataset_builder.corpus import load_corpus
+        from dataset_builder import corpus as neurocorpus  # the one corpus loader (not this tab's load_corpus)
 
-        corpus = load_corpus(folder)
+        corpus = neurocorpus.load_corpus(folder)
         splits = list(corpus.keys())
         split = split if split in splits else splits[0]
         data = corpus[split]
@@ -398,9 +398,9 @@ def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectDat
             raise ValueError("load a corpus first")
         row_index = event.index[0] if isinstance(event.index, (list, tuple)) else int(event.index)
         row = frame.iloc[int(row_index)]
-        from dataset_builder.corpus import load_corpus
+        from dataset_builder import corpus as neurocorpus
 
-        data = load_corpus(corpus_state["folder"], corpus_state["split"])
+        data = neurocorpus.load_corpus(corpus_state["folder"], corpus_state["split"])
         record = data[int(corpus_state["indices"][int(row_index)])]  # decodes this one row only
         text = [f"#### {row.get('id', '')}", f"**Source:** {record.get('source', '?')} · **split:** {record.get('split', corpus_state['split'])}",
                 f"**Labels:** {_labels_text(record.get('labels'))}", f"**Description:** {record.get('description', '')}"]

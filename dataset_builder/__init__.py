@@ -1,4 +1,4 @@
-"""NeuroCorpus: source readers, clinically grounded descriptions and the corpus builder."""
+"""NeuroCorpus: source readers, clinical descriptions written from the measured findings, and the corpus builder."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ _LAZY = {
     "HistoryIndex": ".history",
     "assign_split": ".splits",
     "export_corpus": ".export",
+    "load_corpus": ".corpus",
     "recompute_topomaps": ".build",
 }
 

@@ -19,7 +19,7 @@ Nothing here decides the findings: the copy goes through the same front-end and 
 ``compute_findings`` rules as every real recording, so its description is measured, not
 asserted (an injected rhythm too weak to become dominant simply is not described as dominant).
 Line noise (a mains sinusoid, its amplitude varying by electrode as impedances do, so bipolar
-views keep it) is measured by the front-end before its notch, so it reaches a grounded model's
+views keep it) is measured by the front-end before its notch, so it reaches a findings-conditioned model's
 prompt, not its EEG input: the paper's configuration cannot see it. Copies keep the source's
 labels (``build_corpus`` strips them on every other copy); use them on sources whose labels do
 not describe the background (they do for TUAB normal/abnormal or sleep stages).

@@ -157,7 +157,7 @@ def recording_rows(
     """Rows of one recording, one list per streamed front-end window (bounded memory).
 
     Each row: ``id`` (``source/recording/segment_index:05d``), ``source``, ``subject``,
-    ``recording``, ``segment_index``, ``start_s``, ``eeg`` ``(19, 2000)`` float16 in µV/100,
+    ``recording``, ``segment_index``, ``start_s``, ``eeg_values`` ``(19, 2000)`` float16 in µV/100,
     ``channel_mask`` ``(19,)`` bool, ``findings`` (JSON, labels included), ``labels`` (every
     vocabulary key, None where absent), ``description``, ``split`` (+ ``topomaps``).
     """
@@ -177,7 +177,7 @@ def recording_rows(
     n_rows = 0
     for batch in fe.iter_batches(raw, line_freq=item.line_freq, end_s=end_s, batch_segments=settings.batch_segments):
         rows = []
-        eeg = np.clip(np.asarray(batch["eeg"]), -_FLOAT16_MAX, _FLOAT16_MAX).astype(np.float16)
+        eeg = np.clip(np.asarray(batch["eeg_values"]), -_FLOAT16_MAX, _FLOAT16_MAX).astype(np.float16)
         for j, findings in enumerate(batch["findings"]):
             if settings.max_segments_per_recording is not None and n_rows >= settings.max_segments_per_recording:
                 break
@@ -200,7 +200,7 @@ def recording_rows(
                 "recording": item.recording,
                 "segment_index": segment_index,
                 "start_s": start_s,
-                "eeg": eeg[j],
+                "eeg_values": eeg[j],
                 "channel_mask": np.asarray(batch["channel_mask"][j], dtype=bool).tolist(),
                 "findings": findings.to_json(),
                 "labels": {key: labels.get(key) for key in LABEL_VOCABULARY},
@@ -221,7 +221,7 @@ def recompute_topomaps(eeg: np.ndarray, feature_extractor=None) -> np.ndarray:
     to the mains notch the stored signal already went through).
 
     Args:
-        eeg: ``(n_segments, 19, n_samples)`` in µV/100 at the extractor's rate (corpus ``eeg`` rows).
+        eeg: ``(n_segments, 19, n_samples)`` in µV/100 at the extractor's rate (corpus ``eeg_values`` rows).
         feature_extractor: a ``NeuroNarratorFeatureExtractor`` (default settings if None).
 
     Returns:

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from .corpus import current_schema, current_table
 from .labels import LABEL_VOCABULARY, vocabulary_markdown
 
 __all__ = ["N_CHANNELS", "N_SAMPLES", "corpus_features", "export_corpus", "export_hub_corpus", "restricted_sources", "write_card"]
@@ -46,7 +47,7 @@ def corpus_features(with_topomaps: bool = False, n_samples: int = N_SAMPLES, top
 
     Columns: ``id`` (``source/recording/segment``), ``source``, ``subject``, ``recording``,
     ``segment_index`` (position of the segment in its recording, hop = segment length),
-    ``start_s`` (s from recording start), ``eeg`` ``(19, n_samples)`` float16 in µV/100 at
+    ``start_s`` (s from recording start), ``eeg_values`` ``(19, n_samples)`` float16 in µV/100 at
     200 Hz, ``channel_mask`` ``(19,)`` bool (True = recorded, False = interpolated), ``findings``
     (``Findings`` as JSON), ``labels`` (one nullable string per ``LABEL_VOCABULARY`` key),
     ``description``, ``split``; with ``with_topomaps`` also ``topomaps`` ``(5, size, size)`` float16.
@@ -58,7 +59,7 @@ def corpus_features(with_topomaps: bool = False, n_samples: int = N_SAMPLES, top
         "recording": datasets.Value("string"),
         "segment_index": datasets.Value("int32"),
         "start_s": datasets.Value("float64"),
-        "eeg": datasets.Array2D((N_CHANNELS, n_samples), "float16"),
+        "eeg_values": datasets.Array2D((N_CHANNELS, n_samples), "float16"),
         "channel_mask": datasets.List(datasets.Value("bool"), length=N_CHANNELS),
         "findings": datasets.Value("string"),
         "labels": {key: datasets.Value("string") for key in LABEL_VOCABULARY},
@@ -181,7 +182,7 @@ def _staged_units(units: Sequence[tuple[str, str, str, str]]) -> tuple[dict[str,
 def _staged_tables(paths: Sequence[str], schema: pa.Schema) -> Iterator[pa.Table]:
     """The staged tables of one split, each checked against the corpus schema."""
     for path in paths:
-        table = pq.read_table(path)
+        table = current_table(pq.read_table(path))  # staged by an older build: eeg -> eeg_values
         if not table.schema.equals(schema, check_metadata=False):
             raise ValueError(f"{path}: staged rows have another schema than the corpus features; delete the _work folder and rebuild")
         yield table
@@ -273,7 +274,7 @@ corpus = load_dataset("path/to/this/folder")
 | source, subject, recording | string | where the segment comes from |
 | segment_index | int32 | position in the recording (segment length hop); gaps are skipped segments |
 | start_s | float64 | start of the segment, s from the recording start |
-| eeg | float16 (19, {features['eeg'].shape[1]}) | signal in µV/100, 200 Hz, channel order as above |
+| eeg_values | float16 (19, {features['eeg_values'].shape[1]}) | signal in µV/100, 200 Hz, channel order as above |
 | channel_mask | bool (19) | True = recorded, False = interpolated |
 | findings | string (JSON) | `modeling_neuronarrator.Findings` of the segment |
 | labels | struct of strings | harmonized source labels (null where the source has none) |
@@ -391,7 +392,7 @@ def _kept_tables(paths: Sequence[Path], left_out: set[str]) -> Iterator[pa.Table
     for path in paths:
         parquet = pq.ParquetFile(path)
         for group in range(parquet.num_row_groups):
-            table = parquet.read_row_group(group)
+            table = current_table(parquet.read_row_group(group))
             if left_out:
                 table = table.filter(pc.invert(pc.is_in(table.column("source"), pa.array(sorted(left_out)))))
             if table.num_rows:
@@ -434,7 +435,7 @@ def export_hub_corpus(
     split_rows = {split: sum(n for (source, s), n in present.items() if s == split and source not in left_out) for split in SPLIT_ORDER}
     if not any(split_rows.values()):
         raise ValueError(f"{corpus_dir}: no rows left once the restricted sources {sorted(left_out)} are left out; nothing to publish")
-    schema = pq.read_schema(shards[next(iter(shards))][0])
+    schema = current_schema(pq.read_schema(shards[next(iter(shards))][0]))
     features = datasets.Features.from_arrow_schema(schema)
 
     out_dir.mkdir(parents=True, exist_ok=True)

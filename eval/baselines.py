@@ -22,7 +22,7 @@ ones (``evaluate_cli.check_disjoint``).
 ``BlindLanguageModel`` (not on the leaderboard) writes the one narrative any causal LM gives a text
 prompt, optionally after fine-tuning it on the training descriptions.
 
-Rows are corpus rows (a ``datasets.Dataset`` or a list of dicts) with ``id``, ``source``, ``eeg``
+Rows are corpus rows (a ``datasets.Dataset`` or a list of dicts) with ``id``, ``source``, ``eeg_values``
 ``(19, 2000)`` in µV/100 at 200 Hz, ``findings`` (JSON), ``labels`` and ``description``. Baselines
 that can score classes (``findings-classifier``) also return ``predict_scores(rows)`` for AUROC.
 """
@@ -76,11 +76,11 @@ def _eeg_batches(rows):
     """Yield ``(n, 19, 2000)`` float32 arrays, ``_FEATURE_BATCH`` rows at a time."""
     if isinstance(rows, list):
         for start in range(0, len(rows), _FEATURE_BATCH):
-            yield np.stack([np.asarray(r["eeg"], dtype=np.float32) for r in rows[start : start + _FEATURE_BATCH]])
+            yield np.stack([np.asarray(r["eeg_values"], dtype=np.float32) for r in rows[start : start + _FEATURE_BATCH]])
         return
-    numpy_rows = rows.with_format("numpy", columns=["eeg"])
+    numpy_rows = rows.with_format("numpy", columns=["eeg_values"])
     for start in range(0, len(rows), _FEATURE_BATCH):
-        yield np.asarray(numpy_rows[start : start + _FEATURE_BATCH]["eeg"], dtype=np.float32)
+        yield np.asarray(numpy_rows[start : start + _FEATURE_BATCH]["eeg_values"], dtype=np.float32)
 
 
 def eeg_features(eeg: np.ndarray) -> np.ndarray:

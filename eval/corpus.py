@@ -2,9 +2,10 @@
 fingerprint recorded in results, and external prediction files.
 
 A corpus is the folder the builder writes (Parquet shards + README card), loaded with
-``datasets.load_dataset(DIR)``. Rows carry: id, source, subject, recording, segment_index, start_s,
-eeg (19 x 2000), channel_mask, findings (JSON of ``modeling_neuronarrator.Findings``), labels,
-description, split.
+``dataset_builder.corpus.load_corpus(DIR)`` (``datasets.load_dataset``; the ``eeg`` column of a
+corpus built before issue 18 is renamed on load). Rows carry: id, source, subject, recording,
+segment_index, start_s, eeg_values (19 x 2000), channel_mask, findings (JSON of
+``modeling_neuronarrator.Findings``), labels, description, split.
 
 Prediction files (external systems) are JSONL, one object per line::
 
@@ -39,10 +40,12 @@ _DATA_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".json", ".csv")
 def _load_all(corpus_dir: Path):
     import datasets
 
+    from dataset_builder.corpus import load_corpus
+
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"{corpus_dir}: corpus folder not found; pass the folder written by `neuronarrator build-corpus --out`")
     try:
-        loaded = datasets.load_dataset(str(corpus_dir))
+        loaded = load_corpus(corpus_dir)
     except (datasets.exceptions.DataFilesNotFoundError, FileNotFoundError) as error:
         raise FileNotFoundError(f"{corpus_dir}: no corpus data files found ({error}); is this a NeuroCorpus folder?") from error
     return loaded

@@ -146,14 +146,7 @@ def evaluate_narratives(
     predictions file); throughput is reported as segments per second of prediction and of scoring.
     """
     start = time.perf_counter()
-    columns = rows if isinstance(rows, list) else None
-    ids = [r["id"] for r in columns] if columns is not None else list(rows["id"])
-    sources = [r["source"] for r in columns] if columns is not None else list(rows["source"])
-    references = [r["description"] for r in columns] if columns is not None else list(rows["description"])
-    findings = [r["findings"] for r in columns] if columns is not None else list(rows["findings"])
-    labels_column = [r.get("labels") for r in columns] if columns is not None else (
-        list(rows["labels"]) if "labels" in rows.column_names else [None] * len(ids)
-    )
+    ids, sources, references, findings, labels_column = _row_columns(rows)
     if len(narratives) != len(ids):
         raise ValueError(f"{system.get('name')}: {len(narratives)} narratives for {len(ids)} evaluated rows")
     labels = [row_labels(lab) for lab in labels_column]
@@ -165,27 +158,16 @@ def evaluate_narratives(
     stated = sum(c[0] for c in claims)
     # Share of the stated fields that the measurement contradicts (the flag above fires on any one).
     scored["metrics"]["contradicted_claims"] = sum(c[1] for c in claims) / stated if stated else None
-    scoring_seconds = time.perf_counter() - start
-    n = len(ids)
-    throughput = {
-        "segments": n,
-        "prediction_seconds": prediction_seconds,
-        "segments_per_second": (n / prediction_seconds) if prediction_seconds else None,
-        "scoring_seconds": scoring_seconds,
-        "scoring_segments_per_second": n / scoring_seconds if scoring_seconds > 0 else None,
-    }
-    source_counts: dict[str, int] = {}
-    for source in sources:
-        source_counts[source] = source_counts.get(source, 0) + 1
+    throughput = _throughput(len(ids), prediction_seconds, time.perf_counter() - start)
     implementations = {name: spec for name, spec in metric_implementations().items() if name in metrics and name not in not_computed}
     dataset = {
         "name": dataset_name,
         "path": str(Path(corpus_dir).resolve()),
         "split": split,
         "leave_out": leave_out,
-        "n_segments": n,
+        "n_segments": len(ids),
         "role": role,
-        "sources": dict(sorted(source_counts.items())),
+        "sources": _source_counts(sources),
         "fingerprint": corpus_fingerprint(corpus_dir, ids),
     }
     return build_results(
@@ -202,3 +184,32 @@ def evaluate_narratives(
         not_computed=not_computed,
         per_row={"ids": ids, "correct": scored["correct"], "contradicted": [int(f) for f in flags], "claims": claims},
     )
+
+
+def _row_columns(rows) -> tuple[list, list, list, list, list]:
+    """The ids, sources, reference descriptions, findings and labels (None where the corpus has no
+    ``labels`` column) of ``rows``, a ``datasets.Dataset`` or a list of row dicts."""
+    if isinstance(rows, list):
+        return ([r["id"] for r in rows], [r["source"] for r in rows], [r["description"] for r in rows],
+                [r["findings"] for r in rows], [r.get("labels") for r in rows])
+    labels = list(rows["labels"]) if "labels" in rows.column_names else [None] * len(rows)
+    return list(rows["id"]), list(rows["source"]), list(rows["description"]), list(rows["findings"]), labels
+
+
+def _throughput(n: int, prediction_seconds: float | None, scoring_seconds: float) -> dict[str, Any]:
+    """Segments per second of prediction (None for a predictions file) and of scoring."""
+    return {
+        "segments": n,
+        "prediction_seconds": prediction_seconds,
+        "segments_per_second": (n / prediction_seconds) if prediction_seconds else None,
+        "scoring_seconds": scoring_seconds,
+        "scoring_segments_per_second": n / scoring_seconds if scoring_seconds > 0 else None,
+    }
+
+
+def _source_counts(sources: Sequence[str]) -> dict[str, int]:
+    """Rows per source, sorted by source name."""
+    counts: dict[str, int] = {}
+    for source in sources:
+        counts[source] = counts.get(source, 0) + 1
+    return dict(sorted(counts.items()))

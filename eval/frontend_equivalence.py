@@ -154,8 +154,12 @@ def compare_outputs(old: dict[str, Any], new: dict[str, Any], rtol: float = 1e-6
     Returns:
         ``{"findings_identical": segments whose to_json() is equal, "segments": n, "findings_diffs":
         [...first differences...], "info_diffs": [...], "arrays": {key: max relative difference},
-        "arrays_ok": bool, "ok": bool}``.
+        "arrays_ok": bool, "ok": bool}``. A reference from before issue 18 names the EEG ``eeg``
+        (``dataset_builder.corpus.RENAMED_COLUMNS``): compared under its current name.
     """
+    from dataset_builder.corpus import RENAMED_COLUMNS
+
+    old = {RENAMED_COLUMNS.get(key, key) if key not in new else key: value for key, value in old.items()}
     old_json = [f.to_json() for f in old["findings"]]
     new_json = [f.to_json() for f in new["findings"]]
     diffs: list[str] = []
@@ -174,7 +178,7 @@ def compare_outputs(old: dict[str, Any], new: dict[str, Any], rtol: float = 1e-6
     _numbers_differ(json.loads(json.dumps(info_old, default=str)), json.loads(json.dumps(info_new, default=str)), 0.0, "info", info_diffs)
     arrays: dict[str, float] = {}
     arrays_ok = True
-    for key in ("eeg", "band_powers", "topomaps", "channel_mask", "segment_start_s"):
+    for key in ("eeg_values", "band_powers", "topomaps", "channel_mask", "segment_start_s"):
         a, b = np.asarray(old[key]), np.asarray(new[key])
         if a.shape != b.shape:
             arrays[key] = float("inf")
@@ -245,11 +249,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             hour_path = write_tiled_edf(os.path.join(folder, "tiled.edf"), hours=1.0)
         results = check(real_cases(hour_path, args.minutes, args.other_rates), reference, repeats=args.repeats)
     print(f"reference {args.reference[:12]} vs this tree; load average {os.getloadavg()}")
-    print("| recording | segments | findings identical | max rel. diff eeg / band powers / topomaps | old s | new s | speed-up |")
+    print("| recording | segments | findings identical | max rel. diff eeg_values / band powers / topomaps | old s | new s | speed-up |")
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         a = r["arrays"]
-        print(f"| {name} | {r['segments']} | {r['findings_identical']}/{r['segments']} | {a['eeg']:.1e} / {a['band_powers']:.1e} / "
+        print(f"| {name} | {r['segments']} | {r['findings_identical']}/{r['segments']} | {a['eeg_values']:.1e} / {a['band_powers']:.1e} / "
               f"{a['topomaps']:.1e} | {r['old_s']:.2f} | {r['new_s']:.2f} | {r['speedup']:.2f}x |")  # fmt: skip
         for line in r["findings_diffs"] + r["info_diffs"]:
             print("   ", line)

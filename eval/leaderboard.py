@@ -276,36 +276,13 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
     lines = ["# NeuroNarrator leaderboard", ""]
     bertscore_models = set()
     for key, board in leaderboards(records).items():
-        header, rows = _rows(board)
-        fingerprints = sorted({((r["dataset"].get("fingerprint") or {}).get("sha256") or "?")[:12] for r in board})
-        lines += [f"## {_board_title(key)}", "", f"Corpus fingerprint: {', '.join(f'`{f}`' for f in fingerprints)}", ""]
-        sources = sorted({s for r in board for s in (r["dataset"].get("sources") or {})})
-        fits = [(r.get("settings") or {}).get("fit_rows") for r in board if (r.get("settings") or {}).get("fit_rows")]
-        if sources:
-            lines += [f"Evaluated sources: {', '.join(sources)}."]
-        if fits:
-            lines += [f"Baselines fit on {fits[0]['rows']} rows of {', '.join(fits[0]['subjects'])} (no subject in common with the evaluated rows).", ""]
-        elif sources:
-            lines += [""]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join("---:" if i == 0 or i > 2 else "---" for i in range(len(header))) + "|")
-        for row in rows:
-            lines.append("| " + " | ".join(_fmt(v, 1 if i == len(row) - 1 else 3) for i, v in enumerate(row)) + " |")
-        lines.append("")
+        lines += [f"## {_board_title(key)}", ""]
+        lines += _board_provenance(board)
+        lines += _board_table(board)
         skipped = {name: info for r in board for name, info in (r.get("not_computed") or {}).items()}
         for name, info in sorted(skipped.items()):
             lines += [f"{name.upper()} not computed ({info.get('reason')}); fix: {info.get('fix')}.", ""]
-        comparisons = _comparisons(board)
-        if comparisons:
-            lines += ["Model minus baseline, clinical accuracy on the same rows (95 % paired bootstrap interval):", "",
-                      "| Model | Baseline | Difference | 95 % CI | Separated |", "|---|---|---:|---|---|"]  # fmt: skip
-            for model, other, test in comparisons:
-                if test is None:
-                    lines.append(f"| {model} | {other} | – | – | no per-row results |")
-                else:
-                    verdict = "better" if test["ci95"][0] > 0 else "worse" if test["ci95"][1] < 0 else "not separated"
-                    lines.append(f"| {model} | {other} | {test['difference']:+.3f} | [{test['ci95'][0]:+.3f}, {test['ci95'][1]:+.3f}] | {verdict} |")
-            lines.append("")
+        lines += _comparison_table(board)
         first = _first_place(board)
         if first:
             lines += [first, ""]
@@ -313,7 +290,60 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
         for record in board:
             if record.get("bertscore_model"):
                 bertscore_models.add(str(record["bertscore_model"].get("name")) + f", layer {record['bertscore_model'].get('num_layers')}")
-    lines += [
+    lines += _how_to_read()
+    if bertscore_models:
+        lines += ["", f"BERTScore model: {'; '.join(sorted(bertscore_models))} (no IDF, no baseline rescaling)."]
+    if model_index_block:
+        lines += ["", "## model-index (for the model card)", "", "```yaml", model_index_block.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _board_provenance(board: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The corpus fingerprint, the evaluated sources and the rows the baselines were fit on."""
+    fingerprints = sorted({((r["dataset"].get("fingerprint") or {}).get("sha256") or "?")[:12] for r in board})
+    lines = [f"Corpus fingerprint: {', '.join(f'`{f}`' for f in fingerprints)}", ""]
+    sources = sorted({s for r in board for s in (r["dataset"].get("sources") or {})})
+    fits = [(r.get("settings") or {}).get("fit_rows") for r in board if (r.get("settings") or {}).get("fit_rows")]
+    if sources:
+        lines += [f"Evaluated sources: {', '.join(sources)}."]
+    if fits:
+        lines += [f"Baselines fit on {fits[0]['rows']} rows of {', '.join(fits[0]['subjects'])} (no subject in common with the evaluated rows).", ""]
+    elif sources:
+        lines += [""]
+    return lines
+
+
+def _board_table(board: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ranked table of one board (rank and metrics right-aligned)."""
+    header, rows = _rows(board)
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i == 0 or i > 2 else "---" for i in range(len(header))) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(v, 1 if i == len(row) - 1 else 3) for i, v in enumerate(row)) + " |")
+    lines.append("")
+    return lines
+
+
+def _comparison_table(board: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Model minus each baseline with the paired bootstrap interval; empty when the board has no pair."""
+    comparisons = _comparisons(board)
+    if not comparisons:
+        return []
+    lines = ["Model minus baseline, clinical accuracy on the same rows (95 % paired bootstrap interval):", "",
+             "| Model | Baseline | Difference | 95 % CI | Separated |", "|---|---|---:|---|---|"]  # fmt: skip
+    for model, other, test in comparisons:
+        if test is None:
+            lines.append(f"| {model} | {other} | – | – | no per-row results |")
+        else:
+            verdict = "better" if test["ci95"][0] > 0 else "worse" if test["ci95"][1] < 0 else "not separated"
+            lines.append(f"| {model} | {other} | {test['difference']:+.3f} | [{test['ci95'][0]:+.3f}, {test['ci95'][1]:+.3f}] | {verdict} |")
+    lines.append("")
+    return lines
+
+
+def _how_to_read() -> list[str]:
+    """The section that says how the boards were computed and how to read a rank."""
+    return [
         "## How to read it",
         "",
         (
@@ -334,11 +364,6 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
             "'ranks first' is said only when the paired bootstrap intervals against every other system clear zero."
         ),
     ]
-    if bertscore_models:
-        lines += ["", f"BERTScore model: {'; '.join(sorted(bertscore_models))} (no IDF, no baseline rescaling)."]
-    if model_index_block:
-        lines += ["", "## model-index (for the model card)", "", "```yaml", model_index_block.rstrip(), "```"]
-    return "\n".join(lines) + "\n"
 
 
 def to_csv(records: Sequence[Mapping[str, Any]]) -> str:

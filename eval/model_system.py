@@ -93,8 +93,8 @@ class ModelSystem:
     def _segments(self, split_rows, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         if len(indices) == 0:
             return np.zeros((0, 19, 2000), np.float32), np.zeros((0, 19), bool)
-        chunk = split_rows.select(list(indices)).with_format("numpy", columns=["eeg", "channel_mask"])
-        return np.asarray(chunk["eeg"], dtype=np.float32), np.asarray(chunk["channel_mask"]).astype(bool)
+        chunk = split_rows.select(list(indices)).with_format("numpy", columns=["eeg_values", "channel_mask"])
+        return np.asarray(chunk["eeg_values"], dtype=np.float32), np.asarray(chunk["channel_mask"]).astype(bool)
 
     def _blind_inputs(self, n: int) -> dict[str, Any]:
         """The one input a blind model gets for each of ``n`` rows (as ``SegmentCollator(blind=True)``)."""
@@ -143,7 +143,7 @@ class ModelSystem:
         samples rows but each keeps its true preceding segments)."""
         if self.blind and len(indices) > 0 and not getattr(self.processor, "findings_in_prompt", False):
             # One input for every row, so greedy decoding writes one narrative: generated once for
-            # the first and last row (which must agree) and repeated. (A grounded blind model reads
+            # the first and last row (which must agree) and repeated. (A findings-conditioned blind model reads
             # each row's measured findings in its prompt: every row is narrated.)
             texts = self._generate(split_rows, [indices[0], indices[-1]], None)
             if texts[0] != texts[-1]:
@@ -158,7 +158,7 @@ class ModelSystem:
 
     def _generate(self, split_rows, indices: Sequence[int], history_table: np.ndarray | None) -> list[str]:
         """Greedy narratives through the model's one inference path (each segment and history
-        segment encoded once; a grounded model also reads the rows' measured findings)."""
+        segment encoded once; a findings-conditioned model also reads the rows' measured findings)."""
         from modeling_neuronarrator.training.trainer import generate_narratives
 
         texts: list[str] = []

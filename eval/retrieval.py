@@ -1,4 +1,4 @@
-"""EEG <-> topomap retrieval: how well the grounded encoders pair a segment's EEG with its own maps.
+"""EEG <-> topomap retrieval: how well the encoders aligned by grounding pair a segment's EEG with its own maps.
 
 Given the pooled EEG and topomap embeddings of the same N test segments (row i of both belongs to
 segment i), rank all N topomaps for each EEG segment by cosine similarity (and the other way round);

@@ -1,7 +1,7 @@
 """NeuroNarrator: EEG-to-text in transformers' file conventions.
 
 The front-end (reading, channel harmonization, filtering, segments, topomaps, findings) and the
-model (grounded encoders, Mamba2 history reasoner, projector, causal LM) with their Auto-class
+model (EEG and topomap encoders, Mamba2 history reasoner, projector, causal LM) with their Auto-class
 registration. These modules import only each other, transformers, torch, numpy, scipy and mne.
 
 The package is lazy, the way ``transformers`` itself is: importing it (or one light submodule such

@@ -123,8 +123,8 @@ class NeuroNarratorEEGConfig(PreTrainedConfig):
     channel_spectrum: bool = False
     rhythm_features: bool = False
     # How the descriptors measure each group's alpha peak (encoders_neuronarrator.RHYTHM_ESTIMATORS):
-    # "flanks" (the 1/f line through the alpha range's flanks; what checkpoints before the grounded
-    # default were trained with) or "aperiodic" (the findings' own estimate, the peak over FOOOF's
+    # "flanks" (the 1/f line through the alpha range's flanks; what checkpoints before the
+    # findings-conditioned default were trained with) or "aperiodic" (the findings' own estimate, the peak over FOOOF's
     # 'fixed' 1/f fit; the shipped default's). Checkpoints saved without it load as "flanks".
     rhythm_estimator: str = "flanks"
 
@@ -187,8 +187,8 @@ class NeuroNarratorTopomapConfig(PreTrainedConfig):
 
 class NeuroNarratorConfig(PreTrainedConfig):
     r"""
-    Configuration of [`NeuroNarratorForConditionalGeneration`]: grounded EEG and topomap encoders, a
-    Mamba2 history reasoner and a causal language model.
+    Configuration of [`NeuroNarratorForConditionalGeneration`]: EEG and topomap encoders (aligned by
+    the stage-1 InfoNCE grounding), a Mamba2 history reasoner and a causal language model.
 
     Args:
         eeg_config (`NeuroNarratorEEGConfig` or `dict`, *optional*): the EEG patch transformer.
@@ -226,7 +226,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
             measured rhythm descriptors' vote to the findings head's logits of the non-artifact
             targets (with ``eeg_config.rhythm_features``; a PDR is an AND of conditions on them,
             beyond a linear read-out).
-        findings_in_prompt (`bool`): grounded narration: the segment's measured findings (the
+        findings_in_prompt (`bool`): findings-conditioned narration: the segment's measured findings (the
             front-end's ``Findings``) are written into the prompt as one compact "Measured: ..."
             line, so the narrative verbalizes the measurement and the EEG, topomap and history
             tokens add what measurement cannot give (source labels, change over time). False: the

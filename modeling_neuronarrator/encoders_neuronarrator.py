@@ -177,6 +177,29 @@ def aperiodic_peak(power: torch.Tensor, freqs: torch.Tensor, low: float, high: f
     return tuple(torch.from_numpy(np.ascontiguousarray(v)).to(power.device) for v in (frequency, height, interior))
 
 
+def _flank_peak(spectrum: torch.Tensor, freqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``"flanks"`` estimate of the alpha peak of ``spectrum`` ``(B, F)``: ``(frequency (B,),
+    prominence (B,), interior (B,) bool)``: the largest alpha-range bin (parabola-refined) against
+    the 1/f line through the 5.5-7 and 14.5-17 Hz flanks; no prominence on the range's edge."""
+    in_range = torch.nonzero((freqs >= ALPHA_RANGE_HZ[0]) & (freqs <= ALPHA_RANGE_HZ[1]))[:, 0]
+    flanks = [(freqs >= lo) & (freqs <= hi) for lo, hi in ALPHA_FLANKS_HZ]
+    centres = [sum(edges) / 2 for edges in ALPHA_FLANKS_HZ]
+    step = float(freqs[1] - freqs[0])
+    rows = torch.arange(spectrum.shape[0], device=spectrum.device)
+    k = in_range[spectrum[:, in_range].argmax(dim=-1)]  # (B,)
+    left, peak, right = spectrum[rows, k - 1], spectrum[rows, k], spectrum[rows, k + 1]
+    curvature = left - 2 * peak + right
+    offset = torch.where(curvature < 0, 0.5 * (left - right) / curvature.clamp(max=-_TINY_POWER), torch.zeros_like(peak))
+    frequency = freqs[k] + offset.clamp(-0.5, 0.5) * step
+    low, high = spectrum[:, flanks[0]].mean(dim=-1), spectrum[:, flanks[1]].mean(dim=-1)
+    slope = torch.log(high / low) / math.log(centres[1] / centres[0])
+    background = low * (freqs[k] / centres[0]) ** slope
+    # A maximum on the range's edge is a neighbouring band's tail, not a peak: no prominence.
+    interior = (freqs[k] > ALPHA_RANGE_HZ[0]) & (freqs[k] < ALPHA_RANGE_HZ[1])
+    prominence = torch.where(interior, torch.log(peak / background), torch.zeros_like(peak))
+    return frequency, prominence, interior
+
+
 def rhythm_features(
     eeg: torch.Tensor, channel_mask: torch.Tensor | None, sampling_rate: float = 200.0, estimator: str = "flanks"
 ) -> torch.Tensor:
@@ -208,11 +231,6 @@ def rhythm_features(
     batch, n_channels = eeg.shape[:2]
     recorded = torch.ones(batch, n_channels, dtype=torch.bool, device=eeg.device) if channel_mask is None else channel_mask.bool()
     recorded = recorded | ~recorded.any(dim=-1, keepdim=True)  # nothing recorded (positions only): use all
-    in_range = torch.nonzero((freqs >= ALPHA_RANGE_HZ[0]) & (freqs <= ALPHA_RANGE_HZ[1]))[:, 0]
-    flanks = [(freqs >= lo) & (freqs <= hi) for lo, hi in ALPHA_FLANKS_HZ]
-    centres = [sum(edges) / 2 for edges in ALPHA_FLANKS_HZ]
-    step = float(freqs[1] - freqs[0])
-    rows = torch.arange(batch, device=eeg.device)
     features = []
     for names in RHYTHM_GROUPS.values():
         member = torch.zeros(n_channels, dtype=torch.bool, device=eeg.device)
@@ -221,22 +239,13 @@ def rhythm_features(
         weight = torch.where(weight.sum(dim=-1, keepdim=True) > 0, weight, member.float().expand(batch, -1))
         weight = weight / weight.sum(dim=-1, keepdim=True)
         spectrum = torch.einsum("bc,bcf->bf", weight, power).clamp_min(_TINY_POWER)  # (B, F)
-        k = in_range[spectrum[:, in_range].argmax(dim=-1)]  # (B,)
-        left, peak, right = spectrum[rows, k - 1], spectrum[rows, k], spectrum[rows, k + 1]
-        curvature = left - 2 * peak + right
-        offset = torch.where(curvature < 0, 0.5 * (left - right) / curvature.clamp(max=-_TINY_POWER), torch.zeros_like(peak))
-        frequency = freqs[k] + offset.clamp(-0.5, 0.5) * step
-        low, high = spectrum[:, flanks[0]].mean(dim=-1), spectrum[:, flanks[1]].mean(dim=-1)
-        slope = torch.log(high / low) / math.log(centres[1] / centres[0])
-        background = low * (freqs[k] / centres[0]) ** slope
-        # A maximum on the range's edge is a neighbouring band's tail, not a peak: no prominence.
-        interior = (freqs[k] > ALPHA_RANGE_HZ[0]) & (freqs[k] < ALPHA_RANGE_HZ[1])
-        prominence = torch.where(interior, torch.log(peak / background), torch.zeros_like(peak))
-        group_shares = torch.einsum("bc,bcn->bn", weight, shares).clamp_min(SHARE_FLOOR)
         if estimator == "aperiodic":
             frequency, height, interior = aperiodic_peak(spectrum, freqs, *ALPHA_RANGE_HZ)
-            prominence = torch.where(interior, height * math.log(10.0), torch.zeros_like(height)).to(peak.dtype)
-            frequency = frequency.to(peak.dtype)
+            prominence = torch.where(interior, height * math.log(10.0), torch.zeros_like(height)).to(spectrum.dtype)
+            frequency = frequency.to(spectrum.dtype)
+        else:
+            frequency, prominence, interior = _flank_peak(spectrum, freqs)
+        group_shares = torch.einsum("bc,bcn->bn", weight, shares).clamp_min(SHARE_FLOOR)
         features += [prominence[:, None], ((frequency - 10.5) / 3.0)[:, None], interior.float()[:, None], torch.log(group_shares)]
     return torch.cat(features, dim=-1).to(eeg.dtype)
 

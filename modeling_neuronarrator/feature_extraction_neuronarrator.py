@@ -243,7 +243,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         >>> from modeling_neuronarrator import NeuroNarratorFeatureExtractor
         >>> fe = NeuroNarratorFeatureExtractor()
         >>> batch = fe("recording.edf", return_tensors="pt")
-        >>> batch["eeg"].shape          # (n_segments, 19, 2000), uV / 100, 200 Hz
+        >>> batch["eeg_values"].shape   # (n_segments, 19, 2000), uV / 100, 200 Hz
         >>> batch["findings"][0].posterior_dominant_rhythm_hz
 
     Args:
@@ -277,7 +277,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
     ``ch_names`` and ``sampling_rate``.
     """
 
-    model_input_names = ["eeg", "channel_mask", "topomaps"]
+    model_input_names = ["eeg_values", "channel_mask", "topomaps"]
 
     def __init__(
         self,
@@ -347,7 +347,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         """Process a whole recording (or ``[start_s, end_s)`` of it).
 
         Returns:
-            ``BatchFeature`` with ``eeg`` ``(n_segments, 19, 2000)`` float32 in uV/100,
+            ``BatchFeature`` with ``eeg_values`` ``(n_segments, 19, 2000)`` float32 in uV/100,
             ``channel_mask`` ``(n_segments, 19)`` bool (True = recorded), ``topomaps``
             ``(n_segments, 5, H, W)`` float32 (log10 relative power; 0 outside the head),
             ``band_powers`` ``(n_segments, 19, 5)`` float32 in uV^2, ``segment_start_s``
@@ -541,7 +541,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         eeg = np.empty(segments.shape, dtype=np.float32)
         np.multiply(segments, self.eeg_scale, out=eeg, casting="unsafe")  # float64 product rounded once: astype's numbers
         arrays = {
-            "eeg": eeg,
+            "eeg_values": eeg,
             "channel_mask": mask,
             "topomaps": self._topomaps(powers).astype(np.float32, copy=False),  # (n_seg, 5, H, W)
             "band_powers": powers.astype(np.float32),
@@ -596,7 +596,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         if eeg.ndim != 3 or eeg.shape[1] != len(STANDARD_CHANNELS):
             raise ValueError(
                 f"topomaps_from_segments: expected eeg of shape (n_segments, 19, n_times), got {eeg.shape}; "
-                "pass the 'eeg' output of this feature extractor"
+                "pass the 'eeg_values' output of this feature extractor"
             )
         psd, freqs = segment_psd(eeg / self.eeg_scale, float(self.sampling_rate))
         return self._topomaps(band_power(psd, freqs)).astype(np.float32)
@@ -640,7 +640,7 @@ def _spatial(channel_map: ChannelMap) -> np.ndarray:
     return channel_map.recorded if channel_map.spatial is None else channel_map.spatial
 
 
-_ARRAY_KEYS = ("eeg", "channel_mask", "topomaps", "band_powers", "segment_start_s")
+_ARRAY_KEYS = ("eeg_values", "channel_mask", "topomaps", "band_powers", "segment_start_s")
 _SKIP_KEYS = ["findings", "recording_info"]
 
 

@@ -72,7 +72,7 @@ _SUMMARY = """# NeuroNarrator
 
 NeuroNarrator describes 10 s segments of scalp EEG in clinical prose: dominant rhythms, waveform
 morphology, frequency content and spatio-temporal dynamics. It combines a patch-transformer EEG
-encoder, a band-power topomap encoder grounded to it by a contrastive (InfoNCE) objective, a Mamba2
+encoder, a band-power topomap encoder aligned to it by contrastive (InfoNCE) grounding, a Mamba2
 history reasoner over the preceding segments, and a causal language model ({backbone}; {size}).
 
 ```python

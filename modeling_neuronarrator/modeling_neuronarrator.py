@@ -1,4 +1,4 @@
-"""NeuroNarrator: grounded EEG and topomap encoders, a Mamba2 history reasoner, projectors and a
+"""NeuroNarrator: EEG and topomap encoders (InfoNCE grounding), a Mamba2 history reasoner, projectors and a
 causal language model, in transformers' LLaVA / Qwen2-Audio pattern.
 
 The processor expands ``<hist>``, ``<eeg>`` and ``<topo>`` placeholders to the counts of
@@ -851,7 +851,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         Example:
 
         ```python
-        >>> inputs = processor(eeg_values=segment["eeg"], channel_mask=segment["channel_mask"],
+        >>> inputs = processor(eeg_values=segment["eeg_values"], channel_mask=segment["channel_mask"],
         ...                    topomaps=segment["topomaps"], return_tensors="pt")
         >>> ids = model.generate(**inputs, max_new_tokens=120)
         >>> processor.batch_decode(ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -927,7 +927,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             batch_size: segments per ``generate`` call.
             max_new_tokens: length limit of each narrative.
             findings: the narrated segments' measured ``Findings``, one per window; required by a
-                grounded model (``config.findings_in_prompt``), which reads them in its prompt.
+                findings-conditioned model (``config.findings_in_prompt``), which reads them in its prompt.
 
         Returns:
             ``b`` narratives, in window order.
@@ -975,7 +975,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             eeg_values, channel_mask, topomaps: the next segments, in time order.
             previous: the encodings of the (up to K) segments just before them, as the previous
                 call returned them; None at the start of the recording.
-            findings: the segments' measured ``Findings`` (a grounded model reads them).
+            findings: the segments' measured ``Findings`` (a findings-conditioned model reads them).
 
         Returns:
             The narratives and the encodings of the last K segments, for the next call.
@@ -1027,7 +1027,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         ):
             texts, tail = self.narrate_next_segments(
                 processor,
-                torch.as_tensor(batch["eeg"]).to(device),
+                torch.as_tensor(batch["eeg_values"]).to(device),
                 torch.as_tensor(batch["channel_mask"]).to(device),
                 torch.as_tensor(batch["topomaps"]).to(device),
                 previous=tail,

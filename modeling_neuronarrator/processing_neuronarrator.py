@@ -40,7 +40,7 @@ def _hz(value: float | None) -> str:
 
 
 def measured_findings_text(findings: Findings | dict) -> str:
-    """One compact line of a segment's measured findings, as a grounded model reads it in its prompt.
+    """One compact line of a segment's measured findings, as a findings-conditioned model reads it in its prompt.
 
     Every field the narrative states from the measurement, in the narrative's reading order (state
     first) and at its precision; no source labels (those the EEG tokens must give).
@@ -71,7 +71,7 @@ def measured_findings_text(findings: Findings | dict) -> str:
 
 def annotated_labels_text(findings: Findings | dict) -> str:
     """The source-label keys a segment is annotated with, without their values ("Annotated: eyes,
-    stimulus." or "Annotated: none."): a grounded model states a label only where the recording
+    stimulus." or "Annotated: none."): a findings-conditioned model states a label only where the recording
     carries one, and reads its value from the EEG. A user's file has none."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
     keys = sorted(key for key, value in f.labels.items() if value is not None)
@@ -79,7 +79,7 @@ def annotated_labels_text(findings: Findings | dict) -> str:
 
 
 def prompt_findings_text(findings: Findings | dict, annotations: bool = False) -> str:
-    """What a grounded prompt says about the segment: the measured line, and with ``annotations``
+    """What a findings-conditioned prompt says about the segment: the measured line, and with ``annotations``
     the annotated-keys line (``NeuroNarratorConfig.annotations_in_prompt``)."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)  # read once for both lines
     measured = measured_findings_text(f)
@@ -128,7 +128,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
     ```python
     >>> processor = NeuroNarratorProcessor.from_config(config, feature_extractor, tokenizer)
     >>> inputs = processor("recording.edf", return_tensors="pt")  # every 10 s segment, K=3 history
-    >>> inputs = processor(eeg_values=row["eeg"], channel_mask=row["channel_mask"], topomaps=row["topomaps"],
+    >>> inputs = processor(eeg_values=row["eeg_values"], channel_mask=row["channel_mask"], topomaps=row["topomaps"],
     ...                    text=row["description"], return_tensors="pt")  # training: labels too
     ```
     """
@@ -321,7 +321,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
             features = self.feature_extractor(
                 recording, sampling_rate=sampling_rate, ch_names=ch_names, line_freq=line_freq, start_s=start_s, end_s=end_s
             )
-            eeg_values, channel_mask, topomaps = features["eeg"], features["channel_mask"], features["topomaps"]
+            eeg_values, channel_mask, topomaps = features["eeg_values"], features["channel_mask"], features["topomaps"]
             findings = features["findings"] if findings is None else findings
             segments = self._segment_arrays(eeg_values, channel_mask, topomaps)
             data = dict(segments)

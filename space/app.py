@@ -239,7 +239,7 @@ def _segment_outputs(report, index: int):
     index = int(max(0, min(int(index or 0), len(report.segments) - 1)))
     segment = report.segments[index]
     arrays = report.arrays
-    waveform = plot_waveform(arrays["eeg"][index] / EEG_SCALE, report.ch_names, report.sampling_rate, segment.start_s,
+    waveform = plot_waveform(arrays["eeg_values"][index] / EEG_SCALE, report.ch_names, report.sampling_rate, segment.start_s,
                              arrays["channel_mask"][index], title=f"Segment {index} · {format_time(segment.start_s)}-{format_time(segment.end_s)}")
     topomaps = plot_topomaps(arrays["topomaps"][index], title=f"Band-power topomaps · segment {index}")
     flags = [f"- **{i.kind}**: {i.message}" for i in segment.issues if i.kind != "omitted"]
@@ -345,16 +345,16 @@ MAX_CORPUS_ROWS = 2000
 
 
 def load_corpus(folder: str, split: str | None, source: str | None):
-    """Rows of a built corpus folder (``datasets.load_dataset(folder)``), without the EEG column."""
+    """Rows of a built corpus folder (``dataset_builder.corpus.load_corpus(folder)``), without the EEG column."""
     try:
         folder = (folder or "").strip()
         if not folder:
             raise ValueError("enter the folder of a corpus built with `neuronarrator build-corpus --out FOLDER`")
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"{folder}: folder not found; build a corpus with `neuronarrator build-corpus --out {folder}`")
-        import datasets
+        from dataset_builder import corpus as neurocorpus  # the one corpus loader (not this tab's load_corpus)
 
-        corpus = datasets.load_dataset(folder)
+        corpus = neurocorpus.load_corpus(folder)
         splits = list(corpus.keys())
         split = split if split in splits else splits[0]
         data = corpus[split]
@@ -398,15 +398,15 @@ def show_corpus_row(frame: pd.DataFrame, corpus_state: dict, event: gr.SelectDat
             raise ValueError("load a corpus first")
         row_index = event.index[0] if isinstance(event.index, (list, tuple)) else int(event.index)
         row = frame.iloc[int(row_index)]
-        import datasets
+        from dataset_builder import corpus as neurocorpus
 
-        data = datasets.load_dataset(corpus_state["folder"])[corpus_state["split"]]
+        data = neurocorpus.load_corpus(corpus_state["folder"], corpus_state["split"])
         record = data[int(corpus_state["indices"][int(row_index)])]  # decodes this one row only
         text = [f"#### {row.get('id', '')}", f"**Source:** {record.get('source', '?')} · **split:** {record.get('split', corpus_state['split'])}",
                 f"**Labels:** {_labels_text(record.get('labels'))}", f"**Description:** {record.get('description', '')}"]
         figure = None
-        if "eeg" in record and record["eeg"] is not None:
-            eeg = np.asarray(record["eeg"], dtype=np.float32)
+        if record.get("eeg_values") is not None:
+            eeg = np.asarray(record["eeg_values"], dtype=np.float32)
             mask = np.asarray(record.get("channel_mask") or [True] * eeg.shape[0], bool)
             figure = plot_waveform(eeg / EEG_SCALE, list(STANDARD_CHANNELS)[: eeg.shape[0]], float(SAMPLING_RATE_HZ), float(record.get("start_s") or 0.0), mask,
                                    title=str(row.get("id", "")))
@@ -484,6 +484,83 @@ _CSS = """
 """
 
 
+def _narrate_inputs(examples: dict[str, tuple[Path, str]]):
+    """The Narrate tab's left column: upload, example, window and the button; returns the components."""
+    files = gr.File(label="EEG recording", file_types=RECORDING_TYPES + COMPANION_TYPES, file_count="multiple", height=150)
+    gr.Markdown(
+        f"EDF, BDF, GDF, FIF, EEGLAB (.set + .fdt) or BrainVision (.vhdr + .vmrk + .eeg); at most {MAX_UPLOAD_MB:.0f} MB, "
+        f"{MAX_WINDOW_MINUTES:g} min analysed per run."
+    )
+    example = gr.Dropdown(
+        choices=[(f"{name}: {description}", name) for name, (_path, description) in examples.items()],
+        value=next(iter(examples), None),
+        label="…or a bundled real recording", info="used when nothing is uploaded",
+    )
+    with gr.Row():
+        start = gr.Number(value=0, minimum=0, label="Start (min)", precision=1)
+        # No maximum here: narrate() explains the limit better than the component's generic message.
+        window = gr.Number(value=DEFAULT_WINDOW_MINUTES, minimum=0.2,
+                           label=f"Window (min, ≤ {MAX_WINDOW_MINUTES:g})", precision=1)
+    run = gr.Button("Narrate", variant="primary", elem_id="narrate-button")
+    downloads = gr.File(label="Recording report (HTML, JSON)", file_count="multiple", interactive=False)
+    return files, example, start, window, run, downloads
+
+
+def _narrate_tab(examples: dict[str, tuple[Path, str]]) -> None:
+    """Upload or pick a recording, narrate it, browse its segments."""
+    report_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            files, example, start, window, run, downloads = _narrate_inputs(examples)
+        with gr.Column(scale=2):
+            header = gr.Markdown("Upload a recording or pick an example, then press **Narrate**.")
+            summary = gr.Markdown(elem_id="nn-summary")
+    band = gr.Plot(label="Band power over time", show_label=False)
+    gr.Markdown("### Segment viewer")
+    segment = gr.Slider(minimum=0, maximum=1, value=0, step=1, label="Segment", interactive=False)
+    segment_text = gr.Markdown()
+    with gr.Row():
+        waveform = gr.Plot(label="Waveform (10 s)", show_label=False)
+    with gr.Row():
+        topomaps = gr.Plot(label="Band-power topomaps", show_label=False)
+    run.click(
+        narrate,
+        inputs=[files, example, start, window],
+        outputs=[header, summary, band, segment, waveform, topomaps, segment_text, downloads, report_state],
+        api_name="narrate",
+    )
+    segment.release(show_segment, inputs=[report_state, segment], outputs=[waveform, topomaps, segment_text], api_name="segment")
+
+
+def _corpus_tab() -> None:
+    """Load a built corpus folder, filter by split and source, show a clicked segment."""
+    corpus_state = gr.State({})
+    with gr.Row():
+        folder = gr.Textbox(label="Corpus folder (written by `neuronarrator build-corpus`)",
+                            value=os.environ.get("NEURONARRATOR_CORPUS", ""), scale=3)
+        split = gr.Dropdown(choices=[], label="Split", allow_custom_value=True, scale=1)
+        source = gr.Dropdown(choices=["all"], value="all", label="Source", allow_custom_value=True, scale=1)
+        load = gr.Button("Load", scale=1, elem_id="corpus-load")
+    corpus_info = gr.Markdown()
+    rows = gr.Dataframe(label="Segments (click a row)", interactive=False, wrap=True, max_height=420,
+                        column_widths=["17%", "9%", "7%", "15%", "52%"])
+    row_text = gr.Markdown()
+    row_plot = gr.Plot(label="EEG of the selected segment", show_label=False, visible=False)
+    load.click(load_corpus, inputs=[folder, split, source], outputs=[rows, corpus_info, split, source, corpus_state], api_name="corpus")
+    rows.select(show_corpus_row, inputs=[rows, corpus_state], outputs=[row_text, row_plot])
+
+
+def _leaderboard_tab() -> None:
+    """Show the leaderboard table and chart of an evaluation results folder."""
+    with gr.Row():
+        results = gr.Textbox(label="Results folder (written by `neuronarrator evaluate -o`)",
+                             value=os.environ.get("NEURONARRATOR_RESULTS", ""), scale=4)
+        show = gr.Button("Show", scale=1, elem_id="leaderboard-show")
+    board = gr.Dataframe(label="Leaderboard (click a header to sort)", interactive=False)
+    chart = gr.Image(label="Leaderboard chart", type="filepath")
+    show.click(load_leaderboard, inputs=[results], outputs=[board, chart], api_name="leaderboard")
+
+
 def build_demo() -> gr.Blocks:
     examples = _examples()
     # analytics off: the Space must not phone home (and the test machines have no internet).
@@ -492,70 +569,11 @@ def build_demo() -> gr.Blocks:
         gr.Markdown(f"⚠️ {DISCLAIMER}", elem_classes=["disclaimer"])
         with gr.Tabs():
             with gr.Tab("Narrate"):
-                report_state = gr.State(None)
-                with gr.Row():
-                    with gr.Column(scale=1, min_width=320):
-                        files = gr.File(label="EEG recording", file_types=RECORDING_TYPES + COMPANION_TYPES, file_count="multiple", height=150)
-                        gr.Markdown(
-                            f"EDF, BDF, GDF, FIF, EEGLAB (.set + .fdt) or BrainVision (.vhdr + .vmrk + .eeg); at most {MAX_UPLOAD_MB:.0f} MB, "
-                            f"{MAX_WINDOW_MINUTES:g} min analysed per run."
-                        )
-                        example = gr.Dropdown(
-                            choices=[(f"{name}: {description}", name) for name, (_path, description) in examples.items()],
-                            value=next(iter(examples), None),
-                            label="…or a bundled real recording", info="used when nothing is uploaded",
-                        )
-                        with gr.Row():
-                            start = gr.Number(value=0, minimum=0, label="Start (min)", precision=1)
-                            # No maximum here: narrate() explains the limit better than the component's generic message.
-                            window = gr.Number(value=DEFAULT_WINDOW_MINUTES, minimum=0.2,
-                                               label=f"Window (min, ≤ {MAX_WINDOW_MINUTES:g})", precision=1)
-                        run = gr.Button("Narrate", variant="primary", elem_id="narrate-button")
-                        downloads = gr.File(label="Recording report (HTML, JSON)", file_count="multiple", interactive=False)
-                    with gr.Column(scale=2):
-                        header = gr.Markdown("Upload a recording or pick an example, then press **Narrate**.")
-                        summary = gr.Markdown(elem_id="nn-summary")
-                band = gr.Plot(label="Band power over time", show_label=False)
-                gr.Markdown("### Segment viewer")
-                segment = gr.Slider(minimum=0, maximum=1, value=0, step=1, label="Segment", interactive=False)
-                segment_text = gr.Markdown()
-                with gr.Row():
-                    waveform = gr.Plot(label="Waveform (10 s)", show_label=False)
-                with gr.Row():
-                    topomaps = gr.Plot(label="Band-power topomaps", show_label=False)
-                run.click(
-                    narrate,
-                    inputs=[files, example, start, window],
-                    outputs=[header, summary, band, segment, waveform, topomaps, segment_text, downloads, report_state],
-                    api_name="narrate",
-                )
-                segment.release(show_segment, inputs=[report_state, segment], outputs=[waveform, topomaps, segment_text], api_name="segment")
-
+                _narrate_tab(examples)
             with gr.Tab("Corpus explorer"):
-                corpus_state = gr.State({})
-                with gr.Row():
-                    folder = gr.Textbox(label="Corpus folder (written by `neuronarrator build-corpus`)",
-                                        value=os.environ.get("NEURONARRATOR_CORPUS", ""), scale=3)
-                    split = gr.Dropdown(choices=[], label="Split", allow_custom_value=True, scale=1)
-                    source = gr.Dropdown(choices=["all"], value="all", label="Source", allow_custom_value=True, scale=1)
-                    load = gr.Button("Load", scale=1, elem_id="corpus-load")
-                corpus_info = gr.Markdown()
-                rows = gr.Dataframe(label="Segments (click a row)", interactive=False, wrap=True, max_height=420,
-                                    column_widths=["17%", "9%", "7%", "15%", "52%"])
-                row_text = gr.Markdown()
-                row_plot = gr.Plot(label="EEG of the selected segment", show_label=False, visible=False)
-                load.click(load_corpus, inputs=[folder, split, source], outputs=[rows, corpus_info, split, source, corpus_state], api_name="corpus")
-                rows.select(show_corpus_row, inputs=[rows, corpus_state], outputs=[row_text, row_plot])
-
+                _corpus_tab()
             with gr.Tab("Leaderboard"):
-                with gr.Row():
-                    results = gr.Textbox(label="Results folder (written by `neuronarrator evaluate -o`)",
-                                         value=os.environ.get("NEURONARRATOR_RESULTS", ""), scale=4)
-                    show = gr.Button("Show", scale=1, elem_id="leaderboard-show")
-                board = gr.Dataframe(label="Leaderboard (click a header to sort)", interactive=False)
-                chart = gr.Image(label="Leaderboard chart", type="filepath")
-                show.click(load_leaderboard, inputs=[results], outputs=[board, chart], api_name="leaderboard")
-
+                _leaderboard_tab()
             with gr.Tab("About"):
                 gr.Markdown(_about_markdown())
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=32)

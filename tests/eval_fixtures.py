@@ -60,7 +60,7 @@ def make_rows(n_recordings_per_source: int = 8, segments_per_recording: int = 2,
                         "recording": recording,
                         "segment_index": k,
                         "start_s": 10.0 * k,
-                        "eeg": (eeg_uv[k] / 100.0).astype(np.float16),
+                        "eeg_values": (eeg_uv[k] / 100.0).astype(np.float16),
                         "channel_mask": [True] * 19,
                         "findings": finding.to_json(),
                         "labels": labels,
@@ -71,9 +71,12 @@ def make_rows(n_recordings_per_source: int = 8, segments_per_recording: int = 2,
     return rows
 
 
-def write_corpus(out_dir: Path, rows: list[dict] | None = None) -> Path:
+def write_corpus(out_dir: Path, rows: list[dict] | None = None, *, eeg_column: str = "eeg_values") -> Path:
     """Write ``rows`` as ``data/<split>-00000-of-00001.parquet`` (one shard per split present) with
-    the builder's own row schema, plus a README.md card; return ``out_dir``."""
+    the builder's own row schema, plus a README.md card; return ``out_dir``.
+
+    ``eeg_column="eeg"`` writes the EEG under the name a corpus built before issue 18 has.
+    """
     import datasets
     import yaml
 
@@ -81,6 +84,9 @@ def write_corpus(out_dir: Path, rows: list[dict] | None = None) -> Path:
 
     rows = make_rows() if rows is None else rows
     features = corpus_features()
+    if eeg_column != "eeg_values":
+        features = datasets.Features({(eeg_column if name == "eeg_values" else name): f for name, f in features.items()})
+        rows = [{(eeg_column if name == "eeg_values" else name): value for name, value in row.items()} for row in rows]
     out_dir = Path(out_dir)
     (out_dir / "data").mkdir(parents=True, exist_ok=True)
     configs = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import re
 import sys
 from pathlib import Path
 
@@ -81,6 +82,41 @@ def test_dependency_direction(package, forbidden):
     for path in (ROOT / package).rglob("*.py"):
         bad = _imports(path) & forbidden
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)} against the dependency direction"
+
+
+def test_every_corpus_reader_goes_through_the_one_loader():
+    """``datasets.load_dataset`` is called in ``dataset_builder/corpus.py`` only: the one place that
+    renames the columns of a corpus built before a rename (``eeg`` -> ``eeg_values``)."""
+    callers = []
+    for top in ("modeling_neuronarrator", "dataset_builder", "eval", "space"):
+        for path in (ROOT / top).rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+                    if name in ("load_dataset", "load_from_disk"):
+                        callers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert callers and all(c.startswith("dataset_builder/corpus.py:") for c in callers), (
+        f"corpus loaded outside dataset_builder.corpus.load_corpus: {callers}"
+    )
+
+
+# File and folder names that keep the old word: trainings and corpus builds read and write them.
+_GROUNDED_PATH_NAMES = re.compile(r"grounded_cpu|offline_grounded")
+
+
+def test_grounded_is_used_only_in_path_names():
+    """One word, one meaning (issue 18): "grounding" is the stage-1 InfoNCE alignment of the EEG and
+    topomap encoders; a model that reads the measured findings in its prompt is "findings-conditioned".
+    "grounded" (either meaning) appears in the project's Python source only inside path names."""
+    found = []
+    for top in ("modeling_neuronarrator", "dataset_builder", "eval", "space"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if "grounded" in _GROUNDED_PATH_NAMES.sub("", line).lower():
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "say 'findings-conditioned' (findings in the prompt) or 'grounding' (InfoNCE):\n" + "\n".join(found)
 
 
 def test_model_core_never_imports_builder_or_evaluator():

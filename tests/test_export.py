@@ -206,7 +206,7 @@ configs = MetadataConfigs.from_dataset_card_data(card.data)
 print(json.dumps({
     "splits": {name: len(split) for name, split in corpus.items()},
     "sources": sorted({s for split in corpus.values() for s in split["source"]}),
-    "eeg_shape": list(corpus["train"].features["eeg"].shape),
+    "eeg_shape": list(corpus["train"].features["eeg_values"].shape),
     "first_id": corpus["train"][0]["id"],
     "license": card.data.license,
     "data_files": configs["default"]["data_files"],
@@ -245,6 +245,32 @@ def test_corpus_folder_loads_without_the_package(built_corpus, tmp_path, public)
     else:
         assert "| tuab |" in card and "| no |" in card
         assert len(errors) == 1
+
+
+def test_a_build_from_before_the_eeg_values_rename_exports_under_the_current_name(tmp_path):
+    """Parquet of a build from before issue 18 (EEG column ``eeg``) is read as ``eeg_values``: the
+    staged files of a resumed build, and the shards of an old corpus exported for the Hub."""
+    import datasets
+    import numpy as np
+    from eval_fixtures import make_rows, write_corpus
+
+    from dataset_builder.export import corpus_features, export_corpus, export_hub_corpus
+
+    rows = make_rows(n_recordings_per_source=2, segments_per_recording=2)
+    old = write_corpus(tmp_path / "old", rows, eeg_column="eeg")
+    export_hub_corpus(old, tmp_path / "hub", holds_rights=True)
+    staged = tmp_path / "_work" / "unit.parquet"
+    staged.parent.mkdir()
+    legacy = datasets.Features({("eeg" if name == "eeg_values" else name): f for name, f in corpus_features().items()})
+    group = [r for r in rows if r["split"] == "train"]
+    datasets.Dataset.from_dict({name: [r["eeg_values" if name == "eeg" else name] for r in group] for name in legacy}, features=legacy).to_parquet(str(staged))
+    export_corpus([(group[0]["source"], group[0]["recording"], "train", str(staged))], tmp_path / "resumed", corpus_features())
+    for folder in (tmp_path / "hub", tmp_path / "resumed"):
+        train = datasets.load_dataset(str(folder), split="train")  # plain datasets: the files themselves say eeg_values
+        assert "eeg_values" in train.column_names and "eeg" not in train.column_names and set(corpus_features()) == set(train.column_names)
+        by_id = {r["id"]: r for r in group}
+        for row in train.select(range(2)):
+            np.testing.assert_array_equal(np.asarray(row["eeg_values"], np.float16), by_id[row["id"]]["eeg_values"])
 
 
 def test_corpus_export_checks_its_input(tmp_path):

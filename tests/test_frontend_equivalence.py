@@ -119,7 +119,7 @@ def test_compare_outputs_sees_a_changed_finding():
 
     x = np.random.default_rng(0).standard_normal((3, 19, 2000)) * 20.0
     findings = compute_findings(x)
-    arrays = {"eeg": x.astype(np.float32), "band_powers": np.ones((3, 19, 5)), "topomaps": np.ones((3, 5, 4, 4)),
+    arrays = {"eeg_values": x.astype(np.float32), "band_powers": np.ones((3, 19, 5)), "topomaps": np.ones((3, 5, 4, 4)),
               "channel_mask": np.ones((3, 19), bool), "segment_start_s": np.arange(3) * 10.0}  # fmt: skip
     old = {**arrays, "findings": findings, "recording_info": {"vigilance": {"seconds": 1.0}}}
     changed = [Findings.from_json(f.to_json()) for f in findings]
@@ -129,7 +129,11 @@ def test_compare_outputs_sees_a_changed_finding():
     assert result["findings_identical"] == 2 and not result["ok"]
     assert result["findings_diffs"] == [f"segment 1.amplitude_uv: {findings[1].amplitude_uv!r} vs {changed[1].amplitude_uv!r}"]
     assert frontend_equivalence.compare_outputs(old, {**old, "recording_info": new["recording_info"]})["ok"]
-    shifted = {**old, "eeg": old["eeg"] * (1 + 1e-5)}
+    shifted = {**old, "eeg_values": old["eeg_values"] * (1 + 1e-5)}
+    assert not frontend_equivalence.compare_outputs(old, shifted)["arrays_ok"]
+    # A reference front-end from before issue 18 names the EEG "eeg": compared under its current name.
+    legacy = {("eeg" if key == "eeg_values" else key): value for key, value in old.items()}
+    assert frontend_equivalence.compare_outputs(legacy, old)["ok"]
     assert not frontend_equivalence.compare_outputs(old, shifted)["arrays_ok"]
 
 

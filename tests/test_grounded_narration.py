@@ -1,4 +1,4 @@
-"""Grounded narration: the measured findings are written into the prompt (config.findings_in_prompt)."""
+"""Findings-conditioned narration: the measured findings are written into the prompt (config.findings_in_prompt)."""
 
 from __future__ import annotations
 
@@ -40,13 +40,13 @@ def test_measured_line_states_every_field_state_first():
 
 
 @pytest.fixture(scope="module")
-def grounded():
+def conditioned():
     config = tiny_config(findings_in_prompt=True)
     return tiny_model(config), tiny_processor(config)
 
 
-def test_grounded_processor_needs_findings_and_puts_them_in_each_prompt(grounded):
-    _, processor = grounded
+def test_findings_conditioned_processor_needs_findings_and_puts_them_in_each_prompt(conditioned):
+    _, processor = conditioned
     assert processor.findings_in_prompt
     data = segments(2)
     with pytest.raises(ValueError, match="narrates from the measured findings"):
@@ -60,7 +60,7 @@ def test_grounded_processor_needs_findings_and_puts_them_in_each_prompt(grounded
     assert [(row != -100).sum().item() for row in inputs["labels"]] == [3, 3]
 
 
-def test_ungrounded_processor_prompt_is_unchanged_by_findings():
+def test_unconditioned_processor_prompt_is_unchanged_by_findings():
     processor = tiny_processor()
     data = segments(1)
     with_findings = processor(**data, findings=[_findings()])
@@ -68,14 +68,14 @@ def test_ungrounded_processor_prompt_is_unchanged_by_findings():
     assert torch.equal(torch.as_tensor(with_findings["input_ids"]), torch.as_tensor(without["input_ids"]))
 
 
-def test_findings_in_prompt_survives_save_and_load(tmp_path, grounded):
-    _, processor = grounded
+def test_findings_in_prompt_survives_save_and_load(tmp_path, conditioned):
+    _, processor = conditioned
     processor.save_pretrained(tmp_path)
     assert NeuroNarratorProcessor.from_pretrained(tmp_path).findings_in_prompt is True
 
 
-def test_grounded_generation_reads_the_findings(grounded):
-    model, processor = grounded
+def test_findings_conditioned_generation_reads_the_findings(conditioned):
+    model, processor = conditioned
     data = segments(2, seed=1)
     eeg, mask, topo = (torch.as_tensor(data[k]) for k in ("eeg_values", "channel_mask", "topomaps"))
     with torch.no_grad():
@@ -87,14 +87,14 @@ def test_grounded_generation_reads_the_findings(grounded):
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
 
 
-def test_collator_passes_row_findings_to_a_grounded_processor(grounded):
+def test_collator_passes_row_findings_to_a_findings_conditioned_processor(conditioned):
     from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer
 
-    _, processor = grounded
+    _, processor = conditioned
     rng = np.random.default_rng(0)
     examples = [
-        {"id": f"r{i}", "description": "Alpha.", "eeg": rng.standard_normal((19, 2000)).astype(np.float32),
-         "channel_mask": np.ones(19, bool), "history_eeg": np.zeros((0, 19, 2000), np.float32),
+        {"id": f"r{i}", "description": "Alpha.", "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32),
+         "channel_mask": np.ones(19, bool), "history_eeg_values": np.zeros((0, 19, 2000), np.float32),
          "history_channel_mask": np.zeros((0, 19), bool), "history_mask": np.zeros(0, bool),
          "findings": _findings(state=state).to_json()}
         for i, state in enumerate(("awake", "REM"))
@@ -106,7 +106,7 @@ def test_collator_passes_row_findings_to_a_grounded_processor(grounded):
 
 def test_own_tokenizer_learns_the_prompt_it_will_read():
     """The own tokenizer is trained on every text the model reads: the narratives and, for a
-    grounded config, each row's measured line and the instruction, which then take a few tokens
+    findings-conditioned config, each row's measured line and the instruction, which then take a few tokens
     instead of ~2 per word."""
     from types import SimpleNamespace
 
@@ -118,19 +118,19 @@ def test_own_tokenizer_learns_the_prompt_it_will_read():
     descriptions = [f"The background is dominated by alpha activity at {8.0 + 0.1 * i:.1f} Hz." for i in range(40)]
     data = SimpleNamespace(column=lambda name: {"description": descriptions, "findings": [f.to_json() for f in rows]}[name])
 
-    def config(grounded: bool):
-        return SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": grounded}))
+    def config(conditioned: bool):
+        return SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": conditioned}))
 
-    grounded_texts = _tokenizer_texts(config(True), data)
-    assert grounded_texts[:40] == descriptions and len(grounded_texts) == 80
-    assert grounded_texts[40].startswith("Measured: state ") and grounded_texts[40].endswith(DEFAULT_INSTRUCTION)
+    conditioned_texts = _tokenizer_texts(config(True), data)
+    assert conditioned_texts[:40] == descriptions and len(conditioned_texts) == 80
+    assert conditioned_texts[40].startswith("Measured: state ") and conditioned_texts[40].endswith(DEFAULT_INSTRUCTION)
     assert _tokenizer_texts(config(False), data)[40:] == [DEFAULT_INSTRUCTION] * 40
     annotated = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "annotations_in_prompt": True}))
     assert "\nAnnotated: none.\n" in _tokenizer_texts(annotated, data)[40]
 
     prompt = measured_findings_text(rows[3]) + "\n" + DEFAULT_INSTRUCTION
     narratives_only = train_narrative_tokenizer(descriptions, vocab_size=400)
-    with_prompts = train_narrative_tokenizer(grounded_texts, vocab_size=400)
+    with_prompts = train_narrative_tokenizer(conditioned_texts, vocab_size=400)
     assert len(with_prompts(prompt)["input_ids"]) < 0.6 * len(narratives_only(prompt)["input_ids"])
 
 
@@ -165,7 +165,7 @@ def test_annotations_in_prompt_reaches_each_prompt_and_survives_save_and_load(tm
     prompt = processor.build_prompt(findings=_findings(labels={"eyes": "open"}))
     assert "Annotated: eyes." in prompt and prompt.index("Measured:") < prompt.index("Annotated:") < prompt.index("Describe")
     assert "Annotated: none." in processor.build_prompt(findings=_findings())
-    # A grounded checkpoint trained before the line existed reads the prompt it was trained on.
+    # A findings-conditioned checkpoint trained before the line existed reads the prompt it was trained on.
     assert "Annotated" not in tiny_processor(tiny_config(findings_in_prompt=True)).build_prompt(findings=_findings())
     processor.save_pretrained(tmp_path)
     assert NeuroNarratorProcessor.from_pretrained(tmp_path).annotations_in_prompt is True

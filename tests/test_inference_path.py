@@ -112,7 +112,7 @@ def test_report_narrator_encodes_each_segment_once_and_chunking_does_not_change_
     eeg, mask, topo = recording_segments
 
     def chunk(lo, hi):
-        return {"eeg": eeg[lo:hi], "channel_mask": mask[lo:hi], "topomaps": topo[lo:hi], "findings": [None] * (hi - lo),
+        return {"eeg_values": eeg[lo:hi], "channel_mask": mask[lo:hi], "topomaps": topo[lo:hi], "findings": [None] * (hi - lo),
                 "segment_index": np.arange(lo, hi)}
 
     whole = ModelNarrator(tmp_path, batch_size=8, max_new_tokens=10).narrate_segments(chunk(0, 7), None)
@@ -136,7 +136,7 @@ def test_model_narrate_recording_uses_the_same_k_window_path(tmp_path, alpha_rec
     processor.save_pretrained(tmp_path)
     streamed = list(model.narrate_recording(alpha_recording_path, processor, batch_segments=2, max_new_tokens=10))
     features = processor.feature_extractor(alpha_recording_path)
-    batch = {"eeg": features["eeg"], "channel_mask": features["channel_mask"], "topomaps": features["topomaps"],
+    batch = {"eeg_values": features["eeg_values"], "channel_mask": features["channel_mask"], "topomaps": features["topomaps"],
              "findings": features["findings"], "segment_index": np.arange(len(features["findings"]))}
     reference = ModelNarrator(tmp_path, batch_size=8, max_new_tokens=10).narrate_segments(batch, None)
     assert [row["segment_index"] for row in streamed] == list(range(len(reference)))

@@ -844,7 +844,7 @@ def test_chbmit_bipolar_recording_passes_the_front_end(fixture_root):
 
     item = _index("chbmit", fixture_root("chbmit_signals"))["chb01_03"]
     features = NeuroNarratorFeatureExtractor()(get_reader("chbmit").load_raw(item), line_freq=item.line_freq)
-    assert np.asarray(features["eeg"]).shape == (4, 19, 2000)  # 40 s -> four 10 s segments
+    assert np.asarray(features["eeg_values"]).shape == (4, 19, 2000)  # 40 s -> four 10 s segments
     interpolated = [name for name, recorded in zip(STANDARD_CHANNELS, np.asarray(features["channel_mask"])[0]) if not recorded]
     assert interpolated == ["Fz", "Cz", "Pz"]
 
@@ -861,7 +861,7 @@ def test_sleep_edf_two_derivations_pass_the_front_end_with_the_reader_policy(fix
 
     rows = [row for batch in recording_rows(reader, item, "train", BuildSettings()) for row in batch]
     assert len(rows) == 30  # 300 s -> thirty 10 s segments
-    eeg = np.stack([np.asarray(row["eeg"], dtype=np.float32) for row in rows])
+    eeg = np.stack([np.asarray(row["eeg_values"], dtype=np.float32) for row in rows])
     assert eeg.shape == (30, 19, 2000) and np.isfinite(eeg).all() and 0.01 < np.abs(eeg).mean() < 1.0
     masks = np.array([row["channel_mask"] for row in rows])
     assert (masks == (np.array(STANDARD_CHANNELS) == "Pz")).all()  # Pz recorded, the other 18 estimated

@@ -44,7 +44,7 @@ model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eva
 base = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
 processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
 arrays = np.load(inputs_file)
-inputs = processor(eeg_values=arrays["eeg"], channel_mask=arrays["mask"], topomaps=arrays["topo"], return_tensors="pt")
+inputs = processor(eeg_values=arrays["eeg_values"], channel_mask=arrays["mask"], topomaps=arrays["topo"], return_tensors="pt")
 with torch.no_grad():
     logits = model(**inputs).logits
     hidden = base(**inputs).last_hidden_state
@@ -91,7 +91,7 @@ def test_trust_remote_code_load_without_the_package(saved_folder, tmp_path):
     shutil.copytree(folder, copy)
     data = segments(2, seed=9)
     data["channel_mask"][1, 4] = False
-    np.savez(tmp_path / "inputs.npz", eeg=data["eeg_values"], mask=data["channel_mask"], topo=data["topomaps"])
+    np.savez(tmp_path / "inputs.npz", eeg_values=data["eeg_values"], mask=data["channel_mask"], topo=data["topomaps"])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"), TRANSFORMERS_VERBOSITY="error")
     result = subprocess.run(

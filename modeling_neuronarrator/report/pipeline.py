@@ -106,7 +106,7 @@ class RecordingReport:
     sampling_rate: float
     segment_seconds: float
     created: str
-    arrays: dict[str, np.ndarray] | None = None  # keep_arrays=True: eeg, channel_mask, topomaps of every segment
+    arrays: dict[str, np.ndarray] | None = None  # keep_arrays=True: eeg_values, channel_mask, topomaps of every segment
 
     @property
     def n_repaired(self) -> int:
@@ -175,14 +175,14 @@ class _HistoryBuffer:
     """The (up to) K segments just before the next chunk, as a narrator's ``history`` argument."""
 
     k: int
-    segments: deque = field(default_factory=deque)  # dicts: eeg, channel_mask, topomaps, findings, segment_start_s, segment_index
+    segments: deque = field(default_factory=deque)  # dicts: eeg_values, channel_mask, topomaps, findings, segment_start_s, segment_index
 
     def as_history(self) -> dict[str, Any] | None:
         if self.k == 0 or not self.segments:
             return None
         items = list(self.segments)
         return {
-            "eeg": np.stack([h["eeg"] for h in items]),
+            "eeg_values": np.stack([h["eeg_values"] for h in items]),
             "channel_mask": np.stack([h["channel_mask"] for h in items]),
             "topomaps": np.stack([h["topomaps"] for h in items]),
             "findings": [h["findings"] for h in items],
@@ -210,7 +210,7 @@ class _ReportBuilder:
         self.max_selected = max_selected
         self.segments: list[SegmentReport] = []
         self.band_power_mean: list[np.ndarray] = []
-        self.kept_arrays: dict[str, list[np.ndarray]] = {"eeg": [], "channel_mask": [], "topomaps": []}
+        self.kept_arrays: dict[str, list[np.ndarray]] = {"eeg_values": [], "channel_mask": [], "topomaps": []}
         self.selector: _SegmentSelector | None = None
 
     def chunk_of(self, batch) -> dict[str, Any]:
@@ -218,7 +218,7 @@ class _ReportBuilder:
         findings = list(batch["findings"])
         first = len(self.segments)
         return {
-            "eeg": np.asarray(_take(batch, "eeg")),
+            "eeg_values": np.asarray(_take(batch, "eeg_values")),
             "channel_mask": np.asarray(_take(batch, "channel_mask")).astype(bool),
             "topomaps": np.asarray(_take(batch, "topomaps")),
             "findings": findings,
@@ -239,10 +239,10 @@ class _ReportBuilder:
                 segment.original_narrative, segment.repaired_fields = repair.original, repair.fields
             self.segments.append(segment)
             window.append(findings[i])
-            self.selector.offer(int(index), starts[i], findings[i], chunk["eeg"][i] / EEG_SCALE, chunk["channel_mask"][i], chunk["topomaps"][i])
+            self.selector.offer(int(index), starts[i], findings[i], chunk["eeg_values"][i] / EEG_SCALE, chunk["channel_mask"][i], chunk["topomaps"][i])
         self.band_power_mean.append(band_powers.mean(axis=1) if band_powers.ndim == 3 else band_powers)
         if self.keep_arrays:
-            self.kept_arrays["eeg"].append(chunk["eeg"].astype(np.float32))
+            self.kept_arrays["eeg_values"].append(chunk["eeg_values"].astype(np.float32))
             self.kept_arrays["channel_mask"].append(chunk["channel_mask"])
             self.kept_arrays["topomaps"].append(chunk["topomaps"].astype(np.float32))
 
@@ -280,7 +280,7 @@ def narrate_recording(
         consistency: check each narrative against the measured findings (the consistency check).
         strict: rewrite a narrative that contradicts the measured findings so that it states them
             (``repair.repair_narrative``; the model's text is kept beside it in the report).
-        keep_arrays: also keep ``eeg``/``channel_mask``/``topomaps`` of every segment in
+        keep_arrays: also keep ``eeg_values``/``channel_mask``/``topomaps`` of every segment in
             ``report.arrays`` (for interactive browsing of short recordings; memory grows with length).
         max_selected: segments whose waveform and topomaps the figures show.
         progress: called as ``progress(segments_done, segments_total_or_None)`` after each chunk.

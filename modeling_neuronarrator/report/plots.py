@@ -55,7 +55,7 @@ def plot_waveform(
 
     Args:
         eeg_uv: signal in microvolts, shape ``(n_channels, n_samples)`` (the feature extractor's
-            ``eeg`` is µV/100: multiply by 100 first).
+            ``eeg_values`` are µV/100: multiply by 100 first).
         ch_names: channel names, top to bottom, length ``n_channels``.
         sampling_rate: samples per second of ``eeg_uv``.
         start_s: time of the first sample in seconds from the recording start (x-axis labels).

@@ -159,14 +159,7 @@ def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) ->
             with the file name and the allowed values in the message.
     """
     path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: training config not found; pass an existing YAML file (see modeling_neuronarrator/training/configs/)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({error}); fix the syntax") from error
-    if not isinstance(raw, dict):
-        raise TypeError(f"{path}: the top level must be a mapping (seed, output_dir, corpus, model, data, stage1, stage2)")
+    raw = _read_yaml(path)
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     top = {"seed", "output_dir", "corpus", "model", "data", "stage1", "stage2"}
     unknown = sorted(set(raw) - top)
@@ -187,35 +180,57 @@ def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) ->
     _check_option(path, "model.preset", config.model.preset, MODEL_PRESETS)
     if config.model.text_model_path is not None:
         config.model.text_model_path = str(_resolve(base, config.model.text_model_path))
-    _check_option(path, "data.split_mode", config.data.split_mode, SPLIT_MODES)
-    if not 0.0 < float(config.data.time_block_fraction) < 1.0:
-        raise ValueError(f"{path}: data.time_block_fraction must be in (0, 1), got {config.data.time_block_fraction}")
-    if config.data.split_mode == "subjects":
-        bad = [s for s in config.data.heldout_subjects if not isinstance(s, str) or s.count("/") != 1]
-        if not config.data.heldout_subjects or bad:
+    _check_data(path, config.data)
+    for name in STAGES:
+        _check_stage(path, name, getattr(config, name), base)
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The YAML file's top-level mapping (empty for an empty file)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: training config not found; pass an existing YAML file (see modeling_neuronarrator/training/configs/)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML ({error}); fix the syntax") from error
+    if not isinstance(raw, dict):
+        raise TypeError(f"{path}: the top level must be a mapping (seed, output_dir, corpus, model, data, stage1, stage2)")
+    return raw
+
+
+def _check_data(path: Path, data: DataSection) -> None:
+    """Validate the ``data`` section (split mode, held-out subjects, copies, repeats, history)."""
+    _check_option(path, "data.split_mode", data.split_mode, SPLIT_MODES)
+    if not 0.0 < float(data.time_block_fraction) < 1.0:
+        raise ValueError(f"{path}: data.time_block_fraction must be in (0, 1), got {data.time_block_fraction}")
+    if data.split_mode == "subjects":
+        bad = [s for s in data.heldout_subjects if not isinstance(s, str) or s.count("/") != 1]
+        if not data.heldout_subjects or bad:
             raise ValueError(
                 f"{path}: split_mode 'subjects' needs data.heldout_subjects, a list of 'source/subject' strings "
-                f"(e.g. ['pylossless/s02']); got {config.data.heldout_subjects!r}"
+                f"(e.g. ['pylossless/s02']); got {data.heldout_subjects!r}"
             )
-    copies = config.data.heldout_scenario_copies
+    copies = data.heldout_scenario_copies
     if copies is not None and (not isinstance(copies, int) or isinstance(copies, bool) or copies < 0):
         raise ValueError(f"{path}: data.heldout_scenario_copies must be an int >= 0 or null (every copy), got {copies!r}")
-    if not isinstance(config.data.artifact_repeats, int) or config.data.artifact_repeats < 1:
-        raise ValueError(f"{path}: data.artifact_repeats must be an int >= 1 (1 = no oversampling), got {config.data.artifact_repeats!r}")
-    if config.data.history < 0:
-        raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {config.data.history}")
-    for name in STAGES:
-        stage = getattr(config, name)
-        _check_option(path, f"{name}.mixed_precision", stage.mixed_precision, MIXED_PRECISION)
-        for part in stage.train:
-            _check_option(path, f"{name}.train", part, TRAINABLE_PARTS)
-        for key in ("epochs", "batch_size", "gradient_accumulation_steps", "save_every", "log_every"):
-            if int(getattr(stage, key)) < 1:
-                raise ValueError(f"{path}: {name}.{key} must be >= 1, got {getattr(stage, key)}")
-        if stage.max_steps is not None and stage.max_steps < 1:
-            raise ValueError(f"{path}: {name}.max_steps must be >= 1 or null, got {stage.max_steps}")
-        stage.learning_rate = float(stage.learning_rate)
-        stage.weight_decay = float(stage.weight_decay)
-        if stage.init_from is not None:
-            stage.init_from = str(_resolve(base, stage.init_from))
-    return config
+    if not isinstance(data.artifact_repeats, int) or data.artifact_repeats < 1:
+        raise ValueError(f"{path}: data.artifact_repeats must be an int >= 1 (1 = no oversampling), got {data.artifact_repeats!r}")
+    if data.history < 0:
+        raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")
+
+
+def _check_stage(path: Path, name: str, stage: StageSection, base: Path) -> None:
+    """Validate one stage section in place: options, positive counts, floats, ``init_from`` resolved against ``base``."""
+    _check_option(path, f"{name}.mixed_precision", stage.mixed_precision, MIXED_PRECISION)
+    for part in stage.train:
+        _check_option(path, f"{name}.train", part, TRAINABLE_PARTS)
+    for key in ("epochs", "batch_size", "gradient_accumulation_steps", "save_every", "log_every"):
+        if int(getattr(stage, key)) < 1:
+            raise ValueError(f"{path}: {name}.{key} must be >= 1, got {getattr(stage, key)}")
+    if stage.max_steps is not None and stage.max_steps < 1:
+        raise ValueError(f"{path}: {name}.max_steps must be >= 1 or null, got {stage.max_steps}")
+    stage.learning_rate = float(stage.learning_rate)
+    stage.weight_decay = float(stage.weight_decay)
+    if stage.init_from is not None:
+        stage.init_from = str(_resolve(base, stage.init_from))

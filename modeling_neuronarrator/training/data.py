@@ -1,21 +1,22 @@
 """Corpus -> training batches: read the Parquet corpus, attach histories, compute topomaps, collate.
 
 The corpus is a folder written by ``neuronarrator build-corpus`` (Parquet shards + README card),
-one row per 10 s segment: ``id, source, subject, recording, segment_index, start_s, eeg`` (19 x
+one row per 10 s segment: ``id, source, subject, recording, segment_index, start_s, eeg_values`` (19 x
 2000, float16, µV/100 at 200 Hz), ``channel_mask`` (19 bool), ``findings`` (JSON), ``labels``,
 ``description``, ``split``.
 
 Two ways to read it:
 
-- ``SegmentDataset`` (map-style, default): ``datasets.load_dataset(corpus)`` memory-maps the Arrow
+- ``SegmentDataset`` (map-style, default): ``dataset_builder.corpus.load_corpus`` (``datasets.load_dataset``,
+  a corpus built before the ``eeg`` -> ``eeg_values`` rename read alike) memory-maps the Arrow
   cache, so a corpus larger than RAM still works; each item carries the row's K preceding segments
   of the same recording (``dataset_builder.HistoryIndex``), missing ones flagged.
-- ``StreamingSegmentDataset`` (``data.streaming: true``): ``load_dataset(..., streaming=True)``,
+- ``StreamingSegmentDataset`` (``data.streaming: true``): ``load_corpus(..., streaming=True)``,
   rows read shard by shard; the K preceding rows of each recording are kept in a small buffer as
   the stream passes (the builder writes a recording's segments in order), then a shuffle buffer
   mixes recordings.
 
-Topomaps are not stored in the corpus: ``TopomapComputer`` recomputes them from the ``eeg`` arrays
+Topomaps are not stored in the corpus: ``TopomapComputer`` recomputes them from the ``eeg_values`` arrays
 with the feature extractor's own band-power and head-grid functions, for the whole batch at once in
 the collate function (so it runs in DataLoader workers when ``num_workers > 0``).
 """
@@ -50,18 +51,19 @@ logger = logging.getLogger(__name__)
 
 N_CHANNELS = len(STANDARD_CHANNELS)
 N_SAMPLES = SEGMENT_SAMPLES
-REQUIRED_COLUMNS = ("id", "recording", "segment_index", "eeg", "channel_mask", "description")
+REQUIRED_COLUMNS = ("id", "recording", "segment_index", "eeg_values", "channel_mask", "description")
 
 
 def load_corpus_split(corpus_dir: Path, split: str, streaming: bool = False, limit: Optional[int] = None):
-    """Load one split of a built corpus with ``datasets``.
+    """Load one split of a built corpus with ``datasets`` (through ``dataset_builder.corpus.load_corpus``,
+    which renames the ``eeg`` column of a corpus built before issue 18 to ``eeg_values``).
 
     Raises:
         FileNotFoundError: ``corpus_dir`` does not exist.
         ValueError: the split is absent or required columns are missing (the message lists what
             the folder has and how to build a corpus).
     """
-    import datasets
+    from dataset_builder.corpus import load_corpus
 
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -69,7 +71,7 @@ def load_corpus_split(corpus_dir: Path, split: str, streaming: bool = False, lim
             f"{corpus_dir}: corpus folder not found; build one with `neuronarrator build-corpus --source offline --out {corpus_dir}`"
         )
     try:
-        dataset = datasets.load_dataset(str(corpus_dir), split=split, streaming=streaming)
+        dataset = load_corpus(corpus_dir, split, streaming=streaming)
     except ValueError as error:
         raise ValueError(f"{corpus_dir}: cannot load split '{split}' ({error}); check the corpus card's splits") from error
     missing = [c for c in REQUIRED_COLUMNS if c not in (dataset.column_names or [])]
@@ -139,6 +141,8 @@ def build_datasets(
     """
     import datasets
 
+    from dataset_builder.corpus import load_corpus
+
     data = config.data
     k = data.history if history is None else int(history)
     if data.streaming:
@@ -155,7 +159,7 @@ def build_datasets(
             validation = None
         return train, validation
     if data.split_mode in ("time_block", "subjects"):
-        names = list(datasets.load_dataset(str(config.corpus)).keys()) if Path(config.corpus).is_dir() else []
+        names = list(load_corpus(config.corpus).keys()) if Path(config.corpus).is_dir() else []
         if not names:
             raise FileNotFoundError(f"{config.corpus}: corpus folder not found or empty; build it with `neuronarrator build-corpus`")
         pooled = datasets.concatenate_datasets([load_corpus_split(config.corpus, name) for name in names])
@@ -224,7 +228,7 @@ def _usable_channels(mask: np.ndarray) -> np.ndarray:
 
 
 def _example(row: dict, history_rows: list[Optional[dict]]) -> dict[str, Any]:
-    eeg, mask = _as_segment(row["eeg"], row["channel_mask"])
+    eeg, mask = _as_segment(row["eeg_values"], row["channel_mask"])
     mask = _usable_channels(mask)
     k = len(history_rows)
     history_eeg = np.zeros((k, N_CHANNELS, N_SAMPLES), dtype=np.float32)
@@ -232,7 +236,7 @@ def _example(row: dict, history_rows: list[Optional[dict]]) -> dict[str, Any]:
     history_mask = np.zeros(k, dtype=bool)
     for slot, previous in enumerate(history_rows):
         if previous is not None:
-            history_eeg[slot], previous_mask = _as_segment(previous["eeg"], previous["channel_mask"])
+            history_eeg[slot], previous_mask = _as_segment(previous["eeg_values"], previous["channel_mask"])
             history_channel_mask[slot] = _usable_channels(previous_mask)
             history_mask[slot] = True
     example = {
@@ -240,9 +244,9 @@ def _example(row: dict, history_rows: list[Optional[dict]]) -> dict[str, Any]:
         "description": str(row["description"]),
         "findings": row.get("findings"),
         "labels": row.get("labels"),
-        "eeg": eeg,
+        "eeg_values": eeg,
         "channel_mask": mask,
-        "history_eeg": history_eeg,
+        "history_eeg_values": history_eeg,
         "history_channel_mask": history_channel_mask,
         "history_mask": history_mask,
     }
@@ -258,8 +262,8 @@ def _example(row: dict, history_rows: list[Optional[dict]]) -> dict[str, Any]:
 class SegmentDataset(Dataset):
     """Map-style view of a corpus split: item ``i`` is row ``i`` with its K preceding segments.
 
-    Each item is a dict: ``id``, ``description``, ``findings`` (JSON), ``labels``, ``eeg``
-    ``(19, 2000)`` float32 in µV/100, ``channel_mask`` ``(19,)`` bool, ``history_eeg``
+    Each item is a dict: ``id``, ``description``, ``findings`` (JSON), ``labels``, ``eeg_values``
+    ``(19, 2000)`` float32 in µV/100, ``channel_mask`` ``(19,)`` bool, ``history_eeg_values``
     ``(K, 19, 2000)``, ``history_channel_mask`` ``(K, 19)``, ``history_mask`` ``(K,)`` bool
     (False where the recording has fewer than K preceding segments; the slot is zeros).
 
@@ -278,14 +282,16 @@ class SegmentDataset(Dataset):
         history: int = 0,
         indices: Optional[np.ndarray] = None,
         topomaps: Optional["TopomapComputer"] = None,
-        in_memory_mb: float = 2048.0,
+        in_memory_mb: float = 4096.0,
     ):
-        self.rows = dataset.with_format("numpy", columns=["eeg", "channel_mask"], output_all_columns=True)
+        self.rows = dataset.with_format("numpy", columns=["eeg_values", "channel_mask"], output_all_columns=True)
         self.history = int(history)
         self.preceding = _preceding_rows(dataset, self.history) if self.history else np.zeros((len(dataset), 0), np.int64)
         self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.cache: Optional[dict[str, Any]] = None
-        # float16 EEG + float32 topomaps + metadata, per row
+        # float16 EEG + float32 topomaps + metadata, per row: ~0.09 MB, so the 4 GB default holds
+        # the offline corpus with 60 scenario copies (24k rows, 2.2 GB); memory-mapped, its topomaps
+        # were computed per batch and stage 1 ran ~8x slower (12 vs 90-120 samples/s).
         row_mb = (N_CHANNELS * N_SAMPLES * 2 + 5 * 32 * 32 * 4) / 2**20
         if topomaps is not None and len(dataset) * row_mb <= in_memory_mb:
             self._load_in_memory(dataset, topomaps)
@@ -294,16 +300,16 @@ class SegmentDataset(Dataset):
         plain = dataset.with_format(None)
         eeg = np.empty((len(dataset), N_CHANNELS, N_SAMPLES), dtype=np.float16)
         maps = None
-        numeric = dataset.with_format("numpy", columns=["eeg"])
+        numeric = dataset.with_format("numpy", columns=["eeg_values"])
         for start in range(0, len(dataset), chunk):
-            block = np.asarray(numeric[start : start + chunk]["eeg"])
+            block = np.asarray(numeric[start : start + chunk]["eeg_values"])
             eeg[start : start + len(block)] = block
             block_maps = topomaps(block.astype(np.float32))
             if maps is None:
                 maps = np.empty((len(dataset), *block_maps.shape[1:]), dtype=np.float32)
             maps[start : start + len(block)] = block_maps
         self.cache = {
-            "eeg": eeg,
+            "eeg_values": eeg,
             "topomaps": maps,
             "channel_mask": np.asarray(plain["channel_mask"], dtype=bool),
             **{name: list(plain[name]) for name in ("id", "description", "findings", "labels") if name in plain.column_names},
@@ -317,7 +323,7 @@ class SegmentDataset(Dataset):
             "description": cache["description"][row],
             "findings": cache.get("findings", [None] * (row + 1))[row],
             "labels": cache.get("labels", [None] * (row + 1))[row],
-            "eeg": cache["eeg"][row],
+            "eeg_values": cache["eeg_values"][row],
             "channel_mask": cache["channel_mask"][row],
             "topomaps": cache["topomaps"][row],
         }
@@ -463,7 +469,7 @@ class SegmentCollator:
         self.max_target_tokens = None if max_text_tokens is None else int(max_text_tokens)
 
     def findings(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """The rows' measured findings, for a processor that writes them into the prompt (grounded
+        """The rows' measured findings, for a processor that writes them into the prompt (findings-conditioned
         narration; the blind ablation keeps them: findings in, EEG zeroed)."""
         if self.processor is None or not getattr(self.processor, "findings_in_prompt", False):
             return None
@@ -471,10 +477,10 @@ class SegmentCollator:
 
     def arrays(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         """The numeric part of a batch (no text), as numpy arrays."""
-        eeg = np.stack([e["eeg"] for e in examples])  # (B, 19, 2000)
-        k = examples[0]["history_eeg"].shape[0]
+        eeg = np.stack([e["eeg_values"] for e in examples])  # (B, 19, 2000)
+        k = examples[0]["history_eeg_values"].shape[0]
         batch_size = eeg.shape[0]
-        history_eeg = np.stack([e["history_eeg"] for e in examples]) if k else None  # (B, K, 19, 2000)
+        history_eeg = np.stack([e["history_eeg_values"] for e in examples]) if k else None  # (B, K, 19, 2000)
         if "topomaps" in examples[0]:  # precomputed by an in-memory SegmentDataset
             maps = np.stack([e["topomaps"] for e in examples])
             if k:

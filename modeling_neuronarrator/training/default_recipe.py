@@ -8,7 +8,7 @@
                  added states, spike-and-wave, artifacts and montage views) into ``corpus/offline_grounded``;
    ``test_corpus``: the sealed test sources (``TEST_SOURCES``) and their copies, into their own corpus;
 2. ``stage1``:   ``neuronarrator train stage1 --config training/configs/grounded_cpu.yaml`` (the
-                 default config: grounded narration; ``configs/default_cpu.yaml`` is the paper's);
+                 default config: findings-conditioned narration; ``configs/default_cpu.yaml`` is the paper's);
 3. ``stage2``:   ``neuronarrator train stage2 --config ...``;
 4. ``blind``:    the blind baseline: stage 2 again from the same stage-1 folder, same recipe, with
                  every EEG-derived input zeroed (``--blind``), into ``<output_dir>_blind``;
@@ -121,7 +121,7 @@ def evaluate_heldout(
     if constant_prompt:
         # Every blind input is the same (zero EEG and maps, constant channel mask, no history), so
         # greedy decoding writes one narrative for every row: generated once, for two different
-        # rows, which must agree. (A grounded blind model reads each row's findings: narrated below.)
+        # rows, which must agree. (A findings-conditioned blind model reads each row's findings: narrated below.)
         examples = [heldout[0], heldout[n - 1]]
         inputs = processor(return_tensors="pt", **collate.arrays(examples))
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
@@ -133,7 +133,7 @@ def evaluate_heldout(
         rows = [{"id": i, "findings": f, "labels": l} for i, f, l in zip(ids, findings, labels)]
     for start in range(0, 0 if constant_prompt else n, batch_size):
         examples = [heldout[i] for i in range(start, min(start + batch_size, n))]
-        # The one inference path (each segment and history segment encoded once); a grounded model
+        # The one inference path (each segment and history segment encoded once); a findings-conditioned model
         # reads the rows' measured findings in its prompt (the blind one too: findings in, EEG zeroed).
         findings = [parse_json_field(e["findings"]) for e in examples] if processor.findings_in_prompt else None
         narratives += generate_narratives(model, processor, collate.arrays(examples), max_new_tokens, findings)
@@ -544,11 +544,11 @@ def _consistency_of(quality: dict[str, Any]) -> dict[str, Any] | None:
     return quality["consistency"] if "consistency" in quality else quality.get("grounding")
 
 
-def _grounded_text(model_config) -> str:
+def _findings_conditioned_text(model_config) -> str:
     if not getattr(model_config, "findings_in_prompt", False):
         return ""
     return """
-**Grounded narration** (`findings_in_prompt`): each segment's prompt carries its measured findings
+**Findings-conditioned narration** (`findings_in_prompt`): each segment's prompt carries its measured findings
 as one line (state, dominant rhythm and band, PDR, region, amplitude, asymmetry, slowing,
 artifacts, events with their times, change), so the narrative verbalizes the measurement; the EEG,
 topomap and history tokens add what the measurement cannot give (the source labels: eyes,
@@ -649,7 +649,7 @@ Training: stage 1 ({training.get("stage1_steps", "?")} steps) grounds the EEG en
 encoder (InfoNCE){_findings_head_text(model_config)}; stage 2 ({training.get("stage2_steps", "?")} steps) trains the projectors, the Mamba2
 history reasoner (K={config.data.history}) and the {model_config.text_config.num_hidden_layers}-layer
 language model (own {model_config.text_config.vocab_size}-token BPE) on the narratives.
-{_grounded_text(model_config)}"""
+{_findings_conditioned_text(model_config)}"""
 
 
 def _card_evaluation_section(quality: dict[str, Any], model_config) -> str:

@@ -210,7 +210,7 @@ def _apply_lora(model, lora: dict[str, Any]):
 def _prompt_flags_from_config(config: TrainConfig, model, processor) -> None:
     """Stage 2's prompt layout from its config: ``findings_in_prompt`` and ``annotations_in_prompt``
     override what the start folder was saved with; the annotations line follows the measured one, so
-    a prompt without findings has none (the paper's configuration started from a grounded stage 1)."""
+    a prompt without findings has none (the paper's configuration starts from the findings-conditioned default's stage 1)."""
     wanted = {flag: config.model.overrides.get(flag) for flag in ("findings_in_prompt", "annotations_in_prompt")}
     findings = bool(model.config.findings_in_prompt if wanted["findings_in_prompt"] is None else wanted["findings_in_prompt"])
     annotations = bool(getattr(model.config, "annotations_in_prompt", False) if wanted["annotations_in_prompt"] is None else wanted["annotations_in_prompt"])
@@ -295,8 +295,9 @@ class _NarrativeStage(_GroundingStage):
 
     def load(self, config: TrainConfig, stage_dir: Path, accelerator):
         model, processor = _load_stage2_start(config)
-        # Grounded narration is a property of the prompt, which stage 2 trains: a stage-1 folder
-        # (or an older checkpoint) saved without it is narrated grounded when the config says so.
+        # Findings-conditioned narration is a property of the prompt, which stage 2 trains: a stage-1
+        # folder (or an older checkpoint) saved without it is narrated findings-conditioned when the
+        # config says so.
         _prompt_flags_from_config(config, model, processor)
         if config.model.lora:
             model = _apply_lora(model, config.model.lora)
@@ -366,6 +367,45 @@ def _train_loader(train_data, collate, stage_cfg, config: TrainConfig, repeats: 
     return torch.utils.data.DataLoader(train_data, **loader_kwargs), None
 
 
+def _open_stage_dir(accelerator, config: TrainConfig, stage: str) -> Path:
+    """Create the stage folder and write the run's config there (main process); check a corpus is set."""
+    stage_dir = config.stage_dir(stage)
+    if accelerator.is_main_process:
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        (stage_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    accelerator.wait_for_everyone()
+    if config.corpus is None:
+        raise ValueError(f"{config.path}: no corpus folder; set 'corpus:' in the config or pass --corpus")
+    return stage_dir
+
+
+def _prepare_optimisation(accelerator, recipe, config: TrainConfig, stage: str, model, train_data, collate):
+    """The stage's trainable parameters, loader, optimizer and cosine schedule, prepared by accelerate.
+
+    Returns ``(step_module, optimizer, scheduler, train_loader, sampler)``; ``sampler`` is None for
+    a streamed corpus.
+    """
+    from transformers import get_cosine_schedule_with_warmup
+
+    stage_cfg = config.stage(stage)
+    parts = stage_cfg.train or _STAGE_DEFAULT_PARTS[stage]
+    trainable = recipe.trainable(model, config, parts)
+    logger.info("%s: %d trainable parameters of %d (%s)", stage, sum(p.numel() for p in trainable), sum(p.numel() for p in model.parameters()), parts)
+    train_loader, sampler = _train_loader(train_data, collate, stage_cfg, config, recipe.repeats(train_data, config))
+    step_module = recipe.step_module(model)
+    optimizer = torch.optim.AdamW(trainable, lr=stage_cfg.learning_rate, weight_decay=stage_cfg.weight_decay)
+    if sampler is not None:
+        step_module, optimizer, train_loader = accelerator.prepare(step_module, optimizer, train_loader)
+    else:
+        # A streamed corpus is already split between processes by shards
+        # (StreamingSegmentDataset); accelerate's dispatcher would need tensor-only batches.
+        step_module, optimizer = accelerator.prepare(step_module, optimizer)
+    steps = stage_cfg.max_steps or stage_cfg.epochs * max(1, -(-len(train_loader) // stage_cfg.gradient_accumulation_steps))
+    scheduler = get_cosine_schedule_with_warmup(optimizer, min(stage_cfg.warmup_steps, steps // 2), steps)
+    accelerator.register_for_checkpointing(scheduler)
+    return step_module, optimizer, scheduler, train_loader, sampler
+
+
 def train_stage(
     config: TrainConfig,
     stage: str,
@@ -381,37 +421,17 @@ def train_stage(
         on the other processes and after a slice that did not reach the end.
     """
     from accelerate.utils import set_seed
-    from transformers import get_cosine_schedule_with_warmup
 
     check_option("stage", stage, sorted(_STAGES))
     recipe, stage_cfg = _STAGES[stage], config.stage(stage)
     accelerator = _accelerator(stage_cfg, cpu)
     set_seed(config.seed)
-    stage_dir = config.stage_dir(stage)
-    if accelerator.is_main_process:
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        (stage_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
-    accelerator.wait_for_everyone()
-    if config.corpus is None:
-        raise ValueError(f"{config.path}: no corpus folder; set 'corpus:' in the config or pass --corpus")
-
+    stage_dir = _open_stage_dir(accelerator, config, stage)
     model, processor, train_data, validation_data = recipe.load(config, stage_dir, accelerator)
-    parts = stage_cfg.train or _STAGE_DEFAULT_PARTS[stage]
-    trainable = recipe.trainable(model, config, parts)
-    logger.info("%s: %d trainable parameters of %d (%s)", stage, sum(p.numel() for p in trainable), sum(p.numel() for p in model.parameters()), parts)
     collate = recipe.collator(config, model, processor)
-    train_loader, sampler = _train_loader(train_data, collate, stage_cfg, config, recipe.repeats(train_data, config))
-    step_module = recipe.step_module(model)
-    optimizer = torch.optim.AdamW(trainable, lr=stage_cfg.learning_rate, weight_decay=stage_cfg.weight_decay)
-    if sampler is not None:
-        step_module, optimizer, train_loader = accelerator.prepare(step_module, optimizer, train_loader)
-    else:
-        # A streamed corpus is already split between processes by shards
-        # (StreamingSegmentDataset); accelerate's dispatcher would need tensor-only batches.
-        step_module, optimizer = accelerator.prepare(step_module, optimizer)
-    steps = stage_cfg.max_steps or stage_cfg.epochs * max(1, -(-len(train_loader) // stage_cfg.gradient_accumulation_steps))
-    scheduler = get_cosine_schedule_with_warmup(optimizer, min(stage_cfg.warmup_steps, steps // 2), steps)
-    accelerator.register_for_checkpointing(scheduler)
+    step_module, optimizer, scheduler, train_loader, sampler = _prepare_optimisation(
+        accelerator, recipe, config, stage, model, train_data, collate
+    )
 
     def loss_fn(module, batch):
         return recipe.loss(module, _device_batch(batch, accelerator.device))

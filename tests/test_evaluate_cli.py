@@ -144,6 +144,24 @@ def test_max_scenario_copy_keeps_the_recorded_rows_and_the_first_copies(corpus, 
     assert results["settings"]["max_scenario_copy"] == 0 and results["dataset"]["n_segments"] == len(test_rows)  # no copies here
 
 
+def test_fit_cache_reuses_a_baseline_fitted_on_the_same_rows(corpus, tmp_path):
+    cache = tmp_path / "fits"
+
+    def run(out, *extra):
+        assert main(["evaluate", "--no-model", "--baselines", "nearest-neighbour", "--metrics", FAST_METRICS, "--fit-cache", str(cache),
+                     *extra, "--corpus", str(corpus), "-o", str(tmp_path / out)]) == 0  # fmt: skip
+        return json.loads(next((tmp_path / out).glob("*.json")).read_text())
+
+    first, second = run("a"), run("b")
+    assert len(list(cache.glob("nearest-neighbour-*.pkl"))) == 1
+    assert first["settings"]["fit_from_cache"] is False and second["settings"]["fit_from_cache"] is True
+    assert second["metrics"]["clinical_accuracy"] == first["metrics"]["clinical_accuracy"]
+    assert second["per_row"]["correct"] == first["per_row"]["correct"]
+    # Other training rows: another fit, another file.
+    other = run("c", "--train-exclude", "tuab")
+    assert other["settings"]["fit_from_cache"] is False and len(list(cache.glob("nearest-neighbour-*.pkl"))) == 2
+
+
 def test_leave_one_source_out_split(corpus, test_rows):
     train, held_out = leave_one_source_out(load_split(corpus, "train"), test_rows, "sleep_edf")
     assert set(train["source"]) == {"tuab"} and set(held_out["source"]) == {"sleep_edf"}

@@ -22,8 +22,10 @@ the pipeline), ``boundary`` and ``e-254``/``e-255`` (ignored). Mapping:
 
 The BioSemi channels (``A1`` ... ``D32``) have no 10-20 names: ``load_raw`` attaches their measured
 positions from ``electrodes.tsv`` (CapTrak, with the fiducials of ``coordsystem.json``; MNE's
-``biosemi128`` template when the file is absent) and marks ``channels.tsv`` bad channels, so the
-front-end can interpolate onto the 10-20 positions. Subjects ``s01``, ``s02``.
+``biosemi128`` template when the file is absent), marks bad the ``channels.tsv`` bad channels and
+those the pylossless pipeline flagged in ``_ll_FlaggedChs.tsv`` (``PYLOSSLESS_BAD_FLAGS``: ch_sd,
+low_r, bridge), and re-references the reference-free BioSemi data to the average of the good
+channels, so the front-end can interpolate onto the 10-20 positions. Subjects ``s01``, ``s02``.
 
 ``alice`` (alice-ml 0.3.9, Apache-2.0): ``alice_ml/data/test_raw.fif``, 120 s of resting EEG
 recorded for the ALICE project (31 channels with 10-20/10-10 names and positions, 500 Hz), stored

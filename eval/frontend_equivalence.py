@@ -36,6 +36,8 @@ __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "compare_outputs"
 # The findings rules the corpus being trained on was measured with (stop 23: focal slowing needs
 # a field); speed work since must reproduce this code's outputs.
 REFERENCE_COMMIT = "9a954a53991d59d1b50d95e89d395b0e4f36caf7"
+# recording_info entries the front-end gained after the reference commit.
+INFO_KEYS_ADDED = ("reference",)
 _CORE_FILES = (
     "eeg_io_neuronarrator",
     "validation_neuronarrator",
@@ -172,6 +174,9 @@ def compare_outputs(old: dict[str, Any], new: dict[str, Any], rtol: float = 1e-6
         else:
             _numbers_differ(json.loads(a), json.loads(b), 1e-9, f"segment {k}", diffs)
     info_old, info_new = dict(old["recording_info"]), dict(new["recording_info"])
+    for key in INFO_KEYS_ADDED:  # told since the reference commit; no measurement changed
+        if key not in info_old:
+            info_new.pop(key, None)
     for info in (info_old, info_new):
         info["vigilance"] = {k: v for k, v in (info.get("vigilance") or {}).items() if k != "seconds"}
     info_diffs: list[str] = []

@@ -92,6 +92,13 @@ MONTAGE_POLICY = (
     "flagged) or that has a position is used; missing 10-20 sites are spherical-spline estimates, "
     "spatial findings only where the recorded referential electrodes support them"
 )
+# BioSemi amplifiers (their BDF files) record reference-free, against the CMS electrode beside POz:
+# electrodes far from CMS carry more of everything, a gradient the spatial findings would read as
+# asymmetry or focal slowing. BioSemi and MNE say to re-reference offline; the front-end takes the
+# common average of the good referential electrodes it uses, when they cover the head (at least
+# this many: an average of a few electrodes is mostly those electrodes). Else the data stay as recorded.
+REFERENCE_FREE_FORMATS = (".bdf",)
+AVERAGE_REFERENCE_MIN_CHANNELS = 16
 # The fewest usable electrodes (1: the policy above); harmonize_channels(min_recorded_channels=...)
 # may ask for more.
 MIN_RECORDED_CHANNELS = 1

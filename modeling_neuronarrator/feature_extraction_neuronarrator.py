@@ -35,6 +35,8 @@ from scipy import signal
 from transformers import BatchFeature, SequenceFeatureExtractor
 
 from .eeg_io_neuronarrator import (
+    AVERAGE_REFERENCE_MIN_CHANNELS,
+    REFERENCE_FREE_FORMATS,
     EEG_SCALE,
     MIN_RECORDED_CHANNELS,
     MONTAGE_POLICY,
@@ -91,6 +93,7 @@ class _Source:
         self.suspect_channels: dict[str, list[str]] = {}  # flagged but kept (see reject_bad_channels)
         self.path: Optional[str] = None
         self.file_line_freq: Optional[float] = None
+        self.reference_free = False  # recorded against no reference (BioSemi BDF): see reference
         if isinstance(recording, (str, os.PathLike)):
             self.path = os.fspath(recording)
             recording = read_recording(self.path, preload=False)
@@ -122,6 +125,7 @@ class _Source:
                 f"{self.sfreq} Hz; leave sampling_rate out for Raw objects and files"
             )
         self.n_times = int(raw.n_times)
+        self.reference_free = bool(self.path) and self.path.lower().endswith(REFERENCE_FREE_FORMATS)
         self.file_line_freq = raw.info.get("line_freq") or bids_line_freq(self.path)
         self.ch_names = list(raw.ch_names)
         self.ch_types = raw.get_channel_types()
@@ -212,8 +216,32 @@ class _Source:
     def duration_s(self) -> float:
         return self.n_times / self.sfreq
 
+    @property
+    def average_reference(self) -> bool:
+        """Re-referenced to the common average of the used electrodes (``REFERENCE_FREE_FORMATS``
+        with ``AVERAGE_REFERENCE_MIN_CHANNELS`` referential electrodes or more)."""
+        return self.reference_free and not self.map.bipolar and len(self.map.picks) >= AVERAGE_REFERENCE_MIN_CHANNELS
+
+    @property
+    def reference(self) -> str:
+        """The reference the findings are measured on, in words (the report header states it)."""
+        if self.average_reference:
+            return f"common average of the {len(self.map.picks)} electrodes used (recorded reference-free, BioSemi BDF)"
+        if self.reference_free:
+            return (f"as recorded, reference-free (BioSemi BDF): fewer than {AVERAGE_REFERENCE_MIN_CHANNELS} referential "
+                    "electrodes for an average reference, so amplitude gradients may be the reference's")  # fmt: skip
+        return "as recorded"
+
+    def rereference(self, data: np.ndarray) -> np.ndarray:
+        """``data`` (picked source channels) on the common average of the picks where
+        ``average_reference`` (in place), else as it is."""
+        if self.average_reference:
+            data -= data.mean(axis=0, keepdims=True)
+        return data
+
     def read_source(self, start: int, stop: int) -> np.ndarray:
-        """Picked source channels ``(n_source, stop - start)`` float64 in microvolts."""
+        """Picked source channels ``(n_source, stop - start)`` float64 in microvolts, as recorded
+        (flat and bad-channel checks read them so; ``rereference`` then gives the findings' reference)."""
         if self.raw is not None:
             try:
                 data = self.raw.get_data(picks=self.map.picks, start=start, stop=stop)
@@ -411,6 +439,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             "bipolar_derivations": list(source.map.bipolar),
             "montage_policy": MONTAGE_POLICY,
             "position_source": source.map.position_source,
+            "reference": source.reference,
             "line_freq": line,
             "line_freq_source": line_source,
             "notch_applied": bool(apply_notch),
@@ -559,7 +588,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         last_sample = min(source.n_times, int(math.ceil((starts[-1] + self.segment_seconds + pad) * source.sfreq)) + 1)
         data = source.read_source(first_sample, last_sample)  # (n_source, n) uV
         raw_flat = source.flat_bad | (self._source_stds(source, data, starts, first_sample) < THRESHOLDS["flat_std_uv"]).any(axis=-1)
-        x = _apply_map(source.map.matrix, data)  # (19, n) uV
+        x = _apply_map(source.map.matrix, source.rereference(data))  # (19, n) uV
         x -= x.mean(axis=-1, keepdims=True)  # offsets would ring through the resampler's edges
         up, down = _rational(float(self.sampling_rate) / source.sfreq)
         if up != down:

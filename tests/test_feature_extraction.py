@@ -96,6 +96,36 @@ def test_formats_end_to_end(fmt, recording_writer, synth):
     assert b["findings"][0].posterior_dominant_rhythm_hz == pytest.approx(10.0, abs=0.5)
 
 
+def test_bdf_is_read_on_the_common_average(recording_writer, synth):
+    # A reference-free BioSemi recording: every channel carries the CMS site's own activity (here a
+    # large 1.5 Hz wave), which is no brain activity under the electrodes. As recorded (EDF) it is
+    # most of the power; on the common average (BDF) it is gone.
+    brain = synth.normal_background(seconds=30.0, sfreq=256.0, seed=2)
+    cms = 60.0 * np.sin(2 * np.pi * 1.5 * np.arange(brain.shape[1]) / 256.0)
+    data = brain - cms[None, :]
+    as_recorded = FE(recording_writer("edf", data, STANDARD_CHANNELS, 256.0, name="edf"))
+    averaged = FE(recording_writer("bdf", data, STANDARD_CHANNELS, 256.0, name="bdf"))
+    assert as_recorded["recording_info"]["reference"] == "as recorded"
+    assert averaged["recording_info"]["reference"] == "common average of the 19 electrodes used (recorded reference-free, BioSemi BDF)"
+
+    def delta_share(batch):
+        powers = np.asarray(batch["band_powers"])  # (n, 19, 5)
+        return powers[..., 0].sum(-1) / powers.sum((-1, -2))
+
+    assert (delta_share(as_recorded) > 0.9).all() and (delta_share(averaged) < 0.4).all()
+    assert min(f.amplitude_uv for f in as_recorded["findings"]) > 3 * max(f.amplitude_uv for f in averaged["findings"])
+    assert all(f.posterior_dominant_rhythm_hz == pytest.approx(10.0, abs=0.5) for f in averaged["findings"])
+    # A flat electrode is found as recorded (on the average it would carry minus the mean).
+    flat = data.copy()
+    flat[STANDARD_CHANNELS.index("O1")] = 0.0
+    b = FE(recording_writer("bdf", flat, STANDARD_CHANNELS, 256.0, name="flat"))
+    assert "O1" in b["recording_info"]["channels_bad"] and all("flat_channel" in f.artifacts for f in b["findings"])
+    # Too few electrodes for an average: as recorded, and said so.
+    six = [STANDARD_CHANNELS.index(n) for n in ("F3", "F4", "C3", "C4", "O1", "O2")]
+    sparse = FE(recording_writer("bdf", data[six], ["F3", "F4", "C3", "C4", "O1", "O2"], 256.0, name="six"))
+    assert sparse["recording_info"]["reference"].startswith("as recorded, reference-free (BioSemi BDF): fewer than 16")
+
+
 def test_array_input_resamples_and_keeps_amplitude(synth):
     sfreq = 256.0
     t = np.arange(int(30 * sfreq)) / sfreq

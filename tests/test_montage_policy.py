@@ -199,7 +199,7 @@ def test_report_says_what_the_electrodes_support_and_greys_the_topomaps(tmp_path
     out = tmp_path / "report.md"
     assert main(["narrate", str(path), "--no-progress", "-q", "-o", str(out)]) == 0
     text = out.read_text()
-    assert "| Electrodes | 6 of 19 10-20 sites recorded (F3, F4, C3, C4, O1, O2)" in text
+    assert "| Electrodes | 6 of 19 10-20 sites recorded (F3, F4, C3, C4, O1, O2); reference: as recorded. Can be judged" in text
     assert "Not assessable: temporal, parietal band power; predominant region; focal slowing." in text
     # topomaps: measured around the recorded electrodes, grey beyond them
     six = np.array([n in names for n in STANDARD_CHANNELS])

@@ -95,6 +95,8 @@ def _coverage_text(info: dict[str, Any]) -> str:
         text += f"; bipolar derivations (no spatial claim from them): {', '.join(info['bipolar_derivations'])}"
     if info.get("channels_bad"):
         text += "; bad channels left out: " + ", ".join(f"{n} ({'/'.join(c)})" for n, c in info["channels_bad"].items())
+    if info.get("reference"):
+        text += f"; reference: {info['reference']}"
     coverage = spatial_coverage(np.array([[n in spatial for n in STANDARD_CHANNELS]]))
     regions = [r for r, ok in zip(REGIONS, coverage["regions"][0]) if ok]
     can = [f"{', '.join(regions)} band power"] if regions else []

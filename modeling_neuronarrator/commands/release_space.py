@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 _MODEL_LEFT_OUT = ("training", "commands", "cli.py")
 SPACE_PACKAGES: dict[str, tuple[str, ...] | None] = {
     "modeling_neuronarrator": None,
-    "dataset_builder": ("__init__", "description", "labels", "agreement"),
+    "dataset_builder": ("__init__", "description", "labels", "agreement", "corpus"),
     "neuronarrator_eval": ("__init__", "leaderboard"),
 }
 _ALWAYS_LEFT_OUT = ("__pycache__", "*.pyc", "*.egg-info")

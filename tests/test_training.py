@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -266,28 +267,41 @@ def test_epoch_sampler_repeats_rows_and_keeps_the_plain_order():
         EpochSampler(3, seed=0, repeats=[1, 0, 1])
 
 
-def test_artifact_repeats_counts_rows_with_artifacts(tmp_path, corpus):
-    from modeling_neuronarrator.training.trainer import _artifact_repeats
+def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus):
+    from modeling_neuronarrator.training.trainer import _row_repeats
 
     from modeling_neuronarrator.findings_neuronarrator import Findings
 
     rows = synthetic_rows(n_recordings=1, n_segments=4)
     findings = [Findings.from_json(r["findings"]) for r in rows]
     findings[1].artifacts, findings[3].artifacts = ["muscle"], ["eye_blink", "flat_channel"]
+    labels = [{"recording_quality": "good"}, {"recording_quality": "bad_span"}, None, {"recording_quality": "bad_span", "stimulus": None}]
 
     class Rows:  # the one SegmentDataset method the helper uses
         def column(self, name):
-            assert name == "findings"
-            return [f.to_json() for f in findings]
+            return {"findings": [f.to_json() for f in findings], "labels": labels}[name]
 
     config = _config(corpus, tmp_path)
-    assert _artifact_repeats(Rows(), config) is None  # default 1: off
+    assert _row_repeats(Rows(), config) is None  # defaults: off
     config.data.artifact_repeats = 3
-    assert _artifact_repeats(Rows(), config) == [1, 3, 1, 3]
+    assert _row_repeats(Rows(), config) == [1, 3, 1, 3]
+    config.data.artifact_repeats = 1
+    config.data.label_repeats = {"recording_quality": {"bad_span": 4}}
+    assert _row_repeats(Rows(), config) == [1, 4, 1, 4]
+    config.data.artifact_repeats = 5  # the larger applies
+    assert _row_repeats(Rows(), config) == [1, 5, 1, 5]
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY.read_text().replace("data:", "data:\n  artifact_repeats: 0", 1))
     with pytest.raises(ValueError, match="data.artifact_repeats must be an int >= 1"):
         load_config(bad, overrides={"corpus": str(corpus)})
+    for entry, message in [
+        ("{recording_quality: {bad: 2}}", "data.label_repeats.recording_quality: unknown value 'bad'; known: bad_span, good"),
+        ("{quality: {bad_span: 2}}", "data.label_repeats: unknown label key 'quality'"),
+        ("{recording_quality: {bad_span: 0}}", "data.label_repeats.recording_quality.bad_span must be an int >= 1"),
+    ]:
+        bad.write_text(TINY.read_text().replace("data:", f"data:\n  label_repeats: {entry}", 1))
+        with pytest.raises(ValueError, match=re.escape(message)):
+            load_config(bad, overrides={"corpus": str(corpus)})
 
 
 # ------------------------------------------------------------------------------------ quality

@@ -73,6 +73,10 @@ class DataSection:
     # Stage 2: a training row whose findings report an artifact is seen this many times per epoch
     # (artifacts are rare, and a narrator trained on the raw mix learns to say "no artifacts").
     artifact_repeats: int = 1
+    # Stage 2: a training row whose source label takes one of these values is seen this many times
+    # per epoch, e.g. {recording_quality: {bad_span: 3}}: a rare label value the narrator must name
+    # from the EEG (the larger of this and artifact_repeats applies).
+    label_repeats: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -216,8 +220,30 @@ def _check_data(path: Path, data: DataSection) -> None:
         raise ValueError(f"{path}: data.heldout_scenario_copies must be an int >= 0 or null (every copy), got {copies!r}")
     if not isinstance(data.artifact_repeats, int) or data.artifact_repeats < 1:
         raise ValueError(f"{path}: data.artifact_repeats must be an int >= 1 (1 = no oversampling), got {data.artifact_repeats!r}")
+    _check_label_repeats(path, data.label_repeats)
     if data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")
+
+
+def _check_label_repeats(path: Path, label_repeats: Any) -> None:
+    """``data.label_repeats``: {label key: {value: int >= 1}}, keys and values of the label vocabulary."""
+    from dataset_builder.labels import LABEL_VOCABULARY
+
+    example = "e.g. {recording_quality: {bad_span: 3}}"
+    if not isinstance(label_repeats, dict):
+        raise ValueError(f"{path}: data.label_repeats must map a label key to {{value: repeats}} ({example}), got {label_repeats!r}")
+    for key, values in label_repeats.items():
+        if key not in LABEL_VOCABULARY:
+            raise ValueError(f"{path}: data.label_repeats: unknown label key {key!r}; known: {', '.join(sorted(LABEL_VOCABULARY))}")
+        if not isinstance(values, dict) or not values:
+            raise ValueError(f"{path}: data.label_repeats.{key} must map label values to repeats ({example}), got {values!r}")
+        for value, repeats in values.items():
+            if value not in LABEL_VOCABULARY[key]:
+                raise ValueError(
+                    f"{path}: data.label_repeats.{key}: unknown value {value!r}; known: {', '.join(sorted(LABEL_VOCABULARY[key]))}"
+                )
+            if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+                raise ValueError(f"{path}: data.label_repeats.{key}.{value} must be an int >= 1, got {repeats!r}")
 
 
 def _check_stage(path: Path, name: str, stage: StageSection, base: Path) -> None:

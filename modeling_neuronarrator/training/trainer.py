@@ -107,14 +107,26 @@ def set_trainable(model: nn.Module, parts: list[str]) -> list[nn.Parameter]:
     return trainable
 
 
-def _artifact_repeats(train_data, config) -> Optional[list[int]]:
-    """Per-row repeats for ``data.artifact_repeats`` (None when it is 1): rows with artifacts x k."""
-    k = config.data.artifact_repeats
-    if k == 1:
+def _row_repeats(train_data, config) -> Optional[list[int]]:
+    """Per-row repeats for stage 2's oversampling (None when there is none): a row with an artifact
+    ``data.artifact_repeats`` times, a row with a label value of ``data.label_repeats`` that many
+    times; the larger applies."""
+    k, by_label = config.data.artifact_repeats, config.data.label_repeats
+    if k == 1 and not by_label:
         return None
-    findings = train_data.column("findings")
-    repeats = [k if parse_json_field(f).get("artifacts") else 1 for f in findings]
-    logger.info("artifact oversampling: %d of %d training rows x%d", sum(r > 1 for r in repeats), len(repeats), k)
+    repeats = [k if parse_json_field(f).get("artifacts") else 1 for f in train_data.column("findings")]
+    if k > 1:
+        logger.info("artifact oversampling: %d of %d training rows x%d", sum(r > 1 for r in repeats), len(repeats), k)
+    if by_label:
+        matched = {(key, value): 0 for key, values in by_label.items() for value in values}
+        for i, labels in enumerate(train_data.column("labels")):
+            labels = parse_json_field(labels, "labels") if labels is not None else {}
+            for key, values in by_label.items():
+                if labels.get(key) in values:
+                    matched[key, labels[key]] += 1
+                    repeats[i] = max(repeats[i], values[labels[key]])
+        for (key, value), count in matched.items():
+            logger.info("label oversampling: %d training rows with %s=%s x%d", count, key, value, by_label[key][value])
     return repeats
 
 
@@ -325,7 +337,7 @@ class _NarrativeStage(_GroundingStage):
         )
 
     def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:
-        return _artifact_repeats(train_data, config)
+        return _row_repeats(train_data, config)
 
     def step_module(self, model) -> nn.Module:
         return NarrativeStep(model)

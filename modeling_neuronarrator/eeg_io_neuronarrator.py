@@ -993,12 +993,13 @@ def _compiled_sosfiltfilt():
         logger.warning("numba is not installed: zero-phase filtering runs through scipy (same results, slower)")
         return None
     signature = "void(float64[:, ::1], float64[:, ::1], float64[:, :], int64, float64[:, ::1])"  # x: any strides
+    # nogil: the feature extractor filters the next window in a thread while it measures this one.
     try:
-        return numba.njit(signature, cache=True)(_sosfiltfilt_kernel)
+        return numba.njit(signature, cache=True, nogil=True)(_sosfiltfilt_kernel)
     except Exception as error:  # no writable cache folder (numba refuses cache=True), or a numba fault
         logger.info("numba could not cache the filter kernel (%s); compiling it for this process", error)
     try:
-        return numba.njit(signature)(_sosfiltfilt_kernel)
+        return numba.njit(signature, nogil=True)(_sosfiltfilt_kernel)
     except Exception as error:
         logger.warning("numba could not compile the filter kernel (%s): zero-phase filtering runs through scipy", error)
         return None

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -42,7 +43,7 @@ from scipy import signal as _signal
 
 __all__ = [
     "ARTIFACTS", "MONTAGE_VIEWS", "SCENARIO_SUFFIX", "STATES", "ScenarioBlock", "augment_raw", "electrode_unit_positions",
-    "scenario_copy_number", "scenario_seed",
+    "scenario_copy_number", "scenario_seed", "within_scenario_copies",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,15 @@ def scenario_copy_number(recording: str) -> int:
     """The scenario copy a recording id names (``"rec-scn7"`` -> 7); 0 for a recording as recorded."""
     match = _SCENARIO_ID.search(str(recording))
     return int(match.group(1)) if match else 0
+
+
+def within_scenario_copies(recordings: Sequence[str], max_copy: int) -> np.ndarray:
+    """``(n,)`` bool: which of ``recordings`` are as recorded or scenario copies 1..``max_copy``: the
+    one filter behind the recipe's held-out rows (``data.heldout_scenario_copies``) and the
+    leaderboard's ``--max-scenario-copy``, so both score the same rows."""
+    if not isinstance(max_copy, int) or isinstance(max_copy, bool) or max_copy < 0:
+        raise ValueError(f"max_copy must be an int >= 0 (0: recorded segments only), got {max_copy!r}")
+    return np.fromiter((scenario_copy_number(r) <= max_copy for r in recordings), dtype=bool, count=len(recordings))
 
 
 def scenario_seed(recording: str, copy: int) -> int:
@@ -456,7 +466,9 @@ def augment_raw(raw, seed: int, line_freq: Optional[float] = None) -> tuple[obje
         else:
             segment += UV * _state_signal(block.state, rng, xyz, t, sfreq, block.params, background_uv) * env[None, :]
         # A flat electrode last: the amplifier holds it at zero whatever else was added.
-        slots = sorted([("artifact", block.params), ("second_artifact", block.second_params)], key=lambda s: getattr(block, s[0]) == "flat_channel")
+        slots = [("artifact", block.params), ("second_artifact", block.second_params)]
+        if block.artifact == "flat_channel":
+            slots.reverse()
         for slot, params in slots:
             artifact = _add_artifact(getattr(block, slot), segment, rng, xyz, t, sfreq, params, line_freq, background_uv)
             setattr(block, slot, artifact)

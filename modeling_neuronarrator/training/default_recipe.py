@@ -648,8 +648,14 @@ pylossless s01 (with their copies) train, so ALICE and EEGMMIDB are sources the 
 Training: stage 1 ({training.get("stage1_steps", "?")} steps) grounds the EEG encoder to the topomap
 encoder (InfoNCE){_findings_head_text(model_config)}; stage 2 ({training.get("stage2_steps", "?")} steps) trains the projectors, the Mamba2
 history reasoner (K={config.data.history}) and the {model_config.text_config.num_hidden_layers}-layer
-language model (own {model_config.text_config.vocab_size}-token BPE) on the narratives.
+language model (own {model_config.text_config.vocab_size}-token BPE, one token per digit) on the narratives{_oversampling_text(config)}.
 {_findings_conditioned_text(model_config)}"""
+
+
+def _oversampling_text(config) -> str:
+    """What stage 2 saw more than once per epoch (``data.label_repeats``), for the card."""
+    parts = [f"{key}={value} x{n}" for key, values in config.data.label_repeats.items() for value, n in values.items()]
+    return f" (rows with {', '.join(parts)} per epoch)" if parts else ""
 
 
 def _card_evaluation_section(quality: dict[str, Any], model_config) -> str:

@@ -53,11 +53,13 @@ def test_own_tokenizer_keeps_every_digit_apart_and_round_trips():
 
     # "26.4" and "10.2" are frequent enough here to merge, were digits merged at all.
     texts = ["Dominant frequency 26.4 Hz (beta) at F3-C3; posterior rhythm 10.2 Hz, 35 uV, 12% at 1.5 s."] * 60
-    tokenizer = train_narrative_tokenizer(texts, vocab_size=400)
+    tokenizer = train_narrative_tokenizer(texts, vocab_size=400, split_digits=True)
     tokens = tokenizer.convert_ids_to_tokens(tokenizer("frequency 26.4 Hz (10.2 Hz)")["input_ids"])
     digit_tokens = [t for t in tokens if any(c.isdigit() for c in t)]
     assert digit_tokens == ["\u01202", "6", "4", "1", "0", "2"]  # a leading space rides on the first digit ("\u0120")
     assert tokenizer.decode(tokenizer(texts[0])["input_ids"]) == texts[0]
+    merged = train_narrative_tokenizer(texts, vocab_size=400)  # the default: numbers merge like words
+    assert any(sum(c.isdigit() for c in t) > 1 for t in merged.convert_ids_to_tokens(merged("frequency 26.4 Hz")["input_ids"]))
 
 
 def test_tokenizer_without_placeholders_is_refused():

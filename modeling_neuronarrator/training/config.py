@@ -42,6 +42,7 @@ class ModelSection:
     preset: str = "default"  # one of MODEL_PRESETS
     overrides: dict[str, Any] = field(default_factory=dict)  # NeuroNarratorConfig keyword overrides
     tokenizer_vocab_size: int = 2000  # own BPE tokenizer trained on the train descriptions
+    tokenizer_split_digits: bool = False  # one token per digit in that tokenizer (training.tokenizer)
     text_model_path: Optional[str] = None  # a pretrained causal-LM folder (smollm2 preset)
     lora: Optional[dict[str, Any]] = None  # peft LoraConfig kwargs for stage 2, e.g. {r: 8}
 

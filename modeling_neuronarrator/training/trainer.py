@@ -174,7 +174,9 @@ def build_model_and_processor(config: TrainConfig, train_texts: list[str], token
                     f"{config.path}: the '{model_cfg.preset}' preset trains its tokenizer on the training descriptions, "
                     "which a streamed corpus does not hold in memory; set data.streaming: false for stage 1"
                 )
-            tokenizer = train_narrative_tokenizer(train_texts, vocab_size=model_cfg.tokenizer_vocab_size)
+            tokenizer = train_narrative_tokenizer(
+                train_texts, vocab_size=model_cfg.tokenizer_vocab_size, split_digits=model_cfg.tokenizer_split_digits
+            )
             tokenizer.save_pretrained(str(tokenizer_dir))
         accelerator.wait_for_everyone()
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))

@@ -302,6 +302,9 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
         bad.write_text(TINY.read_text().replace("data:", f"data:\n  label_repeats: {entry}", 1))
         with pytest.raises(ValueError, match=re.escape(message)):
             load_config(bad, overrides={"corpus": str(corpus)})
+    bad.write_text(TINY.read_text().replace("model:", "model:\n  tokenizer_split_digits: 'yes'", 1))
+    with pytest.raises(ValueError, match="model.tokenizer_split_digits must be true or false, got 'yes'"):
+        load_config(bad, overrides={"corpus": str(corpus)})
 
 
 # ------------------------------------------------------------------------------------ quality

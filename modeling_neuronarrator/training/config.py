@@ -183,6 +183,8 @@ def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) ->
         stage2=_section(path, "stage2", StageSection, raw.get("stage2")),
     )
     _check_option(path, "model.preset", config.model.preset, MODEL_PRESETS)
+    if not isinstance(config.model.tokenizer_split_digits, bool):
+        raise ValueError(f"{path}: model.tokenizer_split_digits must be true or false, got {config.model.tokenizer_split_digits!r}")
     if config.model.text_model_path is not None:
         config.model.text_model_path = str(_resolve(base, config.model.text_model_path))
     _check_data(path, config.data)

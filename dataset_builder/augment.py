@@ -120,12 +120,13 @@ def scenario_copy_number(recording: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def within_scenario_copies(recordings: Sequence[str], max_copy: int) -> np.ndarray:
+def within_scenario_copies(recordings: Sequence[str], max_copy: int, what: str = "max_copy") -> np.ndarray:
     """``(n,)`` bool: which of ``recordings`` are as recorded or scenario copies 1..``max_copy``: the
     one filter behind the recipe's held-out rows (``data.heldout_scenario_copies``) and the
-    leaderboard's ``--max-scenario-copy``, so both score the same rows."""
+    leaderboard's ``--max-scenario-copy``, so both score the same rows. ``what`` names
+    ``max_copy`` in the error a bad value gets (the caller's option)."""
     if not isinstance(max_copy, int) or isinstance(max_copy, bool) or max_copy < 0:
-        raise ValueError(f"max_copy must be an int >= 0 (0: recorded segments only), got {max_copy!r}")
+        raise ValueError(f"{what} must be an int >= 0 (0: recorded segments only), got {max_copy!r}")
     return np.fromiter((scenario_copy_number(r) <= max_copy for r in recordings), dtype=bool, count=len(recordings))
 
 

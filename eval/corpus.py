@@ -119,9 +119,7 @@ def up_to_scenario_copy(rows, max_copy: int):
 
     from dataset_builder.augment import within_scenario_copies
 
-    if not isinstance(max_copy, int) or isinstance(max_copy, bool) or max_copy < 0:
-        raise ValueError(f"--max-scenario-copy must be an int >= 0 (0: recorded segments only), got {max_copy!r}")
-    return rows.select(np.flatnonzero(within_scenario_copies(rows["recording"], max_copy)))
+    return rows.select(np.flatnonzero(within_scenario_copies(rows["recording"], max_copy, what="--max-scenario-copy")))
 
 
 def _sha256_file(path: Path) -> str:

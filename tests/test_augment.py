@@ -83,16 +83,30 @@ def test_posterior_alpha_becomes_the_pdr(synth, monkeypatch):
     assert all(f.posterior_dominant_rhythm_hz is None for f in baseline)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_focal_delta_is_focal_slowing_on_its_side(synth, monkeypatch, seed):
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_focal_delta_is_focal_slowing_at_its_site(synth, monkeypatch, seed):
     _one_block(monkeypatch, "focal_delta")
     copy, blocks = augment_raw(_raw(synth), seed=seed)
-    site = blocks[0].params["site"]
-    side = "left" if int(site[-1]) % 2 else "right"  # 10-20: odd numbers left, even right
+    params = blocks[0].params
+    side = "left" if int(params["site"][-1]) % 2 else "right"  # 10-20: odd numbers left, even right
+    assert params["side"] == side
     findings = _findings(copy)
     focal = [f for f in findings if f.slowing.kind == "focal"]
     assert len(focal) >= len(findings) - 1
-    assert all(f.slowing.side == side for f in focal)
+    assert all((f.slowing.side, f.slowing.region) == (side, params["region"]) for f in focal), [f.slowing for f in focal]
+
+
+def test_focal_delta_draws_every_side_and_region_alike():
+    # The ten (side, region) findings equally often, whatever number of electrodes a region has
+    # (temporal 3 a side, central 1): drawn by electrode, the narrator learned a site prior.
+    rng, counts = np.random.default_rng(0), {}
+    for _ in range(4000):
+        params: dict = {}
+        augment._state_signal("focal_delta", rng, np.eye(3), np.arange(10) / 100.0, 100.0, params, 10.0)
+        counts[params["side"], params["region"]] = counts.get((params["side"], params["region"]), 0) + 1
+        assert params["site"] in augment._FOCAL_SITES[params["region"], params["side"]]
+    assert len(counts) == 10
+    assert all(300 <= n <= 500 for n in counts.values()), counts  # 400 each expected
 
 
 def test_hemisphere_attenuation_is_an_asymmetry(synth, monkeypatch):

@@ -134,6 +134,30 @@ def test_blind_collator_zeroes_every_signal_input(corpus):
     assert batch["channel_mask"].all() and batch["history_channel_mask"].all()
 
 
+def test_eeg_dropout_blinds_that_share_of_rows_and_only_them(corpus):
+    dataset = SegmentDataset(load_corpus_split(corpus, "train"), history=2)
+    rows = [dataset[i] for i in range(len(dataset))][:12]
+    plain = SegmentCollator(TopomapComputer()).arrays(rows)
+    collator = SegmentCollator(TopomapComputer(), eeg_dropout=0.5, seed=3)
+    batch = collator.arrays(rows)
+    blinded = ~batch["eeg_values"].reshape(len(rows), -1).any(-1)
+    assert 0 < blinded.sum() < len(rows)  # seed 3 blinds some rows, not all
+    assert not batch["topomaps"][blinded].any() and not batch["history_eeg_values"][blinded].any()
+    assert not batch["history_topomaps"][blinded].any() and not batch["history_mask"][blinded].any()
+    assert batch["channel_mask"][blinded].all() and batch["history_channel_mask"][blinded].all()
+    for key in ("eeg_values", "topomaps", "channel_mask", "history_eeg_values", "history_topomaps", "history_mask"):
+        np.testing.assert_array_equal(batch[key][~blinded], plain[key][~blinded], err_msg=key)
+    # The rows' own arrays are untouched (a precomputed dataset is not written through).
+    np.testing.assert_array_equal(rows[0]["eeg_values"], dataset[0]["eeg_values"])
+    # Validation keeps its EEG; the draws are reproducible from the seed.
+    for key in ("eeg_values", "topomaps", "history_mask"):
+        np.testing.assert_array_equal(collator.without_dropout().arrays(rows)[key], plain[key])
+    again = SegmentCollator(TopomapComputer(), eeg_dropout=0.5, seed=3).arrays(rows)
+    np.testing.assert_array_equal(again["eeg_values"], batch["eeg_values"])
+    with pytest.raises(ValueError, match=r"eeg_dropout must be in \[0, 1\)"):
+        SegmentCollator(TopomapComputer(), eeg_dropout=1.0)
+
+
 def test_streaming_dataset_assembles_the_same_histories(corpus):
     from modeling_neuronarrator.training.data import StreamingSegmentDataset
 
@@ -301,6 +325,10 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
     ]:
         bad.write_text(TINY.read_text().replace("data:", f"data:\n  label_repeats: {entry}", 1))
         with pytest.raises(ValueError, match=re.escape(message)):
+            load_config(bad, overrides={"corpus": str(corpus)})
+    for value in ("1.0", "-0.1", "'some'"):
+        bad.write_text(TINY.read_text().replace("data:", f"data:\n  eeg_dropout: {value}", 1))
+        with pytest.raises(ValueError, match=r"data.eeg_dropout must be a number in \[0, 1\)"):
             load_config(bad, overrides={"corpus": str(corpus)})
     bad.write_text(TINY.read_text().replace("model:", "model:\n  tokenizer_split_digits: 'yes'", 1))
     with pytest.raises(ValueError, match="model.tokenizer_split_digits must be true or false, got 'yes'"):

@@ -23,6 +23,8 @@ the collate function (so it runs in DataLoader workers when ``num_workers > 0``)
 
 from __future__ import annotations
 
+import copy
+
 import logging
 from collections import defaultdict, deque
 from pathlib import Path
@@ -450,6 +452,9 @@ class SegmentCollator:
     every ``history_mask`` to False (the blind-baseline ablation: same model, same prompt, no
     signal, no channel layout, no position in the recording): every row's batch is identical.
 
+    ``eeg_dropout`` blinds that share of the rows the same way (modality dropout, drawn from a
+    generator seeded by ``seed``); ``without_dropout()`` is the same collator for validation.
+
     ``finding_targets`` (names from ``FINDING_TARGETS``) adds ``finding_targets`` ``(B, n)``
     float32 0/1, read from the rows' findings: the stage-1 findings head's labels.
     """
@@ -461,12 +466,32 @@ class SegmentCollator:
         max_text_tokens: Optional[int] = None,
         blind: bool = False,
         finding_targets: Optional[Sequence[str]] = None,
+        eeg_dropout: float = 0.0,
+        seed: int = 0,
     ):
+        if not 0.0 <= float(eeg_dropout) < 1.0:
+            raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
         self.topomaps = topomaps
         self.processor = processor
         self.blind = blind
+        self.eeg_dropout = float(eeg_dropout)
+        self._rng = np.random.default_rng(seed)
         self.finding_targets = list(finding_targets) if finding_targets else None
         self.max_target_tokens = None if max_text_tokens is None else int(max_text_tokens)
+
+    def without_dropout(self) -> "SegmentCollator":
+        """This collator without modality dropout (validation and evaluation batches keep their EEG)."""
+        other = copy.copy(self)
+        other.eeg_dropout = 0.0
+        return other
+
+    def _blinded_rows(self, batch_size: int) -> Optional[np.ndarray]:
+        """``(B,)`` bool: the rows seen without EEG (all of them for the blind ablation), or None."""
+        if self.blind:
+            return np.ones(batch_size, dtype=bool)
+        if self.eeg_dropout > 0.0:
+            return self._rng.random(batch_size) < self.eeg_dropout
+        return None
 
     def findings(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """The rows' measured findings, for a processor that writes them into the prompt (findings-conditioned
@@ -492,13 +517,20 @@ class SegmentCollator:
             maps = self.topomaps(all_eeg)  # (B + B*K, 5, H, W)
         channel_mask = np.stack([e["channel_mask"] for e in examples])  # (B, 19)
         history_channel_mask = np.stack([e["history_channel_mask"] for e in examples]) if k else None  # (B, K, 19)
-        if self.blind:
-            eeg, maps = np.zeros_like(eeg), np.zeros_like(maps)
-            history_eeg = None if not k else np.zeros_like(history_eeg)
+        blinded = self._blinded_rows(batch_size)
+        if blinded is not None and blinded.any():
+            # Copies: a precomputed dataset's arrays must not be written through.
+            eeg, maps, channel_mask = eeg.copy(), maps.copy(), channel_mask.copy()
+            eeg[blinded] = 0.0
+            maps[:batch_size][blinded] = 0.0
             # The channel layout would tell the source (a 6-channel PSG vs a 128-electrode cap) and
-            # with it the source's typical findings: a blind model sees one constant layout.
-            channel_mask = np.ones_like(channel_mask)
-            history_channel_mask = None if not k else np.ones_like(history_channel_mask)
+            # with it the source's typical findings: a blinded row sees one constant layout.
+            channel_mask[blinded] = True
+            if k:
+                history_eeg, history_channel_mask = history_eeg.copy(), history_channel_mask.copy()
+                history_eeg[blinded] = 0.0
+                maps[batch_size:].reshape(batch_size, k, *maps.shape[1:])[blinded] = 0.0
+                history_channel_mask[blinded] = True
         out = {
             "eeg_values": eeg,
             "channel_mask": channel_mask,
@@ -509,10 +541,10 @@ class SegmentCollator:
             out["history_channel_mask"] = history_channel_mask
             out["history_topomaps"] = maps[batch_size:].reshape(batch_size, k, *maps.shape[1:])
             out["history_mask"] = np.stack([e["history_mask"] for e in examples])
-            if self.blind:
+            if blinded is not None:
                 # Which history slots hold a segment tells where the segment sits in its recording
-                # (the first segments have none): a blind model sees no history at all.
-                out["history_mask"] = np.zeros_like(out["history_mask"])
+                # (the first segments have none): a blinded row sees no history at all.
+                out["history_mask"][blinded] = False
         if self.finding_targets:
             out["finding_targets"] = np.stack(
                 [finding_targets(parse_json_field(e["findings"]), self.finding_targets) for e in examples]

@@ -336,6 +336,8 @@ class _NarrativeStage(_GroundingStage):
             processor=processor,
             max_text_tokens=config.data.max_text_tokens,
             blind=config.data.blind,
+            eeg_dropout=config.data.eeg_dropout,
+            seed=config.seed,
         )
 
     def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:
@@ -453,7 +455,7 @@ def train_stage(
     def validate_fn(module, state: TrainerState) -> dict[str, Any]:
         if validation_data is None or not len(validation_data):
             return {}
-        return _validate(accelerator, module, validation_data, collate, recipe, stage_cfg, processor)
+        return _validate(accelerator, module, validation_data, collate.without_dropout(), recipe, stage_cfg, processor)
 
     state = run_training(
         accelerator=accelerator, model=step_module, optimizer=optimizer, scheduler=scheduler, train_loader=train_loader,

@@ -335,6 +335,17 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
         load_config(bad, overrides={"corpus": str(corpus)})
 
 
+def test_card_states_stage2_oversampling_and_eeg_dropout(tmp_path, corpus):
+    from modeling_neuronarrator.training.default_recipe import _dropout_text, _oversampling_text
+
+    config = _config(corpus, tmp_path)
+    assert _dropout_text(config) == "" and _oversampling_text(config) == ""  # defaults: off, not mentioned
+    config.data.eeg_dropout = 0.25
+    config.data.label_repeats = {"recording_quality": {"bad_span": 3}}
+    assert _dropout_text(config).startswith("; 25% of its rows are seen without EEG (modality dropout")
+    assert _oversampling_text(config) == " (rows with recording_quality=bad_span x3 per epoch)"
+
+
 # ------------------------------------------------------------------------------------ quality
 def test_score_fields_oracle_empty_and_one_wrong_band():
     from modeling_neuronarrator.training.quality import field_matches, majority_baseline, score_fields

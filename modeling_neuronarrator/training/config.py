@@ -82,7 +82,8 @@ class DataSection:
     # ablation (modality dropout), so the narrator learns to copy the measured findings from its
     # prompt: with the EEG always there, it learned to read the region and the slowing site from the
     # EEG tokens as well, which on unseen subjects overrode the prompt (stop 24: held-out predominant
-    # region 0.94 with EEG, 0.99 blind). Validation batches keep their EEG.
+    # region 0.94 with EEG, 0.99 blind). Validation batches keep their EEG. Stop 25 tried 0.25 (with
+    # digit tokens and balanced focal sites): s02's predominant-region flags stayed (24 of 120); off in the configs.
     eeg_dropout: float = 0.0
 
 

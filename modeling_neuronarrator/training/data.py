@@ -24,7 +24,6 @@ the collate function (so it runs in DataLoader workers when ``num_workers > 0``)
 from __future__ import annotations
 
 import copy
-
 import logging
 from collections import defaultdict, deque
 from pathlib import Path
@@ -519,15 +518,13 @@ class SegmentCollator:
         history_channel_mask = np.stack([e["history_channel_mask"] for e in examples]) if k else None  # (B, K, 19)
         blinded = self._blinded_rows(batch_size)
         if blinded is not None and blinded.any():
-            # Copies: a precomputed dataset's arrays must not be written through.
-            eeg, maps, channel_mask = eeg.copy(), maps.copy(), channel_mask.copy()
+            # Zeroed in place: every array here is this batch's own (np.stack, the topomap pass), never a row's.
             eeg[blinded] = 0.0
             maps[:batch_size][blinded] = 0.0
             # The channel layout would tell the source (a 6-channel PSG vs a 128-electrode cap) and
             # with it the source's typical findings: a blinded row sees one constant layout.
             channel_mask[blinded] = True
             if k:
-                history_eeg, history_channel_mask = history_eeg.copy(), history_channel_mask.copy()
                 history_eeg[blinded] = 0.0
                 maps[batch_size:].reshape(batch_size, k, *maps.shape[1:])[blinded] = 0.0
                 history_channel_mask[blinded] = True

@@ -164,7 +164,10 @@ _ARTIFACT_PHRASES = {
     "flat_channel": "flat channel",
 }
 _SLEEP_STAGE_STATES = ("N1", "N2", "N3", "REM")  # states written as "<stage> sleep"
-_EVENT_PHRASES = {"generalized_spike_wave": "generalized spike-and-wave discharge"}
+_EVENT_PHRASES = {
+    "generalized_spike_wave": "generalized spike-and-wave discharge",
+    "lateralized_rhythmic_delta": "lateralized rhythmic delta activity",
+}
 _NO_CHANNELS = "unspecified channels"
 _CHANNEL_BY_LOWER = {name.lower(): name for name in STANDARD_CHANNELS}
 _CHANGE_PHRASES = {
@@ -516,17 +519,20 @@ def findings_to_fields(findings: Findings | Mapping[str, Any] | str, labels: Opt
     return fields
 
 
-def event_detail(event: Event | Mapping[str, Any]) -> str:
+def event_detail(event: Event | Mapping[str, Any], stated: bool = False) -> str:
     """Canonical string of one event, as the ``event_details`` field holds it:
     ``"generalized_spike_wave 3.0Hz 2.5-7.5s F3,F4,C3,C4"`` (rate ``-`` when None; times in s
-    from the segment start, 0.1 s; channels in the event's order)."""
+    from the segment start, 0.1 s; channels in the event's order).
+
+    ``stated``: the event as a narrative states it (``parse``), kept even when its offset
+    precedes its onset (a generated narrative can say so; it then matches no measured event)."""
     if isinstance(event, Mapping):
         event = Event(**event)
     check_option("event kind", event.kind, EVENT_KINDS)
     for channel in event.channels:
         check_option("event channel", channel, STANDARD_CHANNELS)
     onset, offset = round(float(event.onset_s), 1), round(float(event.offset_s), 1)
-    if not 0 <= onset <= offset:
+    if not 0 <= onset <= offset and not stated:
         raise ValueError(f"event {event.kind}: onset {event.onset_s} s and offset {event.offset_s} s must satisfy 0 <= onset <= offset")
     rate = "-" if event.frequency_hz is None else f"{float(event.frequency_hz):.1f}"
     return f"{event.kind} {rate}Hz {onset:.1f}-{offset:.1f}s {','.join(event.channels)}"
@@ -918,5 +924,5 @@ def parse(text: str) -> dict:
     events = _parse_events(text)
     if events:  # every event sentence counts (a segment may hold several)
         fields["events"] = tuple(sorted({event.kind for event in events}))
-        fields["event_details"] = tuple(sorted({event_detail(event) for event in events}))
+        fields["event_details"] = tuple(sorted({event_detail(event, stated=True) for event in events}))
     return fields

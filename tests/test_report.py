@@ -497,8 +497,14 @@ def test_summary_states_time_in_each_state_and_joins_events_across_segments():
     assert summary.timeline[0].state.startswith("awake: ") and summary.timeline[-1].state.startswith("N2 sleep: ")
     line = findings_line(findings[5])
     assert line.startswith("N2 sleep: 2.0 Hz delta") and "event: generalized spike-and-wave discharge 3.0 Hz 0.0-2.3 s" in line
+    lrda = "lateralized_rhythmic_delta"
+    findings[1].events = [Event(lrda, 0.0, 8.0, ["T7", "P7"], 1.5)]
+    findings[2].events = [Event(lrda, 0.0, 6.5, ["T7", "P7"], 1.5)]  # not joined: 8 s to 20 s is a gap
+    two = summarize_recording(findings, np.arange(9) * 10.0)
+    assert "2 episodes of lateralized rhythmic delta activity" in two.paragraph
+    assert "lateralized rhythmic delta activity 1.5 Hz 0.0-8.0 s" in findings_line(findings[1])
     unassessed = summarize_recording([make_findings()], [0.0])
-    assert "The vigilance state is not assessed. No spike-and-wave discharges are detected." in unassessed.paragraph
+    assert "The vigilance state is not assessed. No spike-and-wave discharges or lateralized rhythmic delta activity is detected." in unassessed.paragraph
 
 
 def test_consistency_check_covers_the_state_and_the_events():
@@ -553,6 +559,6 @@ def test_the_shipped_sleep_example_report_states_the_vigilance_state(tmp_path, m
     summary = markdown.split("## Summary", 1)[1].split("##", 1)[0]
     assert "Vigilance state (sleep staging): N2 sleep" in summary and "N3 sleep" in summary and "REM sleep" in summary
     assert "generalized slowing" not in summary
-    assert "## Events\n\nNo spike-and-wave discharges were detected." in markdown
+    assert "## Events\n\nNo spike-and-wave discharges or lateralized rhythmic delta activity was detected." in markdown
     segment_rows = [line for line in markdown.splitlines() if re.match(r"\| \d+ \| \d:\d\d:\d\d-", line)]
     assert len(segment_rows) == 150 and sum("sleep: " in row for row in segment_rows) >= 120

@@ -19,7 +19,7 @@ import numpy as np
 from ..findings_neuronarrator import BANDS
 from .pipeline import RecordingReport, SegmentReport
 from .plots import figure_to_png, plot_band_power_timeline, plot_hypnogram, plot_topomaps, plot_waveform
-from .summary import ARTIFACT_NAMES, EVENT_NAMES, findings_line, format_time
+from .summary import ARTIFACT_NAMES, EVENT_NAMES, NO_EVENTS, findings_line, format_time
 
 __all__ = ["REPORT_FORMATS", "render_html", "render_json", "render_markdown", "report_figures", "write_report"]
 
@@ -226,7 +226,7 @@ def render_markdown(report: RecordingReport) -> str:
         lines += ["| From | To | Duration | Event | Rate | Channels |", "|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
     else:
-        lines.append("No spike-and-wave discharges were detected.")
+        lines.append(f"{NO_EVENTS} was detected.")
     lines += ["", "## Segments", "", "| # | Time | Narrative | Measured findings | Consistency |", "|---|---|---|---|---|"]
     for segment in report.segments:
         flags = _issue_text(segment)
@@ -373,7 +373,7 @@ def _html_events(report: RecordingReport) -> list[str]:
         parts += ["<tr>" + "".join(f"<td>{_h(cell)}</td>" for cell in row) + "</tr>" for row in rows]
         parts.append("</table>")
     else:
-        parts.append("<p>No spike-and-wave discharges were detected.</p>")
+        parts.append(f"<p>{NO_EVENTS} was detected.</p>")
     return parts
 
 

@@ -62,7 +62,13 @@ STATE_NAMES = {
     "REM": "REM sleep",
     "not_assessed": "state not assessed",
 }
-EVENT_NAMES = {"generalized_spike_wave": "generalized spike-and-wave discharge"}
+EVENT_NAMES = {
+    "generalized_spike_wave": "generalized spike-and-wave discharge",
+    "lateralized_rhythmic_delta": "lateralized rhythmic delta activity",
+}
+# Plurals where appending "s" does not make one (an activity is counted in episodes).
+EVENT_PLURALS = {"lateralized_rhythmic_delta": "episodes of lateralized rhythmic delta activity"}
+NO_EVENTS = "No spike-and-wave discharges or lateralized rhythmic delta activity"
 # Changes that mark a change of brain state; artifact onsets/offsets are listed but do not start a
 # new episode of the timeline (a blink is not a state change).
 _STATE_CHANGES = ("faster", "slower", "higher_amplitude", "lower_amplitude", "slowing_appeared", "slowing_resolved")
@@ -460,10 +466,10 @@ def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_se
             for e in events[:8]
         )
         more = f"; {len(events) - 8} more in the events table" if len(events) > 8 else ""
-        names = ", ".join(f"{count} {EVENT_NAMES.get(kind, kind)}{'s' if count > 1 else ''}" for kind, count in kinds.items())
+        names = ", ".join(f"{count} {_event_name(kind, count)}" for kind, count in kinds.items())
         event_sentence = f"Events: {names} at {listed}{more}."
     else:
-        event_sentence = "No spike-and-wave discharges are detected."
+        event_sentence = f"{NO_EVENTS} is detected."
     if paragraph.startswith(first):
         return " ".join([first, state, event_sentence, paragraph[len(first):].strip()])
     return " ".join([state, event_sentence, paragraph])
@@ -528,3 +534,10 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
             parts.append(f"{key.replace('_', ' ')}: {values}")
         sentences.append("Source labels: " + "; ".join(parts) + ".")
     return " ".join(sentences)
+
+
+def _event_name(kind: str, count: int) -> str:
+    """``EVENT_NAMES``' name of ``count`` events of ``kind``, in the plural from two on."""
+    if count == 1:
+        return EVENT_NAMES.get(kind, kind)
+    return EVENT_PLURALS.get(kind, EVENT_NAMES.get(kind, kind) + "s")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from modeling_neuronarrator.findings_neuronarrator import (
+    AMPLITUDE_CATEGORIES,
     ARTIFACT_TYPES,
     BANDS,
     CHANGE_TYPES,
@@ -38,6 +39,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     SLOWING_KINDS,
     STATES,
     Event,
+    amplitude_category,
     Findings,
 )
 from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
@@ -59,11 +61,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# Upper bounds (exclusive, in uV of median 5-95 % peak-to-peak amplitude) of the amplitude words.
-# Adult scalp EEG is mostly 20-75 uV by this measure; below 20 is what readers call low voltage.
-AMPLITUDE_CATEGORIES: tuple[tuple[str, float], ...] = (("low", 20.0), ("medium", 75.0), ("high", float("inf")))
-
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -437,14 +434,6 @@ if set(_LABEL_SENTENCES) != set(LABEL_VOCABULARY):  # a new vocabulary key needs
 # Fields
 
 
-
-
-def amplitude_category(amplitude_uv: float) -> str:
-    """Amplitude word (low/medium/high) of a median peak-to-peak amplitude in uV."""
-    for name, upper in AMPLITUDE_CATEGORIES:
-        if amplitude_uv < upper:
-            return name
-    return AMPLITUDE_CATEGORIES[-1][0]
 
 
 def _as_findings(findings: Findings | Mapping[str, Any] | str) -> Findings:

@@ -236,6 +236,11 @@ class NeuroNarratorConfig(PreTrainedConfig):
             "Annotated: none."), never their values: the narrative states a label only where the
             recording carries one, and an unannotated file (every user's) gets no label claims.
             False: checkpoints trained before the line existed.
+        measured_categories (`bool`): with ``findings_in_prompt``, the measured line names the
+            amplitude's category beside its value ("amplitude 73 uV medium"), so the narrative
+            copies the word instead of comparing digits with the 20/75 uV bounds (a digit-split
+            tokenizer, stop 26: 73 uV written "high", 106 uV "low"; sealed-test category 0.87).
+            False: checkpoints trained before it.
 
     Example:
 
@@ -287,6 +292,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
     rhythm_head_hidden_size: int = 256
     findings_in_prompt: bool = False
     annotations_in_prompt: bool = False
+    measured_categories: bool = False
     ignore_index: int = -100
     tie_word_embeddings: bool = True
 
@@ -333,6 +339,8 @@ class NeuroNarratorConfig(PreTrainedConfig):
             )
         if self.annotations_in_prompt and not self.findings_in_prompt:
             raise ValueError("NeuroNarratorConfig: annotations_in_prompt needs findings_in_prompt (its line follows the measured one).")
+        if self.measured_categories and not self.findings_in_prompt:
+            raise ValueError("NeuroNarratorConfig: measured_categories needs findings_in_prompt (it is part of the measured line).")
         if self.condition_on_findings and not self.finding_targets:
             raise ValueError("NeuroNarratorConfig: condition_on_findings needs finding_targets (the head whose read-out it feeds).")
         if self.findings_loss_weight < 0:

@@ -45,6 +45,8 @@ __all__ = [
     "STATES",
     "SLEEP_STATES",
     "EVENT_KINDS",
+    "AMPLITUDE_CATEGORIES",
+    "amplitude_category",
     "Event",
 ]
 
@@ -68,6 +70,9 @@ STATES = ("awake", "drowsy", "N1", "N2", "N3", "REM", "not_assessed")
 SLEEP_STATES = ("drowsy", "N1", "N2", "N3", "REM")
 # Events detected inside segments (``events_neuronarrator``).
 EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta")
+# Upper bounds (exclusive, in uV of median 5-95 % peak-to-peak amplitude) of the amplitude words.
+# Adult scalp EEG is mostly 20-75 uV by this measure; below 20 is what readers call low voltage.
+AMPLITUDE_CATEGORIES: tuple[tuple[str, float], ...] = (("low", 20.0), ("medium", 75.0), ("high", float("inf")))
 # The typed value of a spatial finding the recorded electrodes cannot support (predominant region,
 # asymmetry side, a region's or hemisphere's band powers): written and parsed as such, never
 # read off interpolated channels. See ``spatial_coverage``.
@@ -401,6 +406,14 @@ THRESHOLDS.update(
         "rhythmic_delta_min_duration_s": 6.0,
     }
 )
+
+
+def amplitude_category(amplitude_uv: float) -> str:
+    """Amplitude word (low/medium/high) of a median peak-to-peak amplitude in uV (``AMPLITUDE_CATEGORIES``)."""
+    for name, upper in AMPLITUDE_CATEGORIES:
+        if amplitude_uv < upper:
+            return name
+    return AMPLITUDE_CATEGORIES[-1][0]
 
 
 def segment_psd(eeg_uv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from .configuration_neuronarrator import (
     get_placeholder_counts,
 )
 from .eeg_io_neuronarrator import SEGMENT_SAMPLES, STANDARD_CHANNELS
-from .findings_neuronarrator import Findings
+from .findings_neuronarrator import Findings, amplitude_category
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +39,13 @@ def _hz(value: float | None) -> str:
     return "none" if value is None else f"{value:.1f} Hz"
 
 
-def measured_findings_text(findings: Findings | dict) -> str:
+def measured_findings_text(findings: Findings | dict, categories: bool = False) -> str:
     """One compact line of a segment's measured findings, as a findings-conditioned model reads it in its prompt.
 
     Every field the narrative states from the measurement, in the narrative's reading order (state
-    first) and at its precision; no source labels (those the EEG tokens must give).
+    first) and at its precision; no source labels (those the EEG tokens must give). ``categories``:
+    the amplitude's category word too (``NeuroNarratorConfig.measured_categories``), of the value
+    as written (rounded to 1 uV, as the narrative's is).
     """
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
     slowing = f.slowing.kind
@@ -59,7 +61,7 @@ def measured_findings_text(findings: Findings | dict) -> str:
         f"band {f.dominant_band}",
         f"pdr {_hz(f.posterior_dominant_rhythm_hz)}",
         f"region {f.predominant_region}",
-        f"amplitude {f.amplitude_uv:.0f} uV",
+        f"amplitude {f.amplitude_uv:.0f} uV" + (f" {amplitude_category(int(round(f.amplitude_uv)))}" if categories else ""),
         f"asymmetry {f.asymmetry.side}",
         f"slowing {slowing}",
         f"artifacts {', '.join(f.artifacts) or 'none'}",
@@ -78,11 +80,12 @@ def annotated_labels_text(findings: Findings | dict) -> str:
     return "Annotated: " + (", ".join(keys) or "none") + "."
 
 
-def prompt_findings_text(findings: Findings | dict, annotations: bool = False) -> str:
-    """What a findings-conditioned prompt says about the segment: the measured line, and with ``annotations``
-    the annotated-keys line (``NeuroNarratorConfig.annotations_in_prompt``)."""
+def prompt_findings_text(findings: Findings | dict, annotations: bool = False, categories: bool = False) -> str:
+    """What a findings-conditioned prompt says about the segment: the measured line (with ``categories``
+    its amplitude category too), and with ``annotations`` the annotated-keys line
+    (``NeuroNarratorConfig.annotations_in_prompt``, ``measured_categories``)."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)  # read once for both lines
-    measured = measured_findings_text(f)
+    measured = measured_findings_text(f, categories)
     return f"{measured}\n{annotated_labels_text(f)}" if annotations else measured
 
 
@@ -146,6 +149,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         instruction: str = DEFAULT_INSTRUCTION,
         findings_in_prompt: bool = False,
         annotations_in_prompt: bool = False,
+        measured_categories: bool = False,
     ):
         if tokenizer is None or feature_extractor is None:
             raise ValueError("NeuroNarratorProcessor needs both a feature_extractor and a tokenizer.")
@@ -163,6 +167,9 @@ class NeuroNarratorProcessor(ProcessorMixin):
         self.annotations_in_prompt = bool(annotations_in_prompt)
         if self.annotations_in_prompt and not self.findings_in_prompt:
             raise ValueError("annotations_in_prompt needs findings_in_prompt: the annotated-keys line follows the measured one.")
+        self.measured_categories = bool(measured_categories)
+        if self.measured_categories and not self.findings_in_prompt:
+            raise ValueError("measured_categories needs findings_in_prompt: the category is part of the measured line.")
         vocab = tokenizer.get_vocab()
         missing = [t for t in (eeg_token, topomap_token, history_token) if t not in vocab]
         if missing:
@@ -200,6 +207,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
             history_length=config.history_length,
             findings_in_prompt=config.findings_in_prompt,
             annotations_in_prompt=getattr(config, "annotations_in_prompt", False),
+            measured_categories=getattr(config, "measured_categories", False),
             **kwargs,
         )
 
@@ -236,7 +244,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
                 "this processor narrates from the measured findings (findings_in_prompt=True): pass findings=, one per "
                 "segment (the feature extractor's 'findings')."
             )
-        measured = f"{prompt_findings_text(findings, self.annotations_in_prompt)}\n" if self.findings_in_prompt else ""
+        measured = f"{prompt_findings_text(findings, self.annotations_in_prompt, self.measured_categories)}\n" if self.findings_in_prompt else ""
         content = f"{self._placeholder_string()}\n{measured}{instruction or self.instruction}"
         if self.chat_template:
             messages = [{"role": "user", "content": content}]

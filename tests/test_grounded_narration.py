@@ -127,6 +127,8 @@ def test_own_tokenizer_learns_the_prompt_it_will_read():
     assert _tokenizer_texts(config(False), data)[40:] == [DEFAULT_INSTRUCTION] * 40
     annotated = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "annotations_in_prompt": True}))
     assert "\nAnnotated: none.\n" in _tokenizer_texts(annotated, data)[40]
+    categorized = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "measured_categories": True}))
+    assert "; amplitude 23 uV medium;" in _tokenizer_texts(categorized, data)[43]
 
     prompt = measured_findings_text(rows[3]) + "\n" + DEFAULT_INSTRUCTION
     narratives_only = train_narrative_tokenizer(descriptions, vocab_size=400)
@@ -171,3 +173,26 @@ def test_annotations_in_prompt_reaches_each_prompt_and_survives_save_and_load(tm
     assert NeuroNarratorProcessor.from_pretrained(tmp_path).annotations_in_prompt is True
     with pytest.raises(ValueError, match="annotations_in_prompt needs findings_in_prompt"):
         tiny_config(annotations_in_prompt=True)
+
+
+def test_measured_categories_names_the_amplitude_word_beside_its_value(tmp_path):
+    """With measured_categories the measured line says "amplitude 73 uV medium" (the 20/75 uV
+    bounds of the narrative's words, applied to the value as written: 74.6 reads "75 uV high"), so
+    the narrative copies the word; checkpoints without it read the line they were trained on."""
+    from modeling_neuronarrator.processing_neuronarrator import prompt_findings_text
+
+    for amplitude, word in ((19.4, "low"), (19.6, "medium"), (73.0, "medium"), (74.6, "high"), (106.0, "high")):
+        line = measured_findings_text(_findings(amplitude_uv=amplitude), categories=True)
+        assert f"; amplitude {amplitude:.0f} uV {word};" in line
+    plain = measured_findings_text(_findings(amplitude_uv=73.0))
+    assert "; amplitude 73 uV;" in plain
+    assert prompt_findings_text(_findings(amplitude_uv=73.0), annotations=True, categories=True).startswith(
+        measured_findings_text(_findings(amplitude_uv=73.0), categories=True) + "\nAnnotated: ")
+    config = tiny_config(findings_in_prompt=True, measured_categories=True)
+    processor = tiny_processor(config)
+    assert "amplitude 73 uV medium" in processor.build_prompt(findings=_findings(amplitude_uv=73.0))
+    assert "amplitude 73 uV;" in tiny_processor(tiny_config(findings_in_prompt=True)).build_prompt(findings=_findings(amplitude_uv=73.0))
+    processor.save_pretrained(tmp_path)
+    assert NeuroNarratorProcessor.from_pretrained(tmp_path).measured_categories is True
+    with pytest.raises(ValueError, match="measured_categories needs findings_in_prompt"):
+        tiny_config(measured_categories=True)

@@ -858,3 +858,8 @@ def test_stage2_prompt_flags_follow_the_config_and_annotations_need_findings():
     assert (start.findings_in_prompt, start.annotations_in_prompt, processor.annotations_in_prompt) == (True, True, True)
     _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={})), model, processor)  # silent: kept
     assert start.annotations_in_prompt is True
+    categorized = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "measured_categories": True}))
+    _prompt_flags_from_config(categorized, model, processor)
+    assert (start.measured_categories, processor.measured_categories) == (True, True)
+    _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": False})), model, processor)
+    assert (start.measured_categories, processor.measured_categories) == (False, False)

@@ -222,13 +222,18 @@ def _apply_lora(model, lora: dict[str, Any]):
 
 
 def _prompt_flags_from_config(config: TrainConfig, model, processor) -> None:
-    """Stage 2's prompt layout from its config: ``findings_in_prompt`` and ``annotations_in_prompt``
-    override what the start folder was saved with; the annotations line follows the measured one, so
-    a prompt without findings has none (the paper's configuration starts from the findings-conditioned default's stage 1)."""
-    wanted = {flag: config.model.overrides.get(flag) for flag in ("findings_in_prompt", "annotations_in_prompt")}
-    findings = bool(model.config.findings_in_prompt if wanted["findings_in_prompt"] is None else wanted["findings_in_prompt"])
-    annotations = bool(getattr(model.config, "annotations_in_prompt", False) if wanted["annotations_in_prompt"] is None else wanted["annotations_in_prompt"])
-    for flag, value in (("findings_in_prompt", findings), ("annotations_in_prompt", annotations and findings)):
+    """Stage 2's prompt layout from its config: ``findings_in_prompt``, ``annotations_in_prompt`` and
+    ``measured_categories`` override what the start folder was saved with; the last two belong to the
+    measured line, so a prompt without findings has neither (the paper's configuration starts from
+    the findings-conditioned default's stage 1)."""
+    flags = ("findings_in_prompt", "annotations_in_prompt", "measured_categories")
+    value = {}
+    for flag in flags:
+        wanted = config.model.overrides.get(flag)
+        value[flag] = bool(getattr(model.config, flag, False) if wanted is None else wanted)
+    for flag in flags[1:]:
+        value[flag] = value[flag] and value["findings_in_prompt"]
+    for flag, value in value.items():
         if value != getattr(model.config, flag, False):
             logger.info("stage 2: %s=%s from the config (the start folder had %s)", flag, value, not value)
             setattr(model.config, flag, value)
@@ -245,8 +250,10 @@ def _tokenizer_texts(config: TrainConfig, train_data) -> list[str]:
     texts = list(train_data.column("description"))
     if config.model.overrides.get("findings_in_prompt"):
         annotations = bool(config.model.overrides.get("annotations_in_prompt"))
+        categories = bool(config.model.overrides.get("measured_categories"))
         texts += [
-            f"{prompt_findings_text(parse_json_field(f), annotations)}\n{DEFAULT_INSTRUCTION}" for f in train_data.column("findings")
+            f"{prompt_findings_text(parse_json_field(f), annotations, categories)}\n{DEFAULT_INSTRUCTION}"
+            for f in train_data.column("findings")
         ]
     else:
         texts += [DEFAULT_INSTRUCTION] * len(texts)

@@ -316,9 +316,13 @@ def _rhythmic_delta(z: np.ndarray, fs: float, rec: np.ndarray, start_s: float) -
     frame_side = np.where(count[0] >= count[1], 0, 1)
     candidate = count.max(0) >= THRESHOLDS["rhythmic_delta_min_channels"]
     rate = np.full(len(starts), np.nan)
-    for t in np.flatnonzero(candidate):
-        side = frame_side[t]
-        rate[t] = _rhythmic_rate(z[pairs[hits[side, :, t], side], starts[t] : starts[t] + n], background[pairs[hits[side, :, t], side]], fs)
+    frames = np.flatnonzero(candidate)
+    if frames.size:
+        side = frame_side[frames]
+        electrodes = pairs[:, side]  # (pairs, k): the candidate side's electrodes of each frame
+        weights = hits[side, :, frames].T  # (pairs, k): those raised and lateralized in it
+        windows = z[electrodes[..., None], starts[frames][None, :, None] + np.arange(n)]  # (pairs, k, n)
+        rate[frames] = _rhythmic_rates(windows, weights, background[electrodes], fs)
     hit = candidate & np.isfinite(rate)
     events = []
     for frames in _rda_runs(hit, frame_side, rate):
@@ -341,21 +345,25 @@ def _rhythmic_delta(z: np.ndarray, fs: float, rec: np.ndarray, start_s: float) -
     return events
 
 
-def _rhythmic_rate(frame: np.ndarray, background: np.ndarray, fs: float) -> float:
-    """The rate in 1-4 Hz of the mean spectrum of ``frame`` ``(c, n)`` (each channel in units of
-    its ``background``), or NaN when less than ``rhythmic_delta_concentration`` of the 0.5-7.5 Hz
+def _rhythmic_rates(windows: np.ndarray, weights: np.ndarray, background: np.ndarray, fs: float) -> np.ndarray:
+    """``(k,)`` the rate in 1-4 Hz of each frame's mean spectrum over the electrodes ``weights``
+    ``(c, k)`` selects (``windows`` ``(c, k, n)``, each electrode in units of its ``background``
+    ``(c, k, 1)``), or NaN where less than ``rhythmic_delta_concentration`` of the 0.5-7.5 Hz
     power lies within +-0.375 Hz of it."""
-    n = frame.shape[1]
+    n = windows.shape[-1]
     nfft = int(round(_RDA_NFFT_S * fs))
-    spectra = np.fft.rfft((frame - frame.mean(-1, keepdims=True)) * np.hanning(n), nfft, axis=-1)
-    spectrum = ((spectra.real**2 + spectra.imag**2) / background).mean(0)
+    spectra = np.fft.rfft((windows - windows.mean(-1, keepdims=True)) * np.hanning(n), nfft, axis=-1)
+    power = (spectra.real**2 + spectra.imag**2) / background  # (c, k, f)
+    w = weights.astype(np.float64)[..., None]
+    spectrum = (power * w).sum(0) / np.maximum(w.sum(0), 1.0)  # (k, f)
     freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
     low, high = THRESHOLDS["rhythmic_delta_frequency_hz"]
     rates = np.flatnonzero((freqs >= low) & (freqs <= high))
-    peak = freqs[rates[spectrum[rates].argmax()]]
-    total = spectrum[(freqs >= _RDA_SLOW_BAND_HZ[0]) & (freqs <= _RDA_SLOW_BAND_HZ[1])].sum()
-    near = spectrum[np.abs(freqs - peak) <= _RDA_PEAK_HALF_WIDTH_HZ].sum()
-    return float(peak) if total > 0 and near >= THRESHOLDS["rhythmic_delta_concentration"] * total else float("nan")
+    peak = freqs[rates[spectrum[:, rates].argmax(-1)]]  # (k,)
+    total = spectrum[:, (freqs >= _RDA_SLOW_BAND_HZ[0]) & (freqs <= _RDA_SLOW_BAND_HZ[1])].sum(-1)
+    near = (spectrum * (np.abs(freqs[None, :] - peak[:, None]) <= _RDA_PEAK_HALF_WIDTH_HZ)).sum(-1)
+    rhythmic = (total > 0) & (near >= THRESHOLDS["rhythmic_delta_concentration"] * total)
+    return np.where(rhythmic, peak, np.nan)
 
 
 def _rda_runs(hit: np.ndarray, side: np.ndarray, rate: np.ndarray) -> list[np.ndarray]:

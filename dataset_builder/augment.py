@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 # Block states and their probabilities (the background as recorded stays the most common single state).
 STATES = {
-    "recorded": 0.19,
+    "recorded": 0.16,
     "posterior_alpha": 0.21,
     "diffuse_theta": 0.12,
     "focal_delta": 0.24,
@@ -60,6 +60,9 @@ STATES = {
     "frontocentral_beta": 0.08,
     "hemisphere_attenuated": 0.08,
     "spike_wave": 0.06,
+    # Lateralized rhythmic delta (events_neuronarrator's LRDA), so that a narrator learns to name
+    # the event the front-end measures (no offline source has one).
+    "rhythmic_delta": 0.05,
 }
 # Artifact of a block: none half of the time, else one of these.
 ARTIFACTS = {
@@ -295,6 +298,25 @@ def _state_signal(state: str, rng, xyz, t, sfreq, params, background_uv: float) 
         params["discharges_s"] = discharges
         pattern = 0.45 + 0.55 * _gaussian(xyz, _direction("Fz"), 0.9)
         return amp * pattern[:, None] * course[None, :]
+    if state == "rhythmic_delta":
+        # Runs of 7-15 s (10-30 s apart) of a 1.2-3.5 Hz delta rhythm (a sine with a quarter-size second harmonic,
+        # its rate wandering +-4 %) over one side and region, 5-10x the background's SD at the site:
+        # lateralized rhythmic delta activity (ACNS 2021 LRDA), above events_neuronarrator's thresholds.
+        if "site" not in params:
+            params["side"], params["region"] = str(rng.choice(HEMISPHERES)), str(rng.choice(REGIONS))
+            params["site"] = str(rng.choice(_FOCAL_SITES[params["region"], params["side"]]))
+        amp = params.setdefault("amplitude_uv", round(float(rng.uniform(5.0, 10.0) * background_uv), 1))
+        rate = params.setdefault("frequency_hz", round(float(rng.uniform(1.2, 3.5)), 2))
+        course, runs = np.zeros(len(t)), []
+        onset, end = rng.uniform(1.0, 5.0), (len(t) / sfreq) - 1.0
+        while onset + 7.0 <= end:
+            length = min(rng.uniform(7.0, 15.0), end - onset)
+            course += _rhythmic_delta_run(t, onset, length, rate, rng)
+            runs.append([round(onset, 2), round(onset + length, 2)])
+            onset += length + rng.uniform(10.0, 30.0)
+        params["runs_s"] = runs
+        pattern = _gaussian(xyz, _site(params["site"]), 0.7)
+        return amp * pattern[:, None] * course[None, :]
     if state == "frontocentral_beta":
         amp = params.setdefault("amplitude_uv", round(float(rng.uniform(1.5, 3.5) * background_uv), 1))
         # 15-25 Hz, the shipped default's corpus. Stop 24 tried a drawn 16-28 Hz centre (6 Hz wide) so
@@ -304,6 +326,19 @@ def _state_signal(state: str, rng, xyz, t, sfreq, params, background_uv: float) 
         pattern = _gaussian(xyz, _direction("Fz", "Cz"), 1.0)
         return (amp / 2.5) * pattern[:, None] * wave[None, :]
     return np.zeros((n, len(t)))
+
+
+def _rhythmic_delta_run(t: np.ndarray, onset: float, length: float, rate_hz: float, rng) -> np.ndarray:
+    """One run of rhythmic delta (amplitude ~1) on the time axis ``t``, 0.5 s ramps at its ends."""
+    inside = (t >= onset) & (t < onset + length)
+    local = t[inside] - onset
+    sfreq = 1.0 / (t[1] - t[0])
+    wander = _band_noise(rng, 1, len(local), sfreq, 0.05, 0.3)[0]
+    phase = 2 * np.pi * np.cumsum(rate_hz * (1 + 0.04 * wander)) / sfreq + rng.uniform(0, 2 * np.pi)
+    ramp = np.clip(np.minimum(local, length - local) / 0.5, 0.0, 1.0)
+    out = np.zeros(len(t))
+    out[inside] = ramp * (np.sin(phase) + 0.25 * np.sin(2 * phase + 0.7))
+    return out
 
 
 def _spike_wave_discharge(t: np.ndarray, onset: float, length: float, rate_hz: float, rng) -> np.ndarray:

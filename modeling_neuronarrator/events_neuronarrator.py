@@ -273,7 +273,8 @@ def detect_rhythmic_delta(
     (step 0.5 s):
 
     - **raised and lateralized**: an electrode's 1-4 Hz RMS is at least ``amplitude_ratio`` x its
-      own median over the stretch and ``lateral_ratio`` x its homologous electrode's (both
+      own background (the 25th percentile of its frames over the stretch) and ``lateral_ratio`` x
+      its homologous electrode's (both
       recorded: without the other side nothing is lateralized);
     - **with a field**: at least ``min_channels`` such electrodes on one side;
     - **rhythmic at 1-4 Hz**: their mean spectrum (each in units of its own background) holds at
@@ -304,7 +305,9 @@ def _rhythmic_delta(z: np.ndarray, fs: float, rec: np.ndarray, start_s: float) -
     starts = np.arange(0, z.shape[1] - n + 1, step)
     cumulative = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(delta * delta, axis=-1)], axis=-1)
     power = (cumulative[:, starts + n] - cumulative[:, starts]) / n  # (c, t) 1-4 Hz mean square
-    background = np.maximum(np.median(power, axis=1, keepdims=True), 1e-12)
+    # The background is the channel's quieter quarter (25th percentile of its frames), not its
+    # median: LRDA can fill half a recording, and would then raise the median it is judged against.
+    background = np.maximum(np.percentile(power, 25, axis=1, keepdims=True), 1e-12)
     raised = power >= THRESHOLDS["rhythmic_delta_amplitude_ratio"] ** 2 * background
     lateral_power = THRESHOLDS["rhythmic_delta_lateral_ratio"] ** 2
     # (side, pair, frame): the side's electrode raised and lateral_ratio x its homologue

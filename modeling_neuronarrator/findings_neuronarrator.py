@@ -396,7 +396,7 @@ THRESHOLDS.update(
         # +-0.375 Hz of the rate (a delta rhythm ~0.9; irregular 0.8-3 Hz polymorphic delta 0.56
         # median, 0.87 at its 99th percentile: one frame cannot tell them apart, a span of them can).
         "rhythmic_delta_concentration": 0.8,
-        "rhythmic_delta_amplitude_ratio": 2.0,  # 1-4 Hz RMS / the channel's median over the stretch
+        "rhythmic_delta_amplitude_ratio": 2.0,  # 1-4 Hz RMS / the channel's quieter quarter (25th percentile)
         # 1-4 Hz RMS / the homologous electrode's: 2x is the 50 % amplitude difference of asymmetry_index
         "rhythmic_delta_lateral_ratio": 2.0,
         "rhythmic_delta_min_channels": 2,  # a cerebral potential has a field (as focal_slowing_field_channels)

@@ -12,6 +12,7 @@ import pytest
 from dataset_builder import augment
 from dataset_builder.augment import augment_raw, electrode_unit_positions, scenario_seed
 from modeling_neuronarrator import STANDARD_CHANNELS, NeuroNarratorFeatureExtractor
+from modeling_neuronarrator.findings_neuronarrator import HEMISPHERE_CHANNELS
 
 SFREQ = 200.0
 VIEWS = dict(augment.MONTAGE_VIEWS)
@@ -295,3 +296,24 @@ def test_within_scenario_copies_keeps_recorded_rows_and_copies_up_to_n():
     np.testing.assert_array_equal(within_scenario_copies(recordings, 0), [True, False, False, False, False, False])
     with pytest.raises(ValueError, match=r"max_copy must be an int >= 0 \(0: recorded segments only\), got -1"):
         within_scenario_copies(recordings, -1)
+
+
+def test_rhythmic_delta_block_is_a_measured_lateralized_event(synth, monkeypatch):
+    """A rhythmic-delta block: each run of it is measured as lateralized rhythmic delta activity
+    on its side, at its rate; the background alone has none."""
+    _one_block(monkeypatch, "rhythmic_delta")
+    raw = _raw(synth, seconds=60.0)
+    copy, blocks = augment_raw(raw, seed=5)
+    params = blocks[0].params
+    assert params["runs_s"] and all(7.0 <= b - a <= 15.0 + 1e-9 for a, b in params["runs_s"])
+    assert params["site"] in augment._FOCAL_SITES[params["region"], params["side"]]
+    fe = NeuroNarratorFeatureExtractor()
+    out = fe(copy)
+    measured = [(s + e.onset_s, s + e.offset_s, e) for f, s in zip(out["findings"], out["segment_start_s"]) for e in f.events]
+    assert measured and all(e.kind == "lateralized_rhythmic_delta" for *_, e in measured)
+    assert all(abs(e.frequency_hz - params["frequency_hz"]) <= 0.2 for *_, e in measured)
+    side_channels = set(HEMISPHERE_CHANNELS[params["side"]])
+    assert all(set(e.channels) <= side_channels for *_, e in measured), (params, measured)
+    for onset, offset in params["runs_s"]:
+        assert any(a < offset and b > onset for a, b, _ in measured), (onset, offset, measured)
+    assert not any(f.events for f in fe(raw)["findings"])

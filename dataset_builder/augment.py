@@ -288,14 +288,9 @@ def _state_signal(state: str, rng, xyz, t, sfreq, params, background_uv: float) 
         # (~3.3 standard deviations), so that events_neuronarrator's thresholds are met.
         amp = params.setdefault("amplitude_uv", round(float(rng.uniform(5.0, 8.0) * 3.3 * background_uv), 1))
         rate = params.setdefault("frequency_hz", round(float(rng.uniform(2.7, 3.8)), 2))
-        course, discharges = np.zeros(len(t)), []
-        onset, end = rng.uniform(2.0, 6.0), (len(t) / sfreq) - 1.0
-        while onset + 3.0 <= end:
-            length = min(rng.uniform(3.0, 9.0), end - onset)
-            course += _spike_wave_discharge(t, onset, length, rate, rng)
-            discharges.append([round(onset, 2), round(onset + length, 2)])
-            onset += length + rng.uniform(5.0, 20.0)
-        params["discharges_s"] = discharges
+        course, params["discharges_s"] = _event_runs(
+            t, sfreq, rng, (2.0, 6.0), (3.0, 9.0), (5.0, 20.0), lambda onset, length: _spike_wave_discharge(t, onset, length, rate, rng)
+        )
         pattern = 0.45 + 0.55 * _gaussian(xyz, _direction("Fz"), 0.9)
         return amp * pattern[:, None] * course[None, :]
     if state == "rhythmic_delta":
@@ -307,14 +302,9 @@ def _state_signal(state: str, rng, xyz, t, sfreq, params, background_uv: float) 
             params["site"] = str(rng.choice(_FOCAL_SITES[params["region"], params["side"]]))
         amp = params.setdefault("amplitude_uv", round(float(rng.uniform(5.0, 10.0) * background_uv), 1))
         rate = params.setdefault("frequency_hz", round(float(rng.uniform(1.2, 3.5)), 2))
-        course, runs = np.zeros(len(t)), []
-        onset, end = rng.uniform(1.0, 5.0), (len(t) / sfreq) - 1.0
-        while onset + 7.0 <= end:
-            length = min(rng.uniform(7.0, 15.0), end - onset)
-            course += _rhythmic_delta_run(t, onset, length, rate, rng)
-            runs.append([round(onset, 2), round(onset + length, 2)])
-            onset += length + rng.uniform(10.0, 30.0)
-        params["runs_s"] = runs
+        course, params["runs_s"] = _event_runs(
+            t, sfreq, rng, (1.0, 5.0), (7.0, 15.0), (10.0, 30.0), lambda onset, length: _rhythmic_delta_run(t, onset, length, rate, rng)
+        )
         pattern = _gaussian(xyz, _site(params["site"]), 0.7)
         return amp * pattern[:, None] * course[None, :]
     if state == "frontocentral_beta":
@@ -326,6 +316,20 @@ def _state_signal(state: str, rng, xyz, t, sfreq, params, background_uv: float) 
         pattern = _gaussian(xyz, _direction("Fz", "Cz"), 1.0)
         return (amp / 2.5) * pattern[:, None] * wave[None, :]
     return np.zeros((n, len(t)))
+
+
+def _event_runs(t: np.ndarray, sfreq: float, rng, first_onset, length_s, gap_s, make) -> tuple[np.ndarray, list[list[float]]]:
+    """``(course, [[onset, offset] s, ...])``: events of ``length_s`` (drawn in that range, cut at
+    1 s before the block's end) from a first onset in ``first_onset``, ``gap_s`` apart;
+    ``make(onset, length)`` gives each one's course on ``t``."""
+    course, spans = np.zeros(len(t)), []
+    onset, end = rng.uniform(*first_onset), (len(t) / sfreq) - 1.0
+    while onset + length_s[0] <= end:
+        length = min(rng.uniform(*length_s), end - onset)
+        course += make(onset, length)
+        spans.append([round(onset, 2), round(onset + length, 2)])
+        onset += length + rng.uniform(*gap_s)
+    return course, spans
 
 
 def _rhythmic_delta_run(t: np.ndarray, onset: float, length: float, rate_hz: float, rng) -> np.ndarray:

@@ -54,6 +54,7 @@ from modeling_neuronarrator.report.plots import (
     plot_waveform,
 )
 from modeling_neuronarrator.report.render import DISCLAIMER
+from modeling_neuronarrator.report.summary import EVENT_NAMES, NO_EVENTS
 
 logger = logging.getLogger("neuronarrator.space")
 
@@ -226,11 +227,11 @@ def _state_and_events_markdown(report) -> str:
         state = f"**Vigilance state:** {vigilance['method']} on {vigilance['derivation']}."
     events = report.summary.events
     if not events:
-        return state + "  \n**Events:** no spike-and-wave discharges detected."
+        return state + f"  \n**Events:** {NO_EVENTS[0].lower() + NO_EVENTS[1:]} detected."
     rows = ["| From | To | Event | Rate | Channels |", "|---|---|---|---|---|"]
     for e in events[:20]:
         rate = f"{e.frequency_hz:.1f} Hz" if e.frequency_hz is not None else "-"
-        rows.append(f"| {format_time(e.onset_s)} | {format_time(e.offset_s)} | {e.kind.replace('_', ' ')} ({e.duration_s:.1f} s) | {rate} | {', '.join(e.channels)} |")
+        rows.append(f"| {format_time(e.onset_s)} | {format_time(e.offset_s)} | {EVENT_NAMES.get(e.kind, e.kind)} ({e.duration_s:.1f} s) | {rate} | {', '.join(e.channels)} |")
     return state + f"\n\n**Events ({len(events)}):**\n\n" + "\n".join(rows)
 
 

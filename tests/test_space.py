@@ -263,3 +263,19 @@ def test_corpus_row_selection_shows_description_and_eeg(app, tmp_path, eeg_colum
     assert plot.visible and plot.value is not None  # the selected row's EEG
     with pytest.raises(gr.Error, match="load a corpus first"):
         app.show_corpus_row(frame.iloc[:0], {}, event)
+
+
+def test_events_markdown_names_each_kind_or_says_none(app):
+    """The Summary tab's events part: a table with each event's name (summary.EVENT_NAMES), or a
+    sentence naming both detected kinds when there is none."""
+    from types import SimpleNamespace
+
+    from modeling_neuronarrator.report.summary import RecordingEvent
+
+    info = {"vigilance": {"method": "YASA", "derivation": "C4-M1"}}
+    none = SimpleNamespace(recording_info=info, summary=SimpleNamespace(events=[]))
+    text = app._state_and_events_markdown(none)
+    assert "**Events:** no spike-and-wave discharges or lateralized rhythmic delta activity detected." in text
+    event = RecordingEvent("lateralized_rhythmic_delta", 12.0, 20.5, ["T7", "P7"], 1.5, [1, 2])
+    table = app._state_and_events_markdown(SimpleNamespace(recording_info=info, summary=SimpleNamespace(events=[event])))
+    assert "| 0:00:12 | 0:00:20 | lateralized rhythmic delta activity (8.5 s) | 1.5 Hz | T7, P7 |" in table

@@ -39,8 +39,8 @@ from modeling_neuronarrator.findings_neuronarrator import (
     SLOWING_KINDS,
     STATES,
     Event,
-    amplitude_category,
     Findings,
+    amplitude_category,
 )
 from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
 from modeling_neuronarrator.validation_neuronarrator import check_option

@@ -125,9 +125,7 @@ def _frame_rules(y: np.ndarray, fs: float, n: int, step: int) -> dict[str, np.nd
     # Amplitude first (cheap, time domain): each channel's 1-20 Hz mean square per frame, in
     # units of its own median over the stretch. Only frames where it rose on most channels can
     # hold a generalized discharge; the spectra are computed for those alone.
-    cumulative = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(y * y, axis=-1)], axis=-1)
-    starts = np.arange(0, y.shape[1] - n + 1, step)
-    frame_power = (cumulative[:, starts + n] - cumulative[:, starts]) / n  # (c, t)
+    starts, frame_power = _frame_power(y, n, step)
     background = np.maximum(np.median(frame_power, axis=1, keepdims=True), 1e-12)  # (c, 1)
     raised = np.sqrt(frame_power / background) >= THRESHOLDS["spike_wave_amplitude_ratio"]  # (c, t)
     widespread = raised.mean(0) >= THRESHOLDS["spike_wave_min_channel_fraction"]  # (t,)
@@ -140,6 +138,14 @@ def _frame_rules(y: np.ndarray, fs: float, n: int, step: int) -> dict[str, np.nd
         periodic, spiky, best[candidates] = _periodicity(y, fs, n, starts[candidates], background, rates)
         hit[candidates] = periodic & spiky
     return {"starts": starts, "raised": raised, "hit": hit, "best": best, "rates": rates}
+
+
+def _frame_power(y: np.ndarray, n: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts (t,), mean square (c, t))`` of ``y`` ``(c, n_times)`` in frames of ``n`` samples
+    every ``step``, from one cumulative sum (both detectors' amplitude criteria)."""
+    cumulative = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(y * y, axis=-1)], axis=-1)
+    starts = np.arange(0, y.shape[1] - n + 1, step)
+    return starts, (cumulative[:, starts + n] - cumulative[:, starts]) / n
 
 
 def _discharge_spans(hit: np.ndarray, y: np.ndarray, fs: float, starts: np.ndarray, n: int) -> list[list]:
@@ -301,10 +307,7 @@ def _rhythmic_delta(z: np.ndarray, fs: float, rec: np.ndarray, start_s: float) -
     if len(pairs) < THRESHOLDS["rhythmic_delta_min_channels"] or z.shape[1] < n:
         return []
     delta = sosfiltfilt(_rda_delta_sos(fs), z)
-    step = int(round(_RDA_STEP_S * fs))
-    starts = np.arange(0, z.shape[1] - n + 1, step)
-    cumulative = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(delta * delta, axis=-1)], axis=-1)
-    power = (cumulative[:, starts + n] - cumulative[:, starts]) / n  # (c, t) 1-4 Hz mean square
+    starts, power = _frame_power(delta, n, int(round(_RDA_STEP_S * fs)))  # (c, t) 1-4 Hz mean square
     # The background is the channel's quieter quarter (25th percentile of its frames), not its
     # median: LRDA can fill half a recording, and would then raise the median it is judged against.
     background = np.maximum(np.percentile(power, 25, axis=1, keepdims=True), 1e-12)

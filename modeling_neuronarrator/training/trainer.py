@@ -227,13 +227,13 @@ def _prompt_flags_from_config(config: TrainConfig, model, processor) -> None:
     measured line, so a prompt without findings has neither (the paper's configuration starts from
     the findings-conditioned default's stage 1)."""
     flags = ("findings_in_prompt", "annotations_in_prompt", "measured_categories")
-    value = {}
+    layout = {}
     for flag in flags:
         wanted = config.model.overrides.get(flag)
-        value[flag] = bool(getattr(model.config, flag, False) if wanted is None else wanted)
+        layout[flag] = bool(getattr(model.config, flag, False) if wanted is None else wanted)
     for flag in flags[1:]:
-        value[flag] = value[flag] and value["findings_in_prompt"]
-    for flag, value in value.items():
+        layout[flag] = layout[flag] and layout["findings_in_prompt"]
+    for flag, value in layout.items():
         if value != getattr(model.config, flag, False):
             logger.info("stage 2: %s=%s from the config (the start folder had %s)", flag, value, not value)
             setattr(model.config, flag, value)

@@ -227,14 +227,18 @@ def _band_sos(fs: float) -> np.ndarray:
     return _signal.butter(2, [1.0, 20.0], btype="bandpass", output="sos", fs=fs)
 
 
+def _relative_power(y: np.ndarray, width: int) -> np.ndarray:
+    """``(c, n)`` mean square of ``y`` ``(c, n)`` over ``width`` samples (one cycle, so it does not
+    dip between waves), each channel in units of its own median: ~1 on background, the power
+    ratio inside a discharge. Both detectors' edge envelopes; they combine channels differently."""
+    mean_square = _ndimage.uniform_filter1d(y * y, max(1, width), axis=-1, mode="nearest")
+    return mean_square / np.maximum(np.median(mean_square, axis=-1, keepdims=True), 1e-12)
+
+
 def _envelope(y: np.ndarray, fs: float) -> np.ndarray:
-    """Median over channels of the 0.4 s mean square of ``y`` ``(c, n)`` (one cycle at the
-    slowest rate, 2.5 Hz, so it does not dip between complexes), each channel in units of its own
-    median: ~1 on background, the power ratio inside a discharge."""
-    width = max(1, int(round(fs / THRESHOLDS["spike_wave_frequency_hz"][0])))
-    mean_square = _ndimage.uniform_filter1d(y * y, width, axis=-1, mode="nearest")
-    reference = np.maximum(np.median(mean_square, axis=-1, keepdims=True), 1e-12)
-    return np.median(mean_square / reference, axis=0)
+    """Median over all channels of the relative power over 0.4 s (one cycle at the slowest
+    spike-and-wave rate, 2.5 Hz): a generalized discharge raises most channels."""
+    return np.median(_relative_power(y, int(round(fs / THRESHOLDS["spike_wave_frequency_hz"][0]))), axis=0)
 
 
 def _refine(envelope: np.ndarray, fs: float, first_centre: float, last_centre: float) -> tuple[float, float]:
@@ -389,9 +393,7 @@ def _rda_edges(delta: np.ndarray, fs: float, frequency: float, first: int, stop:
     """Onset/offset in s from sample 0 inside samples ``[first, stop)`` (the span's frames): where
     the involved electrodes' 1-4 Hz power, smoothed over one cycle and in units of each one's
     median, first and last reaches half its level in the span's middle (half of it)."""
-    width = max(1, int(round(fs / frequency)))
-    mean_square = _ndimage.uniform_filter1d(delta * delta, width, axis=-1, mode="nearest")
-    envelope = (mean_square / np.maximum(np.median(mean_square, axis=-1, keepdims=True), 1e-12)).mean(0)
+    envelope = _relative_power(delta, int(round(fs / frequency))).mean(0)  # the involved electrodes only
     quarter = (stop - first) // 4
     level = 0.5 * (float(np.median(envelope[first + quarter : stop - quarter])) + 1.0)
     above = np.flatnonzero(envelope[first:stop] >= level)

@@ -271,6 +271,49 @@ def _per_source_table(board: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+def _label_accuracies(record: Mapping[str, Any], labels: Sequence[str]) -> dict[tuple[str, str], tuple[float, int]]:
+    """``{(label field, source): (accuracy, rows)}`` from the record's per-row results; a row's
+    source is the first part of its id (``source/recording/segment``)."""
+    per_row = record.get("per_row") or {}
+    ids, correct = per_row.get("ids") or [], per_row.get("correct") or {}
+    tally: dict[tuple[str, str], list[int]] = {}
+    for field in labels:
+        for row_id, value in zip(ids, correct.get(field) or []):
+            if value is not None:
+                counts = tally.setdefault((field, str(row_id).split("/", 1)[0]), [0, 0])
+                counts[0] += int(bool(value))
+                counts[1] += 1
+    return {key: (hit / n, n) for key, (hit, n) in tally.items()}
+
+
+def _label_field_table(board: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Accuracy on each source label (eyes, stimulus, recording quality, ...) per source: what the
+    measurement cannot give, so the model must read it from the EEG. Each cell is marked where it
+    falls below the findings-classifier's on the same rows (the issue's floor for label fields)."""
+    from dataset_builder.labels import LABEL_VOCABULARY
+
+    accuracies = {record["system"]["name"]: _label_accuracies(record, list(LABEL_VOCABULARY)) for record in board}
+    columns = sorted({key for table in accuracies.values() for key in table})
+    if not columns:
+        return []
+    floor = accuracies.get("findings-classifier", {})
+    lines = [
+        "Source labels (accuracy per label and source, rows in brackets; * below the findings-classifier on the same rows):",
+        "",
+        "| System | " + " | ".join(f"{field} · {source} ({next(t[(field, source)][1] for t in accuracies.values() if (field, source) in t)})" for field, source in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for record in board:
+        name = record["system"]["name"]
+        cells = []
+        for key in columns:
+            value = accuracies[name].get(key)
+            below = value is not None and key in floor and name != "findings-classifier" and value[0] < floor[key][0]
+            cells.append("–" if value is None else f"{value[0]:.3f}{' *' if below else ''}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str | None = None) -> str:
     """The leaderboard as Markdown: one table per board, then how it was computed."""
     lines = ["# NeuroNarrator leaderboard", ""]
@@ -287,6 +330,7 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
         if first:
             lines += [first, ""]
         lines += _per_source_table(board)
+        lines += _label_field_table(board)
         for record in board:
             if record.get("bertscore_model"):
                 bertscore_models.add(str(record["bertscore_model"].get("name")) + f", layer {record['bertscore_model'].get('num_layers')}")

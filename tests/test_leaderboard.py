@@ -248,3 +248,19 @@ def test_per_source_table_and_metrics_not_computed(tmp_path):
     assert "| System | eegbase_p300 (4) | ssvepy (6) |" in text
     assert "| model | 0.750 / 0.000 | 0.250 / 0.500 |" in text
     assert "METEOR not computed (WordNetSetupError: no WordNet); fix: apt-get install wordnet-base." in text
+
+
+def test_label_field_table_per_source_marks_cells_below_the_findings_classifier():
+    ids = ["eegmmidb_s001/S001R02/00000", "eegmmidb_s001/S001R02/00001", "pylossless/s02/00000", "pylossless/s02/00001"]
+    # eyes applies to EEGMMIDB rows only, stimulus to pylossless rows only; "pdr" is a measured field, not a label
+    model = {"ids": ids, "correct": {"eyes": [1, 0, None, None], "stimulus": [None, None, 1, 1], "pdr": [1, 1, 1, 1]}}
+    classifier = {"ids": ids, "correct": {"eyes": [1, 1, None, None], "stimulus": [None, None, 0, 1], "pdr": [0, 0, 0, 0]}}
+    records = [
+        _record("model", kind="model", role="test", per_row=model),
+        _record("findings-classifier", role="test", per_row=classifier),
+    ]
+    text = to_markdown(records)
+    assert "| System | eyes · eegmmidb_s001 (2) | stimulus · pylossless (2) |" in text
+    assert "| model | 0.500 * | 1.000 |" in text  # eyes below the classifier's 1.000, stimulus above its 0.500
+    assert "| findings-classifier | 1.000 | 0.500 |" in text
+    assert "pdr ·" not in text

@@ -345,6 +345,11 @@ THRESHOLDS = {
     "focal_slowing_ratio": 2.5,  # delta+theta power, one side / homologous side
     "focal_slowing_min_fraction": 0.5,  # delta+theta share of the slower side's power
     "focal_slowing_fraction_excess": 0.1,  # that share minus the homologous side's share
+    # The slowing is of the slow bands, not of the whole side: the slower side's (delta+theta) /
+    # (alpha+beta) power ratio (DTABR, the qEEG index of focal ischaemia: Finnigan & van Putten,
+    # Clin Neurophysiol 2013) is at least this multiple of the homologous side's. A side larger at
+    # every frequency (a reference gradient, an electrode's gain) raises both bands alike.
+    "focal_slowing_dtabr_ratio": 2.0,
     # A cerebral potential has a field: focal slowing is seen at more than one electrode, while
     # a potential confined to one electrode is an electrode artifact (ACNS 2021 terminology,
     # "field"; Tatum, Handbook of EEG Interpretation, electrode artifact). So at least
@@ -855,8 +860,9 @@ def _focal_slowing(slow: np.ndarray, total: np.ndarray, usable: np.ndarray) -> t
     holding at least half of that region's power and a share 0.1 above the homologous region's
     (ACNS 2021: focal slowing is delta/theta activity over one region, judged against the other
     hemisphere); only pairs recorded on both sides count. A side that is merely larger at every
-    frequency is an asymmetry, not slowing. The excess must have a field (``_has_field``): one
-    electrode alone is an electrode, not the brain.
+    frequency is an asymmetry, not slowing: the share must exceed the homologue's, and the side's
+    delta+theta / alpha+beta ratio must be ``focal_slowing_dtabr_ratio`` x the homologue's. The
+    excess must have a field (``_has_field``): one electrode alone is an electrode, not the brain.
     """
     n = slow.shape[0]
     best_ratio = np.zeros(n)
@@ -871,13 +877,16 @@ def _focal_slowing(slow: np.ndarray, total: np.ndarray, usable: np.ndarray) -> t
             continue
         w = both.astype(slow.dtype)
         sl, sr = (slow[:, li] * w).sum(-1), (slow[:, ri] * w).sum(-1)
-        fl = sl / np.maximum((total[:, li] * w).sum(-1), 1e-12)
-        fr = sr / np.maximum((total[:, ri] * w).sum(-1), 1e-12)
-        for side, high_slow, low_slow, f_high, f_low in ((0, sl, sr, fl, fr), (1, sr, sl, fr, fl)):
+        tl, tr = (total[:, li] * w).sum(-1), (total[:, ri] * w).sum(-1)
+        fl, fr = sl / np.maximum(tl, 1e-12), sr / np.maximum(tr, 1e-12)
+        # DTABR of each side: slow / the rest of its power
+        dl, dr = sl / np.maximum(tl - sl, 1e-12), sr / np.maximum(tr - sr, 1e-12)
+        for side, high_slow, low_slow, f_high, f_low, d_high, d_low in ((0, sl, sr, fl, fr, dl, dr), (1, sr, sl, fr, fl, dr, dl)):
             ratio = high_slow / np.maximum(low_slow, 1e-12)
             better = (
                 both.any(-1) & (ratio > best_ratio) & (f_high >= THRESHOLDS["focal_slowing_min_fraction"])
-                & (f_high - f_low >= THRESHOLDS["focal_slowing_fraction_excess"]) & _has_field(slow, usable, region, side)
+                & (f_high - f_low >= THRESHOLDS["focal_slowing_fraction_excess"])
+                & (d_high >= THRESHOLDS["focal_slowing_dtabr_ratio"] * d_low) & _has_field(slow, usable, region, side)
             )  # fmt: skip
             best_ratio = np.where(better, ratio, best_ratio)
             best_side = np.where(better, side, best_side)

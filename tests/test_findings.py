@@ -69,6 +69,22 @@ def test_slow_activity_at_one_electrode_is_not_focal_slowing(synth):
     assert one(synth.add_sine(synth.normal_background(seed=4), ("C4",), 2.0, 40.0), channel_mask=mask).slowing.kind != "focal"
 
 
+def test_a_side_larger_at_every_frequency_is_not_focal_slowing(synth):
+    # Equal delta and alpha power everywhere; over F8/T8/P8 delta x2.2 in amplitude (x4.8 in
+    # power, share 0.65 vs 0.5: the ratio and share rules pass). With alpha there x1.6 as well the
+    # whole side is larger (a reference gradient or an electrode's gain): the delta+theta /
+    # alpha+beta ratio is only 1.9x the homologue's, under focal_slowing_dtabr_ratio, so no slowing.
+    # With alpha there unchanged the same delta is right temporal focal slowing.
+    def segment(alpha_gain):
+        x = synth.add_sine(synth.add_sine(synth.background(seed=6, rms_uv=2.0), STANDARD_CHANNELS, 2.0, 20.0), STANDARD_CHANNELS, 10.0, 20.0)
+        x = synth.add_sine(x, ("F8", "T8", "P8"), 2.0, 24.0)  # 20 -> 44 uV delta
+        return synth.add_sine(x, ("F8", "T8", "P8"), 10.0, 20.0 * (alpha_gain - 1.0))
+
+    assert one(segment(1.6)).slowing.kind == "none"
+    focal = one(segment(1.0)).slowing
+    assert (focal.kind, focal.side, focal.region) == ("focal", "right", "temporal")
+
+
 def test_diffuse_delta_is_generalized_slowing(synth):
     x = synth.add_sine(synth.background(seed=5, exponent=2.0), STANDARD_CHANNELS, 1.5, 40.0)
     f = one(x)

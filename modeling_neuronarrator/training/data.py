@@ -452,7 +452,9 @@ class SegmentCollator:
     signal, no channel layout, no position in the recording): every row's batch is identical.
 
     ``eeg_dropout`` blinds that share of the rows the same way (modality dropout, drawn from a
-    generator seeded by ``seed``); ``without_dropout()`` is the same collator for validation.
+    generator seeded by ``seed``); ``hemisphere_mirror`` shows that share of the rows mirrored left
+    to right, EEG, findings and narrative together (``training.mirror``); ``without_dropout()`` is the
+    same collator with neither, for validation.
 
     ``finding_targets`` (names from ``FINDING_TARGETS``) adds ``finding_targets`` ``(B, n)``
     float32 0/1, read from the rows' findings: the stage-1 findings head's labels.
@@ -467,13 +469,17 @@ class SegmentCollator:
         finding_targets: Optional[Sequence[str]] = None,
         eeg_dropout: float = 0.0,
         seed: int = 0,
+        hemisphere_mirror: float = 0.0,
     ):
         if not 0.0 <= float(eeg_dropout) < 1.0:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
+        if not 0.0 <= float(hemisphere_mirror) <= 1.0:
+            raise ValueError(f"SegmentCollator: hemisphere_mirror must be in [0, 1], got {hemisphere_mirror!r}")
         self.topomaps = topomaps
         self.processor = processor
         self.blind = blind
         self.eeg_dropout = float(eeg_dropout)
+        self.hemisphere_mirror = float(hemisphere_mirror)
         self._rng = np.random.default_rng(seed)
         self.finding_targets = list(finding_targets) if finding_targets else None
         self.max_target_tokens = None if max_text_tokens is None else int(max_text_tokens)
@@ -482,7 +488,17 @@ class SegmentCollator:
         """This collator without modality dropout (validation and evaluation batches keep their EEG)."""
         other = copy.copy(self)
         other.eeg_dropout = 0.0
+        other.hemisphere_mirror = 0.0
         return other
+
+    def mirrored(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows with ``hemisphere_mirror`` of them drawn to be seen mirrored (``mirror_example``)."""
+        if self.hemisphere_mirror <= 0.0:
+            return examples
+        from .mirror import mirror_example
+
+        flips = self._rng.random(len(examples)) < self.hemisphere_mirror
+        return [mirror_example(e, parse_json_field(e["findings"])) if flip else e for e, flip in zip(examples, flips)]
 
     def _blinded_rows(self, batch_size: int) -> Optional[np.ndarray]:
         """``(B,)`` bool: the rows seen without EEG (all of them for the blind ablation), or None."""
@@ -505,7 +521,7 @@ class SegmentCollator:
         k = examples[0]["history_eeg_values"].shape[0]
         batch_size = eeg.shape[0]
         history_eeg = np.stack([e["history_eeg_values"] for e in examples]) if k else None  # (B, K, 19, 2000)
-        if "topomaps" in examples[0]:  # precomputed by an in-memory SegmentDataset
+        if all("topomaps" in e for e in examples):  # precomputed by an in-memory SegmentDataset (a mirrored row has none)
             maps = np.stack([e["topomaps"] for e in examples])
             if k:
                 history_maps = np.stack([e["history_topomaps"] for e in examples])
@@ -549,6 +565,7 @@ class SegmentCollator:
         return out
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        examples = self.mirrored(examples)
         arrays = self.arrays(examples)
         descriptions = [e["description"] for e in examples]
         if self.processor is not None:

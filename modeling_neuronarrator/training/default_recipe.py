@@ -649,7 +649,7 @@ pylossless s01 (with their copies) train, so ALICE and EEGMMIDB are sources the 
 Training: stage 1 ({training.get("stage1_steps", "?")} steps) grounds the EEG encoder to the topomap
 encoder (InfoNCE){_findings_head_text(model_config)}; stage 2 ({training.get("stage2_steps", "?")} steps) trains the projectors, the Mamba2
 history reasoner (K={config.data.history}) and the {model_config.text_config.num_hidden_layers}-layer
-language model (own {model_config.text_config.vocab_size}-token BPE{', one token per digit' if config.model.tokenizer_split_digits else ''}) on the narratives{_oversampling_text(config)}{_dropout_text(config)}.
+language model (own {model_config.text_config.vocab_size}-token BPE{', one token per digit' if config.model.tokenizer_split_digits else ''}) on the narratives{_oversampling_text(config)}{_dropout_text(config)}{_mirror_text(config)}.
 {_findings_conditioned_text(model_config)}"""
 
 
@@ -659,6 +659,15 @@ def _dropout_text(config) -> str:
     return (
         f"; {share:.0%} of its rows are seen without EEG (modality dropout: EEG, topomaps and history zeroed "
         "as in the blind ablation), so the narrative copies the measured findings from the prompt" if share else ""
+    )
+
+
+def _mirror_text(config) -> str:
+    """Stage 2's hemisphere-swap augmentation (``data.hemisphere_mirror``), for the card."""
+    share = config.data.hemisphere_mirror
+    return (
+        f"; {share:.0%} of its rows are seen mirrored left to right (EEG, measured findings and narrative "
+        "swapped together), so no training subject's background comes with one side only" if share else ""
     )
 
 

@@ -345,6 +345,7 @@ class _NarrativeStage(_GroundingStage):
             blind=config.data.blind,
             eeg_dropout=config.data.eeg_dropout,
             seed=config.seed,
+            hemisphere_mirror=config.data.hemisphere_mirror,
         )
 
     def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:

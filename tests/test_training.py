@@ -158,6 +158,18 @@ def test_eeg_dropout_blinds_that_share_of_rows_and_only_them(corpus):
         SegmentCollator(TopomapComputer(), eeg_dropout=1.0)
 
 
+def test_corpora_in_folders_of_one_name_load_their_own_rows(tmp_path):
+    # datasets keys a card-configured folder's cache by its card: without explicit data files a
+    # second "tiny" corpus (or one rebuilt in place) loaded the first one's cached rows.
+    first = write_corpus(tmp_path / "a" / "tiny", synthetic_rows(n_recordings=2, n_segments=6))
+    second = write_corpus(tmp_path / "b" / "tiny", synthetic_rows(n_recordings=3, n_segments=8))
+    assert len(load_corpus_split(first, "train")) == 6
+    assert len(load_corpus_split(second, "train")) == 16
+    assert sum(1 for _ in load_corpus_split(second, "train", streaming=True)) == 16
+    write_corpus(first, synthetic_rows(n_recordings=4, n_segments=5))  # rebuilt in its folder
+    assert len(load_corpus_split(first, "train")) == 15
+
+
 def test_streaming_dataset_assembles_the_same_histories(corpus):
     from modeling_neuronarrator.training.data import StreamingSegmentDataset
 

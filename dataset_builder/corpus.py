@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["EEG_COLUMN", "RENAMED_COLUMNS", "corpus_data_files", "current_schema", "current_table", "load_corpus", "with_current_columns"]
+__all__ = ["EEG_COLUMN", "RENAMED_COLUMNS", "corpus_shards", "current_schema", "current_table", "load_corpus", "with_current_columns"]
 
 EEG_COLUMN = "eeg_values"  # (19, n_samples) float16, µV/100 at 200 Hz
 RENAMED_COLUMNS = {"eeg": EEG_COLUMN}  # column of an older corpus -> its current name
@@ -31,24 +31,23 @@ def load_corpus(corpus_dir: str | os.PathLike, split: Optional[str] = None, *, s
     """
     import datasets
 
+    # The shards given explicitly: datasets (5.2) keys the Arrow cache of a folder whose card lists
+    # its configs by the card alone, not by the files, so a corpus rebuilt in its folder, or another
+    # in a folder of the same name, loaded the first one's cached rows. Explicit files put their
+    # modification times in the cache key.
+    data_files = {name: [path.as_posix() for path in paths] for name, paths in corpus_shards(corpus_dir).items()}
     return with_current_columns(
-        datasets.load_dataset(os.fspath(corpus_dir), split=split, streaming=streaming, data_files=corpus_data_files(corpus_dir))
+        datasets.load_dataset(os.fspath(corpus_dir), split=split, streaming=streaming, data_files=data_files or None)
     )
 
 
-def corpus_data_files(corpus_dir: str | os.PathLike) -> Optional[dict[str, list[str]]]:
-    """The corpus's Parquet shards by split (``data/<split>-NNNNN-of-NNNNN.parquet``), or None when
-    it has none there (``load_dataset`` then says what it found).
-
-    Given to ``load_dataset`` explicitly because datasets (5.2) keys the Arrow cache of a folder
-    whose card lists its configs by the card alone, not by the files: a corpus rebuilt in its
-    folder, or another corpus in a folder of the same name, loaded the first one's cached rows.
-    Explicit files put their modification times in the cache key."""
-    shards = sorted(Path(corpus_dir, "data").glob("*.parquet"))
-    by_split: dict[str, list[str]] = {}
-    for shard in shards:
-        by_split.setdefault(shard.name.split("-", 1)[0], []).append(shard.as_posix())
-    return by_split or None
+def corpus_shards(corpus_dir: str | os.PathLike) -> dict[str, list[Path]]:
+    """``{split: [shard paths]}`` of a built corpus (``data/<split>-NNNNN-of-NNNNN.parquet``), in
+    file order; empty when it has no shards there (the caller says what that means)."""
+    shards: dict[str, list[Path]] = {}
+    for path in sorted(Path(corpus_dir, "data").glob("*.parquet")):
+        shards.setdefault(path.name.split("-", 1)[0], []).append(path)
+    return shards
 
 
 def _renames(names) -> dict[str, str]:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from .corpus import current_schema, current_table
+from .corpus import corpus_shards, current_schema, current_table
 from .labels import LABEL_VOCABULARY, vocabulary_markdown
 
 __all__ = ["N_CHANNELS", "N_SAMPLES", "corpus_features", "export_corpus", "export_hub_corpus", "restricted_sources", "write_card"]
@@ -376,15 +376,13 @@ def _corpus_shards(corpus_dir: Path) -> dict[str, list[Path]]:
             f"{corpus_dir}: not a built corpus (no README.md and data/ folder); build one with "
             f"`neuronarrator build-corpus --out {corpus_dir}`"
         )
-    shards: dict[str, list[Path]] = defaultdict(list)
-    for path in sorted((corpus_dir / "data").glob("*.parquet")):
-        split = path.name.split("-", 1)[0]
+    shards = corpus_shards(corpus_dir)
+    for split, paths in shards.items():
         if split not in SPLIT_ORDER:
-            raise ValueError(f"{path}: shard name does not start with a split ({', '.join(SPLIT_ORDER)}); rebuild the corpus")
-        shards[split].append(path)
+            raise ValueError(f"{paths[0]}: shard name does not start with a split ({', '.join(SPLIT_ORDER)}); rebuild the corpus")
     if not shards:
         raise FileNotFoundError(f"{corpus_dir}/data: no Parquet shards; rebuild the corpus with `neuronarrator build-corpus`")
-    return dict(shards)
+    return shards
 
 
 def _kept_tables(paths: Sequence[Path], left_out: set[str]) -> Iterator[pa.Table]:

@@ -277,6 +277,7 @@ __all__ += ["FINDING_TARGETS", "finding_targets"]
 __all__ += [
     "REGION_CHANNELS",
     "HEMISPHERE_CHANNELS",
+    "HOMOLOGOUS_CHANNELS",
     "THRESHOLDS",
     "segment_psd",
     "band_power",
@@ -314,7 +315,8 @@ _LATERAL_NEIGHBOURS = {
     "Fp2": ("F4", "F8"), "F4": ("Fp2", "F8", "C4"), "F8": ("Fp2", "F4", "T8"), "C4": ("F4", "T8", "P4"),
     "T8": ("F8", "C4", "P8"), "P4": ("C4", "P8", "O2"), "P8": ("T8", "P4", "O2"), "O2": ("P4", "P8"),
 }  # fmt: skip
-_HOMOLOGUE = dict(zip(HEMISPHERE_CHANNELS["left"] + HEMISPHERE_CHANNELS["right"], HEMISPHERE_CHANNELS["right"] + HEMISPHERE_CHANNELS["left"]))
+# Each lateral channel's homologue on the other side (the midline channels have none).
+HOMOLOGOUS_CHANNELS = dict(zip(HEMISPHERE_CHANNELS["left"] + HEMISPHERE_CHANNELS["right"], HEMISPHERE_CHANNELS["right"] + HEMISPHERE_CHANNELS["left"]))
 
 
 def _field_channels(region: str, side: int) -> tuple[str, ...]:
@@ -900,7 +902,7 @@ def _has_field(slow: np.ndarray, usable: np.ndarray, region: str, side: int) -> 
     ``focal_slowing_field_ratio`` x the homologue's."""
     names = _field_channels(region, side)
     own = np.array([_INDEX[c] for c in names])
-    mirror = np.array([_INDEX[_HOMOLOGUE[c]] for c in names])
+    mirror = np.array([_INDEX[HOMOLOGOUS_CHANNELS[c]] for c in names])
     paired = usable[:, own] & usable[:, mirror]
     raised = slow[:, own] >= THRESHOLDS["focal_slowing_field_ratio"] * slow[:, mirror]
     return (paired & raised).sum(-1) >= THRESHOLDS["focal_slowing_field_channels"]

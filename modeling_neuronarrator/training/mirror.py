@@ -26,43 +26,32 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..eeg_io_neuronarrator import STANDARD_CHANNELS
+from ..findings_neuronarrator import HOMOLOGOUS_CHANNELS
 
 __all__ = ["MIRROR_PERMUTATION", "mirror_channel", "mirror_text", "mirror_findings", "mirror_example"]
 
 _SIDE_WORDS = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 _SIDE_PATTERN = re.compile(r"\b(" + "|".join(_SIDE_WORDS) + r")\b")
-# A 10-20 name with a number: odd numbers are left, even right, and a homologue differs by one (ACNS 2006).
-_CHANNEL_PATTERN = re.compile(r"\b(Fp|F|T|C|P|O)([1-8])\b")
+# A lateral 10-20 name in a narrative (odd numbers left, even right: ACNS 2006).
+_CHANNEL_PATTERN = re.compile(r"\b(?:Fp|F|T|C|P|O)[1-8]\b")
 
 
 def mirror_channel(name: str) -> str:
     """The homologous 10-20 channel on the other side (``"F3"`` -> ``"F4"``); a midline name stays."""
-    match = _CHANNEL_PATTERN.fullmatch(name)
-    if match is None:
-        if name not in STANDARD_CHANNELS:
-            raise ValueError(f"mirror_channel: {name!r} is not one of the 10-20 channels {STANDARD_CHANNELS}")
-        return name
-    number = int(match.group(2))
-    homologue = f"{match.group(1)}{number + 1 if number % 2 else number - 1}"
-    if homologue not in STANDARD_CHANNELS:
+    if name not in STANDARD_CHANNELS:
         raise ValueError(f"mirror_channel: {name!r} is not one of the 10-20 channels {STANDARD_CHANNELS}")
-    return homologue
+    return HOMOLOGOUS_CHANNELS.get(name, name)
 
 
 # Index i of a mirrored array holds the channel that was at MIRROR_PERMUTATION[i]: x_mirrored = x[..., perm, :].
 MIRROR_PERMUTATION = np.array([STANDARD_CHANNELS.index(mirror_channel(c)) for c in STANDARD_CHANNELS])
 
 
-def _swap_channel_name(match: re.Match) -> str:
-    name = match.group(0)
-    return mirror_channel(name) if name in STANDARD_CHANNELS else name
-
-
 def mirror_text(text: str) -> str:
     """A narrative (or label value) with its sides swapped: "left" <-> "right" and each lateral 10-20
     channel name with its homologue ("over F7, T7" -> "over F8, T8")."""
     text = _SIDE_PATTERN.sub(lambda m: _SIDE_WORDS[m.group(0)], text)
-    return _CHANNEL_PATTERN.sub(_swap_channel_name, text)
+    return _CHANNEL_PATTERN.sub(lambda m: HOMOLOGOUS_CHANNELS.get(m.group(0), m.group(0)), text)
 
 
 def mirror_findings(findings: Mapping[str, Any]) -> dict[str, Any]:

@@ -214,11 +214,14 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
     },
     "background": {
+        # The dominant rhythm is the highest peak above the aperiodic (1/f) background, which need
+        # not be the band holding most of the power (EEGbase P300: a 28.6 Hz beta peak over 0.87 of
+        # the power in delta): these phrasings name the rhythm, never what dominates the power.
         "main": (
-            "The background is dominated by {band} activity at {freq} Hz.",
+            "The dominant rhythm of the background is {band} activity at {freq} Hz.",
             "The dominant frequency of the background is {freq} Hz, in the {band} range.",
-            "Background activity shows a predominant {freq} Hz {band} rhythm.",
-            "A {freq} Hz {band} rhythm dominates the background.",
+            "The most prominent rhythm of the background is {freq} Hz, in the {band} range.",
+            "A {freq} Hz {band} rhythm stands out most above the background activity.",
         ),
         "no_rhythm": (
             "The background is dominated by {band} activity without a dominant rhythm.",
@@ -341,6 +344,17 @@ _EVENT_SENTENCES: dict[str, tuple[str, ...]] = {
         "A {kind} is seen from {onset} s to {offset} s over {channels}.",
         "There is a {kind} between {onset} s and {offset} s, involving {channels}.",
         "From {onset} s to {offset} s, a {kind} occurs over {channels}.",
+    ),
+}
+
+# Phrasings the writer wrote before and no longer writes, still read by ``parse`` so that the
+# narratives of models trained on them (stop 28's default, the leaderboard's cached runs) are scored
+# and checked as before. "Dominated by ... at X Hz" claimed that the rhythm holds most of the power.
+_READ_ONLY_SENTENCES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("background", "main"): (
+        "The background is dominated by {band} activity at {freq} Hz.",
+        "Background activity shows a predominant {freq} Hz {band} rhythm.",
+        "A {freq} Hz {band} rhythm dominates the background.",
     ),
 }
 
@@ -830,7 +844,8 @@ def _register_parsers() -> None:
         ("events", "none"): {"events": (), "event_details": ()},
     }
     for group, variants in _SENTENCES.items():
-        for variant, templates in variants.items():
+        for variant, written in variants.items():
+            templates = written + _READ_ONLY_SENTENCES.get((group, variant), ())
             patterns = [_compile(t, _PLACEHOLDER_REGEX) for t in templates]
             _ANCHORS.update(zip(patterns, map(_anchor, templates)))
             _PARSERS.append((group, patterns, constants.get((group, variant), {}), numeric_fields))

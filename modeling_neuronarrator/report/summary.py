@@ -479,7 +479,9 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
     sentences = [f"{format_time(analysed_s)} of EEG were analysed in {n} segments of {segment_seconds:g} s."]
     bg = background
     low, high = bg["frequency_range_hz"] or (0.0, 0.0)
-    sentence = f"The background is dominated by {bg['dominant_band']} activity"
+    # A segment's dominant band is that of its highest peak above the 1/f background (of most power
+    # only where no rhythm stands out): it names the rhythm, not what holds the power.
+    sentence = f"The most common dominant rhythm is {bg['dominant_band']} activity"
     if bg["median_frequency_hz"] is not None:
         sentence += f" at a median {bg['median_frequency_hz']:.1f} Hz"
     sentence += f" ({_percent(bg['dominant_band_fraction'])} of segments)"
@@ -487,7 +489,7 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
         sentence += f", maximal over the {bg['predominant_region']} region"
     others = [f"{band} {_percent(frac)}" for band, frac in bg["band_fractions"].items() if band != bg["dominant_band"] and frac >= 0.05]
     if others:
-        sentence += f"; other segments are dominated by {', '.join(others)}"
+        sentence += f"; in other segments it is {', '.join(others)}"
     sentences.append(sentence + ".")
     if high - low >= 0.5:
         sentences.append(f"The dominant frequency ranges from {low:.1f} to {high:.1f} Hz (10th-90th percentile).")

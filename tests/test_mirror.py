@@ -137,3 +137,30 @@ def test_collator_mirrors_that_share_of_training_rows(corpus):
     assert all(m is r for m, r in zip(half.without_dropout().mirrored(rows), rows))
     with pytest.raises(ValueError, match=r"hemisphere_mirror must be in \[0, 1\]"):
         SegmentCollator(TopomapComputer(), hemisphere_mirror=1.5)
+
+
+def test_signal_mode_mirrors_the_eeg_and_keeps_the_measured_sides(corpus):
+    """``mirror_mode="signal"``: the EEG-derived inputs are mirrored, the description and the findings
+    (hence the prompt's measured line) stay as measured, so the EEG carries no side the prompt lacks."""
+    dataset = SegmentDataset(load_corpus_split(corpus, "train"), history=2)
+    rows = [dataset[i] for i in range(len(dataset))]
+    plain = SegmentCollator(TopomapComputer()).arrays(rows)
+    collator = SegmentCollator(TopomapComputer(), hemisphere_mirror=1.0, mirror_mode="signal")
+    mirrored_rows = collator.mirrored(rows)
+    batch = collator.arrays(mirrored_rows)
+    np.testing.assert_array_equal(batch["eeg_values"], plain["eeg_values"][:, MIRROR_PERMUTATION])
+    np.testing.assert_array_equal(batch["history_eeg_values"], plain["history_eeg_values"][:, :, MIRROR_PERMUTATION])
+    np.testing.assert_allclose(batch["topomaps"], TopomapComputer()(plain["eeg_values"][:, MIRROR_PERMUTATION]), atol=1e-6)
+    assert [r["description"] for r in mirrored_rows] == [r["description"] for r in rows]
+    assert [r["findings"] for r in mirrored_rows] == [json.loads(r["findings"]) for r in rows]
+    # A row that names a side keeps it in signal mode and swaps it in swap mode.
+    findings = json.loads(rows[0]["findings"])
+    findings["slowing"] = {**findings["slowing"], "kind": "focal", "side": "left", "region": "temporal"}
+    sided = {**rows[0], "description": "Focal slowing is seen over the left temporal region.", "findings": json.dumps(findings)}
+    kept = collator.mirrored([sided])[0]
+    assert kept["description"] == sided["description"] and kept["findings"]["slowing"]["side"] == "left"
+    np.testing.assert_array_equal(kept["eeg_values"], np.asarray(sided["eeg_values"])[MIRROR_PERMUTATION])
+    swapped = SegmentCollator(TopomapComputer(), hemisphere_mirror=1.0).mirrored([sided])[0]
+    assert swapped["description"] == "Focal slowing is seen over the right temporal region." and swapped["findings"]["slowing"]["side"] == "right"
+    with pytest.raises(ValueError, match="mirror_mode must be 'swap' or 'signal'"):
+        SegmentCollator(TopomapComputer(), hemisphere_mirror=0.5, mirror_mode="labels")

@@ -346,6 +346,9 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
         bad.write_text(TINY.read_text().replace("data:", f"data:\n  hemisphere_mirror: {value}", 1))
         with pytest.raises(ValueError, match=r"data.hemisphere_mirror must be a number in \[0, 1\]"):
             load_config(bad, overrides={"corpus": str(corpus)})
+    bad.write_text(TINY.read_text().replace("data:", "data:\n  mirror_mode: labels", 1))
+    with pytest.raises(ValueError, match=re.escape("data.mirror_mode must be one of ['swap', 'signal']")):
+        load_config(bad, overrides={"corpus": str(corpus)})
     bad.write_text(TINY.read_text().replace("model:", "model:\n  tokenizer_split_digits: 'yes'", 1))
     with pytest.raises(ValueError, match="model.tokenizer_split_digits must be true or false, got 'yes'"):
         load_config(bad, overrides={"corpus": str(corpus)})
@@ -358,6 +361,8 @@ def test_card_states_stage2_oversampling_and_eeg_dropout(tmp_path, corpus):
     assert _dropout_text(config) == "" and _oversampling_text(config) == "" and _mirror_text(config) == ""  # defaults: off, not mentioned
     config.data.hemisphere_mirror = 0.5
     assert _mirror_text(config).startswith("; 50% of its rows are seen mirrored left to right")
+    config.data.mirror_mode = "signal"
+    assert _mirror_text(config).startswith("; 50% of its rows see their EEG mirrored left to right while the prompt and the narrative keep")
     config.data.eeg_dropout = 0.25
     config.data.label_repeats = {"recording_quality": {"bad_span": 3}}
     assert _dropout_text(config).startswith("; 25% of its rows are seen without EEG (modality dropout")

@@ -35,6 +35,10 @@ MIXED_PRECISION = ("no", "bf16", "fp16")
 SPLIT_MODES = ("corpus", "time_block", "subjects")
 
 
+# data.mirror_mode: "swap" mirrors EEG, findings and narrative; "signal" the EEG-derived inputs only.
+MIRROR_MODES = ("swap", "signal")
+
+
 @dataclass
 class ModelSection:
     """How to build the model before stage 1 (stage 2 always starts from stage 1's folder)."""
@@ -85,9 +89,15 @@ class DataSection:
     # region 0.94 with EEG, 0.99 blind). Validation batches keep their EEG. Stop 25 tried 0.25 (with
     # digit tokens and balanced focal sites): s02's predominant-region flags stayed (24 of 120); off in the configs.
     eeg_dropout: float = 0.0
-    # Stage 2: the share of training rows seen mirrored left to right (EEG, findings and narrative
-    # swapped together: training.mirror), so that no subject's background comes with one side only.
+    # Stage 2: the share of training rows seen mirrored left to right (training.mirror), so that no
+    # subject's background comes with one side only.
     hemisphere_mirror: float = 0.0
+    # What a mirrored row swaps. "swap": EEG, measured findings and narrative together (a hemisphere
+    # swap; stop 29's trial at 0.5: the narrator took sides from the EEG alone and ignored its prompt,
+    # validation slowing side 0.94 -> 0.51). "signal": the EEG-derived inputs only; the prompt and the
+    # narrative keep the measured sides, so the EEG says nothing about side that the prompt does not
+    # and the narrator learns to take sides from its measured line.
+    mirror_mode: str = "swap"
 
 
 @dataclass
@@ -239,6 +249,8 @@ def _check_data(path: Path, data: DataSection) -> None:
     mirror = data.hemisphere_mirror
     if isinstance(mirror, bool) or not isinstance(mirror, (int, float)) or not 0.0 <= mirror <= 1.0:
         raise ValueError(f"{path}: data.hemisphere_mirror must be a number in [0, 1] (the share of stage-2 rows seen mirrored left to right), got {mirror!r}")
+    if data.mirror_mode not in MIRROR_MODES:
+        raise ValueError(f"{path}: data.mirror_mode must be one of {list(MIRROR_MODES)} (what a mirrored row swaps), got {data.mirror_mode!r}")
     if data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")
 

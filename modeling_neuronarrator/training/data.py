@@ -453,7 +453,8 @@ class SegmentCollator:
 
     ``eeg_dropout`` blinds that share of the rows the same way (modality dropout, drawn from a
     generator seeded by ``seed``); ``hemisphere_mirror`` shows that share of the rows mirrored left
-    to right, EEG, findings and narrative together (``training.mirror``); ``without_dropout()`` is the
+    to right, EEG, findings and narrative together (``training.mirror``), or with ``mirror_mode="signal"``
+    the EEG-derived inputs only (prompt and narrative keep the measured sides); ``without_dropout()`` is the
     same collator with neither, for validation.
 
     ``finding_targets`` (names from ``FINDING_TARGETS``) adds ``finding_targets`` ``(B, n)``
@@ -470,16 +471,20 @@ class SegmentCollator:
         eeg_dropout: float = 0.0,
         seed: int = 0,
         hemisphere_mirror: float = 0.0,
+        mirror_mode: str = "swap",
     ):
         if not 0.0 <= float(eeg_dropout) < 1.0:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
         if not 0.0 <= float(hemisphere_mirror) <= 1.0:
             raise ValueError(f"SegmentCollator: hemisphere_mirror must be in [0, 1], got {hemisphere_mirror!r}")
+        if mirror_mode not in ("swap", "signal"):
+            raise ValueError(f"SegmentCollator: mirror_mode must be 'swap' or 'signal', got {mirror_mode!r}")
         self.topomaps = topomaps
         self.processor = processor
         self.blind = blind
         self.eeg_dropout = float(eeg_dropout)
         self.hemisphere_mirror = float(hemisphere_mirror)
+        self.mirror_mode = mirror_mode
         self._rng = np.random.default_rng(seed)
         self.finding_targets = list(finding_targets) if finding_targets else None
         self.max_target_tokens = None if max_text_tokens is None else int(max_text_tokens)
@@ -498,7 +503,8 @@ class SegmentCollator:
         from .mirror import mirror_example
 
         flips = self._rng.random(len(examples)) < self.hemisphere_mirror
-        return [mirror_example(e, parse_json_field(e["findings"])) if flip else e for e, flip in zip(examples, flips)]
+        signal_only = self.mirror_mode == "signal"
+        return [mirror_example(e, parse_json_field(e["findings"]), signal_only) if flip else e for e, flip in zip(examples, flips)]
 
     def _blinded_rows(self, batch_size: int) -> Optional[np.ndarray]:
         """``(B,)`` bool: the rows seen without EEG (all of them for the blind ablation), or None."""

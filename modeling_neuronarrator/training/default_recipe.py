@@ -665,9 +665,16 @@ def _dropout_text(config) -> str:
 def _mirror_text(config) -> str:
     """Stage 2's hemisphere-swap augmentation (``data.hemisphere_mirror``), for the card."""
     share = config.data.hemisphere_mirror
+    if not share:
+        return ""
+    if config.data.mirror_mode == "signal":
+        return (
+            f"; {share:.0%} of its rows see their EEG mirrored left to right while the prompt and the narrative keep "
+            "the measured sides, so the EEG tells nothing about side and the narrative takes sides from the measurement"
+        )
     return (
         f"; {share:.0%} of its rows are seen mirrored left to right (EEG, measured findings and narrative "
-        "swapped together), so no training subject's background comes with one side only" if share else ""
+        "swapped together), so no training subject's background comes with one side only"
     )
 
 

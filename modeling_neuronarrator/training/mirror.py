@@ -80,10 +80,11 @@ def mirror_findings(findings: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def mirror_example(example: Mapping[str, Any], findings: Mapping[str, Any]) -> dict[str, Any]:
+def mirror_example(example: Mapping[str, Any], findings: Mapping[str, Any], signal_only: bool = False) -> dict[str, Any]:
     """A ``SegmentDataset`` row seen mirrored: channels of the EEG, history and channel masks
     swapped, its description mirrored, ``findings`` (the row's parsed findings) mirrored; the
-    precomputed topomaps are dropped (the caller recomputes them from the mirrored EEG)."""
+    precomputed topomaps are dropped (the caller recomputes them from the mirrored EEG).
+    ``signal_only``: the description and findings stay as measured (``data.mirror_mode: signal``)."""
     out = dict(example)
     out["eeg_values"] = np.asarray(example["eeg_values"])[MIRROR_PERMUTATION]
     out["channel_mask"] = np.asarray(example["channel_mask"])[MIRROR_PERMUTATION]
@@ -93,6 +94,9 @@ def mirror_example(example: Mapping[str, Any], findings: Mapping[str, Any]) -> d
         out["history_channel_mask"] = np.asarray(example["history_channel_mask"])[:, MIRROR_PERMUTATION]
     out.pop("topomaps", None)
     out.pop("history_topomaps", None)
+    if signal_only:
+        out["findings"] = dict(findings)
+        return out
     out["description"] = mirror_text(example["description"])
     out["findings"] = mirror_findings(findings)
     return out

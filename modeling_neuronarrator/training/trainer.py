@@ -346,6 +346,7 @@ class _NarrativeStage(_GroundingStage):
             eeg_dropout=config.data.eeg_dropout,
             seed=config.seed,
             hemisphere_mirror=config.data.hemisphere_mirror,
+            mirror_mode=config.data.mirror_mode,
         )
 
     def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:

@@ -57,6 +57,7 @@ __all__ = [
     "event_from_detail",
     "findings_to_fields",
     "parse",
+    "rephrase_retired",
     "seed_from_id",
 ]
 
@@ -892,6 +893,25 @@ def _parse_events(text: str) -> list[Event]:
 
 def _normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u03bc", "\u00b5")).strip().lower()
+
+
+def rephrase_retired(text: str) -> str:
+    """``text`` with each sentence in a phrasing the writer no longer writes (``_READ_ONLY_SENTENCES``)
+    rewritten in the writer's first phrasing of its group, with the same values: what the sentence
+    states is unchanged (``parse`` reads both alike), how it says it is the current writer's.
+
+    A model trained on the earlier phrasings (stop 28's default writes "The background is dominated
+    by beta activity at 28.6 Hz." where the beta peak stands over a background with most power in
+    delta) is shown in the current wording without a retrain."""
+    for (group, variant), retired in _READ_ONLY_SENTENCES.items():
+        current = _SENTENCES[group][variant][0]
+        for template in retired:
+            pattern = _RETIRED_PATTERNS.setdefault(template, re.compile(_compile(template, _PLACEHOLDER_REGEX).pattern, re.IGNORECASE))
+            text = pattern.sub(lambda match: current.format(**match.groupdict()), text)
+    return text
+
+
+_RETIRED_PATTERNS: dict[str, re.Pattern] = {}
 
 
 def parse(text: str) -> dict:

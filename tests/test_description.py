@@ -184,6 +184,9 @@ def test_a_dominant_rhythm_is_never_said_to_dominate_the_power():
                   "Background activity shows a predominant 28.6 Hz beta rhythm."):
         fields = parse(older)
         assert (fields["dominant_rhythm"], fields["dominant_band"], fields["dominant_frequency_hz"]) == ("present", "beta", 28.6)
+        assert desc.rephrase_retired(older) == "The dominant rhythm of the background is beta activity at 28.6 Hz."
+    unchanged = "The background is dominated by delta activity without a dominant rhythm. Slowing is absent."
+    assert desc.rephrase_retired(unchanged) == unchanged  # most power in delta, no rhythm: said right
 
 
 def _background_sentence(text: str) -> str:

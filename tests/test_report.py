@@ -219,6 +219,22 @@ def test_pipeline_streams_with_history_and_bounded_selection(alpha_array):
     assert 20.0 < np.abs(selected.eeg_uv[STANDARD_CHANNELS.index("O1")]).max() < 200.0
 
 
+def test_report_shows_retired_phrasings_in_the_current_wording(alpha_array):
+    """A model trained on the writer's retired phrasing ("dominated by beta activity at 28.6 Hz", said
+    of a peak over a background with most power in delta) is shown in the current wording; what the
+    sentence states, and so the consistency check, is unchanged."""
+    from dataset_builder.description import parse
+
+    old = "The background is dominated by alpha activity at 10.0 Hz. A posterior dominant rhythm of 10.0 Hz is present."
+    report = narrate_recording(alpha_array, RecordingNarrator(old), sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), batch_segments=4)
+    for segment in report.segments:
+        assert segment.narrative.startswith("The dominant rhythm of the background is alpha activity at 10.0 Hz. ")
+        assert "dominated" not in segment.narrative and parse(segment.narrative) == parse(old)
+    plain = narrate_recording(alpha_array, RecordingNarrator(report.segments[0].narrative), sampling_rate=200.0,
+                              ch_names=list(STANDARD_CHANNELS), batch_segments=4)  # fmt: skip
+    assert [s.issues for s in plain.segments] == [s.issues for s in report.segments]
+
+
 def test_pipeline_results_do_not_depend_on_chunk_size(alpha_array):
     kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS))
     small = narrate_recording(alpha_array, TemplateNarrator(), batch_segments=2, **kwargs)

@@ -227,7 +227,11 @@ class _ReportBuilder:
         }
 
     def add(self, chunk: dict[str, Any], narratives: list[str], band_powers: np.ndarray, previous: list[Findings], k: int) -> None:
+        from dataset_builder.description import rephrase_retired  # the corpus' writer
+
         starts, findings = chunk["segment_start_s"], chunk["findings"]
+        # A model trained on phrasings the writer has retired is shown in the current ones (same statements).
+        narratives = [rephrase_retired(text) for text in narratives]
         window = list(previous)
         for i, index in enumerate(chunk["segment_index"]):
             segment = SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i])

@@ -96,7 +96,8 @@ class DataSection:
     # swap; stop 29's trial at 0.5: the narrator took sides from the EEG alone and ignored its prompt,
     # validation slowing side 0.94 -> 0.51). "signal": the EEG-derived inputs only; the prompt and the
     # narrative keep the measured sides, so the EEG says nothing about side that the prompt does not
-    # and the narrator learns to take sides from its measured line.
+    # and the narrator learns to take sides from its measured line (stop 30's trial at 0.5: slowing
+    # side 0.94 -> 0.96, recording quality 0.87 -> 0.75, stimulus 0.36 -> 0.30; not in the configs).
     mirror_mode: str = "swap"
 
 

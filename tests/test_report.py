@@ -99,6 +99,23 @@ def test_summary_rolls_up_known_findings():
         assert expected in paragraph, (expected, paragraph)
 
 
+def test_summary_counts_bands_of_rhythms_only():
+    """A segment with no rhythm above the 1/f background carries the band of most power, which is not a
+    rhythm: six delta-power segments without a rhythm do not make delta "the most common dominant
+    rhythm" of a recording whose four rhythmic segments are alpha; with no rhythm at all, power is said."""
+    findings = [make_findings(None, "delta", pdr=None) for _ in range(6)] + [make_findings() for _ in range(4)]
+    summary = summarize_recording(findings, np.arange(10) * 10.0)
+    assert summary.background["dominant_band"] == "alpha" and summary.background["dominant_band_basis"] == "rhythm"
+    assert "The most common dominant rhythm is alpha activity at a median 10.0 Hz (40% of segments)" in summary.paragraph
+    background = summary.paragraph.split("The most common dominant rhythm")[1].split(". ")[0]
+    assert "delta" not in background, background
+    assert "No dominant rhythm stands above the 1/f background in 60% of segments." in summary.paragraph
+    flat = summarize_recording([make_findings(None, "delta", pdr=None) for _ in range(5)], np.arange(5) * 10.0)
+    assert flat.background["dominant_band_basis"] == "power"
+    assert "No segment has a dominant rhythm; most power is in delta activity (100% of segments)" in flat.paragraph
+    assert "stands above the 1/f background in" not in flat.paragraph
+
+
 def test_summary_folds_one_segment_flicker_and_reports_labels():
     findings = [make_findings(labels={"sleep_stage": "N2"}) for _ in range(5)]
     findings[2] = make_findings(6.0, "theta", labels={"sleep_stage": "N2"})  # one-segment blip

@@ -376,7 +376,11 @@ def _background(findings: Sequence[Findings]) -> dict:
     n = len(findings)
     # Segments without a dominant rhythm (nothing above the 1/f background) have no frequency.
     freqs = np.array([f.dominant_frequency_hz for f in findings if f.dominant_frequency_hz is not None], dtype=float)
-    band_counts = Counter(f.dominant_band for f in findings)
+    # A segment's band is its rhythm's; a segment with no rhythm has the band of most power instead,
+    # which is not a rhythm: the bands are counted over segments with a rhythm (over all of them only
+    # when none has one, and then said as power).
+    with_rhythm = [f for f in findings if f.dominant_frequency_hz is not None]
+    band_counts = Counter(f.dominant_band for f in (with_rhythm or findings))
     main_band, main_count = band_counts.most_common(1)[0]
     regions = Counter(f.predominant_region for f in findings if f.dominant_band == main_band and f.predominant_region != NOT_ASSESSABLE)
     region = regions.most_common(1)[0][0] if regions else NOT_ASSESSABLE
@@ -385,6 +389,7 @@ def _background(findings: Sequence[Findings]) -> dict:
     amplitudes = np.array([f.amplitude_uv for f in findings], dtype=float)
     return {
         "dominant_band": main_band,
+        "dominant_band_basis": "rhythm" if with_rhythm else "power",
         "dominant_band_fraction": main_count / n,
         "band_fractions": {band: band_counts.get(band, 0) / n for band in BANDS},
         # Median over the segments of the dominant band: a median across bands (2 and 10 Hz halves
@@ -481,7 +486,11 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
     low, high = bg["frequency_range_hz"] or (0.0, 0.0)
     # A segment's dominant band is that of its highest peak above the 1/f background (of most power
     # only where no rhythm stands out): it names the rhythm, not what holds the power.
-    sentence = f"The most common dominant rhythm is {bg['dominant_band']} activity"
+    by_power = bg.get("dominant_band_basis") == "power"
+    if by_power:
+        sentence = f"No segment has a dominant rhythm; most power is in {bg['dominant_band']} activity"
+    else:
+        sentence = f"The most common dominant rhythm is {bg['dominant_band']} activity"
     if bg["median_frequency_hz"] is not None:
         sentence += f" at a median {bg['median_frequency_hz']:.1f} Hz"
     sentence += f" ({_percent(bg['dominant_band_fraction'])} of segments)"
@@ -489,11 +498,11 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
         sentence += f", maximal over the {bg['predominant_region']} region"
     others = [f"{band} {_percent(frac)}" for band, frac in bg["band_fractions"].items() if band != bg["dominant_band"] and frac >= 0.05]
     if others:
-        sentence += f"; in other segments it is {', '.join(others)}"
+        sentence += f"; in other segments {'it is in' if by_power else 'it is'} {', '.join(others)}"
     sentences.append(sentence + ".")
     if high - low >= 0.5:
         sentences.append(f"The dominant frequency ranges from {low:.1f} to {high:.1f} Hz (10th-90th percentile).")
-    if bg["no_rhythm_fraction"] >= 0.05:
+    if bg["no_rhythm_fraction"] >= 0.05 and not by_power:
         sentences.append(f"No dominant rhythm stands above the 1/f background in {_percent(bg['no_rhythm_fraction'])} of segments.")
     if bg["pdr_hz"] is not None:
         sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of segments.")

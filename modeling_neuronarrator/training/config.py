@@ -25,6 +25,7 @@ import yaml
 
 from ..findings_neuronarrator import DEFAULT_HISTORY_LENGTH
 from ..validation_neuronarrator import check_option
+from .mirror import MIRROR_MODES
 
 __all__ = ["ModelSection", "DataSection", "StageSection", "TrainConfig", "load_config", "STAGES"]
 
@@ -33,10 +34,6 @@ MODEL_PRESETS = ("default", "tiny", "smollm2")
 TRAINABLE_PARTS = ("eeg_encoder", "topomap_encoder", "projector", "history", "text")
 MIXED_PRECISION = ("no", "bf16", "fp16")
 SPLIT_MODES = ("corpus", "time_block", "subjects")
-
-
-# data.mirror_mode: "swap" mirrors EEG, findings and narrative; "signal" the EEG-derived inputs only.
-MIRROR_MODES = ("swap", "signal")
 
 
 @dataclass

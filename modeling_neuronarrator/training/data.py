@@ -477,8 +477,10 @@ class SegmentCollator:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
         if not 0.0 <= float(hemisphere_mirror) <= 1.0:
             raise ValueError(f"SegmentCollator: hemisphere_mirror must be in [0, 1], got {hemisphere_mirror!r}")
-        if mirror_mode not in ("swap", "signal"):
-            raise ValueError(f"SegmentCollator: mirror_mode must be 'swap' or 'signal', got {mirror_mode!r}")
+        from .mirror import MIRROR_MODES
+
+        if mirror_mode not in MIRROR_MODES:
+            raise ValueError(f"SegmentCollator: mirror_mode must be one of {list(MIRROR_MODES)}, got {mirror_mode!r}")
         self.topomaps = topomaps
         self.processor = processor
         self.blind = blind

@@ -28,7 +28,11 @@ import numpy as np
 from ..eeg_io_neuronarrator import STANDARD_CHANNELS
 from ..findings_neuronarrator import HOMOLOGOUS_CHANNELS
 
-__all__ = ["MIRROR_PERMUTATION", "mirror_channel", "mirror_text", "mirror_findings", "mirror_example"]
+__all__ = ["MIRROR_MODES", "MIRROR_PERMUTATION", "mirror_channel", "mirror_text", "mirror_findings", "mirror_example"]
+
+# data.mirror_mode: "swap" mirrors EEG, findings and narrative together; "signal" the EEG-derived
+# inputs only (the prompt and the narrative keep the measured sides).
+MIRROR_MODES = ("swap", "signal")
 
 _SIDE_WORDS = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 _SIDE_PATTERN = re.compile(r"\b(" + "|".join(_SIDE_WORDS) + r")\b")

@@ -903,15 +903,17 @@ def rephrase_retired(text: str) -> str:
     A model trained on the earlier phrasings (stop 28's default writes "The background is dominated
     by beta activity at 28.6 Hz." where the beta peak stands over a background with most power in
     delta) is shown in the current wording without a retrain."""
-    for (group, variant), retired in _READ_ONLY_SENTENCES.items():
-        current = _SENTENCES[group][variant][0]
-        for template in retired:
-            pattern = _RETIRED_PATTERNS.setdefault(template, re.compile(_compile(template, _PLACEHOLDER_REGEX).pattern, re.IGNORECASE))
-            text = pattern.sub(lambda match: current.format(**match.groupdict()), text)
+    for pattern, current in _RETIRED_REWRITES:
+        text = pattern.sub(lambda match: current.format(**match.groupdict()), text)
     return text
 
 
-_RETIRED_PATTERNS: dict[str, re.Pattern] = {}
+# (pattern of a retired phrasing, case-insensitive on the text as written; the current phrasing of its group)
+_RETIRED_REWRITES = [
+    (re.compile(_compile(template, _PLACEHOLDER_REGEX).pattern, re.IGNORECASE), _SENTENCES[group][variant][0])
+    for (group, variant), retired in _READ_ONLY_SENTENCES.items()
+    for template in retired
+]
 
 
 def parse(text: str) -> dict:

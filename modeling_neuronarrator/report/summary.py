@@ -486,7 +486,7 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
     low, high = bg["frequency_range_hz"] or (0.0, 0.0)
     # A segment's dominant band is that of its highest peak above the 1/f background (of most power
     # only where no rhythm stands out): it names the rhythm, not what holds the power.
-    by_power = bg.get("dominant_band_basis") == "power"
+    by_power = bg["dominant_band_basis"] == "power"
     if by_power:
         sentence = f"No segment has a dominant rhythm; most power is in {bg['dominant_band']} activity"
     else:

@@ -35,6 +35,7 @@ from torch.utils.data import Dataset, IterableDataset
 
 from ..eeg_io_neuronarrator import SEGMENT_SAMPLES, STANDARD_CHANNELS
 from ..findings_neuronarrator import finding_targets
+from .mirror import MIRROR_MODES, mirror_example
 
 __all__ = [
     "load_corpus_split",
@@ -477,8 +478,6 @@ class SegmentCollator:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
         if not 0.0 <= float(hemisphere_mirror) <= 1.0:
             raise ValueError(f"SegmentCollator: hemisphere_mirror must be in [0, 1], got {hemisphere_mirror!r}")
-        from .mirror import MIRROR_MODES
-
         if mirror_mode not in MIRROR_MODES:
             raise ValueError(f"SegmentCollator: mirror_mode must be one of {list(MIRROR_MODES)}, got {mirror_mode!r}")
         self.topomaps = topomaps
@@ -502,8 +501,6 @@ class SegmentCollator:
         """The rows with ``hemisphere_mirror`` of them drawn to be seen mirrored (``mirror_example``)."""
         if self.hemisphere_mirror <= 0.0:
             return examples
-        from .mirror import mirror_example
-
         flips = self._rng.random(len(examples)) < self.hemisphere_mirror
         signal_only = self.mirror_mode == "signal"
         return [mirror_example(e, parse_json_field(e["findings"]), signal_only) if flip else e for e, flip in zip(examples, flips)]

@@ -241,10 +241,6 @@ class NeuroNarratorConfig(PreTrainedConfig):
             copies the word instead of comparing digits with the 20/75 uV bounds (a digit-split
             tokenizer, stop 26: 73 uV written "high", 106 uV "low"; sealed-test category 0.87).
             False: checkpoints trained before it.
-        measurement_guidance_scale (`float`): with ``findings_in_prompt``, narratives are decoded with
-            measurement guidance (``guidance_neuronarrator``, context-aware decoding): each next
-            token's log-probability is pushed, by this factor, towards what the measured line adds
-            over the EEG alone. 1: plain greedy decoding (one forward pass per token instead of two).
 
     Example:
 
@@ -297,7 +293,6 @@ class NeuroNarratorConfig(PreTrainedConfig):
     findings_in_prompt: bool = False
     annotations_in_prompt: bool = False
     measured_categories: bool = False
-    measurement_guidance_scale: float = 1.0
     ignore_index: int = -100
     tie_word_embeddings: bool = True
 
@@ -346,12 +341,6 @@ class NeuroNarratorConfig(PreTrainedConfig):
             raise ValueError("NeuroNarratorConfig: annotations_in_prompt needs findings_in_prompt (its line follows the measured one).")
         if self.measured_categories and not self.findings_in_prompt:
             raise ValueError("NeuroNarratorConfig: measured_categories needs findings_in_prompt (it is part of the measured line).")
-        if not self.measurement_guidance_scale >= 1.0:
-            raise ValueError(
-                f"NeuroNarratorConfig: measurement_guidance_scale must be >= 1 (1 = plain decoding), got {self.measurement_guidance_scale!r}."
-            )
-        if self.measurement_guidance_scale != 1.0 and not self.findings_in_prompt:
-            raise ValueError("NeuroNarratorConfig: measurement_guidance_scale needs findings_in_prompt (it guides towards the measured line).")
         if self.condition_on_findings and not self.finding_targets:
             raise ValueError("NeuroNarratorConfig: condition_on_findings needs finding_targets (the head whose read-out it feeds).")
         if self.findings_loss_weight < 0:

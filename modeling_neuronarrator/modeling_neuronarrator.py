@@ -34,7 +34,6 @@ from transformers.modeling_outputs import (
 )
 
 from .configuration_neuronarrator import NeuroNarratorConfig, get_placeholder_counts
-from .guidance_neuronarrator import MeasurementGuidanceLogitsProcessor
 from .encoders_neuronarrator import (
     NUM_RHYTHM_FEATURES,
     NUM_RHYTHM_READ_OUT,
@@ -913,7 +912,6 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         batch_size: int = 8,
         max_new_tokens: int = 160,
         findings: Sequence[Any] | None = None,
-        measurement_guidance_scale: float | None = None,
         **generate_kwargs,
     ) -> list[str]:
         """One greedy narrative per history window: the one inference path of the project (the
@@ -930,9 +928,6 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             max_new_tokens: length limit of each narrative.
             findings: the narrated segments' measured ``Findings``, one per window; required by a
                 findings-conditioned model (``config.findings_in_prompt``), which reads them in its prompt.
-            measurement_guidance_scale: decode with measurement guidance at this scale
-                (:class:`MeasurementGuidanceLogitsProcessor`; 1 = plain greedy decoding); None:
-                ``config.measurement_guidance_scale``. Needs ``findings``.
 
         Returns:
             ``b`` narratives, in window order.
@@ -943,34 +938,19 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         states = self.model.get_history_states(features.eeg_pooled, features.topomap_pooled, windows)
         current = features.select(windows[:, -1].to(features.eeg_pooled.device))
         generate_kwargs.setdefault("do_sample", False)
-        scale = float(self.config.measurement_guidance_scale if measurement_guidance_scale is None else measurement_guidance_scale)
-        guided = scale != 1.0
-        if guided and (findings is None or not processor.findings_in_prompt):
-            raise ValueError(
-                f"measurement guidance (scale {scale}) steers towards the prompt's measured line: it needs a "
-                "findings-conditioned processor and the segments' findings; pass measurement_guidance_scale=1.0 otherwise."
-            )
         texts: list[str] = []
         for lo in range(0, windows.shape[0], batch_size):
             rows = slice(lo, lo + batch_size)
             n = states[rows].shape[0]
             rows_findings = None if findings is None else list(findings[lo : lo + n])
             prompt = processor.prompt_inputs(n, return_tensors="pt", findings=rows_findings)
-            segment_features, history_state = current.select(rows), states[rows]
-            kwargs = dict(generate_kwargs)
-            if guided:
-                unguided = processor.prompt_inputs(n, return_tensors="pt", findings=rows_findings, measured_line=False)
-                guidance = MeasurementGuidanceLogitsProcessor(
-                    self, scale, unguided["input_ids"].to(device), unguided["attention_mask"].to(device), segment_features, history_state
-                )
-                kwargs["logits_processor"] = [*kwargs.get("logits_processor", []), guidance]
             generated = self.generate(
                 input_ids=prompt["input_ids"].to(device),
                 attention_mask=prompt["attention_mask"].to(device),
-                segment_features=segment_features,
-                history_state=history_state,
+                segment_features=current.select(rows),
+                history_state=states[rows],
                 max_new_tokens=max_new_tokens,
-                **kwargs,
+                **generate_kwargs,
             )
             texts.extend(processor.post_process_narratives(generated.cpu(), prompt["input_ids"].shape[1]))
         return texts

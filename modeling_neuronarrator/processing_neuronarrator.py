@@ -234,23 +234,17 @@ class NeuroNarratorProcessor(ProcessorMixin):
             + self.topomap_token * counts["topomap"]
         )
 
-    def build_prompt(self, instruction: str | None = None, findings: Findings | dict | None = None, measured_line: bool = True) -> str:
+    def build_prompt(self, instruction: str | None = None, findings: Findings | dict | None = None) -> str:
         """The prompt text of one segment, placeholders expanded, ending where the narrative starts;
         with ``findings_in_prompt``, the segment's measured findings (``measured_findings_text``,
         then with ``annotations_in_prompt`` its annotated label keys) sit between the placeholders
-        and the instruction. ``measured_line=False`` leaves the measured line out (the annotated-keys
-        line stays): the unguided prompt of measurement-guided decoding."""
+        and the instruction."""
         if self.findings_in_prompt and findings is None:
             raise ValueError(
                 "this processor narrates from the measured findings (findings_in_prompt=True): pass findings=, one per "
                 "segment (the feature extractor's 'findings')."
             )
-        if not self.findings_in_prompt:
-            measured = ""
-        elif measured_line:
-            measured = f"{prompt_findings_text(findings, self.annotations_in_prompt, self.measured_categories)}\n"
-        else:
-            measured = f"{annotated_labels_text(findings)}\n" if self.annotations_in_prompt else ""
+        measured = f"{prompt_findings_text(findings, self.annotations_in_prompt, self.measured_categories)}\n" if self.findings_in_prompt else ""
         content = f"{self._placeholder_string()}\n{measured}{instruction or self.instruction}"
         if self.chat_template:
             messages = [{"role": "user", "content": content}]
@@ -358,18 +352,11 @@ class NeuroNarratorProcessor(ProcessorMixin):
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     def prompt_inputs(
-        self,
-        batch: int,
-        instruction: str | None = None,
-        return_tensors: str | None = None,
-        findings: Sequence | None = None,
-        measured_line: bool = True,
+        self, batch: int, instruction: str | None = None, return_tensors: str | None = None, findings: Sequence | None = None
     ) -> BatchFeature:
         """``input_ids`` and ``attention_mask`` of ``batch`` generation prompts alone, for segments
-        the model has encoded already (``model.generate_narratives``); ``findings`` as in ``__call__``;
-        ``measured_line`` as in ``build_prompt``."""
-        data = self._tokenize(batch, None, instruction, None, findings, measured_line=measured_line)
-        return BatchFeature(data=data, tensor_type=return_tensors)
+        the model has encoded already (``model.generate_narratives``); ``findings`` as in ``__call__``."""
+        return BatchFeature(data=self._tokenize(batch, None, instruction, None, findings), tensor_type=return_tensors)
 
     # ------------------------------------------------------------------ arrays
     def _segment_arrays(self, eeg_values, channel_mask, topomaps) -> dict[str, np.ndarray]:
@@ -470,8 +457,8 @@ class NeuroNarratorProcessor(ProcessorMixin):
         return {"history_eeg_values": out_eeg, "history_channel_mask": out_mask, "history_topomaps": out_topo, "history_mask": out_valid}
 
     # ------------------------------------------------------------------ text
-    def _prompt_ids(self, instruction: str | None, findings, measured_line: bool = True) -> list[int]:
-        prompt = self.build_prompt(instruction, findings, measured_line)
+    def _prompt_ids(self, instruction: str | None, findings) -> list[int]:
+        prompt = self.build_prompt(instruction, findings)
         # Check 1, before tokenizing: the expanded prompt holds exactly the expected placeholders.
         for kind, count in self.placeholder_counts.items():
             found = prompt.count(getattr(self, f"{kind}_token"))
@@ -482,14 +469,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         return list(prompt_ids)
 
     def _tokenize(
-        self,
-        batch: int,
-        text,
-        instruction: str | None,
-        max_length: int | None,
-        findings=None,
-        max_target_tokens: int | None = None,
-        measured_line: bool = True,
+        self, batch: int, text, instruction: str | None, max_length: int | None, findings=None, max_target_tokens: int | None = None
     ) -> dict[str, np.ndarray]:
         if instruction is not None and any(t in instruction for t in (self.eeg_token, self.topomap_token, self.history_token)):
             raise ValueError("instruction must not contain placeholder tokens; the processor inserts them.")
@@ -499,7 +479,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
                     f"this processor narrates from the measured findings (findings_in_prompt=True): pass findings=, one per "
                     f"segment ({batch}), got {'none' if findings is None else len(findings)}."
                 )
-            prompts = [self._prompt_ids(instruction, f, measured_line) for f in findings]
+            prompts = [self._prompt_ids(instruction, f) for f in findings]
         else:
             prompts = [self._prompt_ids(instruction, None)] * batch
         prompt_ids = max(prompts, key=len)

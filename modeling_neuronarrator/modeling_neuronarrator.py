@@ -980,17 +980,36 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         Returns:
             The narratives and the encodings of the last K segments, for the next call.
         """
+        features, windows = self.encode_next_segments(eeg_values, channel_mask, topomaps, previous)
+        texts = self.generate_narratives(
+            processor, features, windows, batch_size=batch_size, max_new_tokens=max_new_tokens, findings=findings, **generate_kwargs
+        )
+        return texts, self.history_tail(features)
+
+    @torch.no_grad()
+    def encode_next_segments(
+        self, eeg_values: torch.Tensor, channel_mask: torch.Tensor | None, topomaps: torch.Tensor, previous: SegmentFeatures | None = None
+    ) -> tuple[SegmentFeatures, torch.Tensor]:
+        """Encode consecutive segments that follow ``previous`` (encodings of the up to K segments
+        just before them, or None at the start of the recording), each once.
+
+        Returns:
+            ``previous`` and the new encodings concatenated, and the ``(n, K+1)`` history windows
+            of the new segments into them (:meth:`generate_narratives`'s arguments).
+        """
         k = int(self.config.history_length)
         features = self.model.encode_segments(eeg_values, channel_mask, topomaps)
         n_before = 0 if previous is None else previous.eeg_pooled.shape[0]
         if previous is not None:
             features = SegmentFeatures.concatenate([previous, features])
         total = features.eeg_pooled.shape[0]
-        texts = self.generate_narratives(
-            processor, features, history_windows(total - n_before, k, n_before), batch_size=batch_size,
-            max_new_tokens=max_new_tokens, findings=findings, **generate_kwargs,
-        )  # fmt: skip
-        return texts, (features.select(slice(total - min(k, total), total)) if k > 0 else None)
+        return features, history_windows(total - n_before, k, n_before)
+
+    def history_tail(self, features: SegmentFeatures) -> SegmentFeatures | None:
+        """The encodings of the last K segments of ``features``: the next chunk's ``previous``."""
+        k = int(self.config.history_length)
+        total = features.eeg_pooled.shape[0]
+        return features.select(slice(total - min(k, total), total)) if k > 0 else None
 
     @torch.no_grad()
     def narrate_recording(

@@ -176,3 +176,50 @@ def test_training_validation_samples_use_the_same_path(model_and_processor):
     with torch.no_grad():
         generated = model.generate(**inputs, max_new_tokens=10, do_sample=False)
     assert texts == processor.post_process_narratives(generated, inputs["input_ids"].shape[1])
+
+
+def test_report_narrator_regenerates_segments_of_its_last_chunk_from_their_encodings(tmp_path, recording_segments, monkeypatch):
+    """Sample-and-check: rows of the last chunk narrated again by sampling, without encoding anything
+    again; the lowest-scoring sample per row; reproducible by seed; the global random state untouched."""
+    from modeling_neuronarrator.report import ModelNarrator
+
+    config = tiny_config()
+    tiny_model(config, seed=4).save_pretrained(tmp_path)
+    tiny_processor(config).save_pretrained(tmp_path)
+    eeg, mask, topo = recording_segments
+    batch = {"eeg_values": eeg[:4], "channel_mask": mask[:4], "topomaps": topo[:4], "findings": [f"f{i}" for i in range(4)],
+             "segment_index": np.arange(4)}  # fmt: skip
+    narrator = ModelNarrator(tmp_path, batch_size=4, max_new_tokens=8)
+    with pytest.raises(RuntimeError, match="call narrate_segments first"):
+        narrator.regenerate([0], lambda text, findings: 0)
+    greedy = narrator.narrate_segments(batch, None)
+    encoded = _count_encodings(narrator.model, monkeypatch)
+    sampled: list[list[str]] = []
+    original = narrator.model.generate_narratives
+
+    def recording(*args, **kwargs):
+        texts = original(*args, **kwargs)
+        sampled.append(texts)
+        assert kwargs["do_sample"] is True and kwargs["findings"] == ["f1", "f1", "f1", "f3", "f3", "f3"]
+        return texts
+
+    monkeypatch.setattr(narrator.model, "generate_narratives", recording)
+    seen: list[str] = []
+
+    def shortest(text, findings):
+        seen.append(findings)
+        return len(text)
+
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    best = narrator.regenerate([1, 3], shortest, num_candidates=3, seed=7)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert sum(encoded) == 0
+    assert set(best) == {1, 3} and set(seen) == {"f1", "f3"}
+    candidates = sampled[0]
+    assert best[1] == min(candidates[:3], key=len) and best[3] == min(candidates[3:], key=len)
+    assert len(set(candidates)) > 1 or candidates[0] != greedy[1]  # samples, not the greedy text again
+    again = narrator.regenerate([1, 3], shortest, num_candidates=3, seed=7)
+    assert again == best and sampled[1] == candidates
+    with pytest.raises(ValueError, match="num_candidates >= 1"):
+        narrator.regenerate([1], shortest, num_candidates=0)

@@ -87,3 +87,76 @@ def test_strict_pipeline_leaves_no_contradiction_and_says_what_it_rewrote(synth)
     assert data["consistency"]["segments_repaired"] == 4 and data["consistency"]["strict"] is True
     assert data["segments"][0]["original_narrative"] == strict.segments[0].original_narrative
     assert np.all([parse(s.narrative)["artifacts"] == findings_to_fields(s.findings)["artifacts"] for s in strict.segments])
+
+
+# ---------------------------------------------------------------- sample-and-check (strict mode's first remedy)
+
+
+def test_regeneration_score_counts_contradictions_and_unsupported_label_claims_never_label_values(alpha_findings):
+    from modeling_neuronarrator.report.pipeline import regeneration_score
+
+    findings = alpha_findings[1]
+    assert regeneration_score(describe(findings, seed=4), findings) == (0, 0)
+    wrong = _wrong_text(findings)
+    contradicted = {i.field for i in check_consistency(wrong, findings) if i.kind == "contradicted"}
+    assert regeneration_score(wrong, findings)[0] == len(contradicted) >= 2
+    assert regeneration_score("", findings) == (1, 0)
+    claimed = describe(findings, labels={"stimulus": "face"}, seed=2)
+    assert regeneration_score(claimed, findings) == (1, 0)  # a label the recording does not carry
+    # The recording's own label disagrees with the claim: not counted (the value is never selected on).
+    labelled = dataclasses.replace(findings, labels={"stimulus": "house"})
+    assert any(i.kind == "contradicted" and i.field == "stimulus" for i in check_consistency(claimed, labelled))
+    assert regeneration_score(claimed, labelled) == (0, 0)
+    # Among narratives that contradict nothing, one that leaves a measured finding unsaid scores worse.
+    complete = describe(findings, seed=4)
+    first_sentence = complete.split(". ")[0] + "."
+    assert regeneration_score(first_sentence, findings)[0] == 0 and regeneration_score(first_sentence, findings) > regeneration_score(complete, findings)
+
+
+class _SecondThoughtsNarrator(_ConfabulatingNarrator):
+    """Confabulates first; asked again, its samples state the measurement (or still confabulate)."""
+
+    def __init__(self, fixed: bool = True):
+        self.fixed = fixed
+        self.asked: list[list[int]] = []
+        self.last: list = []
+
+    def narrate_segments(self, batch, history):
+        self.last = list(batch["findings"])
+        return super().narrate_segments(batch, history)
+
+    def regenerate(self, rows, score, num_candidates=4, temperature=0.7, seed=0):
+        self.asked.append(list(rows))
+        texts = {}
+        for row in rows:
+            candidates = [_wrong_text(self.last[row])] * (num_candidates - 1)
+            candidates.append(describe(self.last[row], seed=row) if self.fixed else _wrong_text(self.last[row]))
+            texts[row] = min(candidates, key=lambda text: score(text, self.last[row]))
+        return texts
+
+
+def test_strict_pipeline_narrates_contradicting_segments_again_before_rewriting_them(synth):
+    x = synth.add_sine(synth.background(seconds=40.0, sfreq=200.0, rms_uv=8.0, seed=2), ("O1", "O2", "P3", "P4", "Pz"), 10.0, 30.0)
+    kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), batch_segments=3)
+    narrator = _SecondThoughtsNarrator()
+    strict = narrate_recording(x, narrator, strict=True, **kwargs)
+    assert narrator.asked == [[0, 1, 2], [0]]  # every segment of each chunk contradicted: all asked again
+    assert strict.n_regenerated == 4 and strict.n_repaired == 0 and strict.n_first_drafts_flagged == 4 and strict.n_flagged == 0
+    for segment in strict.segments:
+        assert segment.draft_narrative == _wrong_text(segment.findings) and "artifacts" in segment.draft_fields
+        assert segment.narrative == describe(segment.findings, seed=segment.index % 3) and segment.original_narrative is None
+    data = json.loads(render_json(strict))
+    assert data["consistency"]["segments_regenerated"] == 4 and data["consistency"]["first_drafts_flagged"] == 4
+    assert data["segments"][1]["draft_narrative"] == strict.segments[1].draft_narrative
+    from modeling_neuronarrator.report.render import render_markdown
+
+    markdown = render_markdown(strict)
+    assert "4 of the model's narratives contradicted the measurement; 4 were narrated again by the model (sample-and-check) and 0 were rewritten" in markdown
+    assert markdown.count("narrated again (") == 4
+    # Samples no better than the first draft: the draft stays, and the repair rewrites it.
+    stubborn = narrate_recording(x, _SecondThoughtsNarrator(fixed=False), strict=True, **kwargs)
+    assert stubborn.n_regenerated == 0 and stubborn.n_repaired == 4 and stubborn.n_first_drafts_flagged == 4
+    # Outside strict mode nobody is asked again.
+    loose_narrator = _SecondThoughtsNarrator()
+    loose = narrate_recording(x, loose_narrator, **kwargs)
+    assert loose_narrator.asked == [] and loose.n_regenerated == 0 and loose.n_first_drafts_flagged == 4

@@ -321,7 +321,8 @@ def test_consistency_flags_appear_in_every_form(contradicted_report):
     flags = data["segments"][0]["consistency"]
     assert {"field": "dominant_band", "kind": "contradicted", "claimed": "delta", "measured": "alpha",
             "message": "dominant_band: states delta, measured alpha"} in flags  # fmt: skip
-    assert data["consistency"] == {"segments_flagged": 7, "segments": 7, "segments_repaired": 0, "strict": False}
+    assert data["consistency"] == {"segments_flagged": 7, "segments": 7, "segments_repaired": 0, "segments_regenerated": 0,
+                                   "first_drafts_flagged": 7, "strict": False}  # fmt: skip
 
 
 def test_markdown_content(template_report):

@@ -96,8 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-grounding", dest="no_consistency_check", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--strict", action="store_true",
-        help="rewrite a narrative that contradicts the measured findings so that it states them (the model's text is "
-             "kept beside it in the report)",
+        help="a narrative that contradicts the measured findings is narrated again by sampling (4 samples, the one that "
+             "contradicts least is kept), then, if it still contradicts them, rewritten to state them (the model's texts "
+             "are kept beside it in the report)",
     )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary, not one line per segment")
@@ -278,6 +279,8 @@ def _print_report(report, args: argparse.Namespace, path: str) -> None:
             print(textwrap.indent(textwrap.fill(segment.narrative, 100), "    "))
             for issue in (i for i in segment.issues if i.kind != "omitted"):
                 print(f"    ! {issue.kind}: {issue.message}")
+            if segment.draft_narrative is not None:
+                print(f"    ~ narrated again ({', '.join(segment.draft_fields)}); the model first wrote: {segment.draft_narrative}")
             if segment.original_narrative is not None:
                 print(f"    ~ repaired ({', '.join(segment.repaired_fields)}); the model wrote: {segment.original_narrative}")
     print("Summary")
@@ -285,7 +288,8 @@ def _print_report(report, args: argparse.Namespace, path: str) -> None:
     who = "template writer (not the model)" if report.narrator_kind == "template" else report.narrator_name
     print(f"  Narratives: {who}; {report.n_flagged} of {len(report.segments)} flagged by the consistency check.")
     if args.strict:
-        print(f"  Strict mode: {report.n_repaired} of {len(report.segments)} narratives rewritten to state the measurement.")
+        print(f"  Strict mode: {report.n_first_drafts_flagged} of {len(report.segments)} narratives contradicted the measurement; "
+              f"{report.n_regenerated} narrated again by the model (sample-and-check), {report.n_repaired} rewritten to state it.")
     print(f"  {len(report.segments)} segments ({format_time(report.summary.analysed_s)}) in {report.timing['total_s']:.1f} s.")
 
 

@@ -9,13 +9,15 @@ segments) plus the segments just before the chunk into one narrative per segment
 - ``TemplateNarrator``: ``dataset_builder.describe`` applied to the measured findings: the
   corpus' own description writer. It is not the model, and reports say so.
 
-Both take the same inputs, so the report pipeline does not care which one it gets.
+Both take the same inputs, so the report pipeline does not care which one it gets. A model
+narrator can also ``regenerate`` some segments of the chunk it narrated last (strict mode's
+first remedy for a narrative that contradicts the measurement: sample-and-check).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -139,6 +141,7 @@ class ModelNarrator:
         self.max_new_tokens = int(max_new_tokens)
         self.name = f"NeuroNarrator model ({model_path.name or model_path})"
         self._tail: tuple[list[int], Any] | None = None  # (segment indices, SegmentFeatures) of the last K segments
+        self._last: tuple[Any, Any, list] | None = None  # (SegmentFeatures, windows, findings) of the last chunk narrated
 
     def narrate_segments(self, batch: Mapping[str, Any], history: Mapping[str, Any] | None) -> list[str]:
         """Each segment encoded once: the encodings of a chunk's last K segments are kept and serve
@@ -162,18 +165,66 @@ class ModelNarrator:
             else:
                 with torch.no_grad():
                     previous = self.model.model.encode_segments(*tensors(history, slice(-len(wanted), None)))
-        texts, tail = self.model.narrate_next_segments(
-            self.processor,
-            *tensors(batch),
-            previous=previous,
-            findings=list(batch["findings"]),
-            batch_size=self.batch_size,
-            max_new_tokens=self.max_new_tokens,
+        findings = list(batch["findings"])
+        with torch.no_grad():
+            features, windows = self.model.encode_next_segments(*tensors(batch), previous=previous)
+        texts = self.model.generate_narratives(
+            self.processor, features, windows, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens, findings=findings
         )
+        self._last = (features, windows, findings)
+        tail = self.model.history_tail(features)
         if tail is not None:
-            known = wanted + _segment_indices(batch, len(batch["findings"]))
+            known = wanted + _segment_indices(batch, len(findings))
             self._tail = (known[len(known) - tail.eeg_pooled.shape[0] :], tail)
         return texts
+
+    def regenerate(
+        self,
+        rows: Sequence[int],
+        score: Callable[[str, Any], Any],
+        num_candidates: int = 4,
+        temperature: float = 0.7,
+        seed: int = 0,
+    ) -> dict[int, str]:
+        """Sample-and-check for some segments of the chunk narrated last: ``num_candidates``
+        narratives sampled at ``temperature`` for each of ``rows`` (positions in that chunk), from
+        the encodings already made (nothing is encoded again); each row gets the candidate with the
+        lowest ``score(text, findings)`` (e.g. ``pipeline.regeneration_score``: what the measurement
+        contradicts, then what it leaves unsaid), the earliest on ties.
+
+        Args:
+            rows: positions, in the last chunk, of the segments to narrate again.
+            score: counts what a narrative of a segment with these findings gets wrong (lower is better).
+            num_candidates: sampled narratives per segment.
+            temperature: sampling temperature (the greedy narrative is the temperature-0 one).
+            seed: seeds the sampling (a report is reproducible); the global random state is left as it was.
+
+        Returns:
+            ``{row: best candidate}`` for every row of ``rows``.
+        """
+        import torch
+
+        if self._last is None:
+            raise RuntimeError("regenerate() narrates again segments of the last chunk: call narrate_segments first")
+        if num_candidates < 1 or not temperature > 0:
+            raise ValueError(f"regenerate needs num_candidates >= 1 and temperature > 0, got {num_candidates} and {temperature}")
+        rows = [int(r) for r in rows]
+        if not rows:
+            return {}
+        features, windows, findings = self._last
+        repeated = windows[torch.as_tensor(rows).repeat_interleave(num_candidates)]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            texts = self.model.generate_narratives(
+                self.processor, features, repeated, batch_size=self.batch_size * num_candidates,
+                max_new_tokens=self.max_new_tokens, findings=[findings[r] for r in rows for _ in range(num_candidates)],
+                do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0,
+            )  # fmt: skip
+        best: dict[int, str] = {}
+        for i, row in enumerate(rows):
+            candidates = texts[i * num_candidates : (i + 1) * num_candidates]
+            best[row] = min(candidates, key=lambda text: score(text, findings[row]))
+        return best
 
 
 def _segment_indices(segments: Mapping[str, Any], n: int) -> list[int]:

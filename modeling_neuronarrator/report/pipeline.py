@@ -26,7 +26,7 @@ from .narrators import Narrator
 from .repair import repair_narrative
 from .summary import RecordingSummary, format_time, summarize_recording
 
-__all__ = ["RecordingReport", "SegmentReport", "SelectedSegment", "narrate_recording"]
+__all__ = ["RecordingReport", "SegmentReport", "SelectedSegment", "narrate_recording", "regenerate_contradicted", "regeneration_score"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,10 @@ class SegmentReport:
     # Strict mode: the model's own text when it contradicted the measurement and was rewritten.
     original_narrative: str | None = None
     repaired_fields: list[str] = field(default_factory=list)
+    # Strict mode: the model's greedy narrative when it contradicted the measurement and a sampled
+    # one that contradicts less replaced it (sample-and-check), and the fields it got wrong.
+    draft_narrative: str | None = None
+    draft_fields: list[str] = field(default_factory=list)
 
     @property
     def contradictions(self) -> list[ConsistencyIssue]:
@@ -61,6 +65,11 @@ class SegmentReport:
         """The narrative states something the measurement does not support (or nothing at all)."""
         return any(i.kind in ("contradicted", "unverified", "empty") for i in self.issues)
 
+    @property
+    def first_draft_flagged(self) -> bool:
+        """The model's greedy narrative was flagged, whatever strict mode then did with it."""
+        return self.draft_narrative is not None or self.original_narrative is not None or self.flagged
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
@@ -71,6 +80,8 @@ class SegmentReport:
             "consistency": [i.to_dict() for i in self.issues],
             "original_narrative": self.original_narrative,
             "repaired_fields": list(self.repaired_fields),
+            "draft_narrative": self.draft_narrative,
+            "draft_fields": list(self.draft_fields),
         }
 
 
@@ -112,6 +123,16 @@ class RecordingReport:
     def n_repaired(self) -> int:
         """Segments whose narrative strict mode rewrote (it contradicted the measurement)."""
         return sum(1 for s in self.segments if s.original_narrative is not None)
+
+    @property
+    def n_regenerated(self) -> int:
+        """Segments whose greedy narrative strict mode replaced by a sampled one (sample-and-check)."""
+        return sum(1 for s in self.segments if s.draft_narrative is not None)
+
+    @property
+    def n_first_drafts_flagged(self) -> int:
+        """Segments whose greedy narrative was flagged: the model's own figure, before strict mode."""
+        return sum(1 for s in self.segments if s.first_draft_flagged)
 
     @property
     def n_flagged(self) -> int:
@@ -226,7 +247,15 @@ class _ReportBuilder:
             "segment_index": np.arange(first, first + len(findings)),
         }
 
-    def add(self, chunk: dict[str, Any], narratives: list[str], band_powers: np.ndarray, previous: list[Findings], k: int) -> None:
+    def add(
+        self,
+        chunk: dict[str, Any],
+        narratives: list[str],
+        band_powers: np.ndarray,
+        previous: list[Findings],
+        k: int,
+        drafts: dict[int, tuple[str, list[str]]] | None = None,
+    ) -> None:
         from dataset_builder.description import rephrase_retired  # the corpus' writer
 
         starts, findings = chunk["segment_start_s"], chunk["findings"]
@@ -235,6 +264,8 @@ class _ReportBuilder:
         window = list(previous)
         for i, index in enumerate(chunk["segment_index"]):
             segment = SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i])
+            if drafts and i in drafts:
+                segment.draft_narrative, segment.draft_fields = rephrase_retired(drafts[i][0]), list(drafts[i][1])
             if self.consistency:
                 segment.issues = check_consistency(narratives[i], findings[i])
             if self.strict:
@@ -282,8 +313,10 @@ def narrate_recording(
         start_s, end_s: analyse only this window, in seconds from the recording start.
         batch_segments: segments per streamed chunk (memory ~ chunk size, not recording length).
         consistency: check each narrative against the measured findings (the consistency check).
-        strict: rewrite a narrative that contradicts the measured findings so that it states them
-            (``repair.repair_narrative``; the model's text is kept beside it in the report).
+        strict: a narrative that contradicts the measured findings is first narrated again by
+            sampling (``regenerate_contradicted``: the model's own text, when a sample contradicts
+            less), then, if it still contradicts them, rewritten to state them
+            (``repair.repair_narrative``); the model's texts are kept beside it in the report.
         keep_arrays: also keep ``eeg_values``/``channel_mask``/``topomaps`` of every segment in
             ``report.arrays`` (for interactive browsing of short recordings; memory grows with length).
         max_selected: segments whose waveform and topomaps the figures show.
@@ -319,10 +352,11 @@ def narrate_recording(
         tick = time.perf_counter()
         previous = history.as_history()
         narratives = narrator.narrate_segments(chunk, previous)
-        narrate_time += time.perf_counter() - tick
         if len(narratives) != len(chunk["findings"]):
             raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {len(chunk['findings'])} segments")
-        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float), previous["findings"] if previous else [], history.k)
+        drafts = regenerate_contradicted(narrator, narratives, chunk["findings"], seed=int(chunk["segment_index"][0])) if strict else {}
+        narrate_time += time.perf_counter() - tick
+        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float), previous["findings"] if previous else [], history.k, drafts)
         history.extend(chunk)
         if progress is not None:
             progress(len(builder.segments), n_total)
@@ -331,6 +365,53 @@ def narrate_recording(
     settings = {"start_s": start_s, "end_s": end_s, "batch_segments": batch_segments, "history_segments": history.k,
                 "consistency": consistency or strict, "strict": strict, "device": str(getattr(narrator, "device", "cpu"))}  # fmt: skip
     return _finish_report(builder, narrator, feature_extractor, recording_info, settings, time.perf_counter() - started, narrate_time)
+
+
+def regeneration_score(narrative: str, findings: Findings) -> tuple[int, int]:
+    """What sample-and-check minimizes, in order: the statements of ``narrative`` that contradict the
+    measured findings, the source-label claims the recording does not carry, or 1 for a narrative
+    with nothing checkable; then, among narratives with as many of those, the measured findings it
+    leaves unsaid. A label claim whose *value* differs from the recording's own label does not count:
+    label values are read from the EEG and never chosen by comparison with the answer (strict
+    mode's repair then states the recording's own label). A narrative is narrated again when the
+    first count is above 0."""
+    from dataset_builder.description import FIELD_SPECS  # the corpus' field table
+
+    issues = check_consistency(narrative, findings)
+    wrong = sum(
+        1 for i in issues
+        if i.kind in ("empty", "unverified") or (i.kind == "contradicted" and not (FIELD_SPECS.get(i.field) is not None and FIELD_SPECS[i.field].label))
+    )  # fmt: skip
+    return wrong, sum(1 for i in issues if i.kind == "omitted")
+
+
+def regenerate_contradicted(
+    narrator: Narrator, narratives: list[str], findings: list[Findings], num_candidates: int = 4, seed: int = 0
+) -> dict[int, tuple[str, list[str]]]:
+    """Sample-and-check (strict mode's first remedy): each narrative of the chunk just narrated that
+    contradicts its measured findings (``regeneration_score``'s first count above 0) is narrated again by the narrator
+    (``num_candidates`` samples, ``ModelNarrator.regenerate``); the best sample replaces it in
+    ``narratives`` when it contradicts less. A narrator that cannot regenerate (the template writer,
+    consistent by construction) is left alone.
+
+    Returns:
+        ``{position in the chunk: (the replaced greedy narrative, its flagged fields)}``.
+    """
+    regenerate = getattr(narrator, "regenerate", None)
+    if regenerate is None:
+        return {}
+    scores = [regeneration_score(text, f) for text, f in zip(narratives, findings)]
+    rows = [i for i, score in enumerate(scores) if score[0] > 0]
+    if not rows:
+        return {}
+    drafts: dict[int, tuple[str, list[str]]] = {}
+    for row, text in regenerate(rows, regeneration_score, num_candidates=num_candidates, seed=seed).items():
+        if regeneration_score(text, findings[row]) < scores[row]:
+            fields = sorted({i.field for i in check_consistency(narratives[row], findings[row]) if i.kind != "omitted"})
+            drafts[row] = (narratives[row], fields)
+            narratives[row] = text
+    logger.debug("sample-and-check: %d of %d contradicting narratives replaced", len(drafts), len(rows))
+    return drafts
 
 
 def _feature_extractor_of(narrator: Narrator):

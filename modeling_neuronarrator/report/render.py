@@ -176,6 +176,7 @@ def render_json(report: RecordingReport) -> str:
         "disclaimer": DISCLAIMER,
         "summary": report.summary.to_dict(),
         "consistency": {"segments_flagged": report.n_flagged, "segments": len(report.segments), "segments_repaired": report.n_repaired,
+                      "segments_regenerated": report.n_regenerated, "first_drafts_flagged": report.n_first_drafts_flagged,
                       "strict": bool(report.settings.get("strict"))},
         "selected_segments": [{"index": s.index, "start_s": s.start_s, "reason": s.reason} for s in report.selected],
         "segments": segments,
@@ -215,7 +216,7 @@ def render_markdown(report: RecordingReport) -> str:
     lines += [f"**{note}**", "", "## Summary", "", summary.paragraph, ""]
     lines += [f"Consistency check: {report.n_flagged} of {len(report.segments)} narratives state something the measured findings do not support.", ""]
     if report.settings.get("strict"):
-        lines += [f"Strict mode: {report.n_repaired} narratives contradicted the measurement and were rewritten to state it (the model's text is kept below).", ""]
+        lines += [f"Strict mode: {_strict_text(report)} (the model's texts are kept below).", ""]
     lines += ["## Timeline", "", "| From | To | Segments | State | Artifacts |", "|---|---|---|---|---|"]
     for episode in summary.timeline:
         artifacts = ", ".join(f"{ARTIFACT_NAMES.get(a, a)} ({n})" for a, n in episode.artifacts.items()) or "none"
@@ -231,6 +232,8 @@ def render_markdown(report: RecordingReport) -> str:
     for segment in report.segments:
         flags = _issue_text(segment)
         consistency = "⚠ " + "; ".join(flags) if flags else "consistent"
+        if segment.draft_narrative is not None:
+            consistency += f" · narrated again ({', '.join(segment.draft_fields)}); the model first wrote: {segment.draft_narrative}"
         if segment.original_narrative is not None:
             consistency += f" · repaired ({', '.join(segment.repaired_fields)}); the model wrote: {segment.original_narrative}"
         lines.append(
@@ -330,11 +333,17 @@ def _html_summary(report: RecordingReport) -> list[str]:
         "narratives state something the measured findings do not support (marked below).</p>"
     )
     if report.settings.get("strict"):
-        parts.append(
-            f"<p><strong>Strict mode:</strong> {report.n_repaired} narratives contradicted the measurement and were rewritten to "
-            "state it; the model's own text is shown beside each.</p>"
-        )
+        parts.append(f"<p><strong>Strict mode:</strong> {_h(_strict_text(report))}; the model's own texts are shown beside each.</p>")
     return parts
+
+
+def _strict_text(report: RecordingReport) -> str:
+    """What strict mode did: narratives narrated again by sampling, and narratives rewritten."""
+    return (
+        f"{report.n_first_drafts_flagged} of the model's narratives contradicted the measurement; "
+        f"{report.n_regenerated} were narrated again by the model (sample-and-check) and "
+        f"{report.n_repaired} were rewritten to state it"
+    )
 
 
 _CAPTIONS = {
@@ -383,6 +392,9 @@ def _html_segments(report: RecordingReport) -> list[str]:
     for segment in report.segments:
         badges = [f'<span class="flag {i.kind}">{_h(i.kind)}: {_h(i.message)}</span>' for i in segment.issues]
         consistency = "<br>".join(badges) if badges else '<span class="ok">consistent</span>'
+        if segment.draft_narrative is not None:
+            consistency += (f'<br><span class="flag repaired">narrated again ({_h(", ".join(segment.draft_fields))}); the model first wrote: '
+                          f"{_h(segment.draft_narrative)}</span>")
         if segment.original_narrative is not None:
             consistency += (f'<br><span class="flag repaired">repaired ({_h(", ".join(segment.repaired_fields))}); the model wrote: '
                           f"{_h(segment.original_narrative)}</span>")

@@ -167,18 +167,19 @@ def consistency_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOUR
         reader = get_reader(source)
         for item in reader.index(None):
             started = time.perf_counter()
-            # Strict mode rewrites exactly the segments the check flags (contradicted, unverified or
-            # empty), keeping the model's text: one run gives the model's figure and strict mode's.
+            # Strict mode acts on exactly the segments the check flags (contradicted, unverified or
+            # empty), keeping the model's greedy text: one run gives the model's figure and strict mode's.
             report = narrate_recording(reader.load_raw(item), narrator, line_freq=item.line_freq, strict=True)
-            flagged = report.n_repaired
-            fields = Counter(f for s in report.segments for f in s.repaired_fields)
+            flagged = report.n_first_drafts_flagged
+            fields = Counter(f for s in report.segments for f in (s.draft_fields if s.draft_narrative is not None else s.repaired_fields))
             recordings[f"{source}/{item.recording}"] = {
                 "source": source, "subject": item.subject, "segments": len(report.segments), "flagged": flagged,
                 "flagged_share": round(flagged / max(len(report.segments), 1), 4), "fields": dict(fields.most_common()),
+                "regenerated": report.n_regenerated, "repaired": report.n_repaired,
                 "flagged_after_strict": report.n_flagged, "seconds": round(time.perf_counter() - started, 1),
             }  # fmt: skip
-            logger.info("consistency %s/%s: %d of %d segments flagged (%d after --strict)", source, item.recording, flagged,
-                        len(report.segments), report.n_flagged)
+            logger.info("consistency %s/%s: %d of %d segments flagged (%d narrated again, %d rewritten, %d after --strict)", source,
+                        item.recording, flagged, len(report.segments), report.n_regenerated, report.n_repaired, report.n_flagged)
     return {"model": str(model_dir), "recordings": recordings}
 
 
@@ -500,10 +501,11 @@ def _consistency_rows(consistency: dict[str, Any]) -> list[dict[str, Any]]:
     for r in consistency["recordings"].values():
         role = "trained on" if f"{r['source']}/{r['subject']}" in trained else ("sealed test" if r["source"] in TEST_SOURCES else "validation")
         row = rows.setdefault((r["source"], role), {"source": r["source"], "role": role, "recordings": 0, "segments": 0,
-                                                    "flagged": 0, "after_strict": 0, "fields": {}})  # fmt: skip
+                                                    "flagged": 0, "regenerated": 0, "after_strict": 0, "fields": {}})  # fmt: skip
         row["recordings"] += 1
         row["segments"] += r["segments"]
         row["flagged"] += r["flagged"]
+        row["regenerated"] = None if row["regenerated"] is None or "regenerated" not in r else row["regenerated"] + r["regenerated"]
         row["after_strict"] += r.get("flagged_after_strict", 0)
         for field, n in r["fields"].items():
             row["fields"][field] = row["fields"].get(field, 0) + n
@@ -514,14 +516,15 @@ def _consistency_text(consistency: Optional[dict[str, Any]]) -> str:
     """The card's table of the report's consistency check on the real offline recordings, per source."""
     if not consistency:
         return ""
-    lines = ["| Source | Role | Recordings | Segments | Flagged | Share (95 % CI) | Fields most often flagged | Flagged after `--strict` |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| Source | Role | Recordings | Segments | Flagged | Share (95 % CI) | Fields most often flagged | Narrated again by `--strict` | Flagged after `--strict` |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in _consistency_rows(consistency):
         low, high = wilson_interval(row["flagged"], row["segments"])
         fields = ", ".join(f"{f} {n}" for f, n in sorted(row["fields"].items(), key=lambda item: -item[1])[:3]) or "-"
         share = row["flagged"] / row["segments"] if row["segments"] else 0.0
         lines.append(f"| {row['source']} | {row['role']} | {row['recordings']} | {row['segments']} | {row['flagged']} | "
-                     f"{100 * share:.1f} % [{100 * low:.1f}, {100 * high:.1f}] | {fields} | {row['after_strict']} |")  # fmt: skip
+                     f"{100 * share:.1f} % [{100 * low:.1f}, {100 * high:.1f}] | {fields} | "
+                     f"{'-' if row['regenerated'] is None else row['regenerated']} | {row['after_strict']} |")  # fmt: skip
     return f"""
 ## Consistency: does the report contradict its own measurements?
 
@@ -530,9 +533,12 @@ labels), the model's own narrative of every segment checked against its measured
 report's consistency check: a segment is flagged when its narrative states a value the measurement
 contradicts, or one it cannot verify (a source label on a recording that has none). Counts are
 summed per source and role (per-recording counts in quality.json); the interval is Wilson's. The
-target is at most 5 % on every source. `--strict` (the Space's mode) rewrites each flagged
-narrative to the measurement and strikes label claims the recording does not carry; its last
-column counts what is still flagged after it.
+target is at most 5 % on every source. `--strict` (the Space's mode) first narrates each flagged
+segment again by sampling (4 samples at temperature 0.7; the sample that contradicts the
+measurement least replaces the greedy narrative when it contradicts less: sample-and-check, whose
+count is the "narrated again" column, "-" for runs before it existed), then rewrites what is still
+flagged to the measurement and strikes label claims the recording does not carry; the last column
+counts what is still flagged after it.
 
 {chr(10).join(lines)}
 """

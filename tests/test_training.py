@@ -889,3 +889,61 @@ def test_stage2_prompt_flags_follow_the_config_and_annotations_need_findings():
     assert (start.measured_categories, processor.measured_categories) == (True, True)
     _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": False})), model, processor)
     assert (start.measured_categories, processor.measured_categories) == (False, False)
+
+
+def test_sample_and_check_on_heldout_rows_replaces_only_contradicting_narratives_by_better_samples(corpus, tmp_path, monkeypatch):
+    """The recipe's sample_and_check step, as a function: held-out rows whose greedy narrative
+    contradicts the measurement are narrated again (sampled, the rows repeated once per candidate);
+    the best candidate replaces a narrative only when it contradicts less; the rest stay greedy."""
+    import model_fixtures
+
+    from dataset_builder import describe
+    from modeling_neuronarrator import Findings
+    from modeling_neuronarrator.report.pipeline import regeneration_score
+    from modeling_neuronarrator.training import trainer
+    from modeling_neuronarrator.training.default_recipe import _sample_and_check_text, sample_and_check_heldout
+
+    config = _config(corpus, tmp_path / "run")
+    model_config = model_fixtures.tiny_config(findings_in_prompt=True)
+    folder = tmp_path / "tiny"
+    model_fixtures.tiny_model(model_config).save_pretrained(folder)
+    model_fixtures.tiny_processor(model_config).save_pretrained(folder)
+    _, heldout = build_datasets(config, history=0)
+    ids, findings = heldout.column("id"), [Findings.from_json(f) for f in heldout.column("findings")]
+    # Greedy narratives: the writer's (consistent) for even rows, a contradicting one for odd rows.
+    wrong = [describe(Findings.from_dict({**f.to_dict(), "dominant_band": "beta", "dominant_frequency_hz": 25.0}), seed=1) for f in findings]
+    greedy = {"ids": ids, "narratives": [describe(f, seed=0) if i % 2 == 0 else wrong[i] for i, f in enumerate(findings)]}
+    calls = []
+
+    def sampled(model, processor, arrays, max_new_tokens, rows_findings=None, **kwargs):
+        calls.append(kwargs)
+        # Two candidates per row: the contradicting text, then a consistent one for rows whose measured band is not theta.
+        texts = []
+        for j, f in enumerate(rows_findings):
+            f = Findings.from_dict(f)
+            texts.append(describe(Findings.from_dict({**f.to_dict(), "dominant_band": "beta", "dominant_frequency_hz": 25.0}), seed=1)
+                         if j % 2 == 0 or f.dominant_band == "theta" else describe(f, seed=2))  # fmt: skip
+        return texts
+
+    monkeypatch.setattr(trainer, "generate_narratives", sampled)
+    result = sample_and_check_heldout(folder, config, greedy, num_candidates=2, batch_size=3)
+    odd = [i for i in range(len(ids)) if i % 2]
+    assert result["flagged"] == len(odd) and all(c["do_sample"] is True and c["temperature"] == 0.7 for c in calls)
+    fixable = [i for i in odd if findings[i].dominant_band != "theta"]
+    assert 0 < len(fixable) < len(odd) and result["regenerated"] == len(fixable) and result["flagged_after"] == len(odd) - len(fixable)
+    for i, text in enumerate(result["narratives"]):
+        if i in fixable:
+            assert text == describe(findings[i], seed=2) and regeneration_score(text, findings[i])[0] == 0
+        else:
+            assert text == greedy["narratives"][i]
+    with pytest.raises(ValueError, match="cover other rows"):
+        sample_and_check_heldout(folder, config, {"ids": ids[::-1], "narratives": greedy["narratives"]})
+    figures = {"settings": {"num_candidates": 2, "temperature": 0.7}, "validation": {
+        "rows": 8, "flagged": 4, "regenerated": 3, "flagged_after": 1,
+        "greedy": {"dominant_band": {"accuracy": 0.5, "n": 8}}, "sample_and_check": {"dominant_band": {"accuracy": 0.875, "n": 8}},
+        "minus_greedy": {"dominant_band": {"difference": 0.375, "ci95": [0.125, 0.625], "n": 8}}}}  # fmt: skip
+    card = _sample_and_check_text(figures)
+    assert "## Strict mode's sample-and-check on the held-out rows" in card and "2 samples at temperature\n0.7" in card
+    assert "| dominant_band | 8 | 0.500 | 0.875 | +0.375 [+0.125, +0.625] |" in card
+    assert "validation: 4 of 8 greedy narratives contradict their measurement, 3 were narrated again, 1 still contradict it" in card
+    assert _sample_and_check_text(None) == ""

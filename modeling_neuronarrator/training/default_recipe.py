@@ -661,7 +661,7 @@ values are never compared with the answer). Here the same held-out rows are scor
 before the repair that would write the measured fields itself: the text is still the model's. The
 setting was chosen on validation; the sealed test was scored once. Measured fields only (a label
 field is never selected on); the difference is sample-and-check minus greedy with a 95 % paired
-bootstrap interval. {counts}.
+bootstrap interval. {counts[:1].upper() + counts[1:]}.
 
 {chr(10).join(lines)}
 """

@@ -210,6 +210,10 @@ def _summary_markdown(report) -> str:
     flagged = report.n_flagged
     consistency = (f"**Consistency check:** {flagged} of {len(report.segments)} narratives state something the measured findings do not support."
                    if flagged else f"**Consistency check:** all {len(report.segments)} narratives agree with the measured findings.")
+    if report.settings.get("strict") and report.narrator_kind != "template":
+        consistency += (f"  \n**Strict mode:** {report.n_first_drafts_flagged} of the model's narratives contradicted the measurement; "
+                        f"{report.n_regenerated} were narrated again by the model (sample-and-check) and {report.n_repaired} rewritten "
+                        "by the template writer to state it (the segment view shows the model's own text).")
     timeline = ["| From | To | State |", "|---|---|---|"]
     for episode in report.summary.timeline[:30]:
         timeline.append(f"| {format_time(episode.start_s)} | {format_time(episode.end_s)} | {episode.state} |")
@@ -247,14 +251,36 @@ def _segment_outputs(report, index: int):
     omitted = [i.message for i in segment.issues if i.kind == "omitted"]
     text = [
         f"#### Segment {index} · {format_time(segment.start_s)}-{format_time(segment.end_s)}",
-        f"**Narrative** ({'template writer' if report.narrator_kind == 'template' else 'model'}):",
+        f"**Narrative** ({_narrative_author(report, segment)}):",
         f"> {segment.narrative}",
         f"**Measured findings:** {findings_line(segment.findings)}",
         "**Consistency check:** " + ("consistent with the measured findings" if not flags else "claims not supported by the signal:\n" + "\n".join(flags)),
     ]
     if omitted:
         text.append("*Not mentioned:* " + "; ".join(omitted))
-    return waveform, topomaps, "\n\n".join(text)
+    return waveform, topomaps, "\n\n".join(text + _model_texts(segment))
+
+
+def _narrative_author(report, segment) -> str:
+    """Who wrote the narrative shown: the template writer, the model, or the model on a second try
+    (strict mode's sample-and-check), or the template writer over the model's text (strict repair)."""
+    if report.narrator_kind == "template":
+        return "template writer"
+    if segment.original_narrative is not None:
+        return f"template writer: strict mode rewrote the model's narrative, which contradicted {', '.join(segment.repaired_fields)}"
+    if segment.draft_narrative is not None:
+        return f"model, narrated again: its first narrative contradicted {', '.join(segment.draft_fields)}"
+    return "model"
+
+
+def _model_texts(segment) -> list[str]:
+    """The model's own narratives that strict mode replaced, first to last."""
+    texts = []
+    if segment.draft_narrative is not None:
+        texts.append(f"*The model's first narrative:* {segment.draft_narrative}")
+    if segment.original_narrative is not None:
+        texts.append(f"*The model's narrative that strict mode rewrote:* {segment.original_narrative}")
+    return texts
 
 
 def narrate(files, example: str | None, start_minutes: float, window_minutes: float, progress=gr.Progress()):

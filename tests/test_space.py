@@ -279,3 +279,30 @@ def test_events_markdown_names_each_kind_or_says_none(app):
     event = RecordingEvent("lateralized_rhythmic_delta", 12.0, 20.5, ["T7", "P7"], 1.5, [1, 2])
     table = app._state_and_events_markdown(SimpleNamespace(recording_info=info, summary=SimpleNamespace(events=[event])))
     assert "| 0:00:12 | 0:00:20 | lateralized rhythmic delta activity (8.5 s) | 1.5 Hz | T7, P7 |" in table
+
+
+def test_strict_mode_says_who_wrote_each_narrative(app):
+    """The Space runs strict: the summary counts what strict mode did, and a segment's narrative
+    names its author (the model, the model on a second try, or the template writer over the model)
+    with the model's own texts beside it."""
+    from types import SimpleNamespace
+
+    def segment(draft=None, original=None):
+        return SimpleNamespace(draft_narrative=draft, draft_fields=["slowing_side"] if draft else [],
+                               original_narrative=original, repaired_fields=["amplitude_uv"] if original else [])  # fmt: skip
+
+    model = SimpleNamespace(narrator_kind="model")
+    assert app._narrative_author(model, segment()) == "model" and app._model_texts(segment()) == []
+    again = segment(draft="Focal slowing over the right temporal region.")
+    assert app._narrative_author(model, again) == "model, narrated again: its first narrative contradicted slowing_side"
+    assert app._model_texts(again) == ["*The model's first narrative:* Focal slowing over the right temporal region."]
+    both = segment(draft="first", original="second")
+    assert app._narrative_author(model, both).startswith("template writer: strict mode rewrote the model's narrative, which contradicted amplitude_uv")
+    assert app._model_texts(both) == ["*The model's first narrative:* first", "*The model's narrative that strict mode rewrote:* second"]
+    assert app._narrative_author(SimpleNamespace(narrator_kind="template"), segment()) == "template writer"
+    report = SimpleNamespace(narrator_kind="model", narrator_name="m", settings={"history_segments": 3, "strict": True}, n_flagged=0,
+                             n_first_drafts_flagged=3, n_regenerated=2, n_repaired=1, segments=[None] * 10,
+                             summary=SimpleNamespace(paragraph="p", timeline=[], events=[]), recording_info={})  # fmt: skip
+    text = app._summary_markdown(report)
+    assert ("**Strict mode:** 3 of the model's narratives contradicted the measurement; 2 were narrated again by the model "
+            "(sample-and-check) and 1 rewritten by the template writer to state it") in text

@@ -1084,7 +1084,11 @@ def _slowing_of_segment(
     # Generalized: delta+theta >= 70 % of the power everywhere (eye channels aside) with a
     # delta/theta dominant band and no PDR (diffuse background slowing).
     if focal:
-        return Slowing(kind="focal", side=HEMISPHERES[int(focal_side)], region=REGIONS[int(focal_region)])
+        # A focal slowing found is reported on any montage; ``focal_assessable`` still says whether
+        # the montage could have found one anywhere (a sparse one could not: its absence elsewhere
+        # is not established), so the field means the same in every segment of a montage.
+        return Slowing(kind="focal", side=HEMISPHERES[int(focal_side)], region=REGIONS[int(focal_region)],
+                       focal_assessable=bool(focal_assessable))  # fmt: skip
     if slow_share >= THRESHOLDS["generalized_slow_fraction"] and band in ("delta", "theta") and pdr is None:
         return Slowing(kind="generalized", side="bilateral", region=None, focal_assessable=bool(focal_assessable))
     return Slowing(focal_assessable=bool(focal_assessable))

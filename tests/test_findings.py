@@ -57,6 +57,20 @@ def test_left_temporal_delta_is_focal_left_temporal_slowing(synth):
     assert (right.slowing.kind, right.slowing.side, right.slowing.region) == ("focal", "right", "temporal")
 
 
+def test_focal_assessability_is_the_montages_whether_or_not_a_focal_slowing_is_found(synth):
+    """A found focal slowing is reported on a sparse montage too, but the montage's coverage
+    (focal_assessable: a homologous pair in every lateral region) is the same in every segment:
+    a found slowing does not make a montage without temporal electrodes assessable."""
+    x = synth.add_sine(synth.add_sine(synth.normal_background(seed=4), ("C3",), 2.0, 40.0), ("F3", "P3"), 2.0, 20.0)
+    full = one(x)
+    assert (full.slowing.kind, full.slowing.side, full.slowing.region, full.slowing.focal_assessable) == ("focal", "left", "central", True)
+    sparse = np.array([n in ("F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2") for n in STANDARD_CHANNELS])  # no temporal pair
+    found = one(x, channel_mask=sparse)
+    assert (found.slowing.kind, found.slowing.side, found.slowing.region) == ("focal", "left", "central")
+    assert not found.slowing.focal_assessable
+    assert not one(synth.normal_background(seed=4), channel_mask=sparse).slowing.focal_assessable
+
+
 def test_slow_activity_at_one_electrode_is_not_focal_slowing(synth):
     # Delta confined to C4 has no field (an electrode, not the brain); with its neighbours F4 and
     # P4 slower too it is right central focal slowing.

@@ -43,6 +43,7 @@ __all__ = [
     "Findings",
     "dominant_band_of",
     "STATES",
+    "NO_PDR_STATES",
     "SLEEP_STATES",
     "EVENT_KINDS",
     "AMPLITUDE_CATEGORIES",
@@ -68,6 +69,12 @@ SLOWING_KINDS = ("none", "focal", "generalized")
 STATES = ("awake", "drowsy", "N1", "N2", "N3", "REM", "not_assessed")
 # States in which diffuse slowing is physiological (drowsiness and sleep), not a finding.
 SLEEP_STATES = ("drowsy", "N1", "N2", "N3", "REM")
+# States without a posterior dominant rhythm. The PDR is the rhythm of the waking record (ACNS
+# guideline 7, 2016, describes it for wakefulness; its slowing in drowsiness is reported as such);
+# N1 is scored when the alpha rhythm has given way to low-amplitude mixed-frequency activity (AASM
+# scoring manual v2.6), and in N2, N3 and REM a posterior 8-13 Hz peak is spindles' lower edge or
+# REM alpha, not a PDR. A peak there stays the segment's dominant rhythm; it is not called a PDR.
+NO_PDR_STATES = ("N1", "N2", "N3", "REM")
 # Events detected inside segments (``events_neuronarrator``).
 EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta")
 # Upper bounds (exclusive, in uV of median 5-95 % peak-to-peak amplitude) of the amplitude words.
@@ -1201,15 +1208,17 @@ def apply_state(
     previous: Optional[Sequence["Findings"]] = None,
     history: int = CHANGE_WINDOW_SEGMENTS,
 ) -> list["Findings"]:
-    """Set the vigilance state of consecutive segments, in place, and read slowing in its light.
+    """Set the vigilance state of consecutive segments, in place, and read slowing and the PDR in its light.
 
     Diffuse slowing is a finding of wakefulness: the delta and theta of drowsiness and sleep
     (AASM: N1 theta, N2 and N3 delta, REM's mixed theta and sawtooth waves) are physiological, and
     a clinical report describes the background of the waking record (ACNS guideline 7, 2016). In a
     state of ``SLEEP_STATES`` generalized slowing is therefore reported as none; focal slowing
-    stays (a lateralized difference persists across states). The slowing measured by the rules is
-    kept on the record (not serialized), so a later state (a source's expert stage overriding the
-    stager) restores it. ``change_from_previous`` is recomputed against ``previous``.
+    stays (a lateralized difference persists across states). Likewise the posterior dominant
+    rhythm is a rhythm of wakefulness: in ``NO_PDR_STATES`` (N1, N2, N3, REM) none is reported. The
+    slowing and PDR measured by the rules are kept on the record (not serialized), so a later state
+    (a source's expert stage overriding the stager) restores them. ``change_from_previous`` is
+    recomputed against ``previous``.
 
     Args:
         findings: the segments' ``Findings``, in time order (modified in place and returned).
@@ -1228,6 +1237,8 @@ def apply_state(
             item.slowing = dataclasses.replace(measured, kind="none", side=None, region=None)
         else:
             item.slowing = measured
+        pdr = item.__dict__.setdefault("_measured_pdr_hz", item.posterior_dominant_rhythm_hz)
+        item.posterior_dominant_rhythm_hz = None if state in NO_PDR_STATES else pdr
         item.state = state
         item.change_from_previous = _changes(item, history_list[-history:])
         history_list.append(item)

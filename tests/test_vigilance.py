@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import collections
 import functools
 import sys
@@ -133,6 +135,21 @@ def test_generalized_slowing_is_a_finding_of_wakefulness_only(state):
     assert generalized.state == state
     assert generalized.slowing.kind == ("none" if state in SLEEP_STATES else "generalized")
     assert focal.slowing.kind == "focal"  # a lateralized difference is reported in every state
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_a_posterior_dominant_rhythm_is_reported_in_wakefulness_and_drowsiness_only(state):
+    """N1 (alpha given way, AASM), N2, N3 and REM have no PDR: a posterior alpha-band peak there is
+    still the dominant rhythm, not a PDR; an expert's wake stage restores the measured PDR."""
+    from modeling_neuronarrator.findings_neuronarrator import NO_PDR_STATES
+
+    alpha = dataclasses.replace(_findings("none"), dominant_frequency_hz=11.8, dominant_band="alpha", posterior_dominant_rhythm_hz=11.8)
+    [item] = apply_state([alpha], [state])
+    assert item.posterior_dominant_rhythm_hz == (None if state in NO_PDR_STATES else 11.8)
+    assert item.dominant_frequency_hz == 11.8 and item.dominant_band == "alpha"
+    assert set(NO_PDR_STATES) == {"N1", "N2", "N3", "REM"}
+    apply_state([item], ["awake"])
+    assert item.posterior_dominant_rhythm_hz == 11.8 and "_measured_pdr_hz" not in item.to_dict()
 
 
 def test_an_expert_stage_overrides_the_stager_and_restores_slowing():

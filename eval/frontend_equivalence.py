@@ -33,11 +33,12 @@ import numpy as np
 
 __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "compare_outputs", "check", "main"]
 
-# The findings rules in force: stop 27's focal-slowing rule (the slower side's DTABR must also be
-# >= 2x its homologue's). Speed work since must reproduce this code's outputs. The shipped default's
-# corpus was measured with the rules before it (9a954a53, stop 23: focal slowing needs a field);
-# the two differ only in focal-slowing fields, on segments with a whole-spectrum side gradient.
-REFERENCE_COMMIT = "0e32ba83b86ff59696b586e40bb6af89a6eb866a"
+# The findings rules in force: stop 31's (no PDR in N1/N2/N3/REM; a found focal slowing keeps its
+# montage's focal_assessable). Speed work since must reproduce this code's outputs. The shipped
+# default's corpus was measured with earlier rules (stop 27's focal-slowing rule, 0e32ba83, and
+# before it 9a954a53); stop 31's differ from stop 27's only in the PDR of sleep segments and the
+# focal_assessable flag of found focal slowing on sparse montages.
+REFERENCE_COMMIT = "cfc69b7a2aacc9bad0aa3cfeeea1eb3bfccd773a"
 # recording_info entries the front-end gained after the reference commit.
 INFO_KEYS_ADDED = ("reference",)
 _CORE_FILES = (

@@ -99,6 +99,22 @@ def test_summary_rolls_up_known_findings():
         assert expected in paragraph, (expected, paragraph)
 
 
+def test_summary_states_the_pdr_over_the_segments_not_scored_as_sleep():
+    """The PDR is a rhythm of wakefulness (no PDR in N1-N3 or REM): its share is over the segments that
+    could carry one, and a recording scored as sleep throughout says it is not assessed."""
+    import dataclasses
+
+    awake = [dataclasses.replace(make_findings(), state="awake") for _ in range(3)] + [dataclasses.replace(make_findings(pdr=None), state="awake")]
+    asleep = [dataclasses.replace(make_findings(2.0, "delta", pdr=None), state=state) for state in ("N2", "N3", "REM", "N1") * 3]
+    summary = summarize_recording(awake + asleep, np.arange(16) * 10.0)
+    assert summary.background["pdr_fraction"] == pytest.approx(3 / 4) and summary.background["pdr_segments_possible"] == 4
+    assert "A posterior dominant rhythm of 10.0 Hz is present in 75% of the 4 segments not scored as sleep (N1-N3, REM)." in summary.paragraph
+    only_sleep = summarize_recording(asleep, np.arange(12) * 10.0)
+    assert "Every segment is scored as sleep (N1-N3, REM), so the posterior dominant rhythm, a rhythm of wakefulness, is not assessed." in only_sleep.paragraph
+    no_pdr = summarize_recording(awake[3:] * 2, np.arange(2) * 10.0)
+    assert "No posterior dominant rhythm is identified in the 2 segments not scored as sleep (N1-N3, REM)." in no_pdr.paragraph
+
+
 def test_summary_counts_bands_of_rhythms_only():
     """A segment with no rhythm above the 1/f background carries the band of most power, which is not a
     rhythm: six delta-power segments without a rhythm do not make delta "the most common dominant

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, NOT_ASSESSABLE, Findings
+from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, NO_PDR_STATES, NOT_ASSESSABLE, Findings
 
 __all__ = [
     "ArtifactStat",
@@ -386,6 +386,9 @@ def _background(findings: Sequence[Findings]) -> dict:
     region = regions.most_common(1)[0][0] if regions else NOT_ASSESSABLE
     main_freqs = [f.dominant_frequency_hz for f in findings if f.dominant_band == main_band and f.dominant_frequency_hz is not None]
     pdrs = np.array([f.posterior_dominant_rhythm_hz for f in findings if f.posterior_dominant_rhythm_hz is not None], dtype=float)
+    # The PDR is a rhythm of wakefulness (NO_PDR_STATES have none): its share is over the segments
+    # that could carry one, not over a night of sleep.
+    could_have_pdr = sum(1 for f in findings if f.state not in NO_PDR_STATES)
     amplitudes = np.array([f.amplitude_uv for f in findings], dtype=float)
     return {
         "dominant_band": main_band,
@@ -399,7 +402,8 @@ def _background(findings: Sequence[Findings]) -> dict:
         "no_rhythm_fraction": 1.0 - freqs.size / n,
         "predominant_region": region,
         "pdr_hz": round(float(np.median(pdrs)), 1) if pdrs.size else None,
-        "pdr_fraction": pdrs.size / n,
+        "pdr_fraction": pdrs.size / could_have_pdr if could_have_pdr else 0.0,
+        "pdr_segments_possible": could_have_pdr,
         "median_amplitude_uv": round(float(np.median(amplitudes))),
         "amplitude_range_uv": [round(float(np.percentile(amplitudes, 10))), round(float(np.percentile(amplitudes, 90)))],
     }
@@ -504,10 +508,13 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
         sentences.append(f"The dominant frequency ranges from {low:.1f} to {high:.1f} Hz (10th-90th percentile).")
     if bg["no_rhythm_fraction"] >= 0.05 and not by_power:
         sentences.append(f"No dominant rhythm stands above the 1/f background in {_percent(bg['no_rhythm_fraction'])} of segments.")
-    if bg["pdr_hz"] is not None:
-        sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of segments.")
+    if bg["pdr_segments_possible"] == 0:
+        sentences.append("Every segment is scored as sleep (N1-N3, REM), so the posterior dominant rhythm, a rhythm of wakefulness, is not assessed.")
+    elif bg["pdr_hz"] is not None:
+        sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of the "
+                         f"{bg['pdr_segments_possible']} segments not scored as sleep (N1-N3, REM).")
     else:
-        sentences.append("No posterior dominant rhythm is identified.")
+        sentences.append(f"No posterior dominant rhythm is identified in the {bg['pdr_segments_possible']} segments not scored as sleep (N1-N3, REM).")
     amp_low, amp_high = bg["amplitude_range_uv"]
     sentences.append(f"Median amplitude is {bg['median_amplitude_uv']} µV (10th-90th percentile {amp_low}-{amp_high} µV).")
 

@@ -98,7 +98,8 @@ def test_narrate_example(client, example_name):
     assert header.startswith("### eeg.edf")
     assert "(6 segments of 10 s)" in header and "**Interpolated (13):**" in header
     assert "| EEG F3 | eeg | F3 | copied |" in header  # the channel mapping table
-    assert summary.startswith(MODEL_LINE) and "template writer" not in summary
+    assert summary.startswith(MODEL_LINE) and "No trained model available" not in summary
+    assert "**Strict mode:** 0 of the model's narratives contradicted the measurement" in summary  # the Space runs strict
     assert "analysed in 6 segments" in summary and "#### Timeline" in summary
     assert segment_text.startswith("#### Segment 0 · 0:00:00-0:00:10")
     assert "**Narrative** (model):" in segment_text and "**Measured findings:**" in segment_text

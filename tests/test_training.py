@@ -947,3 +947,31 @@ def test_sample_and_check_on_heldout_rows_replaces_only_contradicting_narratives
     assert "| dominant_band | 8 | 0.500 | 0.875 | +0.375 [+0.125, +0.625] |" in card
     assert "Validation: 4 of 8 greedy narratives contradict their measurement, 3 were narrated again, 1 still contradict it." in card
     assert _sample_and_check_text(None) == ""
+
+
+def test_pooled_accuracy_and_the_cards_headline():
+    """Pooled accuracy: right (segment, field) pairs over applicable ones, the interval resampling
+    segments; the card's headline states it, the real recordings' flagged share and the label fields."""
+    from modeling_neuronarrator.training.default_recipe import _headline_section, pooled_accuracy, wilson_interval
+
+    correct = {"dominant_band": {0: True, 1: True, 2: False, 3: True}, "slowing_side": {1: False, 3: True}}
+    pooled = pooled_accuracy(correct, n_rows=5)  # row 4: no field applies
+    assert pooled["accuracy"] == pytest.approx(4 / 6, abs=1e-4) and pooled["pairs"] == 6 and pooled["segments"] == 4
+    assert pooled["ci95"][0] <= pooled["accuracy"] <= pooled["ci95"][1] and pooled["ci95"][0] >= 0.0
+    assert pooled_accuracy({"f": {i: True for i in range(10)}}, 10)["ci95"] == [1.0, 1.0]
+    block = {"pooled": {"greedy": {"accuracy": 0.95, "ci95": [0.94, 0.96], "pairs": 100},
+                        "sample_and_check": {"accuracy": 0.97, "ci95": [0.96, 0.98], "pairs": 100}}}  # fmt: skip
+    quality = {
+        "model": {"subsets": {"all": {"stimulus": {"accuracy": 0.5, "n": 10}, "dominant_band": {"accuracy": 0.9, "n": 10}}}},
+        "sample_and_check": {"validation": block},
+        "consistency": {"training_subjects": [], "recordings": {
+            "alice/a": {"source": "alice", "subject": "a", "segments": 12, "flagged": 1, "fields": {}},
+            "eegmmidb_s001/b": {"source": "eegmmidb_s001", "subject": "b", "segments": 6, "flagged": 1, "fields": {}}}},
+    }  # fmt: skip
+    text = _headline_section(quality)
+    low, high = wilson_interval(2, 18)
+    assert "| Measured fields stated right, greedy (share of segment-field pairs; bootstrap over segments) | 0.950 [0.940, 0.960] (100 pairs) | - |" in text
+    assert "| ... after strict mode's sample-and-check (the text still the model's) | 0.970 [0.960, 0.980] (100 pairs) | - |" in text
+    assert f"2 of 18, 11.1 % [{100 * low:.1f}, {100 * high:.1f}]; worst source eegmmidb_s001 16.7 %" in text
+    stimulus = wilson_interval(5, 10)
+    assert f"stimulus 0.500 [{stimulus[0]:.3f}, {stimulus[1]:.3f}] (n 10)" in text and "dominant_band 0.900" not in text

@@ -624,6 +624,63 @@ counts what is still flagged after it.
 """
 
 
+def _headline_section(quality: dict[str, Any]) -> str:
+    """The card's headline: the three figures of issue 15 (measured fields stated right, segments of
+    real recordings the consistency check flags, source labels), on validation and the sealed test,
+    each with its 95 % interval; "-" where this quality.json lacks it."""
+
+    def pooled(split: str, name: str) -> str:
+        block = ((quality.get("sample_and_check") or {}).get(split) or {}).get("pooled", {}).get(name)
+        return f"{block['accuracy']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}] ({block['pairs']} pairs)" if block else "-"
+
+    def flagged(role: str) -> str:
+        consistency = _consistency_of(quality)
+        if not consistency:
+            return "-"
+        rows = [r for r in _consistency_rows(consistency) if r["role"] == role]
+        if not rows:
+            return "-"
+        n, k = sum(r["segments"] for r in rows), sum(r["flagged"] for r in rows)
+        worst = max(rows, key=lambda r: r["flagged"] / max(r["segments"], 1))
+        low, high = wilson_interval(k, n)
+        return (f"{k} of {n}, {100 * k / n:.1f} % [{100 * low:.1f}, {100 * high:.1f}]; worst source {worst['source']} "
+                f"{100 * worst['flagged'] / max(worst['segments'], 1):.1f} %")
+
+    def labels(subsets: dict[str, Any]) -> str:
+        from dataset_builder.description import FIELD_SPECS
+
+        scores = (subsets or {}).get("all") or {}
+        parts = []
+        for field, score in scores.items():
+            if field in FIELD_SPECS and FIELD_SPECS[field].label:
+                low, high = wilson_interval(round(score["accuracy"] * score["n"]), score["n"])
+                parts.append(f"{field} {score['accuracy']:.3f} [{low:.3f}, {high:.3f}] (n {score['n']})")
+        return "; ".join(parts) or "-"
+
+    sealed = quality.get("sealed_test") or {}
+    rows = [
+        ("Measured fields stated right, greedy (share of segment-field pairs; bootstrap over segments)",
+         pooled("validation", "greedy"), pooled("sealed_test", "greedy")),
+        ("... after strict mode's sample-and-check (the text still the model's)",
+         pooled("validation", "sample_and_check"), pooled("sealed_test", "sample_and_check")),
+        ("Segments of real recordings the consistency check flags (greedy; Wilson; target <= 5 % per source)",
+         flagged("validation"), flagged("sealed test")),
+        ("Source-label fields stated right (Wilson)", labels(quality["model"]["subsets"]), labels((sealed.get("model") or {}).get("subsets"))),
+    ]  # fmt: skip
+    table = "\n".join(f"| {name} | {val} | {test} |" for name, val, test in rows)
+    return f"""## Headline figures
+
+On subjects and sources the model never trained on: the validation subjects (the design was chosen
+on them) and the sealed test sources (scored once), each with its 95 % interval. The sections
+below give them field by field, beside the blind model and the majority answer.
+
+| figure | validation | sealed test |
+|---|---|---|
+{table}
+
+"""
+
+
 def _sample_and_check_text(figures: Optional[dict[str, Any]]) -> str:
     """The card's section on strict mode's sample-and-check over the held-out rows (validation and sealed test)."""
     if not figures:
@@ -719,7 +776,8 @@ def write_default_card(folder: Path, config, quality: Optional[dict[str, Any]], 
     evaluation = _card_evaluation_section(quality, model_config) if quality else ""
     start = card.index("## Training data")
     end = card.index("\n## ", start + 3)
-    card = card[:start] + data_section + evaluation + card[end:]
+    headline = _headline_section(quality) if quality else ""
+    card = card[:start] + headline + data_section + evaluation + card[end:]
     (folder / "README.md").write_text(card)
     return card
 
@@ -993,6 +1051,25 @@ def _step_evaluate(run: _RecipeRun) -> bool:
     return True
 
 
+def pooled_accuracy(correct: dict[str, dict[int, bool]], n_rows: int, n_resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """The share of (segment, field) pairs stated right, over every field that applies to a segment
+    (``field_correctness``'s output), with a 95 % percentile bootstrap interval over segments (a
+    segment's fields are resampled together: they are not independent)."""
+    right, applicable = np.zeros(n_rows), np.zeros(n_rows)
+    for rows in correct.values():
+        for row, ok in rows.items():
+            right[row] += ok
+            applicable[row] += 1
+    keep = applicable > 0
+    right, applicable = right[keep], applicable[keep]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(right), size=(n_resamples, len(right)))
+    ratios = right[draws].sum(axis=1) / applicable[draws].sum(axis=1)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return {"accuracy": round(float(right.sum() / applicable.sum()), 4), "ci95": [round(float(low), 4), round(float(high), 4)],
+            "pairs": int(applicable.sum()), "segments": int(keep.sum())}  # fmt: skip
+
+
 def _step_sample_and_check(run: _RecipeRun) -> bool:
     from dataset_builder.description import FIELD_SPECS
 
@@ -1019,6 +1096,8 @@ def _step_sample_and_check(run: _RecipeRun) -> bool:
         fields = [f for f in score_fields(greedy["narratives"], rows) if not FIELD_SPECS[f].label]
         figures[split] = {
             "rows": len(rows), "flagged": result["flagged"], "regenerated": result["regenerated"], "flagged_after": result["flagged_after"],
+            "pooled": {name: pooled_accuracy(field_correctness(texts, rows, fields), len(rows))
+                       for name, texts in (("greedy", greedy["narratives"]), ("sample_and_check", result["narratives"]))},
             "greedy": score_fields(greedy["narratives"], rows, fields), "sample_and_check": score_fields(result["narratives"], rows, fields),
             "minus_greedy": paired_difference_of(field_correctness(result["narratives"], rows, fields),
                                                  field_correctness(greedy["narratives"], rows, fields), fields),

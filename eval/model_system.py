@@ -22,6 +22,9 @@ __all__ = ["ModelSystem", "default_model_path"]
 
 logger = logging.getLogger(__name__)
 
+# Sample-and-check's sampling temperature: strict mode's (report.narrators.ModelNarrator.regenerate).
+SAMPLE_TEMPERATURE = 0.7
+
 
 def default_model_path() -> Path:
     """``modeling_neuronarrator.DEFAULT_MODEL_PATH`` when the embedded default is shipped.
@@ -49,12 +52,23 @@ class ModelSystem:
         device: ``"cpu"`` or ``"cuda[:n]"``.
         batch_size: segments per ``generate`` call.
         max_new_tokens: narrative length cap in tokens.
+        blind: run the checkpoint blind (see the module docstring).
+        sample_and_check: strict mode's first remedy, as the report runs it: a greedy narrative that
+            contradicts its row's measured findings (``report.pipeline.regeneration_score``) is
+            narrated again with this many samples at temperature 0.7, and the best replaces it when
+            it contradicts less; 0: greedy only.
     """
 
     kind = "model"
 
     def __init__(
-        self, model_path: str | os.PathLike, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = 192, blind: bool = False
+        self,
+        model_path: str | os.PathLike,
+        device: str = "cpu",
+        batch_size: int = 8,
+        max_new_tokens: int = 192,
+        blind: bool = False,
+        sample_and_check: int = 0,
     ):
         import torch
 
@@ -77,12 +91,20 @@ class ModelSystem:
         self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
         self.blind = bool(blind)
+        if sample_and_check < 0 or (sample_and_check and (blind or not getattr(self.processor, "findings_in_prompt", False))):
+            raise ValueError(
+                f"--sample-and-check {sample_and_check}: it narrates again what contradicts the measured findings, so it needs a "
+                "findings-conditioned model (findings_in_prompt) run with its EEG, and a count >= 1"
+            )
+        self.sample_and_check = int(sample_and_check)
         self.name = f"neuronarrator-{model_path.name}" if model_path.name else "neuronarrator"
+        if self.sample_and_check:
+            self.name += f"-sample-and-check{self.sample_and_check}"
 
     def settings(self) -> dict[str, Any]:
         return {
             "model_path": str(self.path.resolve()),
-            "decoding": "greedy",
+            "decoding": "greedy" + (f" + sample-and-check ({self.sample_and_check} samples at {SAMPLE_TEMPERATURE})" if self.sample_and_check else ""),
             "max_new_tokens": self.max_new_tokens,
             "history_segments": self.history_segments,
             "batch_size": self.batch_size,
@@ -168,8 +190,38 @@ class ModelSystem:
             if getattr(self.processor, "findings_in_prompt", False):
                 findings = [read_findings(f) for f in split_rows.select(chunk)["findings"]]
             arrays = self._inputs(split_rows, chunk, history_table)
-            texts.extend(generate_narratives(self.model, self.processor, arrays, self.max_new_tokens, findings))
+            greedy = generate_narratives(self.model, self.processor, arrays, self.max_new_tokens, findings)
+            if self.sample_and_check:
+                greedy = self._sample_and_check(split_rows, chunk, history_table, findings, greedy, seed=start)
+            texts.extend(greedy)
             logger.info("%s: %d / %d segments narrated", self.name, len(texts), len(indices))
+        return texts
+
+    def _sample_and_check(self, split_rows, chunk: list[int], history_table, findings: list, greedy: list[str], seed: int) -> list[str]:
+        """The chunk's narratives after sample-and-check (``sample_and_check`` samples for each greedy
+        narrative that contradicts its measured findings; reproducible: seeded by the chunk's position)."""
+        import torch
+
+        from modeling_neuronarrator.report.narrators import best_of_samples
+        from modeling_neuronarrator.report.pipeline import regeneration_score
+        from modeling_neuronarrator.training.trainer import generate_narratives
+
+        k = self.sample_and_check
+        scores = [regeneration_score(text, f) for text, f in zip(greedy, findings)]
+        redo = [i for i, score in enumerate(scores) if score[0] > 0]
+        if not redo:
+            return greedy
+        repeated = [chunk[i] for i in redo for _ in range(k)]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            samples = generate_narratives(
+                self.model, self.processor, self._inputs(split_rows, repeated, history_table), self.max_new_tokens,
+                [findings[i] for i in redo for _ in range(k)], do_sample=True, temperature=SAMPLE_TEMPERATURE, top_k=0, top_p=1.0,
+            )  # fmt: skip
+        texts = list(greedy)
+        for i, best in best_of_samples(samples, redo, [findings[i] for i in redo], k, regeneration_score).items():
+            if regeneration_score(best, findings[i]) < scores[i]:
+                texts[i] = best
         return texts
 
     def pooled_embeddings(self, split_rows, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -395,3 +395,55 @@ def test_predictions_of_a_model_are_a_model_row(corpus, test_rows, tmp_path):
     record = json.loads((out / "neuronarrator-default__neurocorpus__test.json").read_text())
     assert record["system"]["kind"] == "model" and record["dataset"]["role"] == "test"
     assert record["per_row"]["ids"] == list(test_rows["id"]) and set(record["per_row"]["correct"]) >= {"dominant_band", "abnormal"}
+
+
+def test_model_system_sample_and_check_narrates_again_only_what_contradicts(corpus, test_rows, tmp_path, monkeypatch):
+    """``evaluate --sample-and-check N``: greedy narratives that contradict their row's measured
+    findings are narrated again (N sampled candidates each, from the rows' own inputs) and the best
+    replaces them when it contradicts less; the system is named and described as such."""
+    import dataclasses
+
+    import model_fixtures
+
+    from dataset_builder import describe
+    from dataset_builder.agreement import read_findings
+    from modeling_neuronarrator.training import trainer
+    from neuronarrator_eval.model_system import ModelSystem
+
+    config = model_fixtures.tiny_config(findings_in_prompt=True)
+    folder = tmp_path / "grounded"
+    model_fixtures.tiny_model(config).save_pretrained(folder)
+    model_fixtures.tiny_processor(config).save_pretrained(folder)
+    with pytest.raises(ValueError, match="needs a findings-conditioned model"):
+        ModelSystem(tiny_model_dir_of(tmp_path), sample_and_check=2)
+    system = ModelSystem(folder, batch_size=4, max_new_tokens=8, sample_and_check=2)
+    assert system.name == "neuronarrator-grounded-sample-and-check2"
+    assert system.settings()["decoding"] == "greedy + sample-and-check (2 samples at 0.7)"
+
+    def wrong(findings):
+        return describe(dataclasses.replace(findings, dominant_band="beta", dominant_frequency_hz=25.0, posterior_dominant_rhythm_hz=None), seed=1)
+
+    calls = []
+
+    def narrate(model, processor, arrays, max_new_tokens, findings=None, **kwargs):
+        calls.append((len(findings), kwargs.get("do_sample", False)))
+        if not kwargs.get("do_sample"):
+            return [describe(f, seed=0) if i % 2 == 0 else wrong(f) for i, f in enumerate(findings)]
+        return [wrong(f) if j % 2 == 0 else describe(f, seed=2) for j, f in enumerate(findings)]  # the second sample is right
+
+    monkeypatch.setattr(trainer, "generate_narratives", narrate)
+    indices = list(range(4))
+    texts = system.predict(test_rows, indices)
+    findings = [read_findings(f) for f in test_rows.select(indices)["findings"]]
+    assert texts == [describe(findings[0], seed=0), describe(findings[1], seed=2), describe(findings[2], seed=0), describe(findings[3], seed=2)]
+    assert calls == [(4, False), (4, True)]  # rows 1 and 3 narrated again, 2 samples each
+
+
+def tiny_model_dir_of(tmp_path):
+    """A saved tiny model that is not findings-conditioned."""
+    import model_fixtures
+
+    folder = tmp_path / "plain"
+    model_fixtures.tiny_model().save_pretrained(folder)
+    model_fixtures.tiny_processor().save_pretrained(folder)
+    return folder

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..findings_neuronarrator import DEFAULT_HISTORY_LENGTH
 
-__all__ = ["ModelNarrator", "Narrator", "TemplateNarrator", "default_model_path", "load_narrator"]
+__all__ = ["ModelNarrator", "Narrator", "TemplateNarrator", "best_of_samples", "default_model_path", "load_narrator"]
 
 logger = logging.getLogger(__name__)
 
@@ -220,11 +220,21 @@ class ModelNarrator:
                 max_new_tokens=self.max_new_tokens, findings=[findings[r] for r in rows for _ in range(num_candidates)],
                 do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0,
             )  # fmt: skip
-        best: dict[int, str] = {}
-        for i, row in enumerate(rows):
-            candidates = texts[i * num_candidates : (i + 1) * num_candidates]
-            best[row] = min(candidates, key=lambda text: score(text, findings[row]))
-        return best
+        return best_of_samples(texts, rows, [findings[row] for row in rows], num_candidates, score)
+
+
+def best_of_samples(
+    candidates: Sequence[str], rows: Sequence[int], findings: Sequence[Any], num_candidates: int, score: Callable[[str, Any], Any]
+) -> dict[int, str]:
+    """Sample-and-check's choice: ``candidates`` holds ``num_candidates`` consecutive samples for each
+    of ``rows`` (``findings``: theirs, in the same order); each row gets its sample with the lowest
+    ``score(text, findings)``, the earliest on ties."""
+    if len(candidates) != len(rows) * num_candidates or len(findings) != len(rows):
+        raise ValueError(f"best_of_samples: {len(candidates)} candidates and {len(findings)} findings for {len(rows)} rows x {num_candidates}")
+    return {
+        row: min(candidates[i * num_candidates : (i + 1) * num_candidates], key=lambda text: score(text, findings[i]))
+        for i, row in enumerate(rows)
+    }
 
 
 def _segment_indices(segments: Mapping[str, Any], n: int) -> list[int]:

@@ -186,6 +186,7 @@ def sample_and_check_heldout(
     from transformers import AutoModelForCausalLM, AutoProcessor
 
     from ..findings_neuronarrator import Findings
+    from ..report.narrators import best_of_samples
     from ..report.pipeline import regeneration_score
     from .data import SegmentCollator, TopomapComputer, parse_json_field
     from .trainer import generate_narratives
@@ -215,8 +216,7 @@ def sample_and_check_heldout(
                 model, processor, collate.arrays(examples), 160, [measured[i] for i in chunk for _ in range(num_candidates)]
                 if processor.findings_in_prompt else None, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
             )  # fmt: skip
-            for j, row in enumerate(chunk):
-                best = min(texts[j * num_candidates : (j + 1) * num_candidates], key=lambda text: regeneration_score(text, findings[row]))
+            for row, best in best_of_samples(texts, chunk, [findings[r] for r in chunk], num_candidates, regeneration_score).items():
                 if regeneration_score(best, findings[row]) < scores[row]:
                     narratives[row], regenerated = best, regenerated + 1
             logger.info("sample-and-check: %d / %d flagged rows narrated again", min(lo + batch_size, len(rows)), len(rows))

@@ -35,7 +35,9 @@ def load_corpus(corpus_dir: str | os.PathLike, split: Optional[str] = None, *, s
     # its configs by the card alone, not by the files, so a corpus rebuilt in its folder, or another
     # in a folder of the same name, loaded the first one's cached rows. Explicit files put their
     # modification times in the cache key.
-    data_files = {name: [path.as_posix() for path in paths] for name, paths in corpus_shards(corpus_dir).items()}
+    # Absolute: datasets resolves relative data_files against the dataset folder, so a relative
+    # corpus_dir ("corpus/x") would be joined twice ("corpus/x/corpus/x/data/...").
+    data_files = {name: [path.resolve().as_posix() for path in paths] for name, paths in corpus_shards(corpus_dir).items()}
     return with_current_columns(
         datasets.load_dataset(os.fspath(corpus_dir), split=split, streaming=streaming, data_files=data_files or None)
     )

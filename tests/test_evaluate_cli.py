@@ -447,3 +447,15 @@ def tiny_model_dir_of(tmp_path):
     model_fixtures.tiny_model().save_pretrained(folder)
     model_fixtures.tiny_processor().save_pretrained(folder)
     return folder
+
+
+def test_a_corpus_given_by_a_relative_path_loads(corpus, test_rows, monkeypatch):
+    """`--corpus corpus/x` as the README writes it: datasets resolves relative data files against the
+    dataset folder, so the shards are passed absolute (they were joined twice: corpus/x/corpus/x/data)."""
+    import os
+
+    monkeypatch.chdir(corpus.parent.parent)
+    relative = os.path.relpath(corpus)
+    assert not os.path.isabs(relative) and os.sep in relative
+    rows = load_split(relative, "test")
+    assert rows["id"] == test_rows["id"]

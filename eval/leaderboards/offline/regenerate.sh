@@ -26,5 +26,8 @@ for board in VAL TEST; do
   $EVAL --predictions "$PRED/${role}_model.jsonl" --system-name neuronarrator-default_model --system-kind model --baselines none "${args[@]}"
   $EVAL --predictions "$PRED/${role}_blind_trained.jsonl" --system-name blind-model --system-kind baseline --baselines none "${args[@]}"
   $EVAL --model "$PAPER" --system-name paper-config-no-findings --baselines none --batch-size 32 "${args[@]}"
+  # The default as strict mode (the Space's) leaves it before its repair (stop 31): greedy narratives
+  # that contradict their measured findings narrated again with 4 samples.
+  $EVAL --sample-and-check 4 --system-name neuronarrator-default_model-sample-and-check --baselines none --batch-size 32 "${args[@]}"
 done
 python -m modeling_neuronarrator.cli leaderboard "$RESULTS" -o eval/leaderboards/offline/leaderboard.md --system neuronarrator-default_model

@@ -34,6 +34,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     CHANGE_WINDOW_SEGMENTS,
     EVENT_KINDS,
     FINDING_TARGETS,
+    NO_PDR_STATES,
     NOT_ASSESSABLE,
     REGIONS,
     SLOWING_KINDS,
@@ -240,6 +241,13 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "No clear posterior dominant rhythm is identified.",
             "A posterior dominant rhythm is not seen.",
             "There is no well-defined posterior dominant rhythm.",
+        ),
+        # N1-N3 and REM have no PDR (findings NO_PDR_STATES): its absence is expected, not a finding,
+        # and a reader should not take it for the absent PDR of an awake record.
+        "absent_in_sleep": (
+            "As expected in {stage} sleep, there is no posterior dominant rhythm.",
+            "There is no posterior dominant rhythm, as expected in {stage} sleep.",
+            "The posterior dominant rhythm of wakefulness is absent in {stage} sleep.",
         ),
     },
     "distribution": {
@@ -645,12 +653,21 @@ def _background_sentences(fields: dict[str, Any], pick: _Pick) -> list[str]:
     return [
         pick("state", "sleep", stage=state) if state in _SLEEP_STAGE_STATES else pick("state", state),
         background,
-        pick("pdr", "present", pdr=f"{fields['pdr_hz']:.1f}") if fields["pdr"] == "present" else pick("pdr", "absent"),
+        _pdr_sentence(fields, pick),
         pick("distribution", "not_assessable")
         if fields["predominant_region"] == NOT_ASSESSABLE
         else pick("distribution", "main", region=fields["predominant_region"]),
         pick("amplitude", "main", ampcat=fields["amplitude_category"], amp=str(fields["amplitude_uv"])),
     ]
+
+
+def _pdr_sentence(fields: dict[str, Any], pick: _Pick) -> str:
+    """The PDR sentence: its frequency, its absence, or in a sleep stage (which has none) that its absence is expected."""
+    if fields["pdr"] == "present":
+        return pick("pdr", "present", pdr=f"{fields['pdr_hz']:.1f}")
+    if fields["state"] in NO_PDR_STATES:
+        return pick("pdr", "absent_in_sleep", stage=fields["state"])
+    return pick("pdr", "absent")
 
 
 def _asymmetry_and_slowing_sentences(fields: dict[str, Any], pick: _Pick) -> list[str]:
@@ -833,6 +850,7 @@ def _register_parsers() -> None:
         ("focal_coverage", "not_assessable"): {"focal_slowing": NOT_ASSESSABLE},
         ("pdr", "present"): {"pdr": "present"},
         ("pdr", "absent"): {"pdr": "absent"},
+        ("pdr", "absent_in_sleep"): {"pdr": "absent"},
         ("asymmetry", "none"): {"asymmetry_side": "none"},
         ("slowing", "none"): {"slowing_kind": "none"},
         ("slowing", "generalized"): {"slowing_kind": "generalized"},

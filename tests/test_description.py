@@ -464,3 +464,17 @@ def test_change_wording_names_the_window_actually_compared():
     assert f"{CHANGE_WINDOW_SEGMENTS * 10} s" in five and "50 s" not in five
     assert "20 s" in two
     assert parse(five)["change"] == ("faster",)
+
+
+def test_a_sleep_stage_says_its_missing_pdr_is_expected():
+    """N1-N3 and REM have no PDR (findings.NO_PDR_STATES): the writer says its absence is expected there,
+    so a reader does not take it for the absent PDR of an awake record; parse reads it as absent."""
+    base = random_findings(random.Random(3), with_labels=False)
+    for state in ("N1", "N2", "N3", "REM"):
+        findings = Findings.from_dict({**base.to_dict(), "state": state, "posterior_dominant_rhythm_hz": None})
+        for seed in range(6):
+            text = describe(findings, seed=seed)
+            assert f"{state} sleep" in text and ("expected in" in text or "of wakefulness is absent" in text), text
+            assert parse(text)["pdr"] == "absent" and parse(text)["state"] == state
+    awake = Findings.from_dict({**base.to_dict(), "state": "awake", "posterior_dominant_rhythm_hz": None})
+    assert all("expected" not in describe(awake, seed=seed) for seed in range(6))

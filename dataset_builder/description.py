@@ -313,6 +313,18 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "Generalized slowing is not seen.",
             "The background shows no generalized slowing.",
         ),
+        # In a sleep stage diffuse slow activity is physiological, never "slowing" (findings
+        # apply_state): the sentence says whose slow waves they are instead of denying a slowing.
+        "none_in_sleep": (
+            "There is no focal slowing; the slow activity is that of {stage} sleep.",
+            "Apart from the slow activity of {stage} sleep, no slowing is seen.",
+            "No focal slowing is seen, and the slow waves are those of {stage} sleep.",
+        ),
+        "none_generalized_only_in_sleep": (
+            "The slow activity is that of {stage} sleep.",
+            "Slow waves are those of {stage} sleep.",
+            "The slow activity belongs to {stage} sleep.",
+        ),
     },
     "focal_coverage": {
         "not_assessable": (
@@ -680,9 +692,13 @@ def _asymmetry_and_slowing_sentences(fields: dict[str, Any], pick: _Pick) -> lis
     else:
         sentences.append(pick("asymmetry", "side", side=fields["asymmetry_side"]))
     kind = fields["slowing_kind"]
+    in_sleep = fields["state"] in _SLEEP_STAGE_STATES and kind == "none"
     if fields["focal_slowing"] == NOT_ASSESSABLE:
-        sentences.append(pick("slowing", "none_generalized_only"))
+        sentences.append(pick("slowing", "none_generalized_only_in_sleep", stage=fields["state"]) if in_sleep
+                         else pick("slowing", "none_generalized_only"))  # fmt: skip
         sentences.append(pick("focal_coverage", "not_assessable"))
+    elif in_sleep:
+        sentences.append(pick("slowing", "none_in_sleep", stage=fields["state"]))
     elif kind != "focal":
         sentences.append(pick("slowing", kind))
     elif fields["slowing_side"] is None and fields["slowing_region"] is None:
@@ -847,6 +863,8 @@ def _register_parsers() -> None:
         ("distribution", "not_assessable"): {"predominant_region": NOT_ASSESSABLE},
         ("asymmetry", "not_assessable"): {"asymmetry_side": NOT_ASSESSABLE},
         ("slowing", "none_generalized_only"): {"slowing_kind": "none"},
+        ("slowing", "none_generalized_only_in_sleep"): {"slowing_kind": "none"},
+        ("slowing", "none_in_sleep"): {"slowing_kind": "none"},
         ("focal_coverage", "not_assessable"): {"focal_slowing": NOT_ASSESSABLE},
         ("pdr", "present"): {"pdr": "present"},
         ("pdr", "absent"): {"pdr": "absent"},

@@ -478,3 +478,19 @@ def test_a_sleep_stage_says_its_missing_pdr_is_expected():
             assert parse(text)["pdr"] == "absent" and parse(text)["state"] == state
     awake = Findings.from_dict({**base.to_dict(), "state": "awake", "posterior_dominant_rhythm_hz": None})
     assert all("expected" not in describe(awake, seed=seed) for seed in range(6))
+
+
+def test_a_sleep_stage_never_denies_a_generalized_slowing():
+    """Diffuse slow activity is physiological in sleep (never "slowing"): with no focal slowing, a sleep
+    stage's narrative says whose slow waves they are; "generalized slowing" appears only awake."""
+    base = random_findings(random.Random(5), with_labels=False)
+    for state in ("N1", "N2", "N3", "REM"):
+        for assessable in (True, False):
+            findings = Findings.from_dict({**base.to_dict(), "state": state, "slowing": {"kind": "none", "focal_assessable": assessable}})
+            for seed in range(6):
+                text = describe(findings, seed=seed)
+                assert "generalized slowing" not in text.lower() and f"{state} sleep" in text, text
+                assert "slow activity" in text.lower() or "slow waves" in text.lower(), text
+                assert parse(text) == findings_to_fields(findings)
+    awake = Findings.from_dict({**base.to_dict(), "state": "awake", "slowing": {"kind": "none", "focal_assessable": False}})
+    assert any("generalized slowing" in describe(awake, seed=seed).lower() for seed in range(6))

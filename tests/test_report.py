@@ -110,7 +110,13 @@ def test_summary_states_the_pdr_over_the_segments_not_scored_as_sleep():
     assert summary.background["pdr_fraction"] == pytest.approx(3 / 4) and summary.background["pdr_segments_possible"] == 4
     assert "A posterior dominant rhythm of 10.0 Hz is present in 75% of the 4 segments not scored as sleep (N1-N3, REM)." in summary.paragraph
     only_sleep = summarize_recording(asleep, np.arange(12) * 10.0)
-    assert "Every segment is scored as sleep (N1-N3, REM), so the posterior dominant rhythm, a rhythm of wakefulness, is not assessed." in only_sleep.paragraph
+    assert "Every segment is scored as sleep (N1-N3, REM); the most common spectral peak is delta activity at a median 2.0 Hz (100% of them)" in only_sleep.paragraph
+    assert "The posterior dominant rhythm, a rhythm of wakefulness, is therefore not assessed." in only_sleep.paragraph
+    # A record with both: the waking background first, sleep's spectral peaks apart.
+    assert summary.background["scope"] == "not_sleep" and summary.background["scope_segments"] == 4
+    assert summary.background["dominant_band"] == "alpha" and summary.background["sleep"]["dominant_band"] == "delta"
+    assert "In the 4 segments not scored as sleep, the most common dominant rhythm is alpha activity at a median 10.0 Hz (100% of them)" in summary.paragraph
+    assert "In the 12 segments scored as sleep (N1-N3, REM), the most common spectral peak is delta activity at a median 2.0 Hz (100% of them)." in summary.paragraph
     no_pdr = summarize_recording(awake[3:] * 2, np.arange(2) * 10.0)
     assert "No posterior dominant rhythm is identified in the 2 segments not scored as sleep (N1-N3, REM)." in no_pdr.paragraph
 

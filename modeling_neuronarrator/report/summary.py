@@ -345,7 +345,7 @@ def summarize_recording(
     starts = np.asarray(segment_start_s, dtype=float)
     ends = starts + float(segment_seconds)
     analysed_s = float(n * segment_seconds)
-    background = _background(findings)
+    background = _vigilance_background(findings)
     recurring = _recurring(findings, starts)
     artifacts = _artifact_stats(findings, starts)
     state_changes = _state_changes(findings, starts)
@@ -369,6 +369,27 @@ def summarize_recording(
         states=states,
         events=events,
     )
+
+
+def _vigilance_background(findings: Sequence[Findings]) -> dict:
+    """The background of the waking record apart from sleep's (ACNS guideline 7, 2016, describes the
+    waking background; N1-N3 and REM have their own slow waves and spectral peaks): the background
+    fields are those of the segments not scored as sleep, ``sleep`` those of the segments scored as
+    sleep (None when there are none), ``scope`` says which segments the top-level fields describe
+    ("not_sleep" or, when every segment is scored as sleep, "sleep"), and the amplitude is the whole
+    recording's."""
+    sleep = [f for f in findings if f.state in NO_PDR_STATES]
+    waking = [f for f in findings if f.state not in NO_PDR_STATES]
+    background = _background(waking or sleep)
+    overall = _background(findings)
+    background.update(
+        scope="not_sleep" if waking else "sleep", scope_segments=len(waking or sleep),
+        median_amplitude_uv=overall["median_amplitude_uv"], amplitude_range_uv=overall["amplitude_range_uv"],
+        sleep=_background(sleep) if sleep and waking else None,
+    )  # fmt: skip
+    if not waking:
+        background["pdr_segments_possible"], background["pdr_fraction"], background["pdr_hz"] = 0, 0.0, None
+    return background
 
 
 def _background(findings: Sequence[Findings]) -> dict:
@@ -484,6 +505,19 @@ def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_se
     return " ".join([state, event_sentence, paragraph])
 
 
+def _sleep_sentence(sleep: dict, n_waking: int, n: int) -> str:
+    """Sleep's spectral peaks, apart from the waking background (a posterior alpha-band peak in N2 is
+    not the waking record's rhythm)."""
+    n_sleep = n - n_waking
+    if sleep["dominant_band_basis"] == "power":
+        text = f"In the {n_sleep} segments scored as sleep (N1-N3, REM), no spectral peak stands out; most power is in {sleep['dominant_band']} activity"
+    else:
+        text = f"In the {n_sleep} segments scored as sleep (N1-N3, REM), the most common spectral peak is {sleep['dominant_band']} activity"
+        if sleep["median_frequency_hz"] is not None:
+            text += f" at a median {sleep['median_frequency_hz']:.1f} Hz"
+    return text + f" ({_percent(sleep['dominant_band_fraction'])} of them)."
+
+
 def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts, state_changes, labels, max_changes, n_episodes) -> str:
     sentences = [f"{format_time(analysed_s)} of EEG were analysed in {n} segments of {segment_seconds:g} s."]
     bg = background
@@ -491,30 +525,42 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
     # A segment's dominant band is that of its highest peak above the 1/f background (of most power
     # only where no rhythm stands out): it names the rhythm, not what holds the power.
     by_power = bg["dominant_band_basis"] == "power"
-    if by_power:
-        sentence = f"No segment has a dominant rhythm; most power is in {bg['dominant_band']} activity"
+    scope = bg.get("scope", "all")
+    if scope == "not_sleep" and bg.get("sleep"):
+        prefix = f"In the {bg['scope_segments']} segments not scored as sleep, "
+    elif scope == "sleep":
+        prefix = "Every segment is scored as sleep (N1-N3, REM); "
     else:
-        sentence = f"The most common dominant rhythm is {bg['dominant_band']} activity"
+        prefix = ""
+    peak = "spectral peak" if scope == "sleep" else "dominant rhythm"
+    if by_power:
+        sentence = f"No segment has a {peak}; most power is in {bg['dominant_band']} activity"
+    else:
+        sentence = f"The most common {peak} is {bg['dominant_band']} activity"
+    sentence = prefix + (sentence[0].lower() + sentence[1:] if prefix else sentence)
     if bg["median_frequency_hz"] is not None:
         sentence += f" at a median {bg['median_frequency_hz']:.1f} Hz"
-    sentence += f" ({_percent(bg['dominant_band_fraction'])} of segments)"
+    sentence += f" ({_percent(bg['dominant_band_fraction'])} of {'them' if prefix else 'segments'})"
     if bg["predominant_region"] != NOT_ASSESSABLE:
         sentence += f", maximal over the {bg['predominant_region']} region"
     others = [f"{band} {_percent(frac)}" for band, frac in bg["band_fractions"].items() if band != bg["dominant_band"] and frac >= 0.05]
     if others:
         sentence += f"; in other segments {'it is in' if by_power else 'it is'} {', '.join(others)}"
     sentences.append(sentence + ".")
+    which = "of those segments " if prefix else ""
     if high - low >= 0.5:
-        sentences.append(f"The dominant frequency ranges from {low:.1f} to {high:.1f} Hz (10th-90th percentile).")
+        sentences.append(f"The dominant frequency {which}ranges from {low:.1f} to {high:.1f} Hz (10th-90th percentile).")
     if bg["no_rhythm_fraction"] >= 0.05 and not by_power:
-        sentences.append(f"No dominant rhythm stands above the 1/f background in {_percent(bg['no_rhythm_fraction'])} of segments.")
+        sentences.append(f"No dominant rhythm stands above the 1/f background in {_percent(bg['no_rhythm_fraction'])} of {'them' if prefix else 'segments'}.")
     if bg["pdr_segments_possible"] == 0:
-        sentences.append("Every segment is scored as sleep (N1-N3, REM), so the posterior dominant rhythm, a rhythm of wakefulness, is not assessed.")
+        sentences.append("The posterior dominant rhythm, a rhythm of wakefulness, is therefore not assessed.")
     elif bg["pdr_hz"] is not None:
         sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of the "
                          f"{bg['pdr_segments_possible']} segments not scored as sleep (N1-N3, REM).")
     else:
         sentences.append(f"No posterior dominant rhythm is identified in the {bg['pdr_segments_possible']} segments not scored as sleep (N1-N3, REM).")
+    if bg.get("sleep"):
+        sentences.append(_sleep_sentence(bg["sleep"], bg["scope_segments"], n))
     amp_low, amp_high = bg["amplitude_range_uv"]
     sentences.append(f"Median amplitude is {bg['median_amplitude_uv']} µV (10th-90th percentile {amp_low}-{amp_high} µV).")
 

@@ -203,26 +203,23 @@ class ModelSystem:
         import torch
 
         from modeling_neuronarrator.report.narrators import best_of_samples
-        from modeling_neuronarrator.report.pipeline import regeneration_score
+        from modeling_neuronarrator.report.pipeline import regeneration_score, sample_and_check
         from modeling_neuronarrator.training.trainer import generate_narratives
 
         k = self.sample_and_check
-        scores = [regeneration_score(text, f) for text, f in zip(greedy, findings)]
-        redo = [i for i, score in enumerate(scores) if score[0] > 0]
-        if not redo:
-            return greedy
-        repeated = [chunk[i] for i in redo for _ in range(k)]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            samples = generate_narratives(
-                self.model, self.processor, self._inputs(split_rows, repeated, history_table), self.max_new_tokens,
-                [findings[i] for i in redo for _ in range(k)], do_sample=True, temperature=SAMPLE_TEMPERATURE, top_k=0, top_p=1.0,
-            )  # fmt: skip
-        texts = list(greedy)
-        for i, best in best_of_samples(samples, redo, [findings[i] for i in redo], k, regeneration_score).items():
-            if regeneration_score(best, findings[i]) < scores[i]:
-                texts[i] = best
-        return texts
+
+        def best_samples(redo: list[int]) -> dict[int, str]:
+            repeated = [chunk[i] for i in redo for _ in range(k)]
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                samples = generate_narratives(
+                    self.model, self.processor, self._inputs(split_rows, repeated, history_table), self.max_new_tokens,
+                    [findings[i] for i in redo for _ in range(k)], do_sample=True, temperature=SAMPLE_TEMPERATURE, top_k=0, top_p=1.0,
+                )  # fmt: skip
+            return best_of_samples(samples, redo, [findings[i] for i in redo], k, regeneration_score)
+
+        _, better = sample_and_check(greedy, findings, best_samples)
+        return [better.get(i, text) for i, text in enumerate(greedy)]
 
     def pooled_embeddings(self, split_rows, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Grounding-space embeddings ``(n, grounding_dim)`` of the EEG and of the topomaps of the rows."""

@@ -13,7 +13,7 @@ import datetime
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from .narrators import Narrator
 from .repair import repair_narrative
 from .summary import RecordingSummary, format_time, summarize_recording
 
-__all__ = ["RecordingReport", "SegmentReport", "SelectedSegment", "narrate_recording", "regenerate_contradicted", "regeneration_score"]
+__all__ = ["RecordingReport", "SegmentReport", "SelectedSegment", "narrate_recording", "regenerate_contradicted", "regeneration_score", "sample_and_check"]
 
 logger = logging.getLogger(__name__)
 
@@ -385,14 +385,34 @@ def regeneration_score(narrative: str, findings: Findings) -> tuple[int, int]:
     return wrong, sum(1 for i in issues if i.kind == "omitted")
 
 
+def sample_and_check(
+    narratives: Sequence[str], findings: Sequence[Findings], best_samples: Callable[[list[int]], dict[int, str]]
+) -> tuple[list[int], dict[int, str]]:
+    """Sample-and-check, whoever samples: the positions of ``narratives`` that contradict their
+    measured findings (``regeneration_score``'s first count above 0) are handed to ``best_samples``,
+    which narrates them again and returns its best sample per position (``ModelNarrator.regenerate``,
+    or ``narrators.best_of_samples`` over a model's samples); a sample is kept only where it scores
+    lower than the narrative it would replace.
+
+    Returns:
+        The contradicting positions, and ``{position: replacement}`` for those a sample improves.
+    """
+    scores = [regeneration_score(text, f) for text, f in zip(narratives, findings)]
+    rows = [i for i, score in enumerate(scores) if score[0] > 0]
+    if not rows:
+        return rows, {}
+    best = best_samples(rows)
+    return rows, {row: text for row, text in best.items() if regeneration_score(text, findings[row]) < scores[row]}
+
+
 def regenerate_contradicted(
     narrator: Narrator, narratives: list[str], findings: list[Findings], num_candidates: int = 4, seed: int = 0
 ) -> dict[int, tuple[str, list[str]]]:
     """Sample-and-check (strict mode's first remedy): each narrative of the chunk just narrated that
-    contradicts its measured findings (``regeneration_score``'s first count above 0) is narrated again by the narrator
-    (``num_candidates`` samples, ``ModelNarrator.regenerate``); the best sample replaces it in
-    ``narratives`` when it contradicts less. A narrator that cannot regenerate (the template writer,
-    consistent by construction) is left alone.
+    contradicts its measured findings is narrated again by the narrator (``num_candidates`` samples,
+    ``ModelNarrator.regenerate``); the best sample replaces it in ``narratives`` when it contradicts
+    less (``sample_and_check``). A narrator that cannot regenerate (the template writer, consistent
+    by construction) is left alone.
 
     Returns:
         ``{position in the chunk: (the replaced greedy narrative, its flagged fields)}``.
@@ -400,16 +420,14 @@ def regenerate_contradicted(
     regenerate = getattr(narrator, "regenerate", None)
     if regenerate is None:
         return {}
-    scores = [regeneration_score(text, f) for text, f in zip(narratives, findings)]
-    rows = [i for i, score in enumerate(scores) if score[0] > 0]
-    if not rows:
-        return {}
+    rows, better = sample_and_check(
+        narratives, findings, lambda rows: regenerate(rows, regeneration_score, num_candidates=num_candidates, seed=seed)
+    )
     drafts: dict[int, tuple[str, list[str]]] = {}
-    for row, text in regenerate(rows, regeneration_score, num_candidates=num_candidates, seed=seed).items():
-        if regeneration_score(text, findings[row]) < scores[row]:
-            fields = sorted({i.field for i in check_consistency(narratives[row], findings[row]) if i.kind != "omitted"})
-            drafts[row] = (narratives[row], fields)
-            narratives[row] = text
+    for row, text in better.items():
+        fields = sorted({i.field for i in check_consistency(narratives[row], findings[row]) if i.kind != "omitted"})
+        drafts[row] = (narratives[row], fields)
+        narratives[row] = text
     logger.debug("sample-and-check: %d of %d contradicting narratives replaced", len(drafts), len(rows))
     return drafts
 

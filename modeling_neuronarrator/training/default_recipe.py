@@ -187,11 +187,9 @@ def sample_and_check_heldout(
 
     from ..findings_neuronarrator import Findings
     from ..report.narrators import best_of_samples
-    from ..report.pipeline import regeneration_score
-    from .data import SegmentCollator, TopomapComputer, parse_json_field
+    from ..report.pipeline import regeneration_score, sample_and_check
+    from .data import SegmentCollator, TopomapComputer, build_datasets, parse_json_field
     from .trainer import generate_narratives
-
-    from .data import build_datasets
 
     model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
     processor = AutoProcessor.from_pretrained(str(model_dir))
@@ -204,25 +202,29 @@ def sample_and_check_heldout(
     measured = [parse_json_field(f) for f in dataset.column("findings")[:n]]
     findings = [Findings.from_dict(f) for f in measured]
     narratives = list(greedy["narratives"])
-    scores = [regeneration_score(text, f) for text, f in zip(narratives, findings)]
-    rows = [i for i, score in enumerate(scores) if score[0] > 0]
-    started, regenerated = time.perf_counter(), 0
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for lo in range(0, len(rows), batch_size):
-            chunk = rows[lo : lo + batch_size]
-            examples = [dataset[i] for i in chunk for _ in range(num_candidates)]
-            texts = generate_narratives(
-                model, processor, collate.arrays(examples), 160, [measured[i] for i in chunk for _ in range(num_candidates)]
-                if processor.findings_in_prompt else None, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-            )  # fmt: skip
-            for row, best in best_of_samples(texts, chunk, [findings[r] for r in chunk], num_candidates, regeneration_score).items():
-                if regeneration_score(best, findings[row]) < scores[row]:
-                    narratives[row], regenerated = best, regenerated + 1
-            logger.info("sample-and-check: %d / %d flagged rows narrated again", min(lo + batch_size, len(rows)), len(rows))
+
+    def best_samples(rows: list[int]) -> dict[int, str]:
+        best: dict[int, str] = {}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for lo in range(0, len(rows), batch_size):
+                chunk = rows[lo : lo + batch_size]
+                examples = [dataset[i] for i in chunk for _ in range(num_candidates)]
+                texts = generate_narratives(
+                    model, processor, collate.arrays(examples), 160, [measured[i] for i in chunk for _ in range(num_candidates)]
+                    if processor.findings_in_prompt else None, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+                )  # fmt: skip
+                best.update(best_of_samples(texts, chunk, [findings[r] for r in chunk], num_candidates, regeneration_score))
+                logger.info("sample-and-check: %d / %d flagged rows narrated again", min(lo + batch_size, len(rows)), len(rows))
+        return best
+
+    started = time.perf_counter()
+    rows, better = sample_and_check(narratives, findings, best_samples)
     elapsed = time.perf_counter() - started
+    for row, text in better.items():
+        narratives[row] = text
     return {
-        "narratives": narratives, "ids": list(greedy["ids"]), "flagged": len(rows), "regenerated": regenerated,
+        "narratives": narratives, "ids": list(greedy["ids"]), "flagged": len(rows), "regenerated": len(better),
         "flagged_after": sum(1 for text, f in zip(narratives, findings) if regeneration_score(text, f)[0] > 0),
         "num_candidates": num_candidates, "temperature": temperature, "segments_per_s": round(len(rows) / elapsed, 3) if elapsed else None,
     }  # fmt: skip

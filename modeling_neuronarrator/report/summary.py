@@ -381,15 +381,20 @@ def _vigilance_background(findings: Sequence[Findings]) -> dict:
     sleep = [f for f in findings if f.state in NO_PDR_STATES]
     waking = [f for f in findings if f.state not in NO_PDR_STATES]
     background = _background(waking or sleep)
-    overall = _background(findings)
     background.update(
         scope="not_sleep" if waking else "sleep", scope_segments=len(waking or sleep),
-        median_amplitude_uv=overall["median_amplitude_uv"], amplitude_range_uv=overall["amplitude_range_uv"],
-        sleep=_background(sleep) if sleep and waking else None,
+        sleep=_background(sleep) if sleep and waking else None, **_amplitude(findings),
     )  # fmt: skip
-    if not waking:
-        background["pdr_segments_possible"], background["pdr_fraction"], background["pdr_hz"] = 0, 0.0, None
     return background
+
+
+def _amplitude(findings: Sequence[Findings]) -> dict:
+    """Median amplitude and its 10th-90th percentile range, in µV."""
+    amplitudes = np.array([f.amplitude_uv for f in findings], dtype=float)
+    return {
+        "median_amplitude_uv": round(float(np.median(amplitudes))),
+        "amplitude_range_uv": [round(float(np.percentile(amplitudes, 10))), round(float(np.percentile(amplitudes, 90)))],
+    }
 
 
 def _background(findings: Sequence[Findings]) -> dict:
@@ -406,11 +411,10 @@ def _background(findings: Sequence[Findings]) -> dict:
     regions = Counter(f.predominant_region for f in findings if f.dominant_band == main_band and f.predominant_region != NOT_ASSESSABLE)
     region = regions.most_common(1)[0][0] if regions else NOT_ASSESSABLE
     main_freqs = [f.dominant_frequency_hz for f in findings if f.dominant_band == main_band and f.dominant_frequency_hz is not None]
-    pdrs = np.array([f.posterior_dominant_rhythm_hz for f in findings if f.posterior_dominant_rhythm_hz is not None], dtype=float)
-    # The PDR is a rhythm of wakefulness (NO_PDR_STATES have none): its share is over the segments
+    # The PDR is a rhythm of wakefulness (NO_PDR_STATES have none): it is counted over the segments
     # that could carry one, not over a night of sleep.
-    could_have_pdr = sum(1 for f in findings if f.state not in NO_PDR_STATES)
-    amplitudes = np.array([f.amplitude_uv for f in findings], dtype=float)
+    could_have_pdr = [f for f in findings if f.state not in NO_PDR_STATES]
+    pdrs = np.array([f.posterior_dominant_rhythm_hz for f in could_have_pdr if f.posterior_dominant_rhythm_hz is not None], dtype=float)
     return {
         "dominant_band": main_band,
         "dominant_band_basis": "rhythm" if with_rhythm else "power",
@@ -423,10 +427,9 @@ def _background(findings: Sequence[Findings]) -> dict:
         "no_rhythm_fraction": 1.0 - freqs.size / n,
         "predominant_region": region,
         "pdr_hz": round(float(np.median(pdrs)), 1) if pdrs.size else None,
-        "pdr_fraction": pdrs.size / could_have_pdr if could_have_pdr else 0.0,
-        "pdr_segments_possible": could_have_pdr,
-        "median_amplitude_uv": round(float(np.median(amplitudes))),
-        "amplitude_range_uv": [round(float(np.percentile(amplitudes, 10))), round(float(np.percentile(amplitudes, 90)))],
+        "pdr_fraction": pdrs.size / len(could_have_pdr) if could_have_pdr else 0.0,
+        "pdr_segments_possible": len(could_have_pdr),
+        **_amplitude(findings),
     }
 
 

@@ -829,6 +829,32 @@ _PARSERS: list[tuple[str, list[re.Pattern], dict, _Converter]] = []
 _ANCHORS: dict[re.Pattern, str] = {}
 
 
+# What each sentence variant states by itself, whatever its placeholders hold (the parser adds these).
+_VARIANT_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
+    ("background", "main"): {"dominant_rhythm": "present"},
+    ("background", "no_rhythm"): {"dominant_rhythm": "absent"},
+    ("distribution", "not_assessable"): {"predominant_region": NOT_ASSESSABLE},
+    ("asymmetry", "not_assessable"): {"asymmetry_side": NOT_ASSESSABLE},
+    ("slowing", "none_generalized_only"): {"slowing_kind": "none"},
+    ("slowing", "none_generalized_only_in_sleep"): {"slowing_kind": "none"},
+    ("slowing", "none_in_sleep"): {"slowing_kind": "none"},
+    ("focal_coverage", "not_assessable"): {"focal_slowing": NOT_ASSESSABLE},
+    ("pdr", "present"): {"pdr": "present"},
+    ("pdr", "absent"): {"pdr": "absent"},
+    ("pdr", "absent_in_sleep"): {"pdr": "absent"},
+    ("asymmetry", "none"): {"asymmetry_side": "none"},
+    ("slowing", "none"): {"slowing_kind": "none"},
+    ("slowing", "generalized"): {"slowing_kind": "generalized"},
+    ("slowing", "focal_located"): {"slowing_kind": "focal"},
+    ("slowing", "focal"): {"slowing_kind": "focal"},
+    ("artifacts", "none"): {"artifacts": ()},
+    ("state", "awake"): {"state": "awake"},
+    ("state", "drowsy"): {"state": "drowsy"},
+    ("state", "not_assessed"): {"state": "not_assessed"},
+    ("events", "none"): {"events": (), "event_details": ()},
+}
+
+
 def _register_parsers() -> None:
     def numeric_fields(groups: Mapping[str, str]) -> dict:
         fields: dict[str, Any] = {}
@@ -857,35 +883,12 @@ def _register_parsers() -> None:
             fields["state"] = {state.lower(): state for state in _SLEEP_STAGE_STATES}[groups["stage"]]
         return fields
 
-    constants = {
-        ("background", "main"): {"dominant_rhythm": "present"},
-        ("background", "no_rhythm"): {"dominant_rhythm": "absent"},
-        ("distribution", "not_assessable"): {"predominant_region": NOT_ASSESSABLE},
-        ("asymmetry", "not_assessable"): {"asymmetry_side": NOT_ASSESSABLE},
-        ("slowing", "none_generalized_only"): {"slowing_kind": "none"},
-        ("slowing", "none_generalized_only_in_sleep"): {"slowing_kind": "none"},
-        ("slowing", "none_in_sleep"): {"slowing_kind": "none"},
-        ("focal_coverage", "not_assessable"): {"focal_slowing": NOT_ASSESSABLE},
-        ("pdr", "present"): {"pdr": "present"},
-        ("pdr", "absent"): {"pdr": "absent"},
-        ("pdr", "absent_in_sleep"): {"pdr": "absent"},
-        ("asymmetry", "none"): {"asymmetry_side": "none"},
-        ("slowing", "none"): {"slowing_kind": "none"},
-        ("slowing", "generalized"): {"slowing_kind": "generalized"},
-        ("slowing", "focal_located"): {"slowing_kind": "focal"},
-        ("slowing", "focal"): {"slowing_kind": "focal"},
-        ("artifacts", "none"): {"artifacts": ()},
-        ("state", "awake"): {"state": "awake"},
-        ("state", "drowsy"): {"state": "drowsy"},
-        ("state", "not_assessed"): {"state": "not_assessed"},
-        ("events", "none"): {"events": (), "event_details": ()},
-    }
     for group, variants in _SENTENCES.items():
         for variant, written in variants.items():
             templates = written + _READ_ONLY_SENTENCES.get((group, variant), ())
             patterns = [_compile(t, _PLACEHOLDER_REGEX) for t in templates]
             _ANCHORS.update(zip(patterns, map(_anchor, templates)))
-            _PARSERS.append((group, patterns, constants.get((group, variant), {}), numeric_fields))
+            _PARSERS.append((group, patterns, _VARIANT_FIELDS.get((group, variant), {}), numeric_fields))
     for key, templates in _LABEL_SENTENCES.items():
         phrase_to_value = {phrase.lower(): value for value, phrase in LABEL_VOCABULARY[key].items()}
         patterns = [_compile(t, {"p": _alternation(list(phrase_to_value))}) for t in templates]
@@ -988,3 +991,105 @@ def parse(text: str) -> dict:
         fields["events"] = tuple(sorted({event.kind for event in events}))
         fields["event_details"] = tuple(sorted({event_detail(event, stated=True) for event in events}))
     return fields
+
+
+# ---------------------------------------------------------------------------------------------
+# The measured grammar: what a narrative may say about one segment without contradicting it
+
+# Placeholders the measurement does not fill: the source label's phrase (read from the EEG; its
+# alternatives are given per label key) and the change's window wording (how much history the
+# narrator was given: ``describe``'s "30 s" or "segment").
+_OPEN_WINDOW = r"(?:\d+(?:\.\d+)? s|segment)"
+
+
+def _measured_placeholder_values(fields: Mapping[str, Any]) -> dict[str, Optional[str]]:
+    """The text ``describe`` puts in each placeholder for these fields; None where the measurement
+    gives the placeholder no value (a variant that needs it would state what was not measured)."""
+
+    def hz(value: Optional[float]) -> Optional[str]:
+        return None if value is None else f"{value:.1f}"
+
+    focal = fields["slowing_kind"] == "focal" and (fields["slowing_side"] is not None or fields["slowing_region"] is not None)
+    return {
+        "freq": hz(fields["dominant_frequency_hz"]),
+        "band": fields["dominant_band"],
+        "pdr": hz(fields["pdr_hz"]),
+        "region": fields["predominant_region"] if fields["predominant_region"] in REGIONS else None,
+        "amp": str(fields["amplitude_uv"]),
+        "ampcat": fields["amplitude_category"],
+        "side": fields["asymmetry_side"] if fields["asymmetry_side"] in _SIDES else None,
+        "loc": _slowing_location(fields["slowing_side"], fields["slowing_region"]) if focal else None,
+        "stage": fields["state"] if fields["state"] in _SLEEP_STAGE_STATES else None,
+        "artifacts": _join([_ARTIFACT_PHRASES[a] for a in fields["artifacts"]]) if fields["artifacts"] else None,
+        "changes": _join([_CHANGE_PHRASES[c] for c in fields["change"]]) if fields["change"] else None,
+    }
+
+
+def _filled(template: str, values: Mapping[str, Optional[str]], open_regex: Mapping[str, str]) -> Optional[str]:
+    """Regex of the sentence ``describe`` writes from ``template``, exactly as written (case,
+    spacing, first letter capitalized), each measured placeholder holding its value and the open
+    ones their regex; None when a placeholder has no measured value."""
+    parts = re.split(r"\{(\w+)\}", template)
+    pattern = []
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            pattern.append(re.escape(_capitalize(part) if index == 0 else part))
+        elif part in open_regex:
+            pattern.append(open_regex[part])
+        elif values.get(part) is None:
+            return None
+        else:
+            pattern.append(re.escape(_capitalize(values[part]) if index == 1 and not parts[0] else values[part]))
+    return "".join(pattern)
+
+
+def measured_sentence_patterns(findings: Findings | Mapping[str, Any] | str, labels: Optional[Mapping[str, str]] = None) -> dict[str, list[str]]:
+    """Every sentence a narrative may hold about this segment without contradicting its measurement.
+
+    The writer's phrasings (current and retired) of each sentence variant that agrees with the
+    measured fields, with every measured value in the writer's form: one regex per phrasing,
+    matched against a whole sentence. The measurement leaves two things open:
+    which label phrase a source-label sentence names (labels come from the EEG), and the change
+    sentence's window wording. Label sentences are offered only for the labels the segment is
+    annotated with (as the prompt's "Annotated:" line says), events only as measured.
+    A narrative made of these sentences may leave a finding unsaid, but ``parse`` of it
+    agrees with ``findings_to_fields`` on every field it states.
+
+    Args:
+        findings: the segment's ``Findings`` (or its dict / JSON form).
+        labels: harmonized labels; defaults to ``findings.labels``.
+
+    Returns:
+        ``{sentence group: regex sources}`` (for ``re`` or ``regex``, case-sensitive: the writer's
+        own case). ``describe`` writes one sentence per group: the groups of ``_SENTENCES``
+        ("state", "background", "slowing", ...), ``"event:<i>"`` per measured event and
+        ``"label:<key>"`` per annotated label.
+    """
+    fields = findings_to_fields(findings, labels)
+    values = _measured_placeholder_values(fields)
+    open_regex = {"dur": _OPEN_WINDOW}
+    patterns: dict[str, list[str]] = {}
+    for group, variants in _SENTENCES.items():
+        for variant, written in variants.items():
+            if any(fields[name] != value for name, value in _VARIANT_FIELDS.get((group, variant), {}).items()):
+                continue
+            for template in written + _READ_ONLY_SENTENCES.get((group, variant), ()):
+                pattern = _filled(template, values, open_regex)
+                if pattern is not None:
+                    patterns.setdefault(group, []).append(pattern)
+    for index, detail in enumerate(fields["event_details"] or ()):
+        event = event_from_detail(detail)
+        event_values = {
+            "kind": _EVENT_PHRASES[event.kind],
+            "onset": f"{event.onset_s:.1f}",
+            "offset": f"{event.offset_s:.1f}",
+            "channels": _join(event.channels) if event.channels else _NO_CHANNELS,
+            "rate": None if event.frequency_hz is None else f"{event.frequency_hz:.1f}",
+        }
+        variant = "no_rate" if event.frequency_hz is None else "rate"
+        patterns[f"event:{index}"] = [_filled(template, event_values, {}) for template in _EVENT_SENTENCES[variant]]
+    for key, templates in _LABEL_SENTENCES.items():
+        if fields[key] is not None:
+            phrases = {"p": "(?:" + "|".join(map(re.escape, sorted(LABEL_VOCABULARY[key].values(), key=len, reverse=True))) + ")"}
+            patterns[f"label:{key}"] = [_filled(template, {}, phrases) for template in templates]
+    return {group: found for group, found in patterns.items() if found}

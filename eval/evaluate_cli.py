@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "its measured findings narrated again with N samples, the best kept when it contradicts less (4 in the report; "
              "default 0: greedy only)",
     )  # fmt: skip
+    parser.add_argument(
+        "--measured-grammar", action="store_true",
+        help="score the model as the report runs it by default: decoded under each row's measured grammar (every sentence one "
+             "the measured findings do not contradict; default: free greedy decoding, the model's own figures)",
+    )  # fmt: skip
     parser.add_argument("--system-name", help="name of the evaluated system in the results (default: from the model folder or predictions file)")
     parser.add_argument(
         "--system-kind", choices=("predictions", "model", "baseline"), default="predictions",
@@ -261,7 +266,7 @@ def _evaluate_model(args: argparse.Namespace, split_rows, indices, settings: dic
 
     model_path = args.model if args.model is not None else default_model_path()
     model = ModelSystem(model_path, device=args.device, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-                        sample_and_check=args.sample_and_check)  # fmt: skip
+                        sample_and_check=args.sample_and_check, measured_grammar=args.measured_grammar)  # fmt: skip
     start = time.perf_counter()
     narratives = model.predict(split_rows, indices)
     seconds = time.perf_counter() - start

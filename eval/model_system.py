@@ -57,6 +57,9 @@ class ModelSystem:
             contradicts its row's measured findings (``report.pipeline.regeneration_score``) is
             narrated again with this many samples at temperature 0.7, and the best replaces it when
             it contradicts less; 0: greedy only.
+        measured_grammar: decode under each row's measured grammar, as the report does by default
+            (``report.measured_decoding``: every sentence one the measured findings do not
+            contradict); False: free greedy decoding, the model's own figures.
     """
 
     kind = "model"
@@ -69,6 +72,7 @@ class ModelSystem:
         max_new_tokens: int = 192,
         blind: bool = False,
         sample_and_check: int = 0,
+        measured_grammar: bool = False,
     ):
         import torch
 
@@ -96,15 +100,25 @@ class ModelSystem:
                 f"--sample-and-check {sample_and_check}: it narrates again what contradicts the measured findings, so it needs a "
                 "findings-conditioned model (findings_in_prompt) run with its EEG, and a count >= 1"
             )
+        if measured_grammar and (blind or not getattr(self.processor, "findings_in_prompt", False)):
+            raise ValueError("--measured-grammar decodes each row under its measured findings: it needs a findings-conditioned model (findings_in_prompt) run with its EEG")
         self.sample_and_check = int(sample_and_check)
+        self.measured_grammar = None
+        if measured_grammar:
+            from modeling_neuronarrator.report.measured_decoding import measured_grammar as grammar_factory
+
+            self.measured_grammar = grammar_factory(self.processor.tokenizer)
         self.name = f"neuronarrator-{model_path.name}" if model_path.name else "neuronarrator"
+        if self.measured_grammar is not None:
+            self.name += "-measured-grammar"
         if self.sample_and_check:
             self.name += f"-sample-and-check{self.sample_and_check}"
 
     def settings(self) -> dict[str, Any]:
         return {
             "model_path": str(self.path.resolve()),
-            "decoding": "greedy" + (f" + sample-and-check ({self.sample_and_check} samples at {SAMPLE_TEMPERATURE})" if self.sample_and_check else ""),
+            "decoding": "greedy" + (" under the measured grammar" if self.measured_grammar is not None else "")
+            + (f" + sample-and-check ({self.sample_and_check} samples at {SAMPLE_TEMPERATURE})" if self.sample_and_check else ""),
             "max_new_tokens": self.max_new_tokens,
             "history_segments": self.history_segments,
             "batch_size": self.batch_size,
@@ -190,7 +204,7 @@ class ModelSystem:
             if getattr(self.processor, "findings_in_prompt", False):
                 findings = [read_findings(f) for f in split_rows.select(chunk)["findings"]]
             arrays = self._inputs(split_rows, chunk, history_table)
-            greedy = generate_narratives(self.model, self.processor, arrays, self.max_new_tokens, findings)
+            greedy = generate_narratives(self.model, self.processor, arrays, self.max_new_tokens, findings, findings_logits_processor=self.measured_grammar)
             if self.sample_and_check:
                 greedy = self._sample_and_check(split_rows, chunk, history_table, findings, greedy, seed=start)
             texts.extend(greedy)
@@ -215,6 +229,7 @@ class ModelSystem:
                 samples = generate_narratives(
                     self.model, self.processor, self._inputs(split_rows, repeated, history_table), self.max_new_tokens,
                     [findings[i] for i in redo for _ in range(k)], do_sample=True, temperature=SAMPLE_TEMPERATURE, top_k=0, top_p=1.0,
+                    findings_logits_processor=self.measured_grammar,
                 )  # fmt: skip
             return best_of_samples(samples, redo, [findings[i] for i in redo], k, regeneration_score)
 

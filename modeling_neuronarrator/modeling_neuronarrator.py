@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -912,6 +912,7 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         batch_size: int = 8,
         max_new_tokens: int = 160,
         findings: Sequence[Any] | None = None,
+        findings_logits_processor: Callable[..., Any] | None = None,
         **generate_kwargs,
     ) -> list[str]:
         """One greedy narrative per history window: the one inference path of the project (the
@@ -928,6 +929,10 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             max_new_tokens: length limit of each narrative.
             findings: the narrated segments' measured ``Findings``, one per window; required by a
                 findings-conditioned model (``config.findings_in_prompt``), which reads them in its prompt.
+            findings_logits_processor: ``factory(batch_findings, do_sample=...)`` -> a
+                ``LogitsProcessorList`` built for each ``generate`` call from its rows' findings
+                (e.g. the report's measured grammar, ``report.measured_decoding.measured_grammar``);
+                needs ``findings``.
 
         Returns:
             ``b`` narratives, in window order.
@@ -938,19 +943,24 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
         states = self.model.get_history_states(features.eeg_pooled, features.topomap_pooled, windows)
         current = features.select(windows[:, -1].to(features.eeg_pooled.device))
         generate_kwargs.setdefault("do_sample", False)
+        if findings_logits_processor is not None and findings is None:
+            raise ValueError("findings_logits_processor builds each batch's processors from its findings: pass findings=")
         texts: list[str] = []
         for lo in range(0, windows.shape[0], batch_size):
             rows = slice(lo, lo + batch_size)
             n = states[rows].shape[0]
             rows_findings = None if findings is None else list(findings[lo : lo + n])
             prompt = processor.prompt_inputs(n, return_tensors="pt", findings=rows_findings)
+            batch_kwargs = dict(generate_kwargs)
+            if findings_logits_processor is not None:
+                batch_kwargs["logits_processor"] = findings_logits_processor(rows_findings, do_sample=generate_kwargs["do_sample"])
             generated = self.generate(
                 input_ids=prompt["input_ids"].to(device),
                 attention_mask=prompt["attention_mask"].to(device),
                 segment_features=current.select(rows),
                 history_state=states[rows],
                 max_new_tokens=max_new_tokens,
-                **generate_kwargs,
+                **batch_kwargs,
             )
             texts.extend(processor.post_process_narratives(generated.cpu(), prompt["input_ids"].shape[1]))
         return texts

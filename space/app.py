@@ -270,7 +270,7 @@ def _narrative_author(report, segment) -> str:
         return f"template writer: strict mode rewrote the model's narrative, which contradicted {', '.join(segment.repaired_fields)}"
     if segment.draft_narrative is not None:
         return f"model, narrated again: its first narrative contradicted {', '.join(segment.draft_fields)}"
-    return "model"
+    return "model, decoded under its measurements" if report.settings.get("measured_grammar") else "model"
 
 
 def _model_texts(segment) -> list[str]:

@@ -102,7 +102,7 @@ def test_narrate_example(client, example_name):
     assert "**Strict mode:** 0 of the model's narratives contradicted the measurement" in summary  # the Space runs strict
     assert "analysed in 6 segments" in summary and "#### Timeline" in summary
     assert segment_text.startswith("#### Segment 0 · 0:00:00-0:00:10")
-    assert "**Narrative** (model):" in segment_text and "**Measured findings:**" in segment_text
+    assert "**Narrative** (model, decoded under its measurements):" in segment_text and "**Measured findings:**" in segment_text
     band_image, wave_image, topo_image = (_image(p) for p in (band, waveform, topomaps))
     # Drawn figures of their own shapes (not blanks): the band timeline is wide and low, the
     # 19-trace waveform tall, the five topomaps in one row.
@@ -122,7 +122,7 @@ def test_narrate_example(client, example_name):
 def test_segment_viewer_follows_the_slider(client, example_name):
     _, _, _, _, first_waveform, first_topomaps, _, _ = client.predict([], example_name, 0, 1, api_name="/narrate")
     waveform, topomaps, text = client.predict(3, api_name="/segment")
-    assert text.startswith("#### Segment 3 · 0:00:30-0:00:40") and "**Narrative** (model):" in text
+    assert text.startswith("#### Segment 3 · 0:00:30-0:00:40") and "**Narrative** (model, decoded under its measurements):" in text
     # Another segment's signal and maps, in figures of the same layout.
     for before, after in ((first_waveform, waveform), (first_topomaps, topomaps)):
         before, after = _image(before), _image(after)
@@ -292,8 +292,10 @@ def test_strict_mode_says_who_wrote_each_narrative(app):
         return SimpleNamespace(draft_narrative=draft, draft_fields=["slowing_side"] if draft else [],
                                original_narrative=original, repaired_fields=["amplitude_uv"] if original else [])  # fmt: skip
 
-    model = SimpleNamespace(narrator_kind="model")
+    model = SimpleNamespace(narrator_kind="model", settings={"measured_grammar": False})
     assert app._narrative_author(model, segment()) == "model" and app._model_texts(segment()) == []
+    constrained = SimpleNamespace(narrator_kind="model", settings={"measured_grammar": True})
+    assert app._narrative_author(constrained, segment()) == "model, decoded under its measurements"
     again = segment(draft="Focal slowing over the right temporal region.")
     assert app._narrative_author(model, again) == "model, narrated again: its first narrative contradicted slowing_side"
     assert app._model_texts(again) == ["*The model's first narrative:* Focal slowing over the right temporal region."]

@@ -822,7 +822,13 @@ def test_recipe_consistency_step_replaces_the_former_grounding_key(tmp_path, mon
 
     counts = {"model": "m", "recordings": {"alice/alice-01": {"source": "alice", "subject": "alice-01", "segments": 12, "flagged": 3,
                                                                "flagged_share": 0.25, "fields": {"events": 3}, "flagged_after_strict": 0}}}
-    monkeypatch.setattr(default_recipe, "consistency_on_recordings", lambda model_dir: json.loads(json.dumps(counts)))
+    runs = []
+
+    def fake_consistency(model_dir, measured_grammar=False):
+        runs.append(measured_grammar)
+        return {**json.loads(json.dumps(counts)), "measured_grammar": measured_grammar}
+
+    monkeypatch.setattr(default_recipe, "consistency_on_recordings", fake_consistency)
     config = tmp_path / "recipe.yaml"
     config.write_text(f"output_dir: {tmp_path / 'run'}\ncorpus: {tmp_path / 'corpus'}\n")
     (tmp_path / "run").mkdir()
@@ -832,7 +838,10 @@ def test_recipe_consistency_step_replaces_the_former_grounding_key(tmp_path, mon
         assert default_recipe.main(["--config", str(config), "--steps", "grounding", "--ship-to", str(tmp_path / "ship")]) == 0
     assert "step 'grounding' is now called 'consistency'" in caplog.text
     quality = json.loads(quality_path.read_text())
-    assert "grounding" not in quality and quality["consistency"] == {**counts, "training_subjects": ["alice/alice-01"]}
+    assert "grounding" not in quality
+    assert quality["consistency"] == {**counts, "measured_grammar": False, "training_subjects": ["alice/alice-01"]}
+    # the report's default decoding beside the model's free greedy one
+    assert runs == [False, True] and quality["consistency_measured_grammar"]["measured_grammar"] is True
     assert "consistency" in json.loads((tmp_path / "run" / "recipe_timings.json").read_text())
     # the card's section from either key; the current key wins over the former one
     card = default_recipe._consistency_text(default_recipe._consistency_of({"grounding": quality["consistency"]}))

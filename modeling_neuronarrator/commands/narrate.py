@@ -100,6 +100,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "contradicts least is kept), then, if it still contradicts them, rewritten to state them (the model's texts "
              "are kept beside it in the report)",
     )  # fmt: skip
+    parser.add_argument(
+        "--free-decoding", action="store_true",
+        help="let the model write any value: by default it decodes under its measurements (every sentence one the "
+             "measured findings do not contradict; it still chooses what to state and how)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary, not one line per segment")
 
@@ -256,7 +261,10 @@ def _narrator(args: argparse.Namespace):
 
     from modeling_neuronarrator.report import TemplateNarrator, load_narrator
 
-    narrator = TemplateNarrator() if args.template else load_narrator(args.model, device=args.device, batch_size=args.batch_size)
+    narrator = (
+        TemplateNarrator() if args.template
+        else load_narrator(args.model, device=args.device, batch_size=args.batch_size, measured_grammar=not args.free_decoding)
+    )  # fmt: skip
     if args.threads and narrator.kind == "model":
         import torch
 

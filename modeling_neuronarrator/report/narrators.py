@@ -116,12 +116,17 @@ class ModelNarrator:
         model_path: folder written by ``save_pretrained`` (config, safetensors weights, processor).
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...).
         batch_size: segments per ``generate`` call.
-        max_new_tokens: narrative length cap, in tokens.
+        max_new_tokens: narrative length cap, in tokens (two generalized discharges named with their
+            19 channels each take about 200).
+        measured_grammar: decode under the segment's measured grammar
+            (``measured_decoding.MeasuredGrammarLogitsProcessor``): the model chooses what to say and
+            how, but every sentence is one the measurement does not contradict. False: free
+            decoding (the consistency check still flags what contradicts).
     """
 
     kind = "model"
 
-    def __init__(self, model_path, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = 160):
+    def __init__(self, model_path, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = 256, measured_grammar: bool = True):
         import torch
 
         from .. import NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor
@@ -139,6 +144,17 @@ class ModelNarrator:
         self.history_segments = int(getattr(self.model.config, "history_length", 3))
         self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
+        self._grammar = None
+        if measured_grammar:
+            from .measured_decoding import measured_grammar as grammar_factory
+            from .measured_decoding import supports_measured_grammar
+
+            if supports_measured_grammar(self.processor.tokenizer):
+                self._grammar = grammar_factory(self.processor.tokenizer)
+            else:
+                logger.warning("%s: its tokenizer's tokens do not concatenate to the text, so the measured grammar cannot "
+                               "follow it token by token; decoding freely", model_path)  # fmt: skip
+        self.measured_grammar = self._grammar is not None
         self.name = f"NeuroNarrator model ({model_path.name or model_path})"
         self._tail: tuple[list[int], Any] | None = None  # (segment indices, SegmentFeatures) of the last K segments
         self._last: tuple[Any, Any, list] | None = None  # (SegmentFeatures, windows, findings) of the last chunk narrated
@@ -169,8 +185,9 @@ class ModelNarrator:
         with torch.no_grad():
             features, windows = self.model.encode_next_segments(*tensors(batch), previous=previous)
         texts = self.model.generate_narratives(
-            self.processor, features, windows, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens, findings=findings
-        )
+            self.processor, features, windows, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens, findings=findings,
+            findings_logits_processor=self._grammar,
+        )  # fmt: skip
         self._last = (features, windows, findings)
         tail = self.model.history_tail(features)
         if tail is not None:
@@ -218,7 +235,7 @@ class ModelNarrator:
             texts = self.model.generate_narratives(
                 self.processor, features, repeated, batch_size=self.batch_size * num_candidates,
                 max_new_tokens=self.max_new_tokens, findings=[findings[r] for r in rows for _ in range(num_candidates)],
-                do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0,
+                do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0, findings_logits_processor=self._grammar,
             )  # fmt: skip
         return best_of_samples(texts, rows, [findings[row] for row in rows], num_candidates, score)
 
@@ -245,18 +262,18 @@ def _segment_indices(segments: Mapping[str, Any], n: int) -> list[int]:
 
 
 def load_narrator(
-    model_path=None, device: str = "cpu", batch_size: int = 8, history_segments: int = DEFAULT_HISTORY_LENGTH
+    model_path=None, device: str = "cpu", batch_size: int = 8, history_segments: int = DEFAULT_HISTORY_LENGTH, measured_grammar: bool = True
 ) -> Narrator:
     """The model narrator for ``model_path`` (or the shipped default checkpoint when it exists),
-    else the template narrator.
+    else the template narrator. ``measured_grammar``: see ``ModelNarrator``.
 
     Raises:
         FileNotFoundError: ``model_path`` given but not a saved model folder.
     """
     if model_path is not None:
-        return ModelNarrator(model_path, device=device, batch_size=batch_size)
+        return ModelNarrator(model_path, device=device, batch_size=batch_size, measured_grammar=measured_grammar)
     default = default_model_path()
     if default is not None:
-        return ModelNarrator(default, device=device, batch_size=batch_size)
+        return ModelNarrator(default, device=device, batch_size=batch_size, measured_grammar=measured_grammar)
     logger.info("no trained model found at modeling_neuronarrator.DEFAULT_MODEL_PATH: narratives come from the template writer")
     return TemplateNarrator(history_segments=history_segments)

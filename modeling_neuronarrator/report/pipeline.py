@@ -363,7 +363,8 @@ def narrate_recording(
     if not builder.segments:
         raise ValueError(f"{recording_info.get('path') or 'recording'}: no complete {segment_seconds:g} s segment in the analysed window; widen --start/--end")
     settings = {"start_s": start_s, "end_s": end_s, "batch_segments": batch_segments, "history_segments": history.k,
-                "consistency": consistency or strict, "strict": strict, "device": str(getattr(narrator, "device", "cpu"))}  # fmt: skip
+                "consistency": consistency or strict, "strict": strict, "device": str(getattr(narrator, "device", "cpu")),
+                "measured_grammar": bool(getattr(narrator, "measured_grammar", False))}  # fmt: skip
     return _finish_report(builder, narrator, feature_extractor, recording_info, settings, time.perf_counter() - started, narrate_time)
 
 

@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "grounded_cpu.yaml"
-STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "sample_and_check", "consistency", "ship", "card")
+STEPS = ("corpus", "test_corpus", "stage1", "stage2", "blind", "evaluate", "measured_grammar", "sample_and_check", "consistency", "ship", "card")
 # Former step names still accepted by ``--steps`` (issue 18 renamed the narrative-vs-measurement check).
 STEP_ALIASES = {"grounding": "consistency"}
 SCENARIO_COPIES = 60  # scenario copies per offline recording (dataset_builder.augment; montage views included)
@@ -91,6 +91,7 @@ def evaluate_heldout(
     max_new_tokens: int = 160,
     limit: Optional[int] = None,
     dataset=None,
+    measured_grammar: bool = False,
 ) -> dict[str, Any]:
     """Generate narratives for the validation rows of ``config`` (or ``dataset``) and score them per field.
 
@@ -100,6 +101,8 @@ def evaluate_heldout(
         blind: zero every EEG-derived input (eeg, topomaps, history): the blind reference.
         limit: score only the first N held-out rows.
         dataset: a ``SegmentDataset`` to narrate instead of the config's held-out rows (the sealed test).
+        measured_grammar: decode under each row's measured grammar, as the report does
+            (``report.measured_decoding``); needs a findings-conditioned model.
 
     Returns:
         ``{"fields": score_fields(...), "narratives": [...], "ids": [...], "segments_per_s": float}``.
@@ -119,6 +122,13 @@ def evaluate_heldout(
     if heldout is None or not len(heldout):
         raise ValueError(f"{config.corpus}: no held-out rows to evaluate; check data.split_mode and the corpus splits")
     collate = SegmentCollator(TopomapComputer(processor.feature_extractor), blind=blind)
+    grammar = None
+    if measured_grammar:
+        if not processor.findings_in_prompt:
+            raise ValueError(f"{model_dir}: the measured grammar is built from each row's findings; this model is not findings-conditioned")
+        from ..report.measured_decoding import measured_grammar as grammar_factory
+
+        grammar = grammar_factory(processor.tokenizer)
     n = len(heldout) if limit is None else min(limit, len(heldout))
     narratives: list[str] = []
     rows: list[dict] = []
@@ -142,7 +152,7 @@ def evaluate_heldout(
         # The one inference path (each segment and history segment encoded once); a findings-conditioned model
         # reads the rows' measured findings in its prompt (the blind one too: findings in, EEG zeroed).
         findings = [parse_json_field(e["findings"]) for e in examples] if processor.findings_in_prompt else None
-        narratives += generate_narratives(model, processor, collate.arrays(examples), max_new_tokens, findings)
+        narratives += generate_narratives(model, processor, collate.arrays(examples), max_new_tokens, findings, findings_logits_processor=grammar)
         rows += [{"id": e["id"], "findings": e["findings"], "labels": e["labels"]} for e in examples]
         logger.info("evaluated %d / %d held-out segments%s", len(rows), n, " (blind)" if blind else "")
     elapsed = time.perf_counter() - started
@@ -230,7 +240,9 @@ def sample_and_check_heldout(
     }  # fmt: skip
 
 
-def consistency_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCES, batch_size: int = 32) -> dict[str, Any]:
+def consistency_on_recordings(
+    model_dir: Path, sources=TRAIN_SOURCES + TEST_SOURCES, batch_size: int = 32, measured_grammar: bool = False
+) -> dict[str, Any]:
     """The report's consistency check on every real offline recording (no scenario copy), each
     narrated whole by ``model_dir`` through ``narrate_recording``, as a user's report is: per
     recording, how many segments state something the measurement contradicts or cannot verify
@@ -243,7 +255,7 @@ def consistency_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOUR
     from ..report.narrators import ModelNarrator
     from ..report.pipeline import narrate_recording
 
-    narrator = ModelNarrator(model_dir, batch_size=batch_size)
+    narrator = ModelNarrator(model_dir, batch_size=batch_size, measured_grammar=measured_grammar)
     recordings: dict[str, Any] = {}
     for source in sources:
         reader = get_reader(source)
@@ -262,7 +274,7 @@ def consistency_on_recordings(model_dir: Path, sources=TRAIN_SOURCES + TEST_SOUR
             }  # fmt: skip
             logger.info("consistency %s/%s: %d of %d segments flagged (%d narrated again, %d rewritten, %d after --strict)", source,
                         item.recording, flagged, len(report.segments), report.n_regenerated, report.n_repaired, report.n_flagged)
-    return {"model": str(model_dir), "recordings": recordings}
+    return {"model": str(model_dir), "measured_grammar": measured_grammar, "recordings": recordings}
 
 
 def _scoring_rows(dataset) -> dict[str, dict]:
@@ -270,14 +282,16 @@ def _scoring_rows(dataset) -> dict[str, dict]:
     return {i: {"findings": f, "labels": l} for i, f, l in zip(dataset.column("id"), dataset.column("findings"), dataset.column("labels"))}
 
 
-def _evaluation(config, name: str, model_dir: Path, blind: bool, limit: Optional[int], tokens: int, dataset=None) -> dict[str, Any]:
+def _evaluation(
+    config, name: str, model_dir: Path, blind: bool, limit: Optional[int], tokens: int, dataset=None, measured_grammar: bool = False
+) -> dict[str, Any]:
     """``evaluate_heldout``, cached in ``<output_dir>/eval_<name>.json`` (deleted by ``--force``)."""
     cache = config.output_dir / f"eval_{name}.json"
     if cache.is_file():
         cached = json.loads(cache.read_text())
         if cached.get("limit") == limit and cached.get("model_dir") == str(model_dir):
             return cached
-    result = evaluate_heldout(model_dir, config, blind=blind, limit=limit, max_new_tokens=tokens, dataset=dataset)
+    result = evaluate_heldout(model_dir, config, blind=blind, limit=limit, max_new_tokens=tokens, dataset=dataset, measured_grammar=measured_grammar)
     result.update(limit=limit, model_dir=str(model_dir))
     cache.write_text(json.dumps(result, indent=2))
     return result
@@ -594,10 +608,7 @@ def _consistency_rows(consistency: dict[str, Any]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def _consistency_text(consistency: Optional[dict[str, Any]]) -> str:
-    """The card's table of the report's consistency check on the real offline recordings, per source."""
-    if not consistency:
-        return ""
+def _consistency_table(consistency: dict[str, Any]) -> str:
     lines = ["| Source | Role | Recordings | Segments | Flagged | Share (95 % CI) | Fields most often flagged | Narrated again by `--strict` | Flagged after `--strict` |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in _consistency_rows(consistency):
@@ -607,6 +618,21 @@ def _consistency_text(consistency: Optional[dict[str, Any]]) -> str:
         lines.append(f"| {row['source']} | {row['role']} | {row['recordings']} | {row['segments']} | {row['flagged']} | "
                      f"{100 * share:.1f} % [{100 * low:.1f}, {100 * high:.1f}] | {fields} | "
                      f"{'-' if row['regenerated'] is None else row['regenerated']} | {row['after_strict']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _consistency_text(consistency: Optional[dict[str, Any]], measured_grammar: Optional[dict[str, Any]] = None) -> str:
+    """The card's tables of the report's consistency check on the real offline recordings, per
+    source: the model's free greedy narratives, then (when measured) the report's default decoding."""
+    if not consistency:
+        return ""
+    grammar = "" if not measured_grammar else f"""
+The same recordings as the report narrates them by default, decoded under the measured grammar
+(section above): flagged segments are what the grammar cannot prevent (a label claim, a truncated
+narrative).
+
+{_consistency_table(measured_grammar)}
+"""
     return f"""
 ## Consistency: does the report contradict its own measurements?
 
@@ -620,10 +646,11 @@ segment again by sampling (4 samples at temperature 0.7; the sample that contrad
 measurement least replaces the greedy narrative when it contradicts less: sample-and-check, whose
 count is the "narrated again" column, "-" for runs before it existed), then rewrites what is still
 flagged to the measurement and strikes label claims the recording does not carry; the last column
-counts what is still flagged after it.
+counts what is still flagged after it. This first table is the model's free greedy decoding
+(`--free-decoding`).
 
-{chr(10).join(lines)}
-"""
+{_consistency_table(consistency)}
+{grammar}"""
 
 
 def _headline_section(quality: dict[str, Any]) -> str:
@@ -631,12 +658,12 @@ def _headline_section(quality: dict[str, Any]) -> str:
     real recordings the consistency check flags, source labels), on validation and the sealed test,
     each with its 95 % interval; "-" where this quality.json lacks it."""
 
-    def pooled(split: str, name: str) -> str:
-        block = ((quality.get("sample_and_check") or {}).get(split) or {}).get("pooled", {}).get(name)
+    def pooled(split: str, name: str, section: str = "sample_and_check") -> str:
+        block = ((quality.get(section) or {}).get(split) or {}).get("pooled", {}).get(name)
         return f"{block['accuracy']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}] ({block['pairs']} pairs)" if block else "-"
 
-    def flagged(role: str) -> str:
-        consistency = _consistency_of(quality)
+    def flagged(role: str, consistency: Optional[dict[str, Any]] = None) -> str:
+        consistency = consistency or _consistency_of(quality)
         if not consistency:
             return "-"
         rows = [r for r in _consistency_rows(consistency) if r["role"] == role]
@@ -665,8 +692,12 @@ def _headline_section(quality: dict[str, Any]) -> str:
          pooled("validation", "greedy"), pooled("sealed_test", "greedy")),
         ("... after strict mode's sample-and-check (the text still the model's)",
          pooled("validation", "sample_and_check"), pooled("sealed_test", "sample_and_check")),
+        ("... decoded under the measured grammar (the report's default; the text still the model's)",
+         pooled("validation", "measured_grammar", "measured_grammar"), pooled("sealed_test", "measured_grammar", "measured_grammar")),
         ("Segments of real recordings the consistency check flags (greedy; Wilson; target <= 5 % per source)",
          flagged("validation"), flagged("sealed test")),
+        ("... as the report runs by default (measured grammar)",
+         flagged("validation", quality.get("consistency_measured_grammar")), flagged("sealed test", quality.get("consistency_measured_grammar"))),
         ("Source-label fields stated right (Wilson)", labels(quality["model"]["subsets"]), labels((sealed.get("model") or {}).get("subsets"))),
     ]  # fmt: skip
     table = "\n".join(f"| {name} | {val} | {test} |" for name, val, test in rows)
@@ -727,6 +758,55 @@ bootstrap interval. {counts[:1].upper() + counts[1:]}.
 
 
 _SPLIT_NAMES = {"validation": "validation", "sealed_test": "sealed test"}
+
+
+def _measured_grammar_text(figures: Optional[dict[str, Any]]) -> str:
+    """The card's section on the report's default decoding (greedy under the measured grammar) over the held-out rows."""
+    if not figures:
+        return ""
+    splits = [s for s in ("validation", "sealed_test") if s in figures]
+    fields = list(figures[splits[0]]["measured_grammar"])
+    header = "| field | " + " | ".join(f"{_SPLIT_NAMES[s]}: n | greedy | measured grammar | difference (95 % CI)" for s in splits) + " |"
+    lines = [header, "|---|" + "---|---|---|---|" * len(splits)]
+    for field in fields:
+        cells = [field]
+        for split in splits:
+            block = figures[split]
+            greedy, constrained = block["greedy"].get(field), block["measured_grammar"].get(field)
+            diff = block["minus_greedy"].get(field)
+            interval = f"{diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]" if diff else ""
+            cells += [str(constrained["n"]) if constrained else "0", f"{greedy['accuracy']:.3f}" if greedy else "",
+                      f"{constrained['accuracy']:.3f}" if constrained else "", interval]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+
+    def speed(split: str) -> str:
+        rates = figures[split]["segments_per_s"]
+        return f"{rates['measured_grammar'] / rates['greedy']:.2f}x the free greedy rate" if rates.get("greedy") else "-"
+
+    counts = "; ".join(
+        f"{_SPLIT_NAMES[s]}: {figures[s]['flagged']['greedy']} of {figures[s]['rows']} free greedy narratives contradict their "
+        f"measurement or claim an unannotated label, {figures[s]['flagged']['measured_grammar']} under the grammar ({speed(s)})"
+        for s in splits
+    )
+    return f"""
+## The report's default decoding: the measured grammar
+
+The model's narratives are made of the template writer's sentences, so the sentences that do not
+contradict a segment's measurement form a small grammar: the writer's phrasings of each variant that
+agrees with the measured findings, each measured value in the writer's form, label sentences for
+the annotated keys only, each sentence group once
+(`dataset_builder.description.measured_sentence_patterns`). The report, the CLI and the Space
+decode the model greedily inside it (`report.measured_decoding.MeasuredGrammarLogitsProcessor`,
+grammar-constrained decoding): the model's best token is kept when its sentence can still end as
+one of them, else its best token that can. The model still chooses what to state and in which
+phrasing, and reads the source labels from the EEG; it can no longer write a measured value other
+than the measured one (`--free-decoding` turns this off). Here the held-out rows are scored both
+ways; the difference is grammar minus free greedy with a 95 % paired bootstrap interval. A measured
+field can still be wrong by omission (the model leaves it out), and a label field by its value.
+{counts[:1].upper() + counts[1:]}.
+
+{chr(10).join(lines)}
+"""
 
 
 def _consistency_of(quality: dict[str, Any]) -> dict[str, Any] | None:
@@ -938,7 +1018,8 @@ background with added, rule-shaped signals, easier than clinical EEG. Line noise
 the model's input and cannot be learned (the sealed SSVEP trials carry it). The numbers describe
 this toy-sized default, not the method at scale.
 """
-    return evaluation + _sample_and_check_text(quality.get("sample_and_check")) + _consistency_text(_consistency_of(quality))
+    return (evaluation + _measured_grammar_text(quality.get("measured_grammar")) + _sample_and_check_text(quality.get("sample_and_check"))
+            + _consistency_text(_consistency_of(quality), quality.get("consistency_measured_grammar")))  # fmt: skip
 
 
 def strip_auto_map(folder: Path) -> None:
@@ -1111,14 +1192,65 @@ def _step_sample_and_check(run: _RecipeRun) -> bool:
     return True
 
 
+def _step_measured_grammar(run: _RecipeRun) -> bool:
+    """The held-out figures of the report's default decoding (greedy under the measured grammar)
+    beside the model's free greedy ones, on validation and the sealed test."""
+    from dataset_builder.description import FIELD_SPECS
+
+    from ..findings_neuronarrator import Findings
+    from ..report.pipeline import regeneration_score
+    from .data import build_datasets, parse_json_field
+    from .quality import field_correctness, paired_difference_of, score_fields
+
+    quality_path = run.config.output_dir / "quality.json"
+    if not quality_path.is_file():
+        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the measured-grammar figures are added to it)")
+    quality = json.loads(quality_path.read_text())
+    model_dir, tokens = run.trained_model(), run.config.stage2.max_new_tokens
+    _, heldout = build_datasets(run.config, history=0)
+    test = _test_dataset(run.config)
+    figures: dict[str, Any] = {}
+    for split, name, dataset in (("validation", "model", heldout), ("sealed_test", "test_model", test)):
+        sealed = None if split == "validation" else test
+        greedy = _evaluation(run.config, name, model_dir, False, run.args.eval_limit, tokens, dataset=sealed)
+        grammar = _evaluation(run.config, f"{name}_measured_grammar", model_dir, False, run.args.eval_limit, tokens, dataset=sealed,
+                              measured_grammar=True)  # fmt: skip
+        by_id = _scoring_rows(dataset)
+        rows = [by_id[i] for i in greedy["ids"]]
+        findings = [Findings.from_dict(parse_json_field(r["findings"])) for r in rows]
+        fields = [f for f in score_fields(greedy["narratives"], rows) if not FIELD_SPECS[f].label]
+
+        def flagged(texts: list[str]) -> int:
+            return sum(1 for text, f in zip(texts, findings) if regeneration_score(text, f)[0] > 0)
+
+        figures[split] = {
+            "rows": len(rows), "flagged": {"greedy": flagged(greedy["narratives"]), "measured_grammar": flagged(grammar["narratives"])},
+            "pooled": {key: pooled_accuracy(field_correctness(result["narratives"], rows, fields), len(rows))
+                       for key, result in (("greedy", greedy), ("measured_grammar", grammar))},
+            "greedy": score_fields(greedy["narratives"], rows, fields),
+            "measured_grammar": score_fields(grammar["narratives"], rows),
+            "minus_greedy": paired_difference_of(field_correctness(grammar["narratives"], rows, fields),
+                                                 field_correctness(greedy["narratives"], rows, fields), fields),
+            "segments_per_s": {"greedy": greedy["segments_per_s"], "measured_grammar": grammar["segments_per_s"]},
+        }  # fmt: skip
+        logger.info("measured grammar (%s): %d of %d rows flagged greedy, %d under the grammar", split,
+                    figures[split]["flagged"]["greedy"], len(rows), figures[split]["flagged"]["measured_grammar"])  # fmt: skip
+    quality["measured_grammar"] = figures
+    _write_json(quality_path, quality)
+    return True
+
+
 def _step_consistency(run: _RecipeRun) -> bool:
     quality_path = run.config.output_dir / "quality.json"
     if not quality_path.is_file():
         raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the consistency figures are added to it)")
     quality = json.loads(quality_path.read_text())
     quality.pop("grounding", None)  # the same figures under their former name (before issue 18)
-    quality["consistency"] = consistency_on_recordings(run.trained_model())
-    quality["consistency"]["training_subjects"] = quality.get("splits", {}).get("train", {}).get("subjects", [])
+    training_subjects = quality.get("splits", {}).get("train", {}).get("subjects", [])
+    # The model's own greedy drafts (free decoding), then the report as it runs by default (measured grammar).
+    for key, grammar in (("consistency", False), ("consistency_measured_grammar", True)):
+        quality[key] = consistency_on_recordings(run.trained_model(), measured_grammar=grammar)
+        quality[key]["training_subjects"] = training_subjects
     _write_json(quality_path, quality)
     return True
 
@@ -1146,7 +1278,7 @@ def _step_card(run: _RecipeRun) -> bool:
 
 _STEP_RUNNERS = {
     "corpus": _step_corpus, "test_corpus": _step_test_corpus, "stage1": _step_train("stage1"), "stage2": _step_train("stage2"),
-    "blind": _step_blind, "evaluate": _step_evaluate, "sample_and_check": _step_sample_and_check, "consistency": _step_consistency,
+    "blind": _step_blind, "evaluate": _step_evaluate, "measured_grammar": _step_measured_grammar, "sample_and_check": _step_sample_and_check, "consistency": _step_consistency,
     "ship": _step_ship, "card": _step_card,
 }  # fmt: skip
 

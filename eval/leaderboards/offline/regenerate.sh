@@ -29,5 +29,7 @@ for board in VAL TEST; do
   # The default as strict mode (the Space's) leaves it before its repair (stop 31): greedy narratives
   # that contradict their measured findings narrated again with 4 samples.
   $EVAL --sample-and-check 4 --system-name neuronarrator-default_model-sample-and-check --baselines none --batch-size 32 "${args[@]}"
+  # The default as the report decodes it by default (stop 32): greedy under each row's measured grammar.
+  $EVAL --measured-grammar --system-name neuronarrator-default_model-measured-grammar --baselines none --batch-size 32 "${args[@]}"
 done
 python -m modeling_neuronarrator.cli leaderboard "$RESULTS" -o eval/leaderboards/offline/leaderboard.md --system neuronarrator-default_model

@@ -1,0 +1,227 @@
+"""Measurement-constrained decoding: the model writes, but never a sentence its measurement contradicts.
+
+The narratives are made of the template writer's sentences (``dataset_builder.describe``), so the
+sentences a narrative may hold about a segment without contradicting its measured ``Findings``
+form a small grammar (``dataset_builder.description.measured_sentence_patterns``: the variants that
+agree with the measurement, each measured value in the writer's form, source labels and the change
+window left open). ``MeasuredGrammarLogitsProcessor`` keeps every sentence a prefix of one of them,
+as grammar-constrained decoding does (Geng et al. 2023, "Grammar-Constrained Decoding for
+Structured NLP Tasks without Finetuning"; transformers' ``prefix_allowed_tokens_fn`` does the same
+for a token trie): at each step the model's best token is kept when the sentence can still end as
+one of the measured sentences, otherwise the best token that can.
+
+What the model still decides: which findings to state and in which phrasing, and everything the
+measurement leaves open (the source labels, read from the EEG). What it can no longer do: copy the
+predominant region into the slowing's location, or write the side of an asymmetry into a focal
+slowing on the other side (stop 30's analysis of the greedy errors on unseen subjects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+
+__all__ = ["MeasuredGrammarLogitsProcessor", "measured_grammar", "supports_measured_grammar", "token_texts"]
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str):
+    import regex  # partial matching (is this text the start of a match?); a transformers dependency
+
+    return regex.compile(pattern)
+
+
+@lru_cache(maxsize=1024)
+def _grammar(findings_json: str) -> tuple:
+    """((sentence group, compiled pattern), ...) of a segment's measured sentences."""
+    from dataset_builder.description import measured_sentence_patterns
+
+    return tuple((group, _compiled(p)) for group, patterns in measured_sentence_patterns(findings_json).items() for p in patterns)
+
+
+def _findings_json(findings: Any) -> str:
+    from ..findings_neuronarrator import Findings
+
+    if isinstance(findings, str):
+        return findings
+    f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
+    return f.to_json()
+
+
+@dataclass
+class _RowState:
+    grammar: tuple  # (group, compiled pattern) of this row's measured sentences
+    text: str = ""  # generated text so far (decoded)
+    start: int = 0  # where the sentence being written starts in ``text``
+    candidates: tuple = ()  # (group, pattern) the sentence being written is still a prefix of
+    said: set = field(default_factory=set)  # groups already stated: the writer states each once
+    released: bool = False  # decoding stopped being prefix-stable: no constraint any more
+
+    def unsaid(self) -> tuple:
+        return tuple(item for item in self.grammar if item[0] not in self.said)
+
+
+class MeasuredGrammarLogitsProcessor(LogitsProcessor):
+    """Keeps each generated sentence a prefix of one of its segment's measured sentences.
+
+    Args:
+        tokenizer: the narrator's tokenizer (its single-token strings are what the check reads).
+        findings: the measured ``Findings`` (or dicts / JSON) of the batch's rows, in row order;
+            None for a row decodes it freely.
+        top_k: with ``sample``, the allowed tokens among the model's ``top_k`` best keep their
+            scores (sampling draws among them); below it only the best allowed token is kept.
+        sample: False (greedy): only the best allowed token is kept, however far down the
+            model's ranking it is. True: see ``top_k``.
+
+    Each group of sentences (``measured_sentence_patterns``: state, background, ..., each event,
+    each label) is stated at most once, as the writer does; a narrative ends only after a whole
+    sentence, and not between the events it names (all of them or none). A row whose decoded text stops growing by appending (a tokenizer that rewrites
+    earlier characters) is released, unconstrained, and counted in ``released_rows``.
+    """
+
+    def __init__(self, tokenizer, findings: Sequence[Any], top_k: int = 48, sample: bool = False, token_strings: Sequence[str] | None = None):
+        self.tokenizer = tokenizer
+        self.top_k = int(top_k)
+        self.sample = bool(sample)
+        self.eos_token_ids = {int(tokenizer.eos_token_id)}
+        self.stop_ids = set(int(i) for i in tokenizer.all_special_ids) | self.eos_token_ids
+        self.token_strings = list(token_strings) if token_strings is not None else token_texts(tokenizer)
+        # A row without measured findings (a caller that has none) is decoded freely.
+        self.rows = [_RowState(grammar=()) if f is None else _RowState(grammar=_grammar(_findings_json(f))) for f in findings]
+        for row in self.rows:
+            row.candidates = row.unsaid()
+            row.released = not row.grammar
+        self.prompt_length: int | None = None
+        self.steered_steps = 0  # steps where the model's own best token was not allowed
+
+    @property
+    def released_rows(self) -> int:
+        return sum(row.released for row in self.rows)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.prompt_length is None:
+            self.prompt_length = input_ids.shape[1]
+        if input_ids.shape[0] != len(self.rows):
+            raise ValueError(
+                f"MeasuredGrammarLogitsProcessor was built for {len(self.rows)} rows, generate runs {input_ids.shape[0]}: "
+                "build one per generate call, with num_beams=1 and one findings per row"
+            )
+        for index, row in enumerate(self.rows):
+            generated = input_ids[index, self.prompt_length :].tolist()
+            if row.released or any(token in self.eos_token_ids for token in generated):
+                continue
+            text = self.tokenizer.decode(generated, skip_special_tokens=True)
+            if "\ufffd" in text:  # a character split over byte tokens: judge it once it is whole
+                continue
+            if not self._advance(row, text):
+                continue
+            allowed = self._allowed(row, scores[index])
+            if allowed is None:
+                row.released = True
+                continue
+            mask = torch.full_like(scores[index], float("-inf"))
+            mask[allowed] = 0.0
+            if int(scores[index].argmax()) not in allowed:
+                self.steered_steps += 1
+            scores[index] = scores[index] + mask
+        return scores
+
+    def _advance(self, row: _RowState, text: str) -> bool:
+        """Update the row's sentence state with the text generated since the last step."""
+        if not text.startswith(row.text):  # decoding is not prefix-stable here: stop guarding this row
+            row.released = True
+            return False
+        appended = text[len(row.text) :]
+        if appended.startswith(" ") and self._complete(row):
+            row.said.update(group for group, p in row.candidates if p.fullmatch(row.text[row.start :].strip()))
+            row.start = len(row.text)
+            row.candidates = row.unsaid()
+        row.text = text
+        sentence = text[row.start :].lstrip()
+        row.candidates = tuple((g, p) for g, p in row.candidates if p.fullmatch(sentence, partial=True))
+        if not row.candidates:
+            row.released = True  # cannot happen under the constraint; a released row is left alone
+            return False
+        return True
+
+    @staticmethod
+    def _events_half_said(row: _RowState, sentence: str) -> bool:
+        """Some measured events stated and others not: the events are one finding (a set), and a
+        narrative that names some of them says the others did not happen."""
+        said = row.said | {group for group, p in row.candidates if p.fullmatch(sentence.strip())}
+        events = {group for group, _ in row.grammar if group.startswith("event:")}
+        return bool(events & said) and bool(events - said)
+
+    def _complete(self, row: _RowState) -> bool:
+        sentence = row.text[row.start :].strip()
+        return bool(sentence) and any(p.fullmatch(sentence) for _, p in row.candidates)
+
+    def _allowed(self, row: _RowState, scores: torch.Tensor) -> list[int] | None:
+        sentence = row.text[row.start :].lstrip()
+        complete = self._complete(row)
+        allowed = []
+        ranking = torch.argsort(scores, descending=True).tolist()
+        for rank, token in enumerate(ranking):
+            if allowed and (not self.sample or rank >= self.top_k):
+                break
+            if self._can_follow(row, sentence, complete, token):
+                allowed.append(token)
+        return allowed or None
+
+    def _can_follow(self, row: _RowState, sentence: str, complete: bool, token: int) -> bool:
+        if token in self.eos_token_ids:
+            return complete and not self._events_half_said(row, sentence)
+        if token in self.stop_ids:
+            return False
+        piece = self.token_strings[token]
+        if not piece.strip():  # the writer never writes a space alone (its tokens carry their leading space)
+            return False
+        if complete and piece.startswith(" "):
+            start = piece[1:]
+            said = row.said | {group for group, p in row.candidates if p.fullmatch(sentence.strip())}
+            return any(g not in said and p.fullmatch(start, partial=True) for g, p in row.grammar)
+        candidate = (sentence + piece).lstrip()
+        return any(p.fullmatch(candidate, partial=True) for _, p in row.candidates)
+
+
+def token_texts(tokenizer) -> list[str]:
+    """Each token id's text as the tokenizer decodes it alone."""
+    return [tokenizer.decode([i]) for i in range(len(tokenizer))]
+
+
+# A writer's sentence with a number, a unit, punctuation and a channel list: what the check must read token by token.
+_PROBE_TEXT = "The record is of medium amplitude (31 µV peak to peak). A 3.0 Hz rhythm is seen from 0.5 s to 2.0 s over Fp1, Cz and O2."
+
+
+def supports_measured_grammar(tokenizer) -> bool:
+    """Whether the grammar can follow this tokenizer's output token by token: each token's own text,
+    concatenated, gives the text (byte-level BPE with leading-space tokens, as the shipped model's and
+    SmolLM2's). A word-level tokenizer that decodes with separators inserted between tokens cannot be
+    guarded this way."""
+    ids = tokenizer(_PROBE_TEXT, add_special_tokens=False)["input_ids"]
+    return "".join(tokenizer.decode([i]) for i in ids) == _PROBE_TEXT == tokenizer.decode(ids)
+
+
+def measured_grammar(tokenizer, top_k: int = 48) -> Callable[..., LogitsProcessorList]:
+    """The per-batch factory ``NeuroNarratorForConditionalGeneration.generate_narratives`` takes as
+    ``findings_logits_processor``: ``factory(findings, do_sample=...)`` -> a one-processor list for
+    that batch's rows.
+
+    Raises:
+        ValueError: the tokenizer fails ``supports_measured_grammar``.
+    """
+
+    if not supports_measured_grammar(tokenizer):
+        raise ValueError(f"{getattr(tokenizer, 'name_or_path', 'tokenizer')}: its tokens do not concatenate to the text it decodes, "
+                         "so the measured grammar cannot follow generation token by token; decode freely instead")
+    texts = token_texts(tokenizer)  # once per narrator, not per batch
+
+    def build(findings: Sequence[Any], do_sample: bool = False) -> LogitsProcessorList:
+        return LogitsProcessorList([MeasuredGrammarLogitsProcessor(tokenizer, findings, top_k=top_k, sample=do_sample, token_strings=texts)])
+
+    return build

@@ -1,0 +1,227 @@
+"""Measurement-constrained decoding: the measured grammar (``description.measured_sentence_patterns``)
+and the logits processor that keeps a narrative inside it (``report.measured_decoding``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import modeling_neuronarrator
+from dataset_builder import describe, parse
+from dataset_builder.description import findings_to_fields, measured_sentence_patterns
+from modeling_neuronarrator import Findings
+from modeling_neuronarrator.findings_neuronarrator import Asymmetry, Event, Slowing
+from modeling_neuronarrator.report.measured_decoding import MeasuredGrammarLogitsProcessor
+
+DEFAULT = Path(modeling_neuronarrator.__file__).resolve().parent / "default_model"
+SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
+
+
+def _findings(**changes) -> Findings:
+    base = dict(
+        band_power_by_region={}, band_power_by_hemisphere={}, state="awake", dominant_frequency_hz=9.8, dominant_band="alpha", posterior_dominant_rhythm_hz=9.8,
+        predominant_region="occipital", amplitude_uv=45.0, asymmetry=Asymmetry(side="none"),
+        slowing=Slowing(kind="focal", side="left", region="temporal"), artifacts=["eye_blink"],
+        events=[Event(kind="lateralized_rhythmic_delta", onset_s=1.0, offset_s=6.5, channels=["T7", "P7"], frequency_hz=1.5)],
+        change_from_previous=["slowing_appeared"],
+    )  # fmt: skip
+    base.update(changes)
+    return Findings(**base)
+
+
+CASES = {
+    "focal slowing and an event": _findings(),
+    "sleep, sparse montage": _findings(
+        state="N2", posterior_dominant_rhythm_hz=None, predominant_region="not_assessable", asymmetry=Asymmetry(side="not_assessable"),
+        slowing=Slowing(kind="none", focal_assessable=False), artifacts=[], events=[], change_from_previous=None,
+    ),  # fmt: skip
+    "no rhythm, asymmetry, labels": _findings(
+        dominant_frequency_hz=None, dominant_band="delta", posterior_dominant_rhythm_hz=None, asymmetry=Asymmetry(side="right"),
+        slowing=Slowing(kind="generalized"), events=[], labels={"eyes": "closed", "abnormal": "abnormal"},
+    ),  # fmt: skip
+}
+
+
+def _compiled(findings: Findings) -> dict[str, list[re.Pattern]]:
+    return {group: [re.compile(p) for p in patterns] for group, patterns in measured_sentence_patterns(findings).items()}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_sentence_the_writer_writes_is_in_its_measured_grammar_once_per_group(name):
+    findings = CASES[name]
+    grammar = _compiled(findings)
+    for seed in range(12):
+        for history in (None, [findings] * 3):
+            groups = []
+            for sentence in SENTENCE_END.split(describe(findings, seed=seed, history=history)):
+                matching = [group for group, patterns in grammar.items() if any(p.fullmatch(sentence) for p in patterns)]
+                assert matching, f"{name}: {sentence!r} is not in the measured grammar"
+                groups.append(matching[0])
+            assert len(groups) == len(set(groups)), groups
+
+
+def test_grammar_leaves_out_what_the_measurement_contradicts():
+    grammar = _compiled(CASES["focal slowing and an event"])
+    everything = [p for patterns in grammar.values() for p in patterns]
+
+    def allowed(sentence: str) -> bool:
+        return any(p.fullmatch(sentence) for p in everything)
+
+    assert allowed("There is focal slowing over the left temporal region.")
+    assert not allowed("There is focal slowing over the right temporal region.")  # the other side
+    assert not allowed("There is focal slowing over the left occipital region.")  # the predominant region copied
+    assert not allowed("No slowing is present.")  # a variant of another value
+    assert allowed("The posterior dominant rhythm is 9.8 Hz.") and not allowed("The posterior dominant rhythm is 10.8 Hz.")
+    assert not allowed("The background shows no generalized slowing.")
+    assert allowed("A 1.5 Hz lateralized rhythmic delta activity is seen from 1.0 s to 6.5 s over T7 and P7.")
+    assert not allowed("A 1.5 Hz lateralized rhythmic delta activity is seen from 1.0 s to 6.5 s over T8 and P8.")
+    assert not allowed("No spike-and-wave discharges are detected.")
+    # the writer's case: a lower-case start or "n2" is not a writer's sentence
+    assert not allowed("there is focal slowing over the left temporal region.")
+    # open: the change window, and the label phrase of annotated keys only
+    assert allowed("Compared with the preceding 20 s, slowing has appeared.") and allowed("Since the preceding segment, slowing has appeared.")
+    labelled = [p for patterns in _compiled(CASES["no rhythm, asymmetry, labels"]).values() for p in patterns]
+    assert any(p.fullmatch("Eye state: eyes open.") for p in labelled) and any(p.fullmatch("Eye state: eyes closed.") for p in labelled)
+    assert not any(p.fullmatch("Eye state: eyes open.") for p in everything)  # not annotated here
+
+
+def test_grammar_groups_are_the_writers_sentence_groups():
+    groups = set(measured_sentence_patterns(CASES["no rhythm, asymmetry, labels"]))
+    assert {"state", "background", "pdr", "distribution", "amplitude", "asymmetry", "slowing", "events", "artifacts", "change"} <= groups
+    assert {"label:eyes", "label:abnormal"} <= groups and not any(g.startswith("event:") for g in groups)
+    with_event = set(measured_sentence_patterns(CASES["focal slowing and an event"]))
+    assert "event:0" in with_event and "events" not in with_event  # "no events" contradicts a measured event
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(DEFAULT)
+
+
+def _scripted_decode(tokenizer, preferences: list[tuple[str, float]], processor=None, max_new_tokens: int = 200) -> str:
+    """Greedy decoding of a scripted 'model': each of ``preferences``' texts whose tokens the output
+    still follows adds its weight to its next token (then end of text)."""
+    scripts = [(tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id], weight) for text, weight in preferences]
+    prompt = [tokenizer.bos_token_id or 1]
+    ids: list[int] = []
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(max_new_tokens):
+        scores = torch.rand(1, len(tokenizer), generator=generator)
+        for script, weight in scripts:
+            if script[: len(ids)] == ids and len(ids) < len(script):
+                scores[0, script[len(ids)]] += weight
+        if processor is not None:
+            scores = processor(torch.tensor([prompt + ids]), scores)
+        token = int(scores[0].argmax())
+        if token == tokenizer.eos_token_id:
+            break
+        ids.append(token)
+    return tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def test_processor_steers_a_contradicting_narrative_to_the_measured_value_and_leaves_the_rest(tokenizer):
+    measured = CASES["focal slowing and an event"]
+    wrong = _findings(slowing=Slowing(kind="focal", side="left", region="occipital"), posterior_dominant_rhythm_hz=10.4)
+    wrong_text, right_text = describe(wrong, seed=3), describe(measured, seed=3)  # same phrasings, two values differ
+    assert wrong_text != right_text
+    preferences = [(wrong_text, 10.0), (right_text, 5.0)]
+    assert _scripted_decode(tokenizer, preferences) == wrong_text  # free decoding writes what the model prefers
+    processor = MeasuredGrammarLogitsProcessor(tokenizer, [measured])
+    constrained = _scripted_decode(tokenizer, preferences, processor)
+    assert constrained == right_text
+    assert 1 <= processor.steered_steps <= 4 and processor.released_rows == 0
+    stated = parse(constrained)
+    expected = findings_to_fields(measured)
+    assert stated["slowing_region"] == "temporal" and stated["pdr_hz"] == 9.8
+    assert all(stated[k] == expected[k] for k, v in stated.items() if v is not None)
+    # a narrative the measurement agrees with is left exactly as the model writes it
+    agreeing = MeasuredGrammarLogitsProcessor(tokenizer, [measured])
+    assert _scripted_decode(tokenizer, [(right_text, 10.0)], agreeing) == right_text and agreeing.steered_steps == 0
+
+
+def test_processor_says_each_group_once_and_ends_on_a_whole_sentence(tokenizer):
+    measured = CASES["sleep, sparse montage"]
+    text = describe(measured, seed=1)
+    first = SENTENCE_END.split(text)[0]
+    looping = " ".join([text] + [first] * 3)  # a model that repeats itself, then stops mid-sentence
+    processor = MeasuredGrammarLogitsProcessor(tokenizer, [measured])
+    out = _scripted_decode(tokenizer, [(looping + " The", 10.0)], processor)
+    assert out == text
+    assert parse(out)["state"] == "N2"
+
+
+def test_sampling_keeps_every_allowed_token_near_the_top(tokenizer):
+    measured = CASES["focal slowing and an event"]
+    processor = MeasuredGrammarLogitsProcessor(tokenizer, [measured], top_k=len(tokenizer), sample=True)
+    prefix = tokenizer("The patient is awake. There is focal slowing over the", add_special_tokens=False)["input_ids"]
+    prompt = [1]
+    for step in range(len(prefix)):  # walk the processor's state along the prefix
+        processor(torch.tensor([prompt + prefix[:step]]), torch.zeros(1, len(tokenizer)))
+    scores = processor(torch.tensor([prompt + prefix]), torch.zeros(1, len(tokenizer)))
+    allowed = torch.isfinite(scores[0]).nonzero().flatten().tolist()
+    # every token that can start the measured " left temporal region", and nothing else
+    assert sorted(tokenizer.decode([t]) for t in allowed) == [" l", " le", " left"]
+
+
+def test_processor_needs_one_findings_per_row(tokenizer):
+    processor = MeasuredGrammarLogitsProcessor(tokenizer, [CASES["focal slowing and an event"]])
+    with pytest.raises(ValueError, match="built for 1 rows, generate runs 2"):
+        processor(torch.ones(2, 3, dtype=torch.long), torch.zeros(2, len(tokenizer)))
+
+
+def test_shipped_model_narrates_planted_truth_without_contradicting_it(synth):
+    """The shipped default as the CLI runs it (measured grammar on), on synthetic EEG with planted
+    truth (the issue's case): a 10 Hz posterior rhythm with left temporal 2 Hz slowing."""
+    from modeling_neuronarrator import STANDARD_CHANNELS
+    from modeling_neuronarrator.report import ModelNarrator, narrate_recording
+
+    x = synth.background(seconds=60.0, sfreq=200.0, rms_uv=8.0, seed=4)
+    x = synth.add_sine(x, ("O1", "O2", "P3", "P4", "Pz"), 10.0, 30.0)
+    x = synth.add_sine(x, ("T7", "P7"), 2.0, 60.0)
+    kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), line_freq=50.0)
+    report = narrate_recording(x, ModelNarrator(DEFAULT, batch_size=8), **kwargs)
+    assert report.settings["measured_grammar"] is True
+    assert [i for s in report.segments for i in s.issues if i.kind == "contradicted"] == []
+    focal = [s for s in report.segments if s.findings.slowing.kind == "focal"]
+    assert focal, "the front-end should find the planted focal slowing"
+    for segment in focal:
+        stated = parse(segment.narrative)
+        assert stated["slowing_side"] in (None, segment.findings.slowing.side)
+
+
+def test_narrative_names_all_measured_events_or_none(tokenizer):
+    two = _findings(events=[
+        Event(kind="generalized_spike_wave", onset_s=0.5, offset_s=2.0, channels=["Fz", "Cz"], frequency_hz=3.0),
+        Event(kind="generalized_spike_wave", onset_s=7.0, offset_s=9.5, channels=["Fz", "Cz", "Pz"], frequency_hz=3.0),
+    ])  # fmt: skip
+    text = describe(two, seed=2)
+    sentences = SENTENCE_END.split(text)
+    first_event = next(i for i, s in enumerate(sentences) if "spike-and-wave" in s)
+    stops_after_one = " ".join(sentences[: first_event + 1])  # a model that ends after the first event
+    processor = MeasuredGrammarLogitsProcessor(tokenizer, [two])
+    out = _scripted_decode(tokenizer, [(stops_after_one, 10.0), (text, 5.0)], processor)
+    assert len(parse(out)["event_details"]) == 2
+    assert out.startswith(stops_after_one)
+
+
+def test_a_tokenizer_the_grammar_cannot_follow_is_refused_and_the_report_decodes_freely(tmp_path, caplog):
+    from model_fixtures import tiny_config, tiny_model, tiny_processor
+
+    from modeling_neuronarrator.report import ModelNarrator
+    from modeling_neuronarrator.report.measured_decoding import measured_grammar, supports_measured_grammar
+
+    config = tiny_config()
+    processor = tiny_processor(config)
+    assert not supports_measured_grammar(processor.tokenizer)
+    with pytest.raises(ValueError, match="do not concatenate to the text"):
+        measured_grammar(processor.tokenizer)
+    tiny_model(config).save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    with caplog.at_level("WARNING"):
+        narrator = ModelNarrator(tmp_path)
+    assert narrator.measured_grammar is False and "decoding freely" in caplog.text

@@ -459,3 +459,23 @@ def test_a_corpus_given_by_a_relative_path_loads(corpus, test_rows, monkeypatch)
     assert not os.path.isabs(relative) and os.sep in relative
     rows = load_split(relative, "test")
     assert rows["id"] == test_rows["id"]
+
+
+def test_model_system_under_the_measured_grammar_is_named_and_never_contradicts_the_rows(test_rows, tmp_path):
+    """``evaluate --measured-grammar``: the shipped default decoded as the report decodes it; its
+    narratives state no measured field against the row's findings."""
+    from dataset_builder.agreement import read_findings
+    from modeling_neuronarrator.report.consistency import check_consistency
+    from neuronarrator_eval.model_system import ModelSystem, default_model_path
+
+    with pytest.raises(ValueError, match="needs a findings-conditioned model"):
+        ModelSystem(tiny_model_dir_of(tmp_path), measured_grammar=True)
+    system = ModelSystem(default_model_path(), batch_size=4, measured_grammar=True)
+    assert system.name == "neuronarrator-default_model-measured-grammar"
+    assert system.settings()["decoding"] == "greedy under the measured grammar"
+    indices = list(range(min(6, len(test_rows))))
+    texts = system.predict(test_rows, indices)
+    findings = [read_findings(f) for f in test_rows.select(indices)["findings"]]
+    contradicted = [issue for text, f in zip(texts, findings) for issue in check_consistency(text, f)
+                    if issue.kind == "contradicted" and not issue.field.startswith(("eyes", "stimulus", "recording_quality", "motor"))]  # fmt: skip
+    assert contradicted == [] and all(texts)

@@ -984,3 +984,41 @@ def test_pooled_accuracy_and_the_cards_headline():
     assert f"2 of 18, 11.1 % [{100 * low:.1f}, {100 * high:.1f}]; worst source eegmmidb_s001 16.7 %" in text
     stimulus = wilson_interval(5, 10)
     assert f"stimulus 0.500 [{stimulus[0]:.3f}, {stimulus[1]:.3f}] (n 10)" in text and "dominant_band 0.900" not in text
+    assert "| ... decoded under the measured grammar (the report's default; the text still the model's) | - | - |" in text
+    # the report's default decoding: its pooled figure and its real-recording count, when measured
+    quality["measured_grammar"] = {"validation": {"pooled": {"measured_grammar": {"accuracy": 0.999, "ci95": [0.998, 1.0], "pairs": 100}}}}
+    quality["consistency_measured_grammar"] = {"training_subjects": [], "recordings": {
+        "alice/a": {"source": "alice", "subject": "a", "segments": 12, "flagged": 0, "fields": {}}}}  # fmt: skip
+    text = _headline_section(quality)
+    assert "| ... decoded under the measured grammar (the report's default; the text still the model's) | 0.999 [0.998, 1.000] (100 pairs) | - |" in text
+    assert "| ... as the report runs by default (measured grammar) | 0 of 12, 0.0 % [0.0, " in text
+
+
+def test_cards_measured_grammar_section():
+    from modeling_neuronarrator.training.default_recipe import _measured_grammar_text
+
+    figures = {"validation": {
+        "rows": 8, "flagged": {"greedy": 4, "measured_grammar": 0},
+        "greedy": {"slowing_side": {"accuracy": 0.5, "n": 4}},
+        "measured_grammar": {"slowing_side": {"accuracy": 1.0, "n": 4}, "stimulus": {"accuracy": 0.25, "n": 8}},
+        "minus_greedy": {"slowing_side": {"difference": 0.5, "ci95": [0.25, 0.75], "n": 4}}}}  # fmt: skip
+    card = _measured_grammar_text(figures)
+    assert "## The report's default decoding: the measured grammar" in card and "`--free-decoding`" in card
+    assert "| slowing_side | 4 | 0.500 | 1.000 | +0.500 [+0.250, +0.750] |" in card
+    assert "| stimulus | 8 |  | 0.250 |  |" in card  # a label field: scored, never compared with free greedy
+    assert "Validation: 4 of 8 free greedy narratives contradict their measurement or claim an unannotated label, 0 under the grammar." in card
+    assert _measured_grammar_text(None) == ""
+
+
+def test_heldout_evaluation_under_the_measured_grammar_needs_a_findings_conditioned_model(corpus, tmp_path):
+    import model_fixtures
+
+    from modeling_neuronarrator.training.default_recipe import evaluate_heldout
+
+    config = _config(corpus, tmp_path / "run")
+    folder = tmp_path / "tiny"
+    model_config = model_fixtures.tiny_config()
+    model_fixtures.tiny_model(model_config).save_pretrained(folder)
+    model_fixtures.tiny_processor(model_config).save_pretrained(folder)
+    with pytest.raises(ValueError, match="not findings-conditioned"):
+        evaluate_heldout(folder, config, measured_grammar=True, limit=2)

@@ -61,6 +61,8 @@ class _RowState:
     candidates: tuple = ()  # (group, pattern) the sentence being written is still a prefix of
     said: set = field(default_factory=set)  # groups already stated: the writer states each once
     released: bool = False  # decoding stopped being prefix-stable: no constraint any more
+    finished: bool = False  # the row has ended its narrative
+    pending: bool = False  # the text ends inside a character split over byte tokens
 
     def unsaid(self) -> tuple:
         return tuple(item for item in self.grammar if item[0] not in self.said)
@@ -111,24 +113,33 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
                 f"MeasuredGrammarLogitsProcessor was built for {len(self.rows)} rows, generate runs {input_ids.shape[0]}: "
                 "build one per generate call, with num_beams=1 and one findings per row"
             )
+        last = input_ids[:, -1].tolist() if input_ids.shape[1] > self.prompt_length else None
         for index, row in enumerate(self.rows):
-            generated = input_ids[index, self.prompt_length :].tolist()
-            if row.released or any(token in self.eos_token_ids for token in generated):
+            if row.released or row.finished:
                 continue
-            text = self.tokenizer.decode(generated, skip_special_tokens=True)
-            if "\ufffd" in text:  # a character split over byte tokens: judge it once it is whole
-                continue
-            if not self._advance(row, text):
-                continue
+            if last is not None:
+                if last[index] in self.stop_ids:
+                    row.finished = True  # ended (generate pads it from here)
+                    continue
+                # The tokenizer's tokens concatenate to its text (supports_measured_grammar): append, do not decode.
+                piece = self.token_strings[last[index]]
+                if "\ufffd" in piece or row.pending:  # a character split over byte tokens: decode once it is whole
+                    text = self.tokenizer.decode(input_ids[index, self.prompt_length :].tolist(), skip_special_tokens=True)
+                    row.pending = "\ufffd" in text
+                    if row.pending:
+                        continue
+                else:
+                    text = row.text + piece
+                if not self._advance(row, text):
+                    continue
             allowed = self._allowed(row, scores[index])
             if allowed is None:
                 row.released = True
-                continue
-            mask = torch.full_like(scores[index], float("-inf"))
-            mask[allowed] = 0.0
-            if int(scores[index].argmax()) not in allowed:
-                self.steered_steps += 1
-            scores[index] = scores[index] + mask
+            elif self.sample or allowed[0] != int(scores[index].argmax()):
+                self.steered_steps += int(int(scores[index].argmax()) not in allowed)
+                kept = scores[index, allowed].clone()
+                scores[index] = float("-inf")
+                scores[index, allowed] = kept
         return scores
 
     def _advance(self, row: _RowState, text: str) -> bool:
@@ -164,6 +175,9 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
     def _allowed(self, row: _RowState, scores: torch.Tensor) -> list[int] | None:
         sentence = row.text[row.start :].lstrip()
         complete = self._complete(row)
+        best = int(scores.argmax())
+        if not self.sample and self._can_follow(row, sentence, complete, best):
+            return [best]  # the usual case: the model's own choice is a measured sentence's
         allowed = []
         ranking = torch.argsort(scores, descending=True).tolist()
         for rank, token in enumerate(ranking):

@@ -779,13 +779,9 @@ def _measured_grammar_text(figures: Optional[dict[str, Any]]) -> str:
                       f"{constrained['accuracy']:.3f}" if constrained else "", interval]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
 
-    def speed(split: str) -> str:
-        rates = figures[split]["segments_per_s"]
-        return f"{rates['measured_grammar'] / rates['greedy']:.2f}x the free greedy rate" if rates.get("greedy") else "-"
-
     counts = "; ".join(
         f"{_SPLIT_NAMES[s]}: {figures[s]['flagged']['greedy']} of {figures[s]['rows']} free greedy narratives contradict their "
-        f"measurement or claim an unannotated label, {figures[s]['flagged']['measured_grammar']} under the grammar ({speed(s)})"
+        f"measurement or claim an unannotated label, {figures[s]['flagged']['measured_grammar']} under the grammar"
         for s in splits
     )
     return f"""
@@ -802,8 +798,9 @@ one of them, else its best token that can. The model still chooses what to state
 phrasing, and reads the source labels from the EEG; it can no longer write a measured value other
 than the measured one (`--free-decoding` turns this off). Here the held-out rows are scored both
 ways; the difference is grammar minus free greedy with a 95 % paired bootstrap interval. A measured
-field can still be wrong by omission (the model leaves it out), and a label field by its value.
-{counts[:1].upper() + counts[1:]}.
+field can still be wrong by omission (the model leaves it out, e.g. an unstated "cannot be
+assessed" where free decoding wrote a value the montage cannot show), and a label field by its value. {counts[:1].upper() + counts[1:]}. The decoding speed, grammar
+against free in one process, is in `eval/benchmark_model.py`.
 
 {chr(10).join(lines)}
 """

@@ -800,7 +800,7 @@ than the measured one (`--free-decoding` turns this off). Here the held-out rows
 ways; the difference is grammar minus free greedy with a 95 % paired bootstrap interval. A measured
 field can still be wrong by omission (the model leaves it out, e.g. an unstated "cannot be
 assessed" where free decoding wrote a value the montage cannot show), and a label field by its value. {counts[:1].upper() + counts[1:]}. The decoding speed, grammar
-against free in one process, is in `eval/benchmark_model.py`.
+against free in one process on 1 h of real EEG, is `eval/benchmark_narrate.py`'s.
 
 {chr(10).join(lines)}
 """

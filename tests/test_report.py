@@ -118,7 +118,10 @@ def test_summary_states_the_pdr_over_the_segments_not_scored_as_sleep():
     assert "In the 4 segments not scored as sleep, the most common dominant rhythm is alpha activity at a median 10.0 Hz (100% of them)" in summary.paragraph
     assert "In the 12 segments scored as sleep (N1-N3, REM), the most common spectral peak is delta activity at a median 2.0 Hz (100% of them)." in summary.paragraph
     no_pdr = summarize_recording(awake[3:] * 2, np.arange(2) * 10.0)
-    assert "No posterior dominant rhythm is identified in the 2 segments not scored as sleep (N1-N3, REM)." in no_pdr.paragraph
+    # no segment scored as sleep (or none staged): the segments, without a split that does not exist
+    assert "No posterior dominant rhythm is identified in the 2 segments." in no_pdr.paragraph and "not scored as sleep" not in no_pdr.paragraph
+    unstaged = summarize_recording([dataclasses.replace(make_findings(), state="not_assessed")] * 3, np.arange(3) * 10.0)
+    assert "A posterior dominant rhythm of 10.0 Hz is present in 100% of the 3 segments." in unstaged.paragraph
 
 
 def test_summary_counts_bands_of_rhythms_only():

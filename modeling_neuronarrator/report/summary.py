@@ -557,11 +557,14 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
         sentences.append(f"No dominant rhythm stands above the 1/f background in {_percent(bg['no_rhythm_fraction'])} of {'them' if prefix else 'segments'}.")
     if bg["pdr_segments_possible"] == 0:
         sentences.append("The posterior dominant rhythm, a rhythm of wakefulness, is therefore not assessed.")
-    elif bg["pdr_hz"] is not None:
-        sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of the "
-                         f"{bg['pdr_segments_possible']} segments not scored as sleep (N1-N3, REM).")
     else:
-        sentences.append(f"No posterior dominant rhythm is identified in the {bg['pdr_segments_possible']} segments not scored as sleep (N1-N3, REM).")
+        # "not scored as sleep" only where some segment is: a record without sleep (or not staged) has no such split
+        which_segments = (f"the {bg['pdr_segments_possible']} segments not scored as sleep (N1-N3, REM)" if bg["pdr_segments_possible"] < n
+                          else f"the {n} segments")  # fmt: skip
+        if bg["pdr_hz"] is not None:
+            sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of {which_segments}.")
+        else:
+            sentences.append(f"No posterior dominant rhythm is identified in {which_segments}.")
     if bg.get("sleep"):
         sentences.append(_sleep_sentence(bg["sleep"], bg["scope_segments"], n))
     amp_low, amp_high = bg["amplitude_range_uv"]

@@ -210,6 +210,9 @@ def _summary_markdown(report) -> str:
     flagged = report.n_flagged
     consistency = (f"**Consistency check:** {flagged} of {len(report.segments)} narratives state something the measured findings do not support."
                    if flagged else f"**Consistency check:** all {len(report.segments)} narratives agree with the measured findings.")
+    if report.settings.get("measured_grammar"):
+        consistency += (f"  \n**Measured grammar:** the model decoded under its measurements; in {report.n_steered} of "
+                        f"{len(report.segments)} narratives its own first choice of a word would have contradicted them and was steered.")
     if report.settings.get("strict") and report.narrator_kind != "template":
         consistency += (f"  \n**Strict mode:** {report.n_first_drafts_flagged} of the model's narratives contradicted the measurement; "
                         f"{report.n_regenerated} were narrated again by the model (sample-and-check) and {report.n_repaired} rewritten "

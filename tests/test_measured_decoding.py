@@ -3,8 +3,11 @@ and the logits processor that keeps a narrative inside it (``report.measured_dec
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 import torch
@@ -134,7 +137,7 @@ def test_processor_steers_a_contradicting_narrative_to_the_measured_value_and_le
     processor = MeasuredGrammarLogitsProcessor(tokenizer, [measured])
     constrained = _scripted_decode(tokenizer, preferences, processor)
     assert constrained == right_text
-    assert 1 <= processor.steered_steps <= 4 and processor.released_rows == 0
+    assert 1 <= processor.steered_steps <= 4 and processor.released_rows == 0 and processor.rows[0].steered == processor.steered_steps
     stated = parse(constrained)
     expected = findings_to_fields(measured)
     assert stated["slowing_region"] == "temporal" and stated["pdr_hz"] == 9.8
@@ -186,6 +189,9 @@ def test_shipped_model_narrates_planted_truth_without_contradicting_it(synth):
     kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), line_freq=50.0)
     report = narrate_recording(x, ModelNarrator(DEFAULT, batch_size=8), **kwargs)
     assert report.settings["measured_grammar"] is True
+    # every segment says how often the grammar steered it; the report counts them
+    assert all(isinstance(s.grammar_steered, int) for s in report.segments)
+    assert report.n_steered == sum(1 for s in report.segments if s.grammar_steered > 0)
     assert [i for s in report.segments for i in s.issues if i.kind == "contradicted"] == []
     focal = [s for s in report.segments if s.findings.slowing.kind == "focal"]
     assert focal, "the front-end should find the planted focal slowing"
@@ -225,3 +231,43 @@ def test_a_tokenizer_the_grammar_cannot_follow_is_refused_and_the_report_decodes
     with caplog.at_level("WARNING"):
         narrator = ModelNarrator(tmp_path)
     assert narrator.measured_grammar is False and "decoding freely" in caplog.text
+
+
+def test_grammar_factory_reports_each_rows_steering_in_generation_order(tokenizer):
+    from modeling_neuronarrator.report.measured_decoding import MeasuredGrammar
+
+    grammar = MeasuredGrammar(tokenizer)
+    measured = CASES["focal slowing and an event"]
+    wrong = describe(_findings(slowing=Slowing(kind="focal", side="right", region="temporal")), seed=3)
+    right = describe(measured, seed=3)
+    for preferred in (wrong, right):  # two "batches" of one row each
+        processors = grammar([measured], do_sample=False)
+        assert _scripted_decode(tokenizer, [(preferred, 10.0), (right, 5.0)], processors[0]) == right
+    steering = grammar.take_steering()
+    assert len(steering) == 2 and steering[0] >= 1 and steering[1] == 0
+    assert grammar.take_steering() == []
+
+
+def test_report_says_how_many_narratives_the_grammar_steered(synth):
+    """The pipeline takes each chunk's steering from the narrator (``last_steered``) into the segments,
+    and the JSON, Markdown and CLI texts count the narratives steered."""
+    from modeling_neuronarrator import STANDARD_CHANNELS
+    from modeling_neuronarrator.report import TemplateNarrator, narrate_recording
+    from modeling_neuronarrator.report.render import grammar_text, render_json, render_markdown
+
+    class SteeredNarrator(TemplateNarrator):
+        measured_grammar = True
+
+        def narrate_segments(self, batch, history):
+            texts = super().narrate_segments(batch, history)
+            self.last_steered = [2 if int(i) == 1 else 0 for i in batch["segment_index"]]
+            return texts
+
+    x = synth.add_sine(synth.background(seconds=30.0, sfreq=200.0, rms_uv=8.0, seed=2), ("O1", "O2"), 10.0, 30.0)
+    report = narrate_recording(x, SteeredNarrator(), sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), line_freq=50.0, batch_segments=2)
+    assert report.settings["measured_grammar"] is True and [s.grammar_steered for s in report.segments] == [0, 2, 0]
+    assert report.n_steered == 1
+    assert grammar_text(report).startswith("in 1 of 3 narratives the model's own first choice of a word would have contradicted")
+    data = json.loads(render_json(report))
+    assert data["consistency"]["segments_steered_by_grammar"] == 1 and [s["grammar_steered"] for s in data["segments"]] == [0, 2, 0]
+    assert "Measured grammar: in 1 of 3 narratives" in render_markdown(report)

@@ -100,6 +100,7 @@ def test_narrate_example(client, example_name):
     assert "| EEG F3 | eeg | F3 | copied |" in header  # the channel mapping table
     assert summary.startswith(MODEL_LINE) and "No trained model available" not in summary
     assert "**Strict mode:** 0 of the model's narratives contradicted the measurement" in summary  # the Space runs strict
+    assert "**Measured grammar:** the model decoded under its measurements; in 0 of 6 narratives" in summary
     assert "analysed in 6 segments" in summary and "#### Timeline" in summary
     assert segment_text.startswith("#### Segment 0 · 0:00:00-0:00:10")
     assert "**Narrative** (model, decoded under its measurements):" in segment_text and "**Measured findings:**" in segment_text
@@ -309,3 +310,6 @@ def test_strict_mode_says_who_wrote_each_narrative(app):
     text = app._summary_markdown(report)
     assert ("**Strict mode:** 3 of the model's narratives contradicted the measurement; 2 were narrated again by the model "
             "(sample-and-check) and 1 rewritten by the template writer to state it") in text
+    assert "Measured grammar" not in text  # a report decoded freely says nothing about it
+    report.settings["measured_grammar"], report.n_steered = True, 4
+    assert "in 4 of 10 narratives its own first choice of a word would have contradicted them and was steered." in app._summary_markdown(report)

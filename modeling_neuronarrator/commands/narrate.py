@@ -279,6 +279,7 @@ def _print_report(report, args: argparse.Namespace, path: str) -> None:
     import textwrap
 
     from modeling_neuronarrator.report import format_time
+    from modeling_neuronarrator.report.render import grammar_text
 
     print(os.path.basename(path))
     if not args.quiet:
@@ -295,6 +296,8 @@ def _print_report(report, args: argparse.Namespace, path: str) -> None:
     print(textwrap.indent(textwrap.fill(report.summary.paragraph, 100), "  "))
     who = "template writer (not the model)" if report.narrator_kind == "template" else report.narrator_name
     print(f"  Narratives: {who}; {report.n_flagged} of {len(report.segments)} flagged by the consistency check.")
+    if report.settings.get("measured_grammar"):
+        print(f"  Measured grammar: {grammar_text(report)}.")
     if args.strict:
         print(f"  Strict mode: {report.n_first_drafts_flagged} of {len(report.segments)} narratives contradicted the measurement; "
               f"{report.n_regenerated} narrated again by the model (sample-and-check), {report.n_repaired} rewritten to state it.")

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-__all__ = ["MeasuredGrammarLogitsProcessor", "measured_grammar", "supports_measured_grammar", "token_texts"]
+__all__ = ["MeasuredGrammar", "MeasuredGrammarLogitsProcessor", "measured_grammar", "supports_measured_grammar", "token_texts"]
 
 
 @lru_cache(maxsize=4096)
@@ -62,6 +62,7 @@ class _RowState:
     said: set = field(default_factory=set)  # groups already stated: the writer states each once
     released: bool = False  # decoding stopped being prefix-stable: no constraint any more
     finished: bool = False  # the row has ended its narrative
+    steered: int = 0  # steps where the model's own best token was not allowed
     pending: bool = False  # the text ends inside a character split over byte tokens
 
     def unsaid(self) -> tuple:
@@ -136,7 +137,9 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
             if allowed is None:
                 row.released = True
             elif self.sample or allowed[0] != int(scores[index].argmax()):
-                self.steered_steps += int(int(scores[index].argmax()) not in allowed)
+                steered = int(int(scores[index].argmax()) not in allowed)
+                self.steered_steps += steered
+                row.steered += steered
                 kept = scores[index, allowed].clone()
                 scores[index] = float("-inf")
                 scores[index, allowed] = kept
@@ -221,21 +224,39 @@ def supports_measured_grammar(tokenizer) -> bool:
     return "".join(tokenizer.decode([i]) for i in ids) == _PROBE_TEXT == tokenizer.decode(ids)
 
 
-def measured_grammar(tokenizer, top_k: int = 48) -> Callable[..., LogitsProcessorList]:
+class MeasuredGrammar:
     """The per-batch factory ``NeuroNarratorForConditionalGeneration.generate_narratives`` takes as
-    ``findings_logits_processor``: ``factory(findings, do_sample=...)`` -> a one-processor list for
-    that batch's rows.
+    ``findings_logits_processor``: ``grammar(findings, do_sample=...)`` -> a one-processor list for
+    that batch's rows. It keeps the processors it built, so that a caller can ask, after generating,
+    how often each narrative was steered (``take_steering``).
 
     Raises:
         ValueError: the tokenizer fails ``supports_measured_grammar``.
     """
 
-    if not supports_measured_grammar(tokenizer):
-        raise ValueError(f"{getattr(tokenizer, 'name_or_path', 'tokenizer')}: its tokens do not concatenate to the text it decodes, "
-                         "so the measured grammar cannot follow generation token by token; decode freely instead")
-    texts = token_texts(tokenizer)  # once per narrator, not per batch
+    def __init__(self, tokenizer, top_k: int = 48):
+        if not supports_measured_grammar(tokenizer):
+            raise ValueError(f"{getattr(tokenizer, 'name_or_path', 'tokenizer')}: its tokens do not concatenate to the text it decodes, "
+                             "so the measured grammar cannot follow generation token by token; decode freely instead")
+        self.tokenizer = tokenizer
+        self.top_k = int(top_k)
+        self.token_strings = token_texts(tokenizer)  # once per narrator, not per batch
+        self.built: list[MeasuredGrammarLogitsProcessor] = []
 
-    def build(findings: Sequence[Any], do_sample: bool = False) -> LogitsProcessorList:
-        return LogitsProcessorList([MeasuredGrammarLogitsProcessor(tokenizer, findings, top_k=top_k, sample=do_sample, token_strings=texts)])
+    def __call__(self, findings: Sequence[Any], do_sample: bool = False) -> LogitsProcessorList:
+        processor = MeasuredGrammarLogitsProcessor(self.tokenizer, findings, top_k=self.top_k, sample=do_sample, token_strings=self.token_strings)
+        self.built.append(processor)
+        return LogitsProcessorList([processor])
 
-    return build
+    def take_steering(self) -> list[int]:
+        """For every row generated since the last call, in generation order: the steps where the
+        grammar did not allow the model's own best token (0: the model's narrative as it chose it)."""
+        counts = [row.steered for processor in self.built for row in processor.rows]
+        self.built = []
+        return counts
+
+
+def measured_grammar(tokenizer, top_k: int = 48) -> MeasuredGrammar:
+    """``MeasuredGrammar(tokenizer, top_k)``: the factory ``generate_narratives`` takes as
+    ``findings_logits_processor``."""
+    return MeasuredGrammar(tokenizer, top_k=top_k)

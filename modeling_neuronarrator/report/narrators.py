@@ -155,6 +155,7 @@ class ModelNarrator:
                 logger.warning("%s: its tokenizer's tokens do not concatenate to the text, so the measured grammar cannot "
                                "follow it token by token; decoding freely", model_path)  # fmt: skip
         self.measured_grammar = self._grammar is not None
+        self.last_steered: list[int] | None = None
         self.name = f"NeuroNarrator model ({model_path.name or model_path})"
         self._tail: tuple[list[int], Any] | None = None  # (segment indices, SegmentFeatures) of the last K segments
         self._last: tuple[Any, Any, list] | None = None  # (SegmentFeatures, windows, findings) of the last chunk narrated
@@ -189,6 +190,8 @@ class ModelNarrator:
             findings_logits_processor=self._grammar,
         )  # fmt: skip
         self._last = (features, windows, findings)
+        # Per narrated segment: the steps where the grammar did not allow the model's own best token.
+        self.last_steered = self._grammar.take_steering() if self._grammar is not None else None
         tail = self.model.history_tail(features)
         if tail is not None:
             known = wanted + _segment_indices(batch, len(findings))
@@ -237,6 +240,8 @@ class ModelNarrator:
                 max_new_tokens=self.max_new_tokens, findings=[findings[r] for r in rows for _ in range(num_candidates)],
                 do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0, findings_logits_processor=self._grammar,
             )  # fmt: skip
+        if self._grammar is not None:
+            self._grammar.take_steering()  # the samples' steering is not the narratives' (last_steered stays the chunk's)
         return best_of_samples(texts, rows, [findings[row] for row in rows], num_candidates, score)
 
 

@@ -51,6 +51,10 @@ class SegmentReport:
     # one that contradicts less replaced it (sample-and-check), and the fields it got wrong.
     draft_narrative: str | None = None
     draft_fields: list[str] = field(default_factory=list)
+    # Measured grammar: the decoding steps where the model's own best token would have left the
+    # sentences its measurement allows (0: the narrative as the model chose it); None when the
+    # narrator did not decode under the grammar.
+    grammar_steered: int | None = None
 
     @property
     def contradictions(self) -> list[ConsistencyIssue]:
@@ -82,6 +86,7 @@ class SegmentReport:
             "repaired_fields": list(self.repaired_fields),
             "draft_narrative": self.draft_narrative,
             "draft_fields": list(self.draft_fields),
+            "grammar_steered": self.grammar_steered,
         }
 
 
@@ -128,6 +133,12 @@ class RecordingReport:
     def n_regenerated(self) -> int:
         """Segments whose greedy narrative strict mode replaced by a sampled one (sample-and-check)."""
         return sum(1 for s in self.segments if s.draft_narrative is not None)
+
+    @property
+    def n_steered(self) -> int:
+        """Segments whose narrative the measured grammar steered (the model's first choice of a token
+        would have contradicted the measurement or left its sentences)."""
+        return sum(1 for s in self.segments if s.grammar_steered)
 
     @property
     def n_first_drafts_flagged(self) -> int:
@@ -255,6 +266,7 @@ class _ReportBuilder:
         previous: list[Findings],
         k: int,
         drafts: dict[int, tuple[str, list[str]]] | None = None,
+        steered: list[int] | None = None,
     ) -> None:
         from dataset_builder.description import rephrase_retired  # the corpus' writer
 
@@ -266,6 +278,8 @@ class _ReportBuilder:
             segment = SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i])
             if drafts and i in drafts:
                 segment.draft_narrative, segment.draft_fields = rephrase_retired(drafts[i][0]), list(drafts[i][1])
+            if steered is not None:
+                segment.grammar_steered = int(steered[i])
             if self.consistency:
                 segment.issues = check_consistency(narratives[i], findings[i])
             if self.strict:
@@ -354,9 +368,11 @@ def narrate_recording(
         narratives = narrator.narrate_segments(chunk, previous)
         if len(narratives) != len(chunk["findings"]):
             raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {len(chunk['findings'])} segments")
+        steered = getattr(narrator, "last_steered", None)  # read before a regeneration samples
         drafts = regenerate_contradicted(narrator, narratives, chunk["findings"], seed=int(chunk["segment_index"][0])) if strict else {}
         narrate_time += time.perf_counter() - tick
-        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float), previous["findings"] if previous else [], history.k, drafts)
+        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float), previous["findings"] if previous else [], history.k, drafts,
+                    steered)  # fmt: skip
         history.extend(chunk)
         if progress is not None:
             progress(len(builder.segments), n_total)

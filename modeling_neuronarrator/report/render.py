@@ -186,7 +186,8 @@ def render_json(report: RecordingReport) -> str:
         "summary": report.summary.to_dict(),
         "consistency": {"segments_flagged": report.n_flagged, "segments": len(report.segments), "segments_repaired": report.n_repaired,
                       "segments_regenerated": report.n_regenerated, "first_drafts_flagged": report.n_first_drafts_flagged,
-                      "strict": bool(report.settings.get("strict"))},
+                      "strict": bool(report.settings.get("strict")),
+                      "segments_steered_by_grammar": report.n_steered if report.settings.get("measured_grammar") else None},
         "selected_segments": [{"index": s.index, "start_s": s.start_s, "reason": s.reason} for s in report.selected],
         "segments": segments,
     }
@@ -224,6 +225,8 @@ def render_markdown(report: RecordingReport) -> str:
     note = _TEMPLATE_NOTE if report.narrator_kind == "template" else _model_note(report)
     lines += [f"**{note}**", "", "## Summary", "", summary.paragraph, ""]
     lines += [f"Consistency check: {report.n_flagged} of {len(report.segments)} narratives state something the measured findings do not support.", ""]
+    if report.settings.get("measured_grammar"):
+        lines += [f"Measured grammar: {grammar_text(report)}.", ""]
     if report.settings.get("strict"):
         lines += [f"Strict mode: {_strict_text(report)} (the model's texts are kept below).", ""]
     lines += ["## Timeline", "", "| From | To | Segments | State | Artifacts |", "|---|---|---|---|---|"]
@@ -341,9 +344,18 @@ def _html_summary(report: RecordingReport) -> list[str]:
         f'<p><strong>Consistency check:</strong> <span class="{"flag contradicted" if flagged else "ok"}">{flagged} of {len(report.segments)}</span> '
         "narratives state something the measured findings do not support (marked below).</p>"
     )
+    if report.settings.get("measured_grammar"):
+        parts.append(f"<p><strong>Measured grammar:</strong> {_h(grammar_text(report))}.</p>")
     if report.settings.get("strict"):
         parts.append(f"<p><strong>Strict mode:</strong> {_h(_strict_text(report))}; the model's own texts are shown beside each.</p>")
     return parts
+
+
+def grammar_text(report: RecordingReport) -> str:
+    """How often the measured grammar had to steer the model (its first choice of a token would have
+    contradicted the measurement, or left the writer's sentences)."""
+    return (f"in {report.n_steered} of {len(report.segments)} narratives the model's own first choice of a word would have "
+            "contradicted the measurement and was steered to what was measured")
 
 
 def _strict_text(report: RecordingReport) -> str:

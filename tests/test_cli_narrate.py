@@ -37,6 +37,18 @@ def test_narrate_example_with_json(tmp_path, capsys):
     assert [s["start_s"] for s in report["segments"]] == [60.0, 70.0, 80.0, 90.0]
     first = Findings.from_dict(report["segments"][0]["findings"])
     assert first.change_from_previous is None and "Fp1" in first.interpolated_channels
+    # decoded under the measured grammar by default, and the report says how often it steered
+    assert report["settings"]["measured_grammar"] is True and report["consistency"]["segments_steered_by_grammar"] is not None
+    assert any(line.startswith("  Measured grammar: in ") for line in printed)
+
+
+def test_narrate_free_decoding_turns_the_grammar_off(tmp_path, capsys):
+    out = tmp_path / "free.json"
+    assert run_cli("--example", "sleep-psg", "--end", "20", "--free-decoding", "-q", "-o", str(out)) == 0
+    report = json.loads(out.read_text())
+    assert report["settings"]["measured_grammar"] is False and report["consistency"]["segments_steered_by_grammar"] is None
+    assert all(s["grammar_steered"] is None for s in report["segments"])
+    assert "Measured grammar" not in capsys.readouterr().out
 
 
 def test_narrate_visual_oddball_example_quiet(tmp_path, capsys):

@@ -81,6 +81,11 @@ model = AutoModelForCausalLM.from_pretrained("path/to/this/folder", trust_remote
 processor = AutoProcessor.from_pretrained("path/to/this/folder", trust_remote_code=True)
 for segment in model.narrate_recording("recording.edf", processor):
     print(segment["segment_start_s"], segment["text"])
+# With the neuronarrator package installed, decode as its report does: no sentence that the
+# segment's measured findings contradict (the measured grammar; its figures below where measured)
+from modeling_neuronarrator.report.measured_decoding import measured_grammar
+grammar = measured_grammar(processor.tokenizer)
+texts = [s["text"] for s in model.narrate_recording("recording.edf", processor, findings_logits_processor=grammar)]
 ```
 """
 

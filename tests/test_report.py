@@ -347,7 +347,7 @@ def test_consistency_flags_appear_in_every_form(contradicted_report):
     assert {"field": "dominant_band", "kind": "contradicted", "claimed": "delta", "measured": "alpha",
             "message": "dominant_band: states delta, measured alpha"} in flags  # fmt: skip
     assert data["consistency"] == {"segments_flagged": 7, "segments": 7, "segments_repaired": 0, "segments_regenerated": 0,
-                                   "first_drafts_flagged": 7, "strict": False}  # fmt: skip
+                                   "first_drafts_flagged": 7, "strict": False, "segments_steered_by_grammar": None}  # fmt: skip
 
 
 def test_markdown_content(template_report):
@@ -621,3 +621,23 @@ def test_the_shipped_sleep_example_report_states_the_vigilance_state(tmp_path, m
     assert "## Events\n\nNo spike-and-wave discharges or lateralized rhythmic delta activity was detected." in markdown
     segment_rows = [line for line in markdown.splitlines() if re.match(r"\| \d+ \| \d:\d\d:\d\d-", line)]
     assert len(segment_rows) == 150 and sum("sleep: " in row for row in segment_rows) >= 120
+
+
+def test_summary_says_when_a_recurring_finding_is_seen_only_in_sleep():
+    """A focal slowing whose every segment is scored as sleep is named as such (sleep has slow waves
+    of its own); one seen awake too, or in an unstaged record, is not qualified."""
+    import dataclasses
+
+    focal = Slowing("focal", "right", "frontal")
+    awake = [dataclasses.replace(make_findings(), state="awake") for _ in range(4)]
+    n2 = [dataclasses.replace(make_findings(slowing=focal), state="N2") for _ in range(2)]
+    n3 = [dataclasses.replace(make_findings(slowing=focal), state="N3")]
+    only_n2 = summarize_recording(awake + n2, np.arange(6) * 10.0)
+    assert "focal slowing (right frontal) in 33% of segments (first at 0:00:40), only in N2 sleep." in only_n2.paragraph
+    assert only_n2.recurring[0].states == {"N2": 2} and only_n2.recurring[0].only_in_sleep
+    stages = summarize_recording(awake + n2 + n3, np.arange(7) * 10.0)
+    assert "only in sleep: N2 2, N3 1" in stages.paragraph
+    mixed = summarize_recording(awake + n2 + [dataclasses.replace(make_findings(slowing=focal), state="awake")], np.arange(7) * 10.0)
+    assert "only in" not in mixed.paragraph and not mixed.recurring[0].only_in_sleep
+    unstaged = summarize_recording([make_findings(slowing=focal)] * 2, np.arange(2) * 10.0)
+    assert "only in" not in unstaged.paragraph

@@ -173,6 +173,13 @@ class RecurringFinding:
     n_segments: int
     fraction: float  # of the analysed segments, 0-1
     first_s: float  # start of the first segment showing it, seconds from recording start
+    states: dict[str, int] = field(default_factory=dict)  # vigilance state -> segments showing it in that state
+
+    @property
+    def only_in_sleep(self) -> bool:
+        """Every segment showing it is scored as sleep (N1-N3, REM): a reader weighs a slowing seen
+        only among sleep's own slow waves differently from one seen awake."""
+        return bool(self.states) and all(state in NO_PDR_STATES for state in self.states)
 
 
 @dataclass
@@ -444,9 +451,19 @@ def _recurring(findings: Sequence[Findings], starts: np.ndarray) -> list[Recurri
         if f.asymmetry.side not in ("none", NOT_ASSESSABLE):
             recurring_counts.setdefault(f"asymmetry ({f.asymmetry.side} hemisphere attenuated)", []).append(i)
     return sorted(
-        (RecurringFinding(name, len(idx), len(idx) / n, float(starts[idx[0]])) for name, idx in recurring_counts.items()),
+        (RecurringFinding(name, len(idx), len(idx) / n, float(starts[idx[0]]), dict(Counter(findings[i].state for i in idx)))
+         for name, idx in recurring_counts.items()),
         key=lambda r: (-r.n_segments, r.first_s),
-    )
+    )  # fmt: skip
+
+
+def _sleep_only_text(finding: RecurringFinding) -> str:
+    """", only in N2 sleep" (", only in sleep: N2 3, N3 1") for a finding every one of whose segments is scored as sleep."""
+    if not finding.only_in_sleep:
+        return ""
+    if len(finding.states) == 1:
+        return f", only in {next(iter(finding.states))} sleep"
+    return ", only in sleep: " + ", ".join(f"{state} {count}" for state, count in sorted(finding.states.items()))
 
 
 def _artifact_stats(findings: Sequence[Findings], starts: np.ndarray) -> dict[str, ArtifactStat]:
@@ -571,7 +588,7 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
     sentences.append(f"Median amplitude is {bg['median_amplitude_uv']} µV (10th-90th percentile {amp_low}-{amp_high} µV).")
 
     if recurring:
-        parts = [f"{r.name} in {_percent(r.fraction)} of segments (first at {format_time(r.first_s)})" for r in recurring]
+        parts = [f"{r.name} in {_percent(r.fraction)} of segments (first at {format_time(r.first_s)})" + _sleep_only_text(r) for r in recurring]
         sentences.append("Recurring findings: " + "; ".join(parts) + ".")
     else:
         sentences.append("No slowing or hemispheric asymmetry is measured.")

@@ -719,21 +719,7 @@ def _sample_and_check_text(figures: Optional[dict[str, Any]]) -> str:
     if not figures:
         return ""
     splits = [s for s in ("validation", "sealed_test") if s in figures]
-    fields = list(figures[splits[0]]["greedy"])
-    header = "| field | " + " | ".join(f"{_SPLIT_NAMES[s]}: n | greedy | sample-and-check | difference (95 % CI)" for s in splits) + " |"
-    lines = [header, "|---|" + "---|---|---|---|" * len(splits)]
-    for field in fields:
-        cells = [field]
-        for split in splits:
-            block = figures[split]
-            greedy, checked = block["greedy"].get(field), block["sample_and_check"].get(field)
-            if greedy is None:
-                cells += ["0", "", "", ""]
-                continue
-            diff = block["minus_greedy"].get(field)
-            interval = f"{diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]" if diff else ""
-            cells += [str(greedy["n"]), f"{greedy['accuracy']:.3f}", f"{checked['accuracy']:.3f}", interval]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines = _versus_greedy_table(figures, splits, list(figures[splits[0]]["greedy"]), "sample_and_check", "sample-and-check")
     counts = "; ".join(
         f"{_SPLIT_NAMES[s]}: {figures[s]['flagged']} of {figures[s]['rows']} greedy narratives contradict their measurement, "
         f"{figures[s]['regenerated']} were narrated again, {figures[s]['flagged_after']} still contradict it"
@@ -760,24 +746,30 @@ bootstrap interval. {counts[:1].upper() + counts[1:]}.
 _SPLIT_NAMES = {"validation": "validation", "sealed_test": "sealed test"}
 
 
-def _measured_grammar_text(figures: Optional[dict[str, Any]]) -> str:
-    """The card's section on the report's default decoding (greedy under the measured grammar) over the held-out rows."""
-    if not figures:
-        return ""
-    splits = [s for s in ("validation", "sealed_test") if s in figures]
-    fields = list(figures[splits[0]]["measured_grammar"])
-    header = "| field | " + " | ".join(f"{_SPLIT_NAMES[s]}: n | greedy | measured grammar | difference (95 % CI)" for s in splits) + " |"
+def _versus_greedy_table(figures: dict[str, Any], splits: list[str], fields: list[str], key: str, name: str) -> list[str]:
+    """Markdown rows: per field and split, n, the greedy accuracy, ``key``'s accuracy and their paired
+    difference (``minus_greedy``); a field scored only under ``key`` (a label field) has no greedy cell."""
+    header = "| field | " + " | ".join(f"{_SPLIT_NAMES[s]}: n | greedy | {name} | difference (95 % CI)" for s in splits) + " |"
     lines = [header, "|---|" + "---|---|---|---|" * len(splits)]
     for field in fields:
         cells = [field]
         for split in splits:
             block = figures[split]
-            greedy, constrained = block["greedy"].get(field), block["measured_grammar"].get(field)
-            diff = block["minus_greedy"].get(field)
+            greedy, other, diff = block["greedy"].get(field), block[key].get(field), block["minus_greedy"].get(field)
+            scored = other or greedy
             interval = f"{diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]" if diff else ""
-            cells += [str(constrained["n"]) if constrained else "0", f"{greedy['accuracy']:.3f}" if greedy else "",
-                      f"{constrained['accuracy']:.3f}" if constrained else "", interval]  # fmt: skip
+            cells += [str(scored["n"]) if scored else "0", f"{greedy['accuracy']:.3f}" if greedy else "",
+                      f"{other['accuracy']:.3f}" if other else "", interval]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _measured_grammar_text(figures: Optional[dict[str, Any]]) -> str:
+    """The card's section on the report's default decoding (greedy under the measured grammar) over the held-out rows."""
+    if not figures:
+        return ""
+    splits = [s for s in ("validation", "sealed_test") if s in figures]
+    lines = _versus_greedy_table(figures, splits, list(figures[splits[0]]["measured_grammar"]), "measured_grammar", "measured grammar")
 
     counts = "; ".join(
         f"{_SPLIT_NAMES[s]}: {figures[s]['flagged']['greedy']} of {figures[s]['rows']} free greedy narratives contradict their "

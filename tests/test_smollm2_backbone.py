@@ -86,3 +86,23 @@ def test_one_training_step_and_generation(smollm2_parts):
     assert generated.shape == (2, prompt["input_ids"].shape[1] + 8)
     texts = processor.batch_decode(generated[:, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
     assert all(isinstance(t, str) and t.strip() for t in texts)
+
+
+def test_measured_grammar_follows_the_smollm2_tokenizer(smollm2_folder):
+    """SmolLM2 writes " 3.0" as a lone space then digits: the grammar allows that space (once) and steers
+    a contradicting value to the measured one as with the shipped tokenizer."""
+    from test_measured_decoding import CASES, _findings, _scripted_decode
+    from transformers import AutoTokenizer
+
+    from dataset_builder import describe
+    from modeling_neuronarrator.findings_neuronarrator import Slowing
+    from modeling_neuronarrator.report.measured_decoding import MeasuredGrammarLogitsProcessor, supports_measured_grammar
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_folder)
+    assert supports_measured_grammar(tokenizer) and " " in [tokenizer.decode([i]) for i in tokenizer(" 3.0", add_special_tokens=False)["input_ids"]]
+    measured = CASES["focal slowing and an event"]
+    wrong = describe(_findings(slowing=Slowing(kind="focal", side="left", region="occipital"), posterior_dominant_rhythm_hz=10.4), seed=3)
+    right = describe(measured, seed=3)
+    processor = MeasuredGrammarLogitsProcessor(tokenizer, [measured])
+    assert _scripted_decode(tokenizer, [(wrong, 10.0), (right, 5.0)], processor) == right
+    assert processor.released_rows == 0 and processor.steered_steps >= 1

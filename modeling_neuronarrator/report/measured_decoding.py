@@ -196,8 +196,14 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
         if token in self.stop_ids:
             return False
         piece = self.token_strings[token]
-        if not piece.strip():  # the writer never writes a space alone (its tokens carry their leading space)
-            return False
+        if not piece.strip():
+            # A lone space (SmolLM2 writes " 3" as " " + "3"), never two, nor any other whitespace.
+            if piece != " " or not row.text or row.text.endswith(" "):
+                return False
+            if complete:
+                said = row.said | {group for group, p in row.candidates if p.fullmatch(sentence.strip())}
+                return any(g not in said for g, _ in row.grammar)
+            return any(p.fullmatch(sentence + piece, partial=True) for _, p in row.candidates)
         if complete and piece.startswith(" "):
             start = piece[1:]
             said = row.said | {group for group, p in row.candidates if p.fullmatch(sentence.strip())}

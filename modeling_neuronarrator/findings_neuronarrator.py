@@ -94,7 +94,7 @@ CHANGE_WINDOW_SEGMENTS = 3
 # What can change between a segment and the ones before it (first segment of a recording: None).
 CHANGE_TYPES = (
     "stable",
-    "faster",  # dominant frequency rose by at least one band step or 1 Hz
+    "faster",  # dominant frequency rose by at least one band step or 1 Hz (not in N1-N3, REM: _changes)
     "slower",
     "higher_amplitude",  # amplitude rose by at least 50 %
     "lower_amplitude",
@@ -840,7 +840,13 @@ def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[s
         reference_freq = _median_of(rhythms)
         reference_band = BANDS.index(dominant_band_of(reference_freq))
         delta_hz = current.dominant_frequency_hz - reference_freq
-    if delta_hz >= 1.0 or band > reference_band:
+    # In N1-N3 and REM the dominant frequency is the peak of sleep's own waveforms (spindles,
+    # K-complexes, slow waves, sawtooth waves: AASM), not a background rhythm, and it jumps between
+    # them from one segment to the next: its rise or fall is the stage's, which the state reports (ACNS
+    # guideline 7 describes the frequency of the waking background). So no "faster"/"slower" there.
+    if current.state in NO_PDR_STATES:
+        pass
+    elif delta_hz >= 1.0 or band > reference_band:
         changes.add("faster")
     elif delta_hz <= -1.0 or band < reference_band:
         changes.add("slower")
@@ -1218,7 +1224,8 @@ def apply_state(
     rhythm is a rhythm of wakefulness: in ``NO_PDR_STATES`` (N1, N2, N3, REM) none is reported. The
     slowing and PDR measured by the rules are kept on the record (not serialized), so a later state
     (a source's expert stage overriding the stager) restores them. ``change_from_previous`` is
-    recomputed against ``previous``.
+    recomputed against ``previous``; in ``NO_PDR_STATES`` it has no "faster" or "slower" (the
+    dominant frequency there is a peak of sleep's own waveforms, see ``_changes``).
 
     Args:
         findings: the segments' ``Findings``, in time order (modified in place and returned).

@@ -168,6 +168,23 @@ def test_change_from_previous_follows_the_state():
     assert current.change_from_previous == ["slowing_resolved"]
 
 
+@pytest.mark.parametrize("state", STATES)
+def test_no_faster_or_slower_background_within_sleep_stages(state):
+    """In N1-N3 and REM the dominant frequency is a peak of sleep's waveforms (a spindle peak, then
+    slow waves): its jumps are not the background speeding up or slowing down. Awake, drowsy and
+    unstaged segments keep the change, and an awakening is still 'faster'."""
+    from modeling_neuronarrator.findings_neuronarrator import NO_PDR_STATES
+
+    spindle = dataclasses.replace(_findings("none"), dominant_frequency_hz=12.5, dominant_band="alpha", amplitude_uv=60.0)
+    slow = dataclasses.replace(_findings("none"), dominant_frequency_hz=1.5, dominant_band="delta", amplitude_uv=70.0)
+    previous = apply_state([dataclasses.replace(spindle) for _ in range(3)], [state] * 3)
+    [current] = apply_state([slow], [state], previous=previous)
+    assert current.change_from_previous == (["stable"] if state in NO_PDR_STATES else ["slower"])
+    [awakening] = apply_state([dataclasses.replace(spindle, dominant_frequency_hz=20.0, dominant_band="beta")], ["awake"],
+                              previous=apply_state([dataclasses.replace(slow) for _ in range(3)], ["N3"] * 3))  # fmt: skip
+    assert awakening.change_from_previous == ["faster"]
+
+
 def test_expert_sleep_stage_overrides_the_state_in_the_corpus(tmp_path):
     """Sleep-EDF rows carry the scorer's stage as their state (W -> awake, stage 4 -> N3),
     whatever the stager says (here: recordings too short to stage at all)."""

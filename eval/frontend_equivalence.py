@@ -33,12 +33,13 @@ import numpy as np
 
 __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "compare_outputs", "check", "main"]
 
-# The findings rules in force: stop 31's (no PDR in N1/N2/N3/REM; a found focal slowing keeps its
-# montage's focal_assessable). Speed work since must reproduce this code's outputs. The shipped
-# default's corpus was measured with earlier rules (stop 27's focal-slowing rule, 0e32ba83, and
-# before it 9a954a53); stop 31's differ from stop 27's only in the PDR of sleep segments and the
-# focal_assessable flag of found focal slowing on sparse montages.
-REFERENCE_COMMIT = "cfc69b7a2aacc9bad0aa3cfeeea1eb3bfccd773a"
+# The findings rules in force: stop 32's (stop 31's, no PDR in N1/N2/N3/REM and a found focal
+# slowing keeping its montage's focal_assessable, plus no "faster"/"slower" change within N1-N3 and
+# REM). Speed work since must reproduce this code's outputs. The shipped default's corpus was
+# measured with earlier rules (stop 27's focal-slowing rule, 0e32ba83, and before it 9a954a53);
+# stop 32's differ from stop 27's only in the PDR of sleep segments, the focal_assessable flag of
+# found focal slowing on sparse montages and the frequency changes of sleep segments.
+REFERENCE_COMMIT = "ee7b4bb1332d9c37031b57f507f3ac0178470cad"
 # recording_info entries the front-end gained after the reference commit.
 INFO_KEYS_ADDED = ("reference",)
 _CORE_FILES = (

@@ -44,6 +44,7 @@ __all__ = [
     "dominant_band_of",
     "STATES",
     "NO_PDR_STATES",
+    "SLOW_WAVE_STATES",
     "SLEEP_STATES",
     "EVENT_KINDS",
     "AMPLITUDE_CATEGORIES",
@@ -75,6 +76,10 @@ SLEEP_STATES = ("drowsy", "N1", "N2", "N3", "REM")
 # scoring manual v2.6), and in N2, N3 and REM a posterior 8-13 Hz peak is spindles' lower edge or
 # REM alpha, not a PDR. A peak there stays the segment's dominant rhythm; it is not called a PDR.
 NO_PDR_STATES = ("N1", "N2", "N3", "REM")
+# N3 is slow-wave sleep (AASM: scored when >= 20 % of the epoch is 0.5-2 Hz waves over 75 uV): its
+# background is its slow waves, whatever spectral peak (a spindle, residual alpha) stands above the
+# 1/f fit; apply_state describes it by the band of most power, without a dominant rhythm.
+SLOW_WAVE_STATES = ("N3",)
 # Events detected inside segments (``events_neuronarrator``).
 EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta")
 # Upper bounds (exclusive, in uV of median 5-95 % peak-to-peak amplitude) of the amplitude words.
@@ -1116,7 +1121,7 @@ def _segment_findings(k: int, m: _BatchMeasures, rules: dict[str, Any], bad: lis
     band = dominant_band_of(rhythm) if rhythm is not None else BANDS[int(bands["band_of_power"][k])]
     coverage = {key: value[k] for key, value in bands["coverage"].items()}
     focal, focal_side, focal_region = rules["focal"]
-    return Findings(
+    findings = Findings(
         dominant_frequency_hz=rhythm,
         dominant_band=band,
         posterior_dominant_rhythm_hz=pdr,
@@ -1132,6 +1137,12 @@ def _segment_findings(k: int, m: _BatchMeasures, rules: dict[str, Any], bad: lis
         interpolated_channels=[c for c, mk in zip(STANDARD_CHANNELS, m.masks[k]) if not mk],
         bad_channels=list(bad),
     )
+    # The background as the band of most power and its region, for a state whose background is not a
+    # rhythm (N3, apply_state); kept on the record, not serialized.
+    power_band = BANDS[int(bands["band_of_power"][k])]
+    power_region = REGIONS[int(bands["region_share"][k][:, BANDS.index(power_band)].argmax())] if coverage["predominant_region"] else NOT_ASSESSABLE
+    findings.__dict__["_power_background"] = (power_band, power_region)
+    return findings
 
 
 def compute_findings(
@@ -1225,7 +1236,9 @@ def apply_state(
     slowing and PDR measured by the rules are kept on the record (not serialized), so a later state
     (a source's expert stage overriding the stager) restores them. ``change_from_previous`` is
     recomputed against ``previous``; in ``NO_PDR_STATES`` it has no "faster" or "slower" (the
-    dominant frequency there is a peak of sleep's own waveforms, see ``_changes``).
+    dominant frequency there is a peak of sleep's own waveforms, see ``_changes``). In
+    ``SLOW_WAVE_STATES`` (N3) the background is its slow waves: no dominant rhythm, the band of most
+    power and its region (computed by the rules, kept on the record) instead of a spectral peak.
 
     Args:
         findings: the segments' ``Findings``, in time order (modified in place and returned).
@@ -1246,6 +1259,12 @@ def apply_state(
             item.slowing = measured
         pdr = item.__dict__.setdefault("_measured_pdr_hz", item.posterior_dominant_rhythm_hz)
         item.posterior_dominant_rhythm_hz = None if state in NO_PDR_STATES else pdr
+        rhythm = item.__dict__.setdefault("_measured_rhythm", (item.dominant_frequency_hz, item.dominant_band, item.predominant_region))
+        power = item.__dict__.get("_power_background")
+        if state in SLOW_WAVE_STATES and power is not None:
+            item.dominant_frequency_hz, (item.dominant_band, item.predominant_region) = None, power
+        else:
+            item.dominant_frequency_hz, item.dominant_band, item.predominant_region = rhythm
         item.state = state
         item.change_from_previous = _changes(item, history_list[-history:])
         history_list.append(item)

@@ -325,3 +325,23 @@ def test_probabilities_once_predicts_as_the_classifier():
     other = X.iloc[::-1].reset_index(drop=True)  # another table: computed anew
     np.testing.assert_array_equal(wrapped.predict(other), classifier.predict(other))
     assert list(wrapped.classes_) == list(classifier.classes_)
+
+
+def test_slow_wave_sleep_is_described_by_its_slow_waves_not_a_spectral_peak(synth):
+    """N3 (AASM: >= 20 % slow waves) has no dominant rhythm: the band of most power and its region
+    replace the spectral peak (a 11 Hz spindle-like peak over large delta); another state restores the peak."""
+    from modeling_neuronarrator import STANDARD_CHANNELS, compute_findings
+    from modeling_neuronarrator.findings_neuronarrator import SLOW_WAVE_STATES
+
+    x = synth.background(seconds=10.0, sfreq=200.0, rms_uv=8.0, seed=3)
+    x = synth.add_sine(x, list(STANDARD_CHANNELS), 11.0, 12.0)  # a peak above the 1/f fit
+    x = synth.add_sine(x, ("Fp1", "Fp2", "F3", "F4", "Fz"), 1.0, 120.0)  # large frontal slow waves: most of the power
+    [item] = compute_findings(x[None], 200.0)
+    assert item.dominant_frequency_hz is not None and item.dominant_band == "alpha"
+    peak = (item.dominant_frequency_hz, item.dominant_band, item.predominant_region)
+    apply_state([item], ["N3"])
+    assert SLOW_WAVE_STATES == ("N3",)
+    assert item.dominant_frequency_hz is None and item.dominant_band == "delta" and item.predominant_region == "frontal"
+    assert "_power_background" not in item.to_dict() and "_measured_rhythm" not in item.to_dict()
+    apply_state([item], ["N2"])
+    assert (item.dominant_frequency_hz, item.dominant_band, item.predominant_region) == peak

@@ -35,11 +35,12 @@ __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "compare_outputs"
 
 # The findings rules in force: stop 32's (stop 31's, no PDR in N1/N2/N3/REM and a found focal
 # slowing keeping its montage's focal_assessable, plus no "faster"/"slower" change within N1-N3 and
-# REM). Speed work since must reproduce this code's outputs. The shipped default's corpus was
+# REM, and N3 described by its band of most power without a dominant rhythm). Speed work since must
+# reproduce this code's outputs. The shipped default's corpus was
 # measured with earlier rules (stop 27's focal-slowing rule, 0e32ba83, and before it 9a954a53);
 # stop 32's differ from stop 27's only in the PDR of sleep segments, the focal_assessable flag of
-# found focal slowing on sparse montages and the frequency changes of sleep segments.
-REFERENCE_COMMIT = "ee7b4bb1332d9c37031b57f507f3ac0178470cad"
+# found focal slowing on sparse montages, the frequency changes of sleep segments and N3's background.
+REFERENCE_COMMIT = "14ab890623a2f376950c64e0441cf2779b5b2708"
 # recording_info entries the front-end gained after the reference commit.
 INFO_KEYS_ADDED = ("reference",)
 _CORE_FILES = (

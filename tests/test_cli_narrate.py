@@ -14,7 +14,8 @@ from modeling_neuronarrator import STANDARD_CHANNELS, Findings
 from modeling_neuronarrator.cli import main
 from modeling_neuronarrator.commands import narrate
 
-LINE = re.compile(r"^\[(\d\d:\d\d:\d\d)-(\d\d:\d\d:\d\d)\] dominant \d+\.\d Hz \((delta|theta|alpha|beta|gamma), \w+\); ")
+# "dominant 10.0 Hz (alpha, occipital); " or, without a rhythm (N3's slow waves), "no dominant rhythm (delta power, ...); "
+LINE = re.compile(r"^\[(\d\d:\d\d:\d\d)-(\d\d:\d\d:\d\d)\] (?:dominant \d+\.\d Hz|no dominant rhythm) \((delta|theta|alpha|beta|gamma)(?: power)?, \w+\); ")
 
 
 def run_cli(*argv: str) -> int:

@@ -718,8 +718,7 @@ def _sample_and_check_text(figures: Optional[dict[str, Any]]) -> str:
     """The card's section on strict mode's sample-and-check over the held-out rows (validation and sealed test)."""
     if not figures:
         return ""
-    splits = [s for s in ("validation", "sealed_test") if s in figures]
-    lines = _versus_greedy_table(figures, splits, list(figures[splits[0]]["greedy"]), "sample_and_check", "sample-and-check")
+    splits, lines = _versus_greedy_table(figures, "greedy", "sample_and_check", "sample-and-check")
     counts = "; ".join(
         f"{_SPLIT_NAMES[s]}: {figures[s]['flagged']} of {figures[s]['rows']} greedy narratives contradict their measurement, "
         f"{figures[s]['regenerated']} were narrated again, {figures[s]['flagged_after']} still contradict it"
@@ -746,9 +745,12 @@ bootstrap interval. {counts[:1].upper() + counts[1:]}.
 _SPLIT_NAMES = {"validation": "validation", "sealed_test": "sealed test"}
 
 
-def _versus_greedy_table(figures: dict[str, Any], splits: list[str], fields: list[str], key: str, name: str) -> list[str]:
-    """Markdown rows: per field and split, n, the greedy accuracy, ``key``'s accuracy and their paired
-    difference (``minus_greedy``); a field scored only under ``key`` (a label field) has no greedy cell."""
+def _versus_greedy_table(figures: dict[str, Any], fields_of: str, key: str, name: str) -> tuple[list[str], list[str]]:
+    """The splits of ``figures`` and Markdown rows: per field (those scored in ``fields_of``) and split,
+    n, the greedy accuracy, ``key``'s accuracy and their paired difference (``minus_greedy``); a field
+    scored only under ``key`` (a label field) has no greedy cell."""
+    splits = [s for s in ("validation", "sealed_test") if s in figures]
+    fields = list(figures[splits[0]][fields_of])
     header = "| field | " + " | ".join(f"{_SPLIT_NAMES[s]}: n | greedy | {name} | difference (95 % CI)" for s in splits) + " |"
     lines = [header, "|---|" + "---|---|---|---|" * len(splits)]
     for field in fields:
@@ -761,16 +763,14 @@ def _versus_greedy_table(figures: dict[str, Any], splits: list[str], fields: lis
             cells += [str(scored["n"]) if scored else "0", f"{greedy['accuracy']:.3f}" if greedy else "",
                       f"{other['accuracy']:.3f}" if other else "", interval]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    return splits, lines
 
 
 def _measured_grammar_text(figures: Optional[dict[str, Any]]) -> str:
     """The card's section on the report's default decoding (greedy under the measured grammar) over the held-out rows."""
     if not figures:
         return ""
-    splits = [s for s in ("validation", "sealed_test") if s in figures]
-    lines = _versus_greedy_table(figures, splits, list(figures[splits[0]]["measured_grammar"]), "measured_grammar", "measured grammar")
-
+    splits, lines = _versus_greedy_table(figures, "measured_grammar", "measured_grammar", "measured grammar")
     counts = "; ".join(
         f"{_SPLIT_NAMES[s]}: {figures[s]['flagged']['greedy']} of {figures[s]['rows']} free greedy narratives contradict their "
         f"measurement or claim an unannotated label, {figures[s]['flagged']['measured_grammar']} under the grammar"

@@ -270,4 +270,9 @@ def test_report_says_how_many_narratives_the_grammar_steered(synth):
     assert grammar_text(report).startswith("in 1 of 3 narratives the model's own first choice of a word would have contradicted")
     data = json.loads(render_json(report))
     assert data["consistency"]["segments_steered_by_grammar"] == 1 and [s["grammar_steered"] for s in data["segments"]] == [0, 2, 0]
-    assert "Measured grammar: in 1 of 3 narratives" in render_markdown(report)
+    markdown = render_markdown(report)
+    assert "Measured grammar: in 1 of 3 narratives" in markdown
+    assert markdown.count("steered by the measured grammar: the model's first choice of a word contradicted the measurement") == 1
+    from modeling_neuronarrator.report.render import render_html
+
+    assert render_html(report).count("steered by the measured grammar") == 1

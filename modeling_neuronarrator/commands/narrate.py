@@ -279,7 +279,7 @@ def _print_report(report, args: argparse.Namespace, path: str) -> None:
     import textwrap
 
     from modeling_neuronarrator.report import format_time
-    from modeling_neuronarrator.report.render import grammar_text
+    from modeling_neuronarrator.report.render import STEERED_TEXT, grammar_text
 
     print(os.path.basename(path))
     if not args.quiet:
@@ -288,6 +288,8 @@ def _print_report(report, args: argparse.Namespace, path: str) -> None:
             print(textwrap.indent(textwrap.fill(segment.narrative, 100), "    "))
             for issue in (i for i in segment.issues if i.kind != "omitted"):
                 print(f"    ! {issue.kind}: {issue.message}")
+            if segment.grammar_steered:
+                print(f"    ~ {STEERED_TEXT}")
             if segment.draft_narrative is not None:
                 print(f"    ~ narrated again ({', '.join(segment.draft_fields)}); the model first wrote: {segment.draft_narrative}")
             if segment.original_narrative is not None:

@@ -244,6 +244,8 @@ def render_markdown(report: RecordingReport) -> str:
     for segment in report.segments:
         flags = _issue_text(segment)
         consistency = "⚠ " + "; ".join(flags) if flags else "consistent"
+        if segment.grammar_steered:
+            consistency += f" · {STEERED_TEXT}"
         if segment.draft_narrative is not None:
             consistency += f" · narrated again ({', '.join(segment.draft_fields)}); the model first wrote: {segment.draft_narrative}"
         if segment.original_narrative is not None:
@@ -351,6 +353,10 @@ def _html_summary(report: RecordingReport) -> list[str]:
     return parts
 
 
+# A segment whose narrative the measured grammar steered (SegmentReport.grammar_steered > 0).
+STEERED_TEXT = "steered by the measured grammar: the model's first choice of a word contradicted the measurement"
+
+
 def grammar_text(report: RecordingReport) -> str:
     """How often the measured grammar had to steer the model (its first choice of a token would have
     contradicted the measurement, or left the writer's sentences)."""
@@ -413,6 +419,8 @@ def _html_segments(report: RecordingReport) -> list[str]:
     for segment in report.segments:
         badges = [f'<span class="flag {i.kind}">{_h(i.kind)}: {_h(i.message)}</span>' for i in segment.issues]
         consistency = "<br>".join(badges) if badges else '<span class="ok">consistent</span>'
+        if segment.grammar_steered:
+            consistency += f'<br><span class="flag repaired">{_h(STEERED_TEXT)}</span>'
         if segment.draft_narrative is not None:
             consistency += (f'<br><span class="flag repaired">narrated again ({_h(", ".join(segment.draft_fields))}); the model first wrote: '
                           f"{_h(segment.draft_narrative)}</span>")

@@ -42,7 +42,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -1142,38 +1142,65 @@ def pooled_accuracy(correct: dict[str, dict[int, bool]], n_rows: int, n_resample
             "pairs": int(applicable.sum()), "segments": int(keep.sum())}  # fmt: skip
 
 
-def _step_sample_and_check(run: _RecipeRun) -> bool:
+def _read_quality(run: _RecipeRun, figures: str) -> tuple[Path, dict[str, Any]]:
+    """The run's quality.json (its path and content), which the evaluate step writes and later steps add ``figures`` to."""
+    quality_path = run.config.output_dir / "quality.json"
+    if not quality_path.is_file():
+        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the {figures} figures are added to it)")
+    return quality_path, json.loads(quality_path.read_text())
+
+
+def _beside_greedy(run: _RecipeRun, key: str, decode: Callable[[str, Any, dict], dict], label_fields: bool = False) -> Iterator[tuple]:
+    """The validation rows, then the sealed test: the model's free greedy narratives (the evaluate
+    step's, cached) beside ``decode(name, sealed_test_or_None, greedy)``'s narratives of the same
+    rows, scored on the measured fields: the pooled accuracy of both, the per-field scores (``key``'s
+    with the label fields too when ``label_fields``) and the paired difference ``minus_greedy``.
+
+    Yields:
+        ``(split, block, greedy, other, rows)``; the caller adds its own counts to ``block``.
+    """
     from dataset_builder.description import FIELD_SPECS
 
     from .data import build_datasets
     from .quality import field_correctness, paired_difference_of, score_fields
 
-    quality_path = run.config.output_dir / "quality.json"
-    if not quality_path.is_file():
-        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the sample-and-check figures are added to it)")
-    quality = json.loads(quality_path.read_text())
     model_dir, tokens = run.trained_model(), run.config.stage2.max_new_tokens
     _, heldout = build_datasets(run.config, history=0)
     test = _test_dataset(run.config)
-    figures: dict[str, Any] = {"settings": dict(SAMPLE_AND_CHECK)}
     for split, name, dataset in (("validation", "model", heldout), ("sealed_test", "test_model", test)):
-        greedy = _evaluation(run.config, name, model_dir, False, run.args.eval_limit, tokens, dataset=None if split == "validation" else test)
-        cache = run.config.output_dir / f"eval_{name}_sample_check.json"
-        result = json.loads(cache.read_text()) if cache.is_file() else None
-        if result is None or result["ids"] != greedy["ids"]:
-            result = sample_and_check_heldout(model_dir, run.config, greedy, None if split == "validation" else test, **SAMPLE_AND_CHECK)
-            _write_json(cache, result)
+        sealed = None if split == "validation" else test
+        greedy = _evaluation(run.config, name, model_dir, False, run.args.eval_limit, tokens, dataset=sealed)
+        other = decode(name, sealed, greedy)
         by_id = _scoring_rows(dataset)
         rows = [by_id[i] for i in greedy["ids"]]
         fields = [f for f in score_fields(greedy["narratives"], rows) if not FIELD_SPECS[f].label]
-        figures[split] = {
-            "rows": len(rows), "flagged": result["flagged"], "regenerated": result["regenerated"], "flagged_after": result["flagged_after"],
-            "pooled": {name: pooled_accuracy(field_correctness(texts, rows, fields), len(rows))
-                       for name, texts in (("greedy", greedy["narratives"]), ("sample_and_check", result["narratives"]))},
-            "greedy": score_fields(greedy["narratives"], rows, fields), "sample_and_check": score_fields(result["narratives"], rows, fields),
-            "minus_greedy": paired_difference_of(field_correctness(result["narratives"], rows, fields),
+        block = {
+            "rows": len(rows),
+            "pooled": {which: pooled_accuracy(field_correctness(result["narratives"], rows, fields), len(rows))
+                       for which, result in (("greedy", greedy), (key, other))},
+            "greedy": score_fields(greedy["narratives"], rows, fields),
+            key: score_fields(other["narratives"], rows, None if label_fields else fields),
+            "minus_greedy": paired_difference_of(field_correctness(other["narratives"], rows, fields),
                                                  field_correctness(greedy["narratives"], rows, fields), fields),
         }  # fmt: skip
+        yield split, block, greedy, other, rows
+
+
+def _step_sample_and_check(run: _RecipeRun) -> bool:
+    quality_path, quality = _read_quality(run, "sample-and-check")
+
+    def sample_and_check(name: str, sealed, greedy: dict) -> dict:
+        cache = run.config.output_dir / f"eval_{name}_sample_check.json"
+        result = json.loads(cache.read_text()) if cache.is_file() else None
+        if result is None or result["ids"] != greedy["ids"]:
+            result = sample_and_check_heldout(run.trained_model(), run.config, greedy, sealed, **SAMPLE_AND_CHECK)
+            _write_json(cache, result)
+        return result
+
+    figures: dict[str, Any] = {"settings": dict(SAMPLE_AND_CHECK)}
+    for split, block, _, result, rows in _beside_greedy(run, "sample_and_check", sample_and_check):
+        block.update(flagged=result["flagged"], regenerated=result["regenerated"], flagged_after=result["flagged_after"])
+        figures[split] = block
         logger.info("sample-and-check (%s): %d of %d rows flagged, %d narrated again, %d still flagged", split, result["flagged"],
                     len(rows), result["regenerated"], result["flagged_after"])
     quality["sample_and_check"] = figures
@@ -1184,56 +1211,35 @@ def _step_sample_and_check(run: _RecipeRun) -> bool:
 def _step_measured_grammar(run: _RecipeRun) -> bool:
     """The held-out figures of the report's default decoding (greedy under the measured grammar)
     beside the model's free greedy ones, on validation and the sealed test."""
-    from dataset_builder.description import FIELD_SPECS
-
     from ..findings_neuronarrator import Findings
     from ..report.pipeline import regeneration_score
-    from .data import build_datasets, parse_json_field
-    from .quality import field_correctness, paired_difference_of, score_fields
+    from .data import parse_json_field
 
-    quality_path = run.config.output_dir / "quality.json"
-    if not quality_path.is_file():
-        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the measured-grammar figures are added to it)")
-    quality = json.loads(quality_path.read_text())
-    model_dir, tokens = run.trained_model(), run.config.stage2.max_new_tokens
-    _, heldout = build_datasets(run.config, history=0)
-    test = _test_dataset(run.config)
+    quality_path, quality = _read_quality(run, "measured-grammar")
+
+    def under_grammar(name: str, sealed, greedy: dict) -> dict:
+        return _evaluation(run.config, f"{name}_measured_grammar", run.trained_model(), False, run.args.eval_limit,
+                           run.config.stage2.max_new_tokens, dataset=sealed, measured_grammar=True)  # fmt: skip
+
     figures: dict[str, Any] = {}
-    for split, name, dataset in (("validation", "model", heldout), ("sealed_test", "test_model", test)):
-        sealed = None if split == "validation" else test
-        greedy = _evaluation(run.config, name, model_dir, False, run.args.eval_limit, tokens, dataset=sealed)
-        grammar = _evaluation(run.config, f"{name}_measured_grammar", model_dir, False, run.args.eval_limit, tokens, dataset=sealed,
-                              measured_grammar=True)  # fmt: skip
-        by_id = _scoring_rows(dataset)
-        rows = [by_id[i] for i in greedy["ids"]]
+    for split, block, greedy, grammar, rows in _beside_greedy(run, "measured_grammar", under_grammar, label_fields=True):
         findings = [Findings.from_dict(parse_json_field(r["findings"])) for r in rows]
-        fields = [f for f in score_fields(greedy["narratives"], rows) if not FIELD_SPECS[f].label]
 
         def flagged(texts: list[str]) -> int:
             return sum(1 for text, f in zip(texts, findings) if regeneration_score(text, f)[0] > 0)
 
-        figures[split] = {
-            "rows": len(rows), "flagged": {"greedy": flagged(greedy["narratives"]), "measured_grammar": flagged(grammar["narratives"])},
-            "pooled": {key: pooled_accuracy(field_correctness(result["narratives"], rows, fields), len(rows))
-                       for key, result in (("greedy", greedy), ("measured_grammar", grammar))},
-            "greedy": score_fields(greedy["narratives"], rows, fields),
-            "measured_grammar": score_fields(grammar["narratives"], rows),
-            "minus_greedy": paired_difference_of(field_correctness(grammar["narratives"], rows, fields),
-                                                 field_correctness(greedy["narratives"], rows, fields), fields),
-            "segments_per_s": {"greedy": greedy["segments_per_s"], "measured_grammar": grammar["segments_per_s"]},
-        }  # fmt: skip
+        block["flagged"] = {"greedy": flagged(greedy["narratives"]), "measured_grammar": flagged(grammar["narratives"])}
+        block["segments_per_s"] = {"greedy": greedy["segments_per_s"], "measured_grammar": grammar["segments_per_s"]}
+        figures[split] = block
         logger.info("measured grammar (%s): %d of %d rows flagged greedy, %d under the grammar", split,
-                    figures[split]["flagged"]["greedy"], len(rows), figures[split]["flagged"]["measured_grammar"])  # fmt: skip
+                    block["flagged"]["greedy"], len(rows), block["flagged"]["measured_grammar"])  # fmt: skip
     quality["measured_grammar"] = figures
     _write_json(quality_path, quality)
     return True
 
 
 def _step_consistency(run: _RecipeRun) -> bool:
-    quality_path = run.config.output_dir / "quality.json"
-    if not quality_path.is_file():
-        raise FileNotFoundError(f"{quality_path}: run the evaluate step first (the consistency figures are added to it)")
-    quality = json.loads(quality_path.read_text())
+    quality_path, quality = _read_quality(run, "consistency")
     quality.pop("grounding", None)  # the same figures under their former name (before issue 18)
     training_subjects = quality.get("splits", {}).get("train", {}).get("subjects", [])
     # The model's own greedy drafts (free decoding), then the report as it runs by default (measured grammar).

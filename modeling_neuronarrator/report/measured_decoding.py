@@ -100,7 +100,11 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
             row.candidates = row.unsaid()
             row.released = not row.grammar
         self.prompt_length: int | None = None
-        self.steered_steps = 0  # steps where the model's own best token was not allowed
+
+    @property
+    def steered_steps(self) -> int:
+        """Steps, over all rows, where the model's own best token was not allowed."""
+        return sum(row.steered for row in self.rows)
 
     @property
     def released_rows(self) -> int:
@@ -137,9 +141,7 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
             if allowed is None:
                 row.released = True
             elif self.sample or allowed[0] != int(scores[index].argmax()):
-                steered = int(int(scores[index].argmax()) not in allowed)
-                self.steered_steps += steered
-                row.steered += steered
+                row.steered += int(int(scores[index].argmax()) not in allowed)
                 kept = scores[index, allowed].clone()
                 scores[index] = float("-inf")
                 scores[index, allowed] = kept
@@ -151,8 +153,9 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
             row.released = True
             return False
         appended = text[len(row.text) :]
-        if appended.startswith(" ") and self._complete(row):
-            row.said.update(group for group, p in row.candidates if p.fullmatch(row.text[row.start :].strip()))
+        completed = self._completed(row)
+        if appended.startswith(" ") and completed:
+            row.said |= completed
             row.start = len(row.text)
             row.candidates = row.unsaid()
         row.text = text
@@ -164,35 +167,35 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
         return True
 
     @staticmethod
-    def _events_half_said(row: _RowState, sentence: str) -> bool:
-        """Some measured events stated and others not: the events are one finding (a set), and a
-        narrative that names some of them says the others did not happen."""
-        said = row.said | {group for group, p in row.candidates if p.fullmatch(sentence.strip())}
-        events = {group for group, _ in row.grammar if group.startswith("event:")}
-        return bool(events & said) and bool(events - said)
-
-    def _complete(self, row: _RowState) -> bool:
+    def _completed(row: _RowState) -> set:
+        """The groups whose sentence the text being written completes (none while it is unfinished)."""
         sentence = row.text[row.start :].strip()
-        return bool(sentence) and any(p.fullmatch(sentence) for _, p in row.candidates)
+        return {group for group, p in row.candidates if p.fullmatch(sentence)} if sentence else set()
 
     def _allowed(self, row: _RowState, scores: torch.Tensor) -> list[int] | None:
         sentence = row.text[row.start :].lstrip()
-        complete = self._complete(row)
+        completed = self._completed(row)  # once per step, not once per token looked at
         best = int(scores.argmax())
-        if not self.sample and self._can_follow(row, sentence, complete, best):
+        if not self.sample and self._can_follow(row, sentence, completed, best):
             return [best]  # the usual case: the model's own choice is a measured sentence's
         allowed = []
         ranking = torch.argsort(scores, descending=True).tolist()
         for rank, token in enumerate(ranking):
             if allowed and (not self.sample or rank >= self.top_k):
                 break
-            if self._can_follow(row, sentence, complete, token):
+            if self._can_follow(row, sentence, completed, token):
                 allowed.append(token)
         return allowed or None
 
-    def _can_follow(self, row: _RowState, sentence: str, complete: bool, token: int) -> bool:
+    def _can_follow(self, row: _RowState, sentence: str, completed: set, token: int) -> bool:
+        """Whether ``token`` may follow the text: ``sentence`` is the one being written, ``completed``
+        the groups it completes (``_completed``)."""
+        said = row.said | completed
         if token in self.eos_token_ids:
-            return complete and not self._events_half_said(row, sentence)
+            # Not between measured events: they are one finding (a set), and a narrative that names
+            # some of them says the others did not happen.
+            events = {group for group, _ in row.grammar if group.startswith("event:")}
+            return bool(completed) and not (events & said and events - said)
         if token in self.stop_ids:
             return False
         piece = self.token_strings[token]
@@ -200,14 +203,11 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
             # A lone space (SmolLM2 writes " 3" as " " + "3"), never two, nor any other whitespace.
             if piece != " " or not row.text or row.text.endswith(" "):
                 return False
-            if complete:
-                said = row.said | {group for group, p in row.candidates if p.fullmatch(sentence.strip())}
+            if completed:
                 return any(g not in said for g, _ in row.grammar)
             return any(p.fullmatch(sentence + piece, partial=True) for _, p in row.candidates)
-        if complete and piece.startswith(" "):
-            start = piece[1:]
-            said = row.said | {group for group, p in row.candidates if p.fullmatch(sentence.strip())}
-            return any(g not in said and p.fullmatch(start, partial=True) for g, p in row.grammar)
+        if completed and piece.startswith(" "):
+            return any(g not in said and p.fullmatch(piece[1:], partial=True) for g, p in row.grammar)
         candidate = (sentence + piece).lstrip()
         return any(p.fullmatch(candidate, partial=True) for _, p in row.candidates)
 

@@ -147,13 +147,11 @@ class ModelNarrator:
         self._grammar = None
         if measured_grammar:
             from .measured_decoding import measured_grammar as grammar_factory
-            from .measured_decoding import supports_measured_grammar
 
-            if supports_measured_grammar(self.processor.tokenizer):
+            try:  # the factory checks the tokenizer (supports_measured_grammar)
                 self._grammar = grammar_factory(self.processor.tokenizer)
-            else:
-                logger.warning("%s: its tokenizer's tokens do not concatenate to the text, so the measured grammar cannot "
-                               "follow it token by token; decoding freely", model_path)  # fmt: skip
+            except ValueError as error:
+                logger.warning("%s: the measured grammar is off, decoding freely (%s)", model_path, error)
         self.measured_grammar = self._grammar is not None
         self.last_steered: list[int] | None = None
         self.name = f"NeuroNarrator model ({model_path.name or model_path})"

@@ -633,9 +633,11 @@ def describe(
     if not isinstance(seed, int):
         raise TypeError(f"seed must be an int or a row-id string, got {type(seed).__name__}")
     rng = random.Random(seed)
+    # Every placeholder's text for these fields (the measured grammar reads the same table).
+    values = _measured_placeholder_values(fields)
 
-    def pick(group: str, variant: str, **values: str) -> str:
-        return _capitalize(rng.choice(_SENTENCES[group][variant]).format(**values))
+    def pick(group: str, variant: str, **extra: str) -> str:
+        return _capitalize(rng.choice(_SENTENCES[group][variant]).format(**values, **extra))
 
     # The phrasings are drawn from one generator in this order: keep it (a seed gives one text).
     sentences = _background_sentences(fields, pick)
@@ -647,8 +649,7 @@ def describe(
         # history the caller keeps: the wording names the window actually compared.
         compared = min(len(history), CHANGE_WINDOW_SEGMENTS) if history else 0
         window = _format_seconds(compared * segment_seconds) if compared else "segment"
-        clauses = [_CHANGE_PHRASES[change] for change in fields["change"]]
-        sentences.append(pick("change", "main", dur=window, changes=_join(clauses)))
+        sentences.append(pick("change", "main", dur=window))
     return " ".join(sentences)
 
 
@@ -657,29 +658,22 @@ _Pick = Callable[..., str]
 
 def _background_sentences(fields: dict[str, Any], pick: _Pick) -> list[str]:
     """State, background rhythm, PDR, distribution and amplitude sentences (``describe``)."""
-    if fields["dominant_rhythm"] == "absent":
-        background = pick("background", "no_rhythm", band=fields["dominant_band"])
-    else:
-        background = pick("background", "main", band=fields["dominant_band"], freq=f"{fields['dominant_frequency_hz']:.1f}")
+    background = pick("background", "no_rhythm" if fields["dominant_rhythm"] == "absent" else "main")
     state = fields["state"]
     return [
-        pick("state", "sleep", stage=state) if state in _SLEEP_STAGE_STATES else pick("state", state),
+        pick("state", "sleep") if state in _SLEEP_STAGE_STATES else pick("state", state),
         background,
         _pdr_sentence(fields, pick),
-        pick("distribution", "not_assessable")
-        if fields["predominant_region"] == NOT_ASSESSABLE
-        else pick("distribution", "main", region=fields["predominant_region"]),
-        pick("amplitude", "main", ampcat=fields["amplitude_category"], amp=str(fields["amplitude_uv"])),
+        pick("distribution", "not_assessable" if fields["predominant_region"] == NOT_ASSESSABLE else "main"),
+        pick("amplitude", "main"),
     ]
 
 
 def _pdr_sentence(fields: dict[str, Any], pick: _Pick) -> str:
     """The PDR sentence: its frequency, its absence, or in a sleep stage (which has none) that its absence is expected."""
     if fields["pdr"] == "present":
-        return pick("pdr", "present", pdr=f"{fields['pdr_hz']:.1f}")
-    if fields["state"] in NO_PDR_STATES:
-        return pick("pdr", "absent_in_sleep", stage=fields["state"])
-    return pick("pdr", "absent")
+        return pick("pdr", "present")
+    return pick("pdr", "absent_in_sleep" if fields["state"] in NO_PDR_STATES else "absent")
 
 
 def _asymmetry_and_slowing_sentences(fields: dict[str, Any], pick: _Pick) -> list[str]:
@@ -690,22 +684,20 @@ def _asymmetry_and_slowing_sentences(fields: dict[str, Any], pick: _Pick) -> lis
     elif fields["asymmetry_side"] == "none":
         sentences.append(pick("asymmetry", "none"))
     else:
-        sentences.append(pick("asymmetry", "side", side=fields["asymmetry_side"]))
+        sentences.append(pick("asymmetry", "side"))
     kind = fields["slowing_kind"]
     in_sleep = fields["state"] in _SLEEP_STAGE_STATES and kind == "none"
     if fields["focal_slowing"] == NOT_ASSESSABLE:
-        sentences.append(pick("slowing", "none_generalized_only_in_sleep", stage=fields["state"]) if in_sleep
-                         else pick("slowing", "none_generalized_only"))  # fmt: skip
+        sentences.append(pick("slowing", "none_generalized_only_in_sleep" if in_sleep else "none_generalized_only"))
         sentences.append(pick("focal_coverage", "not_assessable"))
     elif in_sleep:
-        sentences.append(pick("slowing", "none_in_sleep", stage=fields["state"]))
+        sentences.append(pick("slowing", "none_in_sleep"))
     elif kind != "focal":
         sentences.append(pick("slowing", kind))
     elif fields["slowing_side"] is None and fields["slowing_region"] is None:
         sentences.append(pick("slowing", "focal"))
     else:
-        location = _slowing_location(fields["slowing_side"], fields["slowing_region"])
-        sentences.append(pick("slowing", "focal_located", loc=location))
+        sentences.append(pick("slowing", "focal_located"))
     return sentences
 
 
@@ -715,27 +707,25 @@ def _event_sentences(fields: dict[str, Any], pick: _Pick, rng: random.Random) ->
         return [pick("events", "none")]
     sentences = []
     for event in sorted(map(event_from_detail, fields["event_details"]), key=lambda e: (e.onset_s, e.kind)):
-        values = {
-            "kind": _EVENT_PHRASES[event.kind],
-            "onset": f"{event.onset_s:.1f}",
-            "offset": f"{event.offset_s:.1f}",
-            "channels": _join(event.channels) if event.channels else _NO_CHANNELS,
-        }
-        if event.frequency_hz is None:
-            template = rng.choice(_EVENT_SENTENCES["no_rate"])
-        else:
-            template, values["rate"] = rng.choice(_EVENT_SENTENCES["rate"]), f"{event.frequency_hz:.1f}"
-        sentences.append(_capitalize(template.format(**values)))
+        template = rng.choice(_EVENT_SENTENCES["no_rate" if event.frequency_hz is None else "rate"])
+        sentences.append(_capitalize(template.format(**_event_values(event))))
     return sentences
+
+
+def _event_values(event: Event) -> dict[str, Optional[str]]:
+    """The text ``describe`` puts in each placeholder of an event sentence (``rate`` None without a rate)."""
+    return {
+        "kind": _EVENT_PHRASES[event.kind],
+        "onset": f"{event.onset_s:.1f}",
+        "offset": f"{event.offset_s:.1f}",
+        "channels": _join(event.channels) if event.channels else _NO_CHANNELS,
+        "rate": None if event.frequency_hz is None else f"{event.frequency_hz:.1f}",
+    }
 
 
 def _artifact_and_label_sentences(fields: dict[str, Any], pick: _Pick, rng: random.Random) -> list[str]:
     """The artifact sentence, then one sentence per label in ``LABEL_VOCABULARY`` order (``describe``)."""
-    if fields["artifacts"]:
-        names = [_ARTIFACT_PHRASES[name] for name in fields["artifacts"]]
-        sentences = [pick("artifacts", "some", artifacts=_join(names))]
-    else:
-        sentences = [pick("artifacts", "none")]
+    sentences = [pick("artifacts", "some" if fields["artifacts"] else "none")]
     for key in LABEL_VOCABULARY:  # fixed order: the vocabulary's
         if fields[key] is not None:
             phrase = LABEL_VOCABULARY[key][fields[key]]
@@ -1003,8 +993,9 @@ _OPEN_WINDOW = r"(?:\d+(?:\.\d+)? s|segment)"
 
 
 def _measured_placeholder_values(fields: Mapping[str, Any]) -> dict[str, Optional[str]]:
-    """The text ``describe`` puts in each placeholder for these fields; None where the measurement
-    gives the placeholder no value (a variant that needs it would state what was not measured)."""
+    """The text ``describe`` puts in each placeholder for these fields (the change window and the
+    label phrase aside); None where the measurement gives the placeholder no value (a variant that
+    needs it would state what was not measured). The writer and the measured grammar both read it."""
 
     def hz(value: Optional[float]) -> Optional[str]:
         return None if value is None else f"{value:.1f}"
@@ -1079,15 +1070,8 @@ def measured_sentence_patterns(findings: Findings | Mapping[str, Any] | str, lab
                     patterns.setdefault(group, []).append(pattern)
     for index, detail in enumerate(fields["event_details"] or ()):
         event = event_from_detail(detail)
-        event_values = {
-            "kind": _EVENT_PHRASES[event.kind],
-            "onset": f"{event.onset_s:.1f}",
-            "offset": f"{event.offset_s:.1f}",
-            "channels": _join(event.channels) if event.channels else _NO_CHANNELS,
-            "rate": None if event.frequency_hz is None else f"{event.frequency_hz:.1f}",
-        }
         variant = "no_rate" if event.frequency_hz is None else "rate"
-        patterns[f"event:{index}"] = [_filled(template, event_values, {}) for template in _EVENT_SENTENCES[variant]]
+        patterns[f"event:{index}"] = [_filled(template, _event_values(event), {}) for template in _EVENT_SENTENCES[variant]]
     for key, templates in _LABEL_SENTENCES.items():
         if fields[key] is not None:
             phrases = {"p": "(?:" + "|".join(map(re.escape, sorted(LABEL_VOCABULARY[key].values(), key=len, reverse=True))) + ")"}

@@ -35,7 +35,7 @@ import numpy as np
 from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
 from modeling_neuronarrator.validation_neuronarrator import check_option
 
-from .augment import SCENARIO_SUFFIX, augment_raw, scenario_seed
+from .augment import SCENARIO_SUFFIX, augment_raw, copy_labels, scenario_seed
 from .description import describe
 from .export import corpus_features, export_corpus
 from .labels import LABEL_VOCABULARY
@@ -166,9 +166,10 @@ def recording_rows(
 
     fe = feature_extractor or _feature_extractor(settings, reader)
     raw = reader.load_raw(item)
+    blocks = None  # a scenario copy's blocks (what it planted where)
     if "scenario_copy" in item.extra:
         seed = scenario_seed(item.extra["scenario_of"], item.extra["scenario_copy"])
-        raw, _ = augment_raw(raw, seed, line_freq=item.line_freq)
+        raw, blocks = augment_raw(raw, seed, line_freq=item.line_freq)
     end_s = None
     if settings.max_segments_per_recording is not None:
         # Only the span of the first M segments is read and filtered.
@@ -185,6 +186,8 @@ def recording_rows(
             segment_index = int(round(start_s / settings.segment_seconds))
             row_id = f"{item.source}/{item.recording}/{segment_index:05d}"
             labels = {} if item.extra.get("unannotated") else item.labels_for_segment(start_s, start_s + settings.segment_seconds)
+            if blocks is not None:
+                labels = copy_labels(labels, blocks, start_s, start_s + settings.segment_seconds)
             findings.labels = dict(sorted(labels.items()))
             if labels.get("sleep_stage") in SLEEP_STAGE_TO_STATE:
                 # The source's expert stage overrides the stager's state (and slowing is read in its light).

@@ -74,6 +74,12 @@ LABEL_VOCABULARY: dict[str, dict[str, str]] = {
     "recording_quality": {"bad_span": "a span marked bad by the annotator", "good": "good quality"},
 }
 
+# Label values that judge the signal itself. A scenario copy (``dataset_builder.augment``) whose
+# block planted an artifact no longer holds the signal the annotator judged, so such a value is not
+# carried to that segment of the copy (a span the annotator marked bad stays bad with an artifact
+# added; one judged good is no longer known to be good).
+SIGNAL_JUDGEMENTS: dict[str, str] = {"recording_quality": "good"}
+
 # Keys that qualify another key's value: a segment gets them only from the spans that carry the
 # value it gets for that key (``RecordingItem.labels_for_segment``): a seizure type only with
 # seizure=seizure, a motor mode only with the motor task it belongs to (never with rest).

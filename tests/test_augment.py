@@ -317,3 +317,49 @@ def test_rhythmic_delta_block_is_a_measured_lateralized_event(synth, monkeypatch
     for onset, offset in params["runs_s"]:
         assert any(a < offset and b > onset for a, b, _ in measured), (onset, offset, measured)
     assert not any(f.events for f in fe(raw)["findings"])
+
+
+def test_copy_labels_drop_a_good_quality_judgement_only_where_an_artifact_was_planted():
+    from dataset_builder.augment import ScenarioBlock, copy_labels
+
+    blocks = [ScenarioBlock(0.0, 30.0, "recorded", "none"), ScenarioBlock(30.0, 60.0, "posterior_alpha", "muscle")]
+    good = {"recording_quality": "good", "stimulus": "face"}
+    assert copy_labels(good, blocks, 10.0, 20.0) == good  # clean block: the annotator's judgement holds
+    assert copy_labels(good, blocks, 25.0, 35.0) == {"stimulus": "face"}  # overlaps the muscle block
+    assert copy_labels(good, blocks, 40.0, 50.0) == {"stimulus": "face"}
+    bad = {"recording_quality": "bad_span", "stimulus": "none"}
+    assert copy_labels(bad, blocks, 40.0, 50.0) == bad  # a span marked bad stays bad with an artifact added
+
+
+@pytest.mark.parametrize("artifact", ["none", "muscle"])
+def test_build_carries_recording_quality_to_copies_only_where_no_artifact_was_planted(tmp_path, synth, monkeypatch, artifact):
+    import datasets
+    import edfio
+
+    from dataset_builder.build import build_corpus
+    from dataset_builder.readers.base import RecordingItem, SourceReader
+
+    _one_block(monkeypatch, "recorded", artifact)
+    for n, quality in enumerate(("good", "bad_span")):
+        x = synth.normal_background(40.0, 256.0, seed=n)
+        signals = [edfio.EdfSignal(x[i], 256.0, label=name, physical_dimension="uV", physical_range=(-500.0, 500.0)) for i, name in enumerate(STANDARD_CHANNELS)]
+        edfio.Edf(signals).write(tmp_path / f"{quality}.edf")
+
+    class Judged(SourceReader):
+        name, title, task, label_keys, licence = "judged", "test", "tests", ("recording_quality",), "CC0"
+
+        def index(self, root):
+            for path in sorted(root.glob("*.edf")):
+                yield RecordingItem(self.name, path.stem, path.stem, str(path), recording_labels={"recording_quality": path.stem})
+
+    out = tmp_path / "corpus"
+    build_corpus({Judged(): tmp_path}, out, scenario_copies=1, split_fractions=(1.0, 0.0, 0.0))
+    rows = datasets.concatenate_datasets(list(datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache")).values()))
+    quality = {}
+    for recording, labels, findings, text in zip(rows["recording"], rows["labels"], rows["findings"], rows["description"]):
+        quality.setdefault(recording, set()).add((labels["recording_quality"], json.loads(findings)["labels"].get("recording_quality"), "good quality" in text))
+    assert quality["good"] == {("good", "good", True)} and quality["bad_span"] == {("bad_span", "bad_span", False)}
+    # Copy 1 is annotated; its one block planted ``artifact`` over every segment.
+    expected_good = ("good", "good", True) if artifact == "none" else (None, None, False)
+    assert quality["good-scn1"] == {expected_good}
+    assert quality["bad_span-scn1"] == {("bad_span", "bad_span", False)}

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modeling_neuronarrator.report.narrators import NARRATIVE_TOKEN_LIMIT
+
 __all__ = ["add_arguments", "run", "select_baselines"]
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default="all", help="'all' or a comma-separated subset of bleu,rouge_l,meteor,cider_d,bertscore")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default: 0)")
     parser.add_argument("--batch-size", type=int, default=8, help="segments per generate call (default: 8)")
-    parser.add_argument("--max-new-tokens", type=int, default=192, help="narrative length cap in tokens (default: 192)")
+    parser.add_argument("--max-new-tokens", type=int, default=NARRATIVE_TOKEN_LIMIT,
+                        help=f"narrative length cap in tokens (default: {NARRATIVE_TOKEN_LIMIT}, the report's)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:n] (default: cpu)")
 
 

@@ -276,3 +276,40 @@ def test_report_says_how_many_narratives_the_grammar_steered(synth):
     from modeling_neuronarrator.report.render import render_html
 
     assert render_html(report).count("steered by the measured grammar") == 1
+
+
+def test_narrative_states_every_label_the_segment_is_annotated_with(tokenizer):
+    annotated = CASES["no rhythm, asymmetry, labels"]
+    text = describe(annotated, seed=4)
+    sentences = SENTENCE_END.split(text)
+    label_sentences = [s for s in sentences if "eyes closed" in s or "abnormal" in s.lower()]
+    assert len(label_sentences) == 2
+    unlabelled = " ".join(s for s in sentences if s not in label_sentences)  # a model that ends before the labels
+    free = _scripted_decode(tokenizer, [(unlabelled, 10.0), (text, 5.0)])
+    assert free == unlabelled and parse(free).get("eyes") is None
+    processor = MeasuredGrammarLogitsProcessor(tokenizer, [annotated])
+    out = _scripted_decode(tokenizer, [(unlabelled, 10.0), (text, 5.0)], processor)
+    stated = parse(out)
+    assert stated["eyes"] == "closed" and stated["abnormal"] == "abnormal"
+    # a segment annotated with nothing may end where the model ends it
+    bare = _findings(**{**{k: getattr(annotated, k) for k in ("dominant_frequency_hz", "dominant_band", "posterior_dominant_rhythm_hz", "asymmetry", "slowing", "events")}, "labels": {}})
+    bare_text = describe(bare, seed=4)
+    assert _scripted_decode(tokenizer, [(bare_text, 10.0)], MeasuredGrammarLogitsProcessor(tokenizer, [bare])) == bare_text
+
+
+def test_the_narrative_cap_holds_the_writers_longest_narrative(tokenizer):
+    from modeling_neuronarrator.findings_neuronarrator import STANDARD_CHANNELS
+    from modeling_neuronarrator.report.narrators import NARRATIVE_TOKEN_LIMIT, ModelNarrator
+
+    every_channel = list(STANDARD_CHANNELS)
+    longest = _findings(
+        events=[Event(kind="generalized_spike_wave", onset_s=0.25, offset_s=4.75, channels=every_channel, frequency_hz=2.5),
+                Event(kind="generalized_spike_wave", onset_s=5.25, offset_s=9.75, channels=every_channel, frequency_hz=3.5)],
+        artifacts=["eye_blink", "muscle"], labels={"stimulus": "face", "recording_quality": "bad_span"},
+        change_from_previous=["slowing_appeared", "artifacts_appeared", "higher_amplitude"],
+    )  # fmt: skip
+    lengths = [len(tokenizer(describe(longest, seed=s), add_special_tokens=False)["input_ids"]) for s in range(20)]
+    assert 250 < max(lengths) < NARRATIVE_TOKEN_LIMIT  # the report and its evaluation never cut such a narrative short
+    import inspect
+
+    assert inspect.signature(ModelNarrator).parameters["max_new_tokens"].default == NARRATIVE_TOKEN_LIMIT

@@ -25,7 +25,11 @@ import numpy as np
 
 from ..findings_neuronarrator import DEFAULT_HISTORY_LENGTH
 
-__all__ = ["ModelNarrator", "Narrator", "TemplateNarrator", "best_of_samples", "default_model_path", "load_narrator"]
+__all__ = ["NARRATIVE_TOKEN_LIMIT", "ModelNarrator", "Narrator", "TemplateNarrator", "best_of_samples", "default_model_path", "load_narrator"]
+
+# A narrative's length cap in tokens: the longest of the offline corpus is 291 (two generalized
+# discharges named with their 19 channels); the evaluation scores the model under the same cap.
+NARRATIVE_TOKEN_LIMIT = 320
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +120,7 @@ class ModelNarrator:
         model_path: folder written by ``save_pretrained`` (config, safetensors weights, processor).
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...).
         batch_size: segments per ``generate`` call.
-        max_new_tokens: narrative length cap, in tokens (two generalized discharges named with their
-            19 channels each take about 200).
+        max_new_tokens: narrative length cap, in tokens (``NARRATIVE_TOKEN_LIMIT``).
         measured_grammar: decode under the segment's measured grammar
             (``measured_decoding.MeasuredGrammarLogitsProcessor``): the model chooses what to say and
             how, but every sentence is one the measurement does not contradict. False: free
@@ -126,7 +129,7 @@ class ModelNarrator:
 
     kind = "model"
 
-    def __init__(self, model_path, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = 256, measured_grammar: bool = True):
+    def __init__(self, model_path, device: str = "cpu", batch_size: int = 8, max_new_tokens: int = NARRATIVE_TOKEN_LIMIT, measured_grammar: bool = True):
         import torch
 
         from .. import NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor

@@ -11,7 +11,7 @@ RESULTS=${RESULTS:-runs/lb_results}
 PRED=runs/grounded_cpu/predictions
 PAPER=runs/paper_cpu/stage2/final
 VALIDATION_SUBJECTS=pylossless/s02,alice/alice-01,eegmmidb_s001/S001
-EVAL="python -m modeling_neuronarrator.cli evaluate --max-new-tokens 160 --fit-cache runs/lb_fit_cache"
+EVAL="python -m modeling_neuronarrator.cli evaluate --max-new-tokens 320 --fit-cache runs/lb_fit_cache"
 # Validation: the held-out subjects' recorded segments and scenario copies 1-30 (the rows the recipe's
 # evaluate step scores: data.heldout_scenario_copies); the baselines are fit on the other (training) subjects.
 VAL=(--corpus corpus/offline_grounded --split all --train-split all --leave-out "$VALIDATION_SUBJECTS" --max-scenario-copy 30

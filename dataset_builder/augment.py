@@ -23,8 +23,8 @@ views keep it) is measured by the front-end before its notch, so it reaches a fi
 prompt, not its EEG input: the paper's configuration cannot see it. Copies keep the source's
 labels (``build_corpus`` strips them on every other copy); use them on sources whose labels do
 not describe the background (they do for TUAB normal/abnormal or sleep stages). A label that judges
-the signal (``labels.SIGNAL_JUDGEMENTS``: recording quality "good") is dropped from the segments
-where a block planted an artifact (``copy_labels``).
+the signal (``labels.SIGNAL_JUDGEMENTS``: recording quality) is dropped from the segments where a
+block planted an artifact (``copy_labels``).
 
 ``augment_raw(raw, seed)`` returns the copy (volts, as MNE) and the blocks it used, reproducible
 from the seed. The builder makes the copies with ``build_corpus(..., scenario_copies=N)``:
@@ -478,11 +478,11 @@ def _add_artifact(artifact: str, segment: np.ndarray, rng, xyz, t, sfreq: float,
 
 def copy_labels(labels: dict[str, str], blocks: Sequence[ScenarioBlock], start_s: float, end_s: float) -> dict[str, str]:
     """The source's ``labels`` of segment [start_s, end_s) as a scenario copy with ``blocks`` keeps
-    them: without the values that judge the signal (``SIGNAL_JUDGEMENTS``) where a block
-    overlapping the segment planted an artifact, since the annotator judged the signal before it."""
+    them: without the keys that judge the signal (``SIGNAL_JUDGEMENTS``) where a block overlapping
+    the segment planted an artifact, since the annotator judged the signal before it."""
     if not any(block.artifacts and block.start_s < end_s and block.end_s > start_s for block in blocks):
         return labels
-    return {key: value for key, value in labels.items() if SIGNAL_JUDGEMENTS.get(key) != value}
+    return {key: value for key, value in labels.items() if key not in SIGNAL_JUDGEMENTS}
 
 
 def augment_raw(raw, seed: int, line_freq: Optional[float] = None) -> tuple[object, list[ScenarioBlock]]:

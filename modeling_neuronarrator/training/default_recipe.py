@@ -784,7 +784,7 @@ contradict a segment's measurement form a small grammar: the writer's phrasings 
 agrees with the measured findings, each measured value in the writer's form, label sentences for
 the annotated keys only, each sentence group once
 (`dataset_builder.description.measured_sentence_patterns`); a narrative ends only after a whole
-sentence, with all measured events or none, and with every label the segment is annotated with. The report, the CLI and the Space
+sentence, with all measured events or none. The report, the CLI and the Space
 decode the model greedily inside it (`report.measured_decoding.MeasuredGrammarLogitsProcessor`,
 grammar-constrained decoding): the model's best token is kept when its sentence can still end as
 one of them, else its best token that can. The model still chooses what to state and in which

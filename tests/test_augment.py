@@ -249,28 +249,43 @@ def test_dense_cap_positions_and_no_positions_error(pylossless_edf):
         augment_raw(bare, seed=1)
 
 
-def test_build_adds_scenario_copies_in_the_same_split(tmp_path, synth):
-    import datasets
+def _edf_source(folder, synth, stems, seconds: float, key: str, value_of):
+    """EDF recordings ``<stem>.edf`` of normal background in ``folder`` and a reader labelling each
+    recording ``{key: value_of(stem)}``."""
     import edfio
 
-    from dataset_builder.build import build_corpus
     from dataset_builder.readers.base import RecordingItem, SourceReader
 
-    for n in range(2):
-        x = synth.normal_background(60.0, 256.0, seed=n)
+    for n, stem in enumerate(stems):
+        x = synth.normal_background(seconds, 256.0, seed=n)
         signals = [edfio.EdfSignal(x[i], 256.0, label=name, physical_dimension="uV", physical_range=(-500.0, 500.0)) for i, name in enumerate(STANDARD_CHANNELS)]
-        edfio.Edf(signals).write(tmp_path / f"sub{n}.edf")
+        edfio.Edf(signals).write(folder / f"{stem}.edf")
 
-    class Flat(SourceReader):
-        name, title, task, label_keys, licence = "flatdir", "test", "tests", ("eyes",), "CC0"
+    class Labelled(SourceReader):
+        name, title, task, label_keys, licence = "flatdir", "test", "tests", (key,), "CC0"
 
         def index(self, root):
             for path in sorted(root.glob("*.edf")):
-                yield RecordingItem(self.name, path.stem, path.stem, str(path), recording_labels={"eyes": "closed"})
+                yield RecordingItem(self.name, path.stem, path.stem, str(path), recording_labels={key: value_of(path.stem)})
 
-    out = tmp_path / "corpus"
-    info = build_corpus({Flat(): tmp_path}, out, scenario_copies=2, split_fractions=(0.5, 0.0, 0.5))
-    rows = datasets.concatenate_datasets(list(datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache")).values()))
+    return Labelled()
+
+
+def _built_rows(reader, folder, **settings):
+    import datasets
+
+    from dataset_builder.build import build_corpus
+
+    out = folder / "corpus"
+    info = build_corpus({reader: folder}, out, **settings)
+    return info, datasets.concatenate_datasets(list(datasets.load_dataset(str(out), cache_dir=str(folder / "cache")).values()))
+
+
+def test_build_adds_scenario_copies_in_the_same_split(tmp_path, synth):
+    from dataset_builder.build import build_corpus
+
+    flat = _edf_source(tmp_path, synth, ["sub0", "sub1"], 60.0, "eyes", lambda stem: "closed")
+    info, rows = _built_rows(flat, tmp_path, scenario_copies=2, split_fractions=(0.5, 0.0, 0.5))
     recordings = sorted(set(rows["recording"]))
     assert recordings == ["sub0", "sub0-scn1", "sub0-scn2", "sub1", "sub1-scn1", "sub1-scn2"]
     split = {r: s for r, s in zip(rows["recording"], rows["split"])}
@@ -285,7 +300,7 @@ def test_build_adds_scenario_copies_in_the_same_split(tmp_path, synth):
     texts = {r: t for r, t in zip(rows["recording"], rows["description"])}
     assert "eyes closed" in texts["sub1-scn1"] and "eyes closed" not in texts["sub1-scn2"]
     with pytest.raises(ValueError, match="scenario_copies must be a non-negative int"):
-        build_corpus({Flat(): tmp_path}, tmp_path / "bad", scenario_copies=-1)
+        build_corpus({flat: tmp_path}, tmp_path / "bad", scenario_copies=-1)
 
 
 def test_within_scenario_copies_keeps_recorded_rows_and_copies_up_to_n():
@@ -334,28 +349,9 @@ def test_copy_labels_drop_a_quality_judgement_only_where_an_artifact_was_planted
 
 @pytest.mark.parametrize("artifact", ["none", "muscle"])
 def test_build_carries_recording_quality_to_copies_only_where_no_artifact_was_planted(tmp_path, synth, monkeypatch, artifact):
-    import datasets
-    import edfio
-
-    from dataset_builder.build import build_corpus
-    from dataset_builder.readers.base import RecordingItem, SourceReader
-
     _one_block(monkeypatch, "recorded", artifact)
-    for n, quality in enumerate(("good", "bad_span")):
-        x = synth.normal_background(40.0, 256.0, seed=n)
-        signals = [edfio.EdfSignal(x[i], 256.0, label=name, physical_dimension="uV", physical_range=(-500.0, 500.0)) for i, name in enumerate(STANDARD_CHANNELS)]
-        edfio.Edf(signals).write(tmp_path / f"{quality}.edf")
-
-    class Judged(SourceReader):
-        name, title, task, label_keys, licence = "judged", "test", "tests", ("recording_quality",), "CC0"
-
-        def index(self, root):
-            for path in sorted(root.glob("*.edf")):
-                yield RecordingItem(self.name, path.stem, path.stem, str(path), recording_labels={"recording_quality": path.stem})
-
-    out = tmp_path / "corpus"
-    build_corpus({Judged(): tmp_path}, out, scenario_copies=1, split_fractions=(1.0, 0.0, 0.0))
-    rows = datasets.concatenate_datasets(list(datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache")).values()))
+    judged = _edf_source(tmp_path, synth, ["good", "bad_span"], 40.0, "recording_quality", lambda stem: stem)
+    _, rows = _built_rows(judged, tmp_path, scenario_copies=1, split_fractions=(1.0, 0.0, 0.0))
     quality = {}
     for recording, labels, findings, text in zip(rows["recording"], rows["labels"], rows["findings"], rows["description"]):
         quality.setdefault(recording, set()).add((labels["recording_quality"], json.loads(findings)["labels"].get("recording_quality"), "good quality" in text))

@@ -293,6 +293,8 @@ def test_labels_are_stated_as_the_model_chooses_never_forced(tokenizer):
 
 
 def test_the_narrative_cap_holds_the_writers_longest_narrative(tokenizer):
+    import inspect
+
     from modeling_neuronarrator.findings_neuronarrator import STANDARD_CHANNELS
     from modeling_neuronarrator.report.narrators import NARRATIVE_TOKEN_LIMIT, ModelNarrator
 
@@ -305,6 +307,4 @@ def test_the_narrative_cap_holds_the_writers_longest_narrative(tokenizer):
     )  # fmt: skip
     lengths = [len(tokenizer(describe(longest, seed=s), add_special_tokens=False)["input_ids"]) for s in range(20)]
     assert 250 < max(lengths) < NARRATIVE_TOKEN_LIMIT  # the report and its evaluation never cut such a narrative short
-    import inspect
-
     assert inspect.signature(ModelNarrator).parameters["max_new_tokens"].default == NARRATIVE_TOKEN_LIMIT

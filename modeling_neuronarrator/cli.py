@@ -8,6 +8,7 @@ the module is imported only when its command runs (``--help`` imports them all),
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import logging
 import sys
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # A crash inside a C extension (stop 34: a segmentation fault in regex's matching during a
+    # measured-grammar evaluation, not reproduced) prints the Python stack on stderr instead of
+    # ending the run without a word.
+    faulthandler.enable()
     module = importlib.import_module(args._module)
     try:
         return int(module.run(args) or 0)

@@ -130,3 +130,21 @@ def test_console_script_runs(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(json.loads(out.read_text())["segments"]) == 2
+
+
+def test_a_native_crash_names_its_python_stack():
+    # A segmentation fault inside a C extension (stop 34: regex, during a measured-grammar run) must
+    # say where it happened, not end the command without a word.
+    code = (
+        "import faulthandler, sys\n"
+        "from modeling_neuronarrator.commands import narrate\n"
+        "def crash(args):\n"
+        "    faulthandler._sigsegv()\n"
+        "narrate.run = crash\n"
+        "from modeling_neuronarrator.cli import main\n"
+        "sys.exit(main(['narrate', '--example', 'sleep-psg']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Fatal Python error: Segmentation fault" in done.stderr
+    assert re.search(r'File ".*cli\.py", line \d+ in main', done.stderr), done.stderr

@@ -34,6 +34,7 @@ Each step's log goes to ``<output_dir>/recipe.log``; the evaluation to ``quality
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import math
@@ -1301,6 +1302,7 @@ def _record_timing(config, step: str, seconds: float) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     from .config import load_config
 
+    faulthandler.enable()  # a native crash in a step names its Python stack (cli.main)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")

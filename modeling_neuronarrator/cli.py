@@ -46,6 +46,17 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _trace_native_crashes() -> None:
+    """A crash inside a C extension (stop 34: a segmentation fault in regex's matching during a
+    measured-grammar evaluation, not reproduced) prints the Python stack on the process's stderr
+    instead of ending the run without a word. The process's own stderr (``sys.__stderr__``): a
+    captured or notebook ``sys.stderr`` has no file descriptor to write to from a signal handler."""
+    try:
+        faulthandler.enable(file=sys.__stderr__)
+    except (AttributeError, OSError, ValueError):  # no stderr at all (pythonw, a closed descriptor)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((arg for arg in argv if not arg.startswith("-")), None)
@@ -55,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # A crash inside a C extension (stop 34: a segmentation fault in regex's matching during a
-    # measured-grammar evaluation, not reproduced) prints the Python stack on stderr instead of
-    # ending the run without a word.
-    faulthandler.enable()
+    _trace_native_crashes()
     module = importlib.import_module(args._module)
     try:
         return int(module.run(args) or 0)

@@ -1007,6 +1007,10 @@ def test_cards_measured_grammar_section():
     assert "| slowing_side | 4 | 0.500 | 1.000 | +0.500 [+0.250, +0.750] |" in card
     assert "| stimulus | 8 |  | 0.250 |  |" in card  # a label field: scored, never compared with free greedy
     assert "Validation: 4 of 8 free greedy narratives contradict their measurement or claim an unannotated label, 0 under the grammar." in card
+    # A measured field free decoding gets wrong and the grammar pins: the card tells users to decode under the grammar.
+    assert "**Decode under the grammar.**" in card and "(slowing_side 0.500 free, 1.000 under the grammar)" in card
+    figures["validation"]["greedy"]["slowing_side"]["accuracy"] = 0.95
+    assert "Decode under the grammar" not in _measured_grammar_text(figures)
     assert _measured_grammar_text(None) == ""
 
 

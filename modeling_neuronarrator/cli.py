@@ -46,7 +46,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _trace_native_crashes() -> None:
+def trace_native_crashes() -> None:
     """A crash inside a C extension (stop 34: a segmentation fault in regex's matching during a
     measured-grammar evaluation, not reproduced) prints the Python stack on the process's stderr
     instead of ending the run without a word. The process's own stderr (``sys.__stderr__``): a
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    _trace_native_crashes()
+    trace_native_crashes()
     module = importlib.import_module(args._module)
     try:
         return int(module.run(args) or 0)

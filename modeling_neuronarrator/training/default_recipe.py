@@ -34,7 +34,6 @@ Each step's log goes to ``<output_dir>/recipe.log``; the evaluation to ``quality
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import json
 import logging
 import math
@@ -778,12 +777,13 @@ def _free_decoding_warning(figures: dict[str, Any]) -> str:
     from dataset_builder.description import FIELD_SPECS
 
     validation = figures.get("validation") or {}
-    weak = [
-        (field, scores["accuracy"], validation["measured_grammar"][field]["accuracy"])
-        for field, scores in validation.get("greedy", {}).items()
-        if field in FIELD_SPECS and not FIELD_SPECS[field].label and scores.get("accuracy") is not None and scores["accuracy"] < FREE_DECODING_WARNING_BELOW
-        and (validation["measured_grammar"].get(field) or {}).get("accuracy", 0.0) >= FREE_DECODING_WARNING_BELOW
-    ]
+    weak = []
+    for field, scores in validation.get("greedy", {}).items():
+        if field not in FIELD_SPECS or FIELD_SPECS[field].label or scores.get("accuracy") is None:
+            continue
+        free, grammar = scores["accuracy"], (validation["measured_grammar"].get(field) or {}).get("accuracy", 0.0)
+        if free < FREE_DECODING_WARNING_BELOW <= grammar:
+            weak.append((field, free, grammar))
     if not weak:
         return ""
     listed = ", ".join(f"{field} {free:.3f} free, {grammar:.3f} under the grammar" for field, free, grammar in weak)
@@ -1330,10 +1330,9 @@ def _record_timing(config, step: str, seconds: float) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     from .config import load_config
 
-    try:  # a native crash in a step names its Python stack (cli._trace_native_crashes)
-        faulthandler.enable(file=sys.__stderr__)
-    except (AttributeError, OSError, ValueError):
-        pass
+    from ..cli import trace_native_crashes
+
+    trace_native_crashes()  # the in-process steps (evaluate, measured_grammar, ...); the others run through the CLI
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")

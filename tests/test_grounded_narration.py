@@ -196,3 +196,79 @@ def test_measured_categories_names_the_amplitude_word_beside_its_value(tmp_path)
     assert NeuroNarratorProcessor.from_pretrained(tmp_path).measured_categories is True
     with pytest.raises(ValueError, match="measured_categories needs findings_in_prompt"):
         tiny_config(measured_categories=True)
+
+
+_SIDED_NARRATIVES = ("Focal slowing is seen over the left temporal region.", "Focal slowing is seen over the right temporal region.",
+                     "The background is dominated by theta activity at 7.5 Hz.")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def measured_processor():
+    """A findings-conditioned processor whose tokenizer, as the recipe's, learned the measured lines
+    and the narratives (one token per digit, whole words)."""
+    from modeling_neuronarrator import NeuroNarratorFeatureExtractor, NeuroNarratorProcessor
+    from modeling_neuronarrator.training.tokenizer import train_narrative_tokenizer
+
+    lines = [measured_findings_text(_findings(slowing=Slowing("focal", side, "temporal"), dominant_band=band))
+             for side in ("left", "right") for band in ("alpha", "theta")]  # fmt: skip
+    tokenizer = train_narrative_tokenizer((lines + list(_SIDED_NARRATIVES)) * 20, vocab_size=600, split_digits=True)
+    config = tiny_config(findings_in_prompt=True)
+    return NeuroNarratorProcessor.from_config(config, NeuroNarratorFeatureExtractor(), tokenizer)
+
+
+def test_measured_value_tokens_are_the_values_of_the_measured_line(measured_processor):
+    """``data.measured_token_weight``: the narrative tokens that copy a measured value (side, region,
+    digits, band) are weighted, the line's field names and punctuation are not."""
+    from modeling_neuronarrator.training.data import measured_value_token_ids
+
+    tokenizer = measured_processor.tokenizer
+    findings = _findings(slowing=Slowing("focal", "left", "temporal"), dominant_frequency_hz=7.5, dominant_band="theta").to_dict()
+    words = {tokenizer.decode([i]).strip() for i in measured_value_token_ids(findings, tokenizer)}
+    assert {"left", "temporal", "theta", "7", "5"} <= words
+    assert not words & {"slowing", "band", "region", "Measured", ";", ".", ":", ""}
+    right = _findings(slowing=Slowing("focal", "right", "temporal")).to_dict()
+    assert "left" not in {tokenizer.decode([i]).strip() for i in measured_value_token_ids(right, tokenizer)}
+
+
+def test_collator_weights_the_narrative_tokens_that_copy_a_measured_value(measured_processor):
+    from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer, measured_value_token_ids
+
+    processor = measured_processor
+    rng = np.random.default_rng(0)
+    findings = _findings(slowing=Slowing("focal", "left", "temporal"))
+    example = {"id": "r0", "description": "Focal slowing is seen over the left temporal region.",
+               "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32), "channel_mask": np.ones(19, bool),
+               "history_eeg_values": np.zeros((0, 19, 2000), np.float32), "history_channel_mask": np.zeros((0, 19), bool),
+               "history_mask": np.zeros(0, bool), "findings": findings.to_json()}  # fmt: skip
+    topomaps = TopomapComputer(processor.feature_extractor)
+    assert "label_weights" not in SegmentCollator(topomaps, processor)([example])
+    batch = SegmentCollator(topomaps, processor, measured_token_weight=4.0)([example])
+    labels, weights = batch["labels"][0], batch["label_weights"][0]
+    assert weights.shape == labels.shape and weights.dtype == torch.float32
+    assert (weights[labels == -100] == 0).all()
+    narrative = labels != -100
+    weighted = {processor.tokenizer.decode([t]).strip() for t in labels[narrative & (weights == 4.0)].tolist()}
+    assert weighted == {processor.tokenizer.decode([t]).strip() for t in measured_value_token_ids(findings.to_dict(), processor.tokenizer)
+                        if t in labels[narrative].tolist()}  # fmt: skip
+    assert {"left", "temporal"} <= weighted and "slowing" not in weighted
+    assert set(weights[narrative].unique().tolist()) == {1.0, 4.0}
+    with pytest.raises(ValueError, match="measured_token_weight must be > 0"):
+        SegmentCollator(topomaps, processor, measured_token_weight=0.0)
+
+
+def test_weighted_token_loss_is_the_causal_lm_loss_at_unit_weights_and_leans_to_the_weighted_tokens():
+    from transformers.loss.loss_utils import ForCausalLMLoss
+
+    from modeling_neuronarrator.training.trainer import weighted_token_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 6, 11)
+    labels = torch.tensor([[-100, -100, 3, 4, 5, 1], [-100, 7, 8, -100, -100, -100]])
+    ones = (labels != -100).float()
+    torch.testing.assert_close(weighted_token_loss(logits, labels, ones), ForCausalLMLoss(logits, labels, vocab_size=11))
+    # One target token weighted 3 of the 6: the weighted mean of the token losses.
+    token_loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 11), labels[:, 1:].reshape(-1), ignore_index=-100, reduction="none")
+    weights = ones.clone()
+    weights[0, 3] = 3.0
+    expected = (token_loss.reshape(2, 5) * weights[:, 1:]).sum() / weights[:, 1:][labels[:, 1:] != -100].sum()
+    torch.testing.assert_close(weighted_token_loss(logits, labels, weights), expected)

@@ -346,6 +346,10 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
         bad.write_text(TINY.read_text().replace("data:", f"data:\n  hemisphere_mirror: {value}", 1))
         with pytest.raises(ValueError, match=r"data.hemisphere_mirror must be a number in \[0, 1\]"):
             load_config(bad, overrides={"corpus": str(corpus)})
+    for value in ("0", "-1.0", "true"):
+        bad.write_text(TINY.read_text().replace("data:", f"data:\n  measured_token_weight: {value}", 1))
+        with pytest.raises(ValueError, match=r"data.measured_token_weight must be a number > 0"):
+            load_config(bad, overrides={"corpus": str(corpus)})
     bad.write_text(TINY.read_text().replace("data:", "data:\n  mirror_mode: labels", 1))
     with pytest.raises(ValueError, match=re.escape("data.mirror_mode must be one of ['swap', 'signal']")):
         load_config(bad, overrides={"corpus": str(corpus)})
@@ -355,10 +359,14 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
 
 
 def test_card_states_stage2_oversampling_and_eeg_dropout(tmp_path, corpus):
-    from modeling_neuronarrator.training.default_recipe import _dropout_text, _mirror_text, _oversampling_text
+    from modeling_neuronarrator.training.default_recipe import _dropout_text, _measured_weight_text, _mirror_text, _oversampling_text
 
     config = _config(corpus, tmp_path)
     assert _dropout_text(config) == "" and _oversampling_text(config) == "" and _mirror_text(config) == ""  # defaults: off, not mentioned
+    assert _measured_weight_text(config) == ""
+    config.data.measured_token_weight = 3.0
+    assert _measured_weight_text(config) == ("; the narrative tokens that copy a value of the measured line (sides, regions, digits) "
+                                             "weigh 3 in its loss, the others 1")  # fmt: skip
     config.data.hemisphere_mirror = 0.5
     assert _mirror_text(config).startswith("; 50% of its rows are seen mirrored left to right")
     config.data.mirror_mode = "signal"
@@ -746,11 +754,14 @@ def test_stage2_narrates_findings_conditioned_from_an_unconditioned_start(traine
     _, finals = trained
     config = _config(corpus, tmp_path / "conditioned", stage2={"max_steps": 2, "init_from": str(finals["stage1"])})
     config.model.overrides["findings_in_prompt"] = True
+    config.data.measured_token_weight = 3.0  # the weighted loss (NarrativeStep) trains and validates too
     final = train_stage(config, "stage2", progress=False)
     processor = NeuroNarratorProcessor.from_pretrained(final)
     assert processor.findings_in_prompt is True
     assert json.loads((final / "config.json").read_text())["findings_in_prompt"] is True
-    samples = [r for r in read_jsonl(tmp_path / "conditioned" / "stage2" / "metrics.jsonl") if r.get("split") == "validation"]
+    metrics = read_jsonl(tmp_path / "conditioned" / "stage2" / "metrics.jsonl")
+    assert all(np.isfinite(r["loss"]) and r["loss"] > 0 for r in metrics if "loss" in r)
+    samples = [r for r in metrics if r.get("split") == "validation"]
     assert samples and samples[-1]["samples"] and all(isinstance(s["generated"], str) for s in samples[-1]["samples"])
 
 

@@ -96,6 +96,10 @@ class DataSection:
     # and the narrator learns to take sides from its measured line (stop 30's trial at 0.5: slowing
     # side 0.94 -> 0.96, recording quality 0.87 -> 0.75, stimulus 0.36 -> 0.30; not in the configs).
     mirror_mode: str = "swap"
+    # Stage 2, findings-conditioned: the loss weight of the narrative tokens that copy a value of the
+    # measured line (sides, regions, digits; data.measured_value_token_ids), the others weighing 1;
+    # the loss is the weighted mean. 1: the plain mean.
+    measured_token_weight: float = 1.0
 
 
 @dataclass
@@ -249,6 +253,9 @@ def _check_data(path: Path, data: DataSection) -> None:
         raise ValueError(f"{path}: data.hemisphere_mirror must be a number in [0, 1] (the share of stage-2 rows seen mirrored left to right), got {mirror!r}")
     if data.mirror_mode not in MIRROR_MODES:
         raise ValueError(f"{path}: data.mirror_mode must be one of {list(MIRROR_MODES)} (what a mirrored row swaps), got {data.mirror_mode!r}")
+    weight = data.measured_token_weight
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+        raise ValueError(f"{path}: data.measured_token_weight must be a number > 0 (1 = every narrative token weighs the same), got {weight!r}")
     if data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")
 

@@ -35,6 +35,7 @@ from torch.utils.data import Dataset, IterableDataset
 
 from ..eeg_io_neuronarrator import SEGMENT_SAMPLES, STANDARD_CHANNELS
 from ..findings_neuronarrator import finding_targets
+from ..processing_neuronarrator import measured_findings_text
 from .mirror import MIRROR_MODES, mirror_example
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "TopomapComputer",
     "SegmentCollator",
     "corpus_texts",
+    "measured_value_token_ids",
 ]
 
 logger = logging.getLogger(__name__)
@@ -460,6 +462,11 @@ class SegmentCollator:
 
     ``finding_targets`` (names from ``FINDING_TARGETS``) adds ``finding_targets`` ``(B, n)``
     float32 0/1, read from the rows' findings: the stage-1 findings head's labels.
+
+    ``measured_token_weight`` (with a findings-conditioned processor, != 1) adds ``label_weights``
+    ``(B, T)`` float32: that weight on the narrative tokens that copy a value of the row's measured
+    line (``measured_value_token_ids``), 1 on the other narrative tokens, 0 outside the narrative;
+    stage 2's loss is then the weighted mean (``trainer.NarrativeStep``).
     """
 
     def __init__(
@@ -473,6 +480,7 @@ class SegmentCollator:
         seed: int = 0,
         hemisphere_mirror: float = 0.0,
         mirror_mode: str = "swap",
+        measured_token_weight: float = 1.0,
     ):
         if not 0.0 <= float(eeg_dropout) < 1.0:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
@@ -489,6 +497,9 @@ class SegmentCollator:
         self._rng = np.random.default_rng(seed)
         self.finding_targets = list(finding_targets) if finding_targets else None
         self.max_target_tokens = None if max_text_tokens is None else int(max_text_tokens)
+        if not float(measured_token_weight) > 0.0:
+            raise ValueError(f"SegmentCollator: measured_token_weight must be > 0, got {measured_token_weight!r}")
+        self.measured_token_weight = float(measured_token_weight)
 
     def without_dropout(self) -> "SegmentCollator":
         """This collator without modality dropout (validation and evaluation batches keep their EEG)."""
@@ -496,6 +507,17 @@ class SegmentCollator:
         other.eeg_dropout = 0.0
         other.hemisphere_mirror = 0.0
         return other
+
+    def label_weights(self, labels: torch.Tensor, findings: list[dict[str, Any]]) -> torch.Tensor:
+        """``(B, T)`` float32 loss weights of the narrative tokens: ``measured_token_weight`` where the token
+        copies a value of its row's measured line, 1 elsewhere in the narrative, 0 outside it."""
+        tokenizer = self.processor.tokenizer
+        categories = getattr(self.processor, "measured_categories", False)
+        weights = (labels != -100).float()
+        for row, row_findings in enumerate(findings):
+            values = torch.tensor(sorted(measured_value_token_ids(row_findings, tokenizer, categories)), dtype=labels.dtype)
+            weights[row, torch.isin(labels[row], values)] = self.measured_token_weight
+        return weights
 
     def mirrored(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows with ``hemisphere_mirror`` of them drawn to be seen mirrored (``mirror_example``)."""
@@ -575,20 +597,45 @@ class SegmentCollator:
         descriptions = [e["description"] for e in examples]
         if self.processor is not None:
             targets = arrays.pop("finding_targets", None)  # not a processor input
+            findings = self.findings(examples)
             tensors = dict(
                 self.processor(
                     text=descriptions,
                     max_target_tokens=self.max_target_tokens,
-                    findings=self.findings(examples),
+                    findings=findings,
                     return_tensors="pt",
                     **arrays,
                 )
             )
             if targets is not None:
                 tensors["finding_targets"] = torch.from_numpy(targets)
+            if findings is not None and self.measured_token_weight != 1.0:
+                tensors["label_weights"] = self.label_weights(tensors["labels"], findings)
         else:
             tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
         return {"ids": [e["id"] for e in examples], "descriptions": descriptions, **tensors}
+
+
+# The measured line's field names (processing_neuronarrator.measured_findings_text): words, not values.
+MEASURED_LINE_KEYS = frozenset(
+    ("measured", "state", "rhythm", "band", "pdr", "region", "amplitude", "asymmetry", "slowing", "artifacts", "events", "change")
+)
+
+
+def measured_value_token_ids(findings: dict[str, Any], tokenizer, categories: bool = False) -> set[int]:
+    """The token ids of the values in a segment's measured line (``measured_findings_text``): the tokens
+    a faithful narrative copies from its prompt (sides, regions, digits, band and state words).
+
+    Tokens without a letter or digit (punctuation, spaces) and the line's field names are left out:
+    they are the line's layout, not its measurement.
+    """
+    ids = tokenizer(measured_findings_text(findings, categories), add_special_tokens=False)["input_ids"]
+    values = set()
+    for token_id in set(ids):
+        word = tokenizer.decode([token_id]).strip().lower()
+        if any(ch.isalnum() for ch in word) and word.rstrip(":") not in MEASURED_LINE_KEYS:
+            values.add(token_id)
+    return values
 
 
 def parse_json_field(value: Any, what: str = "findings") -> dict:

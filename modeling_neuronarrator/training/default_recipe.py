@@ -940,7 +940,7 @@ pylossless s01 (with their copies) train, so ALICE and EEGMMIDB are sources the 
 Training: stage 1 ({training.get("stage1_steps", "?")} steps) grounds the EEG encoder to the topomap
 encoder (InfoNCE){_findings_head_text(model_config)}; stage 2 ({training.get("stage2_steps", "?")} steps) trains the projectors, the Mamba2
 history reasoner (K={config.data.history}) and the {model_config.text_config.num_hidden_layers}-layer
-language model (own {model_config.text_config.vocab_size}-token BPE{', one token per digit' if config.model.tokenizer_split_digits else ''}) on the narratives{_oversampling_text(config)}{_dropout_text(config)}{_mirror_text(config)}.
+language model (own {model_config.text_config.vocab_size}-token BPE{', one token per digit' if config.model.tokenizer_split_digits else ''}) on the narratives{_oversampling_text(config)}{_dropout_text(config)}{_mirror_text(config)}{_measured_weight_text(config)}.
 {_findings_conditioned_text(model_config)}"""
 
 
@@ -966,6 +966,15 @@ def _mirror_text(config) -> str:
     return (
         f"; {share:.0%} of its rows are seen mirrored left to right (EEG, measured findings and narrative "
         "swapped together), so no training subject's background comes with one side only"
+    )
+
+
+def _measured_weight_text(config) -> str:
+    """Stage 2's loss weight on the narrative tokens that copy a measured value (``data.measured_token_weight``), for the card."""
+    weight = config.data.measured_token_weight
+    return (
+        f"; the narrative tokens that copy a value of the measured line (sides, regions, digits) weigh {weight:g} in its loss, "
+        "the others 1" if weight != 1 else ""
     )
 
 

@@ -73,14 +73,33 @@ class GroundingStep(nn.Module):
 
 
 class NarrativeStep(nn.Module):
-    """Stage 2's forward: the language-model loss on the narrative tokens."""
+    """Stage 2's forward: the language-model loss on the narrative tokens.
+
+    With ``label_weights`` (``SegmentCollator(measured_token_weight=...)``) the loss is the weighted
+    mean of the tokens' cross-entropies instead of the plain mean.
+    """
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, **inputs):
-        return self.model(**inputs)
+    def forward(self, label_weights: Optional[torch.Tensor] = None, **inputs):
+        if label_weights is None:
+            return self.model(**inputs)
+        labels = inputs.pop("labels")
+        output = self.model(**inputs)
+        output.loss = weighted_token_loss(output.logits, labels, label_weights)
+        return output
+
+
+def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy, each target token weighted: sum(w * ce) / sum(w) over the tokens
+    whose label is not -100 (``logits`` (B, T, V) at position t predict ``labels`` at t + 1, as the
+    causal-LM loss shifts them)."""
+    logits, labels, weights = logits[:, :-1].float(), labels[:, 1:], weights[:, 1:].float()
+    token_loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="none")
+    weights = weights.reshape(-1) * (labels.reshape(-1) != -100)
+    return (token_loss * weights).sum() / weights.sum().clamp_min(1e-8)
 
 
 def set_trainable(model: nn.Module, parts: list[str]) -> list[nn.Parameter]:
@@ -347,6 +366,7 @@ class _NarrativeStage(_GroundingStage):
             seed=config.seed,
             hemisphere_mirror=config.data.hemisphere_mirror,
             mirror_mode=config.data.mirror_mode,
+            measured_token_weight=config.data.measured_token_weight,
         )
 
     def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:

@@ -323,7 +323,8 @@ def _evaluate_baselines(args: argparse.Namespace, baseline_names: list[str], tra
 
 def _fitted(baseline, train_rows, cache: Path | None):
     """``(baseline fitted on train_rows, whether it came from cache)``. The cache key is the baseline's
-    name and settings and the sha256 of its training row ids, so a different fit never matches."""
+    name and settings and the sha256 of its training rows (id, findings, labels and description of
+    each), so a different fit never matches: a corpus rebuilt under new rules keeps its row ids."""
     import hashlib
     import os
     import pickle
@@ -331,9 +332,10 @@ def _fitted(baseline, train_rows, cache: Path | None):
     if cache is None:
         baseline.fit(train_rows)
         return baseline, False
-    row_ids = [row["id"] for row in train_rows] if isinstance(train_rows, list) else train_rows["id"]
-    ids = "\n".join(sorted(str(i) for i in row_ids))
-    key = hashlib.sha256(json.dumps([baseline.name, baseline.settings(), ids], sort_keys=True, default=str).encode()).hexdigest()[:24]
+    key = hashlib.sha256(json.dumps([baseline.name, baseline.settings()], sort_keys=True, default=str).encode())
+    for row in sorted(_fit_row_texts(train_rows)):
+        key.update(row.encode())
+    key = key.hexdigest()[:24]
     path = Path(cache) / f"{baseline.name}-{key}.pkl"
     if path.is_file():
         logger.info("%s: fitted baseline reused from %s", baseline.name, path)
@@ -346,6 +348,19 @@ def _fitted(baseline, train_rows, cache: Path | None):
         pickle.dump(baseline, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)  # atomic: a concurrent board reads a whole file or none
     return baseline, False
+
+
+# What a fit reads of a row besides its EEG, whose findings summarise it: a rebuilt corpus changes one of these.
+_FIT_KEY_COLUMNS = ("id", "findings", "labels", "description")
+
+
+def _fit_row_texts(train_rows) -> list[str]:
+    """One string per training row (its ``_FIT_KEY_COLUMNS``), the rows' content for the fit-cache key."""
+    if isinstance(train_rows, list):
+        columns = {name: [row.get(name) for row in train_rows] for name in _FIT_KEY_COLUMNS}
+    else:
+        columns = {name: train_rows[name] if name in train_rows.column_names else [None] * len(train_rows) for name in _FIT_KEY_COLUMNS}
+    return [json.dumps(values, sort_keys=True, default=str) for values in zip(*columns.values())]
 
 
 def _print_results(written: list[Path]) -> None:

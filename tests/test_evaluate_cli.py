@@ -160,6 +160,18 @@ def test_fit_cache_reuses_a_baseline_fitted_on_the_same_rows(corpus, tmp_path):
     # Other training rows: another fit, another file.
     other = run("c", "--train-exclude", "tuab")
     assert other["settings"]["fit_from_cache"] is False and len(list(cache.glob("nearest-neighbour-*.pkl"))) == 2
+    # The same row ids rebuilt under other rules (another narrative): another fit, another file.
+    import datasets
+
+    rebuilt = tmp_path / "rebuilt"
+    shutil.copytree(corpus, rebuilt)
+    for shard in sorted(rebuilt.rglob("*.parquet")):
+        table = datasets.Dataset.from_parquet(str(shard), cache_dir=str(tmp_path / "hf"))
+        table.map(lambda row: {"description": row["description"] + " Rebuilt."}).to_parquet(str(shard))
+    again = json.loads(next((tmp_path / "rebuilt-out").glob("*.json")).read_text()) if main(
+        ["evaluate", "--no-model", "--baselines", "nearest-neighbour", "--metrics", FAST_METRICS, "--fit-cache", str(cache),
+         "--corpus", str(rebuilt), "-o", str(tmp_path / "rebuilt-out")]) == 0 else None  # fmt: skip
+    assert again["settings"]["fit_from_cache"] is False and len(list(cache.glob("nearest-neighbour-*.pkl"))) == 3
 
 
 def test_leave_one_source_out_split(corpus, test_rows):

@@ -26,7 +26,7 @@ from .findings_neuronarrator import Findings, amplitude_category
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor", "annotated_labels_text", "measured_findings_text", "prompt_findings_text"]
+__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor", "annotated_labels_text", "measured_findings_parts", "measured_findings_text", "prompt_findings_text"]
 
 DEFAULT_INSTRUCTION = (
     "Describe the neurophysiological features, waveform morphology, dominant frequency components and "
@@ -39,14 +39,8 @@ def _hz(value: float | None) -> str:
     return "none" if value is None else f"{value:.1f} Hz"
 
 
-def measured_findings_text(findings: Findings | dict, categories: bool = False) -> str:
-    """One compact line of a segment's measured findings, as a findings-conditioned model reads it in its prompt.
-
-    Every field the narrative states from the measurement, in the narrative's reading order (state
-    first) and at its precision; no source labels (those the EEG tokens must give). ``categories``:
-    the amplitude's category word too (``NeuroNarratorConfig.measured_categories``), of the value
-    as written (rounded to 1 uV, as the narrative's is).
-    """
+def measured_findings_parts(findings: Findings | dict, categories: bool = False) -> list[tuple[str, str]]:
+    """The measured line's ``(field name, value as written)`` pairs, in its order (``measured_findings_text``)."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
     slowing = f.slowing.kind
     if slowing == "focal":
@@ -55,20 +49,30 @@ def measured_findings_text(findings: Findings | dict, categories: bool = False) 
         f"{e.kind} {_hz(e.frequency_hz)} {e.onset_s:.1f}-{e.offset_s:.1f} s {'/'.join(e.channels) or 'channels none'}"
         for e in f.events
     ]
-    parts = [
-        f"state {f.state}",
-        f"rhythm {_hz(f.dominant_frequency_hz)}",
-        f"band {f.dominant_band}",
-        f"pdr {_hz(f.posterior_dominant_rhythm_hz)}",
-        f"region {f.predominant_region}",
-        f"amplitude {f.amplitude_uv:.0f} uV" + (f" {amplitude_category(int(round(f.amplitude_uv)))}" if categories else ""),
-        f"asymmetry {f.asymmetry.side}",
-        f"slowing {slowing}",
-        f"artifacts {', '.join(f.artifacts) or 'none'}",
-        f"events {'; '.join(events) or 'none'}",
-        f"change {'first segment' if f.change_from_previous is None else ', '.join(f.change_from_previous) or 'stable'}",
+    return [
+        ("state", f"{f.state}"),
+        ("rhythm", _hz(f.dominant_frequency_hz)),
+        ("band", f"{f.dominant_band}"),
+        ("pdr", _hz(f.posterior_dominant_rhythm_hz)),
+        ("region", f"{f.predominant_region}"),
+        ("amplitude", f"{f.amplitude_uv:.0f} uV" + (f" {amplitude_category(int(round(f.amplitude_uv)))}" if categories else "")),
+        ("asymmetry", f"{f.asymmetry.side}"),
+        ("slowing", slowing),
+        ("artifacts", ", ".join(f.artifacts) or "none"),
+        ("events", "; ".join(events) or "none"),
+        ("change", "first segment" if f.change_from_previous is None else ", ".join(f.change_from_previous) or "stable"),
     ]
-    return "Measured: " + "; ".join(parts) + "."
+
+
+def measured_findings_text(findings: Findings | dict, categories: bool = False) -> str:
+    """One compact line of a segment's measured findings, as a findings-conditioned model reads it in its prompt.
+
+    Every field the narrative states from the measurement, in the narrative's reading order (state
+    first) and at its precision; no source labels (those the EEG tokens must give). ``categories``:
+    the amplitude's category word too (``NeuroNarratorConfig.measured_categories``), of the value
+    as written (rounded to 1 uV, as the narrative's is).
+    """
+    return "Measured: " + "; ".join(f"{name} {value}" for name, value in measured_findings_parts(findings, categories)) + "."
 
 
 def annotated_labels_text(findings: Findings | dict) -> str:

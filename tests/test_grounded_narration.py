@@ -209,8 +209,8 @@ def measured_processor():
     from modeling_neuronarrator import NeuroNarratorFeatureExtractor, NeuroNarratorProcessor
     from modeling_neuronarrator.training.tokenizer import train_narrative_tokenizer
 
-    lines = [measured_findings_text(_findings(slowing=Slowing("focal", side, "temporal"), dominant_band=band))
-             for side in ("left", "right") for band in ("alpha", "theta")]  # fmt: skip
+    lines = [measured_findings_text(_findings(slowing=Slowing("focal", side, "temporal"), dominant_band=band, change_from_previous=change))
+             for side in ("left", "right") for band in ("alpha", "theta") for change in (["stable"], ["artifacts_resolved"])]  # fmt: skip
     tokenizer = train_narrative_tokenizer((lines + list(_SIDED_NARRATIVES)) * 20, vocab_size=600, split_digits=True)
     config = tiny_config(findings_in_prompt=True)
     return NeuroNarratorProcessor.from_config(config, NeuroNarratorFeatureExtractor(), tokenizer)
@@ -228,6 +228,9 @@ def test_measured_value_tokens_are_the_values_of_the_measured_line(measured_proc
     assert not words & {"slowing", "band", "region", "Measured", ";", ".", ":", ""}
     right = _findings(slowing=Slowing("focal", "right", "temporal")).to_dict()
     assert "left" not in {tokenizer.decode([i]).strip() for i in measured_value_token_ids(right, tokenizer)}
+    # A field name inside a value is a value: "change artifacts_resolved" weights "artifacts" and "resolved".
+    resolved = _findings(change_from_previous=["artifacts_resolved"]).to_dict()
+    assert {"artifacts", "resolved"} <= {tokenizer.decode([i]).strip() for i in measured_value_token_ids(resolved, tokenizer)}
 
 
 def test_collator_weights_the_narrative_tokens_that_copy_a_measured_value(measured_processor):

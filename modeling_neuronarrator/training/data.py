@@ -35,7 +35,7 @@ from torch.utils.data import Dataset, IterableDataset
 
 from ..eeg_io_neuronarrator import SEGMENT_SAMPLES, STANDARD_CHANNELS
 from ..findings_neuronarrator import finding_targets
-from ..processing_neuronarrator import measured_findings_text
+from ..processing_neuronarrator import measured_findings_parts
 from .mirror import MIRROR_MODES, mirror_example
 
 __all__ = [
@@ -616,25 +616,19 @@ class SegmentCollator:
         return {"ids": [e["id"] for e in examples], "descriptions": descriptions, **tensors}
 
 
-# The measured line's field names (processing_neuronarrator.measured_findings_text): words, not values.
-MEASURED_LINE_KEYS = frozenset(
-    ("measured", "state", "rhythm", "band", "pdr", "region", "amplitude", "asymmetry", "slowing", "artifacts", "events", "change")
-)
-
-
 def measured_value_token_ids(findings: dict[str, Any], tokenizer, categories: bool = False) -> set[int]:
-    """The token ids of the values in a segment's measured line (``measured_findings_text``): the tokens
-    a faithful narrative copies from its prompt (sides, regions, digits, band and state words).
+    """The token ids of the values in a segment's measured line (``measured_findings_parts``): the tokens
+    a faithful narrative copies from its prompt (sides, regions, digits, band, state and change words).
 
-    Tokens without a letter or digit (punctuation, spaces) and the line's field names are left out:
-    they are the line's layout, not its measurement.
+    Each value is tokenized as the line writes it (after a space); its tokens without a letter or
+    digit (punctuation, spaces) are left out, and so are the field names: they are the line's layout,
+    not its measurement. A field name inside a value counts ("change artifacts_resolved").
     """
-    ids = tokenizer(measured_findings_text(findings, categories), add_special_tokens=False)["input_ids"]
     values = set()
-    for token_id in set(ids):
-        word = tokenizer.decode([token_id]).strip().lower()
-        if any(ch.isalnum() for ch in word) and word.rstrip(":") not in MEASURED_LINE_KEYS:
-            values.add(token_id)
+    for _, value in measured_findings_parts(findings, categories):
+        for token_id in tokenizer(" " + value, add_special_tokens=False)["input_ids"]:
+            if any(ch.isalnum() for ch in tokenizer.decode([token_id])):
+                values.add(token_id)
     return values
 
 

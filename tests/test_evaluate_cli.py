@@ -147,7 +147,7 @@ def test_max_scenario_copy_keeps_the_recorded_rows_and_the_first_copies(corpus, 
 def test_fit_cache_reuses_a_baseline_fitted_on_the_same_rows(corpus, tmp_path):
     cache = tmp_path / "fits"
 
-    def run(out, *extra):
+    def run(out, *extra, corpus=corpus):
         assert main(["evaluate", "--no-model", "--baselines", "nearest-neighbour", "--metrics", FAST_METRICS, "--fit-cache", str(cache),
                      *extra, "--corpus", str(corpus), "-o", str(tmp_path / out)]) == 0  # fmt: skip
         return json.loads(next((tmp_path / out).glob("*.json")).read_text())
@@ -168,9 +168,7 @@ def test_fit_cache_reuses_a_baseline_fitted_on_the_same_rows(corpus, tmp_path):
     for shard in sorted(rebuilt.rglob("*.parquet")):
         table = datasets.Dataset.from_parquet(str(shard), cache_dir=str(tmp_path / "hf"))
         table.map(lambda row: {"description": row["description"] + " Rebuilt."}).to_parquet(str(shard))
-    again = json.loads(next((tmp_path / "rebuilt-out").glob("*.json")).read_text()) if main(
-        ["evaluate", "--no-model", "--baselines", "nearest-neighbour", "--metrics", FAST_METRICS, "--fit-cache", str(cache),
-         "--corpus", str(rebuilt), "-o", str(tmp_path / "rebuilt-out")]) == 0 else None  # fmt: skip
+    again = run("rebuilt-out", corpus=rebuilt)
     assert again["settings"]["fit_from_cache"] is False and len(list(cache.glob("nearest-neighbour-*.pkl"))) == 3
 
 

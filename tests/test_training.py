@@ -760,7 +760,8 @@ def test_stage2_narrates_findings_conditioned_from_an_unconditioned_start(traine
     assert processor.findings_in_prompt is True
     assert json.loads((final / "config.json").read_text())["findings_in_prompt"] is True
     metrics = read_jsonl(tmp_path / "conditioned" / "stage2" / "metrics.jsonl")
-    assert all(np.isfinite(r["loss"]) and r["loss"] > 0 for r in metrics if "loss" in r)
+    losses = [r["loss"] for r in metrics if "loss" in r]
+    assert losses and all(np.isfinite(loss) and loss > 0 for loss in losses)
     samples = [r for r in metrics if r.get("split") == "validation"]
     assert samples and samples[-1]["samples"] and all(isinstance(s["generated"], str) for s in samples[-1]["samples"])
 

@@ -241,6 +241,11 @@ class NeuroNarratorConfig(PreTrainedConfig):
             copies the word instead of comparing digits with the 20/75 uV bounds (a digit-split
             tokenizer, stop 26: 73 uV written "high", 106 uV "low"; sealed-test category 0.87).
             False: checkpoints trained before it.
+        side_invariant_segments (`bool`): the encoders read each segment and its left-right mirror
+            (homologous channels swapped, topomaps flipped) and average the two encodings, so the
+            EEG, topomap, read-out and history tokens carry no side: a narrative's sides come from
+            the measured line alone (needs ``findings_in_prompt``). Costs a second encoder pass.
+            False: the tokens see the segment as recorded.
 
     Example:
 
@@ -293,6 +298,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
     findings_in_prompt: bool = False
     annotations_in_prompt: bool = False
     measured_categories: bool = False
+    side_invariant_segments: bool = False
     ignore_index: int = -100
     tie_word_embeddings: bool = True
 
@@ -341,6 +347,11 @@ class NeuroNarratorConfig(PreTrainedConfig):
             raise ValueError("NeuroNarratorConfig: annotations_in_prompt needs findings_in_prompt (its line follows the measured one).")
         if self.measured_categories and not self.findings_in_prompt:
             raise ValueError("NeuroNarratorConfig: measured_categories needs findings_in_prompt (it is part of the measured line).")
+        if self.side_invariant_segments and not self.findings_in_prompt:
+            raise ValueError(
+                "NeuroNarratorConfig: side_invariant_segments needs findings_in_prompt (side-invariant tokens leave the "
+                "measured line as the narrative's only source of side)."
+            )
         if self.condition_on_findings and not self.finding_targets:
             raise ValueError("NeuroNarratorConfig: condition_on_findings needs finding_targets (the head whose read-out it feeds).")
         if self.findings_loss_weight < 0:

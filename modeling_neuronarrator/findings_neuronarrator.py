@@ -329,6 +329,9 @@ _LATERAL_NEIGHBOURS = {
 }  # fmt: skip
 # Each lateral channel's homologue on the other side (the midline channels have none).
 HOMOLOGOUS_CHANNELS = dict(zip(HEMISPHERE_CHANNELS["left"] + HEMISPHERE_CHANNELS["right"], HEMISPHERE_CHANNELS["right"] + HEMISPHERE_CHANNELS["left"]))
+# The 19 harmonized channels seen left-right mirrored: index i of a mirrored channel array holds
+# the channel at MIRROR_PERMUTATION[i] (x_mirrored = x[..., MIRROR_PERMUTATION, :]).
+MIRROR_PERMUTATION = tuple(STANDARD_CHANNELS.index(HOMOLOGOUS_CHANNELS.get(c, c)) for c in STANDARD_CHANNELS)
 
 
 def _field_channels(region: str, side: int) -> tuple[str, ...]:

@@ -44,6 +44,7 @@ from .encoders_neuronarrator import (
     rhythm_features,
     rhythm_read_out,
 )
+from .findings_neuronarrator import MIRROR_PERMUTATION
 from .model_card import build_model_card
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,14 @@ class SegmentFeatures:
                 self.eeg_tokens, self.eeg_pooled, self.topomap_tokens, self.topomap_pooled, self.rhythm
             ))
         )
+
+    @classmethod
+    def average(cls, parts: list[SegmentFeatures]) -> SegmentFeatures:
+        """The mean of several encodings of the same segments (``rhythm`` kept only when every one has it)."""
+        values = [
+            (part.eeg_tokens, part.eeg_pooled, part.topomap_tokens, part.topomap_pooled, part.rhythm) for part in parts
+        ]
+        return cls(*(None if any(v is None for v in column) else torch.stack(column).mean(0) for column in zip(*values)))
 
     @classmethod
     def concatenate(cls, parts: list[SegmentFeatures]) -> SegmentFeatures:
@@ -413,6 +422,9 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
             topomaps: `(batch, 5, H, W)` band-power maps.
             measure_rhythm: with ``eeg_config.rhythm_features``, also measure the rhythm descriptors
                 (False for history segments, whose pooled vectors alone the reasoner reads).
+
+        With ``config.side_invariant_segments`` the features are the mean of the segment's and its
+        left-right mirror's, so that every token built from them is the same for either side.
         """
         if topomaps is None:
             raise ValueError("topomaps are required with eeg_values (the feature extractor returns both).")
@@ -421,6 +433,18 @@ class NeuroNarratorModel(NeuroNarratorPreTrainedModel):
                 f"eeg_values hold {eeg_values.shape[0]} segments but topomaps hold {topomaps.shape[0]}; pass one topomap "
                 "stack per segment."
             )
+        features = self._encode(eeg_values, channel_mask, topomaps, measure_rhythm)
+        if not self.config.side_invariant_segments:
+            return features
+        # Homologous channels swapped; the topomap grid is left-right symmetric (column 0 = left),
+        # so the mirrored segment's maps are the flipped maps.
+        order = list(MIRROR_PERMUTATION)
+        mirrored = self._encode(
+            eeg_values[:, order], None if channel_mask is None else channel_mask[:, order], topomaps.flip(-1), measure_rhythm
+        )
+        return SegmentFeatures.average([features, mirrored])
+
+    def _encode(self, eeg_values, channel_mask, topomaps, measure_rhythm: bool) -> SegmentFeatures:
         eeg_tokens, eeg_pooled = self.eeg_encoder(eeg_values, channel_mask)
         topomap_tokens, topomap_pooled = self.topomap_encoder(topomaps)
         rhythm = None

@@ -275,3 +275,49 @@ def test_weighted_token_loss_is_the_causal_lm_loss_at_unit_weights_and_leans_to_
     weights[0, 3] = 3.0
     expected = (token_loss.reshape(2, 5) * weights[:, 1:]).sum() / weights[:, 1:][labels[:, 1:] != -100].sum()
     torch.testing.assert_close(weighted_token_loss(logits, labels, weights), expected)
+
+
+def _mirrored(data: dict, topomaps) -> dict:
+    """``segments(...)`` seen left-right mirrored: homologous channels swapped, topomaps recomputed."""
+    from modeling_neuronarrator.findings_neuronarrator import MIRROR_PERMUTATION
+
+    order = list(MIRROR_PERMUTATION)
+    out = {"eeg_values": data["eeg_values"][:, order], "channel_mask": data["channel_mask"][:, order]}
+    out["topomaps"] = topomaps(out["eeg_values"])
+    if "history_eeg_values" in data:
+        out["history_eeg_values"] = data["history_eeg_values"][:, :, order]
+        out["history_channel_mask"] = data["history_channel_mask"][:, :, order]
+        out["history_topomaps"] = np.stack([topomaps(h) for h in out["history_eeg_values"]])
+    return out
+
+
+def test_side_invariant_model_reads_a_segment_and_its_mirror_alike():
+    """config.side_invariant_segments: the EEG, topomap, read-out and history tokens are the same for
+    a segment and its left-right mirror, so the narrative's logits are too (the side can only come
+    from the measured line); without it the mirror changes them."""
+    from modeling_neuronarrator.training.data import TopomapComputer
+
+    topomaps = TopomapComputer()
+    data = segments(2, seed=3, k=2)
+    data["channel_mask"][0, 2] = False  # F7 interpolated: its mask moves to F8 when mirrored
+    data["topomaps"] = topomaps(data["eeg_values"])
+    data["history_topomaps"] = np.stack([topomaps(h) for h in data["history_eeg_values"]])
+    mirrored = _mirrored(data, topomaps)
+    findings = [_findings(slowing=Slowing("focal", "left", "temporal")), _findings()]
+    logits = {}
+    for invariant in (False, True):
+        config = tiny_config(findings_in_prompt=True, finding_targets=["pdr", "asymmetry"], condition_on_findings=True,
+                             side_invariant_segments=invariant)  # fmt: skip
+        model, processor = tiny_model(config), tiny_processor(config)
+        with torch.no_grad():
+            logits[invariant] = [
+                model(**processor(**view, findings=findings, text=["Focal slowing.", "Alpha."], return_tensors="pt")).logits for view in (data, mirrored)
+            ]
+            features = [model.model.get_segment_features(*(torch.as_tensor(view[k]) for k in ("eeg_values", "channel_mask", "topomaps")))
+                        for view in (data, mirrored)]  # fmt: skip
+    torch.testing.assert_close(logits[True][0], logits[True][1], rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(logits[False][0], logits[False][1], atol=1e-3)
+    torch.testing.assert_close(features[0].eeg_tokens, features[1].eeg_tokens, rtol=1e-4, atol=1e-5)
+    assert features[0].eeg_tokens.shape == (2, config.eeg_config.num_output_tokens, config.eeg_config.hidden_size)
+    with pytest.raises(ValueError, match="side_invariant_segments needs findings_in_prompt"):
+        tiny_config(side_invariant_segments=True)

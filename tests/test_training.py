@@ -377,6 +377,17 @@ def test_card_states_stage2_oversampling_and_eeg_dropout(tmp_path, corpus):
     assert _oversampling_text(config) == " (rows with recording_quality=bad_span x3 per epoch)"
 
 
+def test_card_states_side_invariant_tokens():
+    import model_fixtures
+
+    from modeling_neuronarrator.training.default_recipe import _findings_conditioned_text
+
+    plain = _findings_conditioned_text(model_fixtures.tiny_config(findings_in_prompt=True))
+    invariant = _findings_conditioned_text(model_fixtures.tiny_config(findings_in_prompt=True, side_invariant_segments=True))
+    assert "side-invariant" not in plain and invariant.startswith(plain)
+    assert "comes from the measured line" in invariant[len(plain):]
+
+
 # ------------------------------------------------------------------------------------ quality
 def test_score_fields_oracle_empty_and_one_wrong_band():
     from modeling_neuronarrator.training.quality import field_matches, majority_baseline, score_fields
@@ -1038,3 +1049,33 @@ def test_heldout_evaluation_under_the_measured_grammar_needs_a_findings_conditio
     model_fixtures.tiny_processor(model_config).save_pretrained(folder)
     with pytest.raises(ValueError, match="not findings-conditioned"):
         evaluate_heldout(folder, config, measured_grammar=True, limit=2)
+
+
+def test_side_invariant_segments_is_a_stage2_setting():
+    """model.overrides.side_invariant_segments is applied by stage 2 to the model it starts from (it
+    decides what the narrator's tokens see) and checked there; stage 1 builds its encoders without it."""
+    from types import SimpleNamespace
+
+    import model_fixtures
+
+    from modeling_neuronarrator.training.trainer import _segment_flags_from_config
+
+    start = model_fixtures.tiny_config(findings_in_prompt=True)
+    model = SimpleNamespace(config=start)
+    _segment_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={"side_invariant_segments": True})), model)
+    assert start.side_invariant_segments is True
+    unconditioned = SimpleNamespace(config=model_fixtures.tiny_config())
+    paper = SimpleNamespace(path="paper.yaml", model=SimpleNamespace(overrides={"side_invariant_segments": True}))
+    with pytest.raises(ValueError, match=r"paper.yaml: model.overrides.side_invariant_segments: .*needs findings_in_prompt"):
+        _segment_flags_from_config(paper, unconditioned)
+
+
+def test_stage1_builds_without_the_stage2_settings(corpus, tmp_path):
+    from accelerate import Accelerator
+
+    from modeling_neuronarrator.training.trainer import build_model_and_processor
+
+    config = _config(corpus, tmp_path / "run")
+    config.model.overrides.update(findings_in_prompt=True, side_invariant_segments=True)
+    model, _ = build_model_and_processor(config, ["Alpha at 9.5 Hz over the occipital regions."] * 50, tmp_path / "tok", Accelerator(cpu=True))
+    assert model.config.findings_in_prompt is True and model.config.side_invariant_segments is False

@@ -845,8 +845,16 @@ topomap and history tokens add what the measurement cannot give (the source labe
 stimulus, recording quality, ...). The paper's configuration (no findings in the prompt,
 `training/configs/default_cpu.yaml`) is trained from the same stage 1 for the leaderboard
 (`eval/leaderboards/offline/`, whose README says whether its current regeneration has that row).
-""" + (_ANNOTATIONS_TEXT if getattr(model_config, "annotations_in_prompt", False) else "")
+""" + (_ANNOTATIONS_TEXT if getattr(model_config, "annotations_in_prompt", False) else "") + (
+        _SIDE_INVARIANT_TEXT if getattr(model_config, "side_invariant_segments", False) else ""
+    )
 
+
+_SIDE_INVARIANT_TEXT = """
+The segment tokens are side-invariant (`side_invariant_segments`): the encoders read each segment and
+its left-right mirror and the language model gets the mean of the two, so every side a narrative
+names (slowing, asymmetry, event channels) comes from the measured line.
+"""
 
 _ANNOTATIONS_TEXT = """
 A second prompt line names the source-label keys the segment is annotated with, never their values

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..eeg_io_neuronarrator import STANDARD_CHANNELS
-from ..findings_neuronarrator import HOMOLOGOUS_CHANNELS
+from ..findings_neuronarrator import HOMOLOGOUS_CHANNELS, MIRROR_PERMUTATION as CHANNEL_MIRROR_PERMUTATION
 
 __all__ = ["MIRROR_MODES", "MIRROR_PERMUTATION", "mirror_channel", "mirror_text", "mirror_findings", "mirror_example"]
 
@@ -48,7 +48,7 @@ def mirror_channel(name: str) -> str:
 
 
 # Index i of a mirrored array holds the channel that was at MIRROR_PERMUTATION[i]: x_mirrored = x[..., perm, :].
-MIRROR_PERMUTATION = np.array([STANDARD_CHANNELS.index(mirror_channel(c)) for c in STANDARD_CHANNELS])
+MIRROR_PERMUTATION = np.array(CHANNEL_MIRROR_PERMUTATION)
 
 
 def mirror_text(text: str) -> str:

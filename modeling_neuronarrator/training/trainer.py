@@ -170,6 +170,8 @@ def build_model_and_processor(config: TrainConfig, train_texts: list[str], token
     from .. import NeuroNarratorConfig, NeuroNarratorFeatureExtractor, NeuroNarratorForConditionalGeneration, NeuroNarratorProcessor
 
     model_cfg = config.model
+    # Stage-2 settings (_segment_flags_from_config) do not shape the encoders stage 1 trains.
+    overrides = {k: v for k, v in model_cfg.overrides.items() if k not in _STAGE2_MODEL_FLAGS}
     if model_cfg.preset == "smollm2":
         from transformers import AutoTokenizer
 
@@ -181,7 +183,7 @@ def build_model_and_processor(config: TrainConfig, train_texts: list[str], token
         tokenizer = AutoTokenizer.from_pretrained(model_cfg.text_model_path)
         tokenizer.add_special_tokens({"additional_special_tokens": list(PLACEHOLDER_TOKENS)}, replace_extra_special_tokens=False)
         model_config = NeuroNarratorConfig.from_pretrained_text_model(
-            model_cfg.text_model_path, tokenizer=tokenizer, history_length=config.data.history, **model_cfg.overrides
+            model_cfg.text_model_path, tokenizer=tokenizer, history_length=config.data.history, **overrides
         )
     else:
         from .tokenizer import train_narrative_tokenizer
@@ -200,7 +202,7 @@ def build_model_and_processor(config: TrainConfig, train_texts: list[str], token
         accelerator.wait_for_everyone()
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         constructor = NeuroNarratorConfig.tiny if model_cfg.preset == "tiny" else NeuroNarratorConfig.default
-        model_config = constructor(tokenizer=tokenizer, history_length=config.data.history, **model_cfg.overrides)
+        model_config = constructor(tokenizer=tokenizer, history_length=config.data.history, **overrides)
     torch.manual_seed(config.seed)
     if model_config.text_model_path:
         model = NeuroNarratorForConditionalGeneration.build(model_config)
@@ -257,6 +259,25 @@ def _prompt_flags_from_config(config: TrainConfig, model, processor) -> None:
             logger.info("stage 2: %s=%s from the config (the start folder had %s)", flag, value, not value)
             setattr(model.config, flag, value)
             setattr(processor, flag, value)
+
+
+# Model settings that stage 2 applies to the model it starts from (stage 1 builds without them).
+_STAGE2_MODEL_FLAGS = ("side_invariant_segments",)
+
+
+def _segment_flags_from_config(config: TrainConfig, model) -> None:
+    """``side_invariant_segments`` from stage 2's config overrides what the start folder was saved
+    with: it decides what the narrator's tokens see, not what the encoders learned in stage 1."""
+    for flag in _STAGE2_MODEL_FLAGS:
+        wanted = config.model.overrides.get(flag)
+        if wanted is None or bool(wanted) == bool(getattr(model.config, flag, False)):
+            continue
+        logger.info("stage 2: %s=%s from the config (the start folder had %s)", flag, bool(wanted), not wanted)
+        setattr(model.config, flag, bool(wanted))
+        try:
+            model.config.validate_architecture()
+        except ValueError as error:
+            raise ValueError(f"{config.path}: model.overrides.{flag}: {error}") from None
 
 
 def _tokenizer_texts(config: TrainConfig, train_data) -> list[str]:
@@ -339,6 +360,7 @@ class _NarrativeStage(_GroundingStage):
         # folder (or an older checkpoint) saved without it is narrated findings-conditioned when the
         # config says so.
         _prompt_flags_from_config(config, model, processor)
+        _segment_flags_from_config(config, model)
         if config.model.lora:
             model = _apply_lora(model, config.model.lora)
         train_data, validation_data = build_datasets(

@@ -435,6 +435,13 @@ _CHART_METRICS = (("clinical_accuracy", "Clinical acc.", 1.0), ("bleu_4", "BLEU-
                   ("meteor", "METEOR", 1.0), ("cider_d", "CIDEr-D / 10", 0.1), ("bertscore_f1", "BERTScore F1", 1.0))
 
 
+def _chart_title(key, width: int = 60) -> str:
+    """A board's title for the chart, wrapped to the width of its bars (a long held-out list ran off the figure)."""
+    import textwrap
+
+    return textwrap.fill(_board_title(key).replace("`", ""), width, break_on_hyphens=False)
+
+
 def write_bar_chart(records: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:
     """A PNG with one grouped horizontal bar chart per board (systems in leaderboard order, best on top)."""
     import matplotlib
@@ -455,7 +462,7 @@ def write_bar_chart(records: Sequence[Mapping[str, Any]], path: str | os.PathLik
             ax.barh(y + k * width - 0.4 + width / 2, values, height=width, label=label)
         ax.set_yticks(y, names)
         ax.set_xlim(0, 1)
-        ax.set_title(_board_title(key).replace("`", ""), fontsize=10)
+        ax.set_title(_chart_title(key), fontsize=10)
     # Below the last board, so it never hides a bar.
     axes[-1, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(_CHART_METRICS), fontsize=7, frameon=False)
     fig.tight_layout()

@@ -158,6 +158,17 @@ def test_bar_chart_is_a_png(results_dir, tmp_path):
     assert path.stat().st_size > 5000
 
 
+def test_chart_titles_wrap_to_the_figure(results_dir):
+    from neuronarrator_eval.leaderboard import _board_title, _chart_title, leaderboards
+
+    key = next(iter(leaderboards(collect_results(results_dir))))
+    held_out = ",".join(["pylossless/s02", "alice/alice-01", "eegmmidb_s001/S001"] * 3)
+    for board in (key, ("neurocorpus", "all", held_out, "validation")):
+        title = _chart_title(board)
+        assert "".join(title.split()) == "".join(_board_title(board).replace("`", "").split())  # only whitespace changed
+        assert max(len(line) for line in title.split("\n")) <= 60
+
+
 def test_model_index(results_dir):
     records = collect_results(results_dir)
     index = model_index(records)

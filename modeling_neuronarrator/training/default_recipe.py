@@ -844,7 +844,7 @@ artifacts, events with their times, change), so the narrative verbalizes the mea
 topomap and history tokens add what the measurement cannot give (the source labels: eyes,
 stimulus, recording quality, ...). The paper's configuration (no findings in the prompt,
 `training/configs/default_cpu.yaml`) is trained from the same stage 1 for the leaderboard
-(`eval/leaderboards/offline/`, whose README says whether its current regeneration has that row).
+(`eval/leaderboards/offline/`).
 """ + (_ANNOTATIONS_TEXT if getattr(model_config, "annotations_in_prompt", False) else "") + (
         _SIDE_INVARIANT_TEXT if getattr(model_config, "side_invariant_segments", False) else ""
     )

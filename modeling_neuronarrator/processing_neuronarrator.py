@@ -39,6 +39,10 @@ def _hz(value: float | None) -> str:
     return "none" if value is None else f"{value:.1f} Hz"
 
 
+# The measured line's fields, in its order (measured_findings_parts).
+MEASURED_FIELDS = ("state", "rhythm", "band", "pdr", "region", "amplitude", "asymmetry", "slowing", "artifacts", "events", "change")
+
+
 def measured_findings_parts(findings: Findings | dict, categories: bool = False) -> list[tuple[str, str]]:
     """The measured line's ``(field name, value as written)`` pairs, in its order (``measured_findings_text``)."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)

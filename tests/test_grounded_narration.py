@@ -231,6 +231,15 @@ def test_measured_value_tokens_are_the_values_of_the_measured_line(measured_proc
     # A field name inside a value is a value: "change artifacts_resolved" weights "artifacts" and "resolved".
     resolved = _findings(change_from_previous=["artifacts_resolved"]).to_dict()
     assert {"artifacts", "resolved"} <= {tokenizer.decode([i]).strip() for i in measured_value_token_ids(resolved, tokenizer)}
+    # Restricted to fields: the slowing's words only.
+    slowing_only = {tokenizer.decode([i]).strip() for i in measured_value_token_ids(findings, tokenizer, fields=["slowing"])}
+    assert {"left", "temporal"} <= slowing_only and not slowing_only & {"theta", "7", "5", "awake"}
+
+
+def test_measured_fields_name_the_measured_line_in_order():
+    from modeling_neuronarrator.processing_neuronarrator import MEASURED_FIELDS, measured_findings_parts
+
+    assert tuple(name for name, _ in measured_findings_parts(_findings())) == MEASURED_FIELDS
 
 
 def test_collator_weights_the_narrative_tokens_that_copy_a_measured_value(measured_processor):
@@ -255,6 +264,16 @@ def test_collator_weights_the_narrative_tokens_that_copy_a_measured_value(measur
                         if t in labels[narrative].tolist()}  # fmt: skip
     assert {"left", "temporal"} <= weighted and "slowing" not in weighted
     assert set(weights[narrative].unique().tolist()) == {1.0, 4.0}
+    # measured_token_fields: only the values of those fields of the line weigh (the slowing's side and
+    # region; not the band or the state, which this narrative does not copy anyway).
+    example_theta = {**example, "description": "Focal slowing is seen over the left temporal region. The background is dominated by theta activity at 7.5 Hz."}
+    theta = _findings(slowing=Slowing("focal", "left", "temporal"), dominant_frequency_hz=7.5, dominant_band="theta")
+    example_theta["findings"] = theta.to_json()
+    for fields, expected in ((None, {"left", "temporal", "theta", "7", "5"}), (["slowing"], {"left", "temporal"})):
+        batch = SegmentCollator(topomaps, processor, measured_token_weight=4.0, measured_token_fields=fields)([example_theta])
+        labels, weights = batch["labels"][0], batch["label_weights"][0]
+        weighted = {processor.tokenizer.decode([t]).strip() for t in labels[weights == 4.0].tolist()}
+        assert expected <= weighted and ("theta" in weighted) == (fields is None), (fields, weighted)
     with pytest.raises(ValueError, match="measured_token_weight must be > 0"):
         SegmentCollator(topomaps, processor, measured_token_weight=0.0)
 

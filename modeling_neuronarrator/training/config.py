@@ -100,6 +100,9 @@ class DataSection:
     # measured line (sides, regions, digits; data.measured_value_token_ids), the others weighing 1;
     # the loss is the weighted mean. 1: the plain mean.
     measured_token_weight: float = 1.0
+    # The measured-line fields whose values that weight applies to (names of
+    # processing_neuronarrator.MEASURED_FIELDS, e.g. [asymmetry, slowing]); None: every field.
+    measured_token_weight_fields: Optional[list[str]] = None
 
 
 @dataclass
@@ -256,6 +259,15 @@ def _check_data(path: Path, data: DataSection) -> None:
     weight = data.measured_token_weight
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
         raise ValueError(f"{path}: data.measured_token_weight must be a number > 0 (1 = every narrative token weighs the same), got {weight!r}")
+    fields = data.measured_token_weight_fields
+    if fields is not None:
+        from ..processing_neuronarrator import MEASURED_FIELDS
+
+        if not isinstance(fields, list) or not fields or any(f not in MEASURED_FIELDS for f in fields):
+            raise ValueError(
+                f"{path}: data.measured_token_weight_fields must be a non-empty list of measured-line fields "
+                f"{list(MEASURED_FIELDS)} (or absent: every field), got {fields!r}"
+            )
     if data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")
 

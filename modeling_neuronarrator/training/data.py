@@ -465,8 +465,8 @@ class SegmentCollator:
 
     ``measured_token_weight`` (with a findings-conditioned processor, != 1) adds ``label_weights``
     ``(B, T)`` float32: that weight on the narrative tokens that copy a value of the row's measured
-    line (``measured_value_token_ids``), 1 on the other narrative tokens, 0 outside the narrative;
-    stage 2's loss is then the weighted mean (``trainer.NarrativeStep``).
+    line (``measured_value_token_ids``; ``measured_token_fields``: of those fields only), 1 on the other
+    narrative tokens, 0 outside the narrative; stage 2's loss is then the weighted mean (``trainer.NarrativeStep``).
     """
 
     def __init__(
@@ -481,6 +481,7 @@ class SegmentCollator:
         hemisphere_mirror: float = 0.0,
         mirror_mode: str = "swap",
         measured_token_weight: float = 1.0,
+        measured_token_fields: Optional[Sequence[str]] = None,
     ):
         if not 0.0 <= float(eeg_dropout) < 1.0:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
@@ -500,6 +501,7 @@ class SegmentCollator:
         if not float(measured_token_weight) > 0.0:
             raise ValueError(f"SegmentCollator: measured_token_weight must be > 0, got {measured_token_weight!r}")
         self.measured_token_weight = float(measured_token_weight)
+        self.measured_token_fields = None if measured_token_fields is None else tuple(measured_token_fields)
 
     def without_dropout(self) -> "SegmentCollator":
         """This collator without modality dropout (validation and evaluation batches keep their EEG)."""
@@ -515,7 +517,8 @@ class SegmentCollator:
         categories = getattr(self.processor, "measured_categories", False)
         weights = (labels != -100).float()
         for row, row_findings in enumerate(findings):
-            values = torch.tensor(sorted(measured_value_token_ids(row_findings, tokenizer, categories)), dtype=labels.dtype)
+            ids = measured_value_token_ids(row_findings, tokenizer, categories, self.measured_token_fields)
+            values = torch.tensor(sorted(ids), dtype=labels.dtype)
             weights[row, torch.isin(labels[row], values)] = self.measured_token_weight
         return weights
 
@@ -616,16 +619,21 @@ class SegmentCollator:
         return {"ids": [e["id"] for e in examples], "descriptions": descriptions, **tensors}
 
 
-def measured_value_token_ids(findings: dict[str, Any], tokenizer, categories: bool = False) -> set[int]:
+def measured_value_token_ids(
+    findings: dict[str, Any], tokenizer, categories: bool = False, fields: Optional[Sequence[str]] = None
+) -> set[int]:
     """The token ids of the values in a segment's measured line (``measured_findings_parts``): the tokens
     a faithful narrative copies from its prompt (sides, regions, digits, band, state and change words).
 
     Each value is tokenized as the line writes it (after a space); its tokens without a letter or
     digit (punctuation, spaces) are left out, and so are the field names: they are the line's layout,
     not its measurement. A field name inside a value counts ("change artifacts_resolved").
+    ``fields``: only the values of these fields of the line (None: all).
     """
     values = set()
-    for _, value in measured_findings_parts(findings, categories):
+    for name, value in measured_findings_parts(findings, categories):
+        if fields is not None and name not in fields:
+            continue
         for token_id in tokenizer(" " + value, add_special_tokens=False)["input_ids"]:
             if any(ch.isalnum() for ch in tokenizer.decode([token_id])):
                 values.add(token_id)

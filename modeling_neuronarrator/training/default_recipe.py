@@ -980,10 +980,11 @@ def _mirror_text(config) -> str:
 def _measured_weight_text(config) -> str:
     """Stage 2's loss weight on the narrative tokens that copy a measured value (``data.measured_token_weight``), for the card."""
     weight = config.data.measured_token_weight
-    return (
-        f"; the narrative tokens that copy a value of the measured line (sides, regions, digits) weigh {weight:g} in its loss, "
-        "the others 1" if weight != 1 else ""
-    )
+    if weight == 1:
+        return ""
+    fields = config.data.measured_token_weight_fields
+    what = "the measured line (sides, regions, digits)" if not fields else f"the measured line's {' and '.join(fields)}"
+    return f"; the narrative tokens that copy a value of {what} weigh {weight:g} in its loss, the others 1"
 
 
 def _oversampling_text(config) -> str:

@@ -389,6 +389,7 @@ class _NarrativeStage(_GroundingStage):
             hemisphere_mirror=config.data.hemisphere_mirror,
             mirror_mode=config.data.mirror_mode,
             measured_token_weight=config.data.measured_token_weight,
+            measured_token_fields=config.data.measured_token_weight_fields,
         )
 
     def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:

@@ -8,7 +8,9 @@ window left open). ``MeasuredGrammarLogitsProcessor`` keeps every sentence a pre
 as grammar-constrained decoding does (Geng et al. 2023, "Grammar-Constrained Decoding for
 Structured NLP Tasks without Finetuning"; transformers' ``prefix_allowed_tokens_fn`` does the same
 for a token trie): at each step the model's best token is kept when the sentence can still end as
-one of the measured sentences, otherwise the best token that can.
+one of the measured sentences, otherwise the best token that can. Each row keeps, per pattern
+still open, a state of its automaton (``report.sentence_automaton``), advanced only by the text
+each token adds.
 
 What the model still decides: which findings to state and in which phrasing, and everything the
 measurement leaves open (the source labels, read from the EEG). What it can no longer do: copy the
@@ -18,7 +20,7 @@ slowing on the other side (stop 30's analysis of the greedy errors on unseen sub
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -26,22 +28,17 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from .sentence_automaton import sentence_automaton
+
 __all__ = ["MeasuredGrammar", "MeasuredGrammarLogitsProcessor", "measured_grammar", "supports_measured_grammar", "token_texts"]
-
-
-@lru_cache(maxsize=4096)
-def _compiled(pattern: str):
-    import regex  # partial matching (is this text the start of a match?); a transformers dependency
-
-    return regex.compile(pattern)
 
 
 @lru_cache(maxsize=1024)
 def _grammar(findings_json: str) -> tuple:
-    """((sentence group, compiled pattern), ...) of a segment's measured sentences."""
+    """((sentence group, automaton), ...) of a segment's measured sentences."""
     from dataset_builder.description import measured_sentence_patterns
 
-    return tuple((group, _compiled(p)) for group, patterns in measured_sentence_patterns(findings_json).items() for p in patterns)
+    return tuple((group, sentence_automaton(p)) for group, patterns in measured_sentence_patterns(findings_json).items() for p in patterns)
 
 
 def _findings_json(findings: Any) -> str:
@@ -55,10 +52,11 @@ def _findings_json(findings: Any) -> str:
 
 @dataclass
 class _RowState:
-    grammar: tuple  # (group, compiled pattern) of this row's measured sentences
+    grammar: tuple  # (group, automaton) of this row's measured sentences
     text: str = ""  # generated text so far (decoded)
     start: int = 0  # where the sentence being written starts in ``text``
-    candidates: tuple = ()  # (group, pattern) the sentence being written is still a prefix of
+    sentence: str = ""  # the sentence being written: text[start:] without its leading whitespace
+    candidates: tuple = ()  # (group, automaton, state after ``sentence``) of the patterns it is still a prefix of
     said: set = field(default_factory=set)  # groups already stated: the writer states each once
     released: bool = False  # decoding stopped being prefix-stable: no constraint any more
     finished: bool = False  # the row has ended its narrative
@@ -66,7 +64,8 @@ class _RowState:
     pending: bool = False  # the text ends inside a character split over byte tokens
 
     def unsaid(self) -> tuple:
-        return tuple(item for item in self.grammar if item[0] not in self.said)
+        """The candidates of a new sentence: every group not stated yet, each automaton at its start."""
+        return tuple((group, automaton, automaton.start) for group, automaton in self.grammar if group not in self.said)
 
 
 class MeasuredGrammarLogitsProcessor(LogitsProcessor):
@@ -158,10 +157,14 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
         if appended.startswith(" ") and completed:
             row.said |= completed
             row.start = len(row.text)
+            row.sentence = ""
             row.candidates = row.unsaid()
         row.text = text
+        # The text only grows, so the sentence does too: each automaton reads just what was added.
         sentence = text[row.start :].lstrip()
-        row.candidates = tuple((g, p) for g, p in row.candidates if p.fullmatch(sentence, partial=True))
+        added = sentence[len(row.sentence) :]
+        row.sentence = sentence
+        row.candidates = tuple((g, a, state) for g, a, state in ((g, a, a.advance(s, added)) for g, a, s in row.candidates) if state is not None)
         if not row.candidates:
             row.released = True  # cannot happen under the constraint; a released row is left alone
             return False
@@ -170,27 +173,25 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
     @staticmethod
     def _completed(row: _RowState) -> set:
         """The groups whose sentence the text being written completes (none while it is unfinished)."""
-        sentence = row.text[row.start :].strip()
-        return {group for group, p in row.candidates if p.fullmatch(sentence)} if sentence else set()
+        return {group for group, automaton, state in row.candidates if automaton.accepts(state)} if row.sentence else set()
 
     def _allowed(self, row: _RowState, scores: torch.Tensor) -> list[int] | None:
-        sentence = row.text[row.start :].lstrip()
         completed = self._completed(row)  # once per step, not once per token looked at
         best = int(scores.argmax())
-        if not self.sample and self._can_follow(row, sentence, completed, best):
+        if not self.sample and self._can_follow(row, completed, best):
             return [best]  # the usual case: the model's own choice is a measured sentence's
         allowed = []
         ranking = torch.argsort(scores, descending=True).tolist()
         for rank, token in enumerate(ranking):
             if allowed and (not self.sample or rank >= self.top_k):
                 break
-            if self._can_follow(row, sentence, completed, token):
+            if self._can_follow(row, completed, token):
                 allowed.append(token)
         return allowed or None
 
-    def _can_follow(self, row: _RowState, sentence: str, completed: set, token: int) -> bool:
-        """Whether ``token`` may follow the text: ``sentence`` is the one being written, ``completed``
-        the groups it completes (``_completed``)."""
+    def _can_follow(self, row: _RowState, completed: set, token: int) -> bool:
+        """Whether ``token`` may follow the text; ``completed`` is the groups the sentence being
+        written completes (``_completed``)."""
         said = row.said | completed
         if token in self.eos_token_ids:
             # Not between measured events: they are one finding (a set), and a narrative that names
@@ -208,11 +209,11 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
                 return False
             if completed:
                 return any(g not in said for g, _ in row.grammar)
-            return any(p.fullmatch(sentence + piece, partial=True) for _, p in row.candidates)
+            return any(a.advance(state, piece) is not None for _, a, state in row.candidates)
         if completed and piece.startswith(" "):
-            return any(g not in said and p.fullmatch(piece[1:], partial=True) for g, p in row.grammar)
-        candidate = (sentence + piece).lstrip()
-        return any(p.fullmatch(candidate, partial=True) for _, p in row.candidates)
+            return any(g not in said and a.is_prefix(piece[1:]) for g, a in row.grammar)
+        added = piece if row.sentence else piece.lstrip()  # a sentence does not start with whitespace
+        return any(a.advance(state, added) is not None for _, a, state in row.candidates)
 
 
 def token_texts(tokenizer) -> list[str]:

@@ -1077,3 +1077,22 @@ def measured_sentence_patterns(findings: Findings | Mapping[str, Any] | str, lab
             phrases = {"p": "(?:" + "|".join(map(re.escape, sorted(LABEL_VOCABULARY[key].values(), key=len, reverse=True))) + ")"}
             patterns[f"label:{key}"] = [_filled(template, {}, phrases) for template in templates]
     return {group: found for group, found in patterns.items() if found}
+
+
+_SENTENCE_BOUNDARY = re.compile(r"(?<=\.)\s+(?=[A-Z])")  # the writer's sentences end with "." before a capital
+
+
+def measured_sentence_spans(description: str, findings: Findings | Mapping[str, Any] | str) -> list[tuple[int, int, str]]:
+    """Where ``description`` states each measured finding: ``(start, end, group)`` of every sentence
+    that is one of the segment's measured sentences (``measured_sentence_patterns``; a sentence
+    in no group, such as one that contradicts the measurement, is left out), in text order."""
+    compiled = [(group, re.compile(p)) for group, patterns in measured_sentence_patterns(findings).items() for p in patterns]
+    spans, start = [], 0
+    for end in [m.start() for m in _SENTENCE_BOUNDARY.finditer(description)] + [len(description)]:
+        sentence = description[start:end].strip()
+        group = next((g for g, pattern in compiled if pattern.fullmatch(sentence)), None)
+        if group is not None:
+            offset = start + description[start:end].index(sentence)
+            spans.append((offset, offset + len(sentence), group))
+        start = end
+    return spans

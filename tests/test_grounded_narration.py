@@ -10,7 +10,7 @@ import torch
 from model_fixtures import segments, tiny_config, tiny_model, tiny_processor
 
 from modeling_neuronarrator import Findings, NeuroNarratorProcessor
-from modeling_neuronarrator.findings_neuronarrator import Event, Slowing
+from modeling_neuronarrator.findings_neuronarrator import Asymmetry, Event, Slowing
 from modeling_neuronarrator.modeling_neuronarrator import history_windows
 from modeling_neuronarrator.processing_neuronarrator import measured_findings_text
 
@@ -276,6 +276,60 @@ def test_collator_weights_the_narrative_tokens_that_copy_a_measured_value(measur
         assert expected <= weighted and ("theta" in weighted) == (fields is None), (fields, weighted)
     with pytest.raises(ValueError, match="measured_token_weight must be > 0"):
         SegmentCollator(topomaps, processor, measured_token_weight=0.0)
+
+
+def test_sentence_scope_weighs_every_token_of_the_sentences_that_state_the_fields_whatever_the_value(measured_processor):
+    """``measured_token_scope="sentences"``: "cannot be judged from this montage" weighs as a side would.
+    The "values" scope leaves that sentence at 1, since no value of the line ("not_assessable") is in it
+    (stop 36's default then wrote a hemisphere side on not-assessable sealed rows)."""
+    from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer
+
+    processor = measured_processor
+    rng = np.random.default_rng(0)
+    findings = _findings(asymmetry=Asymmetry(side="not_assessable"), slowing=Slowing("generalized"), dominant_frequency_hz=7.5, dominant_band="theta")
+    asymmetry = "Symmetry between the hemispheres cannot be judged from this montage."
+    slowing = "There is generalized slowing of the background."
+    background = "The background is dominated by theta activity at 7.5 Hz."
+    example = {"id": "r0", "description": f"{background} {asymmetry} {slowing}",
+               "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32), "channel_mask": np.ones(19, bool),
+               "history_eeg_values": np.zeros((0, 19, 2000), np.float32), "history_channel_mask": np.zeros((0, 19), bool),
+               "history_mask": np.zeros(0, bool), "findings": findings.to_json()}  # fmt: skip
+    topomaps = TopomapComputer(processor.feature_extractor)
+
+    def weighted_text(scope: str, fields, description: str) -> str:
+        collate = SegmentCollator(topomaps, processor, measured_token_weight=5.0, measured_token_fields=fields, measured_token_scope=scope)
+        batch = collate([{**example, "description": description}])
+        labels, weights = batch["labels"][0], batch["label_weights"][0]
+        assert (weights[labels == -100] == 0).all() and set(weights[labels != -100].unique().tolist()) <= {1.0, 5.0}
+        # Characters, not spacing: a tokenizer may write the space between two sentences as its own token.
+        return "".join(processor.tokenizer.decode(labels[weights == 5.0].tolist()).split())
+
+    def squashed(text: str) -> str:
+        return "".join(text.split())
+
+    fields = ["asymmetry", "slowing"]
+    assert weighted_text("sentences", fields, example["description"]) == squashed(asymmetry + slowing)
+    assert weighted_text("sentences", None, example["description"]) == squashed(example["description"])
+    assert weighted_text("sentences", ["asymmetry"], example["description"]) == squashed(asymmetry)
+    assert "judged" not in weighted_text("values", fields, example["description"])
+    # A sentence the measurement contradicts is in no measured group: it is not taught harder.
+    contradicting = f"{background} Power is attenuated over the right hemisphere. {slowing}"
+    assert weighted_text("sentences", fields, contradicting) == squashed(slowing)
+    with pytest.raises(ValueError, match="measured_token_scope must be one of"):
+        SegmentCollator(topomaps, processor, measured_token_scope="words")
+
+
+def test_sentence_token_mask_refuses_labels_of_another_text(measured_processor):
+    from modeling_neuronarrator.training.data import measured_sentence_token_mask
+
+    tokenizer = measured_processor.tokenizer
+    findings = _findings(slowing=Slowing("focal", "left", "temporal")).to_dict()
+    text = "Focal slowing is seen over the left temporal region."
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert measured_sentence_token_mask(text, findings, tokenizer, ids + [tokenizer.eos_token_id]).tolist() == [True] * len(ids) + [False]
+    other = tokenizer("Focal slowing is seen over the right temporal region.", add_special_tokens=False)["input_ids"]
+    with pytest.raises(ValueError, match="not the tokenization of their narrative"):
+        measured_sentence_token_mask(text, findings, tokenizer, other)
 
 
 def test_weighted_token_loss_is_the_causal_lm_loss_at_unit_weights_and_leans_to_the_weighted_tokens():

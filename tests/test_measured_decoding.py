@@ -99,6 +99,20 @@ def test_grammar_groups_are_the_writers_sentence_groups():
     assert "event:0" in with_event and "events" not in with_event  # "no events" contradicts a measured event
 
 
+def test_sentence_spans_name_the_group_of_every_writer_sentence_and_skip_a_contradiction():
+    from dataset_builder.description import measured_sentence_spans
+
+    for name, findings in CASES.items():
+        text = describe(findings, seed=3)
+        spans = measured_sentence_spans(text, findings)
+        assert [text[start:end] for start, end, _ in spans] == SENTENCE_END.split(text), name
+        grammar = measured_sentence_patterns(findings)
+        assert all(any(re.fullmatch(p, text[start:end]) for p in grammar[group]) for start, end, group in spans), name
+    findings = CASES["focal slowing and an event"]
+    text = "There is focal slowing over the right temporal region. No artifacts are seen. The record is of medium amplitude (45 µV peak to peak)."
+    assert [group for _, _, group in measured_sentence_spans(text, findings)] == ["amplitude"]  # wrong side, unmeasured "no artifacts"
+
+
 @pytest.fixture(scope="module")
 def tokenizer():
     from transformers import AutoTokenizer

@@ -103,6 +103,10 @@ class DataSection:
     # The measured-line fields whose values that weight applies to (names of
     # processing_neuronarrator.MEASURED_FIELDS, e.g. [asymmetry, slowing]); None: every field.
     measured_token_weight_fields: Optional[list[str]] = None
+    # Which narrative tokens that weight applies to (data.MEASURED_TOKEN_SCOPES): "values", the tokens
+    # that copy a value of the line; "sentences", every token of the sentences that state those
+    # fields, whatever the value ("cannot be judged from this montage" weighs as "the right hemisphere").
+    measured_token_weight_scope: str = "values"
 
 
 @dataclass
@@ -268,6 +272,13 @@ def _check_data(path: Path, data: DataSection) -> None:
                 f"{path}: data.measured_token_weight_fields must be a non-empty list of measured-line fields "
                 f"{list(MEASURED_FIELDS)} (or absent: every field), got {fields!r}"
             )
+    from .data import MEASURED_TOKEN_SCOPES
+
+    if data.measured_token_weight_scope not in MEASURED_TOKEN_SCOPES:
+        raise ValueError(
+            f"{path}: data.measured_token_weight_scope must be one of {list(MEASURED_TOKEN_SCOPES)} (the tokens that copy a "
+            f"measured value, or the whole sentences that state them), got {data.measured_token_weight_scope!r}"
+        )
     if data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")
 

@@ -38,6 +38,9 @@ from ..findings_neuronarrator import finding_targets
 from ..processing_neuronarrator import measured_findings_parts
 from .mirror import MIRROR_MODES, mirror_example
 
+# What stage 2's measured_token_weight applies to (SegmentCollator, data.measured_token_weight_scope).
+MEASURED_TOKEN_SCOPES = ("values", "sentences")
+
 __all__ = [
     "load_corpus_split",
     "time_block_split",
@@ -49,6 +52,9 @@ __all__ = [
     "SegmentCollator",
     "corpus_texts",
     "measured_value_token_ids",
+    "measured_sentence_token_mask",
+    "FIELD_SENTENCE_GROUPS",
+    "MEASURED_TOKEN_SCOPES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -464,9 +470,13 @@ class SegmentCollator:
     float32 0/1, read from the rows' findings: the stage-1 findings head's labels.
 
     ``measured_token_weight`` (with a findings-conditioned processor, != 1) adds ``label_weights``
-    ``(B, T)`` float32: that weight on the narrative tokens that copy a value of the row's measured
-    line (``measured_value_token_ids``; ``measured_token_fields``: of those fields only), 1 on the other
-    narrative tokens, 0 outside the narrative; stage 2's loss is then the weighted mean (``trainer.NarrativeStep``).
+    ``(B, T)`` float32: that weight on the narrative tokens that state the row's measured line, 1 on the
+    other narrative tokens, 0 outside the narrative; stage 2's loss is then the weighted mean
+    (``trainer.NarrativeStep``). Which tokens state it (``measured_token_scope``): ``"values"``, those
+    that copy a value of the line (``measured_value_token_ids``); ``"sentences"``, every token of the
+    narrative's sentences that state its fields (``measured_sentence_token_mask``), whatever the value:
+    "cannot be judged from this montage" weighs as much as "the right hemisphere".
+    ``measured_token_fields``: of those fields only.
     """
 
     def __init__(
@@ -482,6 +492,7 @@ class SegmentCollator:
         mirror_mode: str = "swap",
         measured_token_weight: float = 1.0,
         measured_token_fields: Optional[Sequence[str]] = None,
+        measured_token_scope: str = "values",
     ):
         if not 0.0 <= float(eeg_dropout) < 1.0:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
@@ -502,6 +513,9 @@ class SegmentCollator:
             raise ValueError(f"SegmentCollator: measured_token_weight must be > 0, got {measured_token_weight!r}")
         self.measured_token_weight = float(measured_token_weight)
         self.measured_token_fields = None if measured_token_fields is None else tuple(measured_token_fields)
+        if measured_token_scope not in MEASURED_TOKEN_SCOPES:
+            raise ValueError(f"SegmentCollator: measured_token_scope must be one of {list(MEASURED_TOKEN_SCOPES)}, got {measured_token_scope!r}")
+        self.measured_token_scope = measured_token_scope
 
     def without_dropout(self) -> "SegmentCollator":
         """This collator without modality dropout (validation and evaluation batches keep their EEG)."""
@@ -510,12 +524,18 @@ class SegmentCollator:
         other.hemisphere_mirror = 0.0
         return other
 
-    def label_weights(self, labels: torch.Tensor, findings: list[dict[str, Any]]) -> torch.Tensor:
+    def label_weights(self, labels: torch.Tensor, findings: list[dict[str, Any]], descriptions: Sequence[str]) -> torch.Tensor:
         """``(B, T)`` float32 loss weights of the narrative tokens: ``measured_token_weight`` where the token
-        copies a value of its row's measured line, 1 elsewhere in the narrative, 0 outside it."""
+        states its row's measured line (``measured_token_scope``), 1 elsewhere in the narrative, 0 outside it."""
         tokenizer = self.processor.tokenizer
         categories = getattr(self.processor, "measured_categories", False)
         weights = (labels != -100).float()
+        if self.measured_token_scope == "sentences":
+            for row, (row_findings, text) in enumerate(zip(findings, descriptions)):
+                positions = (labels[row] != -100).nonzero().flatten()
+                mask = measured_sentence_token_mask(text, row_findings, tokenizer, labels[row, positions].tolist(), self.measured_token_fields)
+                weights[row, positions[torch.from_numpy(mask)]] = self.measured_token_weight
+            return weights
         for row, row_findings in enumerate(findings):
             ids = measured_value_token_ids(row_findings, tokenizer, categories, self.measured_token_fields)
             values = torch.tensor(sorted(ids), dtype=labels.dtype)
@@ -613,7 +633,7 @@ class SegmentCollator:
             if targets is not None:
                 tensors["finding_targets"] = torch.from_numpy(targets)
             if findings is not None and self.measured_token_weight != 1.0:
-                tensors["label_weights"] = self.label_weights(tensors["labels"], findings)
+                tensors["label_weights"] = self.label_weights(tensors["labels"], findings, descriptions)
         else:
             tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
         return {"ids": [e["id"] for e in examples], "descriptions": descriptions, **tensors}
@@ -638,6 +658,46 @@ def measured_value_token_ids(
             if any(ch.isalnum() for ch in tokenizer.decode([token_id])):
                 values.add(token_id)
     return values
+
+
+# The writer's sentence groups (``dataset_builder.description.measured_sentence_patterns``) that
+# state each field of the measured line (``processing_neuronarrator.MEASURED_FIELDS``); "event:"
+# stands for every measured event's sentence.
+FIELD_SENTENCE_GROUPS = {
+    "state": ("state",), "rhythm": ("background",), "band": ("background",), "pdr": ("pdr",), "region": ("distribution",),
+    "amplitude": ("amplitude",), "asymmetry": ("asymmetry",), "slowing": ("slowing", "focal_coverage"),
+    "artifacts": ("artifacts",), "events": ("events", "event:"), "change": ("change",),
+}  # fmt: skip
+
+
+def measured_sentence_token_mask(
+    description: str, findings: dict[str, Any], tokenizer, target_ids: Sequence[int], fields: Optional[Sequence[str]] = None
+) -> np.ndarray:
+    """``(len(target_ids),)`` bool: the narrative's tokens inside a sentence that states a measured field
+    (``dataset_builder.description.measured_sentence_spans``; ``fields``: of those fields only, None:
+    all). ``target_ids`` are the narrative's label tokens (the processor's tokenization of
+    ``description``, possibly truncated, EOS appended); a token counts where its characters overlap
+    such a sentence (its leading space included).
+
+    Raises:
+        ValueError: ``target_ids`` are not the tokenization of ``description``.
+    """
+    from dataset_builder.description import measured_sentence_spans
+
+    wanted = {g for name in (fields or FIELD_SENTENCE_GROUPS) for g in FIELD_SENTENCE_GROUPS[name]}
+    spans = [(start, end) for start, end, group in measured_sentence_spans(description, findings)
+             if group in wanted or (group.startswith("event:") and "event:" in wanted)]  # fmt: skip
+    mask = np.zeros(len(target_ids), dtype=bool)
+    if not spans:
+        return mask
+    encoded = tokenizer(description, add_special_tokens=False, return_offsets_mapping=True)
+    n = min(len(target_ids), len(encoded["input_ids"]))
+    if list(target_ids[:n]) != list(encoded["input_ids"][:n]):
+        raise ValueError(f"the label tokens are not the tokenization of their narrative {description[:60]!r}...; "
+                         "build labels with the processor that tokenized it")  # fmt: skip
+    for k, (start, end) in enumerate(encoded["offset_mapping"][:n]):
+        mask[k] = any(start < span_end and end > span_start for span_start, span_end in spans)
+    return mask
 
 
 def parse_json_field(value: Any, what: str = "findings") -> dict:

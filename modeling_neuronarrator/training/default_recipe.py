@@ -983,6 +983,9 @@ def _measured_weight_text(config) -> str:
     if weight == 1:
         return ""
     fields = config.data.measured_token_weight_fields
+    if config.data.measured_token_weight_scope == "sentences":
+        what = "every field of the measured line" if not fields else f"the measured {' and '.join(fields)}"
+        return f"; the narrative's sentences that state {what} weigh {weight:g} in its loss, whatever the value, the other tokens 1"
     what = "the measured line (sides, regions, digits)" if not fields else f"the measured line's {' and '.join(fields)}"
     return f"; the narrative tokens that copy a value of {what} weigh {weight:g} in its loss, the others 1"
 

@@ -278,10 +278,10 @@ def test_collator_weights_the_narrative_tokens_that_copy_a_measured_value(measur
         SegmentCollator(topomaps, processor, measured_token_weight=0.0)
 
 
-def test_sentence_scope_weighs_every_token_of_the_sentences_that_state_the_fields_whatever_the_value(measured_processor):
-    """``measured_token_scope="sentences"``: "cannot be judged from this montage" weighs as a side would.
-    The "values" scope leaves that sentence at 1, since no value of the line ("not_assessable") is in it
-    (stop 36's default then wrote a hemisphere side on not-assessable sealed rows)."""
+def test_sentence_weight_applies_to_every_token_of_the_sentences_that_state_the_fields_whatever_the_value(measured_processor):
+    """``measured_sentence_weight``: "cannot be judged from this montage" is weighed as a side sentence is.
+    The value weight alone leaves that sentence at 1, since no value of the line ("not_assessable") is in
+    it (stop 36's default then wrote a hemisphere side on not-assessable sealed rows)."""
     from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer
 
     processor = measured_processor
@@ -296,27 +296,31 @@ def test_sentence_scope_weighs_every_token_of_the_sentences_that_state_the_field
                "history_mask": np.zeros(0, bool), "findings": findings.to_json()}  # fmt: skip
     topomaps = TopomapComputer(processor.feature_extractor)
 
-    def weighted_text(scope: str, fields, description: str) -> str:
-        collate = SegmentCollator(topomaps, processor, measured_token_weight=5.0, measured_token_fields=fields, measured_token_scope=scope)
+    def weighted_text(fields, description: str, value_weight: float = 1.0, weight: float = 2.0) -> str:
+        collate = SegmentCollator(topomaps, processor, measured_token_weight=value_weight, measured_token_fields=fields, measured_sentence_weight=2.0)
         batch = collate([{**example, "description": description}])
         labels, weights = batch["labels"][0], batch["label_weights"][0]
-        assert (weights[labels == -100] == 0).all() and set(weights[labels != -100].unique().tolist()) <= {1.0, 5.0}
+        assert (weights[labels == -100] == 0).all() and set(weights[labels != -100].unique().tolist()) <= {1.0, 2.0, value_weight}
         # Characters, not spacing: a tokenizer may write the space between two sentences as its own token.
-        return "".join(processor.tokenizer.decode(labels[weights == 5.0].tolist()).split())
+        return "".join(processor.tokenizer.decode(labels[weights == weight].tolist()).split())
 
     def squashed(text: str) -> str:
         return "".join(text.split())
 
     fields = ["asymmetry", "slowing"]
-    assert weighted_text("sentences", fields, example["description"]) == squashed(asymmetry + slowing)
-    assert weighted_text("sentences", None, example["description"]) == squashed(example["description"])
-    assert weighted_text("sentences", ["asymmetry"], example["description"]) == squashed(asymmetry)
-    assert "judged" not in weighted_text("values", fields, example["description"])
+    assert weighted_text(fields, example["description"]) == squashed(asymmetry + slowing)
+    assert weighted_text(None, example["description"]) == squashed(example["description"])
+    assert weighted_text(["asymmetry"], example["description"]) == squashed(asymmetry)
+    # With the value weight too, the value words weigh 5 and the rest of their sentences 2.
+    assert "generalized" in weighted_text(fields, example["description"], value_weight=5.0, weight=5.0)
+    assert "generalized" not in weighted_text(fields, example["description"], value_weight=5.0)
+    rest = weighted_text(fields, example["description"], value_weight=5.0)
+    assert rest.startswith("Symmetry") and "theta" not in rest  # (this tiny tokenizer splits words the line's values share)
     # A sentence the measurement contradicts is in no measured group: it is not taught harder.
     contradicting = f"{background} Power is attenuated over the right hemisphere. {slowing}"
-    assert weighted_text("sentences", fields, contradicting) == squashed(slowing)
-    with pytest.raises(ValueError, match="measured_token_scope must be one of"):
-        SegmentCollator(topomaps, processor, measured_token_scope="words")
+    assert weighted_text(fields, contradicting) == squashed(slowing)
+    with pytest.raises(ValueError, match="measured_sentence_weight must be > 0"):
+        SegmentCollator(topomaps, processor, measured_sentence_weight=0.0)
 
 
 def test_sentence_token_mask_refuses_labels_of_another_text(measured_processor):

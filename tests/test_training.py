@@ -354,9 +354,10 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
         bad.write_text(TINY.read_text().replace("data:", f"data:\n  measured_token_weight_fields: {value}", 1))
         with pytest.raises(ValueError, match=r"data.measured_token_weight_fields must be a non-empty list of measured-line fields"):
             load_config(bad, overrides={"corpus": str(corpus)})
-    bad.write_text(TINY.read_text().replace("data:", "data:\n  measured_token_weight_scope: words", 1))
-    with pytest.raises(ValueError, match=re.escape("data.measured_token_weight_scope must be one of ['values', 'sentences']")):
-        load_config(bad, overrides={"corpus": str(corpus)})
+    for value in ("0", "true"):
+        bad.write_text(TINY.read_text().replace("data:", f"data:\n  measured_sentence_weight: {value}", 1))
+        with pytest.raises(ValueError, match=r"data.measured_sentence_weight must be a number > 0"):
+            load_config(bad, overrides={"corpus": str(corpus)})
     bad.write_text(TINY.read_text().replace("data:", "data:\n  measured_token_weight_fields: [asymmetry, slowing]", 1))
     assert load_config(bad, overrides={"corpus": str(corpus)}).data.measured_token_weight_fields == ["asymmetry", "slowing"]
     bad.write_text(TINY.read_text().replace("data:", "data:\n  mirror_mode: labels", 1))
@@ -379,9 +380,10 @@ def test_card_states_stage2_oversampling_and_eeg_dropout(tmp_path, corpus):
     config.data.measured_token_weight_fields = ["asymmetry", "slowing"]
     assert _measured_weight_text(config) == ("; the narrative tokens that copy a value of the measured line's asymmetry and slowing "
                                              "weigh 3 in its loss, the others 1")  # fmt: skip
-    config.data.measured_token_weight_scope = "sentences"
-    assert _measured_weight_text(config) == ("; the narrative's sentences that state the measured asymmetry and slowing weigh 3 in its "
-                                             "loss, whatever the value, the other tokens 1")  # fmt: skip
+    config.data.measured_sentence_weight = 2.0
+    assert _measured_weight_text(config) == ("; the narrative tokens that copy a value of the measured line's asymmetry and slowing "
+                                             "weigh 3 in its loss, the rest of the sentences that state them 2 whatever the value, "
+                                             "the others 1")  # fmt: skip
     config.data.hemisphere_mirror = 0.5
     assert _mirror_text(config).startswith("; 50% of its rows are seen mirrored left to right")
     config.data.mirror_mode = "signal"

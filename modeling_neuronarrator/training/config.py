@@ -103,10 +103,10 @@ class DataSection:
     # The measured-line fields whose values that weight applies to (names of
     # processing_neuronarrator.MEASURED_FIELDS, e.g. [asymmetry, slowing]); None: every field.
     measured_token_weight_fields: Optional[list[str]] = None
-    # Which narrative tokens that weight applies to (data.MEASURED_TOKEN_SCOPES): "values", the tokens
-    # that copy a value of the line; "sentences", every token of the sentences that state those
-    # fields, whatever the value ("cannot be judged from this montage" weighs as "the right hemisphere").
-    measured_token_weight_scope: str = "values"
+    # The loss weight of the other tokens of the narrative's sentences that state those fields
+    # (data.measured_sentence_token_mask), whatever the value: "cannot be judged from this montage"
+    # has no value token of the line ("not_assessable") to weigh. 1: as every other token.
+    measured_sentence_weight: float = 1.0
 
 
 @dataclass
@@ -260,9 +260,10 @@ def _check_data(path: Path, data: DataSection) -> None:
         raise ValueError(f"{path}: data.hemisphere_mirror must be a number in [0, 1] (the share of stage-2 rows seen mirrored left to right), got {mirror!r}")
     if data.mirror_mode not in MIRROR_MODES:
         raise ValueError(f"{path}: data.mirror_mode must be one of {list(MIRROR_MODES)} (what a mirrored row swaps), got {data.mirror_mode!r}")
-    weight = data.measured_token_weight
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
-        raise ValueError(f"{path}: data.measured_token_weight must be a number > 0 (1 = every narrative token weighs the same), got {weight!r}")
+    for name in ("measured_token_weight", "measured_sentence_weight"):
+        weight = getattr(data, name)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+            raise ValueError(f"{path}: data.{name} must be a number > 0 (1 = every narrative token weighs the same), got {weight!r}")
     fields = data.measured_token_weight_fields
     if fields is not None:
         from ..processing_neuronarrator import MEASURED_FIELDS
@@ -272,13 +273,6 @@ def _check_data(path: Path, data: DataSection) -> None:
                 f"{path}: data.measured_token_weight_fields must be a non-empty list of measured-line fields "
                 f"{list(MEASURED_FIELDS)} (or absent: every field), got {fields!r}"
             )
-    from .data import MEASURED_TOKEN_SCOPES
-
-    if data.measured_token_weight_scope not in MEASURED_TOKEN_SCOPES:
-        raise ValueError(
-            f"{path}: data.measured_token_weight_scope must be one of {list(MEASURED_TOKEN_SCOPES)} (the tokens that copy a "
-            f"measured value, or the whole sentences that state them), got {data.measured_token_weight_scope!r}"
-        )
     if data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")
 

@@ -38,8 +38,6 @@ from ..findings_neuronarrator import finding_targets
 from ..processing_neuronarrator import measured_findings_parts
 from .mirror import MIRROR_MODES, mirror_example
 
-# What stage 2's measured_token_weight applies to (SegmentCollator, data.measured_token_weight_scope).
-MEASURED_TOKEN_SCOPES = ("values", "sentences")
 
 __all__ = [
     "load_corpus_split",
@@ -54,7 +52,6 @@ __all__ = [
     "measured_value_token_ids",
     "measured_sentence_token_mask",
     "FIELD_SENTENCE_GROUPS",
-    "MEASURED_TOKEN_SCOPES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -469,14 +466,13 @@ class SegmentCollator:
     ``finding_targets`` (names from ``FINDING_TARGETS``) adds ``finding_targets`` ``(B, n)``
     float32 0/1, read from the rows' findings: the stage-1 findings head's labels.
 
-    ``measured_token_weight`` (with a findings-conditioned processor, != 1) adds ``label_weights``
-    ``(B, T)`` float32: that weight on the narrative tokens that state the row's measured line, 1 on the
-    other narrative tokens, 0 outside the narrative; stage 2's loss is then the weighted mean
-    (``trainer.NarrativeStep``). Which tokens state it (``measured_token_scope``): ``"values"``, those
-    that copy a value of the line (``measured_value_token_ids``); ``"sentences"``, every token of the
-    narrative's sentences that state its fields (``measured_sentence_token_mask``), whatever the value:
-    "cannot be judged from this montage" weighs as much as "the right hemisphere".
-    ``measured_token_fields``: of those fields only.
+    ``measured_token_weight`` and ``measured_sentence_weight`` (with a findings-conditioned processor,
+    either != 1) add ``label_weights`` ``(B, T)`` float32, and stage 2's loss is then the weighted mean
+    (``trainer.NarrativeStep``): ``measured_token_weight`` on the narrative tokens that copy a value of
+    the row's measured line (``measured_value_token_ids``), ``measured_sentence_weight`` on the other
+    tokens of the sentences that state its fields (``measured_sentence_token_mask``) whatever the
+    value, so that "cannot be judged from this montage" is taught as a side is; 1 on the other
+    narrative tokens, 0 outside the narrative. ``measured_token_fields``: of those fields only.
     """
 
     def __init__(
@@ -492,7 +488,7 @@ class SegmentCollator:
         mirror_mode: str = "swap",
         measured_token_weight: float = 1.0,
         measured_token_fields: Optional[Sequence[str]] = None,
-        measured_token_scope: str = "values",
+        measured_sentence_weight: float = 1.0,
     ):
         if not 0.0 <= float(eeg_dropout) < 1.0:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
@@ -509,13 +505,12 @@ class SegmentCollator:
         self._rng = np.random.default_rng(seed)
         self.finding_targets = list(finding_targets) if finding_targets else None
         self.max_target_tokens = None if max_text_tokens is None else int(max_text_tokens)
-        if not float(measured_token_weight) > 0.0:
-            raise ValueError(f"SegmentCollator: measured_token_weight must be > 0, got {measured_token_weight!r}")
+        for name, weight in (("measured_token_weight", measured_token_weight), ("measured_sentence_weight", measured_sentence_weight)):
+            if not float(weight) > 0.0:
+                raise ValueError(f"SegmentCollator: {name} must be > 0, got {weight!r}")
         self.measured_token_weight = float(measured_token_weight)
         self.measured_token_fields = None if measured_token_fields is None else tuple(measured_token_fields)
-        if measured_token_scope not in MEASURED_TOKEN_SCOPES:
-            raise ValueError(f"SegmentCollator: measured_token_scope must be one of {list(MEASURED_TOKEN_SCOPES)}, got {measured_token_scope!r}")
-        self.measured_token_scope = measured_token_scope
+        self.measured_sentence_weight = float(measured_sentence_weight)
 
     def without_dropout(self) -> "SegmentCollator":
         """This collator without modality dropout (validation and evaluation batches keep their EEG)."""
@@ -526,17 +521,17 @@ class SegmentCollator:
 
     def label_weights(self, labels: torch.Tensor, findings: list[dict[str, Any]], descriptions: Sequence[str]) -> torch.Tensor:
         """``(B, T)`` float32 loss weights of the narrative tokens: ``measured_token_weight`` where the token
-        states its row's measured line (``measured_token_scope``), 1 elsewhere in the narrative, 0 outside it."""
+        copies a value of its row's measured line, ``measured_sentence_weight`` on the rest of the sentences
+        that state it, 1 elsewhere in the narrative, 0 outside it."""
         tokenizer = self.processor.tokenizer
         categories = getattr(self.processor, "measured_categories", False)
         weights = (labels != -100).float()
-        if self.measured_token_scope == "sentences":
+        if self.measured_sentence_weight != 1.0:
             for row, (row_findings, text) in enumerate(zip(findings, descriptions)):
                 positions = (labels[row] != -100).nonzero().flatten()
                 mask = measured_sentence_token_mask(text, row_findings, tokenizer, labels[row, positions].tolist(), self.measured_token_fields)
-                weights[row, positions[torch.from_numpy(mask)]] = self.measured_token_weight
-            return weights
-        for row, row_findings in enumerate(findings):
+                weights[row, positions[torch.from_numpy(mask)]] = self.measured_sentence_weight
+        for row, row_findings in enumerate(findings if self.measured_token_weight != 1.0 else ()):
             ids = measured_value_token_ids(row_findings, tokenizer, categories, self.measured_token_fields)
             values = torch.tensor(sorted(ids), dtype=labels.dtype)
             weights[row, torch.isin(labels[row], values)] = self.measured_token_weight
@@ -632,7 +627,7 @@ class SegmentCollator:
             )
             if targets is not None:
                 tensors["finding_targets"] = torch.from_numpy(targets)
-            if findings is not None and self.measured_token_weight != 1.0:
+            if findings is not None and (self.measured_token_weight != 1.0 or self.measured_sentence_weight != 1.0):
                 tensors["label_weights"] = self.label_weights(tensors["labels"], findings, descriptions)
         else:
             tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}

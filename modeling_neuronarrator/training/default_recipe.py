@@ -978,16 +978,17 @@ def _mirror_text(config) -> str:
 
 
 def _measured_weight_text(config) -> str:
-    """Stage 2's loss weight on the narrative tokens that copy a measured value (``data.measured_token_weight``), for the card."""
-    weight = config.data.measured_token_weight
-    if weight == 1:
+    """Stage 2's loss weights on the narrative tokens that state the measurement (``data.measured_token_weight``,
+    ``data.measured_sentence_weight``), for the card."""
+    weight, sentence_weight = config.data.measured_token_weight, config.data.measured_sentence_weight
+    if weight == 1 and sentence_weight == 1:
         return ""
     fields = config.data.measured_token_weight_fields
-    if config.data.measured_token_weight_scope == "sentences":
-        what = "every field of the measured line" if not fields else f"the measured {' and '.join(fields)}"
-        return f"; the narrative's sentences that state {what} weigh {weight:g} in its loss, whatever the value, the other tokens 1"
     what = "the measured line (sides, regions, digits)" if not fields else f"the measured line's {' and '.join(fields)}"
-    return f"; the narrative tokens that copy a value of {what} weigh {weight:g} in its loss, the others 1"
+    text = f"; the narrative tokens that copy a value of {what} weigh {weight:g} in its loss"
+    if sentence_weight != 1:
+        text += f", the rest of the sentences that state {'it' if not fields else 'them'} {sentence_weight:g} whatever the value"
+    return text + ", the others 1"
 
 
 def _oversampling_text(config) -> str:

@@ -390,7 +390,7 @@ class _NarrativeStage(_GroundingStage):
             mirror_mode=config.data.mirror_mode,
             measured_token_weight=config.data.measured_token_weight,
             measured_token_fields=config.data.measured_token_weight_fields,
-            measured_token_scope=config.data.measured_token_weight_scope,
+            measured_sentence_weight=config.data.measured_sentence_weight,
         )
 
     def repeats(self, train_data, config: TrainConfig) -> Optional[list[int]]:

@@ -38,7 +38,6 @@ from ..findings_neuronarrator import finding_targets
 from ..processing_neuronarrator import measured_findings_parts
 from .mirror import MIRROR_MODES, mirror_example
 
-
 __all__ = [
     "load_corpus_split",
     "time_block_split",

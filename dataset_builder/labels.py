@@ -69,8 +69,10 @@ LABEL_VOCABULARY: dict[str, dict[str, str]] = {
     "mental_state": {"rest": "resting", "mental_arithmetic": "mental arithmetic"},
     # EEGMMIDB baseline runs, aeon EyesOpenShut.
     "eyes": {"open": "eyes open", "closed": "eyes closed"},
-    # Offline sources (pylossless): visual stimulation paradigm and annotated bad spans.
-    "stimulus": {"face": "face stimuli", "house": "house stimuli", "checkerboard": "checkerboard stimuli", "none": "no stimulus"},
+    # Offline sources (pylossless): visual stimulation paradigm and annotated bad spans. The paradigm
+    # interleaves the three categories about every 0.8 s, so a 10 s segment shows all of them:
+    # "interleaved" names the paradigm; one category per segment would be a coin toss.
+    "stimulus": {"interleaved": "interleaved face, house and checkerboard stimuli", "none": "no stimulus"},
     "recording_quality": {"bad_span": "a span marked bad by the annotator", "good": "good quality"},
 }
 

@@ -338,10 +338,10 @@ def test_copy_labels_drop_a_quality_judgement_only_where_an_artifact_was_planted
     from dataset_builder.augment import ScenarioBlock, copy_labels
 
     blocks = [ScenarioBlock(0.0, 30.0, "recorded", "none"), ScenarioBlock(30.0, 60.0, "posterior_alpha", "muscle")]
-    good = {"recording_quality": "good", "stimulus": "face"}
+    good = {"recording_quality": "good", "stimulus": "interleaved"}
     assert copy_labels(good, blocks, 10.0, 20.0) == good  # clean block: the annotator's judgement holds
-    assert copy_labels(good, blocks, 25.0, 35.0) == {"stimulus": "face"}  # overlaps the muscle block
-    assert copy_labels(good, blocks, 40.0, 50.0) == {"stimulus": "face"}
+    assert copy_labels(good, blocks, 25.0, 35.0) == {"stimulus": "interleaved"}  # overlaps the muscle block
+    assert copy_labels(good, blocks, 40.0, 50.0) == {"stimulus": "interleaved"}
     # Whatever the judgement: keeping "bad" alone would make every labelled artifact segment bad.
     bad = {"recording_quality": "bad_span", "stimulus": "none"}
     assert copy_labels(bad, blocks, 40.0, 50.0) == {"stimulus": "none"} and copy_labels(bad, blocks, 0.0, 10.0) == bad

@@ -150,13 +150,13 @@ def test_measured_line_reads_findings_of_another_module_copy():
 def test_annotated_line_names_label_keys_never_their_values():
     from modeling_neuronarrator.processing_neuronarrator import annotated_labels_text, prompt_findings_text
 
-    labelled = _findings(labels={"stimulus": "face", "eyes": "closed"})
+    labelled = _findings(labels={"stimulus": "interleaved", "eyes": "closed"})
     assert annotated_labels_text(labelled) == "Annotated: eyes, stimulus."
     assert annotated_labels_text(_findings()) == "Annotated: none."
     assert annotated_labels_text(labelled.to_dict()) == "Annotated: eyes, stimulus."
     both = prompt_findings_text(labelled, annotations=True)
     assert both == measured_findings_text(labelled) + "\nAnnotated: eyes, stimulus."
-    assert "face" not in both and "closed" not in both
+    assert "interleaved" not in both and "closed" not in both
     assert prompt_findings_text(labelled) == measured_findings_text(labelled)
 
 

@@ -316,7 +316,7 @@ def test_the_narrative_cap_holds_the_writers_longest_narrative(tokenizer):
     longest = _findings(
         events=[Event(kind="generalized_spike_wave", onset_s=0.25, offset_s=4.75, channels=every_channel, frequency_hz=2.5),
                 Event(kind="generalized_spike_wave", onset_s=5.25, offset_s=9.75, channels=every_channel, frequency_hz=3.5)],
-        artifacts=["eye_blink", "muscle"], labels={"stimulus": "face", "recording_quality": "bad_span"},
+        artifacts=["eye_blink", "muscle"], labels={"stimulus": "interleaved", "recording_quality": "bad_span"},
         change_from_previous=["slowing_appeared", "artifacts_appeared", "higher_amplitude"],
     )  # fmt: skip
     lengths = [len(tokenizer(describe(longest, seed=s), add_special_tokens=False)["input_ids"]) for s in range(20)]

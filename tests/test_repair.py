@@ -50,7 +50,7 @@ def test_a_consistent_narrative_is_left_alone(alpha_findings):
 def test_a_label_claim_stays_only_where_the_recording_carries_the_label(alpha_findings):
     findings = alpha_findings[1]
     # Measured fields right, but it claims annotations the recording does not have.
-    claimed = describe(findings, labels={"stimulus": "face", "recording_quality": "good"}, seed=2)
+    claimed = describe(findings, labels={"stimulus": "interleaved", "recording_quality": "good"}, seed=2)
     assert not [i for i in check_consistency(claimed, findings) if i.kind == "contradicted"]
     assert {i.field for i in check_consistency(claimed, findings) if i.kind == "unverified"} == {"stimulus", "recording_quality"}
     struck = repair_narrative(claimed, findings)
@@ -58,10 +58,10 @@ def test_a_label_claim_stays_only_where_the_recording_carries_the_label(alpha_fi
     assert parse(struck.narrative)["stimulus"] is None and parse(struck.narrative)["recording_quality"] is None
     assert not [i for i in struck.issues if i.kind in ("contradicted", "unverified", "empty")]
     # A recording that carries the label: the claim is checked against it, and its value wins.
-    labelled = dataclasses.replace(findings, labels={"stimulus": "house"})
+    labelled = dataclasses.replace(findings, labels={"stimulus": "none"})
     overruled = repair_narrative(claimed, labelled)
-    assert parse(overruled.narrative)["stimulus"] == "house" and parse(overruled.narrative)["recording_quality"] is None
-    confirmed = repair_narrative(describe(findings, labels={"stimulus": "house"}, seed=2), labelled)
+    assert parse(overruled.narrative)["stimulus"] == "none" and parse(overruled.narrative)["recording_quality"] is None
+    confirmed = repair_narrative(describe(findings, labels={"stimulus": "none"}, seed=2), labelled)
     assert confirmed.original is None  # a supported claim needs no repair
 
 
@@ -101,10 +101,10 @@ def test_regeneration_score_counts_contradictions_and_unsupported_label_claims_n
     contradicted = {i.field for i in check_consistency(wrong, findings) if i.kind == "contradicted"}
     assert regeneration_score(wrong, findings)[0] == len(contradicted) >= 2
     assert regeneration_score("", findings) == (1, 0)
-    claimed = describe(findings, labels={"stimulus": "face"}, seed=2)
+    claimed = describe(findings, labels={"stimulus": "interleaved"}, seed=2)
     assert regeneration_score(claimed, findings) == (1, 0)  # a label the recording does not carry
     # The recording's own label disagrees with the claim: not counted (the value is never selected on).
-    labelled = dataclasses.replace(findings, labels={"stimulus": "house"})
+    labelled = dataclasses.replace(findings, labels={"stimulus": "none"})
     assert any(i.kind == "contradicted" and i.field == "stimulus" for i in check_consistency(claimed, labelled))
     assert regeneration_score(claimed, labelled) == (0, 0)
     # Among narratives that contradict nothing, one that leaves a measured finding unsaid scores worse.

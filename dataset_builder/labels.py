@@ -52,15 +52,14 @@ LABEL_VOCABULARY: dict[str, dict[str, str]] = {
     "epilepsy": {"epilepsy": "a patient with epilepsy", "no_epilepsy": "a patient without epilepsy"},
     # Sleep-EDF (R&K: stages 3 and 4 -> N3), HMC and ISRUC (AASM).
     "sleep_stage": {"W": "wakefulness", "N1": "N1 sleep", "N2": "N2 sleep", "N3": "N3 sleep", "REM": "REM sleep"},
-    # EEGMMIDB and BCI IV-2a.
+    # EEGMMIDB and BCI IV-2a. A cued movement lasts ~4 s, so a 10 s segment holds rest and one or
+    # two cues of random class: the segment is labelled by the run's paradigm, which holds all through
+    # it (the cues, with their times, stay in the reader's ``extra["cues"]``).
     "motor_task": {
         "rest": "rest",
-        "left_hand": "left hand movement",
-        "right_hand": "right hand movement",
-        "both_hands": "both hands movement",
-        "both_feet": "both feet movement",
-        "feet": "feet movement",
-        "tongue": "tongue movement",
+        "left_right_fist": "left or right fist movements alternating with rest",
+        "fists_feet": "both-fist or both-feet movements alternating with rest",
+        "four_class": "left hand, right hand, feet or tongue movements in random order",
     },
     "motor_mode": {"executed": "executed", "imagined": "imagined"},
     # SEED.

@@ -349,18 +349,19 @@ def test_one_overlap_rule_for_seizure_and_its_type():
     assert item2.labels_for_segment(0.0, 10.0) == {"seizure": "seizure", "seizure_type": "tonic"}
 
 
-def test_eegmmidb_rest_segments_carry_no_motor_mode(tmp_path):
-    """10 s segments over ~4.2 s T0/T1/T2 blocks: the task whose blocks cover most, and a motor mode
-    only with that task."""
+def test_eegmmidb_segments_carry_the_run_paradigm_not_a_block(tmp_path):
+    """10 s segments over ~4.1 s T0/T1/T2 blocks: every segment of a task run carries the run's
+    paradigm and mode, however its rest and task blocks split it; a baseline run stays rest."""
     import reader_fixtures
 
     from dataset_builder.readers import get_reader
 
     items = {i.recording: i for i in get_reader("eegmmidb").index(reader_fixtures.make_eegmmidb(tmp_path))}
     s001r04 = items["S001R04"]  # T0 0-4.2, T1 4.2-8.3, T0 8.3-12.5, T2 12.5-16.6
-    assert s001r04.labels_for_segment(0.0, 10.0) == {"motor_task": "rest"}  # rest 5.9 s, left hand 4.1 s
-    assert s001r04.labels_for_segment(10.0, 20.0) == {"motor_task": "right_hand", "motor_mode": "imagined"}  # 4.1 s vs 2.5 s
-    assert s001r04.labels_for_segment(4.0, 9.0) == {"motor_task": "left_hand", "motor_mode": "imagined"}
+    paradigm = {"motor_task": "left_right_fist", "motor_mode": "imagined"}
+    for start in (0.0, 4.0, 6.5, 10.0):
+        assert s001r04.labels_for_segment(start, start + 10.0) == paradigm
+    assert items["S001R01"].labels_for_segment(0.0, 10.0) == {"motor_task": "rest", "eyes": "open"}
 
 
 def test_history_index_flags_missing_segments():

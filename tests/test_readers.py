@@ -549,29 +549,32 @@ def test_isruc_label_file_with_text_is_refused(tmp_path):
 
 
 # --- tasks -----------------------------------------------------------------------------------
-def test_eegmmidb_t1_t2_meaning_depends_on_the_run(fixture_root):
+def test_eegmmidb_task_runs_are_labelled_by_their_paradigm_and_keep_the_cues(fixture_root):
     items = _index("eegmmidb", fixture_root("eegmmidb"))
     assert {r: (i.subject, i.extra["run"]) for r, i in items.items()} == {"S001R01": ("S001", 1), "S001R04": ("S001", 4), "S002R05": ("S002", 5)}
     assert _spans(items["S001R01"]) == [(0.0, 12.0, {"motor_task": "rest", "eyes": "open"})]
-    assert _spans(items["S001R04"])[1:4:2] == [
-        (4.2, 8.3, {"motor_task": "left_hand", "motor_mode": "imagined"}),
-        (12.5, 16.6, {"motor_task": "right_hand", "motor_mode": "imagined"}),
-    ]
-    assert _spans(items["S002R05"])[1:4:2] == [
-        (4.2, 8.3, {"motor_task": "both_feet", "motor_mode": "executed"}),
-        (12.5, 16.6, {"motor_task": "both_hands", "motor_mode": "executed"}),
-    ]
+    # Every block of a task run (rest included) carries the run's paradigm and mode ...
+    imagined_fists = {"motor_task": "left_right_fist", "motor_mode": "imagined"}
+    assert _spans(items["S001R04"]) == [(0.0, 4.2, imagined_fists), (4.2, 8.3, imagined_fists), (8.3, 12.5, imagined_fists), (12.5, 16.6, imagined_fists)]
+    assert {s[2]["motor_task"] for s in _spans(items["S002R05"])} == {"fists_feet"}
+    assert {s[2]["motor_mode"] for s in _spans(items["S002R05"])} == {"executed"}
+    # ... and the blocks themselves, with their times and the run's meaning of T1/T2, are the cues.
+    assert items["S001R04"].extra["cues"] == [(0.0, 4.2, "rest"), (4.2, 8.3, "left_fist"), (8.3, 12.5, "rest"), (12.5, 16.6, "right_fist")]
+    assert items["S002R05"].extra["cues"][1::2] == [(4.2, 8.3, "both_feet"), (12.5, 16.6, "both_fists")]
     raw = get_reader("eegmmidb").load_raw(items["S001R04"])
     assert raw.ch_names == ["FC5", "Cz", "Fp1", "Iz"]  # dots stripped, standard spelling
 
 
 def test_eegmmidb_run_numbers():
-    from dataset_builder.readers.eegmmidb import run_labels
+    from dataset_builder.readers.eegmmidb import run_labels, run_paradigm
 
-    assert run_labels(2) == {"T0": {"motor_task": "rest", "eyes": "closed"}}
-    assert run_labels(13)["T2"] == {"motor_task": "both_feet", "motor_mode": "executed"}
-    with pytest.raises(ValueError, match="run 15 does not exist"):
-        run_labels(15)
+    assert run_labels(2) == {"T0": "rest"} and run_paradigm(2) == {"motor_task": "rest", "eyes": "closed"}
+    assert run_labels(13) == {"T0": "rest", "T1": "both_fists", "T2": "both_feet"}
+    assert run_paradigm(13) == {"motor_task": "fists_feet", "motor_mode": "executed"}
+    assert run_paradigm(8) == {"motor_task": "left_right_fist", "motor_mode": "imagined"}
+    for function in (run_labels, run_paradigm):
+        with pytest.raises(ValueError, match="run 15 does not exist"):
+            function(15)
 
 
 def test_gdf_fixture_is_read_by_mne_with_its_events(fixture_root):
@@ -599,13 +602,21 @@ def test_bciciv2a_cues_true_labels_rejections_and_sessions(fixture_root):
 
     splits = assign_splits(items.values())  # the build does not stop on the two sessions of A01
     assert set(splits) == {("bciciv2a", "A01"), ("bciciv2a", "A02"), ("bciciv2a", "A03")}
-    motor = lambda item: [(s[0], s[1], s[2]["motor_task"]) for s in _spans(item) if "motor_task" in s[2]]
-    assert motor(items["A01T"]) == [(6.0, 10.0, "left_hand"), (14.0, 18.0, "tongue"), (30.0, 34.0, "right_hand")]  # trial 3 rejected
-    assert motor(items["A01E"]) == [(6.0, 10.0, "right_hand"), (14.0, 18.0, "feet"), (22.0, 26.0, "tongue")]  # from A01E.mat
-    assert motor(items["A02E"]) == []  # no true labels: reported
+    # Each trial (starts 4, 12, 20, 28 s; 8 s apart) carries the paradigm from its start to the next,
+    # the last at most MAX_TRIAL_S; the rejected trial 3 too (the rejection judges the signal).
+    motor = lambda item: [(s[0], s[1], s[2]["motor_task"], s[2]["motor_mode"]) for s in _spans(item) if "motor_task" in s[2]]
+    assert motor(items["A01T"]) == [(4.0, 12.0, "four_class", "imagined"), (12.0, 20.0, "four_class", "imagined"),
+                                    (20.0, 28.0, "four_class", "imagined"), (28.0, 36.5, "four_class", "imagined")]  # fmt: skip
+    assert [span[:2] for span in motor(items["A01E"])] == [(4.0, 12.0), (12.0, 20.0), (20.0, 28.5)]
+    assert motor(items["A02E"]) == [(4.0, 12.5, "four_class", "imagined")]  # the paradigm needs no true labels
+    # The cues keep their class: T from the cue events (trial 3 rejected), E from A01E.mat, None without it.
+    assert items["A01T"].extra["cues"] == [(6.0, 10.0, "left_hand"), (14.0, 18.0, "tongue"), (30.0, 34.0, "right_hand")]
+    assert items["A01E"].extra["cues"] == [(6.0, 10.0, "right_hand"), (14.0, 18.0, "feet"), (22.0, 26.0, "tongue")]
+    assert items["A02E"].extra["cues"] == [(6.0, 10.0, None)]
     assert len(items["A02E"].issues) == 1 and "no A02E.mat" in items["A02E"].issues[0]
     assert _spans(items["A01T"])[0] == (1.0, 2.5, {"eyes": "open"})
-    assert all(s.labels.get("motor_mode", "imagined") == "imagined" for s in items["A01E"].spans)
+    # A 10 s segment over two trials of different classes gets the paradigm, never a class.
+    assert items["A01T"].labels_for_segment(8.0, 18.0) == {"motor_task": "four_class", "motor_mode": "imagined"}
     raw = get_reader("bciciv2a").load_raw(items["A01T"])
     assert raw.ch_names == ["Fz", "FC3", "C3", "Cz", "EOG-left"]
     assert raw.get_channel_types()[-1] == "eog"
@@ -617,11 +628,11 @@ def test_bciciv2a_bnci_horizon_runs(fixture_root):
 
     items = _index("bciciv2a", fixture_root("bciciv2a"))
     assert items["A03T_run1"].spans == []  # calibration run: no trials
-    # Trials start at 1-based samples 1, 1001, 2501 (250 Hz); the cue is 2 s in; trial 2 is an artifact.
-    assert _spans(items["A03T_run2"]) == [
-        (2.0, 6.0, {"motor_task": "tongue", "motor_mode": "imagined"}),
-        (12.0, 16.0, {"motor_task": "right_hand", "motor_mode": "imagined"}),
-    ]
+    # Trials start at 1-based samples 1, 1001, 2501 (250 Hz: 0, 4, 10 s); the cue is 2 s in; trial 2
+    # is an artifact (left out of the cues, not of the paradigm); the run ends at 20 s.
+    paradigm = {"motor_task": "four_class", "motor_mode": "imagined"}
+    assert _spans(items["A03T_run2"]) == [(0.0, 4.0, paradigm), (4.0, 10.0, paradigm), (10.0, 18.5, paradigm)]
+    assert items["A03T_run2"].extra["cues"] == [(2.0, 6.0, "tongue"), (12.0, 16.0, "right_hand")]
     raw = get_reader("bciciv2a").load_raw(items["A03T_run2"])
     assert raw.ch_names[:3] == ["Fz", "FC3", "FC1"] and raw.ch_names[-1] == "EOG-right"
     assert raw.get_channel_types().count("eog") == 3 and raw.info["sfreq"] == 250.0
@@ -635,9 +646,10 @@ def test_bciciv2a_bad_classlabel_is_refused_for_its_session(tmp_path):
     root = fx.make_bciciv2a(tmp_path)
     scipy.io.savemat(root / "true_labels/A01E.mat", {"classlabel": np.array([[2], [7], [4]])})
     items = _index("bciciv2a", root)
-    assert not any("motor_task" in s.labels for s in items["A01E"].spans)
+    assert [cue[2] for cue in items["A01E"].extra["cues"]] == [None, None, None]  # no class guessed
     assert len(items["A01E"].issues) == 1 and "A01E.mat: classlabel holds [7]" in items["A01E"].issues[0]
-    assert any("motor_task" in s.labels for s in items["A01T"].spans)  # the other session keeps its labels
+    assert {s.labels["motor_task"] for s in items["A01E"].spans if "motor_task" in s.labels} == {"four_class"}
+    assert [cue[2] for cue in items["A01T"].extra["cues"]] == ["left_hand", "tongue", "right_hand"]  # the other session keeps its classes
 
 
 def test_seed_one_item_per_trial_and_microvolts_to_volts(fixture_root):
@@ -770,8 +782,15 @@ def test_offline_segment_labels_hold_for_most_of_the_segment(name):
     """A label is a claim about the 10 s segment: on every offline source's real recordings, the
     value a segment gets covers at least half of its labelled time. pylossless labelled one
     stimulus category per segment before stop 38; the commonest covered a median 38 % of it."""
+    shares = _segment_label_shares(get_reader(name).index(None))
+    assert all(share >= 0.5 for share, *_ in shares), min(shares)
+
+
+def _segment_label_shares(items) -> list[tuple[float, str, float, str]]:
+    """``(share, key, start_s, recording)`` of every 10 s segment's time-resolved labels: the share of
+    the segment's labelled time that the value it gets covers."""
     shares = []
-    for item in get_reader(name).index(None):
+    for item in items:
         end = max((span.end_s for span in item.spans), default=0.0)
         for start in np.arange(0.0, end - 10.0 + 1e-9, 10.0):
             labels = item.labels_for_segment(start, start + 10.0)
@@ -784,7 +803,33 @@ def test_offline_segment_labels_hold_for_most_of_the_segment(name):
                     if overlap > 0 and key in span.labels:
                         cover[span.labels[key]] = cover.get(span.labels[key], 0.0) + overlap
                 shares.append((cover[value] / sum(cover.values()), key, float(start), item.recording))
+    return shares
+
+
+def test_motor_task_segment_labels_hold_for_most_of_the_segment(tmp_path):
+    """The same contract on the motor sources, with their published timing: an EEGMMIDB task run
+    (15 tasks, T0 4.2 s and T1/T2 4.1 s in random order; PhysioNet) and a BCI IV 2a run (48 trials 8 s
+    apart, four classes in random order). Labelled by the block or cue that covered most, 1 in 5
+    EEGMMIDB segments and most BCI segments failed it."""
+    rng = np.random.default_rng(0)
+    blocks, t = [], 0.0
+    for _ in range(15):
+        blocks += [(t, 4.2, "T0"), (t + 4.2, 4.1, str(rng.choice(["T1", "T2"])))]
+        t += 8.3
+    fx.write_edf(tmp_path / "eegmmidb/S001/S001R04.edf", ("Fc5.", "Cz..", "C3..", "C4.."), sfreq=160.0, seconds=125, annotations=blocks)
+    events = [(0.5, 32766, 0.0)] + [e for i, code in enumerate(rng.choice([769, 770, 771, 772], 48))
+                                    for e in ((3.0 + 8.0 * i, 768, 6.0), (5.0 + 8.0 * i, int(code), 1.25))]  # fmt: skip
+    data = np.asarray(fx._signal(len(fx.BCI_CHANNELS), 400 * 50, 50))
+    fx.write_gdf(tmp_path / "bci/A01T.gdf", fx.BCI_CHANNELS, 50, data, events)
+    items = [*get_reader("eegmmidb").index(tmp_path / "eegmmidb"), *get_reader("bciciv2a").index(tmp_path / "bci")]
+    shares = _segment_label_shares(items)
+    assert {(key, recording) for _, key, _, recording in shares} == {(k, r) for k in ("motor_task", "motor_mode") for r in ("S001R04", "A01T")}
+    assert len(shares) == 2 * (12 + 38)  # every 10 s segment of both runs is labelled (124.5 s, 387.5 s)
     assert all(share >= 0.5 for share, *_ in shares), min(shares)
+    # and no segment is named after one cue: the cues stay timed, in extra
+    assert {value for item in items for start in range(0, 120, 10) for key, value in item.labels_for_segment(start, start + 10).items()
+            if key == "motor_task"} == {"left_right_fist", "four_class"}  # fmt: skip
+    assert len(items[0].extra["cues"]) == 30 and len(items[1].extra["cues"]) == 48
 
 
 def test_pylossless_offline_raw_has_electrode_positions():

@@ -14,11 +14,17 @@ recording (``A01T_run4``); the first runs of a session (EOG calibration) have no
 GDF events (MNE annotation descriptions are the code strings): 768 trial start, 769 left hand,
 770 right hand, 771 feet, 772 tongue, 783 cue of unknown class (every E-session cue), 1023
 rejected trial, 276 / 277 idling EEG with eyes open / closed, 1072 eye movements, 32766 new run.
-Each trial: fixation at 0 s, cue at 2 s, imagery until 6 s; a span [cue, cue + 4 s) gets
-motor_task (left_hand, right_hand, feet, tongue) and motor_mode=imagined. E-session cues take their
-class from ``classlabel`` in order (all 288 trials, rejected ones included); without the ``.mat``
-an E session is indexed without motor labels. Trials marked 1023 are left unlabelled. The
-276/277 blocks give eyes=open/closed.
+Each trial: fixation at 0 s, cue at 2 s, imagery until 6 s, then a short break; trials follow
+each other in runs of 48, the four classes in random order. A 10 s segment therefore holds the
+imagery of one trial (4 s) and part of the next, of a random class: labelled by the class that
+covered most of it, the segment was named after an imagery that filled at most 4 of its 10 s. A
+segment is labelled by the paradigm instead, which holds all through a trial: from each trial
+start to the next (at most ``MAX_TRIAL_S``) motor_task=four_class, motor_mode=imagined, rejected
+trials (1023) included (the rejection judges the signal, not the task). The cues themselves stay
+in ``RecordingItem.extra["cues"]`` as ``(cue_s, end_of_imagery_s, class)``: T-session classes from
+the cue events, E-session classes (783) from ``classlabel`` in order (all 288 trials, rejected ones
+included), None without the ``.mat``; rejected trials are left out of the cues. The 276/277 blocks
+give eyes=open/closed.
 
 Sessions and splits (a documented choice): every subject has BOTH a training session ``A0sT`` and
 an evaluation session ``A0sE`` (MOABB ``bnci.py`` loads ``A{s:02d}T.mat`` and ``A{s:02d}E.mat`` for
@@ -51,13 +57,18 @@ from .base import LabelSpan, RecordingItem, SourceReader, Walk, register_reader
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BCI_IV_2A_CHANNELS", "CLASSLABELS", "CUE_CODES", "BCICIV2aReader"]
+__all__ = ["BCI_IV_2A_CHANNELS", "CLASSLABELS", "CUE_CODES", "BCICIV2aReader", "paradigm_spans", "trial_spans"]
 
 CUE_CODES = {"769": "left_hand", "770": "right_hand", "771": "feet", "772": "tongue"}
 CLASSLABELS = {1: "left_hand", 2: "right_hand", 3: "feet", 4: "tongue"}
 UNKNOWN_CUE, TRIAL_START, REJECTED = "783", "768", "1023"
 EYES_CODES = {"276": "open", "277": "closed"}
 IMAGERY_S = 4.0  # cue (2 s) to end of imagery (6 s)
+CUE_S = 2.0  # cue onset after the trial start (fixation cross)
+# A trial is fixation (2 s), cue and imagery (4 s) and a short break; the paradigm span of the last
+# trial of a run (no next start) ends here, so the pause between runs stays unlabelled.
+MAX_TRIAL_S = 8.5
+PARADIGM = {"motor_task": "four_class", "motor_mode": "imagined"}
 
 # GDF label -> 10-10 name, in file order (MOABB BNCI2014_001).
 BCI_IV_2A_CHANNELS = {
@@ -88,34 +99,51 @@ def _classlabels(root: Path, stem: str) -> np.ndarray | None:
     return None
 
 
-def trial_spans(onsets, durations, descriptions, classlabel: np.ndarray | None, *, where: str) -> list[LabelSpan]:
-    """Label spans from the GDF events of one session (see the module docstring)."""
+def paradigm_spans(trial_starts, end_s: float | None = None) -> list[LabelSpan]:
+    """One ``PARADIGM`` span per trial: from its start to the next trial's (at most ``MAX_TRIAL_S``)."""
+    starts = sorted(float(t) for t in trial_starts)
+    spans = []
+    for i, start in enumerate(starts):
+        end = start + MAX_TRIAL_S
+        if i + 1 < len(starts):
+            end = min(end, starts[i + 1])
+        if end_s is not None:
+            end = min(end, float(end_s))
+        if end > start:
+            spans.append(LabelSpan(start, end, dict(PARADIGM)))
+    return spans
+
+
+def trial_spans(onsets, durations, descriptions, classlabel: np.ndarray | None, *, where: str) -> tuple[list[LabelSpan], list[tuple]]:
+    """``(spans, cues)`` from the GDF events of one session (see the module docstring): the paradigm
+    span of every trial and the eyes blocks; the cues ``(cue_s, end_of_imagery_s, class or None)``."""
     events = sorted(zip(np.asarray(onsets, float), np.asarray(durations, float), [str(d) for d in descriptions]))
     rejected = {round(o, 3) for o, _, d in events if d == REJECTED}
     spans: list[LabelSpan] = []
+    cues: list[tuple] = []
+    trial_starts: list[float] = []
     trial_start = None
     n_unknown = 0
     for onset, duration, code in events:
         if code == TRIAL_START:
             trial_start = onset
+            trial_starts.append(float(onset))
         elif code in CUE_CODES or code == UNKNOWN_CUE:
             if code == UNKNOWN_CUE:
                 n_unknown += 1
-                if classlabel is None:
-                    continue
-                if n_unknown > len(classlabel):
+                if classlabel is not None and n_unknown > len(classlabel):
                     raise ValueError(f"{where}: more unknown cues (783) than the {len(classlabel)} entries of classlabel")
-                task = CLASSLABELS[int(classlabel[n_unknown - 1])]
+                task = None if classlabel is None else CLASSLABELS[int(classlabel[n_unknown - 1])]
             else:
                 task = CUE_CODES[code]
             if trial_start is not None and round(trial_start, 3) in rejected:
                 continue
-            spans.append(LabelSpan(float(onset), float(onset + IMAGERY_S), {"motor_task": task, "motor_mode": "imagined"}))
+            cues.append((round(float(onset), 3), round(float(onset + IMAGERY_S), 3), task))
         elif code in EYES_CODES and duration > 1.0:
             spans.append(LabelSpan(float(onset), float(onset + duration), {"eyes": EYES_CODES[code]}))
     if classlabel is not None and n_unknown and n_unknown != len(classlabel):
         raise ValueError(f"{where}: {n_unknown} unknown cues (783) but classlabel has {len(classlabel)} entries")
-    return spans
+    return spans + paradigm_spans(trial_starts), cues
 
 
 @register_reader
@@ -145,18 +173,18 @@ class BCICIV2aReader(SourceReader):
             try:
                 classlabel = _classlabels(root, stem)
                 if session == "E" and classlabel is None:
-                    issues.add(gdf, f"no {stem}.mat with classlabel below {root} (the published true labels); its cues (783) are left unlabelled")
+                    issues.add(gdf, f"no {stem}.mat with classlabel below {root} (the published true labels); its cues (783) keep no class")
                 if session == "T" and classlabel is not None:
-                    cues = [d for d in ann.description if d in CUE_CODES]
-                    if len(cues) == len(classlabel):
-                        agree = [CUE_CODES[c] == CLASSLABELS[int(k)] for c, k in zip(cues, classlabel)]
+                    cue_codes = [d for d in ann.description if d in CUE_CODES]
+                    if len(cue_codes) == len(classlabel):
+                        agree = [CUE_CODES[c] == CLASSLABELS[int(k)] for c, k in zip(cue_codes, classlabel)]
                         if not all(agree):
                             raise ValueError(f"{gdf}: cue events disagree with {stem}.mat classlabel on {agree.count(False)} trials")
-                spans = trial_spans(ann.onset, ann.duration, ann.description, classlabel, where=str(gdf))
-            except ValueError as error:  # true labels that cannot be placed: this session unlabelled, reported
-                issues.add(gdf, f"{error}; the session is indexed without motor labels")
-                spans = trial_spans(ann.onset, ann.duration, ann.description, None, where=str(gdf))
-                spans = [span for span in spans if "motor_task" not in span.labels]
+                spans, cues = trial_spans(ann.onset, ann.duration, ann.description, classlabel, where=str(gdf))
+            except ValueError as error:  # true labels that cannot be placed: the cues keep no class, reported
+                issues.add(gdf, f"{error}; the session's cues keep no class")
+                spans, cues = trial_spans(ann.onset, ann.duration, ann.description, None, where=str(gdf))
+                cues = [(onset, end, None) for onset, end, _ in cues]
             seen.append(stem)
             yield RecordingItem(
                 source=self.name,
@@ -165,7 +193,7 @@ class BCICIV2aReader(SourceReader):
                 path=str(gdf),
                 spans=spans,
                 line_freq=self.line_freq,
-                extra={"session": session, "official_split": "train" if session == "T" else "test"},
+                extra={"session": session, "official_split": "train" if session == "T" else "test", "cues": cues},
             )
         indexed = {item_stem.upper() for item_stem in seen}
         for mat in sorted(root.rglob("*.mat")):
@@ -188,14 +216,16 @@ class BCICIV2aReader(SourceReader):
             artifacts = np.atleast_1d(np.asarray(getattr(run, "artifacts", np.zeros(len(starts))), dtype=int))
             if len(classes) != len(starts) or (artifacts.size and len(artifacts) != len(starts)):
                 raise ValueError(f"{mat}: run {r} has {len(starts)} trial starts but {len(classes)} classes / {len(artifacts)} artifact flags")
-            spans = []
-            for i, (start, cls) in enumerate(zip(starts, classes)):
+            trial_starts, cues = (starts - 1) / fs, []  # ``trial`` is a 1-based sample index of the trial start
+            for i, (start_s, cls) in enumerate(zip(trial_starts, classes)):
                 if int(cls) not in CLASSLABELS:
                     raise ValueError(f"{mat}: run {r} trial {i + 1} has class {cls}; expected 1-4 (left hand, right hand, feet, tongue)")
                 if artifacts.size and artifacts[i]:
                     continue
-                cue = (start - 1) / fs + 2.0  # ``trial`` is a 1-based sample index of the trial start
-                spans.append(LabelSpan(float(cue), float(cue + IMAGERY_S), {"motor_task": CLASSLABELS[int(cls)], "motor_mode": "imagined"}))
+                cue = float(start_s) + CUE_S
+                cues.append((round(cue, 3), round(cue + IMAGERY_S, 3), CLASSLABELS[int(cls)]))
+            n_samples = np.asarray(run.X).shape[0]
+            spans = paradigm_spans(trial_starts, end_s=n_samples / fs)
             yield RecordingItem(
                 source=self.name,
                 subject=f"A{match.group(1)}",
@@ -203,7 +233,7 @@ class BCICIV2aReader(SourceReader):
                 path=str(mat),
                 spans=spans,
                 line_freq=self.line_freq,
-                extra={"session": session, "official_split": "train" if session == "T" else "test", "format": "bnci", "run": r},
+                extra={"session": session, "official_split": "train" if session == "T" else "test", "format": "bnci", "run": r, "cues": cues},
             )
 
     def load_raw(self, item: RecordingItem):

@@ -297,6 +297,12 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "Diffuse slowing of the background is present.",
             "The background shows generalized slowing.",
         ),
+        # Slow at every recorded electrode, on a montage without both hemispheres: not "generalized".
+        "widespread": (
+            "The background is slow at every recorded electrode; too few electrodes were recorded to call the slowing generalized.",
+            "Slowing is present at all recorded electrodes, which do not cover both hemispheres.",
+            "The recorded electrodes all show a slow background; whether the slowing is generalized cannot be judged from them.",
+        ),
         "focal_located": (
             "There is focal slowing over the {loc}.",
             "Focal slowing is seen over the {loc}.",
@@ -835,6 +841,7 @@ _VARIANT_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
     ("asymmetry", "none"): {"asymmetry_side": "none"},
     ("slowing", "none"): {"slowing_kind": "none"},
     ("slowing", "generalized"): {"slowing_kind": "generalized"},
+    ("slowing", "widespread"): {"slowing_kind": "widespread"},
     ("slowing", "focal_located"): {"slowing_kind": "focal"},
     ("slowing", "focal"): {"slowing_kind": "focal"},
     ("artifacts", "none"): {"artifacts": ()},

@@ -64,7 +64,10 @@ BAND_EDGES_HZ = {
 REGIONS = ("frontal", "central", "temporal", "parietal", "occipital")
 HEMISPHERES = ("left", "right")
 ARTIFACT_TYPES = ("eye_blink", "eye_movement", "muscle", "electrode_pop", "line_noise", "flat_channel")
-SLOWING_KINDS = ("none", "focal", "generalized")
+# "widespread": the generalized rule's slow background, on a montage that does not cover both
+# hemispheres (``spatial_coverage``: fewer than ``hemisphere_min_electrodes`` on a side, e.g. Fz Cz
+# Pz): slow at every recorded electrode, but "generalized" would claim the unrecorded sides too.
+SLOWING_KINDS = ("none", "focal", "generalized", "widespread")
 # Vigilance state of a segment (``vigilance_neuronarrator``: YASA's AASM stages mapped onto the
 # states a clinical EEG report names; a source's expert stage overrides it in the corpus).
 STATES = ("awake", "drowsy", "N1", "N2", "N3", "REM", "not_assessed")
@@ -137,9 +140,10 @@ class Asymmetry:
 
 @dataclass
 class Slowing:
-    """Slowing of the background: none, focal (one side and region) or generalized."""
+    """Slowing of the background: none, focal (one side and region), generalized, or widespread
+    (generalized by the rule, on a montage that does not cover both hemispheres)."""
 
-    kind: Literal["none", "focal", "generalized"] = "none"
+    kind: Literal["none", "focal", "generalized", "widespread"] = "none"
     side: Optional[Literal["left", "right", "bilateral"]] = None
     region: Optional[str] = None  # one of REGIONS for focal slowing
     # False when the recorded electrodes cannot show focal slowing everywhere it could be (no
@@ -1098,10 +1102,12 @@ def _asymmetry_of_segment(assessable: bool, index: float) -> "Asymmetry":
 
 
 def _slowing_of_segment(
-    focal: bool, focal_side: int, focal_region: int, slow_share: float, band: str, pdr: Optional[float], focal_assessable: Any
+    focal: bool, focal_side: int, focal_region: int, slow_share: float, band: str, pdr: Optional[float], focal_assessable: Any,
+    hemispheres_covered: Any = True,
 ) -> "Slowing":
     """One segment's ``Slowing``: focal (``focal_slowing_*``, found by ``_focal_slowing``), else
-    generalized (``generalized_slow_fraction``), else none."""
+    generalized (``generalized_slow_fraction``) where both hemispheres are recorded and widespread
+    where they are not, else none."""
     # Generalized: delta+theta >= 70 % of the power everywhere (eye channels aside) with a
     # delta/theta dominant band and no PDR (diffuse background slowing).
     if focal:
@@ -1111,7 +1117,11 @@ def _slowing_of_segment(
         return Slowing(kind="focal", side=HEMISPHERES[int(focal_side)], region=REGIONS[int(focal_region)],
                        focal_assessable=bool(focal_assessable))  # fmt: skip
     if slow_share >= THRESHOLDS["generalized_slow_fraction"] and band in ("delta", "theta") and pdr is None:
-        return Slowing(kind="generalized", side="bilateral", region=None, focal_assessable=bool(focal_assessable))
+        # Generalized slowing involves both hemispheres (ACNS 2021: "generalized" = bilateral,
+        # diffuse); three midline electrodes show a slow background but not its extent.
+        if bool(hemispheres_covered):
+            return Slowing(kind="generalized", side="bilateral", region=None, focal_assessable=bool(focal_assessable))
+        return Slowing(kind="widespread", side=None, region=None, focal_assessable=bool(focal_assessable))
     return Slowing(focal_assessable=bool(focal_assessable))
 
 
@@ -1131,7 +1141,8 @@ def _segment_findings(k: int, m: _BatchMeasures, rules: dict[str, Any], bad: lis
         **_band_power_of_segment(coverage, bands["region_powers"][k], bands["hemisphere_powers"][k], bands["region_share"][k], band),
         asymmetry=_asymmetry_of_segment(bool(coverage["asymmetry"]), rules["asymmetry_index"][k]),
         slowing=_slowing_of_segment(
-            focal[k], focal_side[k], focal_region[k], rules["slow_share"][k], band, pdr, coverage["focal_slowing"]
+            focal[k], focal_side[k], focal_region[k], rules["slow_share"][k], band, pdr, coverage["focal_slowing"],
+            coverage["hemispheres"].all(),
         ),
         artifacts=sorted(name for name, hit in rules["flags"].items() if hit[k]),
         amplitude_uv=float(round(float(rules["amplitude_median"][k]))),
@@ -1233,7 +1244,7 @@ def apply_state(
     Diffuse slowing is a finding of wakefulness: the delta and theta of drowsiness and sleep
     (AASM: N1 theta, N2 and N3 delta, REM's mixed theta and sawtooth waves) are physiological, and
     a clinical report describes the background of the waking record (ACNS guideline 7, 2016). In a
-    state of ``SLEEP_STATES`` generalized slowing is therefore reported as none; focal slowing
+    state of ``SLEEP_STATES`` generalized (or widespread) slowing is therefore reported as none; focal slowing
     stays (a lateralized difference persists across states). Likewise the posterior dominant
     rhythm is a rhythm of wakefulness: in ``NO_PDR_STATES`` (N1, N2, N3, REM) none is reported. The
     slowing and PDR measured by the rules are kept on the record (not serialized), so a later state
@@ -1256,7 +1267,7 @@ def apply_state(
     for item, state in zip(findings, states):
         check_option("state", state, STATES, where="apply_state")
         measured = item.__dict__.setdefault("_measured_slowing", item.slowing)
-        if state in SLEEP_STATES and measured.kind == "generalized":
+        if state in SLEEP_STATES and measured.kind in ("generalized", "widespread"):
             item.slowing = dataclasses.replace(measured, kind="none", side=None, region=None)
         else:
             item.slowing = measured

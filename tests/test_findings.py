@@ -107,6 +107,26 @@ def test_diffuse_delta_is_generalized_slowing(synth):
     assert f.posterior_dominant_rhythm_hz is None
 
 
+@pytest.mark.parametrize("recorded", [("Fz", "Cz", "Pz"), ("Fp1", "F3", "C3", "P3", "O1")])
+def test_a_slow_background_without_both_hemispheres_is_widespread_not_generalized(synth, recorded):
+    """The generalized rule on a montage that does not record both hemispheres (EEGbase's Fz Cz Pz,
+    or one side only): slow at every recorded electrode, but "generalized" (bilateral) is not
+    shown. The same EEG on all 19 electrodes stays generalized; in sleep neither is a finding."""
+    from modeling_neuronarrator.findings_neuronarrator import apply_state
+
+    x = synth.add_sine(synth.background(seed=5, exponent=2.0), STANDARD_CHANNELS, 1.5, 40.0)
+    mask = np.array([n in recorded for n in STANDARD_CHANNELS])
+    sparse = one(x, channel_mask=mask)
+    assert (sparse.slowing.kind, sparse.slowing.side, sparse.slowing.region) == ("widespread", None, None)
+    assert one(x).slowing.kind == "generalized"
+    # a fast background on the same montage has no slowing at all
+    assert one(synth.normal_background(seed=5), channel_mask=mask).slowing.kind == "none"
+    (asleep,) = apply_state([sparse], ["N3"])
+    assert asleep.slowing.kind == "none"
+    (awake,) = apply_state([asleep], ["awake"])
+    assert awake.slowing.kind == "widespread"  # the measured slowing is kept on the record
+
+
 def test_larger_side_at_all_frequencies_is_asymmetry_not_slowing(synth):
     x = synth.normal_background(seed=6)
     for name in ("Fp2", "F8", "F4", "T8", "C4", "P8", "P4", "O2"):

@@ -86,6 +86,8 @@ def _slowing_text(findings: Findings) -> str | None:
     slowing = findings.slowing
     if slowing.kind == "generalized":
         return "generalized slowing"
+    if slowing.kind == "widespread":
+        return "slowing at every recorded electrode"
     if slowing.kind == "focal":
         where = " ".join(part for part in (slowing.side, slowing.region) if part)
         return f"focal slowing ({where})" if where else "focal slowing"

@@ -166,6 +166,7 @@ _SLEEP_STAGE_STATES = ("N1", "N2", "N3", "REM")  # states written as "<stage> sl
 _EVENT_PHRASES = {
     "generalized_spike_wave": "generalized spike-and-wave discharge",
     "lateralized_rhythmic_delta": "lateralized rhythmic delta activity",
+    "sleep_spindle": "sleep spindle",
 }
 _NO_CHANNELS = "unspecified channels"
 _CHANNEL_BY_LOWER = {name.lower(): name for name in STANDARD_CHANNELS}

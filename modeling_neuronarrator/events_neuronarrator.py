@@ -1,6 +1,7 @@
 """Events inside segments, detected on the continuous recording: generalized rhythmic
-spike-and-wave discharges (the EEG pattern of typical absence seizures) and lateralized
-rhythmic delta activity (LRDA; ``detect_rhythmic_delta``).
+spike-and-wave discharges (the EEG pattern of typical absence seizures), lateralized
+rhythmic delta activity (LRDA; ``detect_rhythmic_delta``) and sleep spindles
+(``detect_sleep_spindles``: YASA's validated detector, reported in N2 and N3 only).
 
 The detector reads the harmonized 19-channel signal (microvolts, 200 Hz, band-passed 0.3-75 Hz)
 of one continuous stretch of a recording, so an event that crosses a segment boundary is found
@@ -45,7 +46,7 @@ from scipy import signal as _signal
 from .eeg_io_neuronarrator import STANDARD_CHANNELS, resample_poly, sosfiltfilt
 from .findings_neuronarrator import EVENT_KINDS, HEMISPHERE_CHANNELS, THRESHOLDS, Event
 
-__all__ = ["detect_events", "detect_rhythmic_delta", "detect_spike_wave", "events_in_segment"]
+__all__ = ["SPINDLE_CHANNELS", "detect_events", "detect_rhythmic_delta", "detect_sleep_spindles", "detect_spike_wave", "events_in_segment"]
 
 _FRAME_S = 2.0  # analysis frame: six cycles of a 3 Hz discharge (ACNS: rhythmic = >= 6 cycles)
 _STEP_S = 0.25
@@ -421,6 +422,67 @@ def detect_events(
     z, fs = _decimated(x, sampling_rate)  # once for both detectors
     events = _spike_wave(z, fs, rec, start_s) + _rhythmic_delta(z, fs, rec, start_s)
     return sorted(events, key=lambda e: (e.onset_s, e.kind))
+
+
+# Where spindles are read: the central derivations AASM scores N2 on (C4-M1, C3-M2; the vertex
+# too), else the frontal ones (slow frontal spindles) when no central electrode was recorded.
+SPINDLE_CHANNELS = (("C3", "Cz", "C4"), ("F3", "Fz", "F4"))
+_SPINDLE_MIN_S = 10.0  # YASA's thresholds are relative to the stretch: none on a shorter one
+
+
+def detect_sleep_spindles(
+    eeg_uv: np.ndarray,
+    sampling_rate: float = 200.0,
+    channel_mask: Optional[np.ndarray] = None,
+    start_s: float = 0.0,
+) -> list[Event]:
+    """Sleep spindles of one continuous stretch, by YASA's ``spindles_detect`` (Vallat & Walker
+    2021; defaults: 12-15 Hz, 0.5-2 s, relative sigma power, correlation and RMS thresholds) on the
+    recorded ``SPINDLE_CHANNELS``; arguments as ``detect_spike_wave``.
+
+    Detections on several channels that overlap in time are one event over those channels, at
+    their mean frequency. Every detection is returned whatever the vigilance state: ``apply_state``
+    reports them only in ``SPINDLE_STATES``. An empty list when no central or frontal electrode
+    was recorded or the stretch is shorter than 10 s.
+    """
+    import yasa
+
+    x, rows = _recorded(eeg_uv, channel_mask, "detect_sleep_spindles")
+    if x.shape[1] < int(_SPINDLE_MIN_S * sampling_rate):
+        return []
+    recorded = {STANDARD_CHANNELS[i]: k for k, i in enumerate(rows)}
+    for group in SPINDLE_CHANNELS:
+        names = [name for name in group if name in recorded]
+        if names:
+            break
+    else:
+        return []
+    found = yasa.spindles_detect(x[[recorded[n] for n in names]], sf=sampling_rate, ch_names=names, verbose="error")
+    if found is None:
+        return []
+    table = found.summary().sort_values("Start")
+    events: list[Event] = []
+    merged: list[list] = []  # [onset, offset, channels, frequencies]
+    for onset, offset, channel, frequency in zip(table["Start"], table["End"], table["Channel"], table["Frequency"]):
+        if merged and onset <= merged[-1][1]:
+            last = merged[-1]
+            last[1] = max(last[1], float(offset))
+            if channel not in last[2]:
+                last[2].append(channel)
+            last[3].append(float(frequency))
+        else:
+            merged.append([float(onset), float(offset), [channel], [float(frequency)]])
+    for onset, offset, channels, frequencies in merged:
+        events.append(
+            Event(
+                kind="sleep_spindle",
+                onset_s=round(start_s + onset, 2),
+                offset_s=round(start_s + offset, 2),
+                channels=[name for name in STANDARD_CHANNELS if name in channels],
+                frequency_hz=round(float(np.mean(frequencies)), 1),
+            )
+        )
+    return events
 
 
 def events_in_segment(events: Sequence[Event], start_s: float, end_s: float) -> list[Event]:

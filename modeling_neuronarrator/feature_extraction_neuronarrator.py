@@ -58,9 +58,10 @@ from .eeg_io_neuronarrator import (
     sosfiltfilt,
 )
 from .eeg_io_neuronarrator import _row_std
-from .findings_neuronarrator import apply_state
+from .findings_neuronarrator import SPINDLE_STATES, apply_state
 from .findings_neuronarrator import THRESHOLDS, Findings, band_power, compute_findings, segment_psd
 from .events_neuronarrator import detect_events as _detect_events
+from .events_neuronarrator import detect_sleep_spindles as _detect_sleep_spindles
 from .events_neuronarrator import events_in_segment
 from .topomap_neuronarrator import project_topomaps
 from .vigilance_neuronarrator import Staging, stage_recording
@@ -299,8 +300,9 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         stage_vigilance: stage the recording's vigilance state with YASA and set each segment's
             ``Findings.state`` (``vigilance_neuronarrator``; ``recording_info["vigilance"]`` says
             from which derivation, or why not assessed).
-        detect_events: detect events (generalized spike-and-wave) on the continuous signal and set
-            each segment's ``Findings.events`` (``events_neuronarrator``).
+        detect_events: detect events (generalized spike-and-wave, lateralized rhythmic delta, and
+            sleep spindles where a window holds N2/N3 or unstaged segments) on the continuous
+            signal and set each segment's ``Findings.events`` (``events_neuronarrator``).
 
     Inputs: a path (EDF/EDF+, BDF, FIF, EEGLAB .set, BrainVision .vhdr), an ``mne.io.BaseRaw`` (in
     volts, as MNE keeps it) or a numpy array ``(n_channels, n_samples)`` **in microvolts** with
@@ -466,8 +468,12 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
                     filtered = pending.result()
                     if index + 1 < len(windows):
                         pending = prefetch.submit(self._filtered_window, source, windows[index + 1], sos)
-                    arrays, findings = self._process_window(source, window_starts, filtered, line, apply_notch, previous)
-                    apply_state(findings, staging.states_of(window_starts, self.segment_seconds), previous=previous)
+                    states = staging.states_of(window_starts, self.segment_seconds)
+                    # Spindles are reported in N2/N3 only (apply_state): a window staged all awake
+                    # skips YASA's detector; an unstaged one keeps it (a source's stage may follow).
+                    spindles = any(state in SPINDLE_STATES or state == "not_assessed" for state in states)
+                    arrays, findings = self._process_window(source, window_starts, filtered, line, apply_notch, previous, spindles)
+                    apply_state(findings, states, previous=previous)
                     futures_wait([pending])
                 previous = (previous + findings)[-3:]
                 batch = dict(arrays)
@@ -552,6 +558,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         line: Optional[float],
         apply_notch: bool,
         previous: list[Findings],
+        spindles: bool = True,
     ) -> tuple[dict[str, np.ndarray], list[Findings]]:
         """One window of segments starting at ``starts`` (s), read, harmonized and filtered
         (``filtered``: what ``_filtered_window`` returned for it): detect events on it, cut the
@@ -561,6 +568,8 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         x, t0, raw_flat = filtered  # (19, n) uV at fs_out; t0 s of sample 0; (n_seg,) flat in the source
         # Events on the continuous window (padding included: one crossing a segment edge is whole).
         events = _detect_events(x, fs_out, source.map.recorded, t0) if self.detect_events else []
+        if self.detect_events and spindles:
+            events = sorted(events + _detect_sleep_spindles(x, fs_out, source.map.recorded, t0), key=lambda e: (e.onset_s, e.kind))
         offsets = np.round((starts - t0) * fs_out).astype(int)
         if offsets[-1] + n_seg_out > x.shape[-1]:  # rounding at the very end of the recording
             x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")

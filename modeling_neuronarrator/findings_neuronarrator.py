@@ -46,6 +46,7 @@ __all__ = [
     "NO_PDR_STATES",
     "SLOW_WAVE_STATES",
     "SLEEP_STATES",
+    "SPINDLE_STATES",
     "EVENT_KINDS",
     "AMPLITUDE_CATEGORIES",
     "amplitude_category",
@@ -84,7 +85,11 @@ NO_PDR_STATES = ("N1", "N2", "N3", "REM")
 # 1/f fit; apply_state describes it by the band of most power, without a dominant rhythm.
 SLOW_WAVE_STATES = ("N3",)
 # Events detected inside segments (``events_neuronarrator``).
-EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta")
+EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta", "sleep_spindle")
+# States whose segments report sleep spindles: a spindle is the defining event of N2 and persists in
+# N3 (AASM Manual v2.6); a 12-15 Hz burst in wakefulness or REM is alpha or mu, not a spindle, and
+# an unstaged segment cannot say which (``apply_state`` keeps the detections for a later state).
+SPINDLE_STATES = ("N2", "N3")
 # Upper bounds (exclusive, in uV of median 5-95 % peak-to-peak amplitude) of the amplitude words.
 # Adult scalp EEG is mostly 20-75 uV by this measure; below 20 is what readers call low voltage.
 AMPLITUDE_CATEGORIES: tuple[tuple[str, float], ...] = (("low", 20.0), ("medium", 75.0), ("high", float("inf")))
@@ -1246,8 +1251,9 @@ def apply_state(
     a clinical report describes the background of the waking record (ACNS guideline 7, 2016). In a
     state of ``SLEEP_STATES`` generalized (or widespread) slowing is therefore reported as none; focal slowing
     stays (a lateralized difference persists across states). Likewise the posterior dominant
-    rhythm is a rhythm of wakefulness: in ``NO_PDR_STATES`` (N1, N2, N3, REM) none is reported. The
-    slowing and PDR measured by the rules are kept on the record (not serialized), so a later state
+    rhythm is a rhythm of wakefulness: in ``NO_PDR_STATES`` (N1, N2, N3, REM) none is reported, and
+    sleep spindles are reported only in ``SPINDLE_STATES`` (N2, N3). The slowing, PDR and events
+    measured by the rules are kept on the record (not serialized), so a later state
     (a source's expert stage overriding the stager) restores them. ``change_from_previous`` is
     recomputed against ``previous``; in ``NO_PDR_STATES`` it has no "faster" or "slower" (the
     dominant frequency there is a peak of sleep's own waveforms, see ``_changes``). In
@@ -1279,6 +1285,8 @@ def apply_state(
             item.dominant_frequency_hz, (item.dominant_band, item.predominant_region) = None, power
         else:
             item.dominant_frequency_hz, item.dominant_band, item.predominant_region = rhythm
+        events = item.__dict__.setdefault("_measured_events", list(item.events))
+        item.events = [e for e in events if e.kind != "sleep_spindle" or state in SPINDLE_STATES]
         item.state = state
         item.change_from_previous = _changes(item, history_list[-history:])
         history_list.append(item)

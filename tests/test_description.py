@@ -40,7 +40,7 @@ def random_events(rng: random.Random) -> list[Event]:
         onset = round(rng.uniform(0.0, 9.0), 1)
         events.append(
             Event(
-                kind="generalized_spike_wave",
+                kind=rng.choice(("generalized_spike_wave", "lateralized_rhythmic_delta", "sleep_spindle")),
                 onset_s=onset,
                 offset_s=round(rng.uniform(onset, 10.0), 1),
                 channels=rng.sample(STANDARD_CHANNELS, rng.randint(0, 19)),

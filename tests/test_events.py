@@ -286,3 +286,54 @@ def test_false_alarm_benchmark_reads_a_real_recording_and_counts_per_hour(tmp_pa
     [recording] = result["recordings"].values()
     assert 4.0 <= recording["hours"] * 60 <= 5.0 and recording["events"] == []
     assert result["per_hour"] == {"generalized_spike_wave": 0.0, "lateralized_rhythmic_delta": 0.0}
+
+
+# --- sleep spindles (YASA) ----------------------------------------------------------------------
+def _spindle(seconds: float = 1.0, freq: float = 13.0, sfreq: float = 200.0) -> np.ndarray:
+    """A waxing-waning sigma burst (Hann envelope), unit peak."""
+    t = np.arange(int(seconds * sfreq)) / sfreq
+    return np.hanning(len(t)) * np.sin(2 * np.pi * freq * t)
+
+
+def test_sleep_spindles_are_yasas_detections_merged_over_channels(synth):
+    import yasa
+
+    from modeling_neuronarrator.events_neuronarrator import detect_sleep_spindles
+
+    x = synth.background(seconds=60.0, rms_uv=10.0, seed=4)
+    for name in ("C3", "Cz", "C4"):
+        x[synth.index(name), 4000:4200] += 60.0 * _spindle()  # 20.0-21.0 s, over the three
+    x[synth.index("C4"), 8000:8240] += 60.0 * _spindle(1.2, 12.5)  # 40.0-41.2 s, right only
+    events = detect_sleep_spindles(x, 200.0, start_s=100.0)
+    assert [(e.kind, e.channels) for e in events] == [("sleep_spindle", ["C3", "Cz", "C4"]), ("sleep_spindle", ["C4"])]
+    assert abs(events[0].onset_s - 120.0) <= 0.3 and abs(events[0].offset_s - 121.0) <= 0.3  # recording time
+    assert abs(events[1].onset_s - 140.0) <= 0.3 and abs(events[1].offset_s - 141.2) <= 0.3
+    assert events[0].frequency_hz == pytest.approx(13.0, abs=0.5) and events[1].frequency_hz == pytest.approx(12.5, abs=0.5)
+    # the wrapper adds nothing of its own: YASA on the same three channels finds the same four detections
+    central = [synth.index(n) for n in ("C3", "Cz", "C4")]
+    direct = yasa.spindles_detect(x[central], sf=200.0, ch_names=["C3", "Cz", "C4"], verbose="error").summary()
+    assert sorted(direct["Channel"]) == ["C3", "C4", "C4", "Cz"]
+    # frontal electrodes stand in when no central one was recorded; without either, nothing is read
+    frontal = np.array([n in ("F3", "F4", "O1", "O2") for n in STANDARD_CHANNELS])
+    y = x.copy()
+    y[synth.index("F3"), 4000:4200] += 60.0 * _spindle()
+    assert [e.channels for e in detect_sleep_spindles(y, 200.0, frontal)] == [["F3"]]
+    assert detect_sleep_spindles(x, 200.0, np.array([n in ("O1", "O2") for n in STANDARD_CHANNELS])) == []
+    assert detect_sleep_spindles(x[:, :1000], 200.0) == []  # 5 s: too short for YASA's relative thresholds
+
+
+def test_spindles_are_reported_in_n2_and_n3_only():
+    from modeling_neuronarrator import Findings
+    from modeling_neuronarrator.findings_neuronarrator import apply_state
+
+    spindle = Event(kind="sleep_spindle", onset_s=2.0, offset_s=3.0, channels=["C4"], frequency_hz=13.0)
+    discharge = Event(kind="generalized_spike_wave", onset_s=5.0, offset_s=9.0, channels=["C3", "C4"], frequency_hz=3.0)
+    for state, kinds in (("N2", ["sleep_spindle", "generalized_spike_wave"]), ("N3", ["sleep_spindle", "generalized_spike_wave"]),
+                         ("awake", ["generalized_spike_wave"]), ("REM", ["generalized_spike_wave"]),
+                         ("not_assessed", ["generalized_spike_wave"])):  # fmt: skip
+        findings = Findings(dominant_frequency_hz=13.0, dominant_band="beta", posterior_dominant_rhythm_hz=None, band_power_by_region={},
+                            band_power_by_hemisphere={}, predominant_region="central", events=[spindle, discharge])  # fmt: skip
+        (staged,) = apply_state([findings], [state])
+        assert [e.kind for e in staged.events] == kinds, state
+        (restored,) = apply_state([staged], ["N2"])  # a later (expert) stage brings the detection back
+        assert [e.kind for e in restored.events] == ["sleep_spindle", "generalized_spike_wave"]

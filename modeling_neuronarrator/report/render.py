@@ -12,7 +12,7 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -134,6 +134,14 @@ def _event_rows(report: RecordingReport) -> list[tuple[str, str, str, str, str, 
     ]  # fmt: skip
 
 
+def _no_events_statement(report: RecordingReport) -> Optional[str]:
+    """"No spike-and-wave ... was detected." where none was: sleep spindles, sleep's own events,
+    are listed beside it, never in its place."""
+    if any(e.kind != "sleep_spindle" for e in report.summary.events):
+        return None
+    return f"{NO_EVENTS} was detected."
+
+
 def report_figures(report: RecordingReport, dpi: int = 96) -> dict[str, bytes]:
     """PNG bytes of the report's figures: ``band_power`` (over time), ``topomaps`` (selected
     segments), ``waveform`` (excerpt of the most notable selected segment)."""
@@ -235,11 +243,12 @@ def render_markdown(report: RecordingReport) -> str:
         lines.append(f"| {format_time(episode.start_s)} | {format_time(episode.end_s)} | {episode.n_segments} | {_md_cell(episode.state)} | {_md_cell(artifacts)} |")
     lines += ["", "## Events", ""]
     rows = _event_rows(report)
+    statement = _no_events_statement(report)
+    if statement:
+        lines += [statement, ""] if rows else [statement]
     if rows:
         lines += ["| From | To | Duration | Event | Rate | Channels |", "|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
-    else:
-        lines.append(f"{NO_EVENTS} was detected.")
     lines += ["", "## Segments", "", "| # | Time | Narrative | Measured findings | Consistency |", "|---|---|---|---|---|"]
     for segment in report.segments:
         flags = _issue_text(segment)
@@ -404,12 +413,13 @@ def _html_timeline(report: RecordingReport) -> list[str]:
 def _html_events(report: RecordingReport) -> list[str]:
     parts = ["<h2>Events</h2>"]
     rows = _event_rows(report)
+    statement = _no_events_statement(report)
+    if statement:
+        parts.append(f"<p>{_h(statement)}</p>")
     if rows:
         parts.append("<table><tr><th>From</th><th>To</th><th>Duration</th><th>Event</th><th>Rate</th><th>Channels</th></tr>")
         parts += ["<tr>" + "".join(f"<td>{_h(cell)}</td>" for cell in row) + "</tr>" for row in rows]
         parts.append("</table>")
-    else:
-        parts.append(f"<p>{NO_EVENTS} was detected.</p>")
     return parts
 
 

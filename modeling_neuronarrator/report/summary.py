@@ -65,6 +65,7 @@ STATE_NAMES = {
 EVENT_NAMES = {
     "generalized_spike_wave": "generalized spike-and-wave discharge",
     "lateralized_rhythmic_delta": "lateralized rhythmic delta activity",
+    "sleep_spindle": "sleep spindle",
 }
 # Plurals where appending "s" does not make one (an activity is counted in episodes).
 EVENT_PLURALS = {"lateralized_rhythmic_delta": "episodes of lateralized rhythmic delta activity"}
@@ -510,6 +511,9 @@ def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_se
     else:
         parts = [f"{STATE_NAMES[s]} {_percent(seconds / analysed_s)} ({format_time(seconds)})" for s, seconds in sorted(states.items(), key=lambda item: -item[1])]
         state = "Vigilance state (sleep staging): " + ", ".join(parts) + "."
+    # Spindles are sleep's own events, counted apart: they do not make "no spike-and-wave" untrue.
+    spindles = [e for e in events if e.kind == "sleep_spindle"]
+    events = [e for e in events if e.kind != "sleep_spindle"]
     if events:
         kinds = Counter(e.kind for e in events)
         listed = "; ".join(
@@ -522,6 +526,13 @@ def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_se
         event_sentence = f"Events: {names} at {listed}{more}."
     else:
         event_sentence = f"{NO_EVENTS} is detected."
+    if spindles:
+        n2_n3_s = sum(states.get(stage, 0.0) for stage in ("N2", "N3"))
+        rate = f", {len(spindles) / (n2_n3_s / 60.0):.1f} per minute of N2-N3 sleep" if n2_n3_s > 0 else ""
+        event_sentence += (
+            f" {len(spindles)} {_event_name('sleep_spindle', len(spindles))} (YASA, in N2-N3 sleep){rate},"
+            f" first at {format_time(spindles[0].onset_s)}."
+        )
     if paragraph.startswith(first):
         return " ".join([first, state, event_sentence, paragraph[len(first):].strip()])
     return " ".join([state, event_sentence, paragraph])

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from neuronarrator_eval.benchmark_model import default_model, placeholder_prompt, random_segments
+from neuronarrator_eval.benchmark_model import benchmark_generation, default_model, placeholder_prompt, random_segments
 
 __all__ = ["fast_path_info", "generation_throughput", "history_equivalence", "run_benchmarks", "training_step_throughput", "main"]
 
@@ -145,33 +145,14 @@ def training_step_throughput(
     return result
 
 
-@torch.no_grad()
 def generation_throughput(model, device: torch.device, batches=(1, 16), new_tokens: int = 64, repeats: int = 2) -> dict[str, float]:
-    """Greedy tokens/s (all rows together, KV cache, fixed length) with model and inputs on ``device``."""
+    """``benchmark_model.benchmark_generation`` with the model and its inputs on ``device``: tokens/s."""
     model.to(device)
-    results = {}
-    for batch in batches:
-        eeg, mask, topo = (tensor.to(device) for tensor in random_segments(batch))
-        input_ids = placeholder_prompt(model, batch).to(device)
-
-        def generate(input_ids=input_ids, eeg=eeg, mask=mask, topo=topo):
-            model.generate(
-                input_ids=input_ids,
-                attention_mask=torch.ones_like(input_ids),
-                eeg_values=eeg,
-                channel_mask=mask,
-                topomaps=topo,
-                max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens,
-                do_sample=False,
-                use_cache=True,
-                pad_token_id=0,
-            )
-
-        seconds = _best_seconds(_synchronized(generate, device), repeats, warmup=1)
-        results[f"generate_tokens_per_s_b{batch}"] = batch * new_tokens / seconds
-    model.to("cpu")
-    return results
+    try:
+        results = benchmark_generation(model, batches=batches, new_tokens=new_tokens, repeats=repeats, device=device)
+    finally:
+        model.to("cpu")
+    return {key: value for key, value in results.items() if "tokens_per_s" in key}
 
 
 def run_benchmarks(batches=(8, 64), new_tokens: int = 64, cpu_batch: int = 8) -> dict[str, Any]:

@@ -104,12 +104,14 @@ def benchmark_encode(model, batches=(1, 8), repeats: int = 5) -> dict[str, float
 
 
 @torch.no_grad()
-def benchmark_generation(model, batches=(1, 4), new_tokens: int = 64, repeats: int = 3) -> dict[str, float]:
-    """Generated tokens per second (all rows together), greedy, KV cache, fixed length."""
+def benchmark_generation(model, batches=(1, 4), new_tokens: int = 64, repeats: int = 3, device=None) -> dict[str, float]:
+    """Generated tokens per second (all rows together), greedy, KV cache, fixed length; inputs on
+    ``device`` (default the CPU; the model must be there already, and CUDA is synchronized)."""
+    device = torch.device(device or "cpu")
     results = {}
     for batch in batches:
-        eeg, mask, topo = random_segments(batch)
-        input_ids = placeholder_prompt(model, batch)
+        eeg, mask, topo = (tensor.to(device) for tensor in random_segments(batch))
+        input_ids = placeholder_prompt(model, batch).to(device)
 
         def generate(input_ids=input_ids, eeg=eeg, mask=mask, topo=topo):
             model.generate(
@@ -124,6 +126,8 @@ def benchmark_generation(model, batches=(1, 4), new_tokens: int = 64, repeats: i
                 use_cache=True,
                 pad_token_id=0,
             )
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
 
         seconds = _timed(generate, repeats)
         results[f"generate_tokens_per_s_b{batch}"] = batch * new_tokens / seconds

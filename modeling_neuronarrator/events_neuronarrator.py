@@ -443,10 +443,14 @@ def detect_sleep_spindles(
     Detections on several channels that overlap in time are one event over those channels, at
     their mean frequency. Every detection is returned whatever the vigilance state: ``apply_state``
     reports them only in ``SPINDLE_STATES``. An empty list when no central or frontal electrode
-    was recorded or the stretch is shorter than 10 s.
+    was recorded, the stretch is shorter than 10 s, or YASA is not installed.
     """
-    import yasa
+    from .vigilance_neuronarrator import _import_yasa  # antropy's numba functions cached, as staging imports it
 
+    try:
+        yasa = _import_yasa()
+    except ImportError:
+        return []
     x, rows = _recorded(eeg_uv, channel_mask, "detect_sleep_spindles")
     if x.shape[1] < int(_SPINDLE_MIN_S * sampling_rate):
         return []

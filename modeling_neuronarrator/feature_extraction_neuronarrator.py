@@ -301,7 +301,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             ``Findings.state`` (``vigilance_neuronarrator``; ``recording_info["vigilance"]`` says
             from which derivation, or why not assessed).
         detect_events: detect events (generalized spike-and-wave, lateralized rhythmic delta, and
-            sleep spindles where a window holds N2/N3 or unstaged segments) on the continuous
+            sleep spindles where the stager found N2/N3 in the window) on the continuous
             signal and set each segment's ``Findings.events`` (``events_neuronarrator``).
 
     Inputs: a path (EDF/EDF+, BDF, FIF, EEGLAB .set, BrainVision .vhdr), an ``mne.io.BaseRaw`` (in
@@ -469,9 +469,9 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
                     if index + 1 < len(windows):
                         pending = prefetch.submit(self._filtered_window, source, windows[index + 1], sos)
                     states = staging.states_of(window_starts, self.segment_seconds)
-                    # Spindles are reported in N2/N3 only (apply_state): a window staged all awake
-                    # skips YASA's detector; an unstaged one keeps it (a source's stage may follow).
-                    spindles = any(state in SPINDLE_STATES or state == "not_assessed" for state in states)
+                    # Spindles are reported in N2/N3 only (apply_state): a window the stager holds
+                    # no N2/N3 in (awake, or not staged) skips YASA's detector.
+                    spindles = any(state in SPINDLE_STATES for state in states)
                     arrays, findings = self._process_window(source, window_starts, filtered, line, apply_notch, previous, spindles)
                     apply_state(findings, states, previous=previous)
                     futures_wait([pending])

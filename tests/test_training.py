@@ -748,6 +748,12 @@ def test_launch_command_uses_the_torchrun_launcher_for_cpu_processes():
     command = launch_command(args)
     assert command[1:3] == ["-m", "accelerate.commands.launch"]
     assert "--multi_gpu" in command and command[command.index("--num_processes") + 1] == "2"
+    # a free rendezvous port per launch (torchrun's fixed 29500 hangs a second launch on the machine)
+    import socket
+
+    port = int(command[command.index("--main_process_port") + 1])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", port))  # nothing listens there
     tail = command[command.index("modeling_neuronarrator.training.cli") + 1 :]
     assert tail[:3] == ["stage2", "--config", str(TINY)] and "--resume" in tail and "--cpu" in tail
 

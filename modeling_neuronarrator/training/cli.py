@@ -79,10 +79,22 @@ def launch_command(args: argparse.Namespace) -> list[str]:
             # processes) they train on the CPU and talk over gloo. accelerate's own --cpu flag would
             # pick its MPI launcher instead, which needs mpirun.
             command.append("--multi_gpu")
+            # A free rendezvous port, not torchrun's fixed 29500: a second launch on the machine
+            # (another training, a stale process) would otherwise wait on the first one's port.
+            command += ["--main_process_port", str(_free_port())]
     forwarded = _forwarded(args)
     if not args.cpu and not _has_cuda():
         forwarded.append("--cpu")
     return command + ["-m", "modeling_neuronarrator.training.cli", *forwarded]
+
+
+def _free_port() -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _has_cuda() -> bool:

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from neuronarrator_eval.benchmark_model import benchmark_generation, default_model, placeholder_prompt, random_segments
+from neuronarrator_eval.benchmark_model import benchmark_generation, best_wall_seconds, default_model, placeholder_prompt, random_segments
 
 __all__ = ["fast_path_info", "generation_throughput", "history_equivalence", "run_benchmarks", "training_step_throughput", "main"]
 
@@ -47,17 +47,6 @@ def _synchronized(fn: Callable[[], Any], device: torch.device) -> Callable[[], A
             torch.cuda.synchronize(device)
 
     return run
-
-
-def _best_seconds(fn: Callable[[], Any], repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def fast_path_info() -> dict[str, Any]:
@@ -138,7 +127,7 @@ def training_step_throughput(
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    seconds = _best_seconds(_synchronized(step, device), repeats, warmup)
+    seconds = best_wall_seconds(_synchronized(step, device), repeats, warmup)
     result = {"samples_per_s": batch / seconds, "step_s": seconds, "first_loss": losses[0], "last_loss": losses[-1]}
     if device.type == "cuda":
         result["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30

@@ -31,14 +31,14 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["benchmark_encode", "benchmark_generation", "benchmark_history", "default_model", "main", "run_benchmarks"]
+__all__ = ["benchmark_encode", "best_wall_seconds", "benchmark_generation", "benchmark_history", "default_model", "main", "run_benchmarks"]
 
 logger = logging.getLogger(__name__)
 
 HISTORY_LENGTHS = (4, 64, 1024)
 
 
-def _timed(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
+def best_wall_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
     """Best wall time of ``fn`` over ``repeats`` runs, in seconds (the minimum, as ``timeit`` reports:
     on a shared machine the other runs measure the neighbours' load, not the code)."""
     for _ in range(warmup):
@@ -99,7 +99,7 @@ def benchmark_encode(model, batches=(1, 8), repeats: int = 5) -> dict[str, float
             features = model.model.get_segment_features(eeg, mask, topo)
             model.model.advance_history(features.eeg_pooled[:, None], features.topomap_pooled[:, None])
 
-        results[f"encode_ms_per_segment_b{batch}"] = 1e3 * _timed(encode, repeats) / batch
+        results[f"encode_ms_per_segment_b{batch}"] = 1e3 * best_wall_seconds(encode, repeats) / batch
     return results
 
 
@@ -129,7 +129,7 @@ def benchmark_generation(model, batches=(1, 4), new_tokens: int = 64, repeats: i
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
 
-        seconds = _timed(generate, repeats)
+        seconds = best_wall_seconds(generate, repeats)
         results[f"generate_tokens_per_s_b{batch}"] = batch * new_tokens / seconds
         results[f"generate_s_b{batch}"] = seconds
     return results

@@ -30,11 +30,11 @@ def false_alarms(sources: Sequence[str] = SOURCES) -> dict[str, Any]:
     "per_hour"}`` of the front-end's event detection (vigilance staging off: events do not read it)."""
     from dataset_builder.readers import get_reader
     from modeling_neuronarrator import NeuroNarratorFeatureExtractor
-    from modeling_neuronarrator.findings_neuronarrator import EVENT_KINDS
+    from modeling_neuronarrator.findings_neuronarrator import EVENT_KINDS, SLEEP_EVENT_KINDS
 
-    # Sleep spindles are physiological (and reported in N2/N3 only, which staging off never is):
-    # the pathological kinds are the ones that can be false alarms here.
-    kinds = [kind for kind in EVENT_KINDS if kind != "sleep_spindle"]
+    # Sleep's own events (spindles, reported in N2/N3 only, which staging off never is) are no
+    # false alarms: the pathological kinds are counted.
+    kinds = [kind for kind in EVENT_KINDS if kind not in SLEEP_EVENT_KINDS]
     extractor = NeuroNarratorFeatureExtractor(stage_vigilance=False)
     recordings: dict[str, Any] = {}
     items = [(source, item, reader) for source in sources for reader in [get_reader(source)] for item in reader.index(None)]

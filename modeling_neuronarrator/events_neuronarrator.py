@@ -413,14 +413,18 @@ def detect_events(
     sampling_rate: float = 200.0,
     channel_mask: Optional[np.ndarray] = None,
     start_s: float = 0.0,
+    spindles: bool = False,
 ) -> list[Event]:
     """Every event kind the front-end detects (``EVENT_KINDS``) in one continuous stretch;
-    arguments as ``detect_spike_wave``. Times in s from the recording start, sorted by onset."""
+    arguments as ``detect_spike_wave``, and ``spindles``: run ``detect_sleep_spindles`` too (the
+    front-end does where the stager found N2/N3). Times in s from the recording start, sorted by onset."""
     x, rec = _recorded(eeg_uv, channel_mask, "detect_events")
     if x.shape[1] < int(round(_FRAME_S * sampling_rate)):
         return []
     z, fs = _decimated(x, sampling_rate)  # once for both detectors
     events = _spike_wave(z, fs, rec, start_s) + _rhythmic_delta(z, fs, rec, start_s)
+    if spindles:
+        events += detect_sleep_spindles(eeg_uv, sampling_rate, channel_mask, start_s)
     return sorted(events, key=lambda e: (e.onset_s, e.kind))
 
 

@@ -61,7 +61,6 @@ from .eeg_io_neuronarrator import _row_std
 from .findings_neuronarrator import SPINDLE_STATES, apply_state
 from .findings_neuronarrator import THRESHOLDS, Findings, band_power, compute_findings, segment_psd
 from .events_neuronarrator import detect_events as _detect_events
-from .events_neuronarrator import detect_sleep_spindles as _detect_sleep_spindles
 from .events_neuronarrator import events_in_segment
 from .topomap_neuronarrator import project_topomaps
 from .vigilance_neuronarrator import Staging, stage_recording
@@ -567,9 +566,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         n_seg_out = self.segment_samples
         x, t0, raw_flat = filtered  # (19, n) uV at fs_out; t0 s of sample 0; (n_seg,) flat in the source
         # Events on the continuous window (padding included: one crossing a segment edge is whole).
-        events = _detect_events(x, fs_out, source.map.recorded, t0) if self.detect_events else []
-        if self.detect_events and spindles:
-            events = sorted(events + _detect_sleep_spindles(x, fs_out, source.map.recorded, t0), key=lambda e: (e.onset_s, e.kind))
+        events = _detect_events(x, fs_out, source.map.recorded, t0, spindles=spindles) if self.detect_events else []
         offsets = np.round((starts - t0) * fs_out).astype(int)
         if offsets[-1] + n_seg_out > x.shape[-1]:  # rounding at the very end of the recording
             x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")

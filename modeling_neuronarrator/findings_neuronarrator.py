@@ -47,6 +47,7 @@ __all__ = [
     "SLOW_WAVE_STATES",
     "SLEEP_STATES",
     "SPINDLE_STATES",
+    "SLEEP_EVENT_KINDS",
     "EVENT_KINDS",
     "AMPLITUDE_CATEGORIES",
     "amplitude_category",
@@ -90,6 +91,9 @@ EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta", "sleep_sp
 # N3 (AASM Manual v2.6); a 12-15 Hz burst in wakefulness or REM is alpha or mu, not a spindle, and
 # an unstaged segment cannot say which (``apply_state`` keeps the detections for a later state).
 SPINDLE_STATES = ("N2", "N3")
+# Physiological events of sleep: reported beside the pathological kinds (spike-and-wave, LRDA),
+# never in their place ("no spike-and-wave discharges" stays true), and never false alarms.
+SLEEP_EVENT_KINDS = ("sleep_spindle",)
 # Upper bounds (exclusive, in uV of median 5-95 % peak-to-peak amplitude) of the amplitude words.
 # Adult scalp EEG is mostly 20-75 uV by this measure; below 20 is what readers call low voltage.
 AMPLITUDE_CATEGORIES: tuple[tuple[str, float], ...] = (("low", 20.0), ("medium", 75.0), ("high", float("inf")))

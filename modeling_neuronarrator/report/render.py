@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..findings_neuronarrator import BANDS
+from ..findings_neuronarrator import BANDS, SLEEP_EVENT_KINDS
 from .pipeline import RecordingReport, SegmentReport
 from .plots import figure_to_png, plot_band_power_timeline, plot_hypnogram, plot_topomaps, plot_waveform
 from .summary import ARTIFACT_NAMES, EVENT_NAMES, NO_EVENTS, findings_line, format_time
@@ -137,7 +137,7 @@ def _event_rows(report: RecordingReport) -> list[tuple[str, str, str, str, str, 
 def _no_events_statement(report: RecordingReport) -> Optional[str]:
     """"No spike-and-wave ... was detected." where none was: sleep spindles, sleep's own events,
     are listed beside it, never in its place."""
-    if any(e.kind != "sleep_spindle" for e in report.summary.events):
+    if any(e.kind not in SLEEP_EVENT_KINDS for e in report.summary.events):
         return None
     return f"{NO_EVENTS} was detected."
 

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, NO_PDR_STATES, NOT_ASSESSABLE, Findings
+from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, NO_PDR_STATES, NOT_ASSESSABLE, SLEEP_EVENT_KINDS, SPINDLE_STATES, Findings
 
 __all__ = [
     "ArtifactStat",
@@ -512,8 +512,8 @@ def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_se
         parts = [f"{STATE_NAMES[s]} {_percent(seconds / analysed_s)} ({format_time(seconds)})" for s, seconds in sorted(states.items(), key=lambda item: -item[1])]
         state = "Vigilance state (sleep staging): " + ", ".join(parts) + "."
     # Spindles are sleep's own events, counted apart: they do not make "no spike-and-wave" untrue.
-    spindles = [e for e in events if e.kind == "sleep_spindle"]
-    events = [e for e in events if e.kind != "sleep_spindle"]
+    spindles = [e for e in events if e.kind in SLEEP_EVENT_KINDS]
+    events = [e for e in events if e.kind not in SLEEP_EVENT_KINDS]
     if events:
         kinds = Counter(e.kind for e in events)
         listed = "; ".join(
@@ -527,7 +527,7 @@ def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_se
     else:
         event_sentence = f"{NO_EVENTS} is detected."
     if spindles:
-        n2_n3_s = sum(states.get(stage, 0.0) for stage in ("N2", "N3"))
+        n2_n3_s = sum(states.get(stage, 0.0) for stage in SPINDLE_STATES)
         rate = f", {len(spindles) / (n2_n3_s / 60.0):.1f} per minute of N2-N3 sleep" if n2_n3_s > 0 else ""
         event_sentence += (
             f" {len(spindles)} {_event_name('sleep_spindle', len(spindles))} (YASA, in N2-N3 sleep){rate},"

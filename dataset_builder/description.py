@@ -996,8 +996,9 @@ def parse(text: str) -> dict:
 
 # Placeholders the measurement does not fill: the source label's phrase (read from the EEG; its
 # alternatives are given per label key) and the change's window wording (how much history the
-# narrator was given: ``describe``'s "30 s" or "segment").
-_OPEN_WINDOW = r"(?:\d+(?:\.\d+)? s|segment)"
+# narrator was given: ``describe``'s "30 s" or "segment"), in ``_format_seconds``' form (whole
+# seconds or one decimal): the grammar let a model write "32.5222222222222222 s" (stop 39, EEGbase).
+_OPEN_WINDOW = r"(?:\d+ s|\d+\.\d s|segment)"
 
 
 def _measured_placeholder_values(fields: Mapping[str, Any]) -> dict[str, Optional[str]]:

@@ -53,6 +53,7 @@ __all__ = [
     "FIELD_SPECS",
     "FieldSpec",
     "NARRATIVE_FIELDS",
+    "change_window_text",
     "describe",
     "event_detail",
     "event_from_detail",
@@ -60,6 +61,7 @@ __all__ = [
     "parse",
     "rephrase_retired",
     "seed_from_id",
+    "stated_change_window",
 ]
 
 logger = logging.getLogger(__name__)
@@ -608,6 +610,20 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s" if float(seconds).is_integer() else f"{seconds:.1f} s"
 
 
+def change_window_text(preceding_segments: int, segment_seconds: float = 10.0) -> str:
+    """The window a change sentence names ("30 s", or "segment" with no preceding segment given):
+    the change was measured against up to ``CHANGE_WINDOW_SEGMENTS`` preceding segments, whatever
+    history the narrator keeps, so the wording names the window actually compared. ``describe``,
+    the measured grammar and the consistency check all read it from here.
+
+    Args:
+        preceding_segments: segments of the same recording given before this one (the narrator's history).
+        segment_seconds: duration of one segment in s.
+    """
+    compared = min(int(preceding_segments), CHANGE_WINDOW_SEGMENTS)
+    return _format_seconds(compared * segment_seconds) if compared > 0 else "segment"
+
+
 def _capitalize(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
@@ -652,11 +668,7 @@ def describe(
     sentences += _event_sentences(fields, pick, rng)
     sentences += _artifact_and_label_sentences(fields, pick, rng)
     if fields["change"] is not None:
-        # The change was measured against up to CHANGE_WINDOW_SEGMENTS preceding segments, whatever
-        # history the caller keeps: the wording names the window actually compared.
-        compared = min(len(history), CHANGE_WINDOW_SEGMENTS) if history else 0
-        window = _format_seconds(compared * segment_seconds) if compared else "segment"
-        sentences.append(pick("change", "main", dur=window))
+        sentences.append(pick("change", "main", dur=change_window_text(len(history) if history else 0, segment_seconds)))
     return " ".join(sentences)
 
 
@@ -1043,14 +1055,16 @@ def _filled(template: str, values: Mapping[str, Optional[str]], open_regex: Mapp
     return "".join(pattern)
 
 
-def measured_sentence_patterns(findings: Findings | Mapping[str, Any] | str, labels: Optional[Mapping[str, str]] = None) -> dict[str, list[str]]:
+def measured_sentence_patterns(
+    findings: Findings | Mapping[str, Any] | str, labels: Optional[Mapping[str, str]] = None, change_window: Optional[str] = None
+) -> dict[str, list[str]]:
     """Every sentence a narrative may hold about this segment without contradicting its measurement.
 
     The writer's phrasings (current and retired) of each sentence variant that agrees with the
     measured fields, with every measured value in the writer's form: one regex per phrasing,
-    matched against a whole sentence. The measurement leaves two things open:
-    which label phrase a source-label sentence names (labels come from the EEG), and the change
-    sentence's window wording. Label sentences are offered only for the labels the segment is
+    matched against a whole sentence. The measurement leaves open which label phrase a
+    source-label sentence names (labels come from the EEG), and the change sentence's window
+    wording unless ``change_window`` gives it. Label sentences are offered only for the labels the segment is
     annotated with (as the prompt's "Annotated:" line says), events only as measured.
     A narrative made of these sentences may leave a finding unsaid, but ``parse`` of it
     agrees with ``findings_to_fields`` on every field it states.
@@ -1058,6 +1072,8 @@ def measured_sentence_patterns(findings: Findings | Mapping[str, Any] | str, lab
     Args:
         findings: the segment's ``Findings`` (or its dict / JSON form).
         labels: harmonized labels; defaults to ``findings.labels``.
+        change_window: the change sentence's window as ``change_window_text`` writes it for the
+            history the narrator was given ("30 s"); None leaves it open (any window in that form).
 
     Returns:
         ``{sentence group: regex sources}`` (for ``re`` or ``regex``, case-sensitive: the writer's
@@ -1067,7 +1083,7 @@ def measured_sentence_patterns(findings: Findings | Mapping[str, Any] | str, lab
     """
     fields = findings_to_fields(findings, labels)
     values = _measured_placeholder_values(fields)
-    open_regex = {"dur": _OPEN_WINDOW}
+    open_regex = {"dur": _OPEN_WINDOW if change_window is None else re.escape(change_window)}
     patterns: dict[str, list[str]] = {}
     for group, variants in _SENTENCES.items():
         for variant, written in variants.items():
@@ -1086,6 +1102,22 @@ def measured_sentence_patterns(findings: Findings | Mapping[str, Any] | str, lab
             phrases = {"p": "(?:" + "|".join(map(re.escape, sorted(LABEL_VOCABULARY[key].values(), key=len, reverse=True))) + ")"}
             patterns[f"label:{key}"] = [_filled(template, {}, phrases) for template in templates]
     return {group: found for group, found in patterns.items() if found}
+
+
+_CHANGE_PATTERNS = [pattern for group, patterns, _, _ in _PARSERS if group == "change" for pattern in patterns]
+
+
+def stated_change_window(text: str) -> Optional[str]:
+    """The window the text's change sentence names, in ``change_window_text``'s form ("30 s",
+    "32.5 s", "segment"), or None when it has no change sentence (the first one counts, as in ``parse``)."""
+    normalized = _normalize(text)
+    found = [match for match in (pattern.search(normalized) for pattern in _CHANGE_PATTERNS) if match is not None]
+    if not found:
+        return None
+    window = min(found, key=lambda match: (match.start(), -len(match.group(0)))).group("dur")
+    if window.startswith("segment"):
+        return "segment"
+    return _format_seconds(float(re.sub(r"\s*s$", "", window)))
 
 
 _SENTENCE_BOUNDARY = re.compile(r"(?<=\.)\s+(?=[A-Z])")  # the writer's sentences end with "." before a capital

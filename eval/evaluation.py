@@ -14,6 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from dataset_builder.description import stated_change_window
+
 from .clinical import clinical_scores, field_correctness, parse_narratives, true_fields
 from .corpus import corpus_fingerprint
 from .language import METRIC_NAMES, bertscore_model_info, compute_language_metrics, load_metric, metric_implementations
@@ -23,20 +25,26 @@ __all__ = ["contradicted", "row_labels", "score_narratives", "evaluate_narrative
 
 
 def contradicted(
-    narratives: Sequence[str], findings: Sequence[Any], labels: Sequence[Mapping[str, str]], claims: list | None = None
+    narratives: Sequence[str],
+    findings: Sequence[Any],
+    labels: Sequence[Mapping[str, str]],
+    claims: list | None = None,
+    change_windows: Sequence[str | None] | None = None,
 ) -> list[bool]:
     """Per narrative, whether the report's consistency check flags it: it states a value the measured
     findings contradict, or states nothing checkable (``modeling_neuronarrator.report.consistency``;
     unverifiable labels and omissions are not flags). With ``claims`` (a list), appends per
-    narrative ``[fields it states, fields of them contradicted]``."""
+    narrative ``[fields it states, fields of them contradicted]``. ``change_windows``: per row, the
+    window its change sentence must name (``check_consistency``'s ``change_window``), or None."""
     from dataset_builder.agreement import read_findings
     from dataset_builder.description import parse
     from modeling_neuronarrator.report.consistency import check_consistency
 
     flags = []
-    for text, record, row_labels_ in zip(narratives, findings, labels):
+    windows = [None] * len(narratives) if change_windows is None else change_windows
+    for text, record, row_labels_, window in zip(narratives, findings, labels, windows):
         record = read_findings(record)
-        issues = check_consistency(text, record, dict(row_labels_) or None)
+        issues = check_consistency(text, record, dict(row_labels_) or None, change_window=window)
         flags.append(any(issue.kind in ("contradicted", "empty") for issue in issues))
         if claims is not None:
             try:
@@ -152,7 +160,9 @@ def evaluate_narratives(
     labels = [row_labels(lab) for lab in labels_column]
     truth = [true_fields(f, lab) for f, lab in zip(findings, labels)]
     claims: list = []
-    flags = contradicted(narratives, findings, labels, claims)
+    # Each row's change window as its reference names it: the writer wrote it for the row's history.
+    windows = [stated_change_window(reference) if isinstance(reference, str) else None for reference in references]
+    flags = contradicted(narratives, findings, labels, claims, windows)
     not_computed: dict[str, dict[str, str]] = {}
     scored = score_narratives(narratives, references, truth, sources, scores=scores, metrics=metrics, flags=flags, not_computed=not_computed)
     stated = sum(c[0] for c in claims)

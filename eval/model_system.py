@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from dataset_builder.agreement import read_findings
+from dataset_builder.description import stated_change_window
 
 __all__ = ["ModelSystem", "default_model_path"]
 
@@ -206,12 +207,16 @@ class ModelSystem:
             arrays = self._inputs(split_rows, chunk, history_table)
             greedy = generate_narratives(self.model, self.processor, arrays, self.max_new_tokens, findings, findings_logits_processor=self.measured_grammar)
             if self.sample_and_check:
-                greedy = self._sample_and_check(split_rows, chunk, history_table, findings, greedy, seed=start)
+                # Each row's change window as its reference names it (the writer wrote it for the row's history).
+                windows = [stated_change_window(text) for text in split_rows.select(chunk)["description"]]
+                greedy = self._sample_and_check(split_rows, chunk, history_table, findings, greedy, seed=start, change_windows=windows)
             texts.extend(greedy)
             logger.info("%s: %d / %d segments narrated", self.name, len(texts), len(indices))
         return texts
 
-    def _sample_and_check(self, split_rows, chunk: list[int], history_table, findings: list, greedy: list[str], seed: int) -> list[str]:
+    def _sample_and_check(
+        self, split_rows, chunk: list[int], history_table, findings: list, greedy: list[str], seed: int, change_windows: list | None = None
+    ) -> list[str]:
         """The chunk's narratives after sample-and-check (``sample_and_check`` samples for each greedy
         narrative that contradicts its measured findings; reproducible: seeded by the chunk's position)."""
         import torch
@@ -233,7 +238,7 @@ class ModelSystem:
                 )  # fmt: skip
             return best_of_samples(samples, redo, [findings[i] for i in redo], k, regeneration_score)
 
-        _, better = sample_and_check(greedy, findings, best_samples)
+        _, better = sample_and_check(greedy, findings, best_samples, change_windows)
         return [better.get(i, text) for i, text in enumerate(greedy)]
 
     def pooled_embeddings(self, split_rows, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

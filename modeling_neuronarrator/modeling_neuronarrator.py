@@ -953,10 +953,10 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             max_new_tokens: length limit of each narrative.
             findings: the narrated segments' measured ``Findings``, one per window; required by a
                 findings-conditioned model (``config.findings_in_prompt``), which reads them in its prompt.
-            findings_logits_processor: ``factory(batch_findings, do_sample=...)`` -> a
-                ``LogitsProcessorList`` built for each ``generate`` call from its rows' findings
-                (e.g. the report's measured grammar, ``report.measured_decoding.measured_grammar``);
-                needs ``findings``.
+            findings_logits_processor: ``factory(batch_findings, do_sample=..., history_lengths=...)``
+                -> a ``LogitsProcessorList`` built for each ``generate`` call from its rows' findings
+                and the number of preceding segments each row was given (e.g. the report's measured
+                grammar, ``report.measured_decoding.measured_grammar``); needs ``findings``.
 
         Returns:
             ``b`` narratives, in window order.
@@ -977,7 +977,9 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             prompt = processor.prompt_inputs(n, return_tensors="pt", findings=rows_findings)
             batch_kwargs = dict(generate_kwargs)
             if findings_logits_processor is not None:
-                batch_kwargs["logits_processor"] = findings_logits_processor(rows_findings, do_sample=generate_kwargs["do_sample"])
+                batch_kwargs["logits_processor"] = findings_logits_processor(
+                    rows_findings, do_sample=generate_kwargs["do_sample"], history_lengths=(windows[rows, :-1] >= 0).sum(-1).tolist()
+                )
             generated = self.generate(
                 input_ids=prompt["input_ids"].to(device),
                 attention_mask=prompt["attention_mask"].to(device),

@@ -322,3 +322,32 @@ def test_the_narrative_cap_holds_the_writers_longest_narrative(tokenizer):
     lengths = [len(tokenizer(describe(longest, seed=s), add_special_tokens=False)["input_ids"]) for s in range(20)]
     assert 250 < max(lengths) < NARRATIVE_TOKEN_LIMIT  # the report and its evaluation never cut such a narrative short
     assert inspect.signature(ModelNarrator).parameters["max_new_tokens"].default == NARRATIVE_TOKEN_LIMIT
+
+
+def test_change_window_is_the_history_given_and_the_grammar_holds_it(tokenizer):
+    """The change sentence names the window the change was compared over ("30 s" with three or more
+    preceding segments), the window ``describe`` writes: stop 39's default wrote "the preceding 33.3 s"
+    on EEGbase under the grammar, which left the window open."""
+    from dataset_builder.description import change_window_text, stated_change_window
+    from modeling_neuronarrator.report.measured_decoding import MeasuredGrammar
+
+    assert [change_window_text(n) for n in (0, 1, 2, 3, 7)] == ["segment", "10 s", "20 s", "30 s", "30 s"]
+    assert change_window_text(2, segment_seconds=2.5) == "5 s"
+    measured = CASES["focal slowing and an event"]
+    right = describe(measured, history=[measured] * 3, seed=3)
+    assert stated_change_window(right) == "30 s"
+    wrong = right.replace("preceding 30 s", "preceding 33.3 s").replace("previous 30 s", "previous 33.3 s")
+    assert wrong != right and stated_change_window(wrong) == "33.3 s"
+    change = [re.compile(p) for p in measured_sentence_patterns(measured, change_window="30 s")["change"]]
+    sentence = next(s for s in SENTENCE_END.split(wrong) if "33.3 s" in s)
+    assert not any(p.fullmatch(sentence) for p in change)
+    assert any(p.fullmatch(sentence.replace("33.3 s", "30 s")) for p in change)
+    # open (no window given): any window in describe's form, as before
+    assert any(re.fullmatch(p, sentence) for p in measured_sentence_patterns(measured)["change"])
+    # the factory fixes each row's window from the history it was given
+    grammar = MeasuredGrammar(tokenizer)
+    processors = grammar([measured], do_sample=False, history_lengths=[3])
+    assert _scripted_decode(tokenizer, [(wrong, 10.0), (right, 5.0)], processors[0]) == right
+    assert grammar.take_steering()[0] >= 1
+    free = grammar([measured], do_sample=False)  # no history known: the window stays open
+    assert _scripted_decode(tokenizer, [(wrong, 10.0), (right, 5.0)], free[0]) == wrong

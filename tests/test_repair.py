@@ -123,14 +123,19 @@ class _SecondThoughtsNarrator(_ConfabulatingNarrator):
 
     def narrate_segments(self, batch, history):
         self.last = list(batch["findings"])
+        self.given = [min(int(i), self.history_segments) for i in batch["segment_index"]]  # preceding segments given
         return super().narrate_segments(batch, history)
+
+    def measured(self, row: int) -> str:
+        """The writer's text for the row, its change window the history it was given."""
+        return describe(self.last[row], history=[self.last[row]] * self.given[row], seed=row)
 
     def regenerate(self, rows, score, num_candidates=4, temperature=0.7, seed=0):
         self.asked.append(list(rows))
         texts = {}
         for row in rows:
             candidates = [_wrong_text(self.last[row])] * (num_candidates - 1)
-            candidates.append(describe(self.last[row], seed=row) if self.fixed else _wrong_text(self.last[row]))
+            candidates.append(self.measured(row) if self.fixed else _wrong_text(self.last[row]))
             texts[row] = min(candidates, key=lambda text: score(text, self.last[row]))
         return texts
 
@@ -144,7 +149,8 @@ def test_strict_pipeline_narrates_contradicting_segments_again_before_rewriting_
     assert strict.n_regenerated == 4 and strict.n_repaired == 0 and strict.n_first_drafts_flagged == 4 and strict.n_flagged == 0
     for segment in strict.segments:
         assert segment.draft_narrative == _wrong_text(segment.findings) and "artifacts" in segment.draft_fields
-        assert segment.narrative == describe(segment.findings, seed=segment.index % 3) and segment.original_narrative is None
+        given = [segment.findings] * min(segment.index, narrator.history_segments)
+        assert segment.narrative == describe(segment.findings, history=given, seed=segment.index % 3) and segment.original_narrative is None
     data = json.loads(render_json(strict))
     assert data["consistency"]["segments_regenerated"] == 4 and data["consistency"]["first_drafts_flagged"] == 4
     assert data["segments"][1]["draft_narrative"] == strict.segments[1].draft_narrative

@@ -189,6 +189,21 @@ def test_contradicting_narrative_is_flagged():
     assert issues[0].kind == "contradicted"
 
 
+def test_a_change_sentence_naming_another_window_is_contradicted():
+    from dataset_builder import describe
+
+    findings = make_findings(change=["stable"])
+    text = describe(findings, history=[findings] * 3, seed=2)
+    assert "30 s" in text
+    assert not [i for i in check_consistency(text, findings, change_window="30 s") if i.kind != "omitted"]
+    wrong = text.replace("30 s", "33.3 s")
+    issues = [i for i in check_consistency(wrong, findings, change_window="30 s") if i.kind == "contradicted"]
+    assert [(i.field, i.claimed, i.measured) for i in issues] == [("change_window", "33.3 s", "30 s")]
+    assert issues[0].message == "change_window: compares with the preceding 33.3 s, measured over the preceding 30 s"
+    assert not check_consistency(wrong.replace("33.3 s", "30.0 s"), findings, change_window="30 s")  # the same window
+    assert not [i for i in check_consistency(wrong, findings) if i.kind != "omitted"]  # no window given: not checked
+
+
 def test_label_claims_are_unverified_without_labels():
     from dataset_builder import describe
 
@@ -259,6 +274,33 @@ def test_pipeline_streams_with_history_and_bounded_selection(alpha_array):
     assert selected.eeg_uv.shape == (19, 2000) and selected.topomaps.shape[0] == 5
     # µV, not µV/100: the alpha added is 30 µV peak.
     assert 20.0 < np.abs(selected.eeg_uv[STANDARD_CHANNELS.index("O1")]).max() < 200.0
+
+
+class FullWindowNarrator(RecordingNarrator):
+    """The template writer told of a full 30 s history from the recording's start: segments 1 and 2
+    name "the preceding 30 s" where 10 s and 20 s were compared."""
+
+    def narrate_segments(self, batch, history):
+        from dataset_builder import describe
+
+        super().narrate_segments(batch, history)
+        return [describe(f, history=[f] * 3, seed=int(i)) for f, i in zip(batch["findings"], batch["segment_index"])]
+
+
+def test_pipeline_checks_the_change_window_the_narrator_was_given(alpha_array):
+    from modeling_neuronarrator.report.pipeline import change_windows
+
+    assert change_windows([0, 1, 2, 3, 4], 3, 10.0) == ["segment", "10 s", "20 s", "30 s", "30 s"]
+    assert change_windows([0, 1, 5], 1, 10.0) == ["segment", "10 s", "10 s"]
+    kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), batch_segments=3)
+    flagged = {s.index: [i.field for i in s.issues if i.kind == "contradicted"] for s in narrate_recording(alpha_array, FullWindowNarrator("x"), **kwargs).segments}
+    assert [index for index, fields in flagged.items() if "change_window" in fields] == [1, 2]
+    template = narrate_recording(alpha_array, TemplateNarrator(history_segments=3), **kwargs)
+    assert not [i for s in template.segments for i in s.issues if i.field == "change_window"]
+    strict = narrate_recording(alpha_array, FullWindowNarrator("x"), strict=True, **kwargs)
+    assert [s.index for s in strict.segments if s.repaired_fields] == [1, 2]
+    assert "preceding 10 s" in strict.segments[1].narrative or "previous 10 s" in strict.segments[1].narrative
+    assert not [i for s in strict.segments for i in s.issues if i.kind == "contradicted"]
 
 
 def test_report_shows_retired_phrasings_in_the_current_wording(alpha_array):

@@ -11,6 +11,9 @@ measured value and the flag. Three kinds of issue:
   an event class when the recording carries no such label);
 - ``empty``: the narrative is empty, or states none of the findings in a form the parser
   recognizes (a generation failure: nothing in it can be checked, so it cannot count as consistent);
+- a change sentence that names another window than the one compared (``change_window``: "the
+  preceding 33.3 s" where the change was measured over the preceding 30 s) is ``contradicted`` on
+  the field ``change_window``;
 - ``omitted``: the measurement has a finding (slowing, artifacts, asymmetry, ...) the narrative
   does not mention. Omissions are listed for completeness but are not counted as errors.
 
@@ -73,6 +76,7 @@ def check_consistency(
     findings: Findings,
     labels: dict[str, str] | None = None,
     ignore_fields: Iterable[str] = (),
+    change_window: str | None = None,
 ) -> list[ConsistencyIssue]:
     """Compare a narrative with the measured findings of its segment.
 
@@ -81,13 +85,16 @@ def check_consistency(
         findings: the segment's measured ``Findings``.
         labels: source labels of the segment (dict, Parquet struct or JSON); None or empty: ``findings.labels``.
         ignore_fields: narrative fields not to check.
+        change_window: the window the segment's change was compared over, as
+            ``description.change_window_text`` writes it for the history the narrator was given
+            ("30 s"); a change sentence naming another is contradicted. None: not checked.
 
     Returns:
         The issues, contradictions first, then unverified claims, then omissions; an empty list
         when the narrative agrees with the measurement on every field it states.
     """
     from dataset_builder.agreement import canonical_value, segment_fields
-    from dataset_builder.description import FIELD_SPECS, parse  # the corpus parser
+    from dataset_builder.description import FIELD_SPECS, parse, stated_change_window  # the corpus parser
 
     if not narrative or not narrative.strip():
         return [ConsistencyIssue("narrative", "empty", "", None, "the narrative is empty: nothing to check against the measurement")]
@@ -122,4 +129,13 @@ def check_consistency(
             continue
         if not fields_agree(field, claimed, measured):
             contradicted.append(ConsistencyIssue(field, "contradicted", claimed, measured, f"{field}: states {_show(claimed)}, measured {_show(measured)}"))
+    stated_window = stated_change_window(narrative) if change_window is not None and "change_window" not in ignore else None
+    if stated_window is not None and _window_seconds(stated_window) != _window_seconds(change_window):
+        contradicted.append(ConsistencyIssue("change_window", "contradicted", stated_window, change_window,
+                                             f"change_window: compares with the preceding {stated_window}, measured over the preceding {change_window}"))
     return contradicted + unverified + omitted
+
+
+def _window_seconds(window: str) -> float | None:
+    """Seconds of a change window as written ("30 s"; "segment": None), to the writer's 0.1 s."""
+    return None if window.strip() == "segment" else round(float(window.strip().removesuffix("s")), 1)

@@ -28,17 +28,23 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from ..eeg_io_neuronarrator import SEGMENT_SECONDS
 from .sentence_automaton import sentence_automaton
 
 __all__ = ["MeasuredGrammar", "MeasuredGrammarLogitsProcessor", "measured_grammar", "supports_measured_grammar", "token_texts"]
 
 
 @lru_cache(maxsize=1024)
-def _grammar(findings_json: str) -> tuple:
-    """((sentence group, automaton), ...) of a segment's measured sentences."""
+def _grammar(findings_json: str, change_window: str | None = None) -> tuple:
+    """((sentence group, automaton), ...) of a segment's measured sentences (the change sentence's
+    window ``change_window``, or open when None)."""
     from dataset_builder.description import measured_sentence_patterns
 
-    return tuple((group, sentence_automaton(p)) for group, patterns in measured_sentence_patterns(findings_json).items() for p in patterns)
+    return tuple(
+        (group, sentence_automaton(p))
+        for group, patterns in measured_sentence_patterns(findings_json, change_window=change_window).items()
+        for p in patterns
+    )
 
 
 def _findings_json(findings: Any) -> str:
@@ -79,6 +85,9 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
             scores (sampling draws among them); below it only the best allowed token is kept.
         sample: False (greedy): only the best allowed token is kept, however far down the
             model's ranking it is. True: see ``top_k``.
+        change_windows: per row, the window its change sentence names
+            (``description.change_window_text`` of the history the row was given); None (or a None
+            entry) leaves that row's window open.
 
     Each group of sentences (``measured_sentence_patterns``: state, background, ..., each event,
     each label) is stated at most once, as the writer does; a narrative ends only after a whole
@@ -87,15 +96,28 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
     unconstrained, and counted in ``released_rows``.
     """
 
-    def __init__(self, tokenizer, findings: Sequence[Any], top_k: int = 48, sample: bool = False, token_strings: Sequence[str] | None = None):
+    def __init__(
+        self,
+        tokenizer,
+        findings: Sequence[Any],
+        top_k: int = 48,
+        sample: bool = False,
+        token_strings: Sequence[str] | None = None,
+        change_windows: Sequence[str | None] | None = None,
+    ):
         self.tokenizer = tokenizer
         self.top_k = int(top_k)
         self.sample = bool(sample)
         self.eos_token_ids = {int(tokenizer.eos_token_id)}
         self.stop_ids = set(int(i) for i in tokenizer.all_special_ids) | self.eos_token_ids
         self.token_strings = list(token_strings) if token_strings is not None else token_texts(tokenizer)
+        windows = [None] * len(findings) if change_windows is None else list(change_windows)
+        if len(windows) != len(findings):
+            raise ValueError(f"MeasuredGrammarLogitsProcessor: {len(windows)} change windows for {len(findings)} rows")
         # A row without measured findings (a caller that has none) is decoded freely.
-        self.rows = [_RowState(grammar=()) if f is None else _RowState(grammar=_grammar(_findings_json(f))) for f in findings]
+        self.rows = [
+            _RowState(grammar=()) if f is None else _RowState(grammar=_grammar(_findings_json(f), window)) for f, window in zip(findings, windows)
+        ]
         for row in self.rows:
             row.candidates = row.unsaid()
             row.released = not row.grammar
@@ -236,25 +258,33 @@ def supports_measured_grammar(tokenizer) -> bool:
 
 class MeasuredGrammar:
     """The per-batch factory ``NeuroNarratorForConditionalGeneration.generate_narratives`` takes as
-    ``findings_logits_processor``: ``grammar(findings, do_sample=...)`` -> a one-processor list for
-    that batch's rows. It keeps the processors it built, so that a caller can ask, after generating,
+    ``findings_logits_processor``: ``grammar(findings, do_sample=..., history_lengths=...)`` -> a
+    one-processor list for that batch's rows. ``history_lengths`` (the preceding segments each row
+    was given) fixes each row's change window (``description.change_window_text``, segments of
+    ``segment_seconds``); without it the window is left open. It keeps the processors it built, so that a caller can ask, after generating,
     how often each narrative was steered (``take_steering``).
 
     Raises:
         ValueError: the tokenizer fails ``supports_measured_grammar``.
     """
 
-    def __init__(self, tokenizer, top_k: int = 48):
+    def __init__(self, tokenizer, top_k: int = 48, segment_seconds: float = SEGMENT_SECONDS):
         if not supports_measured_grammar(tokenizer):
             raise ValueError(f"{getattr(tokenizer, 'name_or_path', 'tokenizer')}: its tokens do not concatenate to the text it decodes, "
                              "so the measured grammar cannot follow generation token by token; decode freely instead")
         self.tokenizer = tokenizer
         self.top_k = int(top_k)
+        self.segment_seconds = float(segment_seconds)
         self.token_strings = token_texts(tokenizer)  # once per narrator, not per batch
         self.built: list[MeasuredGrammarLogitsProcessor] = []
 
-    def __call__(self, findings: Sequence[Any], do_sample: bool = False) -> LogitsProcessorList:
-        processor = MeasuredGrammarLogitsProcessor(self.tokenizer, findings, top_k=self.top_k, sample=do_sample, token_strings=self.token_strings)
+    def __call__(self, findings: Sequence[Any], do_sample: bool = False, history_lengths: Sequence[int] | None = None) -> LogitsProcessorList:
+        from dataset_builder.description import change_window_text
+
+        windows = None if history_lengths is None else [change_window_text(n, self.segment_seconds) for n in history_lengths]
+        processor = MeasuredGrammarLogitsProcessor(
+            self.tokenizer, findings, top_k=self.top_k, sample=do_sample, token_strings=self.token_strings, change_windows=windows
+        )
         self.built.append(processor)
         return LogitsProcessorList([processor])
 

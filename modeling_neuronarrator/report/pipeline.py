@@ -231,6 +231,15 @@ class _HistoryBuffer:
             self.segments.popleft()
 
 
+def change_windows(segment_indices: Sequence[int], k: int, segment_seconds: float) -> list[str]:
+    """The window each segment's change sentence names (``description.change_window_text``): the
+    narrator is given the ``k`` segments before each one (fewer at the recording's start), as
+    ``repair_narrative``'s ``describe`` is."""
+    from dataset_builder.description import change_window_text  # the corpus' writer
+
+    return [change_window_text(min(int(index), k), segment_seconds) for index in segment_indices]
+
+
 class _ReportBuilder:
     """Collects what the report keeps of each narrated chunk (bounded memory unless keep_arrays)."""
 
@@ -274,6 +283,7 @@ class _ReportBuilder:
         # A model trained on phrasings the writer has retired is shown in the current ones (same statements).
         narratives = [rephrase_retired(text) for text in narratives]
         window = list(previous)
+        windows = change_windows(chunk["segment_index"], k, self.segment_seconds)
         for i, index in enumerate(chunk["segment_index"]):
             segment = SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i])
             if drafts and i in drafts:
@@ -281,9 +291,10 @@ class _ReportBuilder:
             if steered is not None:
                 segment.grammar_steered = int(steered[i])
             if self.consistency:
-                segment.issues = check_consistency(narratives[i], findings[i])
+                segment.issues = check_consistency(narratives[i], findings[i], change_window=windows[i])
             if self.strict:
-                repair = repair_narrative(narratives[i], findings[i], window[-k:] if k else None, segment.issues, seed=int(index))
+                repair = repair_narrative(narratives[i], findings[i], window[-k:] if k else None, segment.issues, seed=int(index),
+                                          segment_seconds=self.segment_seconds)  # fmt: skip
                 segment.narrative, segment.issues = repair.narrative, repair.issues
                 segment.original_narrative, segment.repaired_fields = repair.original, repair.fields
             self.segments.append(segment)
@@ -369,7 +380,8 @@ def narrate_recording(
         if len(narratives) != len(chunk["findings"]):
             raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {len(chunk['findings'])} segments")
         steered = getattr(narrator, "last_steered", None)  # read before a regeneration samples
-        drafts = regenerate_contradicted(narrator, narratives, chunk["findings"], seed=int(chunk["segment_index"][0])) if strict else {}
+        drafts = regenerate_contradicted(narrator, narratives, chunk["findings"], seed=int(chunk["segment_index"][0]),
+                                         change_windows=change_windows(chunk["segment_index"], history.k, segment_seconds)) if strict else {}  # fmt: skip
         narrate_time += time.perf_counter() - tick
         builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float), previous["findings"] if previous else [], history.k, drafts,
                     steered)  # fmt: skip
@@ -384,17 +396,17 @@ def narrate_recording(
     return _finish_report(builder, narrator, feature_extractor, recording_info, settings, time.perf_counter() - started, narrate_time)
 
 
-def regeneration_score(narrative: str, findings: Findings) -> tuple[int, int]:
+def regeneration_score(narrative: str, findings: Findings, change_window: str | None = None) -> tuple[int, int]:
     """What sample-and-check minimizes, in order: the statements of ``narrative`` that contradict the
     measured findings, the source-label claims the recording does not carry, or 1 for a narrative
     with nothing checkable; then, among narratives with as many of those, the measured findings it
     leaves unsaid. A label claim whose *value* differs from the recording's own label does not count:
     label values are read from the EEG and never chosen by comparison with the answer (strict
     mode's repair then states the recording's own label). A narrative is narrated again when the
-    first count is above 0."""
+    first count is above 0. ``change_window``: see ``check_consistency``."""
     from dataset_builder.description import FIELD_SPECS  # the corpus' field table
 
-    issues = check_consistency(narrative, findings)
+    issues = check_consistency(narrative, findings, change_window=change_window)
     wrong = sum(
         1 for i in issues
         if i.kind in ("empty", "unverified") or (i.kind == "contradicted" and not (FIELD_SPECS.get(i.field) is not None and FIELD_SPECS[i.field].label))
@@ -403,27 +415,37 @@ def regeneration_score(narrative: str, findings: Findings) -> tuple[int, int]:
 
 
 def sample_and_check(
-    narratives: Sequence[str], findings: Sequence[Findings], best_samples: Callable[[list[int]], dict[int, str]]
+    narratives: Sequence[str],
+    findings: Sequence[Findings],
+    best_samples: Callable[[list[int]], dict[int, str]],
+    change_windows: Sequence[str | None] | None = None,
 ) -> tuple[list[int], dict[int, str]]:
     """Sample-and-check, whoever samples: the positions of ``narratives`` that contradict their
     measured findings (``regeneration_score``'s first count above 0) are handed to ``best_samples``,
     which narrates them again and returns its best sample per position (``ModelNarrator.regenerate``,
     or ``narrators.best_of_samples`` over a model's samples); a sample is kept only where it scores
-    lower than the narrative it would replace.
+    lower than the narrative it would replace. ``change_windows``: per position, the window its
+    change sentence must name (``check_consistency``'s ``change_window``), or None.
 
     Returns:
         The contradicting positions, and ``{position: replacement}`` for those a sample improves.
     """
-    scores = [regeneration_score(text, f) for text, f in zip(narratives, findings)]
+    windows = [None] * len(narratives) if change_windows is None else list(change_windows)
+    scores = [regeneration_score(text, f, w) for text, f, w in zip(narratives, findings, windows)]
     rows = [i for i, score in enumerate(scores) if score[0] > 0]
     if not rows:
         return rows, {}
     best = best_samples(rows)
-    return rows, {row: text for row, text in best.items() if regeneration_score(text, findings[row]) < scores[row]}
+    return rows, {row: text for row, text in best.items() if regeneration_score(text, findings[row], windows[row]) < scores[row]}
 
 
 def regenerate_contradicted(
-    narrator: Narrator, narratives: list[str], findings: list[Findings], num_candidates: int = 4, seed: int = 0
+    narrator: Narrator,
+    narratives: list[str],
+    findings: list[Findings],
+    num_candidates: int = 4,
+    seed: int = 0,
+    change_windows: Sequence[str | None] | None = None,
 ) -> dict[int, tuple[str, list[str]]]:
     """Sample-and-check (strict mode's first remedy): each narrative of the chunk just narrated that
     contradicts its measured findings is narrated again by the narrator (``num_candidates`` samples,
@@ -437,12 +459,13 @@ def regenerate_contradicted(
     regenerate = getattr(narrator, "regenerate", None)
     if regenerate is None:
         return {}
+    windows = [None] * len(narratives) if change_windows is None else list(change_windows)
     rows, better = sample_and_check(
-        narratives, findings, lambda rows: regenerate(rows, regeneration_score, num_candidates=num_candidates, seed=seed)
+        narratives, findings, lambda rows: regenerate(rows, regeneration_score, num_candidates=num_candidates, seed=seed), windows
     )
     drafts: dict[int, tuple[str, list[str]]] = {}
     for row, text in better.items():
-        fields = sorted({i.field for i in check_consistency(narratives[row], findings[row]) if i.kind != "omitted"})
+        fields = sorted({i.field for i in check_consistency(narratives[row], findings[row], change_window=windows[row]) if i.kind != "omitted"})
         drafts[row] = (narratives[row], fields)
         narratives[row] = text
     logger.debug("sample-and-check: %d of %d contradicting narratives replaced", len(drafts), len(rows))

@@ -52,6 +52,7 @@ def repair_narrative(
     history: Sequence[Findings] | None = None,
     issues: list[ConsistencyIssue] | None = None,
     seed: int = 0,
+    segment_seconds: float = 10.0,
 ) -> Repair:
     """Rewrite ``narrative`` when it contradicts ``findings`` (or states nothing checkable).
 
@@ -59,15 +60,19 @@ def repair_narrative(
         narrative: the generated text of the segment.
         findings: the segment's measured findings (``findings.labels``: the recording's own labels).
         history: the findings of the preceding segments, oldest first (the change wording).
-        issues: ``check_consistency(narrative, findings)`` when already computed.
+        issues: ``check_consistency(narrative, findings)`` (with the history's change window) when already computed.
         seed: phrasing seed of the description writer (the segment index keeps reports reproducible).
+        segment_seconds: duration of one segment in s (the change sentence's window).
 
     Returns:
         A ``Repair``; ``original`` is None when the narrative needed no repair.
     """
     from dataset_builder import describe  # the corpus' description writer
+    from dataset_builder.description import change_window_text
 
-    issues = check_consistency(narrative, findings) if issues is None else issues
+    # The window the change sentence names: the history given (``describe``'s rule).
+    window = change_window_text(len(history) if history else 0, segment_seconds)
+    issues = check_consistency(narrative, findings, change_window=window) if issues is None else issues
     wrong = [issue.field for issue in issues if issue.kind in ("contradicted", "empty", "unverified")]
     if not wrong:
         return Repair(narrative, issues=issues)
@@ -75,5 +80,5 @@ def repair_narrative(
     own = dict(findings.labels)
     labels = {name: value for name, value in _claimed_labels(narrative).items() if name in own}
     labels.update(own)
-    text = describe(findings, labels=labels or None, history=list(history) if history else None, seed=seed)
-    return Repair(text, original=narrative, fields=sorted(set(wrong)), issues=check_consistency(text, findings))
+    text = describe(findings, labels=labels or None, history=list(history) if history else None, seed=seed, segment_seconds=segment_seconds)
+    return Repair(text, original=narrative, fields=sorted(set(wrong)), issues=check_consistency(text, findings, change_window=window))

@@ -197,6 +197,8 @@ def sample_and_check_heldout(
 
     from ..findings_neuronarrator import Findings
     from ..report.narrators import best_of_samples
+    from dataset_builder.description import stated_change_window
+
     from ..report.pipeline import regeneration_score, sample_and_check
     from .data import SegmentCollator, TopomapComputer, build_datasets, parse_json_field
     from .trainer import generate_narratives
@@ -211,6 +213,8 @@ def sample_and_check_heldout(
     collate = SegmentCollator(TopomapComputer(processor.feature_extractor))
     measured = [parse_json_field(f) for f in dataset.column("findings")[:n]]
     findings = [Findings.from_dict(f) for f in measured]
+    # Each row's change window as its reference names it (the writer wrote it for the row's history).
+    windows = [stated_change_window(text) for text in dataset.column("description")[:n]]
     narratives = list(greedy["narratives"])
 
     def best_samples(rows: list[int]) -> dict[int, str]:
@@ -229,13 +233,13 @@ def sample_and_check_heldout(
         return best
 
     started = time.perf_counter()
-    rows, better = sample_and_check(narratives, findings, best_samples)
+    rows, better = sample_and_check(narratives, findings, best_samples, windows)
     elapsed = time.perf_counter() - started
     for row, text in better.items():
         narratives[row] = text
     return {
         "narratives": narratives, "ids": list(greedy["ids"]), "flagged": len(rows), "regenerated": len(better),
-        "flagged_after": sum(1 for text, f in zip(narratives, findings) if regeneration_score(text, f)[0] > 0),
+        "flagged_after": sum(1 for text, f, w in zip(narratives, findings, windows) if regeneration_score(text, f, w)[0] > 0),
         "num_candidates": num_candidates, "temperature": temperature, "segments_per_s": round(len(rows) / elapsed, 3) if elapsed else None,
     }  # fmt: skip
 
@@ -1266,6 +1270,8 @@ def _step_sample_and_check(run: _RecipeRun) -> bool:
 def _step_measured_grammar(run: _RecipeRun) -> bool:
     """The held-out figures of the report's default decoding (greedy under the measured grammar)
     beside the model's free greedy ones, on validation and the sealed test."""
+    from dataset_builder.description import stated_change_window
+
     from ..findings_neuronarrator import Findings
     from ..report.pipeline import regeneration_score
     from .data import parse_json_field
@@ -1279,9 +1285,10 @@ def _step_measured_grammar(run: _RecipeRun) -> bool:
     figures: dict[str, Any] = {}
     for split, block, greedy, grammar, rows in _beside_greedy(run, "measured_grammar", under_grammar, label_fields=True):
         findings = [Findings.from_dict(parse_json_field(r["findings"])) for r in rows]
+        windows = [stated_change_window(r["description"]) for r in rows]  # as each row's reference names it
 
         def flagged(texts: list[str]) -> int:
-            return sum(1 for text, f in zip(texts, findings) if regeneration_score(text, f)[0] > 0)
+            return sum(1 for text, f, w in zip(texts, findings, windows) if regeneration_score(text, f, w)[0] > 0)
 
         block["flagged"] = {"greedy": flagged(greedy["narratives"]), "measured_grammar": flagged(grammar["narratives"])}
         block["segments_per_s"] = {"greedy": greedy["segments_per_s"], "measured_grammar": grammar["segments_per_s"]}

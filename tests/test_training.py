@@ -1115,3 +1115,24 @@ def test_stage1_builds_without_the_stage2_settings(corpus, tmp_path):
     config.model.overrides.update(findings_in_prompt=True, side_invariant_segments=True)
     model, _ = build_model_and_processor(config, ["Alpha at 9.5 Hz over the occipital regions."] * 50, tmp_path / "tok", Accelerator(cpu=True))
     assert model.config.findings_in_prompt is True and model.config.side_invariant_segments is False
+
+
+def test_a_forced_recipe_trains_the_tokenizer_again_and_a_resumed_one_keeps_it(tmp_path, corpus, monkeypatch):
+    """The stage-1 tokenizer is kept for --resume only: a forced stage 1 trains it on the current
+    corpus' texts (stop 40's forced run reused the one trained before the 'widespread' sentences)."""
+    import argparse
+
+    from modeling_neuronarrator.training import default_recipe
+
+    config = _config(corpus, tmp_path)
+    commands: list[list[str]] = []
+    monkeypatch.setattr(default_recipe, "_run", lambda command, log: commands.append(list(command)))
+    for force in (False, True):
+        tokenizer = config.stage_dir("stage1") / "tokenizer"
+        tokenizer.mkdir(parents=True, exist_ok=True)
+        (tokenizer / "tokenizer.json").write_text("{}")
+        run = argparse.Namespace(args=argparse.Namespace(force=force), config=config, cli=["neuronarrator"], log=tmp_path / "log",
+                                 done=lambda marker, what: False)  # fmt: skip
+        assert default_recipe._step_train("stage1")(run) is True
+        assert tokenizer.is_dir() is (not force)
+        assert ("--resume" in commands[-1]) is (not force) and commands[-1][1:3] == ["train", "stage1"]

@@ -1152,6 +1152,10 @@ def _step_train(stage: str):
         if run.done(run.config.stage_dir(stage) / "final" / "model.safetensors", stage):
             return False
         resume = [] if run.args.force else ["--resume"]
+        if run.args.force:
+            # The tokenizer is kept for --resume only: a forced stage 1 trains it on the current corpus's
+            # texts (stop 40's forced run reused stop 39's, trained before the 'widespread' sentences).
+            shutil.rmtree(run.config.stage_dir(stage) / "tokenizer", ignore_errors=True)
         _run(run.cli + ["train", stage, "--config", str(run.config.path), "--output-dir", str(run.config.output_dir), "--no-progress", *resume], run.log)
         return True
 

@@ -1136,3 +1136,17 @@ def test_a_forced_recipe_trains_the_tokenizer_again_and_a_resumed_one_keeps_it(t
         assert default_recipe._step_train("stage1")(run) is True
         assert tokenizer.is_dir() is (not force)
         assert ("--resume" in commands[-1]) is (not force) and commands[-1][1:3] == ["train", "stage1"]
+
+
+def test_the_recipes_scoring_rows_carry_the_reference_the_change_window_is_read_from(tmp_path, corpus):
+    """The measured-grammar step reads each row's change window from its reference description
+    (stop 40's first run stopped on a KeyError there)."""
+    from dataset_builder.description import stated_change_window
+    from modeling_neuronarrator.training.data import build_datasets
+    from modeling_neuronarrator.training.default_recipe import _scoring_rows
+
+    _, heldout = build_datasets(_config(corpus, tmp_path), history=0)
+    rows = _scoring_rows(heldout)
+    assert len(rows) == len(heldout) and set(next(iter(rows.values()))) == {"findings", "labels", "description"}
+    assert [row["description"] for row in rows.values()] == heldout.column("description")
+    assert {stated_change_window(row["description"]) for row in rows.values()} <= {None, "segment", "10 s", "20 s", "30 s"}

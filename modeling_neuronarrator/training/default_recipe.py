@@ -282,8 +282,10 @@ def consistency_on_recordings(
 
 
 def _scoring_rows(dataset) -> dict[str, dict]:
-    """``{row id: {"findings", "labels"}}`` of a ``SegmentDataset``: what the field scores read."""
-    return {i: {"findings": f, "labels": l} for i, f, l in zip(dataset.column("id"), dataset.column("findings"), dataset.column("labels"))}
+    """``{row id: {"findings", "labels", "description"}}`` of a ``SegmentDataset``: what the field
+    scores and the consistency check read (the reference names the row's change window)."""
+    columns = zip(dataset.column("id"), dataset.column("findings"), dataset.column("labels"), dataset.column("description"))
+    return {i: {"findings": f, "labels": l, "description": d} for i, f, l, d in columns}
 
 
 def _evaluation(

@@ -64,13 +64,6 @@ def _findings_json(findings: Any) -> str:
 OPENING_GROUPS = ("state", "background")
 
 
-def _may_start(grammar: tuple, said: set) -> list:
-    """(group, automaton) of the sentences that may start now: the first opening group not yet said
-    (when the segment's grammar has one), else every group not said."""
-    opening = next((g for g in OPENING_GROUPS if g not in said and any(group == g for group, _ in grammar)), None)
-    return [(group, automaton) for group, automaton in grammar if group not in said and (opening is None or group == opening)]
-
-
 @dataclass
 class _RowState:
     grammar: tuple  # (group, automaton) of this row's measured sentences
@@ -83,10 +76,21 @@ class _RowState:
     finished: bool = False  # the row has ended its narrative
     steered: int = 0  # steps where the model's own best token was not allowed
     pending: bool = False  # the text ends inside a character split over byte tokens
+    opening: tuple = field(init=False)  # the OPENING_GROUPS this row's grammar holds, in order (once per row, not per token)
+
+    def __post_init__(self):
+        groups = {group for group, _ in self.grammar}
+        self.opening = tuple(group for group in OPENING_GROUPS if group in groups)
+
+    def may_start(self, said: set) -> list:
+        """(group, automaton) of the sentences that may start after ``said``: the first opening group
+        not yet said, else every group not said."""
+        first = next((group for group in self.opening if group not in said), None)
+        return [(group, automaton) for group, automaton in self.grammar if group not in said and (first is None or group == first)]
 
     def unsaid(self) -> tuple:
-        """The candidates of a new sentence: the groups that may start (``_may_start``), each automaton at its start."""
-        return tuple((group, automaton, automaton.start) for group, automaton in _may_start(self.grammar, self.said))
+        """The candidates of a new sentence: the groups that may start (``may_start``), each automaton at its start."""
+        return tuple((group, automaton, automaton.start) for group, automaton in self.may_start(self.said))
 
 
 class MeasuredGrammarLogitsProcessor(LogitsProcessor):
@@ -237,8 +241,7 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
             # source carried (EEGMMIDB's eyes) would be guessed (stop 33: 74 of 96 wrong) where
             # the model leaves it out.
             events = {group for group, _ in row.grammar if group.startswith("event:")}
-            opening = {group for group, _ in row.grammar if group in OPENING_GROUPS}
-            return bool(completed) and not (events & said and events - said) and opening <= said
+            return bool(completed) and not (events & said and events - said) and all(group in said for group in row.opening)
         if token in self.stop_ids:
             return False
         piece = self.token_strings[token]
@@ -247,10 +250,10 @@ class MeasuredGrammarLogitsProcessor(LogitsProcessor):
             if piece != " " or not row.text or row.text.endswith(" "):
                 return False
             if completed:
-                return bool(_may_start(row.grammar, said))
+                return bool(row.may_start(said))
             return any(a.advance(state, piece) is not None for _, a, state in row.candidates)
         if completed and piece.startswith(" "):
-            return any(a.is_prefix(piece[1:]) for _, a in _may_start(row.grammar, said))
+            return any(a.is_prefix(piece[1:]) for _, a in row.may_start(said))
         added = piece if row.sentence else piece.lstrip()  # a sentence does not start with whitespace
         return any(a.advance(state, added) is not None for _, a, state in row.candidates)
 

@@ -274,6 +274,7 @@ class _ReportBuilder:
         band_powers: np.ndarray,
         previous: list[Findings],
         k: int,
+        windows: list[str],  # each segment's change window (``change_windows``), as the narrator was given it
         drafts: dict[int, tuple[str, list[str]]] | None = None,
         steered: list[int] | None = None,
     ) -> None:
@@ -283,7 +284,6 @@ class _ReportBuilder:
         # A model trained on phrasings the writer has retired is shown in the current ones (same statements).
         narratives = [rephrase_retired(text) for text in narratives]
         window = list(previous)
-        windows = change_windows(chunk["segment_index"], k, self.segment_seconds)
         for i, index in enumerate(chunk["segment_index"]):
             segment = SegmentReport(int(index), float(starts[i]), float(starts[i]) + self.segment_seconds, findings[i], narratives[i])
             if drafts and i in drafts:
@@ -380,11 +380,12 @@ def narrate_recording(
         if len(narratives) != len(chunk["findings"]):
             raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {len(chunk['findings'])} segments")
         steered = getattr(narrator, "last_steered", None)  # read before a regeneration samples
+        windows = change_windows(chunk["segment_index"], history.k, segment_seconds)
         drafts = regenerate_contradicted(narrator, narratives, chunk["findings"], seed=int(chunk["segment_index"][0]),
-                                         change_windows=change_windows(chunk["segment_index"], history.k, segment_seconds)) if strict else {}  # fmt: skip
+                                         change_windows=windows) if strict else {}  # fmt: skip
         narrate_time += time.perf_counter() - tick
-        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float), previous["findings"] if previous else [], history.k, drafts,
-                    steered)  # fmt: skip
+        builder.add(chunk, narratives, np.asarray(_take(batch, "band_powers"), dtype=float), previous["findings"] if previous else [], history.k,
+                    windows, drafts, steered)  # fmt: skip
         history.extend(chunk)
         if progress is not None:
             progress(len(builder.segments), n_total)

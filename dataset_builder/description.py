@@ -42,6 +42,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     Event,
     Findings,
     amplitude_category,
+    change_window_text,
 )
 from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
 from modeling_neuronarrator.validation_neuronarrator import check_option
@@ -608,20 +609,6 @@ def _slowing_location(side: Optional[str], region: Optional[str]) -> str:
 
 def _format_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s" if float(seconds).is_integer() else f"{seconds:.1f} s"
-
-
-def change_window_text(preceding_segments: int, segment_seconds: float = 10.0) -> str:
-    """The window a change sentence names ("30 s", or "segment" with no preceding segment given):
-    the change was measured against up to ``CHANGE_WINDOW_SEGMENTS`` preceding segments, whatever
-    history the narrator keeps, so the wording names the window actually compared. ``describe``,
-    the measured grammar and the consistency check all read it from here.
-
-    Args:
-        preceding_segments: segments of the same recording given before this one (the narrator's history).
-        segment_seconds: duration of one segment in s.
-    """
-    compared = min(int(preceding_segments), CHANGE_WINDOW_SEGMENTS)
-    return _format_seconds(compared * segment_seconds) if compared > 0 else "segment"
 
 
 def _capitalize(sentence: str) -> str:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-__all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "compare_outputs", "check", "main"]
+__all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "comparable_findings_json", "compare_outputs", "check", "main"]
 
 # The findings rules in force: stop 32's (stop 31's, no PDR in N1/N2/N3/REM and a found focal
 # slowing keeping its montage's focal_assessable, plus no "faster"/"slower" change within N1-N3 and
@@ -43,6 +43,8 @@ __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "compare_outputs"
 REFERENCE_COMMIT = "14ab890623a2f376950c64e0441cf2779b5b2708"
 # recording_info entries the front-end gained after the reference commit.
 INFO_KEYS_ADDED = ("reference",)
+# Findings fields recorded after the reference commit (a record of what was measured, no measurement changed).
+FINDINGS_KEYS_ADDED = ("change_window_segments",)
 _CORE_FILES = (
     "eeg_io_neuronarrator",
     "validation_neuronarrator",
@@ -155,6 +157,13 @@ def _numbers_differ(a: Any, b: Any, rtol: float, path: str, out: list[str]) -> N
         out.append(f"{path}: {a!r} vs {b!r}")
 
 
+def comparable_findings_json(findings: list[Any], reference: list[Any]) -> list[str]:
+    """``findings`` as JSON without the ``FINDINGS_KEYS_ADDED`` fields the reference's records lack."""
+    known = set(json.loads(reference[0].to_json())) if reference else set()
+    added = [key for key in FINDINGS_KEYS_ADDED if key not in known]
+    return [json.dumps({k: v for k, v in f.to_dict().items() if k not in added}, sort_keys=True) for f in findings]
+
+
 def compare_outputs(old: dict[str, Any], new: dict[str, Any], rtol: float = 1e-6) -> dict[str, Any]:
     """Differences between two ``__call__`` outputs of the front-end (old = reference).
 
@@ -168,7 +177,7 @@ def compare_outputs(old: dict[str, Any], new: dict[str, Any], rtol: float = 1e-6
 
     old = {RENAMED_COLUMNS.get(key, key) if key not in new else key: value for key, value in old.items()}
     old_json = [f.to_json() for f in old["findings"]]
-    new_json = [f.to_json() for f in new["findings"]]
+    new_json = comparable_findings_json(new["findings"], old["findings"])
     diffs: list[str] = []
     if len(old_json) != len(new_json):
         diffs.append(f"segments: {len(old_json)} vs {len(new_json)}")

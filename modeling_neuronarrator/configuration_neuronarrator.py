@@ -241,6 +241,11 @@ class NeuroNarratorConfig(PreTrainedConfig):
             copies the word instead of comparing digits with the 20/75 uV bounds (a digit-split
             tokenizer, stop 26: 73 uV written "high", 106 uV "low"; sealed-test category 0.87).
             False: checkpoints trained before it.
+        measured_change_window (`bool`): with ``findings_in_prompt``, the measured line's change names
+            the span it was measured over ("change stable over the preceding 20 s",
+            ``Findings.change_window_segments``), which the narrative's change sentence states: the
+            history tokens alone left free decoding to guess it (stop 40: "30 s" on second and
+            third segments, 186 validation rows). False: checkpoints trained before it.
         side_invariant_segments (`bool`): the encoders read each segment and its left-right mirror
             (homologous channels swapped, topomaps flipped) and average the two encodings, so the
             EEG, topomap, read-out and history tokens carry no side: a narrative's sides come from
@@ -298,6 +303,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
     findings_in_prompt: bool = False
     annotations_in_prompt: bool = False
     measured_categories: bool = False
+    measured_change_window: bool = False
     side_invariant_segments: bool = False
     ignore_index: int = -100
     tie_word_embeddings: bool = True
@@ -347,6 +353,8 @@ class NeuroNarratorConfig(PreTrainedConfig):
             raise ValueError("NeuroNarratorConfig: annotations_in_prompt needs findings_in_prompt (its line follows the measured one).")
         if self.measured_categories and not self.findings_in_prompt:
             raise ValueError("NeuroNarratorConfig: measured_categories needs findings_in_prompt (it is part of the measured line).")
+        if self.measured_change_window and not self.findings_in_prompt:
+            raise ValueError("NeuroNarratorConfig: measured_change_window needs findings_in_prompt (it is part of the measured line).")
         if self.side_invariant_segments and not self.findings_in_prompt:
             raise ValueError(
                 "NeuroNarratorConfig: side_invariant_segments needs findings_in_prompt (side-invariant tokens leave the "

@@ -201,6 +201,9 @@ class Findings:
         amplitude_uv: median over channels of the peak-to-peak amplitude (5th-95th percentile).
         labels: harmonized source labels (``dataset_builder.labels``); empty from the front-end.
         change_from_previous: sorted subset of ``CHANGE_TYPES``; None for a recording's first segment.
+        change_window_segments: how many preceding segments (up to ``CHANGE_WINDOW_SEGMENTS``)
+            ``change_from_previous`` was measured against; None with it (and in records written
+            before it existed).
         interpolated_channels: 10-20 channels that were interpolated, not recorded.
         bad_channels: source channels found bad (``NoisyChannels`` criteria) and left out; their
             10-20 sites are interpolated and listed in ``interpolated_channels``.
@@ -221,6 +224,7 @@ class Findings:
     amplitude_uv: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)
     change_from_previous: Optional[list[str]] = None
+    change_window_segments: Optional[int] = None
     interpolated_channels: list[str] = field(default_factory=list)
     bad_channels: list[str] = field(default_factory=list)
     # Vigilance state (one of STATES) and events inside the segment; records written before they
@@ -888,6 +892,34 @@ def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[s
     return sorted(changes) or ["stable"]
 
 
+__all__ += ["change_window_text"]
+
+
+def change_window_text(preceding_segments: Optional[int], segment_seconds: float = 10.0) -> str:
+    """The window a change sentence names ("30 s", or "segment" with no preceding segment given):
+    the change was measured against up to ``CHANGE_WINDOW_SEGMENTS`` preceding segments, whatever
+    history the narrator keeps, so the wording names the window actually compared. ``describe``,
+    the measured line (``Findings.change_window_segments``), the measured grammar and the
+    consistency check all read it from here.
+
+    Args:
+        preceding_segments: segments of the same recording given before this one (the narrator's
+            history, or the measured ``change_window_segments``); None as 0.
+        segment_seconds: duration of one segment in s.
+    """
+    compared = min(int(preceding_segments or 0), CHANGE_WINDOW_SEGMENTS)
+    if compared == 0:
+        return "segment"
+    seconds = compared * segment_seconds
+    return f"{seconds:.0f} s" if float(seconds).is_integer() else f"{seconds:.1f} s"
+
+
+def _set_change(current: "Findings", previous: list["Findings"]) -> None:
+    """``change_from_previous`` against ``previous`` and the window it was measured over."""
+    current.change_from_previous = _changes(current, previous)
+    current.change_window_segments = len(previous) if previous else None
+
+
 def _focal_slowing(slow: np.ndarray, total: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Focal slowing of every segment: ``(found (n,) bool, side index (n,) 0=left 1=right,
     region index (n,) into REGIONS)``.
@@ -1233,7 +1265,7 @@ def compute_findings(
     results: list[Findings] = []
     for k in range(m.n):
         findings = _segment_findings(k, m, rules, bad)
-        findings.change_from_previous = _changes(findings, history_list[-history:])
+        _set_change(findings, history_list[-history:])
         history_list.append(findings)
         results.append(findings)
     return results
@@ -1292,6 +1324,6 @@ def apply_state(
         events = item.__dict__.setdefault("_measured_events", list(item.events))
         item.events = [e for e in events if e.kind != "sleep_spindle" or state in SPINDLE_STATES]
         item.state = state
-        item.change_from_previous = _changes(item, history_list[-history:])
+        _set_change(item, history_list[-history:])
         history_list.append(item)
     return list(findings)

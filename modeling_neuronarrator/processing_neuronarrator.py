@@ -21,8 +21,8 @@ from .configuration_neuronarrator import (
     NeuroNarratorConfig,
     get_placeholder_counts,
 )
-from .eeg_io_neuronarrator import SEGMENT_SAMPLES, STANDARD_CHANNELS
-from .findings_neuronarrator import Findings, amplitude_category
+from .eeg_io_neuronarrator import SEGMENT_SAMPLES, SEGMENT_SECONDS, STANDARD_CHANNELS
+from .findings_neuronarrator import Findings, amplitude_category, change_window_text
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,25 @@ def _hz(value: float | None) -> str:
 MEASURED_FIELDS = ("state", "rhythm", "band", "pdr", "region", "amplitude", "asymmetry", "slowing", "artifacts", "events", "change")
 
 
-def measured_findings_parts(findings: Findings | dict, categories: bool = False) -> list[tuple[str, str]]:
-    """The measured line's ``(field name, value as written)`` pairs, in its order (``measured_findings_text``)."""
+def _change_value(f: Findings, window: bool) -> str:
+    """The measured line's change value; with ``window`` the span it was measured over too
+    ("stable over the preceding 30 s"), which the narrative's change sentence names."""
+    if f.change_from_previous is None:
+        return "first segment"
+    changes = ", ".join(f.change_from_previous) or "stable"
+    if not window:
+        return changes
+    if f.change_window_segments is None:
+        raise ValueError(
+            "these findings carry a change but not the window it was measured over (change_window_segments): they "
+            "were written before it existed; rebuild the corpus (dataset_builder) or recompute them with the front-end."
+        )
+    return f"{changes} over the preceding {change_window_text(f.change_window_segments, SEGMENT_SECONDS)}"
+
+
+def measured_findings_parts(findings: Findings | dict, categories: bool = False, change_window: bool = False) -> list[tuple[str, str]]:
+    """The measured line's ``(field name, value as written)`` pairs, in its order (``measured_findings_text``);
+    ``categories`` and ``change_window`` as there."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
     slowing = f.slowing.kind
     if slowing == "focal":
@@ -64,19 +81,21 @@ def measured_findings_parts(findings: Findings | dict, categories: bool = False)
         ("slowing", slowing),
         ("artifacts", ", ".join(f.artifacts) or "none"),
         ("events", "; ".join(events) or "none"),
-        ("change", "first segment" if f.change_from_previous is None else ", ".join(f.change_from_previous) or "stable"),
+        ("change", _change_value(f, change_window)),
     ]
 
 
-def measured_findings_text(findings: Findings | dict, categories: bool = False) -> str:
+def measured_findings_text(findings: Findings | dict, categories: bool = False, change_window: bool = False) -> str:
     """One compact line of a segment's measured findings, as a findings-conditioned model reads it in its prompt.
 
     Every field the narrative states from the measurement, in the narrative's reading order (state
     first) and at its precision; no source labels (those the EEG tokens must give). ``categories``:
     the amplitude's category word too (``NeuroNarratorConfig.measured_categories``), of the value
-    as written (rounded to 1 uV, as the narrative's is).
+    as written (rounded to 1 uV, as the narrative's is). ``change_window``: the span the change was
+    measured over too (``NeuroNarratorConfig.measured_change_window``).
     """
-    return "Measured: " + "; ".join(f"{name} {value}" for name, value in measured_findings_parts(findings, categories)) + "."
+    parts = measured_findings_parts(findings, categories, change_window)
+    return "Measured: " + "; ".join(f"{name} {value}" for name, value in parts) + "."
 
 
 def annotated_labels_text(findings: Findings | dict) -> str:
@@ -88,12 +107,15 @@ def annotated_labels_text(findings: Findings | dict) -> str:
     return "Annotated: " + (", ".join(keys) or "none") + "."
 
 
-def prompt_findings_text(findings: Findings | dict, annotations: bool = False, categories: bool = False) -> str:
+def prompt_findings_text(
+    findings: Findings | dict, annotations: bool = False, categories: bool = False, change_window: bool = False
+) -> str:
     """What a findings-conditioned prompt says about the segment: the measured line (with ``categories``
-    its amplitude category too), and with ``annotations`` the annotated-keys line
-    (``NeuroNarratorConfig.annotations_in_prompt``, ``measured_categories``)."""
+    its amplitude category too, with ``change_window`` the change's window), and with ``annotations`` the
+    annotated-keys line (``NeuroNarratorConfig.annotations_in_prompt``, ``measured_categories``,
+    ``measured_change_window``)."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)  # read once for both lines
-    measured = measured_findings_text(f, categories)
+    measured = measured_findings_text(f, categories, change_window)
     return f"{measured}\n{annotated_labels_text(f)}" if annotations else measured
 
 
@@ -158,6 +180,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         findings_in_prompt: bool = False,
         annotations_in_prompt: bool = False,
         measured_categories: bool = False,
+        measured_change_window: bool = False,
     ):
         if tokenizer is None or feature_extractor is None:
             raise ValueError("NeuroNarratorProcessor needs both a feature_extractor and a tokenizer.")
@@ -178,6 +201,9 @@ class NeuroNarratorProcessor(ProcessorMixin):
         self.measured_categories = bool(measured_categories)
         if self.measured_categories and not self.findings_in_prompt:
             raise ValueError("measured_categories needs findings_in_prompt: the category is part of the measured line.")
+        self.measured_change_window = bool(measured_change_window)
+        if self.measured_change_window and not self.findings_in_prompt:
+            raise ValueError("measured_change_window needs findings_in_prompt: the window is part of the measured line.")
         vocab = tokenizer.get_vocab()
         missing = [t for t in (eeg_token, topomap_token, history_token) if t not in vocab]
         if missing:
@@ -216,6 +242,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
             findings_in_prompt=config.findings_in_prompt,
             annotations_in_prompt=getattr(config, "annotations_in_prompt", False),
             measured_categories=getattr(config, "measured_categories", False),
+            measured_change_window=getattr(config, "measured_change_window", False),
             **kwargs,
         )
 
@@ -252,7 +279,11 @@ class NeuroNarratorProcessor(ProcessorMixin):
                 "this processor narrates from the measured findings (findings_in_prompt=True): pass findings=, one per "
                 "segment (the feature extractor's 'findings')."
             )
-        measured = f"{prompt_findings_text(findings, self.annotations_in_prompt, self.measured_categories)}\n" if self.findings_in_prompt else ""
+        measured = (
+            f"{prompt_findings_text(findings, self.annotations_in_prompt, self.measured_categories, self.measured_change_window)}\n"
+            if self.findings_in_prompt
+            else ""
+        )
         content = f"{self._placeholder_string()}\n{measured}{instruction or self.instruction}"
         if self.chat_template:
             messages = [{"role": "user", "content": content}]

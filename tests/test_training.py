@@ -957,6 +957,12 @@ def test_stage2_prompt_flags_follow_the_config_and_annotations_need_findings():
     assert (start.measured_categories, processor.measured_categories) == (True, True)
     _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": False})), model, processor)
     assert (start.measured_categories, processor.measured_categories) == (False, False)
+    windowed = SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": True, "measured_change_window": True}))
+    _prompt_flags_from_config(windowed, model, processor)
+    assert (start.measured_change_window, processor.measured_change_window) == (True, True)
+    _prompt_flags_from_config(SimpleNamespace(model=SimpleNamespace(overrides={"findings_in_prompt": False})), model, processor)
+    assert (start.measured_change_window, processor.measured_change_window) == (False, False)
+    NeuroNarratorConfig.from_dict(start.to_dict())
 
 
 def test_sample_and_check_on_heldout_rows_replaces_only_contradicting_narratives_by_better_samples(corpus, tmp_path, monkeypatch):

@@ -524,6 +524,7 @@ class SegmentCollator:
         that state it, 1 elsewhere in the narrative, 0 outside it."""
         tokenizer = self.processor.tokenizer
         categories = getattr(self.processor, "measured_categories", False)
+        window = getattr(self.processor, "measured_change_window", False)
         weights = (labels != -100).float()
         if self.measured_sentence_weight != 1.0:
             for row, (row_findings, text) in enumerate(zip(findings, descriptions)):
@@ -531,7 +532,7 @@ class SegmentCollator:
                 mask = measured_sentence_token_mask(text, row_findings, tokenizer, labels[row, positions].tolist(), self.measured_token_fields)
                 weights[row, positions[torch.from_numpy(mask)]] = self.measured_sentence_weight
         for row, row_findings in enumerate(findings if self.measured_token_weight != 1.0 else ()):
-            ids = measured_value_token_ids(row_findings, tokenizer, categories, self.measured_token_fields)
+            ids = measured_value_token_ids(row_findings, tokenizer, categories, self.measured_token_fields, window)
             values = torch.tensor(sorted(ids), dtype=labels.dtype)
             weights[row, torch.isin(labels[row], values)] = self.measured_token_weight
         return weights
@@ -634,7 +635,8 @@ class SegmentCollator:
 
 
 def measured_value_token_ids(
-    findings: dict[str, Any], tokenizer, categories: bool = False, fields: Optional[Sequence[str]] = None
+    findings: dict[str, Any], tokenizer, categories: bool = False, fields: Optional[Sequence[str]] = None,
+    change_window: bool = False,
 ) -> set[int]:
     """The token ids of the values in a segment's measured line (``measured_findings_parts``): the tokens
     a faithful narrative copies from its prompt (sides, regions, digits, band, state and change words).
@@ -642,10 +644,11 @@ def measured_value_token_ids(
     Each value is tokenized as the line writes it (after a space); its tokens without a letter or
     digit (punctuation, spaces) are left out, and so are the field names: they are the line's layout,
     not its measurement. A field name inside a value counts ("change artifacts_resolved").
-    ``fields``: only the values of these fields of the line (None: all).
+    ``fields``: only the values of these fields of the line (None: all); ``categories`` and
+    ``change_window``: the line's layout (``processing_neuronarrator.measured_findings_text``).
     """
     values = set()
-    for name, value in measured_findings_parts(findings, categories):
+    for name, value in measured_findings_parts(findings, categories, change_window):
         if fields is not None and name not in fields:
             continue
         for token_id in tokenizer(" " + value, add_special_tokens=False)["input_ids"]:

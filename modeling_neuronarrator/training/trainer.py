@@ -250,11 +250,11 @@ def _apply_lora(model, lora: dict[str, Any]):
 
 
 def _prompt_flags_from_config(config: TrainConfig, model, processor) -> None:
-    """Stage 2's prompt layout from its config: ``findings_in_prompt``, ``annotations_in_prompt`` and
-    ``measured_categories`` override what the start folder was saved with; the last two belong to the
-    measured line, so a prompt without findings has neither (the paper's configuration starts from
+    """Stage 2's prompt layout from its config: ``findings_in_prompt``, ``annotations_in_prompt``,
+    ``measured_categories`` and ``measured_change_window`` override what the start folder was saved
+    with; the last three belong to the measured line, so a prompt without findings has neither (the paper's configuration starts from
     the findings-conditioned default's stage 1)."""
-    flags = ("findings_in_prompt", "annotations_in_prompt", "measured_categories")
+    flags = ("findings_in_prompt", "annotations_in_prompt", "measured_categories", "measured_change_window")
     layout = {}
     for flag in flags:
         wanted = config.model.overrides.get(flag)
@@ -298,8 +298,9 @@ def _tokenizer_texts(config: TrainConfig, train_data) -> list[str]:
     if config.model.overrides.get("findings_in_prompt"):
         annotations = bool(config.model.overrides.get("annotations_in_prompt"))
         categories = bool(config.model.overrides.get("measured_categories"))
+        window = bool(config.model.overrides.get("measured_change_window"))
         texts += [
-            f"{prompt_findings_text(parse_json_field(f), annotations, categories)}\n{DEFAULT_INSTRUCTION}"
+            f"{prompt_findings_text(parse_json_field(f), annotations, categories, window)}\n{DEFAULT_INSTRUCTION}"
             for f in train_data.column("findings")
         ]
     else:

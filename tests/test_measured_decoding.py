@@ -230,6 +230,28 @@ def test_narrative_names_all_measured_events_or_none(tokenizer):
     assert out.startswith(stops_after_one)
 
 
+def test_a_narrative_ends_only_once_it_has_stated_every_measured_finding(tokenizer):
+    """Omitting a measured artifact or event reads as "none": the narrative may end only after each
+    measured group (the writer states all of them for every segment), the labels staying optional."""
+    from dataset_builder.description import measured_sentence_spans
+
+    measured = CASES["focal slowing and an event"]
+    text = describe(measured, seed=5)
+    sentences = SENTENCE_END.split(text)
+    no_artifacts = " ".join(s for s in sentences if "blink" not in s.lower())  # a model that leaves the blinks out
+    assert parse(no_artifacts)["artifacts"] is None and parse(text)["artifacts"] == ("eye_blink",)
+    processor = MeasuredGrammarLogitsProcessor(tokenizer, [measured])
+    out = _scripted_decode(tokenizer, [(no_artifacts, 10.0), (text, 5.0)], processor, max_new_tokens=320)
+    assert parse(out)["artifacts"] == ("eye_blink",) and out.startswith(no_artifacts)
+    stated = {group for _, _, group in measured_sentence_spans(out, measured)}
+    assert stated == set(measured_sentence_patterns(measured))  # every group of this (label-free) segment
+    # A model that would stop after its opening is led through every measured sentence.
+    opening = " ".join(sentences[:2])
+    short = _scripted_decode(tokenizer, [(opening, 10.0), (text, 5.0)], MeasuredGrammarLogitsProcessor(tokenizer, [measured]), max_new_tokens=320)
+    assert {group for _, _, group in measured_sentence_spans(short, measured)} == stated
+    assert parse(short)["event_details"] == parse(text)["event_details"]
+
+
 def test_a_tokenizer_the_grammar_cannot_follow_is_refused_and_the_report_decodes_freely(tmp_path, caplog):
     from model_fixtures import tiny_config, tiny_model, tiny_processor
 

@@ -852,6 +852,15 @@ _VARIANT_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# What a variant also needs of the measurement to be one of its measured sentences, beyond what it
+# states (``_VARIANT_FIELDS``): the writer calls focal slowing "not clearly localized" only when
+# neither side nor region was measured (``_slowing_sentences``); with a location measured, that
+# sentence leaves it out (the grammar let the stop-40 default write it for 3 localized validation rows).
+_VARIANT_REQUIRES: dict[tuple[str, str], dict[str, Any]] = {
+    ("slowing", "focal"): {"slowing_side": None, "slowing_region": None},
+}
+
+
 def _register_parsers() -> None:
     def numeric_fields(groups: Mapping[str, str]) -> dict:
         fields: dict[str, Any] = {}
@@ -1074,7 +1083,8 @@ def measured_sentence_patterns(
     patterns: dict[str, list[str]] = {}
     for group, variants in _SENTENCES.items():
         for variant, written in variants.items():
-            if any(fields[name] != value for name, value in _VARIANT_FIELDS.get((group, variant), {}).items()):
+            required = {**_VARIANT_FIELDS.get((group, variant), {}), **_VARIANT_REQUIRES.get((group, variant), {})}
+            if any(fields[name] != value for name, value in required.items()):
                 continue
             for template in written + _READ_ONLY_SENTENCES.get((group, variant), ()):
                 pattern = _filled(template, values, open_regex)

@@ -91,6 +91,21 @@ def test_grammar_leaves_out_what_the_measurement_contradicts():
     assert not any(p.fullmatch("Eye state: eyes open.") for p in everything)  # not annotated here
 
 
+def test_unlocalized_focal_slowing_is_said_only_when_no_location_was_measured():
+    """"Focal slowing without a clear localization" is the writer's sentence for focal slowing with
+    neither side nor region measured; with a location measured it would leave it out."""
+    def allowed(findings: Findings, sentence: str) -> bool:
+        return any(p.fullmatch(sentence) for p in _compiled(findings)["slowing"])
+
+    located, unlocated = CASES["focal slowing and an event"], _findings(slowing=Slowing(kind="focal"))
+    for sentence in ("There is focal slowing without a clear localization.", "Focal slowing is present, not clearly localized."):
+        assert not allowed(located, sentence) and allowed(unlocated, sentence)
+    assert allowed(located, "There is focal slowing over the left temporal region.")
+    for seed in range(6):  # the writer's own sentence for each stays in its grammar
+        slowing = [s for s in SENTENCE_END.split(describe(unlocated, seed=seed)) if "ocal slowing" in s]
+        assert slowing and all(allowed(unlocated, s) for s in slowing)
+
+
 def test_grammar_groups_are_the_writers_sentence_groups():
     groups = set(measured_sentence_patterns(CASES["no rhythm, asymmetry, labels"]))
     assert {"state", "background", "pdr", "distribution", "amplitude", "asymmetry", "slowing", "events", "artifacts", "change"} <= groups

@@ -818,16 +818,17 @@ The model's narratives are made of the template writer's sentences, so the sente
 contradict a segment's measurement form a small grammar: the writer's phrasings of each variant that
 agrees with the measured findings, each measured value in the writer's form, label sentences for
 the annotated keys only, each sentence group once
-(`dataset_builder.description.measured_sentence_patterns`); a narrative ends only after a whole
-sentence, with all measured events or none. The report, the CLI and the Space
+(`dataset_builder.description.measured_sentence_patterns`); a narrative opens with the state, then
+the background, and ends only after a whole sentence once it has stated every measured finding
+(each event included; the label sentences stay its choice). The report, the CLI and the Space
 decode the model greedily inside it (`report.measured_decoding.MeasuredGrammarLogitsProcessor`,
 grammar-constrained decoding): the model's best token is kept when its sentence can still end as
 one of them, else its best token that can. The model still chooses what to state and in which
 phrasing, and reads the source labels from the EEG; it can no longer write a measured value other
 than the measured one (`--free-decoding` turns this off). Here the held-out rows are scored both
 ways; the difference is grammar minus free greedy with a 95 % paired bootstrap interval. A measured
-field can still be wrong by omission (the model leaves it out, e.g. an unstated "cannot be
-assessed" where free decoding wrote a value the montage cannot show), and a label field by its value. {counts[:1].upper() + counts[1:]}. The decoding speed, grammar
+field can be wrong only where the narrative was cut at the token limit before stating it; a label
+field can be wrong by its value or left out. {counts[:1].upper() + counts[1:]}. The decoding speed, grammar
 against free in one process on 1 h of real EEG, is `eval/benchmark_narrate.py`'s.{_free_decoding_warning(figures)}
 
 {chr(10).join(lines)}

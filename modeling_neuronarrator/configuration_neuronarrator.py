@@ -246,6 +246,11 @@ class NeuroNarratorConfig(PreTrainedConfig):
             ``Findings.change_window_segments``), which the narrative's change sentence states: the
             history tokens alone left free decoding to guess it (stop 40: "30 s" on second and
             third segments, 186 validation rows). False: checkpoints trained before it.
+        label_keys (`list[str]`, *optional*): the source-label keys the narrator learned to state (those
+            annotated in its stage-2 training rows; the trainer records them). With
+            ``annotations_in_prompt`` the annotated-keys line names only these and the measured grammar
+            offers label sentences for these only: a key no training row carried (EEGMMIDB's eyes,
+            stop 40) was guessed. None: every key (checkpoints trained before it).
         side_invariant_segments (`bool`): the encoders read each segment and its left-right mirror
             (homologous channels swapped, topomaps flipped) and average the two encodings, so the
             EEG, topomap, read-out and history tokens carry no side: a narrative's sides come from
@@ -304,6 +309,7 @@ class NeuroNarratorConfig(PreTrainedConfig):
     annotations_in_prompt: bool = False
     measured_categories: bool = False
     measured_change_window: bool = False
+    label_keys: list[str] | None = None
     side_invariant_segments: bool = False
     ignore_index: int = -100
     tie_word_embeddings: bool = True
@@ -353,6 +359,10 @@ class NeuroNarratorConfig(PreTrainedConfig):
             raise ValueError("NeuroNarratorConfig: annotations_in_prompt needs findings_in_prompt (its line follows the measured one).")
         if self.measured_categories and not self.findings_in_prompt:
             raise ValueError("NeuroNarratorConfig: measured_categories needs findings_in_prompt (it is part of the measured line).")
+        if self.label_keys is not None and (
+            not isinstance(self.label_keys, (list, tuple)) or not all(isinstance(k, str) and k for k in self.label_keys)
+        ):
+            raise ValueError(f"NeuroNarratorConfig: label_keys must be a list of label key names (or None), got {self.label_keys!r}.")
         if self.measured_change_window and not self.findings_in_prompt:
             raise ValueError("NeuroNarratorConfig: measured_change_window needs findings_in_prompt (it is part of the measured line).")
         if self.side_invariant_segments and not self.findings_in_prompt:

@@ -892,6 +892,19 @@ def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[s
     return sorted(changes) or ["stable"]
 
 
+__all__ += ["with_learned_labels"]
+
+
+def with_learned_labels(findings: "Findings | dict", label_keys: Optional[Sequence[str]]) -> "Findings":
+    """``findings`` with only the source labels of ``label_keys`` (None: all): what a narrator that
+    learned those keys is told (``NeuroNarratorConfig.label_keys``), and what the measured grammar
+    offers it label sentences for."""
+    f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
+    if label_keys is None:
+        return f
+    return dataclasses.replace(f, labels={key: value for key, value in f.labels.items() if key in label_keys})
+
+
 __all__ += ["change_window_text"]
 
 

@@ -44,7 +44,7 @@ from .encoders_neuronarrator import (
     rhythm_features,
     rhythm_read_out,
 )
-from .findings_neuronarrator import MIRROR_PERMUTATION
+from .findings_neuronarrator import MIRROR_PERMUTATION, with_learned_labels
 from .model_card import build_model_card
 
 logger = logging.getLogger(__name__)
@@ -977,8 +977,11 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
             prompt = processor.prompt_inputs(n, return_tensors="pt", findings=rows_findings)
             batch_kwargs = dict(generate_kwargs)
             if findings_logits_processor is not None:
+                # Label sentences only for the keys the model learned (what its prompt names).
+                keys = getattr(processor, "label_keys", None)
+                learned = rows_findings if keys is None else [None if f is None else with_learned_labels(f, keys) for f in rows_findings]
                 batch_kwargs["logits_processor"] = findings_logits_processor(
-                    rows_findings, do_sample=generate_kwargs["do_sample"], history_lengths=(windows[rows, :-1] >= 0).sum(-1).tolist()
+                    learned, do_sample=generate_kwargs["do_sample"], history_lengths=(windows[rows, :-1] >= 0).sum(-1).tolist()
                 )
             generated = self.generate(
                 input_ids=prompt["input_ids"].to(device),

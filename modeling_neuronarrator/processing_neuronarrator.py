@@ -26,7 +26,14 @@ from .findings_neuronarrator import Findings, amplitude_category, change_window_
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_INSTRUCTION", "NeuroNarratorProcessor", "annotated_labels_text", "measured_findings_parts", "measured_findings_text", "prompt_findings_text"]
+__all__ = [
+    "DEFAULT_INSTRUCTION",
+    "NeuroNarratorProcessor",
+    "annotated_labels_text",
+    "measured_findings_parts",
+    "measured_findings_text",
+    "prompt_findings_text",
+]
 
 DEFAULT_INSTRUCTION = (
     "Describe the neurophysiological features, waveform morphology, dominant frequency components and "
@@ -98,25 +105,31 @@ def measured_findings_text(findings: Findings | dict, categories: bool = False, 
     return "Measured: " + "; ".join(f"{name} {value}" for name, value in parts) + "."
 
 
-def annotated_labels_text(findings: Findings | dict) -> str:
+def annotated_labels_text(findings: Findings | dict, label_keys: Sequence[str] | None = None) -> str:
     """The source-label keys a segment is annotated with, without their values ("Annotated: eyes,
     stimulus." or "Annotated: none."): a findings-conditioned model states a label only where the recording
-    carries one, and reads its value from the EEG. A user's file has none."""
+    carries one, and reads its value from the EEG. A user's file has none. ``label_keys``: only these
+    keys (``NeuroNarratorConfig.label_keys``, the ones the model learned); None: every key."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
-    keys = sorted(key for key, value in f.labels.items() if value is not None)
+    keys = sorted(key for key, value in f.labels.items() if value is not None and (label_keys is None or key in label_keys))
     return "Annotated: " + (", ".join(keys) or "none") + "."
 
 
 def prompt_findings_text(
-    findings: Findings | dict, annotations: bool = False, categories: bool = False, change_window: bool = False
+    findings: Findings | dict,
+    annotations: bool = False,
+    categories: bool = False,
+    change_window: bool = False,
+    label_keys: Sequence[str] | None = None,
 ) -> str:
     """What a findings-conditioned prompt says about the segment: the measured line (with ``categories``
     its amplitude category too, with ``change_window`` the change's window), and with ``annotations`` the
     annotated-keys line (``NeuroNarratorConfig.annotations_in_prompt``, ``measured_categories``,
-    ``measured_change_window``)."""
+    ``measured_change_window``; ``label_keys`` as ``annotated_labels_text``)."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)  # read once for both lines
     measured = measured_findings_text(f, categories, change_window)
-    return f"{measured}\n{annotated_labels_text(f)}" if annotations else measured
+    return f"{measured}\n{annotated_labels_text(f, label_keys)}" if annotations else measured
+
 
 
 def _as_float_array(name: str, value: Any, ndim: int) -> np.ndarray:
@@ -181,6 +194,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         annotations_in_prompt: bool = False,
         measured_categories: bool = False,
         measured_change_window: bool = False,
+        label_keys: Sequence[str] | None = None,
     ):
         if tokenizer is None or feature_extractor is None:
             raise ValueError("NeuroNarratorProcessor needs both a feature_extractor and a tokenizer.")
@@ -202,6 +216,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
         if self.measured_categories and not self.findings_in_prompt:
             raise ValueError("measured_categories needs findings_in_prompt: the category is part of the measured line.")
         self.measured_change_window = bool(measured_change_window)
+        self.label_keys = None if label_keys is None else sorted(label_keys)
         if self.measured_change_window and not self.findings_in_prompt:
             raise ValueError("measured_change_window needs findings_in_prompt: the window is part of the measured line.")
         vocab = tokenizer.get_vocab()
@@ -243,6 +258,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
             annotations_in_prompt=getattr(config, "annotations_in_prompt", False),
             measured_categories=getattr(config, "measured_categories", False),
             measured_change_window=getattr(config, "measured_change_window", False),
+            label_keys=getattr(config, "label_keys", None),
             **kwargs,
         )
 
@@ -280,7 +296,7 @@ class NeuroNarratorProcessor(ProcessorMixin):
                 "segment (the feature extractor's 'findings')."
             )
         measured = (
-            f"{prompt_findings_text(findings, self.annotations_in_prompt, self.measured_categories, self.measured_change_window)}\n"
+            f"{prompt_findings_text(findings, self.annotations_in_prompt, self.measured_categories, self.measured_change_window, self.label_keys)}\n"
             if self.findings_in_prompt
             else ""
         )

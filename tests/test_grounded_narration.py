@@ -444,3 +444,56 @@ def test_measured_change_window_names_the_span_the_front_end_compared(tmp_path):
     assert NeuroNarratorProcessor.from_pretrained(tmp_path).build_prompt(findings=_findings(change_window_segments=3)).count("preceding 30 s") == 1
     with pytest.raises(ValueError, match="measured_change_window needs findings_in_prompt"):
         tiny_config(measured_change_window=True)
+
+
+def test_label_keys_the_model_never_learned_are_not_named_nor_offered(tmp_path):
+    """A narrator states a source label only for the keys its training rows carried
+    (``config.label_keys``, recorded by stage 2): the annotated-keys line leaves the others out and
+    the measured grammar is given no label sentence for them (stop 40's default guessed EEGMMIDB's
+    and eyes_open_shut's eyes, a key no training source carried)."""
+    from types import SimpleNamespace
+
+    from modeling_neuronarrator.findings_neuronarrator import with_learned_labels
+    from modeling_neuronarrator.processing_neuronarrator import annotated_labels_text
+    from modeling_neuronarrator.training.trainer import _record_label_keys
+
+    labelled = _findings(labels={"eyes": "closed", "stimulus": "interleaved"})
+    assert annotated_labels_text(labelled, ["stimulus", "recording_quality"]) == "Annotated: stimulus."
+    assert annotated_labels_text(labelled) == "Annotated: eyes, stimulus."  # checkpoints without label_keys
+    assert with_learned_labels(labelled, ["stimulus"]).labels == {"stimulus": "interleaved"}
+    assert with_learned_labels(labelled.to_dict(), None).labels == labelled.labels
+
+    config = tiny_config(findings_in_prompt=True, annotations_in_prompt=True, label_keys=["stimulus"])
+    processor = tiny_processor(config)
+    assert "Annotated: stimulus." in processor.build_prompt(findings=labelled)
+    processor.save_pretrained(tmp_path)
+    assert NeuroNarratorProcessor.from_pretrained(tmp_path).label_keys == ["stimulus"]
+    with pytest.raises(ValueError, match="label_keys must be a list"):
+        tiny_config(label_keys="eyes")
+
+    # generate_narratives hands the grammar factory the labels the model learned only.
+    model = tiny_model(config)
+    seen = []
+
+    def factory(findings, do_sample=False, history_lengths=None):
+        seen.extend(findings)
+        return []
+
+    data = segments(2, seed=2)
+    eeg, mask, topo = (torch.as_tensor(data[k]) for k in ("eeg_values", "channel_mask", "topomaps"))
+    with torch.no_grad():
+        features = model.model.encode_segments(eeg, mask, topo)
+        model.generate_narratives(processor, features, history_windows(2, 3), max_new_tokens=2,
+                                  findings=[labelled, labelled.to_dict()], findings_logits_processor=factory)  # fmt: skip
+    assert [f.labels for f in seen] == [{"stimulus": "interleaved"}] * 2
+
+    # Stage 2 records the keys its training rows carry (annotated-keys line only).
+    rows = [{"eyes": None, "stimulus": "none", "sleep_stage": None}, '{"eyes": null, "sleep_stage": "N2", "stimulus": null}']
+    data = SimpleNamespace(column=lambda name: {"labels": rows}[name])
+    start = tiny_config(findings_in_prompt=True, annotations_in_prompt=True)
+    target, fresh = SimpleNamespace(config=start), tiny_processor(start)
+    _record_label_keys(data, target, fresh)
+    assert start.label_keys == fresh.label_keys == ["sleep_stage", "stimulus"]
+    plain = tiny_config(findings_in_prompt=True)
+    _record_label_keys(data, SimpleNamespace(config=plain), tiny_processor(plain))
+    assert plain.label_keys is None

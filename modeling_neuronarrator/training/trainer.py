@@ -287,6 +287,21 @@ def _segment_flags_from_config(config: TrainConfig, model) -> None:
             raise ValueError(f"{config.path}: model.overrides.{flag}: {error}") from None
 
 
+def _record_label_keys(train_data, model, processor) -> None:
+    """The source-label keys stage 2 teaches (annotated in any training row) become the model's
+    ``label_keys``: its prompt names no other key, and the measured grammar offers it no other label
+    sentence, so a key it never saw is left out rather than guessed. Only with the annotated-keys line."""
+    if not getattr(processor, "annotations_in_prompt", False):
+        return
+    if not hasattr(train_data, "column"):
+        logger.warning("stage 2: a streamed corpus cannot be read ahead for its label keys; label_keys left unset (every key)")
+        return
+    keys = sorted({key for labels in train_data.column("labels") for key, value in parse_json_field(labels, "labels").items() if value is not None})
+    logger.info("stage 2: the narrator learns the source labels %s", keys)
+    model.config.label_keys = keys
+    processor.label_keys = keys
+
+
 def _tokenizer_texts(config: TrainConfig, train_data) -> list[str]:
     """What the own tokenizer is trained on: every text the language model reads, in proportion.
     The narratives, and each row's prompt text (the instruction, and with ``findings_in_prompt``
@@ -374,6 +389,7 @@ class _NarrativeStage(_GroundingStage):
         train_data, validation_data = build_datasets(
             config, history=config.data.history, topomaps=TopomapComputer(processor.feature_extractor)
         )
+        _record_label_keys(train_data, model, processor)
         return model, processor, train_data, validation_data
 
     def trainable(self, model, config: TrainConfig, parts: list[str]) -> list[nn.Parameter]:

@@ -497,3 +497,8 @@ def test_label_keys_the_model_never_learned_are_not_named_nor_offered(tmp_path):
     plain = tiny_config(findings_in_prompt=True)
     _record_label_keys(data, SimpleNamespace(config=plain), tiny_processor(plain))
     assert plain.label_keys is None
+    # The card says which keys it learned.
+    from modeling_neuronarrator.training.default_recipe import _findings_conditioned_text
+
+    assert "(`sleep_stage`, `stimulus`; `label_keys`)" in _findings_conditioned_text(start)
+    assert "label_keys" not in _findings_conditioned_text(tiny_config(findings_in_prompt=True, annotations_in_prompt=True))

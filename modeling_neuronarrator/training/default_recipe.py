@@ -852,7 +852,7 @@ topomap and history tokens add what the measurement cannot give (the source labe
 stimulus, recording quality, ...). The paper's configuration (no findings in the prompt,
 `training/configs/default_cpu.yaml`) is trained from the same stage 1 for the leaderboard
 (`eval/leaderboards/offline/`).
-""" + (_ANNOTATIONS_TEXT if getattr(model_config, "annotations_in_prompt", False) else "") + (
+""" + (_annotations_text(model_config) if getattr(model_config, "annotations_in_prompt", False) else "") + (
         _SIDE_INVARIANT_TEXT if getattr(model_config, "side_invariant_segments", False) else ""
     )
 
@@ -869,6 +869,17 @@ A second prompt line names the source-label keys the segment is annotated with, 
 model writes a label sentence only for those keys and reads the value from the EEG; a user's file
 carries none, so its narratives make no claim about a task, a stimulus or an annotation.
 """
+
+
+def _annotations_text(model_config) -> str:
+    keys = getattr(model_config, "label_keys", None)
+    if keys is None:
+        return _ANNOTATIONS_TEXT
+    learned = ", ".join(f"`{key}`" for key in keys) or "none"
+    return _ANNOTATIONS_TEXT + (
+        f"It learned the keys its training rows carried ({learned}; `label_keys`): the line names no other key "
+        "and the measured grammar offers it no other label sentence, so a key it never saw is left out, not guessed.\n"
+    )
 
 
 def _blind_reads(model_config) -> str:

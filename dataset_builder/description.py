@@ -55,6 +55,7 @@ __all__ = [
     "FieldSpec",
     "NARRATIVE_FIELDS",
     "change_window_text",
+    "described_change_window",
     "describe",
     "event_detail",
     "event_from_detail",
@@ -615,6 +616,16 @@ def _capitalize(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
+def described_change_window(
+    findings: Findings | Mapping[str, Any] | str, history: Optional[Sequence[Any]] = None, segment_seconds: float = 10.0
+) -> str:
+    """The window ``describe``'s change sentence names for these arguments: the history given (its
+    length), else the window the change was measured over (``Findings.change_window_segments``; a
+    record written before it: "segment")."""
+    preceding = len(history) if history is not None else _as_findings(findings).change_window_segments
+    return change_window_text(preceding, segment_seconds)
+
+
 def describe(
     findings: Findings | Mapping[str, Any] | str,
     labels: Optional[Mapping[str, str]] = None,
@@ -629,7 +640,9 @@ def describe(
         labels: harmonized labels ``{key: value}`` (``dataset_builder.labels``); defaults to
             ``findings.labels``.
         history: the Findings of the preceding segments of the same recording, oldest first; only
-            their number is used, to say how long a window the change refers to.
+            their number is used, to say how long a window the change refers to. None: the window
+            the change was measured over (``Findings.change_window_segments``; a record written
+            before it existed: "the preceding segment").
         seed: picks the phrasings; an int, or a string (a row id) hashed by ``seed_from_id``.
         segment_seconds: duration of one segment in s (for the history window wording).
 
@@ -637,6 +650,7 @@ def describe(
         One paragraph of sentences in clinical reading order. ``parse`` of it gives back
         ``findings_to_fields(findings, labels)`` exactly.
     """
+    findings = _as_findings(findings)
     fields = findings_to_fields(findings, labels)
     if isinstance(seed, str):
         seed = seed_from_id(seed)
@@ -655,7 +669,7 @@ def describe(
     sentences += _event_sentences(fields, pick, rng)
     sentences += _artifact_and_label_sentences(fields, pick, rng)
     if fields["change"] is not None:
-        sentences.append(pick("change", "main", dur=change_window_text(len(history) if history else 0, segment_seconds)))
+        sentences.append(pick("change", "main", dur=described_change_window(findings, history, segment_seconds)))
     return " ".join(sentences)
 
 

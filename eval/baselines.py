@@ -35,7 +35,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from dataset_builder.agreement import read_labels  # the one reader of row labels
+from dataset_builder.agreement import read_findings, read_labels  # the one reader of row structs
 from modeling_neuronarrator.eeg_io_neuronarrator import SAMPLING_RATE_HZ
 from modeling_neuronarrator.findings_neuronarrator import BAND_EDGES_HZ, BANDS
 
@@ -125,6 +125,30 @@ def _describe():
     return describe
 
 
+def _change_windows(rows) -> list[int | None]:
+    """Per row, the preceding segments its change was measured over (``Findings.change_window_segments``):
+    where the segment sits in its recording, which every system knows (a model by its history), so a
+    template baseline names the window the reference names. A corpus built before the field existed:
+    the row's position (its first ``CHANGE_WINDOW_SEGMENTS`` segments have fewer before them)."""
+    from modeling_neuronarrator.findings_neuronarrator import CHANGE_WINDOW_SEGMENTS
+
+    windows = []
+    for record, index in zip(_column(rows, "findings"), _column(rows, "segment_index")):
+        record = read_findings(record).to_dict() if record is not None else {}
+        if record.get("change_window_segments") is not None or record.get("change_from_previous") is None:
+            windows.append(record.get("change_window_segments"))
+        else:
+            windows.append(None if index is None else min(int(index), CHANGE_WINDOW_SEGMENTS))
+    return windows
+
+
+def _with_window(findings, window: int | None):
+    """``findings`` (a record or its dict / JSON) as a ``Findings`` whose change names ``window``."""
+    import dataclasses
+
+    return dataclasses.replace(read_findings(findings), change_window_segments=window)
+
+
 # ---------------------------------------------------------------------------------------------
 # Interface
 
@@ -165,8 +189,8 @@ class Oracle(Baseline):
     def predict(self, rows) -> list[str]:
         describe = _describe()
         return [
-            describe(findings, read_labels(labels) or None, seed=str(row_id))
-            for row_id, findings, labels in zip(_column(rows, "id"), _column(rows, "findings"), _column(rows, "labels"))
+            describe(_with_window(findings, window), read_labels(labels) or None, seed=str(row_id))
+            for row_id, findings, labels, window in zip(_column(rows, "id"), _column(rows, "findings"), _column(rows, "labels"), _change_windows(rows))
         ]
 
 
@@ -394,8 +418,8 @@ class FindingsClassifierTemplate(Baseline):
         describe = _describe()
         records, labels = self.predict_fields(rows)
         return [
-            describe(Findings.from_dict(record), row_labels, seed=str(row_id))
-            for record, row_labels, row_id in zip(records, labels, _column(rows, "id"))
+            describe(_with_window(Findings.from_dict(record), window), row_labels, seed=str(row_id))
+            for record, row_labels, row_id, window in zip(records, labels, _column(rows, "id"), _change_windows(rows))
         ]
 
     def predict_scores(self, rows) -> list[dict[str, float] | None] | None:

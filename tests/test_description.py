@@ -466,6 +466,23 @@ def test_change_wording_names_the_window_actually_compared():
     assert parse(five)["change"] == ("faster",)
 
 
+def test_without_a_history_the_change_names_the_window_it_was_measured_over():
+    """describe's window: the history given, else the measured one (Findings.change_window_segments),
+    else (a record written before the field) "the preceding segment"."""
+    from dataset_builder.description import described_change_window, stated_change_window
+    from modeling_neuronarrator.findings_neuronarrator import Findings
+
+    findings = Findings(
+        dominant_frequency_hz=9.5, dominant_band="alpha", posterior_dominant_rhythm_hz=9.5, band_power_by_region={},
+        band_power_by_hemisphere={}, predominant_region="occipital", change_from_previous=["faster"], change_window_segments=2,
+    )  # fmt: skip
+    assert stated_change_window(describe(findings, seed=1)) == "20 s" == described_change_window(findings)
+    assert stated_change_window(describe(findings, history=[findings] * 3, seed=1)) == "30 s"
+    assert stated_change_window(describe(findings, history=[], seed=1)) == "segment"
+    old = {k: v for k, v in findings.to_dict().items() if k != "change_window_segments"}
+    assert stated_change_window(describe(old, seed=1)) == "segment" == described_change_window(old)
+
+
 def test_a_sleep_stage_says_its_missing_pdr_is_expected():
     """N1-N3 and REM have no PDR (findings.NO_PDR_STATES): the writer says its absence is expected there,
     so a reader does not take it for the absent PDR of an awake record; parse reads it as absent."""

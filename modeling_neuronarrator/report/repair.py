@@ -68,10 +68,10 @@ def repair_narrative(
         A ``Repair``; ``original`` is None when the narrative needed no repair.
     """
     from dataset_builder import describe  # the corpus' description writer
-    from dataset_builder.description import change_window_text
+    from dataset_builder.description import described_change_window
 
-    # The window the change sentence names: the history given (``describe``'s rule).
-    window = change_window_text(len(history) if history else 0, segment_seconds)
+    history = list(history) if history else None
+    window = described_change_window(findings, history, segment_seconds)  # what describe below names
     issues = check_consistency(narrative, findings, change_window=window) if issues is None else issues
     wrong = [issue.field for issue in issues if issue.kind in ("contradicted", "empty", "unverified")]
     if not wrong:
@@ -80,5 +80,5 @@ def repair_narrative(
     own = dict(findings.labels)
     labels = {name: value for name, value in _claimed_labels(narrative).items() if name in own}
     labels.update(own)
-    text = describe(findings, labels=labels or None, history=list(history) if history else None, seed=seed, segment_seconds=segment_seconds)
+    text = describe(findings, labels=labels or None, history=history, seed=seed, segment_seconds=segment_seconds)
     return Repair(text, original=narrative, fields=sorted(set(wrong)), issues=check_consistency(text, findings, change_window=window))

@@ -43,6 +43,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     Findings,
     amplitude_category,
     change_window_text,
+    seconds_text,
 )
 from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
 from modeling_neuronarrator.validation_neuronarrator import check_option
@@ -608,10 +609,6 @@ def _slowing_location(side: Optional[str], region: Optional[str]) -> str:
     return "both hemispheres" if side == "bilateral" else f"{side} hemisphere"
 
 
-def _format_seconds(seconds: float) -> str:
-    return f"{seconds:.0f} s" if float(seconds).is_integer() else f"{seconds:.1f} s"
-
-
 def _capitalize(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
@@ -1018,7 +1015,7 @@ def parse(text: str) -> dict:
 
 # Placeholders the measurement does not fill: the source label's phrase (read from the EEG; its
 # alternatives are given per label key) and the change's window wording (how much history the
-# narrator was given: ``describe``'s "30 s" or "segment"), in ``_format_seconds``' form (whole
+# narrator was given: ``describe``'s "30 s" or "segment"), in ``seconds_text``' form (whole
 # seconds or one decimal): the grammar let a model write "32.5222222222222222 s" (stop 39, EEGbase).
 _OPEN_WINDOW = r"(?:\d+ s|\d+\.\d s|segment)"
 
@@ -1128,7 +1125,7 @@ def stated_change_window(text: str) -> Optional[str]:
     window = min(found, key=lambda match: (match.start(), -len(match.group(0)))).group("dur")
     if window.startswith("segment"):
         return "segment"
-    return _format_seconds(float(re.sub(r"\s*s$", "", window)))
+    return seconds_text(float(re.sub(r"\s*s$", "", window)))
 
 
 _SENTENCE_BOUNDARY = re.compile(r"(?<=\.)\s+(?=[A-Z])")  # the writer's sentences end with "." before a capital

@@ -134,11 +134,11 @@ def _change_windows(rows) -> list[int | None]:
 
     windows = []
     for record, index in zip(_column(rows, "findings"), _column(rows, "segment_index")):
-        record = read_findings(record).to_dict() if record is not None else {}
-        if record.get("change_window_segments") is not None or record.get("change_from_previous") is None:
-            windows.append(record.get("change_window_segments"))
+        findings = None if record is None else read_findings(record)
+        if findings is not None and findings.change_from_previous is not None and findings.change_window_segments is None:
+            windows.append(None if index is None else min(int(index), CHANGE_WINDOW_SEGMENTS))  # an older corpus
         else:
-            windows.append(None if index is None else min(int(index), CHANGE_WINDOW_SEGMENTS))
+            windows.append(None if findings is None else findings.change_window_segments)
     return windows
 
 

@@ -159,7 +159,7 @@ def _numbers_differ(a: Any, b: Any, rtol: float, path: str, out: list[str]) -> N
 
 def comparable_findings_json(findings: list[Any], reference: list[Any]) -> list[str]:
     """``findings`` as JSON without the ``FINDINGS_KEYS_ADDED`` fields the reference's records lack."""
-    known = set(json.loads(reference[0].to_json())) if reference else set()
+    known = set(reference[0].to_dict()) if reference else set()
     added = [key for key in FINDINGS_KEYS_ADDED if key not in known]
     return [json.dumps({k: v for k, v in f.to_dict().items() if k not in added}, sort_keys=True) for f in findings]
 

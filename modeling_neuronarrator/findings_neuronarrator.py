@@ -905,7 +905,12 @@ def with_learned_labels(findings: "Findings | dict", label_keys: Optional[Sequen
     return dataclasses.replace(f, labels={key: value for key, value in f.labels.items() if key in label_keys})
 
 
-__all__ += ["change_window_text"]
+__all__ += ["change_window_text", "seconds_text"]
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration as the narratives write it: whole seconds as "30 s", others to 0.1 s ("32.5 s")."""
+    return f"{seconds:.0f} s" if float(seconds).is_integer() else f"{seconds:.1f} s"
 
 
 def change_window_text(preceding_segments: Optional[int], segment_seconds: float = 10.0) -> str:
@@ -921,10 +926,7 @@ def change_window_text(preceding_segments: Optional[int], segment_seconds: float
         segment_seconds: duration of one segment in s.
     """
     compared = min(int(preceding_segments or 0), CHANGE_WINDOW_SEGMENTS)
-    if compared == 0:
-        return "segment"
-    seconds = compared * segment_seconds
-    return f"{seconds:.0f} s" if float(seconds).is_integer() else f"{seconds:.1f} s"
+    return seconds_text(compared * segment_seconds) if compared > 0 else "segment"
 
 
 def _set_change(current: "Findings", previous: list["Findings"]) -> None:

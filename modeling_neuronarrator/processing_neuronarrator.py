@@ -22,7 +22,7 @@ from .configuration_neuronarrator import (
     get_placeholder_counts,
 )
 from .eeg_io_neuronarrator import SEGMENT_SAMPLES, SEGMENT_SECONDS, STANDARD_CHANNELS
-from .findings_neuronarrator import Findings, amplitude_category, change_window_text
+from .findings_neuronarrator import Findings, amplitude_category, change_window_text, with_learned_labels
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +105,12 @@ def measured_findings_text(findings: Findings | dict, categories: bool = False, 
     return "Measured: " + "; ".join(f"{name} {value}" for name, value in parts) + "."
 
 
-def annotated_labels_text(findings: Findings | dict, label_keys: Sequence[str] | None = None) -> str:
+def annotated_labels_text(findings: Findings | dict) -> str:
     """The source-label keys a segment is annotated with, without their values ("Annotated: eyes,
     stimulus." or "Annotated: none."): a findings-conditioned model states a label only where the recording
-    carries one, and reads its value from the EEG. A user's file has none. ``label_keys``: only these
-    keys (``NeuroNarratorConfig.label_keys``, the ones the model learned); None: every key."""
+    carries one, and reads its value from the EEG. A user's file has none."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
-    keys = sorted(key for key, value in f.labels.items() if value is not None and (label_keys is None or key in label_keys))
+    keys = sorted(key for key, value in f.labels.items() if value is not None)
     return "Annotated: " + (", ".join(keys) or "none") + "."
 
 
@@ -125,11 +124,11 @@ def prompt_findings_text(
     """What a findings-conditioned prompt says about the segment: the measured line (with ``categories``
     its amplitude category too, with ``change_window`` the change's window), and with ``annotations`` the
     annotated-keys line (``NeuroNarratorConfig.annotations_in_prompt``, ``measured_categories``,
-    ``measured_change_window``; ``label_keys`` as ``annotated_labels_text``)."""
+    ``measured_change_window``; ``label_keys``: the annotated line names only these keys,
+    ``NeuroNarratorConfig.label_keys``, ``findings_neuronarrator.with_learned_labels``)."""
     f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)  # read once for both lines
     measured = measured_findings_text(f, categories, change_window)
-    return f"{measured}\n{annotated_labels_text(f, label_keys)}" if annotations else measured
-
+    return f"{measured}\n{annotated_labels_text(with_learned_labels(f, label_keys))}" if annotations else measured
 
 
 def _as_float_array(name: str, value: Any, ndim: int) -> np.ndarray:

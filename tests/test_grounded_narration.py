@@ -458,7 +458,7 @@ def test_label_keys_the_model_never_learned_are_not_named_nor_offered(tmp_path):
     from modeling_neuronarrator.training.trainer import _record_label_keys
 
     labelled = _findings(labels={"eyes": "closed", "stimulus": "interleaved"})
-    assert annotated_labels_text(labelled, ["stimulus", "recording_quality"]) == "Annotated: stimulus."
+    assert annotated_labels_text(with_learned_labels(labelled, ["stimulus", "recording_quality"])) == "Annotated: stimulus."
     assert annotated_labels_text(labelled) == "Annotated: eyes, stimulus."  # checkpoints without label_keys
     assert with_learned_labels(labelled, ["stimulus"]).labels == {"stimulus": "interleaved"}
     assert with_learned_labels(labelled.to_dict(), None).labels == labelled.labels

@@ -43,6 +43,7 @@ from modeling_neuronarrator.findings_neuronarrator import (
     Findings,
     amplitude_category,
     change_window_text,
+    measured_change_window,
     seconds_text,
 )
 from modeling_neuronarrator.eeg_io_neuronarrator import STANDARD_CHANNELS
@@ -616,11 +617,10 @@ def _capitalize(sentence: str) -> str:
 def described_change_window(
     findings: Findings | Mapping[str, Any] | str, history: Optional[Sequence[Any]] = None, segment_seconds: float = 10.0
 ) -> str:
-    """The window ``describe``'s change sentence names for these arguments: the history given (its
-    length), else the window the change was measured over (``Findings.change_window_segments``; a
-    record written before it: "segment")."""
-    preceding = len(history) if history is not None else _as_findings(findings).change_window_segments
-    return change_window_text(preceding, segment_seconds)
+    """The window ``describe``'s change sentence names: the one the change was measured over
+    (``Findings.change_window_segments``); a record written before that field: the history given
+    (its length), else "segment"."""
+    return measured_change_window(_as_findings(findings), None if history is None else len(history), segment_seconds)
 
 
 def describe(
@@ -637,9 +637,9 @@ def describe(
         labels: harmonized labels ``{key: value}`` (``dataset_builder.labels``); defaults to
             ``findings.labels``.
         history: the Findings of the preceding segments of the same recording, oldest first; only
-            their number is used, to say how long a window the change refers to. None: the window
-            the change was measured over (``Findings.change_window_segments``; a record written
-            before it existed: "the preceding segment").
+            their number is used, and only for a record written before ``Findings.change_window_segments``
+            existed, to say how long a window the change refers to (otherwise the measured window;
+            ``described_change_window``).
         seed: picks the phrasings; an int, or a string (a row id) hashed by ``seed_from_id``.
         segment_seconds: duration of one segment in s (for the history window wording).
 

@@ -34,6 +34,7 @@ __all__ = [
     "leaderboards",
     "model_index",
     "model_index_yaml",
+    "label_difference",
     "paired_bootstrap",
     "to_csv",
     "to_markdown",
@@ -314,6 +315,75 @@ def _label_field_table(board: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+def label_difference(
+    record_a: Mapping[str, Any], record_b: Mapping[str, Any], field: str, source: str, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> dict[str, Any] | None:
+    """Accuracy of A minus B on one source label (``field``) over that source's rows where it
+    applies, with a 95 % paired bootstrap interval (rows resampled together, as ``paired_bootstrap``).
+    Returns ``{"difference", "ci95", "n"}``, or None when either record lacks per-row results, they
+    cover different rows, or no row carries the label."""
+    import numpy as np
+
+    a, b = _correct_columns(record_a), _correct_columns(record_b)
+    if a is None or b is None or a[0] != b[0] or field not in a[1] or field not in b[1]:
+        return None
+    from_source = np.array([row_id.split("/", 1)[0] == source for row_id in a[0]])
+    rows = from_source & ~np.isnan(a[1][field]) & ~np.isnan(b[1][field])
+    if not rows.any():
+        return None
+    difference = a[1][field][rows] - b[1][field][rows]
+    index = np.random.default_rng(seed).integers(0, difference.size, size=(n_resamples, difference.size))
+    low, high = np.percentile(difference[index].mean(axis=1), [2.5, 97.5])
+    return {"difference": round(float(difference.mean()), 4), "ci95": [round(float(low), 4), round(float(high), 4)], "n": int(difference.size)}
+
+
+def _label_difference_table(board: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each model minus the findings-classifier on every source label, with its interval: whether a
+    gap to the issue's floor is more than resampling noise."""
+    from dataset_builder.labels import LABEL_VOCABULARY
+
+    floor = next((r for r in board if r["system"]["name"] == "findings-classifier"), None)
+    models = [r for r in board if r["system"].get("kind") == "model" or r["system"]["name"] == "blind-model"]
+    if floor is None or not models:
+        return []
+    columns = sorted(_label_accuracies(floor, list(LABEL_VOCABULARY)))
+    rows = []
+    for record in models:
+        for field, source in columns:
+            test = label_difference(record, floor, field, source)
+            if test is not None:
+                verdict = "above" if test["ci95"][0] > 0 else "below" if test["ci95"][1] < 0 else "not separated"
+                rows.append(f"| {record['system']['name']} | {field} · {source} ({test['n']}) | {test['difference']:+.3f} | "
+                            f"[{test['ci95'][0]:+.3f}, {test['ci95'][1]:+.3f}] | {verdict} |")  # fmt: skip
+    if not rows:
+        return []
+    return ["Source labels, system minus findings-classifier, accuracy on the same rows (95 % paired bootstrap interval):", "",
+            "| System | Label · source (rows) | Difference | 95 % CI | Separated |", "|---|---|---:|---|---|", *rows, ""]  # fmt: skip
+
+
+def _label_agreement_table(board: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Balanced accuracy and Cohen's kappa of every source label over the board's rows: an imbalanced
+    label (stimulus 'none' on ~9 of 10 rows) rewards always writing its majority value in accuracy
+    alone; these two count each class, or agreement beyond chance."""
+    from dataset_builder.labels import LABEL_VOCABULARY
+
+    columns = sorted({f for r in board for f, v in ((r.get("clinical") or {}).get("fields") or {}).items()
+                      if f in LABEL_VOCABULARY and isinstance(v, Mapping) and v.get("balanced_accuracy") is not None})  # fmt: skip
+    if not columns:
+        return []
+    lines = ["Source labels over all rows that carry them: balanced accuracy / Cohen's kappa:", "",
+             "| System | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]  # fmt: skip
+    for record in board:
+        fields = (record.get("clinical") or {}).get("fields") or {}
+        cells = []
+        for field in columns:
+            value = fields.get(field) or {}
+            bal, kappa = value.get("balanced_accuracy"), value.get("cohen_kappa")
+            cells.append("–" if bal is None else f"{bal:.3f} / {kappa:.3f}" if kappa is not None else f"{bal:.3f}")
+        lines.append(f"| {record['system']['name']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str | None = None) -> str:
     """The leaderboard as Markdown: one table per board, then how it was computed."""
     lines = ["# NeuroNarrator leaderboard", ""]
@@ -331,6 +401,8 @@ def to_markdown(records: Sequence[Mapping[str, Any]], *, model_index_block: str 
             lines += [first, ""]
         lines += _per_source_table(board)
         lines += _label_field_table(board)
+        lines += _label_difference_table(board)
+        lines += _label_agreement_table(board)
         for record in board:
             if record.get("bertscore_model"):
                 bertscore_models.add(str(record["bertscore_model"].get("name")) + f", layer {record['bertscore_model'].get('num_layers')}")

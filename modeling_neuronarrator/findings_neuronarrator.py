@@ -905,7 +905,7 @@ def with_learned_labels(findings: "Findings | dict", label_keys: Optional[Sequen
     return dataclasses.replace(f, labels={key: value for key, value in f.labels.items() if key in label_keys})
 
 
-__all__ += ["change_window_text", "seconds_text"]
+__all__ += ["change_window_text", "measured_change_window", "seconds_text"]
 
 
 def seconds_text(seconds: float) -> str:
@@ -927,6 +927,14 @@ def change_window_text(preceding_segments: Optional[int], segment_seconds: float
     """
     compared = min(int(preceding_segments or 0), CHANGE_WINDOW_SEGMENTS)
     return seconds_text(compared * segment_seconds) if compared > 0 else "segment"
+
+
+def measured_change_window(findings: "Findings", preceding_segments: Optional[int] = None, segment_seconds: float = 10.0) -> str:
+    """The window a change sentence about ``findings`` must name: the one its change was measured
+    over (``change_window_segments``), whatever history a narrator was given. A record written
+    before that field existed has only ``preceding_segments`` (the history given) to go by."""
+    measured = findings.change_window_segments
+    return change_window_text(measured if measured is not None else preceding_segments, segment_seconds)
 
 
 def _set_change(current: "Findings", previous: list["Findings"]) -> None:

@@ -955,8 +955,9 @@ class NeuroNarratorForConditionalGeneration(NeuroNarratorPreTrainedModel, Genera
                 findings-conditioned model (``config.findings_in_prompt``), which reads them in its prompt.
             findings_logits_processor: ``factory(batch_findings, do_sample=..., history_lengths=...)``
                 -> a ``LogitsProcessorList`` built for each ``generate`` call from its rows' findings
-                and the number of preceding segments each row was given (e.g. the report's measured
-                grammar, ``report.measured_decoding.measured_grammar``); needs ``findings``.
+                and the number of preceding segments each row was given (for findings without their
+                measured change window; e.g. the report's measured grammar,
+                ``report.measured_decoding.measured_grammar``); needs ``findings``.
 
         Returns:
             ``b`` narratives, in window order.

@@ -467,8 +467,8 @@ def test_change_wording_names_the_window_actually_compared():
 
 
 def test_without_a_history_the_change_names_the_window_it_was_measured_over():
-    """describe's window: the history given, else the measured one (Findings.change_window_segments),
-    else (a record written before the field) "the preceding segment"."""
+    """describe's window: the measured one (Findings.change_window_segments), whatever history it is
+    given; a record written before the field: the history's length, else "the preceding segment"."""
     from dataset_builder.description import described_change_window, stated_change_window
     from modeling_neuronarrator.findings_neuronarrator import Findings
 
@@ -477,10 +477,11 @@ def test_without_a_history_the_change_names_the_window_it_was_measured_over():
         band_power_by_hemisphere={}, predominant_region="occipital", change_from_previous=["faster"], change_window_segments=2,
     )  # fmt: skip
     assert stated_change_window(describe(findings, seed=1)) == "20 s" == described_change_window(findings)
-    assert stated_change_window(describe(findings, history=[findings] * 3, seed=1)) == "30 s"
-    assert stated_change_window(describe(findings, history=[], seed=1)) == "segment"
+    assert stated_change_window(describe(findings, history=[findings] * 3, seed=1)) == "20 s"
+    assert stated_change_window(describe(findings, history=[], seed=1)) == "20 s"
     old = {k: v for k, v in findings.to_dict().items() if k != "change_window_segments"}
     assert stated_change_window(describe(old, seed=1)) == "segment" == described_change_window(old)
+    assert stated_change_window(describe(old, history=[findings] * 3, seed=1)) == "30 s" == described_change_window(old, [findings] * 3)
 
 
 def test_a_sleep_stage_says_its_missing_pdr_is_expected():

@@ -275,3 +275,26 @@ def test_label_field_table_per_source_marks_cells_below_the_findings_classifier(
     assert "| model | 0.500 * | 1.000 |" in text  # eyes below the classifier's 1.000, stimulus above its 0.500
     assert "| findings-classifier | 1.000 | 0.500 |" in text
     assert "pdr ·" not in text
+
+
+def test_label_difference_with_its_interval_and_the_chance_corrected_table():
+    """Each model minus the findings-classifier on a label, on that source's rows, with a paired
+    bootstrap interval (hand-checked), and balanced accuracy / kappa from the clinical fields."""
+    from neuronarrator_eval.leaderboard import label_difference
+
+    many = 100
+    ids = [f"pylossless/s02/{i:05d}" for i in range(many)] + ["eegmmidb_s001/S001R02/00000"]
+    model = {"ids": ids, "correct": {"stimulus": [1] * many + [None], "eyes": [None] * many + [0]}}
+    # the classifier right on half the stimulus rows: the model +0.5, clear of zero
+    classifier = {"ids": ids, "correct": {"stimulus": [i % 2 for i in range(many)] + [None], "eyes": [None] * many + [1]}}
+    records = [_record("model", kind="model", role="test", per_row=model), _record("findings-classifier", role="test", per_row=classifier)]
+    records[0]["clinical"]["fields"] = {"stimulus": {"accuracy": 1.0, "balanced_accuracy": 1.0, "cohen_kappa": 1.0}}
+    records[1]["clinical"]["fields"] = {"stimulus": {"accuracy": 0.5, "balanced_accuracy": 0.5, "cohen_kappa": 0.0}}
+    test = label_difference(records[0], records[1], "stimulus", "pylossless")
+    assert test["n"] == many and test["difference"] == 0.5 and 0.38 < test["ci95"][0] < 0.5 < test["ci95"][1] < 0.62
+    assert label_difference(records[0], records[1], "stimulus", "eegmmidb_s001") is None  # no row of that source carries it
+    assert label_difference(records[0], records[1], "eyes", "eegmmidb_s001")["difference"] == -1.0
+    text = to_markdown(records)
+    assert "| model | stimulus · pylossless (100) | +0.500 | [+0.4" in text and "| above |" in text
+    assert "| model | eyes · eegmmidb_s001 (1) | -1.000 | [-1.000, -1.000] | below |" in text
+    assert "| model | 1.000 / 1.000 |" in text and "| findings-classifier | 0.500 / 0.000 |" in text

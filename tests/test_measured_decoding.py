@@ -3,6 +3,7 @@ and the logits processor that keeps a narrative inside it (``report.measured_dec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -389,6 +390,14 @@ def test_change_window_is_the_history_given_and_the_grammar_holds_it(tokenizer):
     assert grammar.take_steering()[0] >= 1
     free = grammar([measured], do_sample=False)  # no history known: the window stays open
     assert _scripted_decode(tokenizer, [(wrong, 10.0), (right, 5.0)], free[0]) == wrong
+    # findings that carry their measured window name it whatever history the narrator kept: a
+    # narrator given 3 segments still says "10 s" of a change measured against one
+    one = dataclasses.replace(measured, change_window_segments=1)
+    ten = right.replace("preceding 30 s", "preceding 10 s").replace("previous 30 s", "previous 10 s")
+    assert stated_change_window(ten) == "10 s" == stated_change_window(describe(one, history=[one] * 3, seed=3))
+    for lengths in ([3], None):
+        measured_window = grammar([one], do_sample=False, history_lengths=lengths)
+        assert _scripted_decode(tokenizer, [(right, 10.0), (ten, 5.0)], measured_window[0]) == ten
 
 
 def test_a_narrative_opens_with_the_state_then_the_background_sentence(tokenizer):

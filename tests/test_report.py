@@ -4,6 +4,7 @@ rendered forms and the ``neuronarrator narrate`` command."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import sys
@@ -277,21 +278,30 @@ def test_pipeline_streams_with_history_and_bounded_selection(alpha_array):
 
 
 class FullWindowNarrator(RecordingNarrator):
-    """The template writer told of a full 30 s history from the recording's start: segments 1 and 2
+    """A narrator that believes in a full 30 s history from the recording's start: segments 1 and 2
     name "the preceding 30 s" where 10 s and 20 s were compared."""
 
     def narrate_segments(self, batch, history):
         from dataset_builder import describe
 
         super().narrate_segments(batch, history)
-        return [describe(f, history=[f] * 3, seed=int(i)) for f, i in zip(batch["findings"], batch["segment_index"])]
+        full = [f if f.change_window_segments is None else dataclasses.replace(f, change_window_segments=3) for f in batch["findings"]]
+        return [describe(f, seed=int(i)) for f, i in zip(full, batch["segment_index"])]
 
 
-def test_pipeline_checks_the_change_window_the_narrator_was_given(alpha_array):
+def test_pipeline_checks_the_change_window_that_was_measured(alpha_array):
+    """The window a change sentence must name is the measured one (Findings.change_window_segments,
+    up to 3 preceding segments), whatever history the narrator keeps; findings without the field:
+    the narrator's."""
     from modeling_neuronarrator.report.pipeline import change_windows
 
-    assert change_windows([0, 1, 2, 3, 4], 3, 10.0) == ["segment", "10 s", "20 s", "30 s", "30 s"]
-    assert change_windows([0, 1, 5], 1, 10.0) == ["segment", "10 s", "10 s"]
+    base = Findings(dominant_frequency_hz=9.5, dominant_band="alpha", posterior_dominant_rhythm_hz=9.5, band_power_by_region={},
+                    band_power_by_hemisphere={}, predominant_region="occipital", change_from_previous=["faster"])  # fmt: skip
+    measured = [dataclasses.replace(base, change_window_segments=n) for n in (None, 1, 2, 3, 3)]
+    assert change_windows(measured, [0, 1, 2, 3, 4], 1, 10.0) == ["segment", "10 s", "20 s", "30 s", "30 s"]
+    older = [base] * 3
+    assert change_windows(older, [0, 1, 5], 1, 10.0) == ["segment", "10 s", "10 s"]
+    assert change_windows(older, [0, 1, 5], 3, 10.0) == ["segment", "10 s", "30 s"]
     kwargs = dict(sampling_rate=200.0, ch_names=list(STANDARD_CHANNELS), batch_segments=3)
     flagged = {s.index: [i.field for i in s.issues if i.kind == "contradicted"] for s in narrate_recording(alpha_array, FullWindowNarrator("x"), **kwargs).segments}
     assert [index for index, fields in flagged.items() if "change_window" in fields] == [1, 2]

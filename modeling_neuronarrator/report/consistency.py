@@ -86,8 +86,8 @@ def check_consistency(
         labels: source labels of the segment (dict, Parquet struct or JSON); None or empty: ``findings.labels``.
         ignore_fields: narrative fields not to check.
         change_window: the window the segment's change was compared over, as
-            ``description.change_window_text`` writes it for the history the narrator was given
-            ("30 s"); a change sentence naming another is contradicted. None: not checked.
+            ``findings_neuronarrator.measured_change_window`` writes it ("30 s"); a change sentence
+            naming another is contradicted. None: not checked.
 
     Returns:
         The issues, contradictions first, then unverified claims, then omissions; an empty list

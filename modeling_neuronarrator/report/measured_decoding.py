@@ -29,6 +29,7 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from ..eeg_io_neuronarrator import SEGMENT_SECONDS
+from ..findings_neuronarrator import Findings, measured_change_window
 from .sentence_automaton import sentence_automaton
 
 __all__ = ["MeasuredGrammar", "MeasuredGrammarLogitsProcessor", "measured_grammar", "supports_measured_grammar", "token_texts"]
@@ -47,13 +48,14 @@ def _grammar(findings_json: str, change_window: str | None = None) -> tuple:
     )
 
 
-def _findings_json(findings: Any) -> str:
-    from ..findings_neuronarrator import Findings
-
-    if isinstance(findings, str):
+def _as_findings(findings: Any) -> Findings:
+    if isinstance(findings, Findings):
         return findings
-    f = findings if isinstance(findings, Findings) else Findings.from_dict(findings)
-    return f.to_json()
+    return Findings.from_json(findings) if isinstance(findings, str) else Findings.from_dict(findings)
+
+
+def _findings_json(findings: Any) -> str:
+    return findings if isinstance(findings, str) else _as_findings(findings).to_json()
 
 
 # The sentences a narrative opens with, in this order, as the writer's always do: the vigilance state
@@ -285,9 +287,10 @@ def supports_measured_grammar(tokenizer) -> bool:
 class MeasuredGrammar:
     """The per-batch factory ``NeuroNarratorForConditionalGeneration.generate_narratives`` takes as
     ``findings_logits_processor``: ``grammar(findings, do_sample=..., history_lengths=...)`` -> a
-    one-processor list for that batch's rows. ``history_lengths`` (the preceding segments each row
-    was given) fixes each row's change window (``description.change_window_text``, segments of
-    ``segment_seconds``); without it the window is left open. It keeps the processors it built, so that a caller can ask, after generating,
+    one-processor list for that batch's rows. Each row's change sentence names the window its change
+    was measured over (``findings_neuronarrator.measured_change_window``, segments of
+    ``segment_seconds``); findings written before that field take it from ``history_lengths`` (the
+    preceding segments each row was given), and without either the window is left open. It keeps the processors it built, so that a caller can ask, after generating,
     how often each narrative was steered (``take_steering``).
 
     Raises:
@@ -305,9 +308,8 @@ class MeasuredGrammar:
         self.built: list[MeasuredGrammarLogitsProcessor] = []
 
     def __call__(self, findings: Sequence[Any], do_sample: bool = False, history_lengths: Sequence[int] | None = None) -> LogitsProcessorList:
-        from dataset_builder.description import change_window_text
-
-        windows = None if history_lengths is None else [change_window_text(n, self.segment_seconds) for n in history_lengths]
+        lengths = [None] * len(findings) if history_lengths is None else list(history_lengths)
+        windows = [_row_change_window(f, n, self.segment_seconds) for f, n in zip(findings, lengths)]
         processor = MeasuredGrammarLogitsProcessor(
             self.tokenizer, findings, top_k=self.top_k, sample=do_sample, token_strings=self.token_strings, change_windows=windows
         )
@@ -320,6 +322,17 @@ class MeasuredGrammar:
         counts = [row.steered for processor in self.built for row in processor.rows]
         self.built = []
         return counts
+
+
+def _row_change_window(findings: Any, history_length: int | None, segment_seconds: float) -> str | None:
+    """The window a row's change sentence must name, or None (left open) where neither the findings
+    nor the history say it."""
+    if findings is None:
+        return None
+    findings = _as_findings(findings)
+    if findings.change_window_segments is None and history_length is None:
+        return None
+    return measured_change_window(findings, history_length, segment_seconds)
 
 
 def measured_grammar(tokenizer, top_k: int = 48) -> MeasuredGrammar:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..eeg_io_neuronarrator import EEG_SCALE
-from ..findings_neuronarrator import Findings
+from ..findings_neuronarrator import Findings, measured_change_window
 from .consistency import ConsistencyIssue, check_consistency
 from .narrators import Narrator
 from .repair import repair_narrative
@@ -231,13 +231,11 @@ class _HistoryBuffer:
             self.segments.popleft()
 
 
-def change_windows(segment_indices: Sequence[int], k: int, segment_seconds: float) -> list[str]:
-    """The window each segment's change sentence names (``description.change_window_text``): the
-    narrator is given the ``k`` segments before each one (fewer at the recording's start), as
-    ``repair_narrative``'s ``describe`` is."""
-    from dataset_builder.description import change_window_text  # the corpus' writer
-
-    return [change_window_text(min(int(index), k), segment_seconds) for index in segment_indices]
+def change_windows(findings: Sequence[Findings], segment_indices: Sequence[int], k: int, segment_seconds: float) -> list[str]:
+    """The window each segment's change sentence must name: the one its change was measured over
+    (``findings_neuronarrator.measured_change_window``); for findings without that field, the ``k``
+    segments the narrator is given before each one (fewer at the recording's start)."""
+    return [measured_change_window(f, min(int(index), k), segment_seconds) for f, index in zip(findings, segment_indices)]
 
 
 class _ReportBuilder:
@@ -380,7 +378,7 @@ def narrate_recording(
         if len(narratives) != len(chunk["findings"]):
             raise RuntimeError(f"{narrator.name} returned {len(narratives)} narratives for {len(chunk['findings'])} segments")
         steered = getattr(narrator, "last_steered", None)  # read before a regeneration samples
-        windows = change_windows(chunk["segment_index"], history.k, segment_seconds)
+        windows = change_windows(chunk["findings"], chunk["segment_index"], history.k, segment_seconds)
         drafts = regenerate_contradicted(narrator, narratives, chunk["findings"], seed=int(chunk["segment_index"][0]),
                                          change_windows=windows) if strict else {}  # fmt: skip
         narrate_time += time.perf_counter() - tick

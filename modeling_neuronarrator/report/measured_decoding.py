@@ -29,7 +29,7 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from ..eeg_io_neuronarrator import SEGMENT_SECONDS
-from ..findings_neuronarrator import Findings, measured_change_window
+from ..findings_neuronarrator import measured_change_window
 from .sentence_automaton import sentence_automaton
 
 __all__ = ["MeasuredGrammar", "MeasuredGrammarLogitsProcessor", "measured_grammar", "supports_measured_grammar", "token_texts"]
@@ -48,14 +48,10 @@ def _grammar(findings_json: str, change_window: str | None = None) -> tuple:
     )
 
 
-def _as_findings(findings: Any) -> Findings:
-    if isinstance(findings, Findings):
-        return findings
-    return Findings.from_json(findings) if isinstance(findings, str) else Findings.from_dict(findings)
-
-
 def _findings_json(findings: Any) -> str:
-    return findings if isinstance(findings, str) else _as_findings(findings).to_json()
+    from dataset_builder.agreement import read_findings  # the one reader of row findings
+
+    return findings if isinstance(findings, str) else read_findings(findings).to_json()
 
 
 # The sentences a narrative opens with, in this order, as the writer's always do: the vigilance state
@@ -327,9 +323,11 @@ class MeasuredGrammar:
 def _row_change_window(findings: Any, history_length: int | None, segment_seconds: float) -> str | None:
     """The window a row's change sentence must name, or None (left open) where neither the findings
     nor the history say it."""
+    from dataset_builder.agreement import read_findings
+
     if findings is None:
         return None
-    findings = _as_findings(findings)
+    findings = read_findings(findings)
     if findings.change_window_segments is None and history_length is None:
         return None
     return measured_change_window(findings, history_length, segment_seconds)

@@ -323,6 +323,45 @@ def test_sentence_weight_applies_to_every_token_of_the_sentences_that_state_the_
         SegmentCollator(topomaps, processor, measured_sentence_weight=0.0)
 
 
+def test_sentence_scoped_value_weight_reaches_an_events_values_only_inside_its_sentence(measured_processor):
+    """``measured_token_sentence_fields``: an event's value tokens (digits, channel names) are tokens the
+    other sentences use too; scoped to the event's own sentence, the 9 and 8 of "9.8 Hz" in the background
+    sentence weigh 1 while the same digits of the event's times weigh as its values (stop 42's trial of
+    weighing the events' ids narrative-wide: event rows exactly right 4 -> 1 of 265)."""
+    from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer
+
+    processor = measured_processor
+    rng = np.random.default_rng(0)
+    findings = _findings(dominant_frequency_hz=9.8, posterior_dominant_rhythm_hz=9.8,
+                         events=[Event("sleep_spindle", 9.8, 10.0, ["C3"], 12.8)])  # fmt: skip
+    background = "The background is dominated by alpha activity at 9.8 Hz."
+    event = "There is a 12.8 Hz sleep spindle between 9.8 s and 10.0 s, involving C3."
+    example = {"id": "r0", "description": f"{background} {event}",
+               "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32), "channel_mask": np.ones(19, bool),
+               "history_eeg_values": np.zeros((0, 19, 2000), np.float32), "history_channel_mask": np.zeros((0, 19), bool),
+               "history_mask": np.zeros(0, bool), "findings": findings.to_json()}  # fmt: skip
+    topomaps = TopomapComputer(processor.feature_extractor)
+
+    def weighted_spans(scoped):
+        collate = SegmentCollator(topomaps, processor, measured_token_weight=5.0, measured_token_fields=["events"],
+                                  measured_token_sentence_fields=scoped)  # fmt: skip
+        batch = collate([example])
+        labels, weights = batch["labels"][0], batch["label_weights"][0]
+        narrative = labels[labels != -100].tolist()
+        heavy = (weights[labels != -100] == 5.0).tolist()
+        # Which sentence each narrative token falls in, from the decoded prefix's length.
+        in_background = [len(processor.tokenizer.decode(narrative[: k + 1]).strip()) <= len(background) for k in range(len(narrative))]
+        return sum(h and b for h, b in zip(heavy, in_background)), sum(h and not b for h, b in zip(heavy, in_background))
+
+    anywhere_background, anywhere_event = weighted_spans(None)
+    scoped_background, scoped_event = weighted_spans(["events"])
+    assert anywhere_background >= 2  # the background's "9" and "8" are event value ids too
+    assert scoped_background == 0
+    assert scoped_event == anywhere_event >= 6  # 1 2 8, 9 8, 1 0 0, C3 ...
+    with pytest.raises(ValueError, match="must be among measured_token_fields"):
+        SegmentCollator(topomaps, processor, measured_token_weight=5.0, measured_token_fields=["slowing"], measured_token_sentence_fields=["events"])
+
+
 def test_sentence_token_mask_refuses_labels_of_another_text(measured_processor):
     from modeling_neuronarrator.training.data import measured_sentence_token_mask
 

@@ -371,6 +371,11 @@ def test_row_repeats_count_rows_with_artifacts_and_label_values(tmp_path, corpus
             load_config(bad, overrides={"corpus": str(corpus)})
     bad.write_text(TINY.read_text().replace("data:", "data:\n  measured_token_weight_fields: [asymmetry, slowing]", 1))
     assert load_config(bad, overrides={"corpus": str(corpus)}).data.measured_token_weight_fields == ["asymmetry", "slowing"]
+    bad.write_text(TINY.read_text().replace("data:", "data:\n  measured_token_weight_fields: [asymmetry, slowing]\n  measured_token_sentence_fields: [events]", 1))
+    with pytest.raises(ValueError, match=r"data.measured_token_sentence_fields must be a list of fields of data.measured_token_weight_fields \['asymmetry', 'slowing'\]"):
+        load_config(bad, overrides={"corpus": str(corpus)})
+    bad.write_text(TINY.read_text().replace("data:", "data:\n  measured_token_weight_fields: [slowing, events]\n  measured_token_sentence_fields: [events]", 1))
+    assert load_config(bad, overrides={"corpus": str(corpus)}).data.measured_token_sentence_fields == ["events"]
     bad.write_text(TINY.read_text().replace("data:", "data:\n  mirror_mode: labels", 1))
     with pytest.raises(ValueError, match=re.escape("data.mirror_mode must be one of ['swap', 'signal']")):
         load_config(bad, overrides={"corpus": str(corpus)})
@@ -395,6 +400,11 @@ def test_card_states_stage2_oversampling_and_eeg_dropout(tmp_path, corpus):
     assert _measured_weight_text(config) == ("; the narrative tokens that copy a value of the measured line's asymmetry and slowing "
                                              "weigh 3 in its loss, the rest of the sentences that state them 2 whatever the value, "
                                              "the others 1")  # fmt: skip
+    config.data.measured_sentence_weight = 1.0
+    config.data.measured_token_weight_fields = ["asymmetry", "slowing", "events"]
+    config.data.measured_token_sentence_fields = ["events"]
+    assert _measured_weight_text(config) == ("; the narrative tokens that copy a value of the measured line's asymmetry and slowing and events "
+                                             "weigh 3 in its loss (events inside their own sentences only), the others 1")  # fmt: skip
     config.data.hemisphere_mirror = 0.5
     assert _mirror_text(config).startswith("; 50% of its rows are seen mirrored left to right")
     config.data.mirror_mode = "signal"

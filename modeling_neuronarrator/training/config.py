@@ -108,6 +108,11 @@ class DataSection:
     # The measured-line fields whose values that weight applies to (names of
     # processing_neuronarrator.MEASURED_FIELDS, e.g. [asymmetry, slowing]); None: every field.
     measured_token_weight_fields: Optional[list[str]] = None
+    # Of those fields, the ones whose value tokens weigh only inside the narrative's own sentences of
+    # the field (data.measured_sentence_token_mask): an event's digits and channel names are tokens
+    # every other sentence uses too, so weighing the ids narrative-wide spreads the weight over the
+    # whole text (stop 42's trial of [asymmetry, slowing, events]). None or []: narrative-wide.
+    measured_token_sentence_fields: Optional[list[str]] = None
     # The loss weight of the other tokens of the narrative's sentences that state those fields
     # (data.measured_sentence_token_mask), whatever the value: "cannot be judged from this montage"
     # has no value token of the line ("not_assessable") to weigh. 1: as every other token.
@@ -281,6 +286,16 @@ def _check_data(path: Path, data: DataSection) -> None:
             raise ValueError(
                 f"{path}: data.measured_token_weight_fields must be a non-empty list of measured-line fields "
                 f"{list(MEASURED_FIELDS)} (or absent: every field), got {fields!r}"
+            )
+    scoped = data.measured_token_sentence_fields
+    if scoped is not None:
+        from ..processing_neuronarrator import MEASURED_FIELDS
+
+        weighed = fields if fields is not None else list(MEASURED_FIELDS)
+        if not isinstance(scoped, list) or any(f not in weighed for f in scoped):
+            raise ValueError(
+                f"{path}: data.measured_token_sentence_fields must be a list of fields of data.measured_token_weight_fields "
+                f"{weighed} (the values weighed only inside their own sentences), got {scoped!r}"
             )
     if data.history < 0:
         raise ValueError(f"{path}: data.history must be >= 0 (number of preceding segments), got {data.history}")

@@ -35,7 +35,7 @@ from torch.utils.data import Dataset, IterableDataset
 
 from ..eeg_io_neuronarrator import SEGMENT_SAMPLES, STANDARD_CHANNELS
 from ..findings_neuronarrator import finding_targets
-from ..processing_neuronarrator import measured_findings_parts
+from ..processing_neuronarrator import MEASURED_FIELDS, measured_findings_parts
 from .mirror import MIRROR_MODES, mirror_example
 
 __all__ = [
@@ -471,7 +471,10 @@ class SegmentCollator:
     the row's measured line (``measured_value_token_ids``), ``measured_sentence_weight`` on the other
     tokens of the sentences that state its fields (``measured_sentence_token_mask``) whatever the
     value, so that "cannot be judged from this montage" is taught as a side is; 1 on the other
-    narrative tokens, 0 outside the narrative. ``measured_token_fields``: of those fields only.
+    narrative tokens, 0 outside the narrative. ``measured_token_fields``: of those fields only;
+    ``measured_token_sentence_fields`` (some of them): their value tokens weigh only inside the
+    narrative's sentences of that field (an event's digits and channel names are tokens other
+    sentences use too).
     """
 
     def __init__(
@@ -488,6 +491,7 @@ class SegmentCollator:
         measured_token_weight: float = 1.0,
         measured_token_fields: Optional[Sequence[str]] = None,
         measured_sentence_weight: float = 1.0,
+        measured_token_sentence_fields: Optional[Sequence[str]] = None,
     ):
         if not 0.0 <= float(eeg_dropout) < 1.0:
             raise ValueError(f"SegmentCollator: eeg_dropout must be in [0, 1), got {eeg_dropout!r}")
@@ -510,6 +514,13 @@ class SegmentCollator:
         self.measured_token_weight = float(measured_token_weight)
         self.measured_token_fields = None if measured_token_fields is None else tuple(measured_token_fields)
         self.measured_sentence_weight = float(measured_sentence_weight)
+        scoped = tuple(measured_token_sentence_fields or ())
+        if self.measured_token_fields is not None and set(scoped) - set(self.measured_token_fields):
+            raise ValueError(
+                f"SegmentCollator: measured_token_sentence_fields {list(scoped)} must be among measured_token_fields "
+                f"{list(self.measured_token_fields)}"
+            )
+        self.measured_token_sentence_fields = scoped
 
     def without_dropout(self) -> "SegmentCollator":
         """This collator without modality dropout (validation and evaluation batches keep their EEG)."""
@@ -531,10 +542,20 @@ class SegmentCollator:
                 positions = (labels[row] != -100).nonzero().flatten()
                 mask = measured_sentence_token_mask(text, row_findings, tokenizer, labels[row, positions].tolist(), self.measured_token_fields)
                 weights[row, positions[torch.from_numpy(mask)]] = self.measured_sentence_weight
-        for row, row_findings in enumerate(findings if self.measured_token_weight != 1.0 else ()):
-            ids = measured_value_token_ids(row_findings, tokenizer, categories, self.measured_token_fields, window)
+        scoped = self.measured_token_sentence_fields
+        anywhere = [f for f in (self.measured_token_fields or MEASURED_FIELDS) if f not in scoped]
+        for row, (row_findings, text) in enumerate(zip(findings, descriptions) if self.measured_token_weight != 1.0 else ()):
+            ids = measured_value_token_ids(row_findings, tokenizer, categories, anywhere, window)
             values = torch.tensor(sorted(ids), dtype=labels.dtype)
             weights[row, torch.isin(labels[row], values)] = self.measured_token_weight
+            for name in scoped:  # each field's values, inside that field's own sentences only
+                ids = measured_value_token_ids(row_findings, tokenizer, categories, [name], window)
+                if not ids:
+                    continue
+                positions = (labels[row] != -100).nonzero().flatten()
+                inside = torch.from_numpy(measured_sentence_token_mask(text, row_findings, tokenizer, labels[row, positions].tolist(), [name]))
+                copies = torch.isin(labels[row, positions], torch.tensor(sorted(ids), dtype=labels.dtype))
+                weights[row, positions[inside & copies]] = self.measured_token_weight
         return weights
 
     def mirrored(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1005,6 +1005,9 @@ def _measured_weight_text(config) -> str:
     fields = config.data.measured_token_weight_fields
     what = "the measured line (sides, regions, digits)" if not fields else f"the measured line's {' and '.join(fields)}"
     text = f"; the narrative tokens that copy a value of {what} weigh {weight:g} in its loss"
+    scoped = config.data.measured_token_sentence_fields
+    if scoped:
+        text += f" ({' and '.join(scoped)} inside their own sentences only)"
     if sentence_weight != 1:
         text += f", the rest of the sentences that state {'it' if not fields else 'them'} {sentence_weight:g} whatever the value"
     return text + ", the others 1"

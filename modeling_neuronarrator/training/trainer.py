@@ -414,6 +414,7 @@ class _NarrativeStage(_GroundingStage):
             mirror_mode=config.data.mirror_mode,
             measured_token_weight=config.data.measured_token_weight,
             measured_token_fields=config.data.measured_token_weight_fields,
+            measured_token_sentence_fields=config.data.measured_token_sentence_fields,
             measured_sentence_weight=config.data.measured_sentence_weight,
         )
 

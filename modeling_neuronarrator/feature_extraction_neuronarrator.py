@@ -22,6 +22,7 @@ by the window (a 24 h recording streams in well under 1.5 GB).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
@@ -63,7 +64,7 @@ from .findings_neuronarrator import THRESHOLDS, Findings, band_power, compute_fi
 from .events_neuronarrator import detect_events as _detect_events
 from .events_neuronarrator import events_in_segment
 from .topomap_neuronarrator import project_topomaps
-from .vigilance_neuronarrator import Staging, stage_recording
+from .vigilance_neuronarrator import Staging, response_times, stage_recording
 
 __all__ = ["NeuroNarratorFeatureExtractor", "MAX_SAMPLING_RATE_HZ"]
 
@@ -459,7 +460,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             with _one_blas_thread():
                 pending = prefetch.submit(self._filtered_window, source, windows[0], sos)
                 staging = self._stage(source, starts)
-            info["vigilance"] = staging.summary()
+            info["vigilance"] = staging.summary(starts, self.segment_seconds)
             logger.info("%s: %d segments, channels %s", source.label, len(starts), info["channels_used"])
             previous: list[Findings] = []
             for index, window_starts in enumerate(windows):
@@ -496,14 +497,17 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             if source.map.recorded[i] and np.count_nonzero(source.map.matrix[i]) == 1
         }
         recording = source.raw if source.raw is not None else source.array
+        # The subject's responses marked in the file (button presses): awake where they fall.
+        responses = response_times(source.raw) if source.raw is not None else []
         try:
-            return stage_recording(
+            staging = stage_recording(
                 recording, sampling_rate=source.sfreq, ch_names=source.ch_names, ch_types=source.ch_types,
                 harmonized=harmonized,
             )  # fmt: skip
         except Exception as error:  # the stager's own failures (e.g. a flat derivation)
             logger.warning("%s: sleep staging failed (%s: %s); state not assessed", source.label, type(error).__name__, error)
-            return Staging(reason=f"sleep staging failed ({type(error).__name__}: {error})")
+            staging = Staging(reason=f"sleep staging failed ({type(error).__name__}: {error})")
+        return dataclasses.replace(staging, response_s=responses)
 
     def _segment_starts(self, source: _Source, start_s: Optional[float], end_s: Optional[float]) -> np.ndarray:
         duration = source.duration_s

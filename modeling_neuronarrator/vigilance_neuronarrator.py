@@ -27,6 +27,15 @@ REM call is "not_assessed"). A segment takes the state of the epoch holding its 
 not possible the state is ``"not_assessed"`` with the reason, never a guess: YASA not installed,
 less than 5 min of recording (YASA's minimum: its features are smoothed over 7.5 min), no usable
 derivation, or a segment after the last complete epoch.
+
+The subject's own responses outrank the stager. Sleep is "a reversible behavioral state of
+perceptual disengagement from and unresponsiveness to the environment" (Carskadon & Dement,
+Principles and Practice of Sleep Medicine): a segment in which the recording marks a response of
+the subject (a button press, a key press; ``response_times``) is awake whatever the stager gave it
+(N1-N3, REM, or not assessed); drowsiness, a waking state, stays. YASA's classifiers were trained
+on full nights only (its documentation asks for full inspection of naps): on pylossless sub-s01, a
+19 min EEG-only visual task, it stages N1 or N2 in 44 and an EEG-only REM in 21 of the 106 segments
+that hold a button press.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ __all__ = [
     "Derivation",
     "Staging",
     "choose_derivation",
+    "response_times",
     "stage_recording",
 ]
 
@@ -69,6 +79,13 @@ _STAGING_RATE_HZ = 100.0  # YASA's working rate (it resamples to it itself)
 SLEEP_STAGE_TO_STATE = {"W": "awake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
 _YASA_TO_STATE = {"WAKE": "awake", "W": "awake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM", "R": "REM"}
 
+# Annotations that mark a response of the subject: BrainVision's response-box markers (MNE reads
+# them as "Response/R  1") and experiment software's names of a press ("press-left", "button 2",
+# "keypress"). A stimulus ("Stimulus/S  1", "face-upright") is no sign of wakefulness, and "resp"
+# is left out: polysomnograms annotate respiratory events ("Resp event: obstructive apnea") in sleep.
+_RESPONSE_RE = re.compile(r"^response/|\b(response|button|buttonpress|keypress|key press|press|pressed)\b", re.IGNORECASE)
+# The states a response within the segment overrules (module docstring).
+_RESPONSE_OVERRULES = ("N1", "N2", "N3", "REM", "not_assessed")
 _PREFIX_RE = re.compile(r"^(EEG|EOG|EMG)[\s_:]+", re.IGNORECASE)
 _EOG_RE = re.compile(r"^(EOG|LOC|ROC|E1|E2|HEOG|VEOG)", re.IGNORECASE)
 _EMG_RE = re.compile(r"^(EMG|CHIN)", re.IGNORECASE)
@@ -248,6 +265,8 @@ class Staging:
         method: the stager and classifier used.
         reason: why the state is not assessed (None when staged).
         seconds: wall time of the staging.
+        response_s: the subject's responses (``response_times``), in s from the recording start: a
+            segment holding one is awake (module docstring).
     """
 
     epoch_states: list[str] = field(default_factory=list)
@@ -258,20 +277,40 @@ class Staging:
     method: Optional[str] = None
     reason: Optional[str] = None
     seconds: float = 0.0
+    response_s: list[float] = field(default_factory=list)
 
-    def state_of(self, start_s: float, end_s: float) -> str:
-        """State of the span ``[start_s, end_s)``: that of the epoch holding its midpoint."""
+    def staged_state_of(self, start_s: float, end_s: float) -> str:
+        """The stager's state of the span ``[start_s, end_s)``: that of the epoch holding its midpoint."""
         if not self.epoch_states:
             return "not_assessed"
         k = math.floor(((start_s + end_s) / 2.0 - self.start_s) / EPOCH_SECONDS)
         return self.epoch_states[k] if 0 <= k < len(self.epoch_states) else "not_assessed"
 
+    def state_of(self, start_s: float, end_s: float) -> str:
+        """State of the span ``[start_s, end_s)``: the stager's, or awake where the subject responded in it."""
+        state = self.staged_state_of(start_s, end_s)
+        if state in _RESPONSE_OVERRULES and self.responded(start_s, end_s):
+            return "awake"
+        return state
+
+    def responded(self, start_s: float, end_s: float) -> bool:
+        """Whether a response of the subject falls in ``[start_s, end_s)``."""
+        k = int(np.searchsorted(self.response_s, start_s, side="left"))
+        return k < len(self.response_s) and self.response_s[k] < end_s
+
     def states_of(self, starts: Sequence[float], segment_seconds: float) -> list[str]:
         return [self.state_of(float(s), float(s) + segment_seconds) for s in starts]
 
-    def summary(self) -> dict[str, Any]:
-        """What the report header says: method, derivation, reason, epochs per state."""
+    def summary(self, starts: Optional[Sequence[float]] = None, segment_seconds: float = 10.0) -> dict[str, Any]:
+        """What the report header says: method, derivation, reason, epochs per state, and with the
+        segments' ``starts`` how many of them the subject's responses made awake."""
         counts = {state: self.epoch_states.count(state) for state in STATES if state in self.epoch_states}
+        overruled = None
+        if starts is not None:
+            overruled = sum(
+                self.state_of(float(s), float(s) + segment_seconds) != self.staged_state_of(float(s), float(s) + segment_seconds)
+                for s in starts
+            )
         return {
             "method": self.method,
             "derivation": self.derivation,
@@ -280,11 +319,24 @@ class Staging:
             "epoch_seconds": EPOCH_SECONDS,
             "start_s": self.start_s,
             "epochs_per_state": counts,
+            "responses": len(self.response_s),
+            "segments_awake_by_response": overruled,
             "seconds": round(self.seconds, 3),
         }
 
 
 RecordingLike = Union[mne.io.BaseRaw, np.ndarray]
+
+
+def response_times(raw: mne.io.BaseRaw) -> list[float]:
+    """The times (s from the recording's first sample, sorted) of the annotations that mark a
+    response of the subject (``_RESPONSE_RE``: "Response/R  1", "press-left", "button", ...)."""
+    matched = sorted({str(d) for d in raw.annotations.description if _RESPONSE_RE.search(str(d).strip())})
+    if not matched:
+        return []
+    # MNE's own conversion of annotation onsets (measurement-date or data-start based) to samples.
+    events, _ = mne.events_from_annotations(raw, event_id={d: 1 for d in matched}, verbose="error")
+    return sorted(float(v) for v in (events[:, 0] - raw.first_samp) / float(raw.info["sfreq"]))
 
 
 def stage_recording(

@@ -25,6 +25,7 @@ from modeling_neuronarrator.vigilance_neuronarrator import (
     SLEEP_STAGE_TO_STATE,
     Staging,
     choose_derivation,
+    response_times,
     stage_recording,
 )
 
@@ -140,6 +141,66 @@ def test_segments_take_the_state_of_the_epoch_holding_their_midpoint():
     assert staging.state_of(0.0, 10.0) == "not_assessed"  # before the first epoch
     assert staging.summary()["epochs_per_state"] == {"awake": 1, "N1": 1, "N2": 1}
     assert EPOCH_SECONDS == 30.0
+
+
+def test_response_markers_are_read_from_the_annotations_and_stimuli_are_not():
+    import mne
+
+    import datetime
+
+    descriptions = ["Response/R  1", "press-left", "Button 2", "keypress", "Stimulus/S  1", "face-upright",
+                    "Resp event: Obstructive apnea", "Respiratory effort", "pressure drop", "BAD_break"]  # fmt: skip
+    onsets = 2.5 + np.arange(len(descriptions)) * 5.0  # from the data's start
+    for meas_date in (None, datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)):
+        # A recording that starts 2.5 s into its acquisition (first_samp), with and without a measurement date.
+        raw = mne.io.RawArray(np.zeros((1, 6000)), mne.create_info(["Cz"], 100.0, "eeg"), first_samp=250, verbose="error")
+        raw.set_meas_date(meas_date)
+        raw.set_annotations(mne.Annotations(onsets, 0.0, descriptions, orig_time=None))
+        assert response_times(raw) == [2.5, 7.5, 12.5, 17.5]  # s from the recording's first sample
+    raw.set_annotations(None)
+    assert response_times(raw) == []
+
+
+def test_a_response_within_a_segment_makes_it_awake_whatever_the_stager_gave():
+    """Sleep is unresponsiveness to the environment (Carskadon & Dement): a segment holding a response
+    of the subject is awake; drowsiness (a waking state) and segments without one keep the stager's state."""
+    staging = Staging(epoch_states=["N2", "drowsy", "REM", "not_assessed"], start_s=0.0, response_s=[3.0, 35.0, 75.0, 95.0])
+    assert staging.states_of([0.0, 10.0, 30.0, 60.0, 70.0, 90.0, 120.0], 10.0) == [
+        "awake", "N2", "drowsy", "REM", "awake", "awake", "not_assessed"]  # fmt: skip
+    assert staging.staged_state_of(0.0, 10.0) == "N2" and staging.responded(0.0, 10.0) and not staging.responded(10.0, 20.0)
+    summary = staging.summary([0.0, 10.0, 30.0, 60.0, 70.0, 90.0, 120.0], 10.0)
+    assert summary["responses"] == 4 and summary["segments_awake_by_response"] == 3
+    assert summary["epochs_per_state"] == {"drowsy": 1, "N2": 1, "REM": 1, "not_assessed": 1}
+    assert Staging(reason="too short", response_s=[5.0]).states_of([0.0, 10.0], 10.0) == ["awake", "not_assessed"]
+    assert Staging(epoch_states=["N2"]).summary()["segments_awake_by_response"] is None  # no segments given
+
+
+def test_the_button_presses_of_a_visual_task_outrank_yasas_sleep_stages():
+    """pylossless sub-s01 (real BioSemi recording, its published press-left / press-right annotations):
+    YASA, trained on full nights, stages a 19 min EEG-only task as N1, N2 and (EEG-only, not assessed)
+    REM in dozens of segments in which the subject pressed a button; those segments are awake."""
+    from dataset_builder.readers import get_reader
+    from modeling_neuronarrator.report.render import _vigilance_text
+
+    reader = get_reader("pylossless")
+    try:
+        item = [i for i in reader.index(None) if "s01" in i.recording][0]
+    except ValueError as error:
+        pytest.skip(str(error))
+    raw = reader.load_raw(item)
+    presses = response_times(raw)
+    assert len(presses) == 395  # 200 press-right + 195 press-left, as annotated
+    batch = NeuroNarratorFeatureExtractor(detect_events=False)(raw, line_freq=item.line_freq)
+    info = batch["recording_info"]["vigilance"]
+    assert set(info["epochs_per_state"]) & {"N1", "N2"}, info  # the stager's own calls, kept in the header
+    starts = batch["segment_start_s"]
+    pressed = [any(s <= t < s + 10.0 for t in presses) for s in starts]
+    states = [f.state for f in batch["findings"]]
+    # Awake, or drowsy (a waking state the stager's N1 probability names; a response does not overrule it).
+    assert all(state in ("awake", "drowsy") for state, p in zip(states, pressed) if p)
+    assert collections.Counter(state for state, p in zip(states, pressed) if p)["awake"] >= 50
+    assert info["segments_awake_by_response"] >= 40 and sum(pressed) >= 100
+    assert f"where the recording marks a response of the subject (395 responses marked)" in _vigilance_text(info)
 
 
 def _findings(kind: str) -> Findings:

@@ -121,8 +121,15 @@ def _vigilance_text(vigilance: dict[str, Any] | None) -> str:
     if not vigilance:
         return "not assessed (no staging information)"
     if vigilance.get("reason"):
-        return f"not assessed: {vigilance['reason']}"
-    return f"{vigilance.get('method')}; derivation: {vigilance.get('derivation')}"
+        text = f"not assessed: {vigilance['reason']}"
+    else:
+        text = f"{vigilance.get('method')}; derivation: {vigilance.get('derivation')}"
+    overruled = vigilance.get("segments_awake_by_response")
+    if overruled:
+        # The subject's responses outrank the stager (vigilance_neuronarrator): say where.
+        text += (f"; awake in {overruled} segment{'s' if overruled != 1 else ''} where the recording marks a response of the "
+                 f"subject ({vigilance.get('responses')} responses marked)")  # fmt: skip
+    return text
 
 
 def _event_rows(report: RecordingReport) -> list[tuple[str, str, str, str, str, str]]:

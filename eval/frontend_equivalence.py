@@ -33,14 +33,14 @@ import numpy as np
 
 __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "comparable_findings_json", "compare_outputs", "check", "main"]
 
-# The findings rules in force: stop 32's (stop 31's, no PDR in N1/N2/N3/REM and a found focal
-# slowing keeping its montage's focal_assessable, plus no "faster"/"slower" change within N1-N3 and
-# REM, and N3 described by its band of most power without a dominant rhythm). Speed work since must
-# reproduce this code's outputs. The shipped default's corpus was
-# measured with earlier rules (stop 27's focal-slowing rule, 0e32ba83, and before it 9a954a53);
-# stop 32's differ from stop 27's only in the PDR of sleep segments, the focal_assessable flag of
-# found focal slowing on sparse montages, the frequency changes of sleep segments and N3's background.
-REFERENCE_COMMIT = "14ab890623a2f376950c64e0441cf2779b5b2708"
+# The findings rules in force: stop 43's (stop 32's, and a segment holding a response of the subject
+# is awake whatever the stager gave it: vigilance_neuronarrator; stop 32's were stop 31's, no PDR in
+# N1/N2/N3/REM and a found focal slowing keeping its montage's focal_assessable, plus no
+# "faster"/"slower" change within N1-N3 and REM, and N3 described by its band of most power without a
+# dominant rhythm). Speed work since must reproduce this code's outputs. The shipped default's corpus
+# (stop 42) was measured before the response rule: of its sources only pylossless marks responses,
+# and there the state of the segments holding one differs (sub-s01: 65 of 111 segments now awake).
+REFERENCE_COMMIT = "111eb9eede2fb02e7578d7c7fc289c421c35dbe8"
 # recording_info entries the front-end gained after the reference commit.
 INFO_KEYS_ADDED = ("reference",)
 # Findings fields recorded after the reference commit (a record of what was measured, no measurement changed).

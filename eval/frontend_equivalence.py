@@ -40,7 +40,7 @@ __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "comparable_findi
 # dominant rhythm). Speed work since must reproduce this code's outputs. The shipped default's corpus
 # (stop 42) was measured before the response rule: of its sources only pylossless marks responses,
 # and there the state of the segments holding one differs (sub-s01 through its reader: 48 of 111
-# segments now awake, the other 15 holding a press staged drowsy, a waking state).
+# segments now awake; 14 holding a press stay drowsy, a waking state).
 REFERENCE_COMMIT = "111eb9eede2fb02e7578d7c7fc289c421c35dbe8"
 # recording_info entries the front-end gained after the reference commit.
 INFO_KEYS_ADDED = ("reference",)

@@ -242,16 +242,21 @@ def test_measured_fields_name_the_measured_line_in_order():
     assert tuple(name for name, _ in measured_findings_parts(_findings())) == MEASURED_FIELDS
 
 
+def _collator_example(description: str, findings: Findings) -> dict:
+    """One corpus row as the collator reads it: random EEG, no history, the findings as JSON."""
+    rng = np.random.default_rng(0)
+    return {"id": "r0", "description": description,
+            "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32), "channel_mask": np.ones(19, bool),
+            "history_eeg_values": np.zeros((0, 19, 2000), np.float32), "history_channel_mask": np.zeros((0, 19), bool),
+            "history_mask": np.zeros(0, bool), "findings": findings.to_json()}  # fmt: skip
+
+
 def test_collator_weights_the_narrative_tokens_that_copy_a_measured_value(measured_processor):
     from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer, measured_value_token_ids
 
     processor = measured_processor
-    rng = np.random.default_rng(0)
     findings = _findings(slowing=Slowing("focal", "left", "temporal"))
-    example = {"id": "r0", "description": "Focal slowing is seen over the left temporal region.",
-               "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32), "channel_mask": np.ones(19, bool),
-               "history_eeg_values": np.zeros((0, 19, 2000), np.float32), "history_channel_mask": np.zeros((0, 19), bool),
-               "history_mask": np.zeros(0, bool), "findings": findings.to_json()}  # fmt: skip
+    example = _collator_example("Focal slowing is seen over the left temporal region.", findings)
     topomaps = TopomapComputer(processor.feature_extractor)
     assert "label_weights" not in SegmentCollator(topomaps, processor)([example])
     batch = SegmentCollator(topomaps, processor, measured_token_weight=4.0)([example])
@@ -285,15 +290,11 @@ def test_sentence_weight_applies_to_every_token_of_the_sentences_that_state_the_
     from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer
 
     processor = measured_processor
-    rng = np.random.default_rng(0)
     findings = _findings(asymmetry=Asymmetry(side="not_assessable"), slowing=Slowing("generalized"), dominant_frequency_hz=7.5, dominant_band="theta")
     asymmetry = "Symmetry between the hemispheres cannot be judged from this montage."
     slowing = "There is generalized slowing of the background."
     background = "The background is dominated by theta activity at 7.5 Hz."
-    example = {"id": "r0", "description": f"{background} {asymmetry} {slowing}",
-               "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32), "channel_mask": np.ones(19, bool),
-               "history_eeg_values": np.zeros((0, 19, 2000), np.float32), "history_channel_mask": np.zeros((0, 19), bool),
-               "history_mask": np.zeros(0, bool), "findings": findings.to_json()}  # fmt: skip
+    example = _collator_example(f"{background} {asymmetry} {slowing}", findings)
     topomaps = TopomapComputer(processor.feature_extractor)
 
     def weighted_text(fields, description: str, value_weight: float = 1.0, weight: float = 2.0) -> str:
@@ -331,15 +332,11 @@ def test_sentence_scoped_value_weight_reaches_an_events_values_only_inside_its_s
     from modeling_neuronarrator.training.data import SegmentCollator, TopomapComputer
 
     processor = measured_processor
-    rng = np.random.default_rng(0)
     findings = _findings(dominant_frequency_hz=9.8, posterior_dominant_rhythm_hz=9.8,
                          events=[Event("sleep_spindle", 9.8, 10.0, ["C3"], 12.8)])  # fmt: skip
     background = "The background is dominated by alpha activity at 9.8 Hz."
     event = "There is a 12.8 Hz sleep spindle between 9.8 s and 10.0 s, involving C3."
-    example = {"id": "r0", "description": f"{background} {event}",
-               "eeg_values": rng.standard_normal((19, 2000)).astype(np.float32), "channel_mask": np.ones(19, bool),
-               "history_eeg_values": np.zeros((0, 19, 2000), np.float32), "history_channel_mask": np.zeros((0, 19), bool),
-               "history_mask": np.zeros(0, bool), "findings": findings.to_json()}  # fmt: skip
+    example = _collator_example(f"{background} {event}", findings)
     topomaps = TopomapComputer(processor.feature_extractor)
 
     def weighted_spans(scoped):

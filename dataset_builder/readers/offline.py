@@ -13,8 +13,9 @@ the ``EEG `` prefix and types the EOG/EMG channels so the front-end drops them.
 ``face-inverted``, ``house-upright``, ``house-inverted``, ``checker-left``, ``checker-right``
 (instantaneous stimulus onsets about every second), ``press-left``/``press-right`` (button
 presses: no label; the front-end reads them as the subject's responses, so a segment holding one
-is awake whatever the sleep stager says, ``vigilance_neuronarrator``), ``BAD_break`` (pauses, 8-36 s), ``bad_pylossless_ch_sd`` (1 s spans flagged by
-the pipeline), ``boundary`` and ``e-254``/``e-255`` (ignored). Mapping:
+is awake whatever the sleep stager says, ``vigilance_neuronarrator``), ``BAD_break`` (pauses,
+8-36 s), ``bad_pylossless_ch_sd`` (1 s spans flagged by the pipeline), ``boundary`` and
+``e-254``/``e-255`` (ignored). Mapping:
 
 - each stimulus gets a ``stimulus=interleaved`` span from its onset to the next stimulus onset, at
   most ``MAX_STIMULUS_EPOCH_S``; ``BAD_break`` spans are stimulus=none. The three categories are

@@ -278,10 +278,10 @@ def _check_data(path: Path, data: DataSection) -> None:
         weight = getattr(data, name)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
             raise ValueError(f"{path}: data.{name} must be a number > 0 (1 = every narrative token weighs the same), got {weight!r}")
+    from ..processing_neuronarrator import MEASURED_FIELDS
+
     fields = data.measured_token_weight_fields
     if fields is not None:
-        from ..processing_neuronarrator import MEASURED_FIELDS
-
         if not isinstance(fields, list) or not fields or any(f not in MEASURED_FIELDS for f in fields):
             raise ValueError(
                 f"{path}: data.measured_token_weight_fields must be a non-empty list of measured-line fields "
@@ -289,8 +289,6 @@ def _check_data(path: Path, data: DataSection) -> None:
             )
     scoped = data.measured_token_sentence_fields
     if scoped is not None:
-        from ..processing_neuronarrator import MEASURED_FIELDS
-
         weighed = fields if fields is not None else list(MEASURED_FIELDS)
         if not isinstance(scoped, list) or any(f not in weighed for f in scoped):
             raise ValueError(

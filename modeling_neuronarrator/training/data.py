@@ -548,11 +548,11 @@ class SegmentCollator:
             ids = measured_value_token_ids(row_findings, tokenizer, categories, anywhere, window)
             values = torch.tensor(sorted(ids), dtype=labels.dtype)
             weights[row, torch.isin(labels[row], values)] = self.measured_token_weight
+            positions = (labels[row] != -100).nonzero().flatten() if scoped else None
             for name in scoped:  # each field's values, inside that field's own sentences only
                 ids = measured_value_token_ids(row_findings, tokenizer, categories, [name], window)
                 if not ids:
                     continue
-                positions = (labels[row] != -100).nonzero().flatten()
                 inside = torch.from_numpy(measured_sentence_token_mask(text, row_findings, tokenizer, labels[row, positions].tolist(), [name]))
                 copies = torch.isin(labels[row, positions], torch.tensor(sorted(ids), dtype=labels.dtype))
                 weights[row, positions[inside & copies]] = self.measured_token_weight

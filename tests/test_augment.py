@@ -396,3 +396,23 @@ def test_build_cuts_unannotated_copies_to_excerpts_whose_state_is_not_assessed(t
     assert {state for _, state, _ in by_recording["long-scn2"]} == {"not_assessed"}
     assert all(re.search(r"not (be )?assessed", text) for _, _, text in by_recording["long-scn2"])
     assert any(state != "not_assessed" for _, state, _ in by_recording["long-scn1"])  # 5.5 min: staged
+
+
+@pytest.mark.parametrize("view", ["midline_3", "bipolar_2"])
+def test_montage_view_of_an_excerpt_keeps_its_annotations_in_time(synth, view):
+    """An excerpt starts at a first sample > 0 and its annotations are timed from the measurement
+    start: the view must keep both, or the presses that make a segment awake move or vanish."""
+    import datetime
+
+    import mne
+
+    from modeling_neuronarrator.vigilance_neuronarrator import response_times
+
+    raw = _raw(synth, seconds=400.0)
+    raw.set_meas_date(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+    raw.set_annotations(mne.Annotations([50.0, 310.0, 380.0], [0.0, 0.0, 0.0], ["press", "press", "press"], orig_time=raw.info["meas_date"]))
+    excerpt = raw.copy().crop(300.0, 390.0, include_tmax=False)
+    picks, xyz = electrode_unit_positions(excerpt)
+    viewed = augment.montage_view(excerpt, picks, xyz, view)
+    assert viewed.first_samp == excerpt.first_samp and viewed.n_times == excerpt.n_times
+    assert response_times(viewed) == response_times(excerpt) == pytest.approx([10.0, 80.0])

@@ -955,7 +955,9 @@ through one montage view (as recorded, 6 PSG channels, the 3 midline channels, o
 bipolar Fpz-Cz/Pz-Oz). Their descriptions are *measured* by the same front-end and findings rules
 as the real segments (spatial fields "not assessable" where the view's electrodes cannot support
 them). Every other copy is *unannotated*, as a user's file is: its source labels are dropped, so the
-model learns to state a label only where its prompt says the recording carries one.
+model learns to state a label only where its prompt says the recording carries one; half of the
+unannotated copies are short excerpts (1-4.7 min, as users' files often are), under the sleep
+stager's 5 min minimum, so the model reads "state not assessed" in its prompt as on such files.
 {training.get("rows", "?")} segments of 10 s in all.
 
 Split: subject-disjoint. Every segment of {", ".join(config.data.heldout_subjects) or "the held-out subjects"}

@@ -341,6 +341,28 @@ def test_chbmit_referential_files_are_kept_as_recorded(tmp_path):
     assert bipolar_to_average_reference(raw) is raw
 
 
+def test_chbmit_cropped_bipolar_recording_keeps_its_annotations(tmp_path):
+    import datetime
+
+    import mne
+
+    from dataset_builder.readers.chbmit import bipolar_to_average_reference
+
+    sfreq, names = 256.0, ["FP1-F7", "F7-T7", "T7-P7", "P7-O1"]
+    bipolar = mne.io.RawArray(np.random.default_rng(0).normal(0, 2e-5, (4, int(60 * sfreq))), mne.create_info(names, sfreq, "eeg"), verbose="error")
+    bipolar.set_meas_date(datetime.datetime(2010, 1, 1, tzinfo=datetime.timezone.utc))
+    bipolar.set_annotations(mne.Annotations([35.0, 50.0], [5.0, 2.0], ["seizure", "press"], orig_time=bipolar.info["meas_date"]))
+    cropped = bipolar.copy().crop(30.0, 55.0)
+    assert cropped.first_samp == int(30 * sfreq)
+
+    out = bipolar_to_average_reference(cropped)
+
+    assert sorted(out.ch_names) == ["F7", "Fp1", "O1", "P7", "T7"]
+    assert out.first_samp == cropped.first_samp
+    assert list(out.annotations.description) == ["seizure", "press"]
+    np.testing.assert_allclose(out.annotations.onset - out.first_time, [5.0, 20.0], atol=1 / sfreq)
+
+
 def test_chbmit_summary_count_mismatch_is_refused(tmp_path):
     from dataset_builder.readers.chbmit import parse_chbmit_summary
 

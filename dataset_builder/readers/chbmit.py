@@ -225,7 +225,9 @@ def bipolar_to_average_reference(raw, line_freq: float | None = None):
     info = mne.create_info([standard.get(n, n) for n in keep], raw.info["sfreq"], "eeg")
     if line_freq:
         info["line_freq"] = line_freq
-    out = mne.io.RawArray(potentials, info, verbose="error")
+    # first_samp kept: annotations are timed from the measurement start, so a cropped input's would
+    # otherwise fall outside the new Raw and be dropped.
+    out = mne.io.RawArray(potentials, info, first_samp=raw.first_samp, verbose="error")
     if raw.info["meas_date"] is not None:
         out.set_meas_date(raw.info["meas_date"])
     out.set_annotations(raw.annotations)

@@ -449,6 +449,50 @@ def test_score_fields_oracle_empty_and_one_wrong_band():
         score_fields(["x"], rows)
 
 
+def test_value_recall_finds_a_value_the_narratives_never_state():
+    from dataset_builder import describe
+    from modeling_neuronarrator.findings_neuronarrator import Findings
+    from modeling_neuronarrator.training.quality import missed_values, value_recall
+
+    rows = synthetic_rows(n_recordings=2, n_segments=6)
+    oracle = value_recall([r["description"] for r in rows], rows)
+    assert oracle["dominant_band"] == {"alpha": {"n": 4, "right": 4}, "delta": {"n": 4, "right": 4}, "theta": {"n": 4, "right": 4}}
+    assert missed_values(oracle, min_rows=1) == []
+    # Every delta row narrated as beta: delta 0 of 4, the other bands untouched.
+    texts = [r["description"].replace("delta", "beta") for r in rows]
+    recall = value_recall(texts, rows)
+    assert recall["dominant_band"]["delta"] == {"n": 4, "right": 0} and recall["dominant_band"]["theta"] == {"n": 4, "right": 4}
+    assert missed_values(recall, min_rows=4) == [{"field": "dominant_band", "value": "delta", "right": 0, "n": 4}]
+    assert missed_values(recall, min_rows=5) == []  # too few rows to say
+    # A set field counts each measured element: eye blinks and muscle measured, only muscle written.
+    both = [dict(r, findings=Findings.from_dict({**json.loads(r["findings"]), "artifacts": ["eye_blink", "muscle"]}).to_json()) for r in rows]
+    muscle_only = [describe(Findings.from_dict({**json.loads(r["findings"]), "artifacts": ["muscle"]}), seed=0) for r in rows]
+    artifacts = value_recall(muscle_only, both)["artifacts"]
+    assert artifacts == {"eye_blink": {"n": 12, "right": 0}, "muscle": {"n": 12, "right": 12}}
+    with pytest.raises(ValueError, match="one narrative per row"):
+        value_recall(["x"], rows)
+
+
+def test_recipe_quality_records_and_warns_of_a_value_the_model_never_copies(caplog):
+    from modeling_neuronarrator.training.default_recipe import _subsets, _systems_quality
+
+    rows = synthetic_rows(n_recordings=5, n_segments=20)  # > 20 delta rows: enough to call a value missed
+    ids = [r["id"] for r in rows]
+    oracle = [r["description"] for r in rows]
+    results = {
+        "model": {"ids": ids, "narratives": [t.replace("delta", "beta") for t in oracle], "segments_per_s": 1.0},
+        "blind_trained": {"ids": ids, "narratives": oracle, "segments_per_s": 1.0},
+    }
+    with caplog.at_level("WARNING", logger="modeling_neuronarrator.training.default_recipe"):
+        quality = _systems_quality(results, rows, _subsets(ids), rows)
+    delta = quality["model"]["value_recall"]["dominant_band"]["delta"]
+    assert delta["right"] == 0 and delta["n"] >= 20
+    assert quality["model"]["missed_values"] == [{"field": "dominant_band", "value": "delta", "right": 0, "n": delta["n"]}]
+    assert quality["blind_trained"]["missed_values"] == []
+    assert f"model: dominant_band 'delta' stated on 0 of the {delta['n']} rows measured with it" in caplog.text
+    assert "blind_trained:" not in caplog.text
+
+
 def test_paired_difference_and_recipe_quality_table():
     from modeling_neuronarrator.training.default_recipe import quality_table
     from modeling_neuronarrator.training.quality import majority_baseline, paired_difference, score_fields

@@ -340,7 +340,10 @@ def check_sealed(train_sources, test_sources) -> None:
 def _systems_quality(results: dict[str, Optional[dict]], rows: list[dict], subsets: dict[str, list[int]], train_rows: list[dict]) -> dict[str, Any]:
     """Per-field scores of each system on each subset, the majority value, and the paired
     model-minus-blind and model-minus-majority differences (one scoring rule for all)."""
-    from .quality import SIGNAL_FIELDS, field_correctness, majority_baseline, majority_correctness, paired_difference_of, score_fields
+    from .quality import (
+        SIGNAL_FIELDS, field_correctness, majority_baseline, majority_correctness, missed_values, paired_difference_of, score_fields,
+        value_recall,
+    )  # fmt: skip
 
     model = results["model"]
     out: dict[str, Any] = {}
@@ -358,6 +361,14 @@ def _systems_quality(results: dict[str, Optional[dict]], rows: list[dict], subse
             },
             "segments_per_s": result["segments_per_s"],
         }  # fmt: skip
+        # Value by value over all rows: a value the system never copies hides in its field's accuracy.
+        recall = value_recall(texts, rows)
+        out[name].update(value_recall=recall, missed_values=missed_values(recall))
+        for missed in out[name]["missed_values"]:
+            logger.warning(
+                "%s: %s '%s' stated on %d of the %d rows measured with it: this run did not learn to copy it (free greedy)",
+                name, missed["field"], missed["value"], missed["right"], missed["n"],
+            )  # fmt: skip
     out["majority"] = {"subsets": {s: majority_baseline(train_rows, [rows[i] for i in p]) for s, p in subsets.items() if p}}
     for reference in ("blind_trained", "majority"):
         if reference != "majority" and results.get(reference) is None:

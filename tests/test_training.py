@@ -493,6 +493,18 @@ def test_recipe_quality_records_and_warns_of_a_value_the_model_never_copies(capl
     assert "blind_trained:" not in caplog.text
 
 
+def test_card_names_the_values_the_model_did_not_learn_to_copy():
+    from modeling_neuronarrator.training.default_recipe import _missed_values_text
+
+    drowsy = {"field": "state", "value": "drowsy", "right": 0, "n": 42}
+    quality = {"model": {"missed_values": [drowsy]}, "sealed_test": {"model": {"missed_values": []}}}
+    text = _missed_values_text(quality)
+    assert "validation: state 'drowsy' 0 of 42; sealed test: none." in text
+    assert "measured grammar" in text
+    # A quality.json written before value_recall existed (the stop-42 default's): no line.
+    assert _missed_values_text({"model": {"subsets": {}}, "sealed_test": {"model": {}}}) == ""
+
+
 def test_paired_difference_and_recipe_quality_table():
     from modeling_neuronarrator.training.default_recipe import quality_table
     from modeling_neuronarrator.training.quality import majority_baseline, paired_difference, score_fields

@@ -1034,6 +1034,25 @@ def _oversampling_text(config) -> str:
     return f" (rows with {', '.join(parts)} per epoch)" if parts else ""
 
 
+def _missed_values_text(quality: dict[str, Any]) -> str:
+    """The card's line on the measured values the model did not learn to copy (``quality.missed_values``,
+    free greedy, validation and sealed test); empty for a quality.json written before it existed."""
+    parts = []
+    for role, figures in (("validation", quality), ("sealed test", quality.get("sealed_test") or {})):
+        model = figures.get("model") or {}
+        if "missed_values" not in model:
+            continue
+        missed = ", ".join(f"{m['field']} '{m['value']}' {m['right']} of {m['n']}" for m in model["missed_values"])
+        parts.append(f"{role}: {missed or 'none'}")
+    if not parts:
+        return ""
+    return (
+        "\nMeasured values the model did not learn to copy (free greedy; stated on under half of the 20 or more rows "
+        f"measured with them; `quality.json` `value_recall` has every value): {'; '.join(parts)}. Under the measured "
+        "grammar, the report's default, every measured value is pinned.\n"
+    )
+
+
 def _card_evaluation_section(quality: dict[str, Any], model_config) -> str:
     """The card's validation, sealed-test and consistency sections, from quality.json."""
     tables = []
@@ -1090,7 +1109,7 @@ What the EEG adds, on the scenario copies: {_verdict(quality, "scenario")}. On t
 segments the fields barely vary (delta and "no artifact" in almost all of them), so little
 separates the systems there ({_verdict(quality, "recorded")}); the model reports no EEGMMIDB or
 ALICE labels (eyes closed, rest) because it never saw those sources.
-{sealed_text}
+{_missed_values_text(quality)}{sealed_text}
 Limits: three held-out subjects and three sealed sources; the scenario copies are the real
 background with added, rule-shaped signals, easier than clinical EEG. Line noise is notched out of
 the model's input and cannot be learned (the sealed SSVEP trials carry it). The numbers describe

@@ -1037,6 +1037,8 @@ def _oversampling_text(config) -> str:
 def _missed_values_text(quality: dict[str, Any]) -> str:
     """The card's line on the measured values the model did not learn to copy (``quality.missed_values``,
     free greedy, validation and sealed test); empty for a quality.json written before it existed."""
+    from .quality import MISSED_FLOOR, MISSED_MIN_ROWS
+
     parts = []
     for role, figures in (("validation", quality), ("sealed test", quality.get("sealed_test") or {})):
         model = figures.get("model") or {}
@@ -1047,8 +1049,8 @@ def _missed_values_text(quality: dict[str, Any]) -> str:
     if not parts:
         return ""
     return (
-        "\nMeasured values the model did not learn to copy (free greedy; stated on under half of the 20 or more rows "
-        f"measured with them; `quality.json` `value_recall` has every value): {'; '.join(parts)}. Under the measured "
+        f"\nMeasured values the model did not learn to copy (free greedy; stated on under {MISSED_FLOOR:.0%} of the "
+        f"{MISSED_MIN_ROWS} or more rows measured with them; `quality.json` `value_recall` has every value): {'; '.join(parts)}. Under the measured "
         "grammar, the report's default, every measured value is pinned.\n"
     )
 

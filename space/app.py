@@ -41,6 +41,7 @@ from modeling_neuronarrator.eeg_io_neuronarrator import (
     raw_positions,
 )
 from modeling_neuronarrator.report import (
+    count_text,
     default_model_path,
     findings_line,
     format_time,
@@ -188,7 +189,7 @@ def _header_markdown(report, raw, path: Path) -> str:
     lines = [
         f"### {html.escape(path.name)}",
         f"**Duration** {format_time(info.get('duration_s') or 0)} · **analysed** {format_time(report.segments[0].start_s)}-"
-        f"{format_time(report.segments[-1].end_s)} ({len(report.segments)} segments of {report.segment_seconds:g} s) · "
+        f"{format_time(report.segments[-1].end_s)} ({count_text(len(report.segments))} of {report.segment_seconds:g} s) · "
         f"**sampling rate** {info.get('sampling_rate')} Hz → {report.sampling_rate:g} Hz · **mains notch** {info.get('line_freq') or 'none'}",
         "",
         f"**10-20 channels recorded ({len(recorded)}/19):** {', '.join(recorded) or 'none (all interpolated from electrode positions)'}  ",

@@ -125,6 +125,22 @@ def test_summary_states_the_pdr_over_the_segments_not_scored_as_sleep():
     assert "A posterior dominant rhythm of 10.0 Hz is present in 100% of the 3 segments." in unstaged.paragraph
 
 
+def test_summary_counts_one_segment_in_the_singular():
+    """A one-segment record (an epoch, a trial) or a single sleep segment beside a waking record reads
+    "1 segment" and its rhythm, not "1 segments" and "the most common ... (100% of them)"."""
+    import dataclasses
+
+    one = summarize_recording([dataclasses.replace(make_findings(), state="awake")], np.array([0.0]))
+    assert "0:00:10 of EEG were analysed in 1 segment of 10 s." in one.paragraph
+    assert "The dominant rhythm is alpha activity at 10.0 Hz, maximal over" in one.paragraph
+    assert "segments" not in one.paragraph and "most common" not in one.paragraph and "100% of" not in one.paragraph.split("posterior")[0]
+    awake = [dataclasses.replace(make_findings(), state="awake") for _ in range(3)]
+    nap = [dataclasses.replace(make_findings(2.0, "delta", pdr=None), state="N1")]
+    mixed = summarize_recording(awake + nap, np.arange(4) * 10.0)
+    assert "In the 1 segment scored as sleep (N1-N3, REM), the spectral peak is delta activity at 2.0 Hz." in mixed.paragraph
+    assert "In the 3 segments not scored as sleep, the most common dominant rhythm is alpha activity at a median 10.0 Hz (100% of them)" in mixed.paragraph
+
+
 def test_summary_counts_bands_of_rhythms_only():
     """A segment with no rhythm above the 1/f background carries the band of most power, which is not a
     rhythm: six delta-power segments without a rhythm do not make delta "the most common dominant

@@ -21,7 +21,7 @@ from .render import (
     report_figures,
     write_report,
 )
-from .summary import RecordingSummary, findings_line, format_time, summarize_recording
+from .summary import RecordingSummary, count_text, findings_line, format_time, summarize_recording
 
 __all__ = [
     "ConsistencyIssue",
@@ -33,6 +33,7 @@ __all__ = [
     "SelectedSegment",
     "TemplateNarrator",
     "check_consistency",
+    "count_text",
     "default_model_path",
     "fields_agree",
     "findings_line",

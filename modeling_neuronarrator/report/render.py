@@ -19,7 +19,7 @@ import numpy as np
 from ..findings_neuronarrator import BANDS, SLEEP_EVENT_KINDS
 from .pipeline import RecordingReport, SegmentReport
 from .plots import figure_to_png, plot_band_power_timeline, plot_hypnogram, plot_topomaps, plot_waveform
-from .summary import ARTIFACT_NAMES, EVENT_NAMES, NO_EVENTS, findings_line, format_time
+from .summary import ARTIFACT_NAMES, EVENT_NAMES, NO_EVENTS, count_text, findings_line, format_time
 
 __all__ = ["REPORT_FORMATS", "render_html", "render_json", "render_markdown", "report_figures", "write_report"]
 
@@ -80,7 +80,7 @@ def _info(report: RecordingReport) -> dict[str, Any]:
         "path": str(info.get("path")) if info.get("path") else None,
         "duration": format_time(info["duration_s"]) if info.get("duration_s") is not None else "unknown",
         "duration_s": info.get("duration_s"),
-        "analysed": f"{format_time(report.segments[0].start_s)}-{format_time(report.segments[-1].end_s)} ({len(report.segments)} segments of {report.segment_seconds:g} s)",
+        "analysed": f"{format_time(report.segments[0].start_s)}-{format_time(report.segments[-1].end_s)} ({count_text(len(report.segments))} of {report.segment_seconds:g} s)",
         "sampling_rate": f"{info.get('sampling_rate', 'unknown')} Hz, resampled to {report.sampling_rate:g} Hz",
         "channels_used": used,
         "channels_interpolated": interpolated,
@@ -329,7 +329,7 @@ def _html_header(report: RecordingReport) -> list[str]:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>EEG report: {_h(info['file'])}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>EEG recording report: {_h(info['file'])}</h1>",
-        f'<p class="sub">NeuroNarrator · created {_h(report.created)} · {len(report.segments)} segments in {report.timing.get("total_s", 0):.1f} s</p>',
+        f'<p class="sub">NeuroNarrator · created {_h(report.created)} · {count_text(len(report.segments))} in {report.timing.get("total_s", 0):.1f} s</p>',
         f'<div class="disclaimer">{_h(DISCLAIMER)}</div>',
         '<table class="meta">',
     ]

@@ -28,6 +28,7 @@ __all__ = [
     "RecurringFinding",
     "StateChange",
     "RecordingEvent",
+    "count_text",
     "findings_line",
     "recording_events",
     "format_time",
@@ -81,6 +82,11 @@ def format_time(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def count_text(n: int, noun: str = "segment") -> str:
+    """``1`` -> ``"1 segment"``, ``3`` -> ``"3 segments"`` (a one-segment file is a common case: an epoch, a trial)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _slowing_text(findings: Findings) -> str | None:
@@ -505,7 +511,7 @@ def _source_labels(findings: Sequence[Findings]) -> dict[str, Counter]:
 def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_seconds: float, states: dict[str, float], events: list[RecordingEvent]) -> str:
     """The paragraph with the vigilance state and the events stated right after its first
     sentence (a clinical report names the state before the background)."""
-    first = f"{format_time(analysed_s)} of EEG were analysed in {n} segments of {segment_seconds:g} s."
+    first = f"{format_time(analysed_s)} of EEG were analysed in {count_text(n)} of {segment_seconds:g} s."
     if set(states) == {"not_assessed"}:
         state = "The vigilance state is not assessed."
     else:
@@ -542,17 +548,18 @@ def _sleep_sentence(sleep: dict, n_waking: int, n: int) -> str:
     """Sleep's spectral peaks, apart from the waking background (a posterior alpha-band peak in N2 is
     not the waking record's rhythm)."""
     n_sleep = n - n_waking
+    scope = f"In the {count_text(n_sleep)} scored as sleep (N1-N3, REM)"
     if sleep["dominant_band_basis"] == "power":
-        text = f"In the {n_sleep} segments scored as sleep (N1-N3, REM), no spectral peak stands out; most power is in {sleep['dominant_band']} activity"
+        text = f"{scope}, no spectral peak stands out; most power is in {sleep['dominant_band']} activity"
     else:
-        text = f"In the {n_sleep} segments scored as sleep (N1-N3, REM), the most common spectral peak is {sleep['dominant_band']} activity"
+        text = f"{scope}, the {'most common ' if n_sleep > 1 else ''}spectral peak is {sleep['dominant_band']} activity"
         if sleep["median_frequency_hz"] is not None:
-            text += f" at a median {sleep['median_frequency_hz']:.1f} Hz"
-    return text + f" ({_percent(sleep['dominant_band_fraction'])} of them)."
+            text += f" at {'a median ' if n_sleep > 1 else ''}{sleep['median_frequency_hz']:.1f} Hz"
+    return text + (f" ({_percent(sleep['dominant_band_fraction'])} of them)." if n_sleep > 1 else ".")
 
 
 def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts, state_changes, labels, max_changes, n_episodes) -> str:
-    sentences = [f"{format_time(analysed_s)} of EEG were analysed in {n} segments of {segment_seconds:g} s."]
+    sentences = [f"{format_time(analysed_s)} of EEG were analysed in {count_text(n)} of {segment_seconds:g} s."]
     bg = background
     low, high = bg["frequency_range_hz"] or (0.0, 0.0)
     # A segment's dominant band is that of its highest peak above the 1/f background (of most power
@@ -560,20 +567,22 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
     by_power = bg["dominant_band_basis"] == "power"
     scope = bg.get("scope", "all")
     if scope == "not_sleep" and bg.get("sleep"):
-        prefix = f"In the {bg['scope_segments']} segments not scored as sleep, "
+        prefix = f"In the {count_text(bg['scope_segments'])} not scored as sleep, "
     elif scope == "sleep":
         prefix = "Every segment is scored as sleep (N1-N3, REM); "
     else:
         prefix = ""
     peak = "spectral peak" if scope == "sleep" else "dominant rhythm"
+    several = (bg["scope_segments"] if prefix else n) > 1  # one segment has its rhythm, not a commonest one
     if by_power:
         sentence = f"No segment has a {peak}; most power is in {bg['dominant_band']} activity"
     else:
-        sentence = f"The most common {peak} is {bg['dominant_band']} activity"
+        sentence = f"The {'most common ' if several else ''}{peak} is {bg['dominant_band']} activity"
     sentence = prefix + (sentence[0].lower() + sentence[1:] if prefix else sentence)
     if bg["median_frequency_hz"] is not None:
-        sentence += f" at a median {bg['median_frequency_hz']:.1f} Hz"
-    sentence += f" ({_percent(bg['dominant_band_fraction'])} of {'them' if prefix else 'segments'})"
+        sentence += f" at {'a median ' if several else ''}{bg['median_frequency_hz']:.1f} Hz"
+    if several:
+        sentence += f" ({_percent(bg['dominant_band_fraction'])} of {'them' if prefix else 'segments'})"
     if bg["predominant_region"] != NOT_ASSESSABLE:
         sentence += f", maximal over the {bg['predominant_region']} region"
     others = [f"{band} {_percent(frac)}" for band, frac in bg["band_fractions"].items() if band != bg["dominant_band"] and frac >= 0.05]
@@ -589,8 +598,8 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
         sentences.append("The posterior dominant rhythm, a rhythm of wakefulness, is therefore not assessed.")
     else:
         # "not scored as sleep" only where some segment is: a record without sleep (or not staged) has no such split
-        which_segments = (f"the {bg['pdr_segments_possible']} segments not scored as sleep (N1-N3, REM)" if bg["pdr_segments_possible"] < n
-                          else f"the {n} segments")  # fmt: skip
+        which_segments = (f"the {count_text(bg['pdr_segments_possible'])} not scored as sleep (N1-N3, REM)" if bg["pdr_segments_possible"] < n
+                          else f"the {count_text(n)}")  # fmt: skip
         if bg["pdr_hz"] is not None:
             sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of {which_segments}.")
         else:
@@ -623,7 +632,7 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
         counts = Counter(x for c in state for x in c.changes if x in _STATE_CHANGES)
         kinds = ", ".join(f"{CHANGE_NAMES[x].replace('the background ', 'background ')} {n}x" for x, n in counts.most_common())
         sentences.append(
-            f"The findings change from the preceding segments at {len(state)} segments ({kinds}), first at "
+            f"The findings change from the preceding segments at {count_text(len(state))} ({kinds}), first at "
             f"{format_time(state[0].time_s)}; the timeline groups the recording into {n_episodes} episodes."
         )
 

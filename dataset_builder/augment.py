@@ -48,8 +48,8 @@ from modeling_neuronarrator.findings_neuronarrator import HEMISPHERE_CHANNELS, H
 from .labels import SIGNAL_JUDGEMENTS
 
 __all__ = [
-    "ARTIFACTS", "EXCERPT_PROBABILITY", "EXCERPT_SECONDS", "MONTAGE_VIEWS", "SCENARIO_SUFFIX", "STATES", "ScenarioBlock",
-    "augment_raw", "electrode_unit_positions", "scenario_copy_number", "scenario_excerpt", "scenario_seed",
+    "ARTIFACTS", "EXCERPT_PROBABILITY", "EXCERPT_SECONDS", "EXCERPT_SUFFIX", "MONTAGE_VIEWS", "SCENARIO_SUFFIX", "STATES", "ScenarioBlock",
+    "augment_raw", "electrode_unit_positions", "excerpt_drawn", "scenario_copy_number", "scenario_excerpt", "scenario_seed",
     "within_scenario_copies",
 ]  # fmt: skip
 
@@ -93,12 +93,14 @@ MONTAGE_VIEWS = {
     "midline_3": (0.12, ("Fz", "Cz", "Pz")),
     "bipolar_2": (0.18, ("Fpz-Cz", "Pz-Oz")),
 }
-# An unannotated copy (a user's file) is this often a short excerpt of the recording, as users'
-# files often are (EEGMMIDB's 1-2 min runs, EEGbase's 4.5 min P300 sessions): under YASA's 5 min
-# minimum (vigilance_neuronarrator.MIN_STAGING_SECONDS) the stager cannot run, so its segments
-# measure "state not assessed". The training recordings are long and staged throughout: without
-# excerpts a narrator never reads that state in its prompt (stop 43: 16 training rows, and free
-# decoding wrote "drowsy" on every short held-out recording).
+# An unannotated copy (a user's file) has this often a short excerpt beside it, a recording of its
+# own, as users' files often are (EEGMMIDB's 1-2 min runs, EEGbase's 4.5 min P300 sessions): under
+# YASA's 5 min minimum (vigilance_neuronarrator.MIN_STAGING_SECONDS) the stager cannot run, so its
+# segments measure "state not assessed". The training recordings are long and staged throughout:
+# without excerpts a narrator never reads that state in its prompt (stop 43: 16 training rows, and
+# free decoding wrote "drowsy" on every short held-out recording). The excerpt is added, not cut from
+# the copy: stop 44's corpus cut the copies instead, and its models' recording quality fell by 0.018
+# [0.008, 0.029] (stop 45, two seeds); with the excerpts added, stop 46 measured <FILL>.
 EXCERPT_PROBABILITY = 0.5
 EXCERPT_SECONDS = (60.0, 280.0)
 VIEW_MAX_ANGLE_RAD = 0.35  # a site farther than this from every electrode is not in the recording
@@ -134,11 +136,13 @@ class ScenarioBlock:
 
 
 SCENARIO_SUFFIX = "-scn"  # copy n of recording R is recording f"{R}{SCENARIO_SUFFIX}{n}"
-_SCENARIO_ID = re.compile(re.escape(SCENARIO_SUFFIX) + r"(\d+)$")
+EXCERPT_SUFFIX = "-excerpt"  # the short excerpt of unannotated copy n: f"{R}{SCENARIO_SUFFIX}{n}{EXCERPT_SUFFIX}"
+_SCENARIO_ID = re.compile(re.escape(SCENARIO_SUFFIX) + r"(\d+)(?:" + re.escape(EXCERPT_SUFFIX) + r")?$")
 
 
 def scenario_copy_number(recording: str) -> int:
-    """The scenario copy a recording id names (``"rec-scn7"`` -> 7); 0 for a recording as recorded."""
+    """The scenario copy a recording id names (``"rec-scn7"`` -> 7, its excerpt ``"rec-scn8-excerpt"``
+    -> 8); 0 for a recording as recorded."""
     match = _SCENARIO_ID.search(str(recording))
     return int(match.group(1)) if match else 0
 
@@ -158,11 +162,17 @@ def scenario_seed(recording: str, copy: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{recording}#scenario{copy}".encode("utf-8")).digest()[:4], "big")
 
 
+def excerpt_drawn(seed: int) -> bool:
+    """Whether the copy of ``seed`` draws an excerpt (``scenario_excerpt``'s first draw, known before
+    the recording is read; a recording too short for one still gives none)."""
+    return bool(np.random.default_rng([seed, 1]).random() < EXCERPT_PROBABILITY)
+
+
 def scenario_excerpt(seed: int, duration_s: float) -> Optional[tuple[float, float]]:
-    """The ``(start_s, end_s)`` a copy is cut to (``EXCERPT_PROBABILITY`` of the time; whole
-    seconds, ``EXCERPT_SECONDS`` long), or None: the whole recording. Drawn from its own stream of
-    ``seed``, so the copy's blocks and montage view are those of the uncut copy's draws; a
-    recording no longer than the longest excerpt is never cut."""
+    """The ``(start_s, end_s)`` of a copy's excerpt (``EXCERPT_PROBABILITY`` of the time; whole
+    seconds, ``EXCERPT_SECONDS`` long), or None: the copy has none. Drawn from a stream of ``seed``
+    of its own (``augment_raw`` then draws the excerpt's blocks and montage view from ``seed`` over
+    the excerpt's length); a recording no longer than the longest excerpt has none."""
     rng = np.random.default_rng([seed, 1])
     if duration_s <= EXCERPT_SECONDS[1] or rng.random() >= EXCERPT_PROBABILITY:
         return None

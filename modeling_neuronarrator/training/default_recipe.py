@@ -967,8 +967,8 @@ bipolar Fpz-Cz/Pz-Oz). Their descriptions are *measured* by the same front-end a
 as the real segments (spatial fields "not assessable" where the view's electrodes cannot support
 them). Every other copy is *unannotated*, as a user's file is: its source labels are dropped, so the
 model learns to state a label only where its prompt says the recording carries one; half of the
-unannotated copies are short excerpts (1-4.7 min, as users' files often are), under the sleep
-stager's 5 min minimum, so the model reads "state not assessed" in its prompt as on such files.
+unannotated copies have a short excerpt beside them (1-4.7 min, as users' files often are), under
+the sleep stager's 5 min minimum, so the model reads "state not assessed" in its prompt as on such files.
 {training.get("rows", "?")} segments of 10 s in all.
 
 Split: subject-disjoint. Every segment of {", ".join(config.data.heldout_subjects) or "the held-out subjects"}

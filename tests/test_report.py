@@ -133,7 +133,12 @@ def test_summary_counts_one_segment_in_the_singular():
     one = summarize_recording([dataclasses.replace(make_findings(), state="awake")], np.array([0.0]))
     assert "0:00:10 of EEG were analysed in 1 segment of 10 s." in one.paragraph
     assert "The dominant rhythm is alpha activity at 10.0 Hz, maximal over" in one.paragraph
-    assert "segments" not in one.paragraph and "most common" not in one.paragraph and "100% of" not in one.paragraph.split("posterior")[0]
+    assert "A posterior dominant rhythm of 10.0 Hz is present." in one.paragraph
+    # no shares, percentiles, recurrence or stability claimed from a single segment
+    for word in ("segments", "most common", "%", "percentile", "Recurring", "stable"):
+        assert word not in one.paragraph, (word, one.paragraph)
+    blink = dataclasses.replace(make_findings(), state="awake", artifacts=["eye_blink"])
+    assert "Artifacts: eye blinks." in summarize_recording([blink], np.array([0.0])).paragraph
     awake = [dataclasses.replace(make_findings(), state="awake") for _ in range(3)]
     nap = [dataclasses.replace(make_findings(2.0, "delta", pdr=None), state="N1")]
     mixed = summarize_recording(awake + nap, np.arange(4) * 10.0)

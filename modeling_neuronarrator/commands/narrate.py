@@ -280,7 +280,7 @@ def _narrator(args: argparse.Namespace):
 def _print_report(report, args: argparse.Namespace, path: str) -> None:
     import textwrap
 
-    from modeling_neuronarrator.report import format_time
+    from modeling_neuronarrator.report import count_text, format_time
     from modeling_neuronarrator.report.render import STEERED_TEXT, grammar_text
 
     print(os.path.basename(path))
@@ -305,7 +305,7 @@ def _print_report(report, args: argparse.Namespace, path: str) -> None:
     if args.strict:
         print(f"  Strict mode: {report.n_first_drafts_flagged} of {len(report.segments)} narratives contradicted the measurement; "
               f"{report.n_regenerated} narrated again by the model (sample-and-check), {report.n_repaired} rewritten to state it.")
-    print(f"  {len(report.segments)} segments ({format_time(report.summary.analysed_s)}) in {report.timing['total_s']:.1f} s.")
+    print(f"  {count_text(len(report.segments))} ({format_time(report.summary.analysed_s)}) in {report.timing['total_s']:.1f} s.")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -514,6 +514,8 @@ def _with_state_and_events(paragraph: str, n: int, analysed_s: float, segment_se
     first = f"{format_time(analysed_s)} of EEG were analysed in {count_text(n)} of {segment_seconds:g} s."
     if set(states) == {"not_assessed"}:
         state = "The vigilance state is not assessed."
+    elif n == 1:
+        state = f"Vigilance state (sleep staging): {STATE_NAMES[next(iter(states))]}."
     else:
         parts = [f"{STATE_NAMES[s]} {_percent(seconds / analysed_s)} ({format_time(seconds)})" for s, seconds in sorted(states.items(), key=lambda item: -item[1])]
         state = "Vigilance state (sleep staging): " + ", ".join(parts) + "."
@@ -600,29 +602,41 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
         # "not scored as sleep" only where some segment is: a record without sleep (or not staged) has no such split
         which_segments = (f"the {count_text(bg['pdr_segments_possible'])} not scored as sleep (N1-N3, REM)" if bg["pdr_segments_possible"] < n
                           else f"the {count_text(n)}")  # fmt: skip
-        if bg["pdr_hz"] is not None:
+        if n == 1:  # the one segment: no share to give
+            sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present." if bg["pdr_hz"] is not None
+                             else "No posterior dominant rhythm is identified.")  # fmt: skip
+        elif bg["pdr_hz"] is not None:
             sentences.append(f"A posterior dominant rhythm of {bg['pdr_hz']:.1f} Hz is present in {_percent(bg['pdr_fraction'])} of {which_segments}.")
         else:
             sentences.append(f"No posterior dominant rhythm is identified in {which_segments}.")
     if bg.get("sleep"):
         sentences.append(_sleep_sentence(bg["sleep"], bg["scope_segments"], n))
     amp_low, amp_high = bg["amplitude_range_uv"]
-    sentences.append(f"Median amplitude is {bg['median_amplitude_uv']} µV (10th-90th percentile {amp_low}-{amp_high} µV).")
+    if n == 1:
+        sentences.append(f"The amplitude is {bg['median_amplitude_uv']} µV.")
+    else:
+        sentences.append(f"Median amplitude is {bg['median_amplitude_uv']} µV (10th-90th percentile {amp_low}-{amp_high} µV).")
 
-    if recurring:
+    if recurring and n == 1:
+        sentences.append("Findings: " + "; ".join(r.name for r in recurring) + ".")
+    elif recurring:
         parts = [f"{r.name} in {_percent(r.fraction)} of segments (first at {format_time(r.first_s)})" + _sleep_only_text(r) for r in recurring]
         sentences.append("Recurring findings: " + "; ".join(parts) + ".")
     else:
         sentences.append("No slowing or hemispheric asymmetry is measured.")
 
-    if artifacts:
+    if artifacts and n == 1:
+        sentences.append("Artifacts: " + "; ".join(ARTIFACT_NAMES.get(a, a) for a in artifacts) + ".")
+    elif artifacts:
         parts = [f"{ARTIFACT_NAMES.get(a, a)} in {_percent(s.fraction)} of segments (first at {format_time(s.first_s)})" for a, s in artifacts.items()]
         sentences.append("Artifacts: " + "; ".join(parts) + ".")
     else:
         sentences.append("No artifacts are detected.")
 
     state = [c for c in state_changes if any(x in _STATE_CHANGES for x in c.changes)]
-    if not state:
+    if n == 1:
+        pass  # one segment: nothing to compare it with, so no claim of stability either
+    elif not state:
         sentences.append("The background is stable across the recording.")
     elif len(state) <= max_changes:
         parts = [f"{_change_description([x for x in c.changes if x in _STATE_CHANGES])} at {format_time(c.time_s)}" for c in state]

@@ -937,6 +937,97 @@ def test_recipe_steps_skip_finished_work_and_keep_each_steps_time(tmp_path, monk
         default_recipe.main(["--config", str(config), "--steps", "corpus,fly"])
 
 
+def _fake_stage2_recipe(tmp_path, monkeypatch, missed_by_seed):
+    """The recipe with training and the validation decoding faked: ``_run`` writes a model whose file
+    holds its seed, ``_stage2_missed`` answers ``missed_by_seed[seed]``."""
+    from modeling_neuronarrator.training import default_recipe
+
+    commands = []
+
+    def fake_run(command, log):
+        commands.append(command)
+        out, seed = Path(command[command.index("--output-dir") + 1]), command[command.index("--seed") + 1]
+        (out / "stage2" / "final").mkdir(parents=True, exist_ok=True)
+        (out / "stage2" / "final" / "model.safetensors").write_text(seed)
+        (out / "eval_model.json").write_text(seed)
+
+    def fake_missed(run):
+        seed = int((run.config.stage_dir("stage2") / "final" / "model.safetensors").read_text())
+        return [{"field": "state", "value": "drowsy", "right": 0, "n": 42}] * missed_by_seed[seed]
+
+    monkeypatch.setattr(default_recipe, "_run", fake_run)
+    monkeypatch.setattr(default_recipe, "_stage2_missed", fake_missed)
+    config = tmp_path / "recipe.yaml"
+    config.write_text(f"seed: 0\noutput_dir: {tmp_path / 'run'}\ncorpus: {tmp_path / 'corpus'}\n")
+    return default_recipe, config, commands
+
+
+@pytest.mark.parametrize(
+    ("missed_by_seed", "retries", "seeds_run", "kept"),
+    [({0: 0}, 1, [0], 0), ({0: 2, 1: 0}, 1, [0, 1], 1), ({0: 1, 1: 3}, 1, [0, 1], 0), ({0: 2, 1: 1, 2: 1}, 2, [0, 1, 2], 1), ({0: 2}, 0, [0], 0)],
+)
+def test_recipe_stage2_trains_another_seed_while_a_measured_value_is_missed(tmp_path, monkeypatch, missed_by_seed, retries, seeds_run, kept):
+    """Stage 2 is trained again with the next seed while free greedy misses a measured value on
+    validation (up to --seed-retries more); the run that misses fewest is kept in stage2/ (the
+    earlier on a tie) with its cached decoding, the others stay in stage2_seed<N>/, and
+    stage2_seeds.json records every seed's missed values; a finished run is not trained again."""
+    default_recipe, config, commands = _fake_stage2_recipe(tmp_path, monkeypatch, missed_by_seed)
+    assert default_recipe.main(["--config", str(config), "--steps", "stage2", "--seed-retries", str(retries)]) == 0
+    assert [int(c[c.index("--seed") + 1]) for c in commands] == seeds_run
+    run = tmp_path / "run"
+    assert (run / "stage2" / "final" / "model.safetensors").read_text() == str(kept)
+    assert (run / "eval_model.json").read_text() == str(kept)  # the kept model's decoding, which the evaluate step reuses
+    for seed in seeds_run:
+        archive = run / f"stage2_seed{seed}"
+        assert archive.is_dir() == (seed != kept)
+        if seed != kept:
+            assert (archive / "stage2" / "final" / "model.safetensors").read_text() == str(seed)
+    selection = json.loads((run / "stage2_seeds.json").read_text())
+    assert selection["kept_seed"] == kept and [len(e["missed_values"]) for e in selection["seeds"]] == [missed_by_seed[s] for s in seeds_run]
+    assert default_recipe.main(["--config", str(config), "--steps", "stage2"]) == 0 and len(commands) == len(seeds_run)
+
+
+def test_recipe_stage2_resumes_a_seed_check_and_keeps_an_older_run_as_it_is(tmp_path, monkeypatch):
+    """Interrupted after seed 0 was checked (a miss) but before its folder moved, the recipe moves it
+    and trains seed 1 (seed 0 is not checked twice); a run trained before the seed check (a final
+    model, no stage2_seeds.json) is kept as it is."""
+    default_recipe, config, commands = _fake_stage2_recipe(tmp_path, monkeypatch, {0: 1, 1: 0})
+    run = tmp_path / "run"
+    (run / "stage2" / "final").mkdir(parents=True)
+    (run / "stage2" / "final" / "model.safetensors").write_text("0")
+    assert default_recipe.main(["--config", str(config), "--steps", "stage2"]) == 0
+    assert commands == []  # an older run: no seed check recorded, nothing retrained
+    (run / "stage2_seeds.json").write_text(json.dumps({"seeds": [{"seed": 0, "missed_values": [{"field": "state", "value": "drowsy", "right": 0, "n": 42}]}]}))
+    assert default_recipe.main(["--config", str(config), "--steps", "stage2"]) == 0
+    assert [int(c[c.index("--seed") + 1]) for c in commands] == [1] and "--resume" in commands[0]
+    selection = json.loads((run / "stage2_seeds.json").read_text())
+    assert [e["seed"] for e in selection["seeds"]] == [0, 1] and selection["kept_seed"] == 1
+
+
+def test_card_states_the_stage2_seed_selection():
+    from modeling_neuronarrator.training.default_recipe import _missed_values_text
+
+    quality = {"model": {"missed_values": []}, "sealed_test": {"model": {"missed_values": []}},
+               "stage2_seeds": {"seeds": [{"seed": 0, "missed_values": [{"field": "asymmetry_side", "value": "right", "right": 24, "n": 71}]},
+                                          {"seed": 1, "missed_values": []}], "kept_seed": 1}}  # fmt: skip
+    text = _missed_values_text(quality)
+    assert "validation: none; sealed test: none." in text
+    assert "Stage 2 was trained with 2 seeds, each checked so on validation, and seed 1 kept (seed 0: asymmetry_side 'right' 24 of 71; seed 1: none)." in text
+
+
+def test_train_cli_seed_overrides_the_config(tmp_path, monkeypatch):
+    from modeling_neuronarrator.training import cli, trainer
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"seed: 0\noutput_dir: {tmp_path / 'run'}\ncorpus: {tmp_path}\n")
+    seen = []
+    monkeypatch.setattr(trainer, "train_stage", lambda config, stage, **kwargs: seen.append(config.seed))
+    assert cli.main(["stage2", "--config", str(config), "--seed", "3"]) == 0 and seen == [3]
+    parser = __import__("argparse").ArgumentParser()
+    cli.add_arguments(parser)
+    assert cli._forwarded(parser.parse_args(["stage2", "--config", str(config), "--seed", "3"]))[-2:] == ["--seed", "3"]
+
+
 def test_recipe_consistency_step_replaces_the_former_grounding_key(tmp_path, monkeypatch, caplog):
     """The consistency step (called "grounding" before issue 18): ``--steps grounding`` still runs it
     (with a logged note), it writes quality.json's ``consistency`` key in place of the former

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="override the stage's max_steps")
     parser.add_argument("--init-from", type=Path, default=None, help="stage 2: start from this model folder instead of stage 1's final")
     parser.add_argument("--blind", action="store_true", help="zero every EEG-derived input (the blind-baseline ablation)")
+    parser.add_argument("--seed", type=int, default=None, help="override the config's seed (initialization and sample order)")
     parser.add_argument(
         "--stop-after-steps", type=int, default=None, metavar="S",
         help="end this session after S optimizer steps with a checkpoint (a job time slice); --resume continues",
@@ -55,6 +56,7 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
         ("--max-steps", args.max_steps),
         ("--stop-after-steps", args.stop_after_steps),
         ("--init-from", args.init_from),
+        ("--seed", args.seed),
     ):
         if value is not None:
             argv += [flag, str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
@@ -125,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         config.stage2.init_from = str(Path(args.init_from).resolve())
     if args.blind:
         config.data.blind = True
+    if args.seed is not None:
+        config.seed = args.seed
     final = train_stage(
         config, args.stage, resume=args.resume, cpu=args.cpu, progress=not args.no_progress, stop_after_steps=args.stop_after_steps
     )

@@ -9,7 +9,9 @@
    ``test_corpus``: the sealed test sources (``TEST_SOURCES``) and their copies, into their own corpus;
 2. ``stage1``:   ``neuronarrator train stage1 --config training/configs/grounded_cpu.yaml`` (the
                  default config: findings-conditioned narration; ``configs/default_cpu.yaml`` is the paper's);
-3. ``stage2``:   ``neuronarrator train stage2 --config ...``;
+3. ``stage2``:   ``neuronarrator train stage2 --config ...``, then free greedy on the validation rows:
+                 while it misses a measured value (``quality.missed_values``), up to ``--seed-retries``
+                 (1) more seeds, keeping the run that misses fewest (``stage2_seeds.json``);
 4. ``blind``:    the blind baseline: stage 2 again from the same stage-1 folder, same recipe, with
                  every EEG-derived input zeroed (``--blind``), into ``<output_dir>_blind``;
 5. ``evaluate``: narratives for the held-out subjects (validation) and the sealed test sources,
@@ -1046,11 +1048,18 @@ def _missed_values_text(quality: dict[str, Any]) -> str:
             continue
         missed = ", ".join(f"{m['field']} '{m['value']}' {m['right']} of {m['n']}" for m in model["missed_values"])
         parts.append(f"{role}: {missed or 'none'}")
+    seeds = (quality.get("stage2_seeds") or {}).get("seeds") or []
+    seed_text = ""
+    if len(seeds) > 1:
+        tried = "; ".join(f"seed {e['seed']}: " + (", ".join(f"{m['field']} '{m['value']}' {m['right']} of {m['n']}" for m in e["missed_values"]) or "none")
+                          for e in seeds)  # fmt: skip
+        seed_text = (f" Stage 2 was trained with {len(seeds)} seeds, each checked so on validation, and seed "
+                     f"{quality['stage2_seeds'].get('kept_seed')} kept ({tried}).")  # fmt: skip
     if not parts:
         return ""
     return (
         f"\nMeasured values the model did not learn to copy (free greedy; stated on under {MISSED_FLOOR:.0%} of the "
-        f"{MISSED_MIN_ROWS} or more rows measured with them; `quality.json` `value_recall` has every value): {'; '.join(parts)}. Under the measured "
+        f"{MISSED_MIN_ROWS} or more rows measured with them; `quality.json` `value_recall` has every value): {'; '.join(parts)}.{seed_text} Under the measured "
         "grammar, the report's default, every measured value is pinned.\n"
     )
 
@@ -1213,6 +1222,97 @@ def _step_train(stage: str):
     return step
 
 
+# Stage 2 is trained again with the next seed when free greedy decoding of the validation rows
+# misses a measured value (``quality.missed_values``: stated on under half the rows measured with
+# it): which rare value a run fails to copy is the seed's draw in this small decoder (stop 44/45:
+# 'drowsy' 0 of 42 in one seed, 'eye blink' 25 of 195 in another; stop 46: asymmetry 'right' 24 of
+# 71 in one of two). The run with the fewest missed values is kept (the earlier on a tie). The
+# validation rows choose; the sealed test is scored once, after.
+SEED_RETRIES = 1
+SEED_SELECTION_FILE = "stage2_seeds.json"
+
+
+def _stage2_missed(run: _RecipeRun) -> list[dict[str, Any]]:
+    """The stage-2 model's missed values on the validation rows, free greedy (the evaluation is cached
+    as the evaluate step's ``eval_model.json``, so a kept run is not decoded twice)."""
+    from .data import build_datasets
+    from .quality import missed_values, value_recall
+
+    _, heldout = build_datasets(run.config, history=0)
+    model_dir = run.config.stage_dir("stage2") / "final"
+    greedy = _evaluation(run.config, "model", model_dir, False, run.args.eval_limit, run.config.stage2.max_new_tokens)
+    by_id = _scoring_rows(heldout)
+    return missed_values(value_recall(greedy["narratives"], [by_id[i] for i in greedy["ids"]]))
+
+
+def _swap_stage2(run: _RecipeRun, seed: int, archive: Path) -> None:
+    """Move this run's stage 2 (and its cached validation decoding) to ``archive`` (``seed``'s folder)."""
+    archive.mkdir(parents=True)
+    shutil.move(str(run.config.stage_dir("stage2")), str(archive / "stage2"))
+    cached = run.config.output_dir / "eval_model.json"
+    if cached.is_file():
+        shutil.move(str(cached), str(archive / "eval_model.json"))
+    logger.info("stage 2 of seed %d moved to %s", seed, archive)
+
+
+def _restore_stage2(run: _RecipeRun, archive: Path) -> None:
+    shutil.move(str(archive / "stage2"), str(run.config.stage_dir("stage2")))
+    if (archive / "eval_model.json").is_file():
+        shutil.move(str(archive / "eval_model.json"), str(run.config.output_dir / "eval_model.json"))
+    archive.rmdir()
+
+
+def _step_stage2(run: _RecipeRun) -> bool:
+    """Stage 2, then its missed values on validation; up to ``--seed-retries`` more seeds while a run
+    misses one (``SEED_RETRIES``), keeping the run that misses fewest (``stage2_seeds.json`` records each)."""
+    out = run.config.output_dir
+    selection_path = out / SEED_SELECTION_FILE
+    final = run.config.stage_dir("stage2") / "final" / "model.safetensors"
+    if run.args.force:
+        for old in out.glob("stage2_seed*"):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        selection_path.unlink(missing_ok=True)
+        shutil.rmtree(run.config.stage_dir("stage2") / "tokenizer", ignore_errors=True)
+    if final.is_file() and not run.args.force:
+        # Trained before (a run without the file predates the seed check: kept as it is).
+        selection = json.loads(selection_path.read_text()) if selection_path.is_file() else None
+        if selection is None or "kept_seed" in selection:
+            logger.info("stage2 already done (%s)", final)
+            return False
+    selection = json.loads(selection_path.read_text()) if selection_path.is_file() else {"seeds": []}
+    _write_json(selection_path, selection)  # before training: a run interrupted now is resumed, then checked
+    fresh = run.args.force
+    while True:
+        seeds = selection["seeds"]
+        # Interrupted after a seed was checked and before its folder moved: that seed's check stands.
+        checked = bool(seeds) and final.is_file() and not (out / f"stage2_seed{seeds[-1]['seed']}").exists()
+        if not checked:
+            seed = run.config.seed + len(seeds)
+            if not final.is_file():
+                resume = [] if fresh else ["--resume"]
+                _run(run.cli + ["train", "stage2", "--config", str(run.config.path), "--output-dir", str(out), "--seed", str(seed),
+                                "--no-progress", *resume], run.log)  # fmt: skip
+                fresh = False
+            missed = _stage2_missed(run)
+            seeds.append({"seed": seed, "missed_values": missed})
+            _write_json(selection_path, selection)
+            for m in missed:
+                logger.warning("stage 2, seed %d: %s '%s' stated on %d of the %d validation rows measured with it", seed, m["field"], m["value"], m["right"], m["n"])
+        if not seeds[-1]["missed_values"] or len(seeds) > run.args.seed_retries:
+            break
+        _swap_stage2(run, seeds[-1]["seed"], out / f"stage2_seed{seeds[-1]['seed']}")
+    counts = [len(entry["missed_values"]) for entry in selection["seeds"]]
+    kept = counts.index(min(counts))
+    if kept != len(counts) - 1:
+        last, best = selection["seeds"][-1]["seed"], selection["seeds"][kept]["seed"]
+        _swap_stage2(run, last, out / f"stage2_seed{last}")
+        _restore_stage2(run, out / f"stage2_seed{best}")
+    selection["kept_seed"] = selection["seeds"][kept]["seed"]
+    _write_json(selection_path, selection)
+    logger.info("stage 2: seed %d kept (missed values per seed: %s)", selection["kept_seed"], counts)
+    return True
+
+
 def _step_blind(run: _RecipeRun) -> bool:
     blind_dir = _blind_dir(run.config)
     if run.done(blind_dir / "stage2" / "final" / "model.safetensors", "blind baseline"):
@@ -1231,6 +1331,9 @@ def _step_evaluate(run: _RecipeRun) -> bool:
         for stale in run.config.output_dir.glob("eval_*.json"):
             stale.unlink()
     quality = _quality(run.config, run.trained_model(), run.args.eval_limit, zeroed_eeg=run.args.zeroed_eeg)
+    selection = run.config.output_dir / SEED_SELECTION_FILE
+    if selection.is_file():
+        quality["stage2_seeds"] = json.loads(selection.read_text())
     _write_json(run.config.output_dir / "quality.json", quality)
     for subset in quality["model"]["subsets"]:
         logger.info("quality (%s):\n%s", subset, quality_table(quality, subset))
@@ -1389,7 +1492,7 @@ def _step_card(run: _RecipeRun) -> bool:
 
 
 _STEP_RUNNERS = {
-    "corpus": _step_corpus, "test_corpus": _step_test_corpus, "stage1": _step_train("stage1"), "stage2": _step_train("stage2"),
+    "corpus": _step_corpus, "test_corpus": _step_test_corpus, "stage1": _step_train("stage1"), "stage2": _step_stage2,
     "blind": _step_blind, "evaluate": _step_evaluate, "measured_grammar": _step_measured_grammar, "sample_and_check": _step_sample_and_check, "consistency": _step_consistency,
     "ship": _step_ship, "card": _step_card,
 }  # fmt: skip
@@ -1428,7 +1531,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--zeroed-eeg", action="store_true", help="also evaluate the model with its EEG inputs zeroed (an ablation)")
     parser.add_argument("--ship-to", type=Path, default=PACKAGE / "default_model")
     parser.add_argument("--output-dir", type=Path, default=None, help="override the config's output_dir (a trial run)")
+    parser.add_argument("--seed-retries", type=int, default=SEED_RETRIES,
+                        help="train stage 2 with up to N further seeds while free greedy misses a measured value on validation")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.seed_retries < 0:
+        parser.error(f"--seed-retries must be >= 0, got {args.seed_retries}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]

@@ -989,8 +989,9 @@ def test_recipe_stage2_trains_another_seed_while_a_measured_value_is_missed(tmp_
 
 def test_recipe_stage2_resumes_a_seed_check_and_keeps_an_older_run_as_it_is(tmp_path, monkeypatch):
     """Interrupted after seed 0 was checked (a miss) but before its folder moved, the recipe moves it
-    and trains seed 1 (seed 0 is not checked twice); a run trained before the seed check (a final
-    model, no stage2_seeds.json) is kept as it is."""
+    and trains seed 1 (seed 0 is not checked twice); stopped between the final moves, it keeps the
+    best without training; a run trained before the seed check (a final model, no stage2_seeds.json)
+    is kept as it is."""
     default_recipe, config, commands = _fake_stage2_recipe(tmp_path, monkeypatch, {0: 1, 1: 0})
     run = tmp_path / "run"
     (run / "stage2" / "final").mkdir(parents=True)
@@ -1002,6 +1003,15 @@ def test_recipe_stage2_resumes_a_seed_check_and_keeps_an_older_run_as_it_is(tmp_
     assert [int(c[c.index("--seed") + 1]) for c in commands] == [1] and "--resume" in commands[0]
     selection = json.loads((run / "stage2_seeds.json").read_text())
     assert [e["seed"] for e in selection["seeds"]] == [0, 1] and selection["kept_seed"] == 1
+    # Stopped between the last two moves (both seeds tried and moved out, none kept yet): the one that
+    # missed fewest comes back, nothing is trained.
+    (run / "stage2_seeds.json").write_text(json.dumps({"seeds": [{"seed": 0, "missed_values": [{"field": "state"}]},
+                                                                  {"seed": 1, "missed_values": [{"field": "state"}] * 2}]}))  # fmt: skip
+    (run / "stage2_seed1").mkdir()
+    (run / "stage2").rename(run / "stage2_seed1" / "stage2")
+    assert default_recipe.main(["--config", str(config), "--steps", "stage2"]) == 0 and len(commands) == 1
+    assert (run / "stage2" / "final" / "model.safetensors").read_text() == "0" and not (run / "stage2_seed0").exists()
+    assert json.loads((run / "stage2_seeds.json").read_text())["kept_seed"] == 0
 
 
 def test_card_states_the_stage2_seed_selection():

@@ -1282,11 +1282,14 @@ def _step_stage2(run: _RecipeRun) -> bool:
     selection = json.loads(selection_path.read_text()) if selection_path.is_file() else {"seeds": []}
     _write_json(selection_path, selection)  # before training: a run interrupted now is resumed, then checked
     fresh = run.args.force
-    while True:
-        seeds = selection["seeds"]
-        # Interrupted after a seed was checked and before its folder moved: that seed's check stands.
-        checked = bool(seeds) and final.is_file() and not (out / f"stage2_seed{seeds[-1]['seed']}").exists()
-        if not checked:
+    seeds = selection["seeds"]
+
+    def archive(seed: int) -> Path:
+        return out / f"stage2_seed{seed}"
+
+    while not seeds or (seeds[-1]["missed_values"] and len(seeds) <= run.args.seed_retries):
+        # A seed checked but not yet moved (an interrupted run) is not checked again.
+        if not (seeds and final.is_file() and not archive(seeds[-1]["seed"]).exists()):
             seed = run.config.seed + len(seeds)
             if not final.is_file():
                 resume = [] if fresh else ["--resume"]
@@ -1298,16 +1301,18 @@ def _step_stage2(run: _RecipeRun) -> bool:
             _write_json(selection_path, selection)
             for m in missed:
                 logger.warning("stage 2, seed %d: %s '%s' stated on %d of the %d validation rows measured with it", seed, m["field"], m["value"], m["right"], m["n"])
-        if not seeds[-1]["missed_values"] or len(seeds) > run.args.seed_retries:
-            break
-        _swap_stage2(run, seeds[-1]["seed"], out / f"stage2_seed{seeds[-1]['seed']}")
-    counts = [len(entry["missed_values"]) for entry in selection["seeds"]]
-    kept = counts.index(min(counts))
-    if kept != len(counts) - 1:
-        last, best = selection["seeds"][-1]["seed"], selection["seeds"][kept]["seed"]
-        _swap_stage2(run, last, out / f"stage2_seed{last}")
-        _restore_stage2(run, out / f"stage2_seed{best}")
-    selection["kept_seed"] = selection["seeds"][kept]["seed"]
+        if seeds[-1]["missed_values"] and len(seeds) <= run.args.seed_retries:
+            _swap_stage2(run, seeds[-1]["seed"], archive(seeds[-1]["seed"]))
+    counts = [len(entry["missed_values"]) for entry in seeds]
+    kept = seeds[counts.index(min(counts))]["seed"]
+    if archive(kept).exists():
+        # The seed in stage2/ (the last one tried, unless a run was stopped between these two moves) goes
+        # to its folder, and the kept one comes back.
+        in_place = [e["seed"] for e in seeds if not archive(e["seed"]).exists()]
+        if in_place and run.config.stage_dir("stage2").exists():
+            _swap_stage2(run, in_place[0], archive(in_place[0]))
+        _restore_stage2(run, archive(kept))
+    selection["kept_seed"] = kept
     _write_json(selection_path, selection)
     logger.info("stage 2: seed %d kept (missed values per seed: %s)", selection["kept_seed"], counts)
     return True

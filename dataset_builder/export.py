@@ -142,6 +142,7 @@ def export_corpus(
         raise ValueError(f"shard_rows must be >= 1, got {shard_rows}")
     out_dir = Path(out_dir)
     by_split, counts, split_bytes = _staged_units(units)
+    n_recordings = sum(len(paths) for paths in by_split.values())
     split_rows = {split: sum(counts[s][split] for s in counts) for split in SPLIT_ORDER}
     plan = _shard_plan(split_rows, shard_rows)
     schema = features.arrow_schema
@@ -156,7 +157,7 @@ def export_corpus(
         "sources": {source: {split: counts[source][split] for split in SPLIT_ORDER if counts[source][split]} for source in sorted(counts)},
         "bytes": {split: n for split, n in split_bytes.items() if n},
         "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
-        "recordings": len(units),
+        "recordings": n_recordings,
         "errors": len(errors),
         "settings": dict(settings or {}),
     }
@@ -166,13 +167,16 @@ def export_corpus(
 
 
 def _staged_units(units: Sequence[tuple[str, str, str, str]]) -> tuple[dict[str, list[str]], dict[str, Counter], Counter]:
-    """The staged files per split in ``(source, recording)`` order, rows per source and split, and
-    bytes per split (from the Parquet footers only)."""
+    """The staged files that hold rows, per split in ``(source, recording)`` order, rows per source and
+    split, and bytes per split (from the Parquet footers only). A unit with no rows (a scenario copy's
+    excerpt of a recording too short to cut) is left out."""
     by_split: dict[str, list[str]] = defaultdict(list)
     counts: dict[str, Counter] = defaultdict(Counter)
     split_bytes: Counter = Counter()
     for source, _recording, split, path in sorted(units):
         metadata = pq.read_metadata(path)
+        if metadata.num_rows == 0:
+            continue
         split_bytes[split] += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
         by_split[split].append(path)
         counts[source][split] += metadata.num_rows

@@ -388,11 +388,12 @@ def test_build_adds_excerpts_of_unannotated_copies_whose_state_is_not_assessed(t
     A recording too short to cut gives no excerpt rows."""
     monkeypatch.setattr(augment, "EXCERPT_PROBABILITY", 1.0)
     flat = _edf_source(tmp_path, synth, ["long", "short"], {"long": 330.0, "short": 200.0}, "eyes", lambda stem: "closed")
-    _, rows = _built_rows(flat, tmp_path, scenario_copies=2, split_fractions=(1.0, 0.0, 0.0))
+    info, rows = _built_rows(flat, tmp_path, scenario_copies=2, split_fractions=(1.0, 0.0, 0.0))
     by_recording: dict = {}
     for recording, start, findings, text in zip(rows["recording"], rows["start_s"], rows["findings"], rows["description"]):
         by_recording.setdefault(recording, []).append((start, json.loads(findings), text))
     assert set(by_recording) == {"long", "long-scn1", "long-scn2", "long-scn2-excerpt", "short", "short-scn1", "short-scn2"}
+    assert info["recordings"] == 7  # "short-scn2-excerpt" drew an excerpt but gave no rows: not a recording
     start, end = augment.scenario_excerpt(scenario_seed("long", 2), 330.0)
     assert len(by_recording["long"]) == len(by_recording["long-scn1"]) == len(by_recording["long-scn2"]) == 33
     excerpt = by_recording["long-scn2-excerpt"]

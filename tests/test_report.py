@@ -137,6 +137,8 @@ def test_summary_counts_one_segment_in_the_singular():
     # no shares, percentiles, recurrence or stability claimed from a single segment
     for word in ("segments", "most common", "%", "percentile", "Recurring", "stable"):
         assert word not in one.paragraph, (word, one.paragraph)
+    asleep = summarize_recording([dataclasses.replace(make_findings(2.0, "delta", pdr=None), state="N3")], np.array([0.0]))
+    assert "The segment is scored as sleep (N1-N3, REM); the spectral peak is delta activity at 2.0 Hz, maximal" in asleep.paragraph
     blink = dataclasses.replace(make_findings(), state="awake", artifacts=["eye_blink"])
     assert "Artifacts: eye blinks." in summarize_recording([blink], np.array([0.0])).paragraph
     awake = [dataclasses.replace(make_findings(), state="awake") for _ in range(3)]

@@ -571,7 +571,7 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
     if scope == "not_sleep" and bg.get("sleep"):
         prefix = f"In the {count_text(bg['scope_segments'])} not scored as sleep, "
     elif scope == "sleep":
-        prefix = "Every segment is scored as sleep (N1-N3, REM); "
+        prefix = "Every segment is scored as sleep (N1-N3, REM); " if n > 1 else "The segment is scored as sleep (N1-N3, REM); "
     else:
         prefix = ""
     peak = "spectral peak" if scope == "sleep" else "dominant rhythm"

@@ -49,7 +49,7 @@ from .labels import SIGNAL_JUDGEMENTS
 
 __all__ = [
     "ARTIFACTS", "EXCERPT_PROBABILITY", "EXCERPT_SECONDS", "EXCERPT_SUFFIX", "MONTAGE_VIEWS", "SCENARIO_SUFFIX", "STATES", "ScenarioBlock",
-    "augment_raw", "electrode_unit_positions", "excerpt_drawn", "scenario_copy_number", "scenario_excerpt", "scenario_seed",
+    "augment_raw", "electrode_unit_positions", "excerpt_drawn", "recording_kind", "scenario_copy_number", "scenario_excerpt", "scenario_seed",
     "within_scenario_copies",
 ]  # fmt: skip
 
@@ -148,6 +148,14 @@ def scenario_copy_number(recording: str) -> int:
     -> 8); 0 for a recording as recorded."""
     match = _SCENARIO_ID.search(str(recording))
     return int(match.group(1)) if match else 0
+
+
+def recording_kind(recording: str) -> str:
+    """``"recorded"``, ``"scenario copies"`` (``R-scn<n>``) or ``"excerpts"`` (``R-scn<n>-excerpt``): the
+    kinds a corpus card counts."""
+    if not scenario_copy_number(recording):
+        return "recorded"
+    return "excerpts" if str(recording).endswith(EXCERPT_SUFFIX) else "scenario copies"
 
 
 def within_scenario_copies(recordings: Sequence[str], max_copy: int, what: str = "max_copy") -> np.ndarray:

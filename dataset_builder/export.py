@@ -161,6 +161,7 @@ def export_corpus(
         "errors": len(errors),
         "settings": dict(settings or {}),
     }
+    info["composition"] = _composition((recording, pq.read_metadata(path).num_rows) for _, recording, _, path in units)
     _write_metadata(out_dir, features, info, errors, licences or {}, titles or {})
     logger.info("exported %s rows to %s", info["splits"], out_dir / "data")
     return info
@@ -300,7 +301,7 @@ def _card_tables(info: Mapping[str, Any], licences: Mapping[str, str], titles: M
 
 Subjects per split: {", ".join(f"{split} {n}" for split, n in info.get("subjects", {}).items())}.
 Recordings: {info.get("recordings", 0)}; files that could not be built: {info.get("errors", 0)} (see `errors.jsonl`).
-
+{_scenario_section(info, settings)}
 ## Sources and licences
 
 The recordings keep the terms of their sources; this corpus may only be shared where those terms
@@ -317,6 +318,45 @@ allow it (the TUH corpora, for instance, require a signed data-sharing agreement
 ```json
 {json.dumps(dict(settings), indent=2, sort_keys=True, default=str)}
 ```
+"""
+
+
+def _composition(recordings: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
+    """Rows and recordings (with rows) of each kind (``augment.recording_kind``) of ``(recording, rows)``."""
+    from .augment import recording_kind
+
+    out = {kind: {"rows": 0, "recordings": 0} for kind in ("recorded", "scenario copies", "excerpts")}
+    for recording, rows in recordings:
+        if rows:
+            counts = out[recording_kind(recording)]
+            counts["rows"] += rows
+            counts["recordings"] += 1
+    return out
+
+
+def _scenario_section(info: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """What the scenario copies are, how they are named, and how many rows each kind holds (empty
+    for a corpus without them)."""
+    composition = info.get("composition") or {}
+    if not any(kind != "recorded" and counts.get("rows") for kind, counts in composition.items()):
+        return ""
+    rows = [(kind, counts.get("rows", 0), counts.get("recordings", 0)) for kind, counts in composition.items()]
+    return f"""
+## Scenario copies
+
+Besides the segments as recorded, the corpus holds {settings.get("scenario_copies", "N")} scenario copies
+per recording (`--scenario-copies`, `dataset_builder.augment`): the recording's real background with
+added rhythms, slowing, spike-and-wave discharges and up to two artifacts, seen through a montage view
+(as recorded, 6 or 3 channels, or bipolar). Their descriptions are measured by the same front-end and
+findings rules as any segment's, never assumed. Copy n of recording R is recording `R-scn<n>` (same
+source, subject and split): odd copies keep the source's labels; even copies are unannotated, as a
+user's file is, and half of those have a short excerpt beside them, `R-scn<n>-excerpt`, under the
+sleep stager's 5 min minimum (its state is "not assessed" unless the recording's own events give one,
+such as a subject's button presses).
+
+{_table(["kind", "rows", "recordings"], rows)}
+
+The segments as recorded only: `corpus.filter(lambda row: "-scn" not in row["recording"])`.
 """
 
 
@@ -490,6 +530,7 @@ def _exported_info(corpus_dir: Path, data_dir: Path, present: Counter, kept_sour
         "bytes": {split: sum(p.stat().st_size for p in data_dir.glob(f"{split}-*.parquet")) for split in split_rows if split_rows[split]},
         "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
         "recordings": _count_recordings(data_dir),
+        "composition": _shard_composition(data_dir),
         "left_out": left_out,
         "settings": dict(_read_json(corpus_dir / "build_info.json").get("settings") or {}),
     }
@@ -510,6 +551,15 @@ def _count_recordings(data_dir: Path) -> int:
         table = pq.read_table(path, columns=["source", "recording"])
         recordings.update(zip(table.column("source").to_pylist(), table.column("recording").to_pylist()))
     return len(recordings)
+
+
+def _shard_composition(data_dir: Path) -> dict[str, dict[str, int]]:
+    """``_composition`` of an exported copy, from its shards' ``source`` and ``recording`` columns."""
+    rows: Counter = Counter()
+    for path in data_dir.glob("*.parquet"):
+        table = pq.read_table(path, columns=["source", "recording"])
+        rows.update(zip(table.column("source").to_pylist(), table.column("recording").to_pylist()))
+    return _composition((recording, n) for (_, recording), n in rows.items())
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -394,6 +394,13 @@ def test_build_adds_excerpts_of_unannotated_copies_whose_state_is_not_assessed(t
         by_recording.setdefault(recording, []).append((start, json.loads(findings), text))
     assert set(by_recording) == {"long", "long-scn1", "long-scn2", "long-scn2-excerpt", "short", "short-scn1", "short-scn2"}
     assert info["recordings"] == 7  # "short-scn2-excerpt" drew an excerpt but gave no rows: not a recording
+    n_excerpt = len(by_recording["long-scn2-excerpt"])
+    assert info["composition"] == {"recorded": {"rows": 33 + 20, "recordings": 2},
+                                   "scenario copies": {"rows": 2 * (33 + 20), "recordings": 4},
+                                   "excerpts": {"rows": n_excerpt, "recordings": 1}}  # fmt: skip
+    card = (tmp_path / "corpus" / "README.md").read_text()
+    assert "## Scenario copies" in card and "`R-scn<n>-excerpt`" in card
+    assert f"| excerpts | {n_excerpt} | 1 |" in card and "| recorded | 53 | 2 |" in card
     start, end = augment.scenario_excerpt(scenario_seed("long", 2), 330.0)
     assert len(by_recording["long"]) == len(by_recording["long-scn1"]) == len(by_recording["long-scn2"]) == 33
     excerpt = by_recording["long-scn2-excerpt"]

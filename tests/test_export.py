@@ -233,6 +233,7 @@ def test_corpus_folder_loads_without_the_package(built_corpus, tmp_path, public)
     assert report["first_id"] == min(r["id"] for r in kept if r["split"] == "train")
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "| sleep_edf |" in card and "| yes |" in card
+    assert "## Scenario copies" not in card  # a corpus without copies does not explain them
     shards = sorted(p.name for p in (out / "data").glob("train-*.parquet"))
     assert shards[0] == f"train-00000-of-{len(shards):05d}.parquet"
     build_info = json.loads((out / "build_info.json").read_text())

@@ -141,8 +141,7 @@ def export_corpus(
     if shard_rows < 1:
         raise ValueError(f"shard_rows must be >= 1, got {shard_rows}")
     out_dir = Path(out_dir)
-    by_split, counts, split_bytes = _staged_units(units)
-    n_recordings = sum(len(paths) for paths in by_split.values())
+    by_split, counts, split_bytes, recording_rows = _staged_units(units)
     split_rows = {split: sum(counts[s][split] for s in counts) for split in SPLIT_ORDER}
     plan = _shard_plan(split_rows, shard_rows)
     schema = features.arrow_schema
@@ -157,31 +156,35 @@ def export_corpus(
         "sources": {source: {split: counts[source][split] for split in SPLIT_ORDER if counts[source][split]} for source in sorted(counts)},
         "bytes": {split: n for split, n in split_bytes.items() if n},
         "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
-        "recordings": n_recordings,
+        "recordings": len(recording_rows),
         "errors": len(errors),
         "settings": dict(settings or {}),
     }
-    info["composition"] = _composition((recording, pq.read_metadata(path).num_rows) for _, recording, _, path in units)
+    info["composition"] = _composition(recording_rows)
     _write_metadata(out_dir, features, info, errors, licences or {}, titles or {})
     logger.info("exported %s rows to %s", info["splits"], out_dir / "data")
     return info
 
 
-def _staged_units(units: Sequence[tuple[str, str, str, str]]) -> tuple[dict[str, list[str]], dict[str, Counter], Counter]:
+def _staged_units(
+    units: Sequence[tuple[str, str, str, str]],
+) -> tuple[dict[str, list[str]], dict[str, Counter], Counter, Counter]:
     """The staged files that hold rows, per split in ``(source, recording)`` order, rows per source and
-    split, and bytes per split (from the Parquet footers only). A unit with no rows (a scenario copy's
-    excerpt of a recording too short to cut) is left out."""
+    split, bytes per split and rows per ``(source, recording)`` (from the Parquet footers only). A unit
+    with no rows (a scenario copy's excerpt of a recording too short to cut) is left out."""
     by_split: dict[str, list[str]] = defaultdict(list)
     counts: dict[str, Counter] = defaultdict(Counter)
     split_bytes: Counter = Counter()
-    for source, _recording, split, path in sorted(units):
+    recording_rows: Counter = Counter()
+    for source, recording, split, path in sorted(units):
         metadata = pq.read_metadata(path)
         if metadata.num_rows == 0:
             continue
         split_bytes[split] += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
         by_split[split].append(path)
         counts[source][split] += metadata.num_rows
-    return by_split, counts, split_bytes
+        recording_rows[(source, recording)] += metadata.num_rows
+    return by_split, counts, split_bytes, recording_rows
 
 
 def _staged_tables(paths: Sequence[str], schema: pa.Schema) -> Iterator[pa.Table]:
@@ -321,12 +324,13 @@ allow it (the TUH corpora, for instance, require a signed data-sharing agreement
 """
 
 
-def _composition(recordings: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
-    """Rows and recordings (with rows) of each kind (``augment.recording_kind``) of ``(recording, rows)``."""
+def _composition(recording_rows: Mapping[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    """Rows and recordings (with rows) of each kind (``augment.recording_kind``), from the rows of each
+    ``(source, recording)``."""
     from .augment import recording_kind
 
     out = {kind: {"rows": 0, "recordings": 0} for kind in ("recorded", "scenario copies", "excerpts")}
-    for recording, rows in recordings:
+    for (_, recording), rows in recording_rows.items():
         if rows:
             counts = out[recording_kind(recording)]
             counts["rows"] += rows
@@ -522,6 +526,7 @@ def _exported_info(corpus_dir: Path, data_dir: Path, present: Counter, kept_sour
                    subjects: dict[str, set], left_out: dict[str, str]) -> dict[str, Any]:  # fmt: skip
     """``build_info`` of an exported copy: its rows, bytes, subjects and recordings, the sources left
     out, and the settings of the build it was exported from."""
+    recording_rows = _shard_recording_rows(data_dir)
     return {
         "splits": {split: n for split, n in split_rows.items() if n},
         "sources": {
@@ -529,8 +534,8 @@ def _exported_info(corpus_dir: Path, data_dir: Path, present: Counter, kept_sour
         },
         "bytes": {split: sum(p.stat().st_size for p in data_dir.glob(f"{split}-*.parquet")) for split in split_rows if split_rows[split]},
         "subjects": {split: len(subjects[split]) for split in SPLIT_ORDER if subjects.get(split)},
-        "recordings": _count_recordings(data_dir),
-        "composition": _shard_composition(data_dir),
+        "recordings": len(recording_rows),
+        "composition": _composition(recording_rows),
         "left_out": left_out,
         "settings": dict(_read_json(corpus_dir / "build_info.json").get("settings") or {}),
     }
@@ -545,21 +550,13 @@ def _source_notes(sources: Sequence[str]) -> tuple[dict[str, str], dict[str, str
     return {s: readers[s].licence for s in known}, {s: readers[s].title for s in known}
 
 
-def _count_recordings(data_dir: Path) -> int:
-    recordings = set()
-    for path in data_dir.glob("*.parquet"):
-        table = pq.read_table(path, columns=["source", "recording"])
-        recordings.update(zip(table.column("source").to_pylist(), table.column("recording").to_pylist()))
-    return len(recordings)
-
-
-def _shard_composition(data_dir: Path) -> dict[str, dict[str, int]]:
-    """``_composition`` of an exported copy, from its shards' ``source`` and ``recording`` columns."""
+def _shard_recording_rows(data_dir: Path) -> Counter:
+    """Rows per ``(source, recording)`` of a folder of shards (their two columns only)."""
     rows: Counter = Counter()
     for path in data_dir.glob("*.parquet"):
         table = pq.read_table(path, columns=["source", "recording"])
         rows.update(zip(table.column("source").to_pylist(), table.column("recording").to_pylist()))
-    return _composition((recording, n) for (_, recording), n in rows.items())
+    return rows
 
 
 def _read_json(path: Path) -> dict[str, Any]:

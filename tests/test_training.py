@@ -985,6 +985,11 @@ def test_recipe_stage2_trains_another_seed_while_a_measured_value_is_missed(tmp_
     selection = json.loads((run / "stage2_seeds.json").read_text())
     assert selection["kept_seed"] == kept and [len(e["missed_values"]) for e in selection["seeds"]] == [missed_by_seed[s] for s in seeds_run]
     assert default_recipe.main(["--config", str(config), "--steps", "stage2"]) == 0 and len(commands) == len(seeds_run)
+    # --force trains anew from the first seed (without --resume: over the finished model), whatever was finished
+    assert default_recipe.main(["--config", str(config), "--steps", "stage2", "--force", "--seed-retries", str(retries)]) == 0
+    forced = commands[len(seeds_run):]
+    assert [int(c[c.index("--seed") + 1]) for c in forced] == seeds_run and "--resume" not in forced[0]
+    assert json.loads((run / "stage2_seeds.json").read_text())["kept_seed"] == kept
 
 
 def test_recipe_stage2_resumes_a_seed_check_and_keeps_an_older_run_as_it_is(tmp_path, monkeypatch):

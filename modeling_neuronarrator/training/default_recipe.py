@@ -1036,6 +1036,11 @@ def _oversampling_text(config) -> str:
     return f" (rows with {', '.join(parts)} per epoch)" if parts else ""
 
 
+def _missed_list(missed: list[dict[str, Any]]) -> str:
+    """``"state 'drowsy' 0 of 42, ..."`` (``quality.missed_values``), or ``"none"``."""
+    return ", ".join(f"{m['field']} '{m['value']}' {m['right']} of {m['n']}" for m in missed) or "none"
+
+
 def _missed_values_text(quality: dict[str, Any]) -> str:
     """The card's line on the measured values the model did not learn to copy (``quality.missed_values``,
     free greedy, validation and sealed test); empty for a quality.json written before it existed."""
@@ -1046,13 +1051,11 @@ def _missed_values_text(quality: dict[str, Any]) -> str:
         model = figures.get("model") or {}
         if "missed_values" not in model:
             continue
-        missed = ", ".join(f"{m['field']} '{m['value']}' {m['right']} of {m['n']}" for m in model["missed_values"])
-        parts.append(f"{role}: {missed or 'none'}")
+        parts.append(f"{role}: {_missed_list(model['missed_values'])}")
     seeds = (quality.get("stage2_seeds") or {}).get("seeds") or []
     seed_text = ""
     if len(seeds) > 1:
-        tried = "; ".join(f"seed {e['seed']}: " + (", ".join(f"{m['field']} '{m['value']}' {m['right']} of {m['n']}" for m in e["missed_values"]) or "none")
-                          for e in seeds)  # fmt: skip
+        tried = "; ".join(f"seed {e['seed']}: {_missed_list(e['missed_values'])}" for e in seeds)
         seed_text = (f" Stage 2 was trained with {len(seeds)} seeds, each checked so on validation, and seed "
                      f"{quality['stage2_seeds'].get('kept_seed')} kept ({tried}).")  # fmt: skip
     if not parts:
@@ -1274,6 +1277,8 @@ def _step_stage2(run: _RecipeRun) -> bool:
         for old in out.glob("stage2_seed*"):
             shutil.rmtree(old) if old.is_dir() else old.unlink()
         selection_path.unlink(missing_ok=True)
+        # The old model's decoding would be read back as the new one's (same folder, same cache).
+        (out / "eval_model.json").unlink(missing_ok=True)
         shutil.rmtree(run.config.stage_dir("stage2") / "tokenizer", ignore_errors=True)
     if final.is_file() and not run.args.force:
         # Trained before (a run without the file predates the seed check: kept as it is).
@@ -1293,7 +1298,7 @@ def _step_stage2(run: _RecipeRun) -> bool:
         # A seed checked but not yet moved (an interrupted run) is not checked again.
         if not (seeds and final.is_file() and not archive(seeds[-1]["seed"]).exists()):
             seed = run.config.seed + len(seeds)
-            if not final.is_file():
+            if fresh or not final.is_file():  # --force trains anew over a finished model
                 resume = [] if fresh else ["--resume"]
                 _run(run.cli + ["train", "stage2", "--config", str(run.config.path), "--output-dir", str(out), "--seed", str(seed),
                                 "--no-progress", *resume], run.log)  # fmt: skip

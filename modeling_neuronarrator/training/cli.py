@@ -150,5 +150,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _exit_launched_worker(code: int) -> None:
+    """End a process ``accelerate launch`` started for a run of several processes, skipping the
+    interpreter's teardown: ``os._exit`` once its output is flushed.
+
+    Its work is done and written (the stage's folders are moved into place atomically), but the
+    teardown can hang: one rank of a finished 2-process CPU run (stop 46's CI; 1 of 6 runs under
+    load here) never exited after "model saved", stuck in C++ finalization with no Python frame
+    left (faulthandler), and the launcher waits on it for ever (pytorch/pytorch#75097 describes the
+    same at process-group teardown)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _exit_launched_worker(code)
+    sys.exit(code)

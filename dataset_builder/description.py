@@ -43,6 +43,8 @@ from modeling_neuronarrator.findings_neuronarrator import (
     Findings,
     amplitude_category,
     change_window_text,
+    dominant_band_of,
+    is_sigma_peak,
     measured_change_window,
     seconds_text,
 )
@@ -231,6 +233,13 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "The dominant frequency of the background is {freq} Hz, in the {band} range.",
             "The most prominent rhythm of the background is {freq} Hz, in the {band} range.",
             "A {freq} Hz {band} rhythm stands out most above the background activity.",
+        ),
+        # N2/N3 with the peak at 11-16 Hz (findings ``is_sigma_peak``): spindle activity, not the
+        # alpha or beta its frequency falls in (the band is the frequency's: ``parse`` reads it back).
+        "sigma": (
+            "The dominant frequency of the background is {freq} Hz, in the sigma range of sleep spindles.",
+            "The most prominent rhythm of the background is {freq} Hz sigma activity, the frequency of sleep spindles.",
+            "A {freq} Hz rhythm in the sigma range of sleep spindles stands out most above the background activity.",
         ),
         "no_rhythm": (
             "The background is dominated by {band} activity without a dominant rhythm.",
@@ -673,9 +682,20 @@ def describe(
 _Pick = Callable[..., str]
 
 
+def _background_variant(fields: Mapping[str, Any]) -> str:
+    """The background sentence's variant: no rhythm; a spindle-frequency peak of N2/N3
+    (``is_sigma_peak``, its band the one its frequency falls in); else the rhythm and its band."""
+    if fields["dominant_rhythm"] == "absent":
+        return "no_rhythm"
+    freq = fields["dominant_frequency_hz"]
+    if is_sigma_peak(fields["state"], freq) and fields["dominant_band"] == dominant_band_of(freq):
+        return "sigma"
+    return "main"
+
+
 def _background_sentences(fields: dict[str, Any], pick: _Pick) -> list[str]:
     """State, background rhythm, PDR, distribution and amplitude sentences (``describe``)."""
-    background = pick("background", "no_rhythm" if fields["dominant_rhythm"] == "absent" else "main")
+    background = pick("background", _background_variant(fields))
     state = fields["state"]
     return [
         pick("state", "sleep") if state in _SLEEP_STAGE_STATES else pick("state", state),
@@ -839,6 +859,7 @@ _ANCHORS: dict[re.Pattern, str] = {}
 # What each sentence variant states by itself, whatever its placeholders hold (the parser adds these).
 _VARIANT_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
     ("background", "main"): {"dominant_rhythm": "present"},
+    ("background", "sigma"): {"dominant_rhythm": "present"},
     ("background", "no_rhythm"): {"dominant_rhythm": "absent"},
     ("distribution", "not_assessable"): {"predominant_region": NOT_ASSESSABLE},
     ("asymmetry", "not_assessable"): {"asymmetry_side": NOT_ASSESSABLE},
@@ -872,6 +893,12 @@ _VARIANT_REQUIRES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# Groups whose variant the writer chooses from the fields by a rule rather than by one field's value:
+# only the chosen variant is a measured sentence (a spindle-frequency peak of N2 written as "alpha
+# activity at 12.5 Hz" would claim alpha in sleep).
+_VARIANT_CHOICE: dict[str, Callable[[Mapping[str, Any]], str]] = {"background": _background_variant}
+
+
 def _register_parsers() -> None:
     def numeric_fields(groups: Mapping[str, str]) -> dict:
         fields: dict[str, Any] = {}
@@ -900,12 +927,19 @@ def _register_parsers() -> None:
             fields["state"] = {state.lower(): state for state in _SLEEP_STAGE_STATES}[groups["stage"]]
         return fields
 
+    def sigma_fields(groups: Mapping[str, str]) -> dict:
+        # The sigma phrasing names no band: the peak's band is the one its frequency falls in.
+        fields = numeric_fields(groups)
+        fields["dominant_band"] = dominant_band_of(fields["dominant_frequency_hz"])
+        return fields
+
     for group, variants in _SENTENCES.items():
         for variant, written in variants.items():
             templates = written + _READ_ONLY_SENTENCES.get((group, variant), ())
             patterns = [_compile(t, _PLACEHOLDER_REGEX) for t in templates]
             _ANCHORS.update(zip(patterns, map(_anchor, templates)))
-            _PARSERS.append((group, patterns, _VARIANT_FIELDS.get((group, variant), {}), numeric_fields))
+            convert = sigma_fields if (group, variant) == ("background", "sigma") else numeric_fields
+            _PARSERS.append((group, patterns, _VARIANT_FIELDS.get((group, variant), {}), convert))
     for key, templates in _LABEL_SENTENCES.items():
         phrase_to_value = {phrase.lower(): value for value, phrase in LABEL_VOCABULARY[key].items()}
         patterns = [_compile(t, {"p": _alternation(list(phrase_to_value))}) for t in templates]
@@ -1096,6 +1130,8 @@ def measured_sentence_patterns(
         for variant, written in variants.items():
             required = {**_VARIANT_FIELDS.get((group, variant), {}), **_VARIANT_REQUIRES.get((group, variant), {})}
             if any(fields[name] != value for name, value in required.items()):
+                continue
+            if group in _VARIANT_CHOICE and variant != _VARIANT_CHOICE[group](fields):
                 continue
             for template in written + _READ_ONLY_SENTENCES.get((group, variant), ()):
                 pattern = _filled(template, values, open_regex)

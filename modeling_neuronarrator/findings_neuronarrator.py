@@ -47,6 +47,8 @@ __all__ = [
     "SLOW_WAVE_STATES",
     "SLEEP_STATES",
     "SPINDLE_STATES",
+    "SIGMA_RANGE_HZ",
+    "is_sigma_peak",
     "SLEEP_EVENT_KINDS",
     "EVENT_KINDS",
     "AMPLITUDE_CATEGORIES",
@@ -91,6 +93,11 @@ EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta", "sleep_sp
 # N3 (AASM Manual v2.6); a 12-15 Hz burst in wakefulness or REM is alpha or mu, not a spindle, and
 # an unstaged segment cannot say which (``apply_state`` keeps the detections for a later state).
 SPINDLE_STATES = ("N2", "N3")
+# Frequency range of sleep spindles, the sigma band (AASM Manual v2.6: "a train of distinct sinusoidal
+# waves with frequency 11-16 Hz, most commonly 12-14 Hz"). In ``SPINDLE_STATES`` a dominant peak in it
+# is spindle activity (``is_sigma_peak``): called "alpha" it would read as alpha intrusion into sleep,
+# called "beta" as a drug effect.
+SIGMA_RANGE_HZ = (11.0, 16.0)
 # Physiological events of sleep: reported beside the pathological kinds (spike-and-wave, LRDA),
 # never in their place ("no spike-and-wave discharges" stays true), and never false alarms.
 SLEEP_EVENT_KINDS = ("sleep_spindle",)
@@ -122,6 +129,13 @@ CHANGE_TYPES = (
 )
 
 Side = Literal["left", "right", "none", "not_assessable"]
+
+
+def is_sigma_peak(state: Optional[str], frequency_hz: Optional[float]) -> bool:
+    """True where a segment's dominant peak is sleep spindle activity: a state of ``SPINDLE_STATES``
+    (N2, N3) and a frequency inside ``SIGMA_RANGE_HZ`` (11-16 Hz, both edges included)."""
+    low, high = SIGMA_RANGE_HZ
+    return state in SPINDLE_STATES and frequency_hz is not None and low <= float(frequency_hz) <= high
 
 
 def dominant_band_of(frequency_hz: float) -> str:

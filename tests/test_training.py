@@ -800,10 +800,12 @@ def test_two_cpu_processes_with_accelerate_launch(corpus, tmp_path):
     The two processes split each step's batches: their data fingerprints are the single-process
     run's consecutive batches (rank 0 takes batch 2i, rank 1 batch 2i+1).
 
-    The run takes ~10 s. One CI run (stop 46) never exited after "model saved": rank 0 hung in the
-    interpreter's teardown (reproduced here in 1 of 36 runs under load), which the workers now skip
-    (``training.cli._exit_launched_worker``). Should a launch hang all the same, it is killed with
-    every process's stacks in a warning and launched once more; a second hang fails the test.
+    The run takes ~10 s. One CI run (stop 46) never exited after "model saved": one process hung
+    freeing the DDP objects after the process group was gone, or in the interpreter's teardown
+    (stop 47: 2 of 37 runs under load). ``trainer._end_training`` now frees them while both
+    processes are there, and the workers skip the teardown (``training.cli._exit_launched_worker``):
+    0 of 60 runs hung. Should a launch hang all the same, it is killed with every process's stacks
+    in a warning and launched once more; a second hang fails the test.
     """
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", PYTHONFAULTHANDLER="1")
     out = tmp_path / "ddp"

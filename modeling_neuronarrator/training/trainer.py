@@ -541,14 +541,30 @@ def train_stage(
         progress=progress, stop_after_steps=stop_after_steps,
     )  # fmt: skip
     accelerator.wait_for_everyone()
+    final = None
     if state.step < state.total_steps:
         logger.info("%s stopped at step %d of %d; resume with --resume", stage, state.step, state.total_steps)
-        accelerator.end_training()
-        return None
-    final = _save_final(accelerator, step_module, recipe, config, processor, stage_dir, state, train_loader)
+    else:
+        final = _save_final(accelerator, step_module, recipe, config, processor, stage_dir, state, train_loader)
+    del step_module, optimizer, scheduler, train_loader, sampler, model
+    _end_training(accelerator)
+    return final if accelerator.is_main_process else None
+
+
+def _end_training(accelerator) -> None:
+    """Free what accelerate prepared (the DDP module and its reducer, the optimizer, the loader)
+    while every process is still there, then destroy the process group.
+
+    Freed after the group was destroyed, at the return of ``train_stage``, the DDP objects of one
+    process of a finished 2-process CPU run could wait for ever on a peer that had already gone
+    (faulthandler: stuck at ``train_stage``'s call with no deeper Python frame; stop 47, 1 of ~40
+    runs under load)."""
+    import gc
+
+    accelerator.free_memory()
+    gc.collect()
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return final if accelerator.is_main_process else None
 
 
 def _save_final(accelerator, step_module, recipe, config: TrainConfig, processor, stage_dir: Path, state, train_loader) -> Path:

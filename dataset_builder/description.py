@@ -169,6 +169,8 @@ _ARTIFACT_PHRASES = {
     "electrode_pop": "electrode pop",
     "line_noise": "line noise",
     "flat_channel": "flat channel",
+    # "patient movement", not "movement": the parser must not read it inside "eye movement".
+    "movement": "patient movement",
 }
 _SLEEP_STAGE_STATES = ("N1", "N2", "N3", "REM")  # states written as "<stage> sleep"
 _EVENT_PHRASES = {
@@ -346,6 +348,13 @@ _SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
             "The slow activity is that of {stage} sleep.",
             "Slow waves are those of {stage} sleep.",
             "The slow activity belongs to {stage} sleep.",
+        ),
+        # A movement artifact covers the segment (findings movement_artifacts): its slow swings are
+        # not the brain's, and no slowing, present or absent, can be read under them.
+        "obscured": (
+            "Patient movement obscures the background, so slowing cannot be assessed.",
+            "Whether there is slowing cannot be judged under the patient movement artifact.",
+            "The movement artifact hides the background; slowing is not assessable in this segment.",
         ),
     },
     "focal_coverage": {
@@ -724,7 +733,9 @@ def _asymmetry_and_slowing_sentences(fields: dict[str, Any], pick: _Pick) -> lis
         sentences.append(pick("asymmetry", "side"))
     kind = fields["slowing_kind"]
     in_sleep = fields["state"] in _SLEEP_STAGE_STATES and kind == "none"
-    if fields["focal_slowing"] == NOT_ASSESSABLE:
+    if kind == "obscured":
+        sentences.append(pick("slowing", "obscured"))
+    elif fields["focal_slowing"] == NOT_ASSESSABLE:
         sentences.append(pick("slowing", "none_generalized_only_in_sleep" if in_sleep else "none_generalized_only"))
         sentences.append(pick("focal_coverage", "not_assessable"))
     elif in_sleep:
@@ -874,6 +885,7 @@ _VARIANT_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
     ("slowing", "none"): {"slowing_kind": "none"},
     ("slowing", "generalized"): {"slowing_kind": "generalized"},
     ("slowing", "widespread"): {"slowing_kind": "widespread"},
+    ("slowing", "obscured"): {"slowing_kind": "obscured"},
     ("slowing", "focal_located"): {"slowing_kind": "focal"},
     ("slowing", "focal"): {"slowing_kind": "focal"},
     ("artifacts", "none"): {"artifacts": ()},

@@ -60,11 +60,20 @@ from .eeg_io_neuronarrator import (
 )
 from .eeg_io_neuronarrator import _row_std
 from .findings_neuronarrator import SPINDLE_STATES, apply_state
-from .findings_neuronarrator import THRESHOLDS, Findings, band_power, compute_findings, segment_psd
+from .findings_neuronarrator import THRESHOLDS, AmplitudeReference, Findings, amplitude_reference, band_power, compute_findings, segment_psd
 from .events_neuronarrator import detect_events as _detect_events
 from .events_neuronarrator import events_in_segment
 from .topomap_neuronarrator import project_topomaps
 from .vigilance_neuronarrator import Staging, response_times, stage_recording
+
+# The recording's amplitude reference for movement artifacts (``_movement_reference``): every
+# segment of a recording of up to this many segments, else this many in runs of
+# ``_REFERENCE_RUN_SEGMENTS`` consecutive segments spread evenly over it (a full second pass over a
+# night would double the reading and filtering).
+MOVEMENT_REFERENCE_SEGMENTS = 120
+_REFERENCE_RUN_SEGMENTS = 10
+# Events whose large waves are no movement (``compute_findings``'s ``rhythmic_event``).
+_RHYTHMIC_EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta")
 
 __all__ = ["NeuroNarratorFeatureExtractor", "MAX_SAMPLING_RATE_HZ"]
 
@@ -460,7 +469,9 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             with _one_blas_thread():
                 pending = prefetch.submit(self._filtered_window, source, windows[0], sos)
                 staging = self._stage(source, starts)
+                reference = self._movement_reference(source, sos, line, apply_notch)
             info["vigilance"] = staging.summary(starts, self.segment_seconds)
+            info["movement_reference_segments"] = reference.n_segments if reference is not None else 0
             logger.info("%s: %d segments, channels %s", source.label, len(starts), info["channels_used"])
             previous: list[Findings] = []
             for index, window_starts in enumerate(windows):
@@ -472,7 +483,9 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
                     # Spindles are reported in N2/N3 only (apply_state): a window the stager holds
                     # no N2/N3 in (awake, or not staged) skips YASA's detector.
                     spindles = any(state in SPINDLE_STATES for state in states)
-                    arrays, findings = self._process_window(source, window_starts, filtered, line, apply_notch, previous, spindles)
+                    arrays, findings = self._process_window(
+                        source, window_starts, filtered, line, apply_notch, previous, spindles, reference
+                    )  # fmt: skip
                     apply_state(findings, states, previous=previous)
                     futures_wait([pending])
                 previous = (previous + findings)[-3:]
@@ -508,6 +521,33 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             logger.warning("%s: sleep staging failed (%s: %s); state not assessed", source.label, type(error).__name__, error)
             staging = Staging(reason=f"sleep staging failed ({type(error).__name__}: {error})")
         return dataclasses.replace(staging, response_s=responses)
+
+    def _movement_reference(self, source: _Source, sos: np.ndarray, line: Optional[float], apply_notch: bool) -> Optional[AmplitudeReference]:
+        """The whole recording's ``AmplitudeReference`` (whatever span is analysed, as for staging:
+        a segment is a movement against its recording): its segments filtered as ``_process_window``
+        filters them, all of them up to ``MOVEMENT_REFERENCE_SEGMENTS``, else that many in even runs.
+        None for a recording of one segment (no spread to compare with)."""
+        grid = self._segment_starts(source, None, None)
+        if len(grid) < 2:
+            return None
+        if len(grid) <= MOVEMENT_REFERENCE_SEGMENTS:
+            runs = [grid[first : first + self.batch_segments] for first in range(0, len(grid), self.batch_segments)]
+        else:
+            n_runs = MOVEMENT_REFERENCE_SEGMENTS // _REFERENCE_RUN_SEGMENTS
+            firsts = np.linspace(0, len(grid) - _REFERENCE_RUN_SEGMENTS, n_runs).round().astype(int)
+            runs = [grid[first : first + _REFERENCE_RUN_SEGMENTS] for first in firsts]
+        fs_out, n_seg_out = float(self.sampling_rate), self.segment_samples
+        segments = []
+        for run_starts in runs:
+            x, t0, _ = self._filtered_window(source, run_starts, sos)
+            offsets = np.round((run_starts - t0) * fs_out).astype(int)
+            if offsets[-1] + n_seg_out > x.shape[-1]:
+                x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")
+            if apply_notch:
+                b, a = _notch(fs_out, float(line))
+                x = signal.filtfilt(b, a, x, axis=-1)
+            segments.append(_cut(x, offsets, n_seg_out).astype(np.float32))
+        return amplitude_reference(np.concatenate(segments), source.map.recorded)
 
     def _segment_starts(self, source: _Source, start_s: Optional[float], end_s: Optional[float]) -> np.ndarray:
         duration = source.duration_s
@@ -562,6 +602,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         apply_notch: bool,
         previous: list[Findings],
         spindles: bool = True,
+        reference: Optional[AmplitudeReference] = None,
     ) -> tuple[dict[str, np.ndarray], list[Findings]]:
         """One window of segments starting at ``starts`` (s), read, harmonized and filtered
         (``filtered``: what ``_filtered_window`` returned for it): detect events on it, cut the
@@ -583,13 +624,16 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             segments = before_notch
         powers = band_power(psd, freqs)  # (n_seg, 19, 5) uV^2
         mask = np.broadcast_to(source.map.recorded, (len(starts), len(STANDARD_CHANNELS))).copy()
+        in_segment = [events_in_segment(events, float(start), float(start) + self.segment_seconds) for start in starts]
         findings = compute_findings(
             segments, fs_out, channel_mask=mask, psd=psd, freqs=freqs, line_freq=line,
             raw_flat=raw_flat, previous=previous, spatial_mask=_spatial(source.map), bad_channels=sorted(source.bad_channels),
             source_highpass_hz=source.raw.info["highpass"] if source.raw is not None else None,
+            amplitude_reference=reference,
+            rhythmic_event=np.array([any(e.kind in _RHYTHMIC_EVENT_KINDS for e in found) for found in in_segment], dtype=bool),
         )  # fmt: skip
-        for item, start in zip(findings, starts):
-            item.events = events_in_segment(events, float(start), float(start) + self.segment_seconds)
+        for item, found in zip(findings, in_segment):
+            item.events = found
         eeg = np.empty(segments.shape, dtype=np.float32)
         np.multiply(segments, self.eeg_scale, out=eeg, casting="unsafe")  # float64 product rounded once: astype's numbers
         arrays = {

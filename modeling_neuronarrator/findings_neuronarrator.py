@@ -49,6 +49,9 @@ __all__ = [
     "SPINDLE_STATES",
     "SIGMA_RANGE_HZ",
     "is_sigma_peak",
+    "AmplitudeReference",
+    "amplitude_reference",
+    "movement_artifacts",
     "SLEEP_EVENT_KINDS",
     "EVENT_KINDS",
     "AMPLITUDE_CATEGORIES",
@@ -67,11 +70,16 @@ BAND_EDGES_HZ = {
 }
 REGIONS = ("frontal", "central", "temporal", "parietal", "occipital")
 HEMISPHERES = ("left", "right")
-ARTIFACT_TYPES = ("eye_blink", "eye_movement", "muscle", "electrode_pop", "line_noise", "flat_channel")
+# "movement": a segment of gross artifact, the amplitude outlier of its recording (FASTER's bad epoch,
+# ``movement_artifacts``), which the patient's movements cause in a clinical record.
+ARTIFACT_TYPES = ("eye_blink", "eye_movement", "muscle", "electrode_pop", "line_noise", "flat_channel", "movement")
 # "widespread": the generalized rule's slow background, on a montage that does not cover both
 # hemispheres (``spatial_coverage``: fewer than ``hemisphere_min_electrodes`` on a side, e.g. Fz Cz
 # Pz): slow at every recorded electrode, but "generalized" would claim the unrecorded sides too.
-SLOWING_KINDS = ("none", "focal", "generalized", "widespread")
+# "obscured": a movement artifact covers the segment (``movement_artifacts``); its slow swings are not
+# the brain's, and whatever slowing lies under them cannot be read (ACNS 2021: describe the
+# background only where artifact does not obscure it).
+SLOWING_KINDS = ("none", "focal", "generalized", "widespread", "obscured")
 # Vigilance state of a segment (``vigilance_neuronarrator``: YASA's AASM stages mapped onto the
 # states a clinical EEG report names; a source's expert stage overrides it in the corpus).
 STATES = ("awake", "drowsy", "N1", "N2", "N3", "REM", "not_assessed")
@@ -163,10 +171,11 @@ class Asymmetry:
 
 @dataclass
 class Slowing:
-    """Slowing of the background: none, focal (one side and region), generalized, or widespread
-    (generalized by the rule, on a montage that does not cover both hemispheres)."""
+    """Slowing of the background: none, focal (one side and region), generalized, widespread
+    (generalized by the rule, on a montage that does not cover both hemispheres), or obscured (not
+    assessable under a movement artifact)."""
 
-    kind: Literal["none", "focal", "generalized", "widespread"] = "none"
+    kind: Literal["none", "focal", "generalized", "widespread", "obscured"] = "none"
     side: Optional[Literal["left", "right", "bilateral"]] = None
     region: Optional[str] = None  # one of REGIONS for focal slowing
     # False when the recorded electrodes cannot show focal slowing everywhere it could be (no
@@ -418,6 +427,9 @@ THRESHOLDS = {
     "line_peak_ratio": 10.0,  # mains bin / neighbouring 2-6 Hz bins
     "line_power_fraction": 0.02,  # mains +-1 Hz power / 0.5-45 Hz EEG power
     "flat_std_uv": 0.5,  # a channel with less standard deviation than this is flat
+    # Movement (FASTER, Nolan et al. 2010, step 2): a segment whose mean amplitude range or mean
+    # variance over the recorded channels lies this many SDs above the recording's segments.
+    "movement_z": 3.0,
     # Spatial coverage (spatial_coverage): what the recorded electrodes can support.
     "region_min_electrodes": 1,  # a region's power is its recorded electrodes' power
     "hemisphere_min_electrodes": 2,
@@ -895,9 +907,11 @@ def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[s
     elif current.amplitude_uv > 0 and reference_amplitude >= 1.5 * current.amplitude_uv:
         changes.add("lower_amplitude")
     last = previous[-1]
-    if current.slowing.kind != "none" and all(p.slowing.kind == "none" for p in previous):
+    # A slowing obscured by movement is neither present nor absent: no change to or from it.
+    present = ("focal", "generalized", "widespread")
+    if current.slowing.kind in present and all(p.slowing.kind == "none" for p in previous):
         changes.add("slowing_appeared")
-    elif current.slowing.kind == "none" and last.slowing.kind != "none":
+    elif current.slowing.kind == "none" and last.slowing.kind in present:
         changes.add("slowing_resolved")
     if set(current.artifacts) - set(last.artifacts):
         changes.add("artifacts_appeared")
@@ -1067,11 +1081,77 @@ def _batch_measures(
     return _BatchMeasures(n, masks, usable, spatial, psd, freqs, raw_flat, powers, total, slow, x32, hi - lo)
 
 
+@dataclass(frozen=True)
+class AmplitudeReference:
+    """A recording's amplitude over its segments, what ``movement_artifacts`` compares a segment with.
+
+    FASTER's epoch scores (Nolan, Whelan & Reilly 2010, J Neurosci Methods 192:152, step 2; as
+    mne-faster's ``find_bad_epochs`` computes them): ``amplitude`` and ``variance`` are the mean
+    over the recorded channels of each segment's peak-to-peak range (uV) and variance (uV^2), as
+    ``(mean, SD)`` over the reference segments. ``n_segments``: how many segments it was measured on.
+    """
+
+    amplitude: tuple[float, float]
+    variance: tuple[float, float]
+    n_segments: int
+
+
+def _epoch_scores(eeg_uv: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """FASTER's ``(n,)`` epoch amplitude (peak-to-peak range) and variance: means over the ``usable`` channels."""
+    x = np.asarray(eeg_uv, dtype=np.float64)
+    weights = usable / np.maximum(usable.sum(-1, keepdims=True), 1)
+    return (np.ptp(x, axis=-1) * weights).sum(-1), (x.var(axis=-1) * weights).sum(-1)
+
+
+def amplitude_reference(eeg_uv: np.ndarray, channel_mask: Optional[np.ndarray] = None) -> AmplitudeReference:
+    """The ``AmplitudeReference`` of a recording's segments ``(n, 19, n_times)`` uV (all of them, or
+    an even sample of a long one; the front-end's ``movement_reference_segments``); ``channel_mask``
+    as in ``compute_findings``."""
+    eeg_uv = np.asarray(eeg_uv)
+    if eeg_uv.ndim != 3 or eeg_uv.shape[1] != len(STANDARD_CHANNELS) or len(eeg_uv) < 2:
+        raise ValueError(f"amplitude_reference: expected (n_segments >= 2, 19, n_times) uV, got {eeg_uv.shape}")
+    masks = np.broadcast_to(np.ones(len(STANDARD_CHANNELS), bool) if channel_mask is None else np.asarray(channel_mask, bool),
+                            (len(eeg_uv), len(STANDARD_CHANNELS)))  # fmt: skip
+    usable = np.where(masks.any(-1, keepdims=True), masks, True)
+    amplitude, variance = _epoch_scores(eeg_uv, usable)
+    return AmplitudeReference(
+        amplitude=(float(amplitude.mean()), float(amplitude.std())),
+        variance=(float(variance.mean()), float(variance.std())),
+        n_segments=len(eeg_uv),
+    )
+
+
+def movement_artifacts(
+    eeg_uv: np.ndarray, reference: AmplitudeReference, usable: np.ndarray, rhythmic_event: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """``(n,)`` bool: segments of gross (movement) artifact.
+
+    A segment is one of FASTER's bad epochs by amplitude or variance: its mean over the recorded
+    channels lies more than ``movement_z`` SDs above the recording's mean (the high side only: a
+    quiet segment is no movement). FASTER's third epoch score, the deviation of the epoch's mean,
+    is left out: on the harmonized, high-passed channels it flagged the spike-and-wave of scenario
+    copies and the last segments of a recording. A segment holding a spike-and-wave or rhythmic
+    delta event (``rhythmic_event``) is no movement: the event names its large waves."""
+    z = THRESHOLDS["movement_z"]
+    amplitude, variance = _epoch_scores(eeg_uv, usable)
+
+    def above(value: np.ndarray, mean_sd: tuple[float, float]) -> np.ndarray:
+        mean, sd = mean_sd
+        return (value - mean) > z * sd if sd > 0 else np.zeros(value.shape, dtype=bool)
+
+    moved = above(amplitude, reference.amplitude) | above(variance, reference.variance)
+    if rhythmic_event is not None:
+        moved &= ~np.asarray(rhythmic_event, dtype=bool)
+    return moved
+
+
 def _artifact_rules(
-    eeg_uv: np.ndarray, m: _BatchMeasures, sampling_rate: float, line_freq: Optional[float]
+    eeg_uv: np.ndarray, m: _BatchMeasures, sampling_rate: float, line_freq: Optional[float],
+    reference: Optional[AmplitudeReference] = None, rhythmic_event: Optional[np.ndarray] = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Artifact flags ``{name: (n,) bool}`` (``blink_*``, ``eye_*``, ``muscle_fraction``,
-    ``pop_*``, ``line_*``, ``flat_std_uv``) and the ``(n, 19)`` channels left to the slowing rules."""
+    ``pop_*``, ``line_*``, ``flat_std_uv``, ``movement_z`` given the recording's ``reference``)
+    and the ``(n, 19)`` channels left to the slowing rules."""
     eye = _eye_artifacts(eeg_uv, m.powers, sampling_rate, m.usable)
     other = _other_artifacts(m.x32, m.psd, m.freqs, m.usable, line_freq, m.raw_flat)
     flags = {"eye_blink": eye["eye_blink"], "eye_movement": (eye["vertical"] & ~eye["eye_blink"]) | eye["lateral"], **other}
@@ -1080,6 +1160,10 @@ def _artifact_rules(
     for_slowing = m.usable.copy()
     for_slowing &= ~((eye["eye_blink"] | eye["vertical"])[:, None] & _names_mask(_FRONTAL)[None])
     for_slowing[:, [_INDEX["F7"], _INDEX["F8"]]] &= ~eye["lateral"][:, None]
+    if reference is not None:
+        # Nor are the large slow swings of a movement (stop 46: a visual-task subject's movements
+        # read as generalized and focal slowing): its segment's slowing is "obscured" (_slowing_of_segment).
+        flags["movement"] = movement_artifacts(m.x32, reference, m.usable, rhythmic_event)
     return flags, for_slowing
 
 
@@ -1181,11 +1265,13 @@ def _asymmetry_of_segment(assessable: bool, index: float) -> "Asymmetry":
 
 def _slowing_of_segment(
     focal: bool, focal_side: int, focal_region: int, slow_share: float, band: str, pdr: Optional[float], focal_assessable: Any,
-    hemispheres_covered: Any = True,
+    hemispheres_covered: Any = True, movement: bool = False,
 ) -> "Slowing":
-    """One segment's ``Slowing``: focal (``focal_slowing_*``, found by ``_focal_slowing``), else
-    generalized (``generalized_slow_fraction``) where both hemispheres are recorded and widespread
-    where they are not, else none."""
+    """One segment's ``Slowing``: obscured under a movement artifact; else focal (``focal_slowing_*``,
+    found by ``_focal_slowing``), else generalized (``generalized_slow_fraction``) where both
+    hemispheres are recorded and widespread where they are not, else none."""
+    if movement:
+        return Slowing(kind="obscured", focal_assessable=bool(focal_assessable))
     # Generalized: delta+theta >= 70 % of the power everywhere (eye channels aside) with a
     # delta/theta dominant band and no PDR (diffuse background slowing).
     if focal:
@@ -1220,7 +1306,7 @@ def _segment_findings(k: int, m: _BatchMeasures, rules: dict[str, Any], bad: lis
         asymmetry=_asymmetry_of_segment(bool(coverage["asymmetry"]), rules["asymmetry_index"][k]),
         slowing=_slowing_of_segment(
             focal[k], focal_side[k], focal_region[k], rules["slow_share"][k], band, pdr, coverage["focal_slowing"],
-            coverage["hemispheres"].all(),
+            coverage["hemispheres"].all(), bool(rules["flags"].get("movement", np.zeros(m.n, bool))[k]),
         ),
         artifacts=sorted(name for name, hit in rules["flags"].items() if hit[k]),
         amplitude_uv=float(round(float(rules["amplitude_median"][k]))),
@@ -1250,6 +1336,8 @@ def compute_findings(
     spatial_mask: Optional[np.ndarray] = None,
     bad_channels: Sequence[str] = (),
     source_highpass_hz: Optional[float] = None,
+    amplitude_reference: Optional[AmplitudeReference] = None,
+    rhythmic_event: Optional[np.ndarray] = None,
 ) -> list["Findings"]:
     """Quantitative findings of consecutive segments of one recording (vectorized over segments).
 
@@ -1276,6 +1364,11 @@ def compute_findings(
         source_highpass_hz: high-pass the recording was stored with (MNE ``info["highpass"]``);
             above 0.67 Hz the 1/f fit and the rhythm search start at 1.5x it, above the filter's
             edge, which would otherwise read as a peak.
+        amplitude_reference: the recording's ``AmplitudeReference`` (the front-end measures it on
+            the whole recording): movement artifacts are found against it (``movement_artifacts``);
+            None finds none.
+        rhythmic_event: ``(n_segments,)`` bool, a spike-and-wave or rhythmic delta event lies in
+            the segment (its large waves are no movement).
 
     Returns:
         One ``Findings`` per segment; ``labels`` empty (the corpus builder fills them).
@@ -1287,7 +1380,7 @@ def compute_findings(
             "harmonize the channels to STANDARD_CHANNELS first"
         )
     m = _batch_measures(eeg_uv, sampling_rate, channel_mask, psd, freqs, raw_flat, spatial_mask)
-    flags, for_slowing = _artifact_rules(eeg_uv, m, sampling_rate, line_freq)
+    flags, for_slowing = _artifact_rules(eeg_uv, m, sampling_rate, line_freq, amplitude_reference, rhythmic_event)
     rules = {
         "flags": flags,
         "rhythm": _rhythm_rules(m, source_highpass_hz),

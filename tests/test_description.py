@@ -54,7 +54,7 @@ def random_events(rng: random.Random) -> list[Event]:
 def random_findings(rng: random.Random, with_labels: bool = True) -> Findings:
     """A Findings drawn over the whole vocabulary (incl. edge shapes: no PDR, focal slowing with
     side or region missing, empty/None change, many labels at once)."""
-    kind = rng.choice(("none", "generalized", "focal", "widespread"))
+    kind = rng.choice(("none", "generalized", "focal", "widespread", "obscured"))
     side = rng.choice((None, "left", "right", "bilateral")) if kind == "focal" else rng.choice((None, "bilateral"))
     region = rng.choice((None,) + REGIONS) if kind == "focal" else None
     change = rng.choice((None, [], rng.sample(CHANGE_TYPES, rng.randint(1, 4))))

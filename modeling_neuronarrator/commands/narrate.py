@@ -154,6 +154,8 @@ def segment_line(start_s: float, segment_seconds: float, findings) -> str:
         parts.append("generalized slowing")
     elif slowing.kind == "widespread":
         parts.append("slowing at every recorded electrode")
+    elif slowing.kind == "obscured":
+        parts.append("slowing not assessable (movement artifact)")
     if findings.asymmetry.side not in ("none", "not_assessable"):
         parts.append(f"asymmetry: {findings.asymmetry.side} attenuated (index {findings.asymmetry.index:+.2f})")
     if findings.artifacts:

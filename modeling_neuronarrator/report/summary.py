@@ -45,6 +45,7 @@ ARTIFACT_NAMES = {
     "electrode_pop": "electrode pops",
     "line_noise": "line noise",
     "flat_channel": "flat channels",
+    "movement": "patient movement artifact",
 }
 CHANGE_NAMES = {
     "faster": "the background became faster",

@@ -67,10 +67,14 @@ from .topomap_neuronarrator import project_topomaps
 from .vigilance_neuronarrator import Staging, response_times, stage_recording
 
 # The recording's amplitude reference for movement artifacts (``_movement_reference``): every
-# segment of a recording of up to this many segments, else this many in runs of
-# ``_REFERENCE_RUN_SEGMENTS`` consecutive segments spread evenly over it (a full second pass over a
-# night would double the reading and filtering).
-MOVEMENT_REFERENCE_SEGMENTS = 120
+# segment of a recording of up to ``MOVEMENT_REFERENCE_SEGMENTS`` segments, else that many in runs of
+# ``_REFERENCE_RUN_SEGMENTS`` consecutive segments spread evenly over it. The runs (12 x 100 s, each
+# read with the filter padding: ~28 min of signal) are read while the recording is staged; a
+# recording of up to 160 segments is read whole instead, in the analysis's windows, which the
+# analysis then takes instead of reading them again (a night read twice would double the reading
+# and filtering; a 25 min PSG read as runs took 30 % longer, read whole 3 %: eval/benchmark_frontend.py).
+MOVEMENT_REFERENCE_SEGMENTS = 160
+_REFERENCE_RUNS = 12
 _REFERENCE_RUN_SEGMENTS = 10
 # Events whose large waves are no movement (``compute_findings``'s ``rhythmic_event``).
 _RHYTHMIC_EVENT_KINDS = ("generalized_spike_wave", "lateralized_rhythmic_delta")
@@ -466,10 +470,20 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         # file went from ~240 to ~330-360 segments/s, outputs bit for bit the same. The thread
         # finishes inside the one-thread BLAS limit, never across a yield.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neuronarrator-window") as prefetch:
+            # Windows the movement reference already read and filtered (a short recording analysed
+            # whole: the reference reads every one of its windows), taken instead of read again.
+            kept: dict[tuple[float, int], tuple[np.ndarray, float, np.ndarray]] = {}
+
+            def read_window(window_starts: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+                window = kept.pop((float(window_starts[0]), len(window_starts)), None)
+                return window if window is not None else self._filtered_window(source, window_starts, sos)
+
             with _one_blas_thread():
-                pending = prefetch.submit(self._filtered_window, source, windows[0], sos)
+                # The movement reference and the first window are read while the recording is staged.
+                reference_job = prefetch.submit(self._movement_reference, source, sos, line, apply_notch, starts, per_batch, kept)
+                pending = prefetch.submit(read_window, windows[0])
                 staging = self._stage(source, starts)
-                reference = self._movement_reference(source, sos, line, apply_notch)
+                reference = reference_job.result()
             info["vigilance"] = staging.summary(starts, self.segment_seconds)
             info["movement_reference_segments"] = reference.n_segments if reference is not None else 0
             logger.info("%s: %d segments, channels %s", source.label, len(starts), info["channels_used"])
@@ -478,7 +492,7 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
                 with _one_blas_thread():  # not across the yield: the caller's own BLAS work keeps its threads
                     filtered = pending.result()
                     if index + 1 < len(windows):
-                        pending = prefetch.submit(self._filtered_window, source, windows[index + 1], sos)
+                        pending = prefetch.submit(read_window, windows[index + 1])
                     states = staging.states_of(window_starts, self.segment_seconds)
                     # Spindles are reported in N2/N3 only (apply_state): a window the stager holds
                     # no N2/N3 in (awake, or not staged) skips YASA's detector.
@@ -522,24 +536,35 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
             staging = Staging(reason=f"sleep staging failed ({type(error).__name__}: {error})")
         return dataclasses.replace(staging, response_s=responses)
 
-    def _movement_reference(self, source: _Source, sos: np.ndarray, line: Optional[float], apply_notch: bool) -> Optional[AmplitudeReference]:
+    def _movement_reference(
+        self, source: _Source, sos: np.ndarray, line: Optional[float], apply_notch: bool,
+        starts: Optional[np.ndarray] = None, window_segments: Optional[int] = None, keep: Optional[dict] = None,
+    ) -> Optional[AmplitudeReference]:  # fmt: skip
         """The whole recording's ``AmplitudeReference`` (whatever span is analysed, as for staging:
         a segment is a movement against its recording): its segments filtered as ``_process_window``
-        filters them, all of them up to ``MOVEMENT_REFERENCE_SEGMENTS``, else that many in even runs.
-        None for a recording of one segment (no spread to compare with)."""
+        filters them, all of them up to ``MOVEMENT_REFERENCE_SEGMENTS``, else ``_REFERENCE_RUNS`` even runs.
+        None for a recording of one segment (no spread to compare with). When the segments analysed
+        (``starts``, in windows of ``window_segments``) are all of them, the windows read are left in
+        ``keep`` ((first start, segments) -> ``_filtered_window``'s output) for the analysis to take
+        instead of reading them again."""
         grid = self._segment_starts(source, None, None)
         if len(grid) < 2:
             return None
+        if len(grid) > MOVEMENT_REFERENCE_SEGMENTS or starts is None or not np.array_equal(grid, starts):
+            keep = None
         if len(grid) <= MOVEMENT_REFERENCE_SEGMENTS:
-            runs = [grid[first : first + self.batch_segments] for first in range(0, len(grid), self.batch_segments)]
+            per_window = int(window_segments or self.batch_segments)
+            runs = [grid[first : first + per_window] for first in range(0, len(grid), per_window)]
         else:
-            n_runs = MOVEMENT_REFERENCE_SEGMENTS // _REFERENCE_RUN_SEGMENTS
-            firsts = np.linspace(0, len(grid) - _REFERENCE_RUN_SEGMENTS, n_runs).round().astype(int)
+            firsts = np.linspace(0, len(grid) - _REFERENCE_RUN_SEGMENTS, _REFERENCE_RUNS).round().astype(int)
             runs = [grid[first : first + _REFERENCE_RUN_SEGMENTS] for first in firsts]
         fs_out, n_seg_out = float(self.sampling_rate), self.segment_samples
         segments = []
         for run_starts in runs:
-            x, t0, _ = self._filtered_window(source, run_starts, sos)
+            window = self._filtered_window(source, run_starts, sos)
+            if keep is not None:
+                keep[(float(run_starts[0]), len(run_starts))] = window
+            x, t0, _ = window
             offsets = np.round((run_starts - t0) * fs_out).astype(int)
             if offsets[-1] + n_seg_out > x.shape[-1]:
                 x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")

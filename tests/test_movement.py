@@ -29,7 +29,7 @@ def visual_task(pylossless_edf):
 
 
 def test_movement_segments_are_mne_fasters_bad_epochs_by_amplitude_and_variance(visual_task):
-    """The whole recording is the reference (111 segments, under MOVEMENT_REFERENCE_SEGMENTS): the
+    """The whole recording is the reference (111 segments, under MOVEMENT_REFERENCE_SEGMENTS' 160): the
     segments called movement are exactly those mne-faster's ``find_bad_epochs`` (Nolan et al. 2010,
     |z| > 3, amplitude and variance) finds on the same harmonized segments."""
     from mne_faster import find_bad_epochs
@@ -62,6 +62,23 @@ def test_a_span_is_judged_against_its_whole_recording(visual_task, pylossless_ed
     whole = {float(s): "movement" in f.artifacts for s, f in zip(visual_task["segment_start_s"], visual_task["findings"])}
     assert [whole[float(s)] for s in span["segment_start_s"]] == ["movement" in f.artifacts for f in span["findings"]]
     assert any("movement" in f.artifacts for f in span["findings"])
+
+
+def test_a_long_recording_is_judged_against_even_runs_of_its_segments(visual_task, pylossless_edf, monkeypatch):
+    """Above MOVEMENT_REFERENCE_SEGMENTS (160) the reference is 12 runs of 10 segments spread over the
+    recording: here, with the limit at 40 and 4 runs, 40 of sub-s01's 111 segments. What stands out
+    against all 111 stands out against them (four runs miss most of the movements, so more segments
+    do: 8 of 111), and the analysis is the same apart from the reference."""
+    from modeling_neuronarrator import feature_extraction_neuronarrator as front_end
+
+    monkeypatch.setattr(front_end, "MOVEMENT_REFERENCE_SEGMENTS", 40)
+    monkeypatch.setattr(front_end, "_REFERENCE_RUNS", 4)
+    sampled = NeuroNarratorFeatureExtractor()(pylossless_edf)
+    assert sampled["recording_info"]["movement_reference_segments"] == 40
+    np.testing.assert_array_equal(sampled["eeg_values"], visual_task["eeg_values"])
+    moved = [float(s) for s, f in zip(sampled["segment_start_s"], sampled["findings"]) if "movement" in f.artifacts]
+    whole = [float(s) for s, f in zip(visual_task["segment_start_s"], visual_task["findings"]) if "movement" in f.artifacts]
+    assert 270.0 in whole and set(whole) <= set(moved) and len(moved) <= 12
 
 
 def _recording(synth, n_segments: int = 30, seed: int = 0) -> np.ndarray:

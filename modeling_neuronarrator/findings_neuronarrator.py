@@ -878,10 +878,8 @@ def _largest_jump(jumps: np.ndarray, scale: np.ndarray, usable: np.ndarray) -> t
     return channel, t, z_max
 
 
-def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[str]]:
-    """change_from_previous against up to ``CHANGE_WINDOW_SEGMENTS`` preceding segments."""
-    if not previous:
-        return None
+def _background_changes(current: "Findings", previous: list["Findings"]) -> set[str]:
+    """The background's changes (faster/slower, amplitude, slowing) against ``previous`` (non-empty)."""
     changes: set[str] = set()
     reference_band = BANDS.index(dominant_band_of(_median_of([BAND_EDGES_HZ[p.dominant_band][0] for p in previous])))
     band = BANDS.index(current.dominant_band)
@@ -906,13 +904,28 @@ def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[s
         changes.add("higher_amplitude")
     elif current.amplitude_uv > 0 and reference_amplitude >= 1.5 * current.amplitude_uv:
         changes.add("lower_amplitude")
-    last = previous[-1]
     # A slowing obscured by movement is neither present nor absent: no change to or from it.
     present = ("focal", "generalized", "widespread")
     if current.slowing.kind in present and all(p.slowing.kind == "none" for p in previous):
         changes.add("slowing_appeared")
-    elif current.slowing.kind == "none" and last.slowing.kind in present:
+    elif current.slowing.kind == "none" and previous[-1].slowing.kind in present:
         changes.add("slowing_resolved")
+    return changes
+
+
+def _changes(current: "Findings", previous: list["Findings"]) -> Optional[list[str]]:
+    """change_from_previous against up to ``CHANGE_WINDOW_SEGMENTS`` preceding segments."""
+    if not previous:
+        return None
+    changes: set[str] = set()
+    # The background under a movement artifact is not read (its rhythm, amplitude and slow waves are
+    # the artifact's): a movement segment changes only in its artifacts, and the others are compared
+    # with the preceding segments free of movement (stop 47: the segment after a movement read as
+    # "faster" and "lower amplitude" against it).
+    clean = [p for p in previous if "movement" not in p.artifacts]
+    if "movement" not in current.artifacts and clean:
+        changes |= _background_changes(current, clean)
+    last = previous[-1]
     if set(current.artifacts) - set(last.artifacts):
         changes.add("artifacts_appeared")
     elif not current.artifacts and last.artifacts:
@@ -1098,9 +1111,10 @@ class AmplitudeReference:
 
 def _epoch_scores(eeg_uv: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """FASTER's ``(n,)`` epoch amplitude (peak-to-peak range) and variance: means over the ``usable`` channels."""
-    x = np.asarray(eeg_uv, dtype=np.float64)
+    x = np.asarray(eeg_uv)
     weights = usable / np.maximum(usable.sum(-1, keepdims=True), 1)
-    return (np.ptp(x, axis=-1) * weights).sum(-1), (x.var(axis=-1) * weights).sum(-1)
+    # The range is exact in the input's precision; the variance accumulates in float64 (no copy).
+    return (np.ptp(x, axis=-1).astype(np.float64) * weights).sum(-1), (x.var(axis=-1, dtype=np.float64) * weights).sum(-1)
 
 
 def amplitude_reference(eeg_uv: np.ndarray, channel_mask: Optional[np.ndarray] = None) -> AmplitudeReference:

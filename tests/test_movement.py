@@ -142,19 +142,35 @@ def test_obscured_slowing_is_written_and_read_back_and_changes_nothing():
     assert parse(describe(both, seed=2))["artifacts"] == ("eye_movement", "movement")
 
 
-def test_no_slowing_appears_or_resolves_across_an_obscured_segment(synth):
+def test_the_background_changes_are_read_around_a_movement_not_from_it():
+    """A movement segment changes only in its artifacts (its rhythm, amplitude and slow waves are the
+    artifact's); the segment after it is compared with the preceding segments free of movement, and
+    no slowing appears or resolves across it."""
     from modeling_neuronarrator.findings_neuronarrator import _set_change
 
-    def segment(kind):
+    def segment(kind="none", hz=10.0, amplitude=40.0, artifacts=()):
         return Findings(
-            dominant_frequency_hz=2.0, dominant_band="delta", posterior_dominant_rhythm_hz=None, band_power_by_region={},
-            band_power_by_hemisphere={}, predominant_region="central", slowing=Slowing(kind=kind), amplitude_uv=50.0,
+            dominant_frequency_hz=hz, dominant_band="alpha" if hz >= 8 else "delta", posterior_dominant_rhythm_hz=None,
+            band_power_by_region={}, band_power_by_hemisphere={}, predominant_region="occipital", slowing=Slowing(kind=kind),
+            amplitude_uv=amplitude, artifacts=list(artifacts), state="awake",
         )  # fmt: skip
 
-    obscured, clear, slow = segment("obscured"), segment("none"), segment("generalized")
-    _set_change(obscured, [clear])
-    assert "slowing_appeared" not in obscured.change_from_previous
-    _set_change(clear, [slow, obscured])
-    assert "slowing_resolved" not in clear.change_from_previous
-    _set_change(slow, [obscured])
-    assert "slowing_appeared" not in slow.change_from_previous  # unknown before: not "appeared"
+    before = [segment(), segment(), segment()]
+    moved = segment("obscured", hz=1.0, amplitude=300.0, artifacts=["movement"])
+    _set_change(moved, before)
+    assert moved.change_from_previous == ["artifacts_appeared"]  # not slower, higher amplitude, slowing appeared
+    after = segment()
+    _set_change(after, [*before[1:], moved])
+    assert after.change_from_previous == ["artifacts_resolved"]  # not faster or lower amplitude than the movement
+    slow_after = segment("generalized", hz=2.0)
+    _set_change(slow_after, [*before[1:], moved])
+    assert set(slow_after.change_from_previous) == {"artifacts_resolved", "slower", "slowing_appeared"}
+    # Only movement before: nothing to compare the background with.
+    lone = segment()
+    _set_change(lone, [moved])
+    assert lone.change_from_previous == ["artifacts_resolved"]
+    # A slowing before the movement and none after it: resolved, read against the last clean segment.
+    slow = segment("generalized", hz=2.0)
+    cleared = segment()
+    _set_change(cleared, [slow, moved])
+    assert "slowing_resolved" in cleared.change_from_previous

@@ -35,9 +35,9 @@ __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "comparable_findi
 
 # The findings rules in force: stop 47's (stop 43's, and a segment that is one of FASTER's bad epochs
 # against its recording is a movement artifact whose slowing is obscured: findings
-# movement_artifacts, measured against every segment of a recording of up to 160; against stop 43's
-# commit only those segments, the change of the segment after them and recording_info's
-# movement_reference_segments differ). Stop 43's were stop 32's, and a
+# movement_artifacts, measured against every segment of a recording of up to 160, and the change
+# over time is read around it, not from it; against stop 43's commit only those segments, the
+# changes of the segments after them and recording_info's movement_reference_segments differ). Stop 43's were stop 32's, and a
 # segment holding a response of the subject is awake whatever the stager gave it:
 # vigilance_neuronarrator; stop 32's were stop 31's, no PDR in
 # N1/N2/N3/REM and a found focal slowing keeping its montage's focal_assessable, plus no
@@ -46,7 +46,7 @@ __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "comparable_findi
 # (stop 42) was measured before the response rule: of its sources only pylossless marks responses,
 # and there the state of the segments holding one differs (sub-s01 through its reader: 48 of 111
 # segments now awake; 14 holding a press stay drowsy, a waking state).
-REFERENCE_COMMIT = "3efe881fad0791dea1508e788cd2cca2bc8db061"
+REFERENCE_COMMIT = "02fa140dd220e9a0915952104b6af1509bd16c3b"
 # recording_info entries the front-end gained after the reference commit.
 INFO_KEYS_ADDED = ("reference",)
 # Findings fields recorded after the reference commit (a record of what was measured, no measurement changed).

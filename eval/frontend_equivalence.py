@@ -37,12 +37,11 @@ __all__ = ["REFERENCE_COMMIT", "load_reference", "real_cases", "comparable_findi
 # against its recording is a movement artifact whose slowing is obscured: findings
 # movement_artifacts, measured against every segment of a recording of up to 160, and the change
 # over time is read around it, not from it; against stop 43's commit only those segments, the
-# changes of the segments after them and recording_info's movement_reference_segments differ). Stop 43's were stop 32's, and a
-# segment holding a response of the subject is awake whatever the stager gave it:
-# vigilance_neuronarrator; stop 32's were stop 31's, no PDR in
-# N1/N2/N3/REM and a found focal slowing keeping its montage's focal_assessable, plus no
-# "faster"/"slower" change within N1-N3 and REM, and N3 described by its band of most power without a
-# dominant rhythm). Speed work since must reproduce this code's outputs. The shipped default's corpus
+# changes of the segments after them and recording_info's movement_reference_segments differ).
+# Stop 43's were stop 32's, and a segment holding a response of the subject is awake whatever the
+# stager gave it: vigilance_neuronarrator; stop 32's were stop 31's, no PDR in N1/N2/N3/REM and a
+# found focal slowing keeping its montage's focal_assessable, plus no "faster"/"slower" change within
+# N1-N3 and REM, and N3 described by its band of most power without a dominant rhythm). Speed work since must reproduce this code's outputs. The shipped default's corpus
 # (stop 42) was measured before the response rule: of its sources only pylossless marks responses,
 # and there the state of the segments holding one differs (sub-s01 through its reader: 48 of 111
 # segments now awake; 14 holding a press stay drowsy, a waking state).

@@ -558,21 +558,30 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         else:
             firsts = np.linspace(0, len(grid) - _REFERENCE_RUN_SEGMENTS, _REFERENCE_RUNS).round().astype(int)
             runs = [grid[first : first + _REFERENCE_RUN_SEGMENTS] for first in firsts]
-        fs_out, n_seg_out = float(self.sampling_rate), self.segment_samples
         segments = []
         for run_starts in runs:
             window = self._filtered_window(source, run_starts, sos)
             if keep is not None:
                 keep[(float(run_starts[0]), len(run_starts))] = window
             x, t0, _ = window
-            offsets = np.round((run_starts - t0) * fs_out).astype(int)
-            if offsets[-1] + n_seg_out > x.shape[-1]:
-                x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")
-            if apply_notch:
-                b, a = _notch(fs_out, float(line))
-                x = signal.filtfilt(b, a, x, axis=-1)
-            segments.append(_cut(x, offsets, n_seg_out).astype(np.float32))
+            segments.append(self._cut_segments(x, t0, run_starts, line, apply_notch)[1].astype(np.float32))
         return amplitude_reference(np.concatenate(segments), source.map.recorded)
+
+    def _cut_segments(
+        self, x: np.ndarray, t0: float, starts: np.ndarray, line: Optional[float], apply_notch: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The segments ``starts`` (s) of a filtered window ``x`` (``_filtered_window``: first sample
+        at ``t0`` s): ``(before the mains notch, after it)``, ``(n_seg, 19, T)`` each (the same array
+        without a notch)."""
+        fs_out, n_seg_out = float(self.sampling_rate), self.segment_samples
+        offsets = np.round((starts - t0) * fs_out).astype(int)
+        if offsets[-1] + n_seg_out > x.shape[-1]:  # rounding at the very end of the recording
+            x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")
+        before_notch = _cut(x, offsets, n_seg_out)
+        if not apply_notch:
+            return before_notch, before_notch
+        b, a = _notch(fs_out, float(line))
+        return before_notch, _cut(signal.filtfilt(b, a, x, axis=-1), offsets, n_seg_out)
 
     def _segment_starts(self, source: _Source, start_s: Optional[float], end_s: Optional[float]) -> np.ndarray:
         duration = source.duration_s
@@ -633,20 +642,11 @@ class NeuroNarratorFeatureExtractor(SequenceFeatureExtractor):
         (``filtered``: what ``_filtered_window`` returned for it): detect events on it, cut the
         segments and measure them."""
         fs_out = float(self.sampling_rate)
-        n_seg_out = self.segment_samples
         x, t0, raw_flat = filtered  # (19, n) uV at fs_out; t0 s of sample 0; (n_seg,) flat in the source
         # Events on the continuous window (padding included: one crossing a segment edge is whole).
         events = _detect_events(x, fs_out, source.map.recorded, t0, spindles=spindles) if self.detect_events else []
-        offsets = np.round((starts - t0) * fs_out).astype(int)
-        if offsets[-1] + n_seg_out > x.shape[-1]:  # rounding at the very end of the recording
-            x = np.pad(x, ((0, 0), (0, offsets[-1] + n_seg_out - x.shape[-1])), mode="edge")
-        before_notch = _cut(x, offsets, n_seg_out)  # (n_seg, 19, T)
+        before_notch, segments = self._cut_segments(x, t0, starts, line, apply_notch)  # (n_seg, 19, T) each
         psd, freqs = segment_psd(before_notch.astype(np.float32), fs_out)  # float32: half the FFT work
-        if apply_notch:
-            b, a = _notch(fs_out, float(line))
-            segments = _cut(signal.filtfilt(b, a, x, axis=-1), offsets, n_seg_out)  # (n_seg, 19, T)
-        else:
-            segments = before_notch
         powers = band_power(psd, freqs)  # (n_seg, 19, 5) uV^2
         mask = np.broadcast_to(source.map.recorded, (len(starts), len(STANDARD_CHANNELS))).copy()
         in_segment = [events_in_segment(events, float(start), float(start) + self.segment_seconds) for start in starts]

@@ -1063,6 +1063,15 @@ class _BatchMeasures:
     amplitude: np.ndarray
 
 
+def _channel_masks(channel_mask: Optional[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, 19)`` recorded channels (``channel_mask``, default all) and the channels the rules use:
+    the recorded ones, or all 19 where none is (a dense cap interpolated from positions has no
+    recorded 10-20 site)."""
+    n_ch = len(STANDARD_CHANNELS)
+    masks = np.broadcast_to(np.ones(n_ch, dtype=bool) if channel_mask is None else np.asarray(channel_mask, dtype=bool), (n, n_ch))
+    return masks, np.where(masks.any(-1, keepdims=True), masks, True)
+
+
 def _batch_measures(
     eeg_uv: np.ndarray,
     sampling_rate: float,
@@ -1075,11 +1084,7 @@ def _batch_measures(
     """Masks, spectra, band powers and amplitudes of a batch (see ``compute_findings``)."""
     n = eeg_uv.shape[0]
     n_ch = len(STANDARD_CHANNELS)
-    if channel_mask is None:
-        channel_mask = np.ones(n_ch, dtype=bool)
-    masks = np.broadcast_to(np.asarray(channel_mask, dtype=bool), (n, n_ch))
-    # A dense cap interpolated from positions has no recorded 10-20 site: every channel is used.
-    usable = np.where(masks.any(-1, keepdims=True), masks, True)
+    masks, usable = _channel_masks(channel_mask, n)
     spatial = masks if spatial_mask is None else np.broadcast_to(np.asarray(spatial_mask, dtype=bool), (n, n_ch))
     spatial = spatial & usable
     if psd is None or freqs is None:
@@ -1124,10 +1129,7 @@ def amplitude_reference(eeg_uv: np.ndarray, channel_mask: Optional[np.ndarray] =
     eeg_uv = np.asarray(eeg_uv)
     if eeg_uv.ndim != 3 or eeg_uv.shape[1] != len(STANDARD_CHANNELS) or len(eeg_uv) < 2:
         raise ValueError(f"amplitude_reference: expected (n_segments >= 2, 19, n_times) uV, got {eeg_uv.shape}")
-    masks = np.broadcast_to(np.ones(len(STANDARD_CHANNELS), bool) if channel_mask is None else np.asarray(channel_mask, bool),
-                            (len(eeg_uv), len(STANDARD_CHANNELS)))  # fmt: skip
-    usable = np.where(masks.any(-1, keepdims=True), masks, True)
-    amplitude, variance = _epoch_scores(eeg_uv, usable)
+    amplitude, variance = _epoch_scores(eeg_uv, _channel_masks(channel_mask, len(eeg_uv))[1])
     return AmplitudeReference(
         amplitude=(float(amplitude.mean()), float(amplitude.std())),
         variance=(float(variance.mean()), float(variance.std())),
@@ -1320,7 +1322,7 @@ def _segment_findings(k: int, m: _BatchMeasures, rules: dict[str, Any], bad: lis
         asymmetry=_asymmetry_of_segment(bool(coverage["asymmetry"]), rules["asymmetry_index"][k]),
         slowing=_slowing_of_segment(
             focal[k], focal_side[k], focal_region[k], rules["slow_share"][k], band, pdr, coverage["focal_slowing"],
-            coverage["hemispheres"].all(), bool(rules["flags"].get("movement", np.zeros(m.n, bool))[k]),
+            coverage["hemispheres"].all(), "movement" in rules["flags"] and bool(rules["flags"]["movement"][k]),
         ),
         artifacts=sorted(name for name, hit in rules["flags"].items() if hit[k]),
         amplitude_uv=float(round(float(rules["amplitude_median"][k]))),

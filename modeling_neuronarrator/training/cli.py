@@ -155,7 +155,7 @@ def _exit_launched_worker(code: int) -> None:
     interpreter's teardown: ``os._exit`` once its output is flushed.
 
     Its work is done and written (the stage's folders are moved into place atomically), but the
-    teardown can hang: one rank of a finished 2-process CPU run (stop 46's CI; 1 of 6 runs under
+    teardown can hang: one rank of a finished 2-process CPU run (stop 46's CI; 1 of 7 runs under
     load here) never exited after "model saved", stuck in C++ finalization with no Python frame
     left (faulthandler), and the launcher waits on it for ever (pytorch/pytorch#75097 describes the
     same at process-group teardown)."""
